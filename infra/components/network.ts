@@ -1,0 +1,109 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { AccessMode } from "../config";
+
+/** Ports the workstation serves: SSH (container sshd), Jupyter, TensorBoard. */
+export const WORKBENCH_PORTS = { ssh: 2222, jupyter: 8888, tensorboard: 6006 } as const;
+
+export interface NetworkArgs {
+    /** IPv4 CIDR of the VPC, /16 to /24. */
+    vpcCidr: string;
+    /** The one AZ the workstation and its workspace volume live in. */
+    availabilityZone: string;
+    region: string;
+    /** "ssm" creates no ingress rule at all; "cidr" opens exactly WORKBENCH_PORTS to `accessCidrs`. */
+    accessMode: AccessMode;
+    /** Source CIDRs for `cidr` mode. Never 0.0.0.0/0 or ::/0 (config refuses them). */
+    accessCidrs: readonly string[];
+}
+
+/**
+ * VPC with one public subnet in the workstation's AZ, an internet gateway (no NAT gateway: nothing
+ * costs money while the workstation is stopped), an S3 gateway endpoint so dataset traffic stays in
+ * AWS, and the workstation's security group.
+ */
+export class Network extends pulumi.ComponentResource {
+    public readonly vpcId: pulumi.Output<string>;
+    public readonly subnetId: pulumi.Output<string>;
+    public readonly securityGroupId: pulumi.Output<string>;
+
+    constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archaeo:network:Network", name, {}, opts);
+        const child = { parent: this };
+
+        const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
+            cidrBlock: args.vpcCidr,
+            enableDnsHostnames: true,
+            enableDnsSupport: true,
+            tags: { Name: `${name}-vpc` },
+        }, child);
+
+        const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: `${name}-igw` } }, child);
+
+        const subnet = new aws.ec2.Subnet(`${name}-public`, {
+            vpcId: vpc.id,
+            cidrBlock: firstSubnet(args.vpcCidr),
+            availabilityZone: args.availabilityZone,
+            mapPublicIpOnLaunch: false,
+            tags: { Name: `${name}-public-${args.availabilityZone}` },
+        }, child);
+
+        const routes = new aws.ec2.RouteTable(`${name}-public-rt`, {
+            vpcId: vpc.id,
+            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+            tags: { Name: `${name}-public-rt` },
+        }, child);
+        new aws.ec2.RouteTableAssociation(`${name}-public-rta`, { subnetId: subnet.id, routeTableId: routes.id }, child);
+
+        new aws.ec2.VpcEndpoint(`${name}-s3`, {
+            vpcId: vpc.id,
+            serviceName: `com.amazonaws.${args.region}.s3`,
+            vpcEndpointType: "Gateway",
+            routeTableIds: [routes.id],
+            tags: { Name: `${name}-s3` },
+        }, child);
+
+        const sg = new aws.ec2.SecurityGroup(`${name}-workstation-sg`, {
+            vpcId: vpc.id,
+            description: args.accessMode === "ssm"
+                ? "Archaeo workstation: no inbound; SSH/Jupyter/TensorBoard via SSM Session Manager"
+                : "Archaeo workstation: SSH/Jupyter/TensorBoard from the institution's CIDRs",
+            tags: { Name: `${name}-workstation-sg` },
+        }, child);
+
+        // Outbound: SSM, ECR, S3 and package mirrors over HTTPS need egress; the provider removes AWS's
+        // default egress rule from a new group, so it is declared here.
+        new aws.vpc.SecurityGroupEgressRule(`${name}-egress-all`, {
+            securityGroupId: sg.id,
+            ipProtocol: "-1",
+            cidrIpv4: "0.0.0.0/0",
+            description: "All outbound (SSM, ECR, S3, package mirrors)",
+        }, child);
+
+        if (args.accessMode === "cidr") {
+            for (const [service, port] of Object.entries(WORKBENCH_PORTS)) {
+                args.accessCidrs.forEach((cidr, i) => {
+                    new aws.vpc.SecurityGroupIngressRule(`${name}-in-${service}-${i}`, {
+                        securityGroupId: sg.id,
+                        ipProtocol: "tcp",
+                        fromPort: port,
+                        toPort: port,
+                        ...(cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
+                        description: `${service} from ${cidr}`,
+                    }, child);
+                });
+            }
+        }
+
+        this.vpcId = vpc.id;
+        this.subnetId = subnet.id;
+        this.securityGroupId = sg.id;
+        this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, securityGroupId: this.securityGroupId });
+    }
+}
+
+/** The first /24 (or the whole range when smaller) of the VPC CIDR, for the single public subnet. */
+export function firstSubnet(vpcCidr: string): string {
+    const [addr, prefix] = vpcCidr.split("/");
+    return `${addr}/${Math.max(Number(prefix), 24)}`;
+}

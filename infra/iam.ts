@@ -1,0 +1,113 @@
+/**
+ * IAM and KMS policy documents as pure functions of ARNs: every statement names this stack's own
+ * resources. The one exception, ecr:GetAuthorizationToken, is account-level in IAM and only accepts
+ * Resource "*" (it returns a token, not image data; pulls are then scoped to the repository).
+ */
+export interface PolicyStatement {
+    Sid: string;
+    Effect: "Allow" | "Deny";
+    Principal?: Record<string, string | string[]> | "*";
+    Action: string | string[];
+    /** Absent only in trust policies. */
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+}
+export interface PolicyDocument {
+    Version: "2012-10-17";
+    Statement: PolicyStatement[];
+}
+
+/** Statement ids allowed a "*" resource, with why. */
+export const WILDCARD_RESOURCE_EXCEPTIONS: Readonly<Record<string, string>> = {
+    EcrAuthToken: "ecr:GetAuthorizationToken does not support resource-level permissions",
+};
+
+export function assumeRolePolicy(service: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+    };
+}
+
+export interface WorkstationPolicyArgs {
+    partition: string;
+    region: string;
+    accountId: string;
+    bucketArn: string;
+    repositoryArn: string;
+    keyArn: string;
+    /** SSM path of the stack, e.g. /archaeo/<institution>/<stack>. */
+    ssmPath: string;
+}
+
+/** Inline policy of the workstation role: pull this image, use this bucket and key, read its own parameters. */
+export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
+    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.ssmPath}`;
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+            {
+                Sid: "EcrPullThisRepository",
+                Effect: "Allow",
+                Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                Resource: a.repositoryArn,
+            },
+            { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
+            {
+                Sid: "DatasetObjectsReadWrite",
+                Effect: "Allow",
+                Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                Resource: `${a.bucketArn}/*`,
+            },
+            {
+                Sid: "UseStackKey",
+                Effect: "Allow",
+                Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+                Resource: a.keyArn,
+            },
+            { Sid: "ReadOwnParameters", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:GetParameters"], Resource: `${params}/*` },
+            { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
+        ],
+    };
+}
+
+/** Key policy: the account administers the key through IAM; the workstation role may use it. */
+export function keyPolicy(a: { partition: string; accountId: string; userRoleArns: string[] }): PolicyDocument {
+    const statements: PolicyStatement[] = [
+        {
+            Sid: "AccountAdministersKey",
+            Effect: "Allow",
+            Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` },
+            Action: "kms:*",
+            Resource: "*",
+        },
+    ];
+    if (a.userRoleArns.length) {
+        statements.push({
+            Sid: "WorkbenchRolesUseKey",
+            Effect: "Allow",
+            Principal: { AWS: a.userRoleArns.length === 1 ? a.userRoleArns[0] : a.userRoleArns },
+            Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt*"],
+            Resource: "*",
+        });
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+/** Bucket policy: refuse any request not made over TLS. */
+export function denyInsecureTransportPolicy(bucketArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [bucketArn, `${bucketArn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+        ],
+    };
+}

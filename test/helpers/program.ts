@@ -1,0 +1,55 @@
+/**
+ * Runs the workbench under the shared mock engine. Import this (never infra/index.ts) from tests:
+ * the mocks are installed before the program modules load.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { installMockEngine, MockEngine, RecordedResource } from "../../tools/mock-engine";
+import { parseConfig, StackConfig } from "../../infra/config";
+import { readStack } from "../../tools/stacks";
+
+export type { RecordedResource };
+
+/** Resolves an Output under mocks (all values are known there). */
+export function value<T>(o: pulumi.Output<T> | T): Promise<T> {
+    return pulumi.Output.isInstance(o) ? (o as any).promise() : Promise.resolve(o as T);
+}
+
+export async function engine(): Promise<MockEngine> {
+    return installMockEngine();
+}
+
+/** A valid config: the example stack, with overrides (short keys). */
+export function exampleConfig(overrides: Record<string, unknown> = {}, stack = "example"): StackConfig {
+    const s = readStack("example");
+    return parseConfig({ ...s.raw, ...overrides }, { stack, region: s.region });
+}
+
+export interface ProgramRun {
+    cfg: StackConfig;
+    engine: MockEngine;
+    resources: RecordedResource[];
+    outputs: Record<string, unknown>;
+}
+
+/** Evaluates the whole program for a config and returns what it registered and its resolved outputs. */
+export async function runProgram(cfg: StackConfig): Promise<ProgramRun> {
+    const e = await engine();
+    e.reset();
+    // Loaded after the mocks are installed, as the SDK requires.
+    const { createWorkbench } = require("../../infra/workbench") as typeof import("../../infra/workbench");
+    const wb = createWorkbench(cfg);
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(wb)) outputs[k] = await value(v as any);
+    await e.settle();
+    return { cfg, engine: e, resources: [...e.resources], outputs };
+}
+
+export async function runStack(stack: string): Promise<ProgramRun> {
+    const s = readStack(stack);
+    return runProgram(parseConfig(s.raw, { stack, region: s.region }));
+}
+
+/** Parses a JSON policy document input (string or object). */
+export function doc(v: unknown): any {
+    return typeof v === "string" ? JSON.parse(v) : v;
+}

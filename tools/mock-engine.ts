@@ -1,0 +1,196 @@
+/**
+ * An in-process stand-in for the Pulumi engine, for tests and the offline plan: no cloud, no CLI.
+ *
+ * - `pulumi.runtime.setMocks` with a strict `call` (unknown invoke tokens throw) and a `newResource`
+ *   that echoes inputs as state plus the few computed outputs downstream code reads (ids, ARNs, URLs,
+ *   the pushed image digest), all derived deterministically from the resource's type and name.
+ * - The mock monitor's registerResource is wrapped to record what the real engine would receive:
+ *   type, name, parent, provider, protect, retainOnDelete, deleteBeforeReplace, ignoreChanges.
+ */
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    readonly custom: boolean;
+    /** URN of the parent ("" for the stack's direct children). */
+    readonly parent: string;
+    /** Provider reference ("urn::id") or "" for the default provider. */
+    readonly provider: string;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly deleteBeforeReplace: boolean;
+    readonly ignoreChanges: readonly string[];
+    readonly dependencies: readonly string[];
+    readonly inputs: Record<string, any>;
+    /** Inputs plus mocked computed outputs, as the engine would report after create. */
+    readonly state: Record<string, any>;
+    readonly id: string;
+}
+
+export interface InvokeRecord {
+    readonly token: string;
+    readonly args: Record<string, any>;
+}
+
+export interface MockEngineOptions {
+    project?: string;
+    stack?: string;
+    accountId?: string;
+    region?: string;
+}
+
+export const MOCK_ACCOUNT_ID = "123456789012";
+
+function hex(seed: string, n: number): string {
+    return crypto.createHash("sha256").update(seed).digest("hex").slice(0, n);
+}
+
+/** Computed outputs a real provider would fill in, derived from type + name only. */
+function computed(type: string, name: string, inputs: Record<string, any>, account: string, region: string): { id: string; extra: Record<string, any> } {
+    const h = (n: number) => hex(`${type}/${name}`, n);
+    const arn = (svc: string, res: string, r = region) => `arn:aws:${svc}:${r}:${account}:${res}`;
+    switch (type) {
+        case "aws:ec2/vpc:Vpc": return { id: `vpc-${h(17)}`, extra: { arn: arn("ec2", `vpc/vpc-${h(17)}`) } };
+        case "aws:ec2/subnet:Subnet": return { id: `subnet-${h(17)}`, extra: {} };
+        case "aws:ec2/internetGateway:InternetGateway": return { id: `igw-${h(17)}`, extra: {} };
+        case "aws:ec2/routeTable:RouteTable": return { id: `rtb-${h(17)}`, extra: {} };
+        case "aws:ec2/securityGroup:SecurityGroup": return { id: `sg-${h(17)}`, extra: {} };
+        case "aws:ec2/vpcEndpoint:VpcEndpoint": return { id: `vpce-${h(17)}`, extra: {} };
+        case "aws:ec2/instance:Instance": {
+            const id = `i-${h(17)}`;
+            return { id, extra: { arn: arn("ec2", `instance/${id}`), publicIp: "198.51.100.10", privateIp: "10.42.0.10" } };
+        }
+        case "aws:ebs/volume:Volume": {
+            const id = `vol-${h(17)}`;
+            return { id, extra: { arn: arn("ec2", `volume/${id}`) } };
+        }
+        case "aws:kms/key:Key": {
+            const keyId = `${h(8)}-${h(12).slice(8)}-4${h(15).slice(12)}-8${h(18).slice(15)}-${hex(name, 12)}`;
+            return { id: keyId, extra: { keyId, arn: arn("kms", `key/${keyId}`) } };
+        }
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? `${name}-${h(7)}`;
+            return { id: bucket, extra: { bucket, arn: `arn:aws:s3:::${bucket}` } };
+        }
+        case "aws:ecr/repository:Repository": {
+            const repoName = inputs.name ?? name;
+            return {
+                id: repoName,
+                extra: { arn: arn("ecr", `repository/${repoName}`), registryId: account, repositoryUrl: `${account}.dkr.ecr.${region}.amazonaws.com/${repoName}` },
+            };
+        }
+        case "aws:iam/role:Role": return { id: inputs.name ?? name, extra: { arn: `arn:aws:iam::${account}:role/${inputs.name ?? name}`, name: inputs.name ?? name } };
+        case "aws:iam/instanceProfile:InstanceProfile": return { id: inputs.name ?? name, extra: { arn: `arn:aws:iam::${account}:instance-profile/${inputs.name ?? name}`, name: inputs.name ?? name } };
+        case "aws:ssm/parameter:Parameter": return { id: inputs.name, extra: { arn: arn("ssm", `parameter${inputs.name}`) } };
+        case "aws:kms/alias:Alias": return { id: inputs.name, extra: { arn: arn("kms", inputs.name) } };
+        case "random:index/randomPassword:RandomPassword": return { id: "none", extra: { result: `mock-${h(40)}` } };
+        case "docker:index/image:Image": {
+            const repo = String(inputs.imageName ?? name).replace(/:[^:/]+$/, "");
+            return { id: `sha256:${h(64)}`, extra: { repoDigest: `${repo}@sha256:${hex(`${inputs.imageName}`, 64)}` } };
+        }
+        default: return { id: `${name}-id`, extra: { arn: arn("mock", `${type}/${name}`) } };
+    }
+}
+
+export class MockEngine {
+    readonly resources: RecordedResource[] = [];
+    readonly invokes: InvokeRecord[] = [];
+    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "state" | "id">>();
+
+    constructor(readonly accountId: string, readonly region: string) {}
+
+    reset(): void {
+        this.resources.length = 0;
+        this.invokes.length = 0;
+        this.pending.clear();
+    }
+
+    byType(type: string): RecordedResource[] {
+        return this.resources.filter((r) => r.type === type);
+    }
+
+    one(type: string, name?: string): RecordedResource {
+        const found = this.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+        if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((f) => f.name).join(", ")}`);
+        return found[0];
+    }
+
+    /** Waits until every registration the program started has been answered. */
+    async settle(): Promise<void> {
+        const settings = require("@pulumi/pulumi/runtime/settings");
+        await settings.waitForRPCs();
+    }
+
+    mocks(): pulumi.runtime.Mocks {
+        return {
+            newResource: (args: pulumi.runtime.MockResourceArgs) => {
+                const { id, extra } = computed(args.type, args.name, args.inputs, this.accountId, this.region);
+                const state = { ...args.inputs, ...extra };
+                const key = `${args.type}::${args.name}`;
+                const meta = this.pending.get(key);
+                this.pending.delete(key);
+                this.resources.push({
+                    ...(meta ?? {
+                        type: args.type, name: args.name, urn: "", custom: !!args.custom, parent: "", provider: args.provider ?? "",
+                        protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], dependencies: [],
+                    }),
+                    inputs: args.inputs,
+                    state,
+                    id,
+                });
+                return { id, state };
+            },
+            call: (args: pulumi.runtime.MockCallArgs) => {
+                this.invokes.push({ token: args.token, args: args.inputs });
+                switch (args.token) {
+                    case "aws:index/getCallerIdentity:getCallerIdentity":
+                        return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/engineer`, userId: "AIDAMOCK", id: this.accountId };
+                    case "aws:index/getPartition:getPartition":
+                        return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
+                    case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+                        return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${this.accountId}.dkr.ecr.${this.region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: this.region };
+                    case "aws:ssm/getParameter:getParameter": {
+                        const name = String(args.inputs.name);
+                        if (!name.startsWith("/aws/service/")) throw new Error(`mock: no SSM parameter ${name}`);
+                        return { name, value: `ami-${hex(name, 17)}`, type: "String", arn: `arn:aws:ssm:${this.region}::parameter${name}`, id: name, version: 1 };
+                    }
+                    default:
+                        throw new Error(`mock engine: unexpected invoke ${args.token}; add it to tools/mock-engine.ts deliberately`);
+                }
+            },
+        };
+    }
+}
+
+let installed: MockEngine | undefined;
+
+/** Installs the mocks once per process and returns the engine (reset it between programs). */
+export async function installMockEngine(opts: MockEngineOptions = {}): Promise<MockEngine> {
+    if (installed) return installed;
+    const engine = new MockEngine(opts.accountId ?? MOCK_ACCOUNT_ID, opts.region ?? "us-east-1");
+    await pulumi.runtime.setMocks(engine.mocks(), opts.project ?? "archaeo-workbench", opts.stack ?? "test", false);
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const monitor = settings.getMonitor();
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: any) => {
+        engine["pending"].set(`${req.getType()}::${req.getName()}`, {
+            type: req.getType(),
+            name: req.getName(),
+            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+            custom: !!req.getCustom(),
+            parent: req.getParent() ?? "",
+            provider: req.getProvider() ?? "",
+            protect: !!req.getProtect(),
+            retainOnDelete: !!req.getRetainondelete(),
+            deleteBeforeReplace: !!req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList() ?? [],
+            dependencies: req.getDependenciesList() ?? [],
+        });
+        return original(req, callback);
+    };
+    installed = engine;
+    return engine;
+}
