@@ -29,6 +29,46 @@ describe("whole program, every stack in stacks/", () => {
                 assert.equal(ingress.length, run.cfg.access.mode === "ssm" ? 0 : 3 * run.cfg.access.cidrs.length);
             });
 
+            it("every AWS resource goes through the one explicit provider, whose default tags carry the required tags", () => {
+                const provider = run.engine.one("pulumi:providers:aws");
+                assert.deepEqual(
+                    // Provider config reaches the engine JSON-encoded, as here.
+                    Object.fromEntries(["institution", "data-classification", "stack"].map((k) => [k, JSON.parse(provider.inputs.defaultTags).tags[k]])),
+                    { institution: run.cfg.institution, "data-classification": run.cfg.dataClassification, stack: stack },
+                );
+                assert.equal(provider.inputs.region, run.cfg.region);
+                const aws = run.resources.filter((r) => r.custom && r.type.startsWith("aws:"));
+                assert.ok(aws.length > 20);
+                for (const r of aws) assert.ok(r.provider.startsWith(`${provider.urn}::`), `${r.type} ${r.name} uses provider '${r.provider}'`);
+                const root = run.engine.one("aws:ec2/instance:Instance").inputs.rootBlockDevice.tags;
+                assert.equal(root.institution, run.cfg.institution, "the root volume is tagged explicitly");
+            });
+
+            it("every volume is encrypted with the stack's key, root included", () => {
+                const key = (run.outputs as any).kmsKeyArn;
+                const vol = run.engine.one("aws:ebs/volume:Volume").inputs;
+                const rootDev = run.engine.one("aws:ec2/instance:Instance").inputs.rootBlockDevice;
+                assert.deepEqual([vol.encrypted, vol.kmsKeyId, rootDev.encrypted, rootDev.kmsKeyId], [true, key, true, key]);
+                assert.equal(run.engine.one("aws:ssm/parameter:Parameter").inputs.keyId, key);
+                assert.equal(run.engine.one("aws:ecr/repository:Repository").inputs.encryptionConfigurations[0].kmsKey, key);
+            });
+
+            it("stateful resources are protected and retained as protectData says", () => {
+                for (const t of ["aws:ebs/volume:Volume", "aws:s3/bucket:Bucket", "aws:kms/key:Key"]) {
+                    for (const r of run.engine.byType(t)) {
+                        assert.equal(r.protect, run.cfg.protectData, `${t} protect`);
+                        assert.equal(r.retainOnDelete, run.cfg.protectData, `${t} retainOnDelete`);
+                    }
+                }
+            });
+
+            it("the Jupyter token never reaches user data, and user data uses the image by digest", () => {
+                const token = (run.outputs as any).jupyterToken as string;
+                const userData: string = run.engine.one("aws:ec2/instance:Instance").inputs.userData;
+                assert.ok(!userData.includes(token));
+                assert.ok(userData.includes(`IMAGE_REF=${(run.outputs as any).imageUri}`));
+            });
+
             it("outputs connect commands, URLs, image by digest, bucket, key, secret token and cost", () => {
                 const o = run.outputs as any;
                 assert.match(o.instanceId, /^i-[0-9a-f]{17}$/);

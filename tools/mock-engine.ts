@@ -24,7 +24,10 @@ export interface RecordedResource {
     readonly deleteBeforeReplace: boolean;
     readonly ignoreChanges: readonly string[];
     readonly dependencies: readonly string[];
+    /** Inputs with secret wrappers removed (see `secretInputs`). */
     readonly inputs: Record<string, any>;
+    /** Top-level input names whose value is, or contains, a Pulumi secret. */
+    readonly secretInputs: readonly string[];
     /** Inputs plus mocked computed outputs, as the engine would report after create. */
     readonly state: Record<string, any>;
     readonly id: string;
@@ -43,6 +46,34 @@ export interface MockEngineOptions {
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
+
+/** The SDK's marker for a serialized secret ({ [SECRET_SIG]: SECRET_VALUE, value }). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecretWrapper(v: any): boolean {
+    return !!v && typeof v === "object" && v[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Removes secret wrappers; reports whether any was found. */
+export function unwrapSecrets(v: any): { value: any; secret: boolean } {
+    if (isSecretWrapper(v)) return { value: unwrapSecrets(v.value).value, secret: true };
+    if (Array.isArray(v)) {
+        const items = v.map(unwrapSecrets);
+        return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+    }
+    if (v && typeof v === "object") {
+        let secret = false;
+        const out: Record<string, any> = {};
+        for (const [k, x] of Object.entries(v)) {
+            const u = unwrapSecrets(x);
+            out[k] = u.value;
+            secret = secret || u.secret;
+        }
+        return { value: out, secret };
+    }
+    return { value: v, secret: false };
+}
 
 function hex(seed: string, n: number): string {
     return crypto.createHash("sha256").update(seed).digest("hex").slice(0, n);
@@ -98,13 +129,16 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
 export class MockEngine {
     readonly resources: RecordedResource[] = [];
     readonly invokes: InvokeRecord[] = [];
-    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "state" | "id">>();
+    /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
+    readonly warnings: string[] = [];
+    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "id">>();
 
     constructor(readonly accountId: string, readonly region: string) {}
 
     reset(): void {
         this.resources.length = 0;
         this.invokes.length = 0;
+        this.warnings.length = 0;
         this.pending.clear();
     }
 
@@ -127,7 +161,14 @@ export class MockEngine {
     mocks(): pulumi.runtime.Mocks {
         return {
             newResource: (args: pulumi.runtime.MockResourceArgs) => {
-                const { id, extra } = computed(args.type, args.name, args.inputs, this.accountId, this.region);
+                const inputs: Record<string, any> = {};
+                const secretInputs: string[] = [];
+                for (const [k, v] of Object.entries(args.inputs ?? {})) {
+                    const u = unwrapSecrets(v);
+                    inputs[k] = u.value;
+                    if (u.secret) secretInputs.push(k);
+                }
+                const { id, extra } = computed(args.type, args.name, inputs, this.accountId, this.region);
                 const state = { ...args.inputs, ...extra };
                 const key = `${args.type}::${args.name}`;
                 const meta = this.pending.get(key);
@@ -137,8 +178,9 @@ export class MockEngine {
                         type: args.type, name: args.name, urn: "", custom: !!args.custom, parent: "", provider: args.provider ?? "",
                         protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], dependencies: [],
                     }),
-                    inputs: args.inputs,
-                    state,
+                    inputs,
+                    secretInputs,
+                    state: unwrapSecrets(state).value,
                     id,
                 });
                 return { id, state };
@@ -191,6 +233,8 @@ export async function installMockEngine(opts: MockEngineOptions = {}): Promise<M
         });
         return original(req, callback);
     };
+    const log = require("@pulumi/pulumi/log");
+    log.warn = (msg: string) => { engine.warnings.push(msg); return Promise.resolve(); };
     installed = engine;
     return engine;
 }
