@@ -30,6 +30,9 @@ export interface RecordedResource {
     readonly secretInputs: readonly string[];
     /** Inputs plus mocked computed outputs, as the engine would report after create. */
     readonly state: Record<string, any>;
+    /** Inputs and state in the engine's wire form (secrets as signature objects), for the policy runner. */
+    readonly rawInputs: Record<string, any>;
+    readonly rawState: Record<string, any>;
     readonly id: string;
 }
 
@@ -131,7 +134,7 @@ export class MockEngine {
     readonly invokes: InvokeRecord[] = [];
     /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
     readonly warnings: string[] = [];
-    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "id">>();
+    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "rawInputs" | "rawState" | "id">>();
 
     constructor(readonly accountId: string, readonly region: string) {}
 
@@ -181,6 +184,8 @@ export class MockEngine {
                     inputs,
                     secretInputs,
                     state: unwrapSecrets(state).value,
+                    rawInputs: args.inputs ?? {},
+                    rawState: state,
                     id,
                 });
                 return { id, state };
