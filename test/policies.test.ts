@@ -20,7 +20,7 @@ function compliant(): RecordedResource[] {
         fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a" }, { protect: true }),
         fixture("aws:ec2/instance:Instance", "ws", {
             metadataOptions: { httpTokens: "required" }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
-            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\n# IMAGE_REF below\nwrite_files: []\n`,
+            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 --gpus all x \\\n    smoke\n`,
         }),
         fixture("aws:ec2/launchTemplate:LaunchTemplate", "lt", { metadataOptions: { httpTokens: "required" }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", kmsKeyId: KEY } }] }),
         fixture("aws:ec2/securityGroup:SecurityGroup", "sg", { ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/8"] }] }),
@@ -82,6 +82,9 @@ const mutations: Mutation[] = [
     ["ec2-imdsv2-required", "launch template IMDSv1 allowed", set("lt", (p) => { p.metadataOptions.httpTokens = "optional"; })],
     ["ec2-user-data-no-secrets", "token in instance user data", set("ws", (p) => { p.userData += "JUPYTER_TOKEN=0123456789abcdef0123456789abcdef\n"; })],
     ["ec2-user-data-no-secrets", "AWS key in launch template user data", set("lt", (p) => { p.userData = Buffer.from("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP").toString("base64"); })],
+    ["ec2-containers-unprivileged", "container as root", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 0:0"); })],
+    ["ec2-containers-unprivileged", "container without --user", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000 ", ""); })],
+    ["ec2-containers-unprivileged", "privileged container (on a continuation line)", set("ws", (p) => { p.userData = p.userData.replace("    smoke", "    --privileged smoke"); })],
     ["security-groups-no-public-ingress", "inline ingress from 0.0.0.0/0", set("sg", (p) => { p.ingress[0].cidrBlocks = ["0.0.0.0/0"]; })],
     ["security-groups-no-public-ingress", "inline ingress from ::/0", set("sg", (p) => { p.ingress[0].ipv6CidrBlocks = ["::/0"]; })],
     ["security-groups-no-public-ingress", "ingress rule from 0.0.0.0/0", set("in", (p) => { p.cidrIpv4 = "0.0.0.0/0"; })],

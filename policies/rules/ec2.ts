@@ -36,4 +36,21 @@ export const ec2Policies: ResourceValidationPolicy[] = [
             }),
         ],
     },
+    {
+        name: "ec2-containers-unprivileged",
+        description: "Checks whether containers started from EC2 user data run as a non-root user and never privileged.",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(aws.ec2.Instance, (i, args, report) => {
+            const ud = get(() => i.userData);
+            if (ud === UNKNOWN || !ud) return;
+            // Join systemd/shell continuation lines so each `docker run` reads as one command.
+            const commands = ud.replace(/\\\n\s*/g, " ").split("\n").filter((l) => /docker run\b/.test(l));
+            for (const cmd of commands) {
+                const user = /--user[ =](\S+)/.exec(cmd)?.[1];
+                const where = cmd.trim().slice(0, 60);
+                if (!user || /^(0|root)(:|$)/.test(user.replace(/^["']|["']$/g, ""))) report(`EC2 instance '${args.name}' starts a container without a non-root --user ('${where}…'); add --user 1000:1000.`);
+                if (/--privileged\b/.test(cmd)) report(`EC2 instance '${args.name}' starts a privileged container ('${where}…'); remove --privileged.`);
+            }
+        }),
+    },
 ];

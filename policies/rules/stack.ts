@@ -66,7 +66,7 @@ export const stackPolicies: StackValidationPolicy[] = [
                 if (r.type !== "aws:ec2/instance:Instance") continue;
                 const ud = get(() => r.props.userData);
                 if (ud === UNKNOWN || typeof ud !== "string") continue;
-                const m = /^IMAGE_REF=(\S+)$/m.exec(ud);
+                const m = /^\s*IMAGE_REF=(\S+)\s*$/m.exec(ud);
                 if (!m) continue;
                 const ok = repos.some((u) => typeof u === "string" && new RegExp(`^${u.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[0-9a-f]{64}$`).test(m[1]));
                 if (!ok) report(`Instance '${r.name}' runs image '${m[1]}', which is not this stack's ECR repository pinned by digest.`, r.urn);
