@@ -1,0 +1,141 @@
+/**
+ * The offline plan's manifest: a canonical, deterministic JSON description of what a stack would
+ * register (sorted keys, sorted resources, secrets redacted), and a property-level diff between two
+ * manifests in the spirit of `pulumi preview --diff`.
+ */
+import type { RecordedResource } from "./mock-engine";
+import type { Violation } from "./policy-runner";
+
+export const REDACTED = "[secret]";
+
+export interface ManifestResource {
+    urn: string;
+    type: string;
+    name: string;
+    parent: string;
+    provider: string;
+    custom: boolean;
+    options: { protect: boolean; retainOnDelete: boolean; deleteBeforeReplace: boolean; ignoreChanges: string[] };
+    inputs: Record<string, unknown>;
+}
+
+export interface Manifest {
+    format: "archaeo-plan/v1";
+    project: string;
+    stack: string;
+    config: unknown;
+    resources: ManifestResource[];
+    outputs: Record<string, unknown>;
+    policies: { mandatory: number; advisory: number; violations: Violation[] };
+    cost: unknown;
+}
+
+/** Recursively sorts object keys so JSON.stringify is canonical. */
+export function canonical<T>(v: T): T {
+    if (Array.isArray(v)) return v.map(canonical) as unknown as T;
+    if (v && typeof v === "object") {
+        const out: Record<string, unknown> = {};
+        for (const k of Object.keys(v as object).sort()) {
+            const x = (v as Record<string, unknown>)[k];
+            if (x !== undefined) out[k] = canonical(x);
+        }
+        return out as T;
+    }
+    return v;
+}
+
+const urnTail = (urn: string) => urn.split("::").slice(-2).join("::");
+
+export function manifestResources(resources: readonly RecordedResource[]): ManifestResource[] {
+    return resources
+        .map((r) => ({
+            urn: r.urn,
+            type: r.type,
+            name: r.name,
+            parent: r.parent ? urnTail(r.parent) : "",
+            provider: r.provider ? urnTail(r.provider.split("::").slice(0, -1).join("::")) : "",
+            custom: r.custom,
+            options: { protect: r.protect, retainOnDelete: r.retainOnDelete, deleteBeforeReplace: r.deleteBeforeReplace, ignoreChanges: [...r.ignoreChanges].sort() },
+            inputs: Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, r.secretInputs.includes(k) ? REDACTED : v])),
+        }))
+        .sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+}
+
+export function serializeManifest(m: Manifest): string {
+    return JSON.stringify(canonical(m), null, 2) + "\n";
+}
+
+export interface PropertyChange { path: string; before: unknown; after: unknown }
+export interface ResourceDiff {
+    added: ManifestResource[];
+    removed: ManifestResource[];
+    changed: Array<{ urn: string; type: string; name: string; changes: PropertyChange[] }>;
+    unchanged: number;
+}
+
+/** Flattens nested values to dotted paths ("rootBlockDevice.volumeSize", "rules[0].selection"). */
+function flatten(v: unknown, prefix: string, out: Map<string, unknown>): Map<string, unknown> {
+    if (Array.isArray(v)) {
+        if (v.length === 0) out.set(prefix, []);
+        v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+    } else if (v && typeof v === "object") {
+        const keys = Object.keys(v as object);
+        if (keys.length === 0) out.set(prefix, {});
+        for (const k of keys) flatten((v as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k, out);
+    } else {
+        out.set(prefix, v);
+    }
+    return out;
+}
+
+export function diffManifests(before: Manifest, after: Manifest): ResourceDiff {
+    const old = new Map(before.resources.map((r) => [r.urn, r]));
+    const now = new Map(after.resources.map((r) => [r.urn, r]));
+    const diff: ResourceDiff = { added: [], removed: [], changed: [], unchanged: 0 };
+    for (const [urn, r] of now) if (!old.has(urn)) diff.added.push(r);
+    for (const [urn, r] of old) if (!now.has(urn)) diff.removed.push(r);
+    for (const [urn, r] of now) {
+        const o = old.get(urn);
+        if (!o) continue;
+        const a = flatten({ inputs: o.inputs, options: o.options, provider: o.provider, parent: o.parent }, "", new Map());
+        const b = flatten({ inputs: r.inputs, options: r.options, provider: r.provider, parent: r.parent }, "", new Map());
+        const changes: PropertyChange[] = [];
+        for (const p of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+            if (JSON.stringify(a.get(p)) !== JSON.stringify(b.get(p))) changes.push({ path: p.replace(/^inputs\./, ""), before: a.get(p), after: b.get(p) });
+        }
+        if (changes.length) diff.changed.push({ urn, type: r.type, name: r.name, changes });
+        else diff.unchanged++;
+    }
+    return diff;
+}
+
+function show(v: unknown): string {
+    if (v === undefined) return "(unset)";
+    const s = JSON.stringify(v);
+    return s.length > 100 ? `${s.slice(0, 97)}...` : s;
+}
+
+/** Renders a diff like `pulumi preview --diff`: + create, - delete, ~ update with property changes. */
+export function renderDiff(d: ResourceDiff): string {
+    const lines: string[] = [];
+    for (const r of d.added) lines.push(`  + ${r.type}  ${r.name}`);
+    for (const r of d.removed) lines.push(`  - ${r.type}  ${r.name}`);
+    for (const c of d.changed) {
+        lines.push(`  ~ ${c.type}  ${c.name}`);
+        for (const ch of c.changes) {
+            if (typeof ch.before === "string" && typeof ch.after === "string" && (ch.before.includes("\n") || ch.after.includes("\n"))) {
+                const b = ch.before.split("\n");
+                const a = ch.after.split("\n");
+                const removed = b.filter((l) => !a.includes(l));
+                const added = a.filter((l) => !b.includes(l));
+                lines.push(`      ~ ${ch.path}: ${removed.length} line(s) removed, ${added.length} added`);
+                for (const l of removed.slice(0, 10)) lines.push(`          - ${l.trim()}`);
+                for (const l of added.slice(0, 10)) lines.push(`          + ${l.trim()}`);
+            } else {
+                lines.push(`      ~ ${ch.path}: ${show(ch.before)} => ${show(ch.after)}`);
+            }
+        }
+    }
+    lines.push(`  ${d.added.length} to create, ${d.removed.length} to delete, ${d.changed.length} to update, ${d.unchanged} unchanged`);
+    return lines.join("\n");
+}

@@ -1,0 +1,204 @@
+/**
+ * Offline plan: `npm run plan -- --stack <name> [--json FILE] [--diff BASE.json] [--policy-config FILE]`
+ *
+ * Evaluates the Pulumi program with stacks/Pulumi.<name>.yaml under an in-process mock engine (no
+ * cloud, no Pulumi CLI, no credentials), prints the resource tree, runs the whole CrossGuard pack
+ * over what was registered, prints the cost estimate, and optionally writes a canonical manifest and
+ * a property-level diff against a base manifest.
+ *
+ * Exit codes: 0 clean, 1 mandatory policy violations, 2 invalid config or usage.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigError, parseConfig, StackConfig } from "../infra/config";
+import { installMockEngine, RecordedResource } from "./mock-engine";
+import { canonical, diffManifests, Manifest, manifestResources, renderDiff, serializeManifest } from "./manifest";
+import { PackConfig, runPolicies } from "./policy-runner";
+import { listStacks, readStack } from "./stacks";
+
+export interface PlanOptions {
+    stack: string;
+    json?: string;
+    diff?: string;
+    policyConfig?: string;
+    /** Read this stack file instead of stacks/Pulumi.<stack>.yaml. */
+    stackFile?: string;
+}
+
+export interface PlanResult {
+    exitCode: 0 | 1 | 2;
+    output: string;
+    manifest?: Manifest;
+}
+
+function usage(msg: string): PlanResult {
+    return {
+        exitCode: 2,
+        output: `${msg}\nusage: npm run plan -- --stack <name> [--json FILE] [--diff BASE.json] [--policy-config FILE]\nstacks: ${listStacks().join(", ")}\n`,
+    };
+}
+
+export function parseArgs(argv: string[]): PlanOptions | string {
+    const o: Partial<PlanOptions> = {};
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const next = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value`);
+            return v;
+        };
+        try {
+            if (a === "--stack" || a === "-s") o.stack = next();
+            else if (a.startsWith("--stack=")) o.stack = a.slice(8);
+            else if (a === "--json") o.json = next();
+            else if (a === "--diff") o.diff = next();
+            else if (a === "--policy-config") o.policyConfig = next();
+            else if (a === "--stack-file") o.stackFile = next();
+            else return `unknown argument '${a}'`;
+        } catch (e) {
+            return (e as Error).message;
+        }
+    }
+    if (!o.stack) return "missing --stack";
+    return o as PlanOptions;
+}
+
+function tree(resources: readonly RecordedResource[]): string[] {
+    const children = new Map<string, RecordedResource[]>();
+    for (const r of resources) {
+        const list = children.get(r.parent) ?? [];
+        list.push(r);
+        children.set(r.parent, list);
+    }
+    const known = new Set(resources.map((r) => r.urn));
+    const roots = resources.filter((r) => !r.parent || !known.has(r.parent));
+    const lines: string[] = [];
+    const walk = (r: RecordedResource, prefix: string, last: boolean, depth: number) => {
+        const flags = [r.protect ? "protected" : "", r.retainOnDelete ? "retained" : ""].filter(Boolean).join(", ");
+        lines.push(`${depth === 0 ? "  " : `${prefix}${last ? "└─ " : "├─ "}`}${r.type}  ${r.name}${flags ? `  [${flags}]` : ""}`);
+        const kids = (children.get(r.urn) ?? []).slice().sort((a, b) => a.name.localeCompare(b.name));
+        kids.forEach((k, i) => walk(k, depth === 0 ? "  " : `${prefix}${last ? "   " : "│  "}`, i === kids.length - 1, depth + 1));
+    };
+    roots.sort((a, b) => a.name.localeCompare(b.name)).forEach((r) => walk(r, "", true, 0));
+    return lines;
+}
+
+const money = (x: number, digits = 2) => `$${x.toFixed(digits)}`;
+
+export async function plan(opts: PlanOptions): Promise<PlanResult> {
+    const out: string[] = [];
+    let file;
+    try {
+        file = readStack(opts.stack, opts.stackFile);
+    } catch (e) {
+        return usage((e as Error).message);
+    }
+
+    let cfg: StackConfig;
+    try {
+        cfg = parseConfig(file.raw, { stack: opts.stack, region: file.region });
+    } catch (e) {
+        if (e instanceof ConfigError) return { exitCode: 2, output: `Stack '${opts.stack}': ${e.message}\n` };
+        throw e;
+    }
+
+    let packConfig: PackConfig = {};
+    if (opts.policyConfig) {
+        try { packConfig = JSON.parse(fs.readFileSync(opts.policyConfig, "utf8")); } catch (e) { return usage(`cannot read --policy-config: ${(e as Error).message}`); }
+    }
+
+    const engine = await installMockEngine({ stack: opts.stack, region: cfg.region });
+    engine.reset();
+    // Loaded after the mocks, as the Pulumi SDK requires.
+    const { createWorkbench } = require("../infra/workbench") as typeof import("../infra/workbench");
+    const { resourcePolicies, stackValidationPolicies, POLICY_PACK_NAME } = require("../policies/rules") as typeof import("../policies/rules");
+    const wb = createWorkbench(cfg);
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(wb)) {
+        if (k === "cost") continue;
+        const value = v && typeof v === "object" && "apply" in (v as object) ? await (v as any).promise() : v;
+        const secret = v && typeof v === "object" && "isSecret" in (v as object) ? await (v as any).isSecret : false;
+        outputs[k] = secret ? "[secret]" : value;
+    }
+    await engine.settle();
+    const resources = [...engine.resources];
+
+    const customs = resources.filter((r) => r.custom);
+    out.push(`archaeo-workbench offline plan: stack '${opts.stack}' (${cfg.region}, ${cfg.mode} mode, ${cfg.instanceType}, access ${cfg.access.mode})`);
+    out.push("Evaluated under an in-process mock engine: no cloud calls, no Pulumi CLI, no credentials.");
+    out.push("");
+    out.push(`Resources: ${resources.length} (${resources.length - customs.length} components, ${customs.length} cloud/provider resources)`);
+    out.push(...tree(resources));
+    const counts = new Map<string, number>();
+    for (const r of customs) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    out.push("");
+    out.push("By type:");
+    for (const [t, n] of [...counts].sort()) out.push(`  ${String(n).padStart(3)}  ${t}`);
+
+    const policy = runPolicies(resources, { resource: resourcePolicies, stack: stackValidationPolicies }, packConfig);
+    out.push("");
+    out.push(`Policies: ${POLICY_PACK_NAME}, ${policy.policiesRun} policies run: ${policy.mandatory} mandatory and ${policy.advisory} advisory violation(s)`);
+    for (const v of policy.violations) {
+        out.push(`  ${v.enforcementLevel === "mandatory" ? "✘ mandatory" : "! advisory "}  ${v.policyName}  ${v.resourceType ?? ""} ${v.resourceName ?? ""}`);
+        out.push(`      ${v.message}`);
+    }
+    if (policy.violations.length === 0) out.push("  ✔ no violations");
+
+    const c = wb.cost;
+    out.push("");
+    out.push(`Cost estimate (${c.currency}, list prices of ${c.priceDate}; excludes ${c.excludes}):`);
+    for (const l of c.lines) out.push(`  ${l.item.padEnd(52)} ${l.hourly ? `${money(l.hourly, 4)}/h` : `${money(l.monthly)}/month`}`);
+    out.push(`  running: ${money(c.runningPerHour, 3)}/hour    stopped: ${money(c.stoppedPerMonth)}/month`);
+
+    if (engine.warnings.length) {
+        out.push("");
+        out.push("Warnings:");
+        for (const w of engine.warnings) out.push(`  - ${w}`);
+    }
+
+    out.push("");
+    out.push("Outputs (mock values; secrets redacted):");
+    for (const [k, v] of Object.entries(outputs)) out.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+
+    const manifest: Manifest = canonical({
+        format: "archaeo-plan/v1",
+        project: cfg.project,
+        stack: opts.stack,
+        config: cfg,
+        resources: manifestResources(resources),
+        outputs,
+        policies: { mandatory: policy.mandatory, advisory: policy.advisory, violations: policy.violations },
+        cost: { runningPerHour: c.runningPerHour, stoppedPerMonth: c.stoppedPerMonth, priceDate: c.priceDate },
+    });
+    if (opts.json) {
+        fs.mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true });
+        fs.writeFileSync(opts.json, serializeManifest(manifest));
+        out.push("");
+        out.push(`Manifest written to ${path.relative(process.cwd(), path.resolve(opts.json)) || opts.json}`);
+    }
+    if (opts.diff) {
+        let base: Manifest;
+        try { base = JSON.parse(fs.readFileSync(opts.diff, "utf8")); } catch (e) { return usage(`cannot read --diff base: ${(e as Error).message}`); }
+        out.push("");
+        out.push(`Diff against ${opts.diff}:`);
+        out.push(renderDiff(diffManifests(base, manifest)));
+    }
+    out.push("");
+    out.push(policy.mandatory ? `FAILED: ${policy.mandatory} mandatory policy violation(s).` : "OK: the stack is clean under the policy pack.");
+    return { exitCode: policy.mandatory ? 1 : 0, output: out.join("\n") + "\n", manifest };
+}
+
+async function main() {
+    const parsed = parseArgs(process.argv.slice(2));
+    const result = typeof parsed === "string" ? usage(parsed) : await plan(parsed);
+    process.stdout.write(result.output);
+    process.exitCode = result.exitCode;
+}
+
+if (require.main === module) {
+    main().catch((e) => {
+        process.stderr.write(`plan failed: ${e?.stack ?? e}\n`);
+        process.exitCode = 2;
+    });
+}
+
