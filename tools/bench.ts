@@ -1,0 +1,82 @@
+/**
+ * npm run bench: prints numbers, asserts nothing.
+ *  - offline plan wall time per stack (a fresh process each, as a user runs it), median of N runs;
+ *  - bare SDK import time in the same run (tsx importing the SDKs the program uses), and the ratio;
+ *  - policy-pack throughput over a synthetic stack of 2,000 resources.
+ * Targets on 2 cores: plan <= 5 s and <= 3x the bare import; 2,000 resources through the pack <= 2 s.
+ */
+import { spawnSync } from "child_process";
+import * as os from "os";
+import * as path from "path";
+import type { RecordedResource } from "./mock-engine";
+import { runPolicies } from "./policy-runner";
+import { resourcePolicies, stackValidationPolicies } from "../policies/rules";
+import { listStacks, ROOT } from "./stacks";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+function median(xs: number[]): number {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
+}
+
+function timeProcess(args: string[]): number {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(TSX, args, { cwd: ROOT, encoding: "utf8" });
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    return ms;
+}
+
+function synthetic(n: number): RecordedResource[] {
+    const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const provider = "urn:pulumi:bench::archaeo-workbench::pulumi:providers:aws::p";
+    const kinds: Array<[string, Record<string, unknown>]> = [
+        ["aws:ebs/volume:Volume", { encrypted: true, kmsKeyId: KEY, size: 100, type: "gp3" }],
+        ["aws:ec2/instance:Instance", { metadataOptions: { httpTokens: "required" }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: { institution: "x", "data-classification": "c" } }, userData: "#cloud-config\n" }],
+        ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24" }],
+        ["aws:ecr/repository:Repository", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE", repositoryUrl: "1.dkr.ecr.us-east-1.amazonaws.com/r" }],
+        ["aws:ssm/parameter:Parameter", { name: "/a/token", type: "SecureString", keyId: KEY }],
+        ["aws:iam/rolePolicy:RolePolicy", { policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "A", Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::b/*" }] }) }],
+        ["kubernetes:apps/v1:Deployment", { spec: { template: { spec: { securityContext: { runAsNonRoot: true }, containers: [{ name: "c", image: `1.dkr.ecr.us-east-1.amazonaws.com/r@sha256:${"a".repeat(64)}`, securityContext: { allowPrivilegeEscalation: false } }] } } } }],
+    ];
+    const out: RecordedResource[] = [{
+        type: "pulumi:providers:aws", name: "p", urn: provider, custom: true, parent: "", provider: "", protect: false, retainOnDelete: false, deleteBeforeReplace: false,
+        ignoreChanges: [], dependencies: [], inputs: {}, secretInputs: [], state: {}, rawInputs: { defaultTags: JSON.stringify({ tags: { institution: "x", "data-classification": "c" } }) }, rawState: {}, id: "p",
+    }];
+    for (let i = 0; i < n - 1; i++) {
+        const [type, inputs] = kinds[i % kinds.length];
+        out.push({
+            type, name: `r${i}`, urn: `urn:pulumi:bench::archaeo-workbench::${type}::r${i}`, custom: true, parent: "", provider: `${provider}::p`,
+            protect: true, retainOnDelete: true, deleteBeforeReplace: false, ignoreChanges: [], dependencies: [], inputs, secretInputs: [], state: inputs,
+            rawInputs: inputs, rawState: inputs, id: `r${i}`,
+        });
+    }
+    return out;
+}
+
+function main() {
+    console.log(`archaeo-workbench bench: ${os.cpus().length} cores, node ${process.version}, median of ${RUNS} runs`);
+    const bare = median(Array.from({ length: RUNS }, () => timeProcess(["-e",
+        "require('@pulumi/pulumi'); require('@pulumi/aws'); require('@pulumi/docker'); require('@pulumi/random'); require('@pulumi/policy');"])));
+    console.log(`bare SDK import (tsx, @pulumi/pulumi+aws+docker+random+policy): ${(bare / 1000).toFixed(2)} s`);
+    for (const stack of listStacks()) {
+        const ms = median(Array.from({ length: RUNS }, () => timeProcess(["tools/plan.ts", "--stack", stack])));
+        const ratio = ms / bare;
+        console.log(`plan ${stack.padEnd(16)} ${(ms / 1000).toFixed(2)} s   ${ratio.toFixed(2)}x bare import   target <= 5 s and <= 3x: ${ms <= 5000 && ratio <= 3 ? "met" : "MISSED"}`);
+    }
+    const resources = synthetic(2000);
+    const pack = { resource: resourcePolicies, stack: stackValidationPolicies };
+    runPolicies(resources.slice(0, 50), pack); // warm up
+    const times = Array.from({ length: RUNS }, () => {
+        const t = process.hrtime.bigint();
+        const r = runPolicies(resources, pack);
+        if (r.mandatory !== 0) throw new Error(`synthetic stack should be clean: ${JSON.stringify(r.violations.slice(0, 3))}`);
+        return Number(process.hrtime.bigint() - t) / 1e6;
+    });
+    const pm = median(times);
+    console.log(`policy pack over 2,000 resources (${pack.resource.length + pack.stack.length} policies): ${(pm / 1000).toFixed(2)} s = ${Math.round(2000 / (pm / 1000))} resources/s   target <= 2 s: ${pm <= 2000 ? "met" : "MISSED"}`);
+}
+
+main();
