@@ -64,7 +64,7 @@ const set = (name: string, fn: (inputs: any) => void) => (rs: RecordedResource[]
 const setBoth = (name: string, fn: (p: any) => void) => (rs: RecordedResource[]) => { const r = find(rs, name); fn(r.rawInputs); if (r.rawState !== r.rawInputs) fn(r.rawState); };
 const unprotect = (name: string) => (rs: RecordedResource[]) => { const i = rs.findIndex((x) => x.name === name); rs[i] = { ...rs[i], protect: false }; };
 const remove = (name: string) => (rs: RecordedResource[]) => { rs.splice(rs.findIndex((x) => x.name === name), 1); };
-const pod = (name: string) => (p: any) => p.spec.template.spec;
+const pod = (p: any) => p.spec.template.spec;
 
 const mutations: Mutation[] = [
     ["ebs-volumes-encrypted-cmk", "volume unencrypted", set("workspace", (p) => { p.encrypted = false; })],
@@ -113,15 +113,15 @@ const mutations: Mutation[] = [
     ["cloudwatch-log-groups-cmk", "log group without key", set("logs", (p) => { delete p.kmsKeyId; })],
     ["iam-policies-scoped", "wildcard resource", set("pol", (p) => { const d = JSON.parse(p.policy); d.Statement[1].Resource = "*"; p.policy = JSON.stringify(d); })],
     ["iam-policies-scoped", "wildcard action", set("pol", (p) => { const d = JSON.parse(p.policy); d.Statement[1].Action = "s3:*"; p.policy = JSON.stringify(d); })],
-    ["k8s-containers-non-root", "runAsNonRoot missing", setBoth("jupyter", (p) => { delete pod("")(p).securityContext.runAsNonRoot; })],
-    ["k8s-containers-non-root", "uid 0", setBoth("ddp", (p) => { pod("")(p).containers[0].securityContext.runAsUser = 0; })],
-    ["k8s-no-privileged", "privileged container", setBoth("jupyter", (p) => { pod("")(p).containers[0].securityContext.privileged = true; })],
-    ["k8s-no-privileged", "privilege escalation allowed", setBoth("jupyter", (p) => { delete pod("")(p).containers[0].securityContext.allowPrivilegeEscalation; })],
-    ["k8s-no-privileged", "host network", setBoth("ddp", (p) => { pod("")(p).hostNetwork = true; })],
-    ["k8s-images-pinned-by-digest", "image by tag", setBoth("jupyter", (p) => { pod("")(p).containers[0].image = `${REPO}:v1`; })],
-    ["k8s-images-from-stack-ecr", "image from Docker Hub", setBoth("ddp", (p) => { pod("")(p).containers[0].image = `docker.io/jupyter/base@sha256:${"d".repeat(64)}`; })],
-    ["k8s-gpu-limits", "GPU requested without a limit", setBoth("jupyter", (p) => { delete pod("")(p).containers[0].resources.limits; })],
-    ["k8s-gpu-limits", "tolerates GPU taint without using a GPU", setBoth("ddp", (p) => { pod("")(p).containers[0].resources = {}; })],
+    ["k8s-containers-non-root", "runAsNonRoot missing", setBoth("jupyter", (p) => { delete pod(p).securityContext.runAsNonRoot; })],
+    ["k8s-containers-non-root", "uid 0", setBoth("ddp", (p) => { pod(p).containers[0].securityContext.runAsUser = 0; })],
+    ["k8s-no-privileged", "privileged container", setBoth("jupyter", (p) => { pod(p).containers[0].securityContext.privileged = true; })],
+    ["k8s-no-privileged", "privilege escalation allowed", setBoth("jupyter", (p) => { delete pod(p).containers[0].securityContext.allowPrivilegeEscalation; })],
+    ["k8s-no-privileged", "host network", setBoth("ddp", (p) => { pod(p).hostNetwork = true; })],
+    ["k8s-images-pinned-by-digest", "image by tag", setBoth("jupyter", (p) => { pod(p).containers[0].image = `${REPO}:v1`; })],
+    ["k8s-images-from-stack-ecr", "image from Docker Hub", setBoth("ddp", (p) => { pod(p).containers[0].image = `docker.io/jupyter/base@sha256:${"d".repeat(64)}`; })],
+    ["k8s-gpu-limits", "GPU requested without a limit", setBoth("jupyter", (p) => { delete pod(p).containers[0].resources.limits; })],
+    ["k8s-gpu-limits", "tolerates GPU taint without using a GPU", setBoth("ddp", (p) => { pod(p).containers[0].resources = {}; })],
     ["k8s-loadbalancer-source-ranges", "LoadBalancer without source ranges", set("ssh-lb", (p) => { delete p.spec.loadBalancerSourceRanges; })],
     ["k8s-loadbalancer-source-ranges", "LoadBalancer open to ::/0", set("ssh-lb", (p) => { p.spec.loadBalancerSourceRanges = ["::/0"]; })],
     ["k8s-pvcs-on-encrypted-storage", "StorageClass unencrypted", setBoth("gp3", (p) => { p.parameters.encrypted = "false"; })],
