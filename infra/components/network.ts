@@ -65,10 +65,10 @@ export class Network extends pulumi.ComponentResource {
 
         const sg = new aws.ec2.SecurityGroup(`${name}-workstation-sg`, {
             vpcId: vpc.id,
-            description: args.accessMode === "ssm"
-                ? "Archaeo workstation: no inbound; SSH/Jupyter/TensorBoard via SSM Session Manager"
-                : "Archaeo workstation: SSH/Jupyter/TensorBoard from the institution's CIDRs",
-            tags: { Name: `${name}-workstation-sg` },
+            // Constant: a security group's description is immutable, and switching access modes must
+            // not replace the group.
+            description: "Archaeo workstation: inbound only as the stack's access mode allows",
+            tags: { Name: `${name}-workstation-sg`, "archaeo-access-mode": args.accessMode },
         }, child);
 
         // Outbound: SSM, ECR, S3 and package mirrors over HTTPS need egress; the provider removes AWS's
