@@ -71,7 +71,7 @@ describe("offline plan (npm run plan)", () => {
         await plan({ stack: "example", json: base });
         const r = await plan({ stack: "example", stackFile: variant((s) => s.replace("workspaceSizeGiB: 500", "workspaceSizeGiB: 800")), diff: base });
         assert.match(r.output, /~ aws:ebs\/volume:Volume {2}archaeo-data-workspace\n {6}~ size: 500 => 800\n/);
-        assert.match(r.output, /0 to create, 0 to delete, 1 to update, \d+ unchanged/);
+        assert.match(r.output, /0 to create, 0 to delete, 1 to update, 0 to replace, \d+ unchanged/);
         const d = diffManifests(JSON.parse(fs.readFileSync(base, "utf8")), r.manifest!);
         assert.deepEqual(d.changed.map((c) => [c.name, c.changes.map((x) => x.path)]), [["archaeo-data-workspace", ["size"]]]);
 
@@ -79,6 +79,16 @@ describe("offline plan (npm run plan)", () => {
         assert.match(cidr.output, /\+ aws:vpc\/securityGroupIngressRule:SecurityGroupIngressRule {2}archaeo-network-in-jupyter-0/);
         assert.match(cidr.output, /- BIND_ADDRESS=127\.0\.0\.1\n {10}\+ BIND_ADDRESS=0\.0\.0\.0/);
         assert.match(cidr.output, /3 to create, 0 to delete/);
+        assert.match(cidr.output, /\+- aws:ec2\/instance:Instance {2}archaeo-workstation-instance {2}\(replace: userData\)/, "user data changes replace the workstation");
+    });
+
+    it("--diff marks replacements and warns when a protected resource would be replaced", async () => {
+        const base = tmpFile("base.json", "");
+        await plan({ stack: "example", json: base });
+        const r = await plan({ stack: "example", stackFile: variant((s) => s.replace("availabilityZone: us-east-1a", "availabilityZone: us-east-1b")), diff: base });
+        assert.match(r.output, /\+- aws:ebs\/volume:Volume {2}archaeo-data-workspace {2}\(replace: availabilityZone\)\n {6}! archaeo-data-workspace is protected: Pulumi will refuse this replacement/);
+        assert.match(r.output, /\+- aws:ec2\/subnet:Subnet {2}archaeo-network-public {2}\(replace: availabilityZone\)/);
+        assert.doesNotMatch(r.output, /\+- aws:ec2\/securityGroup/);
     });
 
     it("runs as the npm script from a shell with the documented exit code", () => {

@@ -5,6 +5,7 @@
  */
 import type { RecordedResource } from "./mock-engine";
 import type { Violation } from "./policy-runner";
+import { replacementCauses } from "./replacements";
 
 export const REDACTED = "[secret]";
 
@@ -69,7 +70,7 @@ export interface PropertyChange { path: string; before: unknown; after: unknown 
 export interface ResourceDiff {
     added: ManifestResource[];
     removed: ManifestResource[];
-    changed: Array<{ urn: string; type: string; name: string; changes: PropertyChange[] }>;
+    changed: Array<{ urn: string; type: string; name: string; changes: PropertyChange[]; replaceBecause: string[]; protect: boolean }>;
     unchanged: number;
 }
 
@@ -103,7 +104,10 @@ export function diffManifests(before: Manifest, after: Manifest): ResourceDiff {
         for (const p of [...new Set([...a.keys(), ...b.keys()])].sort()) {
             if (JSON.stringify(a.get(p)) !== JSON.stringify(b.get(p))) changes.push({ path: p.replace(/^inputs\./, ""), before: a.get(p), after: b.get(p) });
         }
-        if (changes.length) diff.changed.push({ urn, type: r.type, name: r.name, changes });
+        if (changes.length) {
+            const replaceBecause = replacementCauses(r.type, changes.map((c) => c.path), r.inputs);
+            diff.changed.push({ urn, type: r.type, name: r.name, changes, replaceBecause, protect: r.options.protect });
+        }
         else diff.unchanged++;
     }
     return diff;
@@ -115,13 +119,15 @@ function show(v: unknown): string {
     return s.length > 100 ? `${s.slice(0, 97)}...` : s;
 }
 
-/** Renders a diff like `pulumi preview --diff`: + create, - delete, ~ update with property changes. */
+/** Renders a diff like `pulumi preview --diff`: + create, - delete, ~ update, +- replace, with property changes. */
 export function renderDiff(d: ResourceDiff): string {
     const lines: string[] = [];
     for (const r of d.added) lines.push(`  + ${r.type}  ${r.name}`);
     for (const r of d.removed) lines.push(`  - ${r.type}  ${r.name}`);
     for (const c of d.changed) {
-        lines.push(`  ~ ${c.type}  ${c.name}`);
+        const replace = c.replaceBecause.length > 0;
+        lines.push(`  ${replace ? "+-" : "~"} ${c.type}  ${c.name}${replace ? `  (replace: ${c.replaceBecause.join(", ")})` : ""}`);
+        if (replace && c.protect) lines.push(`      ! ${c.name} is protected: Pulumi will refuse this replacement; it would destroy data. Revert the change or migrate the data first.`);
         for (const ch of c.changes) {
             if (typeof ch.before === "string" && typeof ch.after === "string" && (ch.before.includes("\n") || ch.after.includes("\n"))) {
                 const b = ch.before.split("\n");
@@ -136,6 +142,7 @@ export function renderDiff(d: ResourceDiff): string {
             }
         }
     }
-    lines.push(`  ${d.added.length} to create, ${d.removed.length} to delete, ${d.changed.length} to update, ${d.unchanged} unchanged`);
+    const replaced = d.changed.filter((c) => c.replaceBecause.length).length;
+    lines.push(`  ${d.added.length} to create, ${d.removed.length} to delete, ${d.changed.length - replaced} to update, ${replaced} to replace, ${d.unchanged} unchanged`);
     return lines.join("\n");
 }
