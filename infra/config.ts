@@ -39,6 +39,28 @@ export interface StackConfig {
     readonly kmsKeyArn?: string;
     readonly ami: { readonly id?: string; readonly ssmParameter: string };
     readonly baseImageDigest?: string;
+    /** Cluster mode only (undefined in instance mode). */
+    readonly cluster?: ClusterConfig;
+}
+
+export interface ClusterConfig {
+    readonly kubernetesVersion: string;
+    /** IAM principals given cluster-admin through EKS access entries. */
+    readonly adminArns: readonly string[];
+    /** CIDRs allowed to the public API endpoint; empty turns the public endpoint off. */
+    readonly apiCidrs: readonly string[];
+    /** GPU instance families Karpenter may launch. */
+    readonly gpuFamilies: readonly string[];
+    /** Most GPUs Karpenter may run at once. */
+    readonly gpuLimit: number;
+    /** A second, spot-only NodePool for checkpointed batch jobs. */
+    readonly spotForBatch: boolean;
+    /** Minutes an empty GPU node lives before Karpenter removes it. */
+    readonly consolidateAfterMinutes: number;
+    /** ACM certificate for the TLS listeners of Jupyter and TensorBoard when accessMode is cidr. */
+    readonly acmCertificateArn?: string;
+    /** Default size of the DDP job template. */
+    readonly ddp: { readonly nodes: number; readonly gpusPerNode: number };
 }
 
 export interface ConfigProblem {
@@ -63,7 +85,7 @@ export class ConfigError extends Error {
 export const CONFIG_KEYS = {
     institution: { type: "string", description: "Institution slug: 3-24 chars, a-z 0-9 and '-', starting with a letter. Names every resource, tag and the KMS alias." },
     dataClassification: { type: "string", default: "confidential", description: "Data classification tag: public | internal | confidential | restricted." },
-    mode: { type: "string", default: "instance", description: "instance (one GPU EC2 workstation). cluster (EKS) is reserved and refused until it exists." },
+    mode: { type: "string", default: "instance", description: "instance (one GPU EC2 workstation) or cluster (EKS, GPU nodes scaling to zero, workbench on Kubernetes)." },
     instanceType: { type: "string", default: "g5.xlarge", description: "GPU instance type of the workstation (g4dn, g5, g6, g6e sizes in infra/data/gpus.ts)." },
     availabilityZone: { type: "string", description: "AZ of the workstation and its workspace volume (they must share it). Defaults to <region>a." },
     vpcCidr: { type: "string", default: "10.42.0.0/16", description: "IPv4 CIDR of the workbench VPC, /16 to /24." },
@@ -82,6 +104,16 @@ export const CONFIG_KEYS = {
     amiId: { type: "string", description: "Pin the workstation AMI (ami-...). Defaults to the one amiSsmParameter resolves to." },
     amiSsmParameter: { type: "string", default: DEFAULT_AMI_SSM_PARAMETER, description: "Public SSM parameter resolving the AWS Deep Learning Base OSS NVIDIA driver AMI." },
     baseImageDigest: { type: "string", description: "sha256 digest of the PyTorch base image tag (docker buildx imagetools inspect). Without it the build uses the tag." },
+    kubernetesVersion: { type: "string", default: "1.34", description: "Cluster mode: pinned EKS Kubernetes version (1.33, 1.34 or 1.35)." },
+    clusterAdminArns: { type: "array", default: [], description: "Cluster mode: IAM role/user ARNs given cluster-admin through EKS access entries (at least one)." },
+    clusterApiCidrs: { type: "array", default: [], description: "Cluster mode: CIDRs allowed to the public EKS API endpoint; empty turns the public endpoint off (private only)." },
+    gpuFamilies: { type: "array", default: ["g5", "g6"], description: "Cluster mode: GPU instance families Karpenter may launch (g4dn, g5, g6, g6e)." },
+    gpuLimit: { type: "integer", default: 4, description: "Cluster mode: most GPUs running at once across GPU nodes: 1-64." },
+    spotForBatch: { type: "boolean", default: false, description: "Cluster mode: add a spot-only GPU NodePool for checkpointed batch jobs (never for notebooks)." },
+    consolidateAfterMinutes: { type: "integer", default: 10, description: "Cluster mode: minutes an empty GPU node lives before it is removed: 1-1440." },
+    acmCertificateArn: { type: "string", description: "Cluster mode with accessMode cidr: ACM certificate ARN for the TLS load balancers of Jupyter and TensorBoard." },
+    ddpNodes: { type: "integer", default: 2, description: "Cluster mode: nodes in the DDP job template: 1-16." },
+    ddpGpusPerNode: { type: "integer", default: 1, description: "Cluster mode: GPUs per node in the DDP job template: 1-8." },
 } as const satisfies Record<string, { type: "string" | "integer" | "boolean" | "array"; default?: unknown; description: string }>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -99,6 +131,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const AMI = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+export const KUBERNETES_VERSIONS = ["1.33", "1.34", "1.35"] as const;
 const SSH_KEY_TYPES = [
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
@@ -255,7 +290,6 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     const dataClassification = oneOf<DataClassification>("dataClassification", ["public", "internal", "confidential", "restricted"], "confidential");
     const mode = oneOf<Mode>("mode", ["instance", "cluster"], "instance");
-    if (mode === "cluster") fail("mode", "cluster mode (EKS) is not available yet; use 'instance' (one GPU workstation)");
 
     const instanceType = str("instanceType") ?? "g5.xlarge";
     const gpu = gpuSpec(instanceType);
@@ -324,6 +358,53 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     const baseImageDigest = str("baseImageDigest");
     if (baseImageDigest && !DIGEST.test(baseImageDigest)) fail("baseImageDigest", `'${baseImageDigest}' must look like sha256:<64 hex digits> (docker buildx imagetools inspect <tag>)`);
 
+    const clusterKeys = ["kubernetesVersion", "clusterAdminArns", "clusterApiCidrs", "gpuFamilies", "gpuLimit", "spotForBatch", "consolidateAfterMinutes", "acmCertificateArn", "ddpNodes", "ddpGpusPerNode"] as const;
+    let cluster: ClusterConfig | undefined;
+    if (mode === "cluster") {
+        const kubernetesVersion = oneOf("kubernetesVersion", KUBERNETES_VERSIONS, "1.34");
+        const adminArns = list("clusterAdminArns");
+        if (adminArns.length === 0) fail("clusterAdminArns", "needs at least one IAM role or user ARN to administer the cluster (EKS access entries)");
+        adminArns.forEach((a, i) => { if (!IAM_PRINCIPAL.test(a)) fail(`clusterAdminArns[${i}]`, `'${a}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`); });
+        const apiCidrs = list("clusterApiCidrs");
+        apiCidrs.forEach((c, i) => {
+            const p = parseCidr(c);
+            if (!p) fail(`clusterApiCidrs[${i}]`, `'${c}' is not a valid CIDR`);
+            else if (p.prefix === 0) fail(`clusterApiCidrs[${i}]`, `'${c}' opens the Kubernetes API to the internet; list your institution's CIDRs, or leave clusterApiCidrs empty for a private endpoint`);
+            else if (p.hostBitsSet) fail(`clusterApiCidrs[${i}]`, `'${c}' has host bits set; did you mean ${p.network}?`);
+        });
+        const families = [...new Set(Object.values(GPU_INSTANCE_TYPES).map((g) => g.family))];
+        const gpuFamilies = raw.gpuFamilies === undefined ? ["g5", "g6"] : list("gpuFamilies");
+        if (gpuFamilies.length === 0) fail("gpuFamilies", `needs at least one GPU family: ${families.join(", ")}`);
+        gpuFamilies.forEach((f, i) => { if (!families.includes(f)) fail(`gpuFamilies[${i}]`, `'${f}' is not a supported GPU family; use ${families.join(", ")}`); });
+        const acmCertificateArn = str("acmCertificateArn");
+        if (acmCertificateArn) {
+            const m = ACM_ARN.exec(acmCertificateArn);
+            if (!m) fail("acmCertificateArn", `'${acmCertificateArn}' is not an ACM certificate ARN`);
+            else if (region && m[1] !== region) fail("acmCertificateArn", `the certificate is in ${m[1]} but the stack is in ${region}`);
+        }
+        if (accessMode === "cidr" && !acmCertificateArn) fail("acmCertificateArn", "is required with accessMode cidr in cluster mode: Jupyter and TensorBoard are only exposed over TLS");
+        if (vpc && vpc.prefix > 20) fail("vpcCidr", `'${vpcCidr}' is too small for cluster mode (pods take VPC addresses); use /16 to /20`);
+        if (gpu && !gpuFamilies.includes(gpu.family)) fail("instanceType", `${instanceType} (the reference GPU node for cost) is not in gpuFamilies ${gpuFamilies.join(", ")}`);
+        cluster = {
+            kubernetesVersion,
+            adminArns,
+            apiCidrs,
+            gpuFamilies,
+            gpuLimit: int("gpuLimit", 1, 64, 4),
+            spotForBatch: bool("spotForBatch", false),
+            consolidateAfterMinutes: int("consolidateAfterMinutes", 1, 1440, 10, " minutes"),
+            ...(acmCertificateArn ? { acmCertificateArn } : {}),
+            ddp: { nodes: int("ddpNodes", 1, 16, 2), gpusPerNode: int("ddpGpusPerNode", 1, 8, 1) },
+        };
+    } else {
+        for (const k of clusterKeys) {
+            // Pulumi passes project defaults (Pulumi.yaml) to every stack, as strings: those are fine.
+            if (!isUnsetOrDefault(raw[k], (CONFIG_KEYS[k] as { default?: unknown }).default)) {
+                fail(k, "is only used in cluster mode; remove it, or set mode: cluster");
+            }
+        }
+    }
+
     if (errors.length) throw new ConfigError(errors);
 
     return deepFreeze({
@@ -348,7 +429,18 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
         ...(kmsKeyArn ? { kmsKeyArn } : {}),
         ami: { ...(amiId ? { id: amiId } : {}), ssmParameter: amiSsmParameter },
         ...(baseImageDigest ? { baseImageDigest } : {}),
+        ...(cluster ? { cluster } : {}),
     });
+}
+
+function isUnsetOrDefault(v: unknown, def: unknown): boolean {
+    if (v === undefined || v === null || v === "") return true;
+    let value = v;
+    if (typeof v === "string" && (Array.isArray(def) || typeof def === "number" || typeof def === "boolean")) {
+        try { value = JSON.parse(v); } catch { return false; }
+    }
+    if (Array.isArray(value) && value.length === 0) return true;
+    return JSON.stringify(value) === JSON.stringify(def);
 }
 
 function closestKey(k: string): string | undefined {

@@ -73,7 +73,19 @@ export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
 }
 
 /** Key policy: the account administers the key through IAM; the workstation role may use it. */
-export function keyPolicy(a: { partition: string; accountId: string; userRoleArns: string[] }): PolicyDocument {
+export interface KeyPolicyArgs {
+    partition: string;
+    accountId: string;
+    userRoleArns: string[];
+    /** Cluster mode: let CloudWatch Logs in `region` encrypt log groups under `prefix` (e.g. /aws/eks/<cluster>/). */
+    logs?: { region: string; prefix: string };
+    /** Cluster mode: let EventBridge write to the KMS-encrypted interruption queue. */
+    eventBridge?: boolean;
+    /** Cluster mode: let the EC2 Auto Scaling service-linked role launch node-group instances with encrypted roots. */
+    autoScaling?: boolean;
+}
+
+export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
     const statements: PolicyStatement[] = [
         {
             Sid: "AccountAdministersKey",
@@ -83,6 +95,27 @@ export function keyPolicy(a: { partition: string; accountId: string; userRoleArn
             Resource: "*",
         },
     ];
+    if (a.logs) {
+        const { region, prefix } = a.logs;
+        statements.push({
+            Sid: "CloudWatchLogsUseKey",
+            Effect: "Allow",
+            Principal: { Service: `logs.${region}.amazonaws.com` },
+            Action: ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            Resource: "*",
+            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${a.partition}:logs:${region}:${a.accountId}:log-group:${prefix}*` } },
+        });
+    }
+    if (a.eventBridge) {
+        statements.push({ Sid: "EventBridgeUsesKeyForQueue", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: "*" });
+    }
+    if (a.autoScaling) {
+        const slr = `arn:${a.partition}:iam::${a.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+        statements.push(
+            { Sid: "AutoScalingUsesKey", Effect: "Allow", Principal: { AWS: slr }, Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"], Resource: "*" },
+            { Sid: "AutoScalingGrants", Effect: "Allow", Principal: { AWS: slr }, Action: "kms:CreateGrant", Resource: "*", Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
+        );
+    }
     if (a.userRoleArns.length) {
         statements.push({
             Sid: "WorkbenchRolesUseKey",

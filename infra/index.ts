@@ -13,7 +13,10 @@ const cfg = parseConfig(
 );
 const wb = createWorkbench(cfg);
 
+export const mode = wb.mode;
 export const instanceId = wb.instanceId;
+export const clusterName = wb.clusterName;
+export const ddpJobTemplate = wb.ddpJobTemplate;
 export const connect = wb.connect;
 export const jupyterUrl = wb.jupyterUrl;
 export const tensorboardUrl = wb.tensorboardUrl;

@@ -15,22 +15,29 @@ import { Key } from "./components/key";
 import { Network } from "./components/network";
 import { ImageRegistry } from "./components/registry";
 import { GpuWorkstation } from "./components/workstation";
+import { clusterNames, createCluster } from "./cluster";
+import { podIdentityTrust } from "./cluster/iam";
 import image from "../images/pytorch-cuda/image.json";
 
 export const IMAGE_CONTEXT = path.join(__dirname, "..", "images", "pytorch-cuda");
 
 export interface WorkbenchOutputs {
-    instanceId: pulumi.Output<string>;
-    connect: pulumi.Output<{ ssh: string; jupyterTunnel: string; tensorboardTunnel: string; start: string; stop: string }>;
-    jupyterUrl: pulumi.Output<string>;
-    tensorboardUrl: pulumi.Output<string>;
+    mode: "instance" | "cluster";
+    connect: pulumi.Input<{ [command: string]: string }>;
+    jupyterUrl: pulumi.Input<string>;
+    tensorboardUrl: pulumi.Input<string>;
     jupyterToken: pulumi.Output<string>;
     imageUri: pulumi.Output<string>;
     bucketName: pulumi.Output<string>;
     kmsKeyArn: pulumi.Output<string>;
-    workstationRoleArn: pulumi.Output<string>;
-    smokeResultCommand: string;
     cost: CostEstimate;
+    /** Instance mode. */
+    instanceId?: pulumi.Output<string>;
+    workstationRoleArn?: pulumi.Output<string>;
+    smokeResultCommand?: string;
+    /** Cluster mode. */
+    clusterName?: pulumi.Output<string>;
+    ddpJobTemplate?: pulumi.Output<string>;
 }
 
 export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
@@ -53,7 +60,7 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         );
     }
 
-    const network = new Network(`${name}-network`, {
+    const network = cfg.mode === "cluster" ? undefined : new Network(`${name}-network`, {
         vpcCidr: cfg.vpcCidr,
         availabilityZone: cfg.availabilityZone,
         region: cfg.region,
@@ -61,15 +68,21 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         accessCidrs: cfg.access.cidrs,
     }, withProvider);
 
-    const identity = new WorkstationIdentity(`${name}-identity`, { prefix, partition }, withProvider);
+    const cluster = cfg.mode === "cluster" ? clusterNames(cfg) : undefined;
+    // The role that uses the key at run time exists before the key, so the key policy can name it.
+    const identity = cluster ? undefined : new WorkstationIdentity(`${name}-identity`, { prefix, partition }, withProvider);
+    const workbenchRole = cluster
+        ? new aws.iam.Role(`${name}-workbench-pods-role`, { name: `${prefix}-workbench-pods`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, { provider })
+        : undefined;
 
     const key = new Key(`${name}-key`, {
         institution: cfg.institution,
         partition,
         accountId,
-        userRoleArns: [identity.roleArn],
+        userRoleArns: [identity ? identity.roleArn : workbenchRole!.arn],
         existingKeyArn: cfg.kmsKeyArn,
         protect: cfg.protectData,
+        ...(cluster ? { services: { logs: { region: cfg.region, prefix: `/aws/eks/${cluster.clusterName}/` }, eventBridge: true, autoScaling: true } } : {}),
     }, withProvider);
 
     const data = new DataStore(`${name}-data`, {
@@ -78,10 +91,7 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         region: cfg.region,
         partition,
         keyArn: key.keyArn,
-        availabilityZone: cfg.availabilityZone,
-        workspaceSizeGiB: cfg.workspaceSizeGiB,
-        snapshotRetentionDays: cfg.snapshotRetentionDays,
-        snapshotTag: snapshotTargetTag(cfg),
+        ...(cluster ? {} : { workspace: { availabilityZone: cfg.availabilityZone, sizeGiB: cfg.workspaceSizeGiB, snapshotRetentionDays: cfg.snapshotRetentionDays, snapshotTag: snapshotTargetTag(cfg) } }),
         protect: cfg.protectData,
     }, withProvider);
 
@@ -93,6 +103,30 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         baseImageDigest: cfg.baseImageDigest,
     }, withProvider);
 
+    const budget = () => new Budget(`${name}-budget`, {
+        budgetName: `${prefix}-${cfg.stack}`,
+        monthlyUsd: cfg.budget.monthlyUsd,
+        tagKey: "institution",
+        tagValue: cfg.institution,
+        alertEmails: cfg.budget.alertEmails,
+    }, withProvider);
+    const common = { imageUri: registry.imageDigestRef, bucketName: data.bucketName, kmsKeyArn: key.keyArn, cost: estimateCost(cfg) };
+
+    if (cluster) {
+        const c = createCluster(cfg, { provider, partition, accountId, keyArn: key.keyArn, bucketArn: data.bucketArn, imageRef: registry.imageDigestRef, workbenchRole: workbenchRole!, tags });
+        budget();
+        return {
+            mode: "cluster",
+            ...common,
+            connect: { ...c.connect },
+            jupyterUrl: c.connect.jupyterUrl,
+            tensorboardUrl: c.connect.tensorboardUrl,
+            jupyterToken: c.jupyterToken,
+            clusterName: c.clusterName,
+            ddpJobTemplate: c.ddpJobTemplate,
+        };
+    }
+
     const workstation = new GpuWorkstation(`${name}-workstation`, {
         prefix,
         region: cfg.region,
@@ -102,15 +136,15 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         memoryGiB: cfg.gpu.memoryGiB,
         amiId: cfg.ami.id,
         amiSsmParameter: cfg.ami.ssmParameter,
-        subnetId: network.subnetId,
-        securityGroupId: network.securityGroupId,
-        roleName: identity.roleName,
-        instanceProfileName: identity.instanceProfileName,
+        subnetId: network!.subnetId,
+        securityGroupId: network!.securityGroupId,
+        roleName: identity!.roleName,
+        instanceProfileName: identity!.instanceProfileName,
         keyArn: key.keyArn,
         bucketArn: data.bucketArn,
         repositoryArn: registry.repositoryArn,
         imageRef: registry.imageDigestRef,
-        workspaceVolumeId: data.workspaceVolumeId,
+        workspaceVolumeId: data.workspaceVolumeId!,
         rootVolumeSizeGiB: cfg.rootVolumeSizeGiB,
         ssmPath: ssmPath(cfg),
         accessMode: cfg.access.mode,
@@ -119,26 +153,17 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
         volumeTags: tags,
     }, withProvider);
-
-    new Budget(`${name}-budget`, {
-        budgetName: `${prefix}-${cfg.stack}`,
-        monthlyUsd: cfg.budget.monthlyUsd,
-        tagKey: "institution",
-        tagValue: cfg.institution,
-        alertEmails: cfg.budget.alertEmails,
-    }, withProvider);
+    budget();
 
     return {
+        mode: "instance",
+        ...common,
         instanceId: workstation.instanceId,
         connect: workstation.connect.apply(({ ssh, jupyterTunnel, tensorboardTunnel, start, stop }) => ({ ssh, jupyterTunnel, tensorboardTunnel, start, stop })),
         jupyterUrl: workstation.connect.jupyterUrl,
         tensorboardUrl: workstation.connect.tensorboardUrl,
         jupyterToken: workstation.jupyterToken,
-        imageUri: registry.imageDigestRef,
-        bucketName: data.bucketName,
-        kmsKeyArn: key.keyArn,
-        workstationRoleArn: identity.roleArn,
+        workstationRoleArn: identity!.roleArn,
         smokeResultCommand: `aws ssm get-parameter --region ${cfg.region} --name ${ssmPath(cfg)}/status/smoke --query Parameter.Value --output text`,
-        cost: estimateCost(cfg),
     };
 }

@@ -112,8 +112,8 @@ describe("components in isolation", () => {
     });
 
     describe("DataStore", () => {
-        const args = { prefix: "archaeo-x", accountId: "123456789012", region: "us-east-1", partition: "aws", keyArn: KEY_ARN, availabilityZone: "us-east-1b",
-            workspaceSizeGiB: 300, snapshotRetentionDays: 9, snapshotTag: { "archaeo-snapshot": "x-ws" } };
+        const args = { prefix: "archaeo-x", accountId: "123456789012", region: "us-east-1", partition: "aws", keyArn: KEY_ARN,
+            workspace: { availabilityZone: "us-east-1b", sizeGiB: 300, snapshotRetentionDays: 9, snapshotTag: { "archaeo-snapshot": "x-ws" } } };
 
         it("bucket: SSE-KMS with the stack key and a bucket key, versioned, public access blocked, TLS only, protected", async () => {
             new m.datastore.DataStore("d", args);

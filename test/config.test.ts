@@ -59,7 +59,8 @@ describe("config: parseConfig", () => {
         ["missing institution", { institution: undefined }, "archaeo-workbench:institution", /is required; run 'pulumi config set institution/],
         ["bad institution slug", { institution: "Bristol_Lab" }, "archaeo-workbench:institution", /must be 3-24 chars of a-z, 0-9 and '-'/],
         ["unknown data classification", { dataClassification: "secret" }, "archaeo-workbench:dataClassification", /must be one of public \| internal \| confidential \| restricted, got 'secret'/],
-        ["cluster mode not yet available", { mode: "cluster" }, "archaeo-workbench:mode", /cluster mode \(EKS\) is not available yet; use 'instance'/],
+        ["cluster mode without admins", { mode: "cluster" }, "archaeo-workbench:clusterAdminArns", /needs at least one IAM role or user ARN/],
+        ["cluster key in instance mode", { gpuLimit: 16 }, "archaeo-workbench:gpuLimit", /is only used in cluster mode; remove it, or set mode: cluster/],
         ["t3.micro has no GPU", { instanceType: "t3.micro" }, "archaeo-workbench:instanceType", /t3.micro is not a supported GPU instance type .*; use one of g4dn.xlarge/],
         ["AZ outside region", { availabilityZone: "eu-west-1a" }, "archaeo-workbench:availabilityZone", /'eu-west-1a' is not an AZ of us-east-1; use e.g. us-east-1a/],
         ["workspace too small", { workspaceSizeGiB: 10 }, "archaeo-workbench:workspaceSizeGiB", /must be 50-16384 GiB, got 10/],
@@ -135,7 +136,7 @@ describe("config: parseConfig", () => {
             amiId: "ami-1",
             baseImageDigest: "sha256:abc",
             vpcCidr: "10.0.0.1/16",
-            mode: "cluster",
+            gpuLimit: 9,
         };
         const keyOf = (k: string, v: unknown) => (Array.isArray(v) ? `archaeo-workbench:${k}[0]` : `archaeo-workbench:${k}`);
         fc.assert(fc.property(fc.subarray(Object.keys(breakers)), (broken) => {
@@ -161,6 +162,42 @@ describe("config: parseConfig", () => {
                 assert.deepEqual([...cfg.access.cidrs], cidrs);
             },
         ), { numRuns: 200 });
+    });
+});
+
+describe("config: cluster mode", () => {
+    const cluster = (o: Record<string, unknown> = {}) => ({ mode: "cluster", clusterAdminArns: ["arn:aws:iam::123456789012:role/admins"], ...o });
+
+    it("accepts cluster mode with an admin and applies its defaults", () => {
+        const cfg = parse(cluster());
+        assert.deepEqual(
+            [cfg.cluster!.kubernetesVersion, [...cfg.cluster!.gpuFamilies], cfg.cluster!.gpuLimit, cfg.cluster!.spotForBatch, cfg.cluster!.consolidateAfterMinutes, cfg.cluster!.ddp.nodes],
+            ["1.34", ["g5", "g6"], 4, false, 10, 2],
+        );
+        assert.equal(parse({}).cluster, undefined);
+    });
+
+    const rules: Array<[string, Record<string, unknown>, string, RegExp]> = [
+        ["bad admin ARN", cluster({ clusterAdminArns: ["admins"] }), "archaeo-workbench:clusterAdminArns[0]", /is not an IAM role or user ARN/],
+        ["API open to the internet", cluster({ clusterApiCidrs: ["0.0.0.0/0"] }), "archaeo-workbench:clusterApiCidrs[0]", /opens the Kubernetes API to the internet/],
+        ["unknown GPU family", cluster({ gpuFamilies: ["p5", "g5"] }), "archaeo-workbench:gpuFamilies[0]", /'p5' is not a supported GPU family/],
+        ["reference type outside the families", cluster({ gpuFamilies: ["g6"] }), "archaeo-workbench:instanceType", /g5.xlarge .* is not in gpuFamilies g6/],
+        ["unsupported Kubernetes version", cluster({ kubernetesVersion: "1.29" }), "archaeo-workbench:kubernetesVersion", /must be one of 1.33 \| 1.34 \| 1.35/],
+        ["cidr exposure without TLS certificate", cluster({ accessMode: "cidr", accessCidrs: ["203.0.113.0/24"] }), "archaeo-workbench:acmCertificateArn", /is required with accessMode cidr in cluster mode/],
+        ["VPC too small for pods", cluster({ vpcCidr: "10.1.0.0/22" }), "archaeo-workbench:vpcCidr", /too small for cluster mode/],
+        ["GPU limit out of range", cluster({ gpuLimit: 0 }), "archaeo-workbench:gpuLimit", /must be 1-64, got 0/],
+    ];
+    for (const [title, overrides, key, reason] of rules) {
+        it(`refuses: ${title}`, () => {
+            const found = problems(overrides);
+            assert.ok(key in found, `expected ${key}, got ${JSON.stringify(found)}`);
+            assert.match(found[key], reason);
+            assert.equal(Object.keys(found).length, 1, JSON.stringify(found));
+        });
+    }
+
+    it("project defaults passed as engine strings do not count as cluster keys in instance mode", () => {
+        assert.doesNotThrow(() => parse({ gpuFamilies: JSON.stringify(["g5", "g6"]), gpuLimit: "4", spotForBatch: "false", kubernetesVersion: "1.34", clusterAdminArns: "[]" }));
     });
 });
 

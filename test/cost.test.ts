@@ -4,7 +4,7 @@ import { estimateCost, monthlyAt, SNAPSHOT_DAILY_CHANGE } from "../infra/cost";
 import prices from "../infra/data/prices.json";
 import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
 
-const base = { instanceType: "g5.xlarge", rootVolumeSizeGiB: 150, workspaceSizeGiB: 500, snapshotRetentionDays: 14 };
+const base = { mode: "instance" as const, instanceType: "g5.xlarge", rootVolumeSizeGiB: 150, workspaceSizeGiB: 500, snapshotRetentionDays: 14 };
 
 describe("cost model", () => {
     it("the price table names its source and date and prices every supported GPU type", () => {
@@ -44,8 +44,8 @@ describe("cost model", () => {
             fc.constantFrom(...Object.keys(GPU_INSTANCE_TYPES)), fc.integer({ min: 100, max: 2000 }), fc.integer({ min: 50, max: 16384 }),
             fc.integer({ min: 1, max: 364 }), fc.integer({ min: 1, max: 500 }),
             (instanceType, root, ws, days, extra) => {
-                const a = estimateCost({ instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws, snapshotRetentionDays: days });
-                const b = estimateCost({ instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws + extra, snapshotRetentionDays: days + 1 });
+                const a = estimateCost({ mode: "instance", instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws, snapshotRetentionDays: days });
+                const b = estimateCost({ mode: "instance", instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws + extra, snapshotRetentionDays: days + 1 });
                 assert.ok(a.stoppedPerMonth > 0 && a.runningPerHour > a.stoppedPerMonth / 730);
                 assert.ok(b.stoppedPerMonth > a.stoppedPerMonth);
             },

@@ -16,9 +16,14 @@ describe("offline plan (npm run plan)", () => {
         for (const stack of listStacks()) {
             const r = await plan({ stack });
             assert.equal(r.exitCode, 0, r.output);
-            assert.match(r.output, /^Resources: \d+ \(7 components, \d+ cloud\/provider resources\)$/m);
-            assert.match(r.output, /archaeo:workstation:GpuWorkstation {2}archaeo-workstation/);
-            assert.match(r.output, /[├└]─ aws:ec2\/instance:Instance {2}archaeo-workstation-instance/);
+            assert.match(r.output, /^Resources: \d+ \(\d+ components, \d+ cloud\/provider resources\)$/m);
+            if (/cluster mode/.test(r.output)) {
+                assert.match(r.output, /archaeo:cluster:EksCluster {2}archaeo-eks/);
+                assert.match(r.output, /[├└]─ kubernetes:karpenter.sh\/v1:NodePool {2}archaeo-gpu-pool-gpu/);
+            } else {
+                assert.match(r.output, /archaeo:workstation:GpuWorkstation {2}archaeo-workstation/);
+                assert.match(r.output, /[├└]─ aws:ec2\/instance:Instance {2}archaeo-workstation-instance/);
+            }
             assert.match(r.output, /^Policies: archaeo-workbench-security, \d+ policies run: 0 mandatory and 0 advisory/m);
             assert.match(r.output, /running: \$\d+\.\d{3}\/hour {4}stopped: \$\d+\.\d{2}\/month/);
             assert.match(r.output, /jupyterToken: \[secret\]/);

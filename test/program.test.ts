@@ -1,9 +1,11 @@
 import { strict as assert } from "assert";
-import { listStacks } from "../tools/stacks";
+import { listStacks, readStack } from "../tools/stacks";
 import { runStack, ProgramRun } from "./helpers/program";
 
-describe("whole program, every stack in stacks/", () => {
-    for (const stack of listStacks()) {
+const instanceStacks = listStacks().filter((s) => readStack(s).raw["archaeo-workbench:mode"] !== "cluster");
+
+describe("whole program, every instance-mode stack in stacks/", () => {
+    for (const stack of instanceStacks) {
         describe(stack, () => {
             let run: ProgramRun;
             before(async () => { run = await runStack(stack); });

@@ -95,8 +95,29 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
         case "aws:ec2/vpcEndpoint:VpcEndpoint": return { id: `vpce-${h(17)}`, extra: {} };
         case "aws:ec2/instance:Instance": {
             const id = `i-${h(17)}`;
-            return { id, extra: { arn: arn("ec2", `instance/${id}`), publicIp: "198.51.100.10", privateIp: "10.42.0.10" } };
+            return { id, extra: { arn: arn("ec2", `instance/${id}`), publicIp: "198.51.100.10", privateIp: "10.42.0.10", primaryNetworkInterfaceId: `eni-${h(17)}` } };
         }
+        case "aws:ec2/launchTemplate:LaunchTemplate": return { id: `lt-${h(17)}`, extra: { arn: arn("ec2", `launch-template/lt-${h(17)}`), latestVersion: 1 } };
+        case "aws:eks/cluster:Cluster": {
+            const clusterName = inputs.name ?? name;
+            return {
+                id: clusterName,
+                extra: {
+                    name: clusterName,
+                    arn: arn("eks", `cluster/${clusterName}`),
+                    endpoint: `https://${h(32).toUpperCase()}.gr7.${region}.eks.amazonaws.com`,
+                    certificateAuthority: { data: Buffer.from(`mock-ca-${clusterName}`).toString("base64") },
+                    vpcConfig: { ...(inputs.vpcConfig ?? {}), clusterSecurityGroupId: `sg-${h(17)}` },
+                },
+            };
+        }
+        case "aws:sqs/queue:Queue": {
+            const q = inputs.name ?? name;
+            return { id: `https://sqs.${region}.amazonaws.com/${account}/${q}`, extra: { arn: arn("sqs", q), url: `https://sqs.${region}.amazonaws.com/${account}/${q}`, name: q } };
+        }
+        case "aws:efs/fileSystem:FileSystem": return { id: `fs-${h(17)}`, extra: { arn: arn("elasticfilesystem", `file-system/fs-${h(17)}`) } };
+        case "aws:cloudwatch/eventRule:EventRule": return { id: `${name}-${h(6)}`, extra: { name: `${name}-${h(6)}`, arn: arn("events", `rule/${name}`) } };
+        case "aws:cloudwatch/logGroup:LogGroup": return { id: inputs.name ?? name, extra: { arn: arn("logs", `log-group:${inputs.name ?? name}`) } };
         case "aws:ebs/volume:Volume": {
             const id = `vol-${h(17)}`;
             return { id, extra: { arn: arn("ec2", `volume/${id}`) } };
@@ -172,7 +193,8 @@ export class MockEngine {
                     if (u.secret) secretInputs.push(k);
                 }
                 const { id, extra } = computed(args.type, args.name, inputs, this.accountId, this.region);
-                const state = { ...args.inputs, ...extra };
+                // Bridged providers report `id` among a resource's outputs; stack policies match on it.
+                const state = { ...args.inputs, ...extra, ...(args.custom ? { id } : {}) };
                 const key = `${args.type}::${args.name}`;
                 const meta = this.pending.get(key);
                 this.pending.delete(key);
@@ -199,6 +221,8 @@ export class MockEngine {
                         return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
                     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
                         return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${this.accountId}.dkr.ecr.${this.region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: this.region };
+                    case "aws:eks/getAddonVersion:getAddonVersion":
+                        return { addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, version: `v1.0.0-k${args.inputs.kubernetesVersion}-eksbuild.1`, id: args.inputs.addonName };
                     case "aws:ssm/getParameter:getParameter": {
                         const name = String(args.inputs.name);
                         if (!name.startsWith("/aws/service/")) throw new Error(`mock: no SSM parameter ${name}`);

@@ -4,6 +4,8 @@
 #   sshd         key-only sshd on :2222 as the researcher; host keys made once in SSH_HOST_KEY_DIR
 #   tensorboard  TensorBoard on :6006 over TENSORBOARD_LOGDIR
 #   smoke        GPU smoke test (exit 1 when ARCHAEO_EXPECT_GPU=1 and CUDA is unavailable)
+#   idle-stop    cluster mode: sidecar that scales the workbench to zero when idle
+#   ssh-heartbeat  cluster mode: sidecar that writes the open SSH session count for idle-stop
 #   healthcheck  probe for whichever role PID 1 runs
 #   <command>    anything else runs as given (batch jobs)
 set -euo pipefail
@@ -46,6 +48,19 @@ case "$role" in
     ;;
   smoke)
     exec python /opt/archaeo/smoke.py "$@"
+    ;;
+  idle-stop)
+    exec python /opt/archaeo/idle_stop.py "$@"
+    ;;
+  ssh-heartbeat)
+    # Established TCP connections on :2222 (hex 08AE, state 01) in this pod's network namespace.
+    out="${SSH_HEARTBEAT_FILE:-/workspace/.archaeo/ssh-sessions}"
+    mkdir -p "$(dirname "$out")"
+    while true; do
+      n="$(awk '$2 ~ /:08AE$/ && $4 == "01"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l)"
+      printf '%s %s\n' "$(date +%s)" "$n" > "${out}.tmp" && mv "${out}.tmp" "$out"
+      sleep 60
+    done
     ;;
   healthcheck)
     pid1="$(tr '\0' ' ' < /proc/1/cmdline 2>/dev/null || true)"

@@ -10,14 +10,17 @@ export interface DataStoreArgs {
     partition: pulumi.Input<string>;
     /** The stack's customer-managed KMS key. */
     keyArn: pulumi.Input<string>;
-    /** AZ of the workstation: an EBS volume can only attach in its own AZ. */
-    availabilityZone: string;
-    /** Workspace size in GiB (gp3). 50-16384. */
-    workspaceSizeGiB: number;
-    /** Daily snapshots kept. 1-365. */
-    snapshotRetentionDays: number;
-    /** Tag (key: value) the DLM policy targets; put only on the workspace volume. */
-    snapshotTag: Record<string, string>;
+    /** The EBS /workspace volume (instance mode); cluster mode keeps its workspace on EFS instead. */
+    workspace?: {
+        /** AZ of the workstation: an EBS volume can only attach in its own AZ. */
+        availabilityZone: string;
+        /** Workspace size in GiB (gp3). 50-16384. */
+        sizeGiB: number;
+        /** Daily snapshots kept. 1-365. */
+        snapshotRetentionDays: number;
+        /** Tag (key: value) the DLM policy targets; put only on the workspace volume. */
+        snapshotTag: Record<string, string>;
+    };
     /** Protect and retain on delete the bucket and the workspace volume. Defaults to true. */
     protect?: boolean;
 }
@@ -31,8 +34,8 @@ export class DataStore extends pulumi.ComponentResource {
     public readonly bucket: aws.s3.Bucket;
     public readonly bucketName: pulumi.Output<string>;
     public readonly bucketArn: pulumi.Output<string>;
-    public readonly workspaceVolume: aws.ebs.Volume;
-    public readonly workspaceVolumeId: pulumi.Output<string>;
+    public readonly workspaceVolume?: aws.ebs.Volume;
+    public readonly workspaceVolumeId?: pulumi.Output<string>;
 
     constructor(name: string, args: DataStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:datastore:DataStore", name, {}, opts);
@@ -76,47 +79,50 @@ export class DataStore extends pulumi.ComponentResource {
             policy: this.bucket.arn.apply((arn) => JSON.stringify(denyInsecureTransportPolicy(arn))),
         }, { parent: this, dependsOn: [pab] });
 
-        this.workspaceVolume = new aws.ebs.Volume(`${name}-workspace`, {
-            availabilityZone: args.availabilityZone,
-            size: args.workspaceSizeGiB,
-            type: "gp3",
-            encrypted: true,
-            kmsKeyId: args.keyArn,
-            finalSnapshot: true,
-            tags: { Name: `${args.prefix}-workspace`, ...args.snapshotTag },
-        }, stateful);
+        if (args.workspace) {
+            const ws = args.workspace;
+            this.workspaceVolume = new aws.ebs.Volume(`${name}-workspace`, {
+                availabilityZone: ws.availabilityZone,
+                size: ws.sizeGiB,
+                type: "gp3",
+                encrypted: true,
+                kmsKeyId: args.keyArn,
+                finalSnapshot: true,
+                tags: { Name: `${args.prefix}-workspace`, ...ws.snapshotTag },
+            }, stateful);
 
-        const dlmRole = new aws.iam.Role(`${name}-dlm-role`, {
-            name: `${args.prefix}-dlm`,
-            description: "Data Lifecycle Manager: daily snapshots of the archaeo workspace volume",
-            assumeRolePolicy: JSON.stringify(assumeRolePolicy("dlm.amazonaws.com")),
-        }, child);
-        new aws.iam.RolePolicyAttachment(`${name}-dlm-policy`, {
-            role: dlmRole.name,
-            policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole`,
-        }, child);
+            const dlmRole = new aws.iam.Role(`${name}-dlm-role`, {
+                name: `${args.prefix}-dlm`,
+                description: "Data Lifecycle Manager: daily snapshots of the archaeo workspace volume",
+                assumeRolePolicy: JSON.stringify(assumeRolePolicy("dlm.amazonaws.com")),
+            }, child);
+            new aws.iam.RolePolicyAttachment(`${name}-dlm-policy`, {
+                role: dlmRole.name,
+                policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole`,
+            }, child);
 
-        new aws.dlm.LifecyclePolicy(`${name}-workspace-snapshots`, {
-            description: `Daily snapshots of ${args.prefix} workspace, ${args.snapshotRetentionDays} kept`,
-            executionRoleArn: dlmRole.arn,
-            state: "ENABLED",
-            policyDetails: {
-                policyType: "EBS_SNAPSHOT_MANAGEMENT",
-                resourceTypes: ["VOLUME"],
-                targetTags: args.snapshotTag,
-                schedules: [{
-                    name: "daily",
-                    createRule: { interval: 24, intervalUnit: "HOURS", times: "03:00" },
-                    retainRule: { count: args.snapshotRetentionDays },
-                    copyTags: true,
-                    tagsToAdd: { "archaeo-snapshot-of": `${args.prefix}-workspace` },
-                }],
-            },
-        }, child);
+            new aws.dlm.LifecyclePolicy(`${name}-workspace-snapshots`, {
+                description: `Daily snapshots of ${args.prefix} workspace, ${ws.snapshotRetentionDays} kept`,
+                executionRoleArn: dlmRole.arn,
+                state: "ENABLED",
+                policyDetails: {
+                    policyType: "EBS_SNAPSHOT_MANAGEMENT",
+                    resourceTypes: ["VOLUME"],
+                    targetTags: ws.snapshotTag,
+                    schedules: [{
+                        name: "daily",
+                        createRule: { interval: 24, intervalUnit: "HOURS", times: "03:00" },
+                        retainRule: { count: ws.snapshotRetentionDays },
+                        copyTags: true,
+                        tagsToAdd: { "archaeo-snapshot-of": `${args.prefix}-workspace` },
+                    }],
+                },
+            }, child);
+            this.workspaceVolumeId = this.workspaceVolume.id;
+        }
 
         this.bucketName = this.bucket.bucket;
         this.bucketArn = this.bucket.arn;
-        this.workspaceVolumeId = this.workspaceVolume.id;
         this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn, workspaceVolumeId: this.workspaceVolumeId });
     }
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { keyPolicy } from "../iam";
+import { keyPolicy, KeyPolicyArgs } from "../iam";
 
 export interface KeyArgs {
     /** Institution slug; the alias is alias/archaeo/<institution>. */
@@ -13,6 +13,8 @@ export interface KeyArgs {
     existingKeyArn?: string;
     /** Protect the key and retain it on delete (default true): losing it loses every byte it encrypts. */
     protect?: boolean;
+    /** Cluster mode: AWS services that encrypt with the key on the stack's behalf. */
+    services?: Pick<KeyPolicyArgs, "logs" | "eventBridge" | "autoScaling">;
 }
 
 /**
@@ -35,7 +37,7 @@ export class Key extends pulumi.ComponentResource {
         } else {
             const policy = pulumi
                 .all([args.partition, args.accountId, pulumi.all(args.userRoleArns)])
-                .apply(([partition, accountId, userRoleArns]) => JSON.stringify(keyPolicy({ partition, accountId, userRoleArns })));
+                .apply(([partition, accountId, userRoleArns]) => JSON.stringify(keyPolicy({ partition, accountId, userRoleArns, ...args.services })));
             this.key = new aws.kms.Key(`${name}-cmk`, {
                 description: `Archaeo workbench key for ${args.institution}: EBS, S3, ECR, SSM`,
                 enableKeyRotation: true,

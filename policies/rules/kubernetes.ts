@@ -73,8 +73,28 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
             if (req !== undefined && String(req) !== String(lim)) report(`${kind} '${res}' container '${c.name}' requests nvidia.com/gpu ${req} but its limit is ${lim ?? "unset"}; GPUs must be set in limits.`);
         }
         const tolerates = asArray(spec.tolerations).some((t: any) => t.key === "nvidia.com/gpu");
-        if (tolerates && gpuContainers.length === 0) report(`${kind} '${res}' tolerates the nvidia.com/gpu taint but no container sets limits nvidia.com/gpu; it would hold a GPU node without using it.`);
+        // A CPU pod may share a GPU node only by requiring co-location with a pod that is on it.
+        const coLocated = asArray(spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution).some((t: any) => t.topologyKey === "kubernetes.io/hostname");
+        if (tolerates && gpuContainers.length === 0 && !coLocated) report(`${kind} '${res}' tolerates the nvidia.com/gpu taint but no container sets limits nvidia.com/gpu and it is not bound to a GPU pod's node (required podAffinity); it would hold a GPU node without using it.`);
     }),
+    {
+        name: "karpenter-nodeclass-secure",
+        description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes with a customer-managed KMS key and require IMDSv2.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (args.type !== "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") return;
+            const spec = args.props.spec ?? {};
+            const devices = asArray(spec.blockDeviceMappings).filter((d: any) => d.ebs);
+            if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
+            devices.forEach((d: any, i: number) => {
+                const key = get(() => d.ebs.kmsKeyID);
+                if (d.ebs.encrypted !== true || !(key === UNKNOWN || (typeof key === "string" && key && !/alias\/aws\//.test(key)))) {
+                    report(`EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
+                }
+            });
+            if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
+        },
+    },
     {
         name: "k8s-loadbalancer-source-ranges",
         description: "Checks whether Services of type LoadBalancer restrict loadBalancerSourceRanges (never 0.0.0.0/0 or ::/0).",

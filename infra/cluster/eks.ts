@@ -1,0 +1,178 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { assumeRolePolicy } from "../iam";
+import { keyUsePolicy, podIdentityTrust } from "./iam";
+
+export interface EksClusterArgs {
+    clusterName: string;
+    region: string;
+    partition: pulumi.Input<string>;
+    kubernetesVersion: string;
+    keyArn: pulumi.Input<string>;
+    vpcId: pulumi.Input<string>;
+    privateSubnetIds: pulumi.Input<string>[];
+    /** CIDRs for the public API endpoint; empty turns it off (the API is then private to the VPC). */
+    apiCidrs: readonly string[];
+    /** IAM principals given cluster-admin through access entries. */
+    adminArns: readonly string[];
+    /** System node group instance type (arm64, AL2023). Defaults to t4g.medium. */
+    systemInstanceType?: string;
+    /** Days control-plane logs are kept. Defaults to 90. */
+    logRetentionDays?: number;
+}
+
+/** Core addons, each pinned to the default version EKS publishes for the cluster's Kubernetes version. */
+export const CORE_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "aws-efs-csi-driver"] as const;
+export const CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+
+/**
+ * EKS control plane (API authentication with access entries, secrets envelope-encrypted with the stack
+ * key, private endpoint, public endpoint only for listed CIDRs, all control-plane logs to a
+ * KMS-encrypted log group), a one-node arm64 system node group (encrypted root, IMDSv2) and the core
+ * addons with Pod Identity roles.
+ */
+export class EksCluster extends pulumi.ComponentResource {
+    public readonly clusterName: pulumi.Output<string>;
+    public readonly clusterArn: pulumi.Output<string>;
+    public readonly endpoint: pulumi.Output<string>;
+    public readonly certificateAuthority: pulumi.Output<string>;
+    public readonly clusterSecurityGroupId: pulumi.Output<string>;
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** Resolves once addons (CSI drivers, CNI) are installed: Kubernetes resources depend on it. */
+    public readonly addonsReady: pulumi.Resource[];
+
+    constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archaeo:cluster:EksCluster", name, {}, opts);
+        const child = { parent: this };
+        const managed = (p: string) => pulumi.interpolate`arn:${args.partition}:iam::aws:policy/${p}`;
+
+        const clusterRole = new aws.iam.Role(`${name}-cluster-role`, {
+            name: `${args.clusterName}-cluster`,
+            assumeRolePolicy: JSON.stringify({ ...assumeRolePolicy("eks.amazonaws.com"), Statement: [{ ...assumeRolePolicy("eks.amazonaws.com").Statement[0], Action: ["sts:AssumeRole", "sts:TagSession"] }] }),
+        }, child);
+        new aws.iam.RolePolicyAttachment(`${name}-cluster-policy`, { role: clusterRole.name, policyArn: managed("AmazonEKSClusterPolicy") }, child);
+        const clusterKms = new aws.iam.RolePolicy(`${name}-cluster-kms`, {
+            role: clusterRole.name,
+            policy: pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "SecretsEnvelopeEncryption"))),
+        }, child);
+
+        const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, {
+            // EKS writes control-plane logs to exactly this name; creating it first sets retention and the key.
+            name: `/aws/eks/${args.clusterName}/cluster`,
+            retentionInDays: args.logRetentionDays ?? 90,
+            kmsKeyId: args.keyArn,
+        }, child);
+
+        const cluster = new aws.eks.Cluster(`${name}-cluster`, {
+            name: args.clusterName,
+            version: args.kubernetesVersion,
+            roleArn: clusterRole.arn,
+            accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+            bootstrapSelfManagedAddons: false,
+            encryptionConfig: { resources: ["secrets"], provider: { keyArn: args.keyArn } },
+            enabledClusterLogTypes: CONTROL_PLANE_LOGS,
+            vpcConfig: {
+                subnetIds: args.privateSubnetIds,
+                endpointPrivateAccess: true,
+                endpointPublicAccess: args.apiCidrs.length > 0,
+                ...(args.apiCidrs.length > 0 ? { publicAccessCidrs: [...args.apiCidrs] } : {}),
+            },
+        }, { parent: this, dependsOn: [logs, clusterKms] });
+
+        // Karpenter finds the cluster security group by this tag for the nodes it launches.
+        new aws.ec2.Tag(`${name}-sg-discovery`, { resourceId: cluster.vpcConfig.clusterSecurityGroupId, key: "karpenter.sh/discovery", value: args.clusterName }, child);
+
+        args.adminArns.forEach((arn, i) => {
+            const entry = new aws.eks.AccessEntry(`${name}-admin-${i}`, { clusterName: cluster.name, principalArn: arn, type: "STANDARD" }, child);
+            new aws.eks.AccessPolicyAssociation(`${name}-admin-${i}-policy`, {
+                clusterName: cluster.name,
+                principalArn: arn,
+                policyArn: pulumi.interpolate`arn:${args.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+                accessScope: { type: "cluster" },
+            }, { parent: this, dependsOn: [entry] });
+        });
+
+        // System node group: the only always-on node; hosts CoreDNS, Karpenter and the CSI controllers.
+        const nodeRole = new aws.iam.Role(`${name}-system-node-role`, { name: `${args.clusterName}-system-node`, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);
+        const nodePolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"].map((p) =>
+            new aws.iam.RolePolicyAttachment(`${name}-system-node-${p}`, { role: nodeRole.name, policyArn: managed(p) }, child));
+        const lt = new aws.ec2.LaunchTemplate(`${name}-system-lt`, {
+            description: "Archaeo system nodes: encrypted root with the stack key, IMDSv2",
+            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", kmsKeyId: args.keyArn, deleteOnTermination: "true" } }],
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            tagSpecifications: [{ resourceType: "volume", tags: { Name: `${args.clusterName}-system` } }],
+        }, child);
+        const systemNodes = new aws.eks.NodeGroup(`${name}-system`, {
+            clusterName: cluster.name,
+            nodeGroupName: "system",
+            nodeRoleArn: nodeRole.arn,
+            subnetIds: args.privateSubnetIds,
+            amiType: "AL2023_ARM_64_STANDARD",
+            capacityType: "ON_DEMAND",
+            instanceTypes: [args.systemInstanceType ?? "t4g.medium"],
+            scalingConfig: { minSize: 1, desiredSize: 1, maxSize: 2 },
+            launchTemplate: { id: lt.id, version: pulumi.interpolate`${lt.latestVersion}` },
+            labels: { "archaeo/pool": "system" },
+        }, { parent: this, dependsOn: nodePolicies });
+
+        // Pod Identity roles for addons that call AWS.
+        const podRole = (role: string, policies: string[], inline?: pulumi.Input<string>) => {
+            const r = new aws.iam.Role(`${name}-${role}-role`, { name: `${args.clusterName}-${role}`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
+            policies.forEach((p) => new aws.iam.RolePolicyAttachment(`${name}-${role}-${p}`, { role: r.name, policyArn: managed(p) }, child));
+            if (inline) new aws.iam.RolePolicy(`${name}-${role}-kms`, { role: r.name, policy: inline }, child);
+            return r;
+        };
+        const cniRole = podRole("vpc-cni", ["AmazonEKS_CNI_Policy"]);
+        const ebsRole = podRole("ebs-csi", ["service-role/AmazonEBSCSIDriverPolicy"], pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "EncryptedVolumes"))));
+        const efsRole = podRole("efs-csi", ["service-role/AmazonEFSCSIDriverPolicy"]);
+        const identity: Record<string, { role: aws.iam.Role; serviceAccount: string } | undefined> = {
+            "vpc-cni": { role: cniRole, serviceAccount: "aws-node" },
+            "aws-ebs-csi-driver": { role: ebsRole, serviceAccount: "ebs-csi-controller-sa" },
+            "aws-efs-csi-driver": { role: efsRole, serviceAccount: "efs-csi-controller-sa" },
+        };
+        const config: Record<string, object | undefined> = { "vpc-cni": { enableNetworkPolicy: "true" } };
+
+        const addon = (addonName: string, after: pulumi.Resource[]) => {
+            const version = aws.eks.getAddonVersionOutput({ addonName, kubernetesVersion: args.kubernetesVersion, mostRecent: false }, { parent: this }).version;
+            const id = identity[addonName];
+            return new aws.eks.Addon(`${name}-${addonName}`, {
+                clusterName: cluster.name,
+                addonName,
+                addonVersion: version,
+                resolveConflictsOnCreate: "OVERWRITE",
+                resolveConflictsOnUpdate: "PRESERVE",
+                ...(id ? { podIdentityAssociations: [{ roleArn: id.role.arn, serviceAccount: id.serviceAccount }] } : {}),
+                ...(config[addonName] ? { configurationValues: JSON.stringify(config[addonName]) } : {}),
+            }, { parent: this, dependsOn: after });
+        };
+        // The pod identity agent and the CNI first; CoreDNS and the CSI controllers need a node.
+        const podIdentity = addon("eks-pod-identity-agent", []);
+        const cni = addon("vpc-cni", [podIdentity]);
+        const proxy = addon("kube-proxy", []);
+        const rest = ["coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver"].map((a) => addon(a, [systemNodes, cni, podIdentity]));
+
+        this.clusterName = cluster.name;
+        this.clusterArn = cluster.arn;
+        this.endpoint = cluster.endpoint;
+        this.certificateAuthority = cluster.certificateAuthority.apply((c) => c.data ?? "");
+        this.clusterSecurityGroupId = cluster.vpcConfig.apply((v) => v.clusterSecurityGroupId ?? "");
+        this.kubeconfig = pulumi.all([cluster.name, cluster.endpoint, this.certificateAuthority]).apply(([n, endpoint, ca]) => kubeconfig(n, endpoint, ca, args.region));
+        this.addonsReady = [systemNodes, podIdentity, cni, proxy, ...rest];
+        this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint });
+    }
+}
+
+/** A kubeconfig that authenticates with `aws eks get-token` (the caller's AWS credentials). Pure. */
+export function kubeconfig(clusterName: string, endpoint: string, caData: string, region: string): string {
+    return JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: clusterName, cluster: { server: endpoint, "certificate-authority-data": caData } }],
+        contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
+        "current-context": clusterName,
+        users: [{
+            name: clusterName,
+            user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region, "--output", "json"] } },
+        }],
+    });
+}

@@ -1,0 +1,114 @@
+/**
+ * Cluster-mode IAM documents, pure functions of ARNs. Karpenter's controller policy follows the
+ * shape of Karpenter v1's published KarpenterControllerPolicy (scoped by region, cluster tag and the
+ * node role), trimmed to what this stack uses.
+ */
+import type { PolicyDocument } from "../iam";
+
+export function podIdentityTrust(): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
+    };
+}
+
+/** Use of the stack key by a role that encrypts on the stack's behalf (EKS secrets, CSI volumes, Karpenter nodes). */
+export function keyUsePolicy(keyArn: string, sid = "UseStackKey"): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: sid, Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListGrants", "kms:ReEncryptFrom", "kms:ReEncryptTo"], Resource: keyArn },
+            { Sid: `${sid}Grants`, Effect: "Allow", Action: "kms:CreateGrant", Resource: keyArn, Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
+        ],
+    };
+}
+
+export interface KarpenterPolicyArgs {
+    partition: string;
+    region: string;
+    accountId: string;
+    clusterName: string;
+    clusterArn: string;
+    nodeRoleArn: string;
+    queueArn: string;
+    keyArn: string;
+}
+
+export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocument {
+    const ec2 = (r: string) => `arn:${a.partition}:ec2:${a.region}:*:${r}`;
+    const owned = { [`aws:ResourceTag/kubernetes.io/cluster/${a.clusterName}`]: "owned" };
+    const requestOwned = { [`aws:RequestTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:RequestTag/eks:eks-cluster-name": a.clusterName };
+    const launched = ["fleet/*", "instance/*", "volume/*", "network-interface/*", "launch-template/*", "spot-instances-request/*"].map(ec2);
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ScopedEC2InstanceAccess",
+                Effect: "Allow",
+                Action: ["ec2:CreateFleet", "ec2:RunInstances"],
+                Resource: [`arn:${a.partition}:ec2:${a.region}::image/*`, `arn:${a.partition}:ec2:${a.region}::snapshot/*`, ec2("security-group/*"), ec2("subnet/*"), ec2("capacity-reservation/*")],
+            },
+            { Sid: "ScopedLaunchTemplateUse", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:RunInstances"], Resource: ec2("launch-template/*"), Condition: { StringEquals: owned } },
+            { Sid: "ScopedCreationWithTags", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"], Resource: launched, Condition: { StringEquals: requestOwned } },
+            {
+                Sid: "ScopedCreationTagging",
+                Effect: "Allow",
+                Action: "ec2:CreateTags",
+                Resource: launched,
+                Condition: { StringEquals: { ...requestOwned, "ec2:CreateAction": ["CreateFleet", "RunInstances", "CreateLaunchTemplate"] } },
+            },
+            { Sid: "ScopedInstanceTagging", Effect: "Allow", Action: "ec2:CreateTags", Resource: ec2("instance/*"), Condition: { StringEquals: owned } },
+            { Sid: "ScopedDeletion", Effect: "Allow", Action: ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"], Resource: [ec2("instance/*"), ec2("launch-template/*")], Condition: { StringEquals: owned } },
+            {
+                Sid: "RegionalReadActions",
+                Effect: "Allow",
+                Action: [
+                    "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
+                    "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
+                ],
+                Resource: "*",
+                Condition: { StringEquals: { "aws:RequestedRegion": a.region } },
+            },
+            { Sid: "PricingReadActions", Effect: "Allow", Action: "pricing:GetProducts", Resource: "*" },
+            { Sid: "AmiParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:${a.partition}:ssm:${a.region}::parameter/aws/service/*` },
+            { Sid: "InterruptionQueue", Effect: "Allow", Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], Resource: a.queueArn },
+            { Sid: "PassNodeRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.nodeRoleArn, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com"] } } },
+            {
+                Sid: "ScopedInstanceProfiles",
+                Effect: "Allow",
+                Action: ["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile"],
+                Resource: `arn:${a.partition}:iam::${a.accountId}:instance-profile/*`,
+            },
+            { Sid: "ClusterEndpointDiscovery", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn },
+            ...keyUsePolicy(a.keyArn, "EncryptedNodeVolumes").Statement,
+        ],
+    };
+}
+
+/** Lets EventBridge deliver the EC2/Health events Karpenter handles into the interruption queue. */
+export function interruptionQueuePolicy(queueArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "EventBridgeDelivers", Effect: "Allow", Principal: { Service: ["events.amazonaws.com", "sqs.amazonaws.com"] }, Action: "sqs:SendMessage", Resource: queueArn }],
+    };
+}
+
+/** EventBridge patterns Karpenter consumes (spot interruption, rebalance, state change, scheduled maintenance). */
+export const INTERRUPTION_EVENTS: Readonly<Record<string, object>> = {
+    "scheduled-change": { source: ["aws.health"], "detail-type": ["AWS Health Event"] },
+    "spot-interruption": { source: ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"] },
+    rebalance: { source: ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"] },
+    "state-change": { source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"] },
+};
+
+/** The workbench pods' role (Pod Identity): read/write the dataset bucket, use the stack key. */
+export function workbenchPodPolicy(a: { bucketArn: string; keyArn: string }): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
+            { Sid: "DatasetObjectsReadWrite", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"], Resource: `${a.bucketArn}/*` },
+            { Sid: "UseStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], Resource: a.keyArn },
+        ],
+    };
+}
