@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import type { RecordedResource } from "../tools/mock-engine";
 import { runPolicies } from "../tools/policy-runner";
 import { resourcePolicies, stackValidationPolicies } from "../policies/rules";
-import { listStacks } from "../tools/stacks";
+import { listStacks, readStack } from "../tools/stacks";
 import { runStack } from "./helpers/program";
 
 type Mutate = (rs: RecordedResource[]) => void;
@@ -82,6 +82,71 @@ const MUTATIONS: Record<string, Mutate> = {
     "tags: provider default tag data-classification removed": providerTags((t) => { delete t["data-classification"]; }),
     "tags: a resource off the tagged provider": (rs) => { const i = by(rs, "aws:ecr/repository:Repository"); rs[i] = { ...rs[i], provider: "" }; },
 };
+
+/** Edits one named resource's inputs and state alike. */
+const editNamed = (name: string, fn: (p: any) => void): Mutate => (rs) => {
+    const i = rs.findIndex((r) => r.name === name);
+    if (i < 0) throw new Error(`no resource ${name}`);
+    const r = structuredClone(rs[i]);
+    fn(r.rawInputs);
+    fn(r.rawState);
+    rs[i] = r;
+};
+const podOf = (p: any) => p.spec.template.spec;
+
+const CLUSTER_MUTATIONS: Record<string, Mutate> = {
+    "EKS: secrets encryption removed": edit("aws:eks/cluster:Cluster", (p) => { delete p.encryptionConfig; }),
+    "EKS: public endpoint without CIDRs": edit("aws:eks/cluster:Cluster", (p) => { p.vpcConfig.endpointPublicAccess = true; delete p.vpcConfig.publicAccessCidrs; }),
+    "EKS: public endpoint open to 0.0.0.0/0": edit("aws:eks/cluster:Cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/0"]; }),
+    "EKS: private endpoint off": edit("aws:eks/cluster:Cluster", (p) => { p.vpcConfig.endpointPrivateAccess = false; }),
+    "EKS: audit logs off": edit("aws:eks/cluster:Cluster", (p) => { p.enabledClusterLogTypes = ["api"]; }),
+    "log group: no KMS key": edit("aws:cloudwatch/logGroup:LogGroup", (p) => { delete p.kmsKeyId; }),
+    "system nodes: root unencrypted": edit("aws:ec2/launchTemplate:LaunchTemplate", (p) => { p.blockDeviceMappings[0].ebs.encrypted = "false"; }),
+    "system nodes: IMDSv1": edit("aws:ec2/launchTemplate:LaunchTemplate", (p) => { p.metadataOptions.httpTokens = "optional"; }),
+    "NAT instance: root unencrypted": edit("aws:ec2/instance:Instance", (p) => { p.rootBlockDevice.encrypted = false; }),
+    "NAT instance: IMDSv1": edit("aws:ec2/instance:Instance", (p) => { p.metadataOptions.httpTokens = "optional"; }),
+    "EFS: unencrypted": edit("aws:efs/fileSystem:FileSystem", (p) => { p.encrypted = false; }),
+    "EFS: unprotected": opt("aws:efs/fileSystem:FileSystem", { protect: false }),
+    "GPU nodes: volumes unencrypted": edit("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", (p) => { p.spec.blockDeviceMappings[0].ebs.encrypted = false; }),
+    "GPU nodes: IMDSv1": edit("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", (p) => { p.spec.metadataOptions.httpTokens = "optional"; }),
+    "Jupyter: runAsNonRoot removed (pod and container)": editNamed("archaeo-k8s-workbench-jupyter", (p) => { delete podOf(p).securityContext.runAsNonRoot; delete podOf(p).containers[0].securityContext.runAsNonRoot; }),
+    "Jupyter: uid 0": editNamed("archaeo-k8s-workbench-jupyter", (p) => { podOf(p).containers[0].securityContext = { ...podOf(p).containers[0].securityContext, runAsUser: 0 }; }),
+    "SSH: privileged": editNamed("archaeo-k8s-workbench-sshd", (p) => { podOf(p).containers[0].securityContext.privileged = true; }),
+    "SSH: privilege escalation": editNamed("archaeo-k8s-workbench-sshd", (p) => { podOf(p).containers[0].securityContext.allowPrivilegeEscalation = true; }),
+    "TensorBoard: image by tag": editNamed("archaeo-k8s-workbench-tensorboard", (p) => { podOf(p).containers[0].image = podOf(p).containers[0].image.replace(/@sha256:.*/, ":latest"); }),
+    "Jupyter: image from Docker Hub": editNamed("archaeo-k8s-workbench-jupyter", (p) => { podOf(p).containers[0].image = `docker.io/jupyter/base@sha256:${"1".repeat(64)}`; }),
+    "Jupyter: GPU requested without a limit": editNamed("archaeo-k8s-workbench-jupyter", (p) => { delete podOf(p).containers[0].resources.limits; }),
+    "SSH: on the GPU taint without co-location": editNamed("archaeo-k8s-workbench-sshd", (p) => { delete podOf(p).affinity; }),
+    "Service: LoadBalancer without source ranges": editNamed("archaeo-k8s-workbench-sshd-svc", (p) => { p.spec.type = "LoadBalancer"; }),
+    "Service: LoadBalancer open to ::/0": editNamed("archaeo-k8s-workbench-jupyter-svc", (p) => { p.spec.type = "LoadBalancer"; p.spec.loadBalancerSourceRanges = ["::/0"]; }),
+    "StorageClass: gp3 unencrypted": editNamed("archaeo-storage-gp3", (p) => { p.parameters.encrypted = "false"; }),
+    "PVC: workspace on the cluster default class": editNamed("archaeo-storage-workspace", (p) => { delete p.spec.storageClassName; }),
+    "IAM: cluster KMS statement on Resource *": policyDoc("aws:iam/rolePolicy:RolePolicy", (d) => { if (d.Statement[0].Sid === "SecretsEnvelopeEncryption") d.Statement[0].Resource = "*"; }),
+    "KMS key: rotation off": edit("aws:kms/key:Key", (p) => { p.enableKeyRotation = false; }),
+    "bucket: versioning suspended": edit("aws:s3/bucketVersioning:BucketVersioning", (p) => { p.versioningConfiguration.status = "Suspended"; }),
+    "tags: provider default tags removed": providerTags((t) => { delete t.institution; }),
+};
+
+function score(base: RecordedResource[], mutations: Record<string, Mutate>, label: string) {
+    const missed: string[] = [];
+    for (const [name, mutate] of Object.entries(mutations)) {
+        const rs = [...base];
+        mutate(rs);
+        if (runPolicies(rs, PACK).violations.filter((x) => x.enforcementLevel === "mandatory").length === 0) missed.push(name);
+    }
+    const total = Object.keys(mutations).length;
+    console.log(`      mutation score (${label}): ${total - missed.length}/${total} = ${(((total - missed.length) / total) * 100).toFixed(1)}%${missed.length ? ` (missed: ${missed.join("; ")})` : ""}`);
+    return missed;
+}
+
+describe("mutation test: the cluster-mode stack under the policy pack", () => {
+    it("every security-relevant mutation of the cluster stack is caught (score must be 100%)", async () => {
+        const stack = listStacks().find((s) => readStack(s).raw["archaeo-workbench:mode"] === "cluster")!;
+        const base = (await runStack(stack)).resources;
+        assert.equal(runPolicies(base, PACK).mandatory, 0, "the unmutated cluster stack is clean");
+        assert.deepEqual(score(base, CLUSTER_MUTATIONS, stack), []);
+    });
+});
 
 describe("mutation test: the example stack under the policy pack", () => {
     let base: RecordedResource[];

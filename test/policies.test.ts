@@ -128,6 +128,8 @@ const mutations: Mutation[] = [
     ["k8s-images-from-stack-ecr", "image from Docker Hub", setBoth("ddp", (p) => { pod(p).containers[0].image = `docker.io/jupyter/base@sha256:${"d".repeat(64)}`; })],
     ["k8s-gpu-limits", "GPU requested without a limit", setBoth("jupyter", (p) => { delete pod(p).containers[0].resources.limits; })],
     ["k8s-gpu-limits", "tolerates GPU taint without using a GPU", setBoth("ddp", (p) => { pod(p).containers[0].resources = {}; })],
+    ["k8s-storageclasses-encrypted", "gp3 class unencrypted", setBoth("gp3", (p) => { p.parameters.encrypted = "false"; })],
+    ["k8s-storageclasses-encrypted", "gp3 class without a key", setBoth("gp3", (p) => { delete p.parameters.kmsKeyId; })],
     ["karpenter-nodeclass-secure", "node volumes unencrypted", setBoth("nodeclass", (p) => { p.spec.blockDeviceMappings[0].ebs.encrypted = false; })],
     ["karpenter-nodeclass-secure", "node volumes on the AWS-managed key", setBoth("nodeclass", (p) => { delete p.spec.blockDeviceMappings[0].ebs.kmsKeyID; })],
     ["karpenter-nodeclass-secure", "IMDSv1 on GPU nodes", setBoth("nodeclass", (p) => { p.spec.metadataOptions.httpTokens = "optional"; })],

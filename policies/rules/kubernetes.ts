@@ -23,6 +23,7 @@ function containersOf(spec: any): any[] {
 }
 
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
+const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
 
 function workload(name: string, description: string, check: (spec: any, kind: string, res: string, report: (m: string) => void) => void): ResourceValidationPolicy {
     return {
@@ -78,6 +79,19 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         if (tolerates && gpuContainers.length === 0 && !coLocated) report(`${kind} '${res}' tolerates the nvidia.com/gpu taint but no container sets limits nvidia.com/gpu and it is not bound to a GPU pod's node (required podAffinity); it would hold a GPU node without using it.`);
     }),
     {
+        name: "k8s-storageclasses-encrypted",
+        description: "Checks whether EBS StorageClasses encrypt volumes with a customer-managed KMS key.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass" || !EBS_CSI.includes(args.props.provisioner)) return;
+            const p = args.props.parameters ?? {};
+            const key = get(() => p.kmsKeyId);
+            if (String(p.encrypted) !== "true" || !(key === UNKNOWN || (typeof key === "string" && key && !/alias\/aws\//.test(key)))) {
+                report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
+            }
+        },
+    },
+    {
         name: "karpenter-nodeclass-secure",
         description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes with a customer-managed KMS key and require IMDSv2.",
         enforcementLevel: "mandatory",
@@ -108,8 +122,6 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         },
     },
 ];
-
-const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
 
 export const kubernetesStackPolicies: StackValidationPolicy[] = [
     {
