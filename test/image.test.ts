@@ -167,6 +167,39 @@ print(json.dumps({"token": c.IdentityProvider.token, "ip": c.ServerApp.ip, "root
         });
     });
 
+    describe("idle-stop (cluster mode sidecar)", () => {
+        const script = path.join(dir, "idle_stop.py");
+        it("compiles and is copied into the image", () => {
+            assert.equal(run("python3", ["-m", "py_compile", script]).status, 0);
+            assert.match(dockerfile, /COPY --chmod=0644 smoke\.py idle_stop\.py \/opt\/archaeo\//);
+        });
+        it("reads Jupyter activity and busy kernels over HTTP, and treats a stale SSH heartbeat as no session", () => {
+            const py = `
+import importlib.util, json, sys, threading, time, datetime as dt
+from http.server import BaseHTTPRequestHandler, HTTPServer
+spec = importlib.util.spec_from_file_location("idle", sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+last = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=7)).isoformat().replace("+00:00", "Z")
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Authorization") != "token t0k": self.send_response(403); self.end_headers(); return
+        body = {"/api/status": {"last_activity": last}, "/api/kernels": [{"execution_state": "busy"}, {"execution_state": "idle"}]}[self.path]
+        self.send_response(200); self.end_headers(); self.wfile.write(json.dumps(body).encode())
+    def log_message(self, *a): pass
+srv = HTTPServer(("127.0.0.1", 0), H); threading.Thread(target=srv.serve_forever, daemon=True).start()
+since, busy = m.jupyter_activity(f"http://127.0.0.1:{srv.server_port}", "t0k")
+down = m.jupyter_activity("http://127.0.0.1:9", "t0k")
+open(sys.argv[2], "w").write(f"{time.time()} 2")
+fresh = m.ssh_sessions(sys.argv[2], 900)
+open(sys.argv[2], "w").write(f"{time.time() - 3600} 2")
+stale = m.ssh_sessions(sys.argv[2], 900)
+print(json.dumps({"minutes": round(since / 60), "busy": busy, "down": list(down), "fresh": fresh, "stale": stale, "missing": m.ssh_sessions("/nonexistent", 900)}))
+`;
+            const r = spawnSync("python3", ["-c", py, script, tmpFile("hb", "")], { encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+            assert.deepEqual(JSON.parse(r.stdout), { minutes: 7, busy: 1, down: [null, 0], fresh: 2, stale: 0, missing: 0 });
+        });
+    });
+
     describe("driver compatibility and size", () => {
         it("every host AMI ships a driver new enough for the image's CUDA", () => {
             for (const ami of HOST_AMIS) {
