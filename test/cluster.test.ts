@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import { estimateCost } from "../infra/cost";
 import { clusterAzs, clusterConnect } from "../infra/cluster";
-import { carveSubnets } from "../infra/cluster/network";
+import { carveSubnets, natUserData } from "../infra/cluster/network";
+import { cloudInitSchema, tmpFile } from "./helpers/tools";
 import { ddpJob, workbenchServices, networkPolicies, WorkbenchParams } from "../infra/cluster/manifests";
 import { listStacks, readStack } from "../tools/stacks";
 import { runStack, ProgramRun, RecordedResource, exampleConfig, doc } from "./helpers/program";
@@ -184,6 +185,12 @@ describe("cluster mode", () => {
                 assert.equal(job.spec.template.spec.volumes.find((v: any) => v.name === "dshm").emptyDir.medium, "Memory");
             });
 
+            it("logical names are unique per type and plain (no '/' from managed policy paths)", () => {
+                assert.deepEqual(run.resources.filter((r) => r.name.includes("/")).map((r) => r.name), []);
+                const keys = run.resources.map((r) => `${r.type}::${r.name}`);
+                assert.equal(new Set(keys).size, keys.length);
+            });
+
             it("idle floor from the cost model stays at or under $110/month", () => {
                 const c = run.outputs.cost as ReturnType<typeof estimateCost>;
                 assert.ok(c.stoppedPerMonth <= 110, `${c.stoppedPerMonth}`);
@@ -215,6 +222,14 @@ describe("cluster mode", () => {
             const c = clusterConnect({ clusterName: "c", namespace: "ns", region: "us-east-1", accessMode: "ssm" });
             assert.equal(c.jupyterTunnel, "kubectl -n ns port-forward svc/jupyter 8888:8888");
             assert.match(c.start, /scale deployment\/jupyter deployment\/sshd deployment\/tensorboard --replicas=1/);
+        });
+
+        it("the NAT instance's user data passes cloud-init's schema check and masquerades only the VPC", () => {
+            const ud = natUserData("10.80.0.0/16");
+            const r = cloudInitSchema(tmpFile("nat.yaml", ud));
+            assert.equal(r.status, 0, r.output);
+            assert.match(ud, /net.ipv4.ip_forward = 1/);
+            assert.match(ud, /-s 10.80.0.0\/16 .* -j MASQUERADE/);
         });
 
         it("the DDP template puts batch jobs on spot only when asked", () => {

@@ -118,7 +118,7 @@ export class EksCluster extends pulumi.ComponentResource {
         // Pod Identity roles for addons that call AWS.
         const podRole = (role: string, policies: string[], inline?: pulumi.Input<string>) => {
             const r = new aws.iam.Role(`${name}-${role}-role`, { name: `${args.clusterName}-${role}`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
-            policies.forEach((p) => new aws.iam.RolePolicyAttachment(`${name}-${role}-${p}`, { role: r.name, policyArn: managed(p) }, child));
+            policies.forEach((p) => new aws.iam.RolePolicyAttachment(`${name}-${role}-${p.split("/").pop()}`, { role: r.name, policyArn: managed(p) }, child));
             if (inline) new aws.iam.RolePolicy(`${name}-${role}-kms`, { role: r.name, policy: inline }, child);
             return r;
         };
