@@ -17,11 +17,6 @@ export interface PolicyDocument {
     Statement: PolicyStatement[];
 }
 
-/** Statement ids allowed a "*" resource, with why. */
-export const WILDCARD_RESOURCE_EXCEPTIONS: Readonly<Record<string, string>> = {
-    EcrAuthToken: "ecr:GetAuthorizationToken does not support resource-level permissions",
-};
-
 export function assumeRolePolicy(service: string): PolicyDocument {
     return {
         Version: "2012-10-17",

@@ -11,9 +11,6 @@ export function standardTags(cfg: Pick<StackConfig, "institution" | "dataClassif
     };
 }
 
-/** Tag keys the security model requires on every taggable resource. */
-export const REQUIRED_TAG_KEYS = ["institution", "data-classification", "stack"] as const;
-
 /** Tag the daily DLM snapshot policy targets; only the workspace volume carries it. */
 export function snapshotTargetTag(cfg: Pick<StackConfig, "institution" | "stack">): Record<string, string> {
     return { "archaeo-snapshot": `${cfg.institution}-${cfg.stack}-workspace` };

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { estimateCost } from "../infra/cost";
 import { clusterAzs, clusterConnect } from "../infra/cluster";
 import { carveSubnets, natUserData } from "../infra/cluster/network";
+import { CORE_ADDONS } from "../infra/cluster/eks";
 import { cloudInitSchema, tmpFile } from "./helpers/tools";
 import { ddpJob, workbenchServices, networkPolicies, WorkbenchParams } from "../infra/cluster/manifests";
 import { listStacks, readStack } from "../tools/stacks";
@@ -87,7 +88,7 @@ describe("cluster mode", () => {
 
             it("addons pinned to EKS's default version for the Kubernetes version, with Pod Identity where they call AWS", () => {
                 const addons = run.engine.byType("aws:eks/addon:Addon");
-                assert.deepEqual(addons.map((a) => a.inputs.addonName).sort(), ["aws-ebs-csi-driver", "aws-efs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+                assert.deepEqual(addons.map((a) => a.inputs.addonName).sort(), [...CORE_ADDONS].sort());
                 for (const a of addons) assert.match(a.inputs.addonVersion, new RegExp(`k${run.cfg.cluster!.kubernetesVersion}`));
                 const lookups = run.engine.invokes.filter((i) => i.token === "aws:eks/getAddonVersion:getAddonVersion");
                 assert.ok(lookups.every((i) => i.args.mostRecent === false && i.args.kubernetesVersion === run.cfg.cluster!.kubernetesVersion));

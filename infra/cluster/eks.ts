@@ -149,7 +149,8 @@ export class EksCluster extends pulumi.ComponentResource {
         const podIdentity = addon("eks-pod-identity-agent", []);
         const cni = addon("vpc-cni", [podIdentity]);
         const proxy = addon("kube-proxy", []);
-        const rest = ["coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver"].map((a) => addon(a, [systemNodes, cni, podIdentity]));
+        // The rest need a Ready node (and the CNI) to become ACTIVE.
+        const rest = CORE_ADDONS.filter((a) => !["eks-pod-identity-agent", "vpc-cni", "kube-proxy"].includes(a)).map((a) => addon(a, [systemNodes, cni, podIdentity]));
 
         this.clusterName = cluster.name;
         this.clusterArn = cluster.arn;

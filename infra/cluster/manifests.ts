@@ -5,6 +5,7 @@
  */
 import type * as kin from "@pulumi/kubernetes/types/input";
 import type { AccessMode } from "../config";
+import { shmSize } from "../workstation/userdata";
 
 export const JUPYTER_PORT = 8888;
 export const SSH_PORT = 2222;
@@ -46,7 +47,8 @@ const restricted = {
     capabilities: { drop: ["ALL"] },
 };
 const podSecurity = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } };
-const shmVolume = (memoryGiB: number) => ({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: `${Math.max(2, Math.floor(memoryGiB / 4))}Gi` } });
+/** /dev/shm for DataLoader workers, sized as on the workstation (a quarter of host memory, at least 2 GiB). */
+const shmVolume = (memoryGiB: number) => ({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: shmSize(memoryGiB).replace(/g$/, "Gi") } });
 const workspaceVolume = { name: "workspace", persistentVolumeClaim: { claimName: WORKSPACE_PVC } };
 const scratch = (name: string) => ({ name, emptyDir: {} });
 const gpuToleration = { key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect };

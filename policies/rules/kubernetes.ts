@@ -1,5 +1,5 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, get, isOpenCidr, UNKNOWN } from "../lib/util";
+import { asArray, get, isCustomerKey, isOpenCidr, UNKNOWN } from "../lib/util";
 
 /** Where the pod spec sits in each workload kind. */
 const POD_SPEC_PATHS: Record<string, string[]> = {
@@ -85,8 +85,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         validateResource: (args, report) => {
             if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass" || !EBS_CSI.includes(args.props.provisioner)) return;
             const p = args.props.parameters ?? {};
-            const key = get(() => p.kmsKeyId);
-            if (String(p.encrypted) !== "true" || !(key === UNKNOWN || (typeof key === "string" && key && !/alias\/aws\//.test(key)))) {
+            if (String(p.encrypted) !== "true" || !isCustomerKey(get(() => p.kmsKeyId))) {
                 report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
             }
         },
@@ -101,8 +100,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
             const devices = asArray(spec.blockDeviceMappings).filter((d: any) => d.ebs);
             if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
             devices.forEach((d: any, i: number) => {
-                const key = get(() => d.ebs.kmsKeyID);
-                if (d.ebs.encrypted !== true || !(key === UNKNOWN || (typeof key === "string" && key && !/alias\/aws\//.test(key)))) {
+                if (d.ebs.encrypted !== true || !isCustomerKey(get(() => d.ebs.kmsKeyID))) {
                     report(`EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
                 }
             });
