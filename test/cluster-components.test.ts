@@ -65,6 +65,15 @@ describe("cluster components in isolation", () => {
         assert.deepEqual(e.byType("kubernetes:karpenter.sh/v1:NodePool").map((p) => p.inputs.metadata.name).sort(), ["gpu", "gpu-batch-spot"]);
     });
 
+    it("the pinned Karpenter chart supports every Kubernetes version config accepts", () => {
+        const { CHARTS } = load<typeof import("../infra/cluster/karpenter")>("../infra/cluster/karpenter");
+        const { KUBERNETES_VERSIONS } = load<typeof import("../infra/config")>("../infra/config");
+        const { compareVersions } = load<typeof import("../infra/data/amis")>("../infra/data/amis");
+        for (const v of KUBERNETES_VERSIONS) {
+            assert.ok(compareVersions(v, CHARTS.karpenter.kubernetes.min) >= 0 && compareVersions(v, CHARTS.karpenter.kubernetes.max) <= 0, `Karpenter ${CHARTS.karpenter.version} does not support Kubernetes ${v}`);
+        }
+    });
+
     it("ClusterStorage: protected encrypted EFS, mount targets per subnet, Retain classes, protected RWX claim", async () => {
         const { ClusterStorage } = load<typeof import("../infra/cluster/workloads")>("../infra/cluster/workloads");
         new ClusterStorage("st", { institution: "x", stack: "s", namespace: "ns", vpcId: "vpc-1", vpcCidr: "10.9.0.0/16", privateSubnetIds: ["subnet-1", "subnet-2"], keyArn: KEY, k8sProvider: provider, dependsOn: [] });

@@ -5,10 +5,14 @@ import { assumeRolePolicy } from "../iam";
 import { INTERRUPTION_EVENTS, interruptionQueuePolicy, karpenterControllerPolicy, podIdentityTrust } from "./iam";
 import { GPU_TAINT, karpenterObjects } from "./manifests";
 
-/** Chart versions installed by this stack (pinned; bump deliberately after reading their release notes). */
+/**
+ * Chart versions installed by this stack (pinned; bump deliberately after reading their release notes).
+ * Karpenter 1.11 supports Kubernetes 1.29-1.35 (karpenter.sh compatibility matrix, release 2026-04-06);
+ * the NVIDIA device plugin chart 0.19.0 was released 2026-04.
+ */
 export const CHARTS = {
-    karpenter: { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.8.1" },
-    nvidiaDevicePlugin: { chart: "nvidia-device-plugin", repo: "https://nvidia.github.io/k8s-device-plugin", version: "0.17.4" },
+    karpenter: { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.11.1", kubernetes: { min: "1.29", max: "1.35" } },
+    nvidiaDevicePlugin: { chart: "nvidia-device-plugin", repo: "https://nvidia.github.io/k8s-device-plugin", version: "0.19.0" },
 } as const;
 
 export interface GpuCapacityArgs {
