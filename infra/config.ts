@@ -104,7 +104,7 @@ export const CONFIG_KEYS = {
     amiId: { type: "string", description: "Pin the workstation AMI (ami-...). Defaults to the one amiSsmParameter resolves to." },
     amiSsmParameter: { type: "string", default: DEFAULT_AMI_SSM_PARAMETER, description: "Public SSM parameter resolving the AWS Deep Learning Base OSS NVIDIA driver AMI." },
     baseImageDigest: { type: "string", description: "sha256 digest of the PyTorch base image tag (docker buildx imagetools inspect). Without it the build uses the tag." },
-    kubernetesVersion: { type: "string", default: "1.34", description: "Cluster mode: pinned EKS Kubernetes version (1.33, 1.34 or 1.35)." },
+    kubernetesVersion: { type: "string", default: "1.35", description: "Cluster mode: pinned EKS Kubernetes version (1.34 or 1.35; both in EKS standard support)." },
     clusterAdminArns: { type: "array", default: [], description: "Cluster mode: IAM role/user ARNs given cluster-admin through EKS access entries (at least one)." },
     clusterApiCidrs: { type: "array", default: [], description: "Cluster mode: CIDRs allowed to the public EKS API endpoint; empty turns the public endpoint off (private only)." },
     gpuFamilies: { type: "array", default: ["g5", "g6"], description: "Cluster mode: GPU instance families Karpenter may launch (g4dn, g5, g6, g6e)." },
@@ -133,7 +133,11 @@ const AMI = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
-export const KUBERNETES_VERSIONS = ["1.33", "1.34", "1.35"] as const;
+/**
+ * EKS versions accepted, all in EKS standard support (1.34 until 2026-12-02, 1.35 until 2027-03-27;
+ * extended support costs $0.60/h per cluster instead of $0.10) and supported by the pinned Karpenter.
+ */
+export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
 const SSH_KEY_TYPES = [
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
@@ -361,7 +365,7 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     const clusterKeys = ["kubernetesVersion", "clusterAdminArns", "clusterApiCidrs", "gpuFamilies", "gpuLimit", "spotForBatch", "consolidateAfterMinutes", "acmCertificateArn", "ddpNodes", "ddpGpusPerNode"] as const;
     let cluster: ClusterConfig | undefined;
     if (mode === "cluster") {
-        const kubernetesVersion = oneOf("kubernetesVersion", KUBERNETES_VERSIONS, "1.34");
+        const kubernetesVersion = oneOf("kubernetesVersion", KUBERNETES_VERSIONS, "1.35");
         const adminArns = list("clusterAdminArns");
         if (adminArns.length === 0) fail("clusterAdminArns", "needs at least one IAM role or user ARN to administer the cluster (EKS access entries)");
         adminArns.forEach((a, i) => { if (!IAM_PRINCIPAL.test(a)) fail(`clusterAdminArns[${i}]`, `'${a}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`); });

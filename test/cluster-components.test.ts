@@ -35,7 +35,7 @@ describe("cluster components in isolation", () => {
 
     it("EksCluster: encrypted secrets, API auth, restricted endpoint, admins, system nodes, six addons", async () => {
         const { EksCluster } = load<typeof import("../infra/cluster/eks")>("../infra/cluster/eks");
-        const c = new EksCluster("eks", { clusterName: "c", region: "us-west-2", partition: "aws", kubernetesVersion: "1.34", keyArn: KEY, vpcId: "vpc-1", privateSubnetIds: ["subnet-1", "subnet-2"], apiCidrs: [], adminArns: ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:user/b"] });
+        const c = new EksCluster("eks", { clusterName: "c", region: "us-west-2", partition: "aws", kubernetesVersion: "1.35", keyArn: KEY, vpcId: "vpc-1", privateSubnetIds: ["subnet-1", "subnet-2"], apiCidrs: [], adminArns: ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:user/b"] });
         const kubeconfig = JSON.parse(await value(c.kubeconfig));
         await e.settle();
         children("archaeo:cluster:EksCluster", "eks");

@@ -172,7 +172,7 @@ describe("config: cluster mode", () => {
         const cfg = parse(cluster());
         assert.deepEqual(
             [cfg.cluster!.kubernetesVersion, [...cfg.cluster!.gpuFamilies], cfg.cluster!.gpuLimit, cfg.cluster!.spotForBatch, cfg.cluster!.consolidateAfterMinutes, cfg.cluster!.ddp.nodes],
-            ["1.34", ["g5", "g6"], 4, false, 10, 2],
+            ["1.35", ["g5", "g6"], 4, false, 10, 2],
         );
         assert.equal(parse({}).cluster, undefined);
     });
@@ -182,7 +182,7 @@ describe("config: cluster mode", () => {
         ["API open to the internet", cluster({ clusterApiCidrs: ["0.0.0.0/0"] }), "archaeo-workbench:clusterApiCidrs[0]", /opens the Kubernetes API to the internet/],
         ["unknown GPU family", cluster({ gpuFamilies: ["p5", "g5"] }), "archaeo-workbench:gpuFamilies[0]", /'p5' is not a supported GPU family/],
         ["reference type outside the families", cluster({ gpuFamilies: ["g6"] }), "archaeo-workbench:instanceType", /g5.xlarge .* is not in gpuFamilies g6/],
-        ["unsupported Kubernetes version", cluster({ kubernetesVersion: "1.29" }), "archaeo-workbench:kubernetesVersion", /must be one of 1.33 \| 1.34 \| 1.35/],
+        ["unsupported Kubernetes version", cluster({ kubernetesVersion: "1.33" }), "archaeo-workbench:kubernetesVersion", /must be one of 1.34 \| 1.35, got '1.33'/],
         ["cidr exposure without TLS certificate", cluster({ accessMode: "cidr", accessCidrs: ["203.0.113.0/24"] }), "archaeo-workbench:acmCertificateArn", /is required with accessMode cidr in cluster mode/],
         ["VPC too small for pods", cluster({ vpcCidr: "10.1.0.0/22" }), "archaeo-workbench:vpcCidr", /too small for cluster mode/],
         ["GPU limit out of range", cluster({ gpuLimit: 0 }), "archaeo-workbench:gpuLimit", /must be 1-64, got 0/],
@@ -197,7 +197,7 @@ describe("config: cluster mode", () => {
     }
 
     it("project defaults passed as engine strings do not count as cluster keys in instance mode", () => {
-        assert.doesNotThrow(() => parse({ gpuFamilies: JSON.stringify(["g5", "g6"]), gpuLimit: "4", spotForBatch: "false", kubernetesVersion: "1.34", clusterAdminArns: "[]" }));
+        assert.doesNotThrow(() => parse({ gpuFamilies: JSON.stringify(["g5", "g6"]), gpuLimit: "4", spotForBatch: "false", kubernetesVersion: "1.35", clusterAdminArns: "[]" }));
     });
 });
 
