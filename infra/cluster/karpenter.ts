@@ -60,7 +60,8 @@ export class GpuCapacity extends pulumi.ComponentResource {
             messageRetentionSeconds: 300,
             kmsMasterKeyId: args.keyArn,
         }, child);
-        new aws.sqs.QueuePolicy(`${name}-interruptions-policy`, { queueUrl: queue.url, policy: queue.arn.apply((a) => JSON.stringify(interruptionQueuePolicy(a))) }, child);
+        const queuePolicy = queue.arn.apply((a) => JSON.stringify(interruptionQueuePolicy(a)));
+        new aws.sqs.QueuePolicy(`${name}-interruptions-policy`, { queueUrl: queue.url, policy: queuePolicy }, child);
         for (const [event, pattern] of Object.entries(INTERRUPTION_EVENTS)) {
             const rule = new aws.cloudwatch.EventRule(`${name}-${event}`, { description: `Karpenter: ${event}`, eventPattern: JSON.stringify(pattern) }, child);
             new aws.cloudwatch.EventTarget(`${name}-${event}-target`, { rule: rule.name, arn: queue.arn }, child);
