@@ -103,7 +103,7 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         baseImageDigest: cfg.baseImageDigest,
     }, withProvider);
 
-    const budget = () => new Budget(`${name}-budget`, {
+    new Budget(`${name}-budget`, {
         budgetName: `${prefix}-${cfg.stack}`,
         monthlyUsd: cfg.budget.monthlyUsd,
         tagKey: "institution",
@@ -114,7 +114,6 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
 
     if (cluster) {
         const c = createCluster(cfg, { provider, partition, accountId, keyArn: key.keyArn, bucketArn: data.bucketArn, imageRef: registry.imageDigestRef, workbenchRole: workbenchRole!, tags });
-        budget();
         return {
             mode: "cluster",
             ...common,
@@ -153,7 +152,6 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
         volumeTags: tags,
     }, withProvider);
-    budget();
 
     return {
         mode: "instance",
