@@ -17,11 +17,26 @@ export interface PolicyDocument {
     Statement: PolicyStatement[];
 }
 
-export function assumeRolePolicy(service: string): PolicyDocument {
+/** Trust policy letting an AWS service assume the role (EKS also wants sts:TagSession). */
+export function assumeRolePolicy(service: string, actions: string | string[] = "sts:AssumeRole"): PolicyDocument {
     return {
         Version: "2012-10-17",
-        Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+        Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: actions }],
     };
+}
+
+/** Read/write on the dataset bucket and use of the stack key: the workstation's and the workbench pods' data access. */
+export function datasetAccessStatements(a: { bucketArn: string; keyArn: string }): PolicyStatement[] {
+    return [
+        { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
+        {
+            Sid: "DatasetObjectsReadWrite",
+            Effect: "Allow",
+            Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+            Resource: `${a.bucketArn}/*`,
+        },
+        { Sid: "UseStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], Resource: a.keyArn },
+    ];
 }
 
 export interface WorkstationPolicyArgs {
@@ -48,26 +63,13 @@ export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
                 Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 Resource: a.repositoryArn,
             },
-            { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
-            {
-                Sid: "DatasetObjectsReadWrite",
-                Effect: "Allow",
-                Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-                Resource: `${a.bucketArn}/*`,
-            },
-            {
-                Sid: "UseStackKey",
-                Effect: "Allow",
-                Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
-                Resource: a.keyArn,
-            },
+            ...datasetAccessStatements(a),
             { Sid: "ReadOwnParameters", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:GetParameters"], Resource: `${params}/*` },
             { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
         ],
     };
 }
 
-/** Key policy: the account administers the key through IAM; the workstation role may use it. */
 export interface KeyPolicyArgs {
     partition: string;
     accountId: string;
@@ -80,6 +82,10 @@ export interface KeyPolicyArgs {
     autoScaling?: boolean;
 }
 
+/**
+ * Key policy: the account administers the key through IAM; the workbench role may use it; in cluster
+ * mode CloudWatch Logs, EventBridge and the Auto Scaling service-linked role may too.
+ */
 export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
     const statements: PolicyStatement[] = [
         {

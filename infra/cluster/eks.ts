@@ -48,7 +48,7 @@ export class EksCluster extends pulumi.ComponentResource {
 
         const clusterRole = new aws.iam.Role(`${name}-cluster-role`, {
             name: `${args.clusterName}-cluster`,
-            assumeRolePolicy: JSON.stringify({ ...assumeRolePolicy("eks.amazonaws.com"), Statement: [{ ...assumeRolePolicy("eks.amazonaws.com").Statement[0], Action: ["sts:AssumeRole", "sts:TagSession"] }] }),
+            assumeRolePolicy: JSON.stringify(assumeRolePolicy("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"])),
         }, child);
         new aws.iam.RolePolicyAttachment(`${name}-cluster-policy`, { role: clusterRole.name, policyArn: managed("AmazonEKSClusterPolicy") }, child);
         const clusterKms = new aws.iam.RolePolicy(`${name}-cluster-kms`, {

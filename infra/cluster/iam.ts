@@ -3,7 +3,7 @@
  * shape of Karpenter v1's published KarpenterControllerPolicy (scoped by region, cluster tag and the
  * node role), trimmed to what this stack uses.
  */
-import type { PolicyDocument } from "../iam";
+import { datasetAccessStatements, PolicyDocument } from "../iam";
 
 export function podIdentityTrust(): PolicyDocument {
     return {
@@ -103,12 +103,5 @@ export const INTERRUPTION_EVENTS: Readonly<Record<string, object>> = {
 
 /** The workbench pods' role (Pod Identity): read/write the dataset bucket, use the stack key. */
 export function workbenchPodPolicy(a: { bucketArn: string; keyArn: string }): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
-            { Sid: "DatasetObjectsReadWrite", Effect: "Allow", Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"], Resource: `${a.bucketArn}/*` },
-            { Sid: "UseStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], Resource: a.keyArn },
-        ],
-    };
+    return { Version: "2012-10-17", Statement: datasetAccessStatements(a) };
 }

@@ -39,7 +39,7 @@ export class Key extends pulumi.ComponentResource {
                 .all([args.partition, args.accountId, pulumi.all(args.userRoleArns)])
                 .apply(([partition, accountId, userRoleArns]) => JSON.stringify(keyPolicy({ partition, accountId, userRoleArns, ...args.services })));
             this.key = new aws.kms.Key(`${name}-cmk`, {
-                description: `Archaeo workbench key for ${args.institution}: EBS, S3, ECR, SSM`,
+                description: `Archaeo workbench key for ${args.institution}: every byte the stack stores at rest`,
                 enableKeyRotation: true,
                 deletionWindowInDays: 30,
                 keyUsage: "ENCRYPT_DECRYPT",
