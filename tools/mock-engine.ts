@@ -150,21 +150,9 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
     }
 }
 
-export class MockEngine {
-    readonly resources: RecordedResource[] = [];
-    readonly invokes: InvokeRecord[] = [];
-    /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
-    readonly warnings: string[] = [];
-    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "rawInputs" | "rawState" | "id">>();
-
-    constructor(readonly accountId: string, readonly region: string) {}
-
-    reset(): void {
-        this.resources.length = 0;
-        this.invokes.length = 0;
-        this.warnings.length = 0;
-        this.pending.clear();
-    }
+/** Read-only queries over a set of recorded resources. */
+export class ResourceView {
+    constructor(readonly resources: readonly RecordedResource[], readonly invokes: readonly InvokeRecord[] = []) {}
 
     byType(type: string): RecordedResource[] {
         return this.resources.filter((r) => r.type === type);
@@ -174,6 +162,30 @@ export class MockEngine {
         const found = this.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
         if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((f) => f.name).join(", ")}`);
         return found[0];
+    }
+
+    /** A frozen copy: later programs evaluated by the same engine do not change it. */
+    snapshot(): ResourceView {
+        return new ResourceView([...this.resources], [...this.invokes]);
+    }
+}
+
+export class MockEngine extends ResourceView {
+    declare readonly resources: RecordedResource[];
+    declare readonly invokes: InvokeRecord[];
+    /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
+    readonly warnings: string[] = [];
+    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "rawInputs" | "rawState" | "id">>();
+
+    constructor(readonly accountId: string, readonly region: string) {
+        super([], []);
+    }
+
+    reset(): void {
+        this.resources.length = 0;
+        this.invokes.length = 0;
+        this.warnings.length = 0;
+        this.pending.clear();
     }
 
     /** Waits until every registration the program started has been answered. */

@@ -3,7 +3,7 @@
  * the mocks are installed before the program modules load.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMockEngine, MockEngine, RecordedResource } from "../../tools/mock-engine";
+import { installMockEngine, MockEngine, RecordedResource, ResourceView } from "../../tools/mock-engine";
 import { parseConfig, StackConfig } from "../../infra/config";
 import { readStack } from "../../tools/stacks";
 
@@ -26,7 +26,8 @@ export function exampleConfig(overrides: Record<string, unknown> = {}, stack = "
 
 export interface ProgramRun {
     cfg: StackConfig;
-    engine: MockEngine;
+    /** What this evaluation registered and invoked (a snapshot: later runs do not change it). */
+    engine: ResourceView;
     resources: RecordedResource[];
     outputs: Record<string, unknown>;
 }
@@ -41,7 +42,8 @@ export async function runProgram(cfg: StackConfig): Promise<ProgramRun> {
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(wb)) outputs[k] = await value(v as any);
     await e.settle();
-    return { cfg, engine: e, resources: [...e.resources], outputs };
+    const view = e.snapshot();
+    return { cfg, engine: view, resources: [...view.resources], outputs };
 }
 
 export async function runStack(stack: string): Promise<ProgramRun> {
