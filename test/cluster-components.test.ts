@@ -50,7 +50,7 @@ describe("cluster components in isolation", () => {
 
     it("GpuCapacity: scoped Karpenter role, encrypted queue, on-demand GPU pool only unless spot is asked", async () => {
         const { GpuCapacity } = load<typeof import("../infra/cluster/karpenter")>("../infra/cluster/karpenter");
-        const args = { clusterName: "c", clusterArn: "arn:aws:eks:us-west-2:123456789012:cluster/c", clusterNameValue: "c", region: "us-west-2", partition: "aws", accountId: "123456789012", keyArn: KEY, gpuFamilies: ["g6"], gpuLimit: 2, consolidateAfterMinutes: 5, spotForBatch: false, k8sProvider: provider, dependsOn: [] };
+        const args = { clusterName: "c", clusterArn: "arn:aws:eks:us-west-2:123456789012:cluster/c", clusterNameValue: "c", clusterSecurityGroupId: "sg-0123456789abcdef0", region: "us-west-2", partition: "aws", accountId: "123456789012", keyArn: KEY, gpuFamilies: ["g6"], gpuLimit: 2, consolidateAfterMinutes: 5, spotForBatch: false, k8sProvider: provider, dependsOn: [] };
         new GpuCapacity("gpu", args);
         await e.settle();
         children("archaeo:cluster:GpuCapacity", "gpu");
@@ -58,7 +58,10 @@ describe("cluster components in isolation", () => {
         assert.equal(e.one("aws:sqs/queue:Queue").inputs.kmsMasterKeyId, KEY);
         const policy = JSON.parse(e.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
         const wildcards = policy.Statement.filter((s: any) => [s.Resource].flat().includes("*")).map((s: any) => s.Sid).sort();
-        assert.deepEqual(wildcards, ["PricingReadActions", "RegionalReadActions"]);
+        assert.deepEqual(wildcards, ["InstanceProfileList", "PricingReadActions", "RegionalReadActions"]);
+        const mutating = policy.Statement.find((s: any) => s.Sid === "ScopedInstanceProfileActions");
+        assert.equal(mutating.Condition.StringEquals["aws:ResourceTag/kubernetes.io/cluster/c"], "owned", "only profiles Karpenter made for this cluster");
+        assert.deepEqual(e.one("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass").inputs.spec.securityGroupSelectorTerms, [{ id: "sg-0123456789abcdef0" }]);
         e.reset();
         new GpuCapacity("gpu", { ...args, spotForBatch: true });
         await e.settle();

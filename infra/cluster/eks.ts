@@ -79,9 +79,6 @@ export class EksCluster extends pulumi.ComponentResource {
             },
         }, { parent: this, dependsOn: [logs, clusterKms] });
 
-        // Karpenter finds the cluster security group by this tag for the nodes it launches.
-        new aws.ec2.Tag(`${name}-sg-discovery`, { resourceId: cluster.vpcConfig.clusterSecurityGroupId, key: "karpenter.sh/discovery", value: args.clusterName }, child);
-
         args.adminArns.forEach((arn, i) => {
             const entry = new aws.eks.AccessEntry(`${name}-admin-${i}`, { clusterName: cluster.name, principalArn: arn, type: "STANDARD" }, child);
             new aws.eks.AccessPolicyAssociation(`${name}-admin-${i}-policy`, {
@@ -123,7 +120,7 @@ export class EksCluster extends pulumi.ComponentResource {
             return r;
         };
         const cniRole = podRole("vpc-cni", ["AmazonEKS_CNI_Policy"]);
-        const ebsRole = podRole("ebs-csi", ["service-role/AmazonEBSCSIDriverPolicy"], pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "EncryptedVolumes"))));
+        const ebsRole = podRole("ebs-csi", ["service-role/AmazonEBSCSIDriverPolicy"], pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "EncryptedVolumes", `ec2.${args.region}.amazonaws.com`))));
         const efsRole = podRole("efs-csi", ["service-role/AmazonEFSCSIDriverPolicy"]);
         const identity: Record<string, { role: aws.iam.Role; serviceAccount: string } | undefined> = {
             "vpc-cni": { role: cniRole, serviceAccount: "aws-node" },

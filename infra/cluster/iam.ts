@@ -12,13 +12,23 @@ export function podIdentityTrust(): PolicyDocument {
     };
 }
 
-/** Use of the stack key by a role that encrypts on the stack's behalf (EKS secrets, CSI volumes, Karpenter nodes). */
-export function keyUsePolicy(keyArn: string, sid = "UseStackKey"): PolicyDocument {
+/**
+ * Use of the stack key by a role that encrypts on the stack's behalf (EKS secrets, CSI volumes, Karpenter
+ * nodes). `viaService` (e.g. ec2.us-west-2.amazonaws.com) limits it to calls made through that service.
+ */
+export function keyUsePolicy(keyArn: string, sid = "UseStackKey", viaService?: string): PolicyDocument {
+    const via: Record<string, Record<string, string>> = viaService ? { StringEquals: { "kms:ViaService": viaService } } : {};
     return {
         Version: "2012-10-17",
         Statement: [
-            { Sid: sid, Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListGrants", "kms:ReEncryptFrom", "kms:ReEncryptTo"], Resource: keyArn },
-            { Sid: `${sid}Grants`, Effect: "Allow", Action: "kms:CreateGrant", Resource: keyArn, Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
+            {
+                Sid: sid,
+                Effect: "Allow",
+                Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListGrants", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+                Resource: keyArn,
+                ...(viaService ? { Condition: via } : {}),
+            },
+            { Sid: `${sid}Grants`, Effect: "Allow", Action: "kms:CreateGrant", Resource: keyArn, Condition: { ...via, Bool: { "kms:GrantIsForAWSResource": "true" } } },
         ],
     };
 }
@@ -38,6 +48,9 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
     const ec2 = (r: string) => `arn:${a.partition}:ec2:${a.region}:*:${r}`;
     const owned = { [`aws:ResourceTag/kubernetes.io/cluster/${a.clusterName}`]: "owned" };
     const requestOwned = { [`aws:RequestTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:RequestTag/eks:eks-cluster-name": a.clusterName };
+    const profiles = `arn:${a.partition}:iam::${a.accountId}:instance-profile/*`;
+    const profileResourceTags = { [`aws:ResourceTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:ResourceTag/topology.kubernetes.io/region": a.region };
+    const profileRequestTags = { [`aws:RequestTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:RequestTag/topology.kubernetes.io/region": a.region };
     const launched = ["fleet/*", "instance/*", "volume/*", "network-interface/*", "launch-template/*", "spot-instances-request/*"].map(ec2);
     return {
         Version: "2012-10-17",
@@ -73,14 +86,36 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
             { Sid: "AmiParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:${a.partition}:ssm:${a.region}::parameter/aws/service/*` },
             { Sid: "InterruptionQueue", Effect: "Allow", Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], Resource: a.queueArn },
             { Sid: "PassNodeRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.nodeRoleArn, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com"] } } },
+            // Instance profiles Karpenter makes for its node class, tagged and conditioned as in Karpenter's published policy.
             {
-                Sid: "ScopedInstanceProfiles",
+                Sid: "ScopedInstanceProfileCreation",
                 Effect: "Allow",
-                Action: ["iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile"],
-                Resource: `arn:${a.partition}:iam::${a.accountId}:instance-profile/*`,
+                Action: "iam:CreateInstanceProfile",
+                Resource: profiles,
+                Condition: { StringEquals: profileRequestTags, StringLike: { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
             },
+            {
+                Sid: "ScopedInstanceProfileTagging",
+                Effect: "Allow",
+                Action: "iam:TagInstanceProfile",
+                Resource: profiles,
+                Condition: {
+                    StringEquals: { ...profileResourceTags, ...profileRequestTags },
+                    StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" },
+                },
+            },
+            {
+                Sid: "ScopedInstanceProfileActions",
+                Effect: "Allow",
+                Action: ["iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+                Resource: profiles,
+                Condition: { StringEquals: profileResourceTags, StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
+            },
+            { Sid: "InstanceProfileRead", Effect: "Allow", Action: "iam:GetInstanceProfile", Resource: profiles },
+            // The instance-profile garbage collector lists profiles; IAM List calls have no resource-level permissions.
+            { Sid: "InstanceProfileList", Effect: "Allow", Action: "iam:ListInstanceProfiles", Resource: "*" },
             { Sid: "ClusterEndpointDiscovery", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn },
-            ...keyUsePolicy(a.keyArn, "EncryptedNodeVolumes").Statement,
+            ...keyUsePolicy(a.keyArn, "EncryptedNodeVolumes", `ec2.${a.region}.amazonaws.com`).Statement,
         ],
     };
 }

@@ -88,7 +88,7 @@ export function createCluster(cfg: StackConfig, f: ClusterFoundation) {
     const k8sProvider = new k8s.Provider("archaeo-k8s", { kubeconfig: eks.kubeconfig, enableServerSideApply: true });
 
     new GpuCapacity("archaeo-gpu", {
-        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, region: cfg.region, partition: f.partition,
+        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: f.partition,
         accountId: f.accountId, keyArn: f.keyArn, gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes,
         spotForBatch: c.spotForBatch, k8sProvider, dependsOn: eks.addonsReady,
     }, withProvider);

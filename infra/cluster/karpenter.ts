@@ -20,6 +20,8 @@ export interface GpuCapacityArgs {
     clusterArn: pulumi.Input<string>;
     /** Plain cluster name for IAM condition keys and discovery tags. */
     clusterNameValue: string;
+    /** The EKS cluster security group, attached to every node Karpenter launches. */
+    clusterSecurityGroupId: pulumi.Input<string>;
     region: string;
     partition: pulumi.Input<string>;
     accountId: pulumi.Input<string>;
@@ -99,9 +101,10 @@ export class GpuCapacity extends pulumi.ComponentResource {
             consolidateAfterMinutes: args.consolidateAfterMinutes,
             spotForBatch: args.spotForBatch,
         };
-        // The key ARN is only known after apply; the objects' shape is known now (no resource inside apply).
-        const objects = karpenterObjects({ ...params, keyArn: "" });
-        const nodeClassSpec = pulumi.output(args.keyArn).apply((keyArn) => karpenterObjects({ ...params, keyArn }).nodeClass.spec);
+        // The key ARN and security group are known after apply; the objects' shape is known now (no resource inside apply).
+        const objects = karpenterObjects({ ...params, keyArn: "", securityGroupId: "" });
+        const nodeClassSpec = pulumi.all([args.keyArn, args.clusterSecurityGroupId])
+            .apply(([keyArn, securityGroupId]) => karpenterObjects({ ...params, keyArn, securityGroupId }).nodeClass.spec);
         const nodeClass = new k8s.apiextensions.CustomResource(`${name}-nodeclass`, {
             apiVersion: objects.nodeClass.apiVersion, kind: objects.nodeClass.kind, metadata: objects.nodeClass.metadata, spec: nodeClassSpec,
         }, { ...k8sOpts, dependsOn: [karpenter, nodeRole] });

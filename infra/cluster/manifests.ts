@@ -305,6 +305,8 @@ export function storageObjects(p: StorageParams) {
 
 export interface KarpenterParams {
     clusterName: string;
+    /** The EKS cluster security group. Selected by id: EKS strips user tags from it on cluster updates. */
+    securityGroupId: string;
     nodeRoleName: string;
     keyArn: string;
     gpuFamilies: readonly string[];
@@ -324,7 +326,7 @@ export function karpenterObjects(p: KarpenterParams) {
             amiSelectorTerms: [{ alias: "al2023@latest" }],
             role: p.nodeRoleName,
             subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": p.clusterName } }],
-            securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": p.clusterName } }],
+            securityGroupSelectorTerms: [{ id: p.securityGroupId }],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, httpProtocolIPv6: "disabled" },
             blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: "150Gi", volumeType: "gp3", encrypted: true, kmsKeyID: p.keyArn, deleteOnTermination: true } }],
             tags: { "karpenter.sh/discovery": p.clusterName },

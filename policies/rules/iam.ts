@@ -5,7 +5,7 @@ import { asArray, get, json, UNKNOWN } from "../lib/util";
 interface IamConfig { wildcardResourceActions: string[] }
 /** Read-only actions that have no resource-level permissions in IAM, so Resource "*" is the only form. */
 const DEFAULT_WILDCARD_ACTIONS = [
-    "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "pricing:GetProducts",
+    "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "pricing:GetProducts", "iam:ListInstanceProfiles",
     "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
     "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
 ];
