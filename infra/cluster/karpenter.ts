@@ -1,18 +1,22 @@
+/** GPU (and CPU) capacity that scales to zero: Karpenter, its node classes and pools, and the NVIDIA device plugin. */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
+import { POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { INTERRUPTION_EVENTS, interruptionQueuePolicy, karpenterControllerPolicy, podIdentityTrust } from "./iam";
-import { GPU_TAINT, karpenterObjects } from "./manifests";
+import { devicePluginValues, karpenterObjects } from "./manifests";
 
 /**
  * Chart versions installed by this stack (pinned; bump deliberately after reading their release notes).
  * Karpenter 1.11 supports Kubernetes 1.29-1.35 (karpenter.sh compatibility matrix, release 2026-04-06);
- * the NVIDIA device plugin chart 0.19.0 was released 2026-04.
+ * the NVIDIA device plugin chart 0.19.0 (NVIDIA/k8s-device-plugin tag v0.19.0); Zero to JupyterHub
+ * 4.4.0 (JupyterHub 5.5.0, KubeSpawner 7.0.0, oauthenticator 17.4.0; tag 4.4.0, 2026-06-10).
  */
 export const CHARTS = {
     karpenter: { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.11.1", kubernetes: { min: "1.29", max: "1.35" } },
     nvidiaDevicePlugin: { chart: "nvidia-device-plugin", repo: "https://nvidia.github.io/k8s-device-plugin", version: "0.19.0" },
+    jupyterhub: { chart: "jupyterhub", repo: "https://hub.jupyter.org/helm-chart/", version: "4.4.0", jupyterhub: "5.5.0" },
 } as const;
 
 export interface GpuCapacityArgs {
@@ -20,6 +24,7 @@ export interface GpuCapacityArgs {
     clusterArn: pulumi.Input<string>;
     /** Plain cluster name for IAM condition keys and discovery tags. */
     clusterNameValue: string;
+    roleNamePrefix: string;
     /** The EKS cluster security group, attached to every node Karpenter launches. */
     clusterSecurityGroupId: pulumi.Input<string>;
     region: string;
@@ -30,46 +35,50 @@ export interface GpuCapacityArgs {
     gpuLimit: number;
     consolidateAfterMinutes: number;
     spotForBatch: boolean;
-    /** Kubernetes provider of the cluster. */
+    /** The stack's standard tags, for every instance and volume Karpenter launches. */
+    tags: Record<string, string>;
     k8sProvider: k8s.Provider;
-    /** Addons and the system node group: Karpenter runs on the system node. */
+    /** Add-ons, the system node group and the deployer's access: Karpenter runs on the system node. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
- * GPU capacity that scales to zero: Karpenter (Pod Identity role, interruption queue fed by
- * EventBridge, Helm chart on the system node), an EC2NodeClass (AL2023 NVIDIA AMI, encrypted root with
- * the stack key, IMDSv2) and GPU NodePools (on-demand for interactive work, optional spot for batch)
- * with the nvidia.com/gpu taint, a GPU limit and consolidation of empty nodes; plus the NVIDIA device
- * plugin, tolerating the taint, so new nodes advertise their GPUs.
+ * Karpenter (Pod Identity role scoped like Karpenter's published policy, interruption queue encrypted
+ * with the stack key and fed by EventBridge, chart on the system node), EC2NodeClasses and NodePools
+ * (on-demand GPU for servers, optional spot GPU for batch, CPU for data preparation) with a GPU limit
+ * and consolidation of empty nodes; the NVIDIA device plugin on every GPU node of every pool.
  */
 export class GpuCapacity extends pulumi.ComponentResource {
     public readonly nodeRoleArn: pulumi.Output<string>;
+    public readonly queueArn: pulumi.Output<string>;
 
     constructor(name: string, args: GpuCapacityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:cluster:GpuCapacity", name, {}, opts);
         const child = { parent: this };
         const k8sOpts = { parent: this, provider: args.k8sProvider };
         const managed = (p: string) => pulumi.interpolate`arn:${args.partition}:iam::aws:policy/${p}`;
+        const nodeRoleName = `${args.roleNamePrefix}-karpenter-node`;
 
-        const nodeRole = new aws.iam.Role(`${name}-node-role`, { name: `${args.clusterNameValue}-karpenter-node`, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);
+        const nodeRole = new aws.iam.Role(`${name}-node-role`, { name: nodeRoleName, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);
         ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"].forEach((p) =>
             new aws.iam.RolePolicyAttachment(`${name}-node-${p}`, { role: nodeRole.name, policyArn: managed(p) }, child));
         const nodeAccess = new aws.eks.AccessEntry(`${name}-node-access`, { clusterName: args.clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, child);
 
         const queue = new aws.sqs.Queue(`${name}-interruptions`, {
-            name: args.clusterNameValue,
+            name: `${args.clusterNameValue}-karpenter`,
             messageRetentionSeconds: 300,
             kmsMasterKeyId: args.keyArn,
         }, child);
-        const queuePolicy = queue.arn.apply((a) => JSON.stringify(interruptionQueuePolicy(a)));
-        new aws.sqs.QueuePolicy(`${name}-interruptions-policy`, { queueUrl: queue.url, policy: queuePolicy }, child);
+        new aws.sqs.QueuePolicy(`${name}-interruptions-policy`, {
+            queueUrl: queue.url,
+            policy: pulumi.all([queue.arn, args.accountId]).apply(([arn, accountId]) => JSON.stringify(interruptionQueuePolicy(arn, accountId))),
+        }, child);
         for (const [event, pattern] of Object.entries(INTERRUPTION_EVENTS)) {
             const rule = new aws.cloudwatch.EventRule(`${name}-${event}`, { description: `Karpenter: ${event}`, eventPattern: JSON.stringify(pattern) }, child);
             new aws.cloudwatch.EventTarget(`${name}-${event}-target`, { rule: rule.name, arn: queue.arn }, child);
         }
 
-        const controllerRole = new aws.iam.Role(`${name}-controller-role`, { name: `${args.clusterNameValue}-karpenter`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
+        const controllerRole = new aws.iam.Role(`${name}-controller-role`, { name: `${args.roleNamePrefix}-karpenter`, assumeRolePolicy: JSON.stringify(podIdentityTrust()) }, child);
         const controllerPolicy = new aws.iam.RolePolicy(`${name}-controller-policy`, {
             role: controllerRole.name,
             policy: pulumi.all([args.partition, args.accountId, args.clusterArn, nodeRole.arn, queue.arn, args.keyArn]).apply(([partition, accountId, clusterArn, nodeRoleArn, queueArn, keyArn]) =>
@@ -89,29 +98,29 @@ export class GpuCapacity extends pulumi.ComponentResource {
                 settings: { clusterName: args.clusterNameValue, interruptionQueue: queue.name },
                 serviceAccount: { name: "karpenter" },
                 controller: { resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } } },
-                nodeSelector: { "archaeo/pool": "system" },
+                nodeSelector: { [POOLS.label]: POOLS.system },
             },
         }, { ...k8sOpts, dependsOn: [...args.dependsOn, controllerPolicy, identity, nodeAccess] as pulumi.Resource[] });
 
         const params = {
             clusterName: args.clusterNameValue,
-            nodeRoleName: `${args.clusterNameValue}-karpenter-node`,
+            nodeRoleName,
             gpuFamilies: args.gpuFamilies,
             gpuLimit: args.gpuLimit,
             consolidateAfterMinutes: args.consolidateAfterMinutes,
             spotForBatch: args.spotForBatch,
+            tags: args.tags,
         };
         // The key ARN and security group are known after apply; the objects' shape is known now (no resource inside apply).
-        const objects = karpenterObjects({ ...params, keyArn: "", securityGroupId: "" });
-        const nodeClassSpec = pulumi.all([args.keyArn, args.clusterSecurityGroupId])
-            .apply(([keyArn, securityGroupId]) => karpenterObjects({ ...params, keyArn, securityGroupId }).nodeClass.spec);
-        const nodeClass = new k8s.apiextensions.CustomResource(`${name}-nodeclass`, {
-            apiVersion: objects.nodeClass.apiVersion, kind: objects.nodeClass.kind, metadata: objects.nodeClass.metadata, spec: nodeClassSpec,
-        }, { ...k8sOpts, dependsOn: [karpenter, nodeRole] });
-        for (const pool of objects.pools) {
+        const shape = karpenterObjects({ ...params, keyArn: "", securityGroupId: "" });
+        const live = pulumi.all([args.keyArn, args.clusterSecurityGroupId]).apply(([keyArn, securityGroupId]) => karpenterObjects({ ...params, keyArn, securityGroupId }));
+        const nodeClasses = shape.nodeClasses.map((nc, i) => new k8s.apiextensions.CustomResource(`${name}-nodeclass-${nc.metadata.name}`, {
+            apiVersion: nc.apiVersion, kind: nc.kind, metadata: nc.metadata, spec: live.nodeClasses[i].spec,
+        }, { ...k8sOpts, dependsOn: [karpenter, nodeRole] }));
+        for (const pool of shape.pools) {
             new k8s.apiextensions.CustomResource(`${name}-pool-${pool.metadata.name}`, {
                 apiVersion: pool.apiVersion, kind: pool.kind, metadata: pool.metadata, spec: pool.spec,
-            }, { ...k8sOpts, dependsOn: [nodeClass] });
+            }, { ...k8sOpts, dependsOn: nodeClasses });
         }
 
         new k8s.helm.v3.Release(`${name}-nvidia-device-plugin`, {
@@ -120,13 +129,11 @@ export class GpuCapacity extends pulumi.ComponentResource {
             version: CHARTS.nvidiaDevicePlugin.version,
             repositoryOpts: { repo: CHARTS.nvidiaDevicePlugin.repo },
             namespace: "kube-system",
-            values: {
-                tolerations: [{ key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect }],
-                nodeSelector: { "karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia" },
-            },
+            values: devicePluginValues(args.spotForBatch),
         }, { ...k8sOpts, dependsOn: args.dependsOn as pulumi.Resource[] });
 
         this.nodeRoleArn = nodeRole.arn;
+        this.queueArn = queue.arn;
         this.registerOutputs({ nodeRoleArn: this.nodeRoleArn });
     }
 }

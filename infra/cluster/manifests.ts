@@ -4,15 +4,21 @@
  * (kubernetes-models). Nothing here talks to a cluster.
  */
 import type * as kin from "@pulumi/kubernetes/types/input";
-import type { AccessMode } from "../config";
-import { shmSize } from "../workstation/userdata";
+import { BATCH_TAINT, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
+import { shmSizeGiB } from "../sizing";
+import { DATASETS_PREFIX, researcherPrefix } from "../tags";
 
-export const JUPYTER_PORT = 8888;
-export const SSH_PORT = 2222;
-export const TENSORBOARD_PORT = 6006;
-export const WORKSPACE_PVC = "workspace";
-export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
-export const BATCH_TAINT = { key: "archaeo/batch", value: "true", effect: "NoSchedule" } as const;
+/** The namespace of the hub, the proxy and every researcher's server. */
+export const HUB_NAMESPACE = "jupyterhub";
+/** A researcher's own namespace: their batch jobs, quota and RBAC. */
+export const researcherNamespace = (id: string) => `researcher-${id}`;
+/** KubeSpawner's default pod_name_template 'jupyter-{user_server}' for a researcher's default server (ids are valid safe slugs). */
+export const serverPodName = (id: string) => `jupyter-${id}`;
+/** Service account of a researcher's server (hub namespace) and of their jobs (their namespace): Pod Identity maps both to their pods role. */
+export const serverServiceAccount = (id: string) => `researcher-${id}`;
+export const JOB_SERVICE_ACCOUNT = "researcher";
+/** The Kubernetes user name a researcher's EKS access entry maps to; RBAC binds it. */
+export const kubernetesUser = (id: string) => `archaeo:${id}`;
 
 /** Labels on every object (one place, pure). */
 export function standardLabels(institution: string, stack: string, component?: string): Record<string, string> {
@@ -20,288 +26,272 @@ export function standardLabels(institution: string, stack: string, component?: s
         "app.kubernetes.io/part-of": "archaeo-workbench",
         "app.kubernetes.io/managed-by": "pulumi",
         "archaeo/institution": institution,
-        "archaeo/stack": stack,
+        "archaeo/stack": stack.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63),
         ...(component ? { "app.kubernetes.io/name": component } : {}),
     };
 }
 
-export interface WorkbenchParams {
-    namespace: string;
+const restricted = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } };
+const podSecurity = { runAsNonRoot: true, runAsUser: RESEARCHER_UID, runAsGroup: RESEARCHER_UID, fsGroup: RESEARCHER_UID, seccompProfile: { type: "RuntimeDefault" } };
+const gpuToleration = { key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect };
+const batchToleration = { key: BATCH_TAINT.key, operator: "Exists", effect: BATCH_TAINT.effect };
+
+// ---------------------------------------------------------------- storage
+
+export interface ResearcherStorageParams {
     institution: string;
     stack: string;
-    /** repository@sha256:... */
-    image: string;
-    /** Host memory of the reference GPU node, to size /dev/shm. */
-    memoryGiB: number;
-    idleMinutes: number;
-    accessMode: AccessMode;
-    accessCidrs: readonly string[];
-    vpcCidr: string;
-    acmCertificateArn?: string;
+    region: string;
+    id: string;
+    bucketName: string;
+    keyArn: string;
+    fileSystemId: string;
+    /** The researcher's EFS access point (root /researchers/<id>, uid/gid 1000). */
+    accessPointId: string;
 }
 
-const restricted = {
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    capabilities: { drop: ["ALL"] },
-};
-const podSecurity = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } };
-/** /dev/shm for DataLoader workers, sized as on the workstation (a quarter of host memory, at least 2 GiB). */
-const shmVolume = (memoryGiB: number) => ({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: shmSize(memoryGiB).replace(/g$/, "Gi") } });
-const workspaceVolume = { name: "workspace", persistentVolumeClaim: { claimName: WORKSPACE_PVC } };
-const scratch = (name: string) => ({ name, emptyDir: {} });
-const gpuToleration = { key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect };
-/** Co-locate with the Jupyter pod (on its GPU node) instead of holding a GPU node of its own. */
-const withJupyter = {
-    podAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { "app.kubernetes.io/name": "jupyter" } }, topologyKey: "kubernetes.io/hostname" }],
-    },
-};
+/** Volume names in every researcher pod (server and jobs), and where each is mounted. */
+export const VOLUMES = { home: "home", datasets: "datasets", mydata: "mydata", shm: "dshm" } as const;
 
-function deployment(p: WorkbenchParams, name: string, spec: kin.core.v1.PodSpec) {
-    const labels = standardLabels(p.institution, p.stack, name);
-    return {
-        apiVersion: "apps/v1" as const,
-        kind: "Deployment" as const,
-        metadata: { name, namespace: p.namespace, labels },
-        spec: <kin.apps.v1.DeploymentSpec>{
-            // Started on demand (`kubectl scale --replicas=1`), stopped by idle-stop: a stopped workbench holds no node.
-            replicas: 0,
-            strategy: { type: "Recreate" },
-            selector: { matchLabels: { "app.kubernetes.io/name": name } },
-            template: { metadata: { labels }, spec: { securityContext: podSecurity, automountServiceAccountToken: false, ...spec } },
-        },
-    };
-}
-
-export function workbenchDeployments(p: WorkbenchParams) {
-    const jupyter = deployment(p, "jupyter", {
-        serviceAccountName: "workbench",
-        automountServiceAccountToken: true,
-        tolerations: [gpuToleration],
-        containers: [
-            {
-                name: "jupyter",
-                image: p.image,
-                args: ["jupyter"],
-                ports: [{ name: "http", containerPort: JUPYTER_PORT }],
-                env: [{ name: "JUPYTER_TOKEN_FILE", value: "/run/secrets/archaeo/jupyter-token" }, { name: "HOME", value: "/home/researcher" }],
-                resources: { requests: { cpu: "2", memory: "8Gi", "nvidia.com/gpu": "1" }, limits: { memory: "14Gi", "nvidia.com/gpu": "1" } },
-                securityContext: restricted,
-                volumeMounts: [
-                    { name: "workspace", mountPath: "/workspace" },
-                    { name: "dshm", mountPath: "/dev/shm" },
-                    { name: "token", mountPath: "/run/secrets/archaeo", readOnly: true },
-                    { name: "home", mountPath: "/home/researcher" },
-                    { name: "tmp", mountPath: "/tmp" },
-                ],
-                readinessProbe: { httpGet: { path: "/api", port: JUPYTER_PORT }, periodSeconds: 10 },
-            },
-            {
-                name: "idle-stop",
-                image: p.image,
-                args: ["idle-stop"],
-                env: [
-                    { name: "IDLE_MINUTES", value: String(p.idleMinutes) },
-                    { name: "NAMESPACE", value: p.namespace },
-                    { name: "DEPLOYMENTS", value: "jupyter,sshd,tensorboard" },
-                    { name: "JUPYTER_TOKEN_FILE", value: "/run/secrets/archaeo/jupyter-token" },
-                ],
-                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } },
-                securityContext: restricted,
-                volumeMounts: [{ name: "workspace", mountPath: "/workspace", readOnly: true }, { name: "token", mountPath: "/run/secrets/archaeo", readOnly: true }],
-            },
-        ],
-        volumes: [
-            workspaceVolume,
-            shmVolume(p.memoryGiB),
-            { name: "token", secret: { secretName: "jupyter-token", defaultMode: 0o440, items: [{ key: "token", path: "jupyter-token" }] } },
-            scratch("home"),
-            scratch("tmp"),
-        ],
-    });
-    const sshd = deployment(p, "sshd", {
-        serviceAccountName: "workbench",
-        tolerations: [gpuToleration],
-        affinity: withJupyter,
-        containers: [
-            {
-                name: "sshd",
-                image: p.image,
-                args: ["sshd"],
-                ports: [{ name: "ssh", containerPort: SSH_PORT }],
-                env: [{ name: "SSH_HOST_KEY_DIR", value: "/workspace/.archaeo/ssh-host-keys" }],
-                resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "4Gi" } },
-                securityContext: restricted,
-                volumeMounts: [
-                    { name: "workspace", mountPath: "/workspace" },
-                    { name: "authorized-keys", mountPath: "/etc/archaeo/authorized_keys", subPath: "authorized_keys", readOnly: true },
-                    { name: "tmp", mountPath: "/tmp" },
-                    { name: "home", mountPath: "/home/researcher" },
-                ],
-            },
-            {
-                name: "ssh-heartbeat",
-                image: p.image,
-                args: ["ssh-heartbeat"],
-                resources: { requests: { cpu: "5m", memory: "16Mi" }, limits: { memory: "64Mi" } },
-                securityContext: restricted,
-                volumeMounts: [{ name: "workspace", mountPath: "/workspace" }],
-            },
-        ],
-        volumes: [workspaceVolume, { name: "authorized-keys", configMap: { name: "authorized-keys" } }, scratch("tmp"), scratch("home")],
-    });
-    const tensorboard = deployment(p, "tensorboard", {
-        serviceAccountName: "workbench",
-        tolerations: [gpuToleration],
-        affinity: withJupyter,
-        containers: [{
-            name: "tensorboard",
-            image: p.image,
-            args: ["tensorboard"],
-            ports: [{ name: "http", containerPort: TENSORBOARD_PORT }],
-            resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { memory: "4Gi" } },
-            securityContext: restricted,
-            volumeMounts: [{ name: "workspace", mountPath: "/workspace", readOnly: true }, { name: "tmp", mountPath: "/tmp" }],
-        }],
-        volumes: [workspaceVolume, scratch("tmp")],
-    });
-    return { jupyter, sshd, tensorboard };
-}
-
-/** ClusterIP services; in cidr mode, NLBs restricted to the access CIDRs (TLS for the web UIs). */
-export function workbenchServices(p: WorkbenchParams) {
-    const svc = (name: string, port: number, tls: boolean) => {
-        const exposed = p.accessMode === "cidr";
+/**
+ * Static PersistentVolumes and their claims in one namespace: a researcher's EFS home (through their
+ * own access point, so no researcher can reach another's files), their own S3 area read-write, and
+ * the shared datasets read-only (Mountpoint for S3 CSI driver with the pod's own identity,
+ * authenticationSource: pod — awslabs/mountpoint-s3-csi-driver v2.7.0 docs/CONFIGURATION.md and
+ * examples/kubernetes/static_provisioning/pod_level_identity.yaml, kms_sse.yaml, non_root.yaml).
+ */
+export function researcherVolumes(p: ResearcherStorageParams, namespace: string, claims: { home?: string; mydata?: string; datasets?: string }) {
+    const labels = { ...standardLabels(p.institution, p.stack, "storage"), ...(claims.home || claims.mydata ? { "archaeo/researcher": p.id } : {}) };
+    const pair = (claim: string, accessMode: "ReadWriteMany" | "ReadOnlyMany", source: (pvName: string) => Record<string, unknown>) => {
+        const pvName = `${namespace}.${claim}`;
         return {
-            apiVersion: "v1" as const,
-            kind: "Service" as const,
-            metadata: {
-                name,
-                namespace: p.namespace,
-                labels: standardLabels(p.institution, p.stack, name),
-                ...(exposed ? {
-                    annotations: {
-                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-                        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-                        ...(tls && p.acmCertificateArn ? {
-                            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": p.acmCertificateArn,
-                            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
-                        } : {}),
-                    },
-                } : {}),
+            pv: {
+                apiVersion: "v1" as const,
+                kind: "PersistentVolume" as const,
+                metadata: { name: pvName, labels },
+                spec: {
+                    capacity: { storage: "1Ti" }, // ignored by both drivers, required by the API
+                    accessModes: [accessMode],
+                    persistentVolumeReclaimPolicy: "Retain",
+                    storageClassName: "",
+                    claimRef: { namespace, name: claim },
+                    ...source(pvName),
+                },
             },
-            spec: {
-                type: exposed ? "LoadBalancer" : "ClusterIP",
-                selector: { "app.kubernetes.io/name": name },
-                ports: [{ name: "main", port: exposed && tls ? 443 : port, targetPort: port, protocol: "TCP" }],
-                ...(exposed ? { loadBalancerSourceRanges: [...p.accessCidrs], externalTrafficPolicy: "Local" } : {}),
+            pvc: {
+                apiVersion: "v1" as const,
+                kind: "PersistentVolumeClaim" as const,
+                metadata: { name: claim, namespace, labels },
+                spec: { accessModes: [accessMode], storageClassName: "", volumeName: pvName, resources: { requests: { storage: "1Ti" } } },
             },
         };
     };
-    return { jupyter: svc("jupyter", JUPYTER_PORT, true), sshd: svc("sshd", SSH_PORT, false), tensorboard: svc("tensorboard", TENSORBOARD_PORT, true) };
+    const s3 = (prefix: string, extra: string[]) => (pvName: string) => ({
+        mountOptions: [`region ${p.region}`, `prefix ${prefix}`, "allow-other", `uid=${RESEARCHER_UID}`, `gid=${RESEARCHER_UID}`, ...extra],
+        // volumeHandle must be unique in the cluster: the PV's own name.
+        csi: { driver: "s3.csi.aws.com", volumeHandle: pvName, volumeAttributes: { bucketName: p.bucketName, authenticationSource: "pod" } },
+    });
+    const out = [];
+    if (claims.home) out.push(pair(claims.home, "ReadWriteMany", () => ({ csi: { driver: "efs.csi.aws.com", volumeHandle: `${p.fileSystemId}::${p.accessPointId}` }, mountOptions: ["tls"] })));
+    if (claims.mydata) out.push(pair(claims.mydata, "ReadWriteMany", s3(researcherPrefix(p.id), ["allow-delete", "sse aws:kms", `sse-kms-key-id ${p.keyArn}`])));
+    if (claims.datasets) out.push(pair(claims.datasets, "ReadOnlyMany", s3(DATASETS_PREFIX, ["read-only"])));
+    return out;
 }
 
-/** Default-deny, then only DNS, HTTPS/HTTP egress, EFS, traffic inside the namespace and (cidr mode) the access CIDRs. */
-export function networkPolicies(p: WorkbenchParams) {
-    const meta = (name: string) => ({ name, namespace: p.namespace, labels: standardLabels(p.institution, p.stack) });
-    const np = (name: string, spec: kin.networking.v1.NetworkPolicySpec) => ({ apiVersion: "networking.k8s.io/v1" as const, kind: "NetworkPolicy" as const, metadata: meta(name), spec });
-    const policies = [
-        np("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
-        np("allow-dns", {
-            podSelector: {},
-            policyTypes: ["Egress"],
-            egress: [{ to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }],
-        }),
-        np("allow-web-and-efs-egress", {
-            podSelector: {},
-            policyTypes: ["Egress"],
-            egress: [
-                { ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] },
-                { to: [{ ipBlock: { cidr: p.vpcCidr } }], ports: [{ protocol: "TCP", port: 2049 }] },
-            ],
-        }),
-        np("allow-within-namespace", {
-            podSelector: {},
-            policyTypes: ["Ingress", "Egress"],
-            ingress: [{ from: [{ podSelector: {} }] }],
-            egress: [{ to: [{ podSelector: {} }] }],
-        }),
+/** Mounts of a researcher's pod: /workspace (their home volume), HOME inside it, /data, /mydata, /dev/shm. */
+export function researcherMounts(): Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }> {
+    return [
+        { name: VOLUMES.home, mountPath: MOUNTS.workspace },
+        { name: VOLUMES.home, mountPath: MOUNTS.home, subPath: ".home" },
+        { name: VOLUMES.datasets, mountPath: MOUNTS.data, readOnly: true },
+        { name: VOLUMES.mydata, mountPath: MOUNTS.mydata },
+        { name: VOLUMES.shm, mountPath: "/dev/shm" },
     ];
-    if (p.accessMode === "cidr") {
-        policies.push(np("allow-access-cidrs", {
-            podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["jupyter", "sshd", "tensorboard"] }] },
-            policyTypes: ["Ingress"],
-            ingress: [{
-                from: p.accessCidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                ports: [{ protocol: "TCP", port: JUPYTER_PORT }, { protocol: "TCP", port: SSH_PORT }, { protocol: "TCP", port: TENSORBOARD_PORT }],
-            }],
-        }));
-    }
-    return policies;
 }
 
-/** The workbench service account (S3 datasets through Pod Identity); idle-stop may scale only the workbench Deployments. */
-export function idleStopRbac(p: WorkbenchParams) {
-    const labels = standardLabels(p.institution, p.stack, "idle-stop");
+/** Pod volumes for researcherMounts, from claim names. */
+export function researcherPodVolumes(claims: { home: string; datasets: string; mydata: string }, memoryGiB: number) {
+    return [
+        { name: VOLUMES.home, persistentVolumeClaim: { claimName: claims.home } },
+        { name: VOLUMES.datasets, persistentVolumeClaim: { claimName: claims.datasets, readOnly: true } },
+        { name: VOLUMES.mydata, persistentVolumeClaim: { claimName: claims.mydata } },
+        { name: VOLUMES.shm, emptyDir: { medium: "Memory", sizeLimit: `${shmSizeGiB(memoryGiB)}Gi` } },
+    ];
+}
+
+/** The default gp3 StorageClass (the hub's database), encrypted with the stack key, Retain. */
+export function gp3StorageClass(p: { institution: string; stack: string; keyArn: string }) {
     return {
-        serviceAccount: { apiVersion: "v1" as const, kind: "ServiceAccount" as const, metadata: { name: "workbench", namespace: p.namespace, labels } },
+        apiVersion: "storage.k8s.io/v1" as const,
+        kind: "StorageClass" as const,
+        metadata: { name: "gp3-encrypted", labels: standardLabels(p.institution, p.stack), annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+        provisioner: "ebs.csi.aws.com",
+        parameters: { type: "gp3", encrypted: "true", kmsKeyId: p.keyArn },
+        reclaimPolicy: "Retain",
+        volumeBindingMode: "WaitForFirstConsumer",
+        allowVolumeExpansion: true,
+    };
+}
+
+// ---------------------------------------------------------------- namespaces, quota, RBAC
+
+export interface ResearcherAccessParams {
+    institution: string;
+    stack: string;
+    id: string;
+    /** Most GPUs their jobs may request at once. */
+    gpus: number;
+    sshPublicKeys: readonly string[];
+}
+
+/**
+ * A researcher's namespace: restricted pod security, a GPU quota, their jobs' service account, a
+ * Role to run and watch their own jobs (nothing else, no secrets), and network policies (ingress only
+ * from their own pods — DDP ranks talk to each other — egress to DNS, the web and their own pods).
+ */
+export function researcherNamespaceObjects(p: ResearcherAccessParams) {
+    const ns = researcherNamespace(p.id);
+    const labels = { ...standardLabels(p.institution, p.stack, "researcher"), "archaeo/researcher": p.id };
+    const meta = (name: string) => ({ name, namespace: ns, labels });
+    const np = (name: string, spec: kin.networking.v1.NetworkPolicySpec) => ({ apiVersion: "networking.k8s.io/v1" as const, kind: "NetworkPolicy" as const, metadata: meta(name), spec });
+    return {
+        namespace: {
+            apiVersion: "v1" as const,
+            kind: "Namespace" as const,
+            metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
+        },
+        quota: {
+            apiVersion: "v1" as const,
+            kind: "ResourceQuota" as const,
+            metadata: meta("gpus"),
+            spec: { hard: { "requests.nvidia.com/gpu": String(p.gpus) } },
+        },
+        serviceAccount: { apiVersion: "v1" as const, kind: "ServiceAccount" as const, metadata: meta(JOB_SERVICE_ACCOUNT) },
         role: {
             apiVersion: "rbac.authorization.k8s.io/v1" as const,
             kind: "Role" as const,
-            metadata: { name: "workbench-idle-stop", namespace: p.namespace, labels },
-            rules: [{ apiGroups: ["apps"], resources: ["deployments/scale"], resourceNames: ["jupyter", "sshd", "tensorboard"], verbs: ["get", "patch", "update"] }],
+            metadata: meta("researcher"),
+            rules: [
+                { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "patch", "watch"] },
+                { apiGroups: [""], resources: ["pods", "events"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+                { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] },
+                { apiGroups: [""], resources: ["services", "configmaps"], verbs: ["create", "delete", "get", "list", "patch"] },
+                { apiGroups: [""], resources: ["persistentvolumeclaims", "resourcequotas"], verbs: ["get", "list"] },
+            ],
         },
         roleBinding: {
             apiVersion: "rbac.authorization.k8s.io/v1" as const,
             kind: "RoleBinding" as const,
-            metadata: { name: "workbench-idle-stop", namespace: p.namespace, labels },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "workbench-idle-stop" },
-            subjects: [{ kind: "ServiceAccount", name: "workbench", namespace: p.namespace }],
+            metadata: meta("researcher"),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(p.id) }],
         },
+        networkPolicies: [
+            np("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+            np("own-pods", { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] }),
+            np("dns", {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }],
+            }),
+            np("web", { podSelector: {}, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }] }),
+        ],
     };
 }
 
-export interface StorageParams {
-    institution: string;
-    stack: string;
-    namespace: string;
-    keyArn: string;
-    fileSystemId: string;
-}
-
-/** gp3 (default, encrypted with the stack key) and EFS StorageClasses, both Retain; the shared workspace claim. */
-export function storageObjects(p: StorageParams) {
-    const labels = standardLabels(p.institution, p.stack);
+/**
+ * In the hub namespace, per researcher: their server's service account, their SSH keys, and a
+ * RoleBinding to the shared `researcher-access` Role (find the proxy and pods, port-forward); the
+ * ValidatingAdmissionPolicy below narrows port-forwarding to their own server and the proxy.
+ */
+export function hubResearcherObjects(p: ResearcherAccessParams) {
+    const labels = { ...standardLabels(p.institution, p.stack, "researcher"), "archaeo/researcher": p.id };
+    const meta = (name: string) => ({ name, namespace: HUB_NAMESPACE, labels });
     return {
-        gp3: {
-            apiVersion: "storage.k8s.io/v1" as const,
-            kind: "StorageClass" as const,
-            metadata: { name: "gp3-encrypted", labels, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
-            provisioner: "ebs.csi.aws.com",
-            parameters: { type: "gp3", encrypted: "true", kmsKeyId: p.keyArn },
-            reclaimPolicy: "Retain",
-            volumeBindingMode: "WaitForFirstConsumer",
-            allowVolumeExpansion: true,
-        },
-        efs: {
-            apiVersion: "storage.k8s.io/v1" as const,
-            kind: "StorageClass" as const,
-            metadata: { name: "efs-workspace", labels },
-            provisioner: "efs.csi.aws.com",
-            parameters: { provisioningMode: "efs-ap", fileSystemId: p.fileSystemId, directoryPerms: "700", uid: "1000", gid: "1000", basePath: "/workbench" },
-            reclaimPolicy: "Retain",
-            volumeBindingMode: "Immediate",
-        },
-        workspace: {
+        serviceAccount: { apiVersion: "v1" as const, kind: "ServiceAccount" as const, metadata: meta(serverServiceAccount(p.id)) },
+        sshKeys: {
             apiVersion: "v1" as const,
-            kind: "PersistentVolumeClaim" as const,
-            metadata: { name: WORKSPACE_PVC, namespace: p.namespace, labels },
-            spec: { accessModes: ["ReadWriteMany"], storageClassName: "efs-workspace", resources: { requests: { storage: "1Ti" } } },
+            kind: "ConfigMap" as const,
+            metadata: meta(`ssh-keys-${p.id}`),
+            data: { authorized_keys: p.sshPublicKeys.length ? p.sshPublicKeys.join("\n") + "\n" : "" },
+        },
+        roleBinding: {
+            apiVersion: "rbac.authorization.k8s.io/v1" as const,
+            kind: "RoleBinding" as const,
+            metadata: meta(`researcher-${p.id}`),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher-access" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(p.id) }],
         },
     };
 }
+
+/** The hub namespace: baseline pod security (the chart's hub and proxy), a GPU quota over every server, the researchers' shared Role. */
+export function hubNamespaceObjects(p: { institution: string; stack: string; gpuLimit: number }) {
+    const labels = standardLabels(p.institution, p.stack, "jupyterhub");
+    return {
+        namespace: {
+            apiVersion: "v1" as const,
+            kind: "Namespace" as const,
+            metadata: { name: HUB_NAMESPACE, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" } },
+        },
+        quota: {
+            apiVersion: "v1" as const,
+            kind: "ResourceQuota" as const,
+            metadata: { name: "gpus", namespace: HUB_NAMESPACE, labels },
+            spec: { hard: { "requests.nvidia.com/gpu": String(p.gpuLimit) } },
+        },
+        role: {
+            apiVersion: "rbac.authorization.k8s.io/v1" as const,
+            kind: "Role" as const,
+            metadata: { name: "researcher-access", namespace: HUB_NAMESPACE, labels },
+            rules: [
+                { apiGroups: [""], resources: ["services"], resourceNames: ["proxy-public"], verbs: ["get"] },
+                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+                { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] },
+            ],
+        },
+    };
+}
+
+/**
+ * Port-forwarding in the hub namespace, for researchers (users archaeo:<id>), only to their own
+ * server pod (jupyter-<id>) or the proxy: a ValidatingAdmissionPolicy on the CONNECT of
+ * pods/portforward (admissionregistration.k8s.io/v1, GA in Kubernetes 1.30; CEL sees request.name
+ * and request.userInfo). Everyone else (admins, the hub) is untouched.
+ */
+export function portForwardPolicy(p: { institution: string; stack: string }) {
+    const labels = standardLabels(p.institution, p.stack, "jupyterhub");
+    const name = "archaeo-researcher-port-forward";
+    return {
+        policy: {
+            apiVersion: "admissionregistration.k8s.io/v1" as const,
+            kind: "ValidatingAdmissionPolicy" as const,
+            metadata: { name, labels },
+            spec: {
+                failurePolicy: "Fail",
+                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }] },
+                matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
+                validations: [{
+                    expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8) || request.name.startsWith('proxy-')",
+                    message: "researchers may port-forward only to their own server (jupyter-<id>) and the hub's proxy",
+                }],
+            },
+        },
+        binding: {
+            apiVersion: "admissionregistration.k8s.io/v1" as const,
+            kind: "ValidatingAdmissionPolicyBinding" as const,
+            metadata: { name, labels },
+            spec: {
+                policyName: name,
+                validationActions: ["Deny"],
+                matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": HUB_NAMESPACE } } },
+            },
+        },
+    };
+}
+
+// ---------------------------------------------------------------- Karpenter and the device plugin
 
 export interface KarpenterParams {
     clusterName: string;
@@ -313,14 +303,29 @@ export interface KarpenterParams {
     gpuLimit: number;
     consolidateAfterMinutes: number;
     spotForBatch: boolean;
+    /** The stack's standard tags: Karpenter puts them on every instance, volume and ENI it launches (the budget sees them). */
+    tags: Record<string, string>;
 }
 
-/** EC2NodeClass (AL2023, encrypted root with the stack key, IMDSv2) and GPU NodePools that scale to zero. */
+/** Instance families of the CPU pool (CPU-only servers for data preparation; amd64 like the image). */
+export const CPU_FAMILIES = ["m7i", "c7i", "r7i"] as const;
+/** Most vCPUs the CPU pool may run at once. */
+export const CPU_POOL_VCPUS = 64;
+
+/**
+ * NodePool labels every GPU node carries. `nvidia.com/gpu.present: "true"` is one of the terms of the
+ * NVIDIA device plugin chart's default node affinity (deployments/helm/nvidia-device-plugin/values.yaml,
+ * v0.19.0: NFD's feature.node.kubernetes.io/pci-10de.present, or nvidia.com/gpu.present): without NFD
+ * no node matched and no GPU was ever advertised.
+ */
+export const GPU_NODE_LABELS = { "nvidia.com/gpu.present": "true" } as const;
+
+/** EC2NodeClasses (AL2023, encrypted root with the stack key, IMDSv2 hop 1, the stack's tags) and NodePools that scale to zero. */
 export function karpenterObjects(p: KarpenterParams) {
-    const nodeClass = {
+    const nodeClass = (name: string, rootGi: number) => ({
         apiVersion: "karpenter.k8s.aws/v1" as const,
         kind: "EC2NodeClass" as const,
-        metadata: { name: "gpu" },
+        metadata: { name },
         spec: {
             // AL2023: Karpenter picks the NVIDIA variant of the EKS AMI for GPU instance types.
             amiSelectorTerms: [{ alias: "al2023@latest" }],
@@ -328,102 +333,290 @@ export function karpenterObjects(p: KarpenterParams) {
             subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": p.clusterName } }],
             securityGroupSelectorTerms: [{ id: p.securityGroupId }],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, httpProtocolIPv6: "disabled" },
-            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: "150Gi", volumeType: "gp3", encrypted: true, kmsKeyID: p.keyArn, deleteOnTermination: true } }],
-            tags: { "karpenter.sh/discovery": p.clusterName },
+            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: `${rootGi}Gi`, volumeType: "gp3", encrypted: true, kmsKeyID: p.keyArn, deleteOnTermination: true } }],
+            tags: { ...p.tags, Name: `${p.clusterName}-${name}` },
         },
-    };
-    const pool = (name: string, capacity: "on-demand" | "spot", taints: Array<{ key: string; value: string; effect: string }>) => ({
+    });
+    const pool = (name: string, nodeClassName: string, o: {
+        families: readonly string[]; capacity: "on-demand" | "spot"; taints: Array<{ key: string; value: string; effect: string }>; limits: Record<string, string>; labels: Record<string, string>;
+    }) => ({
         apiVersion: "karpenter.sh/v1" as const,
         kind: "NodePool" as const,
         metadata: { name },
         spec: {
             template: {
-                metadata: { labels: { "archaeo/pool": name } },
+                metadata: { labels: { [POOLS.label]: name, ...o.labels } },
                 spec: {
-                    nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass" as const, name: "gpu" },
+                    nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass" as const, name: nodeClassName },
                     requirements: [
-                        { key: "karpenter.k8s.aws/instance-family", operator: "In", values: [...p.gpuFamilies] },
-                        { key: "karpenter.sh/capacity-type", operator: "In", values: [capacity] },
+                        { key: "karpenter.k8s.aws/instance-family", operator: "In", values: [...o.families] },
+                        { key: "karpenter.sh/capacity-type", operator: "In", values: [o.capacity] },
                         { key: "kubernetes.io/arch", operator: "In", values: ["amd64"] },
                     ],
-                    taints,
+                    taints: o.taints,
                     expireAfter: "720h",
                 },
             },
-            limits: { "nvidia.com/gpu": String(p.gpuLimit) },
+            limits: o.limits,
             disruption: { consolidationPolicy: "WhenEmpty", consolidateAfter: `${p.consolidateAfterMinutes}m` },
         },
     });
-    const pools = [pool("gpu", "on-demand", [{ ...GPU_TAINT }])];
-    if (p.spotForBatch) pools.push(pool("gpu-batch-spot", "spot", [{ ...GPU_TAINT }, { ...BATCH_TAINT }]));
-    return { nodeClass, pools };
+    const gpuLimits = { "nvidia.com/gpu": String(p.gpuLimit) };
+    const pools = [
+        pool(POOLS.gpu, "gpu", { families: p.gpuFamilies, capacity: "on-demand", taints: [{ ...GPU_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }),
+        pool("cpu", "cpu", { families: CPU_FAMILIES, capacity: "on-demand", taints: [], limits: { cpu: String(CPU_POOL_VCPUS) }, labels: {} }),
+    ];
+    if (p.spotForBatch) {
+        pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }));
+    }
+    return { nodeClasses: [nodeClass("gpu", 150), nodeClass("cpu", 100)], pools };
 }
 
+/**
+ * Values of the NVIDIA device plugin chart: tolerate every taint a GPU pool sets (the chart's default
+ * tolerations name only nvidia.com/gpu; a Helm list value replaces the default list). Its default
+ * affinity is kept: GPU_NODE_LABELS satisfy it.
+ */
+export function devicePluginValues(spotForBatch: boolean) {
+    return { tolerations: [gpuToleration, ...(spotForBatch ? [batchToleration] : [])] };
+}
+
+// ---------------------------------------------------------------- batch training
+
 export interface DdpParams {
-    namespace: string;
     institution: string;
     stack: string;
+    id: string;
     image: string;
     nodes: number;
     gpusPerNode: number;
     memoryGiB: number;
     spot: boolean;
+    env: Record<string, string>;
     name?: string;
-    script?: string;
+    /** archaeo-train arguments (after the torchrun options). */
+    trainArgs?: string[];
 }
 
-/** An Indexed Job running torchrun over N nodes x G GPUs with NCCL, the shared workspace and /dev/shm. */
+/**
+ * A researcher's DDP training job in their own namespace: an Indexed Job plus a headless Service.
+ * Rendezvous is static and deterministic: index 0 hosts the c10d store (torchrun --node-rank 0 with
+ * --master-addr); the headless service publishes not-ready addresses, so every rank resolves
+ * <name>-0.<name> as soon as pod 0 has an IP (not only once Ready). Retries: torchrun restarts
+ * failed workers (--max-restarts), the Job retries pods up to backoffLimit (checkpoints resume),
+ * evictions (spot interruptions) don't count, and a usage error (exit 2) fails the job at once.
+ */
 export function ddpJob(p: DdpParams) {
     const name = p.name ?? "ddp-train";
-    const labels = { ...standardLabels(p.institution, p.stack, name), "archaeo/job": name };
+    const ns = researcherNamespace(p.id);
+    const labels = { ...standardLabels(p.institution, p.stack, name), "archaeo/job": name, "archaeo/researcher": p.id };
     const service = {
         apiVersion: "v1" as const,
         kind: "Service" as const,
-        metadata: { name, namespace: p.namespace, labels },
-        spec: { clusterIP: "None", selector: { "archaeo/job": name }, ports: [{ name: "rdzv", port: 29500 }] },
+        metadata: { name, namespace: ns, labels },
+        spec: { clusterIP: "None", publishNotReadyAddresses: true, selector: { "archaeo/job": name }, ports: [{ name: "c10d", port: 29500 }] },
     };
+    const trainArgs = p.trainArgs ?? ["--data-dir", `${MOUNTS.data}/artifacts`, "--model", "resnet50", "--epochs", "30", "--output-dir", `${MOUNTS.workspace}/models/${name}`, "--resume", "--amp"];
     const job = {
         apiVersion: "batch/v1" as const,
         kind: "Job" as const,
-        metadata: { name, namespace: p.namespace, labels },
+        metadata: { name, namespace: ns, labels },
         spec: {
             completionMode: "Indexed",
             completions: p.nodes,
             parallelism: p.nodes,
-            backoffLimit: 0,
+            backoffLimit: 3,
+            podFailurePolicy: {
+                rules: [
+                    { action: "FailJob", onExitCodes: { containerName: "trainer", operator: "In", values: [2] } },
+                    { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
+                ],
+            },
             template: {
                 metadata: { labels },
                 spec: {
                     subdomain: name,
                     restartPolicy: "Never",
                     securityContext: podSecurity,
-                    serviceAccountName: "workbench",
-                    automountServiceAccountToken: false,
-                    tolerations: [gpuToleration, ...(p.spot ? [{ key: BATCH_TAINT.key, operator: "Exists", effect: BATCH_TAINT.effect }] : [])],
-                    ...(p.spot ? { nodeSelector: { "karpenter.sh/capacity-type": "spot" } } : {}),
+                    serviceAccountName: JOB_SERVICE_ACCOUNT,
+                    tolerations: [gpuToleration, ...(p.spot ? [batchToleration] : [])],
+                    nodeSelector: { [POOLS.label]: p.spot ? POOLS.batchSpot : POOLS.gpu },
                     containers: [{
-                        name: "torchrun",
+                        name: "trainer",
                         image: p.image,
                         command: ["torchrun"],
                         args: [
                             `--nnodes=${p.nodes}`,
                             `--nproc-per-node=${p.gpusPerNode}`,
                             "--node-rank=$(JOB_COMPLETION_INDEX)",
-                            "--rdzv-backend=c10d",
-                            `--rdzv-endpoint=${name}-0.${name}:29500`,
-                            `--rdzv-id=${name}`,
-                            p.script ?? "/workspace/train.py",
+                            `--master-addr=${name}-0.${name}`,
+                            "--master-port=29500",
+                            "--max-restarts=3",
+                            "--no-python",
+                            "archaeo-train",
+                            ...trainArgs,
                         ],
-                        env: [{ name: "NCCL_DEBUG", value: "WARN" }, { name: "OMP_NUM_THREADS", value: "4" }],
-                        ports: [{ name: "rdzv", containerPort: 29500 }],
+                        env: [
+                            { name: "NCCL_DEBUG", value: "WARN" },
+                            { name: "OMP_NUM_THREADS", value: "4" },
+                            ...Object.entries(p.env).map(([k, v]) => ({ name: k, value: v })),
+                        ],
+                        ports: [{ name: "c10d", containerPort: 29500 }],
                         resources: { requests: { "nvidia.com/gpu": String(p.gpusPerNode) }, limits: { "nvidia.com/gpu": String(p.gpusPerNode) } },
-                        securityContext: { ...restricted, readOnlyRootFilesystem: false },
-                        volumeMounts: [{ name: "workspace", mountPath: "/workspace" }, { name: "dshm", mountPath: "/dev/shm" }],
+                        securityContext: restricted,
+                        volumeMounts: researcherMounts(),
                     }],
-                    volumes: [workspaceVolume, shmVolume(p.memoryGiB)],
+                    volumes: researcherPodVolumes({ home: VOLUMES.home, datasets: VOLUMES.datasets, mydata: VOLUMES.mydata }, p.memoryGiB),
                 },
             },
         },
     };
     return { service, job };
+}
+
+// ---------------------------------------------------------------- JupyterHub
+
+export interface HubAuth {
+    /** oauthenticator GenericOAuthenticator settings (client secret added by the component as a secret). */
+    authorizeUrl: string;
+    tokenUrl: string;
+    userdataUrl: string;
+    usernameClaim: string;
+    clientId: string;
+    loginService: string;
+}
+
+export interface HubParams {
+    /** repository@sha256:... of the workbench image. */
+    image: string;
+    researcherIds: readonly string[];
+    auth: HubAuth;
+    /** https://<hubHostname> in cidr mode; http://localhost:8000 (kubectl port-forward) otherwise. */
+    publicUrl: string;
+    /** cidr mode: TLS at an NLB with the ACM certificate, reachable only from these CIDRs. */
+    exposed?: { acmCertificateArn: string; sourceRanges: readonly string[] };
+    cullMinutes: number;
+    gpusPerResearcher: number;
+    /** Host memory of the reference GPU node (sizes /dev/shm and the memory limit). */
+    memoryGiB: number;
+    vcpus: number;
+    env: Record<string, string>;
+}
+
+/** Where a researcher's server may run, what it gets. The first is the default. */
+export function profileList(p: Pick<HubParams, "gpusPerResearcher" | "memoryGiB" | "vcpus">) {
+    const gpuOverride = (gpus: number) => ({
+        extra_resource_limits: { "nvidia.com/gpu": String(gpus) },
+        extra_resource_guarantees: { "nvidia.com/gpu": String(gpus) },
+        tolerations: [gpuToleration],
+        node_selector: { [POOLS.label]: POOLS.gpu },
+        cpu_guarantee: Math.max(1, p.vcpus * gpus - 1),
+        mem_guarantee: `${Math.max(4, Math.floor(p.memoryGiB * 0.6) * gpus)}G`,
+        mem_limit: `${Math.max(6, Math.floor(p.memoryGiB * 0.85) * gpus)}G`,
+    });
+    const profiles: Array<Record<string, unknown>> = [
+        { display_name: "1 GPU", slug: "gpu-1", description: "Fine-tuning and notebooks on one GPU.", default: true, kubespawner_override: gpuOverride(1) },
+        {
+            display_name: "CPU only",
+            slug: "cpu",
+            description: "Sorting, labelling and preparing images; no GPU is held.",
+            kubespawner_override: { node_selector: { [POOLS.label]: "cpu" }, cpu_guarantee: 1, cpu_limit: 4, mem_guarantee: "4G", mem_limit: "16G" },
+        },
+    ];
+    if (p.gpusPerResearcher > 1) {
+        const n = Math.min(p.gpusPerResearcher, 4);
+        profiles.push({ display_name: `${n} GPUs`, slug: `gpu-${n}`, description: `Multi-GPU training (DDP) on one node with ${n} GPUs.`, kubespawner_override: gpuOverride(n) });
+    }
+    return profiles;
+}
+
+/**
+ * Values of the Zero to JupyterHub chart (4.4.0, checked against its values.schema.yaml with
+ * tools/check-hub-values.ts): per-person OAuth login, only `researchers` allowed, one server per
+ * researcher from the stack image by digest, non-root, their own service account and volumes (KubeSpawner
+ * expands {username} in service_account, volumes, extra_containers and environment: kubespawner 7.0.0
+ * spawner.py get_pod_manifest/get_env), an SSH sidecar with their keys, profiles mapped to the
+ * Karpenter pools, idle culling, hub and proxy on the system node. No pre-puller (GPU nodes come and go).
+ */
+export function jupyterhubValues(p: HubParams) {
+    const system = { [POOLS.label]: POOLS.system };
+    const env: Record<string, string> = {
+        ...p.env,
+        ARCHAEO_RESEARCHER: "{username}",
+        HOME: MOUNTS.home,
+        SHELL: "/bin/bash",
+    };
+    return {
+        hub: {
+            nodeSelector: system,
+            config: {
+                JupyterHub: { authenticator_class: "generic-oauth" },
+                Authenticator: { allowed_users: [...p.researcherIds], admin_users: [] },
+                GenericOAuthenticator: {
+                    client_id: p.auth.clientId,
+                    oauth_callback_url: `${p.publicUrl}/hub/oauth_callback`,
+                    authorize_url: p.auth.authorizeUrl,
+                    token_url: p.auth.tokenUrl,
+                    userdata_url: p.auth.userdataUrl,
+                    username_claim: p.auth.usernameClaim,
+                    scope: ["openid", "email", "profile"],
+                    login_service: p.auth.loginService,
+                },
+            },
+        },
+        proxy: {
+            chp: { nodeSelector: system },
+            service: p.exposed
+                ? {
+                    type: "LoadBalancer",
+                    loadBalancerSourceRanges: [...p.exposed.sourceRanges],
+                    annotations: {
+                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+                        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": p.exposed.acmCertificateArn,
+                        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+                    },
+                }
+                : { type: "ClusterIP" },
+            ...(p.exposed ? { https: { enabled: true, type: "offload" } } : {}),
+        },
+        scheduling: { userScheduler: { enabled: false }, podPriority: { enabled: false }, userPlaceholder: { enabled: false } },
+        prePuller: { hook: { enabled: false }, continuous: { enabled: false } },
+        singleuser: {
+            image: { name: p.image, tag: "" },
+            uid: RESEARCHER_UID,
+            fsGid: RESEARCHER_UID,
+            allowPrivilegeEscalation: false,
+            serviceAccountName: serverServiceAccount("{username}"),
+            cmd: "jupyterhub-singleuser",
+            defaultUrl: "/lab",
+            // A GPU node may have to start and pull the image first.
+            startTimeout: 1200,
+            extraEnv: env,
+            storage: {
+                type: "none",
+                extraVolumes: researcherPodVolumes({ home: "home-{username}", datasets: VOLUMES.datasets, mydata: "mydata-{username}" }, p.memoryGiB)
+                    .concat([{ name: "ssh-keys", configMap: { name: "ssh-keys-{username}" } } as never]),
+                extraVolumeMounts: researcherMounts(),
+            },
+            extraContainers: [{
+                name: "sshd",
+                image: p.image,
+                args: ["sshd"],
+                ports: [{ name: "ssh", containerPort: PORTS.ssh }],
+                env: [{ name: "ARCHAEO_SSHD_OPTIONAL", value: "1" }, ...Object.entries(env).map(([name, value]) => ({ name, value }))],
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
+                securityContext: { ...restricted, runAsUser: RESEARCHER_UID, runAsGroup: RESEARCHER_UID },
+                volumeMounts: [
+                    ...researcherMounts().filter((m) => m.name !== VOLUMES.shm),
+                    { name: "ssh-keys", mountPath: "/etc/archaeo/authorized_keys", subPath: "authorized_keys", readOnly: true },
+                ],
+            }],
+            profileList: profileList(p),
+            networkPolicy: { enabled: true },
+        },
+        cull: p.cullMinutes > 0
+            ? { enabled: true, timeout: p.cullMinutes * 60, every: 300, users: false, removeNamedServers: false, maxAge: 0 }
+            : { enabled: false },
+    };
 }

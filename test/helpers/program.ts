@@ -37,10 +37,10 @@ export async function runProgram(cfg: StackConfig): Promise<ProgramRun> {
     const e = await engine();
     e.reset();
     // Loaded after the mocks are installed, as the SDK requires.
-    const { createWorkbench } = require("../../infra/workbench") as typeof import("../../infra/workbench");
-    const wb = createWorkbench(cfg);
+    const { program } = require("../../infra/workbench") as typeof import("../../infra/workbench");
+    const { outputs: stackOutputs } = await program(cfg);
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(wb)) outputs[k] = await value(v as any);
+    for (const [k, v] of Object.entries(stackOutputs)) outputs[k] = await value(pulumi.output(v) as any);
     await e.settle();
     const view = e.snapshot();
     return { cfg, engine: view, resources: [...view.resources], outputs };

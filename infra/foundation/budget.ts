@@ -1,3 +1,4 @@
+/** Monthly cost budget over the stack's tagged resources, with e-mail alerts. */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 
@@ -6,7 +7,7 @@ export interface BudgetArgs {
     budgetName: string;
     /** Monthly limit in USD. */
     monthlyUsd: number;
-    /** Cost-allocation tag (key and value) that selects this stack's cost. */
+    /** The cost-allocation tag (key and value) that selects this stack's cost: workbench=archaeo-<institution>-<stack>. */
     tagKey: string;
     tagValue: string;
     /** Addresses alerted at 80% of actual and 100% of forecast spend. */
@@ -14,14 +15,14 @@ export interface BudgetArgs {
 }
 
 /**
- * Monthly cost budget over the stack's tagged resources with e-mail alerts. The tag key must be
- * activated once as a cost allocation tag in the Billing console (documented in the README).
+ * The tag key must be activated once as cost allocation tags in the Billing console (README). Every
+ * EC2 instance and EBS volume the stack causes to exist carries them, Karpenter's included.
  */
 export class Budget extends pulumi.ComponentResource {
     public readonly budgetName: pulumi.Output<string>;
 
     constructor(name: string, args: BudgetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("archaeo:budget:Budget", name, {}, opts);
+        super("archaeo:foundation:Budget", name, {}, opts);
         const notify = (notificationType: "ACTUAL" | "FORECASTED", threshold: number) => ({
             notificationType,
             comparisonOperator: "GREATER_THAN",
@@ -35,6 +36,7 @@ export class Budget extends pulumi.ComponentResource {
             timeUnit: "MONTHLY",
             limitAmount: args.monthlyUsd.toFixed(2),
             limitUnit: "USD",
+            // One tag whose value names institution and stack (a budget has one TagKeyValue filter, its values ORed).
             costFilters: [{ name: "TagKeyValue", values: [`user:${args.tagKey}$${args.tagValue}`] }],
             notifications: [notify("ACTUAL", 80), notify("FORECASTED", 100)],
         }, { parent: this });

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { WORKBENCH_PORTS } from "../components/network";
+import { PORTS as WORKBENCH_PORTS } from "../constants";
 import type { AccessMode } from "../config";
 
 export interface UserDataParams {

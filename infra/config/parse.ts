@@ -1,0 +1,519 @@
+/**
+ * Stack configuration: one pure function from raw stack config to a frozen, typed StackConfig.
+ *
+ * Raw values come either from the Pulumi engine (every value a string, lists and objects as JSON) or
+ * from a parsed stacks/Pulumi.<stack>.yaml (typed YAML values); `parseConfig` accepts both. It never
+ * stops at the first problem: each section validator returns its problems with the key and the fix,
+ * and they are thrown together once, before any resource is registered.
+ */
+import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
+import prices from "../data/prices.json";
+import { addressesCovered, parseCidr, ParsedCidr } from "./cidr";
+import { CONFIG_KEYS, ConfigKey, KeySpec, Mode, MOVED_KEYS, PROJECT, RESEARCHER_FIELDS } from "./schema";
+import { checkSshPublicKey } from "./ssh";
+import {
+    AccessMode, BackupConfig, ClusterSettings, ClusterStackConfig, ConfigError, ConfigProblem, DataClassification, InstanceResearcher,
+    InstanceStackConfig, Researcher, StackConfig,
+} from "./types";
+
+export interface ConfigContext {
+    readonly stack: string;
+    /** aws:region of the stack. */
+    readonly region?: string;
+    readonly project?: string;
+}
+
+const SLUG = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
+const RESEARCHER_ID = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const AMI = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** IAM role or user ARN (paths allowed: Identity Center roles live under aws-reserved/sso.amazonaws.com/). */
+export const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\/([\w+=,.@/-]+)$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+const HOSTNAME = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+/** Role session names (sts:AssumeRole RoleSessionName): 2-64 of [\w+=,.@-]. */
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+export const MAX_RESEARCHERS = 50;
+
+/**
+ * EKS versions accepted, all in EKS standard support (1.34 until 2026-12-02, 1.35 until 2027-03-27;
+ * extended support costs $0.60/h per cluster instead of $0.10, and the cluster is pinned to STANDARD)
+ * and supported by the pinned Karpenter.
+ */
+export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
+
+type Raw = Record<string, unknown>;
+
+/** Reads raw values of one object (the stack or a researcher entry), collecting problems. */
+class Reader {
+    constructor(private readonly raw: Raw, private readonly path: (k: string) => string, private readonly problems: ConfigProblem[]) {}
+
+    fail(k: string, reason: string): void {
+        this.problems.push({ propertyPath: this.path(k), reason });
+    }
+
+    has(k: string): boolean {
+        const v = this.raw[k];
+        return !(v === undefined || v === null || v === "");
+    }
+
+    str(k: string): string | undefined {
+        const v = this.raw[k];
+        if (v === undefined || v === null || v === "") return undefined;
+        if (typeof v !== "string") { this.fail(k, `must be a string, got ${JSON.stringify(v)}`); return undefined; }
+        return v.trim();
+    }
+
+    int(k: string, s: Pick<KeySpec, "min" | "max" | "unit">, fallback: number): number {
+        const v = this.raw[k];
+        const unit = s.unit ? ` ${s.unit}` : "";
+        if (v === undefined || v === null || v === "") return fallback;
+        const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+        if (!Number.isInteger(n)) { this.fail(k, `must be a whole number${unit}, got ${JSON.stringify(v)}`); return fallback; }
+        if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) { this.fail(k, `must be ${s.min}-${s.max}${unit}, got ${n}`); return fallback; }
+        return n;
+    }
+
+    bool(k: string, fallback: boolean): boolean {
+        const v = this.raw[k];
+        if (v === undefined || v === null || v === "") return fallback;
+        if (typeof v === "boolean") return v;
+        if (v === "true" || v === "false") return v === "true";
+        this.fail(k, `must be true or false, got ${JSON.stringify(v)}`);
+        return fallback;
+    }
+
+    /** A list of strings (YAML list, or a JSON array string as the engine passes it). */
+    list(k: string): string[] {
+        const v = this.json(k);
+        if (v === undefined) return [];
+        if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) { this.fail(k, "must be a list of strings"); return []; }
+        return v.map((x: string) => x.trim());
+    }
+
+    /** A value that may arrive as JSON text from the engine. */
+    json(k: string): unknown {
+        const v = this.raw[k];
+        if (v === undefined || v === null || v === "") return undefined;
+        if (typeof v !== "string") return v;
+        try { return JSON.parse(v); } catch {
+            this.fail(k, `must be a list (a YAML list, or 'pulumi config set --path' entries), got ${JSON.stringify(v)}`);
+            return undefined;
+        }
+    }
+
+    oneOf<T extends string>(k: string, allowed: readonly T[], fallback: T): T {
+        const v = this.str(k);
+        if (v === undefined) return fallback;
+        if (!(allowed as readonly string[]).includes(v)) { this.fail(k, `must be one of ${allowed.join(" | ")}, got '${v}'`); return fallback; }
+        return v as T;
+    }
+}
+
+/**
+ * Validates raw stack config (keys with or without the "archaeo-workbench:" prefix; values as the
+ * engine passes them or as YAML parses them) and returns a frozen StackConfig, or throws ConfigError
+ * naming every wrong key and its fix.
+ */
+export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
+    const project = ctx.project ?? PROJECT;
+    const problems: ConfigProblem[] = [];
+    const key = (k: string) => `${project}:${k}`;
+
+    const raw: Raw = {};
+    for (const [k, v] of Object.entries(rawIn)) {
+        if (k.includes(":") && !k.startsWith(`${project}:`)) continue; // other namespaces (aws:region, ...)
+        const short = k.startsWith(`${project}:`) ? k.slice(project.length + 1) : k;
+        if (short in MOVED_KEYS) { problems.push({ propertyPath: key(short), reason: `is no longer a key: ${MOVED_KEYS[short]}` }); continue; }
+        if (!(short in CONFIG_KEYS)) {
+            const hint = closest(short, Object.keys(CONFIG_KEYS));
+            problems.push({ propertyPath: key(short), reason: `is not a config key of this project${hint ? `; did you mean '${hint}'?` : ""} (see Pulumi.yaml for every key)` });
+            continue;
+        }
+        raw[short] = v;
+    }
+    const r = new Reader(raw, key, problems);
+    const spec = (k: ConfigKey): KeySpec => CONFIG_KEYS[k];
+    const dflt = <T>(k: ConfigKey) => spec(k).default as T;
+
+    // Region (aws:region, outside this project's namespace).
+    const region = (ctx.region ?? "").trim();
+    if (!region) problems.push({ propertyPath: "aws:region", reason: "is not set; run 'pulumi config set aws:region us-east-1' (or your region)" });
+    else if (!REGION.test(region)) problems.push({ propertyPath: "aws:region", reason: `'${region}' is not an AWS region name like us-east-1` });
+
+    const institution = r.str("institution") ?? "";
+    if (!institution) r.fail("institution", "is required; run 'pulumi config set institution <slug>' (e.g. 'bristol-archaeology')");
+    else if (!SLUG.test(institution)) r.fail("institution", `'${institution}' must be 3-24 chars of a-z, 0-9 and '-', start with a letter and not end with '-'`);
+
+    const dataClassification = r.oneOf<DataClassification>("dataClassification", ["public", "internal", "confidential", "restricted"], dflt("dataClassification"));
+    const mode = r.oneOf<Mode>("mode", ["instance", "cluster"], dflt("mode"));
+
+    // Keys of the other mode are refused (Pulumi passes Pulumi.yaml defaults to every stack: those are fine).
+    for (const [k, s] of Object.entries(CONFIG_KEYS) as Array<[ConfigKey, KeySpec]>) {
+        if (!s.modes.includes(mode) && !isUnsetOrDefault(raw[k], s.default)) {
+            r.fail(k, `is only used in ${s.modes.join(" and ")} mode; remove it, or set mode: ${s.modes[0]}`);
+            delete raw[k];
+        }
+    }
+
+    const instanceType = r.str("instanceType") ?? dflt<string>("instanceType");
+    const gpu = checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason));
+
+    let availabilityZone = r.str("availabilityZone") ?? (region ? `${region}a` : "");
+    if (region && !new RegExp(`^${region}[a-z]$`).test(availabilityZone)) {
+        r.fail("availabilityZone", `'${availabilityZone}' is not an AZ of ${region}; use e.g. ${region}a (check 'aws ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=${instanceType}')`);
+        availabilityZone = `${region}a`;
+    }
+
+    const vpcCidr = r.str("vpcCidr") ?? dflt<string>("vpcCidr");
+    const vpc = parseCidr(vpcCidr);
+    const maxVpcPrefix = mode === "cluster" ? 20 : 24;
+    if (!vpc || vpc.version !== 4 || vpc.prefix < 16 || vpc.prefix > maxVpcPrefix) {
+        r.fail("vpcCidr", `'${vpcCidr}' must be an IPv4 CIDR from /16 to /${maxVpcPrefix}${mode === "cluster" ? " in cluster mode (pods take VPC addresses)" : ""}, e.g. 10.42.0.0/16`);
+    } else if (vpc.hostBitsSet) r.fail("vpcCidr", `'${vpcCidr}' has host bits set; did you mean ${vpc.network}?`);
+
+    const backup = backupSection(r, region);
+    const access = accessSection(r, mode);
+    const autoStop = {
+        idleMinutes: r.int("autoStopIdleMinutes", spec("autoStopIdleMinutes"), dflt("autoStopIdleMinutes")),
+        gpuUtilPercent: r.int("autoStopGpuUtilPercent", spec("autoStopGpuUtilPercent"), dflt("autoStopGpuUtilPercent")),
+    };
+    if (autoStop.idleMinutes > 0 && autoStop.idleMinutes < 15) r.fail("autoStopIdleMinutes", `must be 0 (disabled) or 15-1440 minutes, got ${autoStop.idleMinutes}`);
+    const budget = budgetSection(r);
+    const protectData = r.bool("protectData", dflt("protectData"));
+
+    const kmsKeyArn = r.str("kmsKeyArn");
+    if (kmsKeyArn) {
+        const m = KMS_ARN.exec(kmsKeyArn);
+        if (!m) r.fail("kmsKeyArn", `'${kmsKeyArn}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); aliases are not accepted`);
+        else if (region && m[1] !== region) r.fail("kmsKeyArn", `the key is in ${m[1]} but the stack is in ${region}; use a key in ${region}`);
+    }
+    const baseImageDigest = r.str("baseImageDigest");
+    if (baseImageDigest && !DIGEST.test(baseImageDigest)) r.fail("baseImageDigest", `'${baseImageDigest}' must look like sha256:<64 hex digits> (docker buildx imagetools inspect <tag>)`);
+    const imageRetentionDays = r.int("imageRetentionDays", spec("imageRetentionDays"), dflt("imageRetentionDays"));
+    if (imageRetentionDays > 0 && imageRetentionDays < 365) r.fail("imageRetentionDays", `must be 0 (forever) or 365-3650 days so runs stay reproducible, got ${imageRetentionDays}`);
+    const auditLogRetentionDays = r.int("auditLogRetentionDays", spec("auditLogRetentionDays"), dflt("auditLogRetentionDays"));
+
+    const base = {
+        project, stack: ctx.stack, region, institution, dataClassification, instanceType, gpu: gpu!, availabilityZone, vpcCidr, backup, access, autoStop, budget,
+        protectData, ...(kmsKeyArn ? { kmsKeyArn } : {}), ...(baseImageDigest ? { baseImageDigest } : {}), imageRetentionDays, auditLogRetentionDays,
+    };
+
+    let cfg: StackConfig;
+    if (mode === "cluster") {
+        const cluster = clusterSection(r, { region, instanceType, gpu, access: access.mode });
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0 }, clusterAuth: cluster.auth.kind });
+        cfg = { ...base, mode, researchers, cluster } satisfies ClusterStackConfig;
+    } else {
+        const workspaceSizeGiB = r.int("workspaceSizeGiB", spec("workspaceSizeGiB"), dflt("workspaceSizeGiB"));
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB } }) as InstanceResearcher[];
+        const amiId = r.str("amiId");
+        if (amiId && !AMI.test(amiId)) r.fail("amiId", `'${amiId}' is not an AMI id (ami- followed by 8 or 17 hex digits)`);
+        const ssmParameter = r.str("amiSsmParameter") ?? dflt<string>("amiSsmParameter");
+        if (!ssmParameter.startsWith("/")) r.fail("amiSsmParameter", `'${ssmParameter}' must be an SSM parameter path starting with '/'`);
+        cfg = {
+            ...base, mode, researchers,
+            rootVolumeSizeGiB: r.int("rootVolumeSizeGiB", spec("rootVolumeSizeGiB"), dflt("rootVolumeSizeGiB")),
+            ami: { ...(amiId ? { id: amiId } : {}), ssmParameter },
+        } satisfies InstanceStackConfig;
+    }
+
+    if (problems.length) throw new ConfigError(problems);
+    return deepFreeze(cfg);
+}
+
+function checkInstanceType(instanceType: string, fail: (reason: string) => void): GpuInstanceSpec | undefined {
+    const gpu = gpuSpec(instanceType);
+    if (!gpu) fail(`${instanceType} is not a supported GPU instance type (it has no GPU or is not in infra/data/gpus.ts); use one of ${Object.keys(GPU_INSTANCE_TYPES).join(", ")}`);
+    else if (!(instanceType in prices.ec2OnDemandPerHour)) fail(`${instanceType} has no price in infra/data/prices.json; add it there`);
+    return gpu;
+}
+
+/** backupCopyRegion / backupCopyKmsKeyArn come together; the key lives in the copy region. */
+function backupSection(r: Reader, region: string): BackupConfig {
+    const retentionDays = r.int("snapshotRetentionDays", CONFIG_KEYS.snapshotRetentionDays, CONFIG_KEYS.snapshotRetentionDays.default);
+    const copyRegion = r.str("backupCopyRegion");
+    const copyKey = r.str("backupCopyKmsKeyArn");
+    if (!copyRegion && !copyKey) return { retentionDays };
+    if (copyRegion && !REGION.test(copyRegion)) r.fail("backupCopyRegion", `'${copyRegion}' is not an AWS region name like eu-west-1`);
+    else if (copyRegion && copyRegion === region) r.fail("backupCopyRegion", `is the stack's own region (${region}); name a second region for disaster recovery, or remove it`);
+    if (copyRegion && !copyKey) r.fail("backupCopyKmsKeyArn", `is required with backupCopyRegion: a customer-managed key in ${copyRegion} that encrypts the copies`);
+    if (copyKey && !copyRegion) r.fail("backupCopyRegion", "is required with backupCopyKmsKeyArn: the region the key is in");
+    if (copyKey) {
+        const m = KMS_ARN.exec(copyKey);
+        if (!m) r.fail("backupCopyKmsKeyArn", `'${copyKey}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+        else if (copyRegion && m[1] !== copyRegion) r.fail("backupCopyKmsKeyArn", `the key is in ${m[1]} but backupCopyRegion is ${copyRegion}; use a key in ${copyRegion}`);
+    }
+    return copyRegion && copyKey ? { retentionDays, copy: { region: copyRegion, kmsKeyArn: copyKey } } : { retentionDays };
+}
+
+/**
+ * accessMode / accessCidrs: IPv4 only (the VPC has no IPv6), judged by the address space covered
+ * (not by spelling: 0.0.0.0/1 + 128.0.0.0/1 is the whole internet too), at most accessCidrMaxAddresses.
+ */
+function accessSection(r: Reader, mode: Mode): StackConfig["access"] {
+    const accessMode = r.oneOf<AccessMode>("accessMode", ["ssm", "cidr"], CONFIG_KEYS.accessMode.default);
+    const maxAddresses = r.int("accessCidrMaxAddresses", CONFIG_KEYS.accessCidrMaxAddresses, CONFIG_KEYS.accessCidrMaxAddresses.default);
+    const cidrs = checkCidrList(r, "accessCidrs", maxAddresses, "the workbench");
+    if (accessMode === "cidr" && cidrs.length === 0) r.fail("accessCidrs", "is empty but accessMode is cidr; list your institution's CIDRs, or use accessMode: ssm");
+    if (accessMode === "ssm" && cidrs.length > 0) r.fail("accessCidrs", `is only used with accessMode: cidr; remove it, or set accessMode: cidr to open ${mode === "cluster" ? "the hub" : "SSH"} to it`);
+    return { mode: accessMode, cidrs, maxAddresses };
+}
+
+/** Checks a list of IPv4 CIDRs one by one and by the address space they cover together. */
+function checkCidrList(r: Reader, k: ConfigKey, maxAddresses: number, what: string): string[] {
+    const cidrs = r.list(k);
+    const parsed: ParsedCidr[] = [];
+    cidrs.forEach((c, i) => {
+        const p = parseCidr(c);
+        if (!p) r.fail(`${k}[${i}]`, `'${c}' is not a valid CIDR (e.g. 203.0.113.0/24)`);
+        else if (p.version === 6) r.fail(`${k}[${i}]`, `'${c}' is IPv6, but the workbench VPC is IPv4-only; list IPv4 CIDRs`);
+        else if (p.prefix === 0) r.fail(`${k}[${i}]`, `'${c}' opens ${what} to the whole internet; list your institution's CIDRs${k === "accessCidrs" ? " or use accessMode: ssm" : ""}`);
+        else if (p.hostBitsSet) r.fail(`${k}[${i}]`, `'${c}' has host bits set; did you mean ${p.network}?`);
+        else parsed.push(p);
+    });
+    const covered = addressesCovered(parsed);
+    if (covered > BigInt(maxAddresses)) {
+        r.fail(k, `covers ${covered} IPv4 addresses, more than accessCidrMaxAddresses (${maxAddresses}); list your institution's own ranges (raise accessCidrMaxAddresses only if they really are that large)`);
+    }
+    return cidrs;
+}
+
+function budgetSection(r: Reader): StackConfig["budget"] {
+    const monthlyUsd = r.int("budgetMonthlyUsd", CONFIG_KEYS.budgetMonthlyUsd, CONFIG_KEYS.budgetMonthlyUsd.default);
+    const alertEmails = r.list("budgetAlertEmails");
+    if (alertEmails.length === 0) r.fail("budgetAlertEmails", "needs at least one e-mail address to alert about spend");
+    alertEmails.forEach((e, i) => { if (!EMAIL.test(e)) r.fail(`budgetAlertEmails[${i}]`, `'${e}' is not an e-mail address`); });
+    return { monthlyUsd, alertEmails };
+}
+
+function clusterSection(r: Reader, c: { region: string; instanceType: string; gpu?: GpuInstanceSpec; access: AccessMode }): ClusterSettings {
+    const K = CONFIG_KEYS;
+    const kubernetesVersion = r.oneOf("kubernetesVersion", KUBERNETES_VERSIONS, K.kubernetesVersion.default);
+    const adminArns = r.list("clusterAdminArns");
+    if (adminArns.length === 0) r.fail("clusterAdminArns", "needs at least one IAM role or user ARN to administer the cluster (EKS access entries)");
+    adminArns.forEach((a, i) => { if (!IAM_PRINCIPAL.test(a)) r.fail(`clusterAdminArns[${i}]`, `'${a}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`); });
+    const maxAddresses = r.int("accessCidrMaxAddresses", K.accessCidrMaxAddresses, K.accessCidrMaxAddresses.default);
+    const apiCidrs = checkCidrList(r, "clusterApiCidrs", maxAddresses, "the Kubernetes API");
+
+    const families = [...new Set(Object.values(GPU_INSTANCE_TYPES).map((g) => g.family))];
+    const gpuFamilies = r.has("gpuFamilies") ? r.list("gpuFamilies") : [...K.gpuFamilies.default];
+    if (gpuFamilies.length === 0) r.fail("gpuFamilies", `needs at least one GPU family: ${families.join(", ")}`);
+    gpuFamilies.forEach((f, i) => { if (!families.includes(f)) r.fail(`gpuFamilies[${i}]`, `'${f}' is not a supported GPU family; use ${families.join(", ")}`); });
+    if (c.gpu && !gpuFamilies.includes(c.gpu.family)) r.fail("instanceType", `${c.instanceType} (the reference GPU node for cost) is not in gpuFamilies ${gpuFamilies.join(", ")}`);
+
+    const gpuLimit = r.int("gpuLimit", K.gpuLimit, K.gpuLimit.default);
+    const gpusPerResearcher = r.int("gpusPerResearcher", K.gpusPerResearcher, K.gpusPerResearcher.default);
+    if (gpusPerResearcher > gpuLimit) r.fail("gpusPerResearcher", `is ${gpusPerResearcher} but gpuLimit (all GPUs) is ${gpuLimit}; lower it or raise gpuLimit`);
+    const ddp = { nodes: r.int("ddpNodes", K.ddpNodes, K.ddpNodes.default), gpusPerNode: r.int("ddpGpusPerNode", K.ddpGpusPerNode, K.ddpGpusPerNode.default) };
+    if (ddp.nodes * ddp.gpusPerNode > gpusPerResearcher) r.fail("ddpNodes", `the DDP template asks for ${ddp.nodes} x ${ddp.gpusPerNode} GPUs, more than gpusPerResearcher (${gpusPerResearcher}); its pods would wait forever`);
+
+    const authKind = r.oneOf("clusterAuth", ["cognito", "oidc"] as const, K.clusterAuth.default);
+    let auth: ClusterSettings["auth"] = { kind: "cognito" };
+    const oidcUrls = ["oidcAuthorizeUrl", "oidcTokenUrl", "oidcUserinfoUrl"] as const;
+    if (authKind === "oidc") {
+        const urls = oidcUrls.map((k) => {
+            const u = r.str(k);
+            if (!u) r.fail(k, "is required with clusterAuth: oidc (see your provider's .well-known/openid-configuration)");
+            else if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(u)) r.fail(k, `'${u}' must be an https:// URL`);
+            return u ?? "";
+        });
+        const clientId = r.str("oidcClientId");
+        if (!clientId) r.fail("oidcClientId", "is required with clusterAuth: oidc: the client id your identity provider issued for JupyterHub");
+        if (!r.has("oidcClientSecret")) r.fail("oidcClientSecret", "is required with clusterAuth: oidc; set it with 'pulumi config set --secret oidcClientSecret <secret>'");
+        auth = {
+            kind: "oidc", authorizeUrl: urls[0], tokenUrl: urls[1], userinfoUrl: urls[2], clientId: clientId ?? "",
+            usernameClaim: r.str("oidcUsernameClaim") ?? K.oidcUsernameClaim.default,
+        };
+    } else {
+        for (const k of [...oidcUrls, "oidcClientId", "oidcClientSecret"] as const) if (r.has(k)) r.fail(k, "is only used with clusterAuth: oidc; remove it, or set clusterAuth: oidc");
+    }
+
+    const hostname = r.str("hubHostname");
+    const acmCertificateArn = r.str("acmCertificateArn");
+    if (acmCertificateArn) {
+        const m = ACM_ARN.exec(acmCertificateArn);
+        if (!m) r.fail("acmCertificateArn", `'${acmCertificateArn}' is not an ACM certificate ARN`);
+        else if (c.region && m[1] !== c.region) r.fail("acmCertificateArn", `the certificate is in ${m[1]} but the stack is in ${c.region}`);
+    }
+    if (hostname && !HOSTNAME.test(hostname)) r.fail("hubHostname", `'${hostname}' is not a DNS name like hub.archaeology.example.ac.uk`);
+    if (c.access === "cidr") {
+        if (!acmCertificateArn) r.fail("acmCertificateArn", "is required with accessMode cidr in cluster mode: the hub is only exposed over TLS");
+        if (!hostname) r.fail("hubHostname", "is required with accessMode cidr in cluster mode: the hub's DNS name (login callbacks go to https://<hubHostname>/hub/oauth_callback)");
+    } else {
+        if (acmCertificateArn) r.fail("acmCertificateArn", "is only used with accessMode: cidr (in ssm mode the hub is reached with kubectl port-forward); remove it");
+        if (hostname) r.fail("hubHostname", "is only used with accessMode: cidr; remove it");
+    }
+
+    return {
+        kubernetesVersion,
+        adminArns,
+        apiCidrs,
+        gpuFamilies,
+        gpuLimit,
+        gpusPerResearcher,
+        spotForBatch: r.bool("spotForBatch", K.spotForBatch.default),
+        consolidateAfterMinutes: r.int("consolidateAfterMinutes", K.consolidateAfterMinutes, K.consolidateAfterMinutes.default),
+        auth,
+        ...(c.access === "cidr" && hostname && acmCertificateArn ? { hub: { hostname, acmCertificateArn } } : {}),
+        ddp,
+    };
+}
+
+interface ResearcherContext {
+    mode: Mode;
+    key: (k: string) => string;
+    problems: ConfigProblem[];
+    defaults: { instanceType: string; workspaceSizeGiB: number };
+    clusterAuth?: "cognito" | "oidc";
+}
+
+/** researchers: unique ids and principals, well-formed keys and ARNs, per-researcher overrides of this mode. */
+export function researchersSection(value: unknown, c: ResearcherContext): Array<Researcher | InstanceResearcher> {
+    const top = new Reader({ researchers: value }, c.key, c.problems);
+    const list = top.json("researchers");
+    const example = "researchers: [{ id: alice, iamPrincipalArn: arn:aws:iam::123456789012:role/alice, sshPublicKeys: [ssh-ed25519 AAAA...] }]";
+    if (list === undefined) { top.fail("researchers", `needs at least one researcher, e.g. ${example}`); return []; }
+    if (!Array.isArray(list)) { top.fail("researchers", `must be a list of researchers, e.g. ${example}`); return []; }
+    if (list.length === 0) top.fail("researchers", `needs at least one researcher, e.g. ${example}`);
+    if (list.length > MAX_RESEARCHERS) top.fail("researchers", `has ${list.length} entries; at most ${MAX_RESEARCHERS} per stack (split the institution into several stacks)`);
+
+    const out: Array<Researcher | InstanceResearcher> = [];
+    const ids = new Map<string, number>();
+    const principals = new Map<string, number[]>();
+    list.forEach((entry, i) => {
+        const at = (k: string) => c.key(`researchers[${i}]${k ? `.${k}` : ""}`);
+        if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
+            c.problems.push({ propertyPath: at(""), reason: `must be an object like { id: alice, iamPrincipalArn: ..., sshPublicKeys: [...] }, got ${JSON.stringify(entry)}` });
+            return;
+        }
+        const e = entry as Raw;
+        const r = new Reader(e, at, c.problems);
+        for (const f of Object.keys(e)) {
+            if (!(f in RESEARCHER_FIELDS)) {
+                const hint = closest(f, Object.keys(RESEARCHER_FIELDS));
+                r.fail(f, `is not a researcher field${hint ? `; did you mean '${hint}'?` : ""} (fields: ${Object.keys(RESEARCHER_FIELDS).join(", ")})`);
+            } else if (!(RESEARCHER_FIELDS[f as keyof typeof RESEARCHER_FIELDS].modes as readonly Mode[]).includes(c.mode)) {
+                r.fail(f, `is only used in ${RESEARCHER_FIELDS[f as keyof typeof RESEARCHER_FIELDS].modes.join(" and ")} mode; remove it`);
+            }
+        }
+
+        const id = r.str("id") ?? "";
+        if (!id) r.fail("id", `is required: ${RESEARCHER_FIELDS.id.description}`);
+        else if (!RESEARCHER_ID.test(id) || id.includes("--")) r.fail("id", `'${id}' must be 2-20 chars of a-z, 0-9 and single '-', start with a letter and not end with '-' (it names their server pod, namespace and roles)`);
+        else if (ids.has(id)) r.fail("id", `'${id}' is also researchers[${ids.get(id)}]; ids must be unique`);
+        else ids.set(id, i);
+
+        const iamPrincipalArn = r.str("iamPrincipalArn") ?? "";
+        const principal = IAM_PRINCIPAL.exec(iamPrincipalArn);
+        if (!iamPrincipalArn) r.fail("iamPrincipalArn", "is required: the IAM role or user that may act as this researcher (e.g. their Identity Center permission-set role)");
+        else if (!principal) r.fail("iamPrincipalArn", `'${iamPrincipalArn}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>)`);
+        const sessionName = r.str("sessionName");
+        if (sessionName && !SESSION_NAME.test(sessionName)) r.fail("sessionName", `'${sessionName}' is not a role session name (2-64 of letters, digits and _+=,.@-)`);
+        if (sessionName && principal?.[2] === "user") r.fail("sessionName", "is only used when iamPrincipalArn is a role; an IAM user is one person already");
+        if (principal?.[2] === "role" && /^aws-reserved\/sso\.amazonaws\.com\//.test(principal[3]) && !sessionName) {
+            r.fail("sessionName", "is required: an Identity Center permission-set role is shared by everyone with that permission set; give this person's Identity Center user name so only they can act as this researcher");
+        }
+        if (principal) principals.set(`${iamPrincipalArn}#${sessionName ?? ""}`, [...(principals.get(`${iamPrincipalArn}#${sessionName ?? ""}`) ?? []), i]);
+
+        const email = r.str("email");
+        if (email && !EMAIL.test(email)) r.fail("email", `'${email}' is not an e-mail address`);
+        if (c.mode === "cluster" && c.clusterAuth === "cognito" && !email) r.fail("email", "is required with clusterAuth: cognito: the invitation with a temporary password goes there");
+
+        const sshPublicKeys = r.list("sshPublicKeys");
+        if (c.mode === "instance" && sshPublicKeys.length === 0) r.fail("sshPublicKeys", "needs at least one OpenSSH public key (e.g. the contents of ~/.ssh/id_ed25519.pub): SSH is how batch training runs");
+        sshPublicKeys.forEach((k, j) => { const problem = checkSshPublicKey(k); if (problem) r.fail(`sshPublicKeys[${j}]`, problem); });
+
+        const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys };
+        if (c.mode === "instance") {
+            const instanceType = r.str("instanceType") ?? c.defaults.instanceType;
+            const gpu = r.has("instanceType") ? checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason)) : gpuSpec(instanceType);
+            const workspaceSizeGiB = r.int("workspaceSizeGiB", CONFIG_KEYS.workspaceSizeGiB, c.defaults.workspaceSizeGiB);
+            out.push({ ...common, instanceType, gpu: gpu!, workspaceSizeGiB });
+        } else {
+            out.push(common);
+        }
+    });
+    for (const [p, at] of principals) {
+        if (at.length > 1) {
+            const [arn] = p.split("#");
+            c.problems.push({
+                propertyPath: c.key(`researchers[${at[1]}].iamPrincipalArn`),
+                reason: `${arn} also acts as researchers[${at[0]}]; give each researcher their own principal, or a distinct sessionName when they share a role`,
+            });
+        }
+    }
+    return out;
+}
+
+/**
+ * Checks that need the deploying account (known only after aws.getCallerIdentity): the existing key,
+ * the backup-copy key, researchers' principals and cluster admins must all be in it.
+ */
+export function accountProblems(cfg: StackConfig, accountId: string): ConfigProblem[] {
+    const key = (k: string) => `${cfg.project}:${k}`;
+    const out: ConfigProblem[] = [];
+    const keyAccount = cfg.kmsKeyArn ? KMS_ARN.exec(cfg.kmsKeyArn)?.[2] : undefined;
+    if (keyAccount && keyAccount !== accountId) {
+        out.push({ propertyPath: key("kmsKeyArn"), reason: `the key is in account ${keyAccount} but the stack deploys to ${accountId}; the institution's data must be encrypted with a key its own account controls` });
+    }
+    const copyAccount = cfg.backup.copy ? KMS_ARN.exec(cfg.backup.copy.kmsKeyArn)?.[2] : undefined;
+    if (copyAccount && copyAccount !== accountId) {
+        out.push({ propertyPath: key("backupCopyKmsKeyArn"), reason: `the key is in account ${copyAccount} but the stack deploys to ${accountId}; use a key of ${accountId} in ${cfg.backup.copy!.region}` });
+    }
+    cfg.researchers.forEach((r, i) => {
+        const a = IAM_PRINCIPAL.exec(r.iamPrincipalArn)?.[1];
+        if (a && a !== accountId) out.push({ propertyPath: key(`researchers[${i}].iamPrincipalArn`), reason: `is in account ${a} but the stack deploys to ${accountId}; name a role or user of ${accountId}` });
+    });
+    if (cfg.mode === "cluster") {
+        cfg.cluster.adminArns.forEach((arn, i) => {
+            const a = IAM_PRINCIPAL.exec(arn)?.[1];
+            if (a && a !== accountId) out.push({ propertyPath: key(`clusterAdminArns[${i}]`), reason: `is in account ${a} but the stack deploys to ${accountId}` });
+        });
+    }
+    return out;
+}
+
+function isUnsetOrDefault(v: unknown, def: unknown): boolean {
+    if (v === undefined || v === null || v === "") return true;
+    let value = v;
+    if (typeof v === "string" && (Array.isArray(def) || typeof def === "number" || typeof def === "boolean")) {
+        try { value = JSON.parse(v); } catch { return false; }
+    }
+    if (Array.isArray(value) && value.length === 0) return true;
+    return JSON.stringify(value) === JSON.stringify(def);
+}
+
+function closest(k: string, candidates: readonly string[]): string | undefined {
+    let best: { key: string; d: number } | undefined;
+    for (const candidate of candidates) {
+        const d = editDistance(k.toLowerCase(), candidate.toLowerCase());
+        if (!best || d < best.d) best = { key: candidate, d };
+    }
+    return best && best.d <= Math.max(2, Math.floor(k.length / 3)) ? best.key : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let prev = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const tmp = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+            prev = tmp;
+        }
+    }
+    return row[b.length];
+}
+
+function deepFreeze<T>(o: T): T {
+    if (o && typeof o === "object") {
+        Object.values(o as object).forEach(deepFreeze);
+        Object.freeze(o);
+    }
+    return o;
+}

@@ -1,0 +1,18 @@
+/** Constants written once: ports, the researcher's uid, taints, Kubernetes names, mount points. */
+
+/** Ports the workbench serves inside its containers (SSH from the image's unprivileged sshd). */
+export const PORTS = { ssh: 2222, jupyter: 8888, tensorboard: 6006, hub: 8000 } as const;
+
+/** The one Unix account of the image: uid/gid 1000, no sudo. */
+export const RESEARCHER_UID = 1000;
+export const RESEARCHER_USER = "researcher";
+
+/** Where things are inside every workbench container and job. */
+export const MOUNTS = { workspace: "/workspace", home: "/home/researcher", data: "/data", mydata: "/mydata", runs: "/workspace/runs" } as const;
+
+/** Taints Karpenter puts on GPU nodes; only pods that tolerate them land there. */
+export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
+export const BATCH_TAINT = { key: "archaeo/batch", value: "true", effect: "NoSchedule" } as const;
+
+/** Karpenter NodePool names and the node label they set. */
+export const POOLS = { gpu: "gpu", batchSpot: "gpu-batch-spot", system: "system", label: "archaeo/pool" } as const;

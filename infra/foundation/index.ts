@@ -1,0 +1,120 @@
+/**
+ * What both modes share: the institution's KMS key, the dataset bucket and its audit trail, the ECR
+ * image, and the budget. Built once, before the mode's own parts.
+ */
+import * as crypto from "crypto";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "../config";
+import { denyInsecureTransportPolicy } from "../iam";
+import { COST_TAG, physicalName, resourcePrefix, stackSlug } from "../tags";
+import image from "../../images/pytorch-cuda/image.json";
+import { AuditTrail } from "./audit";
+import { Budget } from "./budget";
+import { EncryptedBucket } from "./datastore";
+import { Key } from "./key";
+import { ImageRegistry } from "./registry";
+
+/** The repository root (holds Pulumi.yaml): Pulumi runs the program and the docker provider there. */
+export const PROJECT_ROOT = path.join(__dirname, "..", "..");
+/** The image's build context, relative to PROJECT_ROOT. */
+export const IMAGE_CONTEXT = "images/pytorch-cuda";
+
+export interface FoundationContext {
+    provider: aws.Provider;
+    partition: pulumi.Output<string>;
+    accountId: pulumi.Output<string>;
+    /** Cluster mode: the EKS cluster name (for the log-group key grant). */
+    clusterName?: string;
+}
+
+export interface Foundation {
+    keyArn: pulumi.Output<string>;
+    keyPolicy: pulumi.Output<string>;
+    bucketName: pulumi.Output<string>;
+    bucketArn: pulumi.Output<string>;
+    repositoryArn: pulumi.Output<string>;
+    imageRef: pulumi.Output<string>;
+    auditBucketName: pulumi.Output<string>;
+    auditTrailArn: pulumi.Output<string>;
+}
+
+/** A short, stable hash of account and region, so bucket names are globally unique yet deterministic. */
+export function accountRegionHash(accountId: string, region: string): string {
+    return crypto.createHash("sha256").update(`${accountId}/${region}`).digest("hex").slice(0, 8);
+}
+
+/** Build args of the image: the pinned base (by digest when configured). */
+export function imageBuildArgs(cfg: Pick<StackConfig, "baseImageDigest">): Record<string, string> {
+    return { BASE_IMAGE: `${image.baseImage}:${image.baseTag}`, ...(cfg.baseImageDigest ? { BASE_DIGEST: cfg.baseImageDigest } : {}) };
+}
+
+export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foundation {
+    const opts = { providers: { aws: ctx.provider } };
+    const trailName = physicalName(cfg, ["datasets-audit"], 128);
+
+    const key = new Key("archaeo-key", {
+        aliasName: `archaeo/${cfg.institution}/${stackSlug(cfg.stack)}`,
+        description: `Archaeo workbench key for ${cfg.institution} (${cfg.stack}): every byte the stack stores at rest`,
+        partition: ctx.partition,
+        accountId: ctx.accountId,
+        region: cfg.region,
+        services: {
+            trailName,
+            ...(ctx.clusterName ? { logsPrefix: `/aws/eks/${ctx.clusterName}/`, eventBridge: true, autoScaling: true } : {}),
+        },
+        existingKeyArn: cfg.kmsKeyArn,
+        protect: cfg.protectData,
+    }, opts);
+
+    const bucketName = (purpose: string) => ctx.accountId.apply((a) => physicalName(cfg, [purpose, accountRegionHash(a, cfg.region)], 63));
+    const datasets = new EncryptedBucket("archaeo-datasets", {
+        bucketName: bucketName("data"),
+        keyArn: key.keyArn,
+        purpose: "datasets",
+        policy: (arn) => arn.apply((a) => JSON.stringify(denyInsecureTransportPolicy(a))),
+        protect: cfg.protectData,
+    }, opts);
+
+    const audit = new AuditTrail("archaeo-audit", {
+        trailName,
+        bucketName: bucketName("audit"),
+        partition: ctx.partition,
+        accountId: ctx.accountId,
+        region: cfg.region,
+        keyArn: key.keyArn,
+        datasetBucketArn: datasets.bucketArn,
+        retentionDays: cfg.auditLogRetentionDays,
+        protect: cfg.protectData,
+        dependsOn: [key],
+    }, opts);
+
+    const registry = new ImageRegistry("archaeo-registry", {
+        repositoryName: `archaeo/${cfg.institution}/${stackSlug(cfg.stack)}/pytorch-cuda`,
+        keyArn: key.keyArn,
+        projectRoot: PROJECT_ROOT,
+        context: IMAGE_CONTEXT,
+        buildArgs: imageBuildArgs(cfg),
+        retentionDays: cfg.imageRetentionDays,
+    }, opts);
+
+    new Budget("archaeo-budget", {
+        budgetName: resourcePrefix(cfg),
+        monthlyUsd: cfg.budget.monthlyUsd,
+        tagKey: COST_TAG,
+        tagValue: resourcePrefix(cfg),
+        alertEmails: cfg.budget.alertEmails,
+    }, opts);
+
+    return {
+        keyArn: key.keyArn,
+        keyPolicy: key.policy,
+        bucketName: datasets.bucketName,
+        bucketArn: datasets.bucketArn,
+        repositoryArn: registry.repositoryArn,
+        imageRef: registry.imageDigestRef,
+        auditBucketName: audit.bucketName,
+        auditTrailArn: audit.trailArn,
+    };
+}

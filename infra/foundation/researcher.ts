@@ -1,0 +1,53 @@
+/** A researcher's own IAM role: only their principal may assume it, with their id as session name. */
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { Researcher } from "../config";
+import { researcherTrustPolicy } from "../iam";
+import { researcherTags } from "../tags";
+
+export interface ResearcherRoleArgs {
+    researcher: Researcher;
+    /** Physical role name (includes institution, stack and id). */
+    roleName: string;
+    /** The role's permissions (infra/iam.ts researcherInstancePolicy or researcherClusterPolicy), as JSON. */
+    policy: pulumi.Input<string>;
+    /** Maximum session length in seconds. Defaults to 12 hours (a working day of SSH tunnels). */
+    maxSessionSeconds?: number;
+}
+
+/**
+ * The identity a researcher acts as: their AWS CLI profile assumes this role (role_session_name =
+ * their id), so every API call and every dataset read in the audit trail names them.
+ */
+export class ResearcherRole extends pulumi.ComponentResource {
+    public readonly roleArn: pulumi.Output<string>;
+    public readonly roleName: pulumi.Output<string>;
+
+    constructor(name: string, args: ResearcherRoleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archaeo:foundation:ResearcherRole", name, {}, opts);
+        const r = args.researcher;
+        const role = new aws.iam.Role(`${name}-role`, {
+            name: args.roleName,
+            description: `Archaeo workbench: what researcher ${r.id} may do, and nothing more`,
+            assumeRolePolicy: JSON.stringify(researcherTrustPolicy({ principalArn: r.iamPrincipalArn, id: r.id, sessionName: r.sessionName })),
+            maxSessionDuration: args.maxSessionSeconds ?? 12 * 3600,
+            tags: researcherTags(r.id),
+        }, { parent: this });
+        new aws.iam.RolePolicy(`${name}-policy`, { role: role.name, policy: args.policy }, { parent: this });
+        this.roleArn = role.arn;
+        this.roleName = role.name;
+        this.registerOutputs({ roleArn: this.roleArn });
+    }
+}
+
+/** The AWS CLI profile a researcher adds to ~/.aws/config to act as themselves. Pure. */
+export function awsProfileSnippet(a: { id: string; roleArn: string; region: string; profile: string }): string {
+    return [
+        `[profile ${a.profile}]`,
+        `role_arn = ${a.roleArn}`,
+        `role_session_name = ${a.id}`,
+        "source_profile = default  # or your Identity Center profile (aws configure sso)",
+        `region = ${a.region}`,
+        "duration_seconds = 43200",
+    ].join("\n");
+}

@@ -1,0 +1,84 @@
+/**
+ * Instance mode: a GPU EC2 workstation per researcher, sharing the institution's VPC, key, dataset
+ * bucket, image and budget. No EKS, no NAT gateway: a stopped workstation costs its disks only.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { InstanceStackConfig } from "../config";
+import type { Foundation } from "../foundation";
+import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
+import { researcherInstancePolicy } from "../iam";
+import { physicalName, researcherSsmPath, snapshotTargetTag, standardTags } from "../tags";
+import { connectInfo, ResearcherConnect } from "./connect";
+import { Network } from "./network";
+import { WorkspaceSnapshots } from "./snapshots";
+import { ResearcherWorkstation } from "./workstation";
+
+export interface InstanceContext {
+    provider: aws.Provider;
+    partition: pulumi.Output<string>;
+    accountId: pulumi.Output<string>;
+}
+
+export interface InstanceResearcherOutputs {
+    instanceType: string;
+    instanceId: pulumi.Output<string>;
+    roleArn: pulumi.Output<string>;
+    awsProfile: pulumi.Output<string>;
+    connect: pulumi.Output<ResearcherConnect>;
+}
+
+export interface InstanceOutputs {
+    mode: "instance";
+    researchers: Record<string, InstanceResearcherOutputs>;
+    /** Each researcher's Jupyter token (secret). */
+    jupyterTokens: pulumi.Output<Record<string, string>>;
+}
+
+export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: InstanceContext): InstanceOutputs {
+    const opts = { providers: { aws: ctx.provider } };
+    const network = new Network("archaeo-network", {
+        vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
+    }, opts);
+    const snapshotTag = snapshotTargetTag(cfg);
+    new WorkspaceSnapshots("archaeo-snapshots", {
+        roleName: physicalName(cfg, ["dlm"], 64),
+        description: `Daily snapshots of the ${cfg.institution} (${cfg.stack}) workspaces, ${cfg.backup.retentionDays} kept`,
+        partition: ctx.partition, region: cfg.region, targetTag: snapshotTag, backup: cfg.backup, keyArn: f.keyArn,
+    }, opts);
+
+    const researchers: Record<string, InstanceResearcherOutputs> = {};
+    const tokens: Record<string, pulumi.Output<string>> = {};
+    for (const r of cfg.researchers) {
+        // Named by the researcher's id, never their position: reordering `researchers` replaces nothing.
+        const ssmPath = researcherSsmPath(cfg, r.id);
+        const ws = new ResearcherWorkstation(`archaeo-ws-${r.id}`, {
+            researcher: r,
+            roleName: physicalName(cfg, ["ws", r.id], 64),
+            namePrefix: physicalName(cfg, [r.id], 200),
+            region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, availabilityZone: cfg.availabilityZone,
+            amiId: cfg.ami.id, amiSsmParameter: cfg.ami.ssmParameter,
+            subnetId: network.subnetId, securityGroupId: network.securityGroupId,
+            keyArn: f.keyArn, bucketName: f.bucketName, bucketArn: f.bucketArn, repositoryArn: f.repositoryArn, imageRef: f.imageRef,
+            rootVolumeSizeGiB: cfg.rootVolumeSizeGiB, ssmPath, accessMode: cfg.access.mode,
+            idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
+            standardTags: standardTags(cfg), snapshotTag, protect: cfg.protectData,
+        }, opts);
+        const role = new ResearcherRole(`archaeo-researcher-${r.id}`, {
+            researcher: r,
+            roleName: physicalName(cfg, ["researcher", r.id], 64),
+            policy: pulumi.all([ctx.partition, ctx.accountId, ws.instanceArn, f.bucketArn, f.keyArn]).apply(([partition, accountId, instanceArn, bucketArn, keyArn]) =>
+                JSON.stringify(researcherInstancePolicy({ partition, accountId, region: cfg.region, instanceArn, bucketArn, keyArn, researcherId: r.id, researcherSsmPath: ssmPath }))),
+        }, opts);
+        researchers[r.id] = {
+            instanceType: r.instanceType,
+            instanceId: ws.instanceId,
+            roleArn: role.roleArn,
+            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
+            connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
+                connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName })),
+        };
+        tokens[r.id] = ws.jupyterToken;
+    }
+    return { mode: "instance", researchers, jupyterTokens: pulumi.secret(pulumi.all(tokens)) };
+}

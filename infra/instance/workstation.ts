@@ -1,0 +1,173 @@
+/** One researcher's GPU workstation: their instance, role, workspace volume, Jupyter token and auto-stop. */
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as random from "@pulumi/random";
+import type { AccessMode, InstanceResearcher } from "../config";
+import { assumeRolePolicy, workstationPolicy } from "../iam";
+import { researcherTags } from "../tags";
+import { renderUserData } from "./userdata";
+
+export interface ResearcherWorkstationArgs {
+    researcher: InstanceResearcher;
+    /** Physical names: the instance role/profile and the Name tags. */
+    roleName: string;
+    namePrefix: string;
+    region: string;
+    partition: pulumi.Input<string>;
+    accountId: pulumi.Input<string>;
+    availabilityZone: string;
+    /** Pinned AMI id; when absent the AMI is resolved from `amiSsmParameter` at creation and then held. */
+    amiId?: string;
+    amiSsmParameter: string;
+    subnetId: pulumi.Input<string>;
+    securityGroupId: pulumi.Input<string>;
+    keyArn: pulumi.Input<string>;
+    bucketName: pulumi.Input<string>;
+    bucketArn: pulumi.Input<string>;
+    repositoryArn: pulumi.Input<string>;
+    /** repository@sha256:... */
+    imageRef: pulumi.Input<string>;
+    /** Root volume in GiB (holds the OS and the pulled image). */
+    rootVolumeSizeGiB: number;
+    /** The researcher's SSM path: token at <path>/jupyter-token, status under <path>/status/. */
+    ssmPath: string;
+    accessMode: AccessMode;
+    /** Idle minutes before auto-stop; 0 disables. */
+    idleMinutes: number;
+    /** GPU utilisation (%) under which the GPU counts as idle. */
+    gpuIdlePercent: number;
+    /** Tags (the stack's standard tags) for the root volume: provider default tags do not reach it. */
+    standardTags: Record<string, string>;
+    /** Tag the stack's daily snapshot policy targets. */
+    snapshotTag: Record<string, string>;
+    /** Protect and retain the workspace volume. */
+    protect: boolean;
+}
+
+/**
+ * The researcher's own workstation: Deep Learning Base OSS NVIDIA driver AMI, IMDSv2 (hop limit 2:
+ * the containers on the docker bridge use the instance role for /data and uploads), encrypted root,
+ * their persistent encrypted workspace volume, Jupyter / SSH from the stack's image as systemd units,
+ * auto-stop when idle, shutdown behaviour "stop". Nothing here is shared with another researcher.
+ */
+export class ResearcherWorkstation extends pulumi.ComponentResource {
+    public readonly instanceId: pulumi.Output<string>;
+    public readonly instanceArn: pulumi.Output<string>;
+    public readonly instanceRoleArn: pulumi.Output<string>;
+    public readonly workspaceVolumeId: pulumi.Output<string>;
+    public readonly jupyterToken: pulumi.Output<string>;
+
+    constructor(name: string, args: ResearcherWorkstationArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archaeo:instance:ResearcherWorkstation", name, {}, opts);
+        const child = { parent: this };
+        const r = args.researcher;
+        const tags = researcherTags(r.id);
+
+        const role = new aws.iam.Role(`${name}-role`, {
+            name: args.roleName,
+            description: `Archaeo workstation of ${r.id}: SSM, ECR pull, their data and token, the stack key through S3/SSM`,
+            assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")),
+            tags,
+        }, child);
+        const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {
+            role: role.name,
+            policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
+        }, child);
+        const policy = new aws.iam.RolePolicy(`${name}-policy`, {
+            role: role.name,
+            policy: pulumi
+                .all([args.partition, args.accountId, args.bucketArn, args.repositoryArn, args.keyArn])
+                .apply(([partition, accountId, bucketArn, repositoryArn, keyArn]) => JSON.stringify(workstationPolicy({
+                    partition, region: args.region, accountId, bucketArn, repositoryArn, keyArn, researcherId: r.id, researcherSsmPath: args.ssmPath,
+                }))),
+        }, child);
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { name: args.roleName, role: role.name, tags }, child);
+
+        const token = new random.RandomPassword(`${name}-jupyter-token`, { length: 48, special: false }, child);
+        const tokenParam = new aws.ssm.Parameter(`${name}-jupyter-token`, {
+            name: `${args.ssmPath}/jupyter-token`,
+            description: `Jupyter token of ${r.id}'s workstation (read at boot by its instance role, and by ${r.id})`,
+            type: "SecureString",
+            keyId: args.keyArn,
+            value: token.result,
+            tags,
+        }, child);
+
+        const workspace = new aws.ebs.Volume(`${name}-workspace`, {
+            availabilityZone: args.availabilityZone,
+            size: r.workspaceSizeGiB,
+            type: "gp3",
+            encrypted: true,
+            kmsKeyId: args.keyArn,
+            finalSnapshot: true,
+            tags: { Name: `${args.namePrefix}-workspace`, ...tags, ...args.snapshotTag },
+        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+
+        const ami = args.amiId ? pulumi.output(args.amiId) : aws.ssm.getParameterOutput({ name: args.amiSsmParameter }, { parent: this }).value;
+        const userData = pulumi.all([args.imageRef, workspace.id]).apply(([imageRef, workspaceVolumeId]) =>
+            renderUserData({
+                region: args.region,
+                imageRef,
+                workspaceVolumeId,
+                ssmPath: args.ssmPath,
+                accessMode: args.accessMode,
+                sshPublicKeys: r.sshPublicKeys,
+                memoryGiB: r.gpu.memoryGiB,
+                idleMinutes: args.idleMinutes,
+                gpuIdlePercent: args.gpuIdlePercent,
+            }));
+
+        const instance = new aws.ec2.Instance(`${name}-instance`, {
+            ami,
+            instanceType: r.instanceType,
+            availabilityZone: args.availabilityZone,
+            subnetId: args.subnetId,
+            vpcSecurityGroupIds: [args.securityGroupId],
+            iamInstanceProfile: profile.name,
+            // A public address (no inbound rule in ssm mode) reaches SSM and ECR without a NAT gateway.
+            associatePublicIpAddress: true,
+            ebsOptimized: true,
+            monitoring: false,
+            instanceInitiatedShutdownBehavior: "stop",
+            metadataOptions: {
+                httpEndpoint: "enabled",
+                httpTokens: "required",
+                // 2 hops: containers on the docker bridge reach IMDSv2 for the role (uploads with the AWS CLI, boto3).
+                httpPutResponseHopLimit: 2,
+                instanceMetadataTags: "disabled",
+            },
+            rootBlockDevice: {
+                volumeType: "gp3",
+                volumeSize: args.rootVolumeSizeGiB,
+                encrypted: true,
+                kmsKeyId: args.keyArn,
+                deleteOnTermination: true,
+                tags: { Name: `${args.namePrefix}-root`, ...args.standardTags, ...tags },
+            },
+            userData,
+            // cloud-init reads user data only on first boot: a change must reach a new instance.
+            userDataReplaceOnChange: true,
+            tags: { Name: `${args.namePrefix}-workstation`, ...tags },
+        }, {
+            parent: this,
+            dependsOn: [policy, ssmCore, tokenParam],
+            // The AMI resolved from SSM moves with every DLAMI release; hold it until the engineer pins
+            // amiId or replaces the instance on purpose (the workspace lives on its own volume).
+            ignoreChanges: args.amiId ? [] : ["ami"],
+        });
+
+        new aws.ec2.VolumeAttachment(`${name}-workspace-attachment`, {
+            deviceName: "/dev/sdf",
+            instanceId: instance.id,
+            volumeId: workspace.id,
+            stopInstanceBeforeDetaching: true,
+        }, { parent: this, deleteBeforeReplace: true });
+
+        this.instanceId = instance.id;
+        this.instanceArn = instance.arn;
+        this.instanceRoleArn = role.arn;
+        this.workspaceVolumeId = workspace.id;
+        this.jupyterToken = pulumi.secret(token.result);
+        this.registerOutputs({ instanceId: this.instanceId, workspaceVolumeId: this.workspaceVolumeId });
+    }
+}
