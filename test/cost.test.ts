@@ -1,54 +1,84 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { estimateCost, monthlyAt, SNAPSHOT_DAILY_CHANGE } from "../infra/cost";
+import { estimateCost, monthlyAt, SNAPSHOT_DAILY_CHANGE, CLUSTER_SHAPE, AUDIT_EVENTS_PER_RESEARCHER_MONTH } from "../infra/cost";
 import prices from "../infra/data/prices.json";
 import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
-
-const base = { mode: "instance" as const, instanceType: "g5.xlarge", rootVolumeSizeGiB: 150, workspaceSizeGiB: 500, snapshotRetentionDays: 14 };
+import { clusterOverrides, parse, researcher } from "./helpers/config";
+import { runStack } from "./helpers/program";
 
 describe("cost model", () => {
-    it("the price table names its source and date and prices every supported GPU type", () => {
+    it("the price table names its sources (AWS pricing pages) and date, and prices every supported GPU type and the fixed parts", () => {
         assert.match(prices.date, /^\d{4}-\d{2}-\d{2}$/);
-        assert.ok(prices.source.length > 20);
-        for (const t of Object.keys(GPU_INSTANCE_TYPES)) assert.ok((prices.ec2OnDemandPerHour as Record<string, number>)[t] > 0, t);
+        assert.ok((prices.source.match(/https:\/\/aws\.amazon\.com\/[a-z0-9/-]+pricing/g) ?? []).length >= 8, "cites the AWS pricing pages");
+        assert.ok(!/DESIGN\.md/.test(prices.source), "no design note outside the repository as a source");
+        for (const t of [...Object.keys(GPU_INSTANCE_TYPES), CLUSTER_SHAPE.systemInstanceType, CLUSTER_SHAPE.natInstanceType]) assert.ok((prices.ec2OnDemandPerHour as Record<string, number>)[t] > 0, t);
     });
 
-    it("stopped: disks, snapshots, image and key only (worked example)", () => {
-        const c = estimateCost(base);
-        const snapshots = 500 * (1 + SNAPSHOT_DAILY_CHANGE * 14) * 0.05;
-        const expected = 150 * 0.08 + 500 * 0.08 + snapshots + 3.28 * 0.1 + 1.0;
-        assert.ok(Math.abs(c.stoppedPerMonth - expected) < 1e-3, `${c.stoppedPerMonth} vs ${expected}`);
-        assert.equal(c.lines.find((l) => l.item.startsWith("EC2"))!.monthly, 0, "a stopped instance costs nothing");
+    it("instance mode, worked example: per researcher their disks and snapshots stopped, their instance while running", () => {
+        const cfg = parse({ researchers: [researcher("alice"), researcher("bob", { instanceType: "g4dn.xlarge", workspaceSizeGiB: 100 })] });
+        const c = estimateCost(cfg);
+        const snapshots = (ws: number) => ws * (1 + SNAPSHOT_DAILY_CHANGE * 14) * 0.05;
+        const alice = 150 * 0.08 + 500 * 0.08 + snapshots(500);
+        const bob = 150 * 0.08 + 100 * 0.08 + snapshots(100);
+        assert.ok(Math.abs(c.perResearcher.alice.stoppedPerMonth - alice) < 1e-3, `${c.perResearcher.alice.stoppedPerMonth} vs ${alice}`);
+        assert.ok(Math.abs(c.perResearcher.bob.stoppedPerMonth - bob) < 1e-3);
+        assert.ok(Math.abs(c.perResearcher.bob.runningPerHour - (0.526 + 0.005 + bob / 730)) < 1e-3);
+        const shared = 3.28 * 0.1 + 2 * AUDIT_EVENTS_PER_RESEARCHER_MONTH / 100_000 * 0.1 + 1.0;
+        assert.ok(Math.abs(c.stoppedPerMonth - (alice + bob + shared)) < 1e-3, "the floor is shared lines plus every researcher's stopped cost");
+        assert.ok(Math.abs(monthlyAt(c, 10) - (c.stoppedPerMonth + 10 * (1.006 + 0.526 + 2 * 0.005))) < 1e-3);
     });
 
-    it("running: the instance and its public IPv4 on top of the at-rest cost per hour", () => {
-        const c = estimateCost(base);
-        const expected = 1.006 + 0.005 + c.stoppedPerMonth / 730;
-        assert.ok(Math.abs(c.runningPerHour - expected) < 1e-3, `${c.runningPerHour} vs ${expected}`);
-        assert.equal(monthlyAt(c, 0), c.stoppedPerMonth);
-        assert.ok(Math.abs(monthlyAt(c, 100) - (c.stoppedPerMonth + 100 * 1.011)) < 1e-3);
+    it("cross-region copies add storage and transfer in the copy region", () => {
+        const a = estimateCost(parse());
+        const b = estimateCost(parse({ backupCopyRegion: "us-west-2", backupCopyKmsKeyArn: "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" }));
+        assert.ok(b.perResearcher.alice.lines.some((l) => /snapshot copies in us-west-2/.test(l.item)));
+        assert.ok(b.stoppedPerMonth > a.stoppedPerMonth);
     });
 
     it("an existing KMS key is not counted again", () => {
-        const own = estimateCost(base);
-        const byo = estimateCost({ ...base, kmsKeyArn: "arn:aws:kms:us-east-1:1:key/x" });
+        const own = estimateCost(parse());
+        const byo = estimateCost(parse({ kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" }));
         assert.ok(Math.abs(own.stoppedPerMonth - byo.stoppedPerMonth - prices.kmsKeyPerMonth) < 1e-9);
     });
 
-    it("refuses an instance type without a price", () => {
-        assert.throws(() => estimateCost({ ...base, instanceType: "p5.48xlarge" }), /No price for p5.48xlarge/);
+    it("cluster mode: the floor is control plane (standard support), system node and NAT; each researcher's GPU node only while it runs", () => {
+        const cfg = parse(clusterOverrides({ instanceType: "g6.xlarge", gpuFamilies: ["g6"] }));
+        const c = estimateCost(cfg);
+        assert.equal(c.perResearcher.alice.stoppedPerMonth, 0);
+        assert.ok(Math.abs(c.perResearcher.alice.lines[0].hourly - 0.8048) < 1e-9);
+        const floor = 0.1 * 730 + 0.0672 * 730 + 20 * 0.08 + 0.0042 * 730 + 8 * 0.08 + 0.005 * 730 + 3.28 * 0.1 + 0.2 + 1.0;
+        assert.ok(Math.abs(c.stoppedPerMonth - floor) < 1e-2, `${c.stoppedPerMonth} vs ${floor}`);
+        assert.ok(c.notes.some((n) => /upgradePolicy STANDARD/.test(n) && /\$0\.6\/h/.test(n)), "the cost output says the cluster never bills extended support");
     });
 
-    it("property: cost grows with disk sizes and retention and never goes negative", () => {
+    it("the cluster shape the cost model assumes is what the program builds", async () => {
+        const run = await runStack("national-heritage");
+        const ng = run.engine.one("aws:eks/nodeGroup:NodeGroup").inputs;
+        assert.deepEqual(ng.instanceTypes, [CLUSTER_SHAPE.systemInstanceType]);
+        assert.equal(run.engine.one("aws:ec2/launchTemplate:LaunchTemplate").inputs.blockDeviceMappings[0].ebs.volumeSize, CLUSTER_SHAPE.systemRootGiB);
+        const nat = run.engine.one("aws:ec2/instance:Instance").inputs;
+        assert.deepEqual([nat.instanceType, nat.rootBlockDevice.volumeSize], [CLUSTER_SHAPE.natInstanceType, CLUSTER_SHAPE.natRootGiB]);
+        const gpuClass = run.engine.byType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass").find((n) => n.inputs.metadata.name === "gpu")!;
+        assert.equal(gpuClass.inputs.spec.blockDeviceMappings[0].ebs.volumeSize, `${CLUSTER_SHAPE.gpuNodeRootGiB}Gi`);
+        assert.equal(run.engine.byType("aws:ec2/natGateway:NatGateway").length, 0, "no NAT gateway in the floor");
+    });
+
+    it("refuses an instance type without a price", () => {
+        const cfg = parse();
+        assert.throws(() => estimateCost({ ...cfg, researchers: [{ ...cfg.researchers[0], instanceType: "p5.48xlarge" }] } as typeof cfg), /No price for p5.48xlarge/);
+    });
+
+    it("property: cost grows with disk sizes, retention and researchers, and never goes negative", () => {
         fc.assert(fc.property(
-            fc.constantFrom(...Object.keys(GPU_INSTANCE_TYPES)), fc.integer({ min: 100, max: 2000 }), fc.integer({ min: 50, max: 16384 }),
-            fc.integer({ min: 1, max: 364 }), fc.integer({ min: 1, max: 500 }),
-            (instanceType, root, ws, days, extra) => {
-                const a = estimateCost({ mode: "instance", instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws, snapshotRetentionDays: days });
-                const b = estimateCost({ mode: "instance", instanceType, rootVolumeSizeGiB: root, workspaceSizeGiB: ws + extra, snapshotRetentionDays: days + 1 });
+            fc.constantFrom(...Object.keys(GPU_INSTANCE_TYPES)), fc.integer({ min: 50, max: 16384 }), fc.integer({ min: 1, max: 364 }), fc.integer({ min: 1, max: 500 }),
+            (instanceType, ws, days, extra) => {
+                const a = estimateCost(parse({ researchers: [researcher("ann", { instanceType, workspaceSizeGiB: ws })], snapshotRetentionDays: days }));
+                const b = estimateCost(parse({ researchers: [researcher("ann", { instanceType, workspaceSizeGiB: Math.min(16384, ws + extra) })], snapshotRetentionDays: days + 1 }));
+                const c = estimateCost(parse({ researchers: [researcher("ann", { instanceType, workspaceSizeGiB: ws }), researcher("bob")], snapshotRetentionDays: days }));
                 assert.ok(a.stoppedPerMonth > 0 && a.runningPerHour > a.stoppedPerMonth / 730);
                 assert.ok(b.stoppedPerMonth > a.stoppedPerMonth);
+                assert.ok(c.stoppedPerMonth > a.stoppedPerMonth && c.runningPerHour > a.runningPerHour);
             },
-        ), { numRuns: 100 });
+        ), { numRuns: 60 });
     });
 });

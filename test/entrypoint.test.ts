@@ -23,18 +23,19 @@ function runEntrypoint(stack: string, config: string) {
 }
 
 describe("infra/index.ts, the Pulumi entry point", () => {
-    it("reads engine-style config (strings, JSON lists) and exports the documented outputs", () => {
+    it("reads engine-style config (strings, JSON lists and objects) and exports the documented outputs", () => {
         const r = runEntrypoint("uni-archaeology", engineConfig("uni-archaeology"));
         assert.equal(r.ok, true, r.error);
-        assert.ok(r.resources > 30);
-        for (const k of ["instanceId", "connect", "jupyterUrl", "tensorboardUrl", "jupyterToken", "imageUri", "bucketName", "kmsKeyArn", "workstationRoleArn", "smokeResultCommand", "estimatedCost"]) {
+        assert.ok(r.cloudResources > 60, `${r.cloudResources}`);
+        for (const k of ["mode", "researchers", "jupyterTokens", "imageUri", "bucketName", "kmsKeyArn", "keyPolicy", "auditBucketName", "auditTrailArn", "estimatedCost"]) {
             assert.ok(k in r.outputs, `output ${k} missing`);
         }
-        assert.match(r.outputs.connect.ssh, /AWS-StartSSHSession/);
-        assert.equal(r.outputs.estimatedCost.runningPerHourUsd > 1, true);
+        assert.deepEqual(Object.keys(r.outputs.researchers).sort(), ["phd-sherds", "phd-tiles", "pi"]);
+        assert.match(r.outputs.researchers.pi.connect.ssh, /AWS-StartSSHSession/);
+        assert.ok(r.outputs.estimatedCost.perResearcher.pi.runningPerHour > 1);
     });
 
-    it("bad config fails before any resource is registered, naming every wrong key", () => {
+    it("bad config fails before anything is registered, naming every wrong key", () => {
         const r = runEntrypoint("example", engineConfig("example", (c) => {
             c["archaeo-workbench:instanceType"] = "t3.micro";
             c["archaeo-workbench:accessCidrs"] = ["0.0.0.0/0"]; // also wrong in ssm mode: two problems
@@ -44,5 +45,14 @@ describe("infra/index.ts, the Pulumi entry point", () => {
         assert.equal(r.resources, 0, "nothing may be registered");
         assert.match(r.error, /Invalid stack config \(4 problems\)/);
         for (const k of ["instanceType", "accessCidrs", "autoStopIdleMinutes"]) assert.match(r.error, new RegExp(`archaeo-workbench:${k}`));
+    });
+
+    it("a key or researcher of another account fails after the caller identity and before any cloud resource", () => {
+        const r = runEntrypoint("example", engineConfig("example", (c) => {
+            c["archaeo-workbench:kmsKeyArn"] = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        }));
+        assert.equal(r.ok, false);
+        assert.equal(r.cloudResources, 0, "only the provider may exist");
+        assert.match(r.error, /kmsKeyArn: the key is in account 999999999999 but the stack deploys to 123456789012/);
     });
 });

@@ -374,9 +374,10 @@ interface ResearcherContext {
 /** researchers: unique ids and principals, well-formed keys and ARNs, per-researcher overrides of this mode. */
 export function researchersSection(value: unknown, c: ResearcherContext): Array<Researcher | InstanceResearcher> {
     const top = new Reader({ researchers: value }, c.key, c.problems);
-    const list = top.json("researchers");
     const example = "researchers: [{ id: alice, iamPrincipalArn: arn:aws:iam::123456789012:role/alice, sshPublicKeys: [ssh-ed25519 AAAA...] }]";
-    if (list === undefined) { top.fail("researchers", `needs at least one researcher, e.g. ${example}`); return []; }
+    if (!top.has("researchers")) { top.fail("researchers", `needs at least one researcher, e.g. ${example}`); return []; }
+    const list = top.json("researchers");
+    if (list === undefined) return [];
     if (!Array.isArray(list)) { top.fail("researchers", `must be a list of researchers, e.g. ${example}`); return []; }
     if (list.length === 0) top.fail("researchers", `needs at least one researcher, e.g. ${example}`);
     if (list.length > MAX_RESEARCHERS) top.fail("researchers", `has ${list.length} entries; at most ${MAX_RESEARCHERS} per stack (split the institution into several stacks)`);

@@ -4,21 +4,25 @@
  * JSON line: { ok, resources, outputs } or { ok: false, error, resources }.
  * Used by test/entrypoint.test.ts in a child process so each run gets a fresh module cache.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { installMockEngine } from "../../tools/mock-engine";
+
+/** Registered resources other than providers: what would exist in the cloud. */
+const cloud = (resources: ReadonlyArray<{ type: string; custom: boolean }>) => resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:")).length;
 
 async function main() {
     const engine = await installMockEngine({ stack: process.env.ARCHAEO_STACK ?? "example" });
     try {
-        const program = require("../../infra/index");
+        // infra/index.ts exports one async function (`export =`), as the Pulumi Node.js host runs it.
+        const program = require("../../infra/index") as () => Promise<Record<string, unknown>>;
+        const exported = await program();
         const outputs: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(program)) {
-            outputs[k] = v && typeof v === "object" && "apply" in (v as object) ? await (v as any).promise() : v;
-        }
+        for (const [k, v] of Object.entries(exported)) outputs[k] = await (pulumi.output(v) as any).promise();
         await engine.settle();
-        console.log(JSON.stringify({ ok: true, resources: engine.resources.length, outputs }));
+        console.log(JSON.stringify({ ok: true, resources: engine.resources.length, cloudResources: cloud(engine.resources), outputs }));
     } catch (e: any) {
         await engine.settle();
-        console.log(JSON.stringify({ ok: false, error: String(e?.message ?? e), resources: engine.resources.length }));
+        console.log(JSON.stringify({ ok: false, error: String(e?.message ?? e), resources: engine.resources.length, cloudResources: cloud(engine.resources) }));
     }
 }
 

@@ -1,0 +1,175 @@
+/** Cluster mode's pure Kubernetes objects: the port-forward policy, RBAC, the DDP job, hub profiles and values. */
+import { strict as assert } from "assert";
+import { run as cel } from "@bufbuild/cel";
+import { strings } from "@bufbuild/cel/ext";
+import { KUBERNETES_VERSIONS } from "../../infra/config";
+import { compareVersions } from "../../infra/data/amis";
+import { clusterAzs } from "../../infra/cluster";
+import { CHARTS } from "../../infra/cluster/karpenter";
+import { ddpJob, hubResearcherObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
+import { carveSubnets, natUserData } from "../../infra/cluster/network";
+import { sampleValues } from "../../tools/check-hub-values";
+import { cloudInitSchema, tmpFile } from "../helpers/tools";
+
+describe("cluster manifests", () => {
+    describe("port-forwarding in the hub namespace (ValidatingAdmissionPolicy, evaluated by a real CEL engine)", () => {
+        // Kubernetes evaluates VAP expressions with cel-go and its strings extension (substring, startsWith);
+        // @bufbuild/cel with its strings extension implements the same CEL spec.
+        const { policy, binding } = portForwardPolicy({ institution: "x", stack: "s" });
+        const request = (username: string, name: string) => ({ request: new Map<string, string | Map<string, string>>([["name", name], ["userInfo", new Map([["username", username]])]]) });
+        const applies = (u: string) => cel(policy.spec.matchConditions[0].expression, request(u, "any"), { funcs: strings }) === true;
+        const allowed = (u: string, pod: string) => cel(policy.spec.validations[0].expression, request(u, pod), { funcs: strings }) === true;
+
+        it("a researcher reaches their own server and the hub's proxy, not another researcher's server", () => {
+            assert.ok(applies("archaeo:alice"));
+            assert.ok(allowed("archaeo:alice", "jupyter-alice"));
+            assert.ok(allowed("archaeo:alice", "proxy-6f9c8d7b5-x2kq4"));
+            assert.ok(!allowed("archaeo:alice", "jupyter-bob"));
+            assert.ok(!allowed("archaeo:alice", "hub-5d7f9b6c4-abcde"));
+            assert.ok(!allowed("archaeo:al", "jupyter-alice"), "a prefix of another id is not enough");
+        });
+
+        it("applies to researchers only, to CONNECT of pods/portforward, in the hub namespace, and denies", () => {
+            assert.ok(!applies("arn:aws:sts::123456789012:assumed-role/admins/x"));
+            assert.ok(!applies("system:serviceaccount:jupyterhub:hub"));
+            assert.deepEqual(policy.spec.matchConstraints.resourceRules[0], { apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] });
+            assert.deepEqual(binding.spec.validationActions, ["Deny"]);
+            assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": "jupyterhub" });
+            assert.equal(policy.spec.failurePolicy, "Fail");
+        });
+    });
+
+    describe("a researcher's RBAC", () => {
+        const access = { institution: "x", stack: "s", id: "alice", gpus: 2, sshPublicKeys: ["ssh-ed25519 AAAA a"] };
+        const own = researcherNamespaceObjects(access);
+
+        it("their namespace: bound to their Kubernetes user only, jobs and logs, no secrets, no cluster scope, a GPU quota", () => {
+            assert.equal(own.namespace.metadata.name, "researcher-alice");
+            assert.equal(own.namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+            assert.deepEqual(own.roleBinding.subjects, [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "archaeo:alice" }]);
+            assert.ok(own.role.rules.some((r) => r.resources.includes("jobs") && r.verbs.includes("create")));
+            assert.ok(!own.role.rules.some((r) => r.resources.includes("secrets") || r.resources.includes("*") || r.verbs.includes("*")));
+            assert.equal(own.quota.spec.hard["requests.nvidia.com/gpu"], "2");
+            assert.ok(own.networkPolicies.some((n) => n.metadata.name === "default-deny"));
+        });
+
+        it("the hub namespace: their server's service account, their keys, a binding to the shared access Role", () => {
+            const hub = hubResearcherObjects(access);
+            assert.equal(hub.serviceAccount.metadata.name, "researcher-alice");
+            assert.equal(hub.sshKeys.data.authorized_keys, "ssh-ed25519 AAAA a\n");
+            assert.deepEqual(hub.roleBinding.subjects[0].name, "archaeo:alice");
+            assert.equal(hubResearcherObjects({ ...access, sshPublicKeys: [] }).sshKeys.data.authorized_keys, "");
+        });
+    });
+
+    describe("DDP training job", () => {
+        const p = { institution: "x", stack: "s", id: "alice", image: "repo@sha256:1", nodes: 3, gpusPerNode: 2, memoryGiB: 64, spot: false, env: { ARCHAEO_RESEARCHER: "alice" } };
+        const { service, job } = ddpJob(p);
+        const args = job.spec.template.spec.containers[0].args;
+
+        it("rendezvous is deterministic: index 0 hosts the store, named through a headless service that publishes not-ready pods", () => {
+            assert.equal(service.spec.clusterIP, "None");
+            assert.equal(service.spec.publishNotReadyAddresses, true, "pod 0's name must resolve before it is Ready (the old race)");
+            assert.equal(job.spec.template.spec.subdomain, service.metadata.name);
+            for (const [k, v] of Object.entries(service.spec.selector)) assert.equal((job.spec.template.metadata.labels as Record<string, string>)[k], v);
+            assert.ok(args.includes("--node-rank=$(JOB_COMPLETION_INDEX)"));
+            assert.ok(args.includes(`--master-addr=${job.metadata.name}-0.${service.metadata.name}`));
+            assert.ok(!args.some((a) => a.startsWith("--rdzv-backend")), "static rendezvous: node rank 0 is the host, no election");
+            assert.deepEqual([job.spec.completionMode, job.spec.completions, job.spec.parallelism], ["Indexed", 3, 3]);
+            assert.ok(args.includes("--nnodes=3") && args.includes("--nproc-per-node=2"));
+        });
+
+        it("retries are sane: worker restarts, a few pod retries with resume, evictions free, usage errors final", () => {
+            assert.ok(args.includes("--max-restarts=3"));
+            assert.ok(args.includes("--resume"));
+            assert.ok(job.spec.backoffLimit >= 1);
+            const rules = job.spec.podFailurePolicy.rules;
+            assert.deepEqual(rules[0], { action: "FailJob", onExitCodes: { containerName: "trainer", operator: "In", values: [2] } });
+            assert.deepEqual(rules[1], { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] });
+            assert.equal(job.spec.template.spec.restartPolicy, "Never", "podFailurePolicy needs restartPolicy Never");
+        });
+
+        it("runs archaeo-train in their namespace with their identity, volumes and /dev/shm; spot only when asked", () => {
+            assert.equal(job.metadata.namespace, "researcher-alice");
+            assert.equal(job.spec.template.spec.serviceAccountName, "researcher");
+            assert.deepEqual(args.slice(args.indexOf("--no-python"), args.indexOf("--no-python") + 2), ["--no-python", "archaeo-train"]);
+            const mounts = job.spec.template.spec.containers[0].volumeMounts.map((m) => m.mountPath);
+            assert.deepEqual(mounts, ["/workspace", "/home/researcher", "/data", "/mydata", "/dev/shm"]);
+            assert.equal(job.spec.template.spec.volumes.find((v) => v.name === "dshm")!.emptyDir!.sizeLimit, "16Gi");
+            assert.deepEqual(job.spec.template.spec.nodeSelector, { "archaeo/pool": "gpu" });
+            assert.deepEqual(ddpJob({ ...p, spot: true }).job.spec.template.spec.nodeSelector, { "archaeo/pool": "gpu-batch-spot" });
+            assert.equal(ddpJob({ ...p, spot: true }).job.spec.template.spec.tolerations.length, 2);
+        });
+    });
+
+    describe("JupyterHub", () => {
+        it("profiles: one GPU by default, a CPU-only one, multi-GPU when a researcher may use more", () => {
+            const profiles = profileList({ gpusPerResearcher: 4, memoryGiB: 16, vcpus: 4 }) as any[];
+            assert.deepEqual(profiles.map((p) => p.slug), ["gpu-1", "cpu", "gpu-4"]);
+            assert.equal(profiles[0].default, true);
+            for (const p of profiles.filter((x) => x.slug.startsWith("gpu"))) {
+                const o = p.kubespawner_override;
+                assert.equal(o.extra_resource_limits["nvidia.com/gpu"], p.slug.split("-")[1]);
+                assert.deepEqual(o.tolerations[0], { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" });
+                assert.deepEqual(o.node_selector, { "archaeo/pool": "gpu" });
+            }
+            assert.equal(profiles[1].kubespawner_override.extra_resource_limits, undefined);
+            assert.deepEqual(profileList({ gpusPerResearcher: 1, memoryGiB: 16, vcpus: 4 }).map((p: any) => p.slug), ["gpu-1", "cpu"]);
+        });
+
+        it("values use only paths checked against z2jh 4.4.0's values.schema.yaml (tools/check-hub-values.ts)", () => {
+            // Checked on 2026-11-25 with `npx tsx tools/check-hub-values.ts <z2jh 4.4.0 jupyterhub/>`: OK. A value
+            // path not in this list must be checked the same way before it is added here.
+            const CHECKED = [
+                "cull.enabled", "cull.every", "cull.maxAge", "cull.removeNamedServers", "cull.timeout", "cull.users",
+                "hub.config.Authenticator.admin_users", "hub.config.Authenticator.allowed_users", "hub.config.GenericOAuthenticator.authorize_url",
+                "hub.config.GenericOAuthenticator.client_id", "hub.config.GenericOAuthenticator.client_secret", "hub.config.GenericOAuthenticator.login_service",
+                "hub.config.GenericOAuthenticator.oauth_callback_url", "hub.config.GenericOAuthenticator.scope", "hub.config.GenericOAuthenticator.token_url",
+                "hub.config.GenericOAuthenticator.userdata_url", "hub.config.GenericOAuthenticator.username_claim", "hub.config.JupyterHub.authenticator_class",
+                "hub.nodeSelector", "prePuller.continuous.enabled", "prePuller.hook.enabled", "proxy.chp.nodeSelector", "proxy.https.enabled", "proxy.https.type",
+                "proxy.service.annotations", "proxy.service.loadBalancerSourceRanges", "proxy.service.type", "scheduling.podPriority.enabled",
+                "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cmd",
+                "singleuser.defaultUrl", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
+                "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
+                "singleuser.storage.extraVolumeMounts", "singleuser.storage.extraVolumes", "singleuser.storage.type", "singleuser.uid",
+            ];
+            const leaves = (o: unknown, prefix: string, out: Set<string>): Set<string> => {
+                const free = ["annotations", "nodeSelector", "extraEnv", "scope", "allowed_users", "admin_users", "profileList", "extraContainers", "extraVolumes", "extraVolumeMounts", "loadBalancerSourceRanges"];
+                if (o && typeof o === "object" && !Array.isArray(o) && !free.some((f) => prefix.endsWith(f))) for (const [k, v] of Object.entries(o)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
+                else out.add(prefix);
+                return out;
+            };
+            const used = new Set<string>();
+            for (const v of sampleValues()) leaves(v, "", used);
+            assert.deepEqual([...used].sort(), [...CHECKED].sort());
+        });
+
+        it("the single-user image is the stack image by digest (the chart joins name:tag only when tag is set)", () => {
+            const v = sampleValues()[0];
+            assert.match(v.singleuser.image.name, /@sha256:[0-9a-f]{64}$/);
+            assert.equal(v.singleuser.image.tag, "");
+        });
+    });
+
+    describe("network and versions", () => {
+        it("carves two private and two public subnets from the VPC; the second AZ next to the first", () => {
+            assert.deepEqual(carveSubnets("10.80.0.0/16"), { private: ["10.80.0.0/18", "10.80.64.0/18"], public: ["10.80.128.0/18", "10.80.192.0/18"] });
+            assert.deepEqual(clusterAzs("us-west-2a"), ["us-west-2a", "us-west-2b"]);
+            assert.deepEqual(clusterAzs("us-west-2c"), ["us-west-2c", "us-west-2a"]);
+        });
+
+        it("the NAT instance's user data passes cloud-init's schema check and masquerades only the VPC", () => {
+            const ud = natUserData("10.80.0.0/16");
+            const r = cloudInitSchema(tmpFile("nat.yaml", ud));
+            assert.equal(r.status, 0, r.output);
+            assert.match(ud, /net.ipv4.ip_forward = 1/);
+            assert.match(ud, /-s 10.80.0.0\/16 .* -j MASQUERADE/);
+        });
+
+        it("the pinned Karpenter chart supports every Kubernetes version config accepts", () => {
+            for (const v of KUBERNETES_VERSIONS) {
+                assert.ok(compareVersions(v, CHARTS.karpenter.kubernetes.min) >= 0 && compareVersions(v, CHARTS.karpenter.kubernetes.max) <= 0, `Karpenter ${CHARTS.karpenter.version} does not support Kubernetes ${v}`);
+            }
+        });
+    });
+});

@@ -1,0 +1,277 @@
+/** Cluster mode, whole program under the mock engine (national-heritage: three researchers, spot batch pool). */
+import { strict as assert } from "assert";
+import { parseConfig } from "../../infra/config";
+import * as pulumi from "@pulumi/pulumi";
+import { adminPrincipals, CORE_ADDONS } from "../../infra/cluster/eks";
+import { GPU_NODE_LABELS } from "../../infra/cluster/manifests";
+import { readStack } from "../../tools/stacks";
+import { asObject, models, validate } from "../helpers/k8s";
+import { doc, runProgram, runStack, ProgramRun } from "../helpers/program";
+
+/**
+ * The NVIDIA device plugin chart's default node affinity (NVIDIA/k8s-device-plugin
+ * deployments/helm/nvidia-device-plugin/values.yaml at tag v0.19.0): the DaemonSet lands only on nodes
+ * matching one of these terms. Quoted here so the test fails if no pool satisfies it.
+ */
+const DEVICE_PLUGIN_DEFAULT_AFFINITY_TERMS = [
+    { key: "feature.node.kubernetes.io/pci-10de.present", values: ["true"] },
+    { key: "feature.node.kubernetes.io/cpu-model.vendor_id", values: ["NVIDIA"] },
+    { key: "nvidia.com/gpu.present", values: ["true"] },
+];
+
+describe("cluster mode: national-heritage", () => {
+    let run: ProgramRun;
+    before(async () => { run = await runStack("national-heritage"); });
+    const one = (t: string, n?: string) => run.engine.one(t, n);
+    const key = () => String(run.outputs.kmsKeyArn);
+    const cluster = () => { if (run.cfg.mode !== "cluster") throw new Error("cluster stack"); return run.cfg.cluster; };
+    const releases = (name: string) => run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === name)!;
+
+    it("builds the cluster, no workstation, no NAT gateway, no EBS workspace", () => {
+        const comps = new Set(run.resources.filter((r) => !r.custom).map((r) => r.type));
+        for (const t of ["archaeo:cluster:ClusterNetwork", "archaeo:cluster:EksCluster", "archaeo:cluster:GpuCapacity", "archaeo:cluster:ClusterStorage", "archaeo:cluster:JupyterHub", "archaeo:cluster:Researcher"]) assert.ok(comps.has(t), t);
+        assert.ok(!comps.has("archaeo:instance:ResearcherWorkstation"));
+        assert.equal(run.engine.byType("aws:ec2/natGateway:NatGateway").length, 0);
+        assert.equal(run.engine.byType("aws:ebs/volume:Volume").length, 0);
+    });
+
+    it("EKS: explicit access entries (no creator bootstrap entry), STANDARD support, encrypted secrets, private + restricted endpoint, KMS logs", () => {
+        const c = one("aws:eks/cluster:Cluster");
+        assert.deepEqual(c.inputs.accessConfig, { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false });
+        assert.deepEqual(c.inputs.upgradePolicy, { supportType: "STANDARD" });
+        assert.deepEqual(c.inputs.encryptionConfig, { resources: ["secrets"], provider: { keyArn: key() } });
+        assert.deepEqual([c.inputs.vpcConfig.endpointPrivateAccess, c.inputs.vpcConfig.endpointPublicAccess, c.inputs.vpcConfig.publicAccessCidrs], [true, true, ["192.0.2.0/24"]]);
+        const logs = one("aws:cloudwatch/logGroup:LogGroup").inputs;
+        assert.deepEqual([logs.name, logs.kmsKeyId], [`/aws/eks/${c.inputs.name}/cluster`, key()]);
+    });
+
+    it("the cluster depends on its role's policy attachment (so destroy removes the cluster first)", () => {
+        const attachment = one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "archaeo-eks-cluster-policy");
+        assert.ok(one("aws:eks/cluster:Cluster").dependencies.includes(attachment.urn));
+    });
+
+    it("admins: the configured ones and the deployer, once each, cluster-admin; researchers get entries without any access policy", () => {
+        const entries = run.engine.byType("aws:eks/accessEntry:AccessEntry");
+        const admins = entries.filter((e) => e.name.startsWith("archaeo-eks-admin-")).map((e) => e.inputs.principalArn).sort();
+        assert.deepEqual(admins, ["arn:aws:iam::123456789012:role/heritage-platform-admins", "arn:aws:iam::123456789012:user/engineer"]);
+        const assoc = run.engine.byType("aws:eks/accessPolicyAssociation:AccessPolicyAssociation");
+        assert.deepEqual(assoc.map((a) => a.inputs.principalArn).sort(), admins);
+        const researchers = entries.filter((e) => e.inputs.userName?.startsWith("archaeo:"));
+        assert.deepEqual(researchers.map((e) => e.inputs.userName).sort(), ["archaeo:archivist", "archaeo:imaging-lead", "archaeo:ml-engineer"]);
+        const k8sProvider = one("pulumi:providers:kubernetes");
+        for (const a of assoc) assert.ok(k8sProvider.dependencies.includes(a.urn), "Kubernetes calls wait for the deployer's access");
+    });
+
+    it("a deployer that is also an admin gets one entry, not two (CreateAccessEntry would fail with 409)", () => {
+        assert.deepEqual(adminPrincipals(["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"], "arn:aws:iam::1:role/a"), ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"]);
+        assert.throws(() => adminPrincipals([], "arn:aws:iam::1:root"), /root user/);
+    });
+
+    it("add-ons pinned to EKS's default version, Mountpoint for S3 among them, Pod Identity where the driver itself calls AWS", () => {
+        const addons = run.engine.byType("aws:eks/addon:Addon");
+        assert.deepEqual(addons.map((a) => a.inputs.addonName).sort(), [...CORE_ADDONS].sort());
+        const lookups = run.engine.invokes.filter((i) => i.token === "aws:eks/getAddonVersion:getAddonVersion");
+        assert.ok(lookups.length === CORE_ADDONS.length && lookups.every((i) => i.args.mostRecent === false && i.args.kubernetesVersion === "1.35"));
+        assert.deepEqual(addons.filter((a) => a.inputs.podIdentityAssociations).map((a) => a.inputs.addonName).sort(), ["aws-ebs-csi-driver", "aws-efs-csi-driver", "vpc-cni"]);
+    });
+
+    it("every instance and volume the stack causes carries the standard tags: system launch template and Karpenter node classes", () => {
+        const tags = JSON.parse(one("pulumi:providers:aws").inputs.defaultTags).tags;
+        const lt = one("aws:ec2/launchTemplate:LaunchTemplate").inputs;
+        for (const type of ["instance", "volume"]) {
+            const spec = lt.tagSpecifications.find((s: any) => s.resourceType === type);
+            for (const [k, v] of Object.entries(tags)) assert.equal(spec.tags[k], v, `${type} ${k}`);
+        }
+        const classes = run.engine.byType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass");
+        assert.equal(classes.length, 2);
+        for (const nc of classes) for (const [k, v] of Object.entries(tags)) assert.equal(nc.inputs.spec.tags[k], v, `${nc.name} ${k}`);
+    });
+
+    it("the NVIDIA device plugin lands on every GPU node: each GPU pool satisfies the chart's default affinity and the plugin tolerates its taints", () => {
+        const pools = run.engine.byType("kubernetes:karpenter.sh/v1:NodePool");
+        const gpuPools = pools.filter((p) => p.inputs.spec.template.spec.taints.some((t: any) => t.key === "nvidia.com/gpu"));
+        assert.deepEqual(gpuPools.map((p) => p.inputs.metadata.name).sort(), ["gpu", "gpu-batch-spot"]);
+        const plugin = releases("nvidia-device-plugin").inputs.values;
+        assert.equal(plugin.affinity, undefined, "the chart's own affinity is kept");
+        for (const p of gpuPools) {
+            const labels = p.inputs.spec.template.metadata.labels;
+            assert.ok(DEVICE_PLUGIN_DEFAULT_AFFINITY_TERMS.some((t) => t.values.includes(labels[t.key])), `${p.name}: no default-affinity term matches ${JSON.stringify(labels)}`);
+            for (const taint of p.inputs.spec.template.spec.taints) {
+                assert.ok(plugin.tolerations.some((t: any) => t.key === taint.key && t.operator === "Exists" && t.effect === taint.effect), `${p.name}: ${taint.key} not tolerated`);
+            }
+        }
+        assert.deepEqual(GPU_NODE_LABELS, { "nvidia.com/gpu.present": "true" });
+        const cpu = pools.find((p) => p.inputs.metadata.name === "cpu")!;
+        assert.deepEqual(cpu.inputs.spec.template.spec.taints, [], "CPU-only servers need no GPU node");
+    });
+
+    it("Karpenter reads its key-encrypted interruption queue: kms:Decrypt through SQS on that queue", () => {
+        const queue = one("aws:sqs/queue:Queue");
+        assert.equal(queue.inputs.kmsMasterKeyId, key());
+        const policy = doc(one("aws:iam/rolePolicy:RolePolicy", "archaeo-gpu-controller-policy").inputs.policy);
+        const decrypt = policy.Statement.find((s: any) => s.Sid === "InterruptionQueueDecrypt");
+        assert.deepEqual([decrypt.Action, decrypt.Resource, decrypt.Condition.StringEquals["kms:ViaService"], decrypt.Condition.StringEquals["kms:EncryptionContext:aws:sqs:arn"]], ["kms:Decrypt", key(), "sqs.us-west-2.amazonaws.com", queue.state.arn]);
+        const keyPolicy = doc(one("aws:kms/key:Key").inputs.policy);
+        assert.ok(keyPolicy.Statement.some((s: any) => s.Principal?.Service === "events.amazonaws.com" && s.Condition.StringEquals["aws:SourceAccount"] === "123456789012"));
+        const queuePolicy = doc(one("aws:sqs/queuePolicy:QueuePolicy").inputs.policy);
+        assert.deepEqual(queuePolicy.Statement[0].Principal, { Service: "events.amazonaws.com" });
+    });
+
+    it("homes: protected encrypted EFS, an access point per researcher at /researchers/<id> as uid 1000, daily AWS Backup in a KMS vault", () => {
+        const efs = one("aws:efs/fileSystem:FileSystem");
+        assert.deepEqual([efs.inputs.encrypted, efs.inputs.kmsKeyId, efs.protect, efs.retainOnDelete], [true, key(), true, true]);
+        const aps = run.engine.byType("aws:efs/accessPoint:AccessPoint");
+        assert.deepEqual(aps.map((a) => a.inputs.rootDirectory.path).sort(), ["/researchers/archivist", "/researchers/imaging-lead", "/researchers/ml-engineer"]);
+        assert.ok(aps.every((a) => a.inputs.posixUser.uid === 1000 && a.inputs.rootDirectory.creationInfo.permissions === "0700"));
+        const vault = one("aws:backup/vault:Vault");
+        assert.deepEqual([vault.inputs.kmsKeyArn, vault.protect], [key(), true]);
+        const plan = one("aws:backup/plan:Plan").inputs.rules[0];
+        assert.deepEqual([plan.lifecycle.deleteAfter, plan.copyActions], [14, undefined]);
+        assert.deepEqual(one("aws:backup/selection:Selection").inputs.resources, [efs.state.arn]);
+    });
+
+    it("each researcher's PVs point at their own access point and S3 prefix, with the pod's identity", () => {
+        const pvs = run.engine.byType("kubernetes:core/v1:PersistentVolume");
+        const aps = run.engine.byType("aws:efs/accessPoint:AccessPoint");
+        for (const id of ["imaging-lead", "ml-engineer", "archivist"]) {
+            const mine = pvs.filter((p) => p.inputs.metadata.labels["archaeo/researcher"] === id);
+            assert.equal(mine.length, 5, `${id}: home and mydata in the hub namespace, home, mydata and datasets in theirs`);
+            const ap = aps.find((a) => a.inputs.rootDirectory.path === `/researchers/${id}`)!;
+            for (const pv of mine.filter((p) => p.inputs.spec.csi.driver === "efs.csi.aws.com")) assert.ok(pv.inputs.spec.csi.volumeHandle.endsWith(`::${ap.id}`), pv.name);
+            for (const pv of mine.filter((p) => p.inputs.spec.csi.driver === "s3.csi.aws.com")) {
+                assert.equal(pv.inputs.spec.csi.volumeAttributes.authenticationSource, "pod");
+                const prefix = pv.inputs.spec.mountOptions.find((o: string) => o.startsWith("prefix "));
+                assert.ok(prefix === `prefix researchers/${id}/` || (prefix === "prefix datasets/" && pv.inputs.spec.mountOptions.includes("read-only")), `${pv.name}: ${prefix}`);
+            }
+            assert.ok(pvs.every((p) => p.retainOnDelete), "PVs are retained when the stack is removed");
+        }
+        const handles = pvs.map((p) => p.inputs.spec.csi.volumeHandle).filter((h: string) => !h.includes("::"));
+        assert.equal(new Set(handles).size, handles.length, "S3 volume handles are unique in the cluster");
+    });
+
+    it("Pod Identity maps each researcher's server and job service accounts to their own pods role", () => {
+        const assoc = run.engine.byType("aws:eks/podIdentityAssociation:PodIdentityAssociation").filter((a) => a.inputs.tags?.researcher);
+        assert.deepEqual(assoc.map((a) => `${a.inputs.namespace}/${a.inputs.serviceAccount}`).sort(), [
+            "jupyterhub/researcher-archivist", "jupyterhub/researcher-imaging-lead", "jupyterhub/researcher-ml-engineer",
+            "researcher-archivist/researcher", "researcher-imaging-lead/researcher", "researcher-ml-engineer/researcher",
+        ]);
+        for (const a of assoc) {
+            const role = run.engine.byType("aws:iam/role:Role").find((r) => r.state.arn === a.inputs.roleArn)!;
+            assert.equal(role.inputs.tags.researcher, a.inputs.tags.researcher);
+        }
+    });
+
+    it("JupyterHub: pinned chart, per-person Cognito login with MFA, only the researchers, the stack image by digest, non-root, culling, a GPU quota", () => {
+        const hub = releases("jupyterhub");
+        assert.deepEqual([hub.inputs.chart, hub.inputs.version, hub.inputs.repositoryOpts.repo, hub.inputs.namespace], ["jupyterhub", "4.4.0", "https://hub.jupyter.org/helm-chart/", "jupyterhub"]);
+        assert.ok(hub.secretInputs.includes("values"), "the values hold the OAuth client secret: kept secret in state");
+        const v = hub.inputs.values;
+        assert.equal(v.hub.config.JupyterHub.authenticator_class, "generic-oauth");
+        assert.deepEqual(v.hub.config.Authenticator.allowed_users, ["imaging-lead", "ml-engineer", "archivist"]);
+        assert.match(v.hub.config.GenericOAuthenticator.authorize_url, /^https:\/\/archaeo-national-heritage-.*\.auth\.us-west-2\.amazoncognito\.com\/oauth2\/authorize$/);
+        assert.match(v.hub.config.GenericOAuthenticator.client_secret, /^mock-secret-/);
+        assert.equal(v.singleuser.image.name, run.outputs.imageUri);
+        assert.deepEqual([v.singleuser.uid, v.singleuser.allowPrivilegeEscalation, v.singleuser.serviceAccountName], [1000, false, "researcher-{username}"]);
+        assert.deepEqual(v.cull, { enabled: true, timeout: 45 * 60, every: 300, users: false, removeNamedServers: false, maxAge: 0 });
+        assert.deepEqual(v.prePuller, { hook: { enabled: false }, continuous: { enabled: false } });
+        const pool = one("aws:cognito/userPool:UserPool").inputs;
+        assert.deepEqual([pool.mfaConfiguration, pool.softwareTokenMfaConfiguration.enabled, pool.adminCreateUserConfig.allowAdminCreateUserOnly], ["ON", true, true]);
+        assert.deepEqual(run.engine.byType("aws:cognito/user:User").map((u) => [u.inputs.username, u.inputs.attributes.email]).sort(), [
+            ["archivist", "archivist@heritage.example"], ["imaging-lead", "imaging-lead@heritage.example"], ["ml-engineer", "ml-engineer@heritage.example"],
+        ]);
+        const client = one("aws:cognito/userPoolClient:UserPoolClient").inputs;
+        assert.deepEqual(client.callbackUrls, ["http://localhost:8000/hub/oauth_callback"]);
+        const quota = run.engine.byType("kubernetes:core/v1:ResourceQuota").find((q) => q.inputs.metadata.namespace === "jupyterhub")!;
+        assert.equal(quota.inputs.spec.hard["requests.nvidia.com/gpu"], String(cluster().gpuLimit));
+    });
+
+    it("every Kubernetes object validates against the Kubernetes OpenAPI schemas (kubernetes-models), the DDP templates too", async () => {
+        const M = await models();
+        const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh") && r.custom).map(asObject);
+        assert.ok(objects.length > 40, `${objects.length}`);
+        for (const o of objects) {
+            try { validate(M, o); } catch (e) { assert.fail(`${o.kind} ${o.metadata?.name}: ${(e as Error).message}`); }
+        }
+        for (const r of Object.values(run.outputs.researchers as Record<string, any>)) {
+            for (const text of r.ddpJobTemplate.split("\n---\n")) validate(M, JSON.parse(text));
+        }
+        assert.throws(() => validate(M, { apiVersion: "batch/v1", kind: "Job", metadata: { name: "x" }, spec: { template: { spec: { containers: [{ name: 1 }] } } } }), "the schema check is live");
+    });
+
+    it("logical names are unique per type and plain", () => {
+        const seen = new Set<string>();
+        for (const r of run.resources) {
+            const k = `${r.type}::${r.name}`;
+            assert.ok(!seen.has(k), `duplicate ${k}`);
+            seen.add(k);
+            assert.ok(!r.name.includes("/"), r.name);
+        }
+    });
+
+    it("outputs: the hub URL, the kubeconfig command, per researcher their profile, commands and DDP job", () => {
+        const out = run.outputs as any;
+        assert.equal(out.hubUrl, "http://localhost:8000");
+        const r = out.researchers["ml-engineer"];
+        assert.equal(r.namespace, "researcher-ml-engineer");
+        assert.match(r.connect.hubTunnel, /^kubectl --context archaeo-ml-engineer -n jupyterhub port-forward svc\/proxy-public 8000:80$/);
+        assert.match(r.connect.ssh, /port-forward pod\/jupyter-ml-engineer 2222:2222 & ssh -p 2222 researcher@localhost$/);
+        assert.equal(r.connect.tensorboardUrl, "http://localhost:8000/user/ml-engineer/tensorboard/");
+        assert.match(r.awsProfile, /role_session_name = ml-engineer/);
+        assert.match(r.ddpJobTemplate, /"namespace": "researcher-ml-engineer"/);
+    });
+});
+
+describe("cluster mode: other shapes", () => {
+    const base = readStack("national-heritage");
+    const cfgWith = (o: Record<string, unknown>) => parseConfig({ ...base.raw, ...Object.fromEntries(Object.entries(o).map(([k, v]) => [`archaeo-workbench:${k}`, v])) }, { stack: "national-heritage", region: base.region });
+
+    it("cidr access: the hub behind a TLS NLB limited to the access CIDRs, callbacks at its own name", async () => {
+        const run = await runProgram(cfgWith({
+            accessMode: "cidr", accessCidrs: ["203.0.113.0/24"], hubHostname: "hub.heritage.example",
+            acmCertificateArn: "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+        }));
+        const v = run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "jupyterhub")!.inputs.values;
+        assert.deepEqual([v.proxy.service.type, v.proxy.service.loadBalancerSourceRanges, v.proxy.https], ["LoadBalancer", ["203.0.113.0/24"], { enabled: true, type: "offload" }]);
+        assert.equal(v.proxy.service.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"], "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012");
+        assert.equal(v.hub.config.GenericOAuthenticator.oauth_callback_url, "https://hub.heritage.example/hub/oauth_callback");
+    });
+
+    it("spot off: no batch pool, and the device plugin tolerates only the GPU taint", async () => {
+        const run = await runProgram(cfgWith({ spotForBatch: false }));
+        const pools = run.engine.byType("kubernetes:karpenter.sh/v1:NodePool").map((p) => p.inputs.metadata.name).sort();
+        assert.deepEqual(pools, ["cpu", "gpu"]);
+        const plugin = run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "nvidia-device-plugin")!.inputs.values;
+        assert.deepEqual(plugin.tolerations.map((t: any) => t.key), ["nvidia.com/gpu"]);
+    });
+
+    it("autoStopIdleMinutes 0: culling off, nothing else changes", async () => {
+        const run = await runProgram(cfgWith({ autoStopIdleMinutes: 0 }));
+        assert.deepEqual(run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "jupyterhub")!.inputs.values.cull, { enabled: false });
+    });
+
+    it("backups copied to a second region's vault, encrypted with that region's key", async () => {
+        const run = await runProgram(cfgWith({ backupCopyRegion: "us-east-2", backupCopyKmsKeyArn: "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" }));
+        const vaults = run.engine.byType("aws:backup/vault:Vault");
+        const copy = vaults.find((v) => v.name.endsWith("vault-copy"))!;
+        assert.equal(copy.inputs.kmsKeyArn, "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+        const copyProvider = run.engine.byType("pulumi:providers:aws").find((p) => p.inputs.region === "us-east-2")!;
+        assert.ok(copy.provider.startsWith(copyProvider.urn));
+        assert.equal(run.engine.one("aws:backup/plan:Plan").inputs.rules[0].copyActions[0].destinationVaultArn, copy.state.arn);
+    });
+
+    it("OIDC login: the institution's endpoints and the client secret from secret config", async () => {
+        const cfg = cfgWith({
+            clusterAuth: "oidc", oidcAuthorizeUrl: "https://login.heritage.example/auth", oidcTokenUrl: "https://login.heritage.example/token",
+            oidcUserinfoUrl: "https://login.heritage.example/userinfo", oidcClientId: "jupyterhub", oidcClientSecret: "configured",
+        });
+        // The program reads the secret itself (new pulumi.Config().requireSecret), never from the parsed config.
+        pulumi.runtime.setConfig("archaeo-workbench:oidcClientSecret", "configured");
+        const run = await runProgram(cfg);
+        assert.equal(run.engine.byType("aws:cognito/userPool:UserPool").length, 0);
+        const hub = run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "jupyterhub")!;
+        assert.ok(hub.secretInputs.includes("values"));
+        assert.equal(hub.inputs.values.hub.config.GenericOAuthenticator.client_secret, "configured");
+        const v = run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "jupyterhub")!.inputs.values;
+        assert.deepEqual([v.hub.config.GenericOAuthenticator.token_url, v.hub.config.GenericOAuthenticator.username_claim], ["https://login.heritage.example/token", "preferred_username"]);
+    });
+});

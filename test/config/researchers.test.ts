@@ -1,0 +1,94 @@
+import { strict as assert } from "assert";
+import { accountProblems, MAX_RESEARCHERS } from "../../infra/config";
+import { ACCOUNT, clusterOverrides, ED25519, ED25519_B, parse, problems, refuses, researcher } from "../helpers/config";
+
+const SSO = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Researcher_0123456789abcdef`;
+const three = [researcher("alice"), researcher("bob", { instanceType: "g4dn.xlarge", workspaceSizeGiB: 100 }), researcher("carol", { sshPublicKeys: [ED25519_B] })];
+
+describe("config: researchers", () => {
+    it("each researcher gets the stack defaults unless they override instance type or workspace size", () => {
+        const cfg = parse({ researchers: three });
+        assert.ok(cfg.mode === "instance");
+        assert.deepEqual(cfg.researchers.map((r) => [r.id, r.instanceType, r.workspaceSizeGiB, r.gpu.gpuModel]), [
+            ["alice", "g5.xlarge", 500, "NVIDIA A10G"],
+            ["bob", "g4dn.xlarge", 100, "NVIDIA T4"],
+            ["carol", "g5.xlarge", 500, "NVIDIA A10G"],
+        ]);
+        assert.deepEqual([...cfg.researchers[2].sshPublicKeys], [ED25519_B]);
+    });
+
+    const rules: Array<[string, unknown, string, RegExp]> = [
+        ["no researchers", [], "researchers", /needs at least one researcher, e.g. researchers: \[\{ id: alice/],
+        ["not a list", "alice", "researchers", /must be a list \(a YAML list/],
+        ["an entry that is not an object", [researcher("alice"), "bob"], "researchers[1]", /must be an object like \{ id: alice/],
+        ["missing id", [researcher("alice", { id: undefined })], "researchers[0].id", /is required: slug naming their server/],
+        ["bad id", [researcher("Alice Smith", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice` })], "researchers[0].id", /'Alice Smith' must be 2-20 chars of a-z, 0-9 and single '-'/],
+        ["a double dash (KubeSpawner would hash the pod name)", [researcher("al--ice", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice` })], "researchers[0].id", /single '-'/],
+        ["duplicate id", [researcher("alice"), researcher("alice", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice2` })], "researchers[1].id", /'alice' is also researchers\[0\]; ids must be unique/],
+        ["missing principal", [researcher("alice", { iamPrincipalArn: undefined })], "researchers[0].iamPrincipalArn", /is required: the IAM role or user that may act as this researcher/],
+        ["principal is not an ARN", [researcher("alice", { iamPrincipalArn: "alice" })], "researchers[0].iamPrincipalArn", /'alice' is not an IAM role or user ARN/],
+        ["an assumed-role session is not a principal", [researcher("alice", { iamPrincipalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/x/alice` })], "researchers[0].iamPrincipalArn", /is not an IAM role or user ARN/],
+        ["a shared SSO role without a session name", [researcher("alice", { iamPrincipalArn: SSO })], "researchers[0].sessionName", /is required: an Identity Center permission-set role is shared/],
+        ["session name on an IAM user", [researcher("alice", { sessionName: "alice" })], "researchers[0].sessionName", /is only used when iamPrincipalArn is a role/],
+        ["two researchers acting as one principal", [researcher("alice"), researcher("bob", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice` })], "researchers[1].iamPrincipalArn", /also acts as researchers\[0\]/],
+        ["no SSH key in instance mode", [researcher("alice", { sshPublicKeys: [] })], "researchers[0].sshPublicKeys", /needs at least one OpenSSH public key/],
+        ["a malformed SSH key", [researcher("alice", { sshPublicKeys: [ED25519, "ssh-ed25519 nope!"] })], "researchers[0].sshPublicKeys[1]", /has a body that is not base64/],
+        ["bad e-mail", [researcher("alice", { email: "alice" })], "researchers[0].email", /'alice' is not an e-mail address/],
+        ["bad per-researcher instance type", [researcher("alice", { instanceType: "m5.large" })], "researchers[0].instanceType", /m5.large is not a supported GPU instance type/],
+        ["per-researcher workspace out of range", [researcher("alice", { workspaceSizeGiB: 20 })], "researchers[0].workspaceSizeGiB", /must be 50-16384 GiB, got 20/],
+        ["unknown field with a hint", [researcher("alice", { sshPublicKey: [ED25519] })], "researchers[0].sshPublicKey", /is not a researcher field; did you mean 'sshPublicKeys'\?/],
+    ];
+    for (const [title, researchers, key, reason] of rules) {
+        it(`refuses: ${title}`, () => {
+            // A rule may also empty the keys list; only the named problem (and no other) is expected.
+            refuses({ researchers }, key, reason);
+        });
+    }
+
+    it(`refuses more than ${MAX_RESEARCHERS} researchers`, () => {
+        const many = Array.from({ length: MAX_RESEARCHERS + 1 }, (_, i) => researcher(`r${i}`));
+        refuses({ researchers: many }, "researchers", /at most 50 per stack/);
+    });
+
+    it("a shared SSO role works with one session name per person", () => {
+        const cfg = parse({ researchers: [researcher("alice", { iamPrincipalArn: SSO, sessionName: "alice@uni.example" }), researcher("bob", { iamPrincipalArn: SSO, sessionName: "bob@uni.example" })] });
+        assert.deepEqual(cfg.researchers.map((r) => r.sessionName), ["alice@uni.example", "bob@uni.example"]);
+    });
+
+    it("names every problem of every researcher at once", () => {
+        const found = problems({ researchers: [researcher("A"), researcher("bob", { iamPrincipalArn: "x", sshPublicKeys: [] })] });
+        assert.deepEqual(Object.keys(found).sort(), [
+            "archaeo-workbench:researchers[0].id",
+            "archaeo-workbench:researchers[1].iamPrincipalArn",
+            "archaeo-workbench:researchers[1].sshPublicKeys",
+        ]);
+    });
+
+    it("cluster mode: SSH keys optional, an e-mail required for the Cognito invitation, no per-researcher instance type", () => {
+        const ok = parse(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice`, email: "a@b.org" }] }));
+        assert.equal(ok.researchers[0].sshPublicKeys.length, 0);
+        refuses(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice` }] }), "researchers[0].email", /is required with clusterAuth: cognito/);
+        refuses(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice`, email: "a@b.org", instanceType: "g5.xlarge" }] }), "researchers[0].instanceType", /is only used in instance mode/);
+    });
+});
+
+describe("config: the deploying account (checked after aws.getCallerIdentity, before any cloud resource)", () => {
+    const keyIn = (account: string) => `arn:aws:kms:us-east-1:${account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+    it("accepts keys and principals of the deploying account", () => {
+        assert.deepEqual(accountProblems(parse({ kmsKeyArn: keyIn(ACCOUNT) }), ACCOUNT), []);
+    });
+
+    it("refuses an existing key, a copy key, a researcher or an admin of another account, naming each", () => {
+        const cfg = parse({
+            kmsKeyArn: keyIn("999999999999"),
+            backupCopyRegion: "us-west-2", backupCopyKmsKeyArn: "arn:aws:kms:us-west-2:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            researchers: [researcher("alice"), researcher("bob", { iamPrincipalArn: "arn:aws:iam::999999999999:user/bob" })],
+        });
+        const found = Object.fromEntries(accountProblems(cfg, ACCOUNT).map((p) => [p.propertyPath, p.reason]));
+        assert.deepEqual(Object.keys(found).sort(), ["archaeo-workbench:backupCopyKmsKeyArn", "archaeo-workbench:kmsKeyArn", "archaeo-workbench:researchers[1].iamPrincipalArn"]);
+        assert.match(found["archaeo-workbench:kmsKeyArn"], /the key is in account 999999999999 but the stack deploys to 123456789012/);
+        const cluster = parse(clusterOverrides({ clusterAdminArns: ["arn:aws:iam::999999999999:role/admins"] }));
+        assert.match(accountProblems(cluster, ACCOUNT)[0].reason, /is in account 999999999999/);
+    });
+});

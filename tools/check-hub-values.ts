@@ -1,0 +1,62 @@
+/**
+ * Checks the JupyterHub values this stack renders against the Zero to JupyterHub chart's own schema:
+ *   npx tsx tools/check-hub-values.ts <chart dir holding values.yaml and values.schema.yaml>
+ * e.g. a checkout of jupyterhub/zero-to-jupyterhub-k8s at tag 4.4.0, directory jupyterhub/. The values
+ * are merged over the chart's defaults the way Helm does (maps merge, lists and scalars replace) and
+ * validated with ajv, as `helm install` validates values.schema.json. Needs the chart (not in this
+ * repository); the README and the closing note record the result for the pinned version.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import Ajv from "ajv";
+import * as YAML from "yaml";
+import { jupyterhubValues, profileList } from "../infra/cluster/manifests";
+
+/** Helm's coalescing of user values over chart defaults. */
+export function helmMerge(defaults: unknown, values: unknown): unknown {
+    if (values === null) return undefined;
+    if (values && typeof values === "object" && !Array.isArray(values) && defaults && typeof defaults === "object" && !Array.isArray(defaults)) {
+        const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+        for (const [k, v] of Object.entries(values as Record<string, unknown>)) out[k] = helmMerge(out[k], v);
+        return out;
+    }
+    return values === undefined ? defaults : values;
+}
+
+/** Values for every shape the stack renders: Cognito, OIDC, port-forward access and a TLS load balancer, culling on and off. */
+export function sampleValues() {
+    const base = {
+        image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/archaeo/x/y/pytorch-cuda@sha256:" + "a".repeat(64),
+        researcherIds: ["alice", "bob"],
+        auth: { authorizeUrl: "https://x.auth.us-west-2.amazoncognito.com/oauth2/authorize", tokenUrl: "https://x/token", userdataUrl: "https://x/userInfo", usernameClaim: "username", clientId: "abc", loginService: "x" },
+        publicUrl: "http://localhost:8000",
+        cullMinutes: 60, gpusPerResearcher: 4, memoryGiB: 16, vcpus: 4,
+        env: { ARCHAEO_IMAGE: "x", AWS_REGION: "us-west-2" },
+    };
+    return [
+        jupyterhubValues(base),
+        jupyterhubValues({ ...base, cullMinutes: 0, gpusPerResearcher: 1, publicUrl: "https://hub.example.org", exposed: { acmCertificateArn: "arn:aws:acm:us-west-2:1:certificate/x", sourceRanges: ["203.0.113.0/24"] } }),
+    ].map((v) => ({ ...v, hub: { ...v.hub, config: { ...v.hub.config, GenericOAuthenticator: { ...v.hub.config.GenericOAuthenticator, client_secret: "s" } } } }));
+}
+
+export function checkAgainstChart(chartDir: string): string[] {
+    const schema = YAML.parse(fs.readFileSync(path.join(chartDir, "values.schema.yaml"), "utf8"));
+    const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(schema);
+    const errors: string[] = [];
+    sampleValues().forEach((v, i) => {
+        if (!validate(helmMerge(defaults, v))) for (const e of validate.errors ?? []) errors.push(`sample ${i}: ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+    });
+    void profileList;
+    return errors;
+}
+
+if (require.main === module) {
+    const dir = process.argv[2];
+    if (!dir) { console.error("usage: npx tsx tools/check-hub-values.ts <chart dir>"); process.exit(2); }
+    const errors = checkAgainstChart(dir);
+    for (const e of errors) console.log(e);
+    console.log(errors.length ? `FAILED: ${errors.length} schema error(s)` : "OK: the values validate against the chart's values.schema.yaml");
+    process.exitCode = errors.length ? 1 : 0;
+}
