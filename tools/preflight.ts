@@ -1,0 +1,91 @@
+/**
+ * Cluster stacks: can this machine reach the EKS API? `pulumi up` (and a preview of Kubernetes
+ * resources) talks to the cluster's API, which is private to the VPC or open only to clusterApiCidrs.
+ * From a hosted CI runner outside both, the run would hang until a timeout deep inside a Kubernetes
+ * call; this fails first, with the fix.
+ *
+ *   npx tsx tools/preflight.ts --stack <name> [--endpoint https://....eks.amazonaws.com]
+ *   npx tsx tools/preflight.ts --stack <name> --cluster-name      (prints the EKS cluster's name)
+ *
+ * The runner's egress address comes from RUNNER_EGRESS_IP or https://checkip.amazonaws.com; its own
+ * addresses from its interfaces. With --endpoint (an existing cluster) the API port is probed too.
+ * Exit 0: reachable (or instance mode), 1: not reachable (message says what to change), 2: usage.
+ */
+import * as net from "net";
+import * as os from "os";
+import { clusterNames } from "../infra/cluster";
+import { parseCidr, parseConfig } from "../infra/config";
+import { readStack } from "./stacks";
+
+export interface AccessFacts {
+    /** Public endpoint CIDRs (empty: the endpoint is private only). */
+    apiCidrs: readonly string[];
+    vpcCidr: string;
+    /** The runner's public egress address, when known. */
+    egressIp?: string;
+    /** The runner's own interface addresses. */
+    localIps: readonly string[];
+}
+
+const inside = (ip: string, cidr: string) => {
+    const c = parseCidr(cidr);
+    const a = parseCidr(`${ip}/32`);
+    return !!c && !!a && c.version === a.version && a.first >= c.first && a.last <= c.last;
+};
+
+/** Decides whether a runner can reach the EKS API; returns undefined when it can, else the reason and the fix. Pure. */
+export function clusterAccessProblem(f: AccessFacts): string | undefined {
+    if (f.localIps.some((ip) => inside(ip, f.vpcCidr))) return undefined; // inside the VPC: the private endpoint answers
+    if (f.apiCidrs.length === 0) {
+        return `the EKS API endpoint is private (clusterApiCidrs is empty) and this runner (${f.localIps.join(", ") || "no IPv4"}) is not in the VPC ${f.vpcCidr}. ` +
+            "Run cluster stacks on a self-hosted runner inside the VPC (set the repository variable CLUSTER_RUNS_ON, e.g. '[\"self-hosted\",\"archaeo-vpc\"]'), " +
+            "or open the public endpoint to your runners' egress addresses with clusterApiCidrs.";
+    }
+    if (!f.egressIp) return "this runner's public address is unknown (set RUNNER_EGRESS_IP); it must be inside clusterApiCidrs or the VPC.";
+    if (!f.apiCidrs.some((c) => inside(f.egressIp!, c))) {
+        return `this runner's public address ${f.egressIp} is not in clusterApiCidrs (${f.apiCidrs.join(", ")}) and the runner is not in the VPC ${f.vpcCidr}. ` +
+            "Add the runner's egress CIDR to clusterApiCidrs, or run cluster stacks on a self-hosted runner inside the VPC (repository variable CLUSTER_RUNS_ON).";
+    }
+    return undefined;
+}
+
+/** Opens a TCP connection to the endpoint's port 443 within `timeoutMs`; resolves to an error message or undefined. */
+export function probe(endpoint: string, timeoutMs = 10_000): Promise<string | undefined> {
+    const host = new URL(endpoint).hostname;
+    return new Promise((resolve) => {
+        const s = net.connect({ host, port: 443, timeout: timeoutMs });
+        const done = (msg?: string) => { s.destroy(); resolve(msg); };
+        s.once("connect", () => done());
+        s.once("timeout", () => done(`no answer from ${host}:443 within ${timeoutMs / 1000} s`));
+        s.once("error", (e) => done(`${host}:443: ${e.message}`));
+    });
+}
+
+async function egressIp(): Promise<string | undefined> {
+    if (process.env.RUNNER_EGRESS_IP) return process.env.RUNNER_EGRESS_IP.trim();
+    try {
+        const r = await fetch("https://checkip.amazonaws.com", { signal: AbortSignal.timeout(5000) });
+        return (await r.text()).trim();
+    } catch { return undefined; }
+}
+
+async function main(argv: string[]): Promise<number> {
+    const stack = argv[argv.indexOf("--stack") + 1];
+    const endpoint = argv.includes("--endpoint") ? argv[argv.indexOf("--endpoint") + 1] : undefined;
+    if (!argv.includes("--stack") || !stack) { console.error("usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL]"); return 2; }
+    const f = readStack(stack);
+    const cfg = parseConfig(f.raw, { stack, region: f.region });
+    if (argv.includes("--cluster-name")) { if (cfg.mode === "cluster") console.log(clusterNames(cfg).clusterName); return 0; }
+    if (cfg.mode !== "cluster") { console.log(`preflight: ${stack} is an instance-mode stack; no Kubernetes API to reach`); return 0; }
+    const localIps = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4" && !i.internal).map((i) => i!.address);
+    const problem = clusterAccessProblem({ apiCidrs: cfg.cluster.apiCidrs, vpcCidr: cfg.vpcCidr, egressIp: await egressIp(), localIps });
+    if (problem) { console.log(`::error title=EKS API not reachable::${stack}: ${problem}`); return 1; }
+    if (endpoint) {
+        const failed = await probe(endpoint);
+        if (failed) { console.log(`::error title=EKS API not reachable::${stack}: ${failed}. Check clusterApiCidrs and where this runner runs (CLUSTER_RUNS_ON).`); return 1; }
+    }
+    console.log(`preflight: ${stack}: the EKS API is reachable from this runner`);
+    return 0;
+}
+
+if (require.main === module) main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
