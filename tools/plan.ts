@@ -165,7 +165,23 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
 
     out.push("");
     out.push("Outputs (mock values; secrets redacted):");
-    for (const [k, v] of Object.entries(outputs)) out.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+    // Long values (DDP templates, key policies) are cut here; the --json manifest has them whole.
+    const short = (v: unknown) => {
+        const s = typeof v === "string" ? v : JSON.stringify(v);
+        return (s.length > 600 ? `${s.slice(0, 600)}… (${s.length} chars; see --json)` : s).replace(/\n/g, "\n          ");
+    };
+    for (const [k, v] of Object.entries(outputs)) {
+        if (k === "researchers" && v && typeof v === "object") {
+            out.push("  researchers:");
+            for (const [id, r] of Object.entries(v as Record<string, Record<string, unknown>>)) {
+                out.push(`    ${id}:`);
+                for (const [rk, rv] of Object.entries(r)) {
+                    if (rk === "connect" && rv && typeof rv === "object") for (const [ck, cv] of Object.entries(rv)) out.push(`      ${ck}: ${short(cv)}`);
+                    else out.push(`      ${rk}: ${short(rv)}`);
+                }
+            }
+        } else out.push(`  ${k}: ${short(v)}`);
+    }
 
     const manifest: Manifest = canonical({
         format: "archaeo-plan/v1",
