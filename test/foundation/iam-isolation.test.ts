@@ -27,7 +27,8 @@ interface Request {
 
 /**
  * Where the validated simulator cannot take a faithful request, the same request runs unvalidated
- * (runUnsafeSimulation), after the validated run has checked policies, action and every other context key:
+ * (runUnsafeSimulation), after the validated run has checked the policies' grammar and the action (and, for the
+ * first gap, every other context key); the after() hook fails if anything else takes this path:
  * - iam-simulate 0.1.173 drops `kms:EncryptionContext:<key>` context keys as unknown (its variable-key match only
  *   splits on '/'), though the dataset documents `kms:EncryptionContext:${EncryptionContextKey}` for kms:Decrypt;
  * - AWS-owned SSM documents have no account in their ARN (the Session Manager guide's own example:
@@ -66,7 +67,12 @@ const withoutCondition = ({ Condition: _condition, ...rest }: PolicyStatement): 
 const allowed = async (r: Request, why: string) => assert.equal(await decide(r), "Allowed", why);
 const denied = async (r: Request, why: string) => assert.notEqual(await decide(r), "Allowed", why);
 
-/** AmazonSSMManagedInstanceCore's parameter grant (the workstation role has the managed policy too): ssm:GetParameter and ssm:GetParameters on "*" (policy version v2, as published in AWS's managed policy reference). */
+/**
+ * AmazonSSMManagedInstanceCore's parameter grant (the workstation role has the managed policy too): ssm:GetParameter and
+ * ssm:GetParameters on "*" (version v2; docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html,
+ * read from the zoph-io/MAMIP mirror of AWS managed policies, policies/AmazonSSMManagedInstanceCore). Its other statements
+ * (ssm agent, ssmmessages, ec2messages on "*") grant nothing these assertions are about.
+ */
 const SSM_MANAGED_INSTANCE_CORE_PARAMETERS: PolicyDocument = {
     Version: "2012-10-17",
     Statement: [{ Sid: "AmazonSSMManagedInstanceCoreParameters", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:GetParameters"], Resource: "*" }],
@@ -289,6 +295,7 @@ describe("least privilege per researcher (IAM policy simulation)", () => {
             await denied({ principal: p, identity: ws, action: "ssm:PutParameter", resource: bob.statusArn }, "bob's status");
         });
         it("pulls the stack's image only", async () => {
+            // ecr:BatchGetImage is authorized on the repository ARN (Service Authorization Reference, Amazon ECR).
             await allowed({ principal: p, identity: ws, action: "ecr:BatchGetImage", resource: repositoryArn }, "EcrPullThisRepository");
             await denied({ principal: p, identity: ws, action: "ecr:BatchGetImage", resource: `arn:${PARTITION}:ecr:${REGION}:${ACCOUNT}:repository/another` }, "another repository");
         });
@@ -297,10 +304,12 @@ describe("least privilege per researcher (IAM policy simulation)", () => {
 
     describe("cluster mode: alice's role and her pods' role", () => {
         it("her role finds the cluster (kubectl) and nothing of EC2/SSM", async () => {
+            // eks:DescribeCluster is authorized on the cluster ARN (Service Authorization Reference, Amazon EKS); `aws eks update-kubeconfig` calls it.
             await allowed({ principal: alice.sessionArn, identity: [docs.cluster(alice)], action: "eks:DescribeCluster", resource: clusterArn }, "FindCluster");
             await denied({ principal: alice.sessionArn, identity: [docs.cluster(alice)], action: "ssm:StartSession", resource: alice.instanceArn }, "no sessions in cluster mode");
         });
         it("her pods reach nothing but the bucket (not even the cluster API through AWS)", async () => {
+            // EKS Pod Identity hands the pods their role's credentials; nodes have an IMDS hop limit of 1, so pods don't get the node role.
             await denied({ principal: alice.podsSessionArn, identity: [docs.pods(alice)], action: "eks:DescribeCluster", resource: clusterArn }, "pods have data access only");
         });
         datasetIsolation("alice's role (cluster)", (r) => r.sessionArn, (r) => [docs.cluster(r)]);
@@ -315,6 +324,8 @@ describe("least privilege per researcher (IAM policy simulation)", () => {
             ["alice's workstation", alice.workstationSessionArn, [docs.workstation(alice), SSM_MANAGED_INSTANCE_CORE_PARAMETERS]],
         ];
         for (const [who, principal, identity] of identities) {
+            // iam:PassRole is authorized on the role passed (IAM User Guide, "Grant a user permissions to pass a role to an AWS
+            // service"); ssm:SendCommand on both the instance and the document (Service Authorization Reference, Systems Manager).
             it(`${who}: simulated`, async () => {
                 for (const role of [alice.roleArn, nodeRoleArn, `arn:${PARTITION}:iam::${ACCOUNT}:role/Admin`]) {
                     await denied({ principal, identity, action: "iam:PassRole", resource: role, context: { "iam:PassedToService": "ec2.amazonaws.com" } }, `PassRole ${role}`);
