@@ -274,21 +274,20 @@ def fit(config: TrainConfig, argv: Optional[List[str]] = None, env: Optional[Map
     problems = _output_problems(config, mounts)
     if problems:
         raise ArchaeoError("\n  ".join(problems))
-    import torch  # noqa: F401 - imported after the cheap checks so argument errors come fast
 
     device = _pick_device(config, denv)
     say = log if denv.is_main else (lambda _msg: None)
-    if config.amp and device.type != "cuda":
+    amp = config.amp and device.type == "cuda"
+    if config.amp and not amp:
         say("archaeo-train: --amp ignored: mixed precision needs a CUDA GPU (training in float32 on CPU)")
-        config.amp = False
     backend = ddp.init(denv, device.type) if denv.distributed else None
     try:
-        return _fit(config, denv, device, backend, mounts, argv, env, say)
+        return _fit(config, denv, device, backend, amp, mounts, argv, env, say)
     finally:
         ddp.shutdown(denv)
 
 
-def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
+def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     import torch
     import torch.nn as nn
     from torch.utils.data import DataLoader, DistributedSampler
@@ -323,11 +322,13 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
                                + ". Use the original values, or start a new run in another --output-dir.")
 
     # Model: local rank 0 fetches pretrained weights (a download at most once per machine), then the others.
+    # A resumed run takes every weight from last.pt, so it needs no pretrained file (nor a network).
     _seed_everything(config.seed)
 
     def make_model(allow_download: bool):
-        return build_model(config.model, len(scan.classes), config.image_size, config.pretrained,
-                           allow_download=allow_download, progress=sys.stderr.isatty())
+        return build_model(config.model, len(scan.classes), config.image_size,
+                           config.pretrained and resume_state is None, allow_download=allow_download,
+                           progress=sys.stderr.isatty())
 
     built = None
     error = None
@@ -372,7 +373,7 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.epochs))
-    scaler = grad_scaler() if config.amp else None
+    scaler = grad_scaler() if amp else None
     criterion = nn.CrossEntropyLoss()
 
     start_epoch, best_acc, best_epoch = 0, -1.0, 0
@@ -425,6 +426,7 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
         **container_info(env),
         "software": software_info(),
         "hardware": hardware_info(device.type),
+        "mixed_precision": "float16" if amp else None,
         "distributed": {"world_size": denv.world_size, "backend": backend, "batch_size_per_process": config.batch_size,
                         "global_batch_size": config.batch_size * denv.world_size},
         "git": git_info(script_path(), os.getcwd()),
@@ -459,6 +461,7 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
             with open(paths["run"], encoding="utf-8") as handle:
                 previous = json.load(handle)
             run["started_at"] = previous.get("started_at", run["started_at"])
+            run["pretrained"] = previous.get("pretrained")
             run["resumed"] = previous.get("resumed", []) + [{"at": _utcnow(), "from_epoch": start_epoch,
                                                               "argv": run["command"]["argv"]}]
         write_json_atomic(paths["run"], run)
@@ -468,7 +471,7 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
         source = f"pretrained {weights_record['weights']}" if weights_record else "trained from scratch"
         say(f"archaeo-train: {config.model}{frozen}, {source}; {len(scan.classes)} classes "
             f"({', '.join(scan.classes)}); {n_train} train / {n_val} val images; device {device}"
-            + (f" x{denv.world_size} ({backend})" if denv.distributed else "") + (", amp" if config.amp else ""))
+            + (f" x{denv.world_size} ({backend})" if denv.distributed else "") + (", mixed precision" if amp else ""))
         if tensorboard and tensorboard.logdir:
             say(f"archaeo-train: TensorBoard logs in {tensorboard.logdir}")
 
@@ -489,7 +492,7 @@ def _fit(config, denv, device, backend, mounts, argv, env, say) -> dict:
             for images, labels in loader:
                 images = images.to(device, non_blocking=True)
                 labels = labels.to(device, non_blocking=True)
-                with autocast(device.type, config.amp):
+                with autocast(device.type, amp):
                     logits = net(images)
                     loss = criterion(logits, labels)
                 if train:

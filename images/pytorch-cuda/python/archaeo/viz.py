@@ -98,7 +98,10 @@ def training_curves(history: Union[str, List[Dict]]):
     loss_ax.set_title("Loss (lower is better)")
     acc_ax.set_title("Accuracy (higher is better)")
     acc_ax.set_ylim(0, 1.05)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
     fig.tight_layout()
