@@ -260,14 +260,11 @@ def freeze_backbone(model, name: str) -> int:
     return trainable
 
 
-def set_train_mode(model, name: str, frozen_backbone: bool) -> None:
-    """model.train(), except that a frozen backbone's normalisation layers keep their ImageNet running
-    statistics (eval mode), the usual practice when only the head is trained."""
+def keep_backbone_norm_frozen(model, name: str) -> None:
+    """After model.train(): puts a frozen backbone's BatchNorm layers back in eval mode, so they keep
+    their ImageNet running statistics (the usual practice when only the head is trained)."""
     import torch.nn as nn
 
-    model.train()
-    if not frozen_backbone:
-        return
     prefix = head_prefix(name)
     for mname, module in model.named_modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and not (mname + ".").startswith(prefix):

@@ -296,7 +296,7 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     from . import distributed as ddp
     from .compat import autocast, grad_scaler
     from .data import ImageListDataset, build_transforms, scan_image_folder, stratified_split
-    from .models import build_model, freeze_backbone, set_train_mode
+    from .models import build_model, freeze_backbone, keep_backbone_norm_frozen
     from .provenance import (add_s3_versions, build_manifest, container_info, git_info, hardware_info,
                              manifest_digest, s3_prefix_for_dir, script_path, software_info, write_json_atomic)
 
@@ -484,10 +484,9 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
 
     def run_epoch(loader, train: bool):
         stats = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, images
-        if train:
-            set_train_mode(net.module if denv.distributed else net, config.model, config.freeze_backbone)
-        else:
-            net.eval()
+        net.train(train)  # the DDP wrapper and the model it holds
+        if train and config.freeze_backbone:
+            keep_backbone_norm_frozen(model, config.model)
         with torch.set_grad_enabled(train):
             for images, labels in loader:
                 images = images.to(device, non_blocking=True)
