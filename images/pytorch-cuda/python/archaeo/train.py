@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig("", "")
     p = argparse.ArgumentParser(
         prog="archaeo-train",
-        description="Fine-tune an image classifier on DATA_DIR/<class>/<images>. Under "
-                    "`torchrun --nproc-per-node N archaeo-train ...` it trains on N GPUs (DDP).",
+        description="Fine-tune an image classifier on DATA_DIR/<class>/<images>. Under torchrun it trains on "
+                    "N GPUs (DDP): `torchrun --nproc-per-node N -m archaeo.train ...` (or "
+                    "`torchrun --nproc-per-node N --no-python archaeo-train ...`).",
     )
     p.add_argument("--data-dir", required=True, help="folder with one sub-folder of images per class")
     p.add_argument("--output-dir", required=True, help="where last.pt, best.pt, metrics.jsonl and run.json go")
