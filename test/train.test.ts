@@ -46,8 +46,9 @@ const INSPECT = `
 import collections, json, platform, sys, torch, torchvision
 allowed = (dict, collections.OrderedDict, list, tuple, str, int, float, bool, type(None), torch.Tensor)
 def foreign(x, where):
-    if not isinstance(x, allowed):
-        return [f"{where}: {type(x).__name__}"]
+    # Exact types: a subclass (torch.__version__ is a str subclass) is pickled by class name and refused.
+    if type(x) not in allowed:
+        return [f"{where}: {type(x).__module__}.{type(x).__name__}"]
     items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, (list, tuple)) else ()
     return [bad for k, v in items for bad in foreign(v, f"{where}/{k}")]
 weights, early_best, *checkpoints = sys.argv[1:]

@@ -302,6 +302,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                              manifest_digest, s3_prefix_for_dir, script_path, software_info, write_json_atomic)
 
     started = time.time()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels once
     out = config.output_dir
     paths = {k: os.path.join(out, f) for k, f in
              (("last", "last.pt"), ("best", "best.pt"), ("metrics", "metrics.jsonl"), ("run", "run.json"))}
@@ -511,7 +513,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
 
     def checkpoint_payload(epoch: int, kind: str) -> dict:
         payload = {
-            "format": ckpt.FORMAT, "kind": kind, "archaeo": __version__, "torch": torch.__version__,
+            # str(): torch.__version__ is a TorchVersion (a str subclass) that weights_only=True refuses.
+            "format": ckpt.FORMAT, "kind": kind, "archaeo": __version__, "torch": str(torch.__version__),
             "model": config.model, "class_names": list(scan.classes), "num_classes": len(scan.classes),
             "image_size": config.image_size, "state_dict": model.state_dict(), "epoch": epoch,
             "best_val_acc": best_acc, "best_epoch": best_epoch, "monitor": config.monitor,
