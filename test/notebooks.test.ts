@@ -3,10 +3,11 @@
  * torch Python, exactly as committed: defaults only (the generated example set, no pretrained weights,
  * no network), each in a fresh HOME.
  *
- * Upstream behaviour relied on: nbconvert's --execute runs every cell with ExecutePreprocessor and exits
- * non-zero on the first cell error (jupyter/nbconvert nbconvert/preprocessors/execute.py,
- * allow_errors=False); the kernel is looked up by name in $JUPYTER_PATH/kernels/<name>/kernel.json
- * before the system paths (jupyter/jupyter_client jupyter_client/kernelspec.py, jupyter_core paths.py).
+ * Upstream behaviour relied on (read in Debian's installed sources, nbclient 0.7.2, jupyter_core 4.12.0,
+ * jupyter_client 7.4.9): nbconvert --execute runs every cell through nbclient and fails on the first cell
+ * error unless allow_errors is set (nbclient/client.py `allow_errors`, default False); kernels are
+ * looked up by name in each kernels/ folder of the Jupyter path, where "JUPYTER_PATH environment variable
+ * has highest priority" (jupyter_core/paths.py `jupyter_path`, jupyter_client/kernelspec.py `kernel_dirs`).
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";

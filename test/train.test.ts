@@ -5,16 +5,22 @@
  *
  * Upstream behaviour these tests rely on (checked against the sources):
  * - torchrun exports RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT to each
- *   worker and init_process_group(init_method="env://") reads them (pytorch/pytorch
- *   torch/distributed/run.py, torch/distributed/rendezvous.py `_env_rendezvous_handler`). Debian's 1.13
+ *   worker and init_process_group(init_method="env://") reads them (torch/distributed/rendezvous.py
+ *   `_env_rendezvous_handler`: `_get_env_or_raise("MASTER_ADDR")`, Debian's torch 1.13). Debian's 1.13
  *   torchrun crashes on Python 3.11, so the workers are started here with that environment directly.
+ *   torchrun's `-m/--module` and `--no-python` start `archaeo.train` / the console script
+ *   (pytorch/pytorch torch/distributed/run.py `get_args_parser`).
  * - torch.hub caches weights in $TORCH_HOME/hub/checkpoints/<file name of the URL> and downloads through
- *   urllib, which honours https_proxy (pytorch/pytorch torch/hub.py `load_state_dict_from_url`,
- *   `get_dir`); torchvision's ResNet18_Weights.IMAGENET1K_V1 is .../resnet18-f37072fd.pth
- *   (pytorch/vision torchvision/models/resnet.py, the same in 0.14 and 0.24).
- * - torch >= 2.6 loads with weights_only=True by default; its unpickler accepts tensors, dicts
- *   (incl. OrderedDict), lists, tuples, str, int, float, bool and None (pytorch/pytorch
- *   torch/_weights_only_unpickler.py), which is all a checkpoint may hold.
+ *   urllib, which honours https_proxy; load_state_dict_from_url(url, model_dir, map_location, progress,
+ *   check_hash, file_name[, weights_only]) in 1.13 and 2.x (pytorch/pytorch torch/hub.py). torchvision's
+ *   ResNet18_Weights.IMAGENET1K_V1 is .../resnet18-f37072fd.pth, and the weights enums with `.DEFAULT`
+ *   and `.url` exist from 0.13 (pytorch/vision torchvision/models/_api.py @0209327, Debian's 0.14).
+ * - torch >= 2.6 loads with weights_only=True by default; its unpickler rebuilds tensors, dicts,
+ *   OrderedDict, lists, tuples, str, int, float (BINFLOAT), bool and None, and refuses any other class
+ *   by name, str subclasses included (pytorch/pytorch torch/_weights_only_unpickler.py @00f730b
+ *   `_get_allowed_globals`). torch 1.13's restricted unpickler lacks BINFLOAT, hence archaeo.compat's probe.
+ * - LambdaLR.state_dict() stores None for plain functions and load_state_dict keeps the constructed
+ *   lambdas (pytorch/pytorch torch/optim/lr_scheduler.py), so a resumed run recomputes its cosine.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
