@@ -1,0 +1,46 @@
+"""Checkpoint files (last.pt, best.pt): atomic writes, RNG capture/restore, and loading a trained classifier.
+
+Everything saved is plain data (tensors, dicts, lists, tuples, str, int, float, bool, None) so that
+torch.load(weights_only=True), torch 2.6+'s default, reads it without allow-listing any class.
+"""
+
+import os
+from typing import Any, Dict
+
+from .errors import ArchaeoError
+
+FORMAT = "archaeo-checkpoint/1"
+
+
+def save(obj: Dict[str, Any], path: str) -> None:
+    """torch.save through a temporary file and a rename: a crash mid-write never leaves a torn last.pt."""
+    import torch
+
+    tmp = f"{path}.tmp-{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str, flag: str = "--checkpoint") -> Dict[str, Any]:
+    from .compat import load_checkpoint_file
+
+    if not os.path.isfile(path):
+        raise ArchaeoError(f"{flag} {path}: no such file (archaeo-train writes best.pt and last.pt in its --output-dir)")
+    try:
+        data = load_checkpoint_file(path)
+    except Exception as exc:  # noqa: BLE001 - torn or foreign file
+        raise ArchaeoError(f"{flag} {path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ArchaeoError(f"{flag} {path}: not an archaeo-train checkpoint (no format {FORMAT!r})")
+    return data
+
+
+def load_classifier(path: str, device: str = "cpu"):
+    """(model in eval mode on `device`, checkpoint metadata) from best.pt/last.pt."""
+    from .models import build_model
+
+    data = load(path)
+    model, _ = build_model(data["model"], len(data["class_names"]), image_size=data["image_size"], pretrained=False)
+    model.load_state_dict(data["state_dict"])
+    model.to(device).eval()
+    return model, data

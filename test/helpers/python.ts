@@ -1,0 +1,145 @@
+/**
+ * Runs the archaeo Python package from the source tree (PYTHONPATH=images/pytorch-cuda/python) with
+ * Debian's torch Python, in a clean, offline, single-threaded environment; temp dirs, hashes, free ports.
+ */
+import { spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+/** Debian's /usr/bin/python3 has python3-torch; the pyenv `python3` on PATH does not (CONTEXT.md). */
+export const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+export const REPO_ROOT = path.join(__dirname, "..", "..");
+export const PACKAGE_DIR = path.join(REPO_ROOT, "images", "pytorch-cuda", "python");
+export const NOTEBOOK_DIR = path.join(REPO_ROOT, "images", "pytorch-cuda", "notebooks");
+const APT_PACKAGES = "python3-torch python3-torchvision python3-matplotlib python3-nbconvert python3-ipykernel";
+
+export interface PyResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; seconds: number }
+
+/** Fails with the apt packages to install when the Python cannot import what archaeo and the tests need. */
+export function requirePython(): void {
+    const probe = spawnSync(PYTHON, ["-c", "import torch, torchvision, matplotlib, nbconvert, ipykernel"], { encoding: "utf8" });
+    if (probe.error || probe.status !== 0) {
+        throw new Error(`${PYTHON} cannot import torch/torchvision/matplotlib/nbconvert/ipykernel `
+            + `(${probe.error?.message ?? probe.stderr.trim().split("\n").pop()}); `
+            + `apt-get install -y --no-install-recommends ${APT_PACKAGES} (or set ARCHAEO_PYTHON)`);
+    }
+}
+
+export function tempDir(prefix = "archaeo-py-"): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * The environment every Python run gets: the source tree first on PYTHONPATH, no bytecode written into
+ * it, one CPU thread (deterministic sums, so a resumed run can be compared bit for bit, and two runs
+ * share 2 cores), no inherited torchrun/archaeo/Jupyter variables, and an HTTPS proxy that refuses
+ * connections so nothing can be downloaded.
+ */
+export function pythonEnv(work: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    const drop = /^(ARCHAEO_|TORCH_HOME$|TENSORBOARD_LOGDIR$|RANK$|LOCAL_RANK$|WORLD_SIZE$|LOCAL_WORLD_SIZE$|MASTER_|JUPYTER_|PYTHON|https?_proxy$|HTTPS?_PROXY$|no_proxy$|NO_PROXY$|OMP_NUM_THREADS$)/;
+    for (const [k, v] of Object.entries(process.env)) if (!drop.test(k)) env[k] = v;
+    return {
+        ...env,
+        PYTHONPATH: PACKAGE_DIR,
+        PYTHONDONTWRITEBYTECODE: "1",
+        PYTHONUNBUFFERED: "1",
+        OMP_NUM_THREADS: "1",
+        MPLCONFIGDIR: path.join(work, ".mpl"),
+        TORCH_HOME: path.join(work, "torch-home-empty"),
+        ARCHAEO_BAKED_TORCH_HOME: path.join(work, "no-baked-weights"),
+        TENSORBOARD_LOGDIR: path.join(work, "runs"),
+        https_proxy: "http://127.0.0.1:9",
+        HTTPS_PROXY: "http://127.0.0.1:9",
+        ...extra,
+    };
+}
+
+export interface RunOptions {
+    env: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Called with each chunk of stdout; return true to SIGKILL the process (a simulated crash). */
+    killWhen?: (stdoutSoFar: string) => boolean;
+}
+
+/** Runs PYTHON with `args` asynchronously (so several runs can share the two cores). */
+export function runPython(args: string[], opts: RunOptions): Promise<PyResult> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = spawn(PYTHON, args, { env: opts.env, cwd: opts.cwd ?? os.tmpdir() });
+        let stdout = "";
+        let stderr = "";
+        const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+        child.stdout.on("data", (d) => {
+            stdout += d;
+            if (opts.killWhen?.(stdout)) child.kill("SIGKILL");
+        });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("error", (e) => { clearTimeout(timer); reject(new Error(`${PYTHON} could not start: ${e.message}`)); });
+        child.on("close", (status, signal) => {
+            clearTimeout(timer);
+            resolve({ status, signal, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+        });
+    });
+}
+
+/** `python -m archaeo.<module> args` from the source tree. */
+export function runArchaeo(module: string, args: string[], opts: RunOptions): Promise<PyResult> {
+    return runPython(["-m", `archaeo.${module}`, ...args], opts);
+}
+
+/** Throws with the process's output unless it exited 0. */
+export function ok(r: PyResult, what: string): PyResult {
+    if (r.status !== 0) throw new Error(`${what} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
+    return r;
+}
+
+export function sha256File(file: string): string {
+    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+export function readJsonLines(file: string): any[] {
+    return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+/** A TCP port nothing listens on right now (for MASTER_PORT). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/**
+ * A pool that runs at most `slots` jobs at once (each job one or more Python processes): lets a test
+ * file start all its independent runs up front and keep both CI cores busy without oversubscribing.
+ */
+export function pool(slots: number): <T>(job: () => Promise<T>) => Promise<T> {
+    let active = 0;
+    const waiting: Array<() => void> = [];
+    return async <T>(job: () => Promise<T>): Promise<T> => {
+        while (active >= slots) await new Promise<void>((resolve) => waiting.push(resolve));
+        active += 1;
+        try {
+            return await job();
+        } finally {
+            active -= 1;
+            waiting.shift()?.();
+        }
+    };
+}
+
+/** Starts `job` after `after` settles; the returned promise never triggers an unhandled rejection. */
+export function later<T>(after: Promise<unknown>[], job: () => Promise<T>): Promise<T> {
+    const p = Promise.all(after).then(job);
+    p.catch(() => undefined);
+    return p;
+}
