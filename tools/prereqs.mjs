@@ -21,6 +21,7 @@ const APT = [
     ["openssh-client", () => has("ssh") && has("ssh-keygen")],
     ["python3-torch", () => py("import torch")],
     ["python3-torchvision", () => py("import torchvision")],
+    ["python3-matplotlib", () => py("import matplotlib")],
     ["python3-nbconvert", () => py("import nbconvert")],
     ["python3-ipykernel", () => py("import ipykernel")],
 ];
