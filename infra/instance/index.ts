@@ -76,7 +76,7 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Inst
             roleArn: role.roleArn,
             awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
             connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
-                connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName })),
+                connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
         };
         tokens[r.id] = ws.jupyterToken;
     }
