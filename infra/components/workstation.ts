@@ -14,8 +14,14 @@ export interface GpuWorkstationArgs {
     accountId: pulumi.Input<string>;
     /** GPU instance type. Defaults to g5.xlarge. */
     instanceType?: string;
-    /** Host memory of the instance type in GiB (sizes /dev/shm). */
+    /** Host memory of the instance type in GiB (sizes /dev/shm and the containers' memory limit). */
     memoryGiB: number;
+    /** vCPUs of the instance type (sizes the containers' CPU limit). Defaults to 4. */
+    vcpus?: number;
+    /** GPUs of the instance type. Defaults to 1. */
+    gpus?: number;
+    /** The researcher this workstation belongs to (S3 prefix researchers/<id>/). Defaults to "researcher". */
+    researcherId?: string;
     /** Pinned AMI id; when absent the AMI is resolved from `amiSsmParameter` at creation and then held. */
     amiId?: string;
     /** Public SSM parameter of the AWS Deep Learning Base OSS NVIDIA driver AMI. */
@@ -86,16 +92,21 @@ export class GpuWorkstation extends pulumi.ComponentResource {
             : aws.ssm.getParameterOutput({ name: args.amiSsmParameter }, { parent: this }).value;
 
         const userData = pulumi
-            .all([args.imageRef, args.workspaceVolumeId])
-            .apply(([imageRef, workspaceVolumeId]) =>
+            .all([args.imageRef, args.workspaceVolumeId, args.bucketArn, args.keyArn])
+            .apply(([imageRef, workspaceVolumeId, bucketArn, kmsKeyArn]) =>
                 renderUserData({
+                    researcherId: args.researcherId ?? "researcher",
                     region: args.region,
                     imageRef,
                     workspaceVolumeId,
                     ssmPath: args.ssmPath,
+                    dataBucket: bucketArn.split(":::")[1] ?? bucketArn,
+                    kmsKeyArn,
                     accessMode: args.accessMode,
                     sshPublicKeys: args.sshPublicKeys,
                     memoryGiB: args.memoryGiB,
+                    vcpus: args.vcpus ?? 4,
+                    gpus: args.gpus ?? 1,
                     idleMinutes,
                     gpuIdlePercent: args.gpuIdlePercent ?? 5,
                 }),
