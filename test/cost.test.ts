@@ -16,7 +16,7 @@ describe("cost model", () => {
     it("stopped: disks, snapshots, image and key only (worked example)", () => {
         const c = estimateCost(base);
         const snapshots = 500 * (1 + SNAPSHOT_DAILY_CHANGE * 14) * 0.05;
-        const expected = 150 * 0.08 + 500 * 0.08 + snapshots + 3.28 * 0.1 + 1.0;
+        const expected = 150 * 0.08 + 500 * 0.08 + snapshots + 4.41 * 0.1 + 1.0; // image.json estimatedCompressedGiB
         assert.ok(Math.abs(c.stoppedPerMonth - expected) < 1e-3, `${c.stoppedPerMonth} vs ${expected}`);
         assert.equal(c.lines.find((l) => l.item.startsWith("EC2"))!.monthly, 0, "a stopped instance costs nothing");
     });

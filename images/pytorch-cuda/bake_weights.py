@@ -35,20 +35,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print what would be downloaded")
     a = ap.parse_args(argv)
     names = [n.strip() for n in a.models.split(",") if n.strip()]
+    os.makedirs(a.dest, exist_ok=True)
+    if not names:
+        print("bake_weights: no models listed; nothing baked", flush=True)
+        return 0
     try:
         items = plan(names)
     except ValueError as e:
         print(f"bake_weights: {e}", file=sys.stderr)
         return 2
-    os.makedirs(a.dest, exist_ok=True)
     for name, url, file in items:
         print(f"bake_weights: {name}: {url} -> {os.path.join(a.dest, file)}", flush=True)
         if not a.dry_run:
             from torch.hub import load_state_dict_from_url
 
             load_state_dict_from_url(url, model_dir=a.dest, progress=False, check_hash=True, map_location="cpu")
-    if not items:
-        print("bake_weights: no models listed; nothing baked", flush=True)
     return 0
 
 

@@ -79,7 +79,8 @@ def collective(backend: str, mib: int) -> tuple[bool, str]:
     """Runs a 2-rank all_reduce of `mib` MiB in child processes; (ok, message)."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")
+    # CUDA cannot be used in a forked child: NCCL ranks are spawned; gloo ranks fork (faster).
+    ctx = mp.get_context("spawn" if backend == "nccl" else "fork")
     port, world, numel = free_port(), 2, mib * 2**20 // 4
     procs = [ctx.Process(target=_collective_worker, args=(r, world, port, backend, numel)) for r in range(world)]
     start = time.perf_counter()
