@@ -55,7 +55,7 @@ class ActivityTracker:
     def __init__(self, serverapp: Any, probe: Optional[ActivityProbe] = None, interval: Optional[float] = None) -> None:
         self.serverapp = serverapp
         self.settings: Dict[str, Any] = serverapp.web_app.settings
-        self.interval = interval if interval is not None else max(_env_float("ARCHAEO_ACTIVITY_INTERVAL", 60), 1)
+        self.interval = interval if interval is not None else max(_env_float("ARCHAEO_ACTIVITY_INTERVAL", 60), 0.2)
         self.probe = probe or ActivityProbe(
             ssh_port=int(_env_float("ARCHAEO_SSH_PORT", 2222)),
             cpu_busy_percent=_env_float("ARCHAEO_CPU_BUSY_PERCENT", 10),
