@@ -11,7 +11,7 @@ import {
 } from "../infra/workstation/userdata";
 import { connectInfo } from "../infra/workstation/connect";
 import { secretLikeMatches } from "../policies/lib/secret-scan";
-import { cloudInitSchema, PYTHON, run, shellcheck, tmpDir, tmpFile } from "./helpers/tools";
+import { cloudInitSchema, PYTHON, requireTool, run, shellcheck, tmpDir, tmpFile } from "./helpers/tools";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b";
 const params: UserDataParams = {
@@ -142,6 +142,7 @@ describe("workstation user data", () => {
 
         // systemd's own checker over the units in a scratch root with the commands they name.
         const verify = (units: Record<string, string>) => {
+            requireTool("/usr/bin/systemd-analyze", "systemd");
             const root = tmpDir("archaeo-systemd-");
             for (const d of ["etc/systemd/system", "usr/local/sbin", "usr/bin", "bin", "usr/lib/systemd/system"]) fs.mkdirSync(path.join(root, d), { recursive: true });
             for (const exe of [...SCRIPT_NAMES.map((n) => `usr/local/sbin/${n}`), "usr/bin/docker", "bin/umount"]) fs.writeFileSync(path.join(root, exe), "#!/bin/sh\n", { mode: 0o755 });
