@@ -125,7 +125,8 @@ print(json.dumps(obs))
 
 function drive(mode: "with" | "without"): Promise<Record<string, any>> {
     return new Promise((resolve, reject) => {
-        const child = spawn(PYTHON, ["-c", DRIVER, ACTIVITY, mode], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+        // No byte-code written into the source tree (the build context).
+        const child = spawn(PYTHON, ["-c", DRIVER, ACTIVITY, mode], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" } });
         let out = "";
         let err = "";
         child.stdout.on("data", (d) => { out += d; });

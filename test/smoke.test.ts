@@ -11,7 +11,7 @@ import { shmSize } from "../infra/workstation/userdata";
 import { PYTHON, requireTool, tmpDir } from "./helpers/tools";
 
 const SMOKE = path.join(__dirname, "..", "images", "pytorch-cuda", "smoke.py");
-const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PYTHONDONTWRITEBYTECODE: "1" };
 
 function smoke(extraEnv: Record<string, string> = {}) {
     const r = spawnSync(PYTHON, [SMOKE], { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 120_000 });
