@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { estimateCost, monthlyAt, SNAPSHOT_DAILY_CHANGE, CLUSTER_SHAPE, AUDIT_EVENTS_PER_RESEARCHER_MONTH } from "../infra/cost";
 import prices from "../infra/data/prices.json";
+import image from "../images/pytorch-cuda/image.json";
 import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
 import { clusterOverrides, parse, researcher } from "./helpers/config";
 import { runStack } from "./helpers/program";
@@ -23,7 +24,7 @@ describe("cost model", () => {
         assert.ok(Math.abs(c.perResearcher.alice.stoppedPerMonth - alice) < 1e-3, `${c.perResearcher.alice.stoppedPerMonth} vs ${alice}`);
         assert.ok(Math.abs(c.perResearcher.bob.stoppedPerMonth - bob) < 1e-3);
         assert.ok(Math.abs(c.perResearcher.bob.runningPerHour - (0.526 + 0.005 + bob / 730)) < 1e-3);
-        const shared = 3.28 * 0.1 + 2 * AUDIT_EVENTS_PER_RESEARCHER_MONTH / 100_000 * 0.1 + 1.0;
+        const shared = image.estimatedCompressedGiB * 0.1 + 2 * AUDIT_EVENTS_PER_RESEARCHER_MONTH / 100_000 * 0.1 + 1.0;
         assert.ok(Math.abs(c.stoppedPerMonth - (alice + bob + shared)) < 1e-3, "the floor is shared lines plus every researcher's stopped cost");
         assert.ok(Math.abs(monthlyAt(c, 10) - (c.stoppedPerMonth + 10 * (1.006 + 0.526 + 2 * 0.005))) < 1e-3);
     });
@@ -46,7 +47,7 @@ describe("cost model", () => {
         const c = estimateCost(cfg);
         assert.equal(c.perResearcher.alice.stoppedPerMonth, 0);
         assert.ok(Math.abs(c.perResearcher.alice.lines[0].hourly - 0.8048) < 1e-9);
-        const floor = 0.1 * 730 + 0.0672 * 730 + 20 * 0.08 + 0.0042 * 730 + 8 * 0.08 + 0.005 * 730 + 3.28 * 0.1 + 0.2 + 1.0;
+        const floor = 0.1 * 730 + 0.0672 * 730 + 20 * 0.08 + 0.0042 * 730 + 8 * 0.08 + 0.005 * 730 + image.estimatedCompressedGiB * 0.1 + 0.2 + 1.0;
         assert.ok(Math.abs(c.stoppedPerMonth - floor) < 1e-2, `${c.stoppedPerMonth} vs ${floor}`);
         assert.ok(c.notes.some((n) => /upgradePolicy STANDARD/.test(n) && /\$0\.6\/h/.test(n)), "the cost output says the cluster never bills extended support");
     });

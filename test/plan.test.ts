@@ -82,7 +82,7 @@ describe("offline plan (npm run plan)", () => {
 
         const cidr = await plan({ stack: "example", stackFile: variant((s) => s.replace("accessMode: ssm", "accessMode: cidr").replace("accessCidrs: []", "accessCidrs: [203.0.113.0/24]")), diff: base });
         assert.match(cidr.output, /\+ aws:vpc\/securityGroupIngressRule:SecurityGroupIngressRule {2}archaeo-network-in-jupyter-0/);
-        assert.match(cidr.output, /- BIND_ADDRESS=127\.0\.0\.1\n {10}\+ BIND_ADDRESS=0\.0\.0\.0/);
+        assert.match(cidr.output, /- SSH_BIND_ADDRESS=127\.0\.0\.1\n {10}\+ SSH_BIND_ADDRESS=0\.0\.0\.0/);
         assert.match(cidr.output, /3 to create, 0 to delete/);
         assert.match(cidr.output, /\+- aws:ec2\/instance:Instance {2}archaeo-workstation-instance {2}\(replace: userData\)/, "user data changes replace the workstation");
     });

@@ -1,129 +1,298 @@
+/** Workstation user data: cloud-init's schema and gzip handling, systemd's unit checker, size, content. */
 import { strict as assert } from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as YAML from "yaml";
-import { renderUserData, shmSize, systemdUnits, SCRIPT_NAMES, UserDataParams } from "../infra/workstation/userdata";
-import { connectInfo } from "../infra/workstation/connect";
+import {
+    compactScript, containerFlags, containerLimits, decodeUserDataBase64, EC2_USER_DATA_LIMIT_BYTES, MAX_SSH_PUBLIC_KEY_CHARS,
+    MAX_SSH_PUBLIC_KEYS, renderUserData, renderUserDataBase64, SCRIPT_NAMES, shmSize, systemdUnits, USER_DATA_BUDGET_BYTES,
+    UserDataParams, userDataProblems,
+} from "../infra/instance/userdata";
+import { connectInfo } from "../infra/instance/connect";
 import { secretLikeMatches } from "../policies/lib/secret-scan";
-import { cloudInitSchema, shellcheck, tmpFile } from "./helpers/tools";
+import { cloudInitSchema, PYTHON, requireTool, run, shellcheck, tmpDir, tmpFile } from "./helpers/tools";
 
+const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b";
 const params: UserDataParams = {
+    researcherId: "alice",
     region: "eu-west-2",
     imageRef: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64),
     workspaceVolumeId: "vol-0123456789abcdef0",
-    ssmPath: "/archaeo/x/prod",
+    ssmPath: "/archaeo/x/prod/researchers/alice",
+    dataBucket: "archaeo-x-123456789012-eu-west-2",
+    kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     accessMode: "ssm",
-    sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b"],
+    sshPublicKeys: [ED25519],
     memoryGiB: 32,
+    vcpus: 8,
+    gpus: 1,
     idleMinutes: 45,
     gpuIdlePercent: 7,
 };
 
+/** An OpenSSH RSA-4096 public key line of exactly `chars` characters (random, so gzip can't shrink it). */
+function rsa4096Line(chars: number): string {
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), crypto.randomBytes(528)]);
+    const line = `ssh-rsa ${blob.toString("base64")} `;
+    return line + crypto.randomBytes(chars).toString("base64").replace(/[^A-Za-z0-9]/g, "x").slice(0, chars - line.length);
+}
+
+function files(ud: string): Record<string, string> {
+    return Object.fromEntries(YAML.parse(ud).write_files.map((f: any) => [f.path, f.content]));
+}
+
 describe("workstation user data", () => {
     const ud = renderUserData(params);
     const docObj = YAML.parse(ud);
-    const files: Record<string, string> = Object.fromEntries(docObj.write_files.map((f: any) => [f.path, f.content]));
+    const f = files(ud);
 
-    it("passes cloud-init's own schema check", () => {
-        const r = cloudInitSchema(tmpFile("user-data.yaml", ud));
-        assert.equal(r.status, 0, r.output);
-        assert.match(r.output, /Valid schema|Valid cloud-config/);
-    });
+    describe("cloud-init and EC2", () => {
+        it("passes cloud-init's own schema check (the decompressed document)", () => {
+            const r = cloudInitSchema(tmpFile("user-data.yaml", decodeUserDataBase64(renderUserDataBase64(params))));
+            assert.equal(r.status, 0, r.output);
+            assert.match(r.output, /Valid schema|Valid cloud-config/);
+        });
 
-    it("the schema check is live: a type error in cloud-config is refused", () => {
-        const broken = ud.replace("runcmd:", "runcmd: 42\nbootcmd_unused:");
-        const r = cloudInitSchema(tmpFile("broken.yaml", "#cloud-config\nwrite_files: 7\n" + broken.split("\n").slice(1).join("\n").replace(/^write_files:/m, "write_files_x:")));
-        assert.notEqual(r.status, 0, "cloud-init schema should reject write_files: 7");
-    });
-
-    it("fits EC2's 16 KB user-data limit", () => {
-        assert.ok(Buffer.byteLength(ud) < 16384, `${Buffer.byteLength(ud)} bytes`);
-    });
-
-    it("every embedded script passes shellcheck as rendered", () => {
-        for (const name of SCRIPT_NAMES) {
-            const content = files[`/usr/local/sbin/${name}`];
-            assert.ok(content, `${name} missing from user data`);
-            const r = shellcheck(tmpFile(name, content));
-            assert.equal(r.status, 0, `${name}:\n${r.output}`);
+        // One breakage per case, each on the real rendered document, each refused with its key named.
+        const breakages: Array<[string, (d: any) => void, RegExp]> = [
+            ["write_files is not a list", (d) => { d.write_files = 7; }, /write_files: 7 is not of type 'array'/],
+            ["runcmd is not a list", (d) => { d.runcmd = 42; }, /runcmd: 42 is not of type 'array'/],
+            ["a file mode as a number", (d) => { d.write_files[0].permissions = 420; }, /write_files\.0\.permissions: 420 is not of type 'string'/],
+            ["a file without a path", (d) => { delete d.write_files[0].path; }, /write_files\.0: 'path' is a required property/],
+            ["an unknown file encoding", (d) => { d.write_files[0].encoding = "rot13"; }, /write_files\.0\.encoding: 'rot13' is not one of/],
+            ["a command argument that is not a string", (d) => { d.runcmd[1] = ["systemctl", 5]; }, /runcmd\.1: .* is not valid under any of the given schemas/],
+        ];
+        for (const [title, mutate, expected] of breakages) {
+            it(`cloud-init refuses: ${title}`, () => {
+                const d = YAML.parse(ud);
+                mutate(d);
+                const r = cloudInitSchema(tmpFile("broken.yaml", "#cloud-config\n" + YAML.stringify(d, { lineWidth: 0 })));
+                assert.notEqual(r.status, 0, r.output);
+                assert.match(r.output, expected);
+            });
         }
+
+        it("is gzip for userDataBase64, and cloud-init's own reader turns it back into the #cloud-config text", () => {
+            // cloud-init decompresses gzip user data before anything else (cloudinit/user_data.py convert_string).
+            const gz = Buffer.from(renderUserDataBase64(params), "base64");
+            assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b], "gzip magic");
+            const py = "import sys; from cloudinit.user_data import convert_string; " +
+                "m = convert_string(open(sys.argv[1], 'rb').read()); sys.stdout.write(m.get_payload(decode=True).decode())";
+            const file = tmpFile("ud.gz", "");
+            fs.writeFileSync(file, gz);
+            const r = run(PYTHON, ["-c", py, file]);
+            assert.equal(r.status, 0, r.output);
+            assert.equal(r.output, ud);
+        });
+
+        it("the same input always gives the same bytes (no timestamp in the gzip header)", () => {
+            assert.equal(renderUserDataBase64(params), renderUserDataBase64({ ...params }));
+        });
+
+        it(`the largest accepted config (${MAX_SSH_PUBLIC_KEYS} RSA-4096 keys of ${MAX_SSH_PUBLIC_KEY_CHARS} characters, long names) stays far under EC2's 16,384 bytes`, () => {
+            const largest: UserDataParams = {
+                ...params,
+                researcherId: "a".repeat(40),
+                ssmPath: "/archaeo/" + "i".repeat(40) + "/" + "s".repeat(40) + "/researchers/" + "a".repeat(40),
+                dataBucket: "b".repeat(63),
+                sshPublicKeys: Array.from({ length: MAX_SSH_PUBLIC_KEYS }, () => rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS)),
+                memoryGiB: 768, vcpus: 192, gpus: 8, idleMinutes: 1440, gpuIdlePercent: 100, accessMode: "cidr",
+            };
+            assert.deepEqual(userDataProblems(largest), []);
+            const raw = Buffer.from(renderUserDataBase64(largest), "base64").length;
+            assert.ok(raw <= USER_DATA_BUDGET_BYTES && USER_DATA_BUDGET_BYTES <= EC2_USER_DATA_LIMIT_BYTES * 0.75, `${raw} bytes`);
+            // The old plain-text document hit the limit at ~5 RSA-4096 keys; this one is ~3x smaller.
+            assert.ok(Buffer.byteLength(renderUserData(largest)) > EC2_USER_DATA_LIMIT_BYTES, "uncompressed it would not fit");
+        });
+
+        it("refuses one key too many, or a key too long, naming sshPublicKeys", () => {
+            assert.throws(() => renderUserData({ ...params, sshPublicKeys: Array.from({ length: MAX_SSH_PUBLIC_KEYS + 1 }, () => ED25519) }),
+                new RegExp(`sshPublicKeys has ${MAX_SSH_PUBLIC_KEYS + 1} keys; at most ${MAX_SSH_PUBLIC_KEYS}`));
+            assert.throws(() => renderUserData({ ...params, sshPublicKeys: [rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS + 1)] }), /sshPublicKeys\[0\] is 801 characters/);
+        });
+
+        it("validates every field, naming it and the fix", () => {
+            const bad = userDataProblems({ ...params, researcherId: "Alice Smith", dataBucket: "B", kmsKeyArn: "alias/aws/s3", ssmPath: "archaeo/", imageRef: "repo:latest",
+                workspaceVolumeId: "v", sshPublicKeys: [], memoryGiB: 2, vcpus: 0, gpus: -1, idleMinutes: 1.5, gpuIdlePercent: 101 });
+            for (const field of ["researcherId", "dataBucket", "kmsKeyArn", "ssmPath", "imageRef", "workspaceVolumeId", "sshPublicKeys", "memoryGiB", "vcpus", "gpus", "idleMinutes", "gpuIdlePercent"]) {
+                assert.ok(bad.some((m) => m.startsWith(field)), `${field}: ${JSON.stringify(bad)}`);
+            }
+            assert.match(bad.join("\n"), /Mountpoint accepts no key ids or aliases/);
+            assert.throws(() => renderUserData({ ...params, researcherId: "Alice" }), /Invalid workstation user data for researcher 'Alice':\n- researcherId/);
+        });
     });
 
-    it("shellcheck is live: it flags an unquoted expansion", () => {
-        const r = shellcheck(tmpFile("bad.sh", "#!/usr/bin/env bash\nrm -rf $1/*\n"));
-        assert.notEqual(r.status, 0);
+    describe("host scripts and units", () => {
+        it("every embedded script is what the repository holds minus comments, and passes shellcheck / compiles", () => {
+            for (const name of SCRIPT_NAMES) {
+                const content = f[`/usr/local/sbin/${name}`];
+                const source = fs.readFileSync(path.join(__dirname, "..", "infra", "workstation", "files", name), "utf8");
+                assert.equal(content, compactScript(name, source), name);
+                assert.ok(content.split("\n")[1].includes(`infra/workstation/files/${name}`), `${name} says where its documentation is`);
+                const python = content.startsWith("#!/usr/bin/env python3");
+                const r = python ? run(PYTHON, ["-m", "py_compile", tmpFile(name, content)]) : shellcheck(tmpFile(name, content));
+                assert.equal(r.status, 0, `${name}:\n${r.output}`);
+            }
+        });
+
+        it("shellcheck is live: it flags an unquoted expansion", () => {
+            assert.notEqual(shellcheck(tmpFile("bad.sh", "#!/usr/bin/env bash\nrm -rf $1/*\n")).status, 0);
+        });
+
+        // systemd's own checker over the units in a scratch root with the commands they name.
+        const verify = (units: Record<string, string>) => {
+            requireTool("/usr/bin/systemd-analyze", "systemd");
+            const root = tmpDir("archaeo-systemd-");
+            for (const d of ["etc/systemd/system", "usr/local/sbin", "usr/bin", "bin", "usr/lib/systemd/system"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+            for (const exe of [...SCRIPT_NAMES.map((n) => `usr/local/sbin/${n}`), "usr/bin/docker", "bin/umount"]) fs.writeFileSync(path.join(root, exe), "#!/bin/sh\n", { mode: 0o755 });
+            fs.writeFileSync(path.join(root, "etc/systemd/system/docker.service"), "[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n");
+            for (const t of ["multi-user.target", "timers.target", "network-online.target", "basic.target", "sysinit.target"]) {
+                fs.copyFileSync(`/usr/lib/systemd/system/${t}`, path.join(root, "usr/lib/systemd/system", t));
+            }
+            for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(root, "etc/systemd/system", name), text);
+            return run("systemd-analyze", ["verify", "--man=no", `--root=${root}`, ...Object.keys(units).map((u) => path.join(root, "etc/systemd/system", u))]);
+        };
+
+        it("every unit passes `systemd-analyze verify` without a warning", () => {
+            const r = verify(systemdUnits(params));
+            assert.equal(r.status, 0, r.output);
+            assert.equal(r.output.trim(), "", r.output);
+        });
+
+        it("systemd-analyze is live: it names a misspelt key", () => {
+            const units = systemdUnits(params);
+            const r = verify({ "archaeo-sshd.service": units["archaeo-sshd.service"].replace("Restart=always", "Restrt=always") });
+            assert.match(r.output, /Unknown key .?Restrt/);
+        });
+
+        it("enables every unit but the timer-driven auto-stop service; creates the S3 mount points", () => {
+            const enable: string[] = docObj.runcmd.find((c: string[]) => c[1] === "enable");
+            assert.deepEqual(enable.slice(0, 4), ["systemctl", "enable", "--now", "--no-block"]);
+            assert.deepEqual(new Set(enable.slice(4)), new Set(Object.keys(systemdUnits(params)).filter((u) => u !== "archaeo-autostop.service")));
+            assert.deepEqual(docObj.runcmd[0], ["mkdir", "-p", "/data", "/mydata"]);
+        });
     });
 
-    it("carries settings, keys and the image by digest, and no secret", () => {
-        const env = files["/etc/archaeo/workbench.env"];
-        assert.match(env, /^IMAGE_REF=\S+@sha256:[0-9a-f]{64}$/m);
-        assert.match(env, /^WORKSPACE_VOLUME_ID=vol-0123456789abcdef0$/m);
-        assert.match(env, /^SHM_SIZE=8g$/m);
-        assert.match(env, /^IDLE_MINUTES=45$/m);
-        assert.match(env, /^GPU_IDLE_PERCENT=7$/m);
-        assert.match(env, /^BIND_ADDRESS=127\.0\.0\.1$/m);
-        assert.equal(files["/etc/archaeo/authorized_keys"], params.sshPublicKeys.join("\n") + "\n");
-        assert.deepEqual(secretLikeMatches(ud), []);
-        assert.equal(secretLikeMatches(ud.replace("RESEARCHER_UID=1000", "JUPYTER_TOKEN=abcdefghijklmnopqrstuvwxyz012345")).length, 1, "the scan is live");
-        assert.doesNotMatch(ud, /JUPYTER_TOKEN=/);
-    });
+    describe("what the containers get", () => {
+        const jupyter = f["/etc/systemd/system/archaeo-jupyter.service"];
+        const sshd = f["/etc/systemd/system/archaeo-sshd.service"];
+        const smoke = f["/etc/systemd/system/archaeo-smoke.service"];
+        const env = f["/etc/archaeo/workbench.env"];
 
-    it("runs Jupyter, SSH and TensorBoard from the image as non-root services, with GPUs and a large /dev/shm", () => {
-        for (const [role, port] of [["jupyter", 8888], ["sshd", 2222], ["tensorboard", 6006]] as const) {
-            const unit = files[`/etc/systemd/system/archaeo-${role}.service`];
-            assert.ok(unit, role);
-            assert.match(unit, /--user 1000:1000/);
-            assert.match(unit, /--shm-size \$\{SHM_SIZE\}/);
-            assert.match(unit, /--cap-drop ALL --security-opt no-new-privileges/);
-            assert.ok(unit.includes(`-p \${BIND_ADDRESS}:${port}:${port}`), `${role} publishes ${port} on BIND_ADDRESS`);
-            assert.match(unit, new RegExp(`\\$\\{IMAGE_REF\\} ${role}$`, "m"));
-            assert.match(unit, /Requires=archaeo-workspace.service archaeo-prepare.service/);
-            assert.doesNotMatch(unit, /--privileged/);
-            if (role !== "tensorboard") assert.match(unit, /--gpus all/);
+        it("carries settings, keys and the image by digest, and no secret", () => {
+            assert.match(env, /^IMAGE_REF=\S+@sha256:[0-9a-f]{64}$/m);
+            assert.match(env, /^WORKSPACE_VOLUME_ID=vol-0123456789abcdef0$/m);
+            assert.match(env, /^JUPYTER_TOKEN_PARAMETER=\/archaeo\/x\/prod\/researchers\/alice\/jupyter-token$/m);
+            assert.match(env, /^STATUS_PARAMETER_PREFIX=\/archaeo\/x\/prod\/researchers\/alice\/status$/m);
+            assert.match(env, /^SHM_SIZE=8g$/m);
+            assert.match(env, /^IDLE_MINUTES=45$/m);
+            assert.match(env, /^GPU_IDLE_PERCENT=7$/m);
+            assert.match(env, /^MOUNT_S3_VERSION=1\.23\.0$/m);
+            assert.equal(f["/etc/archaeo/authorized_keys"], params.sshPublicKeys.join("\n") + "\n");
+            assert.deepEqual(secretLikeMatches(ud), []);
+            assert.equal(secretLikeMatches(ud.replace("RESEARCHER_UID=1000", "JUPYTER_TOKEN=abcdefghijklmnopqrstuvwxyz012345")).length, 1, "the scan is live");
+            assert.doesNotMatch(ud, /JUPYTER_TOKEN=/);
+        });
+
+        it("the container contract's environment, for every container and the smoke test", () => {
+            assert.equal(f["/etc/archaeo/container.env"], [
+                "ARCHAEO_RESEARCHER=alice",
+                `ARCHAEO_IMAGE=${params.imageRef}`,
+                "ARCHAEO_DATA_MOUNTS=/data=s3://archaeo-x-123456789012-eu-west-2/datasets/;/mydata=s3://archaeo-x-123456789012-eu-west-2/researchers/alice/",
+                "AWS_REGION=eu-west-2", "AWS_DEFAULT_REGION=eu-west-2", "SHELL=/bin/bash", "HOME=/home/researcher",
+                "ARCHAEO_GPU_IDLE_PERCENT=7", "ARCHAEO_SSH_PORT=2222", "",
+            ].join("\n"));
+            for (const unit of [jupyter, sshd, smoke]) {
+                for (const flag of containerFlags(params)) assert.ok(unit.includes(flag), flag);
+            }
+        });
+
+        it("same flags for services and smoke: non-root, no capabilities, limits sized from the instance, /dev/shm, mounts", () => {
+            const flags = containerFlags(params).join(" ");
+            for (const must of ["--gpus all", "--user 1000:1000", "--cap-drop ALL --security-opt no-new-privileges", "--shm-size ${SHM_SIZE}",
+                "--memory ${CONTAINER_MEMORY} --memory-swap ${CONTAINER_MEMORY}", "--cpus ${CONTAINER_CPUS}", "--pids-limit",
+                "-v /workspace/.home:/home/researcher", "-v /data:/data:ro,rslave", "-v /mydata:/mydata:rslave"]) {
+                assert.ok(flags.includes(must), must);
+            }
+            assert.doesNotMatch(ud, /--privileged/);
+            assert.ok(!containerFlags({ gpus: 0 }).includes("--gpus all"), "a CPU instance gets no --gpus");
+            assert.match(env, /^CONTAINER_MEMORY=\d+m$/m);
+            assert.match(smoke, /-e ARCHAEO_EXPECT_GPU=1/);
+        });
+
+        it("container limits leave the host a reserve for the OS, Docker and mount-s3", () => {
+            // g4dn.xlarge (16 GiB, 4 vCPU): 16384 - (2048 + 1536) MiB; g5.12xlarge (192 GiB, 48 vCPU): reserve capped at 8 GiB + 1.5 GiB.
+            assert.deepEqual(containerLimits(16, 4), { memoryMiB: 12800, cpus: 3.5 });
+            assert.deepEqual(containerLimits(192, 48), { memoryMiB: 196608 - 8192 - 1536, cpus: 47 });
+            assert.deepEqual([shmSize(4), shmSize(16), shmSize(192)], ["2g", "4g", "48g"]);
+        });
+
+        for (const mode of ["ssm", "cidr"] as const) {
+            it(`${mode} mode: Jupyter on 127.0.0.1 only, TensorBoard never published, SSH ${mode === "ssm" ? "on 127.0.0.1" : "on the instance's address"}`, () => {
+                const u = files(renderUserData({ ...params, accessMode: mode }));
+                const j = u["/etc/systemd/system/archaeo-jupyter.service"];
+                assert.ok(j.includes("-p 127.0.0.1:8888:8888"), "Jupyter is published on loopback only (issue 8 item 14)");
+                assert.ok(j.includes("-p ${SSH_BIND_ADDRESS}:2222:2222"));
+                assert.match(u["/etc/archaeo/workbench.env"], new RegExp(`^SSH_BIND_ADDRESS=${mode === "ssm" ? "127\\.0\\.0\\.1" : "0\\.0\\.0\\.0"}$`, "m"));
+                const unitText = Object.entries(u).filter(([p]) => p.startsWith("/etc/systemd/system/")).map(([, t]) => t).join("\n");
+                const published = [...unitText.matchAll(/ -p (\S+)/g)].map((m) => m[1]);
+                assert.deepEqual(published.sort(), ["${SSH_BIND_ADDRESS}:2222:2222", "127.0.0.1:8888:8888"]);
+                assert.ok(!Object.keys(u).some((p) => /tensorboard/.test(p)), "no TensorBoard service: it runs behind Jupyter's proxy");
+            });
         }
-        assert.match(files["/etc/systemd/system/archaeo-jupyter.service"], /JUPYTER_TOKEN_FILE=\/run\/secrets\/jupyter-token/);
-        assert.match(files["/usr/local/sbin/archaeo-prepare"], /--with-decryption/);
-    });
 
-    it("mounts the workspace by volume id and formats only an empty device", () => {
-        const s = files["/usr/local/sbin/archaeo-workspace"];
-        assert.match(s, /nvme-Amazon_Elastic_Block_Store_\$\{serial\}/);
-        assert.match(s, /if \[ -z "\$fstype" \]/);
-        assert.match(s, /if \[ "\$rc" -ne 2 \]/);
-        assert.ok(s.indexOf("mountpoint -q /workspace") < s.indexOf("mkfs.ext4"), "checks the mount before formatting");
-    });
+        it("SSH joins Jupyter's network and PID namespaces (ssh -L reaches Jupyter; Jupyter's activity extension sees SSH jobs)", () => {
+            assert.ok(sshd.includes("--network container:archaeo-jupyter --pid container:archaeo-jupyter"));
+            assert.match(sshd, /^BindsTo=archaeo-jupyter\.service$/m);
+            assert.match(jupyter, /^Upholds=archaeo-sshd\.service$/m);
+            assert.ok(sshd.includes("-v /etc/archaeo/authorized_keys:/etc/archaeo/authorized_keys:ro"));
+            assert.ok(jupyter.includes("-e JUPYTER_TOKEN_FILE=/run/secrets/jupyter-token") && jupyter.includes("/run/archaeo/jupyter-token:/run/secrets/jupyter-token:ro"));
+        });
 
-    it("auto-stop: a 5-minute timer checking Jupyter, SSH sessions and GPU utilisation; disabled at 0", () => {
-        const units = systemdUnits(params);
-        assert.match(units["archaeo-autostop.timer"], /OnUnitActiveSec=5min/);
-        const s = files["/usr/local/sbin/archaeo-autostop"];
-        for (const check of ["/api/status", "sport = :2222", "nvidia-smi --query-gpu=utilization.gpu", "systemctl poweroff"]) assert.ok(s.includes(check), check);
-        assert.ok(docObj.runcmd[1].includes("archaeo-autostop.timer"));
-        const off = systemdUnits({ idleMinutes: 0 });
-        assert.equal(off["archaeo-autostop.timer"], undefined);
-        assert.ok(!renderUserData({ ...params, idleMinutes: 0 }).includes("archaeo-autostop.timer"));
-    });
+        it("S3 mounts: forking mount-s3 units, retried forever, ordered before Jupyter (which still starts if they fail)", () => {
+            for (const [what, mnt] of [["data", "/data"], ["mydata", "/mydata"]]) {
+                const u = f[`/etc/systemd/system/archaeo-${what}.service`];
+                for (const line of ["Type=forking", `ExecStart=/usr/local/sbin/archaeo-mount ${what}`, "Restart=on-failure", "StartLimitIntervalSec=0", `ExecStartPre=-/bin/umount -l ${mnt}`]) {
+                    assert.ok(u.split("\n").includes(line), `${what}: ${line}`);
+                }
+            }
+            assert.match(jupyter, /^Wants=archaeo-data\.service archaeo-mydata\.service$/m);
+            assert.match(jupyter, /^After=.*archaeo-data\.service archaeo-mydata\.service$/m);
+            assert.match(env, /^KMS_KEY_ARN=arn:aws:kms:eu-west-2:123456789012:key\/1234abcd-12ab-34cd-56ef-1234567890ab$/m);
+            assert.match(env, /^DATA_BUCKET=archaeo-x-123456789012-eu-west-2$/m);
+        });
 
-    it("cidr mode binds to all interfaces", () => {
-        assert.match(renderUserData({ ...params, accessMode: "cidr" }), /BIND_ADDRESS=0\.0\.0\.0/);
-    });
-
-    it("sizes /dev/shm to a quarter of memory, at least 2 GiB", () => {
-        assert.deepEqual([shmSize(4), shmSize(16), shmSize(192)], ["2g", "4g", "48g"]);
+        it("auto-stop: a 5-minute timer; none at idleMinutes 0", () => {
+            const units = systemdUnits(params);
+            assert.match(units["archaeo-autostop.timer"], /OnUnitActiveSec=5min/);
+            assert.equal(systemdUnits({ ...params, idleMinutes: 0 })["archaeo-autostop.timer"], undefined);
+            assert.ok(!renderUserData({ ...params, idleMinutes: 0 }).includes("archaeo-autostop.timer"));
+        });
     });
 });
 
 describe("connect commands", () => {
-    it("ssm mode: SSH through an SSM ProxyCommand and port forwarding of 8888 and 6006", () => {
-        const c = connectInfo({ instanceId: "i-0abc", region: "us-east-1", accessMode: "ssm" });
-        assert.equal(c.ssh, 'ssh -p 2222 -o ProxyCommand="aws ssm start-session --region us-east-1 --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p" researcher@i-0abc');
-        assert.equal(c.jupyterTunnel, `aws ssm start-session --region us-east-1 --target i-0abc --document-name AWS-StartPortForwardingSession --parameters '{"portNumber":["8888"],"localPortNumber":["8888"]}'`);
-        assert.match(c.tensorboardTunnel, /"portNumber":\["6006"\]/);
+    const base = { id: "alice", instanceId: "i-0abc", region: "us-east-1", ssmPath: "/archaeo/x/s/researchers/alice", bucketName: "b", gpus: 1 } as const;
+
+    it("ssm mode: SSH through an SSM ProxyCommand and a port forward of 8888 only, under the researcher's own profile", () => {
+        const c = connectInfo({ ...base, accessMode: "ssm" });
+        assert.equal(c.ssh, 'ssh -p 2222 -o ProxyCommand="aws --profile archaeo-alice --region us-east-1 ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p" researcher@i-0abc');
+        assert.equal(c.jupyterTunnel, `aws --profile archaeo-alice --region us-east-1 ssm start-session --target i-0abc --document-name AWS-StartPortForwardingSession --parameters '{"portNumber":["8888"],"localPortNumber":["8888"]}'`);
         assert.equal(c.jupyterUrl, "http://localhost:8888/lab");
-        assert.equal(c.start, "aws ec2 start-instances --region us-east-1 --instance-ids i-0abc");
+        assert.equal(c.tensorboardUrl, "http://localhost:8888/tensorboard/", "TensorBoard lives behind Jupyter's token");
+        assert.equal(c.start, "aws --profile archaeo-alice --region us-east-1 ec2 start-instances --instance-ids i-0abc");
+        assert.ok(!JSON.stringify(c).includes("6006"), "no tunnel to TensorBoard: it is never published");
     });
 
-    it("cidr mode: direct SSH and URLs on the public address", () => {
-        const c = connectInfo({ instanceId: "i-0abc", region: "eu-west-2", accessMode: "cidr", publicIp: "198.51.100.7" });
-        assert.equal(c.ssh, "ssh -p 2222 researcher@198.51.100.7");
-        assert.equal(c.tensorboardUrl, "http://198.51.100.7:6006/");
+    it("cidr mode: Jupyter only through ssh -L to the loopback, never on the public address", () => {
+        const c = connectInfo({ ...base, accessMode: "cidr" });
+        assert.match(c.jupyterTunnel, /^ssh -N -p 2222 -L 8888:127\.0\.0\.1:8888 researcher@\$\(aws --profile archaeo-alice/);
+        assert.equal(c.jupyterUrl, "http://localhost:8888/lab");
+    });
+
+    it("batch training: one GPU runs archaeo-train, several run it under torchrun (DDP) over every GPU", () => {
+        assert.match(connectInfo({ ...base, accessMode: "ssm" }).train, /'nohup archaeo-train --data-dir /);
+        assert.match(connectInfo({ ...base, accessMode: "ssm", gpus: 4 }).train, /'nohup torchrun --standalone --nproc-per-node 4 -m archaeo\.train /);
     });
 });

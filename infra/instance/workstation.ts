@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 import type { AccessMode, InstanceResearcher } from "../config";
 import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
-import { renderUserData } from "./userdata";
+import { renderUserDataBase64 } from "./userdata";
 
 export interface ResearcherWorkstationArgs {
     researcher: InstanceResearcher;
@@ -104,15 +104,21 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
         }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
 
         const ami = args.amiId ? pulumi.output(args.amiId) : aws.ssm.getParameterOutput({ name: args.amiSsmParameter }, { parent: this }).value;
-        const userData = pulumi.all([args.imageRef, workspace.id]).apply(([imageRef, workspaceVolumeId]) =>
-            renderUserData({
+        // gzip + base64: far under EC2's 16 KiB user-data limit whatever the config (cloud-init inflates it).
+        const userDataBase64 = pulumi.all([args.imageRef, workspace.id, args.bucketName, args.keyArn]).apply(([imageRef, workspaceVolumeId, dataBucket, kmsKeyArn]) =>
+            renderUserDataBase64({
+                researcherId: r.id,
                 region: args.region,
                 imageRef,
                 workspaceVolumeId,
                 ssmPath: args.ssmPath,
+                dataBucket,
+                kmsKeyArn,
                 accessMode: args.accessMode,
                 sshPublicKeys: r.sshPublicKeys,
                 memoryGiB: r.gpu.memoryGiB,
+                vcpus: r.gpu.vcpus,
+                gpus: r.gpu.gpus,
                 idleMinutes: args.idleMinutes,
                 gpuIdlePercent: args.gpuIdlePercent,
             }));
@@ -144,7 +150,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
                 deleteOnTermination: true,
                 tags: { Name: `${args.namePrefix}-root`, ...args.standardTags, ...tags },
             },
-            userData,
+            userDataBase64,
             // cloud-init reads user data only on first boot: a change must reach a new instance.
             userDataReplaceOnChange: true,
             tags: { Name: `${args.namePrefix}-workstation`, ...tags },

@@ -76,6 +76,28 @@ export function dockerfileRuleViolations(content: string, ctx: RuleContext): str
         out.push(`${line(i)}: no pip installs or compilers in the final stage; build in the builder stage`);
     }
     if (!finalIns.some((i) => i.getKeyword() === "HEALTHCHECK")) out.push("the final stage needs a HEALTHCHECK");
+
+    // Build arguments used by LABEL / ENV must be declared in their stage: an ARG before the first
+    // FROM is not visible after it (Dockerfile reference, "Understand how ARG and FROM interact"),
+    // so `LABEL org.opencontainers.image.base.name="${BASE_IMAGE}"` would be empty without it.
+    const envSoFar = new Set<string>(["PATH", "HOME", "HOSTNAME"]);
+    for (let s = 0; s < froms.length; s++) {
+        const start = froms[s].getRange().start.line;
+        const end = s + 1 < froms.length ? froms[s + 1].getRange().start.line : Number.MAX_SAFE_INTEGER;
+        const declared = new Set<string>();
+        for (const i of ins.filter((x) => x.getRange().start.line > start && x.getRange().start.line < end)) {
+            const kw = i.getKeyword();
+            const text = i.getArgumentsContent() ?? "";
+            if (kw === "ARG") declared.add(text.split("=")[0].trim());
+            if (kw !== "LABEL" && kw !== "ENV") continue;
+            for (const [, name] of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+                if (!declared.has(name) && !envSoFar.has(name)) {
+                    out.push(`${line(i)}: ${kw} uses \${${name}} but this stage declares no ARG ${name} (an ARG before the first FROM is not visible after it)`);
+                }
+            }
+            if (kw === "ENV") for (const [, name] of text.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=/g)) envSoFar.add(name);
+        }
+    }
     const entry = finalIns.find((i) => i.getKeyword() === "ENTRYPOINT");
     if (!entry || !/tini/.test(entry.getTextContent())) out.push("ENTRYPOINT must run under tini");
     if (froms.length < 2) out.push("the Dockerfile must be multi-stage");

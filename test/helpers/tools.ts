@@ -26,3 +26,24 @@ export function shellcheck(file: string): ToolResult {
 export function cloudInitSchema(file: string): ToolResult {
     return run("cloud-init", ["schema", "--config-file", file]);
 }
+
+/** Python with Debian's torch/torchvision/jupyter-server (the pyenv `python3` on PATH has none). */
+export const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+
+/** Fails (never skips) when a tool the test needs is missing, naming the Debian package. */
+export function requireTool(path: string, aptPackage: string): void {
+    if (!fs.existsSync(path)) throw new Error(`${path} is missing: apt-get install -y --no-install-recommends ${aptPackage} (.ci/run installs it)`);
+}
+
+/** A scratch directory (removed by the OS; tests remove theirs when they start processes in it). */
+export function tmpDir(prefix = "archaeo-"): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes executable stubs (name -> shell script body after the shebang) into a new directory. */
+export function stubDir(stubs: Record<string, string>, dir = tmpDir("archaeo-stubs-")): string {
+    for (const [name, body] of Object.entries(stubs)) {
+        fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+    }
+    return dir;
+}
