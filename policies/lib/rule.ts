@@ -37,3 +37,16 @@ export function onStack(body: (args: StackValidationArgs, report: ReportViolatio
 export function label(r: { type: string; name: string }): string {
     return `${r.type.split(":").pop()} '${r.name}'`;
 }
+
+/**
+ * One validation for several type tokens (the engine deserializes a resource's properties once per
+ * validation function, so one dispatching function is cheaper than an array of typed ones); other
+ * types are reported as not applicable, as `validateResourceOfType` does.
+ */
+export function onTypes(bodies: Record<string, { subject: string; body: Body<any> }>): ResourceValidation {
+    return (args, report) => {
+        const b = bodies[args.type];
+        if (!b) return args.notApplicable(`Policy only applies to resources of types ${Object.keys(bodies).join(", ")}`);
+        return deferring(`${b.subject} '${args.name}'`, (d) => b.body(args.props, args, report, d));
+    };
+}

@@ -8,7 +8,7 @@ import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValida
 import { isAccountRoot, principalsOf } from "../lib/arn";
 import { DEFAULT_SCOPING_CONDITION_KEYS, grants, identityPolicyFindings, IdentityPolicyOptions } from "../lib/iam";
 import { conditionEntries, Statement, statementsOf } from "../lib/policy-document";
-import { label, onResource, onStack } from "../lib/rule";
+import { label, onResource, onStack, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, few, get, globMatch, known, UNKNOWN } from "../lib/util";
 
@@ -48,9 +48,9 @@ const KIND: Record<string, string> = {
 
 /** A validation over every identity-policy document of the IAM types, deferring unknown documents. */
 function onIdentityDocuments(body: (statements: Statement[], path: string, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals) => void | Promise<void>) {
-    return IDENTITY_TYPES.map((type) => {
-        const cls = { __pulumiType: type } as any;
-        return onResource(cls, KIND[type], async (props, args, report, d) => {
+    return onTypes(Object.fromEntries(IDENTITY_TYPES.map((type) => [type, {
+        subject: KIND[type],
+        body: async (props: any, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals) => {
             for (const [path, read] of identityDocuments(type, props)) {
                 const doc = d.read(path, read);
                 if (doc === UNKNOWN || doc === undefined) continue;
@@ -58,8 +58,8 @@ function onIdentityDocuments(body: (statements: Statement[], path: string, args:
                 if (!statements) { report(`${KIND[type]} '${args.name}' ${path} is not an IAM policy document.`); continue; }
                 await body(statements, path, args, report, d);
             }
-        });
-    });
+        },
+    }])));
 }
 
 interface TrustConfig { allowedServicePrincipals: string[]; trustedPrincipalArns: string[]; researcherTag: string; allowedTrustActions: string[] }
@@ -229,8 +229,9 @@ export const iamPolicies: ResourceValidationPolicy[] = [
                 },
             },
         },
-        validateResource: Object.entries(ATTACHMENTS).map(([type, where]) =>
-            onResource({ __pulumiType: type } as any, type.split(":").pop()!, (props: any, args, report, d) => {
+        validateResource: onTypes(Object.fromEntries(Object.entries(ATTACHMENTS).map(([type, where]) => [type, {
+            subject: type.split(":").pop()!,
+            body: (props: any, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals) => {
                 const allowed = args.getConfig<Partial<ManagedConfig>>().allowedManagedPolicies ?? DEFAULT_MANAGED_POLICIES;
                 const arns = d.copy(where.policies, () => props[where.policies]);
                 if (arns === UNKNOWN) return;
@@ -238,7 +239,8 @@ export const iamPolicies: ResourceValidationPolicy[] = [
                     const name = awsManagedPolicyName(String(arn));
                     if (name !== undefined && !(name in allowed)) report(`${label(args)} attaches the AWS-managed policy ${name}, which is not on the allow-list (${Object.keys(allowed).join(", ")}); write an inline policy scoped to this stack's ARNs instead.`);
                 }
-            })),
+            },
+        }]))),
     },
 ];
 

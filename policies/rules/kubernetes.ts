@@ -3,7 +3,7 @@ import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
-import { asArray, get, kindOf, known, UNKNOWN } from "../lib/util";
+import { asArray, get, kindOf, known, snapshot, UNKNOWN } from "../lib/util";
 import { checkKey } from "./ebs";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
@@ -25,18 +25,27 @@ export function podSpecOf(type: string, props: any): any | undefined | typeof UN
     return known(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
 }
 
+/** The pod spec as a snapshot: known parts as values, unknown parts as UNKNOWN. */
+function podSnapshotOf(type: string, props: any): any {
+    const path = POD_SPEC_PATHS[type];
+    return snapshot(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
+}
+
 export function containersOf(spec: any): any[] {
     return [...asArray(spec?.initContainers), ...asArray(spec?.containers)];
 }
+
+const hasUnknown = (v: unknown): boolean => v === UNKNOWN || (!!v && typeof v === "object" && Object.values(v).some(hasUnknown));
 
 export const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
 
 /**
- * A pod-spec rule. The whole spec is read as one value: at preview an image or key inside it may be
- * unknown, and then the rule is deferred rather than judged on part of it.
+ * A pod-spec rule reading `deps` of the pod and of each container. At preview only those parts need
+ * to be known (an image digest may be unknown while the security context is written in the program);
+ * a rule whose parts are unknown is deferred, naming them.
  */
-function workload(name: string, description: string, check: (spec: any, kind: string, res: string, report: (m: string) => void) => void): ResourceValidationPolicy {
+function workload(name: string, description: string, deps: { pod: string[]; container: string[] }, check: (spec: any, kind: string, res: string, report: (m: string) => void) => void): ResourceValidationPolicy {
     return {
         name,
         description,
@@ -44,16 +53,27 @@ function workload(name: string, description: string, check: (spec: any, kind: st
         validateResource: (args: ResourceValidationArgs, report) => {
             if (!POD_SPEC_PATHS[args.type]) return;
             return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
-                const spec = podSpecOf(args.type, args.props);
-                if (spec === UNKNOWN) { d.defer(POD_SPEC_PATHS[args.type].join(".")); return; }
-                if (spec) check(spec, kindOf(args.type), args.name, report);
+                const base = POD_SPEC_PATHS[args.type].join(".");
+                const spec = podSnapshotOf(args.type, args.props);
+                if (spec === UNKNOWN) { d.defer(base); return; }
+                if (spec === undefined || spec === null) return;
+                const missing: string[] = deps.pod.filter((k) => hasUnknown(spec[k])).map((k) => `${base}.${k}`);
+                for (const list of ["initContainers", "containers"]) {
+                    if (spec[list] === UNKNOWN) { missing.push(`${base}.${list}`); continue; }
+                    asArray(spec[list]).forEach((c: any, i: number) => {
+                        if (c === UNKNOWN) missing.push(`${base}.${list}[${i}]`);
+                        else for (const k of deps.container) if (hasUnknown(c[k])) missing.push(`${base}.${list}[${i}].${k}`);
+                    });
+                }
+                if (missing.length) { missing.forEach((p) => d.defer(p)); return; }
+                check(spec, kindOf(args.type), args.name, report);
             });
         },
     };
 }
 
 export const kubernetesPolicies: ResourceValidationPolicy[] = [
-    workload("k8s-containers-non-root", "Checks whether every container runs as a non-root user.", (spec, kind, res, report) => {
+    workload("k8s-containers-non-root", "Checks whether every container runs as a non-root user.", { pod: ["securityContext"], container: ["name", "securityContext"] }, (spec, kind, res, report) => {
         const pod = spec.securityContext ?? {};
         for (const c of containersOf(spec)) {
             const sc = c.securityContext ?? {};
@@ -63,7 +83,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
             if (uid === 0) report(`${kind} '${res}' container '${c.name}' must not run as uid 0.`);
         }
     }),
-    workload("k8s-no-privileged", "Checks whether containers are unprivileged and cannot escalate privileges.", (spec, kind, res, report) => {
+    workload("k8s-no-privileged", "Checks whether containers are unprivileged and cannot escalate privileges.", { pod: ["hostNetwork", "hostPID", "hostIPC"], container: ["name", "securityContext"] }, (spec, kind, res, report) => {
         for (const c of containersOf(spec)) {
             const sc = c.securityContext ?? {};
             if (sc.privileged === true) report(`${kind} '${res}' container '${c.name}' must not be privileged.`);
@@ -73,12 +93,12 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         }
         if (spec.hostNetwork === true || spec.hostPID === true || spec.hostIPC === true) report(`${kind} '${res}' must not share the host's network, PID or IPC namespace.`);
     }),
-    workload("k8s-images-pinned-by-digest", "Checks whether container images are pinned by sha256 digest.", (spec, kind, res, report) => {
+    workload("k8s-images-pinned-by-digest", "Checks whether container images are pinned by sha256 digest.", { pod: [], container: ["name", "image"] }, (spec, kind, res, report) => {
         for (const c of containersOf(spec)) {
             if (typeof c.image !== "string" || !DIGEST.test(c.image)) report(`${kind} '${res}' container '${c.name}' image '${c.image}' must be pinned by digest (repository@sha256:...).`);
         }
     }),
-    workload("k8s-gpu-limits", "Checks whether GPU containers declare nvidia.com/gpu limits (and pods on GPU nodes request GPUs).", (spec, kind, res, report) => {
+    workload("k8s-gpu-limits", "Checks whether GPU containers declare nvidia.com/gpu limits (and pods on GPU nodes request GPUs).", { pod: ["tolerations", "affinity"], container: ["name", "resources"] }, (spec, kind, res, report) => {
         const gpuContainers = containersOf(spec).filter((c) => c.resources?.limits?.["nvidia.com/gpu"] !== undefined);
         for (const c of containersOf(spec)) {
             const req = c.resources?.requests?.["nvidia.com/gpu"];
@@ -156,13 +176,17 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             const repos = stackRepositories(args.resources);
             for (const r of args.resources) {
-                const spec = podSpecOf(r.type, r.props);
-                if (spec === undefined) continue;
+                if (!POD_SPEC_PATHS[r.type]) continue;
+                const spec = podSnapshotOf(r.type, r.props);
                 if (spec === UNKNOWN) { d.defer(`${label(r)} pod spec`); continue; }
-                for (const c of containersOf(spec)) {
-                    if (repos === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
-                    if (!repos.some((u) => String(c.image).startsWith(`${u}@`))) {
-                        report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${repos.join(", ") || "none"}).`, r.urn);
+                for (const list of ["initContainers", "containers"]) {
+                    if (spec?.[list] === UNKNOWN) { d.defer(`${label(r)} ${list}`); continue; }
+                    for (const c of asArray(spec?.[list])) {
+                        if (c === UNKNOWN || c.image === UNKNOWN) { d.defer(`${label(r)} container '${c?.name ?? "?"}' image`); continue; }
+                        if (repos === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
+                        if (!repos.some((u) => String(c.image).startsWith(`${u}@`))) {
+                            report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${repos.join(", ") || "none"}).`, r.urn);
+                        }
                     }
                 }
             }

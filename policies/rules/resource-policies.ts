@@ -4,11 +4,11 @@
  * to this account; after resolution, every principal and every account-qualified resource the
  * stack's policies name is in the stack's account.
  */
-import { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { declaredAccount, stackAccount } from "../lib/account";
 import { parseArn, principalAccount, principalsOf } from "../lib/arn";
 import { conditionEntries, isPinningOperator, Statement, statementsOf } from "../lib/policy-document";
-import { label, onStack, onType } from "../lib/rule";
+import { label, onStack, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { few, globMatch, known, UNKNOWN } from "../lib/util";
 
@@ -103,15 +103,17 @@ export const resourcePolicyPolicies: ResourceValidationPolicy[] = [
                 allowedServicePrincipals: { type: "array", items: { type: "string" }, default: DEFAULT_SERVICES, description: "Service principals (globs) resource policies may grant to." },
             },
         },
-        validateResource: Object.entries(RESOURCE_POLICY_DOCUMENTS).map(([type, path]) =>
-            onType(type, type.split(":").pop()!, (props, args, report, d) => {
+        validateResource: onTypes(Object.fromEntries(Object.entries(RESOURCE_POLICY_DOCUMENTS).map(([type, path]) => [type, {
+            subject: type.split(":").pop()!,
+            body: (props: any, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals) => {
                 const c = args.getConfig<Partial<PrincipalsConfig>>();
                 const account = declaredAccount(c.accountId, args.provider);
                 judge(d, report, label(args), path, () => props[path], (s) => [
                     ...publicPrincipalProblems(s, c.allowedServicePrincipals ?? DEFAULT_SERVICES),
                     ...(account ? foreignAccountProblems(s, account, c.trustedAccountIds ?? []) : []),
                 ]);
-            })),
+            },
+        }]))),
     },
 ];
 
