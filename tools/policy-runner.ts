@@ -41,6 +41,8 @@ export interface Violation {
     readonly enforcementLevel: Enforcement;
     /** The policy's own message (the engine prints the description, a newline, then this). */
     readonly message: string;
+    /** The diagnostic's message exactly as the analyzer returns it to the engine. */
+    readonly rawMessage: string;
     readonly urn?: string;
     readonly resourceType?: string;
     readonly resourceName?: string;
@@ -96,6 +98,9 @@ function configured<P extends ResourceValidationPolicy | StackValidationPolicy>(
 /** Struct.fromJavaScript rejects undefined; the engine drops such properties too. */
 const struct = (o: Record<string, unknown>) => structpb.Struct.fromJavaScript(JSON.parse(JSON.stringify(o ?? {})));
 
+/** The proto classes of the @pulumi/policy copy the pack loads (the gRPC stubs must match them). */
+export const proto = { analyzerpb, structpb, grpc: () => policyRequire("@grpc/grpc-js"), analyzerGrpc: () => policyRequire("@pulumi/pulumi/proto/analyzer_grpc_pb"), emptypb: () => createRequire(policyRequire.resolve("@pulumi/pulumi/proto/analyzer_pb"))("google-protobuf/google/protobuf/empty_pb") };
+
 function options(r: RecordedResource) {
     const o = new analyzerpb.AnalyzerResourceOptions();
     o.setProtect(r.protect);
@@ -118,6 +123,59 @@ function providerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>) {
     pr.setUrn(p.urn);
     pr.setName(p.name);
     return pr;
+}
+
+/** The AnalyzeRequest the engine sends for a resource (inputs, options, provider). */
+export function analyzeRequest(r: RecordedResource, resources: readonly RecordedResource[]): any {
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const req = new analyzerpb.AnalyzeRequest();
+    req.setType(r.type);
+    req.setProperties(struct(r.rawInputs));
+    req.setUrn(r.urn);
+    req.setName(r.name);
+    req.setOptions(options(r));
+    const provider = providerOf(r, byUrn);
+    if (provider) req.setProvider(provider);
+    return req;
+}
+
+/** The AnalyzeStackRequest the engine sends at the end of a preview or update (outputs, parents, dependencies). */
+export function analyzeStackRequest(resources: readonly RecordedResource[]): any {
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const req = new analyzerpb.AnalyzeStackRequest();
+    req.setResourcesList(resources.map((r) => {
+        const ar = new analyzerpb.AnalyzerResource();
+        ar.setType(r.type);
+        ar.setProperties(struct(r.custom ? r.rawState : r.rawInputs));
+        ar.setUrn(r.urn);
+        ar.setName(r.name);
+        ar.setOptions(options(r));
+        const provider = providerOf(r, byUrn);
+        if (provider) ar.setProvider(provider);
+        ar.setParent(r.parent);
+        ar.setDependenciesList([...r.dependencies]);
+        return ar;
+    }));
+    return req;
+}
+
+const LEVEL_CODES: Record<Enforcement, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
+
+/** The ConfigureAnalyzerRequest the engine sends: every policy's reconciled level and properties. */
+export function configureRequest(policies: ReadonlyArray<ResourceValidationPolicy | StackValidationPolicy>, config: PackConfig = {}, packEnforcement: Enforcement = "mandatory"): any {
+    const req = new analyzerpb.ConfigureAnalyzerRequest();
+    for (const [name, c] of reconcileConfig(policies, config, packEnforcement)) {
+        const pc = new analyzerpb.PolicyConfig();
+        pc.setEnforcementlevel(LEVEL_CODES[c.level]);
+        pc.setProperties(struct(c.props));
+        req.getPolicyconfigMap().set(name, pc);
+    }
+    return req;
+}
+
+/** Diagnostics of an AnalyzeResponse as plain objects. */
+export function diagnosticsOf(resp: any): Array<{ policyName: string; enforcementLevel: Enforcement; message: string; urn: string }> {
+    return resp.getDiagnosticsList().map((d: any) => ({ policyName: d.getPolicyname(), enforcementLevel: LEVELS[d.getEnforcementlevel()], message: d.getMessage(), urn: d.getUrn() }));
 }
 
 const call = (fn: (c: { request: unknown }, cb: (err: unknown, resp: any) => void) => Promise<void>, request: unknown) =>
@@ -159,6 +217,7 @@ export async function runPolicies(
                 policyName: d.getPolicyname(),
                 enforcementLevel: LEVELS[d.getEnforcementlevel()],
                 message,
+                rawMessage: full,
                 urn,
                 resourceType: target?.type,
                 resourceName: target?.name,
@@ -167,33 +226,8 @@ export async function runPolicies(
         }
     };
 
-    for (const r of resources) {
-        const req = new analyzerpb.AnalyzeRequest();
-        req.setType(r.type);
-        req.setProperties(struct(r.rawInputs));
-        req.setUrn(r.urn);
-        req.setName(r.name);
-        req.setOptions(options(r));
-        const provider = providerOf(r, byUrn);
-        if (provider) req.setProvider(provider);
-        collect(await call(analyze, req), r);
-    }
-
-    const stackReq = new analyzerpb.AnalyzeStackRequest();
-    stackReq.setResourcesList(resources.map((r) => {
-        const ar = new analyzerpb.AnalyzerResource();
-        ar.setType(r.type);
-        ar.setProperties(struct(r.custom ? r.rawState : r.rawInputs));
-        ar.setUrn(r.urn);
-        ar.setName(r.name);
-        ar.setOptions(options(r));
-        const provider = providerOf(r, byUrn);
-        if (provider) ar.setProvider(provider);
-        ar.setParent(r.parent);
-        ar.setDependenciesList([...r.dependencies]);
-        return ar;
-    }));
-    collect(await call(analyzeStack, stackReq));
+    for (const r of resources) collect(await call(analyze, analyzeRequest(r, resources)), r);
+    collect(await call(analyzeStack, analyzeStackRequest(resources)));
 
     const run = [...reconciled.values()].filter((c) => c.level !== "disabled").length;
     return {
