@@ -39,6 +39,19 @@ describe("mock engine: every run uses its own stack and region (issue 8 item 20)
     });
 });
 
+describe("mock engine: what the engine receives besides values", () => {
+    it("records which inputs are Pulumi secrets (the analyzer cannot see it) and which outputs are marked secret (it sees those in opts)", async () => {
+        // @pulumi/policy deserializeProperties(props, false) unwraps secrets for validateResource and
+        // validateStack, so "is the OIDC client secret a Pulumi secret?" is a program test, asserted on
+        // secretPaths; additionalSecretOutputs reach the analyzer as opts.additionalSecretOutputs.
+        const run = await runStack("example");
+        const param = run.engine.one("aws:ssm/parameter:Parameter");
+        assert.deepEqual(param.secretPaths, ["value"]);
+        assert.deepEqual(param.secretInputs, ["value"]);
+        assert.deepEqual(run.engine.one("random:index/randomPassword:RandomPassword").additionalSecretOutputs, ["bcryptHash", "result"]);
+    });
+});
+
 describe("mock engine: a first preview (dry run, providers answer with inputs only)", () => {
     it("computed outputs are unknown, inputs that depend on them are unknown, config and invokes stay known", async () => {
         const run = await runStack("example", { preview: true });

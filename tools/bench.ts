@@ -34,7 +34,7 @@ function synthetic(n: number): RecordedResource[] {
     const provider = "urn:pulumi:bench::archaeo-workbench::pulumi:providers:aws::p";
     const kinds: Array<[string, Record<string, unknown>]> = [
         ["aws:ebs/volume:Volume", { encrypted: true, kmsKeyId: KEY, size: 100, type: "gp3" }],
-        ["aws:ec2/instance:Instance", { metadataOptions: { httpTokens: "required" }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: { institution: "x", "data-classification": "c" } }, userData: "#cloud-config\n" }],
+        ["aws:ec2/instance:Instance", { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: { institution: "x", "data-classification": "c" } }, userData: "#cloud-config\n" }],
         ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24" }],
         ["aws:ecr/repository:Repository", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE", repositoryUrl: "1.dkr.ecr.us-east-1.amazonaws.com/r" }],
         ["aws:ssm/parameter:Parameter", { name: "/a/token", type: "SecureString", keyId: KEY }],

@@ -141,8 +141,12 @@ export const auditPolicies: StackValidationPolicy[] = [
                 }
                 for (const t of covering) {
                     const problems: string[] = [];
-                    if (t.props.enableLogging === false) problems.push("enableLogging is false");
-                    if (t.props.enableLogFileValidation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
+                    const logging = get(() => t.props.enableLogging);
+                    const validation = get(() => t.props.enableLogFileValidation);
+                    if (logging === UNKNOWN) d.defer(`${label(t)}.enableLogging`);
+                    else if (logging === false) problems.push("enableLogging is false");
+                    if (validation === UNKNOWN) d.defer(`${label(t)}.enableLogFileValidation`);
+                    else if (validation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
                     const key = get(() => t.props.kmsKeyId);
                     if (key === UNKNOWN) d.defer(`${label(t)}.kmsKeyId`);
                     else if (keyReferenceProblem(key)) problems.push(`kmsKeyId ${keyReferenceProblem(key)}: log files must be SSE-KMS with the stack key`);
