@@ -147,6 +147,11 @@ export const auditPolicies: StackValidationPolicy[] = [
                     else if (logging === false) problems.push("enableLogging is false");
                     if (validation === UNKNOWN) d.defer(`${label(t)}.enableLogFileValidation`);
                     else if (validation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
+                    // A single-region trail logs data events of buckets in its own region only.
+                    const [trailRegion, bucketRegion, multi] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region), get(() => t.props.isMultiRegionTrail)];
+                    if (multi !== true && typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
+                        problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                    }
                     const key = get(() => t.props.kmsKeyId);
                     if (key === UNKNOWN) d.defer(`${label(t)}.kmsKeyId`);
                     else if (keyReferenceProblem(key)) problems.push(`kmsKeyId ${keyReferenceProblem(key)}: log files must be SSE-KMS with the stack key`);

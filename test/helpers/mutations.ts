@@ -71,6 +71,10 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("s3-dataset-access-logged", "trail logs another bucket", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[2].startsWiths = ["arn:aws:s3:::other/"]; })),
     m("s3-dataset-access-logged", "trail excludes datasets/", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "resources.ARN", notStartsWiths: [`arn:aws:s3:::${BUCKET}/datasets/`] }); })),
     m("s3-dataset-access-logged", "trail management events only", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[0].equals = ["Management"]; })),
+    m("s3-dataset-access-logged", "single-region trail in another region", (rs) => {
+        rs.unshift(awsProvider(), { ...awsProvider(undefined, "eu-west-1"), name: "eu", urn: "urn:pulumi:test::archaeo-workbench::pulumi:providers:aws::eu" });
+        opt("trail", { provider: "urn:pulumi:test::archaeo-workbench::pulumi:providers:aws::eu::id" })(rs);
+    }),
     m("s3-dataset-access-logged", "log file validation off", set("trail", (p) => { p.enableLogFileValidation = false; })),
     m("s3-dataset-access-logged", "trail logs unencrypted by KMS", set("trail", (p) => { delete p.kmsKeyId; })),
     m("s3-dataset-access-logged", "logs to a bucket outside the stack", set("trail", (p) => { p.s3BucketName = "somewhere-else"; })),
