@@ -39,6 +39,34 @@ describe("offline plan (npm run plan)", () => {
         assert.match(r.output, /FAILED: 3 mandatory policy violation\(s\)\./);
     });
 
+    it("--preview shows, for a first preview, every check deferred to `up` and what it waits for, and exits 0", async () => {
+        const r = await plan({ stack: "example", preview: true });
+        assert.equal(r.exitCode, 0, r.output);
+        assert.match(r.output, /^Mode: first preview of a new stack/m);
+        assert.match(r.output, /^Policies: archaeo-workbench-security, \d+ policies run: 0 mandatory and 0 advisory violation\(s\), 16 check\(s\) deferred to `up`$/m);
+        assert.match(r.output, /^Deferred to `pulumi up` \(unknown until resources exist; re-checked on resolved values there, where they are mandatory\):$/m);
+        assert.match(r.output, /… ebs-volumes-encrypted-cmk {2}aws:ebs\/volume:Volume archaeo-data-workspace\n {6}EBS volume 'archaeo-data-workspace': kmsKeyId is unknown until the resources it depends on exist; this check is deferred to `pulumi up`/);
+        assert.match(r.output, /… kms-key-references-stack-key {2}\(stack\)\n {6}this stack: .*Volume 'archaeo-data-workspace'\.kmsKeyId/);
+        assert.match(r.output, /kmsKeyArn: \[unknown until up\]/);
+        assert.match(r.output, /OK at preview: no violation among the values known now; 16 check\(s\) deferred to `up` \(listed above\), never passed silently\./);
+        const resolved = await plan({ stack: "example" });
+        assert.doesNotMatch(resolved.output, /Deferred to `pulumi up`/);
+        assert.match(resolved.output, /0 check\(s\) deferred to `up`/);
+    });
+
+    it("--preview still fails on a violation that is known at preview", async () => {
+        const r = await plan({ stack: "example", preview: true, stackFile: variant((s) => s.replace("protectData: true", "protectData: false")) });
+        assert.equal(r.exitCode, 1);
+        assert.match(r.output, /✘ mandatory {2}stateful-resources-protected {2}aws:ebs\/volume:Volume archaeo-data-workspace/);
+    });
+
+    it("--policy-config takes the CLI's --policy-pack-config format (one policy advisory)", async () => {
+        const cfg = tmpFile("policy-config.json", JSON.stringify({ "stateful-resources-protected": "advisory" }));
+        const r = await plan({ stack: "example", policyConfig: cfg, stackFile: variant((s) => s.replace("protectData: true", "protectData: false")) });
+        assert.equal(r.exitCode, 0, r.output);
+        assert.match(r.output, /! advisory +stateful-resources-protected {2}aws:ebs\/volume:Volume archaeo-data-workspace/);
+    });
+
     it("exits 2 naming every bad key for an invalid config, before evaluating anything", async () => {
         const r = await plan({ stack: "example", stackFile: variant((s) => s.replace("g5.xlarge", "t3.micro").replace("workspaceSizeGiB: 500", "workspaceSizeGiB: 5").replace("accessCidrs: []", "accessCidrs: [0.0.0.0/0]")) });
         assert.equal(r.exitCode, 2);
@@ -53,6 +81,7 @@ describe("offline plan (npm run plan)", () => {
         assert.equal(parseArgs(["--stack"]), "--stack needs a value");
         assert.equal(parseArgs(["--bogus"]), "unknown argument '--bogus'");
         assert.deepEqual(parseArgs(["--stack", "x", "--json", "m.json"]), { stack: "x", json: "m.json" });
+        assert.deepEqual(parseArgs(["--stack", "x", "--preview"]), { stack: "x", preview: true });
     });
 
     it("writes a canonical manifest that is byte-identical across runs, with secrets redacted", async () => {

@@ -3,9 +3,20 @@
  *
  * - `pulumi.runtime.setMocks` with a strict `call` (unknown invoke tokens throw) and a `newResource`
  *   that echoes inputs as state plus the few computed outputs downstream code reads (ids, ARNs, URLs,
- *   the pushed image digest), all derived deterministically from the resource's type and name.
+ *   the pushed image digest), all derived deterministically from the resource's type and name, in the
+ *   region of the resource's own AWS provider.
+ * - Preview mode reproduces a first `pulumi preview`: `setMocks(..., preview = true)` makes the SDK
+ *   run as a dry run, and providers answer with inputs only: every computed output is the wire
+ *   sentinel for an unknown (runtime/rpc.ts `unknownValue`), which the SDK deserialises to an
+ *   unknown Output (`deserializeProperty`: unknownValue -> unknown when isDryRun()), and the id is
+ *   empty, which the SDK resolves as unknown in a dry run (runtime/resource.ts). Invokes still
+ *   answer (data sources are read during a preview too).
  * - The mock monitor's registerResource is wrapped to record what the real engine would receive:
- *   type, name, parent, provider, protect, retainOnDelete, deleteBeforeReplace, ignoreChanges.
+ *   the request's own wire form (unknowns as sentinels, secrets as signature objects) and type,
+ *   name, parent, provider, protect, retainOnDelete, deleteBeforeReplace, ignoreChanges,
+ *   additionalSecretOutputs.
+ * - Each run configures the engine with its own project, stack and preview flag (setMocks again), so
+ *   URNs and ARNs never carry a previous program's settings.
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -24,7 +35,11 @@ export interface RecordedResource {
     readonly deleteBeforeReplace: boolean;
     readonly ignoreChanges: readonly string[];
     readonly dependencies: readonly string[];
-    /** Inputs with secret wrappers removed (see `secretInputs`). */
+    /** Outputs the program asked the engine to treat as secret (e.g. clientSecret of a Cognito client). */
+    readonly additionalSecretOutputs?: readonly string[];
+    /** Dotted paths of input values that are Pulumi secrets, e.g. "values.hub.config.GenericOAuthenticator.client_secret". */
+    readonly secretPaths?: readonly string[];
+    /** Inputs with secret wrappers removed (see `secretInputs`); unknown values (preview) are UNKNOWN_VALUE. */
     readonly inputs: Record<string, any>;
     /** Top-level input names whose value is, or contains, a Pulumi secret. */
     readonly secretInputs: readonly string[];
@@ -45,10 +60,16 @@ export interface MockEngineOptions {
     project?: string;
     stack?: string;
     accountId?: string;
+    /** Region of ARNs for resources whose provider names none (the AWS provider's region wins). */
     region?: string;
+    /** Reproduce a first `pulumi preview`: dry run, computed outputs unknown. */
+    preview?: boolean;
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
+
+/** The wire form of an unknown value (pulumi runtime/rpc.ts `unknownValue`, the engine's UnknownStringValue). */
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** The SDK's marker for a serialized secret ({ [SECRET_SIG]: SECRET_VALUE, value }). */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -56,6 +77,29 @@ const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 function isSecretWrapper(v: any): boolean {
     return !!v && typeof v === "object" && v[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Dotted paths at which `v` holds a secret wrapper. */
+export function secretPathsOf(v: any, path = ""): string[] {
+    if (isSecretWrapper(v)) return [path];
+    if (Array.isArray(v)) return v.flatMap((x, i) => secretPathsOf(x, `${path}[${i}]`));
+    if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => secretPathsOf(x, path ? `${path}.${k}` : k));
+    return [];
+}
+
+/**
+ * The preview answer of a provider: the inputs, with every computed output not among them unknown
+ * (nested computed fields inside an input object too, e.g. an EKS cluster's
+ * vpcConfig.clusterSecurityGroupId).
+ */
+function previewState(inputs: Record<string, any>, computedOutputs: Record<string, any>): Record<string, any> {
+    const out: Record<string, any> = { ...inputs };
+    for (const [k, v] of Object.entries(computedOutputs)) {
+        const given = inputs[k];
+        if (given === undefined) out[k] = UNKNOWN_VALUE;
+        else if (given && typeof given === "object" && !Array.isArray(given) && v && typeof v === "object" && !Array.isArray(v)) out[k] = previewState(given, v);
+    }
+    return out;
 }
 
 /** Removes secret wrappers; reports whether any was found. */
@@ -174,15 +218,70 @@ export class ResourceView {
     }
 }
 
+type Pending = Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "rawState" | "id">;
+
 export class MockEngine extends ResourceView {
     declare readonly resources: RecordedResource[];
     declare readonly invokes: InvokeRecord[];
     /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
     readonly warnings: string[] = [];
-    private readonly pending = new Map<string, Omit<RecordedResource, "inputs" | "secretInputs" | "state" | "rawInputs" | "rawState" | "id">>();
+    private readonly pending = new Map<string, Pending>();
+    /** Region of each AWS provider registered in this run, by URN. */
+    private readonly providerRegions = new Map<string, string>();
+    private settings: Required<MockEngineOptions>;
 
-    constructor(readonly accountId: string, readonly region: string) {
+    constructor(opts: MockEngineOptions = {}) {
         super([], []);
+        this.settings = MockEngine.resolve(opts);
+    }
+
+    static resolve(opts: MockEngineOptions): Required<MockEngineOptions> {
+        return {
+            project: opts.project ?? "archaeo-workbench",
+            stack: opts.stack ?? "test",
+            accountId: opts.accountId ?? MOCK_ACCOUNT_ID,
+            region: opts.region ?? "us-east-1",
+            preview: opts.preview ?? false,
+        };
+    }
+
+    get accountId(): string { return this.settings.accountId; }
+    get region(): string { return this.settings.region; }
+    get stack(): string { return this.settings.stack; }
+    get project(): string { return this.settings.project; }
+    get preview(): boolean { return this.settings.preview; }
+
+    /**
+     * Points the SDK at this engine for one program run with these settings: setMocks again (new
+     * project, stack, dry-run flag and monitor), the monitor wrapped to record requests, state cleared.
+     */
+    async configure(opts: MockEngineOptions = {}): Promise<this> {
+        this.settings = MockEngine.resolve(opts);
+        this.reset();
+        await pulumi.runtime.setMocks(this.mocks(), this.settings.project, this.settings.stack, this.settings.preview);
+        const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
+        const monitor = runtimeSettings.getMonitor();
+        const original = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: any) => {
+            this.pending.set(`${req.getType()}::${req.getName()}`, {
+                type: req.getType(),
+                name: req.getName(),
+                urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+                custom: !!req.getCustom(),
+                parent: req.getParent() ?? "",
+                provider: req.getProvider() ?? "",
+                protect: !!req.getProtect(),
+                retainOnDelete: !!req.getRetainondelete(),
+                deleteBeforeReplace: !!req.getDeletebeforereplace(),
+                ignoreChanges: req.getIgnorechangesList() ?? [],
+                dependencies: req.getDependenciesList() ?? [],
+                additionalSecretOutputs: req.getAdditionalsecretoutputsList() ?? [],
+                // The request's wire form: what the engine receives (unknowns as sentinels, secrets wrapped).
+                rawInputs: req.getObject()?.toJavaScript() ?? {},
+            });
+            return original(req, callback);
+        };
+        return this;
     }
 
     reset(): void {
@@ -190,6 +289,7 @@ export class MockEngine extends ResourceView {
         this.invokes.length = 0;
         this.warnings.length = 0;
         this.pending.clear();
+        this.providerRegions.clear();
     }
 
     /** Waits until every registration the program started has been answered. */
@@ -198,41 +298,63 @@ export class MockEngine extends ResourceView {
         await settings.waitForRPCs();
     }
 
+    /** The region of a resource's AWS provider ("urn::id" reference), else the engine's default. */
+    private regionOf(providerRef: string | undefined): string {
+        const urn = (providerRef ?? "").split("::").slice(0, -1).join("::");
+        return this.providerRegions.get(urn) ?? this.settings.region;
+    }
+
     mocks(): pulumi.runtime.Mocks {
+        const rpc = require("@pulumi/pulumi/runtime/rpc");
         return {
-            newResource: (args: pulumi.runtime.MockResourceArgs) => {
+            newResource: async (args: pulumi.runtime.MockResourceArgs) => {
+                const key = `${args.type}::${args.name}`;
+                const meta = this.pending.get(key);
+                this.pending.delete(key);
+                const rawInputs = meta?.rawInputs ?? (await rpc.serializeProperties("mock", args.inputs ?? {}));
                 const inputs: Record<string, any> = {};
                 const secretInputs: string[] = [];
-                for (const [k, v] of Object.entries(args.inputs ?? {})) {
+                for (const [k, v] of Object.entries(rawInputs)) {
                     const u = unwrapSecrets(v);
                     inputs[k] = u.value;
                     if (u.secret) secretInputs.push(k);
                 }
-                const { id, extra } = computed(args.type, args.name, inputs, this.accountId, this.region);
-                // Bridged providers report `id` among a resource's outputs; stack policies match on it.
-                const state = { ...args.inputs, ...extra, ...(args.custom ? { id } : {}) };
-                const key = `${args.type}::${args.name}`;
-                const meta = this.pending.get(key);
-                this.pending.delete(key);
+                if (args.type === "pulumi:providers:aws" && typeof inputs.region === "string" && meta) this.providerRegions.set(meta.urn, inputs.region);
+                const { id, extra } = computed(args.type, args.name, inputs, this.settings.accountId, this.regionOf(args.provider));
+                let state: Record<string, any>;
+                let resultId: string | undefined;
+                if (this.settings.preview && args.custom && !args.type.startsWith("pulumi:providers:")) {
+                    // A create in a first preview: the provider echoes inputs; computed outputs and the id are unknown.
+                    state = previewState(rawInputs, extra);
+                    resultId = undefined;
+                } else {
+                    // Bridged providers report `id` among a resource's outputs; stack policies match on it.
+                    state = { ...rawInputs, ...extra, ...(args.custom ? { id } : {}) };
+                    resultId = id;
+                }
+                const rawState = await rpc.serializeProperties("mock", state);
                 this.resources.push({
                     ...(meta ?? {
                         type: args.type, name: args.name, urn: "", custom: !!args.custom, parent: "", provider: args.provider ?? "",
-                        protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], dependencies: [],
+                        protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], dependencies: [], additionalSecretOutputs: [],
                     }),
                     inputs,
                     secretInputs,
-                    state: unwrapSecrets(state).value,
-                    rawInputs: args.inputs ?? {},
-                    rawState: state,
-                    id,
+                    secretPaths: secretPathsOf(rawInputs),
+                    state: unwrapSecrets(rawState).value,
+                    rawInputs,
+                    rawState,
+                    id: resultId ?? UNKNOWN_VALUE,
                 });
-                return { id, state };
+                return { id: resultId, state };
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
+                const accountId = this.settings.accountId;
+                const region = this.regionOf(args.provider);
                 this.invokes.push({ token: args.token, args: args.inputs });
                 switch (args.token) {
                     case "aws:index/getCallerIdentity:getCallerIdentity":
-                        return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/engineer`, userId: "AIDAMOCK", id: this.accountId };
+                        return { accountId, arn: `arn:aws:iam::${accountId}:user/engineer`, userId: "AIDAMOCK", id: accountId };
                     case "aws:iam/getSessionContext:getSessionContext": {
                         const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(String(args.inputs.arn));
                         const issuerArn = m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : String(args.inputs.arn);
@@ -241,13 +363,13 @@ export class MockEngine extends ResourceView {
                     case "aws:index/getPartition:getPartition":
                         return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
                     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-                        return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${this.accountId}.dkr.ecr.${this.region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: this.region };
+                        return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${accountId}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: region };
                     case "aws:eks/getAddonVersion:getAddonVersion":
                         return { addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, version: `v1.0.0-k${args.inputs.kubernetesVersion}-eksbuild.1`, id: args.inputs.addonName };
                     case "aws:ssm/getParameter:getParameter": {
                         const name = String(args.inputs.name);
                         if (!name.startsWith("/aws/service/")) throw new Error(`mock: no SSM parameter ${name}`);
-                        return { name, value: `ami-${hex(name, 17)}`, type: "String", arn: `arn:aws:ssm:${this.region}::parameter${name}`, id: name, version: 1 };
+                        return { name, value: `ami-${hex(name, 17)}`, type: "String", arn: `arn:aws:ssm:${region}::parameter${name}`, id: name, version: 1 };
                     }
                     default:
                         throw new Error(`mock engine: unexpected invoke ${args.token}; add it to tools/mock-engine.ts deliberately`);
@@ -258,33 +380,21 @@ export class MockEngine extends ResourceView {
 }
 
 let installed: MockEngine | undefined;
+let logPatched = false;
 
-/** Installs the mocks once per process and returns the engine (reset it between programs). */
+/**
+ * Configures the process's mock engine for one program run and returns it. Every call applies its
+ * own project, stack, region and preview flag (defaults: archaeo-workbench, test, us-east-1, false),
+ * so a run never inherits an earlier run's settings.
+ */
 export async function installMockEngine(opts: MockEngineOptions = {}): Promise<MockEngine> {
-    if (installed) return installed;
-    const engine = new MockEngine(opts.accountId ?? MOCK_ACCOUNT_ID, opts.region ?? "us-east-1");
-    await pulumi.runtime.setMocks(engine.mocks(), opts.project ?? "archaeo-workbench", opts.stack ?? "test", false);
-    const settings = require("@pulumi/pulumi/runtime/settings");
-    const monitor = settings.getMonitor();
-    const original = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: any) => {
-        engine["pending"].set(`${req.getType()}::${req.getName()}`, {
-            type: req.getType(),
-            name: req.getName(),
-            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
-            custom: !!req.getCustom(),
-            parent: req.getParent() ?? "",
-            provider: req.getProvider() ?? "",
-            protect: !!req.getProtect(),
-            retainOnDelete: !!req.getRetainondelete(),
-            deleteBeforeReplace: !!req.getDeletebeforereplace(),
-            ignoreChanges: req.getIgnorechangesList() ?? [],
-            dependencies: req.getDependenciesList() ?? [],
-        });
-        return original(req, callback);
-    };
-    const log = require("@pulumi/pulumi/log");
-    log.warn = (msg: string) => { engine.warnings.push(msg); return Promise.resolve(); };
-    installed = engine;
-    return engine;
+    installed ??= new MockEngine(opts);
+    await installed.configure(opts);
+    if (!logPatched) {
+        const log = require("@pulumi/pulumi/log");
+        const engine = installed;
+        log.warn = (msg: string) => { engine.warnings.push(msg); return Promise.resolve(); };
+        logPatched = true;
+    }
+    return installed;
 }

@@ -1,10 +1,14 @@
 /**
- * Offline plan: `npm run plan -- --stack <name> [--json FILE] [--diff BASE.json] [--policy-config FILE]`
+ * Offline plan: `npm run plan -- --stack <name> [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]`
  *
  * Evaluates the Pulumi program with stacks/Pulumi.<name>.yaml under an in-process mock engine (no
  * cloud, no Pulumi CLI, no credentials), prints the resource tree, runs the whole CrossGuard pack
  * over what was registered, prints the cost estimate, and optionally writes a canonical manifest and
  * a property-level diff against a base manifest.
+ *
+ * Default: values resolved, as `pulumi up` checks them. `--preview`: a first `pulumi preview` of a new
+ * stack, where computed values are unknown; checks that need them are listed as deferred to `up`.
+ * `--policy-config FILE` takes the CLI's `--policy-pack-config` format.
  *
  * Exit codes: 0 clean, 1 mandatory policy violations, 2 invalid config or usage.
  */
@@ -22,6 +26,8 @@ export interface PlanOptions {
     json?: string;
     diff?: string;
     policyConfig?: string;
+    /** Evaluate as a first `pulumi preview`: computed values unknown, their checks deferred to `up`. */
+    preview?: boolean;
     /** Read this stack file instead of stacks/Pulumi.<stack>.yaml. */
     stackFile?: string;
 }
@@ -35,7 +41,7 @@ export interface PlanResult {
 function usage(msg: string): PlanResult {
     return {
         exitCode: 2,
-        output: `${msg}\nusage: npm run plan -- --stack <name> [--json FILE] [--diff BASE.json] [--policy-config FILE]\nstacks: ${listStacks().join(", ")}\n`,
+        output: `${msg}\nusage: npm run plan -- --stack <name> [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]\nstacks: ${listStacks().join(", ")}\n`,
     };
 }
 
@@ -55,6 +61,7 @@ export function parseArgs(argv: string[]): PlanOptions | string {
             else if (a === "--diff") o.diff = next();
             else if (a === "--policy-config") o.policyConfig = next();
             else if (a === "--stack-file") o.stackFile = next();
+            else if (a === "--preview") o.preview = true;
             else return `unknown argument '${a}'`;
         } catch (e) {
             return (e as Error).message;
@@ -108,16 +115,17 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         try { packConfig = JSON.parse(fs.readFileSync(opts.policyConfig, "utf8")); } catch (e) { return usage(`cannot read --policy-config: ${(e as Error).message}`); }
     }
 
-    const engine = await installMockEngine({ stack: opts.stack, region: cfg.region });
-    engine.reset();
+    const engine = await installMockEngine({ project: cfg.project, stack: opts.stack, region: cfg.region, preview: opts.preview ?? false });
     // Loaded after the mocks, as the Pulumi SDK requires.
     const { program } = require("../infra/workbench") as typeof import("../infra/workbench");
     const { resourcePolicies, stackValidationPolicies, POLICY_PACK_NAME } = require("../policies/rules") as typeof import("../policies/rules");
     const { workbench: wb, outputs: stackOutputs } = await program(cfg);
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(stackOutputs)) {
-        const o = pulumi.output(v);
-        outputs[k] = (await (o as any).isSecret) ? "[secret]" : await (o as any).promise();
+        const o = pulumi.output(v) as any;
+        const secret = await o.isSecret;
+        const isKnown = await o.isKnown;
+        outputs[k] = secret ? "[secret]" : isKnown ? await o.promise() : "[unknown until up]";
     }
     await engine.settle();
     const resources = [...engine.resources];
@@ -125,6 +133,9 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const customs = resources.filter((r) => r.custom);
     out.push(`archaeo-workbench offline plan: stack '${opts.stack}' (${cfg.region}, ${cfg.mode} mode, ${cfg.researchers.length} researcher(s): ${cfg.researchers.map((r) => r.id).join(", ")}; access ${cfg.access.mode})`);
     out.push("Evaluated under an in-process mock engine: no cloud calls, no Pulumi CLI, no credentials.");
+    out.push(opts.preview
+        ? "Mode: first preview of a new stack (computed values unknown, as `pulumi preview` shows a PR)."
+        : "Mode: values resolved, as `pulumi up` checks them (use --preview for a first preview).");
     out.push("");
     out.push(`Resources: ${resources.length} (${resources.length - customs.length} components, ${customs.length} cloud/provider resources)`);
     out.push(...tree(resources));
@@ -134,14 +145,24 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push("By type:");
     for (const [t, n] of [...counts].sort()) out.push(`  ${String(n).padStart(3)}  ${t}`);
 
-    const policy = runPolicies(resources, { resource: resourcePolicies, stack: stackValidationPolicies }, packConfig);
+    const policy = await runPolicies(resources, { resource: resourcePolicies, stack: stackValidationPolicies }, packConfig, { packName: POLICY_PACK_NAME });
+    const findings = policy.violations.filter((v) => !v.deferred);
+    const deferred = policy.violations.filter((v) => v.deferred);
     out.push("");
-    out.push(`Policies: ${POLICY_PACK_NAME}, ${policy.policiesRun} policies run: ${policy.mandatory} mandatory and ${policy.advisory} advisory violation(s)`);
-    for (const v of policy.violations) {
+    out.push(`Policies: ${POLICY_PACK_NAME}, ${policy.policiesRun} policies run: ${policy.mandatory} mandatory and ${policy.advisory - policy.deferred} advisory violation(s), ${policy.deferred} check(s) deferred to \`up\``);
+    for (const v of findings) {
         out.push(`  ${v.enforcementLevel === "mandatory" ? "✘ mandatory" : "! advisory "}  ${v.policyName}  ${v.resourceType ?? ""} ${v.resourceName ?? ""}`);
         out.push(`      ${v.message}`);
     }
-    if (policy.violations.length === 0) out.push("  ✔ no violations");
+    if (findings.length === 0) out.push("  ✔ no violations");
+    if (deferred.length) {
+        out.push("");
+        out.push(`Deferred to \`pulumi up\` (unknown until resources exist; re-checked on resolved values there, where they are mandatory):`);
+        for (const v of deferred) {
+            out.push(`  … ${v.policyName}  ${v.resourceType ?? "(stack)"} ${v.resourceName ?? ""}`.trimEnd());
+            out.push(`      ${v.message.replace(/^can't run policy '[^']+' from policy pack '[^']+' during preview: /, "")}`);
+        }
+    }
 
     const c = wb.cost;
     out.push("");
@@ -164,7 +185,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     }
 
     out.push("");
-    out.push("Outputs (mock values; secrets redacted):");
+    out.push(`Outputs (mock values${opts.preview ? ", unknown ones as at a first preview" : ""}; secrets redacted):`);
     // Long values (DDP templates, key policies) are cut here; the --json manifest has them whole.
     const short = (v: unknown) => {
         const s = typeof v === "string" ? v : JSON.stringify(v);
@@ -210,7 +231,11 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         out.push(renderDiff(diffManifests(base, manifest)));
     }
     out.push("");
-    out.push(policy.mandatory ? `FAILED: ${policy.mandatory} mandatory policy violation(s).` : "OK: the stack is clean under the policy pack.");
+    out.push(policy.mandatory
+        ? `FAILED: ${policy.mandatory} mandatory policy violation(s).`
+        : deferred.length
+            ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
+            : "OK: the stack is clean under the policy pack.");
     return { exitCode: policy.mandatory ? 1 : 0, output: out.join("\n") + "\n", manifest };
 }
 

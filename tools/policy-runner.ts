@@ -1,162 +1,240 @@
 /**
- * Runs the CrossGuard pack offline over resources the mock engine recorded, the way the Pulumi engine
- * drives @pulumi/policy's analyzer: each resource's inputs go through @pulumi/policy's own
- * `deserializeProperties` (from a protobuf Struct, as on the wire) and `unknownCheckingProxy`;
- * resource policies see inputs (analyze), stack policies see every resource's outputs with parents,
- * dependencies, options and provider (analyzeStack). Enforcement levels and per-policy config follow
- * the pack's configSchema defaults, overridable like `pulumi preview --policy-config`.
+ * Runs the CrossGuard pack offline over resources the mock engine recorded, through @pulumi/policy's
+ * own analyzer code: the exported `makeAnalyzeRpcFun` / `makeAnalyzeStackRpcFun` of the same
+ * @pulumi/policy copy the pack loads (policies/node_modules when installed), called with real
+ * AnalyzeRequest / AnalyzeStackRequest protobufs built as the engine builds them
+ * (pkg/resource/plugin/analyzer_plugin.go: properties as a Struct with unknowns as sentinels and
+ * secrets as signature objects). Deserialisation, `unknownCheckingProxy`, the advisory "can't run
+ * policy ... during preview" for UnknownValueError, enforcement levels and message formatting are
+ * therefore upstream's, not ours.
+ *
+ * Differences from a real engine run, by design:
+ * - no gRPC transport and no separate process (test/policy-host.test.ts drives the real host);
+ * - per-policy config is applied by wrapping each policy's `getConfig` and enforcement level instead
+ *   of the Configure RPC (same result: schema defaults, then "all", then per-policy values, as the
+ *   CLI's ReconcilePolicyPackConfig does; the JSON-schema validation of the config is not repeated);
+ * - Analyze sees the program's inputs, not the provider's Check-ed inputs (providers fill defaults
+ *   the mocks do not), and AnalyzeStack sees the mock's outputs.
  */
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, unknownCheckingProxy } from "@pulumi/policy";
+import * as path from "path";
+import { createRequire } from "module";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import type { RecordedResource } from "./mock-engine";
 
-// Internal module of @pulumi/policy (the same one its gRPC server uses).
-const { deserializeProperties } = require("@pulumi/policy/deserialize") as {
-    deserializeProperties(s: Struct, proxySecrets: boolean): Record<string, any>;
+const POLICIES_DIR = path.join(__dirname, "..", "policies");
+/** Resolves modules exactly as the pack's own files do. */
+const packRequire = createRequire(path.join(POLICIES_DIR, "index.ts"));
+const policyRequire = createRequire(packRequire.resolve("@pulumi/policy"));
+const server = policyRequire("./server") as {
+    makeAnalyzeRpcFun(name: string, version: string, level: string, policies: unknown[]): (call: { request: unknown }, cb: (err: unknown, resp: any) => void) => Promise<void>;
+    makeAnalyzeStackRpcFun(name: string, version: string, level: string, policies: unknown[]): (call: { request: unknown }, cb: (err: unknown, resp: any) => void) => Promise<void>;
 };
+const analyzerpb = policyRequire("@pulumi/pulumi/proto/analyzer_pb");
+const structpb = createRequire(policyRequire.resolve("@pulumi/pulumi/proto/analyzer_pb"))("google-protobuf/google/protobuf/struct_pb");
 
 export type Enforcement = "advisory" | "mandatory" | "remediate" | "disabled";
-export type PackConfig = Record<string, { enforcementLevel?: Enforcement } & Record<string, unknown>>;
+/** The `--policy-pack-config` file format: "policy": "advisory" or { "enforcementLevel": ..., ...properties }, and "all". */
+export type PackConfig = Record<string, Enforcement | ({ enforcementLevel?: Enforcement } & Record<string, unknown>)>;
 
 export interface Violation {
     readonly policyName: string;
     readonly enforcementLevel: Enforcement;
+    /** The policy's own message (the engine prints the description, a newline, then this). */
     readonly message: string;
+    /** The diagnostic's message exactly as the analyzer returns it to the engine. */
+    readonly rawMessage: string;
     readonly urn?: string;
     readonly resourceType?: string;
     readonly resourceName?: string;
+    /** True for the advisory "can't run policy ... during preview" diagnostics of unknown values. */
+    readonly deferred: boolean;
 }
 
 export interface PolicyRunResult {
     readonly violations: Violation[];
     readonly mandatory: number;
     readonly advisory: number;
+    /** Diagnostics deferred to `up` (unknown at preview); counted in `advisory` too. */
+    readonly deferred: number;
     readonly policiesRun: number;
 }
 
-class NotApplicable extends Error {}
-
-function props(raw: Record<string, any>): Record<string, any> {
-    // Struct.fromJavaScript rejects undefined; the engine drops such properties too.
-    const clean = JSON.parse(JSON.stringify(raw ?? {}));
-    return unknownCheckingProxy(deserializeProperties(Struct.fromJavaScript(clean), false));
+export interface RunOptions {
+    packName?: string;
+    packVersion?: string;
+    /** The pack's enforcement level (policies/index.ts: mandatory). */
+    packEnforcement?: Enforcement;
 }
 
-function configFor(p: ResourceValidationPolicy | StackValidationPolicy, packConfig: PackConfig): Record<string, unknown> {
-    const defaults: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(p.configSchema?.properties ?? {})) if ((v as any).default !== undefined) defaults[k] = (v as any).default;
-    const { enforcementLevel: _e, ...given } = packConfig[p.name] ?? {};
-    return { ...defaults, ...given };
+const LEVELS: Record<number, Enforcement> = { 0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate" };
+
+/** Reconciles schema defaults with a policy-pack config as the CLI does (pkg/resource/analyzer/config.go). */
+export function reconcileConfig(policies: ReadonlyArray<ResourceValidationPolicy | StackValidationPolicy>, config: PackConfig, packEnforcement: Enforcement): Map<string, { level: Enforcement; props: Record<string, unknown> }> {
+    const out = new Map<string, { level: Enforcement; props: Record<string, unknown> }>();
+    const parse = (v: PackConfig[string] | undefined) => (typeof v === "string" ? { enforcementLevel: v } : v ?? {});
+    const all = parse(config.all).enforcementLevel;
+    for (const p of policies) {
+        const props: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(p.configSchema?.properties ?? {})) if ((v as any).default !== undefined) props[k] = (v as any).default;
+        const { enforcementLevel, ...given } = parse(config[p.name]);
+        out.set(p.name, { level: (enforcementLevel ?? all ?? p.enforcementLevel ?? packEnforcement) as Enforcement, props: { ...props, ...given } });
+    }
+    return out;
 }
 
-function isTypeOf(type: string, resourceClass: any): boolean {
-    return resourceClass?.__pulumiType === type;
+/** A copy of a policy whose validations see `props` from getConfig and which reports at `level`. */
+function configured<P extends ResourceValidationPolicy | StackValidationPolicy>(p: P, level: Enforcement, props: Record<string, unknown>): P {
+    const wrap = (fn: any) => {
+        const w: any = (args: any, report: any) => fn({ ...args, getConfig: () => props }, report);
+        if (fn.__pulumiType) w.__pulumiType = fn.__pulumiType;
+        return w;
+    };
+    const copy: any = { ...p, enforcementLevel: level };
+    if ("validateResource" in p && p.validateResource) copy.validateResource = Array.isArray(p.validateResource) ? p.validateResource.map(wrap) : wrap(p.validateResource);
+    if ("validateStack" in p && p.validateStack) copy.validateStack = wrap(p.validateStack);
+    return copy;
 }
 
-export function runPolicies(
+/** Struct.fromJavaScript rejects undefined; the engine drops such properties too. */
+const struct = (o: Record<string, unknown>) => structpb.Struct.fromJavaScript(JSON.parse(JSON.stringify(o ?? {})));
+
+/** The proto classes of the @pulumi/policy copy the pack loads (the gRPC stubs must match them). */
+export const proto = { analyzerpb, structpb, grpc: () => policyRequire("@grpc/grpc-js"), analyzerGrpc: () => policyRequire("@pulumi/pulumi/proto/analyzer_grpc_pb"), emptypb: () => createRequire(policyRequire.resolve("@pulumi/pulumi/proto/analyzer_pb"))("google-protobuf/google/protobuf/empty_pb") };
+
+function options(r: RecordedResource) {
+    const o = new analyzerpb.AnalyzerResourceOptions();
+    o.setProtect(r.protect);
+    o.setIgnorechangesList([...r.ignoreChanges]);
+    o.setDeletebeforereplace(r.deleteBeforeReplace);
+    o.setDeletebeforereplacedefined(r.deleteBeforeReplace);
+    o.setAdditionalsecretoutputsList([...(r.additionalSecretOutputs ?? [])]);
+    o.setAliasesList([]);
+    o.setParent(r.parent);
+    return o;
+}
+
+function providerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>) {
+    const urn = r.provider.split("::").slice(0, -1).join("::");
+    const p = byUrn.get(urn);
+    if (!p) return undefined;
+    const pr = new analyzerpb.AnalyzerProviderResource();
+    pr.setType(p.type);
+    pr.setProperties(struct(p.rawInputs));
+    pr.setUrn(p.urn);
+    pr.setName(p.name);
+    return pr;
+}
+
+/** The AnalyzeRequest the engine sends for a resource (inputs, options, provider). */
+export function analyzeRequest(r: RecordedResource, resources: readonly RecordedResource[]): any {
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const req = new analyzerpb.AnalyzeRequest();
+    req.setType(r.type);
+    req.setProperties(struct(r.rawInputs));
+    req.setUrn(r.urn);
+    req.setName(r.name);
+    req.setOptions(options(r));
+    const provider = providerOf(r, byUrn);
+    if (provider) req.setProvider(provider);
+    return req;
+}
+
+/** The AnalyzeStackRequest the engine sends at the end of a preview or update (outputs, parents, dependencies). */
+export function analyzeStackRequest(resources: readonly RecordedResource[]): any {
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const req = new analyzerpb.AnalyzeStackRequest();
+    req.setResourcesList(resources.map((r) => {
+        const ar = new analyzerpb.AnalyzerResource();
+        ar.setType(r.type);
+        ar.setProperties(struct(r.custom ? r.rawState : r.rawInputs));
+        ar.setUrn(r.urn);
+        ar.setName(r.name);
+        ar.setOptions(options(r));
+        const provider = providerOf(r, byUrn);
+        if (provider) ar.setProvider(provider);
+        ar.setParent(r.parent);
+        ar.setDependenciesList([...r.dependencies]);
+        return ar;
+    }));
+    return req;
+}
+
+const LEVEL_CODES: Record<Enforcement, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
+
+/** The ConfigureAnalyzerRequest the engine sends: every policy's reconciled level and properties. */
+export function configureRequest(policies: ReadonlyArray<ResourceValidationPolicy | StackValidationPolicy>, config: PackConfig = {}, packEnforcement: Enforcement = "mandatory"): any {
+    const req = new analyzerpb.ConfigureAnalyzerRequest();
+    for (const [name, c] of reconcileConfig(policies, config, packEnforcement)) {
+        const pc = new analyzerpb.PolicyConfig();
+        pc.setEnforcementlevel(LEVEL_CODES[c.level]);
+        pc.setProperties(struct(c.props));
+        req.getPolicyconfigMap().set(name, pc);
+    }
+    return req;
+}
+
+/** Diagnostics of an AnalyzeResponse as plain objects. */
+export function diagnosticsOf(resp: any): Array<{ policyName: string; enforcementLevel: Enforcement; message: string; urn: string }> {
+    return resp.getDiagnosticsList().map((d: any) => ({ policyName: d.getPolicyname(), enforcementLevel: LEVELS[d.getEnforcementlevel()], message: d.getMessage(), urn: d.getUrn() }));
+}
+
+const call = (fn: (c: { request: unknown }, cb: (err: unknown, resp: any) => void) => Promise<void>, request: unknown) =>
+    new Promise<any>((resolve, reject) => { void fn({ request }, (err, resp) => (err ? reject(err) : resolve(resp))); });
+
+const DEFERRED = /^can't run policy '[^']+' from policy pack '[^']+' during preview: /;
+
+/**
+ * Analyzes every resource (Analyze, on inputs) and then the whole stack (AnalyzeStack, on outputs),
+ * as the engine does at the end of a preview or update.
+ */
+export async function runPolicies(
     resources: readonly RecordedResource[],
     policies: { resource: readonly ResourceValidationPolicy[]; stack: readonly StackValidationPolicy[] },
     packConfig: PackConfig = {},
-    packEnforcement: Enforcement = "mandatory",
-): PolicyRunResult {
-    const violations: Violation[] = [];
+    opts: RunOptions = {},
+): Promise<PolicyRunResult> {
+    const packName = opts.packName ?? "archaeo-workbench-security";
+    const packVersion = opts.packVersion ?? (packRequire("./package.json") as { version: string }).version;
+    const packLevel = opts.packEnforcement ?? "mandatory";
+    const reconciled = reconcileConfig([...policies.resource, ...policies.stack], packConfig, packLevel);
+    const cfg = (p: { name: string }) => reconciled.get(p.name)!;
+    const resourcePolicies = policies.resource.map((p) => configured(p, cfg(p).level, cfg(p).props));
+    const stackPolicies = policies.stack.map((p) => configured(p, cfg(p).level, cfg(p).props));
+    const analyze = server.makeAnalyzeRpcFun(packName, packVersion, packLevel, resourcePolicies);
+    const analyzeStack = server.makeAnalyzeStackRpcFun(packName, packVersion, packLevel, stackPolicies);
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
-    const providerOf = (r: RecordedResource) => {
-        const urn = r.provider.split("::").slice(0, -1).join("::");
-        const p = byUrn.get(urn);
-        return p ? { type: p.type, props: props(p.rawInputs), urn: p.urn, name: p.name } : undefined;
-    };
-    const opts = (r: RecordedResource) => ({
-        protect: r.protect,
-        ignoreChanges: [...r.ignoreChanges],
-        aliases: [],
-        customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-        additionalSecretOutputs: [],
-        ...(r.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
-        ...(r.parent ? { parent: r.parent } : {}),
-    });
-    const notApplicable = (reason?: string): never => { throw new NotApplicable(reason); };
-    const level = (p: { name: string; enforcementLevel?: Enforcement }): Enforcement =>
-        (packConfig[p.name]?.enforcementLevel ?? p.enforcementLevel ?? packEnforcement) as Enforcement;
-    const reporter = (p: { name: string; description: string }, enforcementLevel: Enforcement, r?: RecordedResource) =>
-        (message: any, urn?: string) => {
-            const target = urn ? byUrn.get(urn) : r;
+    const descriptions = new Map([...policies.resource, ...policies.stack].map((p) => [p.name, p.description]));
+    const violations: Violation[] = [];
+
+    const collect = (resp: any, r?: RecordedResource) => {
+        for (const d of resp.getDiagnosticsList()) {
+            const urn = d.getUrn() || r?.urn || undefined;
+            const target = urn ? byUrn.get(urn) : undefined;
+            const full: string = d.getMessage();
+            const description = descriptions.get(d.getPolicyname()) ?? d.getDescription();
+            const message = full.startsWith(`${description}\n`) ? full.slice(description.length + 1) : full;
             violations.push({
-                policyName: p.name,
-                enforcementLevel: enforcementLevel === "remediate" ? "mandatory" : enforcementLevel,
-                message: typeof message === "string" ? message || p.description : message?.message ?? p.description,
-                urn: urn ?? r?.urn,
+                policyName: d.getPolicyname(),
+                enforcementLevel: LEVELS[d.getEnforcementlevel()],
+                message,
+                rawMessage: full,
+                urn,
                 resourceType: target?.type,
                 resourceName: target?.name,
+                deferred: DEFERRED.test(full),
             });
-        };
-    let policiesRun = 0;
-
-    const customs = resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));
-    for (const p of policies.resource) {
-        const enforcement = level(p);
-        if (enforcement === "disabled" || !p.validateResource) continue;
-        policiesRun++;
-        const validations = Array.isArray(p.validateResource) ? p.validateResource : [p.validateResource];
-        const config = configFor(p, packConfig);
-        for (const r of customs) {
-            for (const validate of validations) {
-                const only = (validate as any).__pulumiType;
-                if (only && only !== r.type) continue;
-                const pr = props(r.rawInputs);
-                const args: any = {
-                    type: r.type, props: pr, urn: r.urn, name: r.name, opts: opts(r), stackTags: new Map(),
-                    isType: (c: any) => isTypeOf(r.type, c), asType: (c: any) => (isTypeOf(r.type, c) ? pr : undefined),
-                    getConfig: () => config, notApplicable,
-                };
-                const provider = providerOf(r);
-                if (provider) args.provider = provider;
-                try {
-                    validate(args, reporter(p, enforcement, r));
-                } catch (e: any) {
-                    if (e instanceof NotApplicable) continue;
-                    if (e?.constructor?.name === "UnknownValueError") {
-                        violations.push({ policyName: p.name, enforcementLevel: "advisory", message: `can't run during preview: ${e.message}`, urn: r.urn, resourceType: r.type, resourceName: r.name });
-                        continue;
-                    }
-                    throw new Error(`policy ${p.name} failed on ${r.type} ${r.name}: ${e?.stack ?? e}`);
-                }
-            }
         }
-    }
+    };
 
-    const stackResources: PolicyResource[] = customs.map((r) => {
-        const pr = props(r.rawState);
-        const res: any = {
-            type: r.type, props: pr, urn: r.urn, name: r.name, opts: opts(r), dependencies: [], propertyDependencies: {},
-            isType: (c: any) => isTypeOf(r.type, c), asType: (c: any) => (isTypeOf(r.type, c) ? pr : undefined),
-        };
-        const provider = providerOf(r);
-        if (provider) res.provider = provider;
-        return res as PolicyResource;
-    });
-    const byUrnPolicy = new Map(stackResources.map((r) => [r.urn, r]));
-    customs.forEach((r, i) => {
-        const res: any = stackResources[i];
-        if (r.parent && byUrnPolicy.has(r.parent)) res.parent = byUrnPolicy.get(r.parent);
-        res.dependencies = r.dependencies.map((d) => byUrnPolicy.get(d)).filter(Boolean);
-    });
-    for (const p of policies.stack) {
-        const enforcement = level(p);
-        if (enforcement === "disabled") continue;
-        policiesRun++;
-        const config = configFor(p, packConfig);
-        try {
-            p.validateStack({ resources: stackResources, getConfig: () => config, stackTags: new Map(), notApplicable } as any, reporter(p, enforcement));
-        } catch (e) {
-            if (e instanceof NotApplicable) continue;
-            throw e;
-        }
-    }
+    for (const r of resources) collect(await call(analyze, analyzeRequest(r, resources)), r);
+    collect(await call(analyzeStack, analyzeStackRequest(resources)));
+
+    const run = [...reconciled.values()].filter((c) => c.level !== "disabled").length;
     return {
         violations,
         mandatory: violations.filter((v) => v.enforcementLevel === "mandatory").length,
         advisory: violations.filter((v) => v.enforcementLevel === "advisory").length,
-        policiesRun,
+        deferred: violations.filter((v) => v.deferred).length,
+        policiesRun: run,
     };
 }

@@ -5,7 +5,7 @@
 // pack's production dependencies (policies/node_modules, as the Pulumi CLI installs it).
 // Already-present tools are left alone; without root or sudo it prints the one command to run.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +24,9 @@ const APT = [
     ["python3-matplotlib", () => py("import matplotlib")],
     ["python3-nbconvert", () => py("import nbconvert")],
     ["python3-ipykernel", () => py("import ipykernel")],
+    ["python3-jupyter-server", () => py("import jupyter_server")],
+    ["python3-terminado", () => py("import terminado")],
+    ["systemd", () => has("systemd-analyze")],
 ];
 
 function has(cmd) {
@@ -54,7 +57,8 @@ if (missing.length) {
 }
 
 // The policy pack as `pulumi preview --policy-pack policies` runs it: its own production install.
-if (!existsSync(join(root, "policies", "node_modules", "@pulumi", "policy"))) {
+const packDeps = Object.keys(JSON.parse(readFileSync(join(root, "policies", "package.json"), "utf8")).dependencies);
+if (packDeps.some((d) => !existsSync(join(root, "policies", "node_modules", d, "package.json")))) {
     console.log("prereqs: installing the policy pack's dependencies (npm ci --omit=dev --prefix policies) ...");
     execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", join(root, "policies")], { stdio: "inherit" });
 }

@@ -1,5 +1,11 @@
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, get, isCustomerKey, isOpenCidr, UNKNOWN } from "../lib/util";
+/** Kubernetes workloads, storage, node classes and services the stack creates directly. */
+import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { cidrBreadthProblems } from "../lib/cidr";
+import { label, onStack } from "../lib/rule";
+import { Deferrals, deferring } from "../lib/unknowns";
+import { asArray, get, kindOf, known, snapshot, UNKNOWN } from "../lib/util";
+import { checkKey } from "./ebs";
+import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
 /** Where the pod spec sits in each workload kind. */
 const POD_SPEC_PATHS: Record<string, string[]> = {
@@ -12,34 +18,62 @@ const POD_SPEC_PATHS: Record<string, string[]> = {
     "kubernetes:batch/v1:CronJob": ["spec", "jobTemplate", "spec", "template", "spec"],
 };
 
-export function podSpecOf(type: string, props: any): any | undefined {
+/** The pod spec of a workload as a plain object; UNKNOWN when any part of it is unknown (preview). */
+export function podSpecOf(type: string, props: any): any | undefined | typeof UNKNOWN {
     const path = POD_SPEC_PATHS[type];
     if (!path) return undefined;
-    return path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props);
+    return known(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
 }
 
-function containersOf(spec: any): any[] {
+/** The pod spec as a snapshot: known parts as values, unknown parts as UNKNOWN. */
+function podSnapshotOf(type: string, props: any): any {
+    const path = POD_SPEC_PATHS[type];
+    return snapshot(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
+}
+
+export function containersOf(spec: any): any[] {
     return [...asArray(spec?.initContainers), ...asArray(spec?.containers)];
 }
 
-const DIGEST = /@sha256:[0-9a-f]{64}$/;
+const hasUnknown = (v: unknown): boolean => v === UNKNOWN || (!!v && typeof v === "object" && Object.values(v).some(hasUnknown));
+
+export const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
 
-function workload(name: string, description: string, check: (spec: any, kind: string, res: string, report: (m: string) => void) => void): ResourceValidationPolicy {
+/**
+ * A pod-spec rule reading `deps` of the pod and of each container. At preview only those parts need
+ * to be known (an image digest may be unknown while the security context is written in the program);
+ * a rule whose parts are unknown is deferred, naming them.
+ */
+function workload(name: string, description: string, deps: { pod: string[]; container: string[] }, check: (spec: any, kind: string, res: string, report: (m: string) => void) => void): ResourceValidationPolicy {
     return {
         name,
         description,
         enforcementLevel: "mandatory",
-        validateResource: (args, report) => {
-            const spec = podSpecOf(args.type, args.props);
-            if (!spec) return;
-            check(spec, args.type.split(":").pop()!, args.name, report);
+        validateResource: (args: ResourceValidationArgs, report) => {
+            if (!POD_SPEC_PATHS[args.type]) return;
+            return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
+                const base = POD_SPEC_PATHS[args.type].join(".");
+                const spec = podSnapshotOf(args.type, args.props);
+                if (spec === UNKNOWN) { d.defer(base); return; }
+                if (spec === undefined || spec === null) return;
+                const missing: string[] = deps.pod.filter((k) => hasUnknown(spec[k])).map((k) => `${base}.${k}`);
+                for (const list of ["initContainers", "containers"]) {
+                    if (spec[list] === UNKNOWN) { missing.push(`${base}.${list}`); continue; }
+                    asArray(spec[list]).forEach((c: any, i: number) => {
+                        if (c === UNKNOWN) missing.push(`${base}.${list}[${i}]`);
+                        else for (const k of deps.container) if (hasUnknown(c[k])) missing.push(`${base}.${list}[${i}].${k}`);
+                    });
+                }
+                if (missing.length) { missing.forEach((p) => d.defer(p)); return; }
+                check(spec, kindOf(args.type), args.name, report);
+            });
         },
     };
 }
 
 export const kubernetesPolicies: ResourceValidationPolicy[] = [
-    workload("k8s-containers-non-root", "Checks whether every container runs as a non-root user.", (spec, kind, res, report) => {
+    workload("k8s-containers-non-root", "Checks whether every container runs as a non-root user.", { pod: ["securityContext"], container: ["name", "securityContext"] }, (spec, kind, res, report) => {
         const pod = spec.securityContext ?? {};
         for (const c of containersOf(spec)) {
             const sc = c.securityContext ?? {};
@@ -49,7 +83,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
             if (uid === 0) report(`${kind} '${res}' container '${c.name}' must not run as uid 0.`);
         }
     }),
-    workload("k8s-no-privileged", "Checks whether containers are unprivileged and cannot escalate privileges.", (spec, kind, res, report) => {
+    workload("k8s-no-privileged", "Checks whether containers are unprivileged and cannot escalate privileges.", { pod: ["hostNetwork", "hostPID", "hostIPC"], container: ["name", "securityContext"] }, (spec, kind, res, report) => {
         for (const c of containersOf(spec)) {
             const sc = c.securityContext ?? {};
             if (sc.privileged === true) report(`${kind} '${res}' container '${c.name}' must not be privileged.`);
@@ -59,14 +93,12 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         }
         if (spec.hostNetwork === true || spec.hostPID === true || spec.hostIPC === true) report(`${kind} '${res}' must not share the host's network, PID or IPC namespace.`);
     }),
-    workload("k8s-images-pinned-by-digest", "Checks whether container images are pinned by sha256 digest.", (spec, kind, res, report) => {
+    workload("k8s-images-pinned-by-digest", "Checks whether container images are pinned by sha256 digest.", { pod: [], container: ["name", "image"] }, (spec, kind, res, report) => {
         for (const c of containersOf(spec)) {
-            const image = get(() => c.image);
-            if (image === UNKNOWN) continue;
-            if (typeof image !== "string" || !DIGEST.test(image)) report(`${kind} '${res}' container '${c.name}' image '${image}' must be pinned by digest (repository@sha256:...).`);
+            if (typeof c.image !== "string" || !DIGEST.test(c.image)) report(`${kind} '${res}' container '${c.name}' image '${c.image}' must be pinned by digest (repository@sha256:...).`);
         }
     }),
-    workload("k8s-gpu-limits", "Checks whether GPU containers declare nvidia.com/gpu limits (and pods on GPU nodes request GPUs).", (spec, kind, res, report) => {
+    workload("k8s-gpu-limits", "Checks whether GPU containers declare nvidia.com/gpu limits (and pods on GPU nodes request GPUs).", { pod: ["tolerations", "affinity"], container: ["name", "resources"] }, (spec, kind, res, report) => {
         const gpuContainers = containersOf(spec).filter((c) => c.resources?.limits?.["nvidia.com/gpu"] !== undefined);
         for (const c of containersOf(spec)) {
             const req = c.resources?.requests?.["nvidia.com/gpu"];
@@ -83,11 +115,13 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         description: "Checks whether EBS StorageClasses encrypt volumes with a customer-managed KMS key.",
         enforcementLevel: "mandatory",
         validateResource: (args, report) => {
-            if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass" || !EBS_CSI.includes(args.props.provisioner)) return;
-            const p = args.props.parameters ?? {};
-            if (String(p.encrypted) !== "true" || !isCustomerKey(get(() => p.kmsKeyId))) {
-                report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
-            }
+            if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass") return;
+            return deferring(`StorageClass '${args.name}'`, (d) => {
+                if (!EBS_CSI.includes(args.props.provisioner)) return;
+                const p = args.props.parameters ?? {};
+                if (String(p.encrypted) !== "true") report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
+                checkKey(d, report, "parameters.kmsKeyId", () => p.kmsKeyId, `StorageClass '${args.name}'`);
+            });
         },
     },
     {
@@ -96,74 +130,106 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         enforcementLevel: "mandatory",
         validateResource: (args, report) => {
             if (args.type !== "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") return;
-            const spec = args.props.spec ?? {};
-            const devices = asArray(spec.blockDeviceMappings).filter((d: any) => d.ebs);
-            if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
-            devices.forEach((d: any, i: number) => {
-                if (d.ebs.encrypted !== true || !isCustomerKey(get(() => d.ebs.kmsKeyID))) {
-                    report(`EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
-                }
+            return deferring(`EC2NodeClass '${args.name}'`, (d) => {
+                const spec = args.props.spec ?? {};
+                const devices = asArray(spec.blockDeviceMappings).filter((x: any) => x.ebs);
+                if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
+                devices.forEach((x: any, i: number) => {
+                    if (x.ebs.encrypted !== true) report(`EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
+                    checkKey(d, report, `spec.blockDeviceMappings[${i}].ebs.kmsKeyID`, () => x.ebs.kmsKeyID, `EC2NodeClass '${args.name}' blockDeviceMappings[${i}]`);
+                });
+                if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
             });
-            if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
         },
     },
     {
         name: "k8s-loadbalancer-source-ranges",
-        description: "Checks whether Services of type LoadBalancer restrict loadBalancerSourceRanges (never 0.0.0.0/0 or ::/0).",
+        description: "Checks whether Services of type LoadBalancer restrict loadBalancerSourceRanges to at most the configured public address space.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: BREADTH_SCHEMA },
         validateResource: (args, report) => {
-            if (args.type !== "kubernetes:core/v1:Service" || args.props.spec?.type !== "LoadBalancer") return;
-            const ranges = asArray(args.props.spec?.loadBalancerSourceRanges) as string[];
-            if (ranges.length === 0) report(`Service '${args.name}' of type LoadBalancer must set loadBalancerSourceRanges to the institution's CIDRs.`);
-            const open = ranges.filter(isOpenCidr);
-            if (open.length) report(`Service '${args.name}' loadBalancerSourceRanges must not include ${open.join(", ")}.`);
+            if (args.type !== "kubernetes:core/v1:Service") return;
+            return deferring(`Service '${args.name}'`, (d) => {
+                const type = d.read("spec.type", () => args.props.spec?.type);
+                if (type === UNKNOWN || type !== "LoadBalancer") return;
+                const ranges = d.copy("spec.loadBalancerSourceRanges", () => args.props.spec?.loadBalancerSourceRanges) as string[] | undefined | typeof UNKNOWN;
+                if (ranges === UNKNOWN) return;
+                if (asArray(ranges).length === 0) { report(`Service '${args.name}' of type LoadBalancer must set loadBalancerSourceRanges to the institution's CIDRs (none means the whole internet).`); return; }
+                const problems = cidrBreadthProblems(asArray(ranges), limitsOf(args.getConfig<Partial<BreadthConfig>>()));
+                if (problems.length) report(`Service '${args.name}' loadBalancerSourceRanges: ${problems.join("; ")}.`);
+            });
         },
     },
 ];
+
+/** The URLs of this stack's ECR repositories; UNKNOWN while any is unknown (created in this update). */
+export function stackRepositories(resources: ReadonlyArray<{ type: string; props: Record<string, any> }>): string[] | typeof UNKNOWN {
+    const urls = resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => get(() => r.props.repositoryUrl));
+    return urls.includes(UNKNOWN) ? UNKNOWN : urls.filter((u): u is string => typeof u === "string");
+}
 
 export const kubernetesStackPolicies: StackValidationPolicy[] = [
     {
         name: "k8s-images-from-stack-ecr",
         description: "Checks whether every container image comes from one of this stack's ECR repositories.",
         enforcementLevel: "mandatory",
-        validateStack: (args, report) => {
-            const repos = args.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => get(() => r.props.repositoryUrl));
-            if (repos.includes(UNKNOWN)) return; // repository created in this update: known after apply
+        validateStack: onStack((args, report, d) => {
+            const repos = stackRepositories(args.resources);
             for (const r of args.resources) {
-                for (const c of containersOf(podSpecOf(r.type, r.props))) {
-                    const image = get(() => c.image);
-                    if (image === UNKNOWN) continue;
-                    if (!repos.some((u) => typeof u === "string" && String(image).startsWith(`${u}@`))) {
-                        report(`${r.type.split(":").pop()} '${r.name}' container '${c.name}' image '${image}' is not from this stack's ECR (${repos.join(", ") || "none"}).`, r.urn);
+                if (!POD_SPEC_PATHS[r.type]) continue;
+                const spec = podSnapshotOf(r.type, r.props);
+                if (spec === UNKNOWN) { d.defer(`${label(r)} pod spec`); continue; }
+                for (const list of ["initContainers", "containers"]) {
+                    if (spec?.[list] === UNKNOWN) { d.defer(`${label(r)} ${list}`); continue; }
+                    for (const c of asArray(spec?.[list])) {
+                        if (c === UNKNOWN || c.image === UNKNOWN) { d.defer(`${label(r)} container '${c?.name ?? "?"}' image`); continue; }
+                        if (repos === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
+                        if (!repos.some((u) => String(c.image).startsWith(`${u}@`))) {
+                            report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${repos.join(", ") || "none"}).`, r.urn);
+                        }
                     }
                 }
             }
-        },
+        }),
     },
     {
         name: "k8s-pvcs-on-encrypted-storage",
         description: "Checks whether PersistentVolumeClaims use a StorageClass of this stack that encrypts with a customer-managed key.",
         enforcementLevel: "mandatory",
-        validateStack: (args, report) => {
+        validateStack: onStack((args, report, d) => {
             const classes = new Map<string, any>();
-            for (const r of args.resources) if (r.type === "kubernetes:storage.k8s.io/v1:StorageClass") classes.set(get(() => r.props.metadata?.name) as string, r.props);
+            for (const r of args.resources) {
+                if (r.type !== "kubernetes:storage.k8s.io/v1:StorageClass") continue;
+                const name = get(() => r.props.metadata?.name);
+                const sc = known(() => ({ name, provisioner: r.props.provisioner, parameters: r.props.parameters }));
+                if (name === UNKNOWN) { d.defer(`${label(r)}.metadata.name`); continue; }
+                classes.set(name as string, sc === UNKNOWN ? { unknown: label(r) } : sc);
+            }
             const efs = args.resources.filter((r) => r.type === "aws:efs/fileSystem:FileSystem");
             for (const r of args.resources) {
                 if (r.type !== "kubernetes:core/v1:PersistentVolumeClaim") continue;
-                const scName = r.props.spec?.storageClassName;
+                const scName = get(() => r.props.spec?.storageClassName);
+                if (scName === UNKNOWN) { d.defer(`${label(r)}.spec.storageClassName`); continue; }
                 const sc = scName ? classes.get(scName) : undefined;
-                if (!sc) { report(`PVC '${r.name}' must name a StorageClass defined by this stack (found ${scName ?? "the cluster default"}).`, r.urn); continue; }
+                if (!sc) {
+                    if ([...classes.values()].some((x) => x.unknown) && scName) d.defer(`${label(r)} StorageClass ${scName}`);
+                    else report(`PVC '${r.name}' must name a StorageClass defined by this stack (found ${scName ?? "the cluster default"}).`, r.urn);
+                    continue;
+                }
+                if (sc.unknown) { d.defer(`${sc.unknown} parameters (used by PVC '${r.name}')`); continue; }
                 if (EBS_CSI.includes(sc.provisioner)) {
                     if (String(sc.parameters?.encrypted) !== "true" || !sc.parameters?.kmsKeyId) report(`PVC '${r.name}' uses StorageClass '${scName}' without parameters encrypted: "true" and kmsKeyId.`, r.urn);
                 } else if (sc.provisioner === "efs.csi.aws.com") {
                     const fsId = sc.parameters?.fileSystemId;
-                    const fs = efs.find((f) => get(() => f.props.id) === fsId || fsId === UNKNOWN);
-                    if (fs && (fs.props.encrypted !== true)) report(`PVC '${r.name}' uses EFS file system '${fs.name}' that is not encrypted.`, r.urn);
-                    if (!fs && efs.length > 0 && fsId !== undefined) report(`PVC '${r.name}' StorageClass '${scName}' points at an EFS file system outside this stack.`, r.urn);
+                    const ids = efs.map((f) => ({ f, id: get(() => f.props.id) }));
+                    if (ids.some((x) => x.id === UNKNOWN)) { d.defer(`${label(r)} EFS file system id`); continue; }
+                    const fs = ids.find((x) => x.id === fsId)?.f;
+                    if (fs && fs.props.encrypted !== true) report(`PVC '${r.name}' uses EFS file system '${fs.name}' that is not encrypted.`, r.urn);
+                    if (!fs) report(`PVC '${r.name}' StorageClass '${scName}' points at EFS file system ${fsId ?? "(none)"}, which is not one of this stack's.`, r.urn);
                 } else {
                     report(`PVC '${r.name}' StorageClass '${scName}' uses provisioner ${sc.provisioner}, which this pack cannot prove encrypted.`, r.urn);
                 }
             }
-        },
+        }),
     },
 ];

@@ -1,6 +1,10 @@
-import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+/** Stack-wide rules: required tags, protected stateful resources, the workstation image. */
+import { StackValidationPolicy } from "@pulumi/policy";
 import { NON_TAGGABLE_AWS_TYPES } from "../lib/taggable";
-import { get, json, UNKNOWN } from "../lib/util";
+import { label, onStack } from "../lib/rule";
+import { effectiveTags } from "../lib/tags";
+import { get, known, UNKNOWN } from "../lib/util";
+import { stackRepositories } from "./kubernetes";
 
 interface TagConfig { requiredTags: string[] }
 interface ProtectConfig { statefulTypes: string[] }
@@ -8,17 +12,7 @@ interface ProtectConfig { statefulTypes: string[] }
 const DEFAULT_REQUIRED_TAGS = ["institution", "data-classification"];
 const DEFAULT_STATEFUL = ["aws:ebs/volume:Volume", "aws:s3/bucket:Bucket", "aws:efs/fileSystem:FileSystem", "aws:kms/key:Key"];
 
-/** Tags a resource ends up with: its own tags, tagsAll, and its provider's defaultTags. */
-export function effectiveTags(r: PolicyResource): Record<string, unknown> {
-    const own = get(() => r.props.tags) as Record<string, unknown> | typeof UNKNOWN | undefined;
-    const all = get(() => r.props.tagsAll) as Record<string, unknown> | typeof UNKNOWN | undefined;
-    const providerDefaults = r.provider ? json(get(() => r.provider!.props.defaultTags))?.tags : undefined;
-    return {
-        ...(providerDefaults && typeof providerDefaults === "object" ? providerDefaults : {}),
-        ...(all && all !== UNKNOWN ? all : {}),
-        ...(own && own !== UNKNOWN ? own : {}),
-    };
-}
+export { effectiveTags };
 
 export const stackPolicies: StackValidationPolicy[] = [
     {
@@ -26,20 +20,22 @@ export const stackPolicies: StackValidationPolicy[] = [
         description: "Checks whether every taggable AWS resource (and every instance root volume) carries the required tags, counting provider defaultTags.",
         enforcementLevel: "mandatory",
         configSchema: { properties: { requiredTags: { type: "array", items: { type: "string" }, default: DEFAULT_REQUIRED_TAGS } } },
-        validateStack: (args, report) => {
+        validateStack: onStack((args, report, d) => {
             const { requiredTags = DEFAULT_REQUIRED_TAGS } = args.getConfig<TagConfig>();
             for (const r of args.resources) {
                 if (!r.type.startsWith("aws:") || NON_TAGGABLE_AWS_TYPES.has(r.type)) continue;
                 const tags = effectiveTags(r);
+                if (tags === UNKNOWN) { d.defer(`${label(r)}.tags`); continue; }
                 const missing = requiredTags.filter((t) => !(t in tags) || tags[t] === "");
                 if (missing.length) report(`${r.type.split(":").pop()} '${r.name}' lacks tags ${missing.join(", ")}; set them in the provider's defaultTags or on the resource.`, r.urn);
                 if (r.type === "aws:ec2/instance:Instance") {
-                    const rootTags = { ...(r.props.volumeTags ?? {}), ...(r.props.rootBlockDevice?.tags ?? {}) };
-                    const rootMissing = requiredTags.filter((t) => !(t in rootTags));
+                    const root = known(() => ({ ...(r.props.volumeTags ?? {}), ...(r.props.rootBlockDevice?.tags ?? {}) }));
+                    if (root === UNKNOWN) { d.defer(`${label(r)}.rootBlockDevice.tags`); continue; }
+                    const rootMissing = requiredTags.filter((t) => !(t in root));
                     if (rootMissing.length) report(`Instance '${r.name}' root volume lacks tags ${rootMissing.join(", ")} (provider default tags do not reach it); set rootBlockDevice.tags.`, r.urn);
                 }
             }
-        },
+        }),
     },
     {
         name: "stateful-resources-protected",
@@ -59,18 +55,19 @@ export const stackPolicies: StackValidationPolicy[] = [
         name: "workstation-image-from-stack-ecr",
         description: "Checks whether the workstation runs the image from this stack's ECR repository, pinned by digest.",
         enforcementLevel: "mandatory",
-        validateStack: (args, report) => {
-            const repos = args.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => get(() => r.props.repositoryUrl));
-            if (repos.includes(UNKNOWN)) return;
+        validateStack: onStack((args, report, d) => {
+            const repos = stackRepositories(args.resources);
             for (const r of args.resources) {
                 if (r.type !== "aws:ec2/instance:Instance") continue;
                 const ud = get(() => r.props.userData);
-                if (ud === UNKNOWN || typeof ud !== "string") continue;
+                if (ud === UNKNOWN) { d.defer(`${label(r)}.userData`); continue; }
+                if (typeof ud !== "string") continue;
                 const m = /^\s*IMAGE_REF=(\S+)\s*$/m.exec(ud);
                 if (!m) continue;
-                const ok = repos.some((u) => typeof u === "string" && new RegExp(`^${u.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[0-9a-f]{64}$`).test(m[1]));
+                if (repos === UNKNOWN) { d.defer(`${label(r)} IMAGE_REF (this stack's ECR URL is known once the repository exists)`); continue; }
+                const ok = repos.some((u) => new RegExp(`^${u.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[0-9a-f]{64}$`).test(m[1]));
                 if (!ok) report(`Instance '${r.name}' runs image '${m[1]}', which is not this stack's ECR repository pinned by digest.`, r.urn);
             }
-        },
+        }),
     },
 ];

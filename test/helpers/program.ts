@@ -1,6 +1,7 @@
 /**
  * Runs the workbench under the shared mock engine. Import this (never infra/index.ts) from tests:
- * the mocks are installed before the program modules load.
+ * the mocks are installed before the program modules load. Each run configures the engine with its
+ * own stack, region and mode (resolved values like `pulumi up`, or a first `pulumi preview`).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { installMockEngine, MockEngine, RecordedResource, ResourceView } from "../../tools/mock-engine";
@@ -9,11 +10,12 @@ import { readStack } from "../../tools/stacks";
 
 export type { RecordedResource };
 
-/** Resolves an Output under mocks (all values are known there). */
+/** Resolves an Output under mocks (all values are known there, except in preview runs). */
 export function value<T>(o: pulumi.Output<T> | T): Promise<T> {
     return pulumi.Output.isInstance(o) ? (o as any).promise() : Promise.resolve(o as T);
 }
 
+/** The mock engine with default settings (stack "test", us-east-1, not a preview), state cleared. */
 export async function engine(): Promise<MockEngine> {
     return installMockEngine();
 }
@@ -29,13 +31,18 @@ export interface ProgramRun {
     /** What this evaluation registered and invoked (a snapshot: later runs do not change it). */
     engine: ResourceView;
     resources: RecordedResource[];
+    /** Resolved outputs; in a preview run, unknown outputs are undefined. */
     outputs: Record<string, unknown>;
 }
 
+export interface RunOptions {
+    /** Evaluate as a first `pulumi preview` of a new stack: computed outputs unknown. */
+    preview?: boolean;
+}
+
 /** Evaluates the whole program for a config and returns what it registered and its resolved outputs. */
-export async function runProgram(cfg: StackConfig): Promise<ProgramRun> {
-    const e = await engine();
-    e.reset();
+export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promise<ProgramRun> {
+    const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false });
     // Loaded after the mocks are installed, as the SDK requires.
     const { program } = require("../../infra/workbench") as typeof import("../../infra/workbench");
     const { outputs: stackOutputs } = await program(cfg);
@@ -46,9 +53,9 @@ export async function runProgram(cfg: StackConfig): Promise<ProgramRun> {
     return { cfg, engine: view, resources: [...view.resources], outputs };
 }
 
-export async function runStack(stack: string): Promise<ProgramRun> {
+export async function runStack(stack: string, opts: RunOptions = {}): Promise<ProgramRun> {
     const s = readStack(stack);
-    return runProgram(parseConfig(s.raw, { stack, region: s.region }));
+    return runProgram(parseConfig(s.raw, { stack, region: s.region }), opts);
 }
 
 /** Parses a JSON policy document input (string or object). */

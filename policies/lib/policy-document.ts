@@ -1,0 +1,54 @@
+/** IAM policy documents (identity, trust and resource policies) normalized for judging. Pure. */
+import { asArray, json } from "./util";
+
+export interface Statement {
+    readonly sid: string;
+    readonly effect: "Allow" | "Deny";
+    readonly actions: string[];
+    readonly notActions?: string[];
+    readonly resources: string[];
+    readonly notResources?: string[];
+    readonly principal?: unknown;
+    readonly notPrincipal?: unknown;
+    /** Operator -> condition key -> values (values always an array). */
+    readonly condition: Record<string, Record<string, string[]>>;
+}
+
+const strings = (v: unknown): string[] => asArray(v as any).map(String);
+
+/** The statements of a policy document given as JSON text or an object; undefined when it is not a policy. */
+export function statementsOf(doc: unknown): Statement[] | undefined {
+    const d = json(doc);
+    if (!d || typeof d !== "object" || d.Statement === undefined) return undefined;
+    return asArray(d.Statement).map((s: any, i: number) => {
+        const condition: Record<string, Record<string, string[]>> = {};
+        for (const [op, keys] of Object.entries(s.Condition ?? {})) {
+            condition[op] = {};
+            for (const [k, v] of Object.entries(keys as object)) condition[op][k] = strings(v);
+        }
+        return {
+            sid: s.Sid ?? `#${i}`,
+            effect: s.Effect === "Deny" ? "Deny" : "Allow",
+            actions: strings(s.Action),
+            ...(s.NotAction !== undefined ? { notActions: strings(s.NotAction) } : {}),
+            resources: strings(s.Resource),
+            ...(s.NotResource !== undefined ? { notResources: strings(s.NotResource) } : {}),
+            ...(s.Principal !== undefined ? { principal: s.Principal } : {}),
+            ...(s.NotPrincipal !== undefined ? { notPrincipal: s.NotPrincipal } : {}),
+            condition,
+        } as Statement;
+    });
+}
+
+/** Condition entries as [operator, key, values], keys compared case-insensitively by callers. */
+export function conditionEntries(s: Statement): Array<[string, string, string[]]> {
+    return Object.entries(s.condition).flatMap(([op, keys]) => Object.entries(keys).map(([k, v]) => [op, k, v] as [string, string, string[]]));
+}
+
+/**
+ * True when the operator restricts positively even if the key is absent from the request: no
+ * `...IfExists`, no negation (`StringNotEquals`, `ArnNotLike`...), no `Null`.
+ */
+export function isPinningOperator(op: string): boolean {
+    return !/IfExists$/.test(op) && !/Not/.test(op) && op !== "Null" && /^(String|Arn|Bool|Numeric|IpAddress|Date|ForAnyValue:String|ForAllValues:String)/.test(op);
+}

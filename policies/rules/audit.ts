@@ -1,0 +1,174 @@
+/**
+ * Who read the cultural-heritage images: every dataset bucket's object reads are logged by a
+ * CloudTrail trail (S3 data events) into an encrypted, versioned, non-public bucket that keeps the
+ * logs for a retention period.
+ *
+ * Why CloudTrail and not S3 server access logging: server access log target buckets support default
+ * encryption only with SSE-S3; "Default server-side encryption with AWS KMS keys (SSE-KMS) is not
+ * supported" (awsdocs/amazon-s3-userguide doc_source/enable-server-access-logging.md, commit 0009290d),
+ * which breaks "every byte at rest encrypted with the institution's key". CloudTrail data events also
+ * record the caller's identity, and log file validation makes tampering detectable.
+ * Selector semantics: https://docs.aws.amazon.com/awscloudtrail/latest/userguide/filtering-data-events.html
+ * (eventCategory and resources.type use Equals; readOnly absent logs reads and writes; an event is
+ * logged when it matches any selector, and a selector matches when all its field selectors match).
+ */
+import * as aws from "@pulumi/aws";
+import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { parseArn } from "../lib/arn";
+import { keyReferenceProblem } from "../lib/keys";
+import { label, onStack } from "../lib/rule";
+import { effectiveTags } from "../lib/tags";
+import { Deferrals } from "../lib/unknowns";
+import { asArray, get, known, UNKNOWN } from "../lib/util";
+import { bucketParts, deniesInsecureTransport } from "./s3";
+
+interface AuditConfig { purposeTag: string; datasetsPurpose: string; auditLogsPurpose: string; minRetentionDays: number }
+const AUDIT_DEFAULTS: AuditConfig = { purposeTag: "archaeo-purpose", datasetsPurpose: "datasets", auditLogsPurpose: "audit-logs", minRetentionDays: 365 };
+
+interface FieldSelector { field: string; equals?: string[]; startsWiths?: string[]; endsWiths?: string[]; notEquals?: string[]; notStartsWiths?: string[]; notEndsWiths?: string[] }
+
+/** Does a string field selector let `value` through (all its operators must hold)? */
+function admits(f: FieldSelector, value: string): boolean {
+    return (!f.equals || f.equals.includes(value))
+        && (!f.startsWiths || f.startsWiths.some((p) => value.startsWith(p)))
+        && (!f.endsWiths || f.endsWiths.some((p) => value.endsWith(p)))
+        && !(f.notEquals ?? []).includes(value)
+        && !(f.notStartsWiths ?? []).some((p) => value.startsWith(p))
+        && !(f.notEndsWiths ?? []).some((p) => value.endsWith(p));
+}
+
+/**
+ * Does an advanced event selector log GetObject on every object of the bucket? resources.ARN must
+ * admit the whole object prefix: no Equals/EndsWith (those select some objects), every StartsWith
+ * value a prefix of "arn:<p>:s3:::<bucket>/", no Not* operator excluding a part of it.
+ */
+function advancedCovers(fields: FieldSelector[], objectPrefix: string): boolean {
+    const by = new Map(fields.map((f) => [f.field, f]));
+    const category = by.get("eventCategory");
+    const type = by.get("resources.type");
+    if (!category?.equals?.includes("Data") || !type?.equals?.includes("AWS::S3::Object")) return false;
+    const readOnly = by.get("readOnly");
+    if (readOnly && !(readOnly.equals ?? []).includes("true")) return false;
+    const name = by.get("eventName");
+    if (name && !admits(name, "GetObject")) return false;
+    const arn = by.get("resources.ARN");
+    if (arn) {
+        if (arn.equals || arn.endsWiths) return false;
+        if (arn.startsWiths && !arn.startsWiths.some((p) => objectPrefix.startsWith(p))) return false;
+        const excluded = [...(arn.notStartsWiths ?? []), ...(arn.notEquals ?? [])].some((p) => p.startsWith(objectPrefix) || objectPrefix.startsWith(p));
+        if (excluded || arn.notEndsWiths) return false;
+    }
+    const known = new Set(["eventCategory", "resources.type", "readOnly", "eventName", "resources.ARN", "eventSource"]);
+    if (fields.some((f) => !known.has(f.field))) return false;
+    const source = by.get("eventSource");
+    return !source || admits(source, "s3.amazonaws.com");
+}
+
+/** The same question for basic event selectors (dataResources). */
+function basicCovers(selectors: any[], objectPrefix: string): boolean {
+    return selectors.some((s) => (s.readWriteType ?? "All") !== "WriteOnly" && asArray(s.dataResources).some((r: any) =>
+        r.type === "AWS::S3::Object" && asArray(r.values).some((v: string) => objectPrefix.startsWith(v))));
+}
+
+const purposeOf = (r: PolicyResource, tag: string) => {
+    const t = effectiveTags(r);
+    return t === UNKNOWN ? UNKNOWN : t[tag];
+};
+
+/** Checks the log destination: KMS default encryption, versioning, public access block, TLS-only, lifecycle retention. */
+function checkDestination(all: readonly PolicyResource[], dest: PolicyResource, c: AuditConfig, d: Deferrals, report: (m: string, urn?: string) => void): void {
+    const problems: string[] = [];
+    const judge = (type: string, what: string, ok: (r: PolicyResource) => boolean, missing: string) => {
+        const parts = bucketParts(all, dest, type);
+        const results = parts.mine.map((r) => ({ r, v: get(() => ok(r)) }));
+        if (results.some((x) => x.v === true)) return;
+        const undecided = [...results.filter((x) => x.v === UNKNOWN).map((x) => x.r), ...parts.unknown];
+        if (undecided.length) { undecided.forEach((r) => d.defer(`${label(r)} (${what})`)); return; }
+        problems.push(missing);
+    };
+    judge("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "its bucket or key",
+        (e) => asArray(e.props.rules).some((r: any) => r.applyServerSideEncryptionByDefault?.sseAlgorithm === "aws:kms" && !keyReferenceProblem(r.applyServerSideEncryptionByDefault?.kmsMasterKeyId)),
+        "default encryption SSE-KMS with the stack key");
+    judge("aws:s3/bucketVersioning:BucketVersioning", "its bucket or status", (v) => v.props.versioningConfiguration?.status === "Enabled", "versioning Enabled");
+    judge("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "its bucket",
+        (p) => ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].every((f) => p.props[f] === true), "a public access block with all four settings true");
+    judge("aws:s3/bucketPolicy:BucketPolicy", "its bucket or policy", (p) => deniesInsecureTransport(p.props.policy), "a bucket policy denying non-TLS requests");
+    judge("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "its bucket or rules", (l) => {
+        const rules = asArray(l.props.rules).filter((r: any) => r.status === "Enabled");
+        const expiries = rules.flatMap((r: any) => [r.expiration?.days, ...asArray(r.noncurrentVersionExpiration).map((n: any) => n?.noncurrentDays)]).filter((x) => typeof x === "number");
+        const current = rules.map((r: any) => r.expiration?.days).filter((x) => typeof x === "number");
+        return current.length > 0 && expiries.every((x: number) => x >= c.minRetentionDays);
+    }, `a BucketLifecycleConfiguration whose enabled rules expire logs (current and noncurrent versions) no sooner than ${c.minRetentionDays} days`);
+    if (problems.length) report(`Audit log bucket '${dest.name}' must have ${problems.join(", ")}.`, dest.urn);
+}
+
+export const auditPolicies: StackValidationPolicy[] = [
+    {
+        name: "s3-dataset-access-logged",
+        description: "Checks whether reads of every dataset bucket's objects are logged by a CloudTrail trail (S3 data events, log file validation, the stack's KMS key) into an encrypted, versioned, non-public audit-log bucket with a retention period.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                purposeTag: { type: "string", default: AUDIT_DEFAULTS.purposeTag, description: "Tag key naming what a bucket is for." },
+                datasetsPurpose: { type: "string", default: AUDIT_DEFAULTS.datasetsPurpose, description: "Its value on dataset buckets." },
+                auditLogsPurpose: { type: "string", default: AUDIT_DEFAULTS.auditLogsPurpose, description: "Its value on the audit-log bucket." },
+                minRetentionDays: { type: "number", default: AUDIT_DEFAULTS.minRetentionDays, minimum: 1, description: "Logs may not expire sooner (lifecycle rules of the audit-log bucket)." },
+            },
+        },
+        validateStack: onStack((args, report, d) => {
+            const c = { ...AUDIT_DEFAULTS, ...args.getConfig<Partial<AuditConfig>>() };
+            const buckets = args.resources.filter((r) => r.isType(aws.s3.Bucket));
+            const trails = args.resources.filter((r) => r.isType(aws.cloudtrail.Trail));
+            for (const b of buckets) {
+                const purpose = purposeOf(b, c.purposeTag);
+                if (purpose === UNKNOWN) { d.defer(`${label(b)}.tags`); continue; }
+                if (purpose !== c.datasetsPurpose) continue;
+                const name = get(() => b.props.bucket);
+                if (name === UNKNOWN || typeof name !== "string") { d.defer(`${label(b)}.bucket`); continue; }
+                const partition = parseArn(get(() => b.props.arn))?.partition ?? "aws";
+                const objectPrefix = `arn:${partition}:s3:::${name}/`;
+                const covering: PolicyResource[] = [];
+                let undecided = false;
+                for (const t of trails) {
+                    const adv = known(() => t.props.advancedEventSelectors) as any[] | undefined | typeof UNKNOWN;
+                    const basic = known(() => t.props.eventSelectors) as any[] | undefined | typeof UNKNOWN;
+                    if (adv === UNKNOWN || basic === UNKNOWN) { d.defer(`${label(t)} event selectors`); undecided = true; continue; }
+                    if (asArray(adv).some((s: any) => advancedCovers(asArray(s.fieldSelectors), objectPrefix)) || basicCovers(asArray(basic), objectPrefix)) covering.push(t);
+                }
+                if (covering.length === 0) {
+                    if (!undecided) report(`Bucket '${b.name}' (${c.purposeTag}: ${c.datasetsPurpose}) has no CloudTrail trail logging reads of its objects: add an aws.cloudtrail.Trail with an advanced event selector eventCategory = Data, resources.type = AWS::S3::Object, resources.ARN startsWith ${objectPrefix} (no readOnly filter, or readOnly = true).`, b.urn);
+                    continue;
+                }
+                for (const t of covering) {
+                    const problems: string[] = [];
+                    const logging = get(() => t.props.enableLogging);
+                    const validation = get(() => t.props.enableLogFileValidation);
+                    if (logging === UNKNOWN) d.defer(`${label(t)}.enableLogging`);
+                    else if (logging === false) problems.push("enableLogging is false");
+                    if (validation === UNKNOWN) d.defer(`${label(t)}.enableLogFileValidation`);
+                    else if (validation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
+                    // A single-region trail logs data events of buckets in its own region only.
+                    const [trailRegion, bucketRegion, multi] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region), get(() => t.props.isMultiRegionTrail)];
+                    if (multi !== true && typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
+                        problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                    }
+                    const key = get(() => t.props.kmsKeyId);
+                    if (key === UNKNOWN) d.defer(`${label(t)}.kmsKeyId`);
+                    else if (keyReferenceProblem(key)) problems.push(`kmsKeyId ${keyReferenceProblem(key)}: log files must be SSE-KMS with the stack key`);
+                    const destName = get(() => t.props.s3BucketName);
+                    const dest = destName === UNKNOWN ? undefined : buckets.find((x) => get(() => x.props.bucket) === destName || get(() => x.props.id) === destName);
+                    if (destName === UNKNOWN) d.defer(`${label(t)}.s3BucketName`);
+                    else if (!dest && buckets.some((x) => get(() => x.props.bucket) === UNKNOWN)) d.defer(`${label(t)}.s3BucketName (bucket names unknown)`);
+                    else if (!dest) problems.push(`it delivers to '${destName}', a bucket outside this stack whose encryption, versioning and retention the pack cannot see`);
+                    else {
+                        const p = purposeOf(dest, c.purposeTag);
+                        if (p === UNKNOWN) d.defer(`${label(dest)}.tags`);
+                        else if (p !== c.auditLogsPurpose) problems.push(`its bucket '${dest.name}' must be tagged ${c.purposeTag}: ${c.auditLogsPurpose}`);
+                        checkDestination(args.resources, dest, c, d, report);
+                    }
+                    if (problems.length) report(`Trail '${t.name}' logs bucket '${b.name}' but ${problems.join("; ")}.`, t.urn);
+                }
+            }
+        }),
+    },
+];

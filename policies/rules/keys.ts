@@ -1,0 +1,86 @@
+/**
+ * Key ownership, checked on resolved values: every KMS key reference in the stack is the stack's own
+ * key (in the resource's region) and that key is in the stack's account. Resource policies only see
+ * one resource, so "customer-managed" is all they can say; this stack policy closes the gap (a key
+ * of another account, or another customer key of this one, passes them).
+ */
+import { StackValidationPolicy } from "@pulumi/policy";
+import { stackAccount } from "../lib/account";
+import { parseArn } from "../lib/arn";
+import { KEY_REFERENCES, keyAccount } from "../lib/keys";
+import { label, onStack } from "../lib/rule";
+import { get, UNKNOWN } from "../lib/util";
+import { valuesAt } from "../lib/walk";
+
+interface KeyConfig { accountId?: string; additionalKeyArns: string[] }
+
+export const keyStackPolicies: StackValidationPolicy[] = [
+    {
+        name: "kms-key-references-stack-key",
+        description: "Checks whether every KMS key reference (EBS, S3, ECR, EFS, EKS, SSM, logs, SQS, CloudTrail, storage classes, node classes) is, on resolved values, the stack's own key by ARN, in the resource's region and the stack's account.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                accountId: { type: "string", default: "", description: "The deploying account; empty = the provider's allowedAccountIds, else derived from the stack's own ARNs." },
+                additionalKeyArns: { type: "array", items: { type: "string" }, default: [], description: "Other keys of this account the stack may use (e.g. a backup-copy key in another region)." },
+            },
+        },
+        validateStack: onStack((args, report, d) => {
+            const c = args.getConfig<Partial<KeyConfig>>();
+            const keys = args.resources.filter((r) => r.type === "aws:kms/key:Key").map((k) => ({
+                k, ids: [get(() => k.props.arn), get(() => k.props.keyId), get(() => k.props.id)],
+            }));
+            const keyIds = keys.flatMap((x) => x.ids).filter((v): v is string => typeof v === "string" && v.length > 0);
+            const keysUnknown = keys.some((x) => x.ids[0] === UNKNOWN);
+            const refs: Array<{ r: (typeof args.resources)[number]; path: string; value: unknown; sameKey: boolean }> = [];
+            for (const r of args.resources) {
+                for (const spec of KEY_REFERENCES[r.type] ?? []) {
+                    for (const f of valuesAt(r.props, spec.path)) refs.push({ r, path: f.path, value: f.value, sameKey: spec.sameKey !== false });
+                }
+            }
+            if (refs.length === 0) return;
+            const acct = stackAccount(args.resources, c.accountId);
+            const extra = c.additionalKeyArns ?? [];
+            const external = new Set<string>();
+            for (const ref of refs) {
+                const where = `${label(ref.r)} ${ref.path}`;
+                if (ref.value === UNKNOWN) { d.defer(`${label(ref.r)}.${ref.path}`); continue; }
+                if (typeof ref.value !== "string" || ref.value === "") continue; // the resource policies report absent keys
+                const v = ref.value;
+                if (/(^|:)alias\//.test(v)) {
+                    report(`${where} names the key by alias (${v}); give the key ARN: KMS resolves an alias in the caller's account, so the data may end up under another account's key.`, ref.r.urn);
+                    continue;
+                }
+                if (keys.length) {
+                    if (keyIds.includes(v) || extra.includes(v)) {
+                        // fine: one of this stack's keys
+                    } else if (keysUnknown) {
+                        d.defer(`${where} (this stack's key ARN is known once the key exists)`);
+                        continue;
+                    } else {
+                        report(`${where} is ${v}, not this stack's key (${keys.map((x) => String(x.ids[0])).join(", ")}).`, ref.r.urn);
+                        continue;
+                    }
+                } else if (!extra.includes(v)) {
+                    external.add(v);
+                }
+                const arn = parseArn(v);
+                if (!arn) {
+                    if (!keys.length) report(`${where} is '${v}'; give the existing key as a full key ARN (arn:aws:kms:<region>:<account>:key/<id>) so its account and region can be checked.`, ref.r.urn);
+                    continue;
+                }
+                const region = get(() => ref.r.provider?.props.region);
+                if (ref.sameKey && typeof region === "string" && region && arn.region !== region) {
+                    report(`${where} is a key in ${arn.region}, but the resource is in ${region}; KMS keys are regional.`, ref.r.urn);
+                }
+                const account = keyAccount(v);
+                if (acct.conflicting) continue; // principals-in-stack-account reports it
+                if (!acct.account) { d.defer(`${where} (the stack's account is known once its resources exist)`); continue; }
+                if (account && account !== acct.account) report(`${where} is a key of account ${account}, but this stack deploys to ${acct.account}: the institution must own the key that encrypts its data.`, ref.r.urn);
+            }
+            if (external.size > 1) {
+                report(`The stack uses several keys (${[...external].join(", ")}) but defines none; every reference must be the one stack key (kmsKeyArn).`);
+            }
+        }),
+    },
+];

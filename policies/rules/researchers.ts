@@ -1,0 +1,191 @@
+/**
+ * Per-researcher least privilege: a role tagged `researcher: <id>` is assumed by that researcher's
+ * principal only, and its policies reach only what is theirs: resources tagged with the same
+ * researcher (their workstation), SSM parameters under .../researchers/<id>/, S3 keys under
+ * researchers/<id>/ (read/write) and datasets/ (read-only) of the dataset bucket, the stack's key,
+ * the SSH and port-forwarding session documents and their own sessions.
+ */
+import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { parseArn, principalsOf } from "../lib/arn";
+import { expandAction, isBroadResource } from "../lib/iam";
+import { conditionEntries, isPinningOperator, Statement, statementsOf } from "../lib/policy-document";
+import { label, onStack } from "../lib/rule";
+import { effectiveTags } from "../lib/tags";
+import { Deferrals } from "../lib/unknowns";
+import { asArray, few, get, globMatch, known, UNKNOWN } from "../lib/util";
+import { awsManagedPolicyName } from "./iam";
+
+interface ResearcherConfig {
+    researcherTag: string;
+    researcherPrincipals: Record<string, string>;
+    purposeTag: string;
+    datasetsPurpose: string;
+    allowedSessionDocuments: string[];
+    sharedActions: string[];
+}
+const DEFAULTS: ResearcherConfig = {
+    researcherTag: "researcher",
+    researcherPrincipals: {},
+    purposeTag: "archaeo-purpose",
+    datasetsPurpose: "datasets",
+    allowedSessionDocuments: ["AWS-StartSSHSession", "AWS-StartPortForwardingSession"],
+    sharedActions: ["eks:DescribeCluster"],
+};
+
+type Stack = readonly PolicyResource[];
+
+/** ARNs of the stack's resources tagged with `id` (UNKNOWN inside when some are not known yet). */
+function ownedArns(resources: Stack, tag: string, id: string): Array<string | typeof UNKNOWN> {
+    return resources.filter((r) => { const t = effectiveTags(r); return t !== UNKNOWN && t[tag] === id; }).map((r) => get(() => r.props.arn)).filter((a) => a !== undefined) as Array<string | typeof UNKNOWN>;
+}
+
+/** Inline policy documents of a role: its RolePolicy resources and inlinePolicies (UNKNOWN if not matched yet). */
+function policiesOf(resources: Stack, role: PolicyResource, d: Deferrals): Array<{ where: string; statements: Statement[] }> {
+    const names = [get(() => role.props.name), get(() => role.props.id)].filter((x) => typeof x === "string" && x);
+    const out: Array<{ where: string; statements: Statement[] }> = [];
+    for (const p of resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")) {
+        const target = get(() => p.props.role);
+        if (target === UNKNOWN || (names.length === 0 && target !== undefined)) { d.defer(`${label(p)}.role`); continue; }
+        if (!names.includes(target)) continue;
+        const doc = known(() => p.props.policy);
+        if (doc === UNKNOWN) { d.defer(`${label(p)}.policy`); continue; }
+        out.push({ where: label(p), statements: statementsOf(doc) ?? [] });
+    }
+    const inline = known(() => role.props.inlinePolicies);
+    if (inline === UNKNOWN) d.defer(`${label(role)}.inlinePolicies`);
+    else asArray(inline as any[]).forEach((x: any, i: number) => out.push({ where: `${label(role)} inlinePolicies[${i}]`, statements: statementsOf(x?.policy) ?? [] }));
+    return out;
+}
+
+/** Does the statement pin `aws:ResourceTag/<tag>` (or a service's ResourceTag) to exactly `id`? */
+function pinnedToResearcher(s: Statement, tag: string, id: string): boolean {
+    return conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && new RegExp(`^[a-z0-9-]+:ResourceTag/${tag}$`, "i").test(key) && values.length > 0 && values.every((v) => v === id));
+}
+
+export const researcherPolicies: StackValidationPolicy[] = [
+    {
+        name: "researcher-roles-scoped",
+        description: "Checks whether each researcher's role (tagged researcher: <id>) is assumed only by that researcher's principal and its policies reach only that researcher's resources, their S3 prefix (plus read-only datasets/), the stack key and the SSH / port-forwarding session documents.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                researcherTag: { type: "string", default: DEFAULTS.researcherTag },
+                researcherPrincipals: { type: "object", additionalProperties: { type: "string" }, default: DEFAULTS.researcherPrincipals, description: "Optional: researcher id -> the iamPrincipalArn their role must trust." },
+                purposeTag: { type: "string", default: DEFAULTS.purposeTag },
+                datasetsPurpose: { type: "string", default: DEFAULTS.datasetsPurpose },
+                allowedSessionDocuments: { type: "array", items: { type: "string" }, default: DEFAULTS.allowedSessionDocuments },
+                sharedActions: { type: "array", items: { type: "string" }, default: DEFAULTS.sharedActions, description: "Actions a researcher may perform on shared (untagged) stack resources, e.g. eks:DescribeCluster to build a kubeconfig." },
+            },
+        },
+        validateStack: onStack(async (args, report, d) => {
+            const c = { ...DEFAULTS, ...args.getConfig<Partial<ResearcherConfig>>() };
+            const all = args.resources;
+            const researcherOf = (r: PolicyResource) => { const t = effectiveTags(r); return t === UNKNOWN ? UNKNOWN : (t[c.researcherTag] as string | undefined); };
+            const roles = all.filter((r) => r.type === "aws:iam/role:Role");
+            const trusted = new Map<string, string[]>();
+            const datasetBuckets = all.filter((r) => r.type === "aws:s3/bucket:Bucket" && (() => { const t = effectiveTags(r); return t !== UNKNOWN && t[c.purposeTag] === c.datasetsPurpose; })())
+                .map((b) => get(() => b.props.bucket));
+            const keys = all.filter((r) => r.type === "aws:kms/key:Key").map((k) => get(() => k.props.arn));
+            for (const role of roles) {
+                const id = researcherOf(role);
+                if (id === UNKNOWN) { d.defer(`${label(role)}.tags`); continue; }
+                if (id === undefined) continue;
+                const where = `${label(role)} (researcher ${id})`;
+                // Trust: exactly the researcher's principal.
+                const trust = known(() => role.props.assumeRolePolicy);
+                if (trust === UNKNOWN) d.defer(`${label(role)}.assumeRolePolicy`);
+                else {
+                    const principals = (statementsOf(trust) ?? []).filter((s) => s.effect === "Allow").flatMap((s) => principalsOf(s.principal).aws);
+                    for (const p of principals) trusted.set(p, [...(trusted.get(p) ?? []), id]);
+                    const want = c.researcherPrincipals[id];
+                    if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
+                }
+                // Nothing managed: everything a researcher may do is in the inline policies judged here.
+                for (const att of all.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
+                    const target = get(() => att.props.role);
+                    if (target === UNKNOWN) { d.defer(`${label(att)}.role`); continue; }
+                    if (target !== get(() => role.props.name)) continue;
+                    const arn = get(() => att.props.policyArn);
+                    report(`${where} has ${label(att)} attaching ${arn === UNKNOWN ? "a policy" : awsManagedPolicyName(String(arn)) ?? arn}; a researcher's permissions must be inline and scoped to them.`, att.urn);
+                }
+                const owned = ownedArns(all, c.researcherTag, id);
+                for (const pol of policiesOf(all, role, d)) {
+                    for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
+                        const problems = await statementProblems(s, { id, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
+                        if (problems.length) report(`${where}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
+                    }
+                }
+            }
+            for (const [principal, ids] of trusted) {
+                if (new Set(ids).size > 1) report(`The roles of researchers ${[...new Set(ids)].join(" and ")} trust the same principal ${principal}: each researcher acts only as themselves.`);
+            }
+        }),
+    },
+];
+
+interface Scope {
+    id: string;
+    owned: Array<string | typeof UNKNOWN>;
+    datasetBuckets: unknown[];
+    keys: unknown[];
+    c: ResearcherConfig;
+}
+
+/** What in one statement reaches beyond the researcher. */
+async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: string): Promise<string[]> {
+    const out: string[] = [];
+    const { id, c } = sc;
+    if (s.notActions || s.notResources) return ["uses NotAction/NotResource, which reaches every other action or resource"];
+    const actions = (await Promise.all(s.actions.map((p) => (p === "*" ? Promise.resolve([]) : expandAction(p))))).flat();
+    if (s.actions.includes("*")) out.push(`allows Action "*"`);
+    const readOnly = actions.every((a) => /^(Read|List)$/.test(a.accessLevel));
+    const shared = actions.length > 0 && actions.every((a) => c.sharedActions.some((x) => globMatch(x, a.action)));
+    for (const res of s.resources) {
+        if (res === "*") {
+            const resourceLevel = actions.filter((a) => !a.wildcardOnly).map((a) => a.action);
+            if (resourceLevel.length) out.push(`allows ${few(resourceLevel)} on "*" (every resource of every researcher)`);
+            continue;
+        }
+        if (res.includes("${aws:userid}") && /:session\//.test(res)) continue; // their own Session Manager sessions
+        const a = parseArn(res);
+        if (!a) { out.push(`names '${res}', which is not an ARN`); continue; }
+        if (a.service === "ssm" && a.resource.startsWith("document/")) {
+            if (!c.allowedSessionDocuments.includes(a.resource.slice("document/".length))) out.push(`allows the SSM document ${a.resource.slice("document/".length)}`);
+            continue;
+        }
+        if (a.service === "ssm" && a.resource.startsWith("parameter/")) {
+            if (!a.resource.includes(`/researchers/${id}/`)) out.push(`reaches the SSM parameter ${a.resource.slice("parameter".length)}, outside .../researchers/${id}/`);
+            continue;
+        }
+        if (a.service === "s3") {
+            const [bucket, ...rest] = a.resource.split("/");
+            if (sc.datasetBuckets.includes(UNKNOWN)) { d.defer(`${where} (dataset bucket name unknown)`); continue; }
+            if (!sc.datasetBuckets.includes(bucket)) { out.push(`reaches the bucket ${bucket}, which is not the dataset bucket`); continue; }
+            if (rest.length === 0) {
+                const prefixes = conditionEntries(s).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "s3:prefix").flatMap(([, , v]) => v);
+                const ok = prefixes.length > 0 && prefixes.every((p) => p.startsWith(`researchers/${id}/`) || p.startsWith("datasets/"));
+                if (!ok) out.push(`allows ${few(s.actions)} on the whole bucket ${bucket} without a Condition s3:prefix limited to researchers/${id}/ and datasets/`);
+                continue;
+            }
+            const key = rest.join("/");
+            if (key.startsWith(`researchers/${id}/`)) continue;
+            if (key.startsWith("datasets/")) {
+                if (!readOnly) out.push(`allows ${few(actions.filter((x) => !/^(Read|List)$/.test(x.accessLevel)).map((x) => x.action))} on ${bucket}/${key}: datasets/ is read-only`);
+                continue;
+            }
+            out.push(`reaches ${bucket}/${key}, outside researchers/${id}/ and datasets/`);
+            continue;
+        }
+        if (a.service === "kms" && a.resource.startsWith("key/")) {
+            if (sc.keys.includes(UNKNOWN)) { d.defer(`${where} (the stack key ARN is known once the key exists)`); continue; }
+            if (!sc.keys.includes(res)) out.push(`uses the key ${res}, not this stack's key`);
+            continue;
+        }
+        if (sc.owned.includes(res)) continue;
+        if (isBroadResource(res) && pinnedToResearcher(s, c.researcherTag, id)) continue;
+        if (shared) continue;
+        if (sc.owned.includes(UNKNOWN)) { d.defer(`${where} (ARNs of resources tagged ${c.researcherTag}: ${id} are known once they exist)`); continue; }
+        out.push(`reaches ${res}, which is not tagged ${c.researcherTag}: ${id}`);
+    }
+    return out;
+}

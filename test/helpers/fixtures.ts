@@ -1,0 +1,166 @@
+/**
+ * A compliant fixture stack touching every rule of the pack, in the shapes infra/ produces or (for
+ * the audit trail, researcher roles, JupyterHub and Cognito) the shapes the lead builds to, plus
+ * small mutation helpers. One field changed per mutation (AWSGuard tests/util.ts style).
+ */
+import type { RecordedResource } from "../../tools/mock-engine";
+import { ACCOUNT, fixture } from "./policy";
+
+export const REGION = "us-east-1";
+export const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+export const FOREIGN_KEY = `arn:aws:kms:${REGION}:999999999999:key/99999999-12ab-34cd-56ef-1234567890ab`;
+export const REPO = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/archaeo/x/pytorch-cuda`;
+export const IMAGE = `${REPO}@sha256:${"c".repeat(64)}`;
+export const BUCKET = "archaeo-x-datasets";
+export const AUDIT_BUCKET = "archaeo-x-audit";
+export const ALICE = "alice";
+export const ALICE_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef`;
+export const ALICE_INSTANCE = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0a11ce0000000000a`;
+const ROOT_TAGS = { institution: "x", "data-classification": "confidential" };
+
+export const doc = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });
+const tlsOnly = (bucket: string) => doc({ Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } });
+const trust = (service: string) => doc({ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" });
+const podSpec = () => ({
+    securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+    containers: [{ name: "jupyter", image: IMAGE, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } }, resources: { requests: { "nvidia.com/gpu": 1 }, limits: { "nvidia.com/gpu": 1 } } }],
+    tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+});
+const bucketParts = (prefix: string, bucket: string, key = KEY) => [
+    fixture("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${prefix}-sse`, { bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key }, bucketKeyEnabled: true }] }),
+    fixture("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", `${prefix}-pab`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }),
+    fixture("aws:s3/bucketVersioning:BucketVersioning", `${prefix}-ver`, { bucket, versioningConfiguration: { status: "Enabled" } }),
+    fixture("aws:s3/bucketPolicy:BucketPolicy", `${prefix}-tls`, { bucket, policy: tlsOnly(bucket) }),
+];
+
+/** The researcher's role policy as the lead builds it (issue 10 item 3). */
+export const alicePolicy = () => ({ Version: "2012-10-17", Statement: [
+    { Sid: "OwnWorkstation", Effect: "Allow", Action: ["ec2:StartInstances", "ec2:StopInstances"], Resource: ALICE_INSTANCE },
+    { Sid: "Describe", Effect: "Allow", Action: ["ec2:DescribeInstances", "ssm:DescribeSessions"], Resource: "*" },
+    {
+        Sid: "SessionsToOwnWorkstation", Effect: "Allow", Action: "ssm:StartSession",
+        Resource: [ALICE_INSTANCE, `arn:aws:ssm:${REGION}::document/AWS-StartSSHSession`, `arn:aws:ssm:${REGION}::document/AWS-StartPortForwardingSession`],
+        Condition: { BoolIfExists: { "ssm:SessionDocumentAccessCheck": "true" } },
+    },
+    { Sid: "OwnSessions", Effect: "Allow", Action: ["ssm:TerminateSession", "ssm:ResumeSession"], Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:session/\${aws:userid}-*` },
+    { Sid: "OwnToken", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
+    { Sid: "ListOwnAndDatasets", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { "s3:prefix": ["researchers/alice/*", "datasets/*"] } } },
+    { Sid: "OwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` },
+    { Sid: "ReadDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/datasets/*` },
+    { Sid: "StackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY },
+    { Sid: "EbsGrants", Effect: "Allow", Action: "kms:CreateGrant", Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `ec2.${REGION}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } } },
+] });
+
+/** JupyterHub (Zero to JupyterHub 4.4.0) values as the lead builds them (issue 10 item 4). */
+export const hubValues = () => ({
+    hub: { config: { JupyterHub: { authenticator_class: "generic-oauth" }, GenericOAuthenticator: { client_id: "abc", client_secret: "from-a-pulumi-secret", allowed_users: ["alice"] } } },
+    proxy: { service: { type: "ClusterIP" } },
+    singleuser: {
+        uid: 1000,
+        allowPrivilegeEscalation: false,
+        image: { name: REPO, tag: `2.9.1@sha256:${"c".repeat(64)}` },
+        profileList: [{ display_name: "1 GPU", kubespawner_override: { image: IMAGE, extra_resource_limits: { "nvidia.com/gpu": "1" } } }],
+    },
+});
+
+/** A compliant stack touching every rule of the pack. */
+export function compliant(): RecordedResource[] {
+    return [
+        fixture("aws:kms/key:Key", "cmk", {
+            enableKeyRotation: true,
+            policy: doc(
+                { Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" },
+                { Sid: "CloudTrailEncryptsLogs", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "kms:GenerateDataKey*", Resource: "*", Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } } },
+                { Sid: "AnyoneInAccountViaS3", Effect: "Allow", Principal: { AWS: "*" }, Action: ["kms:Decrypt"], Resource: "*", Condition: { StringEquals: { "kms:CallerAccount": ACCOUNT, "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
+            ),
+        }, { protect: true, state: { arn: KEY, keyId: "1234abcd-12ab-34cd-56ef-1234567890ab", id: "1234abcd-12ab-34cd-56ef-1234567890ab" } }),
+        fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
+        fixture("aws:ec2/instance:Instance", "ws", {
+            metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
+            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 --gpus all x \\\n    smoke\n`,
+            tags: { researcher: ALICE },
+        }, { state: { arn: ALICE_INSTANCE } }),
+        fixture("aws:ec2/instance:Instance", "nat", {
+            metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS }, userData: "#cloud-config\nruncmd:\n  - [sysctl, -w, net.ipv4.ip_forward=1]\n",
+        }, { state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0000000000000nat0` } }),
+        fixture("aws:ec2/launchTemplate:LaunchTemplate", "lt", { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", kmsKeyId: KEY } }] }),
+        fixture("aws:ec2/securityGroup:SecurityGroup", "sg", { ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/8"] }] }, { state: { id: "sg-1" } }),
+        fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 2222, toPort: 2222, cidrIpv4: "203.0.113.0/24" }),
+        fixture("aws:ec2/securityGroupRule:SecurityGroupRule", "rule", { securityGroupId: "sg-1", type: "ingress", protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["198.51.100.0/24"], ipv6CidrBlocks: ["2001:db8:4d55::/48"] }),
+        fixture("aws:s3/bucket:Bucket", "datasets", { bucket: BUCKET, tags: { "archaeo-purpose": "datasets" } }, { protect: true, state: { arn: `arn:aws:s3:::${BUCKET}`, id: BUCKET } }),
+        ...bucketParts("datasets", BUCKET),
+        fixture("aws:s3/bucket:Bucket", "audit", { bucket: AUDIT_BUCKET, tags: { "archaeo-purpose": "audit-logs" } }, { protect: true, state: { arn: `arn:aws:s3:::${AUDIT_BUCKET}`, id: AUDIT_BUCKET } }),
+        ...bucketParts("audit", AUDIT_BUCKET),
+        fixture("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "audit-retention", { bucket: AUDIT_BUCKET, rules: [{ id: "retain", status: "Enabled", filter: {}, expiration: { days: 400 }, noncurrentVersionExpiration: { noncurrentDays: 400 } }] }),
+        fixture("aws:cloudtrail/trail:Trail", "trail", {
+            s3BucketName: AUDIT_BUCKET, kmsKeyId: KEY, enableLogFileValidation: true, includeGlobalServiceEvents: false,
+            advancedEventSelectors: [{ name: "Dataset object access", fieldSelectors: [
+                { field: "eventCategory", equals: ["Data"] },
+                { field: "resources.type", equals: ["AWS::S3::Object"] },
+                { field: "resources.ARN", startsWiths: [`arn:aws:s3:::${BUCKET}/`] },
+            ] }],
+        }, { state: { arn: `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/archaeo` } }),
+        fixture("aws:ecr/repository:Repository", "repo", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE" }, { state: { repositoryUrl: REPO, arn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` } }),
+        fixture("aws:efs/fileSystem:FileSystem", "efs", { encrypted: true, kmsKeyId: KEY }, { protect: true, state: { id: "fs-1", arn: `arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/fs-1` } }),
+        fixture("aws:eks/cluster:Cluster", "eks", {
+            encryptionConfig: { resources: ["secrets"], provider: { keyArn: KEY } },
+            vpcConfig: { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] },
+            enabledClusterLogTypes: ["api", "audit", "authenticator"],
+        }, { state: { arn: `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/x` } }),
+        fixture("aws:ssm/parameter:Parameter", "token", { name: "/archaeo/x/researchers/alice/jupyter-token", type: "SecureString", keyId: KEY }),
+        fixture("aws:cloudwatch/logGroup:LogGroup", "logs", { kmsKeyId: KEY }),
+        fixture("aws:sqs/queue:Queue", "queue", { kmsMasterKeyId: KEY }, { state: { arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:x` } }),
+        fixture("aws:sqs/queuePolicy:QueuePolicy", "queue-policy", { queueUrl: "https://sqs/x", policy: doc({ Sid: "EventBridgeDelivers", Effect: "Allow", Principal: { Service: ["events.amazonaws.com", "sqs.amazonaws.com"] }, Action: "sqs:SendMessage", Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:x` }) }),
+        fixture("aws:iam/role:Role", "ws-role", { name: "archaeo-x-workstation", assumeRolePolicy: trust("ec2.amazonaws.com") }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-workstation` } }),
+        fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-ssm", { role: "archaeo-x-workstation", policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }),
+        fixture("aws:iam/rolePolicy:RolePolicy", "pol", { role: "archaeo-x-workstation", policy: doc(
+            { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+            { Sid: "Pull", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` },
+            { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/*` },
+        ) }),
+        fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: doc({ Sid: "Alice", Effect: "Allow", Principal: { AWS: ALICE_PRINCIPAL }, Action: ["sts:AssumeRole", "sts:SetSourceIdentity"] }), tags: { researcher: ALICE } },
+            { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-alice` } }),
+        fixture("aws:iam/rolePolicy:RolePolicy", "alice-policy", { role: "archaeo-x-alice", policy: JSON.stringify(alicePolicy()) }),
+        fixture("aws:cognito/userPool:UserPool", "users", { mfaConfiguration: "ON", softwareTokenMfaConfiguration: { enabled: true }, adminCreateUserConfig: { allowAdminCreateUserOnly: true } }),
+        fixture("aws:cognito/userPoolClient:UserPoolClient", "hub-client", { generateSecret: true, allowedOauthFlows: ["code"] }, { additionalSecretOutputs: ["clientSecret"] }),
+        fixture("kubernetes:helm.sh/v3:Release", "jupyterhub", { chart: "jupyterhub", version: "4.4.0", repositoryOpts: { repo: "https://hub.jupyter.org/helm-chart/" }, namespace: "jupyterhub", values: hubValues() }),
+        fixture("kubernetes:core/v1:ResourceQuota", "gpu-quota", { metadata: { name: "gpus", namespace: "jupyterhub" }, spec: { hard: { "requests.nvidia.com/gpu": "4" } } }),
+        fixture("kubernetes:helm.sh/v3:Release", "karpenter", { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.11.1", namespace: "kube-system", values: { replicas: 1, controller: { image: { repository: "public.ecr.aws/karpenter/controller", tag: "1.11.1", digest: `sha256:${"d".repeat(64)}` } } } }),
+        fixture("kubernetes:apps/v1:Deployment", "jupyter", { spec: { template: { spec: podSpec() } } }),
+        fixture("kubernetes:batch/v1:Job", "ddp", { spec: { template: { spec: podSpec() } } }),
+        fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodeclass", { spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }] } }),
+        fixture("kubernetes:apps/v1:Deployment", "sshd", { spec: { template: { spec: {
+            securityContext: { runAsNonRoot: true }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists" }],
+            affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "jupyter" } }, topologyKey: "kubernetes.io/hostname" }] } },
+            containers: [{ name: "sshd", image: IMAGE, securityContext: { allowPrivilegeEscalation: false } }],
+        } } } }),
+        fixture("kubernetes:core/v1:Service", "ssh-lb", { spec: { type: "LoadBalancer", loadBalancerSourceRanges: ["203.0.113.0/24"] } }),
+        fixture("kubernetes:storage.k8s.io/v1:StorageClass", "gp3", { metadata: { name: "gp3-encrypted" }, provisioner: "ebs.csi.aws.com", parameters: { encrypted: "true", kmsKeyId: KEY } }),
+        fixture("kubernetes:storage.k8s.io/v1:StorageClass", "efs-sc", { metadata: { name: "efs" }, provisioner: "efs.csi.aws.com", parameters: { fileSystemId: "fs-1" } }),
+        fixture("kubernetes:core/v1:PersistentVolumeClaim", "scratch", { spec: { storageClassName: "gp3-encrypted" } }),
+        fixture("kubernetes:core/v1:PersistentVolumeClaim", "workspace-pvc", { spec: { storageClassName: "efs" } }),
+    ];
+}
+
+export type Mutate = (rs: RecordedResource[]) => void;
+
+export const find = (rs: RecordedResource[], name: string): RecordedResource => {
+    const r = rs.find((x) => x.name === name);
+    if (!r) throw new Error(`no fixture ${name}`);
+    return r;
+};
+/** Edits inputs and outputs alike (what Analyze and AnalyzeStack see). */
+export const set = (name: string, fn: (p: any) => void): Mutate => (rs) => {
+    const i = rs.findIndex((x) => x.name === name);
+    if (i < 0) throw new Error(`no fixture ${name}`);
+    const r = structuredClone(rs[i]);
+    fn(r.rawInputs);
+    if (r.rawState !== r.rawInputs) fn(r.rawState);
+    rs[i] = r;
+};
+/** Edits a JSON policy document property. */
+export const setDoc = (name: string, fn: (d: any) => void, prop = "policy"): Mutate => set(name, (p) => { const d = JSON.parse(p[prop]); fn(d); p[prop] = JSON.stringify(d); });
+export const opt = (name: string, patch: Partial<RecordedResource>): Mutate => (rs) => { const i = rs.findIndex((x) => x.name === name); rs[i] = { ...rs[i], ...patch }; };
+export const remove = (name: string): Mutate => (rs) => { rs.splice(rs.findIndex((x) => x.name === name), 1); };
+export const add = (r: RecordedResource): Mutate => (rs) => { rs.push(r); };
+export const pod = (p: any) => p.spec.template.spec;

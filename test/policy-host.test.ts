@@ -1,0 +1,157 @@
+/**
+ * The pack loaded by the real policy-pack host, exactly as the Pulumi CLI starts it, and driven over
+ * gRPC as the engine drives it.
+ *
+ * Start-up (pulumi/pulumi v3.248.0): the CLI's nodejs language host runs analyzer plugins as
+ * `node <policy pack>/node_modules/@pulumi/pulumi/cmd/run-policy-pack <engine address> <pack dir>`
+ * with the pack directory as working directory (sdk/nodejs/cmd/pulumi-language-nodejs/main.go,
+ * RunPlugin: "For policy analyzers we need to send the program directory as an argument _last_",
+ * `cmd.Dir = req.Info.ProgramDirectory`), and reads the port the pack prints on stdout. run-policy-pack
+ * compiles the TypeScript pack with ts-node and the `typescript` that resolves from
+ * @pulumi/pulumi (tsutils.ts typeScriptRequireStrings: the vendored TypeScript 3.8.3 when none does).
+ * The engine then calls GetAnalyzerInfo, Configure (every policy's level and schema defaults,
+ * pkg/resource/analyzer/config.go ReconcilePolicyPackConfig), Analyze per resource and AnalyzeStack.
+ *
+ * Prerequisite (not downloaded here): `npm ci --omit=dev --prefix policies`, the production install a
+ * CI runner or an institution does before `pulumi preview --policy-pack policies`.
+ */
+import { strict as assert } from "assert";
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { createRequire } from "module";
+import type { RecordedResource } from "../tools/mock-engine";
+import { analyzeRequest, analyzeStackRequest, configureRequest, diagnosticsOf, PackConfig, proto, runPolicies } from "../tools/policy-runner";
+import { allPolicies, POLICY_PACK_NAME, resourcePolicies } from "../policies/rules";
+import { compliant, set } from "./helpers/fixtures";
+import { awsProvider, PACK, UNKNOWN } from "./helpers/policy";
+import { runStack } from "./helpers/program";
+
+const PACK_DIR = path.join(__dirname, "..", "policies");
+const RUN_POLICY_PACK = path.join(PACK_DIR, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack");
+
+interface Host { proc: ChildProcess; client: any; stderr: () => string }
+
+async function startHost(): Promise<Host> {
+    let stderr = "";
+    // The engine address is only handed through (run-policy-pack drops it before running the pack).
+    const proc = spawn(process.execPath, [RUN_POLICY_PACK, "127.0.0.1:1", PACK_DIR], { cwd: PACK_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_NODEJS_DRY_RUN: "true" } });
+    proc.stderr!.on("data", (b) => { stderr += String(b); });
+    const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        proc.stdout!.on("data", (b) => { out += String(b); const m = /^(\d+)\s*$/m.exec(out); if (m) resolve(Number(m[1])); });
+        proc.on("exit", (code) => reject(new Error(`run-policy-pack exited ${code} before printing its port:\n${stderr}${out}`)));
+    });
+    const grpc = proto.grpc();
+    const { AnalyzerClient } = proto.analyzerGrpc();
+    const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return { proc, client, stderr: () => stderr };
+}
+
+const rpc = (client: any, method: string, req: unknown) =>
+    new Promise<any>((resolve, reject) => client[method](req, (err: unknown, resp: any) => (err ? reject(err) : resolve(resp))));
+
+/** Every resource through Analyze, then AnalyzeStack, as the engine does; diagnostics as comparable strings. */
+async function throughHost(host: Host, resources: RecordedResource[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const r of resources) for (const d of diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(r, resources)))) out.push(`${d.policyName} ${d.enforcementLevel} ${d.urn || r.urn} ${d.message}`);
+    for (const d of diagnosticsOf(await rpc(host.client, "analyzeStack", analyzeStackRequest(resources)))) out.push(`${d.policyName} ${d.enforcementLevel} ${d.urn} ${d.message}`);
+    return out.sort();
+}
+
+async function offline(resources: RecordedResource[], config: PackConfig = {}): Promise<string[]> {
+    const r = await runPolicies(resources, PACK, config);
+    return r.violations.map((v) => `${v.policyName} ${v.enforcementLevel} ${v.urn ?? ""} ${v.rawMessage}`).sort();
+}
+
+describe("the pack in the real policy-pack host (run-policy-pack over gRPC)", function () {
+    this.timeout(180_000);
+    let host: Host;
+
+    before(async () => {
+        if (!fs.existsSync(RUN_POLICY_PACK)) {
+            throw new Error(`${path.relative(process.cwd(), RUN_POLICY_PACK)} is missing: install the pack as the CLI uses it with \`npm ci --omit=dev --prefix policies\` before running the tests (.ci/run does).`);
+        }
+        host = await startHost();
+    });
+    after(() => { host?.client?.close(); host?.proc.kill(); });
+
+    it("a production install carries the TypeScript the pack pins, so the host does not fall back to its bundled 3.8", () => {
+        const fromPulumi = createRequire(path.join(PACK_DIR, "node_modules", "@pulumi", "pulumi", "tsutils.js"));
+        const tsPath = fromPulumi.resolve("typescript");
+        assert.equal(path.relative(PACK_DIR, tsPath).split(path.sep).slice(0, 2).join("/"), "node_modules/typescript", tsPath);
+        const pkg = JSON.parse(fs.readFileSync(path.join(PACK_DIR, "package.json"), "utf8"));
+        assert.equal(fromPulumi("typescript/package.json").version, pkg.dependencies.typescript);
+        assert.equal(pkg.devDependencies, undefined, "everything the host needs is a runtime dependency");
+        assert.equal(pkg.dependencies["@pulumi/kubernetes"], undefined, "unused: the pack matches Kubernetes and Helm types by token");
+        assert.ok(!fs.existsSync(path.join(PACK_DIR, "node_modules", "@pulumi", "kubernetes")));
+    });
+
+    it("GetAnalyzerInfo lists every policy of the pack, mandatory, with its type and config schema", async () => {
+        const info = await rpc(host.client, "getAnalyzerInfo", new (proto.emptypb().Empty)());
+        assert.equal(info.getName(), POLICY_PACK_NAME);
+        assert.equal(info.getVersion(), "0.1.0");
+        const policies = info.getPoliciesList();
+        assert.deepEqual(policies.map((p: any) => p.getName()).sort(), allPolicies.map((p) => p.name).sort());
+        const resourceNames = new Set(resourcePolicies.map((p) => p.name));
+        for (const p of policies) {
+            assert.equal(p.getEnforcementlevel(), 1, `${p.getName()} mandatory`);
+            assert.equal(p.getPolicyType(), resourceNames.has(p.getName()) ? 1 : 2, `${p.getName()} type`);
+        }
+        const hop = policies.find((p: any) => p.getName() === "ec2-imds-hop-limit");
+        assert.equal(hop.getConfigschema().getProperties().toJavaScript().containerHostHopLimit.default, 2);
+    });
+
+    it("Configure with the CLI's reconciled defaults, then Analyze: a violation is mandatory and worded as the engine prints it", async () => {
+        await rpc(host.client, "configure", configureRequest(allPolicies));
+        const rs = structuredClone(compliant());
+        set("workspace", (p) => { p.encrypted = false; })(rs);
+        const volume = rs.find((r) => r.name === "workspace")!;
+        const diags = diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(volume, [awsProvider(), ...rs])));
+        assert.deepEqual(diags, [{
+            policyName: "ebs-volumes-encrypted-cmk", enforcementLevel: "mandatory", urn: "",
+            message: "Checks whether EBS volumes are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",
+        }]);
+    });
+
+    it("an unknown value at preview: the host reports the advisory deferral, exactly as the offline runner does", async () => {
+        await rpc(host.client, "configure", configureRequest(allPolicies));
+        const rs = [awsProvider(), ...structuredClone(compliant())];
+        set("workspace", (p) => { p.kmsKeyId = UNKNOWN; })(rs);
+        set("ws", (p) => { p.userData = UNKNOWN; })(rs);
+        const got = await throughHost(host, rs);
+        assert.ok(got.some((d) => d.startsWith("ebs-volumes-encrypted-cmk advisory ") && d.includes("during preview: EBS volume 'workspace': kmsKeyId is unknown")), got.join("\n"));
+        assert.deepEqual(got, await offline(rs));
+    });
+
+    it("a first preview of the example and the cluster stacks: host and offline runner agree diagnostic for diagnostic", async () => {
+        await rpc(host.client, "configure", configureRequest(allPolicies));
+        for (const stack of ["example", "national-heritage"]) {
+            const resources = (await runStack(stack, { preview: true })).resources;
+            const got = await throughHost(host, resources);
+            assert.ok(got.length > 10, `${stack}: deferrals expected`);
+            assert.deepEqual(got, await offline(resources), stack);
+        }
+    });
+
+    it("AnalyzeStack runs the stack policies in the host: a bucket without versioning and a foreign key", async () => {
+        await rpc(host.client, "configure", configureRequest(allPolicies));
+        const rs = [awsProvider(), ...structuredClone(compliant())];
+        set("datasets-ver", (p) => { p.versioningConfiguration.status = "Suspended"; })(rs);
+        set("logs", (p) => { p.kmsKeyId = "arn:aws:kms:us-east-1:999999999999:key/99999999-12ab-34cd-56ef-1234567890ab"; })(rs);
+        const diags = diagnosticsOf(await rpc(host.client, "analyzeStack", analyzeStackRequest(rs)));
+        assert.deepEqual(diags.map((d) => [d.policyName, d.enforcementLevel]).sort(), [["kms-key-references-stack-key", "mandatory"], ["s3-buckets-fully-configured", "mandatory"]]);
+        assert.deepEqual(await throughHost(host, rs), await offline(rs));
+    });
+
+    it("--policy-pack-config semantics: one policy set to advisory by Configure reports advisory", async () => {
+        const config: PackConfig = { "ecr-immutable-tags": "advisory" };
+        await rpc(host.client, "configure", configureRequest(allPolicies, config));
+        const rs = [awsProvider(), ...structuredClone(compliant())];
+        set("repo", (p) => { p.imageTagMutability = "MUTABLE"; })(rs);
+        const got = await throughHost(host, rs);
+        assert.equal(got.length, 1);
+        assert.match(got[0], /^ecr-immutable-tags advisory /);
+        assert.deepEqual(got, await offline(rs, config));
+    });
+});
