@@ -11,7 +11,7 @@ import * as path from "path";
 import { SCRIPT_NAMES, UserDataParams, workbenchEnv } from "../infra/instance/userdata";
 import { PYTHON, stubDir, tmpDir } from "./helpers/tools";
 
-const FILES = path.join(__dirname, "..", "infra", "workstation", "files");
+const FILES = path.join(__dirname, "..", "infra", "instance", "files");
 const TOKEN = "t".repeat(48);
 const params: UserDataParams = {
     researcherId: "alice", region: "eu-west-2",

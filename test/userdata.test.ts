@@ -127,9 +127,9 @@ describe("workstation user data", () => {
         it("every embedded script is what the repository holds minus comments, and passes shellcheck / compiles", () => {
             for (const name of SCRIPT_NAMES) {
                 const content = f[`/usr/local/sbin/${name}`];
-                const source = fs.readFileSync(path.join(__dirname, "..", "infra", "workstation", "files", name), "utf8");
+                const source = fs.readFileSync(path.join(__dirname, "..", "infra", "instance", "files", name), "utf8");
                 assert.equal(content, compactScript(name, source), name);
-                assert.ok(content.split("\n")[1].includes(`infra/workstation/files/${name}`), `${name} says where its documentation is`);
+                assert.ok(content.split("\n")[1].includes(`infra/instance/files/${name}`), `${name} says where its documentation is`);
                 const python = content.startsWith("#!/usr/bin/env python3");
                 const r = python ? run(PYTHON, ["-m", "py_compile", tmpFile(name, content)]) : shellcheck(tmpFile(name, content));
                 assert.equal(r.status, 0, `${name}:\n${r.output}`);

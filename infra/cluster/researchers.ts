@@ -66,7 +66,8 @@ export class ClusterResearcher extends pulumi.ComponentResource {
             name: args.podsRoleName,
             description: `Archaeo: ${r.id}'s server and jobs (EKS Pod Identity): the shared datasets and their own S3 prefix`,
             assumeRolePolicy: JSON.stringify(podIdentityTrust()),
-            tags: researcherTags(r.id),
+            // Not tagged `researcher`: that tag marks the researcher's own identity (policy researcher-roles-scoped).
+            tags: { "archaeo-pods-of": r.id },
         }, child);
         new aws.iam.RolePolicy(`${name}-pods-policy`, {
             role: podsRole.name,

@@ -130,7 +130,7 @@ export function compactScript(name: string, content: string): string {
         while (i < lines.length && lines[i].startsWith("#")) i++;
     }
     const purpose = (python ? lines[1].replace(/^"""/, "").replace(/"""$/, "") : lines[1].replace(/^#\s*/, "")).trim();
-    const source = `archaeo-workbench infra/workstation/files/${name}`;
+    const source = `archaeo-workbench infra/instance/files/${name}`;
     const header = python ? [`"""${purpose} (documented in ${source})"""`] : [`# ${purpose} (documented in ${source})`];
     const body = lines.slice(i).filter((l) => l.trim() !== "" && !(/^\s*#/.test(l) && !/shellcheck/.test(l)));
     return [lines[0], ...header, ...body].join("\n") + "\n";

@@ -67,7 +67,8 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             name: args.roleName,
             description: `Archaeo workstation of ${r.id}: SSM, ECR pull, their data and token, the stack key through S3/SSM`,
             assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")),
-            tags,
+            // Not tagged `researcher`: that tag marks the researcher's own identity (policy researcher-roles-scoped).
+            tags: { "archaeo-workstation-of": r.id },
         }, child);
         const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {
             role: role.name,
@@ -81,7 +82,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
                     partition, region: args.region, accountId, bucketArn, repositoryArn, keyArn, researcherId: r.id, researcherSsmPath: args.ssmPath,
                 }))),
         }, child);
-        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { name: args.roleName, role: role.name, tags }, child);
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { name: args.roleName, role: role.name, tags: { "archaeo-workstation-of": r.id } }, child);
 
         const token = new random.RandomPassword(`${name}-jupyter-token`, { length: 48, special: false }, child);
         const tokenParam = new aws.ssm.Parameter(`${name}-jupyter-token`, {

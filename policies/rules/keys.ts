@@ -51,7 +51,15 @@ export const keyStackPolicies: StackValidationPolicy[] = [
                     report(`${where} names the key by alias (${v}); give the key ARN: KMS resolves an alias in the caller's account, so the data may end up under another account's key.`, ref.r.urn);
                     continue;
                 }
-                if (keys.length) {
+                // A copy into another region (DLM crossRegionCopyRules, a backup vault of the copy region's
+                // provider) needs a key in that region: it must be a key ARN of this account there, not the stack key.
+                const parsed = parseArn(v);
+                const ownRegion = get(() => ref.r.provider?.props.region);
+                const stackKeyRegions = keyIds.map((k) => parseArn(k)?.region).filter(Boolean);
+                const isCopy = !ref.sameKey || (!!parsed && typeof ownRegion === "string" && parsed.region === ownRegion && stackKeyRegions.length > 0 && !stackKeyRegions.includes(parsed.region));
+                if (isCopy) {
+                    if (!parsed || parsed.service !== "kms") { report(`${where} is '${v}'; a copy key must be given as a full key ARN so its account can be checked.`, ref.r.urn); continue; }
+                } else if (keys.length) {
                     if (keyIds.includes(v) || extra.includes(v)) {
                         // fine: one of this stack's keys
                     } else if (keysUnknown) {

@@ -1,5 +1,5 @@
 /** Kubernetes workloads, storage, node classes and services the stack creates directly. */
-import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
@@ -206,10 +206,21 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 classes.set(name as string, sc === UNKNOWN ? { unknown: label(r) } : sc);
             }
             const efs = args.resources.filter((r) => r.type === "aws:efs/fileSystem:FileSystem");
+            const pvs = new Map<unknown, PolicyResource>(args.resources.filter((r) => r.type === "kubernetes:core/v1:PersistentVolume").map((r) => [get(() => r.props.metadata?.name), r]));
             for (const r of args.resources) {
                 if (r.type !== "kubernetes:core/v1:PersistentVolumeClaim") continue;
                 const scName = get(() => r.props.spec?.storageClassName);
                 if (scName === UNKNOWN) { d.defer(`${label(r)}.spec.storageClassName`); continue; }
+                // Static provisioning (storageClassName "" and a volumeName): judge the PersistentVolume it binds.
+                const volumeName = get(() => r.props.spec?.volumeName);
+                if (scName === "" && volumeName !== undefined) {
+                    if (volumeName === UNKNOWN) { d.defer(`${label(r)}.spec.volumeName`); continue; }
+                    const pv = pvs.get(volumeName);
+                    if (!pv) { report(`PVC '${r.name}' binds PersistentVolume '${volumeName}', which is not one of this stack's.`, r.urn); continue; }
+                    const problem = staticVolumeProblem(pv, args.resources, d);
+                    if (problem) report(`PVC '${r.name}' binds PersistentVolume '${volumeName}' ${problem}.`, r.urn);
+                    continue;
+                }
                 const sc = scName ? classes.get(scName) : undefined;
                 if (!sc) {
                     if ([...classes.values()].some((x) => x.unknown) && scName) d.defer(`${label(r)} StorageClass ${scName}`);
@@ -233,3 +244,36 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
         }),
     },
 ];
+
+/**
+ * Why a static PersistentVolume is not on storage this stack encrypts with its key, or undefined: an
+ * EFS volume (efs.csi.aws.com, volumeHandle <fs-id>[::<access point>]) on one of the stack's encrypted
+ * file systems, or a Mountpoint for S3 volume (s3.csi.aws.com, volumeAttributes.bucketName) on one of
+ * the stack's buckets with SSE-KMS default encryption.
+ */
+function staticVolumeProblem(pv: PolicyResource, all: readonly PolicyResource[], d: Deferrals): string | undefined {
+    const csi = known(() => pv.props.spec?.csi);
+    if (csi === UNKNOWN) { d.defer(`${label(pv)}.spec.csi`); return undefined; }
+    const driver = (csi as any)?.driver;
+    if (driver === "efs.csi.aws.com") {
+        const fsId = String((csi as any).volumeHandle ?? "").split(":")[0];
+        const fileSystems = all.filter((r) => r.type === "aws:efs/fileSystem:FileSystem").map((f) => ({ f, id: get(() => f.props.id) }));
+        if (fileSystems.some((x) => x.id === UNKNOWN)) { d.defer(`${label(pv)} EFS file system id`); return undefined; }
+        const fs = fileSystems.find((x) => x.id === fsId)?.f;
+        if (!fs) return `on EFS file system ${fsId || "(none)"}, which is not one of this stack's`;
+        if (fs.props.encrypted !== true) return `on EFS file system '${fs.name}', which is not encrypted`;
+        return undefined;
+    }
+    if (driver === "s3.csi.aws.com") {
+        const bucket = (csi as any).volumeAttributes?.bucketName;
+        const buckets = all.filter((r) => r.type === "aws:s3/bucket:Bucket").map((b) => ({ b, name: get(() => b.props.bucket), id: get(() => b.props.id) }));
+        if (buckets.some((x) => x.name === UNKNOWN)) { d.defer(`${label(pv)} bucket name`); return undefined; }
+        const b = buckets.find((x) => x.name === bucket);
+        if (!b) return `on bucket ${bucket ?? "(none)"}, which is not one of this stack's`;
+        const sse = all.filter((r) => r.type === "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration" && [b.name, b.id].includes(get(() => r.props.bucket)));
+        const kms = sse.some((r) => asArray(get(() => r.props.rules) as any[]).some((rule: any) => ["aws:kms", "aws:kms:dsse"].includes(rule?.applyServerSideEncryptionByDefault?.sseAlgorithm)));
+        if (!kms) return `on bucket ${bucket}, which has no SSE-KMS default encryption`;
+        return undefined;
+    }
+    return `uses CSI driver ${driver ?? "(none)"}, which this pack cannot prove encrypted`;
+}

@@ -95,8 +95,18 @@ export const researcherPolicies: StackValidationPolicy[] = [
                 const trust = known(() => role.props.assumeRolePolicy);
                 if (trust === UNKNOWN) d.defer(`${label(role)}.assumeRolePolicy`);
                 else {
-                    const principals = (statementsOf(trust) ?? []).filter((s) => s.effect === "Allow").flatMap((s) => principalsOf(s.principal).aws);
-                    for (const p of principals) trusted.set(p, [...(trusted.get(p) ?? []), id]);
+                    const allows = (statementsOf(trust) ?? []).filter((s) => s.effect === "Allow");
+                    const principals = allows.flatMap((s) => principalsOf(s.principal).aws);
+                    // A role several people share (an Identity Center permission set) is told apart by the caller's
+                    // session: aws:userid is "<role id>:<session name>" for an assumed role (IAM policy reference,
+                    // "AWS global condition context keys": aws:userid). A pinned session makes the principal distinct.
+                    for (const st of allows) {
+                        const session = conditionEntries(st).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "aws:userid").flatMap(([, , v]) => v).sort().join(",");
+                        for (const p of principalsOf(st.principal).aws) {
+                            const k = session ? `${p} (session ${session})` : p;
+                            trusted.set(k, [...(trusted.get(k) ?? []), id]);
+                        }
+                    }
                     const want = c.researcherPrincipals[id];
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
                 }
@@ -147,6 +157,9 @@ async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: s
             continue;
         }
         if (res.includes("${aws:userid}") && /:session\//.test(res)) continue; // their own Session Manager sessions
+        // session/* pinned to their own sessions by the tag Session Manager puts on each session (AWS Systems
+        // Manager user guide, "Additional sample IAM policies for Session Manager", example 4: ssm:resourceTag/aws:ssmmessages:session-id = ${aws:userid}).
+        if (/:session\/\*$/.test(res) && conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && key === "ssm:resourceTag/aws:ssmmessages:session-id" && values.length > 0 && values.every((v) => v === "${aws:userid}"))) continue;
         const a = parseArn(res);
         if (!a) { out.push(`names '${res}', which is not an ARN`); continue; }
         if (a.service === "ssm" && a.resource.startsWith("document/")) {
@@ -162,8 +175,14 @@ async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: s
             if (sc.datasetBuckets.includes(UNKNOWN)) { d.defer(`${where} (dataset bucket name unknown)`); continue; }
             if (!sc.datasetBuckets.includes(bucket)) { out.push(`reaches the bucket ${bucket}, which is not the dataset bucket`); continue; }
             if (rest.length === 0) {
+                // The bucket's region is metadata, not data.
+                if (actions.length > 0 && actions.every((x) => x.action === "s3:GetBucketLocation")) continue;
                 const prefixes = conditionEntries(s).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "s3:prefix").flatMap(([, , v]) => v);
-                const ok = prefixes.length > 0 && prefixes.every((p) => p.startsWith(`researchers/${id}/`) || p.startsWith("datasets/"));
+                // Listing the top level with delimiter "/" returns the names of the top-level prefixes only (S3 ListObjectsV2:
+                // keys below a delimiter roll up into CommonPrefixes), never another researcher's keys.
+                const delimiters = conditionEntries(s).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "s3:delimiter").flatMap(([, , v]) => v);
+                const namesOnly = prefixes.length > 0 && prefixes.every((p) => p === "") && delimiters.length > 0 && delimiters.every((x) => x === "/");
+                const ok = namesOnly || (prefixes.length > 0 && prefixes.every((p) => p.startsWith(`researchers/${id}/`) || p.startsWith("datasets/")));
                 if (!ok) out.push(`allows ${few(s.actions)} on the whole bucket ${bucket} without a Condition s3:prefix limited to researchers/${id}/ and datasets/`);
                 continue;
             }

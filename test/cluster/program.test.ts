@@ -157,7 +157,7 @@ describe("cluster mode: national-heritage", () => {
         ]);
         for (const a of assoc) {
             const role = run.engine.byType("aws:iam/role:Role").find((r) => r.state.arn === a.inputs.roleArn)!;
-            assert.equal(role.inputs.tags.researcher, a.inputs.tags.researcher);
+            assert.equal(role.inputs.tags["archaeo-pods-of"], a.inputs.tags.researcher);
         }
     });
 
