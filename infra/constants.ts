@@ -16,3 +16,7 @@ export const BATCH_TAINT = { key: "archaeo/batch", value: "true", effect: "NoSch
 
 /** Karpenter NodePool names and the node label they set. */
 export const POOLS = { gpu: "gpu", batchSpot: "gpu-batch-spot", system: "system", label: "archaeo/pool" } as const;
+
+/** Per researcher: at most 6 OpenSSH keys of at most 800 characters (an RSA-4096 key is ~725 plus its comment),
+ *  so the gzip user data stays far under EC2's 16 KiB limit (infra/instance/userdata.ts USER_DATA_BUDGET_BYTES). */
+export const SSH_KEY_LIMITS = { perResearcher: 6, chars: 800 } as const;

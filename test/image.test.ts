@@ -365,6 +365,19 @@ describe("image: images/pytorch-cuda", () => {
             assert.equal(fs.readFileSync(path.join(home, ".bashrc"), "utf8"), "# theirs\n");
         });
 
+        it("sshd without keys: refuses to start, unless optional (cluster sidecar), where it idles instead of crash-looping", () => {
+            const keys = tmpFile("authorized_keys", "");
+            const env = { ARCHAEO_AUTHORIZED_KEYS: keys, SSH_HOST_KEY_DIR: tmpDir("archaeo-hostkeys-") };
+            const strict = runAs(1000, ["sshd"], env);
+            assert.equal(strict.status, 1);
+            assert.match(strict.out, /is missing or empty: mount the researcher's public keys/);
+            const stubs = stubDir({ sleep: 'echo "slept $*"', id: 'if [ "$1" = -u ]; then echo 1000; else exec /usr/bin/id "$@"; fi' });
+            const optional = runAs(null, ["sshd"], { ...env, ARCHAEO_SSHD_OPTIONAL: "1", PATH: `${stubs}:${process.env.PATH}` });
+            assert.equal(optional.status, 0, optional.out);
+            assert.match(optional.out, /no SSH for this researcher/);
+            assert.match(optional.out, /slept infinity/);
+        });
+
         it("a HOME that cannot be written is reported, not fatal (the image works without a mounted home)", () => {
             const r = runAs(1000, ["true"], { HOME: "/proc/archaeo-no-such-home" });
             assert.equal(r.status, 0, r.out);

@@ -128,7 +128,15 @@ case "$role" in
         if [ "$type" = rsa ]; then ssh-keygen -q -t rsa -b 3072 -N '' -f "$key"; else ssh-keygen -q -t "$type" -N '' -f "$key"; fi
       fi
     done
-    [ -s "$authorized_keys" ] || die "${authorized_keys} is missing or empty: mount the researcher's public keys"
+    if [ ! -s "$authorized_keys" ]; then
+      # Cluster mode runs sshd as a sidecar of every server; a researcher without keys gets no SSH
+      # (and no crash loop): the sidecar idles until the pod ends.
+      if [ "${ARCHAEO_SSHD_OPTIONAL:-0}" = 1 ]; then
+        say "${authorized_keys} is empty: no SSH for this researcher (add sshPublicKeys to their entry in the stack config)"
+        exec sleep infinity
+      fi
+      die "${authorized_keys} is missing or empty: mount the researcher's public keys"
+    fi
     exec /usr/sbin/sshd -D -e -f "$sshd_config" \
       -o "$(session_env_option)" \
       -o "HostKey=${keydir}/ssh_host_ed25519_key" -o "HostKey=${keydir}/ssh_host_rsa_key" "$@"

@@ -15,7 +15,7 @@ import * as zlib from "zlib";
 import * as YAML from "yaml";
 import { PORTS as WORKBENCH_PORTS } from "../constants";
 import type { AccessMode } from "../config";
-import { RESEARCHER_UID } from "../constants";
+import { RESEARCHER_UID, SSH_KEY_LIMITS } from "../constants";
 import { shmSizeGiB } from "../sizing";
 
 /** Everything one researcher's workstation needs; plain values only. */
@@ -54,8 +54,8 @@ export { RESEARCHER_UID };
 /** Mountpoint for Amazon S3 release installed on the host (awslabs/mountpoint-s3 tag v1.23.0). */
 export const MOUNT_S3_VERSION = "1.23.0";
 /** Largest accepted key list: 6 keys of up to 800 characters each (an RSA-4096 key is 725 plus its comment). */
-export const MAX_SSH_PUBLIC_KEYS = 6;
-export const MAX_SSH_PUBLIC_KEY_CHARS = 800;
+export const MAX_SSH_PUBLIC_KEYS = SSH_KEY_LIMITS.perResearcher;
+export const MAX_SSH_PUBLIC_KEY_CHARS = SSH_KEY_LIMITS.chars;
 /** EC2's limit on raw user data, and the budget this module keeps the gzip document under. */
 export const EC2_USER_DATA_LIMIT_BYTES = 16_384;
 export const USER_DATA_BUDGET_BYTES = 12_288;

@@ -33,6 +33,7 @@ describe("config: researchers", () => {
         ["two researchers acting as one principal", [researcher("alice"), researcher("bob", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice` })], "researchers[1].iamPrincipalArn", /also acts as researchers\[0\]/],
         ["no SSH key in instance mode", [researcher("alice", { sshPublicKeys: [] })], "researchers[0].sshPublicKeys", /needs at least one OpenSSH public key/],
         ["a malformed SSH key", [researcher("alice", { sshPublicKeys: [ED25519, "ssh-ed25519 nope!"] })], "researchers[0].sshPublicKeys[1]", /has a body that is not base64/],
+        ["seven SSH keys", [researcher("alice", { sshPublicKeys: Array(7).fill(ED25519) })], "researchers[0].sshPublicKeys", /has 7 keys; at most 6 per researcher/],
         ["bad e-mail", [researcher("alice", { email: "alice" })], "researchers[0].email", /'alice' is not an e-mail address/],
         ["bad per-researcher instance type", [researcher("alice", { instanceType: "m5.large" })], "researchers[0].instanceType", /m5.large is not a supported GPU instance type/],
         ["per-researcher workspace out of range", [researcher("alice", { workspaceSizeGiB: 20 })], "researchers[0].workspaceSizeGiB", /must be 50-16384 GiB, got 20/],
