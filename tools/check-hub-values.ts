@@ -26,7 +26,7 @@ export function helmMerge(defaults: unknown, values: unknown): unknown {
 /** Values for every shape the stack renders: Cognito, OIDC, port-forward access and a TLS load balancer, culling on and off. */
 export function sampleValues() {
     const base = {
-        image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/archaeo/x/y/pytorch-cuda@sha256:" + "a".repeat(64),
+        image: { name: "123456789012.dkr.ecr.us-west-2.amazonaws.com/archaeo/x/y/pytorch-cuda", tag: `ctx-0123456789abcdef@sha256:${"a".repeat(64)}` },
         researcherIds: ["alice", "bob"],
         auth: { authorizeUrl: "https://x.auth.us-west-2.amazoncognito.com/oauth2/authorize", tokenUrl: "https://x/token", userdataUrl: "https://x/userInfo", usernameClaim: "username", clientId: "abc", loginService: "x" },
         publicUrl: "http://localhost:8000",

@@ -135,7 +135,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         ...(c.auth.kind === "oidc" ? { oidcClientSecret: new pulumi.Config(cfg.project).requireSecret("oidcClientSecret") } : {}),
         publicUrl: url,
         ...(c.hub ? { exposed: { acmCertificateArn: c.hub.acmCertificateArn, sourceRanges: cfg.access.cidrs } } : {}),
-        image: f.imageRef, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes,
+        image: f.imageRef, imageTag: f.imageTag, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes,
         memoryGiB: cfg.gpu.memoryGiB, vcpus: cfg.gpu.vcpus, env, protect: cfg.protectData, k8sProvider, dependsOn: [...eks.ready, ...storage.ready],
     }, opts);
 

@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterSettings, Researcher } from "../config";
 import { CHARTS } from "./karpenter";
-import { HubAuth, HubParams, HUB_NAMESPACE, hubNamespaceObjects, jupyterhubValues, portForwardPolicy } from "./manifests";
+import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, jupyterhubValues, portForwardPolicy } from "./manifests";
 
 export interface HubArgs {
     institution: string;
@@ -23,7 +23,9 @@ export interface HubArgs {
     /** https://<hubHostname> in cidr mode, http://localhost:8000 (kubectl port-forward) otherwise. */
     publicUrl: string;
     exposed?: HubParams["exposed"];
+    /** repository@sha256:... and the pushed tag. */
     image: pulumi.Input<string>;
+    imageTag: string;
     gpuLimit: number;
     gpusPerResearcher: number;
     cullMinutes: number;
@@ -108,7 +110,7 @@ export class JupyterHub extends pulumi.ComponentResource {
 
         const values = pulumi.all([args.image, auth, args.env, clientSecret]).apply(([image, a, env, secret]) => {
             const v = jupyterhubValues({
-                image, researcherIds: args.researchers.map((r) => r.id), auth: a, publicUrl: args.publicUrl, exposed: args.exposed,
+                image: hubImage(image, args.imageTag), researcherIds: args.researchers.map((r) => r.id), auth: a, publicUrl: args.publicUrl, exposed: args.exposed,
                 cullMinutes: args.cullMinutes, gpusPerResearcher: args.gpusPerResearcher, memoryGiB: args.memoryGiB, vcpus: args.vcpus, env,
             });
             return { ...v, hub: { ...v.hub, config: { ...v.hub.config, GenericOAuthenticator: { ...v.hub.config.GenericOAuthenticator, client_secret: secret } } } };

@@ -486,9 +486,19 @@ export interface HubAuth {
     loginService: string;
 }
 
+/**
+ * The single-user image as the chart wants it: z2jh joins `name:tag` (files/hub/jupyterhub_config.py)
+ * and its image-puller templates use both, so the tag carries the digest: <repo>:<tag>@sha256:<digest>
+ * (a reference with both: the runtime pulls by digest). Pure.
+ */
+export function hubImage(imageRef: string, tag: string): { name: string; tag: string } {
+    const [name, digest] = imageRef.split("@");
+    return { name, tag: digest ? `${tag}@${digest}` : tag };
+}
+
 export interface HubParams {
-    /** repository@sha256:... of the workbench image. */
-    image: string;
+    /** The workbench image: repository and tag@digest (hubImage). */
+    image: { name: string; tag: string };
     researcherIds: readonly string[];
     auth: HubAuth;
     /** https://<hubHostname> in cidr mode; http://localhost:8000 (kubectl port-forward) otherwise. */
@@ -583,7 +593,7 @@ export function jupyterhubValues(p: HubParams) {
         scheduling: { userScheduler: { enabled: false }, podPriority: { enabled: false }, userPlaceholder: { enabled: false } },
         prePuller: { hook: { enabled: false }, continuous: { enabled: false } },
         singleuser: {
-            image: { name: p.image, tag: "" },
+            image: { name: p.image.name, tag: p.image.tag },
             uid: RESEARCHER_UID,
             fsGid: RESEARCHER_UID,
             allowPrivilegeEscalation: false,
@@ -601,7 +611,7 @@ export function jupyterhubValues(p: HubParams) {
             },
             extraContainers: [{
                 name: "sshd",
-                image: p.image,
+                image: `${p.image.name}:${p.image.tag}`,
                 args: ["sshd"],
                 ports: [{ name: "ssh", containerPort: PORTS.ssh }],
                 env: [{ name: "ARCHAEO_SSHD_OPTIONAL", value: "1" }, ...Object.entries(env).map(([name, value]) => ({ name, value }))],
@@ -613,6 +623,9 @@ export function jupyterhubValues(p: HubParams) {
                 ],
             }],
             profileList: profileList(p),
+            // The SSH sidecar's processes (nohup training over SSH) are visible to the server's activity
+            // extension, so an SSH job keeps the server from being culled.
+            extraPodConfig: { shareProcessNamespace: true },
             networkPolicy: { enabled: true },
         },
         cull: p.cullMinutes > 0

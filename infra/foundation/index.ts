@@ -36,6 +36,8 @@ export interface Foundation {
     bucketArn: pulumi.Output<string>;
     repositoryArn: pulumi.Output<string>;
     imageRef: pulumi.Output<string>;
+    /** The content-derived tag the image was pushed with. */
+    imageTag: string;
     auditBucketName: pulumi.Output<string>;
     auditTrailArn: pulumi.Output<string>;
 }
@@ -114,6 +116,7 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         bucketArn: datasets.bucketArn,
         repositoryArn: registry.repositoryArn,
         imageRef: registry.imageDigestRef,
+        imageTag: registry.imageTag,
         auditBucketName: audit.bucketName,
         auditTrailArn: audit.trailArn,
     };

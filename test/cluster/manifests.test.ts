@@ -6,7 +6,7 @@ import { KUBERNETES_VERSIONS } from "../../infra/config";
 import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
-import { ddpJob, hubResearcherObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
+import { ddpJob, hubImage, hubResearcherObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
 import { sampleValues } from "../../tools/check-hub-values";
 import { cloudInitSchema, tmpFile } from "../helpers/tools";
@@ -129,7 +129,7 @@ describe("cluster manifests", () => {
                 "hub.nodeSelector", "prePuller.continuous.enabled", "prePuller.hook.enabled", "proxy.chp.nodeSelector", "proxy.https.enabled", "proxy.https.type",
                 "proxy.service.annotations", "proxy.service.loadBalancerSourceRanges", "proxy.service.type", "scheduling.podPriority.enabled",
                 "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cmd",
-                "singleuser.defaultUrl", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
+                "singleuser.defaultUrl", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
                 "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
                 "singleuser.storage.extraVolumeMounts", "singleuser.storage.extraVolumes", "singleuser.storage.type", "singleuser.uid",
             ];
@@ -144,10 +144,11 @@ describe("cluster manifests", () => {
             assert.deepEqual([...used].sort(), [...CHECKED].sort());
         });
 
-        it("the single-user image is the stack image by digest (the chart joins name:tag only when tag is set)", () => {
+        it("the single-user image is the stack image by tag and digest (the chart joins name:tag; the runtime pulls by digest)", () => {
             const v = sampleValues()[0];
-            assert.match(v.singleuser.image.name, /@sha256:[0-9a-f]{64}$/);
-            assert.equal(v.singleuser.image.tag, "");
+            assert.match(`${v.singleuser.image.name}:${v.singleuser.image.tag}`, /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/\S+:ctx-[0-9a-f]{16}@sha256:[0-9a-f]{64}$/);
+            assert.deepEqual(hubImage("repo.example/x@sha256:abc", "ctx-1"), { name: "repo.example/x", tag: "ctx-1@sha256:abc" });
+            assert.equal(v.singleuser.extraContainers[0].image, `${v.singleuser.image.name}:${v.singleuser.image.tag}`, "the SSH sidecar runs the same image");
         });
     });
 

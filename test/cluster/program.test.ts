@@ -170,7 +170,8 @@ describe("cluster mode: national-heritage", () => {
         assert.deepEqual(v.hub.config.Authenticator.allowed_users, ["imaging-lead", "ml-engineer", "archivist"]);
         assert.match(v.hub.config.GenericOAuthenticator.authorize_url, /^https:\/\/archaeo-national-heritage-.*\.auth\.us-west-2\.amazoncognito\.com\/oauth2\/authorize$/);
         assert.match(v.hub.config.GenericOAuthenticator.client_secret, /^mock-secret-/);
-        assert.equal(v.singleuser.image.name, run.outputs.imageUri);
+        assert.equal(`${v.singleuser.image.name}@${v.singleuser.image.tag.split("@")[1]}`, run.outputs.imageUri);
+        assert.equal(v.singleuser.extraPodConfig.shareProcessNamespace, true);
         assert.deepEqual([v.singleuser.uid, v.singleuser.allowPrivilegeEscalation, v.singleuser.serviceAccountName], [1000, false, "researcher-{username}"]);
         assert.deepEqual(v.cull, { enabled: true, timeout: 45 * 60, every: 300, users: false, removeNamedServers: false, maxAge: 0 });
         assert.deepEqual(v.prePuller, { hook: { enabled: false }, continuous: { enabled: false } });
