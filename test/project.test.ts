@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CONFIG_KEYS, parseConfig, projectConfigBlock } from "../infra/config";
+import { allPolicies } from "../policies/rules";
 import { listStacks, readStack } from "../tools/stacks";
 import { run } from "./helpers/tools";
 
@@ -46,6 +47,30 @@ describe("project files", () => {
         assert.deepEqual(new Set(institutions.map((c) => c.mode)), new Set(["instance", "cluster"]));
         assert.deepEqual(new Set(institutions.map((c) => c.access.mode)), new Set(["ssm", "cidr"]));
         assert.ok(institutions.filter((c) => c.researchers.length >= 3).length >= 2, "uni-archaeology and national-heritage have several researchers");
+    });
+
+    it("the README's first screen: what it is, then the install, offline plan and test commands; .ci/run runs exactly those", () => {
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        const firstBlock = /```bash\n([\s\S]*?)```/.exec(readme)![1];
+        const commands = firstBlock.split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter(Boolean);
+        assert.deepEqual(commands, ["npm ci", "npm run plan -- --stack example", "npm test"]);
+        assert.ok(readme.indexOf("```bash") < readme.indexOf("## Deploying for an institution") && readme.indexOf("## Deploying") < readme.indexOf("## A researcher's day one"));
+        const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8").split("\n").filter((l) => /^npm /.test(l));
+        assert.deepEqual(ci.map((l) => l.replace(/ --no-audit --no-fund/, "")), ["npm ci", "npm test"]);
+        const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+        assert.match(pkg.scripts.test, /^node tools\/prereqs\.mjs && /, "npm test installs what it runs for real");
+    });
+
+    it("every policy the README's security model names exists, and every mandatory policy of the pack is named there", () => {
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Security model"), readme.indexOf("## Outputs"));
+        // The claims table: the last cell of each row lists the policies that enforce the claim.
+        const rows = section.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| claim") && !l.startsWith("|---"));
+        assert.ok(rows.length >= 8, `${rows.length} claims`);
+        const named = new Set(rows.flatMap((r) => [...r.split("|").slice(-2, -1)[0].matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1])));
+        const pack = new Set(allPolicies.map((p) => p.name));
+        for (const n of named) assert.ok(pack.has(n), `the README names ${n}, which is not a policy of the pack`);
+        for (const p of allPolicies.filter((x) => x.enforcementLevel === "mandatory")) assert.ok(named.has(p.name), `${p.name} is mandatory but the README's security model does not name it`);
     });
 
     it("YAML files pass yamllint", () => {
