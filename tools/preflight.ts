@@ -30,7 +30,9 @@ export interface AccessFacts {
 const inside = (ip: string, cidr: string) => {
     const c = parseCidr(cidr);
     const a = parseCidr(`${ip}/32`);
-    return !!c && !!a && c.version === a.version && a.first >= c.first && a.last <= c.last;
+    if (!c || !a || c.version !== a.version) return false;
+    const hostBits = BigInt((c.version === 4 ? 32 : 128) - c.prefix);
+    return (a.network >> hostBits) === (c.network >> hostBits);
 };
 
 /** Decides whether a runner can reach the EKS API; returns undefined when it can, else the reason and the fix. Pure. */

@@ -4,5 +4,5 @@ export { CONFIG_KEYS, MOVED_KEYS, PROJECT, RESEARCHER_FIELDS, projectConfigBlock
 export type { ConfigKey, KeySpec } from "./schema";
 export { accountProblems, IAM_PRINCIPAL, KMS_ARN, KUBERNETES_VERSIONS, MAX_RESEARCHERS, parseConfig, researchersSection } from "./parse";
 export type { ConfigContext } from "./parse";
-export { addressesCovered, parseCidr } from "./cidr";
+export { parseCidr, publicAddressCoverage } from "../../policies/lib/cidr";
 export { checkSshPublicKey, SSH_KEY_MAX_LENGTH } from "./ssh";

@@ -9,7 +9,8 @@
 import { SSH_KEY_LIMITS } from "../constants";
 import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
 import prices from "../data/prices.json";
-import { addressesCovered, parseCidr, ParsedCidr } from "./cidr";
+// The same pure CIDR arithmetic the policy pack judges ingress with: config and pack agree.
+import { parseCidr, publicAddressCoverage } from "../../policies/lib/cidr";
 import { CONFIG_KEYS, ConfigKey, KeySpec, Mode, MOVED_KEYS, PROJECT, RESEARCHER_FIELDS } from "./schema";
 import { checkSshPublicKey } from "./ssh";
 import {
@@ -264,21 +265,25 @@ function accessSection(r: Reader, mode: Mode): StackConfig["access"] {
     return { mode: accessMode, cidrs, maxAddresses };
 }
 
-/** Checks a list of IPv4 CIDRs one by one and by the address space they cover together. */
+/**
+ * Checks a list of IPv4 CIDRs one by one and by the public address space they cover together
+ * (policies/lib/cidr.ts publicAddressCoverage, the pack's own measure: 0.0.0.0/1 + 128.0.0.0/1 is the
+ * whole internet too), at most accessCidrMaxAddresses.
+ */
 function checkCidrList(r: Reader, k: ConfigKey, maxAddresses: number, what: string): string[] {
     const cidrs = r.list(k);
-    const parsed: ParsedCidr[] = [];
+    const good: string[] = [];
     cidrs.forEach((c, i) => {
         const p = parseCidr(c);
         if (!p) r.fail(`${k}[${i}]`, `'${c}' is not a valid CIDR (e.g. 203.0.113.0/24)`);
         else if (p.version === 6) r.fail(`${k}[${i}]`, `'${c}' is IPv6, but the workbench VPC is IPv4-only; list IPv4 CIDRs`);
         else if (p.prefix === 0) r.fail(`${k}[${i}]`, `'${c}' opens ${what} to the whole internet; list your institution's CIDRs${k === "accessCidrs" ? " or use accessMode: ssm" : ""}`);
-        else if (p.hostBitsSet) r.fail(`${k}[${i}]`, `'${c}' has host bits set; did you mean ${p.network}?`);
-        else parsed.push(p);
+        else if (p.hostBitsSet) r.fail(`${k}[${i}]`, `'${c}' has host bits set; did you mean ${p.canonical}?`);
+        else good.push(c);
     });
-    const covered = addressesCovered(parsed);
+    const covered = publicAddressCoverage(good).ipv4;
     if (covered > BigInt(maxAddresses)) {
-        r.fail(k, `covers ${covered} IPv4 addresses, more than accessCidrMaxAddresses (${maxAddresses}); list your institution's own ranges (raise accessCidrMaxAddresses only if they really are that large)`);
+        r.fail(k, `covers ${covered} public IPv4 addresses, more than accessCidrMaxAddresses (${maxAddresses}); list your institution's own ranges (raise accessCidrMaxAddresses, and the pack's ipv4MinPrefixLength, only if they really are that large)`);
     }
     return cidrs;
 }

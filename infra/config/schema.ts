@@ -53,7 +53,7 @@ export const CONFIG_KEYS = {
     backupCopyKmsKeyArn: { type: "string", modes: BOTH, description: "Customer-managed KMS key in backupCopyRegion that encrypts the copies." },
     accessMode: { type: "string", modes: BOTH, default: "ssm", description: "ssm: no inbound port at all (SSM Session Manager / kubectl port-forward). cidr: SSH (instance) or the hub over TLS (cluster) open to accessCidrs." },
     accessCidrs: { type: "array", modes: BOTH, default: [], description: "IPv4 CIDRs allowed in when accessMode is cidr, at most accessCidrMaxAddresses addresses in all; 0.0.0.0/0 is refused." },
-    accessCidrMaxAddresses: { type: "integer", modes: BOTH, default: 65536, min: 1, max: 16777216, unit: "addresses", description: "Most IPv4 addresses accessCidrs and clusterApiCidrs may cover together (a /16 is 65536)." },
+    accessCidrMaxAddresses: { type: "integer", modes: BOTH, default: 65536, min: 1, max: 16777216, unit: "addresses", description: "Most public IPv4 addresses accessCidrs (and clusterApiCidrs) may cover together (a /16 is 65536; the pack's ipv4MinPrefixLength is the same limit)." },
     autoStopIdleMinutes: { type: "integer", modes: BOTH, default: 60, min: 0, max: 1440, unit: "minutes", description: "Stop a workstation (instance) or cull a server (cluster) after this many minutes with no work (kernels, terminals, SSH, processes, GPU): 15-1440, or 0 to disable." },
     autoStopGpuUtilPercent: { type: "integer", modes: BOTH, default: 5, min: 0, max: 100, unit: "%", description: "GPU utilisation (%) under which a GPU counts as idle: 0-100." },
     budgetMonthlyUsd: { type: "integer", modes: BOTH, default: 500, min: 1, max: 1000000, unit: "USD", description: "Monthly AWS Budget for this stack's tagged cost, in USD: 1-1000000." },

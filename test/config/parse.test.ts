@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { CONFIG_KEYS, ConfigError, parseCidr, checkSshPublicKey, addressesCovered } from "../../infra/config";
+import { CONFIG_KEYS, ConfigError, parseCidr, checkSshPublicKey, publicAddressCoverage } from "../../infra/config";
 import { GPU_INSTANCE_TYPES } from "../../infra/data/gpus";
 import { ED25519, parse, problems, refuses } from "../helpers/config";
 
@@ -48,8 +48,8 @@ describe("config: parseConfig (stack keys)", () => {
         ["CIDRs in ssm mode", { accessCidrs: ["203.0.113.0/24"] }, "accessCidrs", /is only used with accessMode: cidr/],
         ["0.0.0.0/0 refused", { accessMode: "cidr", accessCidrs: ["0.0.0.0/0"] }, "accessCidrs[0]", /opens the workbench to the whole internet/],
         ["IPv6 refused: the VPC is IPv4-only", { accessMode: "cidr", accessCidrs: ["203.0.113.0/24", "2001:db8::/48"] }, "accessCidrs[1]", /is IPv6, but the workbench VPC is IPv4-only/],
-        ["the internet in two halves", { accessMode: "cidr", accessCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }, "accessCidrs", /covers 4294967296 IPv4 addresses, more than accessCidrMaxAddresses \(65536\)/],
-        ["a /8 is too broad by default", { accessMode: "cidr", accessCidrs: ["10.0.0.0/8"] }, "accessCidrs", /covers 16777216 IPv4 addresses/],
+        ["the internet in two halves", { accessMode: "cidr", accessCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }, "accessCidrs", /covers \d+ public IPv4 addresses, more than accessCidrMaxAddresses \(65536\)/],
+        ["a public /8 is too broad by default", { accessMode: "cidr", accessCidrs: ["44.0.0.0/8"] }, "accessCidrs", /covers 16777216 public IPv4 addresses/],
         ["malformed CIDR", { accessMode: "cidr", accessCidrs: ["203.0.113.300/24"] }, "accessCidrs[0]", /is not a valid CIDR/],
         ["CIDR host bits", { accessMode: "cidr", accessCidrs: ["203.0.113.7/24"] }, "accessCidrs[0]", /has host bits set; did you mean 203.0.113.0\/24\?/],
         ["auto-stop too short", { autoStopIdleMinutes: 5 }, "autoStopIdleMinutes", /must be 0 \(disabled\) or 15-1440 minutes, got 5/],
@@ -80,8 +80,8 @@ describe("config: parseConfig (stack keys)", () => {
     });
 
     it("accessCidrMaxAddresses raises the ceiling on purpose", () => {
-        const cfg = parse({ accessMode: "cidr", accessCidrs: ["10.0.0.0/8"], accessCidrMaxAddresses: 16777216 });
-        assert.deepEqual([...cfg.access.cidrs], ["10.0.0.0/8"]);
+        const cfg = parse({ accessMode: "cidr", accessCidrs: ["44.0.0.0/8"], accessCidrMaxAddresses: 16777216 });
+        assert.deepEqual([...cfg.access.cidrs], ["44.0.0.0/8"]);
     });
 
     it("reports every problem at once, in one message naming each key", () => {
@@ -114,7 +114,7 @@ describe("config: parseConfig (stack keys)", () => {
             fc.oneof(fc.constant(0), fc.integer({ min: 15, max: 1440 })),
             fc.array(fc.tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 19, max: 32 })), { minLength: 1, maxLength: 4 }),
             (instanceType, workspaceSizeGiB, idle, nets) => {
-                const cidrs = nets.map(([a, b, p]) => parseCidr(`${a}.${b}.0.0/${p}`)!.network);
+                const cidrs = nets.map(([a, b, p]) => parseCidr(`${a}.${b}.0.0/${p}`)!.canonical);
                 const cfg = parse({ instanceType, workspaceSizeGiB, autoStopIdleMinutes: idle, accessMode: "cidr", accessCidrs: cidrs });
                 assert.equal(cfg.instanceType, instanceType);
                 assert.equal(cfg.mode === "instance" && cfg.researchers[0].gpu, GPU_INSTANCE_TYPES[instanceType]);
@@ -126,21 +126,13 @@ describe("config: parseConfig (stack keys)", () => {
 });
 
 describe("config: helpers", () => {
-    it("parseCidr handles IPv4 and IPv6 networks and host bits", () => {
-        const v4 = parseCidr("10.42.0.0/16")!;
-        assert.deepEqual([v4.version, v4.prefix, v4.hostBitsSet, v4.network, v4.last - v4.first + 1n], [4, 16, false, "10.42.0.0/16", 65536n]);
-        assert.equal(parseCidr("10.42.1.0/16")!.network, "10.42.0.0/16");
-        assert.equal(parseCidr("2001:db8:4d55::/48")!.network, "2001:db8:4d55::/48");
-        assert.equal(parseCidr("2001:db8::1/64")!.hostBitsSet, true);
-        assert.equal(parseCidr("::/0")!.prefix, 0);
-        for (const bad of ["10.0.0.0", "10.0.0.0/33", "1.2.3/8", "2001:db8:::/48", "gg::/16"]) assert.equal(parseCidr(bad), undefined, bad);
-    });
-
-    it("addressesCovered counts overlapping and adjacent networks once", () => {
-        const c = (...x: string[]) => addressesCovered(x.map((s) => parseCidr(s)!));
-        assert.equal(c("10.0.0.0/24", "10.0.0.128/25"), 256n);
-        assert.equal(c("10.0.0.0/24", "10.0.1.0/24"), 512n);
-        assert.equal(c("0.0.0.0/1", "128.0.0.0/1"), 2n ** 32n);
+    it("the CIDR arithmetic is the policy pack's (policies/lib/cidr.ts): overlaps once, private space free", () => {
+        const c = (...x: string[]) => publicAddressCoverage(x).ipv4;
+        assert.equal(c("203.0.113.0/24", "203.0.113.128/25"), 256n);
+        assert.equal(c("0.0.0.0/1", "128.0.0.0/1") > 2n ** 31n, true);
+        assert.equal(c("10.0.0.0/8"), 0n, "RFC 1918 space is not public");
+        assert.equal(parseCidr("10.42.1.0/16")!.canonical, "10.42.0.0/16");
+        for (const bad of ["10.0.0.0", "10.0.0.0/33", "1.2.3/8"]) assert.equal(parseCidr(bad), undefined, bad);
     });
 
     it("checkSshPublicKey accepts real keys and names what is wrong with others", () => {
