@@ -155,6 +155,17 @@ describe("cluster mode: national-heritage", () => {
             "jupyterhub/researcher-archivist", "jupyterhub/researcher-imaging-lead", "jupyterhub/researcher-ml-engineer",
             "researcher-archivist/researcher", "researcher-imaging-lead/researcher", "researcher-ml-engineer/researcher",
         ]);
+        // The hub runs each server as serviceAccountName with {username} expanded (KubeSpawner 7.0.0 spawner.py:
+        // service_account=self._expand_all(self.service_account)); the DDP Job names its SA directly.
+        const values = releases("jupyterhub").inputs.values;
+        for (const id of ["imaging-lead", "ml-engineer", "archivist"]) {
+            const sa = values.singleuser.serviceAccountName.replace("{username}", id);
+            assert.ok(assoc.some((a) => a.inputs.namespace === "jupyterhub" && a.inputs.serviceAccount === sa && a.inputs.tags.researcher === id), `${id}'s server SA ${sa} has no association`);
+            const job = JSON.parse((run.outputs.researchers as any)[id].ddpJobTemplate.split("\n---\n")[1]);
+            assert.ok(assoc.some((a) => a.inputs.namespace === job.metadata.namespace && a.inputs.serviceAccount === job.spec.template.spec.serviceAccountName && a.inputs.tags.researcher === id));
+            const sas = run.engine.byType("kubernetes:core/v1:ServiceAccount").map((r) => `${r.inputs.metadata.namespace}/${r.inputs.metadata.name}`);
+            assert.ok(sas.includes(`jupyterhub/${sa}`) && sas.includes(`${job.metadata.namespace}/${job.spec.template.spec.serviceAccountName}`), "the service accounts exist");
+        }
         for (const a of assoc) {
             const role = run.engine.byType("aws:iam/role:Role").find((r) => r.state.arn === a.inputs.roleArn)!;
             assert.equal(role.inputs.tags["archaeo-pods-of"], a.inputs.tags.researcher);
