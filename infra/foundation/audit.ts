@@ -25,14 +25,18 @@ export interface AuditTrailArgs {
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-/** Advanced event selector: S3 object-level (data) events on one bucket, reads and writes. */
-export function datasetEventSelectors(datasetBucketArn: string) {
+/**
+ * Advanced event selector: S3 object-level (data) events on one bucket, reads and writes.
+ * Typed by the provider's own input type, so an operator it does not know (CloudTrail's API says
+ * `StartsWith`; the provider's field is `startsWiths`) fails the type check instead of being dropped.
+ */
+export function datasetEventSelectors(datasetBucketArn: string): aws.types.input.cloudtrail.TrailAdvancedEventSelector[] {
     return [{
         name: "Dataset bucket object access",
         fieldSelectors: [
             { field: "eventCategory", equals: ["Data"] },
             { field: "resources.type", equals: ["AWS::S3::Object"] },
-            { field: "resources.ARN", startsWith: [`${datasetBucketArn}/`] },
+            { field: "resources.ARN", startsWiths: [`${datasetBucketArn}/`] },
         ],
     }];
 }

@@ -42,7 +42,7 @@ describe("foundation (example stack)", () => {
         const audit = run.engine.byType("aws:s3/bucket:Bucket").find((b) => b.inputs.tags["archaeo-purpose"] === "audit-logs")!;
         assert.equal(trail.inputs.s3BucketName, audit.state.bucket);
         assert.deepEqual([trail.inputs.kmsKeyId, trail.inputs.enableLogFileValidation, trail.inputs.enableLogging], [run.outputs.kmsKeyArn, true, true]);
-        const fields: Record<string, string[]> = Object.fromEntries(trail.inputs.advancedEventSelectors[0].fieldSelectors.map((f: any) => [f.field, f.equals ?? f.startsWith]));
+        const fields: Record<string, string[]> = Object.fromEntries(trail.inputs.advancedEventSelectors[0].fieldSelectors.map((f: any) => [f.field, f.equals ?? f.startsWiths]));
         assert.equal(fields["readOnly"], undefined, "no readOnly selector: reads and writes both recorded");
         assert.deepEqual(fields, { eventCategory: ["Data"], "resources.type": ["AWS::S3::Object"], "resources.ARN": [`${dataset.state.arn}/`] });
         const retention = run.engine.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
