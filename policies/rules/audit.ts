@@ -70,6 +70,21 @@ function advancedCovers(fields: FieldSelector[], objectPrefix: string, ev: DataE
     return !source || admits(source, "s3.amazonaws.com");
 }
 
+/** The operators of a field selector (@pulumi/aws 7.48.0 types/input.d.ts TrailAdvancedEventSelectorFieldSelector). */
+const OPERATORS = ["equals", "startsWiths", "endsWiths", "notEquals", "notStartsWiths", "notEndsWiths"];
+
+/** "selector 'n' field resources.ARN has startsWith, which is not an operator" for every malformed field selector. */
+function malformedFieldSelectors(selectors: any[]): string[] {
+    const out: string[] = [];
+    selectors.forEach((s: any, i: number) => asArray(s?.fieldSelectors).forEach((f: any) => {
+        const where = `advancedEventSelectors[${i}]${s?.name ? ` ('${s.name}')` : ""} field ${f?.field ?? "(none)"}`;
+        const stray = Object.keys(f ?? {}).filter((k) => k !== "field" && !OPERATORS.includes(k));
+        if (stray.length) out.push(`${where} has ${stray.join(", ")}, which ${stray.length === 1 ? "is not an operator" : "are not operators"}${stray.some((k) => OPERATORS.includes(`${k}s`)) ? ` (did you mean ${stray.filter((k) => OPERATORS.includes(`${k}s`)).map((k) => `${k}s`).join(", ")}?)` : ""}`);
+        else if (!OPERATORS.some((o) => f?.[o] !== undefined)) out.push(`${where} has no operator`);
+    }));
+    return out;
+}
+
 /** The same question for basic event selectors (dataResources; readWriteType All, ReadOnly or WriteOnly). */
 function basicCovers(selectors: any[], objectPrefix: string, ev: DataEvent): boolean {
     return selectors.some((s) => (s.readWriteType ?? "All") !== (ev.readOnly ? "WriteOnly" : "ReadOnly") && asArray(s.dataResources).some((r: any) =>
@@ -131,6 +146,14 @@ export const auditPolicies: StackValidationPolicy[] = [
             const c = { ...AUDIT_DEFAULTS, ...args.getConfig<Partial<AuditConfig>>() };
             const buckets = args.resources.filter((r) => r.isType(aws.s3.Bucket));
             const trails = args.resources.filter((r) => r.isType(aws.cloudtrail.Trail));
+            // A field selector operator the provider does not know (a typo such as `startsWith`) is not sent as a
+            // filter: the selector then means something else than the program says (e.g. every object of every bucket).
+            for (const t of trails) {
+                const adv = known(() => t.props.advancedEventSelectors) as any[] | undefined | typeof UNKNOWN;
+                if (adv === UNKNOWN) { d.defer(`${label(t)} event selectors`); continue; }
+                const bad = malformedFieldSelectors(asArray(adv));
+                if (bad.length) report(`Trail '${t.name}' ${bad.join("; ")}: an advanced event selector's field selector takes only field and the operators ${OPERATORS.join(", ")} (@pulumi/aws cloudtrail TrailAdvancedEventSelectorFieldSelector), so this filter is not the one the program means.`, t.urn);
+            }
             for (const b of buckets) {
                 const purpose = purposeOf(b, c.purposeTag);
                 if (purpose === UNKNOWN) { d.defer(`${label(b)}.tags`); continue; }

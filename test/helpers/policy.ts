@@ -98,3 +98,39 @@ export async function silentPasses(resources: RecordedResource[], config: PackCo
 function isStackViolation(v: { policyName: string }, stack: readonly StackValidationPolicy[]): boolean {
     return stack.some((p) => p.name === v.policyName);
 }
+
+/**
+ * Defects of infra/ that the pack finds in every stack, reported to the lead (packfit report). Tests
+ * accept exactly these violations (by policy and message) until infra/ is fixed; `repair` applies the
+ * fix to a recorded stack so mutation scores are judged on an otherwise clean base. Once infra/ is
+ * fixed the entries match nothing and `repair` changes nothing: delete them then.
+ */
+export const KNOWN_PROGRAM_DEFECTS: ReadonlyArray<{ policy: string; message: RegExp; why: string; repair: (rs: RecordedResource[]) => void }> = [
+    {
+        policy: "s3-dataset-access-logged",
+        message: /field resources\.ARN has startsWith, which is not an operator/,
+        why: "infra/foundation/audit.ts datasetEventSelectors writes the operator `startsWith`; @pulumi/aws 7.48.0 (types/input.d.ts TrailAdvancedEventSelectorFieldSelector) calls it `startsWiths`, so the resources.ARN filter is not sent",
+        repair: (rs) => {
+            for (const r of rs) {
+                if (r.type !== "aws:cloudtrail/trail:Trail") continue;
+                for (const p of [r.rawInputs, r.rawState]) {
+                    for (const s of p.advancedEventSelectors ?? []) {
+                        for (const f of s.fieldSelectors ?? []) if ("startsWith" in f) { f.startsWiths = f.startsWith; delete f.startsWith; }
+                    }
+                }
+            }
+        },
+    },
+];
+
+/** Violations other than the known program defects. */
+export function unexpected<V extends { policyName: string; message: string }>(violations: readonly V[]): V[] {
+    return violations.filter((v) => !KNOWN_PROGRAM_DEFECTS.some((k) => k.policy === v.policyName && k.message.test(v.message)));
+}
+
+/** A copy of a recorded stack with the known program defects repaired. */
+export function repaired(rs: readonly RecordedResource[]): RecordedResource[] {
+    const copy = structuredClone(rs) as RecordedResource[];
+    for (const k of KNOWN_PROGRAM_DEFECTS) k.repair(copy);
+    return copy;
+}
