@@ -272,6 +272,8 @@ const CLUSTER: Mutation[] = [
     m("k8s-port-forward-own-server", "port-forward guard: warns only", named("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
     m("k8s-port-forward-own-server", "port-forward guard: fails open", named("archaeo-hub-port-forward-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
     m("k8s-port-forward-own-server", "port-forward guard: unbound", drop("archaeo-hub-port-forward-binding")),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers list the hub's pods (server API tokens in their env)", named("archaeo-hub-researcher-access", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers read the hub's secrets", named("archaeo-hub-researcher-access", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
     m("k8s-port-forward-own-server", "port-forward guard: bound to another namespace", named("archaeo-hub-port-forward-binding", (p) => { p.spec.matchResources.namespaceSelector.matchLabels["kubernetes.io/metadata.name"] = "default"; })),
     // Helm releases and JupyterHub's values.
     m("helm-releases-pinned-and-unprivileged", "Helm: Karpenter chart version moved", named("archaeo-gpu-karpenter", (p) => { p.version = "1.12.0"; })),

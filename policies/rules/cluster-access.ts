@@ -2,7 +2,7 @@
  * Who reaches what inside the cluster: EKS access entries map each researcher's role to their own
  * Kubernetes user and nothing more; EKS Pod Identity gives a researcher's service accounts their own
  * pods role only; researchers who may port-forward in a namespace they share (the hub's) are held to
- * their own server by a ValidatingAdmissionPolicy that denies.
+ * their own server by a ValidatingAdmissionPolicy that denies, and cannot read the pods there.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { label, onStack } from "../lib/rule";
@@ -174,33 +174,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
         // "Warn" and "Audit" only report; the binding's matchResources intersects the policy's matchConstraints.
         validateStack: onStack((args, report, d) => {
             const all = args.resources;
-            const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
-            const grantingRoles = new Set<string>();
-            for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
-                const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules }));
-                if (v === UNKNOWN) { d.defer(`${label(r)} rules`); continue; }
-                const { ns, name, rules } = v as any;
-                if (grantsPortForward(rules)) grantingRoles.add(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`);
-            }
-            if (grantingRoles.size === 0) return;
-            // namespace -> users and groups that may port-forward there.
-            const shared = new Map<string, { users: Set<string>; groups: Set<string>; via: Set<string> }>();
-            for (const b of [...rolesOf("RoleBinding"), ...rolesOf("ClusterRoleBinding")]) {
-                const v = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects }));
-                if (v === UNKNOWN) { d.defer(`${label(b)} roleRef and subjects`); continue; }
-                const { ns, roleRef, subjects } = v as any;
-                const cluster = b.type.endsWith(":ClusterRoleBinding");
-                const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
-                if (!grantingRoles.has(key)) continue;
-                const where = cluster ? "*" : (ns ?? "default");
-                const s = shared.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>() };
-                for (const sub of asArray(subjects)) {
-                    if (sub?.kind === "User") s.users.add(sub.name);
-                    else if (sub?.kind === "Group") s.groups.add(sub.name);
-                }
-                s.via.add(label(b));
-                shared.set(where, s);
-            }
+            const shared = sharedGrants(all, d, grantsPortForward);
             const needing = [...shared].filter(([, s]) => s.users.size >= 2 || s.groups.size > 0);
             if (needing.length === 0) return;
             const guards = guardsOf(all, d);
@@ -214,7 +188,73 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             }
         }),
     },
+    {
+        name: "k8s-shared-namespace-no-pod-reads",
+        description: "Checks whether researchers who share a namespace (RBAC subjects of two or more users, or a group) cannot read its pods or secrets (get, list or watch without resourceNames): a JupyterHub server pod's spec carries that server's API token.",
+        enforcementLevel: "mandatory",
+        // KubeSpawner 7.0.0 kubespawner/objects.py make_pod: every get_env() entry becomes a plain V1EnvVar(name, value),
+        // and JupyterHub's Spawner.get_env sets JUPYTERHUB_API_TOKEN, whose default scopes (the `server` role, JupyterHub 4+)
+        // include access:servers!server: whoever reads another researcher's pod can open their server.
+        validateStack: onStack((args, report, d) => {
+            for (const [ns, s] of sharedGrants(args.resources, d, readsPodsOrSecrets)) {
+                if (s.users.size < 2 && s.groups.size === 0) continue;
+                const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
+                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may read every pod or secret there (${[...s.via].join(", ")}); a JupyterHub server pod's env holds its JUPYTERHUB_API_TOKEN, which opens that researcher's server. Grant get on their own pod by resourceNames, or nothing.`);
+            }
+        }),
+    },
 ];
+
+interface Grantees { users: Set<string>; groups: Set<string>; via: Set<string> }
+
+/**
+ * Namespace ("*" for a ClusterRoleBinding) -> the users and groups bound there to a Role or
+ * ClusterRole whose rules satisfy `grants`, and the bindings that do it. Unknown roles or bindings
+ * are deferred.
+ */
+function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown) => boolean): Map<string, Grantees> {
+    const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
+    const granting = new Map<string, string>();
+    for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
+        const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules }));
+        if (v === UNKNOWN) { d.defer(`${label(r)} rules`); continue; }
+        const { ns, name, rules } = v as any;
+        if (grants(rules)) granting.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, label(r));
+    }
+    const shared = new Map<string, Grantees>();
+    if (granting.size === 0) return shared;
+    for (const b of [...rolesOf("RoleBinding"), ...rolesOf("ClusterRoleBinding")]) {
+        const v = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects }));
+        if (v === UNKNOWN) { d.defer(`${label(b)} roleRef and subjects`); continue; }
+        const { ns, roleRef, subjects } = v as any;
+        const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
+        if (!granting.has(key)) continue;
+        const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
+        const s = shared.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>() };
+        for (const sub of asArray(subjects)) {
+            if (sub?.kind === "User") s.users.add(sub.name);
+            else if (sub?.kind === "Group") s.groups.add(sub.name);
+        }
+        s.via.add(`${granting.get(key)} via ${label(b)}`);
+        shared.set(where, s);
+    }
+    return shared;
+}
+
+/**
+ * Does a rule let its subjects read pods or secrets of the namespace (get, list or watch on pods,
+ * pods/*, secrets or *; a `get` limited by resourceNames reads only the named objects)?
+ */
+function readsPodsOrSecrets(rules: unknown): boolean {
+    return asArray(rules as any[]).some((r: any) => {
+        if (!asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")) return false;
+        if (!asArray(r?.resources).some((x: string) => ["pods", "secrets", "*", "*/*"].includes(x))) return false;
+        const verbs = asArray(r?.verbs) as string[];
+        if (!verbs.some((v) => ["get", "list", "watch", "*"].includes(v))) return false;
+        const named = asArray(r?.resourceNames).length > 0;
+        return !named || verbs.some((v) => v === "list" || v === "watch" || v === "*");
+    });
+}
 
 /**
  * For each denying guard (a policy on CONNECT pods/portforward, failurePolicy Fail, with validations,

@@ -177,7 +177,7 @@ export function compliant(): RecordedResource[] {
         fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "admin-policy", { clusterName: "x", principalArn: ADMIN_ROLE, policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } }),
         fixture("kubernetes:core/v1:ServiceAccount", "alice-sa", { metadata: { name: "researcher-alice", namespace: "jupyterhub", labels: { "archaeo/researcher": ALICE } } }),
         fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "alice-pods", { clusterName: "x", namespace: "jupyterhub", serviceAccount: "researcher-alice", roleArn: ALICE_PODS_ROLE, tags: { researcher: ALICE } }),
-        fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "hub-access", { metadata: { name: "researcher-access", namespace: "jupyterhub" }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }, { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] }] }),
+        fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "hub-access", { metadata: { name: "researcher-access", namespace: "jupyterhub" }, rules: [{ apiGroups: [""], resources: ["pods"], resourceNames: ["jupyter-alice", "jupyter-bob"], verbs: ["get"] }, { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] }] }),
         ...["alice", "bob"].map((id) => fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", `${id}-hub`, {
             metadata: { name: `researcher-${id}`, namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher-access" },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `archaeo:${id}` }],

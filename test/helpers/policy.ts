@@ -121,6 +121,20 @@ export const KNOWN_PROGRAM_DEFECTS: ReadonlyArray<{ policy: string; message: Reg
             }
         },
     },
+    {
+        policy: "k8s-shared-namespace-no-pod-reads",
+        message: /^Namespace jupyterhub: .* may read every pod or secret there \(Role 'archaeo-hub-researcher-access'/,
+        why: "infra/cluster (Role researcher-access in the hub's namespace) lets every researcher get and list pods there; KubeSpawner 7.0.0 puts each server's JUPYTERHUB_API_TOKEN (scope access:servers!server) in its pod spec as a plain env value",
+        repair: (rs) => {
+            for (const r of rs) {
+                if (r.type !== "kubernetes:rbac.authorization.k8s.io/v1:Role") continue;
+                for (const p of [r.rawInputs, r.rawState]) {
+                    if (p.metadata?.name !== "researcher-access") continue;
+                    p.rules = (p.rules ?? []).filter((x: any) => !(x.resources ?? []).includes("pods"));
+                }
+            }
+        },
+    },
 ];
 
 /** Violations other than the known program defects. */
