@@ -238,3 +238,39 @@ export async function runPolicies(
         policiesRun: run,
     };
 }
+
+/**
+ * Runs `fn` while every unknown value a policy reads through @pulumi/policy's own
+ * `unknownCheckingProxy` (the proxy the analyzer wraps props in) is reported to `onRead` with its
+ * property path, before the proxy throws as usual. For audits: "did any rule read an unknown and
+ * still report nothing?" The proxy's behaviour is unchanged; the wrapper only observes.
+ */
+export async function observingUnknownReads<T>(onRead: (path: readonly (string | symbol)[]) => void, fn: () => Promise<T>): Promise<T> {
+    const proxyMod = policyRequire("./proxy") as { unknownCheckingProxy: (o: unknown) => unknown; UnknownValueError: new (...a: any[]) => Error; isSpecialProxy: string; getSpecialProxyTarget: string };
+    const original = proxyMod.unknownCheckingProxy;
+    const observe = (target: unknown): unknown => {
+        if (!(target instanceof Object)) return target;
+        return new Proxy(target as object, {
+            get: (obj, prop) => {
+                let v: unknown;
+                try {
+                    v = Reflect.get(obj, prop);
+                } catch (e) {
+                    if (e instanceof proxyMod.UnknownValueError) onRead((e as any).props ?? [prop]);
+                    throw e;
+                }
+                if (prop === proxyMod.isSpecialProxy || prop === proxyMod.getSpecialProxyTarget) return v;
+                // The V8 proxy invariant the upstream proxy honours too: non-configurable, non-writable data properties pass as they are.
+                const desc = Object.getOwnPropertyDescriptor(obj, prop);
+                if (desc && "value" in desc && desc.configurable === false && desc.writable === false) return v;
+                return observe(v);
+            },
+        });
+    };
+    proxyMod.unknownCheckingProxy = (o: unknown) => observe(original(o));
+    try {
+        return await fn();
+    } finally {
+        proxyMod.unknownCheckingProxy = original;
+    }
+}

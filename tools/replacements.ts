@@ -28,7 +28,10 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
 /** Changed paths (as the manifest diff reports them) that force a replacement. */
 export function replacementCauses(type: string, changedPaths: readonly string[], inputs: Record<string, unknown>): string[] {
     const keys = [...(REPLACE_ON_CHANGE[type] ?? [])];
-    // user data replaces the instance only when userDataReplaceOnChange is set (it is, in this stack).
-    if (type === "aws:ec2/instance:Instance" && inputs.userDataReplaceOnChange === true) keys.push("userData");
+    // User data (either form) replaces the instance only when userDataReplaceOnChange is set (it is, in
+    // this stack); otherwise EC2 stops and starts it. @pulumi/aws 7.48.0 ec2/instance.d.ts, userData and
+    // userDataBase64: "If the `userDataReplaceOnChange` is set then updates to this field will trigger a
+    // destroy and recreate of the EC2 instance."
+    if (type === "aws:ec2/instance:Instance" && inputs.userDataReplaceOnChange === true) keys.push("userData", "userDataBase64");
     return changedPaths.filter((p) => keys.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
 }

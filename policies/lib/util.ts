@@ -80,3 +80,13 @@ export function at(node: any, path: string): any {
     }
     return cur;
 }
+
+/** A value computed on first use (a rule reads an unknown only when it needs it, so it never reads one it then ignores). */
+export function once<T>(fn: () => T): () => T {
+    let done = false;
+    let v: T;
+    return () => {
+        if (!done) { v = fn(); done = true; }
+        return v;
+    };
+}

@@ -22,8 +22,8 @@ import { Deferrals } from "../lib/unknowns";
 import { asArray, get, known, UNKNOWN } from "../lib/util";
 import { bucketParts, deniesInsecureTransport } from "./s3";
 
-interface AuditConfig { purposeTag: string; datasetsPurpose: string; auditLogsPurpose: string; minRetentionDays: number }
-const AUDIT_DEFAULTS: AuditConfig = { purposeTag: "archaeo-purpose", datasetsPurpose: "datasets", auditLogsPurpose: "audit-logs", minRetentionDays: 365 };
+interface AuditConfig { purposeTag: string; datasetsPurpose: string; auditLogsPurpose: string; minRetentionDays: number; requireWriteEvents: boolean }
+const AUDIT_DEFAULTS: AuditConfig = { purposeTag: "archaeo-purpose", datasetsPurpose: "datasets", auditLogsPurpose: "audit-logs", minRetentionDays: 365, requireWriteEvents: true };
 
 interface FieldSelector { field: string; equals?: string[]; startsWiths?: string[]; endsWiths?: string[]; notEquals?: string[]; notStartsWiths?: string[]; notEndsWiths?: string[] }
 
@@ -37,20 +37,26 @@ function admits(f: FieldSelector, value: string): boolean {
         && !(f.notEndsWiths ?? []).some((p) => value.endsWith(p));
 }
 
+/** An S3 data event the audit must record: reads (who read which images) and writes (who changed or deleted them). */
+interface DataEvent { readonly name: string; readonly readOnly: boolean }
+const READS: readonly DataEvent[] = [{ name: "GetObject", readOnly: true }];
+const WRITES: readonly DataEvent[] = [{ name: "PutObject", readOnly: false }, { name: "DeleteObject", readOnly: false }];
+
 /**
- * Does an advanced event selector log GetObject on every object of the bucket? resources.ARN must
- * admit the whole object prefix: no Equals/EndsWith (those select some objects), every StartsWith
- * value a prefix of "arn:<p>:s3:::<bucket>/", no Not* operator excluding a part of it.
+ * Does an advanced event selector log `ev` on every object of the bucket? resources.ARN must admit
+ * the whole object prefix: no Equals/EndsWith (those select some objects), every StartsWith value a
+ * prefix of "arn:<p>:s3:::<bucket>/", no Not* operator excluding a part of it. readOnly (Equals
+ * "true" or "false" only) must admit the event's kind.
  */
-function advancedCovers(fields: FieldSelector[], objectPrefix: string): boolean {
+function advancedCovers(fields: FieldSelector[], objectPrefix: string, ev: DataEvent): boolean {
     const by = new Map(fields.map((f) => [f.field, f]));
     const category = by.get("eventCategory");
     const type = by.get("resources.type");
     if (!category?.equals?.includes("Data") || !type?.equals?.includes("AWS::S3::Object")) return false;
     const readOnly = by.get("readOnly");
-    if (readOnly && !(readOnly.equals ?? []).includes("true")) return false;
+    if (readOnly && !admits(readOnly, String(ev.readOnly))) return false;
     const name = by.get("eventName");
-    if (name && !admits(name, "GetObject")) return false;
+    if (name && !admits(name, ev.name)) return false;
     const arn = by.get("resources.ARN");
     if (arn) {
         if (arn.equals || arn.endsWiths) return false;
@@ -64,10 +70,30 @@ function advancedCovers(fields: FieldSelector[], objectPrefix: string): boolean 
     return !source || admits(source, "s3.amazonaws.com");
 }
 
-/** The same question for basic event selectors (dataResources). */
-function basicCovers(selectors: any[], objectPrefix: string): boolean {
-    return selectors.some((s) => (s.readWriteType ?? "All") !== "WriteOnly" && asArray(s.dataResources).some((r: any) =>
+/** The operators of a field selector (@pulumi/aws 7.48.0 types/input.d.ts TrailAdvancedEventSelectorFieldSelector). */
+const OPERATORS = ["equals", "startsWiths", "endsWiths", "notEquals", "notStartsWiths", "notEndsWiths"];
+
+/** "selector 'n' field resources.ARN has startsWith, which is not an operator" for every malformed field selector. */
+function malformedFieldSelectors(selectors: any[]): string[] {
+    const out: string[] = [];
+    selectors.forEach((s: any, i: number) => asArray(s?.fieldSelectors).forEach((f: any) => {
+        const where = `advancedEventSelectors[${i}]${s?.name ? ` ('${s.name}')` : ""} field ${f?.field ?? "(none)"}`;
+        const stray = Object.keys(f ?? {}).filter((k) => k !== "field" && !OPERATORS.includes(k));
+        if (stray.length) out.push(`${where} has ${stray.join(", ")}, which ${stray.length === 1 ? "is not an operator" : "are not operators"}${stray.some((k) => OPERATORS.includes(`${k}s`)) ? ` (did you mean ${stray.filter((k) => OPERATORS.includes(`${k}s`)).map((k) => `${k}s`).join(", ")}?)` : ""}`);
+        else if (!OPERATORS.some((o) => f?.[o] !== undefined)) out.push(`${where} has no operator`);
+    }));
+    return out;
+}
+
+/** The same question for basic event selectors (dataResources; readWriteType All, ReadOnly or WriteOnly). */
+function basicCovers(selectors: any[], objectPrefix: string, ev: DataEvent): boolean {
+    return selectors.some((s) => (s.readWriteType ?? "All") !== (ev.readOnly ? "WriteOnly" : "ReadOnly") && asArray(s.dataResources).some((r: any) =>
         r.type === "AWS::S3::Object" && asArray(r.values).some((v: string) => objectPrefix.startsWith(v))));
+}
+
+/** Does a trail (its known selectors) log every event of `events` on the bucket's objects? */
+function trailCovers(adv: any[] | undefined, basic: any[] | undefined, objectPrefix: string, events: readonly DataEvent[]): boolean {
+    return events.every((ev) => asArray(adv).some((s: any) => advancedCovers(asArray(s.fieldSelectors), objectPrefix, ev)) || basicCovers(asArray(basic), objectPrefix, ev));
 }
 
 const purposeOf = (r: PolicyResource, tag: string) => {
@@ -105,7 +131,7 @@ function checkDestination(all: readonly PolicyResource[], dest: PolicyResource, 
 export const auditPolicies: StackValidationPolicy[] = [
     {
         name: "s3-dataset-access-logged",
-        description: "Checks whether reads of every dataset bucket's objects are logged by a CloudTrail trail (S3 data events, log file validation, the stack's KMS key) into an encrypted, versioned, non-public audit-log bucket with a retention period.",
+        description: "Checks whether reads and writes of every dataset bucket's objects are logged by a CloudTrail trail (S3 data events, log file validation, the stack's KMS key) into an encrypted, versioned, non-public audit-log bucket with a retention period.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
@@ -113,12 +139,21 @@ export const auditPolicies: StackValidationPolicy[] = [
                 datasetsPurpose: { type: "string", default: AUDIT_DEFAULTS.datasetsPurpose, description: "Its value on dataset buckets." },
                 auditLogsPurpose: { type: "string", default: AUDIT_DEFAULTS.auditLogsPurpose, description: "Its value on the audit-log bucket." },
                 minRetentionDays: { type: "number", default: AUDIT_DEFAULTS.minRetentionDays, minimum: 1, description: "Logs may not expire sooner (lifecycle rules of the audit-log bucket)." },
+                requireWriteEvents: { type: "boolean", default: AUDIT_DEFAULTS.requireWriteEvents, description: "Writes (PutObject, DeleteObject) must be logged too, not only reads: who changed or deleted a dataset or a researcher's files." },
             },
         },
         validateStack: onStack((args, report, d) => {
             const c = { ...AUDIT_DEFAULTS, ...args.getConfig<Partial<AuditConfig>>() };
             const buckets = args.resources.filter((r) => r.isType(aws.s3.Bucket));
             const trails = args.resources.filter((r) => r.isType(aws.cloudtrail.Trail));
+            // A field selector operator the provider does not know (a typo such as `startsWith`) is not sent as a
+            // filter: the selector then means something else than the program says (e.g. every object of every bucket).
+            for (const t of trails) {
+                const adv = known(() => t.props.advancedEventSelectors) as any[] | undefined | typeof UNKNOWN;
+                if (adv === UNKNOWN) { d.defer(`${label(t)} event selectors`); continue; }
+                const bad = malformedFieldSelectors(asArray(adv));
+                if (bad.length) report(`Trail '${t.name}' ${bad.join("; ")}: an advanced event selector's field selector takes only field and the operators ${OPERATORS.join(", ")} (@pulumi/aws cloudtrail TrailAdvancedEventSelectorFieldSelector), so this filter is not the one the program means.`, t.urn);
+            }
             for (const b of buckets) {
                 const purpose = purposeOf(b, c.purposeTag);
                 if (purpose === UNKNOWN) { d.defer(`${label(b)}.tags`); continue; }
@@ -127,18 +162,21 @@ export const auditPolicies: StackValidationPolicy[] = [
                 if (name === UNKNOWN || typeof name !== "string") { d.defer(`${label(b)}.bucket`); continue; }
                 const partition = parseArn(get(() => b.props.arn))?.partition ?? "aws";
                 const objectPrefix = `arn:${partition}:s3:::${name}/`;
-                const covering: PolicyResource[] = [];
+                const readers: PolicyResource[] = [];
+                const writers: PolicyResource[] = [];
                 let undecided = false;
                 for (const t of trails) {
                     const adv = known(() => t.props.advancedEventSelectors) as any[] | undefined | typeof UNKNOWN;
                     const basic = known(() => t.props.eventSelectors) as any[] | undefined | typeof UNKNOWN;
                     if (adv === UNKNOWN || basic === UNKNOWN) { d.defer(`${label(t)} event selectors`); undecided = true; continue; }
-                    if (asArray(adv).some((s: any) => advancedCovers(asArray(s.fieldSelectors), objectPrefix)) || basicCovers(asArray(basic), objectPrefix)) covering.push(t);
+                    if (trailCovers(adv, basic, objectPrefix, READS)) readers.push(t);
+                    if (trailCovers(adv, basic, objectPrefix, WRITES)) writers.push(t);
                 }
-                if (covering.length === 0) {
-                    if (!undecided) report(`Bucket '${b.name}' (${c.purposeTag}: ${c.datasetsPurpose}) has no CloudTrail trail logging reads of its objects: add an aws.cloudtrail.Trail with an advanced event selector eventCategory = Data, resources.type = AWS::S3::Object, resources.ARN startsWith ${objectPrefix} (no readOnly filter, or readOnly = true).`, b.urn);
-                    continue;
-                }
+                // A trail whose selectors are unknown may be the one that logs them: no finding until it is known.
+                const fix = `add an aws.cloudtrail.Trail with an advanced event selector eventCategory = Data, resources.type = AWS::S3::Object, resources.ARN startsWith ${objectPrefix} and no readOnly filter`;
+                if (readers.length === 0 && !undecided) report(`Bucket '${b.name}' (${c.purposeTag}: ${c.datasetsPurpose}) has no CloudTrail trail logging reads of its objects: ${fix}.`, b.urn);
+                if (c.requireWriteEvents && writers.length === 0 && readers.length > 0 && !undecided) report(`Bucket '${b.name}' (${c.purposeTag}: ${c.datasetsPurpose}) has no CloudTrail trail logging writes (PutObject, DeleteObject) of its objects, only reads (a readOnly = true filter?): ${fix}.`, b.urn);
+                const covering = [...new Set([...readers, ...(c.requireWriteEvents ? writers : [])])];
                 for (const t of covering) {
                     const problems: string[] = [];
                     const logging = get(() => t.props.enableLogging);

@@ -3,14 +3,29 @@ import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { secretLikeMatches } from "../lib/secret-scan";
 import { onResource, onType } from "../lib/rule";
+import { Deferrals } from "../lib/unknowns";
+import { dockerRuns, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
 
 interface HopConfig { instanceHopLimit: number; containerHostHopLimit: number; launchTemplateHopLimit: number; nodeClassHopLimit: number; containerHostTags: string[] }
 const HOP_DEFAULTS: HopConfig = { instanceHopLimit: 1, containerHostHopLimit: 2, launchTemplateHopLimit: 1, nodeClassHopLimit: 1, containerHostTags: ["researcher"] };
 
-/** Lines of user data that start a container, continuation lines joined. */
-function dockerRuns(userData: string): string[] {
-    return userData.replace(/\\\n\s*/g, " ").split("\n").filter((l) => /docker run\b/.test(l));
+const INSTANCE = "aws:ec2/instance:Instance";
+const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
+
+/**
+ * The readable user-data texts of a resource; one that cannot be decoded is reported (a rule must not
+ * pass what it cannot read). UNKNOWN (recorded in `d`) or [] when there is nothing to judge.
+ */
+function readable(d: Deferrals, type: string, props: any, report: (m: string) => void, what: string): string[] | typeof UNKNOWN {
+    const uds = userDataOf(d, type, props);
+    if (uds === UNKNOWN) return UNKNOWN;
+    const out: string[] = [];
+    for (const u of (uds ?? []) as UserDataText[]) {
+        if ("error" in u) report(`${what} ${u.path} ${u.error}, so the pack cannot check it; give cloud-init text, or gzip it and base64-encode it into userDataBase64.`);
+        else out.push(u.text);
+    }
+    return out;
 }
 
 export const ec2Policies: ResourceValidationPolicy[] = [
@@ -48,9 +63,10 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 if (tags === UNKNOWN) return;
                 let host = c.containerHostTags.some((t) => tags !== undefined && t in tags);
                 if (!host) {
-                    const ud = d.read("userData", () => i.userData);
-                    if (ud === UNKNOWN) return; // whether it runs containers is decided by its user data
-                    host = typeof ud === "string" && dockerRuns(ud).length > 0;
+                    // Whether it runs containers is decided by its user data (userData or userDataBase64).
+                    const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
+                    if (texts === UNKNOWN) return;
+                    host = texts.some((t) => dockerRuns(t).length > 0);
                 }
                 const want = host ? c.containerHostHopLimit : c.instanceHopLimit;
                 if (hop !== want) {
@@ -72,30 +88,29 @@ export const ec2Policies: ResourceValidationPolicy[] = [
     },
     {
         name: "ec2-user-data-no-secrets",
-        description: "Checks whether EC2 user data is free of secret-looking strings (tokens, passwords, keys).",
+        description: "Checks whether EC2 user data (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
         enforcementLevel: "mandatory",
         validateResource: [
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
-                const ud = d.read("userData", () => i.userData);
-                if (ud === UNKNOWN || !ud) return;
-                for (const m of secretLikeMatches(ud)) report(`EC2 instance '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
+                const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
+                if (texts === UNKNOWN) return;
+                for (const m of texts.flatMap(secretLikeMatches)) report(`EC2 instance '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
             onResource(aws.ec2.LaunchTemplate, "Launch template", (lt, args, report, d) => {
-                const ud = d.read("userData", () => lt.userData);
-                if (ud === UNKNOWN || !ud) return;
-                const text = Buffer.from(ud, "base64").toString("utf8");
-                for (const m of secretLikeMatches(text)) report(`Launch template '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
+                const texts = readable(d, LAUNCH_TEMPLATE, lt, (m) => report(m), `Launch template '${args.name}'`);
+                if (texts === UNKNOWN) return;
+                for (const m of texts.flatMap(secretLikeMatches)) report(`Launch template '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
         ],
     },
     {
         name: "ec2-containers-unprivileged",
-        description: "Checks whether containers started from EC2 user data run as a non-root user and never privileged.",
+        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip) run as a non-root user and never privileged.",
         enforcementLevel: "mandatory",
         validateResource: onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
-            const ud = d.read("userData", () => i.userData);
-            if (ud === UNKNOWN || !ud) return;
-            for (const cmd of dockerRuns(ud)) {
+            const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
+            if (texts === UNKNOWN) return;
+            for (const cmd of texts.flatMap(dockerRuns)) {
                 const user = /--user[ =](\S+)/.exec(cmd)?.[1];
                 const where = cmd.trim().slice(0, 60);
                 if (!user || /^(0|root)(:|$)/.test(user.replace(/^["']|["']$/g, ""))) report(`EC2 instance '${args.name}' starts a container without a non-root --user ('${where}…'); add --user 1000:1000.`);

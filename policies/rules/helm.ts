@@ -8,7 +8,7 @@ import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy"
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
-import { asArray, at, get, snapshot, UNKNOWN } from "../lib/util";
+import { asArray, at, get, once, snapshot, UNKNOWN } from "../lib/util";
 import { DIGEST, stackRepositories } from "./kubernetes";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
@@ -241,14 +241,15 @@ export const helmStackPolicies: StackValidationPolicy[] = [
         },
         validateStack: onStack((args, report, d) => {
             const registries = args.getConfig<Partial<HelmConfig>>().allowedRegistries ?? DEFAULT_REGISTRIES;
-            const repos = stackRepositories(args.resources);
+            const repos = once(() => stackRepositories(args.resources));
             for (const r of args.resources.filter((x) => x.type === RELEASE)) {
                 const values = snapshot(() => r.props.values);
                 if (values === UNKNOWN) { d.defer(`${label(r)}.values`); continue; }
                 for (const img of deferUnknownImages(d, r, imagesIn(values))) {
                     if (registries.some((x) => img.ref.startsWith(`${x.replace(/\/+$/, "")}/`))) continue;
-                    if (repos === UNKNOWN) { d.defer(`${label(r)} ${img.path} (this stack's ECR URL is known once the repository exists)`); continue; }
-                    if (!fromAllowed(img.ref, registries, repos)) report(`${label(r)} ${img.path} is '${img.ref}', from outside this stack's ECR and the allowed registries (${registries.join(", ")}).`, r.urn);
+                    const rs = repos();
+                    if (rs === UNKNOWN) { d.defer(`${label(r)} ${img.path} (this stack's ECR URL is known once the repository exists)`); continue; }
+                    if (!fromAllowed(img.ref, registries, rs)) report(`${label(r)} ${img.path} is '${img.ref}', from outside this stack's ECR and the allowed registries (${registries.join(", ")}).`, r.urn);
                 }
             }
         }),
@@ -258,7 +259,7 @@ export const helmStackPolicies: StackValidationPolicy[] = [
         description: "Checks whether a JupyterHub release's single-user images are this stack's ECR image, and its namespace has a ResourceQuota on requests.nvidia.com/gpu.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
-            const repos = stackRepositories(args.resources);
+            const repos = once(() => stackRepositories(args.resources));
             const quotas = args.resources.filter((x) => x.type === "kubernetes:core/v1:ResourceQuota").map((q) => ({
                 q, ns: get(() => q.props.metadata?.namespace ?? "default"), gpu: get(() => q.props.spec?.hard?.["requests.nvidia.com/gpu"]),
             }));
@@ -269,8 +270,9 @@ export const helmStackPolicies: StackValidationPolicy[] = [
                 const v = snapshot(() => r.props.values);
                 if (v === UNKNOWN) { d.defer(`${label(r)}.values`); continue; }
                 for (const img of deferUnknownImages(d, r, singleuserImages(v))) {
-                    if (repos === UNKNOWN) { d.defer(`${label(r)} ${img.path} (this stack's ECR URL is known once the repository exists)`); continue; }
-                    if (!repos.some((u) => img.ref.startsWith(`${u}@`) || img.ref.startsWith(`${u}:`))) report(`${label(r)} ${img.path} is '${img.ref}', not this stack's image (${repos.join(", ") || "no ECR repository in the stack"}).`, r.urn);
+                    const rs = repos();
+                    if (rs === UNKNOWN) { d.defer(`${label(r)} ${img.path} (this stack's ECR URL is known once the repository exists)`); continue; }
+                    if (!rs.some((u) => img.ref.startsWith(`${u}@`) || img.ref.startsWith(`${u}:`))) report(`${label(r)} ${img.path} is '${img.ref}', not this stack's image (${rs.join(", ") || "no ECR repository in the stack"}).`, r.urn);
                 }
                 // Extended resources take quota only as requests.<name>:
                 // https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources

@@ -1,6 +1,7 @@
 /** Every rule of the pack, as plain arrays: tests and the offline plan import this, never ../index.ts. */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { auditPolicies } from "./audit";
+import { clusterAccessPolicies } from "./cluster-access";
 import { dataPolicies } from "./data";
 import { ebsPolicies } from "./ebs";
 import { ec2Policies } from "./ec2";
@@ -23,6 +24,6 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
 ];
 export const stackValidationPolicies: StackValidationPolicy[] = [
     ...s3StackPolicies, ...auditPolicies, ...networkStackPolicies, ...keyStackPolicies, ...principalStackPolicies, ...iamStackPolicies,
-    ...researcherPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies,
+    ...researcherPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies,
 ];
 export const allPolicies = [...resourcePolicies, ...stackValidationPolicies];

@@ -3,7 +3,7 @@ import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, Stack
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
-import { asArray, get, kindOf, known, snapshot, UNKNOWN } from "../lib/util";
+import { asArray, get, kindOf, known, once, snapshot, UNKNOWN } from "../lib/util";
 import { checkKey } from "./ebs";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
@@ -174,7 +174,7 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
         description: "Checks whether every container image comes from one of this stack's ECR repositories.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
-            const repos = stackRepositories(args.resources);
+            const repos = once(() => stackRepositories(args.resources));
             for (const r of args.resources) {
                 if (!POD_SPEC_PATHS[r.type]) continue;
                 const spec = podSnapshotOf(r.type, r.props);
@@ -183,9 +183,10 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                     if (spec?.[list] === UNKNOWN) { d.defer(`${label(r)} ${list}`); continue; }
                     for (const c of asArray(spec?.[list])) {
                         if (c === UNKNOWN || c.image === UNKNOWN) { d.defer(`${label(r)} container '${c?.name ?? "?"}' image`); continue; }
-                        if (repos === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
-                        if (!repos.some((u) => String(c.image).startsWith(`${u}@`))) {
-                            report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${repos.join(", ") || "none"}).`, r.urn);
+                        const rs = repos();
+                        if (rs === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
+                        if (!rs.some((u) => String(c.image).startsWith(`${u}@`))) {
+                            report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${rs.join(", ") || "none"}).`, r.urn);
                         }
                     }
                 }

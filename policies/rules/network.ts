@@ -29,19 +29,19 @@ const SCHEMA = {
 
 /** Every ingress rule of the stack as { security group, ports, sources } (unknown parts as UNKNOWN). */
 function ingressSets(resources: ReadonlyArray<{ type: string; name: string; urn: string; props: Record<string, any> }>) {
-    const out: Array<{ group: unknown; owner: { type: string; name: string; urn: string }; from: unknown; to: unknown; sources: string[] | typeof UNKNOWN }> = [];
+    const out: Array<{ group: unknown | (() => unknown); owner: { type: string; name: string; urn: string }; from: unknown; to: unknown; sources: string[] | typeof UNKNOWN }> = [];
     for (const r of resources) {
         if (r.type === "aws:ec2/securityGroup:SecurityGroup") {
             const ingress = get(() => JSON.parse(JSON.stringify(r.props.ingress ?? [])) as any[]);
-            const id = get(() => r.props.id);
-            const group = typeof id === "string" && id ? id : r.urn; // inline rules belong to this group whatever its id
+            // Inline rules belong to this group whatever its id (its URN while the id is unknown); read only when needed.
+            const group = () => { const id = get(() => r.props.id); return typeof id === "string" && id ? id : r.urn; };
             if (ingress === UNKNOWN) { out.push({ group, owner: r, from: undefined, to: undefined, sources: UNKNOWN }); continue; }
             for (const rule of ingress ?? []) out.push({ group, owner: r, from: rule.fromPort, to: rule.toPort, sources: [...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[] });
         } else if (r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" || (r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && get(() => r.props.type) === "ingress")) {
             const field = (k: string) => get(() => JSON.parse(JSON.stringify(r.props[k] ?? null)));
             const parts = [field("cidrIpv4"), field("cidrIpv6"), field("cidrBlocks"), field("ipv6CidrBlocks")];
             const sources = parts.includes(UNKNOWN) ? UNKNOWN : (parts.flatMap((x) => asArray(x as string | string[])).filter((x) => typeof x === "string") as string[]);
-            out.push({ group: get(() => r.props.securityGroupId), owner: r, from: get(() => r.props.fromPort), to: get(() => r.props.toPort), sources });
+            out.push({ group: () => get(() => r.props.securityGroupId), owner: r, from: get(() => r.props.fromPort), to: get(() => r.props.toPort), sources });
         }
     }
     return out;
@@ -100,11 +100,12 @@ export const networkStackPolicies: StackValidationPolicy[] = [
             if (!sets.some((s) => s.sources === UNKNOWN) && cidrBreadthProblems(everything, limitsOf(c)).length === 0) return;
             for (const s of sets) {
                 if (s.sources === UNKNOWN) { d.defer(`${label(s.owner)} ingress`); continue; }
-                if (s.group === UNKNOWN) { d.defer(`${label(s.owner)}.securityGroupId`); continue; }
-                const g = groups.get(s.group) ?? { owners: new Set<string>(), sources: [], urn: s.owner.urn };
+                const groupKey = typeof s.group === "function" ? (s.group as () => unknown)() : s.group;
+                if (groupKey === UNKNOWN) { d.defer(`${label(s.owner)}.securityGroupId`); continue; }
+                const g = groups.get(groupKey) ?? { owners: new Set<string>(), sources: [], urn: s.owner.urn };
                 g.owners.add(label(s.owner));
                 g.sources.push(...s.sources);
-                groups.set(s.group, g);
+                groups.set(groupKey, g);
             }
             for (const [group, g] of groups) {
                 const problems = cidrBreadthProblems(g.sources, limitsOf(c));

@@ -3,7 +3,10 @@
  * principal only, and its policies reach only what is theirs: resources tagged with the same
  * researcher (their workstation), SSM parameters under .../researchers/<id>/, S3 keys under
  * researchers/<id>/ (read/write) and datasets/ (read-only) of the dataset bucket, the stack's key,
- * the SSH and port-forwarding session documents and their own sessions.
+ * the SSH and port-forwarding session documents and their own sessions. Roles that act for a
+ * researcher without being their identity (the instance role of their workstation, the Pod Identity
+ * role of their server and jobs: tagged `archaeo-workstation-of` / `archaeo-pods-of: <id>`) are held
+ * to the same data scope; who may assume those is judged by iam-trust-policies-scoped.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { parseArn, principalsOf } from "../lib/arn";
@@ -17,6 +20,7 @@ import { awsManagedPolicyName } from "./iam";
 
 interface ResearcherConfig {
     researcherTag: string;
+    actingForTags: string[];
     researcherPrincipals: Record<string, string>;
     purposeTag: string;
     datasetsPurpose: string;
@@ -25,11 +29,14 @@ interface ResearcherConfig {
 }
 const DEFAULTS: ResearcherConfig = {
     researcherTag: "researcher",
+    actingForTags: ["archaeo-workstation-of", "archaeo-pods-of"],
     researcherPrincipals: {},
     purposeTag: "archaeo-purpose",
     datasetsPurpose: "datasets",
     allowedSessionDocuments: ["AWS-StartSSHSession", "AWS-StartPortForwardingSession"],
-    sharedActions: ["eks:DescribeCluster"],
+    // eks:DescribeCluster builds a researcher's kubeconfig; the ECR pull actions let a workstation pull
+    // the institution's image (one repository for everyone, by design).
+    sharedActions: ["eks:DescribeCluster", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
 };
 
 type Stack = readonly PolicyResource[];
@@ -62,19 +69,31 @@ function pinnedToResearcher(s: Statement, tag: string, id: string): boolean {
     return conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && new RegExp(`^[a-z0-9-]+:ResourceTag/${tag}$`, "i").test(key) && values.length > 0 && values.every((v) => v === id));
 }
 
+/**
+ * The caller session a trust statement pins (aws:userid is "<role id>:<session name>" for an assumed
+ * role: IAM policy reference, "AWS global condition context keys", aws:userid), as one comparable
+ * string; undefined when nothing pins it or a value leaves the session name open ("*", "*:*").
+ */
+function sessionPin(st: Statement): string | undefined {
+    const values = conditionEntries(st).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "aws:userid").flatMap(([, , v]) => v);
+    if (values.length === 0 || values.some((v) => !/[^*?]/.test(v.split(":").pop() ?? ""))) return undefined;
+    return values.map((v) => v.split(":").pop()!).sort().join(",");
+}
+
 export const researcherPolicies: StackValidationPolicy[] = [
     {
         name: "researcher-roles-scoped",
-        description: "Checks whether each researcher's role (tagged researcher: <id>) is assumed only by that researcher's principal and its policies reach only that researcher's resources, their S3 prefix (plus read-only datasets/), the stack key and the SSH / port-forwarding session documents.",
+        description: "Checks whether each researcher's role (tagged researcher: <id>) is assumed only by that researcher's principal (a shared role told apart by a pinned session), and its policies, and those of the roles acting for them (workstation, pods), reach only that researcher's resources, their S3 prefix (plus read-only datasets/), their parameters, the stack key and the SSH / port-forwarding session documents.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
                 researcherTag: { type: "string", default: DEFAULTS.researcherTag },
+                actingForTags: { type: "array", items: { type: "string" }, default: DEFAULTS.actingForTags, description: "Tag keys whose value names the researcher a service role acts for (their workstation's instance role, their pods' role): its policies get the researcher's data scope." },
                 researcherPrincipals: { type: "object", additionalProperties: { type: "string" }, default: DEFAULTS.researcherPrincipals, description: "Optional: researcher id -> the iamPrincipalArn their role must trust." },
                 purposeTag: { type: "string", default: DEFAULTS.purposeTag },
                 datasetsPurpose: { type: "string", default: DEFAULTS.datasetsPurpose },
                 allowedSessionDocuments: { type: "array", items: { type: "string" }, default: DEFAULTS.allowedSessionDocuments },
-                sharedActions: { type: "array", items: { type: "string" }, default: DEFAULTS.sharedActions, description: "Actions a researcher may perform on shared (untagged) stack resources, e.g. eks:DescribeCluster to build a kubeconfig." },
+                sharedActions: { type: "array", items: { type: "string" }, default: DEFAULTS.sharedActions, description: "Actions a researcher may perform on shared (untagged) stack resources, e.g. eks:DescribeCluster to build a kubeconfig, ECR pulls of the institution's image." },
             },
         },
         validateStack: onStack(async (args, report, d) => {
@@ -82,14 +101,27 @@ export const researcherPolicies: StackValidationPolicy[] = [
             const all = args.resources;
             const researcherOf = (r: PolicyResource) => { const t = effectiveTags(r); return t === UNKNOWN ? UNKNOWN : (t[c.researcherTag] as string | undefined); };
             const roles = all.filter((r) => r.type === "aws:iam/role:Role");
-            const trusted = new Map<string, string[]>();
+            const trusted = new Map<string, Array<{ id: string; session?: string }>>();
             const datasetBuckets = all.filter((r) => r.type === "aws:s3/bucket:Bucket" && (() => { const t = effectiveTags(r); return t !== UNKNOWN && t[c.purposeTag] === c.datasetsPurpose; })())
                 .map((b) => get(() => b.props.bucket));
             const keys = all.filter((r) => r.type === "aws:kms/key:Key").map((k) => get(() => k.props.arn));
             for (const role of roles) {
                 const id = researcherOf(role);
                 if (id === UNKNOWN) { d.defer(`${label(role)}.tags`); continue; }
-                if (id === undefined) continue;
+                if (id === undefined) {
+                    // A service role acting for a researcher: their data scope, nothing of anyone else's.
+                    const t = effectiveTags(role) as Record<string, unknown>;
+                    const forWhom = c.actingForTags.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
+                    if (forWhom === undefined) continue;
+                    const owned = ownedArns(all, c.researcherTag, forWhom);
+                    for (const pol of policiesOf(all, role, d)) {
+                        for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
+                            const problems = await statementProblems(s, { id: forWhom, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
+                            if (problems.length) report(`${label(role)} (acts for researcher ${forWhom}): ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
+                        }
+                    }
+                    continue;
+                }
                 const where = `${label(role)} (researcher ${id})`;
                 // Trust: exactly the researcher's principal.
                 const trust = known(() => role.props.assumeRolePolicy);
@@ -101,11 +133,8 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     // session: aws:userid is "<role id>:<session name>" for an assumed role (IAM policy reference,
                     // "AWS global condition context keys": aws:userid). A pinned session makes the principal distinct.
                     for (const st of allows) {
-                        const session = conditionEntries(st).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "aws:userid").flatMap(([, , v]) => v).sort().join(",");
-                        for (const p of principalsOf(st.principal).aws) {
-                            const k = session ? `${p} (session ${session})` : p;
-                            trusted.set(k, [...(trusted.get(k) ?? []), id]);
-                        }
+                        const session = sessionPin(st);
+                        for (const p of principalsOf(st.principal).aws) trusted.set(p, [...(trusted.get(p) ?? []), { id, session }]);
                     }
                     const want = c.researcherPrincipals[id];
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
@@ -126,8 +155,16 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     }
                 }
             }
-            for (const [principal, ids] of trusted) {
-                if (new Set(ids).size > 1) report(`The roles of researchers ${[...new Set(ids)].join(" and ")} trust the same principal ${principal}: each researcher acts only as themselves.`);
+            for (const [principal, entries] of trusted) {
+                const ids = [...new Set(entries.map((e) => e.id))];
+                if (ids.length < 2) continue;
+                const open = entries.filter((e) => e.session === undefined).map((e) => e.id);
+                if (open.length) { report(`The roles of researchers ${ids.join(" and ")} trust the same principal ${principal}, and ${[...new Set(open)].join(" and ")}'s trust does not pin the caller's session (aws:userid): everyone who may use ${principal} could act as ${[...new Set(open)].join(" and ")}; each researcher acts only as themselves.`); continue; }
+                const bySession = new Map<string, string[]>();
+                for (const e of entries) bySession.set(e.session!, [...new Set([...(bySession.get(e.session!) ?? []), e.id])]);
+                for (const [session, same] of bySession) {
+                    if (same.length > 1) report(`The roles of researchers ${same.join(" and ")} trust the same principal ${principal} with the same session (aws:userid ${session}): each researcher acts only as themselves.`);
+                }
             }
         }),
     },

@@ -3,12 +3,14 @@ import { StackValidationPolicy } from "@pulumi/policy";
 import { NON_TAGGABLE_AWS_TYPES } from "../lib/taggable";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
-import { get, known, UNKNOWN } from "../lib/util";
+import { dockerRunImage, dockerRuns, userDataOfResource } from "../lib/userdata";
+import { known, once, UNKNOWN } from "../lib/util";
 import { stackRepositories } from "./kubernetes";
 
 interface TagConfig { requiredTags: string[] }
 interface ProtectConfig { statefulTypes: string[] }
 
+const NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
 const DEFAULT_REQUIRED_TAGS = ["institution", "data-classification"];
 const DEFAULT_STATEFUL = ["aws:ebs/volume:Volume", "aws:s3/bucket:Bucket", "aws:efs/fileSystem:FileSystem", "aws:kms/key:Key"];
 
@@ -17,12 +19,21 @@ export { effectiveTags };
 export const stackPolicies: StackValidationPolicy[] = [
     {
         name: "required-tags",
-        description: "Checks whether every taggable AWS resource (and every instance root volume) carries the required tags, counting provider defaultTags.",
+        description: "Checks whether every taggable AWS resource (and every instance root volume, and every Karpenter EC2NodeClass's spec.tags for the instances it launches) carries the required tags, counting provider defaultTags.",
         enforcementLevel: "mandatory",
         configSchema: { properties: { requiredTags: { type: "array", items: { type: "string" }, default: DEFAULT_REQUIRED_TAGS } } },
         validateStack: onStack((args, report, d) => {
             const { requiredTags = DEFAULT_REQUIRED_TAGS } = args.getConfig<TagConfig>();
             for (const r of args.resources) {
+                if (r.type === NODE_CLASS) {
+                    // Karpenter puts spec.tags on the instances, volumes and launch templates it creates; the
+                    // provider's defaultTags never reach them (karpenter docs, EC2NodeClass "spec.tags").
+                    const tags = known(() => r.props.spec?.tags) as Record<string, unknown> | undefined | typeof UNKNOWN;
+                    if (tags === UNKNOWN) { d.defer(`${label(r)}.spec.tags`); continue; }
+                    const missing = requiredTags.filter((t) => !tags || !(t in tags) || tags[t] === "");
+                    if (missing.length) report(`EC2NodeClass '${r.name}' spec.tags lacks ${missing.join(", ")}: the GPU instances and volumes Karpenter launches would carry no ${missing.join(", ")} (provider default tags do not reach them); set spec.tags.`, r.urn);
+                    continue;
+                }
                 if (!r.type.startsWith("aws:") || NON_TAGGABLE_AWS_TYPES.has(r.type)) continue;
                 const tags = effectiveTags(r);
                 if (tags === UNKNOWN) { d.defer(`${label(r)}.tags`); continue; }
@@ -53,20 +64,37 @@ export const stackPolicies: StackValidationPolicy[] = [
     },
     {
         name: "workstation-image-from-stack-ecr",
-        description: "Checks whether the workstation runs the image from this stack's ECR repository, pinned by digest.",
+        description: "Checks whether every container an instance's user data (userData, or userDataBase64 inflated when gzip) starts runs this stack's ECR image pinned by digest: its IMAGE_REF, and the image of each `docker run`.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
-            const repos = stackRepositories(args.resources);
+            const repos = once(() => stackRepositories(args.resources));
             for (const r of args.resources) {
                 if (r.type !== "aws:ec2/instance:Instance") continue;
-                const ud = get(() => r.props.userData);
-                if (ud === UNKNOWN) { d.defer(`${label(r)}.userData`); continue; }
-                if (typeof ud !== "string") continue;
-                const m = /^\s*IMAGE_REF=(\S+)\s*$/m.exec(ud);
-                if (!m) continue;
-                if (repos === UNKNOWN) { d.defer(`${label(r)} IMAGE_REF (this stack's ECR URL is known once the repository exists)`); continue; }
-                const ok = repos.some((u) => new RegExp(`^${u.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[0-9a-f]{64}$`).test(m[1]));
-                if (!ok) report(`Instance '${r.name}' runs image '${m[1]}', which is not this stack's ECR repository pinned by digest.`, r.urn);
+                const { value, unknownPaths } = userDataOfResource(r);
+                if (value === UNKNOWN) { unknownPaths.forEach((p) => d.defer(`${label(r)}.${p}`)); continue; }
+                const texts = (value ?? []).filter((u): u is { path: string; text: string } => "text" in u);
+                // Unreadable user data is reported by ec2-user-data-no-secrets and ec2-containers-unprivileged.
+                const refs: Array<{ what: string; ref: string }> = [];
+                for (const t of texts) {
+                    const imageRef = /^\s*IMAGE_REF=["']?([^\s"']+)["']?\s*$/m.exec(t.text)?.[1];
+                    if (imageRef) refs.push({ what: "IMAGE_REF", ref: imageRef });
+                    for (const line of dockerRuns(t.text)) {
+                        const image = dockerRunImage(line);
+                        if (image === undefined) { report(`Instance '${r.name}' starts a container whose image the pack cannot find ('${line.trim().slice(0, 60)}…'); name the image as the first argument after the options.`, r.urn); continue; }
+                        if (/^\$\{?IMAGE_REF\}?$/.test(image)) {
+                            if (!imageRef) report(`Instance '${r.name}' runs \${IMAGE_REF} but its user data sets no IMAGE_REF=<this stack's repository>@sha256:<digest>.`, r.urn);
+                            continue;
+                        }
+                        refs.push({ what: "docker run", ref: image });
+                    }
+                }
+                if (refs.length === 0) continue;
+                const rs = repos();
+                if (rs === UNKNOWN) { d.defer(`${label(r)} IMAGE_REF (this stack's ECR URL is known once the repository exists)`); continue; }
+                for (const { what, ref } of refs) {
+                    const ok = rs.some((u) => new RegExp(`^${u.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[0-9a-f]{64}$`).test(ref));
+                    if (!ok) report(`Instance '${r.name}' runs image '${ref}' (${what}), which is not this stack's ECR repository pinned by digest.`, r.urn);
+                }
             }
         }),
     },

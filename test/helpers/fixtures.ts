@@ -3,6 +3,7 @@
  * the audit trail, researcher roles, JupyterHub and Cognito) the shapes the lead builds to, plus
  * small mutation helpers. One field changed per mutation (AWSGuard tests/util.ts style).
  */
+import * as zlib from "zlib";
 import type { RecordedResource } from "../../tools/mock-engine";
 import { ACCOUNT, fixture } from "./policy";
 
@@ -16,6 +17,33 @@ export const AUDIT_BUCKET = "archaeo-x-audit";
 export const ALICE = "alice";
 export const ALICE_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef`;
 export const ALICE_INSTANCE = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0a11ce0000000000a`;
+export const BOB_INSTANCE = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0b0b000000000000b`;
+export const ALICE_ROLE = `arn:aws:iam::${ACCOUNT}:role/archaeo-x-alice`;
+export const ALICE_PODS_ROLE = `arn:aws:iam::${ACCOUNT}:role/archaeo-x-pods-alice`;
+export const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/platform-admins`;
+
+/** gzip + base64, as infra/instance/userdata.ts renders `userDataBase64` (written here so the pack's decoder is tested against its own fixture). */
+export const gzipBase64 = (text: string) => zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 }).toString("base64");
+/** Bob's workstation user data in the shape the program renders: IMAGE_REF in an env file, a unit that runs ${IMAGE_REF}. */
+export const BOB_USER_DATA = [
+    "#cloud-config",
+    "write_files:",
+    "  - path: /etc/archaeo/workbench.env",
+    "    content: |",
+    `      IMAGE_REF=${IMAGE}`,
+    "      RESEARCHER_ID=bob",
+    "  - path: /etc/systemd/system/archaeo-jupyter.service",
+    "    content: |",
+    "      [Service]",
+    "      EnvironmentFile=/etc/archaeo/workbench.env",
+    "      ExecStart=/usr/bin/docker run --rm --name archaeo-jupyter \\",
+    "        --gpus all \\",
+    "        --user 1000:1000 \\",
+    "        --cap-drop ALL --security-opt no-new-privileges \\",
+    "        -v /workspace:/workspace \\",
+    "        ${IMAGE_REF} jupyter",
+    "",
+].join("\n");
 const ROOT_TAGS = { institution: "x", "data-classification": "confidential" };
 
 export const doc = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });
@@ -51,6 +79,18 @@ export const alicePolicy = () => ({ Version: "2012-10-17", Statement: [
     { Sid: "EbsGrants", Effect: "Allow", Action: "kms:CreateGrant", Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `ec2.${REGION}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } } },
 ] });
 
+/** The policy of alice's workstation role as infra/instance/workstation.ts builds it: her data, her parameters, the image. */
+export const aliceWorkstationPolicy = () => ({ Version: "2012-10-17", Statement: [
+    { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    { Sid: "EcrPullThisRepository", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` },
+    { Sid: "ListSharedAndOwnPrefixes", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { "s3:prefix": ["datasets/*", "researchers/alice/*"] } } },
+    { Sid: "ReadSharedDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/datasets/*` },
+    { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` },
+    { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
+    { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/status/*` },
+    { Sid: "StackKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
+] });
+
 /** JupyterHub (Zero to JupyterHub 4.4.0) values as the lead builds them (issue 10 item 4). */
 export const hubValues = () => ({
     hub: { config: { JupyterHub: { authenticator_class: "generic-oauth" }, GenericOAuthenticator: { client_id: "abc", client_secret: "from-a-pulumi-secret", allowed_users: ["alice"] } } },
@@ -77,9 +117,13 @@ export function compliant(): RecordedResource[] {
         fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
         fixture("aws:ec2/instance:Instance", "ws", {
             metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
-            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 --gpus all x \\\n    smoke\n`,
+            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 \\\n    --gpus all ${IMAGE} smoke\n`,
             tags: { researcher: ALICE },
         }, { state: { arn: ALICE_INSTANCE } }),
+        fixture("aws:ec2/instance:Instance", "ws-gz", {
+            metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
+            userDataBase64: gzipBase64(BOB_USER_DATA), userDataReplaceOnChange: true, tags: { researcher: "bob" },
+        }, { state: { arn: BOB_INSTANCE } }),
         fixture("aws:ec2/instance:Instance", "nat", {
             metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS }, userData: "#cloud-config\nruncmd:\n  - [sysctl, -w, net.ipv4.ip_forward=1]\n",
         }, { state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0000000000000nat0` } }),
@@ -119,8 +163,34 @@ export function compliant(): RecordedResource[] {
             { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/*` },
         ) }),
         fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: doc({ Sid: "Alice", Effect: "Allow", Principal: { AWS: ALICE_PRINCIPAL }, Action: ["sts:AssumeRole", "sts:SetSourceIdentity"] }), tags: { researcher: ALICE } },
-            { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-alice` } }),
+            { state: { arn: ALICE_ROLE } }),
         fixture("aws:iam/rolePolicy:RolePolicy", "alice-policy", { role: "archaeo-x-alice", policy: JSON.stringify(alicePolicy()) }),
+        // Roles acting for alice: her workstation's instance role and her pods' role (Pod Identity).
+        fixture("aws:iam/role:Role", "alice-ws-role", { name: "archaeo-x-ws-alice", assumeRolePolicy: trust("ec2.amazonaws.com"), tags: { "archaeo-workstation-of": ALICE } },
+            { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-ws-alice` } }),
+        fixture("aws:iam/rolePolicy:RolePolicy", "alice-ws-policy", { role: "archaeo-x-ws-alice", policy: JSON.stringify(aliceWorkstationPolicy()) }),
+        fixture("aws:iam/role:Role", "alice-pods-role", { name: "archaeo-x-pods-alice", assumeRolePolicy: doc({ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }), tags: { "archaeo-pods-of": ALICE } },
+            { state: { arn: ALICE_PODS_ROLE } }),
+        // Cluster access: alice's access entry, an admin with an EKS access policy, Pod Identity for her server, the hub's port-forward guard.
+        fixture("aws:eks/accessEntry:AccessEntry", "alice-access", { clusterName: "x", principalArn: ALICE_ROLE, type: "STANDARD", userName: "archaeo:alice" }),
+        fixture("aws:eks/accessEntry:AccessEntry", "admin-access", { clusterName: "x", principalArn: ADMIN_ROLE, type: "STANDARD" }),
+        fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "admin-policy", { clusterName: "x", principalArn: ADMIN_ROLE, policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } }),
+        fixture("kubernetes:core/v1:ServiceAccount", "alice-sa", { metadata: { name: "researcher-alice", namespace: "jupyterhub", labels: { "archaeo/researcher": ALICE } } }),
+        fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "alice-pods", { clusterName: "x", namespace: "jupyterhub", serviceAccount: "researcher-alice", roleArn: ALICE_PODS_ROLE, tags: { researcher: ALICE } }),
+        fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "hub-access", { metadata: { name: "researcher-access", namespace: "jupyterhub" }, rules: [{ apiGroups: [""], resources: ["pods"], resourceNames: ["jupyter-alice", "jupyter-bob"], verbs: ["get"] }, { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] }] }),
+        ...["alice", "bob"].map((id) => fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", `${id}-hub`, {
+            metadata: { name: `researcher-${id}`, namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher-access" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `archaeo:${id}` }],
+        })),
+        fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-policy", { metadata: { name: "archaeo-researcher-port-forward" }, spec: {
+            failurePolicy: "Fail",
+            matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }] },
+            matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
+            validations: [{ expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8)", message: "own server only" }],
+        } }),
+        fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "pf-binding", { metadata: { name: "archaeo-researcher-port-forward" }, spec: {
+            policyName: "archaeo-researcher-port-forward", validationActions: ["Deny"], matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "jupyterhub" } } },
+        } }),
         fixture("aws:cognito/userPool:UserPool", "users", { mfaConfiguration: "ON", softwareTokenMfaConfiguration: { enabled: true }, adminCreateUserConfig: { allowAdminCreateUserOnly: true } }),
         fixture("aws:cognito/userPoolClient:UserPoolClient", "hub-client", { generateSecret: true, allowedOauthFlows: ["code"] }, { additionalSecretOutputs: ["clientSecret"] }),
         fixture("kubernetes:helm.sh/v3:Release", "jupyterhub", { chart: "jupyterhub", version: "4.4.0", repositoryOpts: { repo: "https://hub.jupyter.org/helm-chart/" }, namespace: "jupyterhub", values: hubValues() }),
@@ -128,7 +198,7 @@ export function compliant(): RecordedResource[] {
         fixture("kubernetes:helm.sh/v3:Release", "karpenter", { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.11.1", namespace: "kube-system", values: { replicas: 1, controller: { image: { repository: "public.ecr.aws/karpenter/controller", tag: "1.11.1", digest: `sha256:${"d".repeat(64)}` } } } }),
         fixture("kubernetes:apps/v1:Deployment", "jupyter", { spec: { template: { spec: podSpec() } } }),
         fixture("kubernetes:batch/v1:Job", "ddp", { spec: { template: { spec: podSpec() } } }),
-        fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodeclass", { spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }] } }),
+        fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodeclass", { spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }], tags: { ...ROOT_TAGS } } }),
         fixture("kubernetes:apps/v1:Deployment", "sshd", { spec: { template: { spec: {
             securityContext: { runAsNonRoot: true }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists" }],
             affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "jupyter" } }, topologyKey: "kubernetes.io/hostname" }] } },

@@ -5,7 +5,7 @@
  */
 import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
-    add, ALICE_INSTANCE, AUDIT_BUCKET, BUCKET, FOREIGN_KEY, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
+    add, ALICE_INSTANCE, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
 } from "./fixtures";
 
 export interface Mutation {
@@ -22,6 +22,8 @@ const m = (policy: string, what: string, mutate: Mutate): Mutation => ({ policy,
 const u = (policy: string, what: string, path: string, mutate: Mutate): Mutation => ({ policy, what, mutate, expect: "deferred", path });
 const stmt = (name: string, sid: string, fn: (s: any) => void): Mutate => setDoc(name, (d) => fn(d.Statement.find((s: any) => s.Sid === sid)));
 const PABS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"];
+/** Edits bob's gzip+base64 user data as text (inflate, edit, deflate), as a change to the program's template would. */
+const bobUserData = (fn: (text: string) => string): Mutate => set("ws-gz", (p) => { p.userDataBase64 = gzipBase64(fn(BOB_USER_DATA)); });
 
 export const FIXTURE_MUTATIONS: Mutation[] = [
     // Encryption at rest with the stack key.
@@ -68,6 +70,10 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("s3-buckets-fully-configured", "no TLS-only policy", set("datasets-tls", (p) => { p.policy = JSON.stringify({ Version: "2012-10-17", Statement: [] }); })),
     m("s3-dataset-access-logged", "no trail", remove("trail")),
     m("s3-dataset-access-logged", "trail logs writes only", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["false"] }); })),
+    m("s3-dataset-access-logged", "trail filter operator misspelt (startsWith for startsWiths)", set("trail", (p) => { const f = p.advancedEventSelectors[0].fieldSelectors[2]; f.startsWith = f.startsWiths; delete f.startsWiths; })),
+    m("s3-dataset-access-logged", "trail field selector without an operator", set("trail", (p) => { delete p.advancedEventSelectors[0].fieldSelectors[2].startsWiths; })),
+    m("s3-dataset-access-logged", "trail logs reads only (readOnly = true)", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
+    m("s3-dataset-access-logged", "trail logs GetObject only (eventName)", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "eventName", equals: ["GetObject"] }); })),
     m("s3-dataset-access-logged", "trail logs another bucket", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[2].startsWiths = ["arn:aws:s3:::other/"]; })),
     m("s3-dataset-access-logged", "trail excludes datasets/", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "resources.ARN", notStartsWiths: [`arn:aws:s3:::${BUCKET}/datasets/`] }); })),
     m("s3-dataset-access-logged", "trail management events only", set("trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[0].equals = ["Management"]; })),
@@ -97,11 +103,27 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("ec2-imds-hop-limit", "launch template hop limit 2", set("lt", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),
     m("ec2-imds-hop-limit", "launch template hop limit unset (AL2023 default 2)", set("lt", (p) => { delete p.metadataOptions.httpPutResponseHopLimit; })),
     m("ec2-imds-hop-limit", "node class hop limit 2", set("nodeclass", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
+    m("required-tags", "node class without spec.tags (Karpenter's instances untagged)", set("nodeclass", (p) => { delete p.spec.tags; })),
+    m("required-tags", "node class spec.tags without data-classification", set("nodeclass", (p) => { delete p.spec.tags["data-classification"]; })),
     m("ec2-user-data-no-secrets", "token in instance user data", set("ws", (p) => { p.userData += "JUPYTER_TOKEN=0123456789abcdef0123456789abcdef\n"; })),
     m("ec2-user-data-no-secrets", "AWS key in launch template user data", set("lt", (p) => { p.userData = Buffer.from("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP").toString("base64"); })),
     m("ec2-containers-unprivileged", "container as root", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 0:0"); })),
     m("ec2-containers-unprivileged", "container without --user", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000 ", ""); })),
-    m("ec2-containers-unprivileged", "privileged container (on a continuation line)", set("ws", (p) => { p.userData = p.userData.replace("    smoke", "    --privileged smoke"); })),
+    m("ec2-containers-unprivileged", "privileged container (on a continuation line)", set("ws", (p) => { p.userData = p.userData.replace("    --gpus all", "    --privileged --gpus all"); })),
+    // The same classes in userDataBase64 (gzip), as infra/instance/workstation.ts renders it.
+    m("ec2-user-data-no-secrets", "token in gzip userDataBase64", bobUserData((t) => t.replace("RESEARCHER_ID=bob", "RESEARCHER_ID=bob\n      JUPYTER_TOKEN=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"))),
+    m("ec2-user-data-no-secrets", "AWS key in plain (not gzip) userDataBase64", set("ws-gz", (p) => { p.userDataBase64 = Buffer.from(`${BOB_USER_DATA}AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n`).toString("base64"); })),
+    m("ec2-user-data-no-secrets", "userDataBase64 that is not base64", set("ws-gz", (p) => { p.userDataBase64 = "#cloud-config: not base64!"; })),
+    m("ec2-user-data-no-secrets", "userDataBase64 with the gzip magic that does not inflate", set("ws-gz", (p) => { p.userDataBase64 = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4]).toString("base64"); })),
+    m("ec2-containers-unprivileged", "gzip user data: container as root", bobUserData((t) => t.replace("--user 1000:1000", "--user 0:0"))),
+    m("ec2-containers-unprivileged", "gzip user data: container without --user", bobUserData((t) => t.replace("        --user 1000:1000 \\\n", ""))),
+    m("ec2-containers-unprivileged", "gzip user data: privileged container", bobUserData((t) => t.replace("--cap-drop ALL", "--privileged --cap-drop ALL"))),
+    m("workstation-image-from-stack-ecr", "gzip user data: IMAGE_REF by tag", bobUserData((t) => t.replace(IMAGE, `${REPO}:latest`))),
+    m("workstation-image-from-stack-ecr", "gzip user data: IMAGE_REF from Docker Hub", bobUserData((t) => t.replace(IMAGE, `docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`))),
+    m("workstation-image-from-stack-ecr", "gzip user data: docker run names a public image instead of ${IMAGE_REF}", bobUserData((t) => t.replace("${IMAGE_REF} jupyter", "quay.io/jupyter/base-notebook jupyter"))),
+    m("workstation-image-from-stack-ecr", "plain user data: docker run names an image by tag", set("ws", (p) => { p.userData = p.userData.replace(IMAGE, `${REPO}:v1`); })),
+    m("workstation-image-from-stack-ecr", "gzip user data: ${IMAGE_REF} run but never set", bobUserData((t) => t.replace(`IMAGE_REF=${IMAGE}`, "IMAGE=elsewhere"))),
+    m("ec2-imds-hop-limit", "untagged instance whose gzip userDataBase64 runs containers keeps hop limit 1", set("nat", (p) => { delete p.userData; p.userDataBase64 = gzipBase64(BOB_USER_DATA); })),
     m("workstation-image-from-stack-ecr", "workstation image by tag", set("ws", (p) => { p.userData += `IMAGE_REF=${REPO}:latest\n`; })),
     m("workstation-image-from-stack-ecr", "workstation image from elsewhere", set("ws", (p) => { p.userData += `IMAGE_REF=docker.io/x/y@sha256:${"e".repeat(64)}\n`; })),
     // Network breadth, judged by coverage.
@@ -206,7 +228,56 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("researcher-roles-scoped", "researcher reaches the audit logs", stmt("alice-policy", "ReadDatasets", (s) => { s.Resource = `arn:aws:s3:::${AUDIT_BUCKET}/*`; })),
     m("researcher-roles-scoped", "researcher uses another key", stmt("alice-policy", "StackKey", (s) => { s.Resource = KEY.replace("1234abcd", "5678abcd"); })),
     m("researcher-roles-scoped", "two researchers trust one principal", add(fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef" }, Action: "sts:AssumeRole" }] }) }))),
+    m("researcher-roles-scoped", "alice's workstation role reads bob's prefix", stmt("alice-ws-policy", "ReadWriteOwnPrefix", (st) => { st.Resource = `arn:aws:s3:::${BUCKET}/researchers/bob/*`; })),
+    m("researcher-roles-scoped", "alice's workstation role reads bob's token", stmt("alice-ws-policy", "ReadOwnParameters", (st) => { st.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/bob/*"; })),
+    m("researcher-roles-scoped", "alice's workstation role writes datasets/", stmt("alice-ws-policy", "ReadSharedDatasets", (st) => { st.Action = ["s3:GetObject", "s3:PutObject"]; })),
+    m("researcher-roles-scoped", "alice's workstation role lists the whole bucket", stmt("alice-ws-policy", "ListSharedAndOwnPrefixes", (st) => { delete st.Condition; })),
+    m("researcher-roles-scoped", "alice's pods role reaches bob's prefix", add(fixture("aws:iam/rolePolicy:RolePolicy", "alice-pods-policy", { role: "archaeo-x-pods-alice", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "Bob", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/researchers/bob/*` }] }) }))),
+    m("researcher-roles-scoped", "researcher starts bob's instance", stmt("alice-policy", "OwnWorkstation", (st) => { st.Resource = BOB_INSTANCE; })),
+    m("researcher-roles-scoped", "two researchers share a role, one trust without a session pin", (rs) => {
+        setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringLike: { "aws:userid": "*:alice@x.example" } }; }, "assumeRolePolicy")(rs);
+        add(fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef" }, Action: "sts:AssumeRole" }] }) }))(rs);
+    }),
+    m("researcher-roles-scoped", "two researchers share a role with the same session pin", (rs) => {
+        const pin = { StringLike: { "aws:userid": "*:alice@x.example" } };
+        setDoc("alice-role", (d) => { d.Statement[0].Condition = pin; }, "assumeRolePolicy")(rs);
+        add(fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef" }, Action: "sts:AssumeRole", Condition: pin }] }) }))(rs);
+    }),
     m("researcher-roles-scoped", "managed policy on a researcher's role", add(fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "alice-ro", { role: "archaeo-x-alice", policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" }))),
+    // Cluster access: EKS access entries, Pod Identity, the port-forward guard.
+    m("eks-access-entries-scoped", "alice's access entry maps to bob's user", set("alice-access", (p) => { p.userName = "archaeo:bob"; })),
+    m("eks-access-entries-scoped", "alice's access entry has no username (EKS derives one)", set("alice-access", (p) => { delete p.userName; })),
+    m("eks-access-entries-scoped", "alice's access entry joins a Kubernetes group", set("alice-access", (p) => { p.kubernetesGroups = ["hub-admins"]; })),
+    m("eks-access-entries-scoped", "alice's access entry is a node entry", set("alice-access", (p) => { p.type = "EC2_LINUX"; })),
+    m("eks-access-entries-scoped", "an admin entry joins system:masters", set("admin-access", (p) => { p.kubernetesGroups = ["system:masters"]; })),
+    m("eks-access-entries-scoped", "cluster-admin access policy for alice's role", set("admin-policy", (p) => { p.principalArn = ALICE_ROLE; })),
+    m("eks-access-entries-scoped", "two entries share one Kubernetes user", set("admin-access", (p) => { p.userName = "archaeo:alice"; })),
+    m("eks-pod-identities-match-researcher", "alice's service account gets bob's pods role", (rs) => {
+        add(fixture("aws:iam/role:Role", "bob-pods-role", { name: "archaeo-x-pods-bob", assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }] }), tags: { "archaeo-pods-of": "bob" } }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-pods-bob" } }))(rs);
+        set("alice-pods", (p) => { p.roleArn = "arn:aws:iam::123456789012:role/archaeo-x-pods-bob"; })(rs);
+    }),
+    m("eks-pod-identities-match-researcher", "alice's service account gets a non-researcher role", set("alice-pods", (p) => { p.roleArn = "arn:aws:iam::123456789012:role/archaeo-x-workstation"; })),
+    m("eks-pod-identities-match-researcher", "alice's pods role on a service account outside the stack", set("alice-pods", (p) => { p.namespace = "kube-system"; p.serviceAccount = "default"; })),
+    m("eks-pod-identities-match-researcher", "alice's pods role on bob's service account", (rs) => {
+        add(fixture("kubernetes:core/v1:ServiceAccount", "bob-sa", { metadata: { name: "researcher-bob", namespace: "jupyterhub", labels: { "archaeo/researcher": "bob" } } }))(rs);
+        set("alice-pods", (p) => { p.serviceAccount = "researcher-bob"; })(rs);
+    }),
+    m("k8s-port-forward-own-server", "port-forward guard only warns", set("pf-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
+    m("k8s-port-forward-own-server", "port-forward guard only audits", set("pf-binding", (p) => { p.spec.validationActions = ["Audit"]; })),
+    m("k8s-port-forward-own-server", "port-forward guard fails open", set("pf-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
+    m("k8s-port-forward-own-server", "port-forward guard unbound", remove("pf-binding")),
+    m("k8s-port-forward-own-server", "port-forward guard bound to another namespace", set("pf-binding", (p) => { p.spec.matchResources.namespaceSelector.matchLabels["kubernetes.io/metadata.name"] = "default"; })),
+    m("k8s-port-forward-own-server", "port-forward guard watches exec, not port-forward", set("pf-policy", (p) => { p.spec.matchConstraints.resourceRules[0].resources = ["pods/exec"]; })),
+    m("k8s-port-forward-own-server", "port-forward for a whole group, no guard", (rs) => { remove("bob-hub")(rs); set("alice-hub", (p) => { p.subjects = [{ kind: "Group", name: "researchers" }]; })(rs); remove("pf-binding")(rs); }),
+    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace list its pods", set("hub-access", (p) => { p.rules[0] = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }; })),
+    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace watch pods by name", set("hub-access", (p) => { p.rules[0].verbs = ["get", "watch"]; })),
+    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace read its secrets", set("hub-access", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "a group may read every pod in every namespace", (rs) => {
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "pod-reader", { metadata: { name: "pod-reader" }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "view-all", {
+            metadata: { name: "researchers-view" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "pod-reader" }, subjects: [{ kind: "Group", name: "researchers" }],
+        }))(rs);
+    }),
     // Tags and protection.
     m("required-tags", "resource without tags and without provider default tags", opt("repo", { provider: "" })),
     m("required-tags", "root volume untagged", set("ws", (p) => { delete p.rootBlockDevice.tags; })),
@@ -230,6 +301,17 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("ec2-user-data-no-secrets", "user data unknown", "userData", set("ws", (p) => { p.userData = UNKNOWN; })),
     u("ec2-containers-unprivileged", "user data unknown", "userData", set("ws", (p) => { p.userData = UNKNOWN; })),
     u("ec2-imds-hop-limit", "untagged instance's user data unknown", "userData", set("nat", (p) => { p.userData = UNKNOWN; })),
+    u("ec2-user-data-no-secrets", "userDataBase64 unknown", "userDataBase64", set("ws-gz", (p) => { p.userDataBase64 = UNKNOWN; })),
+    u("ec2-containers-unprivileged", "userDataBase64 unknown", "userDataBase64", set("ws-gz", (p) => { p.userDataBase64 = UNKNOWN; })),
+    u("ec2-imds-hop-limit", "untagged instance's userDataBase64 unknown", "userDataBase64", set("nat", (p) => { delete p.userData; p.userDataBase64 = UNKNOWN; })),
+    u("workstation-image-from-stack-ecr", "userDataBase64 unknown", "Instance 'ws-gz'.userDataBase64", set("ws-gz", (p) => { p.userDataBase64 = UNKNOWN; })),
+    u("required-tags", "node class spec.tags unknown", "EC2NodeClass 'nodeclass'.spec.tags", set("nodeclass", (p) => { p.spec.tags = UNKNOWN; })),
+    u("eks-access-entries-scoped", "access entry principal unknown", "AccessEntry 'alice-access'.principalArn", set("alice-access", (p) => { p.principalArn = UNKNOWN; })),
+    u("eks-access-entries-scoped", "researcher role ARN unknown", "AccessEntry 'alice-access'.principalArn", set("alice-role", (p) => { p.arn = UNKNOWN; p.name = UNKNOWN; })),
+    u("eks-pod-identities-match-researcher", "pods role ARN unknown", "PodIdentityAssociation 'alice-pods'.roleArn", set("alice-pods", (p) => { p.roleArn = UNKNOWN; })),
+    u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'hub-access' rules", set("hub-access", (p) => { p.rules = UNKNOWN; })),
+    u("k8s-port-forward-own-server", "port-forward guard spec unknown", "ValidatingAdmissionPolicy 'pf-policy' spec", set("pf-policy", (p) => { p.spec = UNKNOWN; })),
+    u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
     u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `IMAGE_REF=${IMAGE}\n`; })(rs); }),
     u("security-groups-no-public-ingress", "ingress CIDR unknown", "cidrIpv4", set("in", (p) => { p.cidrIpv4 = UNKNOWN; })),
     u("eks-endpoint-not-public", "API CIDRs unknown", "vpcConfig.publicAccessCidrs", set("eks", (p) => { p.vpcConfig.publicAccessCidrs = UNKNOWN; })),

@@ -1,7 +1,9 @@
 /** Policy test helpers: synthetic resources (fixtures) and running the pack offline over them. */
 import type { RecordedResource } from "../../tools/mock-engine";
 import { UNKNOWN_VALUE } from "../../tools/mock-engine";
-import { runPolicies, PackConfig, PolicyRunResult } from "../../tools/policy-runner";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { observingUnknownReads, runPolicies, PackConfig, PolicyRunResult } from "../../tools/policy-runner";
+import { formatPath } from "../../policies/lib/unknowns";
 import { resourcePolicies, stackValidationPolicies } from "../../policies/rules";
 
 export const ACCOUNT = "123456789012";
@@ -43,4 +45,106 @@ export function setPath(o: any, path: string, v: unknown): void {
     let cur = o;
     for (const k of keys.slice(0, -1)) cur = cur[k] ??= {};
     cur[keys[keys.length - 1]] = v;
+}
+
+export interface SilentPass {
+    readonly policy: string;
+    /** The resource a resource policy ran on, or "(stack)". */
+    readonly subject: string;
+    /** Unknown properties it read, as "a.b[0]" paths (prefixed with the resource for stack policies). */
+    readonly paths: string[];
+}
+
+/**
+ * Runs the whole pack and lists every evaluation (policy x resource, or policy x stack) that read an
+ * unknown value through @pulumi/policy's proxy yet reported nothing: neither a violation nor a
+ * deferral. A rule that does that passed silently on something it could not see.
+ */
+export async function silentPasses(resources: RecordedResource[], config: PackConfig = {}): Promise<{ run: PolicyRunResult; silent: SilentPass[] }> {
+    let current: string | undefined;
+    const reads = new Map<string, Set<string>>();
+    const track = (key: string, fn: any) => {
+        const w: any = async (args: any, report: any) => {
+            current = key === "(stack)" ? `${fn.__policy}\u0000(stack)` : `${fn.__policy}\u0000${args.name}`;
+            try { return await fn(args, report); } finally { current = undefined; }
+        };
+        if (fn.__pulumiType) w.__pulumiType = fn.__pulumiType;
+        return w;
+    };
+    const tag = <F>(f: F, name: string): F => Object.assign(f as any, { __policy: name });
+    const resource = PACK.resource.map((p): ResourceValidationPolicy => ({
+        ...p,
+        validateResource: Array.isArray(p.validateResource)
+            ? p.validateResource.map((f) => track("resource", tag(f, p.name)))
+            : track("resource", tag(p.validateResource, p.name)),
+    }));
+    const stack = PACK.stack.map((p): StackValidationPolicy => ({ ...p, validateStack: track("(stack)", tag(p.validateStack, p.name)) }));
+    const withProvider = resources.some((r) => r.type === "pulumi:providers:aws") ? resources : [awsProvider(), ...resources];
+    const run = await observingUnknownReads((path) => {
+        if (!current) return;
+        reads.set(current, (reads.get(current) ?? new Set()).add(formatPath(path)));
+    }, () => runPolicies(withProvider, { resource, stack }, config));
+    const reported = new Set(run.violations.map((v) => `${v.policyName}\u0000${v.urn && !isStackViolation(v, PACK.stack) ? v.resourceName : "(stack)"}`));
+    const silent: SilentPass[] = [];
+    for (const [key, paths] of reads) {
+        if (reported.has(key)) continue;
+        const [policy, subject] = key.split("\u0000");
+        silent.push({ policy, subject, paths: [...paths].sort() });
+    }
+    return { run, silent: silent.sort((a, b) => `${a.policy} ${a.subject}`.localeCompare(`${b.policy} ${b.subject}`)) };
+}
+
+/** Stack policies may attach a violation to a resource's URN; it still belongs to the stack evaluation. */
+function isStackViolation(v: { policyName: string }, stack: readonly StackValidationPolicy[]): boolean {
+    return stack.some((p) => p.name === v.policyName);
+}
+
+/**
+ * Defects of infra/ that the pack finds in every stack, reported to the lead (packfit report). Tests
+ * accept exactly these violations (by policy and message) until infra/ is fixed; `repair` applies the
+ * fix to a recorded stack so mutation scores are judged on an otherwise clean base. Once infra/ is
+ * fixed the entries match nothing and `repair` changes nothing: delete them then.
+ */
+export const KNOWN_PROGRAM_DEFECTS: ReadonlyArray<{ policy: string; message: RegExp; why: string; repair: (rs: RecordedResource[]) => void }> = [
+    {
+        policy: "s3-dataset-access-logged",
+        message: /field resources\.ARN has startsWith, which is not an operator/,
+        why: "infra/foundation/audit.ts datasetEventSelectors writes the operator `startsWith`; @pulumi/aws 7.48.0 (types/input.d.ts TrailAdvancedEventSelectorFieldSelector) calls it `startsWiths`, so the resources.ARN filter is not sent",
+        repair: (rs) => {
+            for (const r of rs) {
+                if (r.type !== "aws:cloudtrail/trail:Trail") continue;
+                for (const p of [r.rawInputs, r.rawState]) {
+                    for (const s of p.advancedEventSelectors ?? []) {
+                        for (const f of s.fieldSelectors ?? []) if ("startsWith" in f) { f.startsWiths = f.startsWith; delete f.startsWith; }
+                    }
+                }
+            }
+        },
+    },
+    {
+        policy: "k8s-shared-namespace-no-pod-reads",
+        message: /^Namespace jupyterhub: .* may read every pod or secret there \(Role 'archaeo-hub-researcher-access'/,
+        why: "infra/cluster (Role researcher-access in the hub's namespace) lets every researcher get and list pods there; KubeSpawner 7.0.0 puts each server's JUPYTERHUB_API_TOKEN (scope access:servers!server) in its pod spec as a plain env value",
+        repair: (rs) => {
+            for (const r of rs) {
+                if (r.type !== "kubernetes:rbac.authorization.k8s.io/v1:Role") continue;
+                for (const p of [r.rawInputs, r.rawState]) {
+                    if (p.metadata?.name !== "researcher-access") continue;
+                    p.rules = (p.rules ?? []).filter((x: any) => !(x.resources ?? []).includes("pods"));
+                }
+            }
+        },
+    },
+];
+
+/** Violations other than the known program defects. */
+export function unexpected<V extends { policyName: string; message: string }>(violations: readonly V[]): V[] {
+    return violations.filter((v) => !KNOWN_PROGRAM_DEFECTS.some((k) => k.policy === v.policyName && k.message.test(v.message)));
+}
+
+/** A copy of a recorded stack with the known program defects repaired. */
+export function repaired(rs: readonly RecordedResource[]): RecordedResource[] {
+    const copy = structuredClone(rs) as RecordedResource[];
+    for (const k of KNOWN_PROGRAM_DEFECTS) k.repair(copy);
+    return copy;
 }

@@ -1,0 +1,74 @@
+/**
+ * The pack's user-data reader (policies/lib/userdata.ts): what it decodes from `userDataBase64` is
+ * what cloud-init itself gets (Debian's cloud-init, the real decompressor), in both forms (gzip and
+ * plain base64) and for what the program renders; `docker run` lines are parsed as docker's CLI does.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as zlib from "zlib";
+import { decodeBase64UserData, dockerRunImage, dockerRuns } from "../policies/lib/userdata";
+import { decodeUserDataBase64 } from "../infra/instance/userdata";
+import { BOB_USER_DATA, gzipBase64 } from "./helpers/fixtures";
+import { runStack } from "./helpers/program";
+import { tmpFile } from "./helpers/tools";
+
+const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+
+/**
+ * The bytes cloud-init runs for raw user data: cloudinit/user_data.py `convert_string` inflates with
+ * util.decomp_gzip(data, decode=False) before looking at the content (cloud-init 22.4.2, Debian 12).
+ */
+function cloudInitText(raw: Buffer): string {
+    const file = tmpFile("user-data.bin", "");
+    fs.writeFileSync(file, raw);
+    const r = spawnSync(PYTHON, ["-c", "import sys\nfrom cloudinit import util\nsys.stdout.buffer.write(util.decomp_gzip(open(sys.argv[1], 'rb').read(), decode=False))", file], { encoding: "buffer" });
+    assert.equal(r.status, 0, `cloud-init's decomp_gzip failed (install Debian package cloud-init): ${r.stderr?.toString()}`);
+    return r.stdout.toString("utf8");
+}
+
+describe("policy pack: user data as cloud-init sees it", () => {
+    it("gzip and plain base64 decode to the text cloud-init runs; anything else is an error, never a pass", () => {
+        for (const b64 of [gzipBase64(BOB_USER_DATA), Buffer.from(BOB_USER_DATA).toString("base64")]) {
+            const got = decodeBase64UserData(b64);
+            assert.ok("text" in got, JSON.stringify(got));
+            assert.equal(got.text, cloudInitText(Buffer.from(b64, "base64")));
+            assert.equal(got.text, BOB_USER_DATA);
+        }
+        assert.deepEqual(decodeBase64UserData("#cloud-config: not base64!"), { error: "is not valid base64" });
+        const broken = decodeBase64UserData(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4]).toString("base64"));
+        assert.ok("error" in broken && /starts with the gzip magic but does not inflate/.test(broken.error));
+        // Line-wrapped base64 (as `base64` prints it) is still base64.
+        const wrapped = gzipBase64(BOB_USER_DATA).replace(/(.{76})/g, "$1\n");
+        assert.deepEqual(decodeBase64UserData(wrapped), { text: BOB_USER_DATA });
+    });
+
+    it("reads the program's userDataBase64 exactly as infra/instance/userdata.ts and cloud-init do, and finds its three containers", async () => {
+        const ws = (await runStack("example")).resources.find((r) => r.type === "aws:ec2/instance:Instance")!;
+        const b64: string = ws.inputs.userDataBase64;
+        assert.equal(ws.inputs.userData, undefined);
+        const raw = Buffer.from(b64, "base64");
+        assert.deepEqual([...raw.subarray(0, 2)], [0x1f, 0x8b], "the program gzips its user data");
+        const got = decodeBase64UserData(b64);
+        assert.ok("text" in got);
+        assert.equal(got.text, decodeUserDataBase64(b64));
+        assert.equal(got.text, cloudInitText(raw));
+        assert.equal(zlib.gunzipSync(raw).toString("utf8"), got.text);
+        const runs = dockerRuns(got.text);
+        assert.deepEqual(runs.map((l) => /--name (\S+)/.exec(l)?.[1]), ["archaeo-jupyter", "archaeo-sshd", "archaeo-smoke"]);
+        assert.deepEqual(runs.map(dockerRunImage), ["${IMAGE_REF}", "${IMAGE_REF}", "${IMAGE_REF}"], "every unit runs the image the env file pins");
+        assert.ok(runs.every((l) => /--user 1000:1000/.test(l) && !/--privileged/.test(l)));
+    });
+
+    it("finds the image of a docker run the way docker's CLI parses options", () => {
+        // docker/cli cli/command/container/opts.go (commit 143a7abe) and run.go: BoolVar flags take no value, all others one.
+        const cases: Array<[string, string | undefined]> = [
+            ["docker run --rm -it -e A=b -v /x:/y --name n img:1 cmd --flag", "img:1"],
+            ["docker run -dit --privileged --user 0 repo@sha256:abc", "repo@sha256:abc"],
+            ["docker run --network=host --read-only --init --gpus all -p 1:1 registry/x", "registry/x"],
+            ["/usr/local/sbin/report /usr/bin/docker run --rm --security-opt no-new-privileges \"$IMAGE_REF\" smoke", "$IMAGE_REF"],
+            ["docker run --rm --name only-options", undefined],
+        ];
+        for (const [line, image] of cases) assert.equal(dockerRunImage(line), image, line);
+    });
+});
