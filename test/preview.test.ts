@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UNKNOWN_VALUE } from "../tools/mock-engine";
 import { observingUnknownReads, runPolicies } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
-import { PACK, silentPasses, unexpected } from "./helpers/policy";
+import { PACK, silentPasses } from "./helpers/policy";
 import { engine, runStack } from "./helpers/program";
 
 describe("mock engine: every run uses its own stack and region (issue 8 item 20)", () => {
@@ -114,7 +114,8 @@ const instanceMode = (stack: string): Record<string, string[]> => ({
  * launch template, NAT root, gp3 class), the EC2NodeClass specs and static PersistentVolume specs and
  * the hub's Helm values, each built in one apply over computed values (key ARN, security group, file
  * system and access point ids, the Cognito client, the image digest), role ARNs in policies, access
- * entries and Pod Identity associations.
+ * entries and Pod Identity associations; the hub tunnel's image digest (its repository's key ARN, its
+ * StatefulSet's image, the stack's ECR URL the image is compared with).
  */
 const clusterMode = (stack: string): Record<string, string[]> => {
     const roles = each(stack, (id) => [`archaeo-researcher-${id}-identity-policy`, `archaeo-researcher-${id}-pods-policy`]);
@@ -123,7 +124,7 @@ const clusterMode = (stack: string): Record<string, string[]> => {
         "cloudwatch-log-groups-cmk": ["archaeo-eks-logs"],
         "ec2-imds-hop-limit": ["archaeo-gpu-nodeclass-cpu", "archaeo-gpu-nodeclass-gpu"],
         "ec2-instance-volumes-encrypted-cmk": ["archaeo-cluster-network-nat"],
-        "ecr-encrypted-cmk": ["archaeo-registry-repo"],
+        "ecr-encrypted-cmk": ["archaeo-hub-tunnel-repo", "archaeo-registry-repo"],
         "efs-encrypted-cmk": ["archaeo-storage-efs"],
         "eks-access-entries-scoped": ["(stack)"],
         "eks-pod-identities-match-researcher": ["(stack)"],
@@ -133,6 +134,8 @@ const clusterMode = (stack: string): Record<string, string[]> => {
         "iam-policies-scoped": clusterPolicies,
         "jupyterhub-image-and-gpu-quota": ["(stack)"],
         "jupyterhub-values-secure": ["archaeo-hub-release"],
+        "k8s-images-from-stack-ecr": ["(stack)"],
+        "k8s-images-pinned-by-digest": ["archaeo-hub-tunnel"],
         "k8s-pvcs-on-encrypted-storage": ["(stack)"],
         "k8s-storageclasses-encrypted": ["archaeo-storage-gp3"],
         "karpenter-nodeclass-secure": ["archaeo-gpu-nodeclass-cpu", "archaeo-gpu-nodeclass-gpu"],
@@ -208,11 +211,10 @@ describe("the whole pack over a first preview of every stack", () => {
         it(`${stack}: no mandatory violation, and exactly the expected checks deferred to up, each naming what is unknown`, async () => {
             const run = await runStack(stack, { preview: true });
             const r = await runPolicies(run.resources, PACK);
-            // Known program defects aside (test/helpers/policy.ts KNOWN_PROGRAM_DEFECTS): the hub Role is known at preview.
-            assert.deepEqual(unexpected(r.violations.filter((v) => v.enforcementLevel === "mandatory")).map((v) => v.message), []);
+            assert.deepEqual(r.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.message), []);
             assert.equal(r.advisory, r.deferred, "every advisory at preview is a deferral");
             const got: Record<string, string[]> = {};
-            for (const v of unexpected(r.violations)) (got[v.policyName] ??= []).push(v.resourceName ?? "(stack)");
+            for (const v of r.violations) (got[v.policyName] ??= []).push(v.resourceName ?? "(stack)");
             for (const k of Object.keys(got)) got[k].sort();
             assert.deepEqual(got, EXPECTED[stack]);
             for (const v of r.violations.filter((x) => x.deferred)) {
@@ -249,8 +251,7 @@ describe("the whole pack over a first preview of every stack", () => {
     it("the same stacks with resolved values: the deferred checks run and pass", async () => {
         for (const stack of Object.keys(EXPECTED)) {
             const r = await runPolicies((await runStack(stack)).resources, PACK);
-            // Known program defects aside (test/helpers/policy.ts KNOWN_PROGRAM_DEFECTS).
-            assert.deepEqual(unexpected(r.violations).map((v) => v.message), [], stack);
+            assert.deepEqual(r.violations.map((v) => v.message), [], stack);
             assert.equal(r.deferred, 0, stack);
         }
     });

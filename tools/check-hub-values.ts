@@ -49,7 +49,18 @@ export function checkAgainstChart(chartDir: string): string[] {
         if (!validate(helmMerge(defaults, v))) for (const e of validate.errors ?? []) errors.push(`sample ${i}: ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
     });
     void profileList;
+    // The hub tunnel image is the chart's own proxy image (images/hub-tunnel/Dockerfile FROM).
+    const chp = defaults?.proxy?.chp?.image;
+    const from = hubTunnelBase();
+    if (from !== `${chp?.name}:${chp?.tag}`) errors.push(`images/hub-tunnel/Dockerfile FROM ${from}, the chart's proxy runs ${chp?.name}:${chp?.tag}`);
     return errors;
+}
+
+/** The base image of images/hub-tunnel (its one FROM). */
+export function hubTunnelBase(): string {
+    const lines = fs.readFileSync(path.join(__dirname, "..", "images", "hub-tunnel", "Dockerfile"), "utf8").split("\n").filter((l) => /^FROM\s/i.test(l));
+    if (lines.length !== 1) throw new Error("images/hub-tunnel/Dockerfile: expected exactly one FROM");
+    return lines[0].trim().split(/\s+/)[1];
 }
 
 if (require.main === module) {
@@ -57,6 +68,6 @@ if (require.main === module) {
     if (!dir) { console.error("usage: npx tsx tools/check-hub-values.ts <chart dir>"); process.exit(2); }
     const errors = checkAgainstChart(dir);
     for (const e of errors) console.log(e);
-    console.log(errors.length ? `FAILED: ${errors.length} schema error(s)` : "OK: the values validate against the chart's values.schema.yaml");
+    console.log(errors.length ? `FAILED: ${errors.length} error(s)` : "OK: the values validate against the chart's values.schema.yaml, and the hub tunnel runs the chart's proxy image");
     process.exitCode = errors.length ? 1 : 0;
 }

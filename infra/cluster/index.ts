@@ -7,17 +7,21 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterStackConfig } from "../config";
 import { MOUNTS, PORTS, RESEARCHER_USER } from "../constants";
-import type { Foundation } from "../foundation";
+import { PROJECT_ROOT, type Foundation } from "../foundation";
+import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
-import { physicalName, standardTags } from "../tags";
+import { physicalName, stackSlug, standardTags } from "../tags";
 import type { DeployerIdentity } from "../workbench";
 import { EksCluster } from "./eks";
 import { JupyterHub } from "./jupyterhub";
 import { GpuCapacity } from "./karpenter";
-import { ddpJob, HUB_NAMESPACE, researcherNamespace, serverPodName } from "./manifests";
+import { ddpJob, HUB_NAMESPACE, HUB_TUNNEL, researcherNamespace, serverPodName } from "./manifests";
 import { ClusterNetwork } from "./network";
 import { ClusterResearcher } from "./researchers";
 import { ClusterStorage } from "./storage";
+
+/** Build context of the hub tunnel image, relative to PROJECT_ROOT. */
+export const HUB_TUNNEL_CONTEXT = "images/hub-tunnel";
 
 export const NAT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 
@@ -80,7 +84,7 @@ export function clusterConnect(a: { id: string; clusterName: string; region: str
     return {
         profile,
         kubeconfig: `aws eks update-kubeconfig --profile ${profile} --region ${a.region} --name ${a.clusterName} --alias ${profile}`,
-        hubTunnel: a.exposed ? "not needed: open hubUrl" : `${k} -n ${HUB_NAMESPACE} port-forward svc/proxy-public ${PORTS.hub}:80`,
+        hubTunnel: a.exposed ? "not needed: open hubUrl" : `${k} -n ${HUB_NAMESPACE} port-forward pod/${HUB_TUNNEL.pod} ${PORTS.hub}:${HUB_TUNNEL.port}`,
         hubUrl: a.hubUrl,
         tensorboardUrl: `${a.hubUrl}/user/${a.id}/tensorboard/`,
         ssh: `${k} -n ${HUB_NAMESPACE} port-forward pod/${serverPodName(a.id)} ${PORTS.ssh}:${PORTS.ssh} & ssh -p ${PORTS.ssh} ${RESEARCHER_USER}@localhost`,
@@ -124,6 +128,18 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         backup: cfg.backup, copyProvider, k8sProvider, protect: cfg.protectData, dependsOn: eks.ready,
     }, opts);
 
+    // Without hubHostname researchers reach the hub through the tunnel pod, whose image (the chart's
+    // proxy, for the arm64 system node) comes from the stack's own ECR like every workload's.
+    const tunnel = c.hub ? undefined : new ImageRegistry("archaeo-hub-tunnel", {
+        repositoryName: `archaeo/${cfg.institution}/${stackSlug(cfg.stack)}/hub-tunnel`,
+        keyArn: f.keyArn,
+        projectRoot: PROJECT_ROOT,
+        context: HUB_TUNNEL_CONTEXT,
+        platform: "linux/arm64",
+        buildArgs: {},
+        retentionDays: cfg.imageRetentionDays,
+    }, opts);
+
     const url = hubUrl(cfg);
     const env = pulumi.all([f.imageRef, f.bucketName]).apply(([image, bucket]) => ({
         ARCHAEO_IMAGE: image,
@@ -135,6 +151,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         ...(c.auth.kind === "oidc" ? { oidcClientSecret: new pulumi.Config(cfg.project).requireSecret("oidcClientSecret") } : {}),
         publicUrl: url,
         ...(c.hub ? { exposed: { acmCertificateArn: c.hub.acmCertificateArn, sourceRanges: cfg.access.cidrs } } : {}),
+        ...(tunnel ? { tunnelImage: tunnel.imageDigestRef } : {}),
         image: f.imageRef, imageTag: f.imageTag, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes,
         memoryGiB: cfg.gpu.memoryGiB, vcpus: cfg.gpu.vcpus, env, protect: cfg.protectData, k8sProvider, dependsOn: [...eks.ready, ...storage.ready],
     }, opts);
@@ -145,7 +162,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             researcher: r, institution: cfg.institution, stack: cfg.stack, region: cfg.region,
             roleName: physicalName(cfg, ["researcher", r.id], 64), podsRoleName: physicalName(cfg, ["pods", r.id], 64),
             clusterName: eks.clusterName, clusterArn: eks.clusterArn, bucketName: f.bucketName, bucketArn: f.bucketArn, keyArn: f.keyArn,
-            fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id], gpusPerResearcher: c.gpusPerResearcher,
+            fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id], gpusPerResearcher: c.gpusPerResearcher, hubTunnel: !c.hub,
             k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
         }, opts);
         const jobEnv = env.apply((e) => ({ ...e, ARCHAEO_DATA_MOUNTS: e.ARCHAEO_DATA_MOUNTS.replace("{username}", r.id), ARCHAEO_RESEARCHER: r.id, HOME: MOUNTS.home, SHELL: "/bin/bash" }));

@@ -1,14 +1,14 @@
 /**
  * JupyterHub (Zero to JupyterHub) with per-person login: a Cognito user pool the stack creates from
  * `researchers` (MFA required, no self sign-up) or the institution's OIDC provider; the hub namespace,
- * its GPU quota, the researchers' shared Role and the port-forward admission policy.
+ * its GPU quota, the hub tunnel (without hubHostname) and the port-forward admission policy.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterSettings, Researcher } from "../config";
 import { CHARTS } from "./karpenter";
-import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, jupyterhubValues, portForwardPolicy } from "./manifests";
+import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy } from "./manifests";
 
 export interface HubArgs {
     institution: string;
@@ -23,6 +23,8 @@ export interface HubArgs {
     /** https://<hubHostname> in cidr mode, http://localhost:8000 (kubectl port-forward) otherwise. */
     publicUrl: string;
     exposed?: HubParams["exposed"];
+    /** repository@sha256:... of the hub tunnel image (only without `exposed`). */
+    tunnelImage?: pulumi.Input<string>;
     /** repository@sha256:... and the pushed tag. */
     image: pulumi.Input<string>;
     imageTag: string;
@@ -56,8 +58,9 @@ export class JupyterHub extends pulumi.ComponentResource {
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, ns.namespace, k8sOpts);
         const inNs = { ...k8sOpts, dependsOn: [this.namespace] };
         new k8s.core.v1.ResourceQuota(`${name}-gpu-quota`, ns.quota, inNs);
-        new k8s.rbac.v1.Role(`${name}-researcher-access`, ns.role, inNs);
-        const vap = portForwardPolicy({ institution: args.institution, stack: args.stack });
+        if (args.exposed === undefined && args.tunnelImage === undefined) throw new Error("JupyterHub: without `exposed` the hub tunnel needs `tunnelImage`");
+        if (args.tunnelImage !== undefined) new k8s.apps.v1.StatefulSet(`${name}-tunnel`, hubTunnelObjects({ institution: args.institution, stack: args.stack, image: args.tunnelImage }).statefulSet, inNs);
+        const vap = portForwardPolicy({ institution: args.institution, stack: args.stack, hubTunnel: args.tunnelImage !== undefined });
         const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-port-forward-policy`, vap.policy, k8sOpts);
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-port-forward-binding`, vap.binding, { ...k8sOpts, dependsOn: [policy] });
 

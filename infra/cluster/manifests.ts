@@ -19,6 +19,9 @@ export const serverServiceAccount = (id: string) => `researcher-${id}`;
 export const JOB_SERVICE_ACCOUNT = "researcher";
 /** The Kubernetes user name a researcher's EKS access entry maps to; RBAC binds it. */
 export const kubernetesUser = (id: string) => `archaeo:${id}`;
+/** The hub tunnel: a StatefulSet's pod has the stable name <name>-0. */
+export const HUB_TUNNEL = { name: "hub-tunnel", pod: "hub-tunnel-0", port: PORTS.hub } as const;
+
 
 /** Labels on every object (one place, pure). */
 export function standardLabels(institution: string, stack: string, component?: string): Record<string, string> {
@@ -142,6 +145,8 @@ export interface ResearcherAccessParams {
     /** Most GPUs their jobs may request at once. */
     gpus: number;
     sshPublicKeys: readonly string[];
+    /** Whether the hub is reached through the tunnel pod (no hubHostname), so researchers may port-forward to it. */
+    hubTunnel: boolean;
 }
 
 /**
@@ -201,13 +206,25 @@ export function researcherNamespaceObjects(p: ResearcherAccessParams) {
 }
 
 /**
- * In the hub namespace, per researcher: their server's service account, their SSH keys, and a
- * RoleBinding to the shared `researcher-access` Role (find the proxy and pods, port-forward); the
- * ValidatingAdmissionPolicy below narrows port-forwarding to their own server and the proxy.
+ * The pods a researcher may reach in the hub namespace: their own server and, without hubHostname,
+ * the hub tunnel. Nothing else there, and no list: KubeSpawner (7.0.0, objects.py make_pod with
+ * spawner.py get_env) writes each server's environment, JUPYTERHUB_API_TOKEN included (scope
+ * access:servers!server), into its pod spec as plain values, so reading another's pod is opening
+ * their server. RBAC resourceNames limit get and the portforward CONNECT to these names.
+ */
+export function hubPodsFor(id: string, hubTunnel: boolean): string[] {
+    return hubTunnel ? [serverPodName(id), HUB_TUNNEL.pod] : [serverPodName(id)];
+}
+
+/**
+ * In the hub namespace, per researcher: their server's service account, their SSH keys, and their
+ * own Role (get and port-forward to their server and the hub tunnel, by name) with its RoleBinding;
+ * the ValidatingAdmissionPolicy below enforces the same names a second time.
  */
 export function hubResearcherObjects(p: ResearcherAccessParams) {
     const labels = { ...standardLabels(p.institution, p.stack, "researcher"), "archaeo/researcher": p.id };
     const meta = (name: string) => ({ name, namespace: HUB_NAMESPACE, labels });
+    const pods = hubPodsFor(p.id, p.hubTunnel);
     return {
         serviceAccount: { apiVersion: "v1" as const, kind: "ServiceAccount" as const, metadata: meta(serverServiceAccount(p.id)) },
         sshKeys: {
@@ -216,17 +233,75 @@ export function hubResearcherObjects(p: ResearcherAccessParams) {
             metadata: meta(`ssh-keys-${p.id}`),
             data: { authorized_keys: p.sshPublicKeys.length ? p.sshPublicKeys.join("\n") + "\n" : "" },
         },
+        role: {
+            apiVersion: "rbac.authorization.k8s.io/v1" as const,
+            kind: "Role" as const,
+            metadata: meta(`researcher-${p.id}`),
+            rules: [
+                { apiGroups: [""], resources: ["pods"], resourceNames: pods, verbs: ["get"] },
+                { apiGroups: [""], resources: ["pods/portforward"], resourceNames: pods, verbs: ["create"] },
+            ],
+        },
         roleBinding: {
             apiVersion: "rbac.authorization.k8s.io/v1" as const,
             kind: "RoleBinding" as const,
             metadata: meta(`researcher-${p.id}`),
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher-access" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `researcher-${p.id}` },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(p.id) }],
         },
     };
 }
 
-/** The hub namespace: baseline pod security (the chart's hub and proxy), a GPU quota over every server, the researchers' shared Role. */
+/**
+ * The hub tunnel: a StatefulSet of one configurable-http-proxy pod (stable name hub-tunnel-0) that
+ * forwards to the chart's proxy-public service, so a researcher reaches the hub with
+ * `kubectl port-forward pod/hub-tunnel-0` and RBAC by name (port-forwarding to svc/proxy-public would
+ * need `list pods`, which reads every server's token). Same image and flags as the chart's own proxy
+ * (z2jh 4.4.0: values.yaml proxy.chp.image, templates/proxy/deployment.yaml command), API on loopback,
+ * labelled for the chart's proxy NetworkPolicy (hub.jupyter.org/network-access-proxy-http).
+ */
+export function hubTunnelObjects<Image>(p: { institution: string; stack: string; image: Image }) {
+    const labels = standardLabels(p.institution, p.stack, HUB_TUNNEL.name);
+    const select = { "app.kubernetes.io/name": HUB_TUNNEL.name };
+    return {
+        statefulSet: {
+            apiVersion: "apps/v1" as const,
+            kind: "StatefulSet" as const,
+            metadata: { name: HUB_TUNNEL.name, namespace: HUB_NAMESPACE, labels },
+            spec: {
+                replicas: 1,
+                serviceName: HUB_TUNNEL.name,
+                selector: { matchLabels: select },
+                template: {
+                    metadata: { labels: { ...labels, ...select, "hub.jupyter.org/network-access-proxy-http": "true" } },
+                    spec: {
+                        nodeSelector: { [POOLS.label]: POOLS.system },
+                        automountServiceAccountToken: false,
+                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                        containers: [{
+                            name: "chp",
+                            image: p.image,
+                            command: [
+                                "configurable-http-proxy",
+                                "--ip=",
+                                `--port=${HUB_TUNNEL.port}`,
+                                "--api-ip=127.0.0.1",
+                                "--api-port=8001",
+                                `--default-target=http://proxy-public.${HUB_NAMESPACE}.svc.cluster.local:80`,
+                            ],
+                            ports: [{ name: "http", containerPort: HUB_TUNNEL.port }],
+                            readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
+                            resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                            securityContext: restricted,
+                        }],
+                    },
+                },
+            },
+        },
+    };
+}
+
+/** The hub namespace: baseline pod security (the chart's hub and proxy), a GPU quota over every server. */
 export function hubNamespaceObjects(p: { institution: string; stack: string; gpuLimit: number }) {
     const labels = standardLabels(p.institution, p.stack, "jupyterhub");
     return {
@@ -241,26 +316,16 @@ export function hubNamespaceObjects(p: { institution: string; stack: string; gpu
             metadata: { name: "gpus", namespace: HUB_NAMESPACE, labels },
             spec: { hard: { "requests.nvidia.com/gpu": String(p.gpuLimit) } },
         },
-        role: {
-            apiVersion: "rbac.authorization.k8s.io/v1" as const,
-            kind: "Role" as const,
-            metadata: { name: "researcher-access", namespace: HUB_NAMESPACE, labels },
-            rules: [
-                { apiGroups: [""], resources: ["services"], resourceNames: ["proxy-public"], verbs: ["get"] },
-                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
-                { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] },
-            ],
-        },
     };
 }
 
 /**
  * Port-forwarding in the hub namespace, for researchers (users archaeo:<id>), only to their own
- * server pod (jupyter-<id>) or the proxy: a ValidatingAdmissionPolicy on the CONNECT of
+ * server pod (jupyter-<id>) or the hub tunnel: a ValidatingAdmissionPolicy on the CONNECT of
  * pods/portforward (admissionregistration.k8s.io/v1, GA in Kubernetes 1.30; CEL sees request.name
  * and request.userInfo). Everyone else (admins, the hub) is untouched.
  */
-export function portForwardPolicy(p: { institution: string; stack: string }) {
+export function portForwardPolicy(p: { institution: string; stack: string; hubTunnel: boolean }) {
     const labels = standardLabels(p.institution, p.stack, "jupyterhub");
     const name = "archaeo-researcher-port-forward";
     return {
@@ -273,8 +338,10 @@ export function portForwardPolicy(p: { institution: string; stack: string }) {
                 matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }] },
                 matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
                 validations: [{
-                    expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8) || request.name.startsWith('proxy-')",
-                    message: "researchers may port-forward only to their own server (jupyter-<id>) and the hub's proxy",
+                    expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8)" + (p.hubTunnel ? ` || request.name == '${HUB_TUNNEL.pod}'` : ""),
+                    message: p.hubTunnel
+                        ? `researchers may port-forward only to their own server (jupyter-<id>) and the hub tunnel (${HUB_TUNNEL.pod})`
+                        : "researchers may port-forward only to their own server (jupyter-<id>)",
                 }],
             },
         },

@@ -28,6 +28,8 @@ export interface ClusterResearcherArgs {
     fileSystemId: pulumi.Input<string>;
     accessPointId: pulumi.Input<string>;
     gpusPerResearcher: number;
+    /** The hub is reached through the tunnel pod (no hubHostname): the researcher may port-forward to it. */
+    hubTunnel: boolean;
     k8sProvider: k8s.Provider;
     /** The hub namespace must exist first. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
@@ -81,7 +83,7 @@ export class ClusterResearcher extends pulumi.ComponentResource {
         }
 
         const k8sOpts = { parent: this, provider: args.k8sProvider, dependsOn: args.dependsOn as pulumi.Resource[] };
-        const access = { institution: args.institution, stack: args.stack, id: r.id, gpus: args.gpusPerResearcher, sshPublicKeys: r.sshPublicKeys };
+        const access = { institution: args.institution, stack: args.stack, id: r.id, gpus: args.gpusPerResearcher, sshPublicKeys: r.sshPublicKeys, hubTunnel: args.hubTunnel };
         const own = researcherNamespaceObjects(access);
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, own.namespace, k8sOpts);
         const inNs = { ...k8sOpts, dependsOn: [namespace] };
@@ -94,7 +96,8 @@ export class ClusterResearcher extends pulumi.ComponentResource {
         const hub = hubResearcherObjects(access);
         new k8s.core.v1.ServiceAccount(`${name}-server-sa`, hub.serviceAccount, k8sOpts);
         new k8s.core.v1.ConfigMap(`${name}-ssh-keys`, hub.sshKeys, k8sOpts);
-        new k8s.rbac.v1.RoleBinding(`${name}-hub-binding`, hub.roleBinding, { ...k8sOpts, dependsOn: [...k8sOpts.dependsOn, entry] });
+        const hubRole = new k8s.rbac.v1.Role(`${name}-hub-role`, hub.role, k8sOpts);
+        new k8s.rbac.v1.RoleBinding(`${name}-hub-binding`, hub.roleBinding, { ...k8sOpts, dependsOn: [...k8sOpts.dependsOn, entry, hubRole] });
 
         // Volumes: the shapes are known now; the ids inside them after apply (no resource inside apply).
         const storage = (bucketName: string, keyArn: string, fileSystemId: string, accessPointId: string): ResearcherStorageParams =>

@@ -97,6 +97,7 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         keyArn: key.keyArn,
         projectRoot: PROJECT_ROOT,
         context: IMAGE_CONTEXT,
+        platform: "linux/amd64",
         buildArgs: imageBuildArgs(cfg),
         retentionDays: cfg.imageRetentionDays,
     }, opts);

@@ -1,6 +1,7 @@
 /**
- * Private ECR repository and the workbench image built from images/pytorch-cuda and pushed there,
- * tagged by the same context digest pulumi-docker computes, so a rebuild never re-pushes a tag.
+ * Private ECR repository and an image built from a context under images/ and pushed there (the
+ * workbench image; in cluster mode also the hub tunnel), tagged by the same context digest
+ * pulumi-docker computes, so a rebuild never re-pushes a tag.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -18,6 +19,8 @@ export interface ImageRegistryArgs {
     projectRoot: string;
     /** Build context relative to projectRoot (images/pytorch-cuda): relative, so another checkout path is not a change. */
     context: string;
+    /** The platform the image runs on: linux/amd64 (workbench, GPU nodes), linux/arm64 (the system node). */
+    platform: "linux/amd64" | "linux/arm64";
     /** Build args (BASE_IMAGE, BASE_DIGEST, ...); part of the tag. */
     buildArgs: Record<string, string>;
     /** Keep every pushed image this many days (0: forever). Untagged layers expire after 14 days. */
@@ -55,7 +58,7 @@ export class ImageRegistry extends pulumi.ComponentResource {
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
         const image = new docker.Image(`${name}-image`, {
             imageName: pulumi.interpolate`${repo.repositoryUrl}:${this.imageTag}`,
-            build: { context: args.context, dockerfile, platform: "linux/amd64", args: args.buildArgs },
+            build: { context: args.context, dockerfile, platform: args.platform, args: args.buildArgs },
             registry: { server: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) },
         }, child);
 

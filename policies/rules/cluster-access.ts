@@ -167,7 +167,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "k8s-port-forward-own-server",
-        description: "Checks whether researchers who may port-forward in a namespace they share (RBAC create on pods/portforward for two or more users, or for a group) are held to their own server by a ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail, bound there with validationActions Deny.",
+        description: "Checks whether researchers who may port-forward in a shared namespace (role bindings there reach two or more users, or a group) are held to their own server by a ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail, bound there with validationActions Deny.",
         enforcementLevel: "mandatory",
         // admissionregistration.k8s.io/v1 (kubernetes-models 5.1.0 ValidatingAdmissionPolicySpec and
         // ValidatingAdmissionPolicyBindingSpec): failurePolicy "Defaults to Fail"; validationActions "Deny" denies,
@@ -175,7 +175,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             const all = args.resources;
             const shared = sharedGrants(all, d, grantsPortForward);
-            const needing = [...shared].filter(([, s]) => s.users.size >= 2 || s.groups.size > 0);
+            const needing = [...shared].filter(([, s]) => s.shared);
             if (needing.length === 0) return;
             const guards = guardsOf(all, d);
             if (guards === UNKNOWN) return;
@@ -190,14 +190,14 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "k8s-shared-namespace-no-pod-reads",
-        description: "Checks whether researchers who share a namespace (RBAC subjects of two or more users, or a group) cannot read its pods or secrets (get, list or watch without resourceNames): a JupyterHub server pod's spec carries that server's API token.",
+        description: "Checks whether no one bound in a shared namespace (role bindings there reach two or more users, or a group) can read its pods or secrets (get, list or watch without resourceNames, or a built-in admin/edit/view ClusterRole): a JupyterHub server pod's spec carries that server's API token.",
         enforcementLevel: "mandatory",
         // KubeSpawner 7.0.0 kubespawner/objects.py make_pod: every get_env() entry becomes a plain V1EnvVar(name, value),
         // and JupyterHub's Spawner.get_env sets JUPYTERHUB_API_TOKEN, whose default scopes (the `server` role, JupyterHub 4+)
         // include access:servers!server: whoever reads another researcher's pod can open their server.
         validateStack: onStack((args, report, d) => {
-            for (const [ns, s] of sharedGrants(args.resources, d, readsPodsOrSecrets)) {
-                if (s.users.size < 2 && s.groups.size === 0) continue;
+            for (const [ns, s] of sharedGrants(args.resources, d, readsPodsOrSecrets, BUILT_IN_READERS)) {
+                if (!s.shared) continue;
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
                 report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may read every pod or secret there (${[...s.via].join(", ")}); a JupyterHub server pod's env holds its JUPYTERHUB_API_TOKEN, which opens that researcher's server. Grant get on their own pod by resourceNames, or nothing.`);
             }
@@ -205,40 +205,69 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
 ];
 
-interface Grantees { users: Set<string>; groups: Set<string>; via: Set<string> }
+interface Grantees {
+    /** Users and groups the grant reaches, and the role bindings that give it. */
+    users: Set<string>;
+    groups: Set<string>;
+    via: Set<string>;
+    /** Whether the namespace is shared: two or more users, or any group, are bound to something there. */
+    shared: boolean;
+}
+
+/**
+ * Built-in ClusterRoles (Kubernetes "User-facing roles": admin, edit, view, cluster-admin) a binding
+ * may name without the stack defining them; each reads pods, and all but view read secrets.
+ */
+const BUILT_IN_READERS = new Set(["cluster-admin", "admin", "edit", "view"]);
 
 /**
  * Namespace ("*" for a ClusterRoleBinding) -> the users and groups bound there to a Role or
- * ClusterRole whose rules satisfy `grants`, and the bindings that do it. Unknown roles or bindings
- * are deferred.
+ * ClusterRole whose rules satisfy `grants`, the bindings that do it, and whether the namespace is
+ * shared (bindings of any role there reach two or more users, or a group): one researcher's broad
+ * grant in the namespace that holds everyone's servers is as bad as everyone's. Unknown roles or
+ * bindings are deferred.
  */
-function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown) => boolean): Map<string, Grantees> {
+function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown) => boolean, builtIns: ReadonlySet<string> = new Set()): Map<string, Grantees> {
     const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
-    const granting = new Map<string, string>();
+    const granting = new Map<string, string>([...builtIns].map((n) => [`ClusterRole/${n}`, `built-in ClusterRole '${n}'`]));
     for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
         const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules }));
         if (v === UNKNOWN) { d.defer(`${label(r)} rules`); continue; }
         const { ns, name, rules } = v as any;
         if (grants(rules)) granting.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, label(r));
     }
-    const shared = new Map<string, Grantees>();
-    if (granting.size === 0) return shared;
+    const granted = new Map<string, Grantees>();
+    const present = new Map<string, { users: Set<string>; groups: Set<string> }>();
+    if (granting.size === 0) return granted;
     for (const b of [...rolesOf("RoleBinding"), ...rolesOf("ClusterRoleBinding")]) {
         const v = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects }));
         if (v === UNKNOWN) { d.defer(`${label(b)} roleRef and subjects`); continue; }
         const { ns, roleRef, subjects } = v as any;
+        const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
+        const p = present.get(where) ?? { users: new Set<string>(), groups: new Set<string>() };
+        for (const sub of asArray(subjects)) {
+            if (sub?.kind === "User") p.users.add(sub.name);
+            else if (sub?.kind === "Group") p.groups.add(sub.name);
+        }
+        present.set(where, p);
         const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
         if (!granting.has(key)) continue;
-        const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
-        const s = shared.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>() };
+        const s = granted.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>(), shared: false };
         for (const sub of asArray(subjects)) {
             if (sub?.kind === "User") s.users.add(sub.name);
             else if (sub?.kind === "Group") s.groups.add(sub.name);
         }
         s.via.add(`${granting.get(key)} via ${label(b)}`);
-        shared.set(where, s);
+        granted.set(where, s);
     }
-    return shared;
+    // A ClusterRoleBinding reaches every namespace: its subjects are present everywhere.
+    const everywhere = present.get("*") ?? { users: new Set<string>(), groups: new Set<string>() };
+    const anywhere = { users: new Set([...present.values()].flatMap((p) => [...p.users])), groups: new Set([...present.values()].flatMap((p) => [...p.groups])) };
+    for (const [where, s] of granted) {
+        const p = where === "*" ? anywhere : { users: new Set([...present.get(where)!.users, ...everywhere.users]), groups: new Set([...present.get(where)!.groups, ...everywhere.groups]) };
+        s.shared = p.users.size >= 2 || p.groups.size > 0;
+    }
+    return granted;
 }
 
 /**

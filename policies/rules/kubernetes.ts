@@ -41,6 +41,28 @@ export const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
 
 /**
+ * Only the parts of a pod spec a rule reads: `deps.pod` of the spec and `deps.container` of each
+ * container, each a snapshot (unknown parts as UNKNOWN). Nothing else is touched, so a rule about
+ * security contexts never reads an image digest that is unknown until the image is pushed.
+ */
+function podPartsOf(type: string, props: any, deps: { pod: string[]; container: string[] }): any {
+    const spec = get(() => POD_SPEC_PATHS[type].reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
+    if (spec === UNKNOWN || spec === undefined || spec === null) return spec;
+    const pick = (node: any, keys: string[]) => Object.fromEntries(keys.map((k) => [k, snapshot(() => node[k])]));
+    const out: Record<string, unknown> = pick(spec, deps.pod);
+    for (const list of ["initContainers", "containers"]) {
+        const cs = get(() => spec[list]);
+        if (cs === undefined || cs === null) continue;
+        const n = cs === UNKNOWN ? UNKNOWN : get(() => cs.length as number);
+        out[list] = n === UNKNOWN ? UNKNOWN : Array.from({ length: n as number }, (_, i) => {
+            const c = get(() => cs[i]);
+            return c === UNKNOWN || c === undefined || c === null ? c : pick(c, deps.container);
+        });
+    }
+    return out;
+}
+
+/**
  * A pod-spec rule reading `deps` of the pod and of each container. At preview only those parts need
  * to be known (an image digest may be unknown while the security context is written in the program);
  * a rule whose parts are unknown is deferred, naming them.
@@ -54,7 +76,7 @@ function workload(name: string, description: string, deps: { pod: string[]; cont
             if (!POD_SPEC_PATHS[args.type]) return;
             return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
                 const base = POD_SPEC_PATHS[args.type].join(".");
-                const spec = podSnapshotOf(args.type, args.props);
+                const spec = podPartsOf(args.type, args.props, deps);
                 if (spec === UNKNOWN) { d.defer(base); return; }
                 if (spec === undefined || spec === null) return;
                 const missing: string[] = deps.pod.filter((k) => hasUnknown(spec[k])).map((k) => `${base}.${k}`);

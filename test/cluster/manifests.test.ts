@@ -1,32 +1,41 @@
 /** Cluster mode's pure Kubernetes objects: the port-forward policy, RBAC, the DDP job, hub profiles and values. */
 import { strict as assert } from "assert";
+import * as fs from "fs";
 import { run as cel } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import { KUBERNETES_VERSIONS } from "../../infra/config";
 import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
-import { ddpJob, hubImage, hubResearcherObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
+import { ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
-import { sampleValues } from "../../tools/check-hub-values";
+import { hubTunnelBase, sampleValues } from "../../tools/check-hub-values";
 import { cloudInitSchema, tmpFile } from "../helpers/tools";
 
 describe("cluster manifests", () => {
     describe("port-forwarding in the hub namespace (ValidatingAdmissionPolicy, evaluated by a real CEL engine)", () => {
         // Kubernetes evaluates VAP expressions with cel-go and its strings extension (substring, startsWith);
         // @bufbuild/cel with its strings extension implements the same CEL spec.
-        const { policy, binding } = portForwardPolicy({ institution: "x", stack: "s" });
+        const { policy, binding } = portForwardPolicy({ institution: "x", stack: "s", hubTunnel: true });
         const request = (username: string, name: string) => ({ request: new Map<string, string | Map<string, string>>([["name", name], ["userInfo", new Map([["username", username]])]]) });
         const applies = (u: string) => cel(policy.spec.matchConditions[0].expression, request(u, "any"), { funcs: strings }) === true;
-        const allowed = (u: string, pod: string) => cel(policy.spec.validations[0].expression, request(u, pod), { funcs: strings }) === true;
+        const allowedBy = (vap: typeof policy) => (u: string, pod: string) => cel(vap.spec.validations[0].expression, request(u, pod), { funcs: strings }) === true;
+        const allowed = allowedBy(policy);
 
-        it("a researcher reaches their own server and the hub's proxy, not another researcher's server", () => {
+        it("a researcher reaches their own server and the hub tunnel, not another researcher's server nor the chart's pods", () => {
             assert.ok(applies("archaeo:alice"));
             assert.ok(allowed("archaeo:alice", "jupyter-alice"));
-            assert.ok(allowed("archaeo:alice", "proxy-6f9c8d7b5-x2kq4"));
+            assert.ok(allowed("archaeo:alice", "hub-tunnel-0"));
             assert.ok(!allowed("archaeo:alice", "jupyter-bob"));
+            assert.ok(!allowed("archaeo:alice", "proxy-6f9c8d7b5-x2kq4"));
             assert.ok(!allowed("archaeo:alice", "hub-5d7f9b6c4-abcde"));
             assert.ok(!allowed("archaeo:al", "jupyter-alice"), "a prefix of another id is not enough");
+        });
+
+        it("with hubHostname there is no tunnel: only their own server", () => {
+            const exposed = allowedBy(portForwardPolicy({ institution: "x", stack: "s", hubTunnel: false }).policy);
+            assert.ok(exposed("archaeo:alice", "jupyter-alice"));
+            assert.ok(!exposed("archaeo:alice", "hub-tunnel-0"));
         });
 
         it("applies to researchers only, to CONNECT of pods/portforward, in the hub namespace, and denies", () => {
@@ -40,7 +49,7 @@ describe("cluster manifests", () => {
     });
 
     describe("a researcher's RBAC", () => {
-        const access = { institution: "x", stack: "s", id: "alice", gpus: 2, sshPublicKeys: ["ssh-ed25519 AAAA a"] };
+        const access = { institution: "x", stack: "s", id: "alice", gpus: 2, sshPublicKeys: ["ssh-ed25519 AAAA a"], hubTunnel: true };
         const own = researcherNamespaceObjects(access);
 
         it("their namespace: bound to their Kubernetes user only, jobs and logs, no secrets, no cluster scope, a GPU quota", () => {
@@ -53,12 +62,54 @@ describe("cluster manifests", () => {
             assert.ok(own.networkPolicies.some((n) => n.metadata.name === "default-deny"));
         });
 
-        it("the hub namespace: their server's service account, their keys, a binding to the shared access Role", () => {
+        it("the hub namespace: their server's service account, their keys, their own Role bound to them", () => {
             const hub = hubResearcherObjects(access);
             assert.equal(hub.serviceAccount.metadata.name, "researcher-alice");
             assert.equal(hub.sshKeys.data.authorized_keys, "ssh-ed25519 AAAA a\n");
             assert.deepEqual(hub.roleBinding.subjects[0].name, "archaeo:alice");
+            assert.deepEqual(hub.roleBinding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: hub.role.metadata.name });
             assert.equal(hubResearcherObjects({ ...access, sshPublicKeys: [] }).sshKeys.data.authorized_keys, "");
+        });
+
+        // KubeSpawner 7.0.0 writes JUPYTERHUB_API_TOKEN (scope access:servers!server) into each server's pod
+        // spec as a plain env value (kubespawner/objects.py make_pod, spawner.py get_env), so a researcher who
+        // can read another's pod can open their server. `kubectl port-forward pod/NAME` needs get on that pod
+        // and create on pods/portforward; `port-forward svc/...` lists pods (kubectl polymorphichelpers
+        // GetFirstPod: Pods(namespace).List with the service's selector), which RBAC cannot narrow by name.
+        it("in the hub namespace they may get and port-forward to their own server and the tunnel, by name, and never list, watch or read secrets", () => {
+            const rules = hubResearcherObjects(access).role.rules;
+            for (const r of rules) {
+                assert.deepEqual(r.resourceNames, ["jupyter-alice", "hub-tunnel-0"], `${r.resources} limited by name`);
+                assert.ok(r.verbs.every((v) => v === "get" || v === "create"), `no list/watch on ${r.resources}`);
+                assert.ok(!r.resources.includes("secrets") && !r.resources.includes("*"));
+            }
+            assert.deepEqual(rules.map((r) => [r.resources, r.verbs]), [[["pods"], ["get"]], [["pods/portforward"], ["create"]]]);
+            assert.deepEqual(hubResearcherObjects({ ...access, hubTunnel: false }).role.rules[0].resourceNames, ["jupyter-alice"]);
+            assert.ok(!("role" in hubNamespaceObjects({ institution: "x", stack: "s", gpuLimit: 4 })), "no shared Role for every researcher");
+        });
+
+        it("the hub tunnel: one pod with a stable name, the stack's tunnel image, forwarding to proxy-public, non-root on the system node", () => {
+            const sts = hubTunnelObjects({ institution: "x", stack: "s", image: "repo/hub-tunnel@sha256:1" }).statefulSet;
+            assert.equal(`${sts.metadata.name}-0`, "hub-tunnel-0", "a StatefulSet's pod is <name>-0");
+            assert.equal(sts.spec.replicas, 1);
+            const pod = sts.spec.template.spec;
+            const c = pod.containers[0];
+            assert.equal(c.image, "repo/hub-tunnel@sha256:1");
+            assert.ok(c.command.includes("--default-target=http://proxy-public.jupyterhub.svc.cluster.local:80"));
+            assert.ok(c.command.includes("--port=8000") && c.command.includes("--api-ip=127.0.0.1"));
+            assert.equal(pod.automountServiceAccountToken, false);
+            assert.deepEqual([pod.securityContext.runAsNonRoot, c.securityContext.allowPrivilegeEscalation], [true, false]);
+            assert.equal(sts.spec.template.metadata.labels["hub.jupyter.org/network-access-proxy-http"], "true");
+            assert.deepEqual(pod.nodeSelector, { "archaeo/pool": "system" });
+        });
+
+        // z2jh 4.4.0 values.yaml proxy.chp.image is quay.io/jupyterhub/configurable-http-proxy:5.2.0 (tools/check-hub-values.ts
+        // compares it with the chart itself); the tunnel is built for the arm64 system node on an amd64 deployer,
+        // which needs no emulation only while the Dockerfile has no RUN step.
+        it("the hub tunnel image is the chart's proxy, with nothing run at build time", () => {
+            assert.equal(hubTunnelBase(), "quay.io/jupyterhub/configurable-http-proxy:5.2.0");
+            const dockerfile = fs.readFileSync("images/hub-tunnel/Dockerfile", "utf8");
+            assert.ok(!/^\s*RUN\s/im.test(dockerfile), "no RUN: an arm64 build on an amd64 runner would need QEMU");
         });
     });
 

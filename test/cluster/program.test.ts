@@ -172,6 +172,19 @@ describe("cluster mode: national-heritage", () => {
         }
     });
 
+    it("hub namespace: each researcher gets and port-forwards only to their own server and the hub tunnel (no shared Role, no list)", () => {
+        const roles = run.engine.byType("kubernetes:rbac.authorization.k8s.io/v1:Role").filter((r) => r.inputs.metadata.namespace === "jupyterhub");
+        assert.deepEqual(roles.map((r) => r.inputs.metadata.name).sort(), ["researcher-archivist", "researcher-imaging-lead", "researcher-ml-engineer"]);
+        for (const role of roles) {
+            const id = role.inputs.metadata.name.replace(/^researcher-/, "");
+            for (const rule of role.inputs.rules) assert.deepEqual([rule.resourceNames, rule.verbs.filter((v: string) => v !== "get" && v !== "create")], [[`jupyter-${id}`, "hub-tunnel-0"], []]);
+            const binding = run.engine.byType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").find((b) => b.inputs.metadata.namespace === "jupyterhub" && b.inputs.roleRef.name === role.inputs.metadata.name)!;
+            assert.deepEqual(binding.inputs.subjects.map((x: any) => x.name), [`archaeo:${id}`]);
+        }
+        const tunnel = one("kubernetes:apps/v1:StatefulSet");
+        assert.deepEqual([tunnel.inputs.metadata.namespace, tunnel.inputs.metadata.name], ["jupyterhub", "hub-tunnel"]);
+    });
+
     it("JupyterHub: pinned chart, per-person Cognito login with MFA, only the researchers, the stack image by digest, non-root, culling, a GPU quota", () => {
         const hub = releases("jupyterhub");
         assert.deepEqual([hub.inputs.chart, hub.inputs.version, hub.inputs.repositoryOpts.repo, hub.inputs.namespace], ["jupyterhub", "4.4.0", "https://hub.jupyter.org/helm-chart/", "jupyterhub"]);
@@ -225,7 +238,7 @@ describe("cluster mode: national-heritage", () => {
         assert.equal(out.hubUrl, "http://localhost:8000");
         const r = out.researchers["ml-engineer"];
         assert.equal(r.namespace, "researcher-ml-engineer");
-        assert.match(r.connect.hubTunnel, /^kubectl --context archaeo-ml-engineer -n jupyterhub port-forward svc\/proxy-public 8000:80$/);
+        assert.match(r.connect.hubTunnel, /^kubectl --context archaeo-ml-engineer -n jupyterhub port-forward pod\/hub-tunnel-0 8000:8000$/);
         assert.match(r.connect.ssh, /port-forward pod\/jupyter-ml-engineer 2222:2222 & ssh -p 2222 researcher@localhost$/);
         assert.equal(r.connect.tensorboardUrl, "http://localhost:8000/user/ml-engineer/tensorboard/");
         assert.match(r.awsProfile, /role_session_name = ml-engineer/);
@@ -246,6 +259,9 @@ describe("cluster mode: other shapes", () => {
         assert.deepEqual([v.proxy.service.type, v.proxy.service.loadBalancerSourceRanges, v.proxy.https], ["LoadBalancer", ["203.0.113.0/24"], { enabled: true, type: "offload" }]);
         assert.equal(v.proxy.service.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"], "arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012");
         assert.equal(v.hub.config.GenericOAuthenticator.oauth_callback_url, "https://hub.heritage.example/hub/oauth_callback");
+        assert.equal(run.engine.byType("kubernetes:apps/v1:StatefulSet").length, 0, "no hub tunnel when the hub has its own address");
+        const role = run.engine.byType("kubernetes:rbac.authorization.k8s.io/v1:Role").find((r) => r.inputs.metadata.name === "researcher-archivist" && r.inputs.metadata.namespace === "jupyterhub")!;
+        assert.deepEqual(role.inputs.rules[0].resourceNames, ["jupyter-archivist"]);
     });
 
     it("spot off: no batch pool, and the device plugin tolerates only the GPU taint", async () => {

@@ -177,11 +177,17 @@ export function compliant(): RecordedResource[] {
         fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "admin-policy", { clusterName: "x", principalArn: ADMIN_ROLE, policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } }),
         fixture("kubernetes:core/v1:ServiceAccount", "alice-sa", { metadata: { name: "researcher-alice", namespace: "jupyterhub", labels: { "archaeo/researcher": ALICE } } }),
         fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "alice-pods", { clusterName: "x", namespace: "jupyterhub", serviceAccount: "researcher-alice", roleArn: ALICE_PODS_ROLE, tags: { researcher: ALICE } }),
-        fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "hub-access", { metadata: { name: "researcher-access", namespace: "jupyterhub" }, rules: [{ apiGroups: [""], resources: ["pods"], resourceNames: ["jupyter-alice", "jupyter-bob"], verbs: ["get"] }, { apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] }] }),
-        ...["alice", "bob"].map((id) => fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", `${id}-hub`, {
-            metadata: { name: `researcher-${id}`, namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher-access" },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `archaeo:${id}` }],
-        })),
+        // Each researcher's own Role in the hub namespace: get and port-forward to their server and the tunnel, by name (infra/cluster/manifests.ts hubResearcherObjects).
+        ...["alice", "bob"].flatMap((id) => [
+            fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", `${id}-hub-role`, { metadata: { name: `researcher-${id}`, namespace: "jupyterhub" }, rules: [
+                { apiGroups: [""], resources: ["pods"], resourceNames: [`jupyter-${id}`, "hub-tunnel-0"], verbs: ["get"] },
+                { apiGroups: [""], resources: ["pods/portforward"], resourceNames: [`jupyter-${id}`, "hub-tunnel-0"], verbs: ["create"] },
+            ] }),
+            fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", `${id}-hub`, {
+                metadata: { name: `researcher-${id}`, namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `researcher-${id}` },
+                subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `archaeo:${id}` }],
+            }),
+        ]),
         fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "pf-policy", { metadata: { name: "archaeo-researcher-port-forward" }, spec: {
             failurePolicy: "Fail",
             matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }] },

@@ -6,6 +6,7 @@ export type Models = Record<string, new (o: any) => { validate(): void }>;
 export async function models(): Promise<Models> {
     const core = await import("kubernetes-models/v1");
     const batch = await import("kubernetes-models/batch/v1");
+    const apps = await import("kubernetes-models/apps/v1");
     const net = await import("kubernetes-models/networking.k8s.io/v1");
     const rbac = await import("kubernetes-models/rbac.authorization.k8s.io/v1");
     const storage = await import("kubernetes-models/storage.k8s.io/v1");
@@ -15,7 +16,7 @@ export async function models(): Promise<Models> {
     return {
         "v1:Namespace": core.Namespace, "v1:ConfigMap": core.ConfigMap, "v1:Service": core.Service, "v1:ServiceAccount": core.ServiceAccount,
         "v1:PersistentVolume": core.PersistentVolume, "v1:PersistentVolumeClaim": core.PersistentVolumeClaim, "v1:ResourceQuota": core.ResourceQuota,
-        "v1:Pod": core.Pod, "batch/v1:Job": batch.Job, "networking.k8s.io/v1:NetworkPolicy": net.NetworkPolicy,
+        "v1:Pod": core.Pod, "batch/v1:Job": batch.Job, "apps/v1:StatefulSet": apps.StatefulSet, "networking.k8s.io/v1:NetworkPolicy": net.NetworkPolicy,
         "rbac.authorization.k8s.io/v1:Role": rbac.Role, "rbac.authorization.k8s.io/v1:RoleBinding": rbac.RoleBinding,
         "storage.k8s.io/v1:StorageClass": storage.StorageClass,
         "admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": adm.ValidatingAdmissionPolicy,

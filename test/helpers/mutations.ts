@@ -269,9 +269,14 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("k8s-port-forward-own-server", "port-forward guard bound to another namespace", set("pf-binding", (p) => { p.spec.matchResources.namespaceSelector.matchLabels["kubernetes.io/metadata.name"] = "default"; })),
     m("k8s-port-forward-own-server", "port-forward guard watches exec, not port-forward", set("pf-policy", (p) => { p.spec.matchConstraints.resourceRules[0].resources = ["pods/exec"]; })),
     m("k8s-port-forward-own-server", "port-forward for a whole group, no guard", (rs) => { remove("bob-hub")(rs); set("alice-hub", (p) => { p.subjects = [{ kind: "Group", name: "researchers" }]; })(rs); remove("pf-binding")(rs); }),
-    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace list its pods", set("hub-access", (p) => { p.rules[0] = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }; })),
-    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace watch pods by name", set("hub-access", (p) => { p.rules[0].verbs = ["get", "watch"]; })),
-    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace read its secrets", set("hub-access", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "researchers sharing the hub's namespace list its pods", (rs) => { for (const id of ["alice", "bob"]) set(`${id}-hub-role`, (p) => { p.rules[0] = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }; })(rs); }),
+    m("k8s-shared-namespace-no-pod-reads", "one researcher lists the pods of the namespace the others' servers are in", set("alice-hub-role", (p) => { p.rules[0] = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }; })),
+    m("k8s-shared-namespace-no-pod-reads", "one researcher gets any pod (no resourceNames)", set("alice-hub-role", (p) => { delete p.rules[0].resourceNames; })),
+    m("k8s-shared-namespace-no-pod-reads", "one researcher watches pods by name", set("alice-hub-role", (p) => { p.rules[0].verbs = ["get", "watch"]; })),
+    m("k8s-shared-namespace-no-pod-reads", "one researcher reads the namespace's secrets", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "one researcher bound to the built-in view ClusterRole in the hub namespace", add(fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "alice-view", {
+        metadata: { name: "alice-view", namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" }, subjects: [{ kind: "User", name: "archaeo:alice" }],
+    }))),
     m("k8s-shared-namespace-no-pod-reads", "a group may read every pod in every namespace", (rs) => {
         add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "pod-reader", { metadata: { name: "pod-reader" }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }] }))(rs);
         add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "view-all", {
@@ -309,7 +314,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("eks-access-entries-scoped", "access entry principal unknown", "AccessEntry 'alice-access'.principalArn", set("alice-access", (p) => { p.principalArn = UNKNOWN; })),
     u("eks-access-entries-scoped", "researcher role ARN unknown", "AccessEntry 'alice-access'.principalArn", set("alice-role", (p) => { p.arn = UNKNOWN; p.name = UNKNOWN; })),
     u("eks-pod-identities-match-researcher", "pods role ARN unknown", "PodIdentityAssociation 'alice-pods'.roleArn", set("alice-pods", (p) => { p.roleArn = UNKNOWN; })),
-    u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'hub-access' rules", set("hub-access", (p) => { p.rules = UNKNOWN; })),
+    u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'alice-hub-role' rules", set("alice-hub-role", (p) => { p.rules = UNKNOWN; })),
     u("k8s-port-forward-own-server", "port-forward guard spec unknown", "ValidatingAdmissionPolicy 'pf-policy' spec", set("pf-policy", (p) => { p.spec = UNKNOWN; })),
     u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
     u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `IMAGE_REF=${IMAGE}\n`; })(rs); }),
