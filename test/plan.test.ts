@@ -165,6 +165,8 @@ describe("offline plan (npm run plan)", () => {
         const [before, after] = [lines(baseManifest), lines(cidr.manifest)];
         assert.deepEqual([before.filter((l) => !after.includes(l)).map((l) => l.trim()), after.filter((l) => !before.includes(l)).map((l) => l.trim())],
             [["SSH_BIND_ADDRESS=127.0.0.1"], ["SSH_BIND_ADDRESS=0.0.0.0"]]);
+        // ... and the rendered diff shows it as the script, not as opaque base64.
+        assert.match(cidr.output, / {6}~ userDataBase64 \(decoded\): 1 line\(s\) removed, 1 added\n {10}- SSH_BIND_ADDRESS=127\.0\.0\.1\n {10}\+ SSH_BIND_ADDRESS=0\.0\.0\.0\n/);
     });
 
     it("--diff marks replacements and warns when a protected resource would be replaced", async () => {

@@ -6,6 +6,7 @@
 import type { RecordedResource } from "./mock-engine";
 import type { Violation } from "./policy-runner";
 import { replacementCauses } from "./replacements";
+import { decodeBase64UserData } from "../policies/lib/userdata";
 
 export const REDACTED = "[secret]";
 
@@ -119,6 +120,14 @@ function show(v: unknown): string {
     return s.length > 100 ? `${s.slice(0, 97)}...` : s;
 }
 
+/** User data passed as base64 (gzip or not, as cloud-init reads it) is shown as the script it carries. */
+function readable(ch: PropertyChange): PropertyChange {
+    if (!/(^|\.)userDataBase64$/.test(ch.path) || typeof ch.before !== "string" || typeof ch.after !== "string") return ch;
+    const b = decodeBase64UserData(ch.before);
+    const a = decodeBase64UserData(ch.after);
+    return "text" in b && "text" in a ? { ...ch, before: b.text, after: a.text } : ch;
+}
+
 /** Renders a diff like `pulumi preview --diff`: + create, - delete, ~ update, +- replace, with property changes. */
 export function renderDiff(d: ResourceDiff): string {
     const lines: string[] = [];
@@ -128,13 +137,14 @@ export function renderDiff(d: ResourceDiff): string {
         const replace = c.replaceBecause.length > 0;
         lines.push(`  ${replace ? "+-" : "~"} ${c.type}  ${c.name}${replace ? `  (replace: ${c.replaceBecause.join(", ")})` : ""}`);
         if (replace && c.protect) lines.push(`      ! ${c.name} is protected: Pulumi will refuse this replacement; it would destroy data. Revert the change or migrate the data first.`);
-        for (const ch of c.changes) {
+        for (const ch0 of c.changes) {
+            const ch = readable(ch0);
             if (typeof ch.before === "string" && typeof ch.after === "string" && (ch.before.includes("\n") || ch.after.includes("\n"))) {
                 const b = ch.before.split("\n");
                 const a = ch.after.split("\n");
                 const removed = b.filter((l) => !a.includes(l));
                 const added = a.filter((l) => !b.includes(l));
-                lines.push(`      ~ ${ch.path}: ${removed.length} line(s) removed, ${added.length} added`);
+                lines.push(`      ~ ${ch.path}${ch === ch0 ? "" : " (decoded)"}: ${removed.length} line(s) removed, ${added.length} added`);
                 for (const l of removed.slice(0, 10)) lines.push(`          - ${l.trim()}`);
                 for (const l of added.slice(0, 10)) lines.push(`          + ${l.trim()}`);
             } else {
