@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterStackConfig } from "../config";
 import { MOUNTS, PORTS, RESEARCHER_USER } from "../constants";
-import { PROJECT_ROOT, type Foundation } from "../foundation";
+import { PROGRAM_DIR, PROJECT_ROOT, type Foundation } from "../foundation";
 import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
 import { physicalName, stackSlug, standardTags } from "../tags";
@@ -134,6 +134,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         repositoryName: `archaeo/${cfg.institution}/${stackSlug(cfg.stack)}/hub-tunnel`,
         keyArn: f.keyArn,
         projectRoot: PROJECT_ROOT,
+        programDir: PROGRAM_DIR,
         context: HUB_TUNNEL_CONTEXT,
         platform: "linux/arm64",
         buildArgs: {},

@@ -59,7 +59,11 @@ export class JupyterHub extends pulumi.ComponentResource {
         const inNs = { ...k8sOpts, dependsOn: [this.namespace] };
         new k8s.core.v1.ResourceQuota(`${name}-gpu-quota`, ns.quota, inNs);
         if (args.exposed === undefined && args.tunnelImage === undefined) throw new Error("JupyterHub: without `exposed` the hub tunnel needs `tunnelImage`");
-        if (args.tunnelImage !== undefined) new k8s.apps.v1.StatefulSet(`${name}-tunnel`, hubTunnelObjects({ institution: args.institution, stack: args.stack, image: args.tunnelImage }).statefulSet, inNs);
+        if (args.tunnelImage !== undefined) {
+            const tunnel = hubTunnelObjects({ institution: args.institution, stack: args.stack, image: args.tunnelImage });
+            new k8s.networking.v1.NetworkPolicy(`${name}-tunnel-np`, tunnel.networkPolicy, inNs);
+            new k8s.apps.v1.StatefulSet(`${name}-tunnel`, tunnel.statefulSet, inNs);
+        }
         const vap = portForwardPolicy({ institution: args.institution, stack: args.stack, hubTunnel: args.tunnelImage !== undefined });
         const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-port-forward-policy`, vap.policy, k8sOpts);
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-port-forward-binding`, vap.binding, { ...k8sOpts, dependsOn: [policy] });

@@ -101,6 +101,14 @@ export function researcherVolumes(p: ResearcherStorageParams, namespace: string,
     return out;
 }
 
+/**
+ * A researcher's claims in the hub namespace, where KubeSpawner creates their server: the chart values
+ * name them with {username} (expanded per server) and researchers.ts creates them per researcher.
+ */
+export function hubClaims(id: string): { home: string; datasets: string; mydata: string } {
+    return { home: `home-${id}`, datasets: `datasets-${id}`, mydata: `mydata-${id}` };
+}
+
 /** Mounts of a researcher's pod: /workspace (their home volume), HOME inside it, /data, /mydata, /dev/shm. */
 export function researcherMounts(): Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }> {
     return [
@@ -253,12 +261,15 @@ export function hubResearcherObjects(p: ResearcherAccessParams) {
 }
 
 /**
- * The hub tunnel: a StatefulSet of one configurable-http-proxy pod (stable name hub-tunnel-0) that
- * forwards to the chart's proxy-public service, so a researcher reaches the hub with
+ * The hub tunnel: a StatefulSet of one pod (stable name hub-tunnel-0) running a plain TCP relay to
+ * the chart's proxy-public service (images/hub-tunnel/relay.mjs), so a researcher reaches the hub with
  * `kubectl port-forward pod/hub-tunnel-0` and RBAC by name (port-forwarding to svc/proxy-public would
- * need `list pods`, which reads every server's token). Same image and flags as the chart's own proxy
- * (z2jh 4.4.0: values.yaml proxy.chp.image, templates/proxy/deployment.yaml command), API on loopback,
- * labelled for the chart's proxy NetworkPolicy (hub.jupyter.org/network-access-proxy-http).
+ * need `list pods`, which reads every server's token). A relay, not configurable-http-proxy: CHP's
+ * routing API on 127.0.0.1:8001 accepts any request when CONFIGPROXY_AUTH_TOKEN is unset, and a
+ * port-forward reaches the pod's loopback, so anyone who may port-forward could re-route everyone's
+ * login. The relay listens on one port and has nothing to configure. Its NetworkPolicy admits no
+ * ingress (port-forwarding enters on the pod's loopback, not its interface) and lets it reach only the
+ * chart's proxy pods (z2jh 4.4.0 matchLabels: component=proxy; targetPort http = 8000) and DNS.
  */
 export function hubTunnelObjects<Image>(p: { institution: string; stack: string; image: Image }) {
     const labels = standardLabels(p.institution, p.stack, HUB_TUNNEL.name);
@@ -279,23 +290,34 @@ export function hubTunnelObjects<Image>(p: { institution: string; stack: string;
                         automountServiceAccountToken: false,
                         securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
                         containers: [{
-                            name: "chp",
+                            name: "relay",
                             image: p.image,
-                            command: [
-                                "configurable-http-proxy",
-                                "--ip=",
-                                `--port=${HUB_TUNNEL.port}`,
-                                "--api-ip=127.0.0.1",
-                                "--api-port=8001",
-                                `--default-target=http://proxy-public.${HUB_NAMESPACE}.svc.cluster.local:80`,
+                            env: [
+                                { name: "LISTEN_PORT", value: String(HUB_TUNNEL.port) },
+                                { name: "TARGET_HOST", value: `proxy-public.${HUB_NAMESPACE}.svc.cluster.local` },
+                                { name: "TARGET_PORT", value: "80" },
                             ],
                             ports: [{ name: "http", containerPort: HUB_TUNNEL.port }],
                             readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
-                            resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                            securityContext: restricted,
+                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                            securityContext: { ...restricted, readOnlyRootFilesystem: true },
                         }],
                     },
                 },
+            },
+        },
+        networkPolicy: {
+            apiVersion: "networking.k8s.io/v1" as const,
+            kind: "NetworkPolicy" as const,
+            metadata: { name: HUB_TUNNEL.name, namespace: HUB_NAMESPACE, labels },
+            spec: {
+                podSelector: { matchLabels: select },
+                policyTypes: ["Ingress", "Egress"],
+                ingress: [],
+                egress: [
+                    { to: [{ podSelector: { matchLabels: { component: "proxy" } } }], ports: [{ protocol: "TCP", port: 8000 }] },
+                    { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+                ],
             },
         },
     };
@@ -672,7 +694,7 @@ export function jupyterhubValues(p: HubParams) {
             extraEnv: env,
             storage: {
                 type: "none",
-                extraVolumes: researcherPodVolumes({ home: "home-{username}", datasets: VOLUMES.datasets, mydata: "mydata-{username}" }, p.memoryGiB)
+                extraVolumes: researcherPodVolumes(hubClaims("{username}"), p.memoryGiB)
                     .concat([{ name: "ssh-keys", configMap: { name: "ssh-keys-{username}" } } as never]),
                 extraVolumeMounts: researcherMounts(),
             },
@@ -693,7 +715,13 @@ export function jupyterhubValues(p: HubParams) {
             // The SSH sidecar's processes (nohup training over SSH) are visible to the server's activity
             // extension, so an SSH job keeps the server from being culled.
             extraPodConfig: { shareProcessNamespace: true },
-            networkPolicy: { enabled: true },
+            // The chart's default (values.yaml singleuser.cloudMetadata.blockWithIptables: true) adds an init
+            // container that is privileged, uid 0 with NET_ADMIN (files/hub/jupyterhub_config.py), which the
+            // hub namespace's baseline Pod Security refuses, so no server would start. The metadata service is
+            // out of reach anyway: the chart's user NetworkPolicy leaves 169.254.169.254 out
+            // (egressAllowRules.cloudMetadataServer: false) and nodes answer IMDS with hop limit 1.
+            cloudMetadata: { blockWithIptables: false },
+            networkPolicy: { enabled: true, egressAllowRules: { cloudMetadataServer: false } },
         },
         cull: p.cullMinutes > 0
             ? { enabled: true, timeout: p.cullMinutes * 60, every: 300, users: false, removeNamedServers: false, maxAge: 0 }

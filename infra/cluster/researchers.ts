@@ -8,7 +8,7 @@ import { researcherClusterPolicy, researcherPodPolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { podIdentityTrust } from "./iam";
 import {
-    HUB_NAMESPACE, hubResearcherObjects, JOB_SERVICE_ACCOUNT, kubernetesUser, researcherNamespace, researcherNamespaceObjects, researcherVolumes,
+    HUB_NAMESPACE, hubClaims, hubResearcherObjects, JOB_SERVICE_ACCOUNT, kubernetesUser, researcherNamespace, researcherNamespaceObjects, researcherVolumes,
     ResearcherStorageParams, serverServiceAccount, VOLUMES,
 } from "./manifests";
 
@@ -104,7 +104,7 @@ export class ClusterResearcher extends pulumi.ComponentResource {
             ({ institution: args.institution, stack: args.stack, region: args.region, id: r.id, bucketName, keyArn, fileSystemId, accessPointId });
         const live = pulumi.all([args.bucketName, args.keyArn, args.fileSystemId, args.accessPointId]).apply(([b, k, f, a]) => storage(b, k, f, a));
         const sets = [
-            { namespace: HUB_NAMESPACE, claims: { home: `home-${r.id}`, mydata: `mydata-${r.id}` }, deps: k8sOpts.dependsOn },
+            { namespace: HUB_NAMESPACE, claims: hubClaims(r.id), deps: k8sOpts.dependsOn },
             { namespace: ns, claims: { home: VOLUMES.home, mydata: VOLUMES.mydata, datasets: VOLUMES.datasets }, deps: [namespace] },
         ];
         for (const set of sets) {

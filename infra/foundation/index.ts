@@ -18,6 +18,8 @@ import { ImageRegistry } from "./registry";
 
 /** The repository root (holds Pulumi.yaml): Pulumi runs the program and the docker provider there. */
 export const PROJECT_ROOT = path.join(__dirname, "..", "..");
+/** The program directory (Pulumi.yaml `main: infra/`): Pulumi runs the program and its providers there. */
+export const PROGRAM_DIR = path.join(__dirname, "..");
 /** The image's build context, relative to PROJECT_ROOT. */
 export const IMAGE_CONTEXT = "images/pytorch-cuda";
 
@@ -96,6 +98,7 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         repositoryName: `archaeo/${cfg.institution}/${stackSlug(cfg.stack)}/pytorch-cuda`,
         keyArn: key.keyArn,
         projectRoot: PROJECT_ROOT,
+        programDir: PROGRAM_DIR,
         context: IMAGE_CONTEXT,
         platform: "linux/amd64",
         buildArgs: imageBuildArgs(cfg),

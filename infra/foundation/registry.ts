@@ -15,9 +15,16 @@ export interface ImageRegistryArgs {
     repositoryName: string;
     /** The stack's customer-managed KMS key. */
     keyArn: pulumi.Input<string>;
-    /** Project root (the directory holding Pulumi.yaml: Pulumi runs the program and its providers there). */
+    /** Project root (the directory holding Pulumi.yaml). */
     projectRoot: string;
-    /** Build context relative to projectRoot (images/pytorch-cuda): relative, so another checkout path is not a change. */
+    /**
+     * The directory Pulumi runs the program and its provider plugins in: the project's `main` when that
+     * is a directory (pulumi/pulumi pkg/engine/project.go getPwdMain: `pwd = main`; plugins start with
+     * that pwd). The docker provider resolves the build context and Dockerfile against it
+     * (pulumi-docker provider/image.go: os.Open(build.Dockerfile), GetContextFromLocalDir).
+     */
+    programDir: string;
+    /** Build context relative to projectRoot (images/pytorch-cuda). */
     context: string;
     /** The platform the image runs on: linux/amd64 (workbench, GPU nodes), linux/arm64 (the system node). */
     platform: "linux/amd64" | "linux/arm64";
@@ -55,10 +62,12 @@ export class ImageRegistry extends pulumi.ComponentResource {
 
         const dockerfile = `${args.context}/Dockerfile`;
         this.imageTag = imageTag(contextDigest(path.join(args.projectRoot, args.context), path.join(args.projectRoot, dockerfile)), args.buildArgs);
+        // Relative to where the provider runs, so another checkout path is not a change (and not a rebuild).
+        const build = buildPaths(args.projectRoot, args.programDir, args.context);
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
         const image = new docker.Image(`${name}-image`, {
             imageName: pulumi.interpolate`${repo.repositoryUrl}:${this.imageTag}`,
-            build: { context: args.context, dockerfile, platform: args.platform, args: args.buildArgs },
+            build: { context: build.context, dockerfile: build.dockerfile, platform: args.platform, args: args.buildArgs },
             registry: { server: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) },
         }, child);
 
@@ -67,6 +76,12 @@ export class ImageRegistry extends pulumi.ComponentResource {
         this.imageDigestRef = image.repoDigest;
         this.registerOutputs({ repositoryUrl: this.repositoryUrl, imageDigestRef: this.imageDigestRef });
     }
+}
+
+/** The build context and Dockerfile as the docker provider must see them: relative to the program directory, POSIX separators. */
+export function buildPaths(projectRoot: string, programDir: string, context: string): { context: string; dockerfile: string } {
+    const rel = path.relative(programDir, path.join(projectRoot, context)).split(path.sep).join("/");
+    return { context: rel, dockerfile: `${rel}/Dockerfile` };
 }
 
 /** Untagged layers go after 14 days; tagged images (every pushed build) stay `retentionDays` (0: forever). */

@@ -11,7 +11,7 @@ export interface ResearcherRoleArgs {
     roleName: string;
     /** The role's permissions (infra/iam.ts researcherInstancePolicy or researcherClusterPolicy), as JSON. */
     policy: pulumi.Input<string>;
-    /** Maximum session length in seconds. Defaults to 12 hours (a working day of SSH tunnels). */
+    /** Maximum session length in seconds (12 hours by default: an IAM user may ask for a working day; a role-chained session gets one hour whatever this says). */
     maxSessionSeconds?: number;
 }
 
@@ -40,7 +40,13 @@ export class ResearcherRole extends pulumi.ComponentResource {
     }
 }
 
-/** The AWS CLI profile a researcher adds to ~/.aws/config to act as themselves. Pure. */
+/**
+ * The AWS CLI profile a researcher adds to ~/.aws/config to act as themselves. Pure. No
+ * duration_seconds: from an Identity Center (or any role) session, assuming the researcher role is
+ * role chaining, which STS caps at one hour ("if you assume a role using role chaining and provide a
+ * DurationSeconds parameter value greater than one hour, the operation fails": STS AssumeRole API
+ * reference, DurationSeconds). The CLI's default is one hour and it assumes the role again on expiry.
+ */
 export function awsProfileSnippet(a: { id: string; roleArn: string; region: string; profile: string }): string {
     return [
         `[profile ${a.profile}]`,
@@ -48,6 +54,5 @@ export function awsProfileSnippet(a: { id: string; roleArn: string; region: stri
         `role_session_name = ${a.id}`,
         "source_profile = default  # or your Identity Center profile (aws configure sso)",
         `region = ${a.region}`,
-        "duration_seconds = 43200",
     ].join("\n");
 }

@@ -88,19 +88,23 @@ describe("cluster manifests", () => {
             assert.ok(!("role" in hubNamespaceObjects({ institution: "x", stack: "s", gpuLimit: 4 })), "no shared Role for every researcher");
         });
 
-        it("the hub tunnel: one pod with a stable name, the stack's tunnel image, forwarding to proxy-public, non-root on the system node", () => {
-            const sts = hubTunnelObjects({ institution: "x", stack: "s", image: "repo/hub-tunnel@sha256:1" }).statefulSet;
+        it("the hub tunnel: one pod with a stable name, the stack's tunnel image, relaying to proxy-public, non-root on the system node", () => {
+            const { statefulSet: sts, networkPolicy: np } = hubTunnelObjects({ institution: "x", stack: "s", image: "repo/hub-tunnel@sha256:1" });
             assert.equal(`${sts.metadata.name}-0`, "hub-tunnel-0", "a StatefulSet's pod is <name>-0");
             assert.equal(sts.spec.replicas, 1);
             const pod = sts.spec.template.spec;
             const c = pod.containers[0];
             assert.equal(c.image, "repo/hub-tunnel@sha256:1");
-            assert.ok(c.command.includes("--default-target=http://proxy-public.jupyterhub.svc.cluster.local:80"));
-            assert.ok(c.command.includes("--port=8000") && c.command.includes("--api-ip=127.0.0.1"));
+            assert.deepEqual(Object.fromEntries(c.env.map((e) => [e.name, e.value])), { LISTEN_PORT: "8000", TARGET_HOST: "proxy-public.jupyterhub.svc.cluster.local", TARGET_PORT: "80" });
+            assert.deepEqual(c.ports.map((x) => x.containerPort), [8000], "one port, nothing else to reach (no routing API)");
             assert.equal(pod.automountServiceAccountToken, false);
-            assert.deepEqual([pod.securityContext.runAsNonRoot, c.securityContext.allowPrivilegeEscalation], [true, false]);
+            assert.deepEqual([pod.securityContext.runAsNonRoot, c.securityContext.allowPrivilegeEscalation, c.securityContext.readOnlyRootFilesystem], [true, false, true]);
             assert.equal(sts.spec.template.metadata.labels["hub.jupyter.org/network-access-proxy-http"], "true");
             assert.deepEqual(pod.nodeSelector, { "archaeo/pool": "system" });
+            // Its NetworkPolicy: no ingress (port-forwarding arrives on the pod's loopback), egress to the chart's proxy and DNS only.
+            assert.deepEqual(np.spec.podSelector.matchLabels, sts.spec.selector.matchLabels);
+            assert.deepEqual([np.spec.policyTypes, np.spec.ingress], [["Ingress", "Egress"], []]);
+            assert.deepEqual(np.spec.egress[0], { to: [{ podSelector: { matchLabels: { component: "proxy" } } }], ports: [{ protocol: "TCP", port: 8000 }] });
         });
 
         // z2jh 4.4.0 values.yaml proxy.chp.image is quay.io/jupyterhub/configurable-http-proxy:5.2.0 (tools/check-hub-values.ts
@@ -154,6 +158,19 @@ describe("cluster manifests", () => {
     });
 
     describe("JupyterHub", () => {
+        // z2jh 4.4.0 files/hub/jupyterhub_config.py: when singleuser.cloudMetadata.blockWithIptables is true (the
+        // chart default, values.yaml) every server pod gets init container block-cloud-metadata with privileged=True,
+        // run_as_user=0 and NET_ADMIN. Pod Security "baseline" forbids privileged containers and NET_ADMIN, and the
+        // hub namespace enforces baseline, so each server would be refused at creation.
+        it("no privileged init container in server pods: the chart's iptables metadata block is off, its NetworkPolicy blocks IMDS instead", () => {
+            for (const v of sampleValues()) {
+                assert.equal(v.singleuser.cloudMetadata.blockWithIptables, false);
+                assert.equal(v.singleuser.networkPolicy.enabled, true);
+                assert.equal(v.singleuser.networkPolicy.egressAllowRules.cloudMetadataServer, false);
+            }
+            assert.equal(hubNamespaceObjects({ institution: "x", stack: "s", gpuLimit: 1 }).namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+        });
+
         it("profiles: one GPU by default, a CPU-only one, multi-GPU when a researcher may use more", () => {
             const profiles = profileList({ gpusPerResearcher: 4, memoryGiB: 16, vcpus: 4 }) as any[];
             assert.deepEqual(profiles.map((p) => p.slug), ["gpu-1", "cpu", "gpu-4"]);
@@ -179,9 +196,9 @@ describe("cluster manifests", () => {
                 "hub.config.GenericOAuthenticator.userdata_url", "hub.config.GenericOAuthenticator.username_claim", "hub.config.JupyterHub.authenticator_class",
                 "hub.nodeSelector", "prePuller.continuous.enabled", "prePuller.hook.enabled", "proxy.chp.nodeSelector", "proxy.https.enabled", "proxy.https.type",
                 "proxy.service.annotations", "proxy.service.loadBalancerSourceRanges", "proxy.service.type", "scheduling.podPriority.enabled",
-                "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cmd",
+                "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cloudMetadata.blockWithIptables", "singleuser.cmd",
                 "singleuser.defaultUrl", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
-                "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
+                "singleuser.networkPolicy.egressAllowRules.cloudMetadataServer", "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
                 "singleuser.storage.extraVolumeMounts", "singleuser.storage.extraVolumes", "singleuser.storage.type", "singleuser.uid",
             ];
             const leaves = (o: unknown, prefix: string, out: Set<string>): Set<string> => {

@@ -135,7 +135,7 @@ describe("cluster mode: national-heritage", () => {
         const aps = run.engine.byType("aws:efs/accessPoint:AccessPoint");
         for (const id of ["imaging-lead", "ml-engineer", "archivist"]) {
             const mine = pvs.filter((p) => p.inputs.metadata.labels["archaeo/researcher"] === id);
-            assert.equal(mine.length, 5, `${id}: home and mydata in the hub namespace, home, mydata and datasets in theirs`);
+            assert.equal(mine.length, 6, `${id}: home, mydata and datasets in the hub namespace (their server) and in theirs (their jobs)`);
             const ap = aps.find((a) => a.inputs.rootDirectory.path === `/researchers/${id}`)!;
             for (const pv of mine.filter((p) => p.inputs.spec.csi.driver === "efs.csi.aws.com")) assert.ok(pv.inputs.spec.csi.volumeHandle.endsWith(`::${ap.id}`), pv.name);
             for (const pv of mine.filter((p) => p.inputs.spec.csi.driver === "s3.csi.aws.com")) {
@@ -147,6 +147,26 @@ describe("cluster mode: national-heritage", () => {
         }
         const handles = pvs.map((p) => p.inputs.spec.csi.volumeHandle).filter((h: string) => !h.includes("::"));
         assert.equal(new Set(handles).size, handles.length, "S3 volume handles are unique in the cluster");
+    });
+
+    // KubeSpawner 7.0.0 (spawner.py get_pod_manifest, _expand_all) expands {username} in volumes, volume
+    // mounts, service_account and extra_containers, then creates the pod in the hub namespace: every
+    // claim, ConfigMap and service account it names must exist there, or the server never starts.
+    it("every object a researcher's server pod names exists in the hub namespace once {username} is expanded", () => {
+        const v = releases("jupyterhub").inputs.values.singleuser;
+        const inHub = (type: string) => new Set(run.engine.byType(type).filter((r) => r.inputs.metadata.namespace === "jupyterhub").map((r) => r.inputs.metadata.name));
+        const [claims, maps, accounts] = [inHub("kubernetes:core/v1:PersistentVolumeClaim"), inHub("kubernetes:core/v1:ConfigMap"), inHub("kubernetes:core/v1:ServiceAccount")];
+        const volumes = v.storage.extraVolumes as any[];
+        for (const id of ["imaging-lead", "ml-engineer", "archivist"]) {
+            const x = (s: string) => s.replace(/\{username\}/g, id);
+            for (const vol of volumes) {
+                if (vol.persistentVolumeClaim) assert.ok(claims.has(x(vol.persistentVolumeClaim.claimName)), `${id}: claim ${x(vol.persistentVolumeClaim.claimName)}`);
+                if (vol.configMap) assert.ok(maps.has(x(vol.configMap.name)), `${id}: ConfigMap ${x(vol.configMap.name)}`);
+            }
+            assert.ok(accounts.has(x(v.serviceAccountName)), `${id}: service account ${x(v.serviceAccountName)}`);
+        }
+        const names = new Set(volumes.map((vol) => vol.name));
+        for (const m of [...v.storage.extraVolumeMounts, ...v.extraContainers.flatMap((c: any) => c.volumeMounts)]) assert.ok(names.has(m.name), `mount of an undeclared volume ${m.name}`);
     });
 
     it("Pod Identity maps each researcher's server and job service accounts to their own pods role", () => {

@@ -4,6 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { contextDigest, ecrLifecyclePolicy, goModeString, imageTag, isIgnored, readDockerignore } from "../../infra/foundation/registry";
 import { IMAGE_CONTEXT, PROJECT_ROOT } from "../../infra/foundation";
 import { runStack, ProgramRun } from "../helpers/program";
@@ -116,9 +117,17 @@ describe("foundation: image registry", () => {
         let run: ProgramRun;
         before(async () => { run = await runStack("example"); });
 
-        it("docker.Image gets a context relative to the project, tagged by the digest, pushed with a secret token", () => {
+        // Pulumi runs the program and its plugins in the project's `main` when that is a directory
+        // (pulumi/pulumi v3.248.0 pkg/engine/project.go getPwdMain: `pwd = main`), and the docker provider
+        // opens build.dockerfile and the context relative to that (pulumi-docker provider/image.go).
+        it("docker.Image gets a context and Dockerfile that exist from the directory Pulumi runs the provider in, tagged by the digest, pushed with a secret token", () => {
             const image = run.engine.one("docker:index/image:Image");
-            assert.deepEqual([image.inputs.build.context, image.inputs.build.dockerfile], [IMAGE_CONTEXT, `${IMAGE_CONTEXT}/Dockerfile`]);
+            const main = String(YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")).main ?? ".");
+            const pwd = fs.statSync(path.join(PROJECT_ROOT, main)).isDirectory() ? path.join(PROJECT_ROOT, main) : path.dirname(path.join(PROJECT_ROOT, main));
+            assert.ok(!path.isAbsolute(image.inputs.build.context), "relative: another checkout path is not a change");
+            assert.equal(path.resolve(pwd, image.inputs.build.context), path.join(PROJECT_ROOT, IMAGE_CONTEXT));
+            assert.equal(path.resolve(pwd, image.inputs.build.dockerfile), path.join(PROJECT_ROOT, IMAGE_CONTEXT, "Dockerfile"));
+            assert.ok(fs.existsSync(path.resolve(pwd, image.inputs.build.dockerfile)));
             const ctx = path.join(PROJECT_ROOT, IMAGE_CONTEXT);
             assert.ok(image.inputs.imageName.endsWith(`:${imageTag(contextDigest(ctx, path.join(ctx, "Dockerfile")), image.inputs.build.args)}`), image.inputs.imageName);
             assert.ok(image.secretInputs.includes("registry"));

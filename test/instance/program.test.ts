@@ -120,6 +120,10 @@ describe("instance mode: uni-archaeology, three researchers", () => {
         assert.deepEqual(Object.keys(out.researchers).sort(), [...ids()].sort());
         const pi = out.researchers.pi;
         assert.match(pi.awsProfile, /^\[profile archaeo-pi\]\nrole_arn = arn:aws:iam::123456789012:role\/archaeo-uni-archaeology-uni-archaeology-researcher-pi\nrole_session_name = pi\n/);
+        // uni-archaeology's researchers come from an Identity Center role: assuming theirs is role chaining, and STS
+        // fails any DurationSeconds over one hour for a chained role (STS AssumeRole reference, DurationSeconds).
+        const duration = /^duration_seconds\s*=\s*(\d+)/m.exec(pi.awsProfile);
+        assert.ok(!duration || Number(duration[1]) <= 3600, `duration_seconds ${duration?.[1]} fails for a role-chained session`);
         assert.match(pi.connect.ssh, /^ssh -p 2222 -o ProxyCommand="aws --profile archaeo-pi --region us-east-1 ssm start-session --target %h --document-name AWS-StartSSHSession/);
         assert.match(pi.connect.start, new RegExp(`ec2 start-instances --instance-ids ${pi.instanceId}$`));
         assert.match(pi.connect.upload, /s3 sync \.\/my-images s3:\/\/archaeo-uni-archaeology-uni-archaeology-data-[0-9a-f]{8}\/researchers\/pi\/my-images\//);
