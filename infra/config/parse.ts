@@ -330,12 +330,17 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
         const clientId = r.str("oidcClientId");
         if (!clientId) r.fail("oidcClientId", "is required with clusterAuth: oidc: the client id your identity provider issued for JupyterHub");
         if (!r.has("oidcClientSecret")) r.fail("oidcClientSecret", "is required with clusterAuth: oidc; set it with 'pulumi config set --secret oidcClientSecret <secret>'");
+        // The hub's user name is this claim's value and must equal a researcher id: a claim users can edit would let
+        // anyone become anyone (OpenID Connect Core 1.0 §5.1: preferred_username may be any string, and relying
+        // parties MUST NOT rely on it being unique), so there is no default; the institution names one it controls.
+        const usernameClaim = r.str("oidcUsernameClaim");
+        if (!usernameClaim) r.fail("oidcUsernameClaim", "is required with clusterAuth: oidc: the claim whose value is each researcher's id, one your identity provider sets and users cannot change (not a self-editable preferred_username or nickname)");
         auth = {
             kind: "oidc", authorizeUrl: urls[0], tokenUrl: urls[1], userinfoUrl: urls[2], clientId: clientId ?? "",
-            usernameClaim: r.str("oidcUsernameClaim") ?? K.oidcUsernameClaim.default,
+            usernameClaim: usernameClaim ?? "",
         };
     } else {
-        for (const k of [...oidcUrls, "oidcClientId", "oidcClientSecret"] as const) if (r.has(k)) r.fail(k, "is only used with clusterAuth: oidc; remove it, or set clusterAuth: oidc");
+        for (const k of [...oidcUrls, "oidcClientId", "oidcClientSecret", "oidcUsernameClaim"] as const) if (r.has(k)) r.fail(k, "is only used with clusterAuth: oidc; remove it, or set clusterAuth: oidc");
     }
 
     const hostname = r.str("hubHostname");
@@ -420,8 +425,12 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
         else if (!principal) r.fail("iamPrincipalArn", `'${iamPrincipalArn}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or :user/<name>)`);
         const sessionName = r.str("sessionName");
         if (sessionName && !SESSION_NAME.test(sessionName)) r.fail("sessionName", `'${sessionName}' is not a role session name (2-64 of letters, digits and _+=,.@-)`);
+        const identityCenter = principal?.[2] === "role" && /^aws-reserved\/sso\.amazonaws\.com\//.test(principal[3]);
         if (sessionName && principal?.[2] === "user") r.fail("sessionName", "is only used when iamPrincipalArn is a role; an IAM user is one person already");
-        if (principal?.[2] === "role" && /^aws-reserved\/sso\.amazonaws\.com\//.test(principal[3]) && !sessionName) {
+        // Identity Center sets the session name of its permission-set roles to the signed-in user's name; with any
+        // other role, whoever calls sts:AssumeRole chooses RoleSessionName, so a session name tells no one apart.
+        else if (sessionName && principal?.[2] === "role" && !identityCenter) r.fail("sessionName", `is only trusted for Identity Center permission-set roles (aws-reserved/sso.amazonaws.com/...): with '${iamPrincipalArn}' whoever assumes the role chooses the session name; give this researcher a role or user of their own`);
+        if (identityCenter && !sessionName) {
             r.fail("sessionName", "is required: an Identity Center permission-set role is shared by everyone with that permission set; give this person's Identity Center user name so only they can act as this researcher");
         }
         if (principal) principals.set(`${iamPrincipalArn}#${sessionName ?? ""}`, [...(principals.get(`${iamPrincipalArn}#${sessionName ?? ""}`) ?? []), i]);

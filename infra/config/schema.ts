@@ -79,7 +79,7 @@ export const CONFIG_KEYS = {
     oidcUserinfoUrl: { type: "string", modes: CLUSTER, description: "Cluster mode, clusterAuth oidc: the provider's userinfo endpoint (https://...)." },
     oidcClientId: { type: "string", modes: CLUSTER, description: "Cluster mode, clusterAuth oidc: the OAuth client id registered for JupyterHub." },
     oidcClientSecret: { type: "string", modes: CLUSTER, secret: true, description: "Cluster mode, clusterAuth oidc: the OAuth client secret (pulumi config set --secret oidcClientSecret ...)." },
-    oidcUsernameClaim: { type: "string", modes: CLUSTER, default: "preferred_username", description: "Cluster mode, clusterAuth oidc: the claim whose value is a researcher's id." },
+    oidcUsernameClaim: { type: "string", modes: CLUSTER, description: "Cluster mode, clusterAuth oidc (required): the claim whose value is a researcher's id; one your identity provider sets and users cannot change." },
     hubHostname: { type: "string", modes: CLUSTER, description: "Cluster mode with accessMode cidr: DNS name of the hub (CNAME to its load balancer), covered by acmCertificateArn." },
     acmCertificateArn: { type: "string", modes: CLUSTER, description: "Cluster mode with accessMode cidr: ACM certificate ARN for the hub's TLS load balancer." },
     ddpNodes: { type: "integer", modes: CLUSTER, default: 2, min: 1, max: 16, unit: "nodes", description: "Cluster mode: nodes in each researcher's DDP job template: 1-16." },

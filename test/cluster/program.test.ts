@@ -310,7 +310,7 @@ describe("cluster mode: other shapes", () => {
     it("OIDC login: the institution's endpoints and the client secret from secret config", async () => {
         const cfg = cfgWith({
             clusterAuth: "oidc", oidcAuthorizeUrl: "https://login.heritage.example/auth", oidcTokenUrl: "https://login.heritage.example/token",
-            oidcUserinfoUrl: "https://login.heritage.example/userinfo", oidcClientId: "jupyterhub", oidcClientSecret: "configured",
+            oidcUserinfoUrl: "https://login.heritage.example/userinfo", oidcClientId: "jupyterhub", oidcClientSecret: "configured", oidcUsernameClaim: "upn",
         });
         // The program reads the secret itself (new pulumi.Config().requireSecret), never from the parsed config.
         pulumi.runtime.setConfig("archaeo-workbench:oidcClientSecret", "configured");
@@ -320,6 +320,6 @@ describe("cluster mode: other shapes", () => {
         assert.ok(hub.secretInputs.includes("values"));
         assert.equal(hub.inputs.values.hub.config.GenericOAuthenticator.client_secret, "configured");
         const v = run.engine.byType("kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "jupyterhub")!.inputs.values;
-        assert.deepEqual([v.hub.config.GenericOAuthenticator.token_url, v.hub.config.GenericOAuthenticator.username_claim], ["https://login.heritage.example/token", "preferred_username"]);
+        assert.deepEqual([v.hub.config.GenericOAuthenticator.token_url, v.hub.config.GenericOAuthenticator.username_claim], ["https://login.heritage.example/token", "upn"]);
     });
 });

@@ -4,7 +4,7 @@ import { clusterOverrides, parse, refuses } from "../helpers/config";
 
 const OIDC = {
     clusterAuth: "oidc", oidcAuthorizeUrl: "https://login.example.org/auth", oidcTokenUrl: "https://login.example.org/token",
-    oidcUserinfoUrl: "https://login.example.org/userinfo", oidcClientId: "jupyterhub", oidcClientSecret: "s3cret",
+    oidcUserinfoUrl: "https://login.example.org/userinfo", oidcClientId: "jupyterhub", oidcClientSecret: "s3cret", oidcUsernameClaim: "upn",
 };
 
 describe("config: cluster mode", () => {
@@ -26,7 +26,7 @@ describe("config: cluster mode", () => {
         const cfg = parse(clusterOverrides(OIDC));
         assert.ok(cfg.mode === "cluster" && cfg.cluster.auth.kind === "oidc");
         assert.equal(cfg.cluster.auth.tokenUrl, "https://login.example.org/token");
-        assert.equal(cfg.cluster.auth.usernameClaim, "preferred_username");
+        assert.equal(cfg.cluster.auth.usernameClaim, "upn");
         assert.equal((CONFIG_KEYS.oidcClientSecret as { secret?: boolean }).secret, true, "Pulumi refuses a plaintext stack value for a secret key");
     });
 
@@ -53,6 +53,7 @@ describe("config: cluster mode", () => {
         ["OIDC without its endpoints", { ...OIDC, oidcTokenUrl: undefined }, "oidcTokenUrl", /is required with clusterAuth: oidc/],
         ["OIDC over plain HTTP", { ...OIDC, oidcAuthorizeUrl: "http://login.example.org/auth" }, "oidcAuthorizeUrl", /must be an https:\/\/ URL/],
         ["OIDC without a client secret", { ...OIDC, oidcClientSecret: undefined }, "oidcClientSecret", /set it with 'pulumi config set --secret oidcClientSecret/],
+        ["OIDC without naming the username claim (no editable default)", { ...OIDC, oidcUsernameClaim: undefined }, "oidcUsernameClaim", /is required with clusterAuth: oidc: .* users cannot change/],
         ["OIDC keys with Cognito", { oidcClientId: "x" }, "oidcClientId", /is only used with clusterAuth: oidc/],
         ["VPC too small for pods", { vpcCidr: "10.1.0.0/22" }, "vpcCidr", /from \/16 to \/20 in cluster mode/],
         ["GPU limit out of range", { gpuLimit: 0 }, "gpuLimit", /must be 1-64 GPUs, got 0/],

@@ -30,6 +30,8 @@ describe("config: researchers", () => {
         ["an assumed-role session is not a principal", [researcher("alice", { iamPrincipalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/x/alice` })], "researchers[0].iamPrincipalArn", /is not an IAM role or user ARN/],
         ["a shared SSO role without a session name", [researcher("alice", { iamPrincipalArn: SSO })], "researchers[0].sessionName", /is required: an Identity Center permission-set role is shared/],
         ["session name on an IAM user", [researcher("alice", { sessionName: "alice" })], "researchers[0].sessionName", /is only used when iamPrincipalArn is a role/],
+        // sts:AssumeRole's RoleSessionName is the caller's choice (STS API reference); only Identity Center sets it for the user.
+        ["session name on a plain shared role", [researcher("alice", { iamPrincipalArn: "arn:aws:iam::123456789012:role/Researchers", sessionName: "alice" })], "researchers[0].sessionName", /only trusted for Identity Center permission-set roles .* whoever assumes the role chooses the session name/],
         ["two researchers acting as one principal", [researcher("alice"), researcher("bob", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/alice` })], "researchers[1].iamPrincipalArn", /also acts as researchers\[0\]/],
         ["no SSH key in instance mode", [researcher("alice", { sshPublicKeys: [] })], "researchers[0].sshPublicKeys", /needs at least one OpenSSH public key/],
         ["a malformed SSH key", [researcher("alice", { sshPublicKeys: [ED25519, "ssh-ed25519 nope!"] })], "researchers[0].sshPublicKeys[1]", /has a body that is not base64/],
