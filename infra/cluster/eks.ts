@@ -134,7 +134,10 @@ export class EksCluster extends pulumi.ComponentResource {
             clusterName: cluster.name,
             nodeGroupName: POOLS.system,
             nodeRoleArn: nodeRole.arn,
-            subnetIds: args.privateSubnetIds,
+            // One subnet, so one AZ: the hub's database is an EBS volume (z2jh hub.db.type sqlite-pvc, ReadWriteOnce,
+            // the gp3 class) that exists in one AZ; a replacement node in the other AZ could never attach it and the
+            // hub would stay Pending. GPU and CPU nodes (Karpenter) still use both AZs.
+            subnetIds: [args.privateSubnetIds[0]],
             amiType: "AL2023_ARM_64_STANDARD",
             capacityType: "ON_DEMAND",
             instanceTypes: [args.systemInstanceType ?? "t4g.large"],

@@ -97,7 +97,13 @@ export class GpuCapacity extends pulumi.ComponentResource {
                 replicas: 1,
                 settings: { clusterName: args.clusterNameValue, interruptionQueue: queue.name },
                 serviceAccount: { name: "karpenter" },
-                controller: { resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } } },
+                controller: {
+                    resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } },
+                    // The region explicitly (the chart's controller.env, whose own example is AWS_REGION): without it
+                    // Karpenter asks IMDS, which the system node answers only at hop limit 1, i.e. not to pods
+                    // (aws/karpenter-provider-aws#8219: "panic: operation error ec2imds: GetRegion").
+                    env: [{ name: "AWS_REGION", value: args.region }],
+                },
                 nodeSelector: { [POOLS.label]: POOLS.system },
             },
         }, { ...k8sOpts, dependsOn: [...args.dependsOn, controllerPolicy, identity, nodeAccess] as pulumi.Resource[] });

@@ -45,6 +45,23 @@ describe("cluster mode: national-heritage", () => {
         assert.deepEqual([logs.name, logs.kmsKeyId], [`/aws/eks/${c.inputs.name}/cluster`, key()]);
     });
 
+    // z2jh 4.4.0 values.yaml: hub.db.type sqlite-pvc, accessModes [ReadWriteOnce] on the default (gp3, EBS) class:
+    // an EBS volume lives in one AZ, so the one system node that runs the hub must always come up in that AZ.
+    it("the system node group stays in one subnet (the hub's EBS-backed database is in one AZ)", () => {
+        const ng = one("aws:eks/nodeGroup:NodeGroup");
+        assert.equal(ng.inputs.subnetIds.length, 1);
+        assert.ok(run.engine.byType("aws:ec2/subnet:Subnet").some((s) => s.state.id === ng.inputs.subnetIds[0]), "a subnet of the stack");
+    });
+
+    // Karpenter finds its region from AWS_REGION or IMDS; the system node answers IMDS at hop limit 1 only (not to
+    // pods), so the chart's controller.env (values.yaml: "Additional environment variables for the controller pod")
+    // carries the region (aws/karpenter-provider-aws#8219).
+    it("Karpenter is told its region (IMDS is out of a pod's reach at hop limit 1)", () => {
+        const k = releases("karpenter").inputs.values.controller.env;
+        assert.deepEqual(k, [{ name: "AWS_REGION", value: run.cfg.region }]);
+        assert.equal(one("aws:ec2/launchTemplate:LaunchTemplate").inputs.metadataOptions.httpPutResponseHopLimit, 1);
+    });
+
     it("the cluster depends on its role's policy attachment (so destroy removes the cluster first)", () => {
         const attachment = one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "archaeo-eks-cluster-policy");
         assert.ok(one("aws:eks/cluster:Cluster").dependencies.includes(attachment.urn));
