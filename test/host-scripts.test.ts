@@ -13,12 +13,13 @@ import { PYTHON, stubDir, tmpDir } from "./helpers/tools";
 
 const FILES = path.join(__dirname, "..", "infra", "instance", "files");
 const TOKEN = "t".repeat(48);
+const IMAGE = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64);
+const KEYS = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk7Kw0 c@d";
 const params: UserDataParams = {
     researcherId: "alice", region: "eu-west-2",
-    imageRef: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64),
     workspaceVolumeId: "vol-0123456789abcdef0", ssmPath: "/archaeo/x/prod/researchers/alice",
     dataBucket: "archaeo-x-123456789012-eu-west-2", kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    accessMode: "ssm", sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b"],
+    accessMode: "ssm",
     memoryGiB: 16, vcpus: 4, gpus: 1, idleMinutes: 45, gpuIdlePercent: 5,
 };
 
@@ -26,9 +27,17 @@ const params: UserDataParams = {
 const STUBS: Record<string, string> = {
     aws: `printf 'aws %s\n' "$(printf '%s ' "$@" | tr '\n' '|' | sed 's/ $//')" >> "$STUB_LOG"
 if [ "$1 $2" = "ssm get-parameter" ]; then
+  name=""; prev=""; for a in "$@"; do [ "$prev" = --name ] && name="$a"; prev="$a"; done
+  leaf="\${name##*/}"
   n="$(cat "$STUB_STATE/aws-failures" 2>/dev/null || echo 0)"
   if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STUB_STATE/aws-failures"; echo "An error occurred (ThrottlingException) when calling the GetParameter operation" >&2; exit 255; fi
-  echo "${TOKEN}"
+  if [ -f "$STUB_STATE/fail-$leaf" ]; then echo "An error occurred (AccessDeniedException) when calling the GetParameter operation" >&2; exit 254; fi
+  if [ -f "$STUB_STATE/value-$leaf" ]; then cat "$STUB_STATE/value-$leaf"; exit 0; fi
+  case "$leaf" in
+    image) echo "${IMAGE}" ;;
+    ssh-keys) printf '%s\n' "${KEYS}" ;;
+    *) echo "${TOKEN}" ;;
+  esac
 fi`,
     docker: `echo "docker $*" >> "$STUB_LOG"
 case "$1" in
@@ -88,21 +97,27 @@ function runScript(h: Host, name: string, args: string[] = [], env: NodeJS.Proce
 const calls = (h: Host, prefix: string) => fs.readFileSync(h.log, "utf8").split("\n").filter((l) => l.startsWith(prefix));
 
 describe("host scripts (run for real against stubs)", () => {
-    describe("archaeo-prepare: the SSM token fetch retries with backoff and reports failure (issue 8 item 13)", () => {
-        it("three throttled reads, then the token: written to tmpfs 0400 without a newline, OK reported", async () => {
+    describe("archaeo-prepare: this boot's image, keys and token from SSM, with retries and a reported failure (issue 8 item 13)", () => {
+        it("three throttled reads, then the image, the keys and the token: image.env for the units, authorized_keys for sshd, the token in tmpfs 0400, OK reported", async () => {
             const h = makeHost();
             fs.writeFileSync(path.join(h.stub, "aws-failures"), "3");
             const r = await runScript(h, "archaeo-prepare");
             assert.equal(r.code, 0, r.out);
-            assert.equal(calls(h, "aws ssm get-parameter").length, 4);
+            const reads = calls(h, "aws ssm get-parameter").map((c) => /--name (\S+)/.exec(c)![1]);
+            assert.deepEqual(reads, [...Array(4).fill(`${params.ssmPath}/image`), `${params.ssmPath}/ssh-keys`, `${params.ssmPath}/jupyter-token`]);
+            assert.ok(calls(h, "aws ssm get-parameter").at(-1)!.includes("--with-decryption"), "the token is a SecureString");
             assert.deepEqual(calls(h, "sleep"), ["sleep 5", "sleep 10", "sleep 20"], "exponential backoff from 5 s");
+            assert.equal(fs.readFileSync(path.join(h.state, "image.env"), "utf8"), `IMAGE_REF=${IMAGE}\nREGISTRY=123456789012.dkr.ecr.eu-west-2.amazonaws.com\n`);
+            assert.equal(fs.readFileSync(path.join(h.state, "authorized_keys"), "utf8"), KEYS + "\n");
+            assert.equal(fs.statSync(path.join(h.state, "authorized_keys")).mode & 0o777, 0o644);
+            assert.ok(calls(h, "docker").some((c) => c === `docker image inspect ${IMAGE}`), "the image of this boot is the one checked and pulled");
             const token = path.join(h.state, "jupyter-token");
             assert.equal(fs.readFileSync(token, "utf8"), TOKEN);
             assert.equal(fs.statSync(token).mode & 0o777, 0o400);
             assert.ok(calls(h, "aws ssm put-parameter").some((c) => c.includes(`--name ${params.ssmPath}/status/prepare`) && /--value OK/.test(c)), r.out);
         });
 
-        it("SSM never answers: 8 tries over about 5 minutes of backoff, exit 1, FAIL reported to <ssmPath>/status/prepare, no token", async () => {
+        it("SSM never answers: 8 tries over about 5 minutes of backoff, exit 1, FAIL reported to <ssmPath>/status/prepare, nothing written", async () => {
             const h = makeHost();
             fs.writeFileSync(path.join(h.stub, "aws-failures"), "1000");
             const r = await runScript(h, "archaeo-prepare");
@@ -111,8 +126,28 @@ describe("host scripts (run for real against stubs)", () => {
             assert.deepEqual(calls(h, "sleep").map((c) => Number(c.split(" ")[1])), [5, 10, 20, 40, 60, 60, 60]);
             const report = calls(h, "aws ssm put-parameter");
             assert.equal(report.length, 1, r.out);
-            assert.ok(report[0].includes(`--name ${params.ssmPath}/status/prepare`) && report[0].includes("--value FAIL: cannot read the Jupyter token"), report[0]);
-            assert.ok(!fs.existsSync(path.join(h.state, "jupyter-token")));
+            assert.ok(report[0].includes(`--name ${params.ssmPath}/status/prepare`) && report[0].includes("--value FAIL: cannot read the image reference"), report[0]);
+            for (const f of ["image.env", "authorized_keys", "jupyter-token"]) assert.ok(!fs.existsSync(path.join(h.state, f)), f);
+        });
+
+        it("the token alone unreadable: image and keys in place, FAIL names the token and the fix", async () => {
+            const h = makeHost();
+            fs.writeFileSync(path.join(h.stub, "fail-jupyter-token"), "");
+            const r = await runScript(h, "archaeo-prepare");
+            assert.equal(r.code, 1, r.out);
+            const report = calls(h, "aws ssm put-parameter");
+            assert.ok(report[0].includes("--value FAIL: cannot read the Jupyter token") && report[0].includes("ssm:GetParameter, kms:Decrypt"), report[0]);
+            assert.ok(fs.existsSync(path.join(h.state, "image.env")) && !fs.existsSync(path.join(h.state, "jupyter-token")));
+        });
+
+        it("an image parameter that is not pinned by digest is refused, never pulled", async () => {
+            const h = makeHost();
+            fs.writeFileSync(path.join(h.stub, "value-image"), "docker.io/pytorch/pytorch:latest\n");
+            const r = await runScript(h, "archaeo-prepare");
+            assert.equal(r.code, 1, r.out);
+            assert.match(r.out, /image is 'docker\.io\/pytorch\/pytorch:latest', not repository@sha256:<digest>/);
+            assert.ok(!calls(h, "docker").some((c) => c.includes("pull")));
+            assert.ok(!fs.existsSync(path.join(h.state, "image.env")));
         });
     });
 

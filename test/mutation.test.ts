@@ -112,8 +112,11 @@ const EXAMPLE: Mutation[] = [
     m("ec2-user-data-no-secrets", "user data: Jupyter token inlined", userData(`${WS}-instance`, (s) => s.replace("RESEARCHER_UID=1000", "RESEARCHER_UID=1000\n      JUPYTER_TOKEN=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"))),
     m("ec2-user-data-no-secrets", "user data: an AWS access key in the env file", userData(`${WS}-instance`, (s) => s.replace("RESEARCHER_ID=alice", "RESEARCHER_ID=alice\n      AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP"))),
     m("ec2-user-data-no-secrets", "user data: userDataBase64 no longer base64", named(`${WS}-instance`, (p) => { p.userDataBase64 = `#cloud-config\n${p.userDataBase64}`; }, INSTANCE)),
-    m("workstation-image-from-stack-ecr", "user data: image by tag", userData(`${WS}-instance`, (s) => s.replace(/^(\s*IMAGE_REF=\S+)@sha256:[0-9a-f]{64}$/m, "$1:latest"))),
-    m("workstation-image-from-stack-ecr", "user data: image from Docker Hub", userData(`${WS}-instance`, (s) => s.replace(/^(\s*)IMAGE_REF=\S+$/m, `$1IMAGE_REF=docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`))),
+    // The image is read at boot from <ssmPath>/image (user data names it with IMAGE_PARAMETER).
+    m("workstation-image-from-stack-ecr", "image parameter: image by tag", named(`${WS}-image`, (p) => { p.value = String(p.value).replace(/@sha256:[0-9a-f]{64}$/, ":latest"); })),
+    m("workstation-image-from-stack-ecr", "image parameter: image from Docker Hub", named(`${WS}-image`, (p) => { p.value = `docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`; })),
+    m("workstation-image-from-stack-ecr", "user data: IMAGE_PARAMETER names a parameter the stack does not define", userData(`${WS}-instance`, (s) => s.replace(/^(\s*IMAGE_PARAMETER=\S+)\/image$/m, "$1/other-image"))),
+    m("workstation-image-from-stack-ecr", "user data: IMAGE_REF set inline to a public image", userData(`${WS}-instance`, (s) => s.replace(/^(\s*)IMAGE_PARAMETER=\S+$/m, `$1IMAGE_REF=docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`))),
     m("workstation-image-from-stack-ecr", "user data: a unit runs a public image instead of ${IMAGE_REF}", userData(`${WS}-instance`, (s) => s.replace("${IMAGE_REF} sshd", "linuxserver/openssh-server sshd"))),
     m("ec2-containers-unprivileged", "user data: container as root", userData(`${WS}-instance`, (s) => s.replace("--user 1000:1000", "--user 0:0"))),
     m("ec2-containers-unprivileged", "user data: privileged container", userData(`${WS}-instance`, (s) => s.replace("--cap-drop ALL", "--privileged --cap-drop ALL"))),
@@ -348,7 +351,7 @@ const CONFIG: ConfigMutation[] = [
     { key: "kmsKeyArn", what: "an existing key given by alias", stack: "example", edit: (r) => { r[k("kmsKeyArn")] = "arn:aws:kms:us-east-1:123456789012:alias/archaeo"; } },
     { key: "kmsKeyArn", what: "an existing key in another region", stack: "example", edit: (r) => { r[k("kmsKeyArn")] = FOREIGN_KEY.replace("999999999999", "123456789012").replace("us-east-1", "eu-west-1"); } },
     { key: "backupCopyKmsKeyArn", what: "the backup-copy key of another account", stack: "city-museum", edit: (r) => { r[k("backupCopyKmsKeyArn")] = String(r[k("backupCopyKmsKeyArn")]).replace("123456789012", "999999999999"); } },
-    { key: "researchers[0].iamPrincipalArn", what: "a researcher's principal in another account", stack: "example", edit: (r) => { (r[k("researchers")] as any[])[0].iamPrincipalArn = "arn:aws:iam::999999999999:role/alice"; } },
+    { key: "researchers[0].iamPrincipalArn", what: "a researcher's principal in another account", stack: "example", edit: (r) => { (r[k("researchers")] as any[])[0].iamPrincipalArn = "arn:aws:iam::999999999999:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Researcher_0123456789abcdef"; } },
 ];
 
 /** Caught only when the intended policy reports it: mandatory for a violation, a deferral naming the property for an unknown. */

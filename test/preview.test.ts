@@ -45,7 +45,7 @@ describe("mock engine: what the engine receives besides values", () => {
         // validateStack, so "is the OIDC client secret a Pulumi secret?" is a program test, asserted on
         // secretPaths; additionalSecretOutputs reach the analyzer as opts.additionalSecretOutputs.
         const run = await runStack("example");
-        const param = run.engine.one("aws:ssm/parameter:Parameter");
+        const param = run.engine.one("aws:ssm/parameter:Parameter", "archaeo-ws-alice-jupyter-token");
         assert.deepEqual(param.secretPaths, ["value"]);
         assert.deepEqual(param.secretInputs, ["value"]);
         assert.deepEqual(run.engine.one("random:index/randomPassword:RandomPassword").additionalSecretOutputs, ["bcryptHash", "result"]);

@@ -6,7 +6,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import {
     compactScript, containerFlags, containerLimits, decodeUserDataBase64, EC2_USER_DATA_LIMIT_BYTES, MAX_SSH_PUBLIC_KEY_CHARS,
-    MAX_SSH_PUBLIC_KEYS, renderUserData, renderUserDataBase64, SCRIPT_NAMES, shmSize, systemdUnits, USER_DATA_BUDGET_BYTES,
+    MAX_SSH_PUBLIC_KEYS, renderUserData, renderUserDataBase64, SCRIPT_NAMES, shmSize, sshKeysParameterValue, systemdUnits, USER_DATA_BUDGET_BYTES,
     UserDataParams, userDataProblems,
 } from "../infra/instance/userdata";
 import { connectInfo } from "../infra/instance/connect";
@@ -17,13 +17,11 @@ const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQH
 const params: UserDataParams = {
     researcherId: "alice",
     region: "eu-west-2",
-    imageRef: "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64),
     workspaceVolumeId: "vol-0123456789abcdef0",
     ssmPath: "/archaeo/x/prod/researchers/alice",
     dataBucket: "archaeo-x-123456789012-eu-west-2",
     kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     accessMode: "ssm",
-    sshPublicKeys: [ED25519],
     memoryGiB: 32,
     vcpus: 8,
     gpus: 1,
@@ -90,32 +88,35 @@ describe("workstation user data", () => {
             assert.equal(renderUserDataBase64(params), renderUserDataBase64({ ...params }));
         });
 
-        it(`the largest accepted config (${MAX_SSH_PUBLIC_KEYS} RSA-4096 keys of ${MAX_SSH_PUBLIC_KEY_CHARS} characters, long names) stays far under EC2's 16,384 bytes`, () => {
+        it("the largest accepted config (long names, the biggest instance, cidr mode) stays far under EC2's 16,384 bytes", () => {
             const largest: UserDataParams = {
                 ...params,
                 researcherId: "a".repeat(40),
                 ssmPath: "/archaeo/" + "i".repeat(40) + "/" + "s".repeat(40) + "/researchers/" + "a".repeat(40),
                 dataBucket: "b".repeat(63),
-                sshPublicKeys: Array.from({ length: MAX_SSH_PUBLIC_KEYS }, () => rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS)),
                 memoryGiB: 768, vcpus: 192, gpus: 8, idleMinutes: 1440, gpuIdlePercent: 100, accessMode: "cidr",
             };
             assert.deepEqual(userDataProblems(largest), []);
             const raw = Buffer.from(renderUserDataBase64(largest), "base64").length;
             assert.ok(raw <= USER_DATA_BUDGET_BYTES && USER_DATA_BUDGET_BYTES <= EC2_USER_DATA_LIMIT_BYTES * 0.75, `${raw} bytes`);
-            // The old plain-text document hit the limit at ~5 RSA-4096 keys; this one is ~3x smaller.
-            assert.ok(Buffer.byteLength(renderUserData(largest)) > EC2_USER_DATA_LIMIT_BYTES, "uncompressed it would not fit");
         });
 
-        it("refuses one key too many, or a key too long, naming sshPublicKeys", () => {
-            assert.throws(() => renderUserData({ ...params, sshPublicKeys: Array.from({ length: MAX_SSH_PUBLIC_KEYS + 1 }, () => ED25519) }),
+        // SSM Parameter Store: a Standard parameter holds 4 KB, an Advanced one 8 KB (the workstation's keys
+        // parameter is Intelligent-Tiering, so SSM takes Advanced only when the keys need it).
+        it(`the keys parameter: ${MAX_SSH_PUBLIC_KEYS} RSA-4096 keys of ${MAX_SSH_PUBLIC_KEY_CHARS} characters fit an Advanced parameter; one key too many or too long is refused, naming sshPublicKeys`, () => {
+            const most = sshKeysParameterValue(Array.from({ length: MAX_SSH_PUBLIC_KEYS }, () => rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS)));
+            assert.ok(Buffer.byteLength(most) <= 8192, `${Buffer.byteLength(most)} bytes`);
+            assert.equal(sshKeysParameterValue([ED25519, ED25519]), `${ED25519}\n${ED25519}`);
+            assert.throws(() => sshKeysParameterValue(Array.from({ length: MAX_SSH_PUBLIC_KEYS + 1 }, () => ED25519)),
                 new RegExp(`sshPublicKeys has ${MAX_SSH_PUBLIC_KEYS + 1} keys; at most ${MAX_SSH_PUBLIC_KEYS}`));
-            assert.throws(() => renderUserData({ ...params, sshPublicKeys: [rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS + 1)] }), /sshPublicKeys\[0\] is 801 characters/);
+            assert.throws(() => sshKeysParameterValue([rsa4096Line(MAX_SSH_PUBLIC_KEY_CHARS + 1)]), /sshPublicKeys\[0\] is 801 characters/);
+            assert.throws(() => sshKeysParameterValue([]), /sshPublicKeys is empty/);
         });
 
         it("validates every field, naming it and the fix", () => {
-            const bad = userDataProblems({ ...params, researcherId: "Alice Smith", dataBucket: "B", kmsKeyArn: "alias/aws/s3", ssmPath: "archaeo/", imageRef: "repo:latest",
-                workspaceVolumeId: "v", sshPublicKeys: [], memoryGiB: 2, vcpus: 0, gpus: -1, idleMinutes: 1.5, gpuIdlePercent: 101 });
-            for (const field of ["researcherId", "dataBucket", "kmsKeyArn", "ssmPath", "imageRef", "workspaceVolumeId", "sshPublicKeys", "memoryGiB", "vcpus", "gpus", "idleMinutes", "gpuIdlePercent"]) {
+            const bad = userDataProblems({ ...params, researcherId: "Alice Smith", dataBucket: "B", kmsKeyArn: "alias/aws/s3", ssmPath: "archaeo/",
+                workspaceVolumeId: "v", memoryGiB: 2, vcpus: 0, gpus: -1, idleMinutes: 1.5, gpuIdlePercent: 101 });
+            for (const field of ["researcherId", "dataBucket", "kmsKeyArn", "ssmPath", "workspaceVolumeId", "memoryGiB", "vcpus", "gpus", "idleMinutes", "gpuIdlePercent"]) {
                 assert.ok(bad.some((m) => m.startsWith(field)), `${field}: ${JSON.stringify(bad)}`);
             }
             assert.match(bad.join("\n"), /Mountpoint accepts no key ids or aliases/);
@@ -180,8 +181,12 @@ describe("workstation user data", () => {
         const smoke = f["/etc/systemd/system/archaeo-smoke.service"];
         const env = f["/etc/archaeo/workbench.env"];
 
-        it("carries settings, keys and the image by digest, and no secret", () => {
-            assert.match(env, /^IMAGE_REF=\S+@sha256:[0-9a-f]{64}$/m);
+        // A change of user data replaces the workstation, and the replacement stops it (the workspace volume moves):
+        // the image and the keys, which change between deployments, are read from SSM at each boot instead.
+        it("carries settings and where to read the image and keys at boot, but no image, no key and no secret", () => {
+            assert.match(env, /^IMAGE_PARAMETER=\/archaeo\/x\/prod\/researchers\/alice\/image$/m);
+            assert.match(env, /^SSH_KEYS_PARAMETER=\/archaeo\/x\/prod\/researchers\/alice\/ssh-keys$/m);
+            assert.doesNotMatch(ud, /@sha256:[0-9a-f]{64}|ssh-(ed25519|rsa) AAAA|^\s*IMAGE_REF=\S/m, "no image reference or key in user data");
             assert.match(env, /^WORKSPACE_VOLUME_ID=vol-0123456789abcdef0$/m);
             assert.match(env, /^JUPYTER_TOKEN_PARAMETER=\/archaeo\/x\/prod\/researchers\/alice\/jupyter-token$/m);
             assert.match(env, /^STATUS_PARAMETER_PREFIX=\/archaeo\/x\/prod\/researchers\/alice\/status$/m);
@@ -189,7 +194,7 @@ describe("workstation user data", () => {
             assert.match(env, /^IDLE_MINUTES=45$/m);
             assert.match(env, /^GPU_IDLE_PERCENT=7$/m);
             assert.match(env, /^MOUNT_S3_VERSION=1\.23\.0$/m);
-            assert.equal(f["/etc/archaeo/authorized_keys"], params.sshPublicKeys.join("\n") + "\n");
+            assert.equal(f["/etc/archaeo/authorized_keys"], undefined);
             assert.deepEqual(secretLikeMatches(ud), []);
             assert.equal(secretLikeMatches(ud.replace("RESEARCHER_UID=1000", "JUPYTER_TOKEN=abcdefghijklmnopqrstuvwxyz012345")).length, 1, "the scan is live");
             assert.doesNotMatch(ud, /JUPYTER_TOKEN=/);
@@ -198,13 +203,16 @@ describe("workstation user data", () => {
         it("the container contract's environment, for every container and the smoke test", () => {
             assert.equal(f["/etc/archaeo/container.env"], [
                 "ARCHAEO_RESEARCHER=alice",
-                `ARCHAEO_IMAGE=${params.imageRef}`,
                 "ARCHAEO_DATA_MOUNTS=/data=s3://archaeo-x-123456789012-eu-west-2/datasets/;/mydata=s3://archaeo-x-123456789012-eu-west-2/researchers/alice/",
                 "AWS_REGION=eu-west-2", "AWS_DEFAULT_REGION=eu-west-2", "SHELL=/bin/bash", "HOME=/home/researcher",
                 "ARCHAEO_GPU_IDLE_PERCENT=7", "ARCHAEO_SSH_PORT=2222", "",
             ].join("\n"));
             for (const unit of [jupyter, sshd, smoke]) {
                 for (const flag of containerFlags(params)) assert.ok(unit.includes(flag), flag);
+                // The image of this boot, from <ssmPath>/image through archaeo-prepare's /run/archaeo/image.env.
+                assert.match(unit, /^EnvironmentFile=\/run\/archaeo\/image\.env$/m);
+                assert.ok(unit.includes("-e ARCHAEO_IMAGE=${IMAGE_REF}") && unit.includes("${IMAGE_REF} "));
+                assert.match(unit, /^(Requires|After)=.*archaeo-prepare\.service/m);
             }
         });
 
@@ -246,7 +254,7 @@ describe("workstation user data", () => {
             assert.ok(sshd.includes("--network container:archaeo-jupyter --pid container:archaeo-jupyter"));
             assert.match(sshd, /^BindsTo=archaeo-jupyter\.service$/m);
             assert.match(jupyter, /^Upholds=archaeo-sshd\.service$/m);
-            assert.ok(sshd.includes("-v /etc/archaeo/authorized_keys:/etc/archaeo/authorized_keys:ro"));
+            assert.ok(sshd.includes("-v /run/archaeo/authorized_keys:/etc/archaeo/authorized_keys:ro"), "this boot's keys, from <ssmPath>/ssh-keys");
             assert.ok(jupyter.includes("-e JUPYTER_TOKEN_FILE=/run/secrets/jupyter-token") && jupyter.includes("/run/archaeo/jupyter-token:/run/secrets/jupyter-token:ro"));
         });
 

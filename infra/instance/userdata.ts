@@ -3,6 +3,13 @@
  * Outputs), so it can be checked by `cloud-init schema`, `systemd-analyze verify` and shellcheck in
  * tests. It carries no secret: the Jupyter token is read from its SSM SecureString at boot.
  *
+ * Nor does it carry what changes between deployments: the image reference and the researcher's SSH
+ * keys live in SSM parameters (<ssmPath>/image, <ssmPath>/ssh-keys) that archaeo-prepare reads at
+ * every boot. User data changes replace the instance (cloud-init reads it on first boot only, so
+ * `userDataReplaceOnChange`), and a replacement stops the running workstation to move its workspace
+ * volume: a rebuilt image or a new key must never do that to a researcher's running work. They reach
+ * the workstation at its next start.
+ *
  * EC2 limits user data to 16,384 bytes before base64. The document is gzip-compressed for
  * `ec2.Instance.userDataBase64` (@pulumi/aws 7.x: "gzip-encoded user data must be base64-encoded and
  * passed via this argument to avoid corruption"; cloud-init decompresses gzip user data itself,
@@ -23,18 +30,15 @@ export interface UserDataParams {
     /** The researcher's slug (lowercase letters, digits, hyphens); names their S3 prefix and status. */
     researcherId: string;
     region: string;
-    /** repository@sha256:... of the workbench image. */
-    imageRef: string;
     workspaceVolumeId: string;
     /** The researcher's SSM path, /archaeo/<institution>/<stack>/researchers/<id>: token at
-     *  `<ssmPath>/jupyter-token`, status reports under `<ssmPath>/status/`. */
+     *  `<ssmPath>/jupyter-token`, image at `<ssmPath>/image`, keys at `<ssmPath>/ssh-keys`, status
+     *  reports under `<ssmPath>/status/`. */
     ssmPath: string;
     /** Name of the institution's dataset bucket (datasets/ read-only, researchers/<id>/ read-write). */
     dataBucket: string;
     /** ARN of the stack's KMS key: new objects under /mydata are SSE-KMS with it (mount-s3 takes key ARNs only). */
     kmsKeyArn: string;
-    /** This researcher's OpenSSH public keys (at most MAX_SSH_PUBLIC_KEYS, each at most MAX_SSH_PUBLIC_KEY_CHARS). */
-    sshPublicKeys: readonly string[];
     /** Host memory in GiB: sizes /dev/shm and the containers' memory limit. */
     memoryGiB: number;
     /** Host vCPUs: sizes the containers' CPU limit. */
@@ -56,6 +60,28 @@ export const MOUNT_S3_VERSION = "1.23.0";
 /** Largest accepted key list: 6 keys of up to 800 characters each (an RSA-4096 key is 725 plus its comment). */
 export const MAX_SSH_PUBLIC_KEYS = SSH_KEY_LIMITS.perResearcher;
 export const MAX_SSH_PUBLIC_KEY_CHARS = SSH_KEY_LIMITS.chars;
+
+/** The SSM parameters archaeo-prepare reads at every boot, under the researcher's SSM path. */
+export const BOOT_PARAMETERS = { image: "image", sshKeys: "ssh-keys", token: "jupyter-token" } as const;
+
+/** The value of <ssmPath>/ssh-keys: one OpenSSH public key per line (what authorized_keys holds). */
+export function sshKeysParameterValue(keys: readonly string[]): string {
+    const problems = sshKeyProblems(keys);
+    if (problems.length) throw new Error(`Invalid sshPublicKeys:\n- ${problems.join("\n- ")}`);
+    return keys.join("\n");
+}
+
+/** Problems with a researcher's key list, each naming the field; empty when valid. */
+export function sshKeyProblems(keys: readonly string[]): string[] {
+    const out: string[] = [];
+    if (keys.length === 0) out.push("sshPublicKeys is empty; the researcher needs at least one key");
+    if (keys.length > MAX_SSH_PUBLIC_KEYS) out.push(`sshPublicKeys has ${keys.length} keys; at most ${MAX_SSH_PUBLIC_KEYS} per researcher`);
+    keys.forEach((k, i) => {
+        if (k.length > MAX_SSH_PUBLIC_KEY_CHARS) out.push(`sshPublicKeys[${i}] is ${k.length} characters; at most ${MAX_SSH_PUBLIC_KEY_CHARS} (use ssh-ed25519, or RSA up to 4096 bits with a short comment)`);
+        if (/[\r\n]/.test(k)) out.push(`sshPublicKeys[${i}] contains a line break`);
+    });
+    return out;
+}
 /** EC2's limit on raw user data, and the budget this module keeps the gzip document under. */
 export const EC2_USER_DATA_LIMIT_BYTES = 16_384;
 export const USER_DATA_BUDGET_BYTES = 12_288;
@@ -84,11 +110,6 @@ export function containerLimits(memoryGiB: number, vcpus: number): { memoryMiB: 
 /** Local cache for /data on the (KMS-encrypted) root volume, in MiB. */
 export const DATA_CACHE_MIB = 20_480;
 
-/** Registry host of an ECR image reference. */
-export function registryOf(imageRef: string): string {
-    return imageRef.split("/")[0];
-}
-
 /** Every problem with the parameters, each naming the field and the fix; empty when valid. */
 export function userDataProblems(p: UserDataParams): string[] {
     const out: string[] = [];
@@ -98,14 +119,7 @@ export function userDataProblems(p: UserDataParams): string[] {
         out.push(`kmsKeyArn '${p.kmsKeyArn}' must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); Mountpoint accepts no key ids or aliases`);
     }
     if (!/^\/[A-Za-z0-9_.\-/]+[^/]$/.test(p.ssmPath)) out.push(`ssmPath '${p.ssmPath}' must be an absolute SSM path without a trailing slash`);
-    if (!/@sha256:[0-9a-f]{64}$/.test(p.imageRef)) out.push(`imageRef '${p.imageRef}' must be pinned by digest (repository@sha256:...)`);
     if (!/^vol-[0-9a-f]{8,17}$/.test(p.workspaceVolumeId)) out.push(`workspaceVolumeId '${p.workspaceVolumeId}' is not an EBS volume id`);
-    if (p.sshPublicKeys.length === 0) out.push("sshPublicKeys is empty; the researcher needs at least one key");
-    if (p.sshPublicKeys.length > MAX_SSH_PUBLIC_KEYS) out.push(`sshPublicKeys has ${p.sshPublicKeys.length} keys; at most ${MAX_SSH_PUBLIC_KEYS} per researcher keep the user data under EC2's 16 KB`);
-    p.sshPublicKeys.forEach((k, i) => {
-        if (k.length > MAX_SSH_PUBLIC_KEY_CHARS) out.push(`sshPublicKeys[${i}] is ${k.length} characters; at most ${MAX_SSH_PUBLIC_KEY_CHARS} (use ssh-ed25519, or RSA up to 4096 bits with a short comment)`);
-        if (/[\r\n]/.test(k)) out.push(`sshPublicKeys[${i}] contains a line break`);
-    });
     if (!(p.memoryGiB >= 4)) out.push(`memoryGiB ${p.memoryGiB} must be at least 4`);
     if (!(Number.isInteger(p.vcpus) && p.vcpus >= 1)) out.push(`vcpus ${p.vcpus} must be a positive integer`);
     if (!(Number.isInteger(p.gpus) && p.gpus >= 0)) out.push(`gpus ${p.gpus} must be a non-negative integer`);
@@ -169,6 +183,8 @@ function execLines(cmd: string[]): string {
 /** The systemd units, by file name. */
 export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "researcherId" | "dataBucket">): Record<string, string> {
     const env = "EnvironmentFile=/etc/archaeo/workbench.env";
+    // Written by archaeo-prepare at each boot from <ssmPath>/image (IMAGE_REF, REGISTRY).
+    const imageEnv = "EnvironmentFile=/run/archaeo/image.env";
     const mountUnit = (what: "data" | "mydata", mnt: string, description: string) => unit({
         Unit: [
             `Description=Archaeo: ${description}`,
@@ -218,6 +234,7 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
             ],
             Service: [
                 env,
+                imageEnv,
                 "ExecStartPre=-/usr/bin/docker rm -f archaeo-jupyter",
                 "ExecStart=" + execLines([
                     "/usr/bin/docker run --rm --name archaeo-jupyter",
@@ -226,6 +243,7 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
                     `-p \${SSH_BIND_ADDRESS}:${WORKBENCH_PORTS.ssh}:${WORKBENCH_PORTS.ssh}`,
                     "-v /run/archaeo/jupyter-token:/run/secrets/jupyter-token:ro",
                     "-e JUPYTER_TOKEN_FILE=/run/secrets/jupyter-token",
+                    "-e ARCHAEO_IMAGE=${IMAGE_REF}",
                     "${IMAGE_REF} jupyter",
                 ]),
                 "ExecStop=/usr/bin/docker stop archaeo-jupyter",
@@ -238,18 +256,21 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
             Unit: [
                 "Description=Archaeo: key-only SSH into the researcher's workbench",
                 "BindsTo=archaeo-jupyter.service",
-                "After=archaeo-jupyter.service",
+                "Requires=archaeo-prepare.service",
+                "After=archaeo-jupyter.service archaeo-prepare.service",
                 "StartLimitIntervalSec=0",
             ],
             Service: [
                 env,
+                imageEnv,
                 "ExecStartPre=-/usr/bin/docker rm -f archaeo-sshd",
                 "ExecStart=" + execLines([
                     "/usr/bin/docker run --rm --name archaeo-sshd",
                     ...containerFlags(p),
                     "--network container:archaeo-jupyter --pid container:archaeo-jupyter",
                     "-e TINI_SUBREAPER=1",
-                    "-v /etc/archaeo/authorized_keys:/etc/archaeo/authorized_keys:ro",
+                    "-v /run/archaeo/authorized_keys:/etc/archaeo/authorized_keys:ro",
+                    "-e ARCHAEO_IMAGE=${IMAGE_REF}",
                     "${IMAGE_REF} sshd",
                 ]),
                 "ExecStop=/usr/bin/docker stop archaeo-sshd",
@@ -268,10 +289,12 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
                 "Type=oneshot",
                 "RemainAfterExit=yes",
                 env,
+                imageEnv,
                 "ExecStart=" + execLines([
                     "/usr/local/sbin/archaeo-smoke-report /usr/bin/docker run --rm --name archaeo-smoke",
                     ...containerFlags(p),
                     `-e ARCHAEO_EXPECT_GPU=${p.gpus > 0 ? 1 : 0}`,
+                    "-e ARCHAEO_IMAGE=${IMAGE_REF}",
                     "${IMAGE_REF} smoke",
                 ]),
                 "TimeoutStartSec=20min",
@@ -303,10 +326,10 @@ export function workbenchEnv(p: UserDataParams): string {
     return envFile({
         AWS_REGION: p.region,
         RESEARCHER_ID: p.researcherId,
-        IMAGE_REF: p.imageRef,
-        REGISTRY: registryOf(p.imageRef),
         WORKSPACE_VOLUME_ID: p.workspaceVolumeId,
-        JUPYTER_TOKEN_PARAMETER: `${p.ssmPath}/jupyter-token`,
+        IMAGE_PARAMETER: `${p.ssmPath}/${BOOT_PARAMETERS.image}`,
+        SSH_KEYS_PARAMETER: `${p.ssmPath}/${BOOT_PARAMETERS.sshKeys}`,
+        JUPYTER_TOKEN_PARAMETER: `${p.ssmPath}/${BOOT_PARAMETERS.token}`,
         STATUS_PARAMETER_PREFIX: `${p.ssmPath}/status`,
         SSH_BIND_ADDRESS: sshBindAddress(p.accessMode),
         SHM_SIZE: shmSize(p.memoryGiB),
@@ -329,7 +352,6 @@ export function workbenchEnv(p: UserDataParams): string {
 export function containerEnv(p: UserDataParams): string {
     return envFile({
         ARCHAEO_RESEARCHER: p.researcherId,
-        ARCHAEO_IMAGE: p.imageRef,
         ARCHAEO_DATA_MOUNTS: `/data=s3://${p.dataBucket}/datasets/;/mydata=s3://${p.dataBucket}/researchers/${p.researcherId}/`,
         AWS_REGION: p.region,
         AWS_DEFAULT_REGION: p.region,
@@ -348,7 +370,6 @@ export function renderUserData(p: UserDataParams): string {
     const writeFiles = [
         { path: "/etc/archaeo/workbench.env", permissions: "0644", owner: "root:root", content: workbenchEnv(p) },
         { path: "/etc/archaeo/container.env", permissions: "0644", owner: "root:root", content: containerEnv(p) },
-        { path: "/etc/archaeo/authorized_keys", permissions: "0644", owner: "root:root", content: p.sshPublicKeys.join("\n") + "\n" },
         ...SCRIPT_NAMES.map((name) => ({
             path: `/usr/local/sbin/${name}`,
             permissions: "0755",
@@ -370,7 +391,7 @@ export function renderUserData(p: UserDataParams): string {
     const text = "#cloud-config\n" + YAML.stringify(doc, { lineWidth: 0 });
     const size = gzipUserData(text).length;
     if (size > USER_DATA_BUDGET_BYTES) {
-        throw new Error(`Workstation user data for '${p.researcherId}' is ${size} bytes gzip-compressed, over the ${USER_DATA_BUDGET_BYTES}-byte budget (EC2 allows ${EC2_USER_DATA_LIMIT_BYTES}); use fewer or shorter sshPublicKeys`);
+        throw new Error(`Workstation user data for '${p.researcherId}' is ${size} bytes gzip-compressed, over the ${USER_DATA_BUDGET_BYTES}-byte budget (EC2 allows ${EC2_USER_DATA_LIMIT_BYTES})`);
     }
     return text;
 }

@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 import type { AccessMode, InstanceResearcher } from "../config";
 import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
-import { renderUserDataBase64 } from "./userdata";
+import { BOOT_PARAMETERS, renderUserDataBase64, sshKeysParameterValue } from "./userdata";
 
 export interface ResearcherWorkstationArgs {
     researcher: InstanceResearcher;
@@ -94,6 +94,25 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             tags,
         }, child);
 
+        // Read at every boot (archaeo-prepare), not carried in user data: a rebuilt image or a new key reaches the
+        // workstation at its next start instead of replacing it (and stopping the researcher's running work).
+        const imageParam = new aws.ssm.Parameter(`${name}-image`, {
+            name: `${args.ssmPath}/${BOOT_PARAMETERS.image}`,
+            description: `Workbench image of ${r.id}'s workstation (repository@sha256:...), read at each boot`,
+            type: "String",
+            value: args.imageRef,
+            tags,
+        }, child);
+        const keysParam = new aws.ssm.Parameter(`${name}-ssh-keys`, {
+            name: `${args.ssmPath}/${BOOT_PARAMETERS.sshKeys}`,
+            description: `SSH public keys of ${r.id} (authorized_keys), read at each boot`,
+            type: "String",
+            value: sshKeysParameterValue(r.sshPublicKeys),
+            // Standard parameters hold 4 KB; six RSA-4096 keys need more (Advanced, 8 KB): SSM picks per value.
+            tier: "Intelligent-Tiering",
+            tags,
+        }, child);
+
         const workspace = new aws.ebs.Volume(`${name}-workspace`, {
             availabilityZone: args.availabilityZone,
             size: r.workspaceSizeGiB,
@@ -106,17 +125,15 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
 
         const ami = args.amiId ? pulumi.output(args.amiId) : aws.ssm.getParameterOutput({ name: args.amiSsmParameter }, { parent: this }).value;
         // gzip + base64: far under EC2's 16 KiB user-data limit whatever the config (cloud-init inflates it).
-        const userDataBase64 = pulumi.all([args.imageRef, workspace.id, args.bucketName, args.keyArn]).apply(([imageRef, workspaceVolumeId, dataBucket, kmsKeyArn]) =>
+        const userDataBase64 = pulumi.all([workspace.id, args.bucketName, args.keyArn]).apply(([workspaceVolumeId, dataBucket, kmsKeyArn]) =>
             renderUserDataBase64({
                 researcherId: r.id,
                 region: args.region,
-                imageRef,
                 workspaceVolumeId,
                 ssmPath: args.ssmPath,
                 dataBucket,
                 kmsKeyArn,
                 accessMode: args.accessMode,
-                sshPublicKeys: r.sshPublicKeys,
                 memoryGiB: r.gpu.memoryGiB,
                 vcpus: r.gpu.vcpus,
                 gpus: r.gpu.gpus,
@@ -157,7 +174,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             tags: { Name: `${args.namePrefix}-workstation`, ...tags },
         }, {
             parent: this,
-            dependsOn: [policy, ssmCore, tokenParam],
+            dependsOn: [policy, ssmCore, tokenParam, imageParam, keysParam],
             // The AMI resolved from SSM moves with every DLAMI release; hold it until the engineer pins
             // amiId or replaces the instance on purpose (the workspace lives on its own volume).
             ignoreChanges: args.amiId ? [] : ["ami"],

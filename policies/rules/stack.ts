@@ -4,7 +4,7 @@ import { NON_TAGGABLE_AWS_TYPES } from "../lib/taggable";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { dockerRunImage, dockerRuns, userDataOfResource } from "../lib/userdata";
-import { known, once, UNKNOWN } from "../lib/util";
+import { get, known, once, UNKNOWN } from "../lib/util";
 import { stackRepositories } from "./kubernetes";
 
 interface TagConfig { requiredTags: string[] }
@@ -64,7 +64,7 @@ export const stackPolicies: StackValidationPolicy[] = [
     },
     {
         name: "workstation-image-from-stack-ecr",
-        description: "Checks whether every container an instance's user data (userData, or userDataBase64 inflated when gzip) starts runs this stack's ECR image pinned by digest: its IMAGE_REF, and the image of each `docker run`.",
+        description: "Checks whether every container an instance's user data (userData, or userDataBase64 inflated when gzip) starts runs this stack's ECR image pinned by digest: its IMAGE_REF, or the SSM parameter named by IMAGE_PARAMETER that the host reads IMAGE_REF from at boot (it must be one of this stack's aws:ssm/parameter resources), and the image of each `docker run`.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
             const repos = once(() => stackRepositories(args.resources));
@@ -78,11 +78,32 @@ export const stackPolicies: StackValidationPolicy[] = [
                 for (const t of texts) {
                     const imageRef = /^\s*IMAGE_REF=["']?([^\s"']+)["']?\s*$/m.exec(t.text)?.[1];
                     if (imageRef) refs.push({ what: "IMAGE_REF", ref: imageRef });
+                    // The workstation reads IMAGE_REF at boot from an SSM parameter (infra/instance/files/archaeo-prepare),
+                    // so a rebuilt image does not change user data: judge that parameter's value.
+                    const parameter = /^\s*IMAGE_PARAMETER=["']?([^\s"']+)["']?\s*$/m.exec(t.text)?.[1];
+                    let fromParameter = false;
+                    if (parameter && !imageRef) {
+                        const params = args.resources.filter((x) => x.type === "aws:ssm/parameter:Parameter");
+                        const names = params.map((x) => ({ x, name: get(() => x.props.name) }));
+                        const match = names.find((n) => n.name === parameter);
+                        if (match) {
+                            const value = get(() => match.x.props.value);
+                            if (value === UNKNOWN) { d.defer(`${label(match.x)}.value (the image ${label(r)} runs)`); }
+                            else refs.push({ what: `IMAGE_REF from ${parameter}`, ref: String(value) });
+                            fromParameter = true;
+                        } else if (names.some((n) => n.name === UNKNOWN)) {
+                            names.filter((n) => n.name === UNKNOWN).forEach((n) => d.defer(`${label(n.x)}.name`));
+                            fromParameter = true;
+                        } else {
+                            report(`Instance '${r.name}' reads IMAGE_REF at boot from SSM parameter '${parameter}', which this stack does not define; define it (aws.ssm.Parameter) with this stack's repository@sha256:<digest>.`, r.urn);
+                            fromParameter = true;
+                        }
+                    }
                     for (const line of dockerRuns(t.text)) {
                         const image = dockerRunImage(line);
                         if (image === undefined) { report(`Instance '${r.name}' starts a container whose image the pack cannot find ('${line.trim().slice(0, 60)}…'); name the image as the first argument after the options.`, r.urn); continue; }
                         if (/^\$\{?IMAGE_REF\}?$/.test(image)) {
-                            if (!imageRef) report(`Instance '${r.name}' runs \${IMAGE_REF} but its user data sets no IMAGE_REF=<this stack's repository>@sha256:<digest>.`, r.urn);
+                            if (!imageRef && !fromParameter) report(`Instance '${r.name}' runs \${IMAGE_REF} but its user data sets no IMAGE_REF=<this stack's repository>@sha256:<digest> and no IMAGE_PARAMETER naming this stack's SSM parameter that holds it.`, r.urn);
                             continue;
                         }
                         refs.push({ what: "docker run", ref: image });

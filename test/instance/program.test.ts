@@ -49,10 +49,16 @@ describe("instance mode: uni-archaeology, three researchers", () => {
             const vol = one(run, "aws:ebs/volume:Volume", id);
             assert.equal(att.inputs.instanceId, inst.id);
             assert.equal(att.inputs.volumeId, vol.id);
-            const token = one(run, "aws:ssm/parameter:Parameter", id);
-            assert.equal(token.inputs.name, `/archaeo/uni-archaeology/uni-archaeology/researchers/${id}/jupyter-token`);
+            const params = byResearcher(run, "aws:ssm/parameter:Parameter", id);
+            const path = `/archaeo/uni-archaeology/uni-archaeology/researchers/${id}`;
+            assert.deepEqual(params.map((p) => p.inputs.name).sort(), [`${path}/image`, `${path}/jupyter-token`, `${path}/ssh-keys`]);
+            const token = params.find((p) => p.inputs.name.endsWith("/jupyter-token"))!;
             assert.equal(token.inputs.type, "SecureString");
             assert.deepEqual(token.secretInputs, ["value"], "the token value is a Pulumi secret");
+            const keys = params.find((p) => p.inputs.name.endsWith("/ssh-keys"))!;
+            const mine = run.cfg.researchers.find((r) => r.id === id)!;
+            assert.equal(keys.inputs.value, mine.sshPublicKeys.join("\n"), "their own keys, nobody else's");
+            assert.equal(keys.inputs.tier, "Intelligent-Tiering", "six RSA-4096 keys exceed a Standard parameter's 4 KB");
             const policy = JSON.stringify(doc(one(run, "aws:iam/rolePolicy:RolePolicy", id).inputs.policy));
             for (const o of others) assert.ok(!policy.includes(`/${o}/`) && !policy.includes(`researchers/${o}`), `${id}'s workstation policy mentions ${o}`);
             assert.ok(policy.includes(`researchers/${id}/`));
@@ -131,6 +137,30 @@ describe("instance mode: uni-archaeology, three researchers", () => {
     });
 });
 
+describe("instance mode: what a redeploy touches", () => {
+    // A change of user data replaces the workstation (userDataReplaceOnChange: cloud-init reads it on first boot
+    // only), and the replacement stops the running instance to move its workspace volume (VolumeAttachment
+    // stopInstanceBeforeDetaching): a rebuilt image or a new key must reach it through the SSM parameters
+    // archaeo-prepare reads at each boot, never through user data.
+    it("a rebuilt image and a new SSH key change two SSM parameters, not the workstation's user data", async () => {
+        const s = readStack("example");
+        const before = await runStack("example");
+        const raw = structuredClone(s.raw);
+        raw["archaeo-workbench:baseImageDigest"] = `sha256:${"c".repeat(64)}`;
+        const alice = (raw["archaeo-workbench:researchers"] as any[])[0];
+        alice.sshPublicKeys = [...alice.sshPublicKeys, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH alice@new-laptop"];
+        const after = await runProgram(parseConfig(raw, { stack: "example", region: s.region }));
+        const pick = (run: ProgramRun, type: string, name: string) => run.engine.one(type, name).inputs;
+        assert.notEqual(pick(after, "docker:index/image:Image", "archaeo-registry-image").imageName, pick(before, "docker:index/image:Image", "archaeo-registry-image").imageName, "the image is rebuilt");
+        for (const p of ["archaeo-ws-alice-image", "archaeo-ws-alice-ssh-keys"]) {
+            assert.notEqual(pick(after, "aws:ssm/parameter:Parameter", p).value, pick(before, "aws:ssm/parameter:Parameter", p).value, p);
+        }
+        const [a, b] = [before, after].map((run) => pick(run, "aws:ec2/instance:Instance", "archaeo-ws-alice-instance"));
+        assert.equal(b.userDataBase64, a.userDataBase64, "user data unchanged: the running workstation is not replaced");
+        assert.equal(b.userDataReplaceOnChange, true);
+    });
+});
+
 describe("instance mode: names from values", () => {
     it("reordering researchers replaces nothing: the URNs are the same set", async () => {
         const s = readStack("uni-archaeology");
@@ -166,7 +196,7 @@ describe("instance mode: names from values", () => {
         assert.equal(run.engine.byType("aws:kms/alias:Alias").length, 0);
         assert.equal(run.outputs.kmsKeyArn, existing);
         for (const v of run.engine.byType("aws:ebs/volume:Volume")) assert.equal(v.inputs.kmsKeyId, existing);
-        for (const p of run.engine.byType("aws:ssm/parameter:Parameter")) assert.equal(p.inputs.keyId, existing);
+        for (const p of run.engine.byType("aws:ssm/parameter:Parameter").filter((x) => x.inputs.type === "SecureString")) assert.equal(p.inputs.keyId, existing);
         assert.equal(run.engine.one("aws:ecr/repository:Repository").inputs.encryptionConfigurations[0].kmsKey, existing);
         assert.deepEqual(run.engine.one("pulumi:providers:aws").inputs.allowedAccountIds, JSON.stringify([ACCOUNT]));
     });
