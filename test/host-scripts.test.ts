@@ -151,6 +151,20 @@ describe("host scripts (run for real against stubs)", () => {
         });
     });
 
+    describe("archaeo-workspace: waits for the workspace volume, reports when it never comes", () => {
+        // A replacement starts before the old instance has stopped and released the volume: the wait must outlast that.
+        it("waits up to an hour by default (720 x 5 s), then fails and reports to <ssmPath>/status/workspace", async () => {
+            assert.match(fs.readFileSync(path.join(FILES, "archaeo-workspace"), "utf8"), /seq 1 "\$\{ARCHAEO_WORKSPACE_WAIT_TRIES:-720\}"/);
+            const h = makeHost();
+            const r = await runScript(h, "archaeo-workspace", [], { ARCHAEO_WORKSPACE_WAIT_TRIES: "3" });
+            assert.equal(r.code, 1, r.out);
+            assert.deepEqual(calls(h, "sleep"), ["sleep 5", "sleep 5", "sleep 5"]);
+            assert.match(r.out, /volume vol-0123456789abcdef0 never appeared/);
+            const report = calls(h, "aws ssm put-parameter");
+            assert.ok(report.some((c) => c.includes(`--name ${params.ssmPath}/status/workspace`) && c.includes("--value FAIL: volume vol-0123456789abcdef0 was not attached within an hour")), report.join("\n"));
+        });
+    });
+
     describe("archaeo-autostop: never stops while the researcher's work runs (issue 8 item 11)", () => {
         // A stub Jupyter REST API; every request is recorded so the test can check no_track_activity.
         const jupyterState = { down: false, kernels: [] as object[], lastActivity: "", activity: { active: false, reasons: [] as string[] } };

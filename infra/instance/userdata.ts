@@ -207,7 +207,7 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
     const units: Record<string, string> = {
         "archaeo-workspace.service": unit({
             Unit: ["Description=Archaeo: mount the persistent workspace volume at /workspace, home at /workspace/.home"],
-            Service: ["Type=oneshot", "RemainAfterExit=yes", env, "ExecStart=/usr/local/sbin/archaeo-workspace"],
+            Service: ["Type=oneshot", "RemainAfterExit=yes", env, "ExecStart=/usr/local/sbin/archaeo-workspace", "TimeoutStartSec=infinity"],
             Install: ["WantedBy=multi-user.target"],
         }),
         "archaeo-prepare.service": unit({
