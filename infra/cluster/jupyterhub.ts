@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterSettings, Researcher } from "../config";
 import { CHARTS } from "./karpenter";
-import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy } from "./manifests";
+import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy, researcherServicesPolicy } from "./manifests";
 
 export interface HubArgs {
     institution: string;
@@ -67,6 +67,9 @@ export class JupyterHub extends pulumi.ComponentResource {
         const vap = portForwardPolicy({ institution: args.institution, stack: args.stack, hubTunnel: args.tunnelImage !== undefined });
         const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-port-forward-policy`, vap.policy, k8sOpts);
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-port-forward-binding`, vap.binding, { ...k8sOpts, dependsOn: [policy] });
+        const services = researcherServicesPolicy({ institution: args.institution, stack: args.stack });
+        const servicesPolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-services-policy`, services.policy, k8sOpts);
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-services-binding`, services.binding, { ...k8sOpts, dependsOn: [servicesPolicy] });
 
         let auth: pulumi.Output<HubAuth>;
         let clientSecret: pulumi.Output<string>;

@@ -380,6 +380,40 @@ export function portForwardPolicy(p: { institution: string; stack: string; hubTu
     };
 }
 
+/**
+ * Services researchers create (a DDP job's headless rendezvous Service) stay inside the cluster: type
+ * ClusterIP, no externalIPs. Their Role may create Services in their own namespace; without this a
+ * researcher could ask AWS for a public load balancer (type LoadBalancer) or open node ports (NodePort),
+ * or claim external IPs (CVE-2020-8554). A ValidatingAdmissionPolicy on CREATE and UPDATE of services
+ * by users archaeo:<id>, failurePolicy Fail, bound with Deny.
+ */
+export function researcherServicesPolicy(p: { institution: string; stack: string }) {
+    const labels = standardLabels(p.institution, p.stack, "researcher");
+    const name = "archaeo-researcher-services";
+    return {
+        policy: {
+            apiVersion: "admissionregistration.k8s.io/v1" as const,
+            kind: "ValidatingAdmissionPolicy" as const,
+            metadata: { name, labels },
+            spec: {
+                failurePolicy: "Fail",
+                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"] }] },
+                matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
+                validations: [
+                    { expression: "!has(object.spec.type) || object.spec.type == 'ClusterIP'", message: "researchers' Services stay inside the cluster: type ClusterIP (a headless Service for DDP rendezvous), never LoadBalancer or NodePort" },
+                    { expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0", message: "researchers' Services may not claim externalIPs" },
+                ],
+            },
+        },
+        binding: {
+            apiVersion: "admissionregistration.k8s.io/v1" as const,
+            kind: "ValidatingAdmissionPolicyBinding" as const,
+            metadata: { name, labels },
+            spec: { policyName: name, validationActions: ["Deny"] },
+        },
+    };
+}
+
 // ---------------------------------------------------------------- Karpenter and the device plugin
 
 export interface KarpenterParams {

@@ -7,7 +7,7 @@ import { KUBERNETES_VERSIONS } from "../../infra/config";
 import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
-import { ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, portForwardPolicy, profileList, researcherNamespaceObjects } from "../../infra/cluster/manifests";
+import { ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, portForwardPolicy, profileList, researcherNamespaceObjects, researcherServicesPolicy } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
 import { hubTunnelBase, sampleValues } from "../../tools/check-hub-values";
 import { cloudInitSchema, tmpFile } from "../helpers/tools";
@@ -45,6 +45,31 @@ describe("cluster manifests", () => {
             assert.deepEqual(binding.spec.validationActions, ["Deny"]);
             assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": "jupyterhub" });
             assert.equal(policy.spec.failurePolicy, "Fail");
+        });
+    });
+
+    describe("researchers' Services stay inside the cluster (ValidatingAdmissionPolicy, evaluated by a real CEL engine)", () => {
+        const { policy, binding } = researcherServicesPolicy({ institution: "x", stack: "s" });
+        const toMap = (v: unknown): unknown => v && typeof v === "object" && !Array.isArray(v) ? new Map(Object.entries(v).map(([k, x]) => [k, toMap(x)])) : v;
+        const vars = (username: string, spec: Record<string, unknown>) => ({ request: toMap({ userInfo: { username } }), object: toMap({ spec }) });
+        const allowed = (spec: Record<string, unknown>) => policy.spec.validations.every((v) => cel(v.expression, vars("archaeo:alice", spec) as never, { funcs: strings }) === true);
+
+        it("a headless or ClusterIP Service passes (the DDP job's rendezvous); LoadBalancer, NodePort and externalIPs are denied", () => {
+            assert.ok(allowed({ clusterIP: "None", selector: { job: "ddp" } }));
+            assert.ok(allowed({ type: "ClusterIP" }));
+            assert.ok(!allowed({ type: "LoadBalancer" }));
+            assert.ok(!allowed({ type: "NodePort" }));
+            assert.ok(!allowed({ type: "ClusterIP", externalIPs: ["203.0.113.10"] }));
+            assert.ok(allowed({ type: "ClusterIP", externalIPs: [] }));
+        });
+
+        it("applies to researchers' CREATE and UPDATE of services, fails closed, denies", () => {
+            const applies = (u: string) => cel(policy.spec.matchConditions[0].expression, vars(u, {}) as never, { funcs: strings }) === true;
+            assert.ok(applies("archaeo:alice") && !applies("system:serviceaccount:kube-system:karpenter"));
+            assert.deepEqual(policy.spec.matchConstraints.resourceRules[0].operations, ["CREATE", "UPDATE"]);
+            assert.deepEqual([policy.spec.failurePolicy, binding.spec.validationActions], ["Fail", ["Deny"]]);
+            const ddp = ddpJob({ institution: "x", stack: "s", id: "alice", image: "i@sha256:1", nodes: 2, gpusPerNode: 1, memoryGiB: 16, spot: false, env: {} }).service;
+            assert.ok(allowed(ddp.spec as never), "the program's own DDP Service passes");
         });
     });
 
