@@ -384,6 +384,18 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("iam-policies-scoped", "service role reads researchers' tokens through a wildcard id (researchers/a*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/a*/jupyter-token"; })),
     m("iam-policies-scoped", "service role starts every instance spelled instance/i-*", pushStmt("pol", { Sid: "StartAll", Effect: "Allow", Action: "ec2:StartInstances", Resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-*" })),
     m("iam-policies-scoped", "service role reads every object of the dataset bucket (bucket/*)", pushStmt("pol", { Sid: "AllObjects", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` })),
+    // P9: ingress sources spelled as managed prefix lists are resolved to their entries; the default security group is a security group.
+    m("security-groups-ingress-union-limited", "ingress rule from a stack-defined managed prefix list holding 0.0.0.0/0 (prefixListId)", (rs) => { add(packIamPrefixList([{ cidr: "0.0.0.0/0" }]))(rs); add(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "pl-in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8888, toPort: 8888, prefixListId: "pl-1" }))(rs); }),
+    m("security-groups-ingress-union-limited", "inline ingress from a prefix list whose ManagedPrefixListEntry is ::/0 (prefixListIds)", (rs) => {
+        add(packIamPrefixList([], "IPv6"))(rs);
+        add(fixture("aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry", "world-entry", { prefixListId: "pl-1", cidr: "::/0" }))(rs);
+        set("sg", (p) => { p.ingress.push({ protocol: "tcp", fromPort: 2222, toPort: 2222, prefixListIds: ["pl-1"] }); })(rs);
+    }),
+    m("security-groups-ingress-union-limited", "legacy rule from a managed prefix list the stack does not define (prefixListIds)", set("rule", (p) => { p.prefixListIds = ["pl-0123456789abcdef0"]; })),
+    m("security-groups-no-public-ingress", "the VPC's default security group open to 0.0.0.0/0", add(fixture("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", { vpcId: "vpc-1", ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] }, { state: { id: "sg-default" } }))),
+    m("security-groups-ingress-union-limited", "the VPC's default security group: four /17 rules add up to a /15", add(fixture("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", { vpcId: "vpc-1", ingress: ["52.0.0.0/17", "52.0.128.0/17", "52.1.0.0/17", "52.1.128.0/17"].map((cidr) => ({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [cidr] })) }, { state: { id: "sg-default" } }))),
+    u("security-groups-ingress-union-limited", "entries of the prefix list an ingress rule names unknown", "ManagedPrefixList 'world'.entries", (rs) => { add(packIamPrefixList(UNKNOWN as any))(rs); add(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "pl-in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8888, toPort: 8888, prefixListId: "pl-1" }))(rs); }),
+    u("security-groups-ingress-union-limited", "id of the stack's prefix list unknown while a rule names a list", "ManagedPrefixList 'world'.id", (rs) => { add(packIamPrefixList([{ cidr: "0.0.0.0/0" }]))(rs); set("world", (p) => { p.id = UNKNOWN; })(rs); set("rule", (p) => { p.prefixListIds = ["pl-1"]; })(rs); }),
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
@@ -400,4 +412,8 @@ function packIamWholeBucketPolicy() {
 /** Bob's researcher role trusting `principal` with a session condition. */
 function packIamBobRole(principal: string, condition: object) {
     return fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: fx.doc({ Sid: "Bob", Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole", Condition: condition }) }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-bob" } });
+}
+/** A customer-managed prefix list of the stack (id pl-1). */
+function packIamPrefixList(entries: Array<{ cidr: string }>, addressFamily = "IPv4") {
+    return fixture("aws:ec2/managedPrefixList:ManagedPrefixList", "world", { name: "world", addressFamily, maxEntries: 5, entries }, { state: { id: "pl-1", arn: "arn:aws:ec2:us-east-1:123456789012:prefix-list/pl-1" } });
 }
