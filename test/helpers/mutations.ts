@@ -396,6 +396,26 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("security-groups-ingress-union-limited", "the VPC's default security group: four /17 rules add up to a /15", add(fixture("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", { vpcId: "vpc-1", ingress: ["52.0.0.0/17", "52.0.128.0/17", "52.1.0.0/17", "52.1.128.0/17"].map((cidr) => ({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [cidr] })) }, { state: { id: "sg-default" } }))),
     u("security-groups-ingress-union-limited", "entries of the prefix list an ingress rule names unknown", "ManagedPrefixList 'world'.entries", (rs) => { add(packIamPrefixList(UNKNOWN as any))(rs); add(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "pl-in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8888, toPort: 8888, prefixListId: "pl-1" }))(rs); }),
     u("security-groups-ingress-union-limited", "id of the stack's prefix list unknown while a rule names a list", "ManagedPrefixList 'world'.id", (rs) => { add(packIamPrefixList([{ cidr: "0.0.0.0/0" }]))(rs); set("world", (p) => { p.id = UNKNOWN; })(rs); set("rule", (p) => { p.prefixListIds = ["pl-1"]; })(rs); }),
+    // P10: docker run options parsed as docker's CLI parses them; host privileges refused.
+    m("ec2-containers-unprivileged", "container: --user 1000:1000 then --user 0 (docker applies the last)", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 1000:1000 --user 0"); })),
+    m("ec2-containers-unprivileged", "gzip user data: shorthand -u0 after --user 1000:1000", bobUserData((t) => t.replace("--user 1000:1000 \\", "--user 1000:1000 -u0 \\"))),
+    m("ec2-containers-unprivileged", "container: --user=root as a quoted word", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 1000:1000 '--user=root'"); })),
+    m("ec2-containers-unprivileged", "gzip user data: the docker socket bind-mounted (-v /var/run/docker.sock)", bobUserData((t) => t.replace("-v /workspace:/workspace", "-v /workspace:/workspace -v /var/run/docker.sock:/var/run/docker.sock"))),
+    m("ec2-containers-unprivileged", "container: /run bind-mounted through --mount (holds the docker socket)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --mount type=bind,source=/run,target=/host-run"); })),
+    m("ec2-containers-unprivileged", "container: the host's root filesystem bind-mounted", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all -v /:/host"); })),
+    m("ec2-containers-unprivileged", "container: --cap-add ALL", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add ALL"); })),
+    m("ec2-containers-unprivileged", "container: --cap-add SYS_ADMIN", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add=SYS_ADMIN"); })),
+    m("ec2-containers-unprivileged", "container: --pid host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --pid host"); })),
+    m("ec2-containers-unprivileged", "container: --ipc=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --ipc=host"); })),
+    m("ec2-containers-unprivileged", "container: --net host (Jupyter on every host address)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --net host"); })),
+    m("ec2-containers-unprivileged", "container: --userns host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --userns host"); })),
+    m("ec2-containers-unprivileged", "container: --device /dev/nvme0n1 (the root volume)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --device /dev/nvme0n1"); })),
+    m("ec2-containers-unprivileged", "gzip user data: --security-opt seccomp=unconfined", bobUserData((t) => t.replace("--security-opt no-new-privileges", "--security-opt no-new-privileges --security-opt seccomp=unconfined"))),
+    m("ec2-containers-unprivileged", "container: --security-opt apparmor:unconfined (the deprecated ':' form)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt apparmor:unconfined"); })),
+    m("ec2-containers-unprivileged", "container: --security-opt label=disable (no SELinux separation)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt label=disable"); })),
+    m("ec2-containers-unprivileged", "container: --cgroupns=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cgroupns=host"); })),
+    m("ec2-containers-unprivileged", "container started with 'docker container run' as root", set("ws", (p) => { p.userData = p.userData.replace("docker run --rm --user 1000:1000", "docker container run --rm --user 0"); })),
+    m("ec2-containers-unprivileged", "runcmd list form: [docker, run, --privileged, ...]", set("ws", (p) => { p.userData += `  - [docker, run, --user, "1000:1000", --privileged, "${IMAGE}"]\n`; })),
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
