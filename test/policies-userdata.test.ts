@@ -7,7 +7,8 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as zlib from "zlib";
-import { decodeBase64UserData, dockerRunImage, dockerRuns } from "../policies/lib/userdata";
+import { decodeBase64UserData, dockerRunImage, dockerRuns, parseDockerRun, shellWords } from "../policies/lib/userdata";
+import { containerProblems } from "../policies/rules/ec2";
 import { decodeUserDataBase64 } from "../infra/instance/userdata";
 import { BOB_USER_DATA, gzipBase64 } from "./helpers/fixtures";
 import { runStack } from "./helpers/program";
@@ -70,5 +71,40 @@ describe("policy pack: user data as cloud-init sees it", () => {
             ["docker run --rm --name only-options", undefined],
         ];
         for (const [line, image] of cases) assert.equal(dockerRunImage(line), image, line);
+    });
+
+    it("parses docker run options as docker's CLI does: last --user wins, shorthands, aliases, quotes, other spellings of run", () => {
+        const opt = (line: string, name: string) => parseDockerRun(line)!.options.filter((o) => o.name === name).map((o) => o.value);
+        // spf13/pflag string flags keep the last value given; -u is --user's shorthand, with the value attached or not.
+        assert.deepEqual(opt("docker run --user 1000:1000 --user 0 img", "--user"), ["1000:1000", "0"]);
+        assert.deepEqual(opt("docker run --user 1000 -u0 img", "--user"), ["1000", "0"]);
+        assert.deepEqual(opt("docker run -itu 0 img", "--user"), ["0"]);
+        assert.deepEqual(opt("docker run '--user=root' img", "--user"), ["root"]);
+        assert.deepEqual(opt("docker run --net host img", "--network"), ["host"]);
+        assert.deepEqual(opt('docker run --mount "type=bind,source=/run,target=/r" img', "--mount"), ["type=bind,source=/run,target=/r"]);
+        assert.equal(parseDockerRun("docker container run --rm img cmd")!.image, "img");
+        assert.equal(parseDockerRun("docker --context prod run img")!.image, "img");
+        assert.equal(parseDockerRun("sh -c 'docker run --privileged img'")!.options[0].name, "--privileged");
+        assert.deepEqual(shellWords('  - [docker, run, --user, "1000:1000", img]'), ["docker", "run", "--user", "1000:1000", "img"]);
+        assert.equal(parseDockerRun("ExecStartPre=-/usr/bin/docker rm -f archaeo-jupyter"), undefined);
+        assert.equal(parseDockerRun("Requires=docker.service"), undefined);
+    });
+
+    it("the program's three containers use nothing ec2-containers-unprivileged refuses (GPUs, limits, its own binds, another container's namespaces)", async () => {
+        for (const stack of ["example", "city-museum"]) {
+            const ws = (await runStack(stack)).resources.find((r) => r.type === "aws:ec2/instance:Instance")!;
+            const got = decodeBase64UserData(ws.inputs.userDataBase64);
+            assert.ok("text" in got);
+            const runs = dockerRuns(got.text);
+            assert.equal(runs.length, 3);
+            for (const line of runs) assert.deepEqual(containerProblems(parseDockerRun(line)!, { allowedBindSources: ["/workspace", "/data", "/mydata", "/run/archaeo", "/etc/archaeo"] }), [], line);
+            // The SSH container joins Jupyter's network and PID namespaces (container:archaeo-jupyter), never the host's.
+            assert.ok(runs.some((l) => /--network container:archaeo-jupyter --pid container:archaeo-jupyter/.test(l)));
+        }
+        const bad = (extra: string) => containerProblems(parseDockerRun(`docker run --user 1000:1000 ${extra} img`)!, { allowedBindSources: ["/workspace"] });
+        for (const extra of ["--user 0", "--privileged", "--cap-add NET_ADMIN", "--pid host", "--ipc host", "--network host", "--uts host", "--userns host", "--cgroupns host", "--device /dev/sda",
+            "--security-opt seccomp=unconfined", "--security-opt seccomp:unconfined", "--security-opt apparmor=unconfined", "--security-opt label=disable", "--security-opt systempaths=unconfined",
+            "-v /var/run/docker.sock:/s", "-v /run:/r", "-v /var/run/../run/docker.sock:/s", "--mount type=bind,src=/,dst=/h", "-v /etc:/e:ro", "-v /workspace/../root:/r"]) assert.equal(bad(extra).length, 1, extra);
+        for (const extra of ["--privileged=false", "--pid container:x", "--network container:x", "-v named:/x", "--mount type=volume,src=v,dst=/x", "-v /workspace/a:/a:rslave", "--security-opt no-new-privileges", "--gpus all"]) assert.deepEqual(bad(extra), [], extra);
     });
 });

@@ -10,7 +10,7 @@ import { DEFAULT_CHARTS } from "../policies/rules/helm";
 import { CHARTS } from "../infra/cluster/karpenter";
 import { compliant, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS } from "./helpers/mutations";
-import { check, failing, UNKNOWN } from "./helpers/policy";
+import { check, failing, fixture, UNKNOWN } from "./helpers/policy";
 
 describe("policy pack", () => {
     it("every policy is kebab-case, described 'Checks whether …', mandatory by default, and unique", () => {
@@ -84,6 +84,18 @@ describe("policy pack", () => {
         assert.ok((await failing(rs)).includes("security-groups-no-public-ingress"));
         assert.ok(!(await failing(rs, { "security-groups-no-public-ingress": { allowedPorts: [443] } })).includes("security-groups-no-public-ingress"));
         assert.ok((await failing(rs, { "security-groups-no-public-ingress": { allowedPorts: [80] } })).includes("security-groups-no-public-ingress"));
+    });
+
+    it("config: a prefix list the stack does not define is refused unless allowedPrefixListIds names it; a defined one is judged by its entries", async () => {
+        const rs = structuredClone(compliant());
+        set("rule", (p) => { p.prefixListIds = ["pl-0123456789abcdef0"]; })(rs);
+        assert.ok((await failing(rs)).includes("security-groups-ingress-union-limited"));
+        assert.ok(!(await failing(rs, { "security-groups-ingress-union-limited": { allowedPrefixListIds: ["pl-0123456789abcdef0"] } })).includes("security-groups-ingress-union-limited"));
+        // Defined in the stack with the institution's CIDR: passes without any config.
+        const narrow = structuredClone(compliant());
+        narrow.push(fixture("aws:ec2/managedPrefixList:ManagedPrefixList", "campus", { name: "campus", addressFamily: "IPv4", maxEntries: 2, entries: [{ cidr: "203.0.113.0/24" }] }, { state: { id: "pl-campus" } }));
+        set("rule", (p) => { p.prefixListIds = ["pl-campus"]; })(narrow);
+        assert.deepEqual(await failing(narrow), []);
     });
 
     it("config: the breadth limit is a prefix length an institution can widen or narrow", async () => {

@@ -68,16 +68,156 @@ export function grants(s: Statement, action: string): boolean {
 }
 
 /**
- * A resource that stands for every resource of a type: "*", a wildcard service or resource type,
- * "<type>/*" or "<type>:*", or an S3 ARN whose bucket name has a wildcard.
+ * Could an IAM resource pattern (`*` any run, `?` one character) match a concrete ARN? IAM matches
+ * segment by segment, but a `*` that ends a segment "can expand to match beyond the colon
+ * boundaries" (IAM User Guide, "IAM JSON policy elements: Resource", Using wildcards in resource
+ * ARNs); matching the whole string case-insensitively is a superset of that, so a rule asking "could
+ * this pattern reach X?" may over-report, never under-report.
+ */
+export function arnPatternMatches(pattern: string, arn: string): boolean {
+    // A whole-string glob: every `*` may cross colons, a superset of IAM's segment-wise match.
+    return pattern === "*" || globMatch(pattern, arn);
+}
+
+/** A policy variable (`${aws:userid}`) resolves to one value per caller: as a prefix it pins a name. */
+const startsWithPolicyVariable = (s: string) => /^\$\{[^}]+\}/.test(s);
+
+/**
+ * Can a glob produce a string whose first path segment after `prefix` (matched from the start) is
+ * not fixed, i.e. does it reach `<prefix><any id>/...` for more than one id? Walks the glob as an
+ * automaton: after reading `prefix`, a wildcard reachable before the next literal "/" means the
+ * segment can be any id. False when the glob cannot produce `prefix` at all.
+ */
+export function globVariesSegmentAfter(glob: string, prefix: string): boolean {
+    // States are positions in the glob; `*` may consume any character or nothing.
+    const close = (states: Set<number>) => {
+        const out = new Set(states);
+        for (const i of states) for (let j = i; j < glob.length && glob[j] === "*"; j++) out.add(j + 1);
+        return out;
+    };
+    let states = close(new Set([0]));
+    for (const ch of prefix) {
+        const next = new Set<number>();
+        for (const i of states) {
+            if (i >= glob.length) continue;
+            const g = glob[i];
+            if (g === "*") next.add(i);
+            else if (g === "?" || g.toLowerCase() === ch.toLowerCase()) next.add(i + 1);
+        }
+        states = close(next);
+        if (states.size === 0) return false;
+    }
+    // The id segment: literal characters up to "/" keep it fixed; a wildcard before that varies it.
+    for (const start of states) {
+        for (let i = start; i <= glob.length; i++) {
+            if (i === glob.length || glob[i] === "/") break;
+            if (glob[i] === "*" || glob[i] === "?") return true;
+        }
+    }
+    return false;
+}
+
+/** Literal text of a glob before its first wildcard. */
+export function literalPrefix(glob: string): string {
+    const i = glob.search(/[*?]/);
+    return i < 0 ? glob : glob.slice(0, i);
+}
+
+/**
+ * Whether a pattern for a path-named resource that holds researcher data (an SSM parameter, an S3
+ * object) reaches more than one researcher's: the design keeps each researcher's under a
+ * `researchers/<id>/` segment (infra/tags.ts: SSM `/archaeo/<institution>/<stack>/researchers/<id>`,
+ * dataset keys `researchers/<id>/`), so a wildcard that can stand for that id (`researchers/*`,
+ * `researchers/a*`) or for the whole segment (`/archaeo/x/*`, `bucket/*`) covers every researcher's,
+ * however it is spelled. Parameter names under `aws`/`ssm` are AWS's own (a customer's parameter
+ * name "can't be prefixed with aws or ssm", SSM PutParameter naming constraints).
+ */
+export function reachesSeveralResearchers(arn: { service: string; resource: string }): boolean {
+    if (arn.service === "s3") {
+        const slash = arn.resource.indexOf("/");
+        if (slash < 0) return false;
+        return globVariesSegmentAfter(arn.resource.slice(slash + 1), "researchers/");
+    }
+    if (arn.service === "ssm" && arn.resource.startsWith("parameter")) {
+        const name = arn.resource.slice("parameter".length).replace(/^\/+/, "");
+        if (!/[*?]/.test(name)) return false;
+        if (/^(aws|ssm)[/.]/i.test(literalPrefix(name))) return false;
+        const lit = literalPrefix(name);
+        const at = `/${lit}`.indexOf("/researchers/");
+        // The researcher's segment is spelled before the first wildcard: judge that segment alone.
+        if (at >= 0) return globVariesSegmentAfter(name.slice(at), "researchers/");
+        // Otherwise a wildcard comes first, and it can stand for ".../researchers/<anyone>/".
+        return true;
+    }
+    return false;
+}
+
+/**
+ * A resource that stands for many resources: "*", a wildcard partition, service or resource type,
+ * "<type>/*" or "<type>:*", a wildcard in the first element of a resource's name ("instance/i-*",
+ * "role/archaeo-*": every resource spelled with that prefix, another researcher's too), an S3 ARN
+ * whose bucket name has a wildcard, or a parameter / object pattern that reaches more than one
+ * researcher's `researchers/<id>/` (see reachesSeveralResearchers). A name that starts with a policy
+ * variable (`session/${aws:userid}-*`) is the caller's own.
  */
 export function isBroadResource(resource: string): boolean {
     if (resource === "*" || resource === "*/*") return true;
     const a = parseArn(resource);
-    if (!a) return /\*/.test(resource);
-    if (/[*?]/.test(a.service)) return true;
-    if (a.service === "s3") return /[*?]/.test(a.resource.split("/")[0]);
-    return a.resource === "*" || /^[^/:*?]+[/:]\*$/.test(a.resource);
+    if (!a) return /[*?]/.test(resource);
+    if (/[*?]/.test(a.partition) || /[*?]/.test(a.service)) return true;
+    if (a.service === "s3") return /[*?]/.test(a.resource.split("/")[0]) || reachesSeveralResearchers(a);
+    if (a.resource === "*" || /^[^/:*?]+[/:]\*$/.test(a.resource)) return true;
+    const m = /^([^/:]*)[/:](.*)$/.exec(a.resource);
+    if (!m) return /[*?]/.test(a.resource);
+    const [, type, name] = m;
+    if (/[*?]/.test(type)) return true;
+    const first = name.replace(/^\/+/, "");
+    if (!startsWithPolicyVariable(first) && /[*?]/.test(first.split("/")[0])) return true;
+    return reachesSeveralResearchers(a);
+}
+
+/**
+ * Session Manager documents a statement must never reach: the shell (SSM-SessionManagerRunShell,
+ * the default when start-session names no document: root-capable ssm-user), interactive and
+ * non-interactive commands, and port forwarding to other hosts or sockets (AWS Systems Manager
+ * user guide, "Session document schema" and the AWS-provided session documents). A pattern that
+ * reaches any document not allowed is refused, these or a customer's own.
+ */
+export const KNOWN_SESSION_DOCUMENTS = [
+    "SSM-SessionManagerRunShell", "AWS-StartInteractiveCommand", "AWS-StartNonInteractiveCommand", "AWS-StartSSHSession",
+    "AWS-StartPortForwardingSession", "AWS-StartPortForwardingSessionToRemoteHost", "AWS-StartPortForwardingSessionToSocket",
+];
+
+/**
+ * The session documents outside `allowed` that a resource pattern reaches (AWS-owned documents have
+ * no account in their ARN, a customer's document has one). Besides the known names, each allowed
+ * name with one character changed, inserted, or added at either end is probed, so any `*` or `?`
+ * that spans the name ("AWS-StartSSHSession*", "AWS-Start?SHSession") is found; so is any pattern
+ * that covers document/ broadly ("d*", "*"). The known names it reaches, then one entry for any other
+ * name; [] when it reaches none.
+ */
+export function disallowedSessionDocuments(pattern: string, allowed: readonly string[]): string[] {
+    const variants = new Set<string>([...KNOWN_SESSION_DOCUMENTS, "Archaeo-CustomShell"]);
+    for (const a of allowed) {
+        variants.add(`${a}~`).add(`~${a}`);
+        for (let i = 0; i < a.length; i++) variants.add(`${a.slice(0, i)}~${a.slice(i + 1)}`).add(`${a.slice(0, i)}~${a.slice(i)}`);
+    }
+    const hits = [...variants].filter((name) => !allowed.includes(name) && reachesDocument(pattern, name));
+    const named = hits.filter((n) => !n.includes("~"));
+    return hits.length > named.length ? [...named, `other documents named like '${pattern.split(":").slice(5).join(":") || pattern}'`] : named;
+}
+
+/** The allowed session documents a resource pattern reaches. */
+export function allowedSessionDocuments(pattern: string, allowed: readonly string[]): string[] {
+    return allowed.filter((name) => reachesDocument(pattern, name));
+}
+
+/** Does the pattern reach the document `name`, AWS-owned (no account in its ARN) or a customer's? */
+function reachesDocument(pattern: string, name: string): boolean {
+    const parts = pattern.split(":");
+    const lit = (i: number, dflt: string) => (parts.length >= 6 && !/[*?]/.test(parts[i]) ? parts[i] : dflt);
+    const [partition, region, account] = [lit(1, "aws"), lit(3, "us-east-1"), lit(4, "123456789012")];
+    return [`arn:${partition}:ssm:${region}::document/${name}`, `arn:${partition}:ssm:${region}:${account}:document/${name}`].some((arn) => arnPatternMatches(pattern, arn));
 }
 
 /** The service a resource ARN belongs to ("*" for "*"). */
@@ -140,7 +280,8 @@ export async function identityPolicyFindings(statements: readonly Statement[], o
         const offenders = [...concrete.values()].filter((a) =>
             !a.wildcardOnly && !allowed(a.action) && broad.some((r) => { const svc = serviceOf(r); return svc === "*" || /[*?]/.test(svc) || svc === a.action.split(":")[0]; }));
         if (offenders.length) {
-            out.push(`${sid} allows ${few(offenders.map((a) => a.action))} on ${few(broad, 2)}: every resource of that type, although ${offenders.length === 1 ? "this action supports" : "these actions support"} resource-level permissions (${version}); name this stack's ARNs or pin it with a condition (aws:ResourceTag/..., aws:RequestTag/..., kms:ViaService, iam:PassedToService).`);
+            const researchers = broad.some((r) => { const x = parseArn(r); return !!x && reachesSeveralResearchers(x); });
+            out.push(`${sid} allows ${few(offenders.map((a) => a.action))} on ${few(broad, 2)}: ${researchers ? "a wildcard there stands for any researcher's researchers/<id>/ path, so it reaches every researcher's" : "every resource of that type or name prefix"}, although ${offenders.length === 1 ? "this action supports" : "these actions support"} resource-level permissions (${version}); name this stack's ARNs (a researcher's own path) or pin it with a condition (aws:ResourceTag/..., aws:RequestTag/..., kms:ViaService, iam:PassedToService).`);
         }
     }
     return out;

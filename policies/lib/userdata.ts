@@ -73,9 +73,34 @@ export function userDataOfResource(r: { type: string; props: any }): { value: Us
     return { value, unknownPaths };
 }
 
-/** Lines of user data that start a container (`docker run`), continuation lines joined. */
-export function dockerRuns(text: string): string[] {
-    return text.replace(/\\\r?\n\s*/g, " ").split("\n").filter((l) => /\bdocker run\b/.test(l));
+/**
+ * Words of a command line as a POSIX shell (or systemd's ExecStart=) splits them: whitespace
+ * separates, '...' is literal, "..." keeps spaces and honours backslash escapes, a backslash escapes
+ * the next character. Variables stay as written (${IMAGE_REF}). A cloud-config flow sequence
+ * (`- [docker, run, --privileged, img]`, runcmd's list form) is read as its items.
+ */
+export function shellWords(line: string): string[] {
+    const flow = /^\s*-\s*\[(.*)\]\s*$/.exec(line);
+    if (flow) return flow[1].split(",").map((x) => x.trim().replace(/^(["'])(.*)\1$/, "$2")).filter(Boolean);
+    const words: string[] = [];
+    let cur = "";
+    let inWord = false;
+    for (let i = 0; i < line.length; i++) {
+        const ch = line[i];
+        if (/\s/.test(ch)) { if (inWord) { words.push(cur); cur = ""; inWord = false; } continue; }
+        inWord = true;
+        if (ch === "\\" && i + 1 < line.length) { cur += line[++i]; continue; }
+        if (ch === "'") { const end = line.indexOf("'", i + 1); if (end < 0) { cur += line.slice(i + 1); break; } cur += line.slice(i + 1, end); i = end; continue; }
+        if (ch === '"') {
+            let j = i + 1;
+            for (; j < line.length && line[j] !== '"'; j++) cur += line[j] === "\\" && j + 1 < line.length ? line[++j] : line[j];
+            i = j;
+            continue;
+        }
+        cur += ch;
+    }
+    if (inWord) words.push(cur);
+    return words;
 }
 
 /**
@@ -87,16 +112,79 @@ const DOCKER_RUN_BOOLEAN_FLAGS = new Set([
     "--init", "--oom-kill-disable", "--no-healthcheck", "--sig-proxy", "--disable-content-trust", "-q", "--quiet", "--use-api-socket", "--help",
 ]);
 
-/** The image a `docker run` line starts (the first argument that is not an option or an option's value). */
-export function dockerRunImage(line: string): string | undefined {
-    const words = line.slice(line.search(/\bdocker run\b/) + "docker run".length).trim().split(/\s+/).filter(Boolean);
+/** Shorthands of `docker run` (opts.go / run.go StringVarP, BoolVarP ... "u", "v", ...) and the long name each stands for. */
+const DOCKER_RUN_SHORTHANDS: Readonly<Record<string, string>> = {
+    "-a": "--attach", "-c": "--cpu-shares", "-d": "--detach", "-e": "--env", "-h": "--hostname", "-i": "--interactive", "-l": "--label",
+    "-m": "--memory", "-p": "--publish", "-P": "--publish-all", "-q": "--quiet", "-t": "--tty", "-u": "--user", "-v": "--volume", "-w": "--workdir",
+};
+/** Aliases docker/cli registers for the same flag (opts.go: flags.Var(..., "net", ...) for --network, "net-alias" for --network-alias). */
+const DOCKER_RUN_ALIASES: Readonly<Record<string, string>> = { "--net": "--network", "--net-alias": "--network-alias" };
+
+/** Global `docker` options before the subcommand that take a value (docker/cli cli/flags/options.go). */
+const DOCKER_GLOBAL_VALUE_FLAGS = new Set(["--config", "-c", "--context", "-H", "--host", "-l", "--log-level", "--tlscacert", "--tlscert", "--tlskey"]);
+
+/** One `docker run` (or `docker create`, `docker container run|create`) as docker's CLI parses it. */
+export interface DockerRun {
+    /** Options in the order given, by long name ("--user"), value undefined for a boolean given bare. */
+    readonly options: ReadonlyArray<{ readonly name: string; readonly value?: string }>;
+    /** The image: the first argument that is not an option or an option's value. */
+    readonly image?: string;
+}
+
+/**
+ * Finds a container start in a command line and parses its options the way docker's CLI (spf13/pflag)
+ * does: `--opt=value` or `--opt value`, a boolean bare or `--opt=true|false`, shorthands with the value
+ * attached (`-u0`) or combined booleans (`-itu 0`); options end at the image. undefined when the line
+ * starts no container. Words of a quoted `sh -c "..."` argument are searched too.
+ */
+export function parseDockerRun(line: string): DockerRun | undefined {
+    const words = shellWords(line);
     for (let i = 0; i < words.length; i++) {
-        const w = words[i];
-        if (!w.startsWith("-")) return w.replace(/^["']|["']$/g, "");
-        if (w.includes("=") || DOCKER_RUN_BOOLEAN_FLAGS.has(w)) continue;
-        // Combined short boolean flags (-it, -dit) take no value.
-        if (/^-[a-zA-Z]{2,}$/.test(w) && [...w.slice(1)].every((ch) => DOCKER_RUN_BOOLEAN_FLAGS.has(`-${ch}`))) continue;
-        i++; // the option's value
+        if (/\s/.test(words[i]) && /\bdocker\b/.test(words[i])) { const inner = parseDockerRun(words[i]); if (inner) return inner; }
+        if (words[i].split("/").pop() !== "docker") continue;
+        let j = i + 1;
+        while (j < words.length && words[j].startsWith("-")) j += DOCKER_GLOBAL_VALUE_FLAGS.has(words[j]) ? 2 : 1;
+        if (words[j] === "container") j++;
+        if (words[j] !== "run" && words[j] !== "create") continue;
+        return parseRunOptions(words.slice(j + 1));
     }
     return undefined;
+}
+
+function parseRunOptions(words: string[]): DockerRun {
+    const options: Array<{ name: string; value?: string }> = [];
+    for (let i = 0; i < words.length; i++) {
+        const w = words[i];
+        if (w === "--") return { options, image: words[i + 1] };
+        if (!w.startsWith("-") || w === "-") return { options, image: w };
+        if (w.startsWith("--")) {
+            const eq = w.indexOf("=");
+            const raw = eq < 0 ? w : w.slice(0, eq);
+            const name = DOCKER_RUN_ALIASES[raw] ?? raw;
+            if (eq >= 0) options.push({ name, value: w.slice(eq + 1) });
+            else if (DOCKER_RUN_BOOLEAN_FLAGS.has(name)) options.push({ name });
+            else options.push({ name, value: words[++i] });
+            continue;
+        }
+        // A shorthand cluster: booleans, then at most one flag taking the rest (or the next word) as its value.
+        for (let k = 1; k < w.length; k++) {
+            const short = `-${w[k]}`;
+            const name = DOCKER_RUN_SHORTHANDS[short] ?? short;
+            if (DOCKER_RUN_BOOLEAN_FLAGS.has(short)) { options.push({ name }); continue; }
+            const rest = w.slice(k + 1).replace(/^=/, "");
+            options.push({ name, value: rest !== "" ? rest : words[++i] });
+            break;
+        }
+    }
+    return { options, image: undefined };
+}
+
+/** Lines of user data that start a container (`docker run`, `docker create`, `docker container run`), continuation lines joined. */
+export function dockerRuns(text: string): string[] {
+    return text.replace(/\\\r?\n\s*/g, " ").split("\n").filter((l) => /\bdocker\b/.test(l) && parseDockerRun(l) !== undefined);
+}
+
+/** The image a `docker run` line starts (the first argument that is not an option or an option's value). */
+export function dockerRunImage(line: string): string | undefined {
+    return parseDockerRun(line)?.image;
 }

@@ -1,10 +1,11 @@
 /** Instance metadata (IMDSv2, hop limit) and boot configuration (user data) of EC2 instances and launch templates. */
+import * as path from "path";
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { secretLikeMatches } from "../lib/secret-scan";
 import { onResource, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
-import { dockerRuns, userDataOf, UserDataText } from "../lib/userdata";
+import { DockerRun, dockerRuns, parseDockerRun, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
 
 interface HopConfig { instanceHopLimit: number; containerHostHopLimit: number; launchTemplateHopLimit: number; nodeClassHopLimit: number; containerHostTags: string[] }
@@ -24,6 +25,69 @@ function readable(d: Deferrals, type: string, props: any, report: (m: string) =>
     for (const u of (uds ?? []) as UserDataText[]) {
         if ("error" in u) report(`${what} ${u.path} ${u.error}, so the pack cannot check it; give cloud-init text, or gzip it and base64-encode it into userDataBase64.`);
         else out.push(u.text);
+    }
+    return out;
+}
+
+interface ContainerConfig { allowedBindSources: string[] }
+/**
+ * What infra/instance/userdata.ts containerFlags and its units bind: the workspace (and the home on
+ * it), the Mountpoint data mounts, the Jupyter token file and the SSH authorized keys.
+ */
+const CONTAINER_DEFAULTS: ContainerConfig = { allowedBindSources: ["/workspace", "/data", "/mydata", "/run/archaeo", "/etc/archaeo"] };
+
+/** Namespace options whose value "host" shares the host's namespace with the container (opts.go: --pid, --ipc, --network/--net, --userns, --uts, --cgroupns). */
+const HOST_NAMESPACE_OPTIONS = ["--pid", "--ipc", "--network", "--userns", "--uts", "--cgroupns"];
+
+/** "/var/run/../run/docker.sock" -> "/run/docker.sock"; relative or named volumes -> undefined. */
+function hostPath(source: string): string | undefined {
+    if (!source.startsWith("/")) return undefined;
+    return path.posix.normalize(source).replace(/(.)\/+$/, "$1");
+}
+
+const within = (p: string, root: string) => root === "/" || p === root || p.startsWith(`${root.replace(/\/+$/, "")}/`);
+
+/**
+ * What in one `docker run` gives the container the host: parsed as docker's CLI parses it
+ * (docker/cli cli/command/container/opts.go, commit 143a7abe: addFlags and parseSecurityOpts; the
+ * flags are spf13/pflag values, so a repeated string flag such as --user keeps its last value).
+ */
+export function containerProblems(run: DockerRun, c: ContainerConfig): string[] {
+    const out: string[] = [];
+    const all = (name: string) => run.options.filter((o) => o.name === name);
+    const users = all("--user");
+    const user = users.length ? (users[users.length - 1].value ?? "").replace(/^["']|["']$/g, "") : undefined;
+    if (user === undefined || user === "") out.push("without a non-root --user; add --user 1000:1000");
+    else if (/^(0|root)(:|$)/.test(user)) out.push(`as root (--user ${user}${users.length > 1 ? ", the last of its --user options, which docker applies" : ""}); use --user 1000:1000`);
+    else if (/\$/.test(user)) out.push(`with --user ${user}, a variable the pack cannot check is not root; write the uid (--user 1000:1000)`);
+    const privileged = all("--privileged").some((o) => o.value === undefined || /^(true|1)$/i.test(o.value));
+    if (privileged) out.push("privileged (every capability and device of the host); remove --privileged");
+    const caps = all("--cap-add").map((o) => o.value ?? "");
+    if (caps.length) out.push(`with --cap-add ${caps.join(", ")} (capabilities beyond docker's default set, which --cap-drop ALL removes); remove --cap-add`);
+    for (const name of HOST_NAMESPACE_OPTIONS) {
+        for (const o of all(name)) if ((o.value ?? "").toLowerCase() === "host") out.push(`with ${name} host (the host's ${name.slice(2)} namespace: its processes, memory or services); join another container (container:<name>) or leave the default`);
+    }
+    for (const o of [...all("--device"), ...all("--device-cgroup-rule")]) out.push(`with ${o.name} ${o.value ?? ""} (a host device, e.g. the root volume's block device); GPUs come through --gpus`);
+    for (const o of all("--security-opt")) {
+        // parseSecurityOpts: "key=value", or the deprecated "key:value".
+        const [key, value] = (o.value ?? "").split(/[=:]/, 2).map((x) => x.trim().toLowerCase());
+        if ((key === "seccomp" || key === "apparmor" || key === "systempaths") && value === "unconfined") out.push(`with --security-opt ${o.value} (no ${key === "systempaths" ? "masked /proc and /sys paths" : `${key} profile`}); remove it`);
+        if (key === "label" && value === "disable") out.push(`with --security-opt ${o.value} (no SELinux separation); remove it`);
+    }
+    const binds: string[] = [];
+    for (const o of all("--volume")) binds.push((o.value ?? "").split(":")[0]);
+    for (const o of all("--mount")) {
+        const fields = Object.fromEntries((o.value ?? "").split(",").map((kv) => { const [k, ...v] = kv.split("="); return [k.trim().toLowerCase(), v.join("=").trim()]; }));
+        if ((fields.type ?? "volume") === "bind") binds.push(fields.source ?? fields.src ?? "");
+    }
+    for (const source of binds) {
+        const p = hostPath(source);
+        if (p === undefined) continue;
+        if (/\.sock$/.test(p) || ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock"].some((sock) => within(sock, p))) {
+            out.push(`bind-mounting ${source}, which holds the container runtime's socket: whoever reaches it starts a privileged container, root on the host; remove the mount`);
+            continue;
+        }
+        if (!c.allowedBindSources.some((root) => within(p, root))) out.push(`bind-mounting the host path ${source}, outside the workbench's own (${c.allowedBindSources.join(", ")}: allowedBindSources); mount only those`);
     }
     return out;
 }
@@ -105,16 +169,22 @@ export const ec2Policies: ResourceValidationPolicy[] = [
     },
     {
         name: "ec2-containers-unprivileged",
-        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip) run as a non-root user and never privileged.",
+        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip), their options parsed as docker's CLI parses them, run as a non-root user (the last --user) and never with host privileges: no --privileged, --cap-add, host PID/IPC/network/user/UTS/cgroup namespace, --device, unconfined seccomp/AppArmor/SELinux labels, and bind mounts only of the workbench's own host paths (never the container runtime's socket).",
         enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                allowedBindSources: { type: "array", items: { type: "string" }, default: CONTAINER_DEFAULTS.allowedBindSources, description: "Host paths (and everything below them) a container may bind-mount: the workbench's workspace, data mounts, token and keys." },
+            },
+        },
         validateResource: onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
+            const c = { ...CONTAINER_DEFAULTS, ...args.getConfig<Partial<ContainerConfig>>() };
             const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
             if (texts === UNKNOWN) return;
-            for (const cmd of texts.flatMap(dockerRuns)) {
-                const user = /--user[ =](\S+)/.exec(cmd)?.[1];
-                const where = cmd.trim().slice(0, 60);
-                if (!user || /^(0|root)(:|$)/.test(user.replace(/^["']|["']$/g, ""))) report(`EC2 instance '${args.name}' starts a container without a non-root --user ('${where}…'); add --user 1000:1000.`);
-                if (/--privileged\b/.test(cmd)) report(`EC2 instance '${args.name}' starts a privileged container ('${where}…'); remove --privileged.`);
+            for (const line of texts.flatMap(dockerRuns)) {
+                const run = parseDockerRun(line);
+                if (!run) continue;
+                const where = `EC2 instance '${args.name}' starts a container ('${line.trim().slice(0, 60)}…')`;
+                for (const problem of containerProblems(run, c)) report(`${where} ${problem}.`);
             }
         }),
     },

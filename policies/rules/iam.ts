@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isAccountRoot, principalsOf } from "../lib/arn";
-import { DEFAULT_SCOPING_CONDITION_KEYS, grants, identityPolicyFindings, IdentityPolicyOptions } from "../lib/iam";
+import { DEFAULT_SCOPING_CONDITION_KEYS, disallowedSessionDocuments, grants, identityPolicyFindings, IdentityPolicyOptions } from "../lib/iam";
 import { conditionEntries, Statement, statementsOf } from "../lib/policy-document";
 import { label, onResource, onStack, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
@@ -146,7 +146,7 @@ export const iamPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "ssm-sessions-no-shell",
-        description: "Checks whether every statement that allows ssm:StartSession names only the SSH and port-forwarding session documents and requires ssm:SessionDocumentAccessCheck, so no one gets a shell as ssm-user (sudo on the host).",
+        description: "Checks whether every statement that allows ssm:StartSession reaches only the SSH and port-forwarding session documents (resource patterns judged by the documents they match, wildcards included) and requires ssm:SessionDocumentAccessCheck, so no one gets a shell as ssm-user (sudo on the host).",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: { allowedSessionDocuments: { type: "array", items: { type: "string" }, default: SSH_AND_PORT_FORWARDING, description: "Session documents a statement may allow." } },
@@ -162,9 +162,10 @@ export const iamPolicies: ResourceValidationPolicy[] = [
                 const problems: string[] = [];
                 if (s.notResources) problems.push("uses NotResource, which allows every session document not listed");
                 for (const r of s.resources) {
-                    const doc = /^arn:[^:]+:ssm:[^:]*:[^:]*:document\/(.+)$/.exec(r)?.[1];
-                    if (r === "*" || /^arn:[^:]+:ssm:[^:]*:[^:]*:\*$/.test(r)) problems.push(`allows it on '${r}', which includes every session document (the shell document SSM-SessionManagerRunShell too)`);
-                    else if (doc !== undefined && !docs.includes(doc)) problems.push(`allows the session document '${doc}'; only ${docs.join(" and ")} are allowed`);
+                    // Judged by what the pattern reaches, not how it is spelled: "arn:aws:ssm:*:*:d*" reaches the shell document.
+                    if (r === "*" || /^arn:[^:]+:ssm:[^:]*:[^:]*:\*$/.test(r)) { problems.push(`allows it on '${r}', which includes every session document (the shell document SSM-SessionManagerRunShell too)`); continue; }
+                    const other = disallowedSessionDocuments(r, docs);
+                    if (other.length) problems.push(`allows it on '${r}', which reaches the session document${other.length > 1 ? "s" : ""} ${few(other, 3)}; name only ${docs.map((x) => `document/${x}`).join(" and ")}`);
                 }
                 const check = conditionEntries(s).some(([op, key, values]) => /^Bool(IfExists)?$/.test(op) && key.toLowerCase() === "ssm:sessiondocumentaccesscheck" && values.map(String).includes("true"));
                 if (!check) problems.push(`lacks Condition { "BoolIfExists": { "ssm:SessionDocumentAccessCheck": "true" } }, so a start-session without --document-name opens a shell`);

@@ -27,24 +27,68 @@ const SCHEMA = {
     allowedPorts: { type: "array", items: { type: "number" }, default: [], description: "Single ports whose sources are not limited (none by default)." },
 } as const;
 
-/** Every ingress rule of the stack as { security group, ports, sources } (unknown parts as UNKNOWN). */
+const SECURITY_GROUP_TYPES = ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"];
+
+/**
+ * Every ingress rule of the stack as { security group, ports, CIDR sources, prefix lists } (unknown
+ * parts as UNKNOWN): inline rules of a SecurityGroup or of the VPC's DefaultSecurityGroup,
+ * vpc.SecurityGroupIngressRule and ec2.SecurityGroupRule of type ingress. Prefix lists are the other
+ * way to spell sources (prefixListIds / prefixListId): the stack rule resolves them to their entries.
+ */
 function ingressSets(resources: ReadonlyArray<{ type: string; name: string; urn: string; props: Record<string, any> }>) {
-    const out: Array<{ group: unknown | (() => unknown); owner: { type: string; name: string; urn: string }; from: unknown; to: unknown; sources: string[] | typeof UNKNOWN }> = [];
+    type Sources = string[] | typeof UNKNOWN;
+    const out: Array<{ group: unknown | (() => unknown); owner: { type: string; name: string; urn: string }; from: unknown; to: unknown; sources: Sources; prefixLists: Sources }> = [];
+    const strings = (...parts: unknown[]) => parts.flatMap((x) => asArray(x as string | string[])).filter((x): x is string => typeof x === "string");
     for (const r of resources) {
-        if (r.type === "aws:ec2/securityGroup:SecurityGroup") {
+        if (SECURITY_GROUP_TYPES.includes(r.type)) {
             const ingress = get(() => JSON.parse(JSON.stringify(r.props.ingress ?? [])) as any[]);
             // Inline rules belong to this group whatever its id (its URN while the id is unknown); read only when needed.
             const group = () => { const id = get(() => r.props.id); return typeof id === "string" && id ? id : r.urn; };
-            if (ingress === UNKNOWN) { out.push({ group, owner: r, from: undefined, to: undefined, sources: UNKNOWN }); continue; }
-            for (const rule of ingress ?? []) out.push({ group, owner: r, from: rule.fromPort, to: rule.toPort, sources: [...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[] });
+            if (ingress === UNKNOWN) { out.push({ group, owner: r, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN }); continue; }
+            for (const rule of ingress ?? []) out.push({ group, owner: r, from: rule.fromPort, to: rule.toPort, sources: strings(rule.cidrBlocks, rule.ipv6CidrBlocks), prefixLists: strings(rule.prefixListIds) });
         } else if (r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" || (r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && get(() => r.props.type) === "ingress")) {
             const field = (k: string) => get(() => JSON.parse(JSON.stringify(r.props[k] ?? null)));
             const parts = [field("cidrIpv4"), field("cidrIpv6"), field("cidrBlocks"), field("ipv6CidrBlocks")];
-            const sources = parts.includes(UNKNOWN) ? UNKNOWN : (parts.flatMap((x) => asArray(x as string | string[])).filter((x) => typeof x === "string") as string[]);
-            out.push({ group: () => get(() => r.props.securityGroupId), owner: r, from: get(() => r.props.fromPort), to: get(() => r.props.toPort), sources });
+            const lists = [field("prefixListId"), field("prefixListIds")];
+            out.push({
+                group: () => get(() => r.props.securityGroupId), owner: r, from: get(() => r.props.fromPort), to: get(() => r.props.toPort),
+                sources: parts.includes(UNKNOWN) ? UNKNOWN : strings(...parts),
+                prefixLists: lists.includes(UNKNOWN) ? UNKNOWN : strings(...lists),
+            });
         }
     }
     return out;
+}
+
+/**
+ * The CIDR entries of each managed prefix list the stack defines, by id: a ManagedPrefixList's
+ * `entries` plus every ManagedPrefixListEntry naming it (UNKNOWN inside where not known yet).
+ */
+function prefixListEntries(resources: ReadonlyArray<{ type: string; name: string; urn: string; props: Record<string, any> }>) {
+    const lists = resources.filter((r) => r.type === "aws:ec2/managedPrefixList:ManagedPrefixList").map((r) => ({ r, id: get(() => r.props.id) }));
+    const entries = resources.filter((r) => r.type === "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry");
+    return {
+        unknownIds: lists.filter((x) => x.id === UNKNOWN).map((x) => x.r),
+        /** The list's entries, UNKNOWN (with the paths) when some are unknown; undefined when the stack defines no list of that id. */
+        of(id: string): { owner: { type: string; name: string }; cidrs: string[] | typeof UNKNOWN; unknown: string[] } | undefined {
+            const list = lists.find((x) => x.id === id);
+            if (!list) return undefined;
+            const unknown: string[] = [];
+            const cidrs: string[] = [];
+            const inline = get(() => JSON.parse(JSON.stringify(list.r.props.entries ?? [])) as Array<{ cidr?: string }>);
+            if (inline === UNKNOWN) unknown.push(`${label(list.r)}.entries`);
+            else for (const e of inline ?? []) if (typeof e?.cidr === "string") cidrs.push(e.cidr);
+            for (const e of entries) {
+                const target = get(() => e.props.prefixListId);
+                if (target === UNKNOWN) { unknown.push(`${label(e)}.prefixListId`); continue; }
+                if (target !== id) continue;
+                const cidr = get(() => e.props.cidr);
+                if (cidr === UNKNOWN) unknown.push(`${label(e)}.cidr`);
+                else if (typeof cidr === "string") cidrs.push(cidr);
+            }
+            return { owner: list.r, cidrs: unknown.length ? UNKNOWN : cidrs, unknown };
+        },
+    };
 }
 
 export const networkPolicies: ResourceValidationPolicy[] = [
@@ -62,6 +106,17 @@ export const networkPolicies: ResourceValidationPolicy[] = [
                     if (exempt(rule.fromPort, rule.toPort, c.allowedPorts ?? [])) return;
                     const problems = cidrBreadthProblems([...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[], limitsOf(c));
                     if (problems.length) report(`Security group '${args.name}' ingress[${n}] (ports ${rule.fromPort}-${rule.toPort}): ${problems.join("; ")}. List the institution's CIDRs or use SSM access.`);
+                });
+            }),
+            // The VPC's default security group takes ingress rules too (and every instance launched without a group gets it).
+            onResource(aws.ec2.DefaultSecurityGroup, "Default security group", (sg, args, report, d) => {
+                const c = args.getConfig<Partial<BreadthConfig>>();
+                const ingress = d.copy("ingress", () => sg.ingress) as any[] | undefined | typeof UNKNOWN;
+                if (ingress === UNKNOWN) return;
+                asArray(ingress).forEach((rule: any, n: number) => {
+                    if (exempt(rule.fromPort, rule.toPort, c.allowedPorts ?? [])) return;
+                    const problems = cidrBreadthProblems([...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[], limitsOf(c));
+                    if (problems.length) report(`Default security group '${args.name}' ingress[${n}] (ports ${rule.fromPort}-${rule.toPort}): ${problems.join("; ")}. Leave the default group without ingress; list the institution's CIDRs on the workbench's own group or use SSM access.`);
                 });
             }),
             onResource(aws.vpc.SecurityGroupIngressRule, "Security group ingress rule", (r, args, report, d) => {
@@ -88,22 +143,58 @@ export const networkPolicies: ResourceValidationPolicy[] = [
 export const networkStackPolicies: StackValidationPolicy[] = [
     {
         name: "security-groups-ingress-union-limited",
-        description: "Checks whether all ingress sources of one security group together cover at most the configured public address space (many narrow rules must not add up to the internet).",
+        description: "Checks whether all ingress sources of one security group together (CIDRs, and the entries of the managed prefix lists its rules name) cover at most the configured public address space (many narrow rules must not add up to the internet); a prefix list the stack does not define is refused unless allow-listed.",
         enforcementLevel: "mandatory",
-        configSchema: { properties: SCHEMA },
+        configSchema: {
+            properties: {
+                ...SCHEMA,
+                allowedPrefixListIds: { type: "array", items: { type: "string" }, default: [], description: "Ids (pl-...) of managed prefix lists this stack does not define that ingress may name anyway: the institution vouches for their entries." },
+            },
+        },
+        // A managed prefix list is a named set of CIDRs that a rule names instead of spelling them
+        // (Amazon VPC user guide, "Managed prefix lists"): its entries are the rule's sources. One the
+        // stack does not define cannot be judged here (the analyzer sees no entries), and the
+        // AWS-managed ones that make sense for ingress (com.amazonaws.global.cloudfront.origin-facing,
+        // com.amazonaws.<region>.ec2-instance-connect, route53-healthchecks, vpc-lattice: "Available
+        // AWS-managed prefix lists") are address ranges every AWS customer's traffic comes from (any
+        // account's CloudFront distribution reaches an origin through origin-facing): public ingress
+        // by this design's measure, and not recognisable from a pl- id anyway. So both are refused
+        // unless an engineer lists the id in allowedPrefixListIds.
         validateStack: onStack((args, report, d) => {
-            const c = args.getConfig<Partial<BreadthConfig>>();
+            const c = args.getConfig<Partial<BreadthConfig> & { allowedPrefixListIds?: string[] }>();
+            const allowedLists = c.allowedPrefixListIds ?? [];
             const groups = new Map<unknown, { owners: Set<string>; sources: string[]; urn: string }>();
+            const lists = prefixListEntries(args.resources);
             const sets = ingressSets(args.resources).filter((s) => !exempt(s.from, s.to, c.allowedPorts ?? []));
+            // Prefix lists become sources (their entries) where the stack defines them.
+            const resolved = sets.map((s): typeof s & { via: string[] } => {
+                if (s.sources === UNKNOWN) return { ...s, via: [] };
+                if (s.prefixLists === UNKNOWN) { d.defer(`${label(s.owner)} prefix lists`); return { ...s, sources: UNKNOWN, via: [] }; }
+                const sources = [...s.sources];
+                const via: string[] = [];
+                let unknown = false;
+                for (const id of s.prefixLists) {
+                    const list = lists.of(id);
+                    if (list === undefined) {
+                        if (lists.unknownIds.length) { for (const r of lists.unknownIds) d.defer(`${label(r)}.id (named by ${label(s.owner)})`); unknown = true; continue; }
+                        if (!allowedLists.includes(id)) report(`${label(s.owner)} takes ingress from the managed prefix list ${id}, which this stack does not define, so its entries cannot be judged (an AWS-managed list such as CloudFront's origin-facing admits every AWS customer's traffic); list the institution's CIDRs, define the prefix list in this stack, or name ${id} in allowedPrefixListIds.`, s.owner.urn);
+                        continue;
+                    }
+                    if (list.cidrs === UNKNOWN) { for (const p of list.unknown) d.defer(p); unknown = true; continue; }
+                    sources.push(...list.cidrs);
+                    via.push(label(list.owner));
+                }
+                return { ...s, sources: unknown ? UNKNOWN : sources, via };
+            });
             // If all known sources together stay within the limit, no group can exceed it: nothing to defer.
-            const everything = sets.flatMap((s) => (s.sources === UNKNOWN ? [] : s.sources));
-            if (!sets.some((s) => s.sources === UNKNOWN) && cidrBreadthProblems(everything, limitsOf(c)).length === 0) return;
-            for (const s of sets) {
+            const everything = resolved.flatMap((s) => (s.sources === UNKNOWN ? [] : s.sources));
+            if (!resolved.some((s) => s.sources === UNKNOWN) && cidrBreadthProblems(everything, limitsOf(c)).length === 0) return;
+            for (const s of resolved) {
                 if (s.sources === UNKNOWN) { d.defer(`${label(s.owner)} ingress`); continue; }
                 const groupKey = typeof s.group === "function" ? (s.group as () => unknown)() : s.group;
                 if (groupKey === UNKNOWN) { d.defer(`${label(s.owner)}.securityGroupId`); continue; }
                 const g = groups.get(groupKey) ?? { owners: new Set<string>(), sources: [], urn: s.owner.urn };
-                g.owners.add(label(s.owner));
+                g.owners.add(s.via.length ? `${label(s.owner)} (prefix list ${s.via.join(", ")})` : label(s.owner));
                 g.sources.push(...s.sources);
                 groups.set(groupKey, g);
             }

@@ -7,10 +7,17 @@
  * researcher without being their identity (the instance role of their workstation, the Pod Identity
  * role of their server and jobs: tagged `archaeo-workstation-of` / `archaeo-pods-of: <id>`) are held
  * to the same data scope; who may assume those is judged by iam-trust-policies-scoped.
+ *
+ * What reaches a role is every policy that reaches it however it is attached (inline, RolePolicy,
+ * a customer-managed policy of this stack through RolePolicyAttachment, PolicyAttachment,
+ * RolePolicyAttachmentsExclusive or managedPolicyArns), and what a statement allows is judged by
+ * what it reaches: on a researcher's own resources only the actions the design gives them there
+ * (infra/iam.ts researcherInstancePolicy: start, stop, sessions), never IAM (their own role
+ * included: a grant there rewrites what they may do), the stack key only through a service.
  */
-import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyResource, ReportViolation, StackValidationPolicy } from "@pulumi/policy";
 import { parseArn, principalsOf } from "../lib/arn";
-import { expandAction, isBroadResource } from "../lib/iam";
+import { allowedSessionDocuments, disallowedSessionDocuments, expandAction, isBroadResource, literalPrefix } from "../lib/iam";
 import { conditionEntries, isPinningOperator, Statement, statementsOf } from "../lib/policy-document";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
@@ -26,6 +33,8 @@ interface ResearcherConfig {
     datasetsPurpose: string;
     allowedSessionDocuments: string[];
     sharedActions: string[];
+    ownResourceActions: Record<string, string[]>;
+    keyActions: string[];
 }
 const DEFAULTS: ResearcherConfig = {
     researcherTag: "researcher",
@@ -37,6 +46,13 @@ const DEFAULTS: ResearcherConfig = {
     // eks:DescribeCluster builds a researcher's kubeconfig; the ECR pull actions let a workstation pull
     // the institution's image (one repository for everyone, by design).
     sharedActions: ["eks:DescribeCluster", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    // On their own workstation (tagged researcher: <id>) a researcher starts, stops and opens sessions
+    // (infra/iam.ts researcherInstancePolicy); nothing else. ec2-instance-connect:SendSSHPublicKey would
+    // log them in as ec2-user (sudo), ec2:ModifyInstanceAttribute would change its user data or role.
+    ownResourceActions: { "ec2:instance": ["ec2:StartInstances", "ec2:StopInstances", "ssm:StartSession"] },
+    // The stack key, only through a service (kms:ViaService): the EBS user permissions ("Requirements for
+    // Amazon EBS encryption"), S3 and SSM SecureString use. Nothing that administers the key or its grants.
+    keyActions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DescribeKey", "kms:CreateGrant"],
 };
 
 type Stack = readonly PolicyResource[];
@@ -46,10 +62,17 @@ function ownedArns(resources: Stack, tag: string, id: string): Array<string | ty
     return resources.filter((r) => { const t = effectiveTags(r); return t !== UNKNOWN && t[tag] === id; }).map((r) => get(() => r.props.arn)).filter((a) => a !== undefined) as Array<string | typeof UNKNOWN>;
 }
 
+/** The names a role is referred to by (RolePolicy.role, attachments): its name and id. */
+function roleNames(role: PolicyResource): string[] {
+    return [get(() => role.props.name), get(() => role.props.id)].filter((x): x is string => typeof x === "string" && x !== "");
+}
+
+interface Granted { where: string; statements: Statement[] }
+
 /** Inline policy documents of a role: its RolePolicy resources and inlinePolicies (UNKNOWN if not matched yet). */
-function policiesOf(resources: Stack, role: PolicyResource, d: Deferrals): Array<{ where: string; statements: Statement[] }> {
-    const names = [get(() => role.props.name), get(() => role.props.id)].filter((x) => typeof x === "string" && x);
-    const out: Array<{ where: string; statements: Statement[] }> = [];
+function policiesOf(resources: Stack, role: PolicyResource, d: Deferrals): Granted[] {
+    const names = roleNames(role);
+    const out: Granted[] = [];
     for (const p of resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")) {
         const target = get(() => p.props.role);
         if (target === UNKNOWN || (names.length === 0 && target !== undefined)) { d.defer(`${label(p)}.role`); continue; }
@@ -64,26 +87,110 @@ function policiesOf(resources: Stack, role: PolicyResource, d: Deferrals): Array
     return out;
 }
 
+/**
+ * Resources that attach managed policies to roles, with the properties naming the roles and the
+ * policies (@pulumi/aws 7: RolePolicyAttachment, PolicyAttachment, RolePolicyAttachmentsExclusive;
+ * Role.managedPolicyArns is read from the role). RolePoliciesExclusive only names which inline
+ * RolePolicy resources may exist: it adds no document.
+ */
+const ATTACHMENT_FORMS: Readonly<Record<string, { roles: string; arns: string }>> = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": { roles: "role", arns: "policyArn" },
+    "aws:iam/policyAttachment:PolicyAttachment": { roles: "roles", arns: "policyArn" },
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": { roles: "roleName", arns: "policyArns" },
+};
+
+/**
+ * Every identity-policy document that reaches a role: inline ones, and each managed policy attached
+ * in any form. A customer-managed policy is resolved to this stack's aws.iam.Policy of that ARN and
+ * its document judged like an inline one; one the stack does not define is reported (what it grants
+ * cannot be seen). AWS-managed policies on a researcher's role are reported here; on a role acting
+ * for them they are judged by iam-managed-policies-allowlisted / iam-attachments-match-roles.
+ */
+function documentsOf(resources: Stack, role: PolicyResource, d: Deferrals, report: ReportViolation, who: string, researcherRole: boolean): Granted[] {
+    const out = policiesOf(resources, role, d);
+    const names = roleNames(role);
+    const attached: Array<{ via: PolicyResource; arn: string }> = [];
+    const own = known(() => role.props.managedPolicyArns);
+    if (own === UNKNOWN) d.defer(`${label(role)}.managedPolicyArns`);
+    else for (const arn of asArray(own as string[])) attached.push({ via: role, arn: String(arn) });
+    for (const r of resources) {
+        const form = ATTACHMENT_FORMS[r.type];
+        if (!form) continue;
+        const targets = known(() => r.props[form.roles]);
+        if (targets === UNKNOWN) { d.defer(`${label(r)}.${form.roles}`); continue; }
+        const list = asArray(targets as string | string[]).map(String);
+        if (list.length === 0) continue;
+        if (names.length === 0) { d.defer(`${label(r)}.${form.roles} (the name of ${label(role)} is unknown)`); continue; }
+        if (!list.some((t) => names.includes(t))) continue;
+        const arns = known(() => r.props[form.arns]);
+        if (arns === UNKNOWN) { d.defer(`${label(r)}.${form.arns}`); continue; }
+        for (const arn of asArray(arns as string | string[])) attached.push({ via: r, arn: String(arn) });
+    }
+    if (attached.length === 0) return out;
+    const policies = resources.filter((r) => r.type === "aws:iam/policy:Policy").map((p) => ({ p, arn: get(() => p.props.arn) }));
+    for (const { via, arn } of attached) {
+        const managed = awsManagedPolicyName(arn);
+        if (managed !== undefined) {
+            if (researcherRole) report(`${who} has ${label(via)} attaching the AWS-managed policy ${managed}, which is written for every principal of an account, not one researcher; write the researcher's grants inline, scoped to them.`, via.urn);
+            continue;
+        }
+        const match = policies.find((x) => x.arn === arn);
+        if (!match) {
+            const unknown = policies.filter((x) => x.arn === UNKNOWN);
+            if (unknown.length) { for (const x of unknown) d.defer(`${label(x.p)}.arn (to match ${label(via)}'s ${arn})`); continue; }
+            report(`${who} has ${label(via)} attaching ${arn}, a customer-managed policy this stack does not define, so what it grants cannot be judged; define it in this stack (aws.iam.Policy) or write the grant inline.`, via.urn);
+            continue;
+        }
+        const doc = known(() => match.p.props.policy);
+        if (doc === UNKNOWN) { d.defer(`${label(match.p)}.policy`); continue; }
+        out.push({ where: `${label(match.p)} (attached by ${label(via)})`, statements: statementsOf(doc) ?? [] });
+    }
+    return out;
+}
+
 /** Does the statement pin `aws:ResourceTag/<tag>` (or a service's ResourceTag) to exactly `id`? */
 function pinnedToResearcher(s: Statement, tag: string, id: string): boolean {
     return conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && new RegExp(`^[a-z0-9-]+:ResourceTag/${tag}$`, "i").test(key) && values.length > 0 && values.every((v) => v === id));
 }
 
 /**
- * The caller session a trust statement pins (aws:userid is "<role id>:<session name>" for an assumed
- * role: IAM policy reference, "AWS global condition context keys", aws:userid), as one comparable
- * string; undefined when nothing pins it or a value leaves the session name open ("*", "*:*").
+ * The one caller session a trust statement pins, or undefined when it leaves the session open. For
+ * an assumed role aws:userid is "<role id>:<session name>" (IAM policy reference, "AWS global
+ * condition context keys", aws:userid). Under StringLike the role-id part may be a wildcard (the
+ * Principal names the one role, and role ids hold no ":"), but the session part must be exact: no
+ * "*" or "?" ("*:*@uni.example" lets everyone of that domain in). Under StringEquals the value is
+ * literal. Several values, operators that do not pin (IfExists, Not..., IgnoreCase) or sessions that
+ * differ leave it open.
  */
-function sessionPin(st: Statement): string | undefined {
-    const values = conditionEntries(st).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "aws:userid").flatMap(([, , v]) => v);
-    if (values.length === 0 || values.some((v) => !/[^*?]/.test(v.split(":").pop() ?? ""))) return undefined;
-    return values.map((v) => v.split(":").pop()!).sort().join(",");
+export function sessionPin(st: Statement): string | undefined {
+    const entries = conditionEntries(st).filter(([, key]) => key.toLowerCase() === "aws:userid");
+    if (entries.length === 0) return undefined;
+    const sessions = new Set<string>();
+    for (const [op, , values] of entries) {
+        if (op !== "StringEquals" && op !== "StringLike") return undefined;
+        for (const v of values) {
+            const m = /^([^:]*):([^:]+)$/.exec(v);
+            if (!m) return undefined;
+            if (op === "StringLike" && /[*?]/.test(m[2])) return undefined;
+            sessions.add(m[2]);
+        }
+    }
+    return sessions.size === 1 ? [...sessions][0] : undefined;
+}
+
+/**
+ * An IAM Identity Center permission-set role: Identity Center names each session after the user it
+ * signed in (the caller cannot choose it), so a pinned session tells its users apart. On any other
+ * role the caller picks the session name (sts:AssumeRole RoleSessionName), so a pin does not.
+ */
+function isIdentityCenterRole(arn: string): boolean {
+    return /^arn:[^:]+:iam::\d{12}:role\/aws-reserved\/sso\.amazonaws\.com\//.test(arn);
 }
 
 export const researcherPolicies: StackValidationPolicy[] = [
     {
         name: "researcher-roles-scoped",
-        description: "Checks whether each researcher's role (tagged researcher: <id>) is assumed only by that researcher's principal (a shared role told apart by a pinned session), and its policies, and those of the roles acting for them (workstation, pods), reach only that researcher's resources, their S3 prefix (plus read-only datasets/), their parameters, the stack key and the SSH / port-forwarding session documents.",
+        description: "Checks whether each researcher's role (tagged researcher: <id>) is assumed only by that researcher's principal (a shared Identity Center role told apart by an exact session), and the policies that reach it or the roles acting for them (workstation, pods) however attached (inline, RolePolicy, customer-managed through any attachment) reach only that researcher's resources with the actions the design gives them (start, stop, sessions; never IAM), their S3 prefix (plus read-only datasets/), their parameters, the stack key through a service, and the SSH / port-forwarding session documents.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
@@ -94,6 +201,8 @@ export const researcherPolicies: StackValidationPolicy[] = [
                 datasetsPurpose: { type: "string", default: DEFAULTS.datasetsPurpose },
                 allowedSessionDocuments: { type: "array", items: { type: "string" }, default: DEFAULTS.allowedSessionDocuments },
                 sharedActions: { type: "array", items: { type: "string" }, default: DEFAULTS.sharedActions, description: "Actions a researcher may perform on shared (untagged) stack resources, e.g. eks:DescribeCluster to build a kubeconfig, ECR pulls of the institution's image." },
+                ownResourceActions: { type: "object", additionalProperties: { type: "array", items: { type: "string" } }, default: DEFAULTS.ownResourceActions, description: "\"<service>:<resource type>\" -> actions (globs) a researcher may perform on their own resources of that type (tagged researcher: <id>); none on any other type, and never on IAM resources." },
+                keyActions: { type: "array", items: { type: "string" }, default: DEFAULTS.keyActions, description: "Actions on the stack key a researcher's grants may hold, always with a kms:ViaService condition (kms:CreateGrant also with kms:GrantIsForAWSResource)." },
             },
         },
         validateStack: onStack(async (args, report, d) => {
@@ -114,10 +223,11 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     const forWhom = c.actingForTags.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
                     if (forWhom === undefined) continue;
                     const owned = ownedArns(all, c.researcherTag, forWhom);
-                    for (const pol of policiesOf(all, role, d)) {
+                    const who = `${label(role)} (acts for researcher ${forWhom})`;
+                    for (const pol of documentsOf(all, role, d, report, who, false)) {
                         for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                             const problems = await statementProblems(s, { id: forWhom, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
-                            if (problems.length) report(`${label(role)} (acts for researcher ${forWhom}): ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
+                            if (problems.length) report(`${who}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
                         }
                     }
                     continue;
@@ -139,16 +249,9 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     const want = c.researcherPrincipals[id];
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
                 }
-                // Nothing managed: everything a researcher may do is in the inline policies judged here.
-                for (const att of all.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
-                    const target = get(() => att.props.role);
-                    if (target === UNKNOWN) { d.defer(`${label(att)}.role`); continue; }
-                    if (target !== get(() => role.props.name)) continue;
-                    const arn = get(() => att.props.policyArn);
-                    report(`${where} has ${label(att)} attaching ${arn === UNKNOWN ? "a policy" : awsManagedPolicyName(String(arn)) ?? arn}; a researcher's permissions must be inline and scoped to them.`, att.urn);
-                }
+                // Every policy that reaches the role, however attached, judged statement by statement.
                 const owned = ownedArns(all, c.researcherTag, id);
-                for (const pol of policiesOf(all, role, d)) {
+                for (const pol of documentsOf(all, role, d, report, where, true)) {
                     for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                         const problems = await statementProblems(s, { id, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
                         if (problems.length) report(`${where}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
@@ -158,8 +261,12 @@ export const researcherPolicies: StackValidationPolicy[] = [
             for (const [principal, entries] of trusted) {
                 const ids = [...new Set(entries.map((e) => e.id))];
                 if (ids.length < 2) continue;
+                if (!isIdentityCenterRole(principal)) {
+                    report(`The roles of researchers ${ids.join(" and ")} trust the same principal ${principal}, which is not an IAM Identity Center permission-set role: whoever assumes it chooses their own session name (sts:AssumeRole RoleSessionName), so a session pin cannot tell them apart; give each researcher their own principal.`);
+                    continue;
+                }
                 const open = entries.filter((e) => e.session === undefined).map((e) => e.id);
-                if (open.length) { report(`The roles of researchers ${ids.join(" and ")} trust the same principal ${principal}, and ${[...new Set(open)].join(" and ")}'s trust does not pin the caller's session (aws:userid): everyone who may use ${principal} could act as ${[...new Set(open)].join(" and ")}; each researcher acts only as themselves.`); continue; }
+                if (open.length) { report(`The roles of researchers ${ids.join(" and ")} trust the same principal ${principal}, and ${[...new Set(open)].join(" and ")}'s trust does not pin one exact caller session (Condition StringEquals/StringLike aws:userid "*:<their session name>", no wildcard in the session): everyone who may use ${principal} could act as ${[...new Set(open)].join(" and ")}; each researcher acts only as themselves.`); continue; }
                 const bySession = new Map<string, string[]>();
                 for (const e of entries) bySession.set(e.session!, [...new Set([...(bySession.get(e.session!) ?? []), e.id])]);
                 for (const [session, same] of bySession) {
@@ -178,19 +285,40 @@ interface Scope {
     c: ResearcherConfig;
 }
 
+/** Does the statement pin kms:ViaService to named services (no value that is only a wildcard)? */
+function viaServicePinned(s: Statement): boolean {
+    const values = conditionEntries(s).filter(([op, key]) => isPinningOperator(op) && key.toLowerCase() === "kms:viaservice").flatMap(([, , v]) => v);
+    return values.length > 0 && values.every((v) => /^[a-z0-9-]+\./i.test(v));
+}
+
+/** Does the statement require kms:GrantIsForAWSResource "true" (an AWS service creates the grant for the caller)? */
+function grantForAwsResource(s: Statement): boolean {
+    return conditionEntries(s).some(([op, key, values]) => op === "Bool" && key.toLowerCase() === "kms:grantisforawsresource" && values.length > 0 && values.every((v) => String(v).toLowerCase() === "true"));
+}
+
+/** "instance/i-1" -> "instance", "key/abc" -> "key", "log-group:x" -> "log-group". */
+function resourceTypeOf(resource: string): string {
+    return /^([^/:]*)[/:]/.exec(resource)?.[1] ?? resource;
+}
+
 /** What in one statement reaches beyond the researcher. */
 async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: string): Promise<string[]> {
     const out: string[] = [];
     const { id, c } = sc;
     if (s.notActions || s.notResources) return ["uses NotAction/NotResource, which reaches every other action or resource"];
-    const actions = (await Promise.all(s.actions.map((p) => (p === "*" ? Promise.resolve([]) : expandAction(p))))).flat();
+    const expanded = await Promise.all(s.actions.map(async (p) => ({ p, list: p === "*" ? [] : await expandAction(p) })));
+    const actions = expanded.flatMap((x) => x.list);
     if (s.actions.includes("*")) out.push(`allows Action "*"`);
+    // An action the dataset does not know cannot be judged as allowed: name the actions the design uses.
+    const unmatched = expanded.filter((x) => x.p !== "*" && x.list.length === 0).map((x) => x.p);
+    if (unmatched.length) out.push(`allows ${few(unmatched)}, which match${unmatched.length === 1 ? "es" : ""} no IAM action, so what ${unmatched.length === 1 ? "it grants" : "they grant"} cannot be judged`);
     const readOnly = actions.every((a) => /^(Read|List)$/.test(a.accessLevel));
     const shared = actions.length > 0 && actions.every((a) => c.sharedActions.some((x) => globMatch(x, a.action)));
+    // Actions without resource-level permissions do nothing on a named resource (only Resource "*" grants them).
+    const resourceLevel = actions.filter((a) => !a.wildcardOnly);
     for (const res of s.resources) {
         if (res === "*") {
-            const resourceLevel = actions.filter((a) => !a.wildcardOnly).map((a) => a.action);
-            if (resourceLevel.length) out.push(`allows ${few(resourceLevel)} on "*" (every resource of every researcher)`);
+            if (resourceLevel.length) out.push(`allows ${few(resourceLevel.map((a) => a.action))} on "*" (every resource of every researcher)`);
             continue;
         }
         if (res.includes("${aws:userid}") && /:session\//.test(res)) continue; // their own Session Manager sessions
@@ -199,13 +327,22 @@ async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: s
         if (/:session\/\*$/.test(res) && conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && key === "ssm:resourceTag/aws:ssmmessages:session-id" && values.length > 0 && values.every((v) => v === "${aws:userid}"))) continue;
         const a = parseArn(res);
         if (!a) { out.push(`names '${res}', which is not an ARN`); continue; }
-        if (a.service === "ssm" && a.resource.startsWith("document/")) {
-            if (!c.allowedSessionDocuments.includes(a.resource.slice("document/".length))) out.push(`allows the SSM document ${a.resource.slice("document/".length)}`);
+        if (/[*?]/.test(a.partition) || /[*?]/.test(a.service)) { out.push(`names '${res}', whose wildcard service reaches every service's resources`); continue; }
+        // IAM resources are never a researcher's own, their own role included: a grant there rewrites what they may do.
+        if (a.service === "iam") {
+            if (resourceLevel.length) out.push(`allows ${few(resourceLevel.map((x) => x.action))} on ${res}: IAM resources (their own role too) are never a researcher's to change`);
             continue;
         }
-        if (a.service === "ssm" && a.resource.startsWith("parameter/")) {
-            if (!a.resource.includes(`/researchers/${id}/`)) out.push(`reaches the SSM parameter ${a.resource.slice("parameter".length)}, outside .../researchers/${id}/`);
-            continue;
+        if (a.service === "ssm") {
+            // Judged by the documents the pattern reaches ("arn:aws:ssm:*:*:d*" reaches the shell), not its spelling.
+            const other = disallowedSessionDocuments(res, c.allowedSessionDocuments);
+            if (other.length) { out.push(`reaches the SSM document${other.length > 1 ? "s" : ""} ${few(other, 3)} through '${res}'; only ${c.allowedSessionDocuments.join(" and ")}`); continue; }
+            if (allowedSessionDocuments(res, c.allowedSessionDocuments).length) continue;
+            if (a.resource.startsWith("parameter/")) {
+                // Their own subtree, spelled before any wildcard.
+                if (!literalPrefix(a.resource).includes(`/researchers/${id}/`)) out.push(`reaches the SSM parameter${/[*?]/.test(a.resource) ? "s" : ""} ${a.resource.slice("parameter".length)}, outside .../researchers/${id}/`);
+                continue;
+            }
         }
         if (a.service === "s3") {
             const [bucket, ...rest] = a.resource.split("/");
@@ -233,12 +370,26 @@ async function statementProblems(s: Statement, sc: Scope, d: Deferrals, where: s
             continue;
         }
         if (a.service === "kms" && a.resource.startsWith("key/")) {
+            // The key only through the service that needs it: used directly it decrypts any ciphertext under it (a
+            // data key of another researcher's volume too). kms:GrantIsForAWSResource: "only when an AWS service that is
+            // integrated with AWS KMS sends the request on the principal's behalf" (AWS KMS developer guide, "Controlling access to grants").
+            const beyond = actions.filter((x) => !c.keyActions.some((k) => globMatch(k, x.action))).map((x) => x.action);
+            if (beyond.length) out.push(`allows ${few(beyond)} on the key ${res}; a researcher's grants hold only ${few(c.keyActions, 3)}`);
+            if (!viaServicePinned(s)) out.push(`uses the key ${res} without Condition kms:ViaService naming the service (e.g. s3.<region>.amazonaws.com): directly, it decrypts any ciphertext under the key`);
+            if (actions.some((x) => x.action.toLowerCase() === "kms:creategrant") && !grantForAwsResource(s)) out.push(`allows kms:CreateGrant on ${res} without Condition Bool kms:GrantIsForAWSResource "true": the researcher could grant the key to any principal`);
             if (sc.keys.includes(UNKNOWN)) { d.defer(`${where} (the stack key ARN is known once the key exists)`); continue; }
             if (!sc.keys.includes(res)) out.push(`uses the key ${res}, not this stack's key`);
             continue;
         }
-        if (sc.owned.includes(res)) continue;
-        if (isBroadResource(res) && pinnedToResearcher(s, c.researcherTag, id)) continue;
+        // Their own resources (tagged researcher: <id>), or a broad pattern pinned to them by tag: only the
+        // actions the design gives a researcher on that type.
+        if (sc.owned.includes(res) || (isBroadResource(res) && pinnedToResearcher(s, c.researcherTag, id))) {
+            const type = `${a.service}:${resourceTypeOf(a.resource)}`;
+            const allowed = Object.entries(c.ownResourceActions).filter(([k]) => globMatch(type, k)).flatMap(([, v]) => v);
+            const beyond = resourceLevel.map((x) => x.action).filter((x) => !allowed.some((p) => globMatch(p, x)));
+            if (beyond.length) out.push(`allows ${few(beyond)} on ${res}, their own ${type}: a researcher may ${allowed.length ? `only ${few(allowed)}` : "do nothing"} there (ownResourceActions)`);
+            continue;
+        }
         if (shared) continue;
         if (sc.owned.includes(UNKNOWN)) { d.defer(`${where} (ARNs of resources tagged ${c.researcherTag}: ${id} are known once they exist)`); continue; }
         out.push(`reaches ${res}, which is not tagged ${c.researcherTag}: ${id}`);

@@ -75,7 +75,7 @@ export const alicePolicy = () => ({ Version: "2012-10-17", Statement: [
     { Sid: "ListOwnAndDatasets", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { "s3:prefix": ["researchers/alice/*", "datasets/*"] } } },
     { Sid: "OwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` },
     { Sid: "ReadDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/datasets/*` },
-    { Sid: "StackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY },
+    { Sid: "StackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
     { Sid: "EbsGrants", Effect: "Allow", Action: "kms:CreateGrant", Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `ec2.${REGION}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } } },
 ] });
 
@@ -160,7 +160,7 @@ export function compliant(): RecordedResource[] {
         fixture("aws:iam/rolePolicy:RolePolicy", "pol", { role: "archaeo-x-workstation", policy: doc(
             { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
             { Sid: "Pull", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` },
-            { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/*` },
+            { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
         ) }),
         fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: doc({ Sid: "Alice", Effect: "Allow", Principal: { AWS: ALICE_PRINCIPAL }, Action: ["sts:AssumeRole", "sts:SetSourceIdentity"] }), tags: { researcher: ALICE } },
             { state: { arn: ALICE_ROLE } }),

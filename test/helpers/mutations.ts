@@ -7,6 +7,7 @@ import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
     add, ALICE_INSTANCE, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
 } from "./fixtures";
+import * as fx from "./fixtures";
 
 export interface Mutation {
     /** The policy that must report it. */
@@ -340,4 +341,99 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("security-groups-ingress-union-limited", "security group of a /16 rule unknown", "securityGroupId", set("in", (p) => { p.securityGroupId = UNKNOWN; p.cidrIpv4 = "52.0.0.0/16"; })),
     u("required-tags", "tags unknown", "tags", set("repo", (p) => { p.tags = UNKNOWN; })),
     u("iam-attachments-match-roles", "attachment role unknown", "role", set("ws-ssm", (p) => { p.role = UNKNOWN; })),
+    // pack-iam hardening
+    // P1: a researcher's own resources get only the actions the design gives them; IAM is never theirs; the key only through a service.
+    m("researcher-roles-scoped", "researcher may rewrite her own role (iam:PutRolePolicy, AttachRolePolicy, UpdateAssumeRolePolicy on it)", pushStmt("alice-policy", { Sid: "Esc", Effect: "Allow", Action: ["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"], Resource: ALICE_ROLE })),
+    m("researcher-roles-scoped", "researcher pushes an SSH key to her own instance (EC2 Instance Connect logs in as ec2-user, sudo)", pushStmt("alice-policy", { Sid: "Eic", Effect: "Allow", Action: "ec2-instance-connect:SendSSHPublicKey", Resource: ALICE_INSTANCE })),
+    m("researcher-roles-scoped", "researcher modifies her own instance's attributes (user data, instance role)", pushStmt("alice-policy", { Sid: "Modify", Effect: "Allow", Action: "ec2:ModifyInstanceAttribute", Resource: ALICE_INSTANCE })),
+    m("researcher-roles-scoped", "researcher's IAM actions on every IAM resource pinned by aws:ResourceTag/researcher", pushStmt("alice-policy", { Sid: "Tag", Effect: "Allow", Action: ["iam:PutRolePolicy", "ec2:ModifyInstanceAttribute"], Resource: "arn:aws:iam::*:*", Condition: { StringEquals: { "aws:ResourceTag/researcher": "alice" } } })),
+    m("researcher-roles-scoped", "researcher's ec2:* on every instance pinned by aws:ResourceTag/researcher", pushStmt("alice-policy", { Sid: "AllOnOwn", Effect: "Allow", Action: "ec2:*", Resource: "arn:aws:ec2:us-east-1:123456789012:instance/*", Condition: { StringEquals: { "ec2:ResourceTag/researcher": "alice" } } })),
+    m("researcher-roles-scoped", "researcher's kms:CreateGrant on the stack key without kms:GrantIsForAWSResource", stmt("alice-policy", "EbsGrants", (s) => { delete s.Condition.Bool; })),
+    m("researcher-roles-scoped", "researcher uses the stack key directly (no kms:ViaService)", stmt("alice-policy", "StackKey", (s) => { delete s.Condition; })),
+    m("researcher-roles-scoped", "researcher administers the stack key (kms:PutKeyPolicy, even through EC2)", stmt("alice-policy", "StackKey", (s) => { s.Action = ["kms:Decrypt", "kms:PutKeyPolicy"]; })),
+    m("researcher-roles-scoped", "alice's workstation role uses the stack key directly (no kms:ViaService)", stmt("alice-ws-policy", "StackKeyThroughS3", (s) => { delete s.Condition; })),
+    m("researcher-roles-scoped", "researcher's action unknown to the IAM dataset on her own instance", stmt("alice-policy", "OwnWorkstation", (s) => { s.Action = ["ec2:StartInstances", "ec2:StartInstancesAndMore"]; })),
+    // P2: every attachment form of a customer-managed policy is resolved to its document, for researcher and acting-for roles.
+    m("researcher-roles-scoped", "whole-bucket customer-managed policy in alice's managedPolicyArns", (rs) => { add(packIamWholeBucketPolicy())(rs); set("alice-role", (p) => { p.managedPolicyArns = [packIamPolicyArn()]; })(rs); }),
+    m("researcher-roles-scoped", "whole-bucket customer-managed policy attached to alice's workstation role (RolePolicyAttachment)", (rs) => { add(packIamWholeBucketPolicy())(rs); add(fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-all", { role: "archaeo-x-ws-alice", policyArn: packIamPolicyArn() }))(rs); }),
+    m("researcher-roles-scoped", "whole-bucket customer-managed policy through RolePolicyAttachmentsExclusive on alice's role", (rs) => { add(packIamWholeBucketPolicy())(rs); add(fixture("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", "alice-excl", { roleName: "archaeo-x-alice", policyArns: [packIamPolicyArn()] }))(rs); }),
+    m("researcher-roles-scoped", "whole-bucket customer-managed policy through a PolicyAttachment naming alice's pods role", (rs) => { add(packIamWholeBucketPolicy())(rs); add(fixture("aws:iam/policyAttachment:PolicyAttachment", "pods-all", { name: "all", roles: ["archaeo-x-pods-alice"], policyArn: packIamPolicyArn() }))(rs); }),
+    m("researcher-roles-scoped", "a customer-managed policy outside the stack attached to alice's workstation role", add(fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-foreign", { role: "archaeo-x-ws-alice", policyArn: "arn:aws:iam::123456789012:policy/someone-elses" }))),
+    m("researcher-roles-scoped", "an AWS-managed policy in alice's managedPolicyArns", set("alice-role", (p) => { p.managedPolicyArns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]; })),
+    u("researcher-roles-scoped", "document of a policy attached to alice's role unknown", "Policy 'all-data'.policy", (rs) => { add(packIamWholeBucketPolicy())(rs); set("alice-role", (p) => { p.managedPolicyArns = [packIamPolicyArn()]; })(rs); set("all-data", (p) => { p.policy = UNKNOWN; })(rs); }),
+    u("researcher-roles-scoped", "managedPolicyArns of alice's workstation role unknown", "Role 'alice-ws-role'.managedPolicyArns", set("alice-ws-role", (p) => { p.managedPolicyArns = UNKNOWN; })),
+    // P3: a session pin tells two researchers of one role apart only when it is exact, on an Identity Center role.
+    m("researcher-roles-scoped", "alice's trust pins aws:userid '*:*@uni.example' while bob shares the SSO role", (rs) => {
+        setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringEquals: { "sts:RoleSessionName": "alice" }, StringLike: { "aws:userid": "*:*@uni.example" } }; }, "assumeRolePolicy")(rs);
+        add(packIamBobRole(fx.ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
+    }),
+    m("researcher-roles-scoped", "alice's trust pins two sessions (hers and bob's)", (rs) => {
+        setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringLike: { "aws:userid": ["*:alice@uni.example", "*:bob@uni.example"] } }; }, "assumeRolePolicy")(rs);
+        add(packIamBobRole(fx.ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
+    }),
+    m("researcher-roles-scoped", "two researchers share a role that is not Identity Center's, told apart only by session names the caller picks", (rs) => {
+        const shared = "arn:aws:iam::123456789012:role/Researchers";
+        setDoc("alice-role", (d) => { d.Statement[0].Principal.AWS = shared; d.Statement[0].Condition = { StringLike: { "aws:userid": "*:alice" } }; }, "assumeRolePolicy")(rs);
+        add(packIamBobRole(shared, { StringLike: { "aws:userid": "*:bob" } }))(rs);
+    }),
+    // P4: resource patterns judged by what they reach: session documents by glob, breadth by researchers covered.
+    m("ssm-sessions-no-shell", "service role: StartSession on document ARN 'arn:aws:ssm:*:*:d*' (reaches the shell document)", pushStmt("pol", { Sid: "Shell", Effect: "Allow", Action: "ssm:StartSession", Resource: [ALICE_INSTANCE, "arn:aws:ssm:*:*:d*"], Condition: { BoolIfExists: { "ssm:SessionDocumentAccessCheck": "true" } } })),
+    m("ssm-sessions-no-shell", "researcher: StartSession on 'arn:aws:ssm:us-east-1::*/AWS-Start*' (document type and name spelled with wildcards)", stmt("alice-policy", "SessionsToOwnWorkstation", (s) => { s.Resource[1] = "arn:aws:ssm:us-east-1::*/AWS-Start*"; })),
+    m("iam-policies-scoped", "service role reads every researcher's token (parameter/archaeo/x/researchers/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/*"; })),
+    m("iam-policies-scoped", "service role reads the whole stack's parameters (parameter/archaeo/x/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/*"; })),
+    m("iam-policies-scoped", "service role reads researchers' tokens through a wildcard id (researchers/a*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/a*/jupyter-token"; })),
+    m("iam-policies-scoped", "service role starts every instance spelled instance/i-*", pushStmt("pol", { Sid: "StartAll", Effect: "Allow", Action: "ec2:StartInstances", Resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-*" })),
+    m("iam-policies-scoped", "service role reads every object of the dataset bucket (bucket/*)", pushStmt("pol", { Sid: "AllObjects", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` })),
+    // P9: ingress sources spelled as managed prefix lists are resolved to their entries; the default security group is a security group.
+    m("security-groups-ingress-union-limited", "ingress rule from a stack-defined managed prefix list holding 0.0.0.0/0 (prefixListId)", (rs) => { add(packIamPrefixList([{ cidr: "0.0.0.0/0" }]))(rs); add(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "pl-in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8888, toPort: 8888, prefixListId: "pl-1" }))(rs); }),
+    m("security-groups-ingress-union-limited", "inline ingress from a prefix list whose ManagedPrefixListEntry is ::/0 (prefixListIds)", (rs) => {
+        add(packIamPrefixList([], "IPv6"))(rs);
+        add(fixture("aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry", "world-entry", { prefixListId: "pl-1", cidr: "::/0" }))(rs);
+        set("sg", (p) => { p.ingress.push({ protocol: "tcp", fromPort: 2222, toPort: 2222, prefixListIds: ["pl-1"] }); })(rs);
+    }),
+    m("security-groups-ingress-union-limited", "legacy rule from a managed prefix list the stack does not define (prefixListIds)", set("rule", (p) => { p.prefixListIds = ["pl-0123456789abcdef0"]; })),
+    m("security-groups-no-public-ingress", "the VPC's default security group open to 0.0.0.0/0", add(fixture("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", { vpcId: "vpc-1", ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] }, { state: { id: "sg-default" } }))),
+    m("security-groups-ingress-union-limited", "the VPC's default security group: four /17 rules add up to a /15", add(fixture("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default-sg", { vpcId: "vpc-1", ingress: ["52.0.0.0/17", "52.0.128.0/17", "52.1.0.0/17", "52.1.128.0/17"].map((cidr) => ({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [cidr] })) }, { state: { id: "sg-default" } }))),
+    u("security-groups-ingress-union-limited", "entries of the prefix list an ingress rule names unknown", "ManagedPrefixList 'world'.entries", (rs) => { add(packIamPrefixList(UNKNOWN as any))(rs); add(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "pl-in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8888, toPort: 8888, prefixListId: "pl-1" }))(rs); }),
+    u("security-groups-ingress-union-limited", "id of the stack's prefix list unknown while a rule names a list", "ManagedPrefixList 'world'.id", (rs) => { add(packIamPrefixList([{ cidr: "0.0.0.0/0" }]))(rs); set("world", (p) => { p.id = UNKNOWN; })(rs); set("rule", (p) => { p.prefixListIds = ["pl-1"]; })(rs); }),
+    // P10: docker run options parsed as docker's CLI parses them; host privileges refused.
+    m("ec2-containers-unprivileged", "container: --user 1000:1000 then --user 0 (docker applies the last)", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 1000:1000 --user 0"); })),
+    m("ec2-containers-unprivileged", "gzip user data: shorthand -u0 after --user 1000:1000", bobUserData((t) => t.replace("--user 1000:1000 \\", "--user 1000:1000 -u0 \\"))),
+    m("ec2-containers-unprivileged", "container: --user=root as a quoted word", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 1000:1000 '--user=root'"); })),
+    m("ec2-containers-unprivileged", "gzip user data: the docker socket bind-mounted (-v /var/run/docker.sock)", bobUserData((t) => t.replace("-v /workspace:/workspace", "-v /workspace:/workspace -v /var/run/docker.sock:/var/run/docker.sock"))),
+    m("ec2-containers-unprivileged", "container: /run bind-mounted through --mount (holds the docker socket)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --mount type=bind,source=/run,target=/host-run"); })),
+    m("ec2-containers-unprivileged", "container: the host's root filesystem bind-mounted", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all -v /:/host"); })),
+    m("ec2-containers-unprivileged", "container: --cap-add ALL", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add ALL"); })),
+    m("ec2-containers-unprivileged", "container: --cap-add SYS_ADMIN", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add=SYS_ADMIN"); })),
+    m("ec2-containers-unprivileged", "container: --pid host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --pid host"); })),
+    m("ec2-containers-unprivileged", "container: --ipc=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --ipc=host"); })),
+    m("ec2-containers-unprivileged", "container: --net host (Jupyter on every host address)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --net host"); })),
+    m("ec2-containers-unprivileged", "container: --userns host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --userns host"); })),
+    m("ec2-containers-unprivileged", "container: --device /dev/nvme0n1 (the root volume)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --device /dev/nvme0n1"); })),
+    m("ec2-containers-unprivileged", "gzip user data: --security-opt seccomp=unconfined", bobUserData((t) => t.replace("--security-opt no-new-privileges", "--security-opt no-new-privileges --security-opt seccomp=unconfined"))),
+    m("ec2-containers-unprivileged", "container: --security-opt apparmor:unconfined (the deprecated ':' form)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt apparmor:unconfined"); })),
+    m("ec2-containers-unprivileged", "container: --security-opt label=disable (no SELinux separation)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt label=disable"); })),
+    m("ec2-containers-unprivileged", "container: --cgroupns=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cgroupns=host"); })),
+    m("ec2-containers-unprivileged", "container started with 'docker container run' as root", set("ws", (p) => { p.userData = p.userData.replace("docker run --rm --user 1000:1000", "docker container run --rm --user 0"); })),
+    m("ec2-containers-unprivileged", "runcmd list form: [docker, run, --privileged, ...]", set("ws", (p) => { p.userData += `  - [docker, run, --user, "1000:1000", --privileged, "${IMAGE}"]\n`; })),
 ];
+
+// pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
+function pushStmt(name: string, statement: object): Mutate {
+    return setDoc(name, (d) => { d.Statement.push(statement); });
+}
+function packIamPolicyArn(): string {
+    return "arn:aws:iam::123456789012:policy/archaeo-x-all-data";
+}
+/** A customer-managed policy of the stack granting the whole dataset bucket. */
+function packIamWholeBucketPolicy() {
+    return fixture("aws:iam/policy:Policy", "all-data", { name: "archaeo-x-all-data", policy: fx.doc({ Sid: "All", Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`] }) }, { state: { arn: packIamPolicyArn() } });
+}
+/** Bob's researcher role trusting `principal` with a session condition. */
+function packIamBobRole(principal: string, condition: object) {
+    return fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: fx.doc({ Sid: "Bob", Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole", Condition: condition }) }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-bob" } });
+}
+/** A customer-managed prefix list of the stack (id pl-1). */
+function packIamPrefixList(entries: Array<{ cidr: string }>, addressFamily = "IPv4") {
+    return fixture("aws:ec2/managedPrefixList:ManagedPrefixList", "world", { name: "world", addressFamily, maxEntries: 5, entries }, { state: { id: "pl-1", arn: "arn:aws:ec2:us-east-1:123456789012:prefix-list/pl-1" } });
+}
