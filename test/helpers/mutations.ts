@@ -7,6 +7,7 @@ import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
     add, ALICE_INSTANCE, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
 } from "./fixtures";
+import { ALICE_PRINCIPAL, doc } from "./fixtures"; // pack-k8s hardening
 
 export interface Mutation {
     /** The policy that must report it. */
@@ -340,4 +341,47 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("security-groups-ingress-union-limited", "security group of a /16 rule unknown", "securityGroupId", set("in", (p) => { p.securityGroupId = UNKNOWN; p.cidrIpv4 = "52.0.0.0/16"; })),
     u("required-tags", "tags unknown", "tags", set("repo", (p) => { p.tags = UNKNOWN; })),
     u("iam-attachments-match-roles", "attachment role unknown", "role", set("ws-ssm", (p) => { p.role = UNKNOWN; })),
+    // pack-k8s hardening
+    // Pod Identity into the hub's and researchers' namespaces: only the service accounts the stack assigns to a researcher, with their role.
+    m("eks-pod-identities-match-researcher", "researcher-alice/default (not a service account the stack assigns) gets an untagged role reading the whole bucket", (rs) => {
+        add(fixture("aws:iam/role:Role", "batch-role", { name: "archaeo-x-batch", assumeRolePolicy: doc({ Sid: "P", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }) }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-batch` } }))(rs);
+        add(fixture("aws:iam/rolePolicy:RolePolicy", "batch-policy", { role: "archaeo-x-batch", policy: doc({ Sid: "All", Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`] }) }))(rs);
+        add(fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "batch-pods", { clusterName: "x", namespace: "researcher-alice", serviceAccount: "default", roleArn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-batch` }))(rs);
+    }),
+    m("eks-pod-identities-match-researcher", "alice's jobs service account (researcher-alice/researcher) gets a role acting for no researcher", add(fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "alice-jobs", { clusterName: "x", namespace: "researcher-alice", serviceAccount: "researcher", roleArn: "arn:aws:iam::123456789012:role/archaeo-x-workstation" }))),
+    m("eks-pod-identities-match-researcher", "the chart's hub service account (jupyterhub/hub) gets a role", add(fixture("aws:eks/podIdentityAssociation:PodIdentityAssociation", "hub-pods", { clusterName: "x", namespace: "jupyterhub", serviceAccount: "hub", roleArn: "arn:aws:iam::123456789012:role/archaeo-x-workstation" }))),
+    // EKS access policies: only admins (AmazonEKSClusterAdminPolicy at cluster scope) hold any.
+    m("eks-access-entries-scoped", "the researchers' SSO role gets AmazonEKSViewPolicy on the hub namespace (reads every server pod's token)", (rs) => {
+        add(fixture("aws:eks/accessEntry:AccessEntry", "sso-access", { clusterName: "x", principalArn: ALICE_PRINCIPAL, type: "STANDARD" }))(rs);
+        add(fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "sso-view", { clusterName: "x", principalArn: ALICE_PRINCIPAL, policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", accessScope: { type: "namespace", namespaces: ["jupyterhub"] } }))(rs);
+    }),
+    m("eks-access-entries-scoped", "a CI role (not an admin) gets AmazonEKSAdminPolicy on researcher-alice", add(fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ci-admin", { clusterName: "x", principalArn: "arn:aws:iam::123456789012:role/ci", policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy", accessScope: { type: "namespace", namespaces: ["researcher-alice"] } }))),
+    m("eks-access-entries-scoped", "a non-admin role gets AmazonEKSViewPolicy across the cluster", add(fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "viewer", { clusterName: "x", principalArn: "arn:aws:iam::123456789012:role/auditors", policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", accessScope: { type: "cluster" } }))),
+    m("eks-access-entries-scoped", "the admin's cluster-admin policy narrowed to the hub namespace (no longer an admin, still reads its pods)", set("admin-policy", (p) => { p.accessScope = { type: "namespace", namespaces: ["jupyterhub"] }; })),
+    u("eks-access-entries-scoped", "an access policy's scope unknown", "AccessPolicyAssociation 'admin-policy'.accessScope", set("admin-policy", (p) => { p.accessScope = UNKNOWN; })),
+    // The hub's namespace holds every server: no exec/attach/debug, no workloads, no configmap or secret writes, no tokens, no RBAC writes.
+    m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may attach to any hub pod with get only (a websocket attach)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/attach"], verbs: ["get"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may add debug containers to bob's server (pods/ephemeralcontainers by name)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/ephemeralcontainers"], resourceNames: ["jupyter-bob"], verbs: ["patch"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may exec through a */exec wildcard", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["*"], resources: ["*/exec"], verbs: ["*"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may create Jobs in the hub namespace (as researcher-bob, mounting home-bob)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may create pods in the hub namespace", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may patch bob's server pod (its image) by name", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], resourceNames: ["jupyter-bob"], verbs: ["patch"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may patch Deployments in the hub namespace (the hub's pod template)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["patch"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may update ConfigMaps (bob's ssh-keys-bob authorized_keys)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["configmaps"], verbs: ["update", "patch"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may create Secrets (a service-account-token secret for researcher-bob)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may mint service-account tokens (researcher-bob's Pod Identity)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may impersonate service accounts", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may create RoleBindings in the hub namespace", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice's get on pods names bob's server", set("alice-hub-role", (p) => { p.rules[0].resourceNames = ["jupyter-alice", "jupyter-bob", "hub-tunnel-0"]; })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may read a secret by name", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], resourceNames: ["hub"], verbs: ["get"] }); })),
+    // The port-forward guard is judged by its CEL: alice to jupyter-bob denied, to jupyter-alice admitted.
+    m("k8s-port-forward-own-server", "port-forward to any hub pod, guarded by a VAP whose validation is 'true'", (rs) => { set("alice-hub-role", (p) => { delete p.rules[1].resourceNames; })(rs); set("pf-policy", (p) => { p.spec.validations[0].expression = "true"; })(rs); }),
+    m("k8s-port-forward-own-server", "the guard's matchCondition matches no one (prefix typo 'archeo:')", set("pf-policy", (p) => { p.spec.matchConditions[0].expression = "request.userInfo.username.startsWith('archeo:')"; })),
+    m("k8s-port-forward-own-server", "the guard admits any server pod (startsWith('jupyter-'))", set("pf-policy", (p) => { p.spec.validations[0].expression = "request.name.startsWith('jupyter-')"; })),
+    m("k8s-port-forward-own-server", "the guard compares the wrong part of the user name (substring(7))", set("pf-policy", (p) => { p.spec.validations[0].expression = "request.name == 'jupyter-' + request.userInfo.username.substring(7) || request.name.startsWith('jupyter-b')"; })),
+    m("k8s-port-forward-own-server", "the guard's binding excludes pods/portforward", set("pf-binding", (p) => { p.spec.matchResources.excludeResourceRules = [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }]; })),
+    m("k8s-port-forward-own-server", "the guard selects objects by label (a CONNECT's PodPortForwardOptions has none)", set("pf-policy", (p) => { p.spec.matchConstraints.objectSelector = { matchLabels: { app: "jupyterhub" } }; })),
+    m("k8s-port-forward-own-server", "the guard covers only named pods (resourceNames)", set("pf-policy", (p) => { p.spec.matchConstraints.resourceRules[0].resourceNames = ["jupyter-alice"]; })),
+    m("k8s-port-forward-own-server", "the guard's validation does not compile", set("pf-policy", (p) => { p.spec.validations[0].expression = "request.name == 'jupyter-' +"; })),
 ];
