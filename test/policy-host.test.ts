@@ -125,7 +125,7 @@ describe("the pack in the real policy-pack host (run-policy-pack over gRPC)", fu
         const diags = diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(volume, [awsProvider(), ...rs])));
         assert.deepEqual(diags, [{
             policyName: "ebs-volumes-encrypted-cmk", enforcementLevel: "mandatory", urn: "",
-            message: "Checks whether EBS volumes are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",
+            message: "Checks whether EBS volumes and snapshot copies are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",
         }]);
     });
 

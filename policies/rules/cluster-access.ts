@@ -252,8 +252,9 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 const where = ns === "*" ? "(every namespace)" : ns;
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
                 const covering = guards.map((g) => ({ g, covers: g.covers(ns) })).filter((x) => x.covers !== false);
-                // The judgement: two distinct researchers (those bound there, and two more so there are always two).
-                const ids = [...new Set([...[...s.users].filter((u) => u.startsWith(o.researcherUserPrefix)).map((u) => u.slice(o.researcherUserPrefix.length)), "alice", "bob"])];
+                // The judgement, over every two distinct researchers: those bound there, plus alice, bob and al (a
+                // prefix of another id, which a startsWith comparison would let through).
+                const ids = [...new Set([...[...s.users].filter((u) => u.startsWith(o.researcherUserPrefix)).map((u) => u.slice(o.researcherUserPrefix.length)), "alice", "bob", "al"])];
                 const problems = covering.filter((x) => x.covers === true).map((x) => ({ g: x.g, problem: portForwardGuardProblem(x.g.spec, ns === "*" ? "default" : ns, ids, o) }));
                 if (problems.some((x) => x.problem === undefined)) continue;
                 if (covering.some((x) => x.covers === "unjudgeable")) { report(`Namespace ${where}: the admission policy that should hold port-forwards there selects namespaces with matchExpressions, which this pack cannot evaluate; select them with matchLabels kubernetes.io/metadata.name.`); continue; }
