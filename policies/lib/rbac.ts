@@ -83,7 +83,8 @@ export function crossResearcherGrants(rules: unknown, subjects: readonly Subject
             if (names.length === 0) out.push("proxy to any pod (pods/proxy)");
             else for (const n of othersServers(names.map((x) => x.split(":")[0]), subjects, o)) out.push(`proxy to ${n} (pods/proxy, another researcher's server)`);
         }
-        // Entering a pod: exec and attach (a websocket exec is authorized as `get`, so every verb counts),
+        // Entering a pod: exec and attach (a websocket exec is a GET, authorized as `get` before Kubernetes 1.35:
+        // kubernetes/kubernetes#78741, and #134577 for the `create` check 1.35 adds; so every verb counts),
         // ephemeral debug containers (kubectl debug patches pods/ephemeralcontainers).
         for (const sub of ["pods/exec", "pods/attach", "pods/ephemeralcontainers"]) {
             if (ruleGrants(r, "", sub, ["get", "create", "update", "patch"])) out.push(`${verbs.join("/")} ${sub}`);
@@ -121,9 +122,10 @@ export const BUILT_IN_CROSS_GRANTS: Readonly<Record<string, string[]>> = {
 };
 
 /**
- * Does a Role/ClusterRole rule let its subjects open a port-forward (create on pods/portforward in
- * the core group; RBAC reference: port-forward is the "create" verb on the pods/portforward subresource)?
+ * Does a Role/ClusterRole rule let its subjects open a port-forward (the pods/portforward subresource
+ * in the core group: `create` over SPDY, and `get` over a websocket on clusters before Kubernetes
+ * 1.35, kubernetes/kubernetes#78741 and #134577)?
  */
 export function grantsPortForward(rules: unknown): boolean {
-    return asArray(rules as any[]).some((r: any) => ruleGrants(r, "", "pods/portforward", ["create"]));
+    return asArray(rules as any[]).some((r: any) => ruleGrants(r, "", "pods/portforward", ["create", "get"]));
 }

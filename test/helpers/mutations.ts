@@ -385,6 +385,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("k8s-port-forward-own-server", "the guard covers only named pods (resourceNames)", set("pf-policy", (p) => { p.spec.matchConstraints.resourceRules[0].resourceNames = ["jupyter-alice"]; })),
     m("k8s-port-forward-own-server", "the guard's validation does not compile", set("pf-policy", (p) => { p.spec.validations[0].expression = "request.name == 'jupyter-' +"; })),
     m("k8s-port-forward-own-server", "the guard compares by prefix (archaeo:al reaches jupyter-alice)", set("pf-policy", (p) => { p.spec.validations[0].expression = "request.name.startsWith('jupyter-' + request.userInfo.username.substring(8))"; })),
+    m("k8s-port-forward-own-server", "port-forward granted by `get` only (a websocket port-forward before Kubernetes 1.35), no guard", (rs) => { for (const id of ["alice", "bob"]) set(`${id}-hub-role`, (p) => { p.rules[1].verbs = ["get"]; delete p.rules[1].resourceNames; })(rs); remove("pf-binding")(rs); }),
     // JupyterHub: allow-listed per-person login, no admins, no roles reaching others, no configuration the pack cannot read.
     ...([
         ["shared-password authenticator (anyone with the password logs in as any user)", (v) => { v.hub.config.JupyterHub.authenticator_class = "shared-password"; v.hub.config.SharedPasswordAuthenticator = { user_password: "archaeology2025" }; }],
