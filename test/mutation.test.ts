@@ -312,6 +312,17 @@ const CLUSTER: Mutation[] = [
     m("s3-buckets-fully-configured", "dataset bucket: versioning suspended", named("archaeo-datasets-versioning", (p) => { p.versioningConfiguration.status = "Suspended"; })),
     m("s3-dataset-access-logged", "audit: reads only (readOnly = true)", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
     m("required-tags", "tags: provider default tags removed", providerTags((t) => { delete t.institution; })),
+    // pack-k8s hardening: the same shapes on the program's own resources.
+    m("eks-access-entries-scoped", "access policy: an admin's AmazonEKSClusterAdminPolicy becomes AmazonEKSViewPolicy on the hub namespace", (rs) => named(`${adminEntry(rs)}-policy`, (p) => { p.policyArn = p.policyArn.replace("AmazonEKSClusterAdminPolicy", "AmazonEKSViewPolicy"); p.accessScope = { type: "namespace", namespaces: ["jupyterhub"] }; })(rs)),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may exec into the hub's pods", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may create Jobs in the hub namespace", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may patch ConfigMaps (ssh-keys-<id>)", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["configmaps"], verbs: ["patch"] }); })),
+    m("k8s-port-forward-own-server", "port-forward guard: validation always true", named("archaeo-hub-port-forward-policy", (p) => { p.spec.validations[0].expression = "true"; })),
+    m("k8s-port-forward-own-server", "port-forward guard: matchCondition misspells the user prefix", named("archaeo-hub-port-forward-policy", (p) => { p.spec.matchConditions[0].expression = "request.userInfo.username.startsWith('archeo:')"; })),
+    m("jupyterhub-values-secure", "JupyterHub: shared-password authenticator", hub((v) => { v.hub.config.JupyterHub.authenticator_class = "shared-password"; })),
+    m("jupyterhub-values-secure", "JupyterHub: a researcher made admin", hub((v) => { v.hub.config.Authenticator.admin_users = ["imaging-lead"]; })),
+    m("jupyterhub-values-secure", "JupyterHub: hub.extraConfig", hub((v) => { v.hub.extraConfig = { auth: "c.Authenticator.admin_users = {'imaging-lead'}" }; })),
+    m("jupyterhub-values-secure", "JupyterHub: loadRoles grants a researcher access:servers", hub((v) => { v.hub.loadRoles = { lead: { users: ["imaging-lead"], scopes: ["access:servers"] } }; })),
 ];
 
 /** Known violations next to unknowns: a first preview must still report them (mandatory). */

@@ -11,6 +11,8 @@ import { CHARTS } from "../infra/cluster/karpenter";
 import { compliant, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS } from "./helpers/mutations";
 import { check, failing, fixture, UNKNOWN } from "./helpers/policy";
+import { portForwardGuardProblem } from "../policies/lib/admission";
+import { portForwardPolicy } from "../infra/cluster/manifests";
 
 describe("policy pack", () => {
     it("every policy is kebab-case, described 'Checks whether …', mandatory by default, and unique", () => {
@@ -137,5 +139,34 @@ describe("policy pack", () => {
         const r = await check(rs);
         assert.deepEqual([...new Set(r.violations.map((v) => v.policyName))], ["kms-key-references-stack-key"]);
         assert.match(r.violations[0].message, /LogGroup 'logs' kmsKeyId is arn:aws:kms:us-east-1:999999999999:key\/.*, not this stack's key/);
+    });
+
+    // pack-k8s hardening: configuration knobs and the guard judgement against the program's own policy.
+    it("config: an organization pin counts only for an organization listed in allowedOrgIds", async () => {
+        const rs: RecordedResource[] = structuredClone(compliant());
+        set("datasets-tls", (p) => { const d = JSON.parse(p.policy); d.Statement.push({ Sid: "Org", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::archaeo-x-datasets/datasets/*", Condition: { StringEquals: { "aws:PrincipalOrgID": "o-abcdef1234" } } }); p.policy = JSON.stringify(d); })(rs);
+        const v = (await check(rs)).violations.find((x) => x.policyName === "resource-policies-no-public-principals")!;
+        assert.match(v.message, /BucketPolicy 'datasets-tls' statement 'Org' grants to "\*" pinned only by aws:PrincipalOrgID o-abcdef1234: every account of that organization/);
+        assert.deepEqual(await failing(rs, { "resource-policies-no-public-principals": { allowedOrgIds: ["o-abcdef1234"] } }), []);
+        assert.ok((await failing(rs, { "resource-policies-no-public-principals": { allowedOrgIds: ["o-other00000"] } })).includes("resource-policies-no-public-principals"));
+    });
+
+    it("config: allowedAuthenticators lists the JupyterHub logins an institution accepts (entry points case-insensitive, class paths exact)", async () => {
+        const rs: RecordedResource[] = structuredClone(compliant());
+        set("jupyterhub", (p) => { p.values.hub.config.JupyterHub.authenticator_class = "AzureAd"; })(rs);
+        assert.deepEqual(await failing(rs), ["jupyterhub-values-secure"]);
+        assert.deepEqual(await failing(rs, { "jupyterhub-values-secure": { allowedAuthenticators: ["generic-oauth", "azuread"] } }), []);
+        set("jupyterhub", (p) => { p.values.hub.config.JupyterHub.authenticator_class = "OAuthenticator.Generic.GenericOAuthenticator"; })(rs);
+        assert.deepEqual(await failing(rs), ["jupyterhub-values-secure"], "a class path is a Python import path: case matters");
+    });
+
+    it("the program's port-forward policy (with and without the hub tunnel) is a guard by the pack's CEL judgement; its broken variants are not", () => {
+        const o = { researcherUserPrefix: "archaeo:", serverPodPrefix: "jupyter-" };
+        const ids = ["imaging-lead", "ml-engineer", "archivist", "al", "alice"];
+        for (const hubTunnel of [true, false]) assert.equal(portForwardGuardProblem(portForwardPolicy({ institution: "x", stack: "s", hubTunnel }).policy.spec, "jupyterhub", ids, o), undefined);
+        const spec = portForwardPolicy({ institution: "x", stack: "s", hubTunnel: true }).policy.spec;
+        assert.match(portForwardGuardProblem({ ...spec, validations: [{ expression: "true", message: "" }] }, "jupyterhub", ids, o)!, /lets archaeo:imaging-lead port-forward to jupyter-ml-engineer/);
+        assert.match(portForwardGuardProblem({ ...spec, failurePolicy: "Ignore", validations: [{ expression: "authorizer.requestResource.check('get').allowed()", message: "" }] }, "jupyterhub", ids, o)!, /errs .*failurePolicy Ignore/);
+        assert.match(portForwardGuardProblem({ ...spec, validations: [{ expression: "request.name.startsWith('jupyter-' + request.userInfo.username.substring(8))", message: "" }] }, "jupyterhub", ids, o)!, /lets archaeo:al port-forward to jupyter-alice/);
     });
 });

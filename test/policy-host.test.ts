@@ -87,6 +87,21 @@ describe("the pack in the real policy-pack host (run-policy-pack over gRPC)", fu
         assert.ok(!fs.existsSync(path.join(PACK_DIR, "node_modules", "@pulumi", "kubernetes")));
     });
 
+    it("every package the pack imports is one of its own dependencies, resolved from its production install (not from the repository's dev install above it)", () => {
+        const sources = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+            e.isDirectory() ? (e.name === "node_modules" ? [] : sources(path.join(dir, e.name))) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []);
+        const specifiers = new Set(sources(PACK_DIR).flatMap((f) => [...fs.readFileSync(f, "utf8").matchAll(/from "([^"./][^"]*)"/g)].map((m) => m[1])));
+        const builtins = new Set(require("module").builtinModules as string[]);
+        const deps = Object.keys(JSON.parse(fs.readFileSync(path.join(PACK_DIR, "package.json"), "utf8")).dependencies);
+        const fromPack = createRequire(path.join(PACK_DIR, "index.ts"));
+        for (const s of [...specifiers].filter((x) => !builtins.has(x.replace(/^node:/, "")))) {
+            const pkg = s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : s.split("/")[0];
+            assert.ok(deps.includes(pkg), `the pack imports ${s}, but ${pkg} is not in policies/package.json dependencies`);
+            assert.ok(fromPack.resolve(s).startsWith(path.join(PACK_DIR, "node_modules") + path.sep), `${s} resolves to ${fromPack.resolve(s)}, outside policies/node_modules`);
+        }
+        assert.ok(specifiers.has("@bufbuild/cel"), "the port-forward guard's CEL is evaluated by @bufbuild/cel");
+    });
+
     it("GetAnalyzerInfo lists every policy of the pack, mandatory, with its type and config schema", async () => {
         const info = await rpc(host.client, "getAnalyzerInfo", new (proto.emptypb().Empty)());
         assert.equal(info.getName(), POLICY_PACK_NAME);
@@ -110,7 +125,7 @@ describe("the pack in the real policy-pack host (run-policy-pack over gRPC)", fu
         const diags = diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(volume, [awsProvider(), ...rs])));
         assert.deepEqual(diags, [{
             policyName: "ebs-volumes-encrypted-cmk", enforcementLevel: "mandatory", urn: "",
-            message: "Checks whether EBS volumes are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",
+            message: "Checks whether EBS volumes and snapshot copies are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",
         }]);
     });
 

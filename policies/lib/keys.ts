@@ -21,7 +21,16 @@ export const KEY_REFERENCES: Readonly<Record<string, ReadonlyArray<{ path: strin
     "aws:cloudtrail/trail:Trail": [{ path: "kmsKeyId" }],
     "aws:backup/vault:Vault": [{ path: "kmsKeyArn" }],
     "aws:secretsmanager/secret:Secret": [{ path: "kmsKeyId" }],
-    "aws:dlm/lifecyclePolicy:LifecyclePolicy": [{ path: "policyDetails.schedules[].crossRegionCopyRules[].cmkArn", sameKey: false }],
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy": [
+        { path: "policyDetails.schedules[].crossRegionCopyRules[].cmkArn", sameKey: false },
+        // Event-based policies copy shared snapshots with actions[].crossRegionCopies (DLM CrossRegionCopyAction).
+        { path: "policyDetails.actions[].crossRegionCopies[].encryptionConfiguration.cmkArn", sameKey: false },
+    ],
+    // Copies of the stack's data elsewhere (another region, or another account's bucket): the key that
+    // encrypts the copy must still be one of this account (S3 ReplicaKmsKeyID, EC2 CopySnapshot KmsKeyId).
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": [{ path: "rules[].destination.encryptionConfiguration.replicaKmsKeyId", sameKey: false }],
+    "aws:s3/bucket:Bucket": [{ path: "replicationConfiguration.rules[].destination.replicaKmsKeyId", sameKey: false }],
+    "aws:ebs/snapshotCopy:SnapshotCopy": [{ path: "kmsKeyId", sameKey: false }],
     "kubernetes:storage.k8s.io/v1:StorageClass": [{ path: "parameters.kmsKeyId" }],
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": [{ path: "spec.blockDeviceMappings[].ebs.kmsKeyID" }],
 };

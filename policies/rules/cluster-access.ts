@@ -5,6 +5,8 @@
  * their own server by a ValidatingAdmissionPolicy that denies, and cannot read the pods there.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { portForwardGuardProblem } from "../lib/admission";
+import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, Subject } from "../lib/rbac";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
@@ -18,10 +20,29 @@ const RBAC = "kubernetes:rbac.authorization.k8s.io/v1";
 const VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy";
 const VAP_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding";
 
-interface AccessConfig { researcherTag: string; researcherUserPrefix: string }
-const ACCESS_DEFAULTS: AccessConfig = { researcherTag: "researcher", researcherUserPrefix: "archaeo:" };
-interface PodIdentityConfig { researcherTag: string; actingForTags: string[]; researcherLabel: string }
-const POD_IDENTITY_DEFAULTS: PodIdentityConfig = { researcherTag: "researcher", actingForTags: ["archaeo-pods-of", "archaeo-workstation-of"], researcherLabel: "archaeo/researcher" };
+interface AccessConfig { researcherTag: string; researcherUserPrefix: string; hubNamespace: string; researcherNamespacePrefix: string }
+const ACCESS_DEFAULTS: AccessConfig = { researcherTag: "researcher", researcherUserPrefix: "archaeo:", hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-" };
+interface PodIdentityConfig {
+    researcherTag: string; actingForTags: string[]; researcherLabel: string;
+    hubNamespace: string; researcherNamespacePrefix: string; serverServiceAccountPrefix: string; jobServiceAccount: string;
+}
+const POD_IDENTITY_DEFAULTS: PodIdentityConfig = {
+    researcherTag: "researcher", actingForTags: ["archaeo-pods-of", "archaeo-workstation-of"], researcherLabel: "archaeo/researcher",
+    // infra/cluster/manifests.ts: HUB_NAMESPACE, researcherNamespace(id), serverServiceAccount(id), JOB_SERVICE_ACCOUNT.
+    hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", serverServiceAccountPrefix: "researcher-", jobServiceAccount: "researcher",
+};
+const NAMESPACE_SCHEMA = {
+    hubNamespace: { type: "string", default: "jupyterhub", description: "The namespace of the hub and every researcher's server." },
+    researcherNamespacePrefix: { type: "string", default: "researcher-", description: "A researcher's own namespace is <prefix><id>." },
+} as const;
+/** How researchers and their servers are named in the cluster (infra/cluster/manifests.ts kubernetesUser, serverPodName). */
+const CROSS_DEFAULTS: CrossResearcherOptions = { researcherUserPrefix: "archaeo:", serverPodPrefix: "jupyter-" };
+const CROSS_SCHEMA = {
+    researcherUserPrefix: { type: "string", default: CROSS_DEFAULTS.researcherUserPrefix, description: "Kubernetes user names of researchers are <prefix><id>." },
+    serverPodPrefix: { type: "string", default: CROSS_DEFAULTS.serverPodPrefix, description: "A researcher's server pod is <prefix><id> (KubeSpawner pod_name_template 'jupyter-{user_server}')." },
+} as const;
+/** EKS access policy that makes a principal a cluster administrator (with accessScope type cluster). */
+const CLUSTER_ADMIN_POLICY = /:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/;
 
 type Stack = readonly PolicyResource[];
 
@@ -48,17 +69,6 @@ function roleOwner(all: Stack, tags: readonly string[]): (principal: string) => 
     };
 }
 
-/**
- * Does a Role/ClusterRole rule let its subjects open a port-forward (create on pods/portforward in
- * the core group; RBAC reference: port-forward is the "create" verb on the pods/portforward subresource)?
- */
-function grantsPortForward(rules: unknown): boolean {
-    return asArray(rules as any[]).some((r: any) =>
-        asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")
-        && asArray(r?.resources).some((x: string) => ["pods/portforward", "pods/*", "*", "*/*"].includes(x))
-        && asArray(r?.verbs).some((v: string) => v === "create" || v === "*"));
-}
-
 /** Does a label selector (matchLabels only; absent or empty = everything) select namespace `ns`? */
 function selectsNamespace(selector: any, ns: string): boolean | "unjudgeable" {
     if (!selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && asArray(selector.matchExpressions).length === 0)) return true;
@@ -68,15 +78,33 @@ function selectsNamespace(selector: any, ns: string): boolean | "unjudgeable" {
     return Object.entries(labels).every(([k, v]) => k === "kubernetes.io/metadata.name" && v === ns);
 }
 
+/**
+ * For a Pod Identity association into the hub's namespace or a researcher's namespace: where that
+ * is, the service accounts the stack assigns to researchers there, and the researcher `sa` is
+ * assigned to (undefined when it is none of them). Undefined for other namespaces.
+ */
+function assignedResearcher(c: PodIdentityConfig, ns: string, sa: string): { where: string; expected: string; id?: string } | undefined {
+    if (ns === c.hubNamespace) {
+        const id = sa.startsWith(c.serverServiceAccountPrefix) ? sa.slice(c.serverServiceAccountPrefix.length) : "";
+        return { where: `the hub's namespace ${ns}, which holds every researcher's server`, expected: `${c.serverServiceAccountPrefix}<id>`, ...(id ? { id } : {}) };
+    }
+    if (ns.startsWith(c.researcherNamespacePrefix) && ns.length > c.researcherNamespacePrefix.length) {
+        const owner = ns.slice(c.researcherNamespacePrefix.length);
+        return { where: `researcher ${owner}'s namespace ${ns}`, expected: c.jobServiceAccount, ...(sa === c.jobServiceAccount ? { id: owner } : {}) };
+    }
+    return undefined;
+}
+
 export const clusterAccessPolicies: StackValidationPolicy[] = [
     {
         name: "eks-access-entries-scoped",
-        description: "Checks whether EKS access entries give each researcher's role (tagged researcher: <id>) only their own Kubernetes user: a STANDARD entry with username <prefix><id>, no Kubernetes groups, no EKS access policy; and no entry joins a system: group.",
+        description: "Checks whether EKS access entries give each researcher's role (tagged researcher: <id>) only their own Kubernetes user: a STANDARD entry with username <prefix><id>, no Kubernetes groups, no EKS access policy; no entry joins a system: group; and only the stack's admins (AmazonEKSClusterAdminPolicy at cluster scope) hold any EKS access policy.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
                 researcherTag: { type: "string", default: ACCESS_DEFAULTS.researcherTag },
                 researcherUserPrefix: { type: "string", default: ACCESS_DEFAULTS.researcherUserPrefix, description: "Kubernetes user names of researchers are <prefix><id>; their RoleBindings and the port-forward admission policy name them so." },
+                ...NAMESPACE_SCHEMA,
             },
         },
         // CreateAccessEntry (EKS API reference): kubernetesGroups name `kind: Group` subjects of RoleBindings and
@@ -113,25 +141,50 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 if (problems.length) report(`${label(e)} maps researcher ${id}'s role: ${problems.join("; ")}.`, e.urn);
             }
             for (const [user, names] of users) if (names.length > 1) report(`Access entries ${names.join(" and ")} map to the same Kubernetes user ${user}: two principals would share one identity's permissions.`);
-            for (const a of associations) {
-                const principal = get(() => a.props.principalArn);
+            // Every access-policy association is judged by its policy and scope, whoever the principal: the
+            // admins (the program gives the configured admins and the deployer AmazonEKSClusterAdminPolicy at
+            // cluster scope, infra/cluster/eks.ts) may hold access policies; no one else may. Amazon EKS access
+            // policies (EKS User Guide, "Review access policy permissions"): AmazonEKSViewPolicy already gets,
+            // lists and watches pods, and in the hub's namespace a server pod's spec carries its
+            // JUPYTERHUB_API_TOKEN; AmazonEKSEditPolicy and AmazonEKSAdminPolicy add secrets and pods/exec.
+            const judged = associations.map((a) => ({
+                a, principal: get(() => a.props.principalArn), policy: get(() => a.props.policyArn), scope: known(() => a.props.accessScope) as any,
+            }));
+            const admins = new Set(judged.filter((x) => typeof x.principal === "string" && typeof x.policy === "string" && CLUSTER_ADMIN_POLICY.test(x.policy)
+                && x.scope !== UNKNOWN && x.scope?.type === "cluster").map((x) => x.principal as string));
+            const adminsUncertain = judged.some((x) => x.principal === UNKNOWN || x.policy === UNKNOWN || x.scope === UNKNOWN);
+            const facing = (ns: string) => ns === c.hubNamespace ? "the hub's namespace, which holds every researcher's server" : ns.startsWith(c.researcherNamespacePrefix) ? `researcher ${ns.slice(c.researcherNamespacePrefix.length)}'s namespace` : undefined;
+            for (const { a, principal, policy, scope } of judged) {
                 const id = principal === UNKNOWN ? UNKNOWN : ownerOf(String(principal));
                 if (id === UNKNOWN) { d.defer(`${label(a)}.principalArn`); continue; }
-                if (id === undefined) continue;
-                const policy = get(() => a.props.policyArn);
-                report(`${label(a)} associates ${policy === UNKNOWN ? "an EKS access policy" : String(policy).split("/").pop()} with researcher ${id}'s role: access policies grant across namespaces (or the whole cluster); give researchers RoleBindings in their own namespace only.`, a.urn);
+                if (id !== undefined) {
+                    report(`${label(a)} associates ${policy === UNKNOWN ? "an EKS access policy" : String(policy).split("/").pop()} with researcher ${id}'s role: access policies grant across namespaces (or the whole cluster); give researchers RoleBindings in their own namespace only.`, a.urn);
+                    continue;
+                }
+                if (admins.has(String(principal))) continue;
+                if (policy === UNKNOWN) { d.defer(`${label(a)}.policyArn`); continue; }
+                if (scope === UNKNOWN) { d.defer(`${label(a)}.accessScope`); continue; }
+                if (adminsUncertain) { d.defer(`${label(a)} (whether ${principal} is an admin is known once every access-policy association is)`); continue; }
+                const name = String(policy).split("/").pop();
+                const namespaces = asArray(scope?.namespaces as string[]);
+                const where = scope?.type === "namespace" ? `in namespace${namespaces.length === 1 ? "" : "s"} ${namespaces.join(", ") || "(none listed)"}` : "across the whole cluster";
+                const reach = scope?.type === "namespace" ? namespaces.map((ns) => [ns, facing(ns)]).filter(([, f]) => f).map(([ns, f]) => `${ns} is ${f}`) : ["that includes the hub's namespace, which holds every researcher's server"];
+                report(`${label(a)} gives ${principal} ${name} ${where}; only the stack's admins (an AmazonEKSClusterAdminPolicy association at cluster scope) may hold EKS access policies${reach.length ? `: ${reach.join("; ")}, where reading a server pod's spec reads its JUPYTERHUB_API_TOKEN` : ""}. Remove the association, or bind a Role to the principal's Kubernetes user in the namespaces it needs.`, a.urn);
             }
         }),
     },
     {
         name: "eks-pod-identities-match-researcher",
-        description: "Checks whether EKS Pod Identity gives a researcher's service account (labelled archaeo/researcher: <id>) only the role acting for that researcher (tagged archaeo-pods-of: <id>), and a role acting for a researcher only to their own service accounts.",
+        description: "Checks whether EKS Pod Identity gives a researcher's service account (labelled archaeo/researcher: <id>) only the role acting for that researcher (tagged archaeo-pods-of: <id>), a role acting for a researcher only to their own service accounts, and, in the hub's namespace and researchers' namespaces, roles only to the service accounts the stack assigns to a researcher there (researcher-<id> in the hub's, researcher in researcher-<id>).",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
                 researcherTag: { type: "string", default: POD_IDENTITY_DEFAULTS.researcherTag },
                 actingForTags: { type: "array", items: { type: "string" }, default: POD_IDENTITY_DEFAULTS.actingForTags, description: "Tag keys whose value names the researcher a role acts for." },
                 researcherLabel: { type: "string", default: POD_IDENTITY_DEFAULTS.researcherLabel, description: "Label naming the researcher a ServiceAccount belongs to." },
+                ...NAMESPACE_SCHEMA,
+                serverServiceAccountPrefix: { type: "string", default: POD_IDENTITY_DEFAULTS.serverServiceAccountPrefix, description: "In the hub's namespace, researcher <id>'s server runs as service account <prefix><id>." },
+                jobServiceAccount: { type: "string", default: POD_IDENTITY_DEFAULTS.jobServiceAccount, description: "In researcher <id>'s namespace, their jobs run as this service account." },
             },
         },
         // EKS Pod Identity (CreatePodIdentityAssociation): every pod running under <namespace>/<serviceAccount>
@@ -158,6 +211,20 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 const forWhom = ownerOf(String(role));
                 if (forWhom === UNKNOWN) { d.defer(`${label(a)}.roleArn (whose role it is is known once the roles exist)`); continue; }
                 const key = `${ns}/${sa}`;
+                // In the hub's namespace and a researcher's namespace, any pod may name any service account of the
+                // namespace (a Job with serviceAccountName: default), so every association there must be one the
+                // stack assigns to a researcher, with the role acting for that researcher.
+                const assigned = assignedResearcher(c, ns, sa);
+                if (assigned) {
+                    if (assigned.id === undefined) {
+                        report(`${label(a)} gives ${key} the role ${role}: in ${assigned.where} the stack assigns service accounts only to researchers (${assigned.expected}), and any pod there that names ${sa} would get the role; associate only those service accounts, each with the role acting for its researcher.`, a.urn);
+                        continue;
+                    }
+                    if (forWhom !== assigned.id) {
+                        report(`${label(a)} gives ${key}, researcher ${assigned.id}'s service account, the role ${role}, which ${forWhom === undefined ? "acts for no researcher (no archaeo-pods-of tag naming them)" : `acts for researcher ${forWhom}`}: ${assigned.id}'s pods would get its permissions. Associate the role tagged archaeo-pods-of: ${assigned.id}.`, a.urn);
+                        continue;
+                    }
+                }
                 const saOwner = accounts.get(key);
                 if (forWhom !== undefined && !accounts.has(key)) report(`${label(a)} gives ${key}, a service account this stack does not define, the role acting for researcher ${forWhom}; associate it only with that researcher's own service accounts.`, a.urn);
                 else if (forWhom !== undefined && saOwner !== forWhom) report(`${label(a)} gives service account ${key} (${saOwner === undefined ? `no ${c.researcherLabel} label` : `${c.researcherLabel}: ${saOwner}`}) the role acting for researcher ${forWhom}: its pods would read ${forWhom}'s data.`, a.urn);
@@ -167,46 +234,61 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "k8s-port-forward-own-server",
-        description: "Checks whether researchers who may port-forward in a shared namespace (role bindings there reach two or more users, or a group) are held to their own server by a ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail, bound there with validationActions Deny.",
+        description: "Checks whether researchers who may port-forward in a shared namespace (role bindings there reach two or more users, or a group) are held to their own server by a ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail, bound there with validationActions Deny, whose CEL (evaluated here) denies a researcher another researcher's server and admits their own.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: CROSS_SCHEMA },
         // admissionregistration.k8s.io/v1 (kubernetes-models 5.1.0 ValidatingAdmissionPolicySpec and
         // ValidatingAdmissionPolicyBindingSpec): failurePolicy "Defaults to Fail"; validationActions "Deny" denies,
         // "Warn" and "Audit" only report; the binding's matchResources intersects the policy's matchConstraints.
         validateStack: onStack((args, report, d) => {
+            const o = { ...CROSS_DEFAULTS, ...args.getConfig<Partial<CrossResearcherOptions>>() };
             const all = args.resources;
-            const shared = sharedGrants(all, d, grantsPortForward);
+            const shared = sharedGrants(all, d, (rules) => (grantsPortForward(rules) ? ["port-forward"] : []));
             const needing = [...shared].filter(([, s]) => s.shared);
             if (needing.length === 0) return;
             const guards = guardsOf(all, d);
             if (guards === UNKNOWN) return;
             for (const [ns, s] of needing) {
+                const where = ns === "*" ? "(every namespace)" : ns;
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
-                const verdicts = guards.map((g) => g(ns));
-                if (verdicts.includes(true)) continue;
-                if (verdicts.includes("unjudgeable")) { report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: the admission policy that should hold port-forwards there selects namespaces with matchExpressions, which this pack cannot evaluate; select them with matchLabels kubernetes.io/metadata.name.`); continue; }
-                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may port-forward to any pod there (${[...s.via].join(", ")}), but no ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail is bound there with validationActions [Deny]: a researcher could reach another researcher's server.`);
+                const covering = guards.map((g) => ({ g, covers: g.covers(ns) })).filter((x) => x.covers !== false);
+                // The judgement, over every two distinct researchers: those bound there, plus alice, bob and al (a
+                // prefix of another id, which a startsWith comparison would let through).
+                const ids = [...new Set([...[...s.users].filter((u) => u.startsWith(o.researcherUserPrefix)).map((u) => u.slice(o.researcherUserPrefix.length)), "alice", "bob", "al"])];
+                const problems = covering.filter((x) => x.covers === true).map((x) => ({ g: x.g, problem: portForwardGuardProblem(x.g.spec, ns === "*" ? "default" : ns, ids, o) }));
+                if (problems.some((x) => x.problem === undefined)) continue;
+                if (covering.some((x) => x.covers === "unjudgeable")) { report(`Namespace ${where}: the admission policy that should hold port-forwards there selects namespaces with matchExpressions, which this pack cannot evaluate; select them with matchLabels kubernetes.io/metadata.name.`); continue; }
+                if (problems.length) {
+                    report(`Namespace ${where}: ${who.join(", ")} may port-forward to pods there (${[...s.via].join("; ")}), and the admission policies bound there do not hold them to their own server: ${problems.map((x) => `${x.g.label}: ${x.problem}`).join("; ")}. Deny unless request.name is the requester's own server (as infra/cluster/manifests.ts portForwardPolicy does).`);
+                    continue;
+                }
+                report(`Namespace ${where}: ${who.join(", ")} may port-forward to any pod there (${[...s.via].join("; ")}), but no ValidatingAdmissionPolicy on CONNECT pods/portforward with failurePolicy Fail is bound there with validationActions [Deny]: a researcher could reach another researcher's server.`);
             }
         }),
     },
     {
         name: "k8s-shared-namespace-no-pod-reads",
-        description: "Checks whether no one bound in a shared namespace (role bindings there reach two or more users, or a group) can read its pods or secrets (get, list or watch without resourceNames, or a built-in admin/edit/view ClusterRole): a JupyterHub server pod's spec carries that server's API token.",
+        description: "Checks whether no one bound in a shared namespace (role bindings there reach two or more users, or a group) can reach another researcher's server, token, keys or identity there: read pods or secrets (get, list or watch; get by resourceNames only on their own server), exec, attach or debug into pods, create or change workloads, write configmaps or secrets, mint service-account tokens, impersonate, or write RBAC; nor hold a built-in admin/edit/view ClusterRole there.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: CROSS_SCHEMA },
         // KubeSpawner 7.0.0 kubespawner/objects.py make_pod: every get_env() entry becomes a plain V1EnvVar(name, value),
         // and JupyterHub's Spawner.get_env sets JUPYTERHUB_API_TOKEN, whose default scopes (the `server` role, JupyterHub 4+)
-        // include access:servers!server: whoever reads another researcher's pod can open their server.
+        // include access:servers!server: whoever reads another researcher's pod can open their server. The hub's namespace
+        // also holds each researcher's service account (researcher-<id>, their EKS Pod Identity), claims (home-<id>,
+        // mydata-<id>) and authorized_keys (ConfigMap ssh-keys-<id>, mounted by their SSH sidecar).
         validateStack: onStack((args, report, d) => {
-            for (const [ns, s] of sharedGrants(args.resources, d, readsPodsOrSecrets, BUILT_IN_READERS)) {
+            const o = { ...CROSS_DEFAULTS, ...args.getConfig<Partial<CrossResearcherOptions>>() };
+            for (const [ns, s] of sharedGrants(args.resources, d, (rules, subjects) => crossResearcherGrants(rules, subjects, o), BUILT_IN_CROSS_GRANTS)) {
                 if (!s.shared) continue;
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
-                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may read every pod or secret there (${[...s.via].join(", ")}); a JupyterHub server pod's env holds its JUPYTERHUB_API_TOKEN, which opens that researcher's server. Grant get on their own pod by resourceNames, or nothing.`);
+                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may reach other researchers' servers there (${[...s.via].join("; ")}). In a namespace that holds several researchers' servers, a pod's env holds its JUPYTERHUB_API_TOKEN; exec, attach and debug containers enter any server; a pod or Job they create can run as another researcher's service account and mount their home; ssh-keys-<id> holds a researcher's authorized_keys; a service-account token is that researcher's Pod Identity. Grant get and port-forward on their own server by resourceNames, or nothing.`);
             }
         }),
     },
 ];
 
 interface Grantees {
-    /** Users and groups the grant reaches, and the role bindings that give it. */
+    /** Users and groups the grant reaches, and the role bindings that give it (with what they grant). */
     users: Set<string>;
     groups: Set<string>;
     via: Set<string>;
@@ -215,49 +297,41 @@ interface Grantees {
 }
 
 /**
- * Built-in ClusterRoles (Kubernetes "User-facing roles": admin, edit, view, cluster-admin) a binding
- * may name without the stack defining them; each reads pods, and all but view read secrets.
- */
-const BUILT_IN_READERS = new Set(["cluster-admin", "admin", "edit", "view"]);
-
-/**
  * Namespace ("*" for a ClusterRoleBinding) -> the users and groups bound there to a Role or
- * ClusterRole whose rules satisfy `grants`, the bindings that do it, and whether the namespace is
- * shared (bindings of any role there reach two or more users, or a group): one researcher's broad
- * grant in the namespace that holds everyone's servers is as bad as everyone's. Unknown roles or
- * bindings are deferred.
+ * ClusterRole whose rules `grants` something to the binding's subjects (what, as text), the
+ * bindings that do it, and whether the namespace is shared (bindings of any role there reach two or
+ * more users, or a group): one researcher's broad grant in the namespace that holds everyone's
+ * servers is as bad as everyone's. `builtIns` are ClusterRoles the cluster defines (admin, edit,
+ * view) with what they grant. Unknown roles or bindings are deferred.
  */
-function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown) => boolean, builtIns: ReadonlySet<string> = new Set()): Map<string, Grantees> {
+function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subjects: Subject[]) => string[], builtIns: Readonly<Record<string, string[]>> = {}): Map<string, Grantees> {
     const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
-    const granting = new Map<string, string>([...builtIns].map((n) => [`ClusterRole/${n}`, `built-in ClusterRole '${n}'`]));
+    const roles = new Map<string, { label: string; rules?: unknown; fixed?: string[] }>(Object.entries(builtIns).map(([n, g]) => [`ClusterRole/${n}`, { label: `built-in ClusterRole '${n}'`, fixed: g }]));
     for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
         const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules }));
         if (v === UNKNOWN) { d.defer(`${label(r)} rules`); continue; }
         const { ns, name, rules } = v as any;
-        if (grants(rules)) granting.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, label(r));
+        roles.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, { label: label(r), rules });
     }
     const granted = new Map<string, Grantees>();
     const present = new Map<string, { users: Set<string>; groups: Set<string> }>();
-    if (granting.size === 0) return granted;
     for (const b of [...rolesOf("RoleBinding"), ...rolesOf("ClusterRoleBinding")]) {
         const v = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects }));
         if (v === UNKNOWN) { d.defer(`${label(b)} roleRef and subjects`); continue; }
         const { ns, roleRef, subjects } = v as any;
         const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
+        const subs = asArray(subjects as Subject[]).filter((x) => x?.kind === "User" || x?.kind === "Group");
         const p = present.get(where) ?? { users: new Set<string>(), groups: new Set<string>() };
-        for (const sub of asArray(subjects)) {
-            if (sub?.kind === "User") p.users.add(sub.name);
-            else if (sub?.kind === "Group") p.groups.add(sub.name);
-        }
+        for (const sub of subs) (sub.kind === "User" ? p.users : p.groups).add(sub.name);
         present.set(where, p);
         const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
-        if (!granting.has(key)) continue;
+        const role = roles.get(key);
+        if (!role || subs.length === 0) continue;
+        const what = role.fixed ?? grants(role.rules, subs);
+        if (what.length === 0) continue;
         const s = granted.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>(), shared: false };
-        for (const sub of asArray(subjects)) {
-            if (sub?.kind === "User") s.users.add(sub.name);
-            else if (sub?.kind === "Group") s.groups.add(sub.name);
-        }
-        s.via.add(`${granting.get(key)} via ${label(b)}`);
+        for (const sub of subs) (sub.kind === "User" ? s.users : s.groups).add(sub.name);
+        s.via.add(`${role.label} via ${label(b)}: ${what.join(", ")}`);
         granted.set(where, s);
     }
     // A ClusterRoleBinding reaches every namespace: its subjects are present everywhere.
@@ -270,51 +344,71 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown) => bool
     return granted;
 }
 
-/**
- * Does a rule let its subjects read pods or secrets of the namespace (get, list or watch on pods,
- * pods/*, secrets or *; a `get` limited by resourceNames reads only the named objects)?
- */
-function readsPodsOrSecrets(rules: unknown): boolean {
-    return asArray(rules as any[]).some((r: any) => {
-        if (!asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")) return false;
-        if (!asArray(r?.resources).some((x: string) => ["pods", "secrets", "*", "*/*"].includes(x))) return false;
-        const verbs = asArray(r?.verbs) as string[];
-        if (!verbs.some((v) => ["get", "list", "watch", "*"].includes(v))) return false;
-        const named = asArray(r?.resourceNames).length > 0;
-        return !named || verbs.some((v) => v === "list" || v === "watch" || v === "*");
-    });
+/** Does an admission rule list cover CONNECT of pods/portforward (resourceNames: only the named pods)? */
+function coversPortForward(rules: unknown): "all" | "some" | false {
+    let out: "all" | "some" | false = false;
+    for (const r of asArray(rules as any[])) {
+        const hit = asArray(r?.operations).some((op: string) => op === "CONNECT" || op === "*")
+            && coversResource(r?.resources, "pods/portforward")
+            && asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")
+            && (r?.apiVersions === undefined || asArray(r?.apiVersions).some((v: string) => v === "v1" || v === "*"))
+            && (r?.scope === undefined || r?.scope === "*" || r?.scope === "Namespaced");
+        if (!hit) continue;
+        if (asArray(r?.resourceNames).length === 0) return "all";
+        out = "some";
+    }
+    return out;
+}
+
+const emptySelector = (sel: any) => !sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && asArray(sel.matchExpressions).length === 0);
+
+interface Guard {
+    label: string;
+    /** The policy's spec, for evaluating its CEL. */
+    spec: any;
+    /** Whether it applies in a namespace ("*": every namespace). */
+    covers: (ns: string) => boolean | "unjudgeable";
 }
 
 /**
- * For each denying guard (a policy on CONNECT pods/portforward, failurePolicy Fail, with validations,
- * bound with Deny), a function telling whether it covers a namespace ("*": every namespace).
+ * Every bound port-forward policy that could deny (a policy on CONNECT pods/portforward, failurePolicy
+ * Fail, with validations, bound with Deny, excluding no port-forward and selecting no object: a
+ * CONNECT's object, PodPortForwardOptions, has no labels, so an objectSelector never matches it),
+ * with the namespaces it covers. Whether its CEL holds researchers to their own server is judged by
+ * the caller.
  */
-function guardsOf(all: Stack, d: Deferrals): Array<(ns: string) => boolean | "unjudgeable"> | typeof UNKNOWN {
-    const policies = new Map<string, any>();
+function guardsOf(all: Stack, d: Deferrals): Guard[] | typeof UNKNOWN {
+    const policies = new Map<string, { label: string; spec: any }>();
     let unknown = false;
     for (const p of all.filter((r) => r.type === VAP)) {
         const v = known(() => ({ name: p.props.metadata?.name, spec: p.props.spec }));
         if (v === UNKNOWN) { d.defer(`${label(p)} spec`); unknown = true; continue; }
         const spec = (v as any).spec ?? {};
-        const matches = asArray(spec.matchConstraints?.resourceRules).some((r: any) =>
-            asArray(r?.operations).some((o: string) => o === "CONNECT" || o === "*")
-            && asArray(r?.resources).some((x: string) => ["pods/portforward", "pods/*", "*", "*/*"].includes(x))
-            && asArray(r?.apiGroups).some((g: string) => g === "" || g === "*"));
-        if (matches && (spec.failurePolicy ?? "Fail") === "Fail" && asArray(spec.validations).length > 0) policies.set((v as any).name, spec);
+        const mc = spec.matchConstraints ?? {};
+        if (coversPortForward(mc.resourceRules) === "all" && !coversPortForward(mc.excludeResourceRules) && emptySelector(mc.objectSelector)
+            && (spec.failurePolicy ?? "Fail") === "Fail" && asArray(spec.validations).length > 0) policies.set((v as any).name, { label: label(p), spec });
     }
-    const out: Array<(ns: string) => boolean | "unjudgeable"> = [];
+    const out: Guard[] = [];
     for (const b of all.filter((r) => r.type === VAP_BINDING)) {
         const v = known(() => b.props.spec);
         if (v === UNKNOWN) { d.defer(`${label(b)} spec`); unknown = true; continue; }
         const spec = (v ?? {}) as any;
         const policy = policies.get(spec.policyName);
         if (!policy || !asArray(spec.validationActions).includes("Deny")) continue;
-        out.push((ns) => {
-            if (ns === "*") return !spec.matchResources?.namespaceSelector && !policy.matchConstraints?.namespaceSelector;
-            const a = selectsNamespace(policy.matchConstraints?.namespaceSelector, ns);
-            const b2 = selectsNamespace(spec.matchResources?.namespaceSelector, ns);
-            if (a === false || b2 === false) return false;
-            return a === "unjudgeable" || b2 === "unjudgeable" ? "unjudgeable" : true;
+        const mr = spec.matchResources ?? {};
+        if (coversPortForward(mr.excludeResourceRules) || !emptySelector(mr.objectSelector)) continue;
+        if (asArray(mr.resourceRules).length && coversPortForward(mr.resourceRules) !== "all") continue;
+        const pol = policy.spec.matchConstraints ?? {};
+        out.push({
+            label: `${policy.label} (bound by ${label(b)})`,
+            spec: policy.spec,
+            covers: (ns) => {
+                if (ns === "*") return emptySelector(mr.namespaceSelector) && emptySelector(pol.namespaceSelector);
+                const a = selectsNamespace(pol.namespaceSelector, ns);
+                const b2 = selectsNamespace(mr.namespaceSelector, ns);
+                if (a === false || b2 === false) return false;
+                return a === "unjudgeable" || b2 === "unjudgeable" ? "unjudgeable" : true;
+            },
         });
     }
     return unknown ? UNKNOWN : out;

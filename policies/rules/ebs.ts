@@ -20,12 +20,20 @@ export function checkKey(d: Deferrals, report: ReportViolation, path: string, re
 export const ebsPolicies: ResourceValidationPolicy[] = [
     {
         name: "ebs-volumes-encrypted-cmk",
-        description: "Checks whether EBS volumes are encrypted with a customer-managed KMS key.",
+        description: "Checks whether EBS volumes and snapshot copies are encrypted with a customer-managed KMS key.",
         enforcementLevel: "mandatory",
-        validateResource: onResource(aws.ebs.Volume, "EBS volume", (v, args, report, d) => {
-            if (v.encrypted !== true) report(`EBS volume '${args.name}' must set encrypted: true.`);
-            checkKey(d, report, "kmsKeyId", () => v.kmsKeyId, `EBS volume '${args.name}'`);
-        }),
+        validateResource: [
+            onResource(aws.ebs.Volume, "EBS volume", (v, args, report, d) => {
+                if (v.encrypted !== true) report(`EBS volume '${args.name}' must set encrypted: true.`);
+                checkKey(d, report, "kmsKeyId", () => v.kmsKeyId, `EBS volume '${args.name}'`);
+            }),
+            // EC2 CopySnapshot: without KmsKeyId the copy is encrypted with the account's default EBS key
+            // (aws/ebs unless changed), not the institution's; kms-key-references-stack-key checks the key's account.
+            onResource(aws.ebs.SnapshotCopy, "EBS snapshot copy", (c, args, report, d) => {
+                if (c.encrypted !== true) report(`EBS snapshot copy '${args.name}' must set encrypted: true.`);
+                checkKey(d, report, "kmsKeyId", () => c.kmsKeyId, `EBS snapshot copy '${args.name}'`);
+            }),
+        ],
     },
     {
         name: "ec2-instance-volumes-encrypted-cmk",

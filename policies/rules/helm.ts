@@ -106,6 +106,99 @@ export function singleuserImages(v: any): Array<{ path: string; ref: string | ty
 }
 
 interface HelmConfig { allowedCharts: AllowedChart[]; allowedRegistries: string[] }
+interface HubConfig { allowedAuthenticators: string[] }
+
+/**
+ * Authenticators that log each researcher in as themselves through the stack's identity provider:
+ * oauthenticator's entry point "generic-oauth" (what infra/cluster/manifests.ts jupyterhubValues sets,
+ * wired to the Cognito pool with MFA) and the class it names. Other OAuth authenticators (github,
+ * google, azuread...) are per-person too but bypass that pool and its MFA (cognito-user-pools-mfa), so
+ * they are not allowed by default; an institution that moves to its own IdP can list them.
+ */
+export const DEFAULT_AUTHENTICATORS = ["generic-oauth", "oauthenticator.generic.GenericOAuthenticator"];
+
+/**
+ * What is wrong with authenticators shipped in JupyterHub 5.5.0 (pyproject.toml entry points
+ * "jupyterhub.authenticators") and in the z2jh 4.4.0 hub image (images/hub/requirements.txt), by
+ * entry-point name and class path (lowercased).
+ */
+const KNOWN_WEAK: Readonly<Record<string, string>> = Object.fromEntries([
+    [["dummy", "jupyterhub.auth.dummyauthenticator"], "which lets anyone in as anyone (any password, or one shared password)"],
+    [["null", "jupyterhub.auth.nullauthenticator"], "which authenticates no one (external login only)"],
+    [["shared-password", "jupyterhub.authenticators.shared.sharedpasswordauthenticator"], "with which \"anyone with the password can login as any user\" (JupyterHub 5 authenticators/shared.py)"],
+    [["pam", "default", "jupyterhub.auth.pamauthenticator", "jupyterhub.auth.localauthenticator"], "which checks passwords of the hub container's own Unix users, not the researchers' identities"],
+    [["tmp", "tmpauthenticator.tmpauthenticator"], "which logs anyone in as a new anonymous user"],
+    [["firstuse", "firstuseauthenticator.firstuseauthenticator"], "with which the first person to log in with a name sets its password"],
+    [["native", "nativeauthenticator.nativeauthenticator"], "which lets people sign themselves up"],
+].flatMap(([names, why]) => (names as string[]).map((n) => [n, why as string])));
+
+/**
+ * Whether `auth` is allowed: an entry-point name matches case-insensitively (JupyterHub 5.5.0
+ * traitlets.py EntryPointType.validate looks up value.lower()), a class path exactly.
+ */
+function authenticatorAllowed(auth: string, allowed: readonly string[]): boolean {
+    return allowed.some((a) => (a.includes(".") ? a === auth : a.toLowerCase() === auth.toLowerCase()));
+}
+
+const nonEmpty = (v: unknown) => (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null && v !== "" && !(typeof v === "object" && Object.keys(v as object).length === 0));
+
+/** The hub's configuration directory (z2jh 4.4.0: jupyterhub_config.py, and jupyterhub_config.d/*.py it executes). */
+const HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub";
+
+/** The roles the chart itself defines (z2jh 4.4.0 jupyterhub_config.py: the idle culler's, for service jupyterhub-idle-culler). */
+const CHART_SERVICE_SCOPES: Readonly<Record<string, readonly string[]>> = {
+    "jupyterhub-idle-culler": ["list:users", "read:users:activity", "read:servers", "delete:servers", "admin:users"],
+};
+
+/**
+ * Scopes that only read or identify (JupyterHub 5.5.0 scopes.py): nothing of another user's server,
+ * tokens, authentication state, group membership or the hub itself. Everything else (access:servers,
+ * access:services, admin:*, admin-ui, tokens, servers, users, groups, shares, proxy, shutdown,
+ * inherit...) reaches other users unless filtered to the grantee's own.
+ */
+const harmless = (base: string) => base === "self" || base === "(no_scope)" || base === "users:activity" || /^(read|list):/.test(base) || base.startsWith("custom:");
+
+/** Problems of JupyterHub role definitions (load_roles entries), each as [path, role]. */
+function roleProblems(roles: Array<[string, any]>, d: Deferrals): string[] {
+    const out: string[] = [];
+    for (const [path, role] of roles) {
+        if (role === UNKNOWN) { d.defer(`values.${path}`); continue; }
+        if (!role || typeof role !== "object") continue;
+        const fields = ["name", "scopes", "users", "groups", "services"] as const;
+        const unknown = fields.filter((k) => role[k] === UNKNOWN || (Array.isArray(role[k]) && role[k].includes(UNKNOWN)));
+        if (unknown.length) { unknown.forEach((k) => d.defer(`values.${path}.${k}`)); continue; }
+        const name = String(role.name ?? "");
+        const scopes = asArray(role.scopes as string[]).map(String);
+        const users = asArray(role.users as string[]).map(String);
+        const groups = asArray(role.groups as string[]).map(String);
+        const services = asArray(role.services as string[]).map(String);
+        // Default roles (roles.py get_default_roles) redefined: `user` is every user's, `server` every server
+        // token's (JUPYTERHUB_API_TOKEN), `token` every token's; `admin` holds access:servers whatever is listed.
+        const everyone = ({ user: "every user", server: "every server's token", token: "every token" } as Record<string, string>)[name];
+        if (name === "admin" && (users.length || groups.length || services.length)) {
+            out.push(`${path} assigns JupyterHub's admin role (access:servers, tokens, admin:users) to ${[...users, ...groups.map((g) => `group ${g}`), ...services.map((x) => `service ${x}`)].join(", ")}`);
+            continue;
+        }
+        const ownOnly = (scope: string, who: { users: string[]; groups: string[]; everyone?: string }) => {
+            const [base, filter] = scope.split("!");
+            if (harmless(base)) return true;
+            if (filter === "user" || filter === "server") return true; // the holder's own (roles.py: `access:servers!server`, `users:activity!user`)
+            const m = /^(user|server)=([^/]+)/.exec(filter ?? "");
+            return !!m && !who.everyone && who.groups.length === 0 && who.users.length > 0 && who.users.every((u) => u === m[2]);
+        };
+        const people = { users, groups, ...(everyone ? { everyone } : {}) };
+        if (users.length || groups.length || everyone) {
+            const wide = scopes.filter((sc) => !ownOnly(sc, people));
+            if (wide.length) out.push(`${path} grants ${wide.join(", ")} to ${everyone ?? [...users, ...groups.map((g) => `group ${g}`)].join(", ")}: these reach other researchers' servers, tokens or the hub (JupyterHub scopes.py); grant researchers nothing beyond their own (self)`);
+        }
+        for (const svc of services) {
+            const chart = CHART_SERVICE_SCOPES[svc];
+            const wide = scopes.filter((sc) => !(chart ? chart.includes(sc) : ownOnly(sc, { users: [], groups: [] })));
+            if (wide.length) out.push(`${path} grants ${wide.join(", ")} to service ${svc}${chart ? `, beyond what the chart gives it (${chart.join(", ")})` : ", which the chart does not need"}: its token would reach every researcher's server or the hub`);
+        }
+    }
+    return out;
+}
 
 export const helmPolicies: ResourceValidationPolicy[] = [
     {
@@ -140,9 +233,17 @@ export const helmPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "jupyterhub-values-secure",
-        description: "Checks whether a JupyterHub release authenticates each researcher (no dummy or null authenticator, no allow_all), runs single-user servers as non-root without privilege escalation, pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
+        description: "Checks whether a JupyterHub release authenticates each researcher with an allow-listed per-person login (generic-oauth; no dummy, null, PAM or shared-password authenticator, no allow_all), makes no one an admin and grants no role that reaches other users' servers or tokens (admin_users, admin_groups, loadRoles), runs no configuration the pack cannot read (hub.extraConfig, hub.args, config files), runs single-user servers as non-root without privilege escalation, pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
         enforcementLevel: "mandatory",
-        configSchema: { properties: BREADTH_SCHEMA },
+        configSchema: {
+            properties: {
+                ...BREADTH_SCHEMA,
+                allowedAuthenticators: {
+                    type: "array", items: { type: "string" }, default: DEFAULT_AUTHENTICATORS,
+                    description: "JupyterHub authenticator_class values allowed: entry-point names (compared case-insensitively, as JupyterHub's EntryPointType does) or full class paths.",
+                },
+            },
+        },
         validateResource: onType(RELEASE, "Helm release", (r, args, report, d) => {
             const chart = d.read("chart", () => r.chart);
             if (chart === UNKNOWN || !isJupyterHub(chart)) return;
@@ -151,17 +252,74 @@ export const helmPolicies: ResourceValidationPolicy[] = [
             const problems: string[] = [];
             const need = (path: string) => { const x = at(v, path); if (x === UNKNOWN) d.defer(`values.${path}`); return x; };
             // Chart 4.4.0 values.yaml: hub.config.JupyterHub.authenticator_class defaults to "dummy".
+            const allowed = args.getConfig<Partial<HubConfig>>().allowedAuthenticators ?? DEFAULT_AUTHENTICATORS;
             const auth = need("hub.config.JupyterHub.authenticator_class");
             if (auth !== UNKNOWN) {
                 if (auth === undefined || auth === null || auth === "") problems.push("hub.config.JupyterHub.authenticator_class is unset, so the chart's default 'dummy' lets anyone in with any password");
-                else if (/dummy|null/i.test(String(auth))) problems.push(`hub.config.JupyterHub.authenticator_class is '${auth}', which authenticates no one`);
+                else if (!authenticatorAllowed(String(auth), allowed)) problems.push(`hub.config.JupyterHub.authenticator_class is '${auth}'${KNOWN_WEAK[String(auth).toLowerCase()] ? `, ${KNOWN_WEAK[String(auth).toLowerCase()]}` : ""}; only per-person logins are allowed (allowedAuthenticators: ${allowed.join(", ")})`);
             }
             const config = need("hub.config");
             if (config && config !== UNKNOWN && typeof config === "object") {
                 for (const [section, settings] of Object.entries(config as Record<string, any>)) {
-                    if (settings === UNKNOWN || !settings || typeof settings !== "object") continue;
-                    if (settings.allow_all === true) problems.push(`hub.config.${section}.allow_all is true: anyone the identity provider knows could log in, not only the researchers`);
+                    if (settings === UNKNOWN) { d.defer(`values.hub.config.${section}`); continue; }
+                    if (!settings || typeof settings !== "object") continue;
+                    const setting = (k: string) => { const x = settings[k]; if (x === UNKNOWN) d.defer(`values.hub.config.${section}.${k}`); return x; };
+                    if (setting("allow_all") === true) problems.push(`hub.config.${section}.allow_all is true: anyone the identity provider knows could log in, not only the researchers`);
                     if (section === "DummyAuthenticator" && settings.password !== undefined) problems.push("hub.config.DummyAuthenticator.password sets a shared password");
+                    // JupyterHub 5.5.0 roles.py: the `admin` role (admin_users, and admin_groups in oauthenticator) holds
+                    // access:servers, tokens and admin:users: an admin opens every researcher's server.
+                    for (const k of ["admin_users", "admin_groups"]) {
+                        const list = setting(k);
+                        if (list !== UNKNOWN && nonEmpty(list)) problems.push(`hub.config.${section}.${k} is ${JSON.stringify(list)}: JupyterHub's admin role holds access:servers and tokens (roles.py), so an admin opens every researcher's server; leave it empty and administer through the cluster`);
+                    }
+                    // Authenticator.manage_roles (JupyterHub 5): roles come from the identity provider, which the pack cannot see.
+                    if (setting("manage_roles") === true) problems.push(`hub.config.${section}.manage_roles is true: the identity provider would assign JupyterHub roles (access:servers, admin) that this pack cannot judge`);
+                    if (section === "JupyterHub") {
+                        const roles = setting("load_roles");
+                        if (roles !== UNKNOWN && roles !== undefined && roles !== null) problems.push(...roleProblems(asArray(roles as any[]).map((r, i) => [`hub.config.JupyterHub.load_roles[${i}]`, r] as [string, any]), d));
+                    }
+                }
+            }
+            // hub.extraConfig is Python the hub executes after hub.config (z2jh 4.4.0 files/hub/jupyterhub_config.py:
+            // `exec(config_py)`): it can set the authenticator, admins and roles past every check here.
+            const extra = need("hub.extraConfig");
+            if (extra !== UNKNOWN && extra && typeof extra === "object") {
+                for (const [k, py] of Object.entries(extra as Record<string, unknown>)) {
+                    if (py === UNKNOWN) d.defer(`values.hub.extraConfig.${k}`);
+                    else if (typeof py === "string" ? py.trim() !== "" : py !== null && py !== undefined) problems.push(`hub.extraConfig.${k} is Python the hub runs (it can set the authenticator, admin users and roles past these checks); put settings in hub.config, which this pack judges`);
+                }
+            }
+            // Other ways to run configuration the pack cannot read: hub.args replaces `jupyterhub --config ...`
+            // (templates/hub/deployment.yaml), and *.py files in /usr/local/etc/jupyterhub/jupyterhub_config.d are exec'd.
+            for (const k of ["hub.args", "hub.command"]) {
+                const x = need(k);
+                if (x !== UNKNOWN && nonEmpty(x)) problems.push(`${k} is set: it replaces the chart's hub command line, where flags can set any JupyterHub setting past hub.config`);
+            }
+            const files = need("hub.extraFiles");
+            if (files !== UNKNOWN && files && typeof files === "object") {
+                for (const [k, f] of Object.entries(files as Record<string, any>)) {
+                    const mount = f === UNKNOWN ? UNKNOWN : at(f, "mountPath");
+                    if (mount === UNKNOWN) d.defer(`values.hub.extraFiles.${k}.mountPath`);
+                    else if (typeof mount === "string" && mount.startsWith(HUB_CONFIG_DIR)) problems.push(`hub.extraFiles.${k} is mounted at ${mount}, in the hub's configuration directory (jupyterhub_config.d/*.py is executed)`);
+                }
+            }
+            const mounts = need("hub.extraVolumeMounts");
+            if (mounts !== UNKNOWN) asArray(mounts as any[]).forEach((m: any, i: number) => {
+                const mount = m === UNKNOWN ? UNKNOWN : at(m, "mountPath");
+                if (mount === UNKNOWN) d.defer(`values.hub.extraVolumeMounts[${i}].mountPath`);
+                else if (typeof mount === "string" && mount.startsWith(HUB_CONFIG_DIR)) problems.push(`hub.extraVolumeMounts[${i}] is mounted at ${mount}, in the hub's configuration directory (jupyterhub_config.d/*.py is executed)`);
+            });
+            // hub.loadRoles (z2jh: appended to c.JupyterHub.load_roles, named by key unless `name` is given).
+            const loadRoles = need("hub.loadRoles");
+            if (loadRoles !== UNKNOWN && loadRoles && typeof loadRoles === "object") {
+                problems.push(...roleProblems(Object.entries(loadRoles as Record<string, any>).map(([k, r]) => [`hub.loadRoles.${k}`, r === UNKNOWN || !r || typeof r !== "object" || r.name !== undefined ? r : { ...r, name: k }] as [string, any]), d));
+            }
+            const services = need("hub.services");
+            if (services !== UNKNOWN && services && typeof services === "object") {
+                for (const [k, svc] of Object.entries(services as Record<string, any>)) {
+                    const admin = svc === UNKNOWN ? UNKNOWN : at(svc, "admin");
+                    if (admin === UNKNOWN) d.defer(`values.hub.services.${k}.admin`);
+                    else if (admin === true) problems.push(`hub.services.${k}.admin is true: the service's token would hold the admin role (access:servers, tokens)`);
                 }
             }
             const uid = need("singleuser.uid");

@@ -17,7 +17,7 @@ interface KeyConfig { accountId?: string; additionalKeyArns: string[] }
 export const keyStackPolicies: StackValidationPolicy[] = [
     {
         name: "kms-key-references-stack-key",
-        description: "Checks whether every KMS key reference (EBS, S3, ECR, EFS, EKS, SSM, logs, SQS, CloudTrail, storage classes, node classes) is, on resolved values, the stack's own key by ARN, in the resource's region and the stack's account.",
+        description: "Checks whether every KMS key reference (EBS, S3, ECR, EFS, EKS, SSM, logs, SQS, CloudTrail, storage classes, node classes) is, on resolved values, the stack's own key by ARN, in the resource's region and the stack's account; and every key that encrypts a copy (DLM and EBS snapshot copies, S3 replicas) a key ARN of the stack's account.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
