@@ -294,6 +294,8 @@ const CLUSTER: Mutation[] = [
     m("jupyterhub-values-secure", "JupyterHub: allow_all", hub((v) => { v.hub.config.GenericOAuthenticator.allow_all = true; })),
     m("jupyterhub-values-secure", "JupyterHub: single-user servers as uid 0", hub((v) => { v.singleuser.uid = 0; })),
     m("jupyterhub-values-secure", "JupyterHub: privilege escalation allowed", hub((v) => { v.singleuser.allowPrivilegeEscalation = true; })),
+    m("jupyterhub-values-secure", "JupyterHub: servers' NetworkPolicy off", hub((v) => { v.singleuser.networkPolicy.enabled = false; })),
+    m("jupyterhub-values-secure", "JupyterHub: servers may reach the metadata service", hub((v) => { v.singleuser.networkPolicy.egressAllowRules.cloudMetadataServer = true; })),
     m("jupyterhub-values-secure", "JupyterHub: a profile runs as uid 0", hub((v) => { v.singleuser.profileList[0].kubespawner_override.uid = 0; })),
     m("jupyterhub-values-secure", "JupyterHub: single-user image by tag", hub((v) => { v.singleuser.image.name = v.singleuser.image.name.replace(/@sha256:.*$/, ""); v.singleuser.image.tag = "latest"; })),
     m("jupyterhub-values-secure", "JupyterHub: proxy on a public LoadBalancer", hub((v) => { delete v.proxy.service; })),

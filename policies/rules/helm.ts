@@ -233,7 +233,7 @@ export const helmPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "jupyterhub-values-secure",
-        description: "Checks whether a JupyterHub release authenticates each researcher with an allow-listed per-person login (generic-oauth; no dummy, null, PAM or shared-password authenticator, no allow_all), makes no one an admin and grants no role that reaches other users' servers or tokens (admin_users, admin_groups, loadRoles), runs no configuration the pack cannot read (hub.extraConfig, hub.args, config files), runs single-user servers as non-root without privilege escalation, pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
+        description: "Checks whether a JupyterHub release authenticates each researcher with an allow-listed per-person login (generic-oauth; no dummy, null, PAM or shared-password authenticator, no allow_all), makes no one an admin and grants no role that reaches other users' servers or tokens (admin_users, admin_groups, loadRoles), runs no configuration the pack cannot read (hub.extraConfig, hub.args, config files), runs single-user servers as non-root without privilege escalation behind their NetworkPolicy (no metadata service), pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
@@ -325,6 +325,11 @@ export const helmPolicies: ResourceValidationPolicy[] = [
             const uid = need("singleuser.uid");
             if (uid === 0 || uid === "0") problems.push("singleuser.uid is 0 (root)");
             if (need("singleuser.allowPrivilegeEscalation") === true) problems.push("singleuser.allowPrivilegeEscalation is true");
+            // The servers' NetworkPolicy (z2jh 4.4.0 values.yaml singleuser.networkPolicy: enabled, egressAllowRules
+            // cloudMetadataServer false) keeps a server from the node's metadata service (with the nodes' hop limit 1),
+            // since the chart's iptables init container is privileged and baseline Pod Security refuses it.
+            if (need("singleuser.networkPolicy.enabled") === false) problems.push("singleuser.networkPolicy.enabled is false: servers would reach the metadata service and every pod unhindered");
+            if (need("singleuser.networkPolicy.egressAllowRules.cloudMetadataServer") === true) problems.push("singleuser.networkPolicy.egressAllowRules.cloudMetadataServer is true: servers would reach the instance metadata service");
             const profiles = need("singleuser.profileList");
             if (profiles !== UNKNOWN) asArray(profiles).forEach((p: any, i: number) => {
                 const o = p === UNKNOWN ? UNKNOWN : at(p, "kubespawner_override");
