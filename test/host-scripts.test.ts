@@ -42,6 +42,8 @@ fi`,
     docker: `echo "docker $*" >> "$STUB_LOG"
 case "$1" in
   image) exit 0 ;;
+  images) cat "$STUB_STATE/images" 2>/dev/null || true ;;
+  rmi) [ -f "$STUB_STATE/rmi-refuse" ] && exit 1; exit 0 ;;
   inspect) f="$STUB_STATE/$4.$(case "$3" in *Running*) echo running ;; *) echo pid ;; esac)"; [ -f "$f" ] || exit 1; cat "$f" ;;
   stats) cat "$STUB_STATE/\${*: -1}.cpu" 2>/dev/null || echo "0.04%" ;;
 esac`,
@@ -138,6 +140,20 @@ describe("host scripts (run for real against stubs)", () => {
             const report = calls(h, "aws ssm put-parameter");
             assert.ok(report[0].includes("--value FAIL: cannot read the Jupyter token") && report[0].includes("ssm:GetParameter, kms:Decrypt"), report[0]);
             assert.ok(fs.existsSync(path.join(h.state, "image.env")) && !fs.existsSync(path.join(h.state, "jupyter-token")));
+        });
+
+        it("keeps only this boot's image of the repository: earlier digests are removed, one still in use stays", async () => {
+            const h = makeHost();
+            const repo = IMAGE.split("@")[0];
+            const older = [`${repo}@sha256:${"1".repeat(64)}`, `${repo}@sha256:${"2".repeat(64)}`];
+            fs.writeFileSync(path.join(h.stub, "images"), [older[0], IMAGE, older[1], `${repo}@<none>`].join("\n") + "\n");
+            const r = await runScript(h, "archaeo-prepare");
+            assert.equal(r.code, 0, r.out);
+            assert.ok(calls(h, "docker images").some((c) => c === `docker images --digests --format {{.Repository}}@{{.Digest}} ${repo}`), calls(h, "docker").join("\n"));
+            assert.deepEqual(calls(h, "docker rmi"), older.map((o) => `docker rmi ${o}`));
+            fs.writeFileSync(path.join(h.stub, "rmi-refuse"), "");
+            fs.writeFileSync(h.log, "");
+            assert.equal((await runScript(h, "archaeo-prepare")).code, 0, "an image in use is left alone, and preparing still succeeds");
         });
 
         it("an image parameter that is not pinned by digest is refused, never pulled", async () => {

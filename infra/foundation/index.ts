@@ -16,7 +16,7 @@ import { EncryptedBucket } from "./datastore";
 import { Key } from "./key";
 import { ImageRegistry } from "./registry";
 
-/** The repository root (holds Pulumi.yaml): Pulumi runs the program and the docker provider there. */
+/** The repository root (holds Pulumi.yaml and images/). Pulumi does not run there: see PROGRAM_DIR. */
 export const PROJECT_ROOT = path.join(__dirname, "..", "..");
 /** The program directory (Pulumi.yaml `main: infra/`): Pulumi runs the program and its providers there. */
 export const PROGRAM_DIR = path.join(__dirname, "..");

@@ -52,7 +52,9 @@ export function awsProfileSnippet(a: { id: string; roleArn: string; region: stri
         `[profile ${a.profile}]`,
         `role_arn = ${a.roleArn}`,
         `role_session_name = ${a.id}`,
-        "source_profile = default  # or your Identity Center profile (aws configure sso)",
+        // On its own line: the AWS CLI reads this file with configparser, which keeps an inline "# ..." in the value.
+        "# source_profile: the profile you sign in with, e.g. your Identity Center profile (aws configure sso)",
+        "source_profile = default",
         `region = ${a.region}`,
     ].join("\n");
 }

@@ -1,9 +1,11 @@
 /** Instance mode, whole program under the mock engine: a workstation per researcher, nothing shared that is theirs. */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { parseConfig } from "../../infra/config";
 import { readStack } from "../../tools/stacks";
 import { ACCOUNT, researcher } from "../helpers/config";
 import { doc, runProgram, runStack, ProgramRun, RecordedResource } from "../helpers/program";
+import { PYTHON } from "../helpers/tools";
 
 const byResearcher = (run: ProgramRun, type: string, id: string) => run.resources.filter((r) => r.type === type && r.name.startsWith(`archaeo-ws-${id}-`));
 const one = (run: ProgramRun, type: string, id: string): RecordedResource => {
@@ -130,6 +132,13 @@ describe("instance mode: uni-archaeology, three researchers", () => {
         // fails any DurationSeconds over one hour for a chained role (STS AssumeRole reference, DurationSeconds).
         const duration = /^duration_seconds\s*=\s*(\d+)/m.exec(pi.awsProfile);
         assert.ok(!duration || Number(duration[1]) <= 3600, `duration_seconds ${duration?.[1]} fails for a role-chained session`);
+        // The AWS CLI (botocore configloader) reads ~/.aws/config with Python's configparser.RawConfigParser, which keeps an
+        // inline "# comment" in the value: read the snippet the same way, with this machine's Python.
+        const read = spawnSync(PYTHON, ["-c", "import configparser,json,sys; c=configparser.RawConfigParser(); c.read_string(sys.stdin.read()); print(json.dumps(dict(c['profile archaeo-pi'])))"], { input: pi.awsProfile, encoding: "utf8" });
+        assert.equal(read.status, 0, read.stderr);
+        const profile = JSON.parse(read.stdout);
+        assert.equal(profile.source_profile, "default", "no inline comment in a value");
+        assert.deepEqual([profile.role_arn, profile.role_session_name, profile.region], [pi.roleArn, "pi", "us-east-1"]);
         assert.match(pi.connect.ssh, /^ssh -p 2222 -o ProxyCommand="aws --profile archaeo-pi --region us-east-1 ssm start-session --target %h --document-name AWS-StartSSHSession/);
         assert.match(pi.connect.start, new RegExp(`ec2 start-instances --instance-ids ${pi.instanceId}$`));
         assert.match(pi.connect.upload, /s3 sync \.\/my-images s3:\/\/archaeo-uni-archaeology-uni-archaeology-data-[0-9a-f]{8}\/researchers\/pi\/my-images\//);
