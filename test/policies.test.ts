@@ -11,6 +11,7 @@ import { CHARTS } from "../infra/cluster/karpenter";
 import { compliant, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS } from "./helpers/mutations";
 import { check, failing, fixture, UNKNOWN } from "./helpers/policy";
+import { synthetic } from "../tools/bench";
 import { portForwardGuardProblem } from "../policies/lib/admission";
 import { portForwardPolicy } from "../infra/cluster/manifests";
 
@@ -168,5 +169,14 @@ describe("policy pack", () => {
         assert.match(portForwardGuardProblem({ ...spec, validations: [{ expression: "true", message: "" }] }, "jupyterhub", ids, o)!, /lets archaeo:imaging-lead port-forward to jupyter-ml-engineer/);
         assert.match(portForwardGuardProblem({ ...spec, failurePolicy: "Ignore", validations: [{ expression: "authorizer.requestResource.check('get').allowed()", message: "" }] }, "jupyterhub", ids, o)!, /errs .*failurePolicy Ignore/);
         assert.match(portForwardGuardProblem({ ...spec, validations: [{ expression: "request.name.startsWith('jupyter-' + request.userInfo.username.substring(8))", message: "" }] }, "jupyterhub", ids, o)!, /lets archaeo:al port-forward to jupyter-alice/);
+    });
+});
+
+// `npm run bench` times the pack over a synthetic stack that must be clean; a pack change that makes it dirty
+// would break the bench (it did once: a wildcard S3 grant the hardened breadth check now refuses). Not timed here.
+describe("the bench's synthetic stack", () => {
+    it("is clean under the pack, one of each kind", async () => {
+        const r = await check(synthetic(8));
+        assert.deepEqual(r.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => `${v.policyName}: ${v.message}`), []);
     });
 });
