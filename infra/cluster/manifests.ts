@@ -348,36 +348,18 @@ export function hubNamespaceObjects(p: { institution: string; stack: string; gpu
  * and request.userInfo). Everyone else (admins, the hub) is untouched.
  */
 export function portForwardPolicy(p: { institution: string; stack: string; hubTunnel: boolean }) {
-    const labels = standardLabels(p.institution, p.stack, "jupyterhub");
-    const name = "archaeo-researcher-port-forward";
-    return {
-        policy: {
-            apiVersion: "admissionregistration.k8s.io/v1" as const,
-            kind: "ValidatingAdmissionPolicy" as const,
-            metadata: { name, labels },
-            spec: {
-                failurePolicy: "Fail",
-                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] }] },
-                matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
-                validations: [{
-                    expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8)" + (p.hubTunnel ? ` || request.name == '${HUB_TUNNEL.pod}'` : ""),
-                    message: p.hubTunnel
-                        ? `researchers may port-forward only to their own server (jupyter-<id>) and the hub tunnel (${HUB_TUNNEL.pod})`
-                        : "researchers may port-forward only to their own server (jupyter-<id>)",
-                }],
-            },
-        },
-        binding: {
-            apiVersion: "admissionregistration.k8s.io/v1" as const,
-            kind: "ValidatingAdmissionPolicyBinding" as const,
-            metadata: { name, labels },
-            spec: {
-                policyName: name,
-                validationActions: ["Deny"],
-                matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": HUB_NAMESPACE } } },
-            },
-        },
-    };
+    return researcherAdmissionPolicy({
+        name: "archaeo-researcher-port-forward",
+        labels: standardLabels(p.institution, p.stack, "jupyterhub"),
+        rule: { operations: ["CONNECT"], resources: ["pods/portforward"] },
+        validations: [{
+            expression: "request.name == 'jupyter-' + request.userInfo.username.substring(8)" + (p.hubTunnel ? ` || request.name == '${HUB_TUNNEL.pod}'` : ""),
+            message: p.hubTunnel
+                ? `researchers may port-forward only to their own server (jupyter-<id>) and the hub tunnel (${HUB_TUNNEL.pod})`
+                : "researchers may port-forward only to their own server (jupyter-<id>)",
+        }],
+        namespace: HUB_NAMESPACE,
+    });
 }
 
 /**
@@ -388,28 +370,49 @@ export function portForwardPolicy(p: { institution: string; stack: string; hubTu
  * by users archaeo:<id>, failurePolicy Fail, bound with Deny.
  */
 export function researcherServicesPolicy(p: { institution: string; stack: string }) {
-    const labels = standardLabels(p.institution, p.stack, "researcher");
-    const name = "archaeo-researcher-services";
+    return researcherAdmissionPolicy({
+        name: "archaeo-researcher-services",
+        labels: standardLabels(p.institution, p.stack, "researcher"),
+        rule: { operations: ["CREATE", "UPDATE"], resources: ["services"] },
+        validations: [
+            { expression: "!has(object.spec.type) || object.spec.type == 'ClusterIP'", message: "researchers' Services stay inside the cluster: type ClusterIP (a headless Service for DDP rendezvous), never LoadBalancer or NodePort" },
+            { expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0", message: "researchers' Services may not claim externalIPs" },
+        ],
+    });
+}
+
+/**
+ * A ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) for requests of researchers (users
+ * archaeo:<id>) on one core resource, failing closed, and its binding with Deny, in one namespace or all.
+ */
+function researcherAdmissionPolicy(a: {
+    name: string;
+    labels: Record<string, string>;
+    rule: { operations: string[]; resources: string[] };
+    validations: Array<{ expression: string; message: string }>;
+    namespace?: string;
+}) {
     return {
         policy: {
             apiVersion: "admissionregistration.k8s.io/v1" as const,
             kind: "ValidatingAdmissionPolicy" as const,
-            metadata: { name, labels },
+            metadata: { name: a.name, labels: a.labels },
             spec: {
                 failurePolicy: "Fail",
-                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"] }] },
+                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], ...a.rule }] },
                 matchConditions: [{ name: "researchers-only", expression: "request.userInfo.username.startsWith('archaeo:')" }],
-                validations: [
-                    { expression: "!has(object.spec.type) || object.spec.type == 'ClusterIP'", message: "researchers' Services stay inside the cluster: type ClusterIP (a headless Service for DDP rendezvous), never LoadBalancer or NodePort" },
-                    { expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0", message: "researchers' Services may not claim externalIPs" },
-                ],
+                validations: a.validations,
             },
         },
         binding: {
             apiVersion: "admissionregistration.k8s.io/v1" as const,
             kind: "ValidatingAdmissionPolicyBinding" as const,
-            metadata: { name, labels },
-            spec: { policyName: name, validationActions: ["Deny"] },
+            metadata: { name: a.name, labels: a.labels },
+            spec: {
+                policyName: a.name,
+                validationActions: ["Deny"],
+                ...(a.namespace ? { matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": a.namespace } } } } : {}),
+            },
         },
     };
 }

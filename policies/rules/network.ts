@@ -3,9 +3,10 @@
  * per security group (many narrow rules add up), with a configurable maximum.
  */
 import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { cidrBreadthProblems, CidrLimits, DEFAULT_CIDR_LIMITS } from "../lib/cidr";
 import { label, onResource, onStack } from "../lib/rule";
+import { Deferrals } from "../lib/unknowns";
 import { asArray, get, UNKNOWN } from "../lib/util";
 
 export interface BreadthConfig extends CidrLimits { allowedPorts: number[] }
@@ -21,6 +22,18 @@ export function limitsOf(c: Partial<CidrLimits>): CidrLimits {
 }
 
 const exempt = (from: unknown, to: unknown, allowed: number[]) => typeof from === "number" && from === to && allowed.includes(from);
+
+/** The inline ingress rules of a security group (or the VPC's default one), each judged by the address space it covers. */
+function inlineIngressProblems(sg: { ingress?: unknown }, args: ResourceValidationArgs, report: (m: string) => void, d: Deferrals, what: string, fix: string): void {
+    const c = args.getConfig<Partial<BreadthConfig>>();
+    const ingress = d.copy("ingress", () => sg.ingress) as any[] | undefined | typeof UNKNOWN;
+    if (ingress === UNKNOWN) return;
+    asArray(ingress).forEach((rule: any, n: number) => {
+        if (exempt(rule.fromPort, rule.toPort, c.allowedPorts ?? [])) return;
+        const problems = cidrBreadthProblems([...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[], limitsOf(c));
+        if (problems.length) report(`${what} '${args.name}' ingress[${n}] (ports ${rule.fromPort}-${rule.toPort}): ${problems.join("; ")}. ${fix}`);
+    });
+}
 
 const SCHEMA = {
     ...BREADTH_SCHEMA,
@@ -98,27 +111,11 @@ export const networkPolicies: ResourceValidationPolicy[] = [
         enforcementLevel: "mandatory",
         configSchema: { properties: SCHEMA },
         validateResource: [
-            onResource(aws.ec2.SecurityGroup, "Security group", (sg, args, report, d) => {
-                const c = args.getConfig<Partial<BreadthConfig>>();
-                const ingress = d.copy("ingress", () => sg.ingress) as any[] | undefined | typeof UNKNOWN;
-                if (ingress === UNKNOWN) return;
-                asArray(ingress).forEach((rule: any, n: number) => {
-                    if (exempt(rule.fromPort, rule.toPort, c.allowedPorts ?? [])) return;
-                    const problems = cidrBreadthProblems([...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[], limitsOf(c));
-                    if (problems.length) report(`Security group '${args.name}' ingress[${n}] (ports ${rule.fromPort}-${rule.toPort}): ${problems.join("; ")}. List the institution's CIDRs or use SSM access.`);
-                });
-            }),
+            onResource(aws.ec2.SecurityGroup, "Security group", (sg, args, report, d) =>
+                inlineIngressProblems(sg, args, report, d, "Security group", "List the institution's CIDRs or use SSM access.")),
             // The VPC's default security group takes ingress rules too (and every instance launched without a group gets it).
-            onResource(aws.ec2.DefaultSecurityGroup, "Default security group", (sg, args, report, d) => {
-                const c = args.getConfig<Partial<BreadthConfig>>();
-                const ingress = d.copy("ingress", () => sg.ingress) as any[] | undefined | typeof UNKNOWN;
-                if (ingress === UNKNOWN) return;
-                asArray(ingress).forEach((rule: any, n: number) => {
-                    if (exempt(rule.fromPort, rule.toPort, c.allowedPorts ?? [])) return;
-                    const problems = cidrBreadthProblems([...asArray(rule.cidrBlocks), ...asArray(rule.ipv6CidrBlocks)] as string[], limitsOf(c));
-                    if (problems.length) report(`Default security group '${args.name}' ingress[${n}] (ports ${rule.fromPort}-${rule.toPort}): ${problems.join("; ")}. Leave the default group without ingress; list the institution's CIDRs on the workbench's own group or use SSM access.`);
-                });
-            }),
+            onResource(aws.ec2.DefaultSecurityGroup, "Default security group", (sg, args, report, d) =>
+                inlineIngressProblems(sg, args, report, d, "Default security group", "Leave the default group without ingress; list the institution's CIDRs on the workbench's own group or use SSM access.")),
             onResource(aws.vpc.SecurityGroupIngressRule, "Security group ingress rule", (r, args, report, d) => {
                 const c = args.getConfig<Partial<BreadthConfig>>();
                 if (exempt(r.fromPort, r.toPort, c.allowedPorts ?? [])) return;

@@ -43,7 +43,7 @@ describe("cluster manifests", () => {
             assert.ok(!applies("system:serviceaccount:jupyterhub:hub"));
             assert.deepEqual(policy.spec.matchConstraints.resourceRules[0], { apiGroups: [""], apiVersions: ["v1"], operations: ["CONNECT"], resources: ["pods/portforward"] });
             assert.deepEqual(binding.spec.validationActions, ["Deny"]);
-            assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": "jupyterhub" });
+            assert.deepEqual(binding.spec.matchResources!.namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": "jupyterhub" });
             assert.equal(policy.spec.failurePolicy, "Fail");
         });
     });
