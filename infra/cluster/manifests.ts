@@ -130,8 +130,11 @@ export function researcherPodVolumes(claims: { home: string; datasets: string; m
     ];
 }
 
-/** The default gp3 StorageClass (the hub's database), encrypted with the stack key, Retain. */
-export function gp3StorageClass(p: { institution: string; stack: string; keyArn: string }) {
+/**
+ * The default gp3 StorageClass (the hub's database), encrypted with the stack key, Retain. The key is
+ * whatever the caller holds (a string in tests, the key's Output in the program): no apply needed.
+ */
+export function gp3StorageClass<Key = string>(p: { institution: string; stack: string; keyArn: Key }) {
     return {
         apiVersion: "storage.k8s.io/v1" as const,
         kind: "StorageClass" as const,

@@ -109,10 +109,10 @@ export class ClusterResearcher extends pulumi.ComponentResource {
         ];
         for (const set of sets) {
             const shape = researcherVolumes(storage("", "", "", ""), set.namespace, set.claims);
-            const values = live.apply((s) => researcherVolumes(s, set.namespace, set.claims));
+            const specs = live.apply((s) => researcherVolumes(s, set.namespace, set.claims).map((v) => v.pv.spec));
             shape.forEach((v, i) => {
                 const tag = `${set.namespace === HUB_NAMESPACE ? "server" : "jobs"}-${v.pvc.metadata.name.replace(`-${r.id}`, "")}`;
-                const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${tag}`, { metadata: v.pv.metadata, spec: values.apply((x) => x[i].pv.spec) }, { ...k8sOpts, retainOnDelete: true });
+                const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${tag}`, { metadata: v.pv.metadata, spec: specs[i] }, { ...k8sOpts, retainOnDelete: true });
                 new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc-${tag}`, v.pvc, { ...k8sOpts, dependsOn: [...(set.deps as pulumi.Resource[]), pv] });
             });
         }

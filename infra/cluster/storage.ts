@@ -67,8 +67,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
             this.accessPointIds[id] = ap.id;
         }
 
-        const gp3 = (keyArn: string) => gp3StorageClass({ institution: args.institution, stack: args.stack, keyArn });
-        new k8s.storage.v1.StorageClass(`${name}-gp3`, { ...gp3(""), parameters: pulumi.output(args.keyArn).apply((k) => gp3(k).parameters) }, {
+        new k8s.storage.v1.StorageClass(`${name}-gp3`, gp3StorageClass({ institution: args.institution, stack: args.stack, keyArn: args.keyArn }), {
             parent: this, provider: args.k8sProvider, dependsOn: args.dependsOn as pulumi.Resource[],
         });
 
