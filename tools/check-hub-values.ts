@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv from "ajv";
 import * as YAML from "yaml";
-import { jupyterhubValues, profileList } from "../infra/cluster/manifests";
+import { jupyterhubValues } from "../infra/cluster/manifests";
 
 /** Helm's coalescing of user values over chart defaults. */
 export function helmMerge(defaults: unknown, values: unknown): unknown {
@@ -48,7 +48,6 @@ export function checkAgainstChart(chartDir: string): string[] {
     sampleValues().forEach((v, i) => {
         if (!validate(helmMerge(defaults, v))) for (const e of validate.errors ?? []) errors.push(`sample ${i}: ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
     });
-    void profileList;
     // The hub tunnel image is the chart's own proxy image (images/hub-tunnel/Dockerfile FROM).
     const chp = defaults?.proxy?.chp?.image;
     const from = hubTunnelBase();

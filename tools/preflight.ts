@@ -27,12 +27,11 @@ export interface AccessFacts {
     localIps: readonly string[];
 }
 
+/** Whether `ip` is in `cidr`: the address masked to the CIDR's prefix is the CIDR's network. */
 const inside = (ip: string, cidr: string) => {
     const c = parseCidr(cidr);
-    const a = parseCidr(`${ip}/32`);
-    if (!c || !a || c.version !== a.version) return false;
-    const hostBits = BigInt((c.version === 4 ? 32 : 128) - c.prefix);
-    return (a.network >> hostBits) === (c.network >> hostBits);
+    const a = c && parseCidr(`${ip}/${c.prefix}`);
+    return !!a && a.version === c.version && a.network === c.network;
 };
 
 /** Decides whether a runner can reach the EKS API; returns undefined when it can, else the reason and the fix. Pure. */

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Installs what the test suite runs for real, so `npm ci && npm test` passes on a fresh Debian/Ubuntu
 // machine with only Node and npm: Debian's validators and real components (shellcheck, yamllint,
-// cloud-init, OpenSSH, Debian's PyTorch/torchvision CPU build, nbconvert/ipykernel) and the policy
+// cloud-init, OpenSSH, Debian's PyTorch/torchvision CPU build, nbconvert/ipykernel, pip) and the policy
 // pack's production dependencies (policies/node_modules, as the Pulumi CLI installs it).
-// Already-present tools are left alone; without root or sudo it prints the one command to run.
+// Already-present tools are left alone; without root or sudo, or when apt-get fails, it prints the one
+// command to run. It also fails, naming the fix, where the kernel refuses the unprivileged user and mount
+// namespace the smoke test runs in (Ubuntu 24.04's AppArmor default).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,6 +28,9 @@ const APT = [
     ["python3-ipykernel", () => py("import ipykernel")],
     ["python3-jupyter-server", () => py("import jupyter_server")],
     ["python3-terminado", () => py("import terminado")],
+    // image.test builds the activity extension with `python3 -m pip install --no-build-isolation` (setuptools).
+    ["python3-pip", () => py("import pip")],
+    ["python3-setuptools", () => py("import setuptools")],
     ["systemd", () => has("systemd-analyze")],
 ];
 
@@ -47,13 +52,31 @@ if (missing.length) {
     }
     console.log(`prereqs: installing ${missing.join(" ")} (Debian packages the tests run for real) ...`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    execFileSync(sudo[0] ?? "apt-get", [...sudo.slice(1), ...(sudo.length ? ["apt-get"] : []), "update", "-qq"], { stdio: "inherit", env });
-    execFileSync(sudo[0] ?? "apt-get", [...(sudo.length ? ["apt-get"] : []), "install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: ["ignore", "ignore", "inherit"], env });
-    const still = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
-    if (still.length) {
-        console.error(`prereqs: ${still.join(", ")} still missing after apt-get install`);
+    const aptGet = (...args) => execFileSync(sudo[0] ?? "apt-get", [...(sudo.length ? ["apt-get"] : []), ...args], { stdio: ["ignore", "ignore", "inherit"], env });
+    try {
+        aptGet("update", "-qq");
+        aptGet("install", "-y", "-qq", "--no-install-recommends", ...missing);
+    } catch (e) {
+        console.error(`prereqs: apt-get failed (${e.message.split("\n")[0]}). On Ubuntu the Python packages are in universe `
+            + `(sudo add-apt-repository universe). Install them, then run npm test again:\n  ${command}`);
         process.exit(1);
     }
+    const still = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+    if (still.length) {
+        console.error(`prereqs: ${still.join(", ")} still missing after apt-get install`
+            + (still.some((p) => p.startsWith("python3-")) ? ` (checked with ${PYTHON}; ARCHAEO_PYTHON must name a Python that has them, e.g. /usr/bin/python3)` : ""));
+        process.exit(1);
+    }
+}
+
+// test/smoke.test.ts gives the smoke test a small /dev/shm in its own user and mount namespace.
+const userns = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm"], { encoding: "utf8" });
+if (userns.status !== 0) {
+    const restricted = existsSync("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+    console.error(`prereqs: this user cannot create a user and mount namespace (${(userns.error?.message ?? userns.stderr).trim()}); `
+        + "test/smoke.test.ts runs the smoke test in one. "
+        + (restricted ? "Allow it with:\n  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" : "Enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1) or install util-linux."));
+    process.exit(1);
 }
 
 // The policy pack as `pulumi preview --policy-pack policies` runs it: its own production install.
