@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Callable, List, Mapping, Optional
 
 from . import __version__
+from .device import DEVICE_CHOICES, pick_device
 from .errors import ArchaeoError, run_cli
 
 MONITORS = ("val_loss", "val_acc")
@@ -75,7 +76,7 @@ def validate(config: TrainConfig) -> List[str]:
         errors.append(f"--patience {config.patience}: must be >= 0 (0 turns early stopping off)")
     if config.monitor not in MONITORS:
         errors.append(f"--monitor {config.monitor}: choose one of {', '.join(MONITORS)}")
-    if config.device not in ("auto", "cpu", "cuda"):
+    if config.device not in DEVICE_CHOICES:
         errors.append(f"--device {config.device}: choose auto, cpu or cuda")
     errors.extend(validate_model_args(config.model, config.image_size, config.pretrained))
     return errors
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", default=None, help="TensorBoard run name (default: the --output-dir folder name)")
     p.add_argument("--s3-versions", action="store_true",
                    help="record S3 object version ids of files on S3 mounts in run.json (needs boto3 and credentials)")
-    p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"), help="default: cuda when available")
+    p.add_argument("--device", default=d.device, choices=DEVICE_CHOICES, help="default: cuda when available")
     return p
 
 
@@ -171,22 +172,6 @@ def _output_problems(config: TrainConfig, mounts) -> List[str]:
             "or choose another --output-dir"
         )
     return problems
-
-
-def _pick_device(config: TrainConfig, denv):
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if config.device == "cuda" and not cuda:
-        raise ArchaeoError("--device cuda: no CUDA GPU is visible (torch.cuda.is_available() is False); use --device cpu")
-    if config.device == "cpu" or not cuda:
-        return torch.device("cpu")
-    if denv.local_rank >= torch.cuda.device_count():
-        raise ArchaeoError(
-            f"LOCAL_RANK={denv.local_rank} but only {torch.cuda.device_count()} GPU(s) are visible: "
-            "use --nproc-per-node at most the number of GPUs"
-        )
-    return torch.device("cuda", denv.local_rank)
 
 
 class _TensorBoard:
@@ -276,7 +261,7 @@ def fit(config: TrainConfig, argv: Optional[List[str]] = None, env: Optional[Map
     if problems:
         raise ArchaeoError("\n  ".join(problems))
 
-    device = _pick_device(config, denv)
+    device = pick_device(config.device, denv.local_rank)
     say = log if denv.is_main else (lambda _msg: None)
     amp = config.amp and device.type == "cuda"
     if config.amp and not amp:
