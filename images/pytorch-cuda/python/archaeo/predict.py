@@ -13,16 +13,13 @@ from .errors import ArchaeoError, run_cli
 
 def list_images(path: str) -> List[str]:
     """Image files under `path` (or `path` itself), sorted, hidden files and folders skipped."""
-    from .data import is_image_file
+    from .data import images_under
 
     if os.path.isfile(path):
         return [os.path.abspath(path)]
     if not os.path.isdir(path):
         raise ArchaeoError(f"--input {path}: no such file or folder")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_file(f))
+    found = images_under(path)
     if not found:
         raise ArchaeoError(f"--input {path}: no images found (looked for .jpg, .jpeg, .png, .tif, .tiff, .bmp, .webp, ...)")
     return [os.path.abspath(p) for p in found]

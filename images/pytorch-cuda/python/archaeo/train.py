@@ -393,13 +393,12 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     # DataLoaders: the training shard of this rank (DistributedSampler, also for one process so that
     # shuffling is the same function of (seed, epoch)); validation split round-robin over ranks.
     workers = config.workers if config.workers is not None else min(8, max(1, (os.cpu_count() or 1) // denv.local_world_size))
-    train_paths = [os.path.join(scan.root, scan.samples[i][0]) for i in train_idx]
-    train_set = ImageListDataset(train_paths, [scan.samples[i][1] for i in train_idx],
+    label_of = scan.labels
+    train_set = ImageListDataset(scan.paths(train_idx), [label_of[i] for i in train_idx],
                                  build_transforms(config.image_size, train=True), config.image_size)
     mine = val_idx[denv.rank::denv.world_size]
-    val_set = ImageListDataset([os.path.join(scan.root, scan.samples[i][0]) for i in mine],
-                               [scan.samples[i][1] for i in mine], build_transforms(config.image_size, train=False),
-                               config.image_size)
+    val_set = ImageListDataset(scan.paths(mine), [label_of[i] for i in mine],
+                               build_transforms(config.image_size, train=False), config.image_size)
     sampler = DistributedSampler(train_set, num_replicas=denv.world_size, rank=denv.rank, shuffle=True, seed=config.seed)
     loader_args = dict(num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     # A last batch of one image breaks BatchNorm in training mode; drop it when it would occur.
