@@ -16,9 +16,9 @@ def save(obj: Dict[str, Any], path: str) -> None:
     """torch.save through a temporary file and a rename: a crash mid-write never leaves a torn last.pt."""
     import torch
 
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from .provenance import write_atomic
+
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load(path: str, flag: str = "--checkpoint") -> Dict[str, Any]:

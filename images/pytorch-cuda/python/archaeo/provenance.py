@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ArchaeoError
 
@@ -214,13 +214,24 @@ def container_info(env: Mapping[str, str]) -> Dict[str, Optional[str]]:
     return {"image": env.get("ARCHAEO_IMAGE") or None, "researcher": env.get("ARCHAEO_RESEARCHER") or None}
 
 
-def write_json_atomic(path: str, data) -> None:
-    """Writes JSON through a temporary file and a rename, so a reader never sees half a file."""
+def write_atomic(path: str, write: Callable[[str], None]) -> None:
+    """Calls write(temporary path) and renames the result over `path`: a reader (or a crash mid-write)
+    never sees half a file."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=False)
-        handle.write("\n")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    write_atomic(path, write)
+
+
+def write_json_atomic(path: str, data) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def script_path() -> Optional[str]:

@@ -214,11 +214,9 @@ def _read_metrics(path: str, up_to_epoch: int) -> List[dict]:
 
 
 def _write_metrics(path: str, rows: List[dict]) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
+    from .provenance import write_text_atomic
+
+    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def _agree(denv, device, fn):
