@@ -42,40 +42,35 @@ def parse_data_mounts(value: Optional[str]) -> List[Tuple[str, str]]:
     return sorted(mounts, key=lambda m: len(m[0]), reverse=True)
 
 
+def _locate(path: str, mounts: Sequence[Tuple[str, str]], itself: bool = True) -> Optional[Tuple[str, str, str]]:
+    """(mount, prefix, path relative to the mount with "/" separators, "." for the mount itself) of the
+    first mount holding `path`'s absolute or real path (strictly inside it unless `itself`), or None."""
+    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
+        for mount, prefix in mounts:
+            if (itself and candidate == mount) or candidate.startswith(mount.rstrip("/") + "/"):
+                return mount, prefix, os.path.relpath(candidate, mount).replace(os.sep, "/")
+    return None
+
+
 def mount_of(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[Tuple[str, str]]:
     """The (mount, prefix) that holds `path` (absolute, or its real path), or None."""
-    candidates = [os.path.abspath(path)]
-    real = os.path.realpath(path)
-    if real not in candidates:
-        candidates.append(real)
-    for candidate in candidates:
-        for mount, prefix in mounts:
-            if candidate == mount or candidate.startswith(mount.rstrip("/") + "/"):
-                return mount, prefix
-    return None
+    found = _locate(path, mounts)
+    return found[:2] if found else None
 
 
 def s3_uri_for(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[str]:
     """s3://bucket/prefix/<path relative to its mount>, or None when the file is not on a mount."""
-    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
-        for mount, prefix in mounts:
-            if candidate.startswith(mount.rstrip("/") + "/"):
-                return prefix + os.path.relpath(candidate, mount).replace(os.sep, "/")
-    return None
+    found = _locate(path, mounts, itself=False)
+    return found[1] + found[2] if found else None
 
 
 def s3_prefix_for_dir(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[str]:
     """s3://bucket/prefix/<folder>/ for a folder on a mount (the mount itself maps to its prefix), or None."""
-    found = mount_of(path, mounts)
+    found = _locate(path, mounts)
     if found is None:
         return None
-    mount, prefix = found
-    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
-        if candidate == mount:
-            return prefix
-        if candidate.startswith(mount.rstrip("/") + "/"):
-            return prefix + os.path.relpath(candidate, mount).replace(os.sep, "/") + "/"
-    return None
+    _, prefix, rel = found
+    return prefix if rel == "." else f"{prefix}{rel}/"
 
 
 def sha256_and_size(path: str) -> Tuple[str, int]:
