@@ -174,6 +174,11 @@ describe("archaeo (Python package, real torch on CPU)", function () {
             return run(() => runArchaeo("predict", ["--checkpoint", best, "--input", predictInput, "--output",
                 out("predictions.csv"), "--top-k", "2"], { env }));
         });
+        // Debian's torch is CPU-only: --device cuda must be refused with the fix, before any image is read.
+        jobs.evaluateCuda = later([jobs.main], () => run(() => runArchaeo("evaluate",
+            ["--checkpoint", best, "--data-dir", data, "--device", "cuda", "--output-dir", out("eval-cuda")], { env })));
+        jobs.predictCuda = later([jobs.main], () => run(() => runArchaeo("predict",
+            ["--checkpoint", best, "--input", data, "--output", out("predictions-cuda.csv"), "--device", "cuda"], { env })));
         jobs.selftest = run(() => runArchaeo("selftest", ["--all-reduce", "gloo"], { env }));
         // pip builds in the source folder (build/, *.egg-info): install from a copy.
         const src = out("pkg-src");
@@ -489,6 +494,16 @@ describe("archaeo (Python package, real torch on CPU)", function () {
                 if (r[1] === r[0].split("/")[0]) correct += 1;
             }
             assert.equal(correct / 18, evaluation.accuracy, "predict's top-1 agrees with evaluate");
+        });
+
+        it("--device cuda without a visible GPU: exit 2 naming --device cpu, no traceback, nothing written", async () => {
+            const [ev, pr] = await Promise.all([jobs.evaluateCuda, jobs.predictCuda]);
+            for (const [r, prog] of [[ev, "archaeo-evaluate"], [pr, "archaeo-predict"]] as const) {
+                assert.equal(r.status, 2, `${prog}: ${r.stderr}`);
+                assert.match(r.stderr, new RegExp(`${prog}: error: --device cuda: no CUDA GPU is visible .*use --device cpu`));
+                assert.doesNotMatch(r.stderr, /Traceback/);
+            }
+            assert.ok(!fs.existsSync(out("eval-cuda")) && !fs.existsSync(out("predictions-cuda.csv")), "nothing written");
         });
     });
 

@@ -37,8 +37,9 @@ class ImageFolderScan:
     def labels(self) -> List[int]:
         return [label for _, label in self.samples]
 
-    def paths(self) -> List[str]:
-        return [os.path.join(self.root, rel) for rel, _ in self.samples]
+    def paths(self, indices: Optional[Sequence[int]] = None) -> List[str]:
+        chosen = range(len(self.samples)) if indices is None else indices
+        return [os.path.join(self.root, self.samples[i][0]) for i in chosen]
 
     def counts(self, indices: Optional[Sequence[int]] = None) -> Dict[str, int]:
         chosen = range(len(self.samples)) if indices is None else indices
@@ -52,9 +53,10 @@ def _class_dirs(root: str) -> List[str]:
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
 
 
-def _images_under(class_dir: str) -> List[str]:
+def images_under(folder: str) -> List[str]:
+    """Image files under `folder` (recursively, following links), sorted, hidden files and folders skipped."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_file(f))
     return found
@@ -74,7 +76,7 @@ def scan_image_folder(data_dir: str, flag: str = "--data-dir") -> ImageFolderSca
     samples: List[Tuple[str, int]] = []
     empty = []
     for index, name in enumerate(classes):
-        files = _images_under(os.path.join(root, name))
+        files = images_under(os.path.join(root, name))
         if not files:
             empty.append(name)
         samples.extend((os.path.relpath(p, root), index) for p in files)

@@ -8,6 +8,7 @@ import os
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Sequence
 
+from .device import DEVICE_CHOICES
 from .errors import ArchaeoError, run_cli
 
 
@@ -69,16 +70,14 @@ def evaluate(checkpoint: str, data_dir: str, output_dir: Optional[str] = None, b
     run.json), which the model never trained on. Writes evaluation.json and confusion_matrix.png to
     `output_dir` (default <checkpoint folder>/evaluation[-val]) and returns the report (with
     "report_json" and "confusion_png")."""
-    import torch
     from torch.utils.data import DataLoader
 
-    from .checkpoint import load_classifier
+    from .checkpoint import load_classifier, probabilities
     from .data import ImageListDataset, build_transforms, scan_image_folder
     from .provenance import sha256_and_size, write_json_atomic
     from .viz import confusion_matrix as confusion_figure
 
-    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-    model, meta = load_classifier(checkpoint, device=str(dev))
+    model, meta, dev = load_classifier(checkpoint, device)
     names = list(meta["class_names"])
     scan = scan_image_folder(data_dir)
     unknown = [c for c in scan.classes if c not in names]
@@ -101,12 +100,10 @@ def evaluate(checkpoint: str, data_dir: str, output_dir: Optional[str] = None, b
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     predicted: List[int] = []
     confidence: List[float] = []
-    with torch.no_grad():
-        for images, _ in loader:
-            probs = torch.softmax(model(images.to(dev)).float(), dim=1)
-            top = probs.max(dim=1)
-            predicted.extend(top.indices.tolist())
-            confidence.extend(top.values.tolist())
+    for images, _ in loader:
+        top = probabilities(model, images, dev).max(dim=1)
+        predicted.extend(top.indices.tolist())
+        confidence.extend(top.values.tolist())
     matrix = confusion(true, predicted, len(names))
     report = classification_report(matrix, names)
     default_out = "evaluation" if split == "all" else f"evaluation-{split}"
@@ -147,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", help="where evaluation.json and confusion_matrix.png go (default <checkpoint folder>/evaluation)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     return p
 
 

@@ -6,7 +6,6 @@ TORCH_HOME (used at image build time to bake weights for offline field workstati
 """
 
 import argparse
-import hashlib
 import os
 import re
 import socket
@@ -16,6 +15,7 @@ from typing import List, Optional, Tuple
 from urllib.parse import urlparse
 
 from .errors import ArchaeoError, run_cli
+from .provenance import sha256_and_size
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,6 @@ def pretrained_available(name: str) -> bool:
     return find_cached_weights(name) is not None
 
 
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _offline_message(name: str, weights, reason: str) -> str:
     fname = weights_filename(weights)
     return (
@@ -150,7 +142,7 @@ def load_pretrained_state(name: str, allow_download: bool = True, progress: bool
 
     weights = default_weights(name)
     if weights is None:
-        raise ArchaeoError(f"torchvision {_tv_version()} has no weights enums; use load_legacy_pretrained")
+        raise ArchaeoError(f"torchvision {_tv_version()} has no weights enums; build_model loads pretrained=True there")
     path = find_cached_weights(name)
     source = "cache"
     if path is None:
@@ -160,7 +152,7 @@ def load_pretrained_state(name: str, allow_download: bool = True, progress: bool
         source = "download"
     elif not path.startswith(torch_home_checkpoints()):
         source = "baked"
-    digest = sha256_file(path)
+    digest, _ = sha256_and_size(path)
     published = matches_published_hash(path, digest)
     if published is False:
         print(f"archaeo-train: warning: {path} is not the published {weights!r} file (its sha256 {digest[:12]}... does "
@@ -303,7 +295,7 @@ def _fetch_main(argv: Optional[List[str]]) -> int:
                 missing += 1
                 continue
             path = download_weights(name, progress=sys.stderr.isatty())
-        digest = sha256_file(path)
+        digest, _ = sha256_and_size(path)
         if matches_published_hash(path, digest) is False:
             print(f"{name}: {path} does not match the published hash in its name (damaged?); delete it and fetch again",
                   flush=True)

@@ -7,21 +7,19 @@ import csv
 import os
 from typing import Dict, List, Optional
 
+from .device import DEVICE_CHOICES
 from .errors import ArchaeoError, run_cli
 
 
 def list_images(path: str) -> List[str]:
     """Image files under `path` (or `path` itself), sorted, hidden files and folders skipped."""
-    from .data import is_image_file
+    from .data import images_under
 
     if os.path.isfile(path):
         return [os.path.abspath(path)]
     if not os.path.isdir(path):
         raise ArchaeoError(f"--input {path}: no such file or folder")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_file(f))
+    found = images_under(path)
     if not found:
         raise ArchaeoError(f"--input {path}: no images found (looked for .jpg, .jpeg, .png, .tif, .tiff, .bmp, .webp, ...)")
     return [os.path.abspath(p) for p in found]
@@ -50,32 +48,29 @@ class _SafeImages:
 def predict(checkpoint: str, input_path: str, top_k: int = 3, batch_size: int = 32, workers: int = 0,
             device: str = "auto") -> List[Dict]:
     """One dict per image: {path, predictions: [(class, probability), ...] best first, error}."""
-    import torch
     from torch.utils.data import DataLoader
 
-    from .checkpoint import load_classifier
+    from .checkpoint import load_classifier, probabilities
     from .data import build_transforms
 
     if top_k < 1:
         raise ArchaeoError(f"--top-k {top_k}: must be at least 1")
-    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-    model, meta = load_classifier(checkpoint, device=str(dev))
+    model, meta, dev = load_classifier(checkpoint, device)
     names = list(meta["class_names"])
     k = min(top_k, len(names))
     paths = list_images(input_path)
     root = input_path if os.path.isdir(input_path) else os.path.dirname(os.path.abspath(input_path))
     dataset = _SafeImages(paths, build_transforms(meta["image_size"], train=False), meta["image_size"])
     rows: List[Dict] = []
-    with torch.no_grad():
-        for images, indices, errors in DataLoader(dataset, batch_size=batch_size, num_workers=workers):
-            top = torch.softmax(model(images.to(dev)).float(), dim=1).topk(k, dim=1)
-            for j, index in enumerate(indices.tolist()):
-                rows.append({
-                    "path": os.path.relpath(paths[index], root),
-                    "predictions": [] if errors[j] else [(names[c], p) for c, p in
-                                                         zip(top.indices[j].tolist(), top.values[j].tolist())],
-                    "error": errors[j],
-                })
+    for images, indices, errors in DataLoader(dataset, batch_size=batch_size, num_workers=workers):
+        top = probabilities(model, images, dev).topk(k, dim=1)
+        for j, index in enumerate(indices.tolist()):
+            rows.append({
+                "path": os.path.relpath(paths[index], root),
+                "predictions": [] if errors[j] else [(names[c], p) for c, p in
+                                                     zip(top.indices[j].tolist(), top.values[j].tolist())],
+                "error": errors[j],
+            })
     return rows
 
 
@@ -107,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=3, help="classes per image, most probable first (default 3)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     return p
 
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ArchaeoError
 
@@ -42,40 +42,35 @@ def parse_data_mounts(value: Optional[str]) -> List[Tuple[str, str]]:
     return sorted(mounts, key=lambda m: len(m[0]), reverse=True)
 
 
+def _locate(path: str, mounts: Sequence[Tuple[str, str]], itself: bool = True) -> Optional[Tuple[str, str, str]]:
+    """(mount, prefix, path relative to the mount with "/" separators, "." for the mount itself) of the
+    first mount holding `path`'s absolute or real path (strictly inside it unless `itself`), or None."""
+    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
+        for mount, prefix in mounts:
+            if (itself and candidate == mount) or candidate.startswith(mount.rstrip("/") + "/"):
+                return mount, prefix, os.path.relpath(candidate, mount).replace(os.sep, "/")
+    return None
+
+
 def mount_of(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[Tuple[str, str]]:
     """The (mount, prefix) that holds `path` (absolute, or its real path), or None."""
-    candidates = [os.path.abspath(path)]
-    real = os.path.realpath(path)
-    if real not in candidates:
-        candidates.append(real)
-    for candidate in candidates:
-        for mount, prefix in mounts:
-            if candidate == mount or candidate.startswith(mount.rstrip("/") + "/"):
-                return mount, prefix
-    return None
+    found = _locate(path, mounts)
+    return found[:2] if found else None
 
 
 def s3_uri_for(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[str]:
     """s3://bucket/prefix/<path relative to its mount>, or None when the file is not on a mount."""
-    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
-        for mount, prefix in mounts:
-            if candidate.startswith(mount.rstrip("/") + "/"):
-                return prefix + os.path.relpath(candidate, mount).replace(os.sep, "/")
-    return None
+    found = _locate(path, mounts, itself=False)
+    return found[1] + found[2] if found else None
 
 
 def s3_prefix_for_dir(path: str, mounts: Sequence[Tuple[str, str]]) -> Optional[str]:
     """s3://bucket/prefix/<folder>/ for a folder on a mount (the mount itself maps to its prefix), or None."""
-    found = mount_of(path, mounts)
+    found = _locate(path, mounts)
     if found is None:
         return None
-    mount, prefix = found
-    for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
-        if candidate == mount:
-            return prefix
-        if candidate.startswith(mount.rstrip("/") + "/"):
-            return prefix + os.path.relpath(candidate, mount).replace(os.sep, "/") + "/"
-    return None
+    _, prefix, rel = found
+    return prefix if rel == "." else f"{prefix}{rel}/"
 
 
 def sha256_and_size(path: str) -> Tuple[str, int]:
@@ -214,13 +209,24 @@ def container_info(env: Mapping[str, str]) -> Dict[str, Optional[str]]:
     return {"image": env.get("ARCHAEO_IMAGE") or None, "researcher": env.get("ARCHAEO_RESEARCHER") or None}
 
 
-def write_json_atomic(path: str, data) -> None:
-    """Writes JSON through a temporary file and a rename, so a reader never sees half a file."""
+def write_atomic(path: str, write: Callable[[str], None]) -> None:
+    """Calls write(temporary path) and renames the result over `path`: a reader (or a crash mid-write)
+    never sees half a file."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=False)
-        handle.write("\n")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    write_atomic(path, write)
+
+
+def write_json_atomic(path: str, data) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def script_path() -> Optional[str]:

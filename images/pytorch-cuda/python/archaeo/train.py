@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Callable, List, Mapping, Optional
 
 from . import __version__
+from .device import DEVICE_CHOICES, pick_device
 from .errors import ArchaeoError, run_cli
 
 MONITORS = ("val_loss", "val_acc")
@@ -75,7 +76,7 @@ def validate(config: TrainConfig) -> List[str]:
         errors.append(f"--patience {config.patience}: must be >= 0 (0 turns early stopping off)")
     if config.monitor not in MONITORS:
         errors.append(f"--monitor {config.monitor}: choose one of {', '.join(MONITORS)}")
-    if config.device not in ("auto", "cpu", "cuda"):
+    if config.device not in DEVICE_CHOICES:
         errors.append(f"--device {config.device}: choose auto, cpu or cuda")
     errors.extend(validate_model_args(config.model, config.image_size, config.pretrained))
     return errors
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", default=None, help="TensorBoard run name (default: the --output-dir folder name)")
     p.add_argument("--s3-versions", action="store_true",
                    help="record S3 object version ids of files on S3 mounts in run.json (needs boto3 and credentials)")
-    p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"), help="default: cuda when available")
+    p.add_argument("--device", default=d.device, choices=DEVICE_CHOICES, help="default: cuda when available")
     return p
 
 
@@ -173,22 +174,6 @@ def _output_problems(config: TrainConfig, mounts) -> List[str]:
     return problems
 
 
-def _pick_device(config: TrainConfig, denv):
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if config.device == "cuda" and not cuda:
-        raise ArchaeoError("--device cuda: no CUDA GPU is visible (torch.cuda.is_available() is False); use --device cpu")
-    if config.device == "cpu" or not cuda:
-        return torch.device("cpu")
-    if denv.local_rank >= torch.cuda.device_count():
-        raise ArchaeoError(
-            f"LOCAL_RANK={denv.local_rank} but only {torch.cuda.device_count()} GPU(s) are visible: "
-            "use --nproc-per-node at most the number of GPUs"
-        )
-    return torch.device("cuda", denv.local_rank)
-
-
 class _TensorBoard:
     """SummaryWriter where torch.utils.tensorboard imports (the image has tensorboard); else a no-op
     with the reason, recorded in run.json. metrics.jsonl is written either way."""
@@ -229,11 +214,9 @@ def _read_metrics(path: str, up_to_epoch: int) -> List[dict]:
 
 
 def _write_metrics(path: str, rows: List[dict]) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
+    from .provenance import write_text_atomic
+
+    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def _agree(denv, device, fn):
@@ -276,7 +259,7 @@ def fit(config: TrainConfig, argv: Optional[List[str]] = None, env: Optional[Map
     if problems:
         raise ArchaeoError("\n  ".join(problems))
 
-    device = _pick_device(config, denv)
+    device = pick_device(config.device, denv.local_rank)
     say = log if denv.is_main else (lambda _msg: None)
     amp = config.amp and device.type == "cuda"
     if config.amp and not amp:
@@ -408,13 +391,12 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     # DataLoaders: the training shard of this rank (DistributedSampler, also for one process so that
     # shuffling is the same function of (seed, epoch)); validation split round-robin over ranks.
     workers = config.workers if config.workers is not None else min(8, max(1, (os.cpu_count() or 1) // denv.local_world_size))
-    train_paths = [os.path.join(scan.root, scan.samples[i][0]) for i in train_idx]
-    train_set = ImageListDataset(train_paths, [scan.samples[i][1] for i in train_idx],
+    label_of = scan.labels
+    train_set = ImageListDataset(scan.paths(train_idx), [label_of[i] for i in train_idx],
                                  build_transforms(config.image_size, train=True), config.image_size)
     mine = val_idx[denv.rank::denv.world_size]
-    val_set = ImageListDataset([os.path.join(scan.root, scan.samples[i][0]) for i in mine],
-                               [scan.samples[i][1] for i in mine], build_transforms(config.image_size, train=False),
-                               config.image_size)
+    val_set = ImageListDataset(scan.paths(mine), [label_of[i] for i in mine],
+                               build_transforms(config.image_size, train=False), config.image_size)
     sampler = DistributedSampler(train_set, num_replicas=denv.world_size, rank=denv.rank, shuffle=True, seed=config.seed)
     loader_args = dict(num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     # A last batch of one image breaks BatchNorm in training mode; drop it when it would occur.
