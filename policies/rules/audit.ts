@@ -186,9 +186,14 @@ export const auditPolicies: StackValidationPolicy[] = [
                     if (validation === UNKNOWN) d.defer(`${label(t)}.enableLogFileValidation`);
                     else if (validation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
                     // A single-region trail logs data events of buckets in its own region only.
-                    const [trailRegion, bucketRegion, multi] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region), get(() => t.props.isMultiRegionTrail)];
-                    if (multi !== true && typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
-                        problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                    const multi = get(() => t.props.isMultiRegionTrail);
+                    if (multi === UNKNOWN) d.defer(`${label(t)}.isMultiRegionTrail`);
+                    else if (multi !== true) {
+                        const [trailRegion, bucketRegion] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region)];
+                        if (trailRegion === UNKNOWN || bucketRegion === UNKNOWN) d.defer(`${label(t)} region (its provider's or the bucket's)`);
+                        else if (typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
+                            problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                        }
                     }
                     const key = get(() => t.props.kmsKeyId);
                     if (key === UNKNOWN) d.defer(`${label(t)}.kmsKeyId`);
