@@ -1,11 +1,11 @@
 /**
  * Regression tests from the review of the pack: unknowns that passed silently (or alarmed as
- * mandatory) instead of being deferred to `up`.
+ * mandatory) instead of being deferred to `up`, and keys the README promises that no rule required.
  */
 import { strict as assert } from "assert";
 import type { RecordedResource } from "../tools/mock-engine";
 import { compliant, set } from "./helpers/fixtures";
-import { awsProvider, check, UNKNOWN } from "./helpers/policy";
+import { awsProvider, check, fixture, UNKNOWN } from "./helpers/policy";
 
 const of = (r: { violations: Array<{ policyName: string }> }, policy: string) => r.violations.filter((v: any) => v.policyName === policy) as any[];
 
@@ -52,5 +52,29 @@ describe("policy pack: unknowns are deferred, never passed or alarmed (review)",
         const audit = of(await check(rs), "s3-dataset-access-logged");
         assert.deepEqual(audit.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.message), []);
         assert.ok(audit.some((v) => v.deferred && /isMultiRegionTrail/.test(v.message)), JSON.stringify(audit));
+    });
+});
+
+describe("policy pack: every key the README promises is required (review)", () => {
+    for (const [type, name, path, extra] of [
+        ["aws:sqs/queue:Queue", "queue", "kmsMasterKeyId", {}],
+        ["aws:backup/vault:Vault", "vault", "kmsKeyArn", { name: "homes" }],
+        ["aws:sns/topic:Topic", "topic", "kmsMasterKeyId", {}],
+        ["aws:secretsmanager/secret:Secret", "secret", "kmsKeyId", {}],
+    ] as const) {
+        it(`${type.split(":").pop()} without ${path} is reported (the service's own key is not the institution's)`, async () => {
+            const rs = structuredClone(compliant()).filter((r) => r.name !== name);
+            rs.push(fixture(type, name, { ...extra, tags: { institution: "x", "data-classification": "confidential" } }));
+            const hits = of(await check(rs), "kms-key-references-stack-key");
+            assert.ok(hits.some((v) => v.enforcementLevel === "mandatory" && v.message.includes(`${path} is not set`)), JSON.stringify(hits));
+        });
+    }
+
+    it("a queue with the stack key passes, and one whose key is unknown is deferred", async () => {
+        assert.deepEqual(of(await check(compliant()), "kms-key-references-stack-key"), []);
+        const rs = structuredClone(compliant());
+        set("queue", (p) => { p.kmsMasterKeyId = UNKNOWN; })(rs);
+        const hits = of(await check(rs), "kms-key-references-stack-key");
+        assert.ok(hits.length > 0 && hits.every((v) => v.deferred), JSON.stringify(hits));
     });
 });
