@@ -20,7 +20,7 @@ import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, get, known, UNKNOWN } from "../lib/util";
-import { bucketParts, deniesInsecureTransport } from "./s3";
+import { bucketParts, deniesInsecureTransport, requirePart } from "./s3";
 
 interface AuditConfig { purposeTag: string; datasetsPurpose: string; auditLogsPurpose: string; minRetentionDays: number; requireWriteEvents: boolean }
 const AUDIT_DEFAULTS: AuditConfig = { purposeTag: "archaeo-purpose", datasetsPurpose: "datasets", auditLogsPurpose: "audit-logs", minRetentionDays: 365, requireWriteEvents: true };
@@ -104,14 +104,8 @@ const purposeOf = (r: PolicyResource, tag: string) => {
 /** Checks the log destination: KMS default encryption, versioning, public access block, TLS-only, lifecycle retention. */
 function checkDestination(all: readonly PolicyResource[], dest: PolicyResource, c: AuditConfig, d: Deferrals, report: (m: string, urn?: string) => void): void {
     const problems: string[] = [];
-    const judge = (type: string, what: string, ok: (r: PolicyResource) => boolean, missing: string) => {
-        const parts = bucketParts(all, dest, type);
-        const results = parts.mine.map((r) => ({ r, v: get(() => ok(r)) }));
-        if (results.some((x) => x.v === true)) return;
-        const undecided = [...results.filter((x) => x.v === UNKNOWN).map((x) => x.r), ...parts.unknown];
-        if (undecided.length) { undecided.forEach((r) => d.defer(`${label(r)} (${what})`)); return; }
-        problems.push(missing);
-    };
+    const judge = (type: string, what: string, ok: (r: PolicyResource) => boolean, missing: string) =>
+        requirePart(d, bucketParts(all, dest, type), ok, () => problems.push(missing), what);
     judge("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "its bucket or key",
         (e) => asArray(e.props.rules).some((r: any) => r.applyServerSideEncryptionByDefault?.sseAlgorithm === "aws:kms" && !keyReferenceProblem(r.applyServerSideEncryptionByDefault?.kmsMasterKeyId)),
         "default encryption SSE-KMS with the stack key");
@@ -186,9 +180,14 @@ export const auditPolicies: StackValidationPolicy[] = [
                     if (validation === UNKNOWN) d.defer(`${label(t)}.enableLogFileValidation`);
                     else if (validation !== true) problems.push("enableLogFileValidation must be true (tampering with logs must be detectable)");
                     // A single-region trail logs data events of buckets in its own region only.
-                    const [trailRegion, bucketRegion, multi] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region), get(() => t.props.isMultiRegionTrail)];
-                    if (multi !== true && typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
-                        problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                    const multi = get(() => t.props.isMultiRegionTrail);
+                    if (multi === UNKNOWN) d.defer(`${label(t)}.isMultiRegionTrail`);
+                    else if (multi !== true) {
+                        const [trailRegion, bucketRegion] = [get(() => t.provider?.props.region), get(() => b.provider?.props.region)];
+                        if (trailRegion === UNKNOWN || bucketRegion === UNKNOWN) d.defer(`${label(t)} region (its provider's or the bucket's)`);
+                        else if (typeof trailRegion === "string" && typeof bucketRegion === "string" && trailRegion !== bucketRegion) {
+                            problems.push(`it is a single-region trail in ${trailRegion} but the bucket is in ${bucketRegion}; put it in the bucket's region or set isMultiRegionTrail: true`);
+                        }
                     }
                     const key = get(() => t.props.kmsKeyId);
                     if (key === UNKNOWN) d.defer(`${label(t)}.kmsKeyId`);

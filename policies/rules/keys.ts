@@ -7,12 +7,20 @@
 import { StackValidationPolicy } from "@pulumi/policy";
 import { stackAccount } from "../lib/account";
 import { parseArn } from "../lib/arn";
-import { KEY_REFERENCES, keyAccount } from "../lib/keys";
+import { KEY_REFERENCES, keyAccount, keyReferenceProblem } from "../lib/keys";
 import { label, onStack } from "../lib/rule";
 import { get, UNKNOWN } from "../lib/util";
 import { valuesAt } from "../lib/walk";
 
 interface KeyConfig { accountId?: string; additionalKeyArns: string[] }
+
+/**
+ * Types whose key no resource rule requires (ebs, s3, ecr, data, kubernetes and the audit trail's own
+ * check cover the others, and a trail that logs no dataset bucket is judged here): an absent or empty
+ * key is reported here, since the service would then use its AWS-managed key (SQS SSE-SQS, AWS Backup
+ * aws/backup, Secrets Manager aws/secretsmanager, CloudTrail SSE-S3) or none (SNS).
+ */
+const KEY_REQUIRED_HERE: ReadonlySet<string> = new Set(["aws:sqs/queue:Queue", "aws:sns/topic:Topic", "aws:backup/vault:Vault", "aws:secretsmanager/secret:Secret", "aws:cloudtrail/trail:Trail"]);
 
 export const keyStackPolicies: StackValidationPolicy[] = [
     {
@@ -35,7 +43,13 @@ export const keyStackPolicies: StackValidationPolicy[] = [
             const refs: Array<{ r: (typeof args.resources)[number]; path: string; value: unknown; sameKey: boolean }> = [];
             for (const r of args.resources) {
                 for (const spec of KEY_REFERENCES[r.type] ?? []) {
-                    for (const f of valuesAt(r.props, spec.path)) refs.push({ r, path: f.path, value: f.value, sameKey: spec.sameKey !== false });
+                    const found = valuesAt(r.props, spec.path);
+                    for (const f of found) refs.push({ r, path: f.path, value: f.value, sameKey: spec.sameKey !== false });
+                    if (!KEY_REQUIRED_HERE.has(r.type)) continue;
+                    // Absent or empty only: an alias (alias/aws/* included) is reported below.
+                    for (const f of found.length ? found : [{ path: spec.path, value: undefined }]) {
+                        if (f.value === undefined || f.value === null || f.value === "") report(`${label(r)} must be encrypted with the stack's KMS key: ${f.path} ${keyReferenceProblem(f.value)}.`, r.urn);
+                    }
                 }
             }
             if (refs.length === 0) return;
@@ -45,7 +59,7 @@ export const keyStackPolicies: StackValidationPolicy[] = [
             for (const ref of refs) {
                 const where = `${label(ref.r)} ${ref.path}`;
                 if (ref.value === UNKNOWN) { d.defer(`${label(ref.r)}.${ref.path}`); continue; }
-                if (typeof ref.value !== "string" || ref.value === "") continue; // the resource policies report absent keys
+                if (typeof ref.value !== "string" || ref.value === "") continue; // absent: the resource policies, or KEY_REQUIRED_HERE above, report it
                 const v = ref.value;
                 if (/(^|:)alias\//.test(v)) {
                     report(`${where} names the key by alias (${v}); give the key ARN: KMS resolves an alias in the caller's account, so the data may end up under another account's key.`, ref.r.urn);

@@ -59,7 +59,12 @@ function ingressSets(resources: ReadonlyArray<{ type: string; name: string; urn:
             const group = () => { const id = get(() => r.props.id); return typeof id === "string" && id ? id : r.urn; };
             if (ingress === UNKNOWN) { out.push({ group, owner: r, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN }); continue; }
             for (const rule of ingress ?? []) out.push({ group, owner: r, from: rule.fromPort, to: rule.toPort, sources: strings(rule.cidrBlocks, rule.ipv6CidrBlocks), prefixLists: strings(rule.prefixListIds) });
-        } else if (r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" || (r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && get(() => r.props.type) === "ingress")) {
+            continue;
+        }
+        const ruleType = r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" ? get(() => r.props.type) : undefined;
+        // A rule whose type is unknown may be ingress: its sources count as unknown until it is known.
+        if (ruleType === UNKNOWN) out.push({ group: () => get(() => r.props.securityGroupId), owner: r, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN });
+        else if (r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" || ruleType === "ingress") {
             const field = (k: string) => get(() => JSON.parse(JSON.stringify(r.props[k] ?? null)));
             const parts = [field("cidrIpv4"), field("cidrIpv6"), field("cidrBlocks"), field("ipv6CidrBlocks")];
             const lists = [field("prefixListId"), field("prefixListIds")];

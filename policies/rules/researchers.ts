@@ -57,9 +57,16 @@ const DEFAULTS: ResearcherConfig = {
 
 type Stack = readonly PolicyResource[];
 
-/** ARNs of the stack's resources tagged with `id` (UNKNOWN inside when some are not known yet). */
-function ownedArns(resources: Stack, tag: string, id: string): Array<string | typeof UNKNOWN> {
-    return resources.filter((r) => { const t = effectiveTags(r); return t !== UNKNOWN && t[tag] === id; }).map((r) => get(() => r.props.arn)).filter((a) => a !== undefined) as Array<string | typeof UNKNOWN>;
+/**
+ * ARNs of the stack's resources whose tag `tag` is `value`, UNKNOWN inside for each one whose ARN is
+ * not known yet and for each resource whose tags are not (it may be one of them).
+ */
+function taggedArns(resources: Stack, tag: string, value: string, read: (r: PolicyResource) => unknown = (r) => r.props.arn): unknown[] {
+    return resources.flatMap((r) => {
+        const t = effectiveTags(r);
+        if (t === UNKNOWN) return [UNKNOWN];
+        return t[tag] === value ? [get(() => read(r))] : [];
+    }).filter((a) => a !== undefined);
 }
 
 /** The names a role is referred to by (RolePolicy.role, attachments): its name and id. */
@@ -211,8 +218,7 @@ export const researcherPolicies: StackValidationPolicy[] = [
             const researcherOf = (r: PolicyResource) => { const t = effectiveTags(r); return t === UNKNOWN ? UNKNOWN : (t[c.researcherTag] as string | undefined); };
             const roles = all.filter((r) => r.type === "aws:iam/role:Role");
             const trusted = new Map<string, Array<{ id: string; session?: string }>>();
-            const datasetBuckets = all.filter((r) => r.type === "aws:s3/bucket:Bucket" && (() => { const t = effectiveTags(r); return t !== UNKNOWN && t[c.purposeTag] === c.datasetsPurpose; })())
-                .map((b) => get(() => b.props.bucket));
+            const datasetBuckets = taggedArns(all.filter((r) => r.type === "aws:s3/bucket:Bucket"), c.purposeTag, c.datasetsPurpose, (b) => b.props.bucket);
             const keys = all.filter((r) => r.type === "aws:kms/key:Key").map((k) => get(() => k.props.arn));
             for (const role of roles) {
                 const id = researcherOf(role);
@@ -222,7 +228,7 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     const t = effectiveTags(role) as Record<string, unknown>;
                     const forWhom = c.actingForTags.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
                     if (forWhom === undefined) continue;
-                    const owned = ownedArns(all, c.researcherTag, forWhom);
+                    const owned = taggedArns(all, c.researcherTag, forWhom);
                     const who = `${label(role)} (acts for researcher ${forWhom})`;
                     for (const pol of documentsOf(all, role, d, report, who, false)) {
                         for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
@@ -250,7 +256,7 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
                 }
                 // Every policy that reaches the role, however attached, judged statement by statement.
-                const owned = ownedArns(all, c.researcherTag, id);
+                const owned = taggedArns(all, c.researcherTag, id);
                 for (const pol of documentsOf(all, role, d, report, where, true)) {
                     for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                         const problems = await statementProblems(s, { id, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
@@ -279,7 +285,7 @@ export const researcherPolicies: StackValidationPolicy[] = [
 
 interface Scope {
     id: string;
-    owned: Array<string | typeof UNKNOWN>;
+    owned: unknown[];
     datasetBuckets: unknown[];
     keys: unknown[];
     c: ResearcherConfig;

@@ -14,8 +14,6 @@ const NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
 const DEFAULT_REQUIRED_TAGS = ["institution", "data-classification"];
 const DEFAULT_STATEFUL = ["aws:ebs/volume:Volume", "aws:s3/bucket:Bucket", "aws:efs/fileSystem:FileSystem", "aws:kms/key:Key"];
 
-export { effectiveTags };
-
 export const stackPolicies: StackValidationPolicy[] = [
     {
         name: "required-tags",
