@@ -74,7 +74,7 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Inst
             instanceType: r.instanceType,
             instanceId: ws.instanceId,
             roleArn: role.roleArn,
-            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
+            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
             connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
                 connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
         };
