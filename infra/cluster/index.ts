@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterStackConfig } from "../config";
 import { PORTS, RESEARCHER_USER } from "../constants";
-import { PROGRAM_DIR, PROJECT_ROOT, type Foundation } from "../foundation";
+import { PROGRAM_DIR, PROJECT_ROOT, type Foundation, type StackContext } from "../foundation";
 import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
 import { awsProfileName, dataMountsEnv, physicalName, researcherPrefix, stackSlug, standardTags } from "../tags";
@@ -25,10 +25,7 @@ export const HUB_TUNNEL_CONTEXT = "images/hub-tunnel";
 
 export const NAT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 
-export interface ClusterContext {
-    provider: aws.Provider;
-    partition: pulumi.Output<string>;
-    accountId: pulumi.Output<string>;
+export interface ClusterContext extends StackContext {
     deployer: DeployerIdentity;
 }
 
