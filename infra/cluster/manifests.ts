@@ -4,7 +4,7 @@
  * (kubernetes-models). Nothing here talks to a cluster.
  */
 import type * as kin from "@pulumi/kubernetes/types/input";
-import { BATCH_TAINT, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
+import { BATCH_TAINT, CLUSTER_SHAPE, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
 import { shmSizeGiB } from "../sizing";
 import { DATASETS_PREFIX, researcherPrefix } from "../tags";
 
@@ -495,7 +495,7 @@ export function karpenterObjects(p: KarpenterParams) {
     if (p.spotForBatch) {
         pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }));
     }
-    return { nodeClasses: [nodeClass("gpu", 150), nodeClass("cpu", 100)], pools };
+    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", 100)], pools };
 }
 
 /**
