@@ -4,6 +4,7 @@
  * dataset bytes in S3 / EFS and data transfer depend on use and are left out (and said so).
  */
 import type { StackConfig } from "./config";
+import { CLUSTER_SHAPE } from "./constants";
 import prices from "./data/prices.json";
 import image from "../images/pytorch-cuda/image.json";
 
@@ -14,8 +15,8 @@ export const SNAPSHOT_DAILY_CHANGE = 0.02;
 /** Dataset object reads/writes a researcher makes in a month (audit trail events): ~10 epochs over 20,000 images. */
 export const AUDIT_EVENTS_PER_RESEARCHER_MONTH = 200_000;
 
-/** Cluster mode's fixed parts (infra/cluster): the arm64 system node, the NAT instance, GPU node root size. */
-export const CLUSTER_SHAPE = { systemInstanceType: "t4g.large", systemRootGiB: 20, natInstanceType: "t4g.nano", natRootGiB: 8, gpuNodeRootGiB: 150 } as const;
+/** The cluster shape priced here (defined with the other constants, built from by infra/cluster). */
+export { CLUSTER_SHAPE };
 
 export interface CostLine {
     readonly item: string;

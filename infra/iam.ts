@@ -22,11 +22,12 @@ export interface PolicyDocument {
     Statement: PolicyStatement[];
 }
 
-const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement });
+/** A policy document of these statements. */
+export const policyDocument = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement });
 
 /** Trust policy letting an AWS service assume the role (EKS and Pod Identity also want sts:TagSession). */
 export function assumeRolePolicy(service: string, actions: string | string[] = "sts:AssumeRole"): PolicyDocument {
-    return doc({ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: actions });
+    return policyDocument({ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: actions });
 }
 
 /**
@@ -36,7 +37,7 @@ export function assumeRolePolicy(service: string, actions: string | string[] = "
  * session must also be theirs (aws:userid is "<role id>:<session name>" for an assumed role).
  */
 export function researcherTrustPolicy(a: { principalArn: string; id: string; sessionName?: string }): PolicyDocument {
-    return doc({
+    return policyDocument({
         Sid: "OnlyThisResearcher",
         Effect: "Allow",
         Principal: { AWS: a.principalArn },
@@ -84,29 +85,43 @@ export function datasetAccessStatements(a: DataAccessArgs): PolicyStatement[] {
     ];
 }
 
-export interface WorkstationPolicyArgs extends DataAccessArgs {
+/** A researcher's own SSM parameters (their token, their status), in the stack's account and region. */
+interface OwnParametersArgs extends DataAccessArgs {
     partition: string;
     accountId: string;
-    repositoryArn: string;
     /** The researcher's SSM path (.../researchers/<id>): token under it, status under <path>/status/. */
     researcherSsmPath: string;
 }
 
+/** ARN of the researcher's SSM path (parameters under it are `${arn}/<name>`). */
+function ownParametersArn(a: OwnParametersArgs): string {
+    return `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.researcherSsmPath}`;
+}
+
+/** Decrypt the researcher's own Jupyter token with the stack key, through SSM and for that parameter only. */
+function decryptOwnToken(a: OwnParametersArgs): PolicyStatement {
+    return {
+        Sid: "DecryptOwnToken",
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: a.keyArn,
+        Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${ownParametersArn(a)}/jupyter-token` } },
+    };
+}
+
+export interface WorkstationPolicyArgs extends OwnParametersArgs {
+    repositoryArn: string;
+}
+
 /** A researcher's workstation (its instance role): pull this image, their data, read their token, report their status. */
 export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
-    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.researcherSsmPath}`;
-    return doc(
+    const params = ownParametersArn(a);
+    return policyDocument(
         { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
         { Sid: "EcrPullThisRepository", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: a.repositoryArn },
         ...datasetAccessStatements(a),
         { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `${params}/*` },
-        {
-            Sid: "DecryptOwnToken",
-            Effect: "Allow",
-            Action: "kms:Decrypt",
-            Resource: a.keyArn,
-            Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${params}/jupyter-token` } },
-        },
+        decryptOwnToken(a),
         { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `${params}/status/*` },
         // AmazonSSMManagedInstanceCore (attached for the SSM agent) allows ssm:GetParameter and ssm:GetParameters on
         // "*": without this, the workstation (so its researcher) could read every other parameter of the account,
@@ -120,11 +135,8 @@ export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
     );
 }
 
-export interface ResearcherPolicyArgs extends DataAccessArgs {
-    partition: string;
-    accountId: string;
+export interface ResearcherPolicyArgs extends OwnParametersArgs {
     instanceArn: string;
-    researcherSsmPath: string;
 }
 
 /** The only documents a researcher may open sessions with: SSH and port forwarding, never a shell. */
@@ -139,8 +151,8 @@ export const SESSION_DOCUMENTS = ["AWS-StartSSHSession", "AWS-StartPortForwardin
  * smoke result, and their data.
  */
 export function researcherInstancePolicy(a: ResearcherPolicyArgs): PolicyDocument {
-    const params = `arn:${a.partition}:ssm:${a.region}:${a.accountId}:parameter${a.researcherSsmPath}`;
-    return doc(
+    const params = ownParametersArn(a);
+    return policyDocument(
         { Sid: "StartStopOwnWorkstation", Effect: "Allow", Action: ["ec2:StartInstances", "ec2:StopInstances"], Resource: a.instanceArn },
         { Sid: "SeeWorkstations", Effect: "Allow", Action: ["ec2:DescribeInstanceStatus", "ec2:DescribeInstances"], Resource: "*" },
         {
@@ -174,25 +186,24 @@ export function researcherInstancePolicy(a: ResearcherPolicyArgs): PolicyDocumen
         },
         { Sid: "SessionDataChannel", Effect: "Allow", Action: "ssmmessages:OpenDataChannel", Resource: "*" },
         { Sid: "ReadOwnTokenAndStatus", Effect: "Allow", Action: "ssm:GetParameter", Resource: [`${params}/jupyter-token`, `${params}/status/*`] },
-        {
-            Sid: "DecryptOwnToken",
-            Effect: "Allow",
-            Action: "kms:Decrypt",
-            Resource: a.keyArn,
-            Condition: { StringEquals: { "kms:ViaService": `ssm.${a.region}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": `${params}/jupyter-token` } },
-        },
+        decryptOwnToken(a),
         ...datasetAccessStatements(a),
     );
 }
 
 /** What a researcher may do in cluster mode with AWS (their role): find the cluster for kubectl, and their data. */
 export function researcherClusterPolicy(a: DataAccessArgs & { clusterArn: string }): PolicyDocument {
-    return doc({ Sid: "FindCluster", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn }, ...datasetAccessStatements(a));
+    return policyDocument({ Sid: "FindCluster", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn }, ...datasetAccessStatements(a));
 }
 
 /** A researcher's pods (their server and jobs, through Pod Identity): their data and nothing else. */
 export function researcherPodPolicy(a: DataAccessArgs): PolicyDocument {
-    return doc(...datasetAccessStatements(a));
+    return policyDocument(...datasetAccessStatements(a));
+}
+
+/** ARN of the stack's dataset audit trail (what the key and audit bucket policies pin CloudTrail to). */
+function trailArn(a: { partition: string; region: string; accountId: string; trailName: string }): string {
+    return `arn:${a.partition}:cloudtrail:${a.region}:${a.accountId}:trail/${a.trailName}`;
 }
 
 export interface KeyPolicyArgs {
@@ -215,7 +226,7 @@ export interface KeyPolicyArgs {
  * conditions pinning them to this account and the stack's own trail, log groups or rules.
  */
 export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
-    const trailArn = `arn:${a.partition}:cloudtrail:${a.region}:${a.accountId}:trail/${a.trailName}`;
+    const trail = trailArn(a);
     const statements: PolicyStatement[] = [
         { Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` }, Action: "kms:*", Resource: "*" },
         {
@@ -225,11 +236,11 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
             Action: "kms:GenerateDataKey*",
             Resource: "*",
             Condition: {
-                StringEquals: { "aws:SourceArn": trailArn },
+                StringEquals: { "aws:SourceArn": trail },
                 StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${a.partition}:cloudtrail:*:${a.accountId}:trail/*` },
             },
         },
-        { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "kms:DescribeKey", Resource: "*", Condition: { StringEquals: { "aws:SourceArn": trailArn } } },
+        { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "kms:DescribeKey", Resource: "*", Condition: { StringEquals: { "aws:SourceArn": trail } } },
     ];
     if (a.logsPrefix) {
         statements.push({
@@ -258,7 +269,7 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
             { Sid: "AutoScalingGrants", Effect: "Allow", Principal: { AWS: slr }, Action: "kms:CreateGrant", Resource: "*", Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
         );
     }
-    return doc(...statements);
+    return policyDocument(...statements);
 }
 
 /** Bucket policy: refuse any request not made over TLS. */
@@ -274,7 +285,7 @@ export function denyInsecureTransport(bucketArn: string): PolicyStatement {
 }
 
 export function denyInsecureTransportPolicy(bucketArn: string): PolicyDocument {
-    return doc(denyInsecureTransport(bucketArn));
+    return policyDocument(denyInsecureTransport(bucketArn));
 }
 
 /**
@@ -282,17 +293,17 @@ export function denyInsecureTransportPolicy(bucketArn: string): PolicyDocument {
  * stack's trail only (aws:SourceArn), as the CloudTrail S3 bucket policy documentation requires.
  */
 export function auditBucketPolicy(a: { bucketArn: string; partition: string; region: string; accountId: string; trailName: string }): PolicyDocument {
-    const trailArn = `arn:${a.partition}:cloudtrail:${a.region}:${a.accountId}:trail/${a.trailName}`;
-    return doc(
+    const trail = trailArn(a);
+    return policyDocument(
         denyInsecureTransport(a.bucketArn),
-        { Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "s3:GetBucketAcl", Resource: a.bucketArn, Condition: { StringEquals: { "aws:SourceArn": trailArn } } },
+        { Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "s3:GetBucketAcl", Resource: a.bucketArn, Condition: { StringEquals: { "aws:SourceArn": trail } } },
         {
             Sid: "CloudTrailWrite",
             Effect: "Allow",
             Principal: { Service: "cloudtrail.amazonaws.com" },
             Action: "s3:PutObject",
             Resource: `${a.bucketArn}/AWSLogs/${a.accountId}/*`,
-            Condition: { StringEquals: { "aws:SourceArn": trailArn, "s3:x-amz-acl": "bucket-owner-full-control" } },
+            Condition: { StringEquals: { "aws:SourceArn": trail, "s3:x-amz-acl": "bucket-owner-full-control" } },
         },
     );
 }

@@ -1,6 +1,7 @@
 /** Physical names, tags and SSM paths of a stack: pure functions of the config, never of list positions. */
 import * as crypto from "crypto";
 import type { StackConfig } from "./config";
+import { MOUNTS } from "./constants";
 
 type Naming = Pick<StackConfig, "institution" | "stack">;
 
@@ -57,6 +58,11 @@ export function snapshotTargetTag(cfg: Naming): Record<string, string> {
     return { "archaeo-snapshot": `${cfg.institution}-${stackSlug(cfg.stack)}-workspace` };
 }
 
+/** The AWS CLI profile a researcher acts through (awsProfileSnippet), named in every command they are given. */
+export function awsProfileName(id: string): string {
+    return `archaeo-${id}`;
+}
+
 /** SSM parameter path holding the stack's parameters. */
 export function ssmPath(cfg: Naming): string {
     return `/archaeo/${cfg.institution}/${stackSlug(cfg.stack)}`;
@@ -71,4 +77,9 @@ export function researcherSsmPath(cfg: Naming, id: string): string {
 export const DATASETS_PREFIX = "datasets/";
 export function researcherPrefix(id: string): string {
     return `researchers/${id}/`;
+}
+
+/** ARCHAEO_DATA_MOUNTS of a researcher's containers and jobs, both modes: /data and /mydata with the S3 prefixes behind them. */
+export function dataMountsEnv(bucketName: string, id: string): string {
+    return `${MOUNTS.data}=s3://${bucketName}/${DATASETS_PREFIX};${MOUNTS.mydata}=s3://${bucketName}/${researcherPrefix(id)}`;
 }

@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import { ConfigError, KMS_ARN, StackConfig, accountProblems } from "./config";
 import { estimateCost, CostEstimate } from "./cost";
 import { buildCluster, ClusterOutputs, clusterNames } from "./cluster";
-import { createFoundation, Foundation } from "./foundation";
+import { createFoundation, Foundation, StackContext } from "./foundation";
 import { buildInstance, InstanceOutputs } from "./instance";
 import { standardTags } from "./tags";
 import image from "../images/pytorch-cuda/image.json";
@@ -68,8 +68,7 @@ export function checkAccount(cfg: StackConfig, identity: DeployerIdentity): void
 }
 
 export function createWorkbench(cfg: StackConfig, provider: aws.Provider, identity: DeployerIdentity): WorkbenchOutputs {
-    const partition = pulumi.output(identity.arn.split(":")[1] ?? "aws");
-    const accountId = pulumi.output(identity.accountId);
+    const ctx: StackContext = { provider, partition: pulumi.output(identity.arn.split(":")[1] ?? "aws"), accountId: pulumi.output(identity.accountId) };
 
     if (!cfg.baseImageDigest) {
         pulumi.log.warn(
@@ -79,13 +78,13 @@ export function createWorkbench(cfg: StackConfig, provider: aws.Provider, identi
         );
     }
 
-    const foundation = createFoundation(cfg, { provider, partition, accountId, ...(cfg.mode === "cluster" ? { clusterName: clusterNames(cfg).clusterName } : {}) });
+    const foundation = createFoundation(cfg, { ...ctx, ...(cfg.mode === "cluster" ? { clusterName: clusterNames(cfg).clusterName } : {}) });
     const common = { foundation, cost: estimateCost(cfg), region: cfg.region };
     switch (cfg.mode) {
         case "instance":
-            return { ...buildInstance(cfg, foundation, { provider, partition, accountId }), ...common };
+            return { ...buildInstance(cfg, foundation, ctx), ...common };
         case "cluster":
-            return { ...buildCluster(cfg, foundation, { provider, partition, accountId, deployer: identity }), ...common };
+            return { ...buildCluster(cfg, foundation, { ...ctx, deployer: identity }), ...common };
         default: {
             const never: never = cfg;
             throw new Error(`unknown mode ${(never as StackConfig).mode}`);

@@ -2,7 +2,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { POOLS } from "../constants";
+import { CLUSTER_SHAPE, POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { keyUsePolicy, podIdentityTrust } from "./iam";
 
@@ -24,8 +24,6 @@ export interface EksClusterArgs {
     deployerArn: string;
     /** The stack's standard tags: launch-template tag specifications reach the instance and its volumes. */
     tags: Record<string, string>;
-    /** System node group instance type (arm64, AL2023). Defaults to t4g.large. */
-    systemInstanceType?: string;
     /** Days control-plane logs are kept. Defaults to 90. */
     logRetentionDays?: number;
 }
@@ -125,7 +123,7 @@ export class EksCluster extends pulumi.ComponentResource {
             new aws.iam.RolePolicyAttachment(`${name}-system-node-${p}`, { role: nodeRole.name, policyArn: managed(p) }, child));
         const lt = new aws.ec2.LaunchTemplate(`${name}-system-lt`, {
             description: "Archaeo system nodes: encrypted root with the stack key, IMDSv2, the stack's tags",
-            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", kmsKeyId: args.keyArn, deleteOnTermination: "true" } }],
+            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: CLUSTER_SHAPE.systemRootGiB, volumeType: "gp3", encrypted: "true", kmsKeyId: args.keyArn, deleteOnTermination: "true" } }],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             // Provider default tags don't reach what the node group launches: tag instance, volumes and ENIs here.
             tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...args.tags, Name: `${args.clusterName}-system` } })),
@@ -140,7 +138,7 @@ export class EksCluster extends pulumi.ComponentResource {
             subnetIds: [args.privateSubnetIds[0]],
             amiType: "AL2023_ARM_64_STANDARD",
             capacityType: "ON_DEMAND",
-            instanceTypes: [args.systemInstanceType ?? "t4g.large"],
+            instanceTypes: [CLUSTER_SHAPE.systemInstanceType],
             scalingConfig: { minSize: 1, desiredSize: 1, maxSize: 2 },
             launchTemplate: { id: lt.id, version: pulumi.interpolate`${lt.latestVersion}` },
             labels: { [POOLS.label]: POOLS.system },

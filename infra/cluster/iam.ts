@@ -3,13 +3,10 @@
  * shape of Karpenter v1's published KarpenterControllerPolicy (scoped by region, cluster tag and the
  * node role), trimmed to what this stack uses.
  */
-import { PolicyDocument } from "../iam";
+import { PolicyDocument, policyDocument } from "../iam";
 
 export function podIdentityTrust(): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [{ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
-    };
+    return policyDocument({ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] });
 }
 
 /**
@@ -18,19 +15,16 @@ export function podIdentityTrust(): PolicyDocument {
  */
 export function keyUsePolicy(keyArn: string, sid = "UseStackKey", viaService?: string): PolicyDocument {
     const via: Record<string, Record<string, string>> = viaService ? { StringEquals: { "kms:ViaService": viaService } } : {};
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: sid,
-                Effect: "Allow",
-                Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListGrants", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
-                Resource: keyArn,
-                ...(viaService ? { Condition: via } : {}),
-            },
-            { Sid: `${sid}Grants`, Effect: "Allow", Action: "kms:CreateGrant", Resource: keyArn, Condition: { ...via, Bool: { "kms:GrantIsForAWSResource": "true" } } },
-        ],
-    };
+    return policyDocument(
+        {
+            Sid: sid,
+            Effect: "Allow",
+            Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ListGrants", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            Resource: keyArn,
+            ...(viaService ? { Condition: via } : {}),
+        },
+        { Sid: `${sid}Grants`, Effect: "Allow", Action: "kms:CreateGrant", Resource: keyArn, Condition: { ...via, Bool: { "kms:GrantIsForAWSResource": "true" } } },
+    );
 }
 
 export interface KarpenterPolicyArgs {
@@ -52,97 +46,91 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
     const profileResourceTags = { [`aws:ResourceTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:ResourceTag/topology.kubernetes.io/region": a.region };
     const profileRequestTags = { [`aws:RequestTag/kubernetes.io/cluster/${a.clusterName}`]: "owned", "aws:RequestTag/topology.kubernetes.io/region": a.region };
     const launched = ["fleet/*", "instance/*", "volume/*", "network-interface/*", "launch-template/*", "spot-instances-request/*"].map(ec2);
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "ScopedEC2InstanceAccess",
-                Effect: "Allow",
-                Action: ["ec2:CreateFleet", "ec2:RunInstances"],
-                Resource: [`arn:${a.partition}:ec2:${a.region}::image/*`, `arn:${a.partition}:ec2:${a.region}::snapshot/*`, ec2("security-group/*"), ec2("subnet/*"), ec2("capacity-reservation/*")],
+    return policyDocument(
+        {
+            Sid: "ScopedEC2InstanceAccess",
+            Effect: "Allow",
+            Action: ["ec2:CreateFleet", "ec2:RunInstances"],
+            Resource: [`arn:${a.partition}:ec2:${a.region}::image/*`, `arn:${a.partition}:ec2:${a.region}::snapshot/*`, ec2("security-group/*"), ec2("subnet/*"), ec2("capacity-reservation/*")],
+        },
+        { Sid: "ScopedLaunchTemplateUse", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:RunInstances"], Resource: ec2("launch-template/*"), Condition: { StringEquals: owned } },
+        { Sid: "ScopedCreationWithTags", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"], Resource: launched, Condition: { StringEquals: requestOwned } },
+        {
+            Sid: "ScopedCreationTagging",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: launched,
+            Condition: { StringEquals: { ...requestOwned, "ec2:CreateAction": ["CreateFleet", "RunInstances", "CreateLaunchTemplate"] } },
+        },
+        { Sid: "ScopedInstanceTagging", Effect: "Allow", Action: "ec2:CreateTags", Resource: ec2("instance/*"), Condition: { StringEquals: owned } },
+        { Sid: "ScopedDeletion", Effect: "Allow", Action: ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"], Resource: [ec2("instance/*"), ec2("launch-template/*")], Condition: { StringEquals: owned } },
+        {
+            Sid: "RegionalReadActions",
+            Effect: "Allow",
+            Action: [
+                "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
+                "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
+            ],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": a.region } },
+        },
+        { Sid: "PricingReadActions", Effect: "Allow", Action: "pricing:GetProducts", Resource: "*" },
+        { Sid: "AmiParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:${a.partition}:ssm:${a.region}::parameter/aws/service/*` },
+        { Sid: "InterruptionQueue", Effect: "Allow", Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], Resource: a.queueArn },
+        // The queue is encrypted with the stack key: ReceiveMessage needs kms:Decrypt through SQS (Amazon SQS
+        // developer guide, "Key management": consumers of an SSE-KMS queue need kms:Decrypt). The key-use
+        // statements below are conditioned on kms:ViaService ec2 and do not cover it.
+        {
+            Sid: "InterruptionQueueDecrypt",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: a.keyArn,
+            Condition: { StringEquals: { "kms:ViaService": `sqs.${a.region}.amazonaws.com`, "kms:EncryptionContext:aws:sqs:arn": a.queueArn } },
+        },
+        { Sid: "PassNodeRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.nodeRoleArn, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com"] } } },
+        // Instance profiles Karpenter makes for its node class, tagged and conditioned as in Karpenter's published policy.
+        {
+            Sid: "ScopedInstanceProfileCreation",
+            Effect: "Allow",
+            Action: "iam:CreateInstanceProfile",
+            Resource: profiles,
+            Condition: { StringEquals: profileRequestTags, StringLike: { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
+        },
+        {
+            Sid: "ScopedInstanceProfileTagging",
+            Effect: "Allow",
+            Action: "iam:TagInstanceProfile",
+            Resource: profiles,
+            Condition: {
+                StringEquals: { ...profileResourceTags, ...profileRequestTags },
+                StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" },
             },
-            { Sid: "ScopedLaunchTemplateUse", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:RunInstances"], Resource: ec2("launch-template/*"), Condition: { StringEquals: owned } },
-            { Sid: "ScopedCreationWithTags", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"], Resource: launched, Condition: { StringEquals: requestOwned } },
-            {
-                Sid: "ScopedCreationTagging",
-                Effect: "Allow",
-                Action: "ec2:CreateTags",
-                Resource: launched,
-                Condition: { StringEquals: { ...requestOwned, "ec2:CreateAction": ["CreateFleet", "RunInstances", "CreateLaunchTemplate"] } },
-            },
-            { Sid: "ScopedInstanceTagging", Effect: "Allow", Action: "ec2:CreateTags", Resource: ec2("instance/*"), Condition: { StringEquals: owned } },
-            { Sid: "ScopedDeletion", Effect: "Allow", Action: ["ec2:DeleteLaunchTemplate", "ec2:TerminateInstances"], Resource: [ec2("instance/*"), ec2("launch-template/*")], Condition: { StringEquals: owned } },
-            {
-                Sid: "RegionalReadActions",
-                Effect: "Allow",
-                Action: [
-                    "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
-                    "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
-                ],
-                Resource: "*",
-                Condition: { StringEquals: { "aws:RequestedRegion": a.region } },
-            },
-            { Sid: "PricingReadActions", Effect: "Allow", Action: "pricing:GetProducts", Resource: "*" },
-            { Sid: "AmiParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:${a.partition}:ssm:${a.region}::parameter/aws/service/*` },
-            { Sid: "InterruptionQueue", Effect: "Allow", Action: ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], Resource: a.queueArn },
-            // The queue is encrypted with the stack key: ReceiveMessage needs kms:Decrypt through SQS (Amazon SQS
-            // developer guide, "Key management": consumers of an SSE-KMS queue need kms:Decrypt). The key-use
-            // statements below are conditioned on kms:ViaService ec2 and do not cover it.
-            {
-                Sid: "InterruptionQueueDecrypt",
-                Effect: "Allow",
-                Action: "kms:Decrypt",
-                Resource: a.keyArn,
-                Condition: { StringEquals: { "kms:ViaService": `sqs.${a.region}.amazonaws.com`, "kms:EncryptionContext:aws:sqs:arn": a.queueArn } },
-            },
-            { Sid: "PassNodeRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.nodeRoleArn, Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com"] } } },
-            // Instance profiles Karpenter makes for its node class, tagged and conditioned as in Karpenter's published policy.
-            {
-                Sid: "ScopedInstanceProfileCreation",
-                Effect: "Allow",
-                Action: "iam:CreateInstanceProfile",
-                Resource: profiles,
-                Condition: { StringEquals: profileRequestTags, StringLike: { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
-            },
-            {
-                Sid: "ScopedInstanceProfileTagging",
-                Effect: "Allow",
-                Action: "iam:TagInstanceProfile",
-                Resource: profiles,
-                Condition: {
-                    StringEquals: { ...profileResourceTags, ...profileRequestTags },
-                    StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" },
-                },
-            },
-            {
-                Sid: "ScopedInstanceProfileActions",
-                Effect: "Allow",
-                Action: ["iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
-                Resource: profiles,
-                Condition: { StringEquals: profileResourceTags, StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
-            },
-            { Sid: "InstanceProfileRead", Effect: "Allow", Action: "iam:GetInstanceProfile", Resource: profiles },
-            // The instance-profile garbage collector lists profiles; IAM List calls have no resource-level permissions.
-            { Sid: "InstanceProfileList", Effect: "Allow", Action: "iam:ListInstanceProfiles", Resource: "*" },
-            { Sid: "ClusterEndpointDiscovery", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn },
-            ...keyUsePolicy(a.keyArn, "EncryptedNodeVolumes", `ec2.${a.region}.amazonaws.com`).Statement,
-        ],
-    };
+        },
+        {
+            Sid: "ScopedInstanceProfileActions",
+            Effect: "Allow",
+            Action: ["iam:AddRoleToInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+            Resource: profiles,
+            Condition: { StringEquals: profileResourceTags, StringLike: { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } },
+        },
+        { Sid: "InstanceProfileRead", Effect: "Allow", Action: "iam:GetInstanceProfile", Resource: profiles },
+        // The instance-profile garbage collector lists profiles; IAM List calls have no resource-level permissions.
+        { Sid: "InstanceProfileList", Effect: "Allow", Action: "iam:ListInstanceProfiles", Resource: "*" },
+        { Sid: "ClusterEndpointDiscovery", Effect: "Allow", Action: "eks:DescribeCluster", Resource: a.clusterArn },
+        ...keyUsePolicy(a.keyArn, "EncryptedNodeVolumes", `ec2.${a.region}.amazonaws.com`).Statement,
+    );
 }
 
 /** Lets EventBridge rules of this account deliver the EC2/Health events Karpenter handles into the interruption queue. */
 export function interruptionQueuePolicy(queueArn: string, accountId: string): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [{
-            Sid: "EventBridgeDelivers",
-            Effect: "Allow",
-            Principal: { Service: "events.amazonaws.com" },
-            Action: "sqs:SendMessage",
-            Resource: queueArn,
-            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-        }],
-    };
+    return policyDocument({
+        Sid: "EventBridgeDelivers",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queueArn,
+        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+    });
 }
 
 /** EventBridge patterns Karpenter consumes (spot interruption, rebalance, state change, scheduled maintenance). */

@@ -6,16 +6,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterStackConfig } from "../config";
-import { MOUNTS, PORTS, RESEARCHER_USER } from "../constants";
-import { PROGRAM_DIR, PROJECT_ROOT, type Foundation } from "../foundation";
+import { PORTS, RESEARCHER_USER } from "../constants";
+import { PROGRAM_DIR, PROJECT_ROOT, type Foundation, type StackContext } from "../foundation";
 import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
-import { physicalName, stackSlug, standardTags } from "../tags";
+import { awsProfileName, dataMountsEnv, physicalName, researcherPrefix, stackSlug, standardTags } from "../tags";
 import type { DeployerIdentity } from "../workbench";
 import { EksCluster } from "./eks";
 import { JupyterHub } from "./jupyterhub";
 import { GpuCapacity } from "./karpenter";
-import { ddpJob, HUB_NAMESPACE, HUB_TUNNEL, researcherNamespace, serverPodName } from "./manifests";
+import { ddpJob, HUB_NAMESPACE, HUB_TUNNEL, researcherEnv, researcherNamespace, serverPodName } from "./manifests";
 import { ClusterNetwork } from "./network";
 import { ClusterResearcher } from "./researchers";
 import { ClusterStorage } from "./storage";
@@ -25,10 +25,7 @@ export const HUB_TUNNEL_CONTEXT = "images/hub-tunnel";
 
 export const NAT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 
-export interface ClusterContext {
-    provider: aws.Provider;
-    partition: pulumi.Output<string>;
-    accountId: pulumi.Output<string>;
+export interface ClusterContext extends StackContext {
     deployer: DeployerIdentity;
 }
 
@@ -79,7 +76,7 @@ export function hubUrl(cfg: Pick<ClusterStackConfig, "cluster">): string {
 
 /** The commands a researcher runs in cluster mode, under their own profile and Kubernetes identity. Pure. */
 export function clusterConnect(a: { id: string; clusterName: string; region: string; hubUrl: string; exposed: boolean; bucketName: string }): ClusterResearcherConnect {
-    const profile = `archaeo-${a.id}`;
+    const profile = awsProfileName(a.id);
     const k = `kubectl --context ${profile}`;
     return {
         profile,
@@ -88,7 +85,7 @@ export function clusterConnect(a: { id: string; clusterName: string; region: str
         hubUrl: a.hubUrl,
         tensorboardUrl: `${a.hubUrl}/user/${a.id}/tensorboard/`,
         ssh: `${k} -n ${HUB_NAMESPACE} port-forward pod/${serverPodName(a.id)} ${PORTS.ssh}:${PORTS.ssh} & ssh -p ${PORTS.ssh} ${RESEARCHER_USER}@localhost`,
-        upload: `aws --profile ${profile} s3 sync ./my-images s3://${a.bucketName}/researchers/${a.id}/my-images/`,
+        upload: `aws --profile ${profile} s3 sync ./my-images s3://${a.bucketName}/${researcherPrefix(a.id)}my-images/`,
         ddp: `${k} apply -f ddp-train.json   # from the ddpJobTemplate output; logs: ${k} -n ${researcherNamespace(a.id)} logs -f job/ddp-train`,
     };
 }
@@ -96,6 +93,8 @@ export function clusterConnect(a: { id: string; clusterName: string; region: str
 export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: ClusterContext): ClusterOutputs {
     const c = cfg.cluster;
     const { clusterName } = clusterNames(cfg);
+    // Prefix of the cluster's IAM roles, the EFS and backup names (IAM role names: 64 characters in all).
+    const namePrefix = physicalName(cfg, [], 40);
     const tags = standardTags(cfg);
     const opts = { providers: { aws: ctx.provider } };
     const natAmi = aws.ssm.getParameterOutput({ name: NAT_AMI_PARAMETER }, { provider: ctx.provider }).value;
@@ -105,7 +104,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
     }, opts);
 
     const eks = new EksCluster("archaeo-eks", {
-        clusterName, roleNamePrefix: physicalName(cfg, [], 40), region: cfg.region, partition: ctx.partition, kubernetesVersion: c.kubernetesVersion, keyArn: f.keyArn,
+        clusterName, roleNamePrefix: namePrefix, region: cfg.region, partition: ctx.partition, kubernetesVersion: c.kubernetesVersion, keyArn: f.keyArn,
         vpcId: network.vpcId, privateSubnetIds: network.privateSubnetIds, apiCidrs: c.apiCidrs, adminArns: c.adminArns, deployerArn: ctx.deployer.principalArn, tags,
     }, opts);
 
@@ -113,7 +112,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
     const k8sProvider = new k8s.Provider("archaeo-k8s", { kubeconfig: eks.kubeconfig, enableServerSideApply: true }, { dependsOn: eks.ready });
 
     new GpuCapacity("archaeo-gpu", {
-        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, roleNamePrefix: physicalName(cfg, [], 40),
+        clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, roleNamePrefix: namePrefix,
         clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, keyArn: f.keyArn,
         gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch, tags,
         k8sProvider, dependsOn: eks.ready,
@@ -123,7 +122,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         ? new aws.Provider("archaeo-aws-backup-copy", { region: cfg.backup.copy.region as aws.Region, defaultTags: { tags } })
         : undefined;
     const storage = new ClusterStorage("archaeo-storage", {
-        institution: cfg.institution, stack: cfg.stack, namePrefix: physicalName(cfg, [], 40), vpcId: network.vpcId, vpcCidr: cfg.vpcCidr,
+        institution: cfg.institution, stack: cfg.stack, namePrefix, vpcId: network.vpcId, vpcCidr: cfg.vpcCidr,
         privateSubnetIds: network.privateSubnetIds, keyArn: f.keyArn, partition: ctx.partition, researcherIds: cfg.researchers.map((r) => r.id),
         backup: cfg.backup, copyProvider, k8sProvider, protect: cfg.protectData, dependsOn: eks.ready,
     }, opts);
@@ -144,7 +143,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
     const url = hubUrl(cfg);
     const env = pulumi.all([f.imageRef, f.bucketName]).apply(([image, bucket]) => ({
         ARCHAEO_IMAGE: image,
-        ARCHAEO_DATA_MOUNTS: `${MOUNTS.data}=s3://${bucket}/datasets/;${MOUNTS.mydata}=s3://${bucket}/researchers/{username}/`,
+        ARCHAEO_DATA_MOUNTS: dataMountsEnv(bucket, "{username}"),
         AWS_REGION: cfg.region,
     }));
     const hub = new JupyterHub("archaeo-hub", {
@@ -166,11 +165,11 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id], gpusPerResearcher: c.gpusPerResearcher, hubTunnel: !c.hub,
             k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
         }, opts);
-        const jobEnv = env.apply((e) => ({ ...e, ARCHAEO_DATA_MOUNTS: e.ARCHAEO_DATA_MOUNTS.replace("{username}", r.id), ARCHAEO_RESEARCHER: r.id, HOME: MOUNTS.home, SHELL: "/bin/bash" }));
+        const jobEnv = env.apply((e) => researcherEnv(e, r.id));
         researchers[r.id] = {
             namespace: who.namespace,
             roleArn: who.roleArn,
-            awsProfile: who.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
+            awsProfile: who.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
             connect: f.bucketName.apply((bucketName) => clusterConnect({ id: r.id, clusterName, region: cfg.region, hubUrl: url, exposed: !!c.hub, bucketName })),
             ddpJobTemplate: pulumi.all([f.imageRef, jobEnv]).apply(([image, e]) => {
                 const d = ddpJob({ institution: cfg.institution, stack: cfg.stack, id: r.id, image, nodes: c.ddp.nodes, gpusPerNode: c.ddp.gpusPerNode, memoryGiB: cfg.gpu.memoryGiB, spot: c.spotForBatch, env: e });

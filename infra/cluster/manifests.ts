@@ -4,7 +4,7 @@
  * (kubernetes-models). Nothing here talks to a cluster.
  */
 import type * as kin from "@pulumi/kubernetes/types/input";
-import { BATCH_TAINT, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
+import { BATCH_TAINT, CLUSTER_SHAPE, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
 import { shmSizeGiB } from "../sizing";
 import { DATASETS_PREFIX, researcherPrefix } from "../tags";
 
@@ -109,6 +109,16 @@ export function hubClaims(id: string): { home: string; datasets: string; mydata:
     return { home: `home-${id}`, datasets: `datasets-${id}`, mydata: `mydata-${id}` };
 }
 
+/**
+ * The environment of a researcher's pods (server, SSH sidecar, jobs): the stack's env with `{username}`
+ * expanded to `username`, and who they are. The hub's values pass "{username}" itself: KubeSpawner
+ * expands it per server.
+ */
+export function researcherEnv(env: Record<string, string>, username: string): Record<string, string> {
+    const expanded = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.split("{username}").join(username)]));
+    return { ...expanded, ARCHAEO_RESEARCHER: username, HOME: MOUNTS.home, SHELL: "/bin/bash" };
+}
+
 /** Mounts of a researcher's pod: /workspace (their home volume), HOME inside it, /data, /mydata, /dev/shm. */
 export function researcherMounts(): Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }> {
     return [
@@ -160,6 +170,30 @@ export interface ResearcherAccessParams {
     hubTunnel: boolean;
 }
 
+/** A namespace with its Pod Security labels and a ResourceQuota "gpus" capping the GPUs its pods request. */
+function namespaceWithGpuQuota(name: string, labels: Record<string, string>, podSecurity: Record<string, string>, gpus: number) {
+    return {
+        namespace: { apiVersion: "v1" as const, kind: "Namespace" as const, metadata: { name, labels: { ...labels, ...podSecurity } } },
+        quota: {
+            apiVersion: "v1" as const,
+            kind: "ResourceQuota" as const,
+            metadata: { name: "gpus", namespace: name, labels },
+            spec: { hard: { "requests.nvidia.com/gpu": String(gpus) } },
+        },
+    };
+}
+
+/** Binds the Role of the same name (metadata.name) to the researcher's Kubernetes user (their EKS access entry). */
+function researcherRoleBinding(metadata: { name: string; namespace: string; labels: Record<string, string> }, id: string) {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1" as const,
+        kind: "RoleBinding" as const,
+        metadata,
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: metadata.name },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(id) }],
+    };
+}
+
 /**
  * A researcher's namespace: restricted pod security, a GPU quota, their jobs' service account, a
  * Role to run and watch their own jobs (nothing else, no secrets), and network policies (ingress only
@@ -171,17 +205,7 @@ export function researcherNamespaceObjects(p: ResearcherAccessParams) {
     const meta = (name: string) => ({ name, namespace: ns, labels });
     const np = (name: string, spec: kin.networking.v1.NetworkPolicySpec) => ({ apiVersion: "networking.k8s.io/v1" as const, kind: "NetworkPolicy" as const, metadata: meta(name), spec });
     return {
-        namespace: {
-            apiVersion: "v1" as const,
-            kind: "Namespace" as const,
-            metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
-        },
-        quota: {
-            apiVersion: "v1" as const,
-            kind: "ResourceQuota" as const,
-            metadata: meta("gpus"),
-            spec: { hard: { "requests.nvidia.com/gpu": String(p.gpus) } },
-        },
+        ...namespaceWithGpuQuota(ns, labels, { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" }, p.gpus),
         serviceAccount: { apiVersion: "v1" as const, kind: "ServiceAccount" as const, metadata: meta(JOB_SERVICE_ACCOUNT) },
         role: {
             apiVersion: "rbac.authorization.k8s.io/v1" as const,
@@ -196,13 +220,7 @@ export function researcherNamespaceObjects(p: ResearcherAccessParams) {
                 { apiGroups: [""], resources: ["persistentvolumeclaims", "resourcequotas"], verbs: ["get", "list"] },
             ],
         },
-        roleBinding: {
-            apiVersion: "rbac.authorization.k8s.io/v1" as const,
-            kind: "RoleBinding" as const,
-            metadata: meta("researcher"),
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "researcher" },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(p.id) }],
-        },
+        roleBinding: researcherRoleBinding(meta("researcher"), p.id),
         networkPolicies: [
             np("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
             np("own-pods", { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] }),
@@ -253,13 +271,7 @@ export function hubResearcherObjects(p: ResearcherAccessParams) {
                 { apiGroups: [""], resources: ["pods/portforward"], resourceNames: pods, verbs: ["create"] },
             ],
         },
-        roleBinding: {
-            apiVersion: "rbac.authorization.k8s.io/v1" as const,
-            kind: "RoleBinding" as const,
-            metadata: meta(`researcher-${p.id}`),
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `researcher-${p.id}` },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubernetesUser(p.id) }],
-        },
+        roleBinding: researcherRoleBinding(meta(`researcher-${p.id}`), p.id),
     };
 }
 
@@ -329,19 +341,7 @@ export function hubTunnelObjects<Image>(p: { institution: string; stack: string;
 /** The hub namespace: baseline pod security (the chart's hub and proxy), a GPU quota over every server. */
 export function hubNamespaceObjects(p: { institution: string; stack: string; gpuLimit: number }) {
     const labels = standardLabels(p.institution, p.stack, "jupyterhub");
-    return {
-        namespace: {
-            apiVersion: "v1" as const,
-            kind: "Namespace" as const,
-            metadata: { name: HUB_NAMESPACE, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" } },
-        },
-        quota: {
-            apiVersion: "v1" as const,
-            kind: "ResourceQuota" as const,
-            metadata: { name: "gpus", namespace: HUB_NAMESPACE, labels },
-            spec: { hard: { "requests.nvidia.com/gpu": String(p.gpuLimit) } },
-        },
-    };
+    return namespaceWithGpuQuota(HUB_NAMESPACE, labels, { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" }, p.gpuLimit);
 }
 
 /**
@@ -498,7 +498,7 @@ export function karpenterObjects(p: KarpenterParams) {
     if (p.spotForBatch) {
         pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }));
     }
-    return { nodeClasses: [nodeClass("gpu", 150), nodeClass("cpu", 100)], pools };
+    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", 100)], pools };
 }
 
 /**
@@ -679,12 +679,7 @@ export function profileList(p: Pick<HubParams, "gpusPerResearcher" | "memoryGiB"
  */
 export function jupyterhubValues(p: HubParams) {
     const system = { [POOLS.label]: POOLS.system };
-    const env: Record<string, string> = {
-        ...p.env,
-        ARCHAEO_RESEARCHER: "{username}",
-        HOME: MOUNTS.home,
-        SHELL: "/bin/bash",
-    };
+    const env = researcherEnv(p.env, "{username}");
     return {
         hub: {
             nodeSelector: system,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { CLUSTER_SHAPE } from "../constants";
 
 export interface ClusterNetworkArgs {
     /** IPv4 CIDR of the VPC, /16 to /20 (four /24+ subnets are carved from it). */
@@ -53,13 +54,13 @@ export class ClusterNetwork extends pulumi.ComponentResource {
 
         const nat = new aws.ec2.Instance(`${name}-nat`, {
             ami: args.natAmiId,
-            instanceType: "t4g.nano",
+            instanceType: CLUSTER_SHAPE.natInstanceType,
             subnetId: publics[0].id,
             associatePublicIpAddress: true,
             sourceDestCheck: false,
             vpcSecurityGroupIds: [natSg.id],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-            rootBlockDevice: { volumeType: "gp3", volumeSize: 8, encrypted: true, kmsKeyId: args.keyArn, deleteOnTermination: true, tags: { Name: `${name}-nat-root`, ...args.volumeTags } },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: CLUSTER_SHAPE.natRootGiB, encrypted: true, kmsKeyId: args.keyArn, deleteOnTermination: true, tags: { Name: `${name}-nat-root`, ...args.volumeTags } },
             userData: natUserData(args.vpcCidr),
             userDataReplaceOnChange: true,
             tags: { Name: `${name}-nat` },

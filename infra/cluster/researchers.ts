@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { Researcher } from "../config";
+import type { StackData } from "../foundation";
 import { ResearcherRole } from "../foundation/researcher";
 import { researcherClusterPolicy, researcherPodPolicy } from "../iam";
 import { researcherTags } from "../tags";
@@ -12,7 +13,7 @@ import {
     ResearcherStorageParams, serverServiceAccount, VOLUMES,
 } from "./manifests";
 
-export interface ClusterResearcherArgs {
+export interface ClusterResearcherArgs extends StackData {
     researcher: Researcher;
     institution: string;
     stack: string;
@@ -22,9 +23,6 @@ export interface ClusterResearcherArgs {
     podsRoleName: string;
     clusterName: pulumi.Input<string>;
     clusterArn: pulumi.Input<string>;
-    bucketName: pulumi.Input<string>;
-    bucketArn: pulumi.Input<string>;
-    keyArn: pulumi.Input<string>;
     fileSystemId: pulumi.Input<string>;
     accessPointId: pulumi.Input<string>;
     gpusPerResearcher: number;

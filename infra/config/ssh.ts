@@ -11,12 +11,9 @@ export const SSH_KEY_TYPES = [
     "ssh-rsa",
 ] as const;
 
-/** Longest key line accepted (an RSA-4096 key is ~725 characters plus its comment). */
-export const SSH_KEY_MAX_LENGTH = SSH_KEY_LIMITS.chars;
-
 /** Checks an OpenSSH public key line: known type, base64 body whose embedded type matches. */
 export function checkSshPublicKey(line: string): string | undefined {
-    if (line.length > SSH_KEY_MAX_LENGTH) return `is ${line.length} characters; at most ${SSH_KEY_MAX_LENGTH} (an RSA-4096 key with a comment fits; shorten the comment or use ssh-ed25519)`;
+    if (line.length > SSH_KEY_LIMITS.chars) return `is ${line.length} characters; at most ${SSH_KEY_LIMITS.chars} (an RSA-4096 key with a comment fits; shorten the comment or use ssh-ed25519)`;
     if (/[\r\n]/.test(line.trim())) return "spans several lines; give one key per list entry";
     const fields = line.trim().split(/\s+/);
     if (fields.length < 2) return "is not an OpenSSH public key line ('<type> <base64> [comment]')";

@@ -5,7 +5,6 @@ import type { Mode } from "./schema";
 export type { Mode };
 export type DataClassification = "public" | "internal" | "confidential" | "restricted";
 export type AccessMode = "ssm" | "cidr";
-export type ClusterAuth = "cognito" | "oidc";
 
 /** One researcher: the unit of the design (their server, storage, token, identity, cost line). */
 export interface Researcher {

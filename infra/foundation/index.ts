@@ -23,12 +23,25 @@ export const PROGRAM_DIR = path.join(__dirname, "..");
 /** The image's build context, relative to PROJECT_ROOT. */
 export const IMAGE_CONTEXT = "images/pytorch-cuda";
 
-export interface FoundationContext {
+/** Where the stack runs: its one AWS provider, and the deploying account's partition and id. */
+export interface StackContext {
     provider: aws.Provider;
     partition: pulumi.Output<string>;
     accountId: pulumi.Output<string>;
+}
+
+export interface FoundationContext extends StackContext {
     /** Cluster mode: the EKS cluster name (for the log-group key grant). */
     clusterName?: string;
+}
+
+/** The foundation's key and dataset bucket, as every researcher's roles, volumes and mounts take them. */
+export interface StackData {
+    /** The stack's customer-managed KMS key. */
+    keyArn: pulumi.Input<string>;
+    /** The dataset bucket: datasets/ shared read-only, researchers/<id>/ each researcher's own. */
+    bucketName: pulumi.Input<string>;
+    bucketArn: pulumi.Input<string>;
 }
 
 export interface Foundation {

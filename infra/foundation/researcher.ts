@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { Researcher } from "../config";
 import { researcherTrustPolicy } from "../iam";
-import { researcherTags } from "../tags";
+import { awsProfileName, researcherTags } from "../tags";
 
 export interface ResearcherRoleArgs {
     researcher: Researcher;
@@ -47,9 +47,9 @@ export class ResearcherRole extends pulumi.ComponentResource {
  * DurationSeconds parameter value greater than one hour, the operation fails": STS AssumeRole API
  * reference, DurationSeconds). The CLI's default is one hour and it assumes the role again on expiry.
  */
-export function awsProfileSnippet(a: { id: string; roleArn: string; region: string; profile: string }): string {
+export function awsProfileSnippet(a: { id: string; roleArn: string; region: string }): string {
     return [
-        `[profile ${a.profile}]`,
+        `[profile ${awsProfileName(a.id)}]`,
         `role_arn = ${a.roleArn}`,
         `role_session_name = ${a.id}`,
         // On its own line: the AWS CLI reads this file with configparser, which keeps an inline "# ..." in the value.

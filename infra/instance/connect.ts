@@ -1,6 +1,7 @@
 /** The exact commands a researcher runs in instance mode, with their own AWS profile. Pure. */
 import type { AccessMode } from "../config";
 import { PORTS, RESEARCHER_USER } from "../constants";
+import { awsProfileName, researcherPrefix } from "../tags";
 
 export interface ResearcherConnect {
     /** Add to ~/.aws/config once (see awsProfileSnippet); every command below uses it. */
@@ -41,7 +42,7 @@ export function trainCommand(gpus: number, args = "--data-dir /mydata/my-images 
 }
 
 export function connectInfo(a: ConnectArgs): ResearcherConnect {
-    const profile = `archaeo-${a.id}`;
+    const profile = awsProfileName(a.id);
     const aws = `aws --profile ${profile} --region ${a.region}`;
     const ip = `$(${aws} ec2 describe-instances --instance-ids ${a.instanceId} --query 'Reservations[0].Instances[0].PublicIpAddress' --output text)`;
     const forward = `${aws} ssm start-session --target ${a.instanceId} --document-name AWS-StartPortForwardingSession --parameters '{"portNumber":["${PORTS.jupyter}"],"localPortNumber":["${PORTS.jupyter}"]}'`;
@@ -60,7 +61,7 @@ export function connectInfo(a: ConnectArgs): ResearcherConnect {
         tensorboardUrl: `http://localhost:${PORTS.jupyter}/tensorboard/`,
         token: `${aws} ssm get-parameter --with-decryption --name ${a.ssmPath}/jupyter-token --query Parameter.Value --output text`,
         smoke: `${aws} ssm get-parameter --name ${a.ssmPath}/status/smoke --query Parameter.Value --output text`,
-        upload: `${aws} s3 sync ./my-images s3://${a.bucketName}/researchers/${a.id}/my-images/`,
+        upload: `${aws} s3 sync ./my-images s3://${a.bucketName}/${researcherPrefix(a.id)}my-images/`,
         train: `${ssh} 'nohup ${trainCommand(a.gpus)} > /workspace/train.log 2>&1 &'`,
     };
 }

@@ -3,9 +3,8 @@
  * bucket, image and budget. No EKS, no NAT gateway: a stopped workstation costs its disks only.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
 import type { InstanceStackConfig } from "../config";
-import type { Foundation } from "../foundation";
+import type { Foundation, StackContext } from "../foundation";
 import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
 import { researcherInstancePolicy } from "../iam";
 import { physicalName, researcherSsmPath, snapshotTargetTag, standardTags } from "../tags";
@@ -13,12 +12,6 @@ import { connectInfo, ResearcherConnect } from "./connect";
 import { Network } from "./network";
 import { WorkspaceSnapshots } from "./snapshots";
 import { ResearcherWorkstation } from "./workstation";
-
-export interface InstanceContext {
-    provider: aws.Provider;
-    partition: pulumi.Output<string>;
-    accountId: pulumi.Output<string>;
-}
 
 export interface InstanceResearcherOutputs {
     instanceType: string;
@@ -35,7 +28,7 @@ export interface InstanceOutputs {
     jupyterTokens: pulumi.Output<Record<string, string>>;
 }
 
-export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: InstanceContext): InstanceOutputs {
+export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: StackContext): InstanceOutputs {
     const opts = { providers: { aws: ctx.provider } };
     const network = new Network("archaeo-network", {
         vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
@@ -74,7 +67,7 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Inst
             instanceType: r.instanceType,
             instanceId: ws.instanceId,
             roleArn: role.roleArn,
-            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region, profile: `archaeo-${r.id}` })),
+            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
             connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
                 connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
         };

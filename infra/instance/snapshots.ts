@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BackupConfig } from "../config";
-import { assumeRolePolicy, PolicyDocument, PolicyStatement } from "../iam";
+import { assumeRolePolicy, PolicyDocument, policyDocument, PolicyStatement } from "../iam";
 
 export interface WorkspaceSnapshotsArgs {
     roleName: string;
@@ -33,10 +33,7 @@ export function snapshotKeyPolicy(a: { keyArn: string; region: string; copy?: { 
             Condition: { StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } },
         },
     ];
-    return {
-        Version: "2012-10-17",
-        Statement: [...use("StackKey", a.keyArn, a.region), ...(a.copy ? use("CopyRegionKey", a.copy.kmsKeyArn, a.copy.region) : [])],
-    };
+    return policyDocument(...use("StackKey", a.keyArn, a.region), ...(a.copy ? use("CopyRegionKey", a.copy.kmsKeyArn, a.copy.region) : []));
 }
 
 /**

@@ -20,10 +20,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as YAML from "yaml";
-import { PORTS as WORKBENCH_PORTS } from "../constants";
 import type { AccessMode } from "../config";
-import { RESEARCHER_UID, SSH_KEY_LIMITS } from "../constants";
+import { MOUNTS, PORTS as WORKBENCH_PORTS, RESEARCHER_UID, SSH_KEY_LIMITS } from "../constants";
 import { shmSizeGiB } from "../sizing";
+import { dataMountsEnv } from "../tags";
 
 /** Everything one researcher's workstation needs; plain values only. */
 export interface UserDataParams {
@@ -54,7 +54,6 @@ export interface UserDataParams {
     accessMode: AccessMode;
 }
 
-export { RESEARCHER_UID };
 /** Mountpoint for Amazon S3 release installed on the host (awslabs/mountpoint-s3 tag v1.23.0). */
 export const MOUNT_S3_VERSION = "1.23.0";
 /** Largest accepted key list: 6 keys of up to 800 characters each (an RSA-4096 key is 725 plus its comment). */
@@ -352,11 +351,11 @@ export function workbenchEnv(p: UserDataParams): string {
 export function containerEnv(p: UserDataParams): string {
     return envFile({
         ARCHAEO_RESEARCHER: p.researcherId,
-        ARCHAEO_DATA_MOUNTS: `/data=s3://${p.dataBucket}/datasets/;/mydata=s3://${p.dataBucket}/researchers/${p.researcherId}/`,
+        ARCHAEO_DATA_MOUNTS: dataMountsEnv(p.dataBucket, p.researcherId),
         AWS_REGION: p.region,
         AWS_DEFAULT_REGION: p.region,
         SHELL: "/bin/bash",
-        HOME: "/home/researcher",
+        HOME: MOUNTS.home,
         ARCHAEO_GPU_IDLE_PERCENT: p.gpuIdlePercent,
         ARCHAEO_SSH_PORT: WORKBENCH_PORTS.ssh,
     });

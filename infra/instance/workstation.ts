@@ -3,11 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as random from "@pulumi/random";
 import type { AccessMode, InstanceResearcher } from "../config";
+import type { StackData } from "../foundation";
 import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { BOOT_PARAMETERS, renderUserDataBase64, sshKeysParameterValue } from "./userdata";
 
-export interface ResearcherWorkstationArgs {
+export interface ResearcherWorkstationArgs extends StackData {
     researcher: InstanceResearcher;
     /** Physical names: the instance role/profile and the Name tags. */
     roleName: string;
@@ -21,9 +22,6 @@ export interface ResearcherWorkstationArgs {
     amiSsmParameter: string;
     subnetId: pulumi.Input<string>;
     securityGroupId: pulumi.Input<string>;
-    keyArn: pulumi.Input<string>;
-    bucketName: pulumi.Input<string>;
-    bucketArn: pulumi.Input<string>;
     repositoryArn: pulumi.Input<string>;
     /** repository@sha256:... */
     imageRef: pulumi.Input<string>;
