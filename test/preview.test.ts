@@ -111,9 +111,10 @@ const instanceMode = (stack: string): Record<string, string[]> => ({
 
 /**
  * Cluster mode at a first preview, besides the shared foundation: the key ARN (log group, EFS, EKS,
- * launch template, NAT root, gp3 class), the EC2NodeClass specs and static PersistentVolume specs and
- * the hub's Helm values, each built in one apply over computed values (key ARN, security group, file
- * system and access point ids, the Cognito client, the image digest), role ARNs in policies, access
+ * launch template, NAT root, gp3 class, the EC2NodeClasses' kmsKeyID and security group id: the rest of
+ * their spec, the IMDS hop limit and the tags included, is judged at preview), the static PersistentVolume specs and
+ * the hub's Helm values, each built in one apply over computed values (file system and access point
+ * ids, the Cognito client, the image digest), role ARNs in policies, access
  * entries and Pod Identity associations; the hub tunnel's image digest (its repository's key ARN, its
  * StatefulSet's image, the stack's ECR URL the image is compared with).
  */
@@ -122,7 +123,6 @@ const clusterMode = (stack: string): Record<string, string[]> => {
     const clusterPolicies = [...roles, "archaeo-eks-cluster-kms", "archaeo-eks-ebs-csi-kms", "archaeo-gpu-controller-policy"].sort();
     return {
         "cloudwatch-log-groups-cmk": ["archaeo-eks-logs"],
-        "ec2-imds-hop-limit": ["archaeo-gpu-nodeclass-cpu", "archaeo-gpu-nodeclass-gpu"],
         "ec2-instance-volumes-encrypted-cmk": ["archaeo-cluster-network-nat"],
         "ecr-encrypted-cmk": ["archaeo-hub-tunnel-repo", "archaeo-registry-repo"],
         "efs-encrypted-cmk": ["archaeo-storage-efs"],
@@ -142,8 +142,7 @@ const clusterMode = (stack: string): Record<string, string[]> => {
         "kms-key-references-stack-key": ["(stack)"],
         "launch-template-volumes-encrypted-cmk": ["archaeo-eks-system-lt"],
         "principals-in-stack-account": ["(stack)"],
-        "required-tags": ["(stack)"],
-        "researcher-roles-scoped": ["(stack)"],
+                "researcher-roles-scoped": ["(stack)"],
         "resource-policies-no-public-principals": ["archaeo-audit-logs-policy", "archaeo-datasets-policy", "archaeo-gpu-interruptions-policy"],
         "s3-buckets-fully-configured": ["(stack)"],
         "s3-dataset-access-logged": ["(stack)"],

@@ -117,13 +117,11 @@ export class GpuCapacity extends pulumi.ComponentResource {
             spotForBatch: args.spotForBatch,
             tags: args.tags,
         };
-        // The key ARN and security group are known after apply; the objects' shape is known now (no resource inside apply).
-        const shape = karpenterObjects({ ...params, keyArn: "", securityGroupId: "" });
-        const live = pulumi.all([args.keyArn, args.clusterSecurityGroupId]).apply(([keyArn, securityGroupId]) => karpenterObjects({ ...params, keyArn, securityGroupId }));
-        const nodeClasses = shape.nodeClasses.map((nc, i) => new k8s.apiextensions.CustomResource(`${name}-nodeclass-${nc.metadata.name}`, {
-            apiVersion: nc.apiVersion, kind: nc.kind, metadata: nc.metadata, spec: live.nodeClasses[i].spec,
+        const objects = karpenterObjects({ ...params, keyArn: args.keyArn, securityGroupId: args.clusterSecurityGroupId });
+        const nodeClasses = objects.nodeClasses.map((nc) => new k8s.apiextensions.CustomResource(`${name}-nodeclass-${nc.metadata.name}`, {
+            apiVersion: nc.apiVersion, kind: nc.kind, metadata: nc.metadata, spec: nc.spec,
         }, { ...k8sOpts, dependsOn: [karpenter, nodeRole] }));
-        for (const pool of shape.pools) {
+        for (const pool of objects.pools) {
             new k8s.apiextensions.CustomResource(`${name}-pool-${pool.metadata.name}`, {
                 apiVersion: pool.apiVersion, kind: pool.kind, metadata: pool.metadata, spec: pool.spec,
             }, { ...k8sOpts, dependsOn: nodeClasses });

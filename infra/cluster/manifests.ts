@@ -422,12 +422,13 @@ function researcherAdmissionPolicy(a: {
 
 // ---------------------------------------------------------------- Karpenter and the device plugin
 
-export interface KarpenterParams {
+/** Id is a string in tests, the security group's and key's Outputs in the program: they are only placed, never formatted. */
+export interface KarpenterParams<Id = string> {
     clusterName: string;
     /** The EKS cluster security group. Selected by id: EKS strips user tags from it on cluster updates. */
-    securityGroupId: string;
+    securityGroupId: Id;
     nodeRoleName: string;
-    keyArn: string;
+    keyArn: Id;
     gpuFamilies: readonly string[];
     gpuLimit: number;
     consolidateAfterMinutes: number;
@@ -450,7 +451,7 @@ export const CPU_POOL_VCPUS = 64;
 export const GPU_NODE_LABELS = { "nvidia.com/gpu.present": "true" } as const;
 
 /** EC2NodeClasses (AL2023, encrypted root with the stack key, IMDSv2 hop 1, the stack's tags) and NodePools that scale to zero. */
-export function karpenterObjects(p: KarpenterParams) {
+export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
     const nodeClass = (name: string, rootGi: number) => ({
         apiVersion: "karpenter.k8s.aws/v1" as const,
         kind: "EC2NodeClass" as const,
