@@ -8,10 +8,12 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { shmSize } from "../infra/instance/userdata";
+import { PACKAGE_DIR } from "./helpers/python";
 import { PYTHON, requireTool, tmpDir } from "./helpers/tools";
 
 const SMOKE = path.join(__dirname, "..", "images", "pytorch-cuda", "smoke.py");
-const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PYTHONDONTWRITEBYTECODE: "1" };
+// Checks 3 and 4 are archaeo.selftest's: the package comes from the source tree, as it is installed in the image.
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PYTHONDONTWRITEBYTECODE: "1", PYTHONPATH: PACKAGE_DIR };
 
 function smoke(extraEnv: Record<string, string> = {}) {
     const r = spawnSync(PYTHON, [SMOKE], { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 120_000 });
@@ -71,7 +73,7 @@ describe("smoke test (images/pytorch-cuda/smoke.py, real CPU path with Debian to
         // A `torch` module that raises ImportError shadows the real one: the state of a Python without torch.
         const shadow = tmpDir();
         fs.writeFileSync(path.join(shadow, "torch.py"), "raise ImportError('No module named torch')\n");
-        const r = smoke({ PYTHONPATH: shadow });
+        const r = smoke({ PYTHONPATH: `${shadow}${path.delimiter}${PACKAGE_DIR}` });
         assert.equal(r.status, 1, r.out);
         assert.match(r.out, /smoke: FAIL: torch cannot be imported/);
     });

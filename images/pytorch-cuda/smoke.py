@@ -10,120 +10,25 @@ Checks, each of which fails on a bug researchers actually hit:
    host's memory and at least 2 GiB.
 4. A 2-rank all_reduce: NCCL across two GPUs when there are at least two (the transports NCCL picks
    between GPUs, including its /dev/shm and cuMem host paths), otherwise gloo on the CPU.
-Exit codes: 0 pass, 1 fail. Without torch the test fails: the image always has torch.
+Checks 3 and 4 are archaeo-selftest's (archaeo.selftest, installed in the image) with the sizes here.
+Exit codes: 0 pass, 1 fail. Without torch or the archaeo package the test fails: the image has both.
 """
 from __future__ import annotations
 
-import datetime
-import math
 import os
 import platform
-import shutil
-import socket
 import sys
 import time
 
 SHM_BATCH_MIB = 160
 SHM_WORKERS = 2
 SHM_PREFETCH = 2
-SAMPLE_SHAPE = (3, 512, 512)  # one float32 image: 3 MiB
+SHM_BATCHES = 3
 COLLECTIVE_TIMEOUT_S = 120
 
 
 def log(msg: str) -> None:
     print(f"smoke: {msg}", flush=True)
-
-
-def shm_mib() -> float:
-    try:
-        return shutil.disk_usage("/dev/shm").total / 2**20
-    except OSError:
-        return 0.0
-
-
-def batch_plan(target_mib: int = SHM_BATCH_MIB) -> tuple[int, float]:
-    """Samples per batch and the batch size in MiB for at least `target_mib` MiB per batch."""
-    sample_bytes = math.prod(SAMPLE_SHAPE) * 4
-    per_batch = math.ceil(target_mib * 2**20 / sample_bytes)
-    return per_batch, per_batch * sample_bytes / 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _collective_worker(rank: int, world: int, port: int, backend: str, numel: int) -> None:
-    import torch
-    import torch.distributed as dist
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    dist.init_process_group(backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
-    try:
-        device = torch.device("cuda", rank) if backend == "nccl" else torch.device("cpu")
-        if backend == "nccl":
-            torch.cuda.set_device(device)
-        t = torch.full((numel,), float(rank + 1), device=device)
-        dist.all_reduce(t)
-        expected = world * (world + 1) / 2
-        if not bool((t == expected).all()):
-            raise RuntimeError(f"rank {rank}: all_reduce gave {t[0].item()}, expected {expected}")
-        if backend == "nccl":
-            torch.cuda.synchronize()
-    finally:
-        dist.destroy_process_group()
-
-
-def collective(backend: str, mib: int) -> tuple[bool, str]:
-    """Runs a 2-rank all_reduce of `mib` MiB in child processes; (ok, message)."""
-    import multiprocessing as mp
-
-    # CUDA cannot be used in a forked child: NCCL ranks are spawned; gloo ranks fork (faster).
-    ctx = mp.get_context("spawn" if backend == "nccl" else "fork")
-    port, world, numel = free_port(), 2, mib * 2**20 // 4
-    procs = [ctx.Process(target=_collective_worker, args=(r, world, port, backend, numel)) for r in range(world)]
-    start = time.perf_counter()
-    for p in procs:
-        p.start()
-    deadline = time.monotonic() + COLLECTIVE_TIMEOUT_S + 30
-    for p in procs:
-        p.join(max(deadline - time.monotonic(), 1))
-    hung = [p for p in procs if p.is_alive()]
-    for p in hung:
-        p.kill()
-    if hung:
-        return False, f"{backend} all_reduce hung for {COLLECTIVE_TIMEOUT_S + 30} s"
-    codes = [p.exitcode for p in procs]
-    if any(c != 0 for c in codes):
-        return False, f"{backend} all_reduce failed (exit codes {codes}); rerun with NCCL_DEBUG=INFO"
-    return True, f"{backend} all_reduce of {mib} MiB over 2 ranks: ok ({time.perf_counter() - start:.1f} s)"
-
-
-def dataloader_shm(torch) -> tuple[bool, str]:
-    from torch.utils.data import DataLoader, Dataset
-
-    per_batch, batch_mib = batch_plan()
-
-    class Images(Dataset):
-        def __len__(self) -> int:
-            return per_batch * 3
-
-        def __getitem__(self, i: int):
-            return torch.full(SAMPLE_SHAPE, float(i % 251))
-
-    loader = DataLoader(Images(), batch_size=per_batch, num_workers=SHM_WORKERS, prefetch_factor=SHM_PREFETCH)
-    start = time.perf_counter()
-    try:
-        seen = sum(int(xb.shape[0]) for xb in loader)
-    except RuntimeError as e:
-        return False, (f"DataLoader workers could not move a {batch_mib:.0f} MiB batch through /dev/shm "
-                       f"({shm_mib():.0f} MiB): {str(e).splitlines()[0]}; run the container with a larger "
-                       f"--shm-size (the workbench uses a quarter of host memory, at least 2 GiB)")
-    if seen != per_batch * 3:
-        return False, f"DataLoader workers returned {seen} of {per_batch * 3} samples"
-    return True, (f"DataLoader with {SHM_WORKERS} workers moved 3 batches of {batch_mib:.0f} MiB through "
-                  f"/dev/shm ({shm_mib():.0f} MiB): ok ({time.perf_counter() - start:.1f} s)")
 
 
 def main() -> int:
@@ -134,10 +39,17 @@ def main() -> int:
     except ImportError as e:
         log(f"FAIL: torch cannot be imported with {sys.executable} ({e}); the workbench image must ship torch")
         return 1
+    try:
+        from archaeo.selftest import check_all_reduce, check_shm, shm_size_mib
+    except ImportError as e:
+        log(f"FAIL: the archaeo package cannot be imported with {sys.executable} ({e}); the workbench image "
+            "must ship it")
+        return 1
+    shm_mib = shm_size_mib() or 0.0
 
     log(f"python {platform.python_version()}, torch {torch.__version__}, cuda {torch.version.cuda}, "
         f"cudnn {torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else 'n/a'}")
-    log(f"/dev/shm {shm_mib():.0f} MiB; NCCL_CUMEM_HOST_ENABLE={os.environ.get('NCCL_CUMEM_HOST_ENABLE', '(unset)')}")
+    log(f"/dev/shm {shm_mib:.0f} MiB; NCCL_CUMEM_HOST_ENABLE={os.environ.get('NCCL_CUMEM_HOST_ENABLE', '(unset)')}")
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus:
@@ -184,16 +96,21 @@ def main() -> int:
     log(f"forward+backward x3 on {device.type}: batch {batch}x3x{size}x{size}, loss {loss.item():.3f}, "
         f"{time.perf_counter() - start:.2f} s")
 
-    ok, msg = dataloader_shm(torch)
-    log(msg if ok else f"FAIL: {msg}")
-    if not ok:
+    shm = check_shm(SHM_BATCH_MIB, SHM_WORKERS, SHM_PREFETCH, SHM_BATCHES)
+    if not shm["ok"]:
+        log(f"FAIL: DataLoader workers could not move a {SHM_BATCH_MIB} MiB batch through /dev/shm ({shm_mib:.0f} MiB): "
+            f"{shm['error']}; run the container with a larger --shm-size (the workbench uses a quarter of host "
+            "memory, at least 2 GiB)")
         return 1
+    log(f"DataLoader with {SHM_WORKERS} workers moved {SHM_BATCHES} batches of {SHM_BATCH_MIB} MiB through "
+        f"/dev/shm ({shm_mib:.0f} MiB): ok ({shm['seconds']:.1f} s)")
 
     backend, mib = ("nccl", 64) if gpus >= 2 else ("gloo", 8)
-    ok, msg = collective(backend, mib)
-    log(msg if ok else f"FAIL: {msg}")
-    if not ok:
+    ar = check_all_reduce(backend, 2, mib, COLLECTIVE_TIMEOUT_S)
+    if not ar["ok"]:
+        log(f"FAIL: {backend} all_reduce of {mib} MiB over 2 ranks failed: {ar['error']}; rerun with NCCL_DEBUG=INFO")
         return 1
+    log(f"{backend} all_reduce of {mib} MiB over 2 ranks: ok ({ar['seconds']:.1f} s)")
     log("PASS")
     return 0
 

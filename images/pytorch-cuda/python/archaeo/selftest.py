@@ -7,6 +7,8 @@
 2. All-reduce: world_size processes join a process group (NCCL across the GPUs, or gloo on CPU) and sum
    a tensor, the collective DDP runs after every backward pass. NCCL needs >= 2 GPUs; gloo runs anywhere.
 Exit status 0 when every check passed, 1 otherwise; one "selftest:" line per check.
+check_shm and check_all_reduce are also the image's smoke test's checks 3 and 4 (images/pytorch-cuda/smoke.py,
+with its own sizes and wording).
 """
 
 import argparse
@@ -40,6 +42,11 @@ class _BigBatches:
         return torch.full((self.numel,), float(index)), os.getpid()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
 def shm_size_mib() -> Optional[float]:
     try:
         return shutil.disk_usage("/dev/shm").total / 2**20
@@ -47,21 +54,28 @@ def shm_size_mib() -> Optional[float]:
         return None
 
 
-def check_shm(mib: int = 128, workers: int = 2) -> dict:
-    """Moves 2 x `workers` batches of `mib` MiB from `workers` DataLoader processes to this one.
-    Returns {ok, batches, mib, workers, seconds, shm_mib, worker_pids, error}."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_shm(mib: int = 128, workers: int = 2, prefetch: int = 1, batches: Optional[int] = None) -> dict:
+    """Moves `batches` (default 2 x `workers`) batches of `mib` MiB from `workers` DataLoader processes to
+    this one, each worker `prefetch` batches ahead: about (workers x prefetch + 1) x mib of /dev/shm in use.
+    Returns {ok, batches, mib, workers, seconds, shm_mib, worker_pids, error}; error is the exception
+    (type and first line) a too-small /dev/shm raises (bus error, ENOSPC, a killed worker), else None."""
     from torch.utils.data import DataLoader
 
     started = time.perf_counter()
     result = {"ok": False, "mib": mib, "workers": workers, "batches": 0, "shm_mib": shm_size_mib(), "worker_pids": [],
               "error": None}
-    count = 2 * workers
+    count = 2 * workers if batches is None else batches
     try:
         pids = set()
-        # prefetch_factor 1: at most `workers` batches in flight, so the check needs about
-        # workers x mib of /dev/shm (what a real loader with big images needs too).
-        # (torch 2.x refuses prefetch_factor without workers.)
-        extra = {"prefetch_factor": 1} if workers > 0 else {}
+        # prefetch 1 (the default): at most `workers` batches in flight, about what a real loader with big
+        # images needs. (torch 2.x refuses prefetch_factor without workers.)
+        extra = {"prefetch_factor": prefetch} if workers > 0 else {}
         loader = DataLoader(_BigBatches(mib, count), batch_size=1, num_workers=workers, **extra)
         for index, (batch, pid) in enumerate(loader):
             if batch.shape[1] != mib * 2**20 // 4 or float(batch[0, -1]) != float(index):
@@ -69,27 +83,18 @@ def check_shm(mib: int = 128, workers: int = 2) -> dict:
             pids.add(int(pid))
             result["batches"] += 1
         result["worker_pids"] = sorted(pids)
-        if os.getpid() in pids or len(result["worker_pids"]) != workers:
+        if os.getpid() in pids or len(pids) != min(workers, count):
             raise RuntimeError(f"expected batches from {workers} worker processes, got pids {sorted(pids)}")
-        result["ok"] = result["batches"] == count
+        if result["batches"] != count:
+            raise RuntimeError(f"{result['batches']} of {count} batches arrived")
+        result["ok"] = True
     except Exception as exc:  # noqa: BLE001 - bus error, ENOSPC, killed worker: all mean the same fix
-        shm = result["shm_mib"]
-        result["error"] = (
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} -- /dev/shm is "
-            f"{'unknown' if shm is None else f'{shm:.0f} MiB'}; DataLoader workers pass batches through it. Start the "
-            "container with --shm-size=2g (or more) or --ipc=host, as the workbench services do"
-        )
+        result["error"] = _first_line(exc)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _all_reduce_worker(rank: int, world: int, backend: str, port: int, queue) -> None:
+def _all_reduce_worker(rank: int, world: int, backend: str, port: int, numel: int, timeout_s: int, queue) -> None:
     import datetime
 
     import torch
@@ -102,40 +107,51 @@ def _all_reduce_worker(rank: int, world: int, backend: str, port: int, queue) ->
         else:
             device = torch.device("cpu")
         dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
-                                timeout=datetime.timedelta(minutes=2))
-        tensor = torch.full((1024, 1024), float(rank + 1), device=device)  # 4 MiB per rank
+                                timeout=datetime.timedelta(seconds=timeout_s))
+        tensor = torch.full((numel,), float(rank + 1), device=device)
         dist.all_reduce(tensor)
         expected = world * (world + 1) / 2
-        got = float(tensor[0, 0])
-        queue.put((rank, got == expected and bool((tensor == expected).all()), got))
+        good = bool((tensor == expected).all())
+        answer = (rank, good, f"all_reduce gave {float(tensor[0])}, expected {expected}")
         dist.destroy_process_group()
     except Exception as exc:  # noqa: BLE001 - reported by the parent
-        queue.put((rank, False, f"{type(exc).__name__}: {exc}"))
+        answer = (rank, False, _first_line(exc))
+    queue.put(answer)
 
 
-def check_all_reduce(backend: str, world: int) -> dict:
-    """Spawns `world` processes that all_reduce a 4 MiB tensor over `backend`; {ok, backend, world_size, seconds, error}."""
-    import torch.multiprocessing as mp
+def check_all_reduce(backend: str, world: int, mib: int = 4, timeout_s: int = 120) -> dict:
+    """`world` processes (one GPU each for NCCL) join a process group over `backend` and all_reduce a tensor
+    of `mib` MiB; {ok, backend, world_size, mib, seconds, error}. A rank that does not finish within
+    `timeout_s` + 30 s counts as hung and is killed."""
+    import multiprocessing as mp
 
     started = time.perf_counter()
-    ctx = mp.get_context("spawn")
+    # CUDA cannot be used in a forked child: NCCL ranks are spawned; gloo ranks fork (faster).
+    ctx = mp.get_context("spawn" if backend == "nccl" else "fork")
     queue = ctx.SimpleQueue()
-    port = _free_port()
-    procs = [ctx.Process(target=_all_reduce_worker, args=(r, world, backend, port, queue)) for r in range(world)]
+    port = free_port()
+    args = (world, backend, port, mib * 2**20 // 4, timeout_s, queue)
+    procs = [ctx.Process(target=_all_reduce_worker, args=(r, *args)) for r in range(world)]
     for p in procs:
         p.start()
+    deadline = time.monotonic() + timeout_s + 30
     for p in procs:
-        p.join(timeout=180)
+        p.join(max(deadline - time.monotonic(), 1))
+    hung = [p for p in procs if p.is_alive()]
+    for p in hung:
+        p.kill()
     answers = [queue.get() for _ in range(world) if not queue.empty()]
     failures = [f"rank {r}: {detail}" for r, good, detail in answers if not good]
     codes = [p.exitcode for p in procs]
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    ok = len(answers) == world and not failures and all(c == 0 for c in codes)
-    error = None if ok else "; ".join(failures) or f"workers exited {codes} with {len(answers)} of {world} answers"
-    return {"ok": ok, "backend": backend, "world_size": world, "seconds": round(time.perf_counter() - started, 2),
-            "error": error}
+    ok = not hung and len(answers) == world and not failures and all(c == 0 for c in codes)
+    if ok:
+        error = None
+    elif hung:
+        error = f"hung for {timeout_s + 30} s" + "".join(f"; {f}" for f in failures)
+    else:
+        error = "; ".join(failures) or f"workers exited {codes} with {len(answers)} of {world} answers"
+    return {"ok": ok, "backend": backend, "world_size": world, "mib": mib,
+            "seconds": round(time.perf_counter() - started, 2), "error": error}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,7 +174,9 @@ def _main(argv: Optional[List[str]]) -> int:
         _log(f"/dev/shm ({shm['shm_mib']:.0f} MiB): {shm['batches']} batches of {args.shm_mib} MiB from "
              f"{args.workers} DataLoader workers in {shm['seconds']} s: ok")
     else:
-        _log(f"FAIL /dev/shm: {shm['error']}")
+        size = "unknown" if shm["shm_mib"] is None else f"{shm['shm_mib']:.0f} MiB"
+        _log(f"FAIL /dev/shm: {shm['error']} -- /dev/shm is {size}; DataLoader workers pass batches through it. "
+             "Start the container with --shm-size=2g (or more) or --ipc=host, as the workbench services do")
         failed = True
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     mode = args.all_reduce
