@@ -11,15 +11,10 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { hubTunnelObjects } from "../infra/cluster/manifests";
+import { freePort } from "./helpers/tools";
 
 const DIR = path.join(__dirname, "..", "images", "hub-tunnel");
 const RELAY = path.join(DIR, "relay.mjs");
-
-function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = net.createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-    });
-}
 
 function startRelay(env: Record<string, string>): Promise<{ child: ChildProcess; out: () => string }> {
     return new Promise((resolve, reject) => {

@@ -11,12 +11,10 @@ import type { RecordedResource } from "../tools/mock-engine";
 import { runPolicies, PolicyRunResult } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
 import { ConfigError, parseConfig, PROJECT } from "../infra/config";
-import { compliant, FOREIGN_KEY } from "./helpers/fixtures";
-import { FIXTURE_MUTATIONS, Mutation } from "./helpers/mutations";
+import { compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
+import { FIXTURE_MUTATIONS, hubQuotaAndLogin, Mutation } from "./helpers/mutations";
 import { check, PACK } from "./helpers/policy";
 import { runProgram, runStack } from "./helpers/program";
-
-type Mutate = (rs: RecordedResource[]) => void;
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const ROLE = "aws:iam/role:Role";
@@ -30,38 +28,15 @@ const by = (rs: RecordedResource[], type: string, name?: string) => {
 /** A secret input arrives as { <signature>: <secret marker>, value }; edits go to the value inside. */
 const isSecret = (v: any) => !!v && typeof v === "object" && "value" in v && Object.keys(v).length === 2;
 const unsecret = (v: any) => (isSecret(v) ? v.value : v);
-/** Edits a resource's inputs and outputs alike (what Analyze and AnalyzeStack see). */
-const edit = (type: string, fn: (p: any) => void, name?: string): Mutate => (rs) => {
-    const i = by(rs, type, name);
-    const r = structuredClone(rs[i]);
-    fn(r.rawInputs);
-    fn(r.rawState);
-    rs[i] = r;
-};
-const named = (name: string, fn: (p: any) => void, type?: string): Mutate => (rs) => {
-    const r = rs.find((x) => x.name === name && (type === undefined || x.type === type));
-    if (!r) throw new Error(`no resource ${name}`);
-    edit(r.type, fn, name)(rs);
-};
-const opt = (name: string, patch: Partial<RecordedResource>, type?: string): Mutate => (rs) => {
-    const i = rs.findIndex((r) => r.name === name && (type === undefined || r.type === type));
-    if (i < 0) throw new Error(`no resource ${name}`);
-    rs[i] = { ...rs[i], ...patch };
-};
-const drop = (name: string, type?: string): Mutate => (rs) => {
-    const i = rs.findIndex((r) => r.name === name && (type === undefined || r.type === type));
-    if (i < 0) throw new Error(`no resource ${name}`);
-    rs.splice(i, 1);
-};
 /** Edits the #cloud-config text inside userDataBase64 (base64 of gzip), as a change to infra/instance/userdata.ts would. */
-const userData = (name: string, fn: (text: string) => string): Mutate => named(name, (p) => {
+const userData = (name: string, fn: (text: string) => string): Mutate => set(name, (p) => {
     const text = zlib.gunzipSync(Buffer.from(p.userDataBase64, "base64")).toString("utf8");
     const changed = fn(text);
     if (changed === text) throw new Error(`user data of ${name} unchanged by the mutation`);
     p.userDataBase64 = zlib.gzipSync(Buffer.from(changed, "utf8"), { level: 9 }).toString("base64");
 }, INSTANCE);
 /** Edits a JSON policy document property of a named resource. */
-const doc = (name: string, fn: (d: any) => void, prop = "policy"): Mutate => named(name, (p) => { const d = JSON.parse(unsecret(p[prop])); fn(d); p[prop] = JSON.stringify(d); });
+const doc = (name: string, fn: (d: any) => void, prop = "policy"): Mutate => set(name, (p) => { const d = JSON.parse(unsecret(p[prop])); fn(d); p[prop] = JSON.stringify(d); });
 const sid = (d: any, s: string) => {
     const st = d.Statement.find((x: any) => x.Sid === s);
     if (!st) throw new Error(`no statement ${s}`);
@@ -78,7 +53,7 @@ const providerTags = (fn: (t: Record<string, string>) => void): Mutate => (rs) =
     rs[i] = r;
 };
 /** The hub's Helm values (a secret input: the OAuth client secret is inside). */
-const hub = (fn: (v: any) => void): Mutate => named("archaeo-hub-release", (p) => fn(unsecret(p.values)), RELEASE);
+const hub = (fn: (v: any) => void): Mutate => set("archaeo-hub-release", (p) => fn(unsecret(p.values)), RELEASE);
 const arnOf = (rs: RecordedResource[], name: string, type = ROLE) => rs[by(rs, type, name)].rawState.arn as string;
 const m = (policy: string, what: string, mutate: Mutate): Mutation => ({ policy, what, mutate });
 const PABS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"];
@@ -89,67 +64,67 @@ const OTHER_KEY = (key: string) => key.replace(/key\/[0-9a-f]{8}/, "key/00000000
 const WS = "archaeo-ws-alice";
 const EXAMPLE: Mutation[] = [
     // Encryption at rest with the stack key.
-    m("ebs-volumes-encrypted-cmk", "workspace volume: encrypted=false", named(`${WS}-workspace`, (p) => { p.encrypted = false; })),
-    m("ebs-volumes-encrypted-cmk", "workspace volume: kmsKeyId removed", named(`${WS}-workspace`, (p) => { delete p.kmsKeyId; })),
-    m("ebs-volumes-encrypted-cmk", "workspace volume: AWS-managed key", named(`${WS}-workspace`, (p) => { p.kmsKeyId = "alias/aws/ebs"; })),
-    m("kms-key-references-stack-key", "workspace volume: a key of another account", named(`${WS}-workspace`, (p) => { p.kmsKeyId = FOREIGN_KEY; })),
-    m("kms-key-references-stack-key", "workspace volume: another key of this account", named(`${WS}-workspace`, (p) => { p.kmsKeyId = OTHER_KEY(p.kmsKeyId); })),
-    m("ec2-instance-volumes-encrypted-cmk", "root volume: encrypted=false", named(`${WS}-instance`, (p) => { p.rootBlockDevice.encrypted = false; })),
-    m("ec2-instance-volumes-encrypted-cmk", "root volume: kmsKeyId removed", named(`${WS}-instance`, (p) => { delete p.rootBlockDevice.kmsKeyId; })),
-    m("s3-sse-kms-cmk", "dataset bucket: SSE-S3 instead of KMS", named("archaeo-datasets-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
-    m("s3-sse-kms-cmk", "dataset bucket: KMS key removed", named("archaeo-datasets-sse", (p) => { delete p.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId; })),
-    m("ssm-secure-parameters-cmk", "Jupyter token: plain String", named(`${WS}-jupyter-token`, (p) => { p.type = "String"; }, "aws:ssm/parameter:Parameter")),
-    m("ssm-secure-parameters-cmk", "Jupyter token: AWS-managed key", named(`${WS}-jupyter-token`, (p) => { delete p.keyId; }, "aws:ssm/parameter:Parameter")),
-    m("ecr-encrypted-cmk", "ECR: AES256 instead of KMS", named("archaeo-registry-repo", (p) => { p.encryptionConfigurations = [{ encryptionType: "AES256" }]; })),
-    m("ecr-scan-on-push", "ECR: scan on push off", named("archaeo-registry-repo", (p) => { p.imageScanningConfiguration.scanOnPush = false; })),
-    m("ecr-immutable-tags", "ECR: mutable tags", named("archaeo-registry-repo", (p) => { p.imageTagMutability = "MUTABLE"; })),
-    m("kms-key-rotation-enabled", "KMS key: rotation off", named("archaeo-key-cmk", (p) => { p.enableKeyRotation = false; })),
+    m("ebs-volumes-encrypted-cmk", "workspace volume: encrypted=false", set(`${WS}-workspace`, (p) => { p.encrypted = false; })),
+    m("ebs-volumes-encrypted-cmk", "workspace volume: kmsKeyId removed", set(`${WS}-workspace`, (p) => { delete p.kmsKeyId; })),
+    m("ebs-volumes-encrypted-cmk", "workspace volume: AWS-managed key", set(`${WS}-workspace`, (p) => { p.kmsKeyId = "alias/aws/ebs"; })),
+    m("kms-key-references-stack-key", "workspace volume: a key of another account", set(`${WS}-workspace`, (p) => { p.kmsKeyId = FOREIGN_KEY; })),
+    m("kms-key-references-stack-key", "workspace volume: another key of this account", set(`${WS}-workspace`, (p) => { p.kmsKeyId = OTHER_KEY(p.kmsKeyId); })),
+    m("ec2-instance-volumes-encrypted-cmk", "root volume: encrypted=false", set(`${WS}-instance`, (p) => { p.rootBlockDevice.encrypted = false; })),
+    m("ec2-instance-volumes-encrypted-cmk", "root volume: kmsKeyId removed", set(`${WS}-instance`, (p) => { delete p.rootBlockDevice.kmsKeyId; })),
+    m("s3-sse-kms-cmk", "dataset bucket: SSE-S3 instead of KMS", set("archaeo-datasets-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
+    m("s3-sse-kms-cmk", "dataset bucket: KMS key removed", set("archaeo-datasets-sse", (p) => { delete p.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId; })),
+    m("ssm-secure-parameters-cmk", "Jupyter token: plain String", set(`${WS}-jupyter-token`, (p) => { p.type = "String"; }, "aws:ssm/parameter:Parameter")),
+    m("ssm-secure-parameters-cmk", "Jupyter token: AWS-managed key", set(`${WS}-jupyter-token`, (p) => { delete p.keyId; }, "aws:ssm/parameter:Parameter")),
+    m("ecr-encrypted-cmk", "ECR: AES256 instead of KMS", set("archaeo-registry-repo", (p) => { p.encryptionConfigurations = [{ encryptionType: "AES256" }]; })),
+    m("ecr-scan-on-push", "ECR: scan on push off", set("archaeo-registry-repo", (p) => { p.imageScanningConfiguration.scanOnPush = false; })),
+    m("ecr-immutable-tags", "ECR: mutable tags", set("archaeo-registry-repo", (p) => { p.imageTagMutability = "MUTABLE"; })),
+    m("kms-key-rotation-enabled", "KMS key: rotation off", set("archaeo-key-cmk", (p) => { p.enableKeyRotation = false; })),
     // Instance metadata and the workstation's user data (userDataBase64: gzip, base64).
-    m("ec2-imdsv2-required", "workstation: IMDSv1 allowed", named(`${WS}-instance`, (p) => { p.metadataOptions.httpTokens = "optional"; })),
-    m("ec2-imdsv2-required", "workstation: metadata options removed", named(`${WS}-instance`, (p) => { delete p.metadataOptions; })),
-    m("ec2-imds-hop-limit", "workstation: hop limit 3", named(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 3; })),
-    m("ec2-imds-hop-limit", "workstation: hop limit 1 although its containers need IMDS", named(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 1; })),
+    m("ec2-imdsv2-required", "workstation: IMDSv1 allowed", set(`${WS}-instance`, (p) => { p.metadataOptions.httpTokens = "optional"; })),
+    m("ec2-imdsv2-required", "workstation: metadata options removed", set(`${WS}-instance`, (p) => { delete p.metadataOptions; })),
+    m("ec2-imds-hop-limit", "workstation: hop limit 3", set(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 3; })),
+    m("ec2-imds-hop-limit", "workstation: hop limit 1 although its containers need IMDS", set(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 1; })),
     m("ec2-user-data-no-secrets", "user data: Jupyter token inlined", userData(`${WS}-instance`, (s) => s.replace("RESEARCHER_UID=1000", "RESEARCHER_UID=1000\n      JUPYTER_TOKEN=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"))),
     m("ec2-user-data-no-secrets", "user data: an AWS access key in the env file", userData(`${WS}-instance`, (s) => s.replace("RESEARCHER_ID=alice", "RESEARCHER_ID=alice\n      AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP"))),
-    m("ec2-user-data-no-secrets", "user data: userDataBase64 no longer base64", named(`${WS}-instance`, (p) => { p.userDataBase64 = `#cloud-config\n${p.userDataBase64}`; }, INSTANCE)),
+    m("ec2-user-data-no-secrets", "user data: userDataBase64 no longer base64", set(`${WS}-instance`, (p) => { p.userDataBase64 = `#cloud-config\n${p.userDataBase64}`; }, INSTANCE)),
     // The image is read at boot from <ssmPath>/image (user data names it with IMAGE_PARAMETER).
-    m("workstation-image-from-stack-ecr", "image parameter: image by tag", named(`${WS}-image`, (p) => { p.value = String(p.value).replace(/@sha256:[0-9a-f]{64}$/, ":latest"); })),
-    m("workstation-image-from-stack-ecr", "image parameter: image from Docker Hub", named(`${WS}-image`, (p) => { p.value = `docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`; })),
+    m("workstation-image-from-stack-ecr", "image parameter: image by tag", set(`${WS}-image`, (p) => { p.value = String(p.value).replace(/@sha256:[0-9a-f]{64}$/, ":latest"); })),
+    m("workstation-image-from-stack-ecr", "image parameter: image from Docker Hub", set(`${WS}-image`, (p) => { p.value = `docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`; })),
     m("workstation-image-from-stack-ecr", "user data: IMAGE_PARAMETER names a parameter the stack does not define", userData(`${WS}-instance`, (s) => s.replace(/^(\s*IMAGE_PARAMETER=\S+)\/image$/m, "$1/other-image"))),
     m("workstation-image-from-stack-ecr", "user data: IMAGE_REF set inline to a public image", userData(`${WS}-instance`, (s) => s.replace(/^(\s*)IMAGE_PARAMETER=\S+$/m, `$1IMAGE_REF=docker.io/pytorch/pytorch@sha256:${"0".repeat(64)}`))),
     m("workstation-image-from-stack-ecr", "user data: a unit runs a public image instead of ${IMAGE_REF}", userData(`${WS}-instance`, (s) => s.replace("${IMAGE_REF} sshd", "linuxserver/openssh-server sshd"))),
     m("ec2-containers-unprivileged", "user data: container as root", userData(`${WS}-instance`, (s) => s.replace("--user 1000:1000", "--user 0:0"))),
     m("ec2-containers-unprivileged", "user data: privileged container", userData(`${WS}-instance`, (s) => s.replace("--cap-drop ALL", "--privileged --cap-drop ALL"))),
     // Network.
-    m("security-groups-no-public-ingress", "security group: ingress from 0.0.0.0/0", named("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/0"] }]; })),
-    m("security-groups-no-public-ingress", "security group: ingress from ::/0", named("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 2222, toPort: 2222, ipv6CidrBlocks: ["::/0"] }]; })),
-    m("security-groups-no-public-ingress", "security group: ingress from 0.0.0.0/1 and 128.0.0.0/1", named("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }]; })),
+    m("security-groups-no-public-ingress", "security group: ingress from 0.0.0.0/0", set("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/0"] }]; })),
+    m("security-groups-no-public-ingress", "security group: ingress from ::/0", set("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 2222, toPort: 2222, ipv6CidrBlocks: ["::/0"] }]; })),
+    m("security-groups-no-public-ingress", "security group: ingress from 0.0.0.0/1 and 128.0.0.0/1", set("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }]; })),
     // Buckets.
-    m("s3-buckets-fully-configured", "dataset bucket: encryption config removed", drop("archaeo-datasets-sse")),
-    ...PABS.map((f) => m("s3-public-access-blocked", `dataset bucket: ${f}=false`, named("archaeo-datasets-pab", (p) => { p[f] = false; }))),
-    m("s3-buckets-fully-configured", "dataset bucket: public access block removed", drop("archaeo-datasets-pab")),
-    m("s3-buckets-fully-configured", "dataset bucket: versioning suspended", named("archaeo-datasets-versioning", (p) => { p.versioningConfiguration.status = "Suspended"; })),
-    m("s3-buckets-fully-configured", "dataset bucket: TLS-only policy removed", drop("archaeo-datasets-policy")),
+    m("s3-buckets-fully-configured", "dataset bucket: encryption config removed", remove("archaeo-datasets-sse")),
+    ...PABS.map((f) => m("s3-public-access-blocked", `dataset bucket: ${f}=false`, set("archaeo-datasets-pab", (p) => { p[f] = false; }))),
+    m("s3-buckets-fully-configured", "dataset bucket: public access block removed", remove("archaeo-datasets-pab")),
+    m("s3-buckets-fully-configured", "dataset bucket: versioning suspended", set("archaeo-datasets-versioning", (p) => { p.versioningConfiguration.status = "Suspended"; })),
+    m("s3-buckets-fully-configured", "dataset bucket: TLS-only policy removed", remove("archaeo-datasets-policy")),
     m("s3-buckets-fully-configured", "dataset bucket: TLS condition inverted", doc("archaeo-datasets-policy", (d) => { d.Statement.find((s: any) => s.Effect === "Deny" && s.Condition?.Bool).Condition.Bool["aws:SecureTransport"] = "true"; })),
     m("resource-policies-no-public-principals", "dataset bucket policy: public read added", doc("archaeo-datasets-policy", (d) => { d.Statement.push({ Sid: "Public", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::x/*" }); })),
     m("resource-policies-no-public-principals", "key policy: grant to * without a condition", doc("archaeo-key-cmk", (d) => { d.Statement.push({ Sid: "Anyone", Effect: "Allow", Principal: { AWS: "*" }, Action: "kms:Decrypt", Resource: "*" }); })),
     m("principals-in-stack-account", "key policy: another account administers the key", doc("archaeo-key-cmk", (d) => { sid(d, "AccountAdministersKey").Principal.AWS = "arn:aws:iam::999999999999:root"; })),
     // The audit trail of dataset access.
-    m("s3-dataset-access-logged", "audit: data events off (no event selectors)", named("archaeo-audit-trail", (p) => { delete p.advancedEventSelectors; })),
-    m("s3-dataset-access-logged", "audit: management events only", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[0].equals = ["Management"]; })),
-    m("s3-dataset-access-logged", "audit: reads only (readOnly = true)", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
-    m("s3-dataset-access-logged", "audit: writes only (readOnly = false)", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["false"] }); })),
-    m("s3-dataset-access-logged", "audit: another bucket's objects", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[2].startsWiths = ["arn:aws:s3:::other/"]; })),
-    m("s3-dataset-access-logged", "audit: log file validation off", named("archaeo-audit-trail", (p) => { p.enableLogFileValidation = false; })),
-    m("s3-dataset-access-logged", "audit: logging off", named("archaeo-audit-trail", (p) => { p.enableLogging = false; })),
-    m("s3-dataset-access-logged", "audit: log files not SSE-KMS", named("archaeo-audit-trail", (p) => { delete p.kmsKeyId; })),
-    m("kms-key-references-stack-key", "audit: log files under a different key", named("archaeo-audit-trail", (p) => { p.kmsKeyId = OTHER_KEY(p.kmsKeyId); })),
-    m("s3-dataset-access-logged", "audit: no retention (lifecycle removed)", drop("archaeo-audit-logs-retention")),
-    m("s3-dataset-access-logged", "audit: logs expire after 30 days", named("archaeo-audit-logs-retention", (p) => { p.rules[0].expiration.days = 30; })),
-    m("s3-dataset-access-logged", "audit: noncurrent log versions purged after a day", named("archaeo-audit-logs-retention", (p) => { p.rules[0].noncurrentVersionExpiration.noncurrentDays = 1; })),
-    m("s3-dataset-access-logged", "audit: logs delivered to a bucket outside the stack", named("archaeo-audit-trail", (p) => { p.s3BucketName = "somewhere-else"; })),
-    m("s3-dataset-access-logged", "audit: log bucket SSE-S3", named("archaeo-audit-logs-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
-    m("s3-dataset-access-logged", "audit: log bucket not tagged as the audit-log bucket", named("archaeo-audit-logs", (p) => { p.tags = { ...p.tags, "archaeo-purpose": "scratch" }; }, "aws:s3/bucket:Bucket")),
+    m("s3-dataset-access-logged", "audit: data events off (no event selectors)", set("archaeo-audit-trail", (p) => { delete p.advancedEventSelectors; })),
+    m("s3-dataset-access-logged", "audit: management events only", set("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[0].equals = ["Management"]; })),
+    m("s3-dataset-access-logged", "audit: reads only (readOnly = true)", set("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
+    m("s3-dataset-access-logged", "audit: writes only (readOnly = false)", set("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["false"] }); })),
+    m("s3-dataset-access-logged", "audit: another bucket's objects", set("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors[2].startsWiths = ["arn:aws:s3:::other/"]; })),
+    m("s3-dataset-access-logged", "audit: log file validation off", set("archaeo-audit-trail", (p) => { p.enableLogFileValidation = false; })),
+    m("s3-dataset-access-logged", "audit: logging off", set("archaeo-audit-trail", (p) => { p.enableLogging = false; })),
+    m("s3-dataset-access-logged", "audit: log files not SSE-KMS", set("archaeo-audit-trail", (p) => { delete p.kmsKeyId; })),
+    m("kms-key-references-stack-key", "audit: log files under a different key", set("archaeo-audit-trail", (p) => { p.kmsKeyId = OTHER_KEY(p.kmsKeyId); })),
+    m("s3-dataset-access-logged", "audit: no retention (lifecycle removed)", remove("archaeo-audit-logs-retention")),
+    m("s3-dataset-access-logged", "audit: logs expire after 30 days", set("archaeo-audit-logs-retention", (p) => { p.rules[0].expiration.days = 30; })),
+    m("s3-dataset-access-logged", "audit: noncurrent log versions purged after a day", set("archaeo-audit-logs-retention", (p) => { p.rules[0].noncurrentVersionExpiration.noncurrentDays = 1; })),
+    m("s3-dataset-access-logged", "audit: logs delivered to a bucket outside the stack", set("archaeo-audit-trail", (p) => { p.s3BucketName = "somewhere-else"; })),
+    m("s3-dataset-access-logged", "audit: log bucket SSE-S3", set("archaeo-audit-logs-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
+    m("s3-dataset-access-logged", "audit: log bucket not tagged as the audit-log bucket", set("archaeo-audit-logs", (p) => { p.tags = { ...p.tags, "archaeo-purpose": "scratch" }; }, "aws:s3/bucket:Bucket")),
     // The workstation role (acts for alice): scoped IAM, allowed managed policies, service trust.
     m("iam-policies-scoped", "workstation role: object access on Resource *", stmt(`${WS}-policy`, "ReadWriteOwnPrefix", (s) => { s.Resource = "*"; })),
     m("iam-policies-scoped", "workstation role: kms:* on the stack key", stmt(`${WS}-policy`, "StackKeyThroughS3", (s) => { s.Action = "kms:*"; delete s.Condition; })),
@@ -160,8 +135,8 @@ const EXAMPLE: Mutation[] = [
     m("researcher-roles-scoped", "workstation role: another researcher's parameters", stmt(`${WS}-policy`, "ReadOwnParameters", (s) => { s.Resource = s.Resource.replace("/researchers/alice/", "/researchers/bob/"); })),
     m("researcher-roles-scoped", "workstation role: writes to datasets/", stmt(`${WS}-policy`, "ReadSharedDatasets", (s) => { s.Action = ["s3:GetObject", "s3:PutObject"]; })),
     m("researcher-roles-scoped", "workstation role: lists the whole bucket", stmt(`${WS}-policy`, "ListSharedAndOwnPrefixes", (s) => { delete s.Condition; })),
-    m("iam-managed-policies-allowlisted", "workstation role: AdministratorAccess attached", named(`${WS}-ssm-core`, (p) => { p.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
-    m("iam-attachments-match-roles", "workstation role: the DLM service policy attached", (rs) => { named("archaeo-snapshots-dlm-policy", (p) => { p.role = rs[by(rs, ROLE, `${WS}-role`)].rawInputs.name; })(rs); }),
+    m("iam-managed-policies-allowlisted", "workstation role: AdministratorAccess attached", set(`${WS}-ssm-core`, (p) => { p.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
+    m("iam-attachments-match-roles", "workstation role: the DLM service policy attached", (rs) => { set("archaeo-snapshots-dlm-policy", (p) => { p.role = rs[by(rs, ROLE, `${WS}-role`)].rawInputs.name; })(rs); }),
     m("iam-trust-policies-scoped", "workstation role: trusts *", trust(`${WS}-role`, (s) => { s.Principal = { AWS: "*" }; })),
     m("iam-trust-policies-scoped", "workstation role: trusts a user", trust(`${WS}-role`, (s) => { s.Principal = { AWS: "arn:aws:iam::123456789012:user/someone" }; })),
     m("iam-trust-policies-scoped", "DLM role: trusts Lambda", trust("archaeo-snapshots-role", (s) => { s.Principal = { Service: "lambda.amazonaws.com" }; })),
@@ -189,7 +164,7 @@ const EXAMPLE: Mutation[] = [
     m("stateful-resources-protected", "protect: dataset bucket", opt("archaeo-datasets", { protect: false }, "aws:s3/bucket:Bucket")),
     m("stateful-resources-protected", "protect: audit-log bucket", opt("archaeo-audit-logs", { protect: false }, "aws:s3/bucket:Bucket")),
     m("stateful-resources-protected", "protect: KMS key", opt("archaeo-key-cmk", { protect: false })),
-    m("required-tags", "root volume: tags removed", named(`${WS}-instance`, (p) => { delete p.rootBlockDevice.tags; })),
+    m("required-tags", "root volume: tags removed", set(`${WS}-instance`, (p) => { delete p.rootBlockDevice.tags; })),
     m("required-tags", "tags: provider default tag institution removed", providerTags((t) => { delete t.institution; })),
     m("required-tags", "tags: provider default tag data-classification removed", providerTags((t) => { delete t["data-classification"]; })),
     m("required-tags", "tags: a resource off the tagged provider", (rs) => { const i = by(rs, "aws:ecr/repository:Repository"); rs[i] = { ...rs[i], provider: "" }; }),
@@ -215,7 +190,7 @@ const RESEARCHERS: Mutation[] = [
     m("researcher-roles-scoped", "pi's workstation role writes phd-sherds's status", stmt("archaeo-ws-pi-policy", "ReportOwnStatus", (s) => { s.Resource = s.Resource.replace("/researchers/pi/", "/researchers/phd-sherds/"); })),
     m("ssm-sessions-no-shell", "pi may open a shell (SSM-SessionManagerRunShell)", stmt(`${PI}-policy`, "SessionsToOwnWorkstationOnly", (s) => { s.Resource.push("arn:aws:ssm:us-east-1::document/SSM-SessionManagerRunShell"); })),
     m("ssm-sessions-no-shell", "pi's StartSession without SessionDocumentAccessCheck", stmt(`${PI}-policy`, "SessionsToOwnWorkstationOnly", (s) => { delete s.Condition; })),
-    m("ec2-imds-hop-limit", "phd-sherds's workstation: hop limit 4", named("archaeo-ws-phd-sherds-instance", (p) => { p.metadataOptions.httpPutResponseHopLimit = 4; })),
+    m("ec2-imds-hop-limit", "phd-sherds's workstation: hop limit 4", set("archaeo-ws-phd-sherds-instance", (p) => { p.metadataOptions.httpPutResponseHopLimit = 4; })),
     m("ec2-containers-unprivileged", "phd-tiles's workstation: root smoke container", userData("archaeo-ws-phd-tiles-instance", (s) => s.replace(/(archaeo-smoke[\s\S]*?)--user 1000:1000/, "$1--user root"))),
 ];
 
@@ -225,39 +200,39 @@ const IL = "archaeo-researcher-imaging-lead";
 const ML = "archaeo-researcher-ml-engineer";
 const adminEntry = (rs: RecordedResource[]) => rs.find((r) => r.type === "aws:eks/accessEntry:AccessEntry" && r.name.startsWith("archaeo-eks-admin-"))!.name;
 const CLUSTER: Mutation[] = [
-    m("eks-secrets-encrypted", "EKS: secrets encryption removed", named("archaeo-eks-cluster", (p) => { delete p.encryptionConfig; })),
-    m("eks-endpoint-not-public", "EKS: public endpoint without CIDRs", named("archaeo-eks-cluster", (p) => { p.vpcConfig.endpointPublicAccess = true; delete p.vpcConfig.publicAccessCidrs; })),
-    m("eks-endpoint-not-public", "EKS: public endpoint open to 0.0.0.0/0", named("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/0"]; })),
-    m("eks-endpoint-not-public", "EKS: public endpoint open to two /1 halves", named("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/1", "128.0.0.0/1"]; })),
-    m("eks-endpoint-not-public", "EKS: private endpoint off", named("archaeo-eks-cluster", (p) => { p.vpcConfig.endpointPrivateAccess = false; })),
-    m("eks-control-plane-logging", "EKS: audit logs off", named("archaeo-eks-cluster", (p) => { p.enabledClusterLogTypes = ["api"]; })),
-    m("cloudwatch-log-groups-cmk", "log group: no KMS key", named("archaeo-eks-logs", (p) => { delete p.kmsKeyId; })),
-    m("launch-template-volumes-encrypted-cmk", "system nodes: root unencrypted", named("archaeo-eks-system-lt", (p) => { p.blockDeviceMappings[0].ebs.encrypted = "false"; })),
-    m("ec2-imdsv2-required", "system nodes: IMDSv1", named("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpTokens = "optional"; })),
-    m("ec2-imds-hop-limit", "system nodes: hop limit 2", named("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),
-    m("ec2-instance-volumes-encrypted-cmk", "NAT instance: root unencrypted", named("archaeo-cluster-network-nat", (p) => { p.rootBlockDevice.encrypted = false; })),
-    m("ec2-imdsv2-required", "NAT instance: IMDSv1", named("archaeo-cluster-network-nat", (p) => { p.metadataOptions.httpTokens = "optional"; })),
-    m("ec2-imds-hop-limit", "NAT instance: hop limit 2", named("archaeo-cluster-network-nat", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),
-    m("efs-encrypted-cmk", "EFS: unencrypted", named("archaeo-storage-efs", (p) => { p.encrypted = false; })),
+    m("eks-secrets-encrypted", "EKS: secrets encryption removed", set("archaeo-eks-cluster", (p) => { delete p.encryptionConfig; })),
+    m("eks-endpoint-not-public", "EKS: public endpoint without CIDRs", set("archaeo-eks-cluster", (p) => { p.vpcConfig.endpointPublicAccess = true; delete p.vpcConfig.publicAccessCidrs; })),
+    m("eks-endpoint-not-public", "EKS: public endpoint open to 0.0.0.0/0", set("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/0"]; })),
+    m("eks-endpoint-not-public", "EKS: public endpoint open to two /1 halves", set("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/1", "128.0.0.0/1"]; })),
+    m("eks-endpoint-not-public", "EKS: private endpoint off", set("archaeo-eks-cluster", (p) => { p.vpcConfig.endpointPrivateAccess = false; })),
+    m("eks-control-plane-logging", "EKS: audit logs off", set("archaeo-eks-cluster", (p) => { p.enabledClusterLogTypes = ["api"]; })),
+    m("cloudwatch-log-groups-cmk", "log group: no KMS key", set("archaeo-eks-logs", (p) => { delete p.kmsKeyId; })),
+    m("launch-template-volumes-encrypted-cmk", "system nodes: root unencrypted", set("archaeo-eks-system-lt", (p) => { p.blockDeviceMappings[0].ebs.encrypted = "false"; })),
+    m("ec2-imdsv2-required", "system nodes: IMDSv1", set("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpTokens = "optional"; })),
+    m("ec2-imds-hop-limit", "system nodes: hop limit 2", set("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),
+    m("ec2-instance-volumes-encrypted-cmk", "NAT instance: root unencrypted", set("archaeo-cluster-network-nat", (p) => { p.rootBlockDevice.encrypted = false; })),
+    m("ec2-imdsv2-required", "NAT instance: IMDSv1", set("archaeo-cluster-network-nat", (p) => { p.metadataOptions.httpTokens = "optional"; })),
+    m("ec2-imds-hop-limit", "NAT instance: hop limit 2", set("archaeo-cluster-network-nat", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),
+    m("efs-encrypted-cmk", "EFS: unencrypted", set("archaeo-storage-efs", (p) => { p.encrypted = false; })),
     m("stateful-resources-protected", "EFS: unprotected", opt("archaeo-storage-efs", { protect: false })),
-    m("kms-key-references-stack-key", "backup vault: a key of another account", named("archaeo-storage-vault", (p) => { p.kmsKeyArn = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
+    m("kms-key-references-stack-key", "backup vault: a key of another account", set("archaeo-storage-vault", (p) => { p.kmsKeyArn = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
     // Karpenter node classes.
-    m("karpenter-nodeclass-secure", "GPU nodes: volumes unencrypted", named("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.encrypted = false; })),
-    m("karpenter-nodeclass-secure", "GPU nodes: IMDSv1", named("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpTokens = "optional"; })),
-    m("ec2-imds-hop-limit", "GPU nodes: hop limit 2", named("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
-    m("ec2-imds-hop-limit", "CPU nodes: hop limit unset", named("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.metadataOptions.httpPutResponseHopLimit; })),
-    m("kms-key-references-stack-key", "GPU nodes: a key of another account", named("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.kmsKeyID = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
-    m("required-tags", "GPU nodes: spec.tags removed (Karpenter's instances untagged)", named("archaeo-gpu-nodeclass-gpu", (p) => { delete p.spec.tags; })),
-    m("required-tags", "CPU nodes: spec.tags without institution", named("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.tags.institution; })),
+    m("karpenter-nodeclass-secure", "GPU nodes: volumes unencrypted", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.encrypted = false; })),
+    m("karpenter-nodeclass-secure", "GPU nodes: IMDSv1", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpTokens = "optional"; })),
+    m("ec2-imds-hop-limit", "GPU nodes: hop limit 2", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
+    m("ec2-imds-hop-limit", "CPU nodes: hop limit unset", set("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.metadataOptions.httpPutResponseHopLimit; })),
+    m("kms-key-references-stack-key", "GPU nodes: a key of another account", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.kmsKeyID = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
+    m("required-tags", "GPU nodes: spec.tags removed (Karpenter's instances untagged)", set("archaeo-gpu-nodeclass-gpu", (p) => { delete p.spec.tags; })),
+    m("required-tags", "CPU nodes: spec.tags without institution", set("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.tags.institution; })),
     // Storage: the gp3 class and the static PersistentVolumes (EFS homes, Mountpoint for S3).
-    m("k8s-storageclasses-encrypted", "StorageClass: gp3 unencrypted", named("archaeo-storage-gp3", (p) => { p.parameters.encrypted = "false"; })),
-    m("k8s-pvcs-on-encrypted-storage", "home PV: on a file system outside the stack", named(`${IL}-pv-server-home`, (p) => { p.spec.csi.volumeHandle = "fs-0123456789abcdef0::fsap-0123456789abcdef0"; })),
-    m("k8s-pvcs-on-encrypted-storage", "home PV: on an unencrypted file system", named("archaeo-storage-efs", (p) => { p.encrypted = false; })),
-    m("k8s-pvcs-on-encrypted-storage", "mydata PV: on a bucket outside the stack", named(`${IL}-pv-server-mydata`, (p) => { p.spec.csi.volumeAttributes.bucketName = "someone-elses-bucket"; })),
-    m("k8s-pvcs-on-encrypted-storage", "datasets PV: on a bucket without SSE-KMS", named("archaeo-datasets-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
-    m("k8s-pvcs-on-encrypted-storage", "home PV: a CSI driver the pack cannot prove encrypted", named(`${ML}-pv-jobs-home`, (p) => { p.spec.csi.driver = "nfs.csi.k8s.io"; })),
-    m("k8s-pvcs-on-encrypted-storage", "home PVC: binds a volume outside the stack", named(`${IL}-pvc-server-home`, (p) => { p.spec.volumeName = "someone-elses-volume"; })),
-    m("k8s-pvcs-on-encrypted-storage", "home PVC: dynamic on the cluster default class", named(`${IL}-pvc-server-home`, (p) => { delete p.spec.storageClassName; delete p.spec.volumeName; })),
+    m("k8s-storageclasses-encrypted", "StorageClass: gp3 unencrypted", set("archaeo-storage-gp3", (p) => { p.parameters.encrypted = "false"; })),
+    m("k8s-pvcs-on-encrypted-storage", "home PV: on a file system outside the stack", set(`${IL}-pv-server-home`, (p) => { p.spec.csi.volumeHandle = "fs-0123456789abcdef0::fsap-0123456789abcdef0"; })),
+    m("k8s-pvcs-on-encrypted-storage", "home PV: on an unencrypted file system", set("archaeo-storage-efs", (p) => { p.encrypted = false; })),
+    m("k8s-pvcs-on-encrypted-storage", "mydata PV: on a bucket outside the stack", set(`${IL}-pv-server-mydata`, (p) => { p.spec.csi.volumeAttributes.bucketName = "someone-elses-bucket"; })),
+    m("k8s-pvcs-on-encrypted-storage", "datasets PV: on a bucket without SSE-KMS", set("archaeo-datasets-sse", (p) => { p.rules[0].applyServerSideEncryptionByDefault = { sseAlgorithm: "AES256" }; })),
+    m("k8s-pvcs-on-encrypted-storage", "home PV: a CSI driver the pack cannot prove encrypted", set(`${ML}-pv-jobs-home`, (p) => { p.spec.csi.driver = "nfs.csi.k8s.io"; })),
+    m("k8s-pvcs-on-encrypted-storage", "home PVC: binds a volume outside the stack", set(`${IL}-pvc-server-home`, (p) => { p.spec.volumeName = "someone-elses-volume"; })),
+    m("k8s-pvcs-on-encrypted-storage", "home PVC: dynamic on the cluster default class", set(`${IL}-pvc-server-home`, (p) => { delete p.spec.storageClassName; delete p.spec.volumeName; })),
     // Cluster IAM and resource policies.
     m("iam-policies-scoped", "IAM: cluster KMS statement on Resource *", stmt("archaeo-eks-cluster-kms", "SecretsEnvelopeEncryption", (s) => { s.Resource = "*"; })),
     m("iam-policies-scoped", "IAM: Karpenter may pass every role", stmt("archaeo-gpu-controller-policy", "PassNodeRole", (s) => { s.Resource = "arn:aws:iam::123456789012:role/*"; delete s.Condition; })),
@@ -266,28 +241,28 @@ const CLUSTER: Mutation[] = [
     m("researcher-roles-scoped", "pods role: imaging-lead's pods reach ml-engineer's prefix", stmt(`${IL}-pods-policy`, "ReadWriteOwnPrefix", (s) => { s.Resource = s.Resource.replace("/researchers/imaging-lead/", "/researchers/ml-engineer/"); })),
     m("researcher-roles-scoped", "identity role: imaging-lead reaches ml-engineer's prefix", stmt(`${IL}-identity-policy`, "ReadWriteOwnPrefix", (s) => { s.Resource = s.Resource.replace("/researchers/imaging-lead/", "/researchers/ml-engineer/"); })),
     // EKS access entries, Pod Identity, the port-forward guard.
-    m("eks-access-entries-scoped", "access entry: imaging-lead mapped to ml-engineer's user", named(`${IL}-access`, (p) => { p.userName = "archaeo:ml-engineer"; })),
-    m("eks-access-entries-scoped", "access entry: imaging-lead joins a Kubernetes group", named(`${IL}-access`, (p) => { p.kubernetesGroups = ["hub-admins"]; })),
-    m("eks-access-entries-scoped", "access entry: an admin joins system:masters", (rs) => named(adminEntry(rs), (p) => { p.kubernetesGroups = ["system:masters"]; })(rs)),
-    m("eks-access-entries-scoped", "access policy: cluster-admin for imaging-lead", (rs) => named(`${adminEntry(rs)}-policy`, (p) => { p.principalArn = arnOf(rs, `${IL}-identity-role`); })(rs)),
-    m("eks-pod-identities-match-researcher", "Pod Identity: imaging-lead's server gets ml-engineer's pods role", (rs) => named(`${IL}-pods-server`, (p) => { p.roleArn = arnOf(rs, `${ML}-pods-role`); })(rs)),
-    m("eks-pod-identities-match-researcher", "Pod Identity: imaging-lead's jobs get the Karpenter controller role", (rs) => named(`${IL}-pods-jobs`, (p) => { p.roleArn = arnOf(rs, "archaeo-gpu-controller-role"); })(rs)),
-    m("k8s-port-forward-own-server", "port-forward guard: warns only", named("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
-    m("k8s-port-forward-own-server", "port-forward guard: fails open", named("archaeo-hub-port-forward-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
-    m("k8s-port-forward-own-server", "port-forward guard: unbound", drop("archaeo-hub-port-forward-binding")),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers list the hub's pods (server API tokens in their env)", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers read the hub's secrets", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: get on any pod (resourceNames dropped)", named(`${IL}-hub-role`, (p) => { delete p.rules[0].resourceNames; })),
-    m("k8s-images-from-stack-ecr", "hub tunnel: the chart's proxy image straight from quay.io", named("archaeo-hub-tunnel", (p) => { p.spec.template.spec.containers[0].image = `quay.io/jupyterhub/configurable-http-proxy@sha256:${"b".repeat(64)}`; }, "kubernetes:apps/v1:StatefulSet")),
-    m("k8s-containers-non-root", "hub tunnel: runs as root", named("archaeo-hub-tunnel", (p) => { p.spec.template.spec.securityContext.runAsUser = 0; }, "kubernetes:apps/v1:StatefulSet")),
-    m("k8s-port-forward-own-server", "port-forward guard: bound to another namespace", named("archaeo-hub-port-forward-binding", (p) => { p.spec.matchResources.namespaceSelector.matchLabels["kubernetes.io/metadata.name"] = "default"; })),
+    m("eks-access-entries-scoped", "access entry: imaging-lead mapped to ml-engineer's user", set(`${IL}-access`, (p) => { p.userName = "archaeo:ml-engineer"; })),
+    m("eks-access-entries-scoped", "access entry: imaging-lead joins a Kubernetes group", set(`${IL}-access`, (p) => { p.kubernetesGroups = ["hub-admins"]; })),
+    m("eks-access-entries-scoped", "access entry: an admin joins system:masters", (rs) => set(adminEntry(rs), (p) => { p.kubernetesGroups = ["system:masters"]; })(rs)),
+    m("eks-access-entries-scoped", "access policy: cluster-admin for imaging-lead", (rs) => set(`${adminEntry(rs)}-policy`, (p) => { p.principalArn = arnOf(rs, `${IL}-identity-role`); })(rs)),
+    m("eks-pod-identities-match-researcher", "Pod Identity: imaging-lead's server gets ml-engineer's pods role", (rs) => set(`${IL}-pods-server`, (p) => { p.roleArn = arnOf(rs, `${ML}-pods-role`); })(rs)),
+    m("eks-pod-identities-match-researcher", "Pod Identity: imaging-lead's jobs get the Karpenter controller role", (rs) => set(`${IL}-pods-jobs`, (p) => { p.roleArn = arnOf(rs, "archaeo-gpu-controller-role"); })(rs)),
+    m("k8s-port-forward-own-server", "port-forward guard: warns only", set("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
+    m("k8s-port-forward-own-server", "port-forward guard: fails open", set("archaeo-hub-port-forward-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
+    m("k8s-port-forward-own-server", "port-forward guard: unbound", remove("archaeo-hub-port-forward-binding")),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers list the hub's pods (server API tokens in their env)", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers read the hub's secrets", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: get on any pod (resourceNames dropped)", set(`${IL}-hub-role`, (p) => { delete p.rules[0].resourceNames; })),
+    m("k8s-images-from-stack-ecr", "hub tunnel: the chart's proxy image straight from quay.io", set("archaeo-hub-tunnel", (p) => { p.spec.template.spec.containers[0].image = `quay.io/jupyterhub/configurable-http-proxy@sha256:${"b".repeat(64)}`; }, "kubernetes:apps/v1:StatefulSet")),
+    m("k8s-containers-non-root", "hub tunnel: runs as root", set("archaeo-hub-tunnel", (p) => { p.spec.template.spec.securityContext.runAsUser = 0; }, "kubernetes:apps/v1:StatefulSet")),
+    m("k8s-port-forward-own-server", "port-forward guard: bound to another namespace", set("archaeo-hub-port-forward-binding", (p) => { p.spec.matchResources.namespaceSelector.matchLabels["kubernetes.io/metadata.name"] = "default"; })),
     // Helm releases and JupyterHub's values.
-    m("helm-releases-pinned-and-unprivileged", "Helm: Karpenter chart version moved", named("archaeo-gpu-karpenter", (p) => { p.version = "1.12.0"; })),
-    m("helm-releases-pinned-and-unprivileged", "Helm: JupyterHub chart unpinned", named("archaeo-hub-release", (p) => { delete p.version; })),
-    m("helm-releases-pinned-and-unprivileged", "Helm: device plugin from another repository", named("archaeo-gpu-nvidia-device-plugin", (p) => { p.repositoryOpts.repo = "https://example.org/charts"; })),
-    m("helm-releases-pinned-and-unprivileged", "Helm: device plugin values privileged", named("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.securityContext = { privileged: true }; })),
+    m("helm-releases-pinned-and-unprivileged", "Helm: Karpenter chart version moved", set("archaeo-gpu-karpenter", (p) => { p.version = "1.12.0"; })),
+    m("helm-releases-pinned-and-unprivileged", "Helm: JupyterHub chart unpinned", set("archaeo-hub-release", (p) => { delete p.version; })),
+    m("helm-releases-pinned-and-unprivileged", "Helm: device plugin from another repository", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.repositoryOpts.repo = "https://example.org/charts"; })),
+    m("helm-releases-pinned-and-unprivileged", "Helm: device plugin values privileged", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.securityContext = { privileged: true }; })),
     m("helm-releases-pinned-and-unprivileged", "JupyterHub: SSH sidecar privileged", hub((v) => { v.singleuser.extraContainers[0].securityContext.privileged = true; })),
-    m("helm-release-images-allowed", "Helm: device plugin image from Docker Hub", named("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.image = { repository: "docker.io/someone/device-plugin", tag: "v1" }; })),
+    m("helm-release-images-allowed", "Helm: device plugin image from Docker Hub", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.image = { repository: "docker.io/someone/device-plugin", tag: "v1" }; })),
     m("helm-release-images-allowed", "JupyterHub: SSH sidecar image from Docker Hub", hub((v) => { v.singleuser.extraContainers[0].image = "docker.io/linuxserver/openssh-server:latest"; })),
     m("jupyterhub-values-secure", "JupyterHub: dummy authenticator", hub((v) => { v.hub.config.JupyterHub.authenticator_class = "dummy"; })),
     m("jupyterhub-values-secure", "JupyterHub: authenticator unset (the chart's default dummy)", hub((v) => { delete v.hub.config.JupyterHub; })),
@@ -301,26 +276,19 @@ const CLUSTER: Mutation[] = [
     m("jupyterhub-values-secure", "JupyterHub: proxy on a public LoadBalancer", hub((v) => { delete v.proxy.service; })),
     m("jupyterhub-image-and-gpu-quota", "JupyterHub: single-user image from Docker Hub (by digest)", hub((v) => { v.singleuser.image = { name: `docker.io/jupyter/base-notebook@sha256:${"e".repeat(64)}`, tag: "" }; })),
     m("jupyterhub-image-and-gpu-quota", "JupyterHub: a profile's image from quay.io", hub((v) => { v.singleuser.profileList[1].kubespawner_override.image = `quay.io/jupyterhub/k8s-singleuser-sample@sha256:${"e".repeat(64)}`; })),
-    m("jupyterhub-image-and-gpu-quota", "JupyterHub: no GPU ResourceQuota in the hub's namespace", drop("archaeo-hub-gpu-quota")),
-    m("jupyterhub-image-and-gpu-quota", "JupyterHub: the GPU quota in another namespace", named("archaeo-hub-gpu-quota", (p) => { p.metadata.namespace = "default"; })),
-    // Cognito.
-    m("cognito-user-pools-mfa", "Cognito: MFA off", named("archaeo-hub-users", (p) => { p.mfaConfiguration = "OFF"; })),
-    m("cognito-user-pools-mfa", "Cognito: no TOTP", named("archaeo-hub-users", (p) => { delete p.softwareTokenMfaConfiguration; })),
-    m("cognito-user-pools-mfa", "Cognito: self sign-up", named("archaeo-hub-users", (p) => { p.adminCreateUserConfig.allowAdminCreateUserOnly = false; })),
-    m("cognito-user-pools-mfa", "Cognito: client secret not marked a secret output", opt("archaeo-hub-client", { additionalSecretOutputs: [] })),
-    m("cognito-user-pools-mfa", "Cognito: implicit OAuth flow", named("archaeo-hub-client", (p) => { p.allowedOauthFlows = ["code", "implicit"]; })),
+    ...hubQuotaAndLogin({ quota: "archaeo-hub-gpu-quota", users: "archaeo-hub-users", client: "archaeo-hub-client" }),
     // Shared foundation in this mode too.
-    m("kms-key-rotation-enabled", "KMS key: rotation off", named("archaeo-key-cmk", (p) => { p.enableKeyRotation = false; })),
-    m("s3-buckets-fully-configured", "dataset bucket: versioning suspended", named("archaeo-datasets-versioning", (p) => { p.versioningConfiguration.status = "Suspended"; })),
-    m("s3-dataset-access-logged", "audit: reads only (readOnly = true)", named("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
+    m("kms-key-rotation-enabled", "KMS key: rotation off", set("archaeo-key-cmk", (p) => { p.enableKeyRotation = false; })),
+    m("s3-buckets-fully-configured", "dataset bucket: versioning suspended", set("archaeo-datasets-versioning", (p) => { p.versioningConfiguration.status = "Suspended"; })),
+    m("s3-dataset-access-logged", "audit: reads only (readOnly = true)", set("archaeo-audit-trail", (p) => { p.advancedEventSelectors[0].fieldSelectors.push({ field: "readOnly", equals: ["true"] }); })),
     m("required-tags", "tags: provider default tags removed", providerTags((t) => { delete t.institution; })),
     // pack-k8s hardening: the same shapes on the program's own resources.
-    m("eks-access-entries-scoped", "access policy: an admin's AmazonEKSClusterAdminPolicy becomes AmazonEKSViewPolicy on the hub namespace", (rs) => named(`${adminEntry(rs)}-policy`, (p) => { p.policyArn = p.policyArn.replace("AmazonEKSClusterAdminPolicy", "AmazonEKSViewPolicy"); p.accessScope = { type: "namespace", namespaces: ["jupyterhub"] }; })(rs)),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may exec into the hub's pods", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may create Jobs in the hub namespace", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }); })),
-    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may patch ConfigMaps (ssh-keys-<id>)", named(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["configmaps"], verbs: ["patch"] }); })),
-    m("k8s-port-forward-own-server", "port-forward guard: validation always true", named("archaeo-hub-port-forward-policy", (p) => { p.spec.validations[0].expression = "true"; })),
-    m("k8s-port-forward-own-server", "port-forward guard: matchCondition misspells the user prefix", named("archaeo-hub-port-forward-policy", (p) => { p.spec.matchConditions[0].expression = "request.userInfo.username.startsWith('archeo:')"; })),
+    m("eks-access-entries-scoped", "access policy: an admin's AmazonEKSClusterAdminPolicy becomes AmazonEKSViewPolicy on the hub namespace", (rs) => set(`${adminEntry(rs)}-policy`, (p) => { p.policyArn = p.policyArn.replace("AmazonEKSClusterAdminPolicy", "AmazonEKSViewPolicy"); p.accessScope = { type: "namespace", namespaces: ["jupyterhub"] }; })(rs)),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may exec into the hub's pods", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may create Jobs in the hub namespace", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "hub Role: imaging-lead may patch ConfigMaps (ssh-keys-<id>)", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["configmaps"], verbs: ["patch"] }); })),
+    m("k8s-port-forward-own-server", "port-forward guard: validation always true", set("archaeo-hub-port-forward-policy", (p) => { p.spec.validations[0].expression = "true"; })),
+    m("k8s-port-forward-own-server", "port-forward guard: matchCondition misspells the user prefix", set("archaeo-hub-port-forward-policy", (p) => { p.spec.matchConditions[0].expression = "request.userInfo.username.startsWith('archeo:')"; })),
     m("jupyterhub-values-secure", "JupyterHub: shared-password authenticator", hub((v) => { v.hub.config.JupyterHub.authenticator_class = "shared-password"; })),
     m("jupyterhub-values-secure", "JupyterHub: a researcher made admin", hub((v) => { v.hub.config.Authenticator.admin_users = ["imaging-lead"]; })),
     m("jupyterhub-values-secure", "JupyterHub: hub.extraConfig", hub((v) => { v.hub.extraConfig = { auth: "c.Authenticator.admin_users = {'imaging-lead'}" }; })),
@@ -329,26 +297,26 @@ const CLUSTER: Mutation[] = [
 
 /** Known violations next to unknowns: a first preview must still report them (mandatory). */
 const PREVIEW: Mutation[] = [
-    m("ec2-instance-volumes-encrypted-cmk", "preview: root volume encrypted=false while its key is unknown", named(`${WS}-instance`, (p) => { p.rootBlockDevice.encrypted = false; })),
-    m("ebs-volumes-encrypted-cmk", "preview: workspace volume unencrypted while its key is unknown", named(`${WS}-workspace`, (p) => { p.encrypted = false; })),
-    m("security-groups-no-public-ingress", "preview: security group ingress from 0.0.0.0/0", named("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/0"] }]; })),
+    m("ec2-instance-volumes-encrypted-cmk", "preview: root volume encrypted=false while its key is unknown", set(`${WS}-instance`, (p) => { p.rootBlockDevice.encrypted = false; })),
+    m("ebs-volumes-encrypted-cmk", "preview: workspace volume unencrypted while its key is unknown", set(`${WS}-workspace`, (p) => { p.encrypted = false; })),
+    m("security-groups-no-public-ingress", "preview: security group ingress from 0.0.0.0/0", set("archaeo-network-workstation-sg", (p) => { p.ingress = [{ protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["0.0.0.0/0"] }]; })),
     m("iam-trust-policies-scoped", "preview: workstation role trusts *", trust(`${WS}-role`, (s) => { s.Principal = { AWS: "*" }; })),
     m("iam-trust-policies-scoped", "preview: researcher role trusts the account root", trust("archaeo-researcher-alice-role", (s) => { s.Principal.AWS = "arn:aws:iam::123456789012:root"; })),
-    m("iam-managed-policies-allowlisted", "preview: AdministratorAccess attached", named(`${WS}-ssm-core`, (p) => { p.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
-    m("ec2-imdsv2-required", "preview: IMDSv1 allowed", named(`${WS}-instance`, (p) => { p.metadataOptions.httpTokens = "optional"; })),
-    m("ec2-imds-hop-limit", "preview: workstation hop limit 3 while its user data is unknown", named(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 3; })),
-    m("ecr-immutable-tags", "preview: mutable tags", named("archaeo-registry-repo", (p) => { p.imageTagMutability = "MUTABLE"; })),
+    m("iam-managed-policies-allowlisted", "preview: AdministratorAccess attached", set(`${WS}-ssm-core`, (p) => { p.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
+    m("ec2-imdsv2-required", "preview: IMDSv1 allowed", set(`${WS}-instance`, (p) => { p.metadataOptions.httpTokens = "optional"; })),
+    m("ec2-imds-hop-limit", "preview: workstation hop limit 3 while its user data is unknown", set(`${WS}-instance`, (p) => { p.metadataOptions.httpPutResponseHopLimit = 3; })),
+    m("ecr-immutable-tags", "preview: mutable tags", set("archaeo-registry-repo", (p) => { p.imageTagMutability = "MUTABLE"; })),
     m("stateful-resources-protected", "preview: dataset bucket unprotected", opt("archaeo-datasets", { protect: false }, "aws:s3/bucket:Bucket")),
-    m("s3-public-access-blocked", "preview: public ACLs allowed", named("archaeo-datasets-pab", (p) => { p.blockPublicAcls = false; })),
-    m("ssm-secure-parameters-cmk", "preview: token as a plain String", named(`${WS}-jupyter-token`, (p) => { p.type = "String"; }, "aws:ssm/parameter:Parameter")),
-    m("s3-dataset-access-logged", "preview: log file validation off while the selectors are unknown", named("archaeo-audit-trail", (p) => { p.enableLogFileValidation = false; p.advancedEventSelectors = [{ fieldSelectors: [{ field: "eventCategory", equals: ["Data"] }, { field: "resources.type", equals: ["AWS::S3::Object"] }] }]; })),
+    m("s3-public-access-blocked", "preview: public ACLs allowed", set("archaeo-datasets-pab", (p) => { p.blockPublicAcls = false; })),
+    m("ssm-secure-parameters-cmk", "preview: token as a plain String", set(`${WS}-jupyter-token`, (p) => { p.type = "String"; }, "aws:ssm/parameter:Parameter")),
+    m("s3-dataset-access-logged", "preview: log file validation off while the selectors are unknown", set("archaeo-audit-trail", (p) => { p.enableLogFileValidation = false; p.advancedEventSelectors = [{ fieldSelectors: [{ field: "eventCategory", equals: ["Data"] }, { field: "resources.type", equals: ["AWS::S3::Object"] }] }]; })),
 ];
 const PREVIEW_CLUSTER: Mutation[] = [
-    m("cognito-user-pools-mfa", "preview: Cognito MFA off", named("archaeo-hub-users", (p) => { p.mfaConfiguration = "OFF"; })),
-    m("eks-access-entries-scoped", "preview: an admin joins system:masters while role ARNs are unknown", (rs) => named(adminEntry(rs), (p) => { p.kubernetesGroups = ["system:masters"]; })(rs)),
-    m("k8s-port-forward-own-server", "preview: port-forward guard warns only", named("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
-    m("eks-endpoint-not-public", "preview: EKS API open to 0.0.0.0/0", named("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/0"]; })),
-    m("helm-releases-pinned-and-unprivileged", "preview: Karpenter chart version moved", named("archaeo-gpu-karpenter", (p) => { p.version = "1.12.0"; })),
+    m("cognito-user-pools-mfa", "preview: Cognito MFA off", set("archaeo-hub-users", (p) => { p.mfaConfiguration = "OFF"; })),
+    m("eks-access-entries-scoped", "preview: an admin joins system:masters while role ARNs are unknown", (rs) => set(adminEntry(rs), (p) => { p.kubernetesGroups = ["system:masters"]; })(rs)),
+    m("k8s-port-forward-own-server", "preview: port-forward guard warns only", set("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
+    m("eks-endpoint-not-public", "preview: EKS API open to 0.0.0.0/0", set("archaeo-eks-cluster", (p) => { p.vpcConfig.publicAccessCidrs = ["0.0.0.0/0"]; })),
+    m("helm-releases-pinned-and-unprivileged", "preview: Karpenter chart version moved", set("archaeo-gpu-karpenter", (p) => { p.version = "1.12.0"; })),
     m("iam-trust-policies-scoped", "preview: pods role trusts Lambda", trust(`${IL}-pods-role`, (s) => { s.Principal = { Service: "lambda.amazonaws.com" }; })),
 ];
 

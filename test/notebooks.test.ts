@@ -12,7 +12,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { NOTEBOOK_DIR, PYTHON, ok, pythonEnv, requirePython, runPython, tempDir, type PyResult } from "./helpers/python";
+import { NOTEBOOK_DIR, ok, pythonEnv, requirePython, runPython, type PyResult } from "./helpers/python";
+import { PYTHON, tmpDir } from "./helpers/tools";
 
 const NOTEBOOKS = ["01-explore-artefacts.ipynb", "02-fine-tune-and-evaluate.ipynb"];
 
@@ -32,7 +33,7 @@ function pngCount(nb: any): number {
 
 describe("starter notebooks (images/pytorch-cuda/notebooks), executed headless", function () {
     this.timeout(180_000);
-    const work = tempDir("archaeo-nb-");
+    const work = tmpDir("archaeo-nb-");
     const executed: Record<string, any> = {};
     const results: Record<string, PyResult> = {};
     const homes: Record<string, string> = {};

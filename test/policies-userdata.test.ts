@@ -12,9 +12,7 @@ import { containerProblems } from "../policies/rules/ec2";
 import { decodeUserDataBase64 } from "../infra/instance/userdata";
 import { BOB_USER_DATA, gzipBase64 } from "./helpers/fixtures";
 import { runStack } from "./helpers/program";
-import { tmpFile } from "./helpers/tools";
-
-const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+import { PYTHON, tmpFile } from "./helpers/tools";
 
 /**
  * The bytes cloud-init runs for raw user data: cloudinit/user_data.py `convert_string` inflates with

@@ -9,14 +9,14 @@ import { UNKNOWN_VALUE } from "../tools/mock-engine";
 import { observingUnknownReads, runPolicies } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
 import { PACK, silentPasses } from "./helpers/policy";
-import { engine, runStack } from "./helpers/program";
+import { engine, evaluateStack, runStack } from "./helpers/program";
 
 describe("mock engine: every run uses its own stack and region (issue 8 item 20)", () => {
     it("city-museum evaluated after example gets stack city-museum and eu-west-2 ARNs, and back", async () => {
         // On the old engine the first run's settings stuck: stack "test", us-east-1 ARNs for every stack.
-        const example = await runStack("example");
-        const museum = await runStack("city-museum");
-        const again = await runStack("example");
+        const example = await evaluateStack("example");
+        const museum = await evaluateStack("city-museum");
+        const again = await evaluateStack("example");
         for (const [run, stack, region] of [[example, "example", "us-east-1"], [museum, "city-museum", "eu-west-2"], [again, "example", "us-east-1"]] as const) {
             assert.ok(run.resources.every((r) => r.urn.startsWith(`urn:pulumi:${stack}::archaeo-workbench::`)), `${stack}: ${run.resources[0].urn}`);
             const key = run.engine.one("aws:kms/key:Key");
@@ -54,7 +54,7 @@ describe("mock engine: what the engine receives besides values", () => {
 
 describe("mock engine: a first preview (dry run, providers answer with inputs only)", () => {
     it("computed outputs are unknown, inputs that depend on them are unknown, config and invokes stay known", async () => {
-        const run = await runStack("example", { preview: true });
+        const run = await evaluateStack("example", { preview: true });
         const key = run.engine.one("aws:kms/key:Key");
         assert.equal(key.rawState.arn, UNKNOWN_VALUE, "the key's ARN is computed by KMS");
         assert.equal(key.id, UNKNOWN_VALUE);
@@ -71,8 +71,8 @@ describe("mock engine: a first preview (dry run, providers answer with inputs on
     });
 
     it("the next run with resolved values has no unknowns left", async () => {
-        await runStack("example", { preview: true });
-        const run = await runStack("example");
+        await evaluateStack("example", { preview: true });
+        const run = await evaluateStack("example");
         assert.equal(pulumi.runtime.isDryRun(), false);
         assert.ok(!JSON.stringify(run.resources.map((r) => [r.rawInputs, r.rawState])).includes(UNKNOWN_VALUE));
     });

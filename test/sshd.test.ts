@@ -11,23 +11,12 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { requireTool } from "./helpers/tools";
+import { freePort, requireTool } from "./helpers/tools";
 
 const IMAGE = path.join(__dirname, "..", "images", "pytorch-cuda");
 const IMAGE_REF = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "c".repeat(64);
 const NOTE = `two words "quoted" \\back #hash`;
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
     const deadline = Date.now() + 15_000;

@@ -27,9 +27,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    PACKAGE_DIR, PYTHON, REPO_ROOT, freePort, later, ok, pool, pythonEnv, readJsonLines, requirePython, runArchaeo,
-    runPython, sha256File, tempDir, type PyResult,
+    PACKAGE_DIR, REPO_ROOT, later, ok, pool, pythonEnv, readJsonLines, requirePython, runArchaeo, runPython, sha256File, type PyResult,
 } from "./helpers/python";
+import { freePort, PYTHON, tmpDir } from "./helpers/tools";
 
 const BUCKET_PREFIX = "s3://museum-datasets/datasets/";
 const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/archaeo-workbench@sha256:" + "ab".repeat(32);
@@ -85,7 +85,7 @@ function readRun(dir: string): any {
 
 describe("archaeo (Python package, real torch on CPU)", function () {
     this.timeout(180_000);
-    const work = tempDir();
+    const work = tmpDir("archaeo-py-");
     const data = path.join(work, "mount", "artefacts");
     const bakedHome = path.join(work, "baked-torch");
     const cachedHome = path.join(work, "torch-cache");

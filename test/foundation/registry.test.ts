@@ -8,8 +8,7 @@ import * as YAML from "yaml";
 import { contextDigest, ecrLifecyclePolicy, goModeString, imageTag, isIgnored, readDockerignore } from "../../infra/foundation/registry";
 import { IMAGE_CONTEXT, PROJECT_ROOT } from "../../infra/foundation";
 import { runStack, ProgramRun } from "../helpers/program";
-
-const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+import { PYTHON } from "../helpers/tools";
 
 /**
  * An independent statement of pulumi-docker's hashContext (provider/provider.go, v4.x-v5.x):

@@ -220,15 +220,15 @@ export function compliant(): RecordedResource[] {
 
 export type Mutate = (rs: RecordedResource[]) => void;
 
-export const find = (rs: RecordedResource[], name: string): RecordedResource => {
-    const r = rs.find((x) => x.name === name);
-    if (!r) throw new Error(`no fixture ${name}`);
-    return r;
+/** The index of the resource named `name` (of `type`, where names repeat across types); throws when there is none. */
+const indexOf = (rs: RecordedResource[], name: string, type?: string): number => {
+    const i = rs.findIndex((x) => x.name === name && (type === undefined || x.type === type));
+    if (i < 0) throw new Error(`no resource ${name}${type ? ` of type ${type}` : ""}`);
+    return i;
 };
 /** Edits inputs and outputs alike (what Analyze and AnalyzeStack see). */
-export const set = (name: string, fn: (p: any) => void): Mutate => (rs) => {
-    const i = rs.findIndex((x) => x.name === name);
-    if (i < 0) throw new Error(`no fixture ${name}`);
+export const set = (name: string, fn: (p: any) => void, type?: string): Mutate => (rs) => {
+    const i = indexOf(rs, name, type);
     const r = structuredClone(rs[i]);
     fn(r.rawInputs);
     if (r.rawState !== r.rawInputs) fn(r.rawState);
@@ -236,7 +236,7 @@ export const set = (name: string, fn: (p: any) => void): Mutate => (rs) => {
 };
 /** Edits a JSON policy document property. */
 export const setDoc = (name: string, fn: (d: any) => void, prop = "policy"): Mutate => set(name, (p) => { const d = JSON.parse(p[prop]); fn(d); p[prop] = JSON.stringify(d); });
-export const opt = (name: string, patch: Partial<RecordedResource>): Mutate => (rs) => { const i = rs.findIndex((x) => x.name === name); rs[i] = { ...rs[i], ...patch }; };
-export const remove = (name: string): Mutate => (rs) => { rs.splice(rs.findIndex((x) => x.name === name), 1); };
+export const opt = (name: string, patch: Partial<RecordedResource>, type?: string): Mutate => (rs) => { const i = indexOf(rs, name, type); rs[i] = { ...rs[i], ...patch }; };
+export const remove = (name: string, type?: string): Mutate => (rs) => { rs.splice(indexOf(rs, name, type), 1); };
 export const add = (r: RecordedResource): Mutate => (rs) => { rs.push(r); };
 export const pod = (p: any) => p.spec.template.spec;

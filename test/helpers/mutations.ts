@@ -5,10 +5,8 @@
  */
 import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
-    add, ALICE_INSTANCE, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
+    add, ALICE_INSTANCE, ALICE_PRINCIPAL, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, doc, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
 } from "./fixtures";
-import * as fx from "./fixtures";
-import { ALICE_PRINCIPAL, doc } from "./fixtures"; // pack-k8s hardening
 
 export interface Mutation {
     /** The policy that must report it. */
@@ -26,6 +24,21 @@ const stmt = (name: string, sid: string, fn: (s: any) => void): Mutate => setDoc
 const PABS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"];
 /** Edits bob's gzip+base64 user data as text (inflate, edit, deflate), as a change to the program's template would. */
 const bobUserData = (fn: (text: string) => string): Mutate => set("ws-gz", (p) => { p.userDataBase64 = gzipBase64(fn(BOB_USER_DATA)); });
+/** Adds options to the `docker run` of alice's plain user data (after its --gpus all). */
+const wsRunOptions = (options: string): Mutate => set("ws", (p) => { p.userData = p.userData.replace("--gpus all", `--gpus all ${options}`); });
+
+/** The hub's GPU quota and its Cognito login, in the fixture stack or the program's cluster mode (resource names differ). */
+export function hubQuotaAndLogin(names: { quota: string; users: string; client: string }): Mutation[] {
+    return [
+        m("jupyterhub-image-and-gpu-quota", "JupyterHub: no GPU ResourceQuota in the hub's namespace", remove(names.quota)),
+        m("jupyterhub-image-and-gpu-quota", "JupyterHub: the GPU quota in another namespace", set(names.quota, (p) => { p.metadata.namespace = "default"; })),
+        m("cognito-user-pools-mfa", "Cognito: MFA off", set(names.users, (p) => { p.mfaConfiguration = "OFF"; })),
+        m("cognito-user-pools-mfa", "Cognito: no TOTP", set(names.users, (p) => { delete p.softwareTokenMfaConfiguration; })),
+        m("cognito-user-pools-mfa", "Cognito: self sign-up", set(names.users, (p) => { p.adminCreateUserConfig.allowAdminCreateUserOnly = false; })),
+        m("cognito-user-pools-mfa", "Cognito: client secret not marked a secret output", opt(names.client, { additionalSecretOutputs: [] })),
+        m("cognito-user-pools-mfa", "Cognito: implicit OAuth flow", set(names.client, (p) => { p.allowedOauthFlows = ["code", "implicit"]; })),
+    ];
+}
 
 export const FIXTURE_MUTATIONS: Mutation[] = [
     // Encryption at rest with the stack key.
@@ -213,12 +226,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("jupyterhub-values-secure", "proxy on a public LoadBalancer", set("jupyterhub", (p) => { delete p.values.proxy; })),
     m("jupyterhub-image-and-gpu-quota", "single-user image from Docker Hub", set("jupyterhub", (p) => { p.values.singleuser.image = { name: "docker.io/jupyter/base-notebook", tag: `x@sha256:${"e".repeat(64)}` }; })),
     m("jupyterhub-image-and-gpu-quota", "profile image from elsewhere", set("jupyterhub", (p) => { p.values.singleuser.profileList[0].kubespawner_override.image = `quay.io/jupyterhub/k8s-singleuser-sample@sha256:${"e".repeat(64)}`; })),
-    m("jupyterhub-image-and-gpu-quota", "no GPU quota", remove("gpu-quota")),
-    m("jupyterhub-image-and-gpu-quota", "GPU quota in another namespace", set("gpu-quota", (p) => { p.metadata.namespace = "default"; })),
-    m("cognito-user-pools-mfa", "MFA off", set("users", (p) => { p.mfaConfiguration = "OFF"; })),
-    m("cognito-user-pools-mfa", "no TOTP", set("users", (p) => { delete p.softwareTokenMfaConfiguration; })),
-    m("cognito-user-pools-mfa", "self sign-up", set("users", (p) => { p.adminCreateUserConfig.allowAdminCreateUserOnly = false; })),
-    m("cognito-user-pools-mfa", "client secret not a secret output", opt("hub-client", { additionalSecretOutputs: [] })),
+    ...hubQuotaAndLogin({ quota: "gpu-quota", users: "users", client: "hub-client" }),
     // Researchers.
     m("researcher-roles-scoped", "researcher reaches another researcher's prefix", stmt("alice-policy", "OwnPrefix", (s) => { s.Resource = `arn:aws:s3:::${BUCKET}/researchers/bob/*`; })),
     m("researcher-roles-scoped", "researcher writes to datasets/", stmt("alice-policy", "ReadDatasets", (s) => { s.Action = ["s3:GetObject", "s3:PutObject"]; })),
@@ -366,11 +374,11 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     // P3: a session pin tells two researchers of one role apart only when it is exact, on an Identity Center role.
     m("researcher-roles-scoped", "alice's trust pins aws:userid '*:*@uni.example' while bob shares the SSO role", (rs) => {
         setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringEquals: { "sts:RoleSessionName": "alice" }, StringLike: { "aws:userid": "*:*@uni.example" } }; }, "assumeRolePolicy")(rs);
-        add(packIamBobRole(fx.ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
+        add(packIamBobRole(ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
     }),
     m("researcher-roles-scoped", "alice's trust pins two sessions (hers and bob's)", (rs) => {
         setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringLike: { "aws:userid": ["*:alice@uni.example", "*:bob@uni.example"] } }; }, "assumeRolePolicy")(rs);
-        add(packIamBobRole(fx.ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
+        add(packIamBobRole(ALICE_PRINCIPAL, { StringLike: { "aws:userid": "*:bob@uni.example" } }))(rs);
     }),
     m("researcher-roles-scoped", "two researchers share a role that is not Identity Center's, told apart only by session names the caller picks", (rs) => {
         const shared = "arn:aws:iam::123456789012:role/Researchers";
@@ -402,19 +410,19 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("ec2-containers-unprivileged", "gzip user data: shorthand -u0 after --user 1000:1000", bobUserData((t) => t.replace("--user 1000:1000 \\", "--user 1000:1000 -u0 \\"))),
     m("ec2-containers-unprivileged", "container: --user=root as a quoted word", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 1000:1000 '--user=root'"); })),
     m("ec2-containers-unprivileged", "gzip user data: the docker socket bind-mounted (-v /var/run/docker.sock)", bobUserData((t) => t.replace("-v /workspace:/workspace", "-v /workspace:/workspace -v /var/run/docker.sock:/var/run/docker.sock"))),
-    m("ec2-containers-unprivileged", "container: /run bind-mounted through --mount (holds the docker socket)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --mount type=bind,source=/run,target=/host-run"); })),
-    m("ec2-containers-unprivileged", "container: the host's root filesystem bind-mounted", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all -v /:/host"); })),
-    m("ec2-containers-unprivileged", "container: --cap-add ALL", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add ALL"); })),
-    m("ec2-containers-unprivileged", "container: --cap-add SYS_ADMIN", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cap-add=SYS_ADMIN"); })),
-    m("ec2-containers-unprivileged", "container: --pid host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --pid host"); })),
-    m("ec2-containers-unprivileged", "container: --ipc=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --ipc=host"); })),
-    m("ec2-containers-unprivileged", "container: --net host (Jupyter on every host address)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --net host"); })),
-    m("ec2-containers-unprivileged", "container: --userns host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --userns host"); })),
-    m("ec2-containers-unprivileged", "container: --device /dev/nvme0n1 (the root volume)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --device /dev/nvme0n1"); })),
+    m("ec2-containers-unprivileged", "container: /run bind-mounted through --mount (holds the docker socket)", wsRunOptions("--mount type=bind,source=/run,target=/host-run")),
+    m("ec2-containers-unprivileged", "container: the host's root filesystem bind-mounted", wsRunOptions("-v /:/host")),
+    m("ec2-containers-unprivileged", "container: --cap-add ALL", wsRunOptions("--cap-add ALL")),
+    m("ec2-containers-unprivileged", "container: --cap-add SYS_ADMIN", wsRunOptions("--cap-add=SYS_ADMIN")),
+    m("ec2-containers-unprivileged", "container: --pid host", wsRunOptions("--pid host")),
+    m("ec2-containers-unprivileged", "container: --ipc=host", wsRunOptions("--ipc=host")),
+    m("ec2-containers-unprivileged", "container: --net host (Jupyter on every host address)", wsRunOptions("--net host")),
+    m("ec2-containers-unprivileged", "container: --userns host", wsRunOptions("--userns host")),
+    m("ec2-containers-unprivileged", "container: --device /dev/nvme0n1 (the root volume)", wsRunOptions("--device /dev/nvme0n1")),
     m("ec2-containers-unprivileged", "gzip user data: --security-opt seccomp=unconfined", bobUserData((t) => t.replace("--security-opt no-new-privileges", "--security-opt no-new-privileges --security-opt seccomp=unconfined"))),
-    m("ec2-containers-unprivileged", "container: --security-opt apparmor:unconfined (the deprecated ':' form)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt apparmor:unconfined"); })),
-    m("ec2-containers-unprivileged", "container: --security-opt label=disable (no SELinux separation)", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --security-opt label=disable"); })),
-    m("ec2-containers-unprivileged", "container: --cgroupns=host", set("ws", (p) => { p.userData = p.userData.replace("--gpus all", "--gpus all --cgroupns=host"); })),
+    m("ec2-containers-unprivileged", "container: --security-opt apparmor:unconfined (the deprecated ':' form)", wsRunOptions("--security-opt apparmor:unconfined")),
+    m("ec2-containers-unprivileged", "container: --security-opt label=disable (no SELinux separation)", wsRunOptions("--security-opt label=disable")),
+    m("ec2-containers-unprivileged", "container: --cgroupns=host", wsRunOptions("--cgroupns=host")),
     m("ec2-containers-unprivileged", "container started with 'docker container run' as root", set("ws", (p) => { p.userData = p.userData.replace("docker run --rm --user 1000:1000", "docker container run --rm --user 0"); })),
     m("ec2-containers-unprivileged", "runcmd list form: [docker, run, --privileged, ...]", set("ws", (p) => { p.userData += `  - [docker, run, --user, "1000:1000", --privileged, "${IMAGE}"]\n`; })),
     // pack-k8s hardening
@@ -518,11 +526,11 @@ function packIamPolicyArn(): string {
 }
 /** A customer-managed policy of the stack granting the whole dataset bucket. */
 function packIamWholeBucketPolicy() {
-    return fixture("aws:iam/policy:Policy", "all-data", { name: "archaeo-x-all-data", policy: fx.doc({ Sid: "All", Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`] }) }, { state: { arn: packIamPolicyArn() } });
+    return fixture("aws:iam/policy:Policy", "all-data", { name: "archaeo-x-all-data", policy: doc({ Sid: "All", Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`] }) }, { state: { arn: packIamPolicyArn() } });
 }
 /** Bob's researcher role trusting `principal` with a session condition. */
 function packIamBobRole(principal: string, condition: object) {
-    return fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: fx.doc({ Sid: "Bob", Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole", Condition: condition }) }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-bob" } });
+    return fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: doc({ Sid: "Bob", Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole", Condition: condition }) }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-bob" } });
 }
 /** A customer-managed prefix list of the stack (id pl-1). */
 function packIamPrefixList(entries: Array<{ cidr: string }>, addressFamily = "IPv4") {

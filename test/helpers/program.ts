@@ -20,12 +20,6 @@ export async function engine(): Promise<MockEngine> {
     return installMockEngine();
 }
 
-/** A valid config: the example stack, with overrides (short keys). */
-export function exampleConfig(overrides: Record<string, unknown> = {}, stack = "example"): StackConfig {
-    const s = readStack("example");
-    return parseConfig({ ...s.raw, ...overrides }, { stack, region: s.region });
-}
-
 export interface ProgramRun {
     cfg: StackConfig;
     /** What this evaluation registered and invoked (a snapshot: later runs do not change it). */
@@ -53,9 +47,36 @@ export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promi
     return { cfg, engine: view, resources: [...view.resources], outputs };
 }
 
-export async function runStack(stack: string, opts: RunOptions = {}): Promise<ProgramRun> {
+/** Evaluates a stack of stacks/ afresh: for tests of the engine itself (per-run settings, a preview then an up). */
+export async function evaluateStack(stack: string, opts: RunOptions = {}): Promise<ProgramRun> {
     const s = readStack(stack);
     return runProgram(parseConfig(s.raw, { stack, region: s.region }), opts);
+}
+
+const runs = new Map<string, Promise<ProgramRun>>();
+
+/**
+ * A stack of stacks/ evaluated once per test process and mode (resolved, or a first preview), shared by
+ * every test file that reads it: the program and the mock engine are deterministic, so a second
+ * evaluation would record the same resources. The run is deep-frozen: a test that edits it clones it first.
+ */
+export function runStack(stack: string, opts: RunOptions = {}): Promise<ProgramRun> {
+    const key = `${stack}:${opts.preview ? "preview" : "up"}`;
+    let run = runs.get(key);
+    if (!run) {
+        run = evaluateStack(stack, opts).then(deepFreeze);
+        run.catch(() => runs.delete(key));
+        runs.set(key, run);
+    }
+    return run;
+}
+
+function deepFreeze<T>(v: T): T {
+    if (v && typeof v === "object" && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
+        Object.freeze(v);
+        for (const x of Object.values(v)) deepFreeze(x);
+    }
+    return v;
 }
 
 /** Parses a JSON policy document input (string or object). */

@@ -1,16 +1,14 @@
 /**
  * Runs the archaeo Python package from the source tree (PYTHONPATH=images/pytorch-cuda/python) with
- * Debian's torch Python, in a clean, offline, single-threaded environment; temp dirs, hashes, free ports.
+ * Debian's torch Python, in a clean, offline, single-threaded environment; file hashes and JSON lines.
  */
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { PYTHON } from "./tools";
 
-/** Debian's /usr/bin/python3 has python3-torch; the pyenv `python3` on PATH does not (CONTEXT.md). */
-export const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
 export const REPO_ROOT = path.join(__dirname, "..", "..");
 export const PACKAGE_DIR = path.join(REPO_ROOT, "images", "pytorch-cuda", "python");
 export const NOTEBOOK_DIR = path.join(REPO_ROOT, "images", "pytorch-cuda", "notebooks");
@@ -26,10 +24,6 @@ export function requirePython(): void {
             + `(${probe.error?.message ?? probe.stderr.trim().split("\n").pop()}); `
             + `apt-get install -y --no-install-recommends ${APT_PACKAGES} (or set ARCHAEO_PYTHON)`);
     }
-}
-
-export function tempDir(prefix = "archaeo-py-"): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 /**
@@ -104,18 +98,6 @@ export function sha256File(file: string): string {
 
 export function readJsonLines(file: string): any[] {
     return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
-
-/** A TCP port nothing listens on right now (for MASTER_PORT). */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Runs the real validators installed by .ci/run (shellcheck, yamllint, cloud-init). */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
@@ -38,6 +39,18 @@ export function requireTool(path: string, aptPackage: string): void {
 /** A scratch directory (removed by the OS; tests remove theirs when they start processes in it). */
 export function tmpDir(prefix = "archaeo-"): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A TCP port nothing listens on right now (for MASTER_PORT, sshd, the relay). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
 }
 
 /** Writes executable stubs (name -> shell script body after the shebang) into a new directory. */

@@ -173,9 +173,8 @@ describe("instance mode: what a redeploy touches", () => {
 describe("instance mode: names from values", () => {
     it("reordering researchers replaces nothing: the URNs are the same set", async () => {
         const s = readStack("uni-archaeology");
-        const cfg = parseConfig(s.raw, { stack: "uni-archaeology", region: s.region });
         const reversed = parseConfig({ ...s.raw, "archaeo-workbench:researchers": [...(s.raw["archaeo-workbench:researchers"] as unknown[])].reverse() }, { stack: "uni-archaeology", region: s.region });
-        const a = (await runProgram(cfg)).resources.map((r) => r.urn).sort();
+        const a = (await runStack("uni-archaeology")).resources.map((r) => r.urn).sort();
         const b = (await runProgram(reversed)).resources.map((r) => r.urn).sort();
         assert.deepEqual(b, a);
     });
