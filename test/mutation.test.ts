@@ -167,7 +167,16 @@ const EXAMPLE: Mutation[] = [
     m("required-tags", "root volume: tags removed", set(`${WS}-instance`, (p) => { delete p.rootBlockDevice.tags; })),
     m("required-tags", "tags: provider default tag institution removed", providerTags((t) => { delete t.institution; })),
     m("required-tags", "tags: provider default tag data-classification removed", providerTags((t) => { delete t["data-classification"]; })),
-    m("required-tags", "tags: a resource off the tagged provider", (rs) => { const i = by(rs, "aws:ecr/repository:Repository"); rs[i] = { ...rs[i], provider: "" }; }),
+    m("required-tags", "tags: a resource off the tagged provider", (rs) => { const i = by(rs, "aws:ecr/repository:Repository"); rs[i] = { ...rs[i], provider: "" }; }),    // Jupyter never on a public address; the data kept (daily snapshots, images expired only by age).
+    m("ec2-containers-publish-loopback", "workstation: Jupyter published on every interface", userData(`${WS}-instance`, (t) => t.replace("-p 127.0.0.1:8888:8888", "-p 8888:8888"))),
+    m("security-groups-public-ports-limited", "workstation group: Jupyter open to a public CIDR", (rs) => {
+        const sg = rs[by(rs, "aws:ec2/securityGroup:SecurityGroup", "archaeo-network-workstation-sg")];
+        const rule = { securityGroupId: sg.rawState.id, ipProtocol: "tcp", fromPort: 8888, toPort: 8888, cidrIpv4: "203.0.113.0/24" };
+        rs.push({ ...structuredClone(sg), type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "jupyter-in", urn: `${sg.urn}-jupyter-in`, inputs: rule, state: rule, rawInputs: rule, rawState: rule });
+    }),
+    m("stateful-data-backed-up", "snapshots: the DLM policy disabled", set("archaeo-snapshots-daily", (p) => { p.state = "DISABLED"; })),
+    m("stateful-data-backed-up", "workspace volume: snapshot tag removed", set(`${WS}-workspace`, (p) => { delete p.tags["archaeo-snapshot"]; })),
+    m("stateful-data-backed-up", "registry: tagged images expired by count", set("archaeo-registry-lifecycle", (p) => { const d = JSON.parse(p.policy); d.rules[1].selection = { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 3 }; p.policy = JSON.stringify(d); })),
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -292,7 +301,8 @@ const CLUSTER: Mutation[] = [
     m("jupyterhub-values-secure", "JupyterHub: shared-password authenticator", hub((v) => { v.hub.config.JupyterHub.authenticator_class = "shared-password"; })),
     m("jupyterhub-values-secure", "JupyterHub: a researcher made admin", hub((v) => { v.hub.config.Authenticator.admin_users = ["imaging-lead"]; })),
     m("jupyterhub-values-secure", "JupyterHub: hub.extraConfig", hub((v) => { v.hub.extraConfig = { auth: "c.Authenticator.admin_users = {'imaging-lead'}" }; })),
-    m("jupyterhub-values-secure", "JupyterHub: loadRoles grants a researcher access:servers", hub((v) => { v.hub.loadRoles = { lead: { users: ["imaging-lead"], scopes: ["access:servers"] } }; })),
+    m("jupyterhub-values-secure", "JupyterHub: loadRoles grants a researcher access:servers", hub((v) => { v.hub.loadRoles = { lead: { users: ["imaging-lead"], scopes: ["access:servers"] } }; })),    m("stateful-data-backed-up", "homes: the EFS left out of the AWS Backup selection", set("archaeo-storage-selection", (p) => { p.resources = []; })),
+    m("stateful-data-backed-up", "homes: backups monthly", set("archaeo-storage-plan", (p) => { p.rules[0].schedule = "cron(0 3 1 * ? *)"; })),
 ];
 
 /** Known violations next to unknowns: a first preview must still report them (mandatory). */

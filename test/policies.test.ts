@@ -14,6 +14,10 @@ import { check, failing, fixture, UNKNOWN } from "./helpers/policy";
 import { synthetic } from "../tools/bench";
 import { portForwardGuardProblem } from "../policies/lib/admission";
 import { portForwardPolicy } from "../infra/cluster/manifests";
+import { PORTS } from "../infra/constants";
+import { PUBLIC_PORTS } from "../policies/lib/ports";
+import { dailyCron, RETENTION_DEFAULTS } from "../policies/rules/backups";
+import { CONFIG_KEYS } from "../infra/config/schema";
 
 describe("policy pack", () => {
     it("every policy is kebab-case, described 'Checks whether …', mandatory by default, and unique", () => {
@@ -87,6 +91,29 @@ describe("policy pack", () => {
         assert.ok((await failing(rs)).includes("security-groups-no-public-ingress"));
         assert.ok(!(await failing(rs, { "security-groups-no-public-ingress": { allowedPorts: [443] } })).includes("security-groups-no-public-ingress"));
         assert.ok((await failing(rs, { "security-groups-no-public-ingress": { allowedPorts: [80] } })).includes("security-groups-no-public-ingress"));
+    });
+
+    it("the ports public addresses may reach are the workbench's SSH port, and publicPorts can widen them", async () => {
+        assert.deepEqual(PUBLIC_PORTS, [PORTS.ssh]);
+        const rs = structuredClone(compliant());
+        set("in", (p) => { p.fromPort = 8888; p.toPort = 8888; })(rs);
+        assert.ok((await failing(rs)).includes("security-groups-public-ports-limited"));
+        assert.ok(!(await failing(rs, { "security-groups-public-ports-limited": { publicPorts: [2222, 8888] } })).includes("security-groups-public-ports-limited"));
+        // Private sources (the VPC: NFS, the hub) may reach any port.
+        set("in", (p) => { p.cidrIpv4 = "10.42.0.0/16"; p.fromPort = 0; p.toPort = 65535; })(rs);
+        assert.ok(!(await failing(rs)).includes("security-groups-public-ports-limited"));
+    });
+
+    it("retention minimums default to the stack config's lowest accepted values and can be raised", async () => {
+        assert.equal(RETENTION_DEFAULTS.minBackupRetentionDays, CONFIG_KEYS.snapshotRetentionDays.min);
+        assert.equal(RETENTION_DEFAULTS.minImageRetentionDays, 1); // imageRetentionDays: 0 keeps images forever (no rule), else 1..3650
+        assert.equal(CONFIG_KEYS.imageRetentionDays.min, 0);
+        const rs = structuredClone(compliant());
+        assert.ok(!(await failing(rs)).includes("stateful-data-backed-up"));
+        assert.ok((await failing(rs, { "stateful-data-backed-up": { minBackupRetentionDays: 30 } })).includes("stateful-data-backed-up"), "14 daily snapshots < 30");
+        assert.ok((await failing(rs, { "stateful-data-backed-up": { minImageRetentionDays: 3650 } })).includes("stateful-data-backed-up"), "images expire after 1825 days < 3650");
+        // AWS cron (EventBridge): minutes hours day-of-month month day-of-week year.
+        assert.deepEqual(["cron(0 3 * * ? *)", "cron(0 3 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)", "cron(0 3 * 1 ? *)", "rate(1 day)"].map(dailyCron), [true, true, false, false, false, false]);
     });
 
     it("config: a prefix list the stack does not define is refused unless allowedPrefixListIds names it; a defined one is judged by its entries", async () => {

@@ -92,6 +92,7 @@ const each = (stack: string, f: (id: string) => string[]) => ids(stack).flatMap(
  */
 const instanceMode = (stack: string): Record<string, string[]> => ({
     "ebs-volumes-encrypted-cmk": each(stack, (id) => [`archaeo-ws-${id}-workspace`]),
+    "ec2-containers-publish-loopback": each(stack, (id) => [`archaeo-ws-${id}-instance`]),
     "ec2-containers-unprivileged": each(stack, (id) => [`archaeo-ws-${id}-instance`]),
     "ec2-instance-volumes-encrypted-cmk": each(stack, (id) => [`archaeo-ws-${id}-instance`]),
     "ec2-user-data-no-secrets": each(stack, (id) => [`archaeo-ws-${id}-instance`]),
@@ -148,6 +149,7 @@ const clusterMode = (stack: string): Record<string, string[]> => {
         "s3-dataset-access-logged": ["(stack)"],
         "s3-sse-kms-cmk": ["archaeo-audit-logs-sse", "archaeo-datasets-sse"],
         "ssm-sessions-no-shell": clusterPolicies,
+        "stateful-data-backed-up": ["(stack)"],
     };
 };
 
@@ -185,7 +187,7 @@ const UNJUDGED_AT_PREVIEW: Record<string, string> = {
     // Storage, backups and the cluster's wiring.
     "aws:efs/accessPoint:AccessPoint fileSystemId": "wiring (PVs are judged by their volumeHandle)", "aws:efs/mountTarget:MountTarget fileSystemId": "wiring",
     "aws:efs/mountTarget:MountTarget securityGroups": "wiring", "aws:efs/mountTarget:MountTarget subnetId": "wiring",
-    "aws:backup/selection:Selection iamRoleArn": "the backup role is judged as a role", "aws:backup/selection:Selection planId": "wiring", "aws:backup/selection:Selection resources": "what is backed up",
+    "aws:backup/selection:Selection iamRoleArn": "the backup role is judged as a role",
     "aws:dlm/lifecyclePolicy:LifecyclePolicy executionRoleArn": "the DLM role is judged as a role",
     "aws:eks/cluster:Cluster certificateAuthority": "computed", "aws:eks/cluster:Cluster endpoint": "computed",
     "aws:eks/cluster:Cluster vpcConfig": "its subnets and computed security group; the endpoint flags and CIDRs are known and judged",

@@ -34,9 +34,10 @@ export function synthetic(n: number): RecordedResource[] {
     const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const provider = "urn:pulumi:bench::archaeo-workbench::pulumi:providers:aws::p";
     const kinds: Array<[string, Record<string, unknown>]> = [
-        ["aws:ebs/volume:Volume", { encrypted: true, kmsKeyId: KEY, size: 100, type: "gp3" }],
+        ["aws:ebs/volume:Volume", { encrypted: true, kmsKeyId: KEY, size: 100, type: "gp3", tags: { "archaeo-snapshot": "b" } }],
+        ["aws:dlm/lifecyclePolicy:LifecyclePolicy", { state: "ENABLED", policyDetails: { resourceTypes: ["VOLUME"], targetTags: { "archaeo-snapshot": "b" }, schedules: [{ createRule: { interval: 24, intervalUnit: "HOURS" }, retainRule: { count: 14 } }] } }],
         ["aws:ec2/instance:Instance", { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: { institution: "x", "data-classification": "c" } }, userData: "#cloud-config\n" }],
-        ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24" }],
+        ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 2222, toPort: 2222, cidrIpv4: "203.0.113.0/24" }],
         ["aws:ecr/repository:Repository", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE", repositoryUrl: "1.dkr.ecr.us-east-1.amazonaws.com/r" }],
         ["aws:ssm/parameter:Parameter", { name: "/a/token", type: "SecureString", keyId: KEY }],
         ["aws:iam/rolePolicy:RolePolicy", { policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "A", Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::b/datasets/*" }] }) }],

@@ -7,6 +7,7 @@ import { onResource, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { DockerRun, dockerRuns, parseDockerRun, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
+import { PUBLIC_PORTS } from "../lib/ports";
 
 interface HopConfig { instanceHopLimit: number; containerHostHopLimit: number; launchTemplateHopLimit: number; nodeClassHopLimit: number; containerHostTags: string[] }
 const HOP_DEFAULTS: HopConfig = { instanceHopLimit: 1, containerHostHopLimit: 2, launchTemplateHopLimit: 1, nodeClassHopLimit: 1, containerHostTags: ["researcher"] };
@@ -92,6 +93,30 @@ export function containerProblems(run: DockerRun, c: ContainerConfig): string[] 
     return out;
 }
 
+/**
+ * Published ports of one `docker run` that listen beyond loopback. docker's -p/--publish syntax
+ * (docker docs, "Published ports"; go-connections nat.ParsePortSpec): [ip:][hostPort:]containerPort[/proto],
+ * an IPv6 address in brackets; without an ip, docker binds every interface. -P/--publish-all publishes
+ * every exposed port on every interface. Only container ports in `allowed` may listen beyond loopback.
+ */
+export function publishProblems(run: DockerRun, allowed: readonly number[]): string[] {
+    const out: string[] = [];
+    for (const o of run.options) {
+        if (o.name === "--publish-all" && !/^(false|0)$/i.test(o.value ?? "")) out.push("with --publish-all (every exposed port on every interface); publish each port on 127.0.0.1");
+        if (o.name !== "--publish") continue;
+        const spec = o.value ?? "";
+        const bracket = /^\[([^\]]*)\]:(.*)$/.exec(spec);
+        const parts = bracket ? [bracket[1], ...bracket[2].split(":")] : spec.split(":");
+        const ip = parts.length === 3 ? parts[0] : "";
+        const container = (parts[parts.length - 1] ?? "").replace(/\/(tcp|udp|sctp)$/i, "");
+        const loopback = /^127\.\d+\.\d+\.\d+$/.test(ip) || ip === "::1";
+        if (loopback) continue;
+        if (/^\d+$/.test(container) && allowed.includes(Number(container))) continue;
+        out.push(`publishing ${spec} on ${ip ? `address ${ip}` : "every interface"}; publish it on 127.0.0.1 (reached through SSM or an SSH tunnel): only container ports ${allowed.join(", ")} (publicPorts) may listen beyond loopback`);
+    }
+    return out;
+}
+
 export const ec2Policies: ResourceValidationPolicy[] = [
     {
         name: "ec2-imdsv2-required",
@@ -166,6 +191,26 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 for (const m of texts.flatMap(secretLikeMatches)) report(`Launch template '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
         ],
+    },
+    {
+        name: "ec2-containers-publish-loopback",
+        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip) publish their ports on loopback only (-p 127.0.0.1:8888:8888), except the allowed ones (SSH, 2222, by default): Jupyter and TensorBoard are never on the instance's address.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                publicPorts: { type: "array", items: { type: "number" }, default: [...PUBLIC_PORTS], description: "Container ports that may be published beyond loopback (default: the workbench's SSH, 2222)." },
+            },
+        },
+        validateResource: onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
+            const { publicPorts = [...PUBLIC_PORTS] } = args.getConfig<{ publicPorts?: number[] }>();
+            const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
+            if (texts === UNKNOWN) return;
+            for (const line of texts.flatMap(dockerRuns)) {
+                const run = parseDockerRun(line);
+                if (!run) continue;
+                for (const problem of publishProblems(run, publicPorts)) report(`EC2 instance '${args.name}' starts a container ('${line.trim().slice(0, 60)}…') ${problem}.`);
+            }
+        }),
     },
     {
         name: "ec2-containers-unprivileged",

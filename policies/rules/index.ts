@@ -4,6 +4,7 @@ import { auditPolicies } from "./audit";
 import { clusterAccessPolicies } from "./cluster-access";
 import { dataPolicies } from "./data";
 import { ebsPolicies } from "./ebs";
+import { backupStackPolicies } from "./backups";
 import { ec2Policies } from "./ec2";
 import { ecrPolicies } from "./ecr";
 import { helmPolicies, helmStackPolicies } from "./helm";
@@ -24,6 +25,6 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
 ];
 export const stackValidationPolicies: StackValidationPolicy[] = [
     ...s3StackPolicies, ...auditPolicies, ...networkStackPolicies, ...keyStackPolicies, ...principalStackPolicies, ...iamStackPolicies,
-    ...researcherPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies,
+    ...researcherPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies, ...backupStackPolicies,
 ];
 export const allPolicies = [...resourcePolicies, ...stackValidationPolicies];

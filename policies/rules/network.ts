@@ -4,7 +4,8 @@
  */
 import * as aws from "@pulumi/aws";
 import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { cidrBreadthProblems, CidrLimits, DEFAULT_CIDR_LIMITS } from "../lib/cidr";
+import { cidrBreadthProblems, CidrLimits, DEFAULT_CIDR_LIMITS, publicAddressCoverage } from "../lib/cidr";
+import { PUBLIC_PORTS } from "../lib/ports";
 import { label, onResource, onStack } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, get, UNKNOWN } from "../lib/util";
@@ -50,26 +51,27 @@ const SECURITY_GROUP_TYPES = ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/de
  */
 function ingressSets(resources: ReadonlyArray<{ type: string; name: string; urn: string; props: Record<string, any> }>) {
     type Sources = string[] | typeof UNKNOWN;
-    const out: Array<{ group: unknown | (() => unknown); owner: { type: string; name: string; urn: string }; from: unknown; to: unknown; sources: Sources; prefixLists: Sources }> = [];
+    const out: Array<{ group: unknown | (() => unknown); owner: { type: string; name: string; urn: string }; protocol: unknown; from: unknown; to: unknown; sources: Sources; prefixLists: Sources }> = [];
     const strings = (...parts: unknown[]) => parts.flatMap((x) => asArray(x as string | string[])).filter((x): x is string => typeof x === "string");
     for (const r of resources) {
         if (SECURITY_GROUP_TYPES.includes(r.type)) {
             const ingress = get(() => JSON.parse(JSON.stringify(r.props.ingress ?? [])) as any[]);
             // Inline rules belong to this group whatever its id (its URN while the id is unknown); read only when needed.
             const group = () => { const id = get(() => r.props.id); return typeof id === "string" && id ? id : r.urn; };
-            if (ingress === UNKNOWN) { out.push({ group, owner: r, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN }); continue; }
-            for (const rule of ingress ?? []) out.push({ group, owner: r, from: rule.fromPort, to: rule.toPort, sources: strings(rule.cidrBlocks, rule.ipv6CidrBlocks), prefixLists: strings(rule.prefixListIds) });
+            if (ingress === UNKNOWN) { out.push({ group, owner: r, protocol: undefined, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN }); continue; }
+            for (const rule of ingress ?? []) out.push({ group, owner: r, protocol: rule.protocol, from: rule.fromPort, to: rule.toPort, sources: strings(rule.cidrBlocks, rule.ipv6CidrBlocks), prefixLists: strings(rule.prefixListIds) });
             continue;
         }
         const ruleType = r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" ? get(() => r.props.type) : undefined;
         // A rule whose type is unknown may be ingress: its sources count as unknown until it is known.
-        if (ruleType === UNKNOWN) out.push({ group: () => get(() => r.props.securityGroupId), owner: r, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN });
+        if (ruleType === UNKNOWN) out.push({ group: () => get(() => r.props.securityGroupId), owner: r, protocol: undefined, from: undefined, to: undefined, sources: UNKNOWN, prefixLists: UNKNOWN });
         else if (r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" || ruleType === "ingress") {
             const field = (k: string) => get(() => JSON.parse(JSON.stringify(r.props[k] ?? null)));
             const parts = [field("cidrIpv4"), field("cidrIpv6"), field("cidrBlocks"), field("ipv6CidrBlocks")];
             const lists = [field("prefixListId"), field("prefixListIds")];
             out.push({
                 group: () => get(() => r.props.securityGroupId), owner: r, from: get(() => r.props.fromPort), to: get(() => r.props.toPort),
+                protocol: get(() => (r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" ? r.props.protocol : r.props.ipProtocol)),
                 sources: parts.includes(UNKNOWN) ? UNKNOWN : strings(...parts),
                 prefixLists: lists.includes(UNKNOWN) ? UNKNOWN : strings(...lists),
             });
@@ -203,6 +205,34 @@ export const networkStackPolicies: StackValidationPolicy[] = [
             for (const [group, g] of groups) {
                 const problems = cidrBreadthProblems(g.sources, limitsOf(c));
                 if (problems.length) report(`Security group ${String(group)} ingress from ${[...g.owners].join(", ")} together: ${problems.join("; ")}. List the institution's CIDRs or use SSM access.`, g.urn);
+            }
+        }),
+    },
+    {
+        name: "security-groups-public-ports-limited",
+        description: "Checks whether ingress from public addresses (any source outside private, shared, loopback and link-local space, and any prefix list) reaches only the allowed TCP ports: SSH (2222) by default. Jupyter, TensorBoard and every other port are reached through SSM or an SSH tunnel, never from a public address.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                publicPorts: { type: "array", items: { type: "number" }, default: [...PUBLIC_PORTS], description: "TCP ports that ingress from public addresses may reach (default: the workbench's SSH, 2222)." },
+            },
+        },
+        validateStack: onStack((args, report, d) => {
+            const { publicPorts = [...PUBLIC_PORTS] } = args.getConfig<{ publicPorts?: number[] }>();
+            for (const s of ingressSets(args.resources)) {
+                if (s.sources === UNKNOWN || s.prefixLists === UNKNOWN) { d.defer(`${label(s.owner)} ingress sources`); continue; }
+                const cover = publicAddressCoverage(s.sources);
+                const via = [...(cover.ipv4 > 0n || cover.ipv6 > 0n ? ["public addresses"] : []), ...cover.invalid.map((x) => `'${x}'`), ...s.prefixLists.map((x) => `prefix list ${x}`)];
+                if (via.length === 0) continue;
+                if ([s.protocol, s.from, s.to].includes(UNKNOWN)) { d.defer(`${label(s.owner)} protocol and ports`); continue; }
+                const tcp = s.protocol === "tcp" || s.protocol === "6" || s.protocol === 6;
+                const ports = typeof s.from === "number" && typeof s.to === "number" && s.from <= s.to ? { from: s.from, to: s.to } : undefined;
+                // Every port of the range is an allowed one: as many distinct allowed ports inside it as it is wide.
+                const allowed = tcp && ports !== undefined && new Set(publicPorts.filter((p) => p >= ports.from && p <= ports.to)).size === ports.to - ports.from + 1;
+                if (!allowed) {
+                    const what = tcp && ports ? `TCP ports ${ports.from}-${ports.to}` : `protocol ${String(s.protocol)} ports ${String(s.from)}-${String(s.to)} (every port)`;
+                    report(`${label(s.owner)} admits ${via.join(", ")} to ${what}; from public addresses only TCP ${publicPorts.join(", ")} (publicPorts) may be reached. Jupyter and TensorBoard stay on loopback, reached through SSM or an SSH tunnel.`, s.owner.urn);
+                }
             }
         }),
     },

@@ -41,6 +41,8 @@ export const BOB_USER_DATA = [
     "        --user 1000:1000 \\",
     "        --cap-drop ALL --security-opt no-new-privileges \\",
     "        -v /workspace:/workspace \\",
+    "        -p 127.0.0.1:8888:8888 \\",
+    "        -p ${SSH_BIND_ADDRESS}:2222:2222 \\",
     "        ${IMAGE_REF} jupyter",
     "",
 ].join("\n");
@@ -114,7 +116,11 @@ export function compliant(): RecordedResource[] {
                 { Sid: "AnyoneInAccountViaS3", Effect: "Allow", Principal: { AWS: "*" }, Action: ["kms:Decrypt"], Resource: "*", Condition: { StringEquals: { "kms:CallerAccount": ACCOUNT, "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
             ),
         }, { protect: true, state: { arn: KEY, keyId: "1234abcd-12ab-34cd-56ef-1234567890ab", id: "1234abcd-12ab-34cd-56ef-1234567890ab" } }),
-        fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
+        fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE, "archaeo-snapshot": "x-workspace" } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
+        fixture("aws:dlm/lifecyclePolicy:LifecyclePolicy", "snapshots", { state: "ENABLED", executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-dlm`, policyDetails: {
+            policyType: "EBS_SNAPSHOT_MANAGEMENT", resourceTypes: ["VOLUME"], targetTags: { "archaeo-snapshot": "x-workspace" },
+            schedules: [{ name: "daily", createRule: { interval: 24, intervalUnit: "HOURS", times: "03:00" }, retainRule: { count: 14 } }],
+        } }),
         fixture("aws:ec2/instance:Instance", "ws", {
             metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
             ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 \\\n    --gpus all ${IMAGE} smoke\n`,
@@ -130,7 +136,7 @@ export function compliant(): RecordedResource[] {
         fixture("aws:ec2/launchTemplate:LaunchTemplate", "lt", { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", kmsKeyId: KEY } }] }),
         fixture("aws:ec2/securityGroup:SecurityGroup", "sg", { ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/8"] }] }, { state: { id: "sg-1" } }),
         fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 2222, toPort: 2222, cidrIpv4: "203.0.113.0/24" }),
-        fixture("aws:ec2/securityGroupRule:SecurityGroupRule", "rule", { securityGroupId: "sg-1", type: "ingress", protocol: "tcp", fromPort: 8888, toPort: 8888, cidrBlocks: ["198.51.100.0/24"], ipv6CidrBlocks: ["2001:db8:4d55::/48"] }),
+        fixture("aws:ec2/securityGroupRule:SecurityGroupRule", "rule", { securityGroupId: "sg-1", type: "ingress", protocol: "tcp", fromPort: 2222, toPort: 2222, cidrBlocks: ["198.51.100.0/24"], ipv6CidrBlocks: ["2001:db8:4d55::/48"] }),
         fixture("aws:s3/bucket:Bucket", "datasets", { bucket: BUCKET, tags: { "archaeo-purpose": "datasets" } }, { protect: true, state: { arn: `arn:aws:s3:::${BUCKET}`, id: BUCKET } }),
         ...bucketParts("datasets", BUCKET),
         fixture("aws:s3/bucket:Bucket", "audit", { bucket: AUDIT_BUCKET, tags: { "archaeo-purpose": "audit-logs" } }, { protect: true, state: { arn: `arn:aws:s3:::${AUDIT_BUCKET}`, id: AUDIT_BUCKET } }),
@@ -145,7 +151,13 @@ export function compliant(): RecordedResource[] {
             ] }],
         }, { state: { arn: `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/archaeo` } }),
         fixture("aws:ecr/repository:Repository", "repo", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE" }, { state: { repositoryUrl: REPO, arn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` } }),
+        fixture("aws:ecr/lifecyclePolicy:LifecyclePolicy", "repo-lifecycle", { repository: "archaeo/x/pytorch-cuda", policy: JSON.stringify({ rules: [
+            { rulePriority: 1, selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 }, action: { type: "expire" } },
+            { rulePriority: 2, selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "sinceImagePushed", countUnit: "days", countNumber: 1825 }, action: { type: "expire" } },
+        ] }) }),
         fixture("aws:efs/fileSystem:FileSystem", "efs", { encrypted: true, kmsKeyId: KEY }, { protect: true, state: { id: "fs-1", arn: `arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/fs-1` } }),
+        fixture("aws:backup/plan:Plan", "homes-plan", { name: "x-homes", rules: [{ ruleName: "daily", targetVaultName: "x-homes", schedule: "cron(0 3 * * ? *)", lifecycle: { deleteAfter: 14 } }] }, { state: { id: "plan-1" } }),
+        fixture("aws:backup/selection:Selection", "homes-selection", { name: "homes", planId: "plan-1", iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-backup`, resources: [`arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/fs-1`] }),
         fixture("aws:eks/cluster:Cluster", "eks", {
             encryptionConfig: { resources: ["secrets"], provider: { keyArn: KEY } },
             vpcConfig: { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] },
