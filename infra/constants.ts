@@ -21,5 +21,6 @@ export const CLUSTER_SHAPE = { systemInstanceType: "t4g.large", systemRootGiB: 2
 export const POOLS = { gpu: "gpu", batchSpot: "gpu-batch-spot", system: "system", label: "archaeo/pool" } as const;
 
 /** Per researcher: at most 6 OpenSSH keys of at most 800 characters (an RSA-4096 key is ~725 plus its comment),
- *  so the gzip user data stays far under EC2's 16 KiB limit (infra/instance/userdata.ts USER_DATA_BUDGET_BYTES). */
+ *  so they fit one Advanced SSM parameter (8 KB) that the workstation reads at boot (<ssmPath>/ssh-keys), and the
+ *  cluster's ssh-keys ConfigMap. */
 export const SSH_KEY_LIMITS = { perResearcher: 6, chars: 800 } as const;

@@ -441,7 +441,7 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
 
         const sshPublicKeys = r.list("sshPublicKeys");
         if (c.mode === "instance" && sshPublicKeys.length === 0) r.fail("sshPublicKeys", "needs at least one OpenSSH public key (e.g. the contents of ~/.ssh/id_ed25519.pub): SSH is how batch training runs");
-        if (sshPublicKeys.length > SSH_KEY_LIMITS.perResearcher) r.fail("sshPublicKeys", `has ${sshPublicKeys.length} keys; at most ${SSH_KEY_LIMITS.perResearcher} per researcher (user data stays far under EC2's 16 KiB limit)`);
+        if (sshPublicKeys.length > SSH_KEY_LIMITS.perResearcher) r.fail("sshPublicKeys", `has ${sshPublicKeys.length} keys; at most ${SSH_KEY_LIMITS.perResearcher} per researcher (they must fit one 8 KB SSM parameter)`);
         sshPublicKeys.forEach((k, j) => { const problem = checkSshPublicKey(k); if (problem) r.fail(`sshPublicKeys[${j}]`, problem); });
 
         const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys };

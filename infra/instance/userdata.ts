@@ -22,6 +22,7 @@ import * as zlib from "zlib";
 import * as YAML from "yaml";
 import type { AccessMode } from "../config";
 import { MOUNTS, PORTS as WORKBENCH_PORTS, RESEARCHER_UID, SSH_KEY_LIMITS } from "../constants";
+import { checkSshPublicKey } from "../config/ssh";
 import { shmSizeGiB } from "../sizing";
 import { dataMountsEnv } from "../tags";
 
@@ -56,7 +57,7 @@ export interface UserDataParams {
 
 /** Mountpoint for Amazon S3 release installed on the host (awslabs/mountpoint-s3 tag v1.23.0). */
 export const MOUNT_S3_VERSION = "1.23.0";
-/** Largest accepted key list: 6 keys of up to 800 characters each (an RSA-4096 key is 725 plus its comment). */
+/** Largest accepted key list (SSH_KEY_LIMITS): 6 keys of up to 800 characters each (an RSA-4096 key is 725 plus its comment); they live in an SSM parameter, not user data. */
 export const MAX_SSH_PUBLIC_KEYS = SSH_KEY_LIMITS.perResearcher;
 export const MAX_SSH_PUBLIC_KEY_CHARS = SSH_KEY_LIMITS.chars;
 
@@ -70,15 +71,16 @@ export function sshKeysParameterValue(keys: readonly string[]): string {
     return keys.join("\n");
 }
 
-/** Problems with a researcher's key list, each naming the field; empty when valid. */
+/**
+ * Problems with a researcher's key list, each naming the field; empty when valid. The same rules as the
+ * stack config's (infra/config/ssh.ts checkSshPublicKey and SSH_KEY_LIMITS): here they guard the
+ * parameter's value for callers that bypass config parsing.
+ */
 export function sshKeyProblems(keys: readonly string[]): string[] {
     const out: string[] = [];
     if (keys.length === 0) out.push("sshPublicKeys is empty; the researcher needs at least one key");
     if (keys.length > MAX_SSH_PUBLIC_KEYS) out.push(`sshPublicKeys has ${keys.length} keys; at most ${MAX_SSH_PUBLIC_KEYS} per researcher`);
-    keys.forEach((k, i) => {
-        if (k.length > MAX_SSH_PUBLIC_KEY_CHARS) out.push(`sshPublicKeys[${i}] is ${k.length} characters; at most ${MAX_SSH_PUBLIC_KEY_CHARS} (use ssh-ed25519, or RSA up to 4096 bits with a short comment)`);
-        if (/[\r\n]/.test(k)) out.push(`sshPublicKeys[${i}] contains a line break`);
-    });
+    keys.forEach((k, i) => { const problem = checkSshPublicKey(k); if (problem) out.push(`sshPublicKeys[${i}] ${problem}`); });
     return out;
 }
 /** EC2's limit on raw user data, and the budget this module keeps the gzip document under. */
