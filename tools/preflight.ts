@@ -50,16 +50,33 @@ export function clusterAccessProblem(f: AccessFacts): string | undefined {
     return undefined;
 }
 
-/** Opens a TCP connection to the endpoint's port 443 within `timeoutMs`; resolves to an error message or undefined. */
+/** Opens a TCP connection to the endpoint's port (443 unless the URL names one) within `timeoutMs`; resolves to an error message or undefined. */
 export function probe(endpoint: string, timeoutMs = 10_000): Promise<string | undefined> {
-    const host = new URL(endpoint).hostname;
+    const url = new URL(endpoint);
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port || 443);
     return new Promise((resolve) => {
-        const s = net.connect({ host, port: 443, timeout: timeoutMs });
+        const s = net.connect({ host, port, timeout: timeoutMs });
         const done = (msg?: string) => { s.destroy(); resolve(msg); };
         s.once("connect", () => done());
-        s.once("timeout", () => done(`no answer from ${host}:443 within ${timeoutMs / 1000} s`));
-        s.once("error", (e) => done(`${host}:443: ${e.message}`));
+        s.once("timeout", () => done(`no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
+        s.once("error", (e) => done(`${host}:${port}: ${e.message}`));
     });
+}
+
+/**
+ * The verdict. With an endpoint (an existing cluster) the probe decides: a runner that reaches the API
+ * over a route the config cannot see (VPN, peering, Transit Gateway: an address outside vpcCidr) passes,
+ * and one the config allows but the network blocks fails. Without one (the first deploy), the config does.
+ */
+export async function preflightVerdict(f: AccessFacts, endpoint?: string, timeoutMs?: number): Promise<{ ok: boolean; message: string }> {
+    const problem = clusterAccessProblem(f);
+    if (endpoint) {
+        const failed = await probe(endpoint, timeoutMs);
+        if (!failed) return { ok: true, message: problem ? `the EKS API answers at ${endpoint}, over a route outside what the config describes (${problem})` : "the EKS API is reachable from this runner" };
+        return { ok: false, message: `${failed}. ${problem ?? "Check clusterApiCidrs and where this runner runs (CLUSTER_RUNS_ON)."}` };
+    }
+    return problem ? { ok: false, message: problem } : { ok: true, message: "the EKS API is reachable from this runner" };
 }
 
 async function egressIp(): Promise<string | undefined> {
@@ -79,13 +96,9 @@ async function main(argv: string[]): Promise<number> {
     if (argv.includes("--cluster-name")) { if (cfg.mode === "cluster") console.log(clusterNames(cfg).clusterName); return 0; }
     if (cfg.mode !== "cluster") { console.log(`preflight: ${stack} is an instance-mode stack; no Kubernetes API to reach`); return 0; }
     const localIps = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4" && !i.internal).map((i) => i!.address);
-    const problem = clusterAccessProblem({ apiCidrs: cfg.cluster.apiCidrs, vpcCidr: cfg.vpcCidr, egressIp: await egressIp(), localIps });
-    if (problem) { console.log(`::error title=EKS API not reachable::${stack}: ${problem}`); return 1; }
-    if (endpoint) {
-        const failed = await probe(endpoint);
-        if (failed) { console.log(`::error title=EKS API not reachable::${stack}: ${failed}. Check clusterApiCidrs and where this runner runs (CLUSTER_RUNS_ON).`); return 1; }
-    }
-    console.log(`preflight: ${stack}: the EKS API is reachable from this runner`);
+    const verdict = await preflightVerdict({ apiCidrs: cfg.cluster.apiCidrs, vpcCidr: cfg.vpcCidr, egressIp: await egressIp(), localIps }, endpoint);
+    if (!verdict.ok) { console.log(`::error title=EKS API not reachable::${stack}: ${verdict.message}`); return 1; }
+    console.log(`preflight: ${stack}: ${verdict.message}`);
     return 0;
 }
 
