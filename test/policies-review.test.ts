@@ -4,12 +4,26 @@
  */
 import { strict as assert } from "assert";
 import type { RecordedResource } from "../tools/mock-engine";
-import { compliant, set } from "./helpers/fixtures";
+import { BUCKET, compliant, set } from "./helpers/fixtures";
 import { awsProvider, check, fixture, UNKNOWN } from "./helpers/policy";
 
 const of = (r: { violations: Array<{ policyName: string }> }, policy: string) => r.violations.filter((v: any) => v.policyName === policy) as any[];
 
 describe("policy pack: unknowns are deferred, never passed or alarmed (review)", () => {
+    it("a Mountpoint for S3 volume whose bucket's encryption rules are unknown is deferred (was: a mandatory 'no SSE-KMS')", async () => {
+        const rs = structuredClone(compliant());
+        rs.push(fixture("kubernetes:core/v1:PersistentVolume", "datasets-pv", { metadata: { name: "hub.datasets" }, spec: { csi: { driver: "s3.csi.aws.com", volumeHandle: "hub.datasets", volumeAttributes: { bucketName: BUCKET } } } }));
+        rs.push(fixture("kubernetes:core/v1:PersistentVolumeClaim", "datasets-pvc", { metadata: { name: "datasets" }, spec: { storageClassName: "", volumeName: "hub.datasets" } }));
+        assert.deepEqual(of(await check(rs), "k8s-pvcs-on-encrypted-storage"), [], "known SSE-KMS: clean");
+        set("datasets-sse", (p) => { p.rules = UNKNOWN; })(rs);
+        const hits = of(await check(rs), "k8s-pvcs-on-encrypted-storage");
+        assert.deepEqual(hits.filter((v) => !v.deferred).map((v) => v.message), []);
+        assert.ok(hits.some((v) => v.deferred && /BucketServerSideEncryptionConfiguration 'datasets-sse'\.rules/.test(v.message)), JSON.stringify(hits));
+        // Known and not KMS: still a violation.
+        set("datasets-sse", (p) => { p.rules = [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]; })(rs);
+        assert.ok(of(await check(rs), "k8s-pvcs-on-encrypted-storage").some((v) => !v.deferred && /no SSE-KMS/.test(v.message)));
+    });
+
     it("a provider's defaultTags unknown at preview defers what depends on tags (was: the dataset bucket skipped, every resource 'lacks tags')", async () => {
         const provider = awsProvider();
         provider.inputs.defaultTags = UNKNOWN;

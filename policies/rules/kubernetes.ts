@@ -293,9 +293,15 @@ function staticVolumeProblem(pv: PolicyResource, all: readonly PolicyResource[],
         if (buckets.some((x) => x.name === UNKNOWN)) { d.defer(`${label(pv)} bucket name`); return undefined; }
         const b = buckets.find((x) => x.name === bucket);
         if (!b) return `on bucket ${bucket ?? "(none)"}, which is not one of this stack's`;
-        const sse = all.filter((r) => r.type === "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration" && [b.name, b.id].includes(get(() => r.props.bucket)));
-        const kms = sse.some((r) => asArray(get(() => r.props.rules) as any[]).some((rule: any) => ["aws:kms", "aws:kms:dsse"].includes(rule?.applyServerSideEncryptionByDefault?.sseAlgorithm)));
-        if (!kms) return `on bucket ${bucket}, which has no SSE-KMS default encryption`;
+        // An encryption configuration whose bucket or rules are unknown may be this bucket's SSE-KMS: defer, don't guess.
+        const configs = all.filter((r) => r.type === "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+            .map((r) => ({ r, bucket: get(() => r.props.bucket), rules: known(() => r.props.rules) }));
+        const sse = configs.filter((x) => x.bucket !== UNKNOWN && [b.name, b.id].includes(x.bucket));
+        const kms = sse.some((x) => x.rules !== UNKNOWN && asArray(x.rules as any[]).some((rule: any) => ["aws:kms", "aws:kms:dsse"].includes(rule?.applyServerSideEncryptionByDefault?.sseAlgorithm)));
+        if (kms) return undefined;
+        const unsure = configs.filter((x) => x.bucket === UNKNOWN || (sse.includes(x) && x.rules === UNKNOWN));
+        if (unsure.length) { unsure.forEach((x) => d.defer(`${label(x.r)}.${x.bucket === UNKNOWN ? "bucket" : "rules"} (is it ${bucket}'s SSE-KMS?)`)); return undefined; }
+        return `on bucket ${bucket}, which has no SSE-KMS default encryption`;
         return undefined;
     }
     return `uses CSI driver ${driver ?? "(none)"}, which this pack cannot prove encrypted`;
