@@ -5,6 +5,7 @@ import * as aws from "@pulumi/aws";
 import { CLUSTER_SHAPE, POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { keyUsePolicy, podIdentityTrust } from "./iam";
+import { awsManagedPolicyArn } from "../arn";
 
 export interface EksClusterArgs {
     clusterName: string;
@@ -64,7 +65,7 @@ export class EksCluster extends pulumi.ComponentResource {
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:cluster:EksCluster", name, {}, opts);
         const child = { parent: this };
-        const managed = (p: string) => pulumi.interpolate`arn:${args.partition}:iam::aws:policy/${p}`;
+        const managed = (p: string) => awsManagedPolicyArn(args.partition, p);
 
         const clusterRole = new aws.iam.Role(`${name}-cluster-role`, {
             name: `${args.roleNamePrefix}-cluster`,

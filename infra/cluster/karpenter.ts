@@ -6,6 +6,7 @@ import { POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { INTERRUPTION_EVENTS, interruptionQueuePolicy, karpenterControllerPolicy, podIdentityTrust } from "./iam";
 import { devicePluginValues, karpenterObjects } from "./manifests";
+import { awsManagedPolicyArn } from "../arn";
 
 /**
  * Chart versions installed by this stack (pinned; bump deliberately after reading their release notes).
@@ -56,7 +57,7 @@ export class GpuCapacity extends pulumi.ComponentResource {
         super("archaeo:cluster:GpuCapacity", name, {}, opts);
         const child = { parent: this };
         const k8sOpts = { parent: this, provider: args.k8sProvider };
-        const managed = (p: string) => pulumi.interpolate`arn:${args.partition}:iam::aws:policy/${p}`;
+        const managed = (p: string) => awsManagedPolicyArn(args.partition, p);
         const nodeRoleName = `${args.roleNamePrefix}-karpenter-node`;
 
         const nodeRole = new aws.iam.Role(`${name}-node-role`, { name: nodeRoleName, assumeRolePolicy: JSON.stringify(assumeRolePolicy("ec2.amazonaws.com")) }, child);

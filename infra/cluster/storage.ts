@@ -7,6 +7,7 @@ import { RESEARCHER_UID } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { gp3StorageClass } from "./manifests";
+import { awsManagedPolicyArn } from "../arn";
 
 export interface ClusterStorageArgs {
     institution: string;
@@ -93,7 +94,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
             assumeRolePolicy: JSON.stringify(assumeRolePolicy("backup.amazonaws.com")),
         }, child);
         for (const p of ["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"]) {
-            new aws.iam.RolePolicyAttachment(`${name}-backup-${p}`, { role: backupRole.name, policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/service-role/${p}` }, child);
+            new aws.iam.RolePolicyAttachment(`${name}-backup-${p}`, { role: backupRole.name, policyArn: awsManagedPolicyArn(args.partition, `service-role/${p}`) }, child);
         }
         new aws.backup.Selection(`${name}-selection`, { name: "homes", planId: plan.id, iamRoleArn: backupRole.arn, resources: [fs.arn] }, child);
 

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BackupConfig } from "../config";
 import { assumeRolePolicy, PolicyDocument, policyDocument, PolicyStatement } from "../iam";
+import { awsManagedPolicyArn } from "../arn";
 
 export interface WorkspaceSnapshotsArgs {
     roleName: string;
@@ -53,7 +54,7 @@ export class WorkspaceSnapshots extends pulumi.ComponentResource {
         }, child);
         const managed = new aws.iam.RolePolicyAttachment(`${name}-dlm-policy`, {
             role: role.name,
-            policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole`,
+            policyArn: awsManagedPolicyArn(args.partition, "service-role/AWSDataLifecycleManagerServiceRole"),
         }, child);
         const keys = new aws.iam.RolePolicy(`${name}-kms`, {
             role: role.name,

@@ -7,6 +7,7 @@ import type { StackData } from "../foundation";
 import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { BOOT_PARAMETERS, renderUserDataBase64, sshKeysParameterValue } from "./userdata";
+import { awsManagedPolicyArn } from "../arn";
 
 export interface ResearcherWorkstationArgs extends StackData {
     researcher: InstanceResearcher;
@@ -70,7 +71,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
         }, child);
         const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {
             role: role.name,
-            policyArn: pulumi.interpolate`arn:${args.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
+            policyArn: awsManagedPolicyArn(args.partition, "AmazonSSMManagedInstanceCore"),
         }, child);
         const policy = new aws.iam.RolePolicy(`${name}-policy`, {
             role: role.name,
