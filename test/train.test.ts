@@ -517,6 +517,14 @@ describe("archaeo (Python package, real torch on CPU)", function () {
             assert.match(r.stdout, /selftest: all_reduce over gloo, 2 processes: ok/);
             assert.match(r.stdout, /selftest: PASS/);
         });
+        it("--workers 0 or --shm-mib 0 would check nothing: refused with exit 2 naming the option", async () => {
+            for (const [option, value] of [["--workers", "0"], ["--shm-mib", "0"]]) {
+                const r = await runArchaeo("selftest", [option, value, "--all-reduce", "skip"], { env });
+                assert.equal(r.status, 2, r.stdout + r.stderr);
+                assert.match(r.stderr, new RegExp(`argument ${option}: 0 checks nothing; give at least 1`));
+                assert.doesNotMatch(r.stdout, /PASS/);
+            }
+        });
     });
 
     describe("packaging: the install the Dockerfile runs", () => {

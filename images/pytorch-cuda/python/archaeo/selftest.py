@@ -154,11 +154,24 @@ def check_all_reduce(backend: str, world: int, mib: int = 4, timeout_s: int = 12
             "seconds": round(time.perf_counter() - started, 2), "error": error}
 
 
+def _at_least(low: int):
+    """An argparse type: an integer >= low (0 workers or 0 MiB would pass without checking anything)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} checks nothing; give at least {low}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archaeo-selftest",
                                 description="Check /dev/shm with big DataLoader batches and a DDP all_reduce.")
-    p.add_argument("--shm-mib", type=int, default=128, help="MiB per batch (default 128, twice Docker's 64 MB default)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
+    p.add_argument("--shm-mib", type=_at_least(1), default=128, help="MiB per batch (default 128, twice Docker's 64 MB default)")
+    p.add_argument("--workers", type=_at_least(1), default=2, help="DataLoader worker processes (default 2)")
     p.add_argument("--all-reduce", default="auto", choices=("auto", "nccl", "gloo", "skip"),
                    help="auto: NCCL over all GPUs when there are >= 2, else skipped (default); gloo: 2 CPU processes")
     return p
