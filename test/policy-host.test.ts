@@ -21,7 +21,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createRequire } from "module";
 import type { RecordedResource } from "../tools/mock-engine";
-import { analyzeRequest, analyzeStackRequest, configureRequest, diagnosticsOf, PackConfig, proto, runPolicies } from "../tools/policy-runner";
+import { analyzeRequest, analyzeStackRequest, byUrnOf, configureRequest, diagnosticsOf, PackConfig, proto, runPolicies } from "../tools/policy-runner";
 import { allPolicies, POLICY_PACK_NAME, resourcePolicies } from "../policies/rules";
 import { compliant, set } from "./helpers/fixtures";
 import { awsProvider, PACK, UNKNOWN } from "./helpers/policy";
@@ -54,7 +54,8 @@ const rpc = (client: any, method: string, req: unknown) =>
 /** Every resource through Analyze, then AnalyzeStack, as the engine does; diagnostics as comparable strings. */
 async function throughHost(host: Host, resources: RecordedResource[]): Promise<string[]> {
     const out: string[] = [];
-    for (const r of resources) for (const d of diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(r, resources)))) out.push(`${d.policyName} ${d.enforcementLevel} ${d.urn || r.urn} ${d.message}`);
+    const byUrn = byUrnOf(resources);
+    for (const r of resources) for (const d of diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(r, byUrn)))) out.push(`${d.policyName} ${d.enforcementLevel} ${d.urn || r.urn} ${d.message}`);
     for (const d of diagnosticsOf(await rpc(host.client, "analyzeStack", analyzeStackRequest(resources)))) out.push(`${d.policyName} ${d.enforcementLevel} ${d.urn} ${d.message}`);
     return out.sort();
 }
@@ -122,7 +123,7 @@ describe("the pack in the real policy-pack host (run-policy-pack over gRPC)", fu
         const rs = structuredClone(compliant());
         set("workspace", (p) => { p.encrypted = false; })(rs);
         const volume = rs.find((r) => r.name === "workspace")!;
-        const diags = diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(volume, [awsProvider(), ...rs])));
+        const diags = diagnosticsOf(await rpc(host.client, "analyze", analyzeRequest(volume, byUrnOf([awsProvider(), ...rs]))));
         assert.deepEqual(diags, [{
             policyName: "ebs-volumes-encrypted-cmk", enforcementLevel: "mandatory", urn: "",
             message: "Checks whether EBS volumes and snapshot copies are encrypted with a customer-managed KMS key.\nEBS volume 'workspace' must set encrypted: true.",

@@ -113,7 +113,7 @@ function options(r: RecordedResource) {
     return o;
 }
 
-function providerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>) {
+function providerOf(r: RecordedResource, byUrn: ReadonlyMap<string, RecordedResource>) {
     const urn = r.provider.split("::").slice(0, -1).join("::");
     const p = byUrn.get(urn);
     if (!p) return undefined;
@@ -125,9 +125,13 @@ function providerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>) {
     return pr;
 }
 
-/** The AnalyzeRequest the engine sends for a resource (inputs, options, provider). */
-export function analyzeRequest(r: RecordedResource, resources: readonly RecordedResource[]): any {
-    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+/** Resources by URN (build once per stack, not once per resource). */
+export function byUrnOf(resources: readonly RecordedResource[]): ReadonlyMap<string, RecordedResource> {
+    return new Map(resources.map((x) => [x.urn, x]));
+}
+
+/** The AnalyzeRequest the engine sends for a resource (inputs, options, provider); `byUrn` from byUrnOf. */
+export function analyzeRequest(r: RecordedResource, byUrn: ReadonlyMap<string, RecordedResource>): any {
     const req = new analyzerpb.AnalyzeRequest();
     req.setType(r.type);
     req.setProperties(struct(r.rawInputs));
@@ -141,7 +145,7 @@ export function analyzeRequest(r: RecordedResource, resources: readonly Recorded
 
 /** The AnalyzeStackRequest the engine sends at the end of a preview or update (outputs, parents, dependencies). */
 export function analyzeStackRequest(resources: readonly RecordedResource[]): any {
-    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const byUrn = byUrnOf(resources);
     const req = new analyzerpb.AnalyzeStackRequest();
     req.setResourcesList(resources.map((r) => {
         const ar = new analyzerpb.AnalyzerResource();
@@ -202,7 +206,7 @@ export async function runPolicies(
     const stackPolicies = policies.stack.map((p) => configured(p, cfg(p).level, cfg(p).props));
     const analyze = server.makeAnalyzeRpcFun(packName, packVersion, packLevel, resourcePolicies);
     const analyzeStack = server.makeAnalyzeStackRpcFun(packName, packVersion, packLevel, stackPolicies);
-    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const byUrn = byUrnOf(resources);
     const descriptions = new Map([...policies.resource, ...policies.stack].map((p) => [p.name, p.description]));
     const violations: Violation[] = [];
 
@@ -226,7 +230,7 @@ export async function runPolicies(
         }
     };
 
-    for (const r of resources) collect(await call(analyze, analyzeRequest(r, resources)), r);
+    for (const r of resources) collect(await call(analyze, analyzeRequest(r, byUrn)), r);
     collect(await call(analyzeStack, analyzeStackRequest(resources)));
 
     const run = [...reconciled.values()].filter((c) => c.level !== "disabled").length;
