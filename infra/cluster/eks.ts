@@ -25,8 +25,6 @@ export interface EksClusterArgs {
     deployerArn: string;
     /** The stack's standard tags: launch-template tag specifications reach the instance and its volumes. */
     tags: Record<string, string>;
-    /** Days control-plane logs are kept. Defaults to 90. */
-    logRetentionDays?: number;
 }
 
 /** Core add-ons, each pinned to the default version EKS publishes for the cluster's Kubernetes version. */
@@ -80,7 +78,7 @@ export class EksCluster extends pulumi.ComponentResource {
         const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, {
             // EKS writes control-plane logs to exactly this name; creating it first sets retention and the key.
             name: `/aws/eks/${args.clusterName}/cluster`,
-            retentionInDays: args.logRetentionDays ?? 90,
+            retentionInDays: 90, // days the control-plane logs are kept
             kmsKeyId: args.keyArn,
         }, child);
 

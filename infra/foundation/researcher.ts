@@ -11,8 +11,6 @@ export interface ResearcherRoleArgs {
     roleName: string;
     /** The role's permissions (infra/iam.ts researcherInstancePolicy or researcherClusterPolicy), as JSON. */
     policy: pulumi.Input<string>;
-    /** Maximum session length in seconds (12 hours by default: an IAM user may ask for a working day; a role-chained session gets one hour whatever this says). */
-    maxSessionSeconds?: number;
 }
 
 /**
@@ -30,7 +28,8 @@ export class ResearcherRole extends pulumi.ComponentResource {
             name: args.roleName,
             description: `Archaeo workbench: what researcher ${r.id} may do, and nothing more`,
             assumeRolePolicy: JSON.stringify(researcherTrustPolicy({ principalArn: r.iamPrincipalArn, id: r.id, sessionName: r.sessionName })),
-            maxSessionDuration: args.maxSessionSeconds ?? 12 * 3600,
+            // 12 hours: an IAM user may ask for a working day; a role-chained session gets one hour whatever this says.
+            maxSessionDuration: 12 * 3600,
             tags: researcherTags(r.id),
         }, { parent: this });
         new aws.iam.RolePolicy(`${name}-policy`, { role: role.name, policy: args.policy }, { parent: this });
