@@ -112,6 +112,11 @@ describe("policy pack", () => {
         assert.ok(!(await failing(rs)).includes("stateful-data-backed-up"));
         assert.ok((await failing(rs, { "stateful-data-backed-up": { minBackupRetentionDays: 30 } })).includes("stateful-data-backed-up"), "14 daily snapshots < 30");
         assert.ok((await failing(rs, { "stateful-data-backed-up": { minImageRetentionDays: 3650 } })).includes("stateful-data-backed-up"), "images expire after 1825 days < 3650");
+        // Count-based retention counts snapshots, not days: 14 taken every 12 hours keep 7 days.
+        const halfDaily = structuredClone(compliant());
+        set("snapshots", (p) => { p.policyDetails.schedules[0].createRule.interval = 12; })(halfDaily);
+        assert.ok(!(await failing(halfDaily, { "stateful-data-backed-up": { minBackupRetentionDays: 7 } })).includes("stateful-data-backed-up"));
+        assert.ok((await failing(halfDaily, { "stateful-data-backed-up": { minBackupRetentionDays: 10 } })).includes("stateful-data-backed-up"), "7 days < 10");
         // AWS cron (EventBridge): minutes hours day-of-month month day-of-week year.
         assert.deepEqual(["cron(0 3 * * ? *)", "cron(0 3 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)", "cron(0 3 * 1 ? *)", "rate(1 day)"].map(dailyCron), [true, true, false, false, false, false]);
     });

@@ -2,6 +2,12 @@
  * The data is kept: every workspace volume in a daily, enabled snapshot policy, every EFS file system
  * in a daily AWS Backup plan, each keeping its copies at least the configured days; and no ECR
  * lifecycle rule deleting tagged images (the runs researchers reproduce) sooner than the configured age.
+ *
+ * Upstream: DLM (Pulumi aws.dlm.LifecyclePolicy: `state` defaults to ENABLED; createRule is interval +
+ * intervalUnit HOURS + times, or cronExpression, EventBridge cron syntax); AWS Backup plan rules
+ * (`schedule` "cron(...)", lifecycle.deleteAfter in days, absent = kept); ECR lifecycle policies (Amazon
+ * ECR user guide, "Lifecycle policy properties" and "Examples": tagStatus tagged|untagged|any; countType
+ * imageCountMoreThan|sinceImagePushed|sinceImagePulled|sinceImageTransitioned; action expire|transition).
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { label, onStack } from "../lib/rule";
@@ -31,9 +37,12 @@ export function dailyCron(expr: unknown): boolean {
     return ["*", "?"].includes(dom) && month === "*" && ["*", "?"].includes(dow);
 }
 
-/** Days a DLM retainRule keeps snapshots: count (one a day) or interval in DAYS/WEEKS/MONTHS/YEARS. */
-function dlmRetainDays(rule: any): number {
-    if (typeof rule?.count === "number") return rule.count;
+/**
+ * Days a DLM schedule keeps snapshots: count-based, the last `count` snapshots taken every
+ * createRule.interval hours (a daily cron: one a day); age-based, interval in DAYS/WEEKS/MONTHS/YEARS.
+ */
+function dlmRetainDays(rule: any, createRule: any): number {
+    if (typeof rule?.count === "number") return createRule?.cronExpression ? rule.count : rule.count * Math.min(24, Number(createRule?.interval ?? 24)) / 24;
     const per: Record<string, number> = { DAYS: 1, WEEKS: 7, MONTHS: 28, YEARS: 365 };
     return typeof rule?.interval === "number" ? rule.interval * (per[rule.intervalUnit] ?? 0) : 0;
 }
@@ -67,7 +76,7 @@ export const backupStackPolicies: StackValidationPolicy[] = [
                 const good = schedules.filter((s) => {
                     const cr = s?.createRule ?? {};
                     const everyDay = cr.cronExpression ? dailyCron(cr.cronExpression) : (cr.intervalUnit ?? "HOURS") === "HOURS" && typeof cr.interval === "number" && cr.interval <= 24;
-                    return everyDay && dlmRetainDays(s?.retainRule) >= c.minBackupRetentionDays;
+                    return everyDay && dlmRetainDays(s?.retainRule, cr) >= c.minBackupRetentionDays;
                 });
                 if (good.length === 0) { report(`${label(p)} has no schedule that snapshots every day and keeps each snapshot at least ${c.minBackupRetentionDays} day(s) (createRule interval <= 24 HOURS or a daily cron; retainRule count or interval): minBackupRetentionDays.`, p.urn); continue; }
                 daily.push(Object.fromEntries(Object.entries(details?.targetTags ?? {}).map(([k, v]) => [k, String(v)])));
