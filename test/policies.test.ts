@@ -16,7 +16,9 @@ import { portForwardGuardProblem } from "../policies/lib/admission";
 import { portForwardPolicy } from "../infra/cluster/manifests";
 import { PORTS } from "../infra/constants";
 import { PUBLIC_PORTS } from "../policies/lib/ports";
-import { dailyCron, RETENTION_DEFAULTS } from "../policies/rules/backups";
+import { cronRunsPerDay, dailyCron, RETENTION_DEFAULTS } from "../policies/rules/backups";
+import { publishProblems } from "../policies/rules/ec2";
+import { dockerRuns, parseDockerRun } from "../policies/lib/userdata";
 import { CONFIG_KEYS } from "../infra/config/schema";
 
 describe("policy pack", () => {
@@ -119,6 +121,28 @@ describe("policy pack", () => {
         assert.ok((await failing(halfDaily, { "stateful-data-backed-up": { minBackupRetentionDays: 10 } })).includes("stateful-data-backed-up"), "7 days < 10");
         // AWS cron (EventBridge): minutes hours day-of-month month day-of-week year.
         assert.deepEqual(["cron(0 3 * * ? *)", "cron(0 3 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)", "cron(0 3 * 1 ? *)", "rate(1 day)"].map(dailyCron), [true, true, false, false, false, false]);
+    });
+
+    it("legitimate spellings pass the three review-hardened rules (no false alarms): loopback forms, TCP in capitals, a private prefix list, a default Backup schedule, ARN globs", async () => {
+        // docker's -p (go-connections nat splitParts): the ip is everything before the last two parts.
+        const publish = (spec: string) => publishProblems(parseDockerRun(`docker run --user 1000:1000 -p ${spec} img`)!, [2222]);
+        for (const spec of ["127.0.0.1:8888:8888", "127.0.0.1::8888", "[::1]:8888:8888", "::1:8888:8888", "[0:0:0:0:0:0:0:1]:6006:6006", "[::ffff:127.0.0.1]:8888:8888", "0.0.0.0:2222:2222", "2222-2222:2222-2222"]) assert.deepEqual(publish(spec), [], spec);
+        for (const spec of ["8888", "8888:8888", "0.0.0.0:8888:8888", "[::]:6006:6006", "8000-9000:8000-9000", "2222:8888"]) assert.equal(publish(spec).length, 1, spec);
+        // Commands split at ; && || | & but not inside quotes or at 2>&1.
+        assert.deepEqual(dockerRuns("docker run a 2>&1 | tee log; echo 'a; b & c' && docker run c"), ["docker run a 2>&1", "docker run c"]);
+        // A quoted command is judged wherever it stands (conservative: an echoed one too).
+        assert.deepEqual(dockerRuns("echo 'docker run b'"), ["docker run b"]);
+        assert.deepEqual(dockerRuns(`sh -c "docker run --user 1 a; docker run --user 2 b"`), ["docker run --user 1 a", "docker run --user 2 b"]);
+        // cron: runs per day, every year only.
+        assert.deepEqual(["cron(0 3 * * ? *)", "cron(0 * * * ? *)", "cron(0/15 * * * ? *)", "cron(0 3,15 ? * * *)", "cron(0 3 * * ? 2099)", "cron(0 3 ? * MON-FRI *)"].map(cronRunsPerDay), [1, 24, 96, 2, undefined, undefined]);
+        const rs = structuredClone(compliant());
+        set("in", (p) => { p.ipProtocol = "TCP"; })(rs);
+        rs.push(fixture("aws:ec2/managedPrefixList:ManagedPrefixList", "vpc-only", { name: "vpc", addressFamily: "IPv4", maxEntries: 1, entries: [{ cidr: "10.42.0.0/16" }] }, { state: { id: "pl-vpc" } }));
+        rs.push(fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "nfs-from-vpc", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 2049, toPort: 2049, prefixListId: "pl-vpc" }));
+        set("homes-plan", (p) => { delete p.rules[0].schedule; })(rs); // AWS Backup's default: cron(0 5 ? * * *), daily
+        set("homes-selection", (p) => { p.resources = ["arn:aws:elasticfilesystem:*:*:file-system/*"]; })(rs);
+        const v = await failing(rs);
+        for (const policy of ["security-groups-public-ports-limited", "stateful-data-backed-up", "ec2-containers-publish-loopback"]) assert.ok(!v.includes(policy), `${policy}: ${v.join(", ")}`);
     });
 
     it("config: a prefix list the stack does not define is refused unless allowedPrefixListIds names it; a defined one is judged by its entries", async () => {

@@ -137,11 +137,11 @@ export interface DockerRun {
  * attached (`-u0`) or combined booleans (`-itu 0`); options end at the image. undefined when the line
  * starts no container. Words of a quoted `sh -c "..."` argument are searched too.
  */
-export function parseDockerRun(line: string): DockerRun | undefined {
+export function parseDockerRun(line: string, searchQuoted = true): DockerRun | undefined {
     const words = shellWords(line);
     for (let i = 0; i < words.length; i++) {
-        if (/\s/.test(words[i]) && /\bdocker\b/.test(words[i])) { const inner = parseDockerRun(words[i]); if (inner) return inner; }
-        if (words[i].split("/").pop() !== "docker") continue;
+        if (searchQuoted && /\s/.test(words[i]) && CONTAINER_CLI.test(words[i])) { const inner = parseDockerRun(words[i]); if (inner) return inner; }
+        if (!CONTAINER_CLIS.includes(words[i].split("/").pop() ?? "")) continue;
         let j = i + 1;
         while (j < words.length && words[j].startsWith("-")) j += DOCKER_GLOBAL_VALUE_FLAGS.has(words[j]) ? 2 : 1;
         if (words[j] === "container") j++;
@@ -179,12 +179,51 @@ function parseRunOptions(words: string[]): DockerRun {
     return { options, image: undefined };
 }
 
-/** Lines of user data that start a container (`docker run`, `docker create`, `docker container run`), continuation lines joined. */
+/** CLIs that take docker's `run` options (podman and nerdctl copy them). */
+const CONTAINER_CLIS = ["docker", "podman", "nerdctl"];
+const CONTAINER_CLI = /\b(docker|podman|nerdctl)\b/;
+
+/**
+ * A command line split at the shell's unquoted control operators (`;`, `&`, `|`, `&&`, `||`), so that
+ * `docker run a; docker run b` is two commands; redirections such as `2>&1` stay whole. Quoted text
+ * is kept as written (shellWords reads it later).
+ */
+export function shellCommands(line: string): string[] {
+    const out: string[] = [];
+    let cur = "";
+    let quote: string | undefined;
+    for (let i = 0; i < line.length; i++) {
+        const ch = line[i];
+        if (quote) {
+            cur += ch;
+            if (ch === "\\" && quote === '"' && i + 1 < line.length) cur += line[++i];
+            else if (ch === quote) quote = undefined;
+            continue;
+        }
+        if (ch === "\\" && i + 1 < line.length) { cur += ch + line[++i]; continue; }
+        if (ch === "'" || ch === '"') { quote = ch; cur += ch; continue; }
+        if (ch === ";" || ch === "|" || (ch === "&" && !/[<>]$/.test(cur))) { out.push(cur); cur = ""; continue; }
+        cur += ch;
+    }
+    out.push(cur);
+    return out.map((c) => c.trim()).filter(Boolean);
+}
+
+/**
+ * Every container start in user data (`docker run`, `docker create`, `docker container run`, and the
+ * same with podman or nerdctl), one command each: continuation lines joined, lines split at control
+ * operators, and the commands inside a quoted `sh -c "..."` argument searched too.
+ */
 export function dockerRuns(text: string): string[] {
-    return text.replace(/\\\r?\n\s*/g, " ").split("\n").filter((l) => /\bdocker\b/.test(l) && parseDockerRun(l) !== undefined);
+    const commands = (line: string): string[] => shellCommands(line).flatMap((cmd) => {
+        const words = shellWords(cmd);
+        const inner = words.filter((w) => /\s/.test(w) && CONTAINER_CLI.test(w)).flatMap(commands);
+        return [...(parseDockerRun(cmd, false) ? [cmd] : []), ...inner];
+    });
+    return text.replace(/\\\r?\n\s*/g, " ").split("\n").flatMap(commands);
 }
 
 /** The image a `docker run` line starts (the first argument that is not an option or an option's value). */
 export function dockerRunImage(line: string): string | undefined {
-    return parseDockerRun(line)?.image;
+    return parseDockerRun(line, false)?.image;
 }

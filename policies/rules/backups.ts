@@ -12,7 +12,7 @@
 import { StackValidationPolicy } from "@pulumi/policy";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
-import { asArray, get, json, known, UNKNOWN } from "../lib/util";
+import { asArray, get, globMatch, json, known, UNKNOWN } from "../lib/util";
 
 /** Defaults equal the stack config's lowest accepted values (infra/config/schema.ts snapshotRetentionDays, imageRetentionDays 1..). */
 export const RETENTION_DEFAULTS = Object.freeze({ minBackupRetentionDays: 1, minImageRetentionDays: 1 });
@@ -25,27 +25,56 @@ const PLAN = "aws:backup/plan:Plan";
 const SELECTION = "aws:backup/selection:Selection";
 const ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
 
-/**
- * Whether an AWS cron expression (DLM createRule.cronExpression, AWS Backup rule schedule:
- * "cron(minutes hours day-of-month month day-of-week year)", EventBridge syntax) runs at least once
- * every day: every day of the month, every month, every day of the week.
- */
-export function dailyCron(expr: unknown): boolean {
-    const fields = /^cron\((.*)\)$/.exec(String(expr ?? "").trim())?.[1].trim().split(/\s+/);
-    if (!fields || fields.length !== 6) return false;
-    const [, , dom, month, dow] = fields;
-    return ["*", "?"].includes(dom) && month === "*" && ["*", "?"].includes(dow);
+/** How many values an AWS cron minutes/hours field takes: "*", "a", "a-b", lists, "/step" (EventBridge cron syntax). */
+function fieldCount(field: string, lo: number, hi: number): number | undefined {
+    let n = 0;
+    for (const item of field.split(",")) {
+        const m = /^(\*|\d+(?:-\d+)?)(?:\/(\d+))?$/.exec(item);
+        if (!m) return undefined;
+        const [a, b] = m[1] === "*" ? [lo, hi] : m[1].includes("-") ? m[1].split("-").map(Number) : [Number(m[1]), m[2] ? hi : Number(m[1])];
+        const step = m[2] ? Number(m[2]) : 1;
+        if (a < lo || b > hi || a > b || step < 1) return undefined;
+        n += Math.floor((b - a) / step) + 1;
+    }
+    return n;
 }
 
 /**
- * Days a DLM schedule keeps snapshots: count-based, the last `count` snapshots taken every
- * createRule.interval hours (a daily cron: one a day); age-based, interval in DAYS/WEEKS/MONTHS/YEARS.
+ * Runs per day of an AWS cron expression (DLM createRule.cronExpression, AWS Backup rule schedule:
+ * "cron(minutes hours day-of-month month day-of-week year)", EventBridge syntax) that runs every day:
+ * every day of the month, every month, every day of the week, every year. undefined otherwise.
+ */
+export function cronRunsPerDay(expr: unknown): number | undefined {
+    const fields = /^cron\((.*)\)$/.exec(String(expr ?? "").trim())?.[1].trim().split(/\s+/);
+    if (!fields || fields.length !== 6) return undefined;
+    const [minutes, hours, dom, month, dow, year] = fields;
+    if (!["*", "?"].includes(dom) || month !== "*" || !["*", "?"].includes(dow) || year !== "*") return undefined;
+    const m = fieldCount(minutes, 0, 59);
+    const h = fieldCount(hours, 0, 23);
+    return m && h ? m * h : undefined;
+}
+
+/** Whether an AWS cron expression runs at least once every day. */
+export const dailyCron = (expr: unknown): boolean => cronRunsPerDay(expr) !== undefined;
+
+/** AWS Backup's schedule when a rule gives none (BackupRule.ScheduleExpression: "cron(0 5 ? * * *)"). */
+const BACKUP_DEFAULT_SCHEDULE = "cron(0 5 ? * * *)";
+
+/**
+ * Days a DLM schedule keeps snapshots: count-based, the last `count` snapshots (taken every
+ * createRule.interval hours, or as often as its cron runs); age-based, interval in DAYS/WEEKS/MONTHS/YEARS.
  */
 function dlmRetainDays(rule: any, createRule: any): number {
-    if (typeof rule?.count === "number") return createRule?.cronExpression ? rule.count : rule.count * Math.min(24, Number(createRule?.interval ?? 24)) / 24;
+    if (typeof rule?.count === "number") {
+        const perDay = createRule?.cronExpression ? cronRunsPerDay(createRule.cronExpression) ?? Infinity : 24 / Math.min(24, Number(createRule?.interval ?? 24));
+        return rule.count / perDay;
+    }
     const per: Record<string, number> = { DAYS: 1, WEEKS: 7, MONTHS: 28, YEARS: 365 };
     return typeof rule?.interval === "number" ? rule.interval * (per[rule.intervalUnit] ?? 0) : 0;
 }
+
+/** Whether a Backup selection's conditions (stringEquals, stringLike, ... lists) select by tag at all. */
+const hasConditions = (c: unknown) => asArray(c as any[]).some((x) => Object.values(x ?? {}).some((v) => asArray(v as any[]).length > 0));
 
 export const backupStackPolicies: StackValidationPolicy[] = [
     {
@@ -92,27 +121,34 @@ export const backupStackPolicies: StackValidationPolicy[] = [
                 else report(`${label(v)} is in no enabled daily snapshot policy: give it the target tag of the stack's Data Lifecycle Manager policy (snapshotTag).`, v.urn);
             }
 
-            // EFS: a Backup selection naming the file system, in a plan with a daily rule that keeps long enough.
+            // EFS: a Backup selection whose resources match the file system (ARN globs), that excludes it
+            // nowhere (notResources) and narrows nothing by tag (conditions, selectionTags: counted as not
+            // covering, since the pack does not evaluate them), in a plan with a daily rule that keeps long enough.
             const plans = of(PLAN).map((p) => ({ p, id: get(() => p.props.id), rules: known(() => p.props.rules) as any }));
-            const dailyPlanIds = plans.filter((p) => p.id !== UNKNOWN && p.rules !== UNKNOWN && asArray(p.rules).some((r: any) => dailyCron(r?.schedule)
+            const dailyPlanIds = plans.filter((p) => p.id !== UNKNOWN && p.rules !== UNKNOWN && asArray(p.rules).some((r: any) => dailyCron(r?.schedule ?? BACKUP_DEFAULT_SCHEDULE)
                 && (r?.lifecycle?.deleteAfter === undefined || r.lifecycle.deleteAfter >= c.minBackupRetentionDays))).map((p) => p.id);
-            const selections = of(SELECTION).map((s) => ({ s, planId: get(() => s.props.planId), resources: known(() => s.props.resources) as any }));
+            const selections = of(SELECTION).map((s) => ({
+                s, planId: get(() => s.props.planId),
+                fields: known(() => ({ resources: s.props.resources, notResources: s.props.notResources, conditions: s.props.conditions, selectionTags: s.props.selectionTags })) as any,
+            }));
             const unsureBackup = [
                 ...plans.filter((p) => p.id === UNKNOWN || p.rules === UNKNOWN).map((p) => `${label(p.p)}.id/rules`),
-                ...selections.filter((x) => x.planId === UNKNOWN || x.resources === UNKNOWN).map((x) => `${label(x.s)}.planId/resources`),
+                ...selections.filter((x) => x.planId === UNKNOWN || x.fields === UNKNOWN).map((x) => `${label(x.s)}.planId/resources`),
             ];
+            const matches = (patterns: unknown, arn: string) => asArray(patterns as string[]).some((p) => typeof p === "string" && globMatch(p, arn));
             for (const fs of of(EFS)) {
                 const arn = get(() => fs.props.arn);
                 if (arn === UNKNOWN) { d.defer(`${label(fs)}.arn`); continue; }
-                const covered = selections.some((x) => x.resources !== UNKNOWN && asArray(x.resources).includes(arn) && dailyPlanIds.includes(x.planId));
+                const covered = selections.some((x) => x.fields !== UNKNOWN && dailyPlanIds.includes(x.planId) && matches(x.fields.resources, String(arn))
+                    && !matches(x.fields.notResources, String(arn)) && !hasConditions(x.fields.conditions) && asArray(x.fields.selectionTags).length === 0);
                 if (covered) continue;
                 if (unsureBackup.length) unsureBackup.forEach((x) => d.defer(`${x} (does it back up ${label(fs)}?)`));
-                else report(`${label(fs)} is in no AWS Backup plan with a daily rule keeping recovery points at least ${c.minBackupRetentionDays} day(s) (an aws.backup.Selection naming its ARN, rule schedule cron(... * * ? *), lifecycle.deleteAfter): minBackupRetentionDays.`, fs.urn);
+                else report(`${label(fs)} is in no AWS Backup plan with a daily rule keeping recovery points at least ${c.minBackupRetentionDays} day(s) (an aws.backup.Selection whose resources name its ARN, without notResources, conditions or selectionTags that could leave it out; rule schedule cron(... * * ? *); lifecycle.deleteAfter): minBackupRetentionDays.`, fs.urn);
             }
 
             // ECR: expire tagged images only by age since push, never sooner than the minimum.
             for (const lp of of(ECR_LIFECYCLE)) {
-                const text = get(() => lp.props.policy);
+                const text = known(() => lp.props.policy);
                 if (text === UNKNOWN) { d.defer(`${label(lp)}.policy`); continue; }
                 const rules = asArray(json(text)?.rules) as any[];
                 for (const r of rules) {

@@ -1,13 +1,14 @@
 /** Instance metadata (IMDSv2, hop limit) and boot configuration (user data) of EC2 instances and launch templates. */
 import * as path from "path";
 import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy } from "@pulumi/policy";
+import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { secretLikeMatches } from "../lib/secret-scan";
-import { onResource, onType } from "../lib/rule";
+import { onResource, onType, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { DockerRun, dockerRuns, parseDockerRun, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
 import { PUBLIC_PORTS } from "../lib/ports";
+import { parseCidr } from "../lib/cidr";
 
 interface HopConfig { instanceHopLimit: number; containerHostHopLimit: number; launchTemplateHopLimit: number; nodeClassHopLimit: number; containerHostTags: string[] }
 const HOP_DEFAULTS: HopConfig = { instanceHopLimit: 1, containerHostHopLimit: 2, launchTemplateHopLimit: 1, nodeClassHopLimit: 1, containerHostTags: ["researcher"] };
@@ -99,22 +100,52 @@ export function containerProblems(run: DockerRun, c: ContainerConfig): string[] 
  * an IPv6 address in brackets; without an ip, docker binds every interface. -P/--publish-all publishes
  * every exposed port on every interface. Only container ports in `allowed` may listen beyond loopback.
  */
+/** Whether an address docker binds to is loopback: 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104 (an IPv4-mapped loopback). */
+function isLoopback(ip: string): boolean {
+    const v4 = parseCidr(`${ip}/32`);
+    if (v4?.version === 4) return v4.address >> 24n === 127n;
+    const v6 = parseCidr(`${ip}/128`);
+    return v6?.version === 6 && (v6.address === 1n || v6.address >> 24n === 0xffff7fn);
+}
+
 export function publishProblems(run: DockerRun, allowed: readonly number[]): string[] {
     const out: string[] = [];
     for (const o of run.options) {
         if (o.name === "--publish-all" && !/^(false|0)$/i.test(o.value ?? "")) out.push("with --publish-all (every exposed port on every interface); publish each port on 127.0.0.1");
         if (o.name !== "--publish") continue;
         const spec = o.value ?? "";
+        // splitParts: "[ip]:host:container", else the last two colon-separated parts are the ports and the rest the ip.
         const bracket = /^\[([^\]]*)\]:(.*)$/.exec(spec);
-        const parts = bracket ? [bracket[1], ...bracket[2].split(":")] : spec.split(":");
-        const ip = parts.length === 3 ? parts[0] : "";
+        const parts = bracket ? ["", ...bracket[2].split(":")] : spec.split(":");
+        const ip = bracket ? bracket[1] : parts.length >= 3 ? parts.slice(0, -2).join(":") : "";
         const container = (parts[parts.length - 1] ?? "").replace(/\/(tcp|udp|sctp)$/i, "");
-        const loopback = /^127\.\d+\.\d+\.\d+$/.test(ip) || ip === "::1";
-        if (loopback) continue;
-        if (/^\d+$/.test(container) && allowed.includes(Number(container))) continue;
+        if (ip && isLoopback(ip)) continue;
+        const range = /^(\d+)(?:-(\d+))?$/.exec(container);
+        const [low, high] = range ? [Number(range[1]), Number(range[2] ?? range[1])] : [NaN, NaN];
+        if (range && low <= high && new Set(allowed.filter((p) => p >= low && p <= high)).size === high - low + 1) continue;
         out.push(`publishing ${spec} on ${ip ? `address ${ip}` : "every interface"}; publish it on 127.0.0.1 (reached through SSM or an SSH tunnel): only container ports ${allowed.join(", ")} (publicPorts) may listen beyond loopback`);
     }
     return out;
+}
+
+/** Resources whose user data starts containers, and how messages name them. */
+const CONTAINER_HOSTS: Readonly<Record<string, string>> = {
+    [INSTANCE]: "EC2 instance", [LAUNCH_TEMPLATE]: "Launch template", "aws:ec2/spotInstanceRequest:SpotInstanceRequest": "Spot instance request",
+};
+
+/** A docker-run check over every container an instance, launch template or spot request's user data starts. */
+function eachContainerStart(problems: (run: DockerRun, args: ResourceValidationArgs) => string[]): ResourceValidation {
+    return onTypes(Object.fromEntries(Object.entries(CONTAINER_HOSTS).map(([type, subject]) => [type, {
+        subject,
+        body: (props: any, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals) => {
+            const texts = readable(d, type, props, (m) => report(m), `${subject} '${args.name}'`);
+            if (texts === UNKNOWN) return;
+            for (const line of texts.flatMap(dockerRuns)) {
+                const run = parseDockerRun(line, false);
+                if (run) for (const problem of problems(run, args)) report(`${subject} '${args.name}' starts a container ('${line.trim().slice(0, 60)}…') ${problem}.`);
+            }
+        },
+    }])));
 }
 
 export const ec2Policies: ResourceValidationPolicy[] = [
@@ -194,43 +225,24 @@ export const ec2Policies: ResourceValidationPolicy[] = [
     },
     {
         name: "ec2-containers-publish-loopback",
-        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip) publish their ports on loopback only (-p 127.0.0.1:8888:8888), except the allowed ones (SSH, 2222, by default): Jupyter and TensorBoard are never on the instance's address.",
+        description: "Checks whether containers started from the user data of EC2 instances, launch templates and spot requests (userData, or userDataBase64 inflated when gzip; every docker/podman run of a line, inside `sh -c` too) publish their ports on loopback only (-p 127.0.0.1:8888:8888), except the allowed ones (SSH, 2222, by default): Jupyter and TensorBoard are never on the instance's address.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
                 publicPorts: { type: "array", items: { type: "number" }, default: [...PUBLIC_PORTS], description: "Container ports that may be published beyond loopback (default: the workbench's SSH, 2222)." },
             },
         },
-        validateResource: onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
-            const { publicPorts = [...PUBLIC_PORTS] } = args.getConfig<{ publicPorts?: number[] }>();
-            const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
-            if (texts === UNKNOWN) return;
-            for (const line of texts.flatMap(dockerRuns)) {
-                const run = parseDockerRun(line);
-                if (!run) continue;
-                for (const problem of publishProblems(run, publicPorts)) report(`EC2 instance '${args.name}' starts a container ('${line.trim().slice(0, 60)}…') ${problem}.`);
-            }
-        }),
+        validateResource: eachContainerStart((run, args) => publishProblems(run, args.getConfig<{ publicPorts?: number[] }>().publicPorts ?? [...PUBLIC_PORTS])),
     },
     {
         name: "ec2-containers-unprivileged",
-        description: "Checks whether containers started from EC2 user data (userData, or userDataBase64 inflated when gzip), their options parsed as docker's CLI parses them, run as a non-root user (the last --user) and never with host privileges: no --privileged, --cap-add, host PID/IPC/network/user/UTS/cgroup namespace, --device, unconfined seccomp/AppArmor/SELinux labels, and bind mounts only of the workbench's own host paths (never the container runtime's socket).",
+        description: "Checks whether containers started from the user data of EC2 instances, launch templates and spot requests (userData, or userDataBase64 inflated when gzip; every docker/podman run of a line, inside `sh -c` too), their options parsed as docker's CLI parses them, run as a non-root user (the last --user) and never with host privileges: no --privileged, --cap-add, host PID/IPC/network/user/UTS/cgroup namespace, --device, unconfined seccomp/AppArmor/SELinux labels, and bind mounts only of the workbench's own host paths (never the container runtime's socket).",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
                 allowedBindSources: { type: "array", items: { type: "string" }, default: CONTAINER_DEFAULTS.allowedBindSources, description: "Host paths (and everything below them) a container may bind-mount: the workbench's workspace, data mounts, token and keys." },
             },
         },
-        validateResource: onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
-            const c = { ...CONTAINER_DEFAULTS, ...args.getConfig<Partial<ContainerConfig>>() };
-            const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
-            if (texts === UNKNOWN) return;
-            for (const line of texts.flatMap(dockerRuns)) {
-                const run = parseDockerRun(line);
-                if (!run) continue;
-                const where = `EC2 instance '${args.name}' starts a container ('${line.trim().slice(0, 60)}…')`;
-                for (const problem of containerProblems(run, c)) report(`${where} ${problem}.`);
-            }
-        }),
+        validateResource: eachContainerStart((run, args) => containerProblems(run, { ...CONTAINER_DEFAULTS, ...args.getConfig<Partial<ContainerConfig>>() })),
     },
 ];

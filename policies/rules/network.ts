@@ -219,13 +219,19 @@ export const networkStackPolicies: StackValidationPolicy[] = [
         },
         validateStack: onStack((args, report, d) => {
             const { publicPorts = [...PUBLIC_PORTS] } = args.getConfig<{ publicPorts?: number[] }>();
+            const lists = prefixListEntries(args.resources);
             for (const s of ingressSets(args.resources)) {
                 if (s.sources === UNKNOWN || s.prefixLists === UNKNOWN) { d.defer(`${label(s.owner)} ingress sources`); continue; }
-                const cover = publicAddressCoverage(s.sources);
-                const via = [...(cover.ipv4 > 0n || cover.ipv6 > 0n ? ["public addresses"] : []), ...cover.invalid.map((x) => `'${x}'`), ...s.prefixLists.map((x) => `prefix list ${x}`)];
+                // A prefix list the stack defines counts by its entries; any other may hold anything (public).
+                const listed = s.prefixLists.map((id) => ({ id, list: lists.of(id) }));
+                const pending = listed.filter((x) => x.list?.cidrs === UNKNOWN || (!x.list && lists.unknownIds.length));
+                if (pending.length) { d.defer(`${label(s.owner)} prefix lists ${pending.map((x) => x.id).join(", ")}`); continue; }
+                const cover = publicAddressCoverage([...s.sources, ...listed.flatMap((x) => (x.list && x.list.cidrs !== UNKNOWN ? x.list.cidrs : []))]);
+                const via = [...(cover.ipv4 > 0n || cover.ipv6 > 0n ? ["public addresses"] : []), ...cover.invalid.map((x) => `'${x}'`), ...listed.filter((x) => !x.list).map((x) => `prefix list ${x.id}`)];
                 if (via.length === 0) continue;
                 if ([s.protocol, s.from, s.to].includes(UNKNOWN)) { d.defer(`${label(s.owner)} protocol and ports`); continue; }
-                const tcp = s.protocol === "tcp" || s.protocol === "6" || s.protocol === 6;
+                // EC2 takes the protocol by name (any case) or number: tcp is 6.
+                const tcp = String(s.protocol).toLowerCase() === "tcp" || String(s.protocol) === "6";
                 const ports = typeof s.from === "number" && typeof s.to === "number" && s.from <= s.to ? { from: s.from, to: s.to } : undefined;
                 // Every port of the range is an allowed one: as many distinct allowed ports inside it as it is wide.
                 const allowed = tcp && ports !== undefined && new Set(publicPorts.filter((p) => p >= ports.from && p <= ports.to)).size === ports.to - ports.from + 1;

@@ -540,7 +540,18 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("stateful-data-backed-up", "tagged images expired by count", set("repo-lifecycle", (p) => { p.policy = JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 5 }, action: { type: "expire" } }] }); })),
     u("stateful-data-backed-up", "snapshot policy details unknown", "LifecyclePolicy 'snapshots'.policyDetails", set("snapshots", (p) => { p.policyDetails = UNKNOWN; })),
     u("stateful-data-backed-up", "backup selection unknown", "Selection 'homes-selection'.planId/resources", set("homes-selection", (p) => { p.resources = UNKNOWN; })),
-    u("stateful-data-backed-up", "image lifecycle policy unknown", "LifecyclePolicy 'repo-lifecycle'.policy", set("repo-lifecycle", (p) => { p.policy = UNKNOWN; })),
+    u("stateful-data-backed-up", "image lifecycle policy unknown", "LifecyclePolicy 'repo-lifecycle'.policy", set("repo-lifecycle", (p) => { p.policy = UNKNOWN; })),    // Review of the three rules above: shapes that passed them.
+    m("ec2-containers-publish-loopback", "a second docker run on the same line (after ;) publishes Jupyter", bobUserData((t) => t.replace("${IMAGE_REF} jupyter", "${IMAGE_REF} jupyter; docker run --user 1000:1000 -p 8888:8888 ${IMAGE_REF} jupyter"))),
+    m("ec2-containers-unprivileged", "a second docker run on the same line (after &&) is privileged", bobUserData((t) => t.replace("${IMAGE_REF} jupyter", "${IMAGE_REF} jupyter && docker run --privileged --user 1000:1000 ${IMAGE_REF} jupyter"))),
+    m("ec2-containers-publish-loopback", "a launch template's user data publishes Jupyter", set("lt", (p) => { p.userData = Buffer.from("#cloud-config\nruncmd:\n  - docker run --user 1000:1000 -p 8888:8888 img\n").toString("base64"); })),
+    m("ec2-containers-unprivileged", "a launch template's user data runs a privileged container", set("lt", (p) => { p.userData = Buffer.from("#cloud-config\nruncmd:\n  - docker run --privileged --user 1000:1000 img\n").toString("base64"); })),
+    m("ec2-containers-publish-loopback", "podman publishes Jupyter", bobUserData((t) => t.replace("/usr/bin/docker run", "/usr/bin/podman run").replace("${SSH_BIND_ADDRESS}:2222:2222", "8888:8888"))),
+    m("ec2-containers-publish-loopback", "docker spelled d\\ocker publishes Jupyter", bobUserData((t) => t.replace("/usr/bin/docker run", "/usr/bin/d\\ocker run").replace("${SSH_BIND_ADDRESS}:2222:2222", "8888:8888"))),
+    m("stateful-data-backed-up", "hourly cron snapshots, only the last one kept (count 1: an hour, not a day)", set("snapshots", (p) => { p.policyDetails.schedules[0].createRule = { cronExpression: "cron(0 * * * ? *)" }; p.policyDetails.schedules[0].retainRule = { count: 1 }; })),
+    m("stateful-data-backed-up", "snapshots from the year 2099 on", set("snapshots", (p) => { p.policyDetails.schedules[0].createRule = { cronExpression: "cron(0 3 * * ? 2099)" }; })),
+    m("stateful-data-backed-up", "backups of the homes from the year 2099 on", set("homes-plan", (p) => { p.rules[0].schedule = "cron(0 3 * * ? 2099)"; })),
+    m("stateful-data-backed-up", "the backup selection excludes the EFS (notResources)", set("homes-selection", (p) => { p.notResources = [...p.resources]; })),
+    m("stateful-data-backed-up", "the backup selection narrows by a tag the EFS lacks (conditions)", set("homes-selection", (p) => { p.conditions = [{ stringEquals: [{ key: "aws:ResourceTag/backup", value: "never" }] }]; })),
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
