@@ -48,17 +48,30 @@ describe("foundation (example stack)", () => {
         const retention = run.engine.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
         assert.equal(retention.inputs.bucket, audit.id);
         assert.deepEqual([retention.inputs.rules[0].expiration.days, retention.inputs.rules[0].noncurrentVersionExpiration.noncurrentDays], [400, 400]);
-        const policy = doc(run.engine.byType("aws:s3/bucketPolicy:BucketPolicy").find((p) => p.inputs.bucket === audit.id)!.inputs.policy);
+        const auditPolicy = run.engine.byType("aws:s3/bucketPolicy:BucketPolicy").find((p) => p.inputs.bucket === audit.id)!;
+        const policy = doc(auditPolicy.inputs.policy);
         const write = policy.Statement.find((s: any) => s.Sid === "CloudTrailWrite");
         assert.deepEqual([write.Principal.Service, write.Condition.StringEquals["aws:SourceArn"]], ["cloudtrail.amazonaws.com", trail.state.arn]);
-        assert.ok(trail.dependencies.length > 0, "the trail waits for the bucket policy and the key");
+        // CloudTrail refuses a trail whose bucket policy or key policy does not yet let it write: it waits for both.
+        const key = run.engine.one("aws:kms/key:Key");
+        for (const [what, urn] of [["the audit bucket's policy", auditPolicy.urn], ["the key (its policy)", key.urn]]) {
+            assert.ok(urn && trail.dependencies.includes(urn), `the trail waits for ${what} ${urn}; it depends on ${JSON.stringify(trail.dependencies)}`);
+        }
     });
 
-    it("the budget filters on the stack's own cost tag and alerts every address", () => {
+    it("the budget filters on the stack's own cost tag and alerts every address", async () => {
         const b = run.engine.one("aws:budgets/budget:Budget");
         assert.equal(b.inputs.name, "archaeo-example-lab-example");
         assert.deepEqual(b.inputs.notifications.map((n: any) => [n.notificationType, n.threshold, n.subscriberEmailAddresses]), [
             ["ACTUAL", 80, ["research-computing@example.org"]], ["FORECASTED", 100, ["research-computing@example.org"]],
+        ]);
+        // Several addresses: each one is a subscriber of each notification, in the order configured.
+        const emails = ["research-computing@example.org", "pi@example.org", "finance.office@example.org"];
+        const s = readStack("example");
+        const r = await runProgram(parseConfig({ ...s.raw, "archaeo-workbench:budgetAlertEmails": emails }, { stack: "example", region: s.region }));
+        const several = r.engine.one("aws:budgets/budget:Budget");
+        assert.deepEqual(several.inputs.notifications.map((n: any) => [n.notificationType, n.threshold, n.subscriberEmailAddresses]), [
+            ["ACTUAL", 80, emails], ["FORECASTED", 100, emails],
         ]);
     });
 

@@ -57,6 +57,13 @@ describe("instance mode: uni-archaeology, three researchers", () => {
             const token = params.find((p) => p.inputs.name.endsWith("/jupyter-token"))!;
             assert.equal(token.inputs.type, "SecureString");
             assert.deepEqual(token.secretInputs, ["value"], "the token value is a Pulumi secret");
+            const password = one(run, "random:index/randomPassword:RandomPassword", id);
+            assert.equal(typeof password.state.result, "string");
+            assert.equal(token.inputs.value, password.state.result, `${id}'s token parameter holds ${id}'s own RandomPassword`);
+            for (const o of others) {
+                const theirs = byResearcher(run, "aws:ssm/parameter:Parameter", o).find((p) => p.inputs.name.endsWith("/jupyter-token"))!;
+                assert.notEqual(token.inputs.value, theirs.inputs.value, `${id} and ${o} have different tokens`);
+            }
             const keys = params.find((p) => p.inputs.name.endsWith("/ssh-keys"))!;
             const mine = run.cfg.researchers.find((r) => r.id === id)!;
             assert.equal(keys.inputs.value, mine.sshPublicKeys.join("\n"), "their own keys, nobody else's");
@@ -112,7 +119,17 @@ describe("instance mode: uni-archaeology, three researchers", () => {
     });
 
     it("ssm access: no inbound rule at all", () => {
-        assert.equal(run.engine.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").length, 0);
+        assert.equal(run.cfg.access.mode, "ssm");
+        // Every way the provider adds ingress: a security group's (or the VPC default group's) inline
+        // `ingress`, a legacy aws.ec2.SecurityGroupRule of type ingress, an aws.vpc.SecurityGroupIngressRule.
+        const groups = run.resources.filter((r) => ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"].includes(r.type));
+        assert.ok(groups.length > 0, "the workstations' security group is registered");
+        const inbound = [
+            ...groups.filter((g) => (g.inputs.ingress ?? []).length > 0).map((g) => `${g.type} ${g.name} ingress ${JSON.stringify(g.inputs.ingress)}`),
+            ...run.engine.byType("aws:ec2/securityGroupRule:SecurityGroupRule").filter((r) => r.inputs.type !== "egress").map((r) => `${r.type} ${r.name} (${r.inputs.type})`),
+            ...run.engine.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => `${r.type} ${r.name}`),
+        ];
+        assert.deepEqual(inbound, []);
     });
 
     it("daily snapshots of every workspace by tag, kept as configured", () => {
