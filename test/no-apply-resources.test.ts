@@ -2,12 +2,18 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
+import * as pulumi from "@pulumi/pulumi";
+import { listStacks } from "../tools/stacks";
+import { installApplyGuard, removeApplyGuard, takeApplyRegistrations } from "./helpers/apply-guard";
+import { engine, evaluateStack } from "./helpers/program";
 
 // "No resource created inside apply": a resource registered in an apply/then callback is invisible to
 // `pulumi preview` while its inputs are unknown, so a PR's diff would not show it (Pulumi docs,
-// "Inputs and Outputs": "avoid creating resources inside apply"). This reads the program's syntax: any
-// `new X(...)` inside a callback given to `.apply(...)` or `.then(...)` is a finding unless X is a
-// plain JavaScript value class.
+// "Inputs and Outputs": "avoid creating resources inside apply"). Two checks:
+// - at run time (helpers/apply-guard.ts), over every stack's program: any registration while an apply
+//   callback runs, however it reaches the constructor (a named helper, another module, after an await);
+// - in the program's syntax, for what the run-time check does not watch: any `new X(...)` inside a
+//   callback given to `.apply(...)` or `.then(...)` is a finding unless X is a plain JavaScript value class.
 const VALUE_CLASSES = new Set(["Error", "TypeError", "RangeError", "Set", "Map", "Date", "URL", "RegExp", "Array", "Uint8Array", "TextEncoder"]);
 
 function constructionsInCallbacks(fileName: string, text: string): string[] {
@@ -37,7 +43,45 @@ function programFiles(dir: string): string[] {
     });
 }
 
-describe("no resource is created inside apply", () => {
+/** A named helper, as a program would factor one out: the syntax check cannot see it called from an apply. */
+function topicFor(name: string): string {
+    new pulumi.CustomResource("aws:sns/topic:Topic", name, {});
+    return name;
+}
+
+describe("no resource is created inside apply", function () {
+    // Evaluates every stack's program afresh (about 2 s each on an idle machine, several times that loaded).
+    this.timeout(240_000);
+    before(() => installApplyGuard());
+    after(() => removeApplyGuard());
+
+    it("the run-time check sees a resource registered from a named function, after an await, under all(); not one whose input is an apply", async () => {
+        const e = await engine();
+        takeApplyRegistrations();
+        const done = [
+            pulumi.output("a").apply((v) => topicFor(`named-${v}`)),
+            pulumi.output("b").apply(async (v) => { await new Promise((r) => setTimeout(r, 1)); return topicFor(`after-await-${v}`); }),
+            pulumi.all([pulumi.output("c"), "d"]).apply(([c, d]) => topicFor(`all-${c}${d}`)),
+        ];
+        new pulumi.CustomResource("aws:sns/topic:Topic", "input-from-apply", { name: pulumi.output("x").apply((v) => v.toUpperCase()) });
+        for (const o of done) await (o as any).promise();
+        await e.settle();
+        const found = takeApplyRegistrations();
+        assert.deepEqual(found.map((f) => f.name), ["named-a", "all-cd", "after-await-b"]);
+        for (const f of found) assert.match(f.where[0], /^topicFor \(test\/no-apply-resources\.test\.ts:\d+:\d+\)$/, f.where.join("\n"));
+        assert.deepEqual(e.resources.map((r) => r.name).sort(), ["after-await-b", "all-cd", "input-from-apply", "named-a"], "the check records; it does not stop the registration");
+    });
+
+    for (const stack of listStacks()) {
+        it(`${stack}: the whole program, evaluated with resolved values, registers nothing inside an apply`, async () => {
+            takeApplyRegistrations();
+            const run = await evaluateStack(stack);
+            assert.ok(run.resources.length > 50, `${run.resources.length} resources`);
+            const found = takeApplyRegistrations();
+            assert.deepEqual(found.map((f) => `${f.type} ${f.name} at ${f.where.slice(0, 3).join(" <- ")}`), []);
+        });
+    }
+
     it("the check sees a resource inside an apply and ignores one whose input is an apply", () => {
         const bad = `const b = key.arn.apply((k) => new aws.s3.Bucket("b", { tags: { k } }));\npulumi.all([a]).apply(([x]) => { if (x) { new k8s.core.v1.ConfigMap("c", {}); } });`;
         assert.deepEqual(constructionsInCallbacks("bad.ts", bad), ["bad.ts:1 new aws.s3.Bucket", "bad.ts:2 new k8s.core.v1.ConfigMap"]);
