@@ -1,6 +1,8 @@
 /**
  * The workstation's on-host scripts, run for real with stub `aws`, `docker`, `nsenter`, `nvidia-smi`,
  * `systemctl`, `sleep`, `mount-s3`, `curl`, `gpg`, `apt-get` on PATH and a stub Jupyter REST API.
+ * The scripts run are the ones the instance gets: taken from the rendered user data (gzip, base64,
+ * decoded back), compacted as cloud-init writes them, with the modes user data gives them.
  */
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
@@ -8,10 +10,10 @@ import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import { SCRIPT_NAMES, UserDataParams, workbenchEnv } from "../infra/instance/userdata";
+import * as YAML from "yaml";
+import { decodeUserDataBase64, renderUserDataBase64, SCRIPT_NAMES, UserDataParams, workbenchEnv } from "../infra/instance/userdata";
 import { PYTHON, stubDir, tmpDir } from "./helpers/tools";
 
-const FILES = path.join(__dirname, "..", "infra", "instance", "files");
 const TOKEN = "t".repeat(48);
 const IMAGE = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64);
 const KEYS = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk7Kw0 c@d";
@@ -22,6 +24,24 @@ const params: UserDataParams = {
     accessMode: "ssm",
     memoryGiB: 16, vcpus: 4, gpus: 1, idleMinutes: 45, gpuIdlePercent: 5,
 };
+
+/** The host scripts as the instance gets them: name -> content and mode, from the user data EC2 receives. */
+const installed = new Map<string, Record<string, { content: string; mode: number }>>();
+function installedScripts(p: UserDataParams): Record<string, { content: string; mode: number }> {
+    const key = JSON.stringify(p);
+    if (!installed.has(key)) installed.set(key, readInstalledScripts(p));
+    return installed.get(key)!;
+}
+function readInstalledScripts(p: UserDataParams): Record<string, { content: string; mode: number }> {
+    const files: Array<{ path: string; content: string; permissions: string }> = YAML.parse(decodeUserDataBase64(renderUserDataBase64(p))).write_files;
+    const out: Record<string, { content: string; mode: number }> = {};
+    for (const name of SCRIPT_NAMES) {
+        const f = files.find((x) => x.path === `/usr/local/sbin/${name}`);
+        assert.ok(f, `user data installs /usr/local/sbin/${name}`);
+        out[name] = { content: f.content, mode: parseInt(f.permissions, 8) };
+    }
+    return out;
+}
 
 /** Stubs read their behaviour from files in $STUB_STATE and append every call to $STUB_LOG. */
 const STUBS: Record<string, string> = {
@@ -65,9 +85,9 @@ function makeHost(p: UserDataParams = params): Host {
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
     stubDir(STUBS, bin);
-    for (const name of SCRIPT_NAMES) {
-        fs.copyFileSync(path.join(FILES, name), path.join(bin, name));
-        fs.chmodSync(path.join(bin, name), 0o755);
+    for (const [name, { content, mode }] of Object.entries(installedScripts(p))) {
+        fs.writeFileSync(path.join(bin, name), content);
+        fs.chmodSync(path.join(bin, name), mode);
     }
     const state = path.join(dir, "run");
     const stub = path.join(dir, "stub");
@@ -170,7 +190,7 @@ describe("host scripts (run for real against stubs)", () => {
     describe("archaeo-workspace: waits for the workspace volume, reports when it never comes", () => {
         // A replacement starts before the old instance has stopped and released the volume: the wait must outlast that.
         it("waits up to an hour by default (720 x 5 s), then fails and reports to <ssmPath>/status/workspace", async () => {
-            assert.match(fs.readFileSync(path.join(FILES, "archaeo-workspace"), "utf8"), /seq 1 "\$\{ARCHAEO_WORKSPACE_WAIT_TRIES:-720\}"/);
+            assert.match(installedScripts(params)["archaeo-workspace"].content, /seq 1 "\$\{ARCHAEO_WORKSPACE_WAIT_TRIES:-720\}"/);
             const h = makeHost();
             const r = await runScript(h, "archaeo-workspace", [], { ARCHAEO_WORKSPACE_WAIT_TRIES: "3" });
             assert.equal(r.code, 1, r.out);

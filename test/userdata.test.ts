@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import {
-    compactScript, containerFlags, containerLimits, decodeUserDataBase64, EC2_USER_DATA_LIMIT_BYTES, MAX_SSH_PUBLIC_KEY_CHARS,
+    containerFlags, containerLimits, decodeUserDataBase64, EC2_USER_DATA_LIMIT_BYTES, MAX_SSH_PUBLIC_KEY_CHARS,
     MAX_SSH_PUBLIC_KEYS, renderUserData, renderUserDataBase64, SCRIPT_NAMES, shmSize, sshKeysParameterValue, systemdUnits, USER_DATA_BUDGET_BYTES,
     UserDataParams, userDataProblems,
 } from "../infra/instance/userdata";
@@ -34,6 +34,23 @@ function rsa4096Line(chars: number): string {
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), crypto.randomBytes(528)]);
     const line = `ssh-rsa ${blob.toString("base64")} `;
     return line + crypto.randomBytes(chars).toString("base64").replace(/[^A-Za-z0-9]/g, "x").slice(0, chars - line.length);
+}
+
+/**
+ * The lines of a host script that are code: after the leading header (the comment block of a shell
+ * script, the docstring of a Python one), neither blank nor a whole-line comment (shellcheck directives
+ * are code to shellcheck).
+ */
+function codeLines(source: string): string[] {
+    const lines = source.replace(/\n$/, "").split("\n");
+    let start = 1;
+    if (lines[0].includes("python")) {
+        const closes = lines.findIndex((l, i) => i >= 1 && (i === 1 ? l.slice(3) : l).includes('"""'));
+        start = closes + 1;
+    } else {
+        while (lines[start].startsWith("#")) start++;
+    }
+    return lines.slice(start).filter((l) => l.trim() !== "" && !(l.trimStart().startsWith("#") && !l.includes("shellcheck")));
 }
 
 function files(ud: string): Record<string, string> {
@@ -85,6 +102,12 @@ describe("workstation user data", () => {
         });
 
         it("the same input always gives the same bytes (no timestamp in the gzip header)", () => {
+            // Two renders within one second would agree even with a timestamp: read the header instead.
+            // RFC 1952 section 2.3: ID1 ID2 CM FLG MTIME(4 bytes, LSB first) XFL OS; MTIME 0 = "no time stamp".
+            const gz = Buffer.from(renderUserDataBase64(params), "base64");
+            assert.deepEqual([...gz.subarray(0, 3)], [0x1f, 0x8b, 0x08], "gzip magic (ID1 ID2) and CM = 8 (deflate)");
+            assert.equal(gz[3] & 0x18, 0, "FLG: no FNAME or FCOMMENT (a file name or comment would vary by machine)");
+            assert.deepEqual([...gz.subarray(4, 8)], [0, 0, 0, 0], `MTIME is ${gz.readUInt32LE(4)}, not 0`);
             assert.equal(renderUserDataBase64(params), renderUserDataBase64({ ...params }));
         });
 
@@ -126,11 +149,18 @@ describe("workstation user data", () => {
 
     describe("host scripts and units", () => {
         it("every embedded script is what the repository holds minus comments, and passes shellcheck / compiles", () => {
+            // What the instance gets (decoded from the bytes EC2 receives), against the repository's file
+            // read line by line here, not through compactScript: every line of code, in order, nothing else.
+            const sent = files(decodeUserDataBase64(renderUserDataBase64(params)));
             for (const name of SCRIPT_NAMES) {
-                const content = f[`/usr/local/sbin/${name}`];
+                const content = sent[`/usr/local/sbin/${name}`];
+                assert.equal(content, f[`/usr/local/sbin/${name}`], `${name}: the rendered text and the bytes sent agree`);
                 const source = fs.readFileSync(path.join(__dirname, "..", "infra", "instance", "files", name), "utf8");
-                assert.equal(content, compactScript(name, source), name);
-                assert.ok(content.split("\n")[1].includes(`infra/instance/files/${name}`), `${name} says where its documentation is`);
+                const [shebang, pointer, ...body] = content.replace(/\n$/, "").split("\n");
+                assert.equal(shebang, source.split("\n")[0], `${name}: the shebang`);
+                assert.ok(pointer.includes(`infra/instance/files/${name}`), `${name} says where its documentation is`);
+                assert.deepEqual(body, codeLines(source), `${name}: the code is the repository's, minus comment and blank lines`);
+                if (!shebang.includes("python")) assert.match(body[0], /^set -e?uo pipefail$/, `${name}: strict mode first`);
                 const python = content.startsWith("#!/usr/bin/env python3");
                 const r = python ? run(PYTHON, ["-m", "py_compile", tmpFile(name, content)]) : shellcheck(tmpFile(name, content));
                 assert.equal(r.status, 0, `${name}:\n${r.output}`);
