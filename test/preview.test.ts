@@ -9,7 +9,8 @@ import { UNKNOWN_VALUE } from "../tools/mock-engine";
 import { observingUnknownReads, runPolicies } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
 import { PACK, silentPasses } from "./helpers/policy";
-import { engine, evaluateStack, runStack } from "./helpers/program";
+import { parseConfig } from "../infra/config";
+import { engine, evaluateStack, runProgram, runStack } from "./helpers/program";
 
 describe("mock engine: every run uses its own stack and region (issue 8 item 20)", () => {
     it("city-museum evaluated after example gets stack city-museum and eu-west-2 ARNs, and back", async () => {
@@ -25,6 +26,15 @@ describe("mock engine: every run uses its own stack and region (issue 8 item 20)
             const repo = run.engine.one("aws:ecr/repository:Repository");
             assert.match(repo.state.repositoryUrl, new RegExp(`\\.dkr\\.ecr\\.${region}\\.amazonaws\\.com/`));
         }
+    });
+
+    it("a throw inside an apply that nothing awaits fails the run, as the CLI fails `pulumi up` on an unhandled rejection", async () => {
+        const s = readStack("example");
+        const run = runProgram(parseConfig(s.raw, { stack: "example", region: s.region }));
+        // While the program evaluates, an apply whose Output nothing awaits throws (as one inside a component would).
+        pulumi.output("x").apply((v): string => { throw new Error(`thrown inside an apply nothing awaits (${v})`); });
+        await assert.rejects(run, /the program of stack example left \d+ unhandled rejection\(s\), which fail `pulumi up`:\n- Error: thrown inside an apply nothing awaits \(x\)/);
+        assert.ok((await evaluateStack("example")).resources.length > 50, "the next run is clean");
     });
 
     it("a resource's ARN region is its own AWS provider's region, not the engine's default", async () => {

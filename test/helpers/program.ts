@@ -34,17 +34,36 @@ export interface RunOptions {
     preview?: boolean;
 }
 
-/** Evaluates the whole program for a config and returns what it registered and its resolved outputs. */
+/**
+ * Evaluates the whole program for a config and returns what it registered and its resolved outputs.
+ * Rejects when the program does, and when any promise rejects unhandled during the run (a throw inside
+ * an apply whose Output nothing awaits): the Pulumi CLI's language host fails the update on an
+ * unhandled rejection (@pulumi/pulumi cmd/run/run.js), so the harness must not resolve where `pulumi up` fails.
+ */
 export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promise<ProgramRun> {
-    const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false });
-    // Loaded after the mocks are installed, as the SDK requires.
-    const { program } = require("../../infra/workbench") as typeof import("../../infra/workbench");
-    const { outputs: stackOutputs } = await program(cfg);
-    const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(stackOutputs)) outputs[k] = await value(pulumi.output(v) as any);
-    await e.settle();
-    const view = e.snapshot();
-    return { cfg, engine: view, resources: [...view.resources], outputs };
+    const unhandled = new Set<unknown>();
+    // mocha re-emits the rejections it traps to the other listeners: a Set counts each reason once.
+    const onUnhandled = (reason: unknown) => { unhandled.add(reason); };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+        const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false });
+        // Loaded after the mocks are installed, as the SDK requires.
+        const { program } = require("../../infra/workbench") as typeof import("../../infra/workbench");
+        const { outputs: stackOutputs } = await program(cfg);
+        const outputs: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(stackOutputs)) outputs[k] = await value(pulumi.output(v) as any);
+        await e.settle();
+        // Node reports a rejection as unhandled once the microtask queue drains: let it, twice over.
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        if (unhandled.size) {
+            const reasons = [...unhandled].map((r) => (r instanceof Error ? r.stack ?? r.message : String(r)).split("\n").slice(0, 4).join("\n    "));
+            throw new Error(`the program of stack ${cfg.stack} left ${unhandled.size} unhandled rejection(s), which fail \`pulumi up\`:\n- ${reasons.join("\n- ")}`);
+        }
+        const view = e.snapshot();
+        return { cfg, engine: view, resources: [...view.resources], outputs };
+    } finally {
+        process.off("unhandledRejection", onUnhandled);
+    }
 }
 
 /** Evaluates a stack of stacks/ afresh: for tests of the engine itself (per-run settings, a preview then an up). */
