@@ -2,6 +2,22 @@
  * Private ECR repository and an image built from a context under images/ and pushed there (the
  * workbench image; in cluster mode also the hub tunnel), tagged by the same context digest
  * pulumi-docker computes, so a rebuild never re-pushes a tag.
+ *
+ * Both the tag and the digest the provider compares are a pure function of the repository, not of
+ * the checkout's umask. pulumi-docker 5.x hashes each file's real mode (provider/provider.go
+ * hashContext: fsutil.Walk, then contextHashAccumulator.hashPath writes `fileMode.String()`; read at
+ * github.com/pulumi/pulumi-docker v5.1.0 e944612c and master 237b7899, which have the same
+ * hashContext; fsutil's mkstat takes `fi.Mode()`), and git records only 100644 or 100755 and checks
+ * files out with 0666/0777 minus the umask. So a checkout under umask 077 (0600/0700) would give the
+ * provider another contextDigest, an update, a rebuild, and a push of the same tag into the IMMUTABLE
+ * repository, which ECR refuses. Hence `normaliseContextModes`: before the image is registered, every
+ * file of the context the provider hashes gets git's mode (0644, or 0755 when its owner may execute
+ * it) and every directory 0755, in place. In place rather than a normalised copy elsewhere: the copy's
+ * path would be a new `build.context`, itself an input the provider diffs, so every existing stack
+ * would rebuild and re-push its tag once; in place, a stack deployed from a default-umask checkout
+ * sees no change at all. It also makes the image the same: COPY keeps the context's modes, and a 0600
+ * root-owned notebook would be unreadable by the researcher's uid 1000. Line endings are pinned by
+ * .gitattributes (`eol=lf`), and directory entries are read in sorted order.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -61,7 +77,13 @@ export class ImageRegistry extends pulumi.ComponentResource {
         new aws.ecr.LifecyclePolicy(`${name}-lifecycle`, { repository: repo.name, policy: JSON.stringify(ecrLifecyclePolicy(args.retentionDays)) }, child);
 
         const dockerfile = `${args.context}/Dockerfile`;
-        this.imageTag = imageTag(contextDigest(path.join(args.projectRoot, args.context), path.join(args.projectRoot, dockerfile)), args.buildArgs);
+        const contextDir = path.join(args.projectRoot, args.context);
+        const normalised = normaliseContextModes(contextDir, path.join(args.projectRoot, dockerfile));
+        if (normalised.length) {
+            const shown = normalised.slice(0, 5).join(", ") + (normalised.length > 5 ? `, and ${normalised.length - 5} more` : "");
+            pulumi.log.info(`${args.context}: gave ${normalised.length} paths the image build hashes git's modes (files 0644/0755, directories 0755): ${shown}`, this);
+        }
+        this.imageTag = imageTag(contextDigest(contextDir, path.join(args.projectRoot, dockerfile)), args.buildArgs);
         // Relative to where the provider runs, so another checkout path is not a change (and not a rebuild).
         const build = buildPaths(args.projectRoot, args.programDir, args.context);
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
@@ -150,34 +172,98 @@ export function goModeString(mode: number): string {
 }
 
 /**
- * The build context digest exactly as pulumi-docker's Image computes it (provider/provider.go
- * hashContext + contextHashAccumulator.hashPath, v4.x-v5.x): the Dockerfile first under the name
- * "Dockerfile" with mode 0, then every file fsutil.Walk yields (directory entries sorted by name,
- * .dockerignore applied): its slash path, its mode string and the sha256 of its content, then a NUL;
- * the sha256 of all that, in hex. Symlinks are refused (the provider hashes their target path).
+ * The mode git records for a regular file, as a checkout under umask 022 has it: 0755 when its owner
+ * may execute it, else 0644 (git read-cache-ll.h, formerly cache.h: `ce_permissions(mode)
+ * (((mode) & 0100) ? 0755 : 0644)`).
  */
-export function contextDigest(contextDir: string, dockerfile: string): string {
+export function gitFileMode(mode: number): number {
+    return mode & 0o100 ? 0o755 : 0o644;
+}
+
+export interface ContextEntry {
+    /** Slash path relative to the context. */
+    rel: string;
+    full: string;
+    isDirectory: boolean;
+    /** Permission bits on this machine (0o777 mask). */
+    mode: number;
+}
+
+/**
+ * What fsutil.Walk yields for the provider: every directory and regular file not excluded by
+ * .dockerignore (an excluded directory is not entered), directory entries sorted by name. Symlinks
+ * are refused (the provider hashes their target path), and so are names outside printable ASCII
+ * (sorting and Unicode normalisation would then depend on the file system).
+ */
+export function contextEntries(contextDir: string, dockerfile: string): ContextEntry[] {
     const patterns = readDockerignore(contextDir, dockerfile);
-    const acc = crypto.createHash("sha256");
-    const add = (file: string, rel: string, mode: number) => {
-        acc.update(rel);
-        acc.update(goModeString(mode));
-        acc.update(crypto.createHash("sha256").update(fs.readFileSync(file)).digest());
-        acc.update(Buffer.from([0]));
-    };
-    add(dockerfile, "Dockerfile", 0);
+    const out: ContextEntry[] = [];
     const walk = (relDir: string) => {
         const entries = fs.readdirSync(path.join(contextDir, relDir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         for (const e of entries) {
             const rel = relDir ? `${relDir}/${e.name}` : e.name;
             if (isIgnored(rel, patterns)) continue;
+            if (!/^[\x20-\x7e]+$/.test(e.name)) throw new Error(`build context ${contextDir}: '${rel}' has a name outside printable ASCII; rename it`);
             if (e.isSymbolicLink()) throw new Error(`build context ${contextDir} has a symlink (${rel}); replace it with a file`);
-            if (e.isDirectory()) walk(rel);
-            else if (e.isFile()) add(path.join(contextDir, rel), rel, fs.statSync(path.join(contextDir, rel)).mode & 0o777);
+            const full = path.join(contextDir, rel);
+            if (e.isDirectory()) {
+                out.push({ rel, full, isDirectory: true, mode: fs.statSync(full).mode & 0o777 });
+                walk(rel);
+            } else if (e.isFile()) out.push({ rel, full, isDirectory: false, mode: fs.statSync(full).mode & 0o777 });
         }
     };
     walk("");
+    return out;
+}
+
+/**
+ * Gives every file of the context git's mode (gitFileMode) and every directory 0755, so what the
+ * provider hashes and what the image's COPY carries are the repository's, whatever the umask of the
+ * checkout. chmod is not subject to the umask. Returns the paths it changed (none in a default checkout).
+ */
+export function normaliseContextModes(contextDir: string, dockerfile: string): string[] {
+    const changed: string[] = [];
+    for (const e of contextEntries(contextDir, dockerfile)) {
+        const want = e.isDirectory ? 0o755 : gitFileMode(e.mode);
+        if (e.mode === want) continue;
+        try {
+            fs.chmodSync(e.full, want);
+        } catch (err) {
+            throw new Error(`${e.full} has mode ${e.mode.toString(8)}; the image build needs ${want.toString(8)} (git's mode) so that its digest does not depend on the checkout's umask, and chmod failed: ${(err as Error).message}`);
+        }
+        changed.push(e.rel);
+    }
+    return changed;
+}
+
+function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: number) => number): string {
+    const acc = crypto.createHash("sha256");
+    const add = (file: string, rel: string, m: number) => {
+        acc.update(rel);
+        acc.update(goModeString(m));
+        acc.update(crypto.createHash("sha256").update(fs.readFileSync(file)).digest());
+        acc.update(Buffer.from([0]));
+    };
+    add(dockerfile, "Dockerfile", 0);
+    for (const f of files) if (!f.isDirectory) add(f.full, f.rel, mode(f.mode));
     return acc.digest("hex");
+}
+
+/**
+ * The build context digest as pulumi-docker's Image computes it (provider/provider.go hashContext +
+ * contextHashAccumulator.hashPath, v4.x-v5.x) once normaliseContextModes has run: the Dockerfile first
+ * under the name "Dockerfile" with mode 0, then every file fsutil.Walk yields (directory entries sorted
+ * by name, .dockerignore applied): its slash path, its mode string and the sha256 of its content, then
+ * a NUL; the sha256 of all that, in hex. The mode is git's (gitFileMode), never this checkout's, so the
+ * digest is a pure function of the repository.
+ */
+export function contextDigest(contextDir: string, dockerfile: string): string {
+    return digestOf(dockerfile, contextEntries(contextDir, dockerfile), gitFileMode);
+}
+
+/** The same with the modes on this machine: exactly what the provider hashes (equal to contextDigest after normaliseContextModes). */
+export function providerContextDigest(contextDir: string, dockerfile: string): string {
+    return digestOf(dockerfile, contextEntries(contextDir, dockerfile), (m) => m);
 }
 
 /** Deterministic tag from the context digest and the build args: a new tag exactly when pulumi-docker would rebuild. */

@@ -14,12 +14,15 @@
  * `ec2.Instance.userDataBase64` (@pulumi/aws 7.x: "gzip-encoded user data must be base64-encoded and
  * passed via this argument to avoid corruption"; cloud-init decompresses gzip user data itself,
  * cloudinit/user_data.py `convert_string`), which keeps it far under the limit; `renderUserData`
- * refuses any input whose compressed document would pass USER_DATA_BUDGET_BYTES.
+ * refuses any input whose compressed document would pass USER_DATA_BUDGET_BYTES, measured on the
+ * bytes sent. The compression is ./gzip.ts, not node:zlib: the bytes must not depend on the machine
+ * or the Node release that renders them, or a deploy from another machine replaces every workstation.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as YAML from "yaml";
+import { deterministicGzip } from "./gzip";
 import type { AccessMode } from "../config";
 import { MOUNTS, PORTS as WORKBENCH_PORTS, RESEARCHER_UID, SSH_KEY_LIMITS } from "../constants";
 import { checkSshPublicKey } from "../config/ssh";
@@ -397,9 +400,9 @@ export function renderUserData(p: UserDataParams): string {
     return text;
 }
 
-/** gzip at the highest level, with a zero mtime so the same document always gives the same bytes. */
-function gzipUserData(text: string): Buffer {
-    return zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+/** The bytes sent: gzip (./gzip.ts) of the UTF-8 document, the same from every machine and Node release. */
+export function gzipUserData(text: string): Buffer {
+    return deterministicGzip(Buffer.from(text, "utf8"));
 }
 
 /** The user data for `ec2.Instance.userDataBase64`: the #cloud-config document, gzip, base64. */
@@ -407,7 +410,8 @@ export function renderUserDataBase64(p: UserDataParams): string {
     return gzipUserData(renderUserData(p)).toString("base64");
 }
 
-/** The #cloud-config text back from `userDataBase64` (for policies and tests that read it). */
+/** The #cloud-config text back from `userDataBase64` (for policies and tests that read it). Inflating has
+ *  one correct result, so node:zlib is fine here (and an implementation independent of the encoder). */
 export function decodeUserDataBase64(b64: string): string {
     const raw = Buffer.from(b64, "base64");
     return (raw[0] === 0x1f && raw[1] === 0x8b ? zlib.gunzipSync(raw) : raw).toString("utf8");
