@@ -10,7 +10,10 @@
  * stack, where computed values are unknown; checks that need them are listed as deferred to `up`.
  * `--policy-config FILE` takes the CLI's `--policy-pack-config` format.
  *
- * Exit codes: 0 clean, 1 mandatory policy violations, 2 invalid config or usage.
+ * It also checks every name, description, identifier and enumerated value against the rules of the API
+ * that receives it (tools/api-rules: AWS's service models, the provider's validation, Kubernetes' syntax).
+ *
+ * Exit codes: 0 clean, 1 mandatory policy violations or a value the API would refuse, 2 invalid config or usage.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -20,6 +23,8 @@ import { installMockEngine, RecordedResource } from "./mock-engine";
 import { canonical, diffManifests, Manifest, manifestResources, renderDiff, serializeManifest } from "./manifest";
 import { PackConfig, runPolicies } from "./policy-runner";
 import { listStacks, readStack } from "./stacks";
+import { checkApiRules, renderFinding } from "./api-rules/check";
+import { loadTable } from "./api-rules/generate";
 
 export interface PlanOptions {
     stack: string;
@@ -164,6 +169,14 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         }
     }
 
+    // Every name, description, identifier and enumerated value against the rules of the API that receives it.
+    const table = loadTable();
+    const api = checkApiRules(resources, table);
+    out.push("");
+    out.push(`AWS and Kubernetes API rules: ${api.checked} value(s) checked against AWS's service models (botocore ${table.botocore}), the provider's validation and Kubernetes' name syntax${api.deferred ? `; ${api.deferred} unknown until \`up\`, checked there` : ""}: ${api.findings.length} refused`);
+    for (const f of api.findings) out.push(`  ✘ ${renderFinding(f)}`);
+    if (api.findings.length === 0) out.push("  ✔ nothing AWS or Kubernetes would refuse");
+
     const c = wb.cost;
     out.push("");
     out.push(`Cost estimate (${c.currency}, list prices of ${c.priceDate}; excludes ${c.excludes}):`);
@@ -231,12 +244,14 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         out.push(renderDiff(diffManifests(base, manifest)));
     }
     out.push("");
+    const refused = api.findings.length;
+    if (refused) out.push(`FAILED: ${refused} value(s) the receiving API would refuse (listed under "API rules"); \`pulumi up\` would fail on them.`);
     out.push(policy.mandatory
         ? `FAILED: ${policy.mandatory} mandatory policy violation(s).`
         : deferred.length
             ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
-            : "OK: the stack is clean under the policy pack.");
-    return { exitCode: policy.mandatory ? 1 : 0, output: out.join("\n") + "\n", manifest };
+            : refused ? "The policy pack found no violation." : "OK: the stack is clean under the policy pack.");
+    return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest };
 }
 
 async function main() {

@@ -32,6 +32,8 @@ const APT = [
     ["python3-pip", () => py("import pip")],
     ["python3-setuptools", () => py("import setuptools")],
     ["systemd", () => has("systemd-analyze")],
+    // test/api-rules.test.ts compares tools/api-rules/aws-api-rules.json with AWS's service models (botocore's).
+    ["python3-botocore", () => [process.env.ARCHAEO_BOTOCORE_PYTHON, "python3", PYTHON].some((p) => p && spawnSync(p, ["-c", "import botocore"], { stdio: "ignore" }).status === 0)],
 ];
 
 function has(cmd) {

@@ -113,6 +113,8 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
 
     new GpuCapacity("archaeo-gpu", {
         clusterName: eks.clusterName, clusterArn: eks.clusterArn, clusterNameValue: clusterName, roleNamePrefix: namePrefix,
+        // `${clusterName}-karpenter` as before wherever that fitted SQS's 80 characters.
+        interruptionQueueName: physicalName(cfg, ["karpenter"], 80),
         clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, keyArn: f.keyArn,
         gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch, tags,
         k8sProvider, dependsOn: eks.ready,
@@ -123,6 +125,9 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         : undefined;
     const storage = new ClusterStorage("archaeo-storage", {
         institution: cfg.institution, stack: cfg.stack, namePrefix, vpcId: network.vpcId, vpcCidr: cfg.vpcCidr,
+        // The vault keeps `${namePrefix}-homes` (46 at most: it never needed shortening, and a protected vault must not be
+        // renamed); the copy vault and the plan are the same names as before wherever those fitted AWS Backup's 50.
+        backupNames: { vault: `${namePrefix}-homes`, copyVault: physicalName(cfg, ["homes-copy"], 50), plan: physicalName(cfg, ["homes-daily"], 50) },
         privateSubnetIds: network.privateSubnetIds, keyArn: f.keyArn, partition: ctx.partition, researcherIds: cfg.researchers.map((r) => r.id),
         backup: cfg.backup, copyProvider, k8sProvider, protect: cfg.protectData, dependsOn: eks.ready,
     }, opts);

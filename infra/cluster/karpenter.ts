@@ -25,6 +25,8 @@ export interface GpuCapacityArgs {
     clusterArn: pulumi.Input<string>;
     /** Plain cluster name for IAM condition keys and discovery tags. */
     clusterNameValue: string;
+    /** Name of the interruption queue: SQS allows 1-80 of a-zA-Z0-9-_ (physicalName(cfg, ["karpenter"], 80)). */
+    interruptionQueueName: string;
     roleNamePrefix: string;
     /** The EKS cluster security group, attached to every node Karpenter launches. */
     clusterSecurityGroupId: pulumi.Input<string>;
@@ -66,7 +68,7 @@ export class GpuCapacity extends pulumi.ComponentResource {
         const nodeAccess = new aws.eks.AccessEntry(`${name}-node-access`, { clusterName: args.clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, child);
 
         const queue = new aws.sqs.Queue(`${name}-interruptions`, {
-            name: `${args.clusterNameValue}-karpenter`,
+            name: args.interruptionQueueName,
             messageRetentionSeconds: 300,
             kmsMasterKeyId: args.keyArn,
         }, child);

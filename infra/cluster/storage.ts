@@ -12,7 +12,13 @@ import { awsManagedPolicyArn } from "../arn";
 export interface ClusterStorageArgs {
     institution: string;
     stack: string;
+    /** Prefix of the EFS, security group and backup role names (at most 40 characters). */
     namePrefix: string;
+    /**
+     * AWS Backup names (1-50 of a-zA-Z0-9-_ for vaults, a-zA-Z0-9-_. for plans: the AWS Backup API model),
+     * from physicalName(cfg, [...], 50) so they fit whatever the prefix.
+     */
+    backupNames: { vault: string; copyVault: string; plan: string };
     vpcId: pulumi.Input<string>;
     vpcCidr: string;
     privateSubnetIds: pulumi.Input<string>[];
@@ -73,14 +79,14 @@ export class ClusterStorage extends pulumi.ComponentResource {
         });
 
         // AWS Backup: daily recovery points of the homes, in a vault encrypted with the stack key.
-        const vault = new aws.backup.Vault(`${name}-vault`, { name: `${args.namePrefix}-homes`, kmsKeyArn: args.keyArn }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+        const vault = new aws.backup.Vault(`${name}-vault`, { name: args.backupNames.vault, kmsKeyArn: args.keyArn }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
         const copyVault = args.backup.copy
-            ? new aws.backup.Vault(`${name}-vault-copy`, { name: `${args.namePrefix}-homes-copy`, kmsKeyArn: args.backup.copy.kmsKeyArn }, {
+            ? new aws.backup.Vault(`${name}-vault-copy`, { name: args.backupNames.copyVault, kmsKeyArn: args.backup.copy.kmsKeyArn }, {
                 parent: this, provider: args.copyProvider, protect: args.protect, retainOnDelete: args.protect,
             })
             : undefined;
         const plan = new aws.backup.Plan(`${name}-plan`, {
-            name: `${args.namePrefix}-homes-daily`,
+            name: args.backupNames.plan,
             rules: [{
                 ruleName: "daily",
                 targetVaultName: vault.name,

@@ -39,6 +39,8 @@ const HOSTNAME = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 /** Role session names (sts:AssumeRole RoleSessionName): 2-64 of [\w+=,.@-]. */
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 export const MAX_RESEARCHERS = 50;
+/** AWS Budgets' most subscribers per notification (botocore budgets CreateBudget NotificationsWithSubscribers[].Subscribers max 11). */
+export const MAX_BUDGET_SUBSCRIBERS = 11;
 
 /**
  * EKS versions accepted, all in EKS standard support (1.34 until 2026-12-02, 1.35 until 2027-03-27;
@@ -293,6 +295,8 @@ function budgetSection(r: Reader): StackConfig["budget"] {
     const alertEmails = r.list("budgetAlertEmails");
     if (alertEmails.length === 0) r.fail("budgetAlertEmails", "needs at least one e-mail address to alert about spend");
     alertEmails.forEach((e, i) => { if (!EMAIL.test(e)) r.fail(`budgetAlertEmails[${i}]`, `'${e}' is not an e-mail address`); });
+    // AWS Budgets: 1-11 subscribers per notification (its model's NotificationsWithSubscribers[].Subscribers; tools/api-rules checks it too).
+    if (alertEmails.length > MAX_BUDGET_SUBSCRIBERS) r.fail("budgetAlertEmails", `has ${alertEmails.length} addresses; AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification (use a mailing list address)`);
     return { monthlyUsd, alertEmails };
 }
 

@@ -119,7 +119,8 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
     }, opts);
 
     new Budget("archaeo-budget", {
-        budgetName: resourcePrefix(cfg),
+        // AWS Budgets allows 100 characters (its model's BudgetName): the same name as before wherever it fitted.
+        budgetName: physicalName(cfg, [], 100),
         monthlyUsd: cfg.budget.monthlyUsd,
         tagKey: COST_TAG,
         tagValue: resourcePrefix(cfg),

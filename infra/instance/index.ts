@@ -7,7 +7,7 @@ import type { InstanceStackConfig } from "../config";
 import type { Foundation, StackContext } from "../foundation";
 import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
 import { researcherInstancePolicy } from "../iam";
-import { physicalName, researcherSsmPath, snapshotTargetTag, standardTags } from "../tags";
+import { physicalName, researcherSsmPath, snapshotTargetTag, stackSlug, standardTags } from "../tags";
 import { connectInfo, ResearcherConnect } from "./connect";
 import { Network } from "./network";
 import { WorkspaceSnapshots } from "./snapshots";
@@ -36,7 +36,8 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
     const snapshotTag = snapshotTargetTag(cfg);
     new WorkspaceSnapshots("archaeo-snapshots", {
         roleName: physicalName(cfg, ["dlm"], 64),
-        description: `Daily snapshots of the ${cfg.institution} (${cfg.stack}) workspaces, ${cfg.backup.retentionDays} kept`,
+        // DLM allows only [0-9A-Za-z _-] in a description (AWS's DLM model): no parentheses or commas.
+        description: `Daily snapshots of the ${cfg.institution} ${stackSlug(cfg.stack)} workspaces - ${cfg.backup.retentionDays} kept`,
         partition: ctx.partition, region: cfg.region, targetTag: snapshotTag, backup: cfg.backup, keyArn: f.keyArn,
     }, opts);
 

@@ -50,7 +50,8 @@ export class Network extends pulumi.ComponentResource {
         const sg = new aws.ec2.SecurityGroup(`${name}-workstation-sg`, {
             vpcId: vpc.id,
             // Constant: a security group's description is immutable, and switching access modes must not replace the group.
-            description: "Archaeo workstation: inbound only as the stack's access mode allows",
+            // EC2 allows only a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* here (no apostrophe): tools/api-rules checks it.
+            description: "Archaeo workstation: inbound only as the access mode of the stack allows",
             tags: { Name: `${name}-workstation-sg`, "archaeo-access-mode": args.accessMode },
         }, child);
         // Outbound: SSM, ECR, S3 and package mirrors over HTTPS need egress; the provider removes AWS's default egress rule.

@@ -1,0 +1,561 @@
+/**
+ * Which AWS API member each value the program sends lands in, per Pulumi resource type.
+ *
+ * The constraints themselves are not written here: `model` members are read from AWS's published
+ * service models (botocore's, the ones the AWS CLI and boto3 validate with) into the generated table
+ * `aws-api-rules.json` (`npm run gen:api-rules`). Where AWS's model states a rule only in the member's
+ * documentation (EC2, S3, SQS, CloudTrail, Backup names), the rule is written here with the exact quote
+ * it comes from (`doc`), and the table test checks that the quote is still in the model's text. Where
+ * the Pulumi provider adds its own validation (it wraps the Terraform AWS provider) or names things
+ * itself (autonaming), `provider` cites the file.
+ *
+ * Path syntax, for Pulumi inputs and API members alike: dotted names; `[]` steps into every list element,
+ * `{}` into every map value, `{key}` into every map key (`tags{key}`). A Pulumi input that is a list or a
+ * map where the API has one value (DLM `times`, a string in Pulumi and a list in the API) is walked the
+ * same way: a scalar met by `[]` counts as a list of one.
+ *
+ * Every top-level input of every type the program registers is either bound here or listed in
+ * `unchecked` with the reason; a type with no entry is a finding (test/api-rules.test.ts).
+ */
+
+/** A rule a model states in prose, or a provider enforces in code. Patterns are whole-value (AWS validates with Java's `matches`). */
+export interface Constraint {
+    readonly min?: number;
+    readonly max?: number;
+    readonly pattern?: string;
+    readonly enum?: readonly (string | number)[];
+    /** Refused prefixes ("sg-", "aws:", "alias/aws/"). */
+    readonly notPrefix?: readonly string[];
+    readonly notSuffix?: readonly string[];
+    /** S3 bucket names: no IPv4 address form, no adjacent periods. */
+    readonly bucketName?: true;
+}
+
+export type RuleSource =
+    /** A member of AWS's service model: `<service>:<Operation>:<member path>`, constraints from the generated table. */
+    | { readonly model: string; readonly alsoAllowed?: { readonly values: readonly string[]; readonly doc: string; readonly quote: string } }
+    /** A rule AWS's model states in the documentation of `doc`; `quote` must appear in it verbatim. */
+    | { readonly doc: string; readonly quote: string; readonly rule: Constraint }
+    /** A rule the Pulumi AWS provider (or the Terraform provider it wraps) enforces: `provider` names the file and function. */
+    | { readonly provider: string; readonly rule: Constraint };
+
+export interface Binding {
+    /** Pulumi input path. */
+    readonly prop: string;
+    readonly rules: readonly RuleSource[];
+}
+
+export interface Autoname {
+    /** The input Pulumi fills when the program leaves it out: `<logical name>-<7 hex>`. */
+    readonly prop: string;
+    /** The provider's limit for the generated name (it refuses the resource when name + suffix is longer). */
+    readonly maxLength: number;
+    readonly source: string;
+}
+
+export interface TypeRules {
+    readonly bindings: readonly Binding[];
+    readonly autoname?: Autoname;
+    /** Top-level inputs with no name, description, identifier or enumerated value of ours, and why. */
+    readonly unchecked?: Readonly<Record<string, string>>;
+}
+
+// ---- reasons an input is not checked here --------------------------------------------------------------
+const REF = "an id or ARN another resource or AWS returns (AWS issued it)";
+const DOC = "a JSON document: judged by the policy pack and the IAM simulator tests";
+const FLAG = "a boolean or number with no API constraint beyond its type";
+const SECRET = "a secret value (random.RandomPassword or user data), never a name";
+const USERDATA = "user data: size-checked by infra/instance/userdata.ts against EC2's 16 KiB limit; schema-checked by cloud-init";
+
+// ---- shared rules ---------------------------------------------------------------------------------------
+const PULUMI_AWS = "pulumi-aws provider/resources.go (tfbridge.AutoName / SetAutonaming(255, \"-\"))";
+/** AWS's tag rules for services whose model carries none (EC2, S3, SQS, ...): the Resource Groups Tagging API, and EC2's documented 127 and `aws:`. */
+const TAG_KEY: RuleSource[] = [
+    { model: "resourcegroupstaggingapi:TagResources:Tags{key}" },
+    { doc: "ec2:CreateTags:Tags[].Key", quote: "Tag keys are case-sensitive and accept a maximum of 127 Unicode characters. May not begin with aws:", rule: { max: 127, notPrefix: ["aws:"] } },
+];
+const TAG_VALUE: RuleSource[] = [{ model: "resourcegroupstaggingapi:TagResources:Tags{}" }];
+const tags = (prop = "tags"): Binding[] => [{ prop: `${prop}{key}`, rules: TAG_KEY }, { prop: `${prop}{}`, rules: TAG_VALUE }];
+/** The strictest tag rules of a service the default tags reach (IAM, EFS, CloudWatch Logs, DLM): every resource gets them. */
+const DEFAULT_TAG_KEY: RuleSource[] = [...TAG_KEY, { model: "iam:CreateRole:Tags[].Key" }, { model: "efs:CreateFileSystem:Tags[].Key" }, { model: "logs:CreateLogGroup:tags{key}" }, { model: "dlm:CreateLifecyclePolicy:Tags{key}" }];
+const DEFAULT_TAG_VALUE: RuleSource[] = [...TAG_VALUE, { model: "iam:CreateRole:Tags[].Value" }, { model: "efs:CreateFileSystem:Tags[].Value" }, { model: "logs:CreateLogGroup:tags{}" }, { model: "dlm:CreateLifecyclePolicy:Tags{}" }];
+
+/** EC2's character set for security group names, descriptions and rule descriptions (VPC). */
+const EC2_SG_CHARS = "[a-zA-Z0-9. _\\-:/()#,@\\[\\]+=&;{}!$*]*";
+const SG_RULE_DESCRIPTION: RuleSource = {
+    doc: "ec2:AuthorizeSecurityGroupIngress:IpPermissions[].IpRanges[].Description",
+    quote: "Constraints: Up to 255 characters in length. Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*",
+    rule: { max: 255, pattern: EC2_SG_CHARS },
+};
+const IP_PROTOCOL: RuleSource = {
+    provider: "terraform-provider-aws internal/service/vpc/security_group_ingress_rule.go (ip_protocol: tcp, udp, icmp, icmpv6, -1 or a protocol number)",
+    rule: { pattern: "tcp|udp|icmp|icmpv6|-1|[0-9]{1,3}" },
+};
+const PORT: RuleSource = { model: "ec2:AuthorizeSecurityGroupIngress:IpPermissions[].FromPort" };
+
+const S3_BUCKET: RuleSource[] = [
+    { doc: "s3:CreateBucket:Bucket", quote: "see Bucket naming rules in the Amazon S3 User Guide", rule: { min: 3, max: 63, pattern: "[a-z0-9][a-z0-9.-]*[a-z0-9]", bucketName: true, notPrefix: ["xn--", "sthree-", "amzn-s3-demo-"], notSuffix: ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] } },
+];
+const bucketRef = (): Binding => ({ prop: "bucket", rules: S3_BUCKET });
+
+const ROLE_NAME: RuleSource = { model: "iam:CreateRole:RoleName" };
+const KMS_KEY_ID_SSM: RuleSource = { model: "ssm:PutParameter:KeyId" };
+const EKS_CLUSTER: RuleSource = { model: "eks:CreateCluster:name" };
+
+export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
+    "pulumi:providers:aws": {
+        bindings: [
+            { prop: "defaultTags.tags{key}", rules: DEFAULT_TAG_KEY },
+            { prop: "defaultTags.tags{}", rules: DEFAULT_TAG_VALUE },
+            // The region list AWS's models enumerate: S3's location constraints, which leave out us-east-1 (the default).
+            { prop: "region", rules: [{ model: "s3:CreateBucket:CreateBucketConfiguration.LocationConstraint", alsoAllowed: { values: ["us-east-1"], doc: "s3:CreateBucket:CreateBucketConfiguration.LocationConstraint", quote: "the bucket is created in the US East (N. Virginia) Region (us-east-1) by default" } }] },
+        ],
+        unchecked: { skipCredentialsValidation: FLAG, skipRegionValidation: FLAG },
+    },
+    "pulumi:providers:kubernetes": { bindings: [], unchecked: { kubeconfig: "the cluster's kubeconfig (endpoint and CA from EKS)", enableServerSideApply: FLAG } },
+    "random:index/randomPassword:RandomPassword": { bindings: [], unchecked: { length: FLAG, special: FLAG } },
+    "docker:index/image:Image": {
+        bindings: [{ prop: "imageName", rules: [{ provider: "distribution/reference regexp.go (the Docker reference grammar: repository path and tag)", rule: { max: 255 + 1 + 128, pattern: "[a-z0-9.-]+(:[0-9]+)?/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}" } }] }],
+        unchecked: { build: "the build context and args (hashed into the tag by infra/foundation/registry.ts)", buildOnPreview: FLAG, registry: "the registry login (ECR's authorization token)", skipPush: FLAG },
+    },
+
+    // ---- foundation --------------------------------------------------------------------------------------
+    "aws:kms/key:Key": {
+        bindings: [
+            { prop: "description", rules: [{ model: "kms:CreateKey:Description" }] },
+            { prop: "keyUsage", rules: [{ model: "kms:CreateKey:KeyUsage" }] },
+            { prop: "customerMasterKeySpec", rules: [{ model: "kms:CreateKey:CustomerMasterKeySpec" }] },
+            { prop: "deletionWindowInDays", rules: [{ model: "kms:ScheduleKeyDeletion:PendingWindowInDays" }] },
+            ...tags(),
+        ],
+        unchecked: { policy: DOC, enableKeyRotation: FLAG },
+    },
+    "aws:kms/alias:Alias": {
+        bindings: [{
+            prop: "name", rules: [
+                { model: "kms:CreateAlias:AliasName" },
+                { doc: "kms:CreateAlias:AliasName", quote: "This value must begin with alias/ followed by a name", rule: { pattern: "alias/.+" } },
+                { doc: "kms:CreateAlias:AliasName", quote: "The alias name cannot begin with alias/aws/ .", rule: { notPrefix: ["alias/aws/"] } },
+            ],
+        }],
+        unchecked: { targetKeyId: REF },
+    },
+    "aws:s3/bucket:Bucket": { bindings: [{ prop: "bucket", rules: S3_BUCKET }, ...tags()], unchecked: { forceDestroy: FLAG } },
+    "aws:s3/bucketVersioning:BucketVersioning": {
+        bindings: [bucketRef(), { prop: "versioningConfiguration.status", rules: [{ model: "s3:PutBucketVersioning:VersioningConfiguration.Status" }] }, { prop: "versioningConfiguration.mfaDelete", rules: [{ model: "s3:PutBucketVersioning:VersioningConfiguration.MFADelete" }] }],
+    },
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
+        bindings: [bucketRef()],
+        unchecked: { blockPublicAcls: FLAG, blockPublicPolicy: FLAG, ignorePublicAcls: FLAG, restrictPublicBuckets: FLAG },
+    },
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": {
+        bindings: [bucketRef(), { prop: "rule.objectOwnership", rules: [{ model: "s3:PutBucketOwnershipControls:OwnershipControls.Rules[].ObjectOwnership" }] }],
+    },
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {
+        bindings: [bucketRef(), { prop: "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", rules: [{ model: "s3:PutBucketEncryption:ServerSideEncryptionConfiguration.Rules[].ApplyServerSideEncryptionByDefault.SSEAlgorithm" }] }],
+        unchecked: {},
+    },
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
+        bindings: [
+            bucketRef(),
+            { prop: "rules[].id", rules: [{ doc: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].ID", quote: "The value cannot be longer than 255 characters.", rule: { max: 255 } }] },
+            { prop: "rules[].status", rules: [{ model: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].Status" }] },
+        ],
+    },
+    "aws:s3/bucketPolicy:BucketPolicy": { bindings: [bucketRef()], unchecked: { policy: DOC } },
+    "aws:cloudtrail/trail:Trail": {
+        bindings: [
+            {
+                prop: "name", rules: [{
+                    doc: "cloudtrail:CreateTrail:Name",
+                    quote: "Contain only ASCII letters (a-z, A-Z), numbers (0-9), periods (.), underscores (_), or dashes (-) Start with a letter or number, and end with a letter or number Be between 3 and 128 characters Have no adjacent periods, underscores or dashes.",
+                    rule: { min: 3, max: 128, pattern: "[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-]))*[A-Za-z0-9]" },
+                }],
+            },
+            { prop: "s3BucketName", rules: S3_BUCKET },
+            ...tags(),
+        ],
+        unchecked: { advancedEventSelectors: "CloudTrail event selectors: judged by the pack's audit rules", enableLogFileValidation: FLAG, enableLogging: FLAG, includeGlobalServiceEvents: FLAG, isMultiRegionTrail: FLAG, kmsKeyId: REF },
+    },
+    "aws:ecr/repository:Repository": {
+        bindings: [
+            { prop: "name", rules: [{ model: "ecr:CreateRepository:repositoryName" }] },
+            { prop: "imageTagMutability", rules: [{ model: "ecr:CreateRepository:imageTagMutability" }] },
+            { prop: "encryptionConfigurations[].encryptionType", rules: [{ model: "ecr:CreateRepository:encryptionConfiguration.encryptionType" }] },
+            ...tags(),
+        ],
+        unchecked: { forceDelete: FLAG, imageScanningConfiguration: FLAG },
+    },
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": {
+        bindings: [{ prop: "repository", rules: [{ model: "ecr:PutLifecyclePolicy:repositoryName" }] }, { prop: "policy", rules: [{ model: "ecr:PutLifecyclePolicy:lifecyclePolicyText" }] }],
+    },
+    "aws:budgets/budget:Budget": {
+        bindings: [
+            { prop: "name", rules: [{ model: "budgets:CreateBudget:Budget.BudgetName" }] },
+            { prop: "budgetType", rules: [{ model: "budgets:CreateBudget:Budget.BudgetType" }] },
+            { prop: "timeUnit", rules: [{ model: "budgets:CreateBudget:Budget.TimeUnit" }] },
+            { prop: "limitAmount", rules: [{ model: "budgets:CreateBudget:Budget.BudgetLimit.Amount" }] },
+            { prop: "limitUnit", rules: [{ model: "budgets:CreateBudget:Budget.BudgetLimit.Unit" }] },
+            { prop: "costFilters[].values[]", rules: [{ model: "budgets:CreateBudget:Budget.CostFilters{}[]" }] },
+            { prop: "notifications", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers" }] },
+            { prop: "notifications[].comparisonOperator", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.ComparisonOperator" }] },
+            { prop: "notifications[].notificationType", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.NotificationType" }] },
+            { prop: "notifications[].thresholdType", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.ThresholdType" }] },
+            { prop: "notifications[].threshold", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.Threshold" }] },
+            { prop: "notifications[].subscriberEmailAddresses", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers" }] },
+            { prop: "notifications[].subscriberEmailAddresses[]", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers[].Address" }] },
+            { prop: "costFilters[].name", rules: [{ provider: "terraform-provider-aws internal/service/budgets/budget.go (cost_filter name: the CostFilters keys AWS Budgets accepts)", rule: { enum: ["AZ", "BillingEntity", "CostCategory", "InstanceType", "InvoicingEntity", "LegalEntityName", "LinkedAccount", "Operation", "PurchaseType", "Region", "Service", "TagKeyValue", "UsageType", "UsageTypeGroup", "RecordType", "OperatingSystem", "TenancyType", "ScopeType", "PlatformType", "SubscriptionId", "Tenancy", "DatabaseEngine", "CacheEngine", "DeploymentOption", "ResourceId"] } }] },
+        ],
+    },
+    "aws:sqs/queue:Queue": {
+        bindings: [
+            { prop: "name", rules: [{ doc: "sqs:CreateQueue:QueueName", quote: "A queue name can have up to 80 characters. Valid values: alphanumeric characters, hyphens ( - ), and underscores ( _ ).", rule: { min: 1, max: 80, pattern: "[A-Za-z0-9_-]+(\\.fifo)?" } }] },
+            { prop: "messageRetentionSeconds", rules: [{ doc: "sqs:CreateQueue:Attributes", quote: "An integer from 60 seconds (1 minute) to 1,209,600 seconds (14 days)", rule: { min: 60, max: 1209600 } }] },
+            ...tags(),
+        ],
+        unchecked: { kmsMasterKeyId: REF },
+    },
+    "aws:sqs/queuePolicy:QueuePolicy": { bindings: [], unchecked: { policy: DOC, queueUrl: REF } },
+    "aws:cloudwatch/logGroup:LogGroup": {
+        bindings: [
+            { prop: "name", rules: [{ model: "logs:CreateLogGroup:logGroupName" }] },
+            { prop: "retentionInDays", rules: [{ doc: "logs:PutRetentionPolicy:retentionInDays", quote: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653.", rule: { enum: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } }] },
+            { prop: "tags{key}", rules: [{ model: "logs:CreateLogGroup:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "logs:CreateLogGroup:tags{}" }] },
+        ],
+        unchecked: { kmsKeyId: REF },
+    },
+    "aws:cloudwatch/eventRule:EventRule": {
+        bindings: [
+            { prop: "name", rules: [{ model: "events:PutRule:Name" }] },
+            { prop: "description", rules: [{ model: "events:PutRule:Description" }] },
+            { prop: "eventPattern", rules: [{ model: "events:PutRule:EventPattern" }] },
+            ...tags(),
+        ],
+        autoname: { prop: "name", maxLength: 64, source: `${PULUMI_AWS}: aws_cloudwatch_event_rule AutoName("name", 64, "-")` },
+    },
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        bindings: [{ prop: "targetId", rules: [{ model: "events:PutTargets:Targets[].Id" }] }, { prop: "rule", rules: [{ model: "events:PutTargets:Rule" }] }],
+        autoname: { prop: "targetId", maxLength: 255, source: `${PULUMI_AWS}: aws_cloudwatch_event_target AutoName("targetId", 255, "-")` },
+        unchecked: { arn: REF },
+    },
+
+    // ---- identity -----------------------------------------------------------------------------------------
+    "aws:iam/role:Role": {
+        bindings: [
+            { prop: "name", rules: [ROLE_NAME] },
+            { prop: "description", rules: [{ model: "iam:CreateRole:Description" }] },
+            { prop: "maxSessionDuration", rules: [{ model: "iam:CreateRole:MaxSessionDuration" }] },
+            { prop: "assumeRolePolicy", rules: [{ model: "iam:CreateRole:AssumeRolePolicyDocument" }] },
+            { prop: "tags{key}", rules: [{ model: "iam:CreateRole:Tags[].Key" }] },
+            { prop: "tags{}", rules: [{ model: "iam:CreateRole:Tags[].Value" }] },
+        ],
+        autoname: { prop: "name", maxLength: 64, source: `${PULUMI_AWS}: aws_iam_role AutoName("name", 64, "-")` },
+    },
+    "aws:iam/rolePolicy:RolePolicy": {
+        bindings: [{ prop: "name", rules: [{ model: "iam:PutRolePolicy:PolicyName" }] }, { prop: "role", rules: [ROLE_NAME] }, { prop: "policy", rules: [{ model: "iam:PutRolePolicy:PolicyDocument" }] }],
+        autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-") (no override for aws_iam_role_policy)` },
+    },
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": { bindings: [{ prop: "role", rules: [ROLE_NAME] }, { prop: "policyArn", rules: [{ model: "iam:AttachRolePolicy:PolicyArn" }] }] },
+    "aws:iam/instanceProfile:InstanceProfile": {
+        bindings: [
+            { prop: "name", rules: [{ model: "iam:CreateInstanceProfile:InstanceProfileName" }] },
+            { prop: "role", rules: [ROLE_NAME] },
+            { prop: "tags{key}", rules: [{ model: "iam:CreateInstanceProfile:Tags[].Key" }] },
+            { prop: "tags{}", rules: [{ model: "iam:CreateInstanceProfile:Tags[].Value" }] },
+        ],
+        autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-")` },
+    },
+    "aws:ssm/parameter:Parameter": {
+        bindings: [
+            { prop: "name", rules: [{ model: "ssm:PutParameter:Name" }, { doc: "ssm:PutParameter:Name", quote: "The maximum length for a parameter name that you specify is 1011 characters. This count of 1011 characters includes the characters in the ARN that precede the name you specify.", rule: { max: 1011 - "arn:aws-us-gov:ssm:ap-southeast-4:123456789012:parameter".length } }, { doc: "ssm:PutParameter:Name", quote: "Parameter names can include only the following symbols and letters: a-zA-Z0-9_.-", rule: { pattern: "/?[a-zA-Z0-9_.\\-/]+" } }, { doc: "ssm:PutParameter:Name", quote: "A parameter name can't be prefixed with \" aws \" or \" ssm \" (case-insensitive).", rule: { pattern: "(?!/?(?:[aA][wW][sS]|[sS][sS][mM]))[\\s\\S]*" } }] },
+            { prop: "description", rules: [{ model: "ssm:PutParameter:Description" }] },
+            { prop: "type", rules: [{ model: "ssm:PutParameter:Type" }] },
+            { prop: "tier", rules: [{ model: "ssm:PutParameter:Tier" }] },
+            { prop: "keyId", rules: [KMS_KEY_ID_SSM] },
+            { prop: "tags{key}", rules: [{ model: "ssm:PutParameter:Tags[].Key" }] },
+            { prop: "tags{}", rules: [{ model: "ssm:PutParameter:Tags[].Value" }] },
+        ],
+        unchecked: { value: SECRET },
+    },
+
+    // ---- network ------------------------------------------------------------------------------------------
+    "aws:ec2/vpc:Vpc": { bindings: [{ prop: "cidrBlock", rules: [{ provider: "terraform-provider-aws internal/service/ec2/vpc_.go (cidr_block: verify.ValidIPv4CIDRNetworkAddress)", rule: { pattern: "(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/(?:1[6-9]|2[0-8])" } }] }, ...tags()], unchecked: { enableDnsHostnames: FLAG, enableDnsSupport: FLAG } },
+    "aws:ec2/subnet:Subnet": {
+        bindings: [{ prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] }, ...tags()],
+        unchecked: { cidrBlock: "a subnet of the VPC CIDR computed by infra (tested in the network tests)", mapPublicIpOnLaunch: FLAG, vpcId: REF },
+    },
+    "aws:ec2/internetGateway:InternetGateway": { bindings: tags(), unchecked: { vpcId: REF } },
+    "aws:ec2/routeTable:RouteTable": { bindings: tags(), unchecked: { routes: "routes to ids other resources return", vpcId: REF } },
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": { bindings: [], unchecked: { routeTableId: REF, subnetId: REF } },
+    "aws:ec2/vpcEndpoint:VpcEndpoint": {
+        bindings: [{ prop: "vpcEndpointType", rules: [{ model: "ec2:CreateVpcEndpoint:VpcEndpointType" }] }, { prop: "serviceName", rules: [{ provider: "AWS service endpoint names: com.amazonaws.<region>.<service>", rule: { pattern: "com\\.amazonaws\\.[a-z0-9-]+\\.[a-z0-9.-]+" } }] }, ...tags()],
+        unchecked: { routeTableIds: REF, vpcId: REF },
+    },
+    "aws:ec2/securityGroup:SecurityGroup": {
+        bindings: [
+            { prop: "name", rules: [{ doc: "ec2:CreateSecurityGroup:GroupName", quote: "Constraints: Up to 255 characters in length. Can't start with sg- . Valid characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", rule: { max: 255, pattern: EC2_SG_CHARS, notPrefix: ["sg-"] } }] },
+            { prop: "description", rules: [{ doc: "ec2:CreateSecurityGroup:Description", quote: "Constraints: Up to 255 characters in length Valid characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", rule: { max: 255, pattern: EC2_SG_CHARS } }] },
+            { prop: "ingress[].description", rules: [SG_RULE_DESCRIPTION] },
+            { prop: "egress[].description", rules: [SG_RULE_DESCRIPTION] },
+            ...tags(),
+        ],
+        autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-") (aws_security_group)` },
+        unchecked: { vpcId: REF },
+    },
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
+        bindings: [{ prop: "description", rules: [SG_RULE_DESCRIPTION] }, { prop: "ipProtocol", rules: [IP_PROTOCOL] }, { prop: "fromPort", rules: [PORT] }, { prop: "toPort", rules: [PORT] }, ...tags()],
+        unchecked: { cidrIpv4: "a CIDR from the validated config (infra/config: accessCidrs)", securityGroupId: REF },
+    },
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {
+        bindings: [{ prop: "description", rules: [SG_RULE_DESCRIPTION] }, { prop: "ipProtocol", rules: [IP_PROTOCOL] }, { prop: "fromPort", rules: [PORT] }, { prop: "toPort", rules: [PORT] }, ...tags()],
+        unchecked: { cidrIpv4: "a CIDR of the program (0.0.0.0/0 egress)", securityGroupId: REF },
+    },
+
+    // ---- instance mode ------------------------------------------------------------------------------------
+    "aws:ec2/instance:Instance": {
+        bindings: [
+            { prop: "instanceType", rules: [{ model: "ec2:RunInstances:InstanceType" }] },
+            { prop: "instanceInitiatedShutdownBehavior", rules: [{ model: "ec2:RunInstances:InstanceInitiatedShutdownBehavior" }] },
+            { prop: "metadataOptions.httpTokens", rules: [{ model: "ec2:RunInstances:MetadataOptions.HttpTokens" }] },
+            { prop: "metadataOptions.httpEndpoint", rules: [{ model: "ec2:RunInstances:MetadataOptions.HttpEndpoint" }] },
+            { prop: "metadataOptions.instanceMetadataTags", rules: [{ model: "ec2:RunInstances:MetadataOptions.InstanceMetadataTags" }] },
+            { prop: "metadataOptions.httpPutResponseHopLimit", rules: [{ doc: "ec2:RunInstances:MetadataOptions.HttpPutResponseHopLimit", quote: "Possible values: Integers from 1 to 64", rule: { min: 1, max: 64 } }] },
+            { prop: "rootBlockDevice.volumeType", rules: [{ model: "ec2:RunInstances:BlockDeviceMappings[].Ebs.VolumeType" }] },
+            { prop: "rootBlockDevice.volumeSize", rules: [{ doc: "ec2:RunInstances:BlockDeviceMappings[].Ebs.VolumeSize", quote: "gp3 : 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
+            { prop: "rootBlockDevice.tags{key}", rules: TAG_KEY },
+            { prop: "rootBlockDevice.tags{}", rules: TAG_VALUE },
+            { prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] },
+            { prop: "iamInstanceProfile", rules: [{ model: "iam:CreateInstanceProfile:InstanceProfileName" }] },
+            ...tags(),
+        ],
+        unchecked: { ami: REF, associatePublicIpAddress: FLAG, ebsOptimized: FLAG, monitoring: FLAG, sourceDestCheck: FLAG, subnetId: REF, userData: USERDATA, userDataBase64: USERDATA, userDataReplaceOnChange: FLAG, vpcSecurityGroupIds: REF },
+    },
+    "aws:ebs/volume:Volume": {
+        bindings: [
+            { prop: "type", rules: [{ model: "ec2:CreateVolume:VolumeType" }] },
+            { prop: "size", rules: [{ doc: "ec2:CreateVolume:Size", quote: "gp3: 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
+            { prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] },
+            ...tags(),
+        ],
+        unchecked: { encrypted: FLAG, finalSnapshot: FLAG, kmsKeyId: REF },
+    },
+    "aws:ec2/volumeAttachment:VolumeAttachment": {
+        bindings: [{ prop: "deviceName", rules: [{ provider: "EC2 device naming on Linux (/dev/sd[f-p] or /dev/xvd[b-z]; Nitro exposes them as NVMe)", rule: { pattern: "/dev/(sd[b-z]|xvd[b-z][a-z]?)" } }] }],
+        unchecked: { instanceId: REF, volumeId: REF, stopInstanceBeforeDetaching: FLAG },
+    },
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
+        bindings: [
+            { prop: "description", rules: [{ model: "dlm:CreateLifecyclePolicy:Description" }] },
+            { prop: "executionRoleArn", rules: [{ model: "dlm:CreateLifecyclePolicy:ExecutionRoleArn" }] },
+            { prop: "state", rules: [{ model: "dlm:CreateLifecyclePolicy:State" }] },
+            { prop: "policyDetails.policyType", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.PolicyType" }] },
+            { prop: "policyDetails.resourceTypes", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.ResourceTypes" }] },
+            { prop: "policyDetails.resourceTypes[]", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.ResourceTypes[]" }] },
+            { prop: "policyDetails.targetTags{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.TargetTags[].Key" }] },
+            { prop: "policyDetails.targetTags{}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.TargetTags[].Value" }] },
+            { prop: "policyDetails.schedules", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules" }] },
+            { prop: "policyDetails.schedules[].name", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].Name" }] },
+            { prop: "policyDetails.schedules[].createRule.intervalUnit", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CreateRule.IntervalUnit" }] },
+            { prop: "policyDetails.schedules[].createRule.interval", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CreateRule.Interval" }] },
+            { prop: "policyDetails.schedules[].createRule.times[]", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CreateRule.Times[]" }] },
+            { prop: "policyDetails.schedules[].retainRule.count", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].RetainRule.Count" }] },
+            { prop: "policyDetails.schedules[].tagsToAdd{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Key" }] },
+            { prop: "policyDetails.schedules[].tagsToAdd{}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Value" }] },
+            { prop: "tags{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{}" }] },
+        ],
+    },
+
+    // ---- cluster mode -------------------------------------------------------------------------------------
+    "aws:ec2/launchTemplate:LaunchTemplate": {
+        bindings: [
+            { prop: "name", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateName" }] },
+            { prop: "description", rules: [{ model: "ec2:CreateLaunchTemplate:VersionDescription" }] },
+            { prop: "blockDeviceMappings[].ebs.volumeType", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.BlockDeviceMappings[].Ebs.VolumeType" }] },
+            { prop: "metadataOptions.httpTokens", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.MetadataOptions.HttpTokens" }] },
+            { prop: "metadataOptions.httpEndpoint", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.MetadataOptions.HttpEndpoint" }] },
+            { prop: "tagSpecifications[].resourceType", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.TagSpecifications[].ResourceType" }] },
+            { prop: "tagSpecifications[].tags{key}", rules: TAG_KEY },
+            { prop: "tagSpecifications[].tags{}", rules: TAG_VALUE },
+            ...tags(),
+        ],
+        autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-") (aws_launch_template)` },
+    },
+    "aws:eks/cluster:Cluster": {
+        bindings: [
+            { prop: "name", rules: [EKS_CLUSTER] },
+            { prop: "version", rules: [{ model: "eks:CreateCluster:version" }] },
+            { prop: "accessConfig.authenticationMode", rules: [{ model: "eks:CreateCluster:accessConfig.authenticationMode" }] },
+            { prop: "upgradePolicy.supportType", rules: [{ model: "eks:CreateCluster:upgradePolicy.supportType" }] },
+            { prop: "enabledClusterLogTypes[]", rules: [{ model: "eks:CreateCluster:logging.clusterLogging[].types[]" }] },
+            { prop: "encryptionConfig.resources[]", rules: [{ provider: "terraform-provider-aws internal/service/eks/cluster.go (encryption_config.resources: \"secrets\")", rule: { enum: ["secrets"] } }] },
+            { prop: "tags{key}", rules: [{ model: "eks:CreateCluster:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "eks:CreateCluster:tags{}" }] },
+        ],
+        unchecked: { bootstrapSelfManagedAddons: FLAG, roleArn: REF, vpcConfig: "subnet ids (REF) and publicAccessCidrs from the validated config (clusterApiCidrs)" },
+    },
+    "aws:eks/nodeGroup:NodeGroup": {
+        bindings: [
+            // EKS puts the node group's name on every node as the label eks.amazonaws.com/nodegroup: a label value.
+            { prop: "nodeGroupName", rules: [{ provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsValidLabelValue (EKS labels each node eks.amazonaws.com/nodegroup=<name>)", rule: { min: 1, max: 63, pattern: "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?" } }] },
+            { prop: "clusterName", rules: [EKS_CLUSTER] },
+            { prop: "amiType", rules: [{ model: "eks:CreateNodegroup:amiType" }] },
+            { prop: "capacityType", rules: [{ model: "eks:CreateNodegroup:capacityType" }] },
+            { prop: "instanceTypes[]", rules: [{ model: "ec2:RunInstances:InstanceType" }] },
+            { prop: "labels{key}", rules: [{ model: "eks:CreateNodegroup:labels{key}" }] },
+            { prop: "labels{}", rules: [{ model: "eks:CreateNodegroup:labels{}" }] },
+            { prop: "scalingConfig.minSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.minSize" }] },
+            { prop: "scalingConfig.maxSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.maxSize" }] },
+            { prop: "scalingConfig.desiredSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.desiredSize" }] },
+            { prop: "tags{key}", rules: [{ model: "eks:CreateNodegroup:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "eks:CreateNodegroup:tags{}" }] },
+        ],
+        unchecked: { launchTemplate: REF, nodeRoleArn: REF, subnetIds: REF },
+    },
+    "aws:eks/addon:Addon": {
+        bindings: [
+            { prop: "clusterName", rules: [{ model: "eks:CreateAddon:clusterName" }] },
+            { prop: "resolveConflictsOnCreate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }] },
+            { prop: "resolveConflictsOnUpdate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }] },
+            { prop: "podIdentityAssociations[].serviceAccount", rules: [{ model: "eks:CreatePodIdentityAssociation:serviceAccount" }] },
+            { prop: "tags{key}", rules: [{ model: "eks:CreateAddon:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "eks:CreateAddon:tags{}" }] },
+        ],
+        unchecked: { addonName: "an EKS add-on name from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", addonVersion: "an add-on version from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", configurationValues: "the add-on's JSON configuration (checked against each add-on's schema in the cluster tests)" },
+    },
+    "aws:eks/accessEntry:AccessEntry": {
+        bindings: [
+            { prop: "clusterName", rules: [EKS_CLUSTER] },
+            { prop: "type", rules: [{ doc: "eks:CreateAccessEntry:type", quote: "If the principalArn is for an IAM role that's used for self-managed Amazon EC2 nodes, specify EC2_LINUX or EC2_WINDOWS", rule: { enum: ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX"] } }] },
+            { prop: "userName", rules: [{ provider: "Kubernetes user names (EKS access entries: a Kubernetes username, not starting with system: unless EKS sets it)", rule: { min: 1, max: 256 } }] },
+            { prop: "tags{key}", rules: [{ model: "eks:CreateAccessEntry:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "eks:CreateAccessEntry:tags{}" }] },
+        ],
+        unchecked: { principalArn: "an IAM principal ARN from the validated config or another resource" },
+    },
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": {
+        bindings: [{ prop: "clusterName", rules: [EKS_CLUSTER] }, { prop: "accessScope.type", rules: [{ model: "eks:AssociateAccessPolicy:accessScope.type" }] }, { prop: "accessScope.namespaces[]", rules: [K8S_LABEL_RULE()] }],
+        unchecked: { policyArn: "an EKS access policy ARN (AWS-defined)", principalArn: "an IAM principal ARN from the validated config or another resource" },
+    },
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": {
+        bindings: [
+            { prop: "clusterName", rules: [EKS_CLUSTER] },
+            { prop: "namespace", rules: [K8S_LABEL_RULE()] },
+            { prop: "serviceAccount", rules: [K8S_SUBDOMAIN_RULE()] },
+            { prop: "tags{key}", rules: [{ model: "eks:CreatePodIdentityAssociation:tags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "eks:CreatePodIdentityAssociation:tags{}" }] },
+        ],
+        unchecked: { roleArn: REF },
+    },
+    "aws:efs/fileSystem:FileSystem": {
+        bindings: [
+            { prop: "creationToken", rules: [{ model: "efs:CreateFileSystem:CreationToken" }] },
+            { prop: "performanceMode", rules: [{ model: "efs:CreateFileSystem:PerformanceMode" }] },
+            { prop: "throughputMode", rules: [{ model: "efs:CreateFileSystem:ThroughputMode" }] },
+            { prop: "lifecyclePolicies[].transitionToIa", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToIA" }] },
+            { prop: "lifecyclePolicies[].transitionToPrimaryStorageClass", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToPrimaryStorageClass" }] },
+            { prop: "lifecyclePolicies[].transitionToArchive", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToArchive" }] },
+            { prop: "tags{key}", rules: [{ model: "efs:CreateFileSystem:Tags[].Key" }] },
+            { prop: "tags{}", rules: [{ model: "efs:CreateFileSystem:Tags[].Value" }] },
+        ],
+        autoname: { prop: "creationToken", maxLength: 64, source: `${PULUMI_AWS}: aws_efs_file_system AutoName("creationToken", 64, "-")` },
+        unchecked: { encrypted: FLAG, kmsKeyId: REF },
+    },
+    "aws:efs/mountTarget:MountTarget": { bindings: [], unchecked: { fileSystemId: REF, securityGroups: REF, subnetId: REF } },
+    "aws:efs/accessPoint:AccessPoint": {
+        bindings: [
+            { prop: "posixUser.uid", rules: [{ model: "efs:CreateAccessPoint:PosixUser.Uid" }] },
+            { prop: "posixUser.gid", rules: [{ model: "efs:CreateAccessPoint:PosixUser.Gid" }] },
+            { prop: "rootDirectory.path", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.Path" }] },
+            { prop: "rootDirectory.creationInfo.permissions", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.Permissions" }] },
+            { prop: "rootDirectory.creationInfo.ownerUid", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.OwnerUid" }] },
+            { prop: "rootDirectory.creationInfo.ownerGid", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.OwnerGid" }] },
+            { prop: "tags{key}", rules: [{ model: "efs:CreateAccessPoint:Tags[].Key" }] },
+            { prop: "tags{}", rules: [{ model: "efs:CreateAccessPoint:Tags[].Value" }] },
+        ],
+        unchecked: { fileSystemId: REF },
+    },
+    "aws:backup/vault:Vault": {
+        bindings: [{ prop: "name", rules: [{ model: "backup:CreateBackupVault:BackupVaultName" }] }, ...tags()],
+        unchecked: { kmsKeyArn: REF, forceDestroy: FLAG },
+    },
+    "aws:backup/plan:Plan": {
+        bindings: [
+            { prop: "name", rules: [{ doc: "backup:CreateBackupPlan:BackupPlan.BackupPlanName", quote: "Must contain 1 to 50 alphanumeric or '-_.' characters.", rule: { min: 1, max: 50, pattern: "[a-zA-Z0-9\\-_.]+" } }] },
+            { prop: "rules[].ruleName", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].RuleName" }] },
+            { prop: "rules[].targetVaultName", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].TargetBackupVaultName" }] },
+            ...tags(),
+        ],
+    },
+    "aws:backup/selection:Selection": {
+        bindings: [{ prop: "name", rules: [{ model: "backup:CreateBackupSelection:BackupSelection.SelectionName" }, { doc: "backup:CreateBackupSelection:BackupSelection.SelectionName", quote: "Must contain 1 to 50 alphanumeric or '-_.' characters.", rule: { min: 1, max: 50 } }] }],
+        unchecked: { iamRoleArn: REF, planId: REF, resources: "ARNs of resources the stack created" },
+    },
+    "aws:cognito/userPool:UserPool": {
+        bindings: [
+            { prop: "name", rules: [{ model: "cognito-idp:CreateUserPool:PoolName" }] },
+            { prop: "mfaConfiguration", rules: [{ model: "cognito-idp:CreateUserPool:MfaConfiguration" }] },
+            { prop: "deletionProtection", rules: [{ model: "cognito-idp:CreateUserPool:DeletionProtection" }] },
+            { prop: "autoVerifiedAttributes[]", rules: [{ model: "cognito-idp:CreateUserPool:AutoVerifiedAttributes[]" }] },
+            { prop: "accountRecoverySetting.recoveryMechanisms[].name", rules: [{ model: "cognito-idp:CreateUserPool:AccountRecoverySetting.RecoveryMechanisms[].Name" }] },
+            { prop: "accountRecoverySetting.recoveryMechanisms[].priority", rules: [{ model: "cognito-idp:CreateUserPool:AccountRecoverySetting.RecoveryMechanisms[].Priority" }] },
+            { prop: "passwordPolicy.minimumLength", rules: [{ model: "cognito-idp:CreateUserPool:Policies.PasswordPolicy.MinimumLength" }] },
+            { prop: "passwordPolicy.temporaryPasswordValidityDays", rules: [{ model: "cognito-idp:CreateUserPool:Policies.PasswordPolicy.TemporaryPasswordValidityDays" }] },
+            { prop: "tags{key}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{key}" }] },
+            { prop: "tags{}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{}" }] },
+        ],
+        unchecked: { adminCreateUserConfig: FLAG, softwareTokenMfaConfiguration: FLAG, usernameConfiguration: FLAG },
+    },
+    "aws:cognito/userPoolClient:UserPoolClient": {
+        bindings: [
+            { prop: "name", rules: [{ model: "cognito-idp:CreateUserPoolClient:ClientName" }] },
+            { prop: "allowedOauthFlows[]", rules: [{ model: "cognito-idp:CreateUserPoolClient:AllowedOAuthFlows[]" }] },
+            { prop: "allowedOauthScopes[]", rules: [{ model: "cognito-idp:CreateUserPoolClient:AllowedOAuthScopes[]" }] },
+            { prop: "callbackUrls[]", rules: [{ model: "cognito-idp:CreateUserPoolClient:CallbackURLs[]" }] },
+            { prop: "logoutUrls[]", rules: [{ model: "cognito-idp:CreateUserPoolClient:LogoutURLs[]" }] },
+            { prop: "preventUserExistenceErrors", rules: [{ model: "cognito-idp:CreateUserPoolClient:PreventUserExistenceErrors" }] },
+            { prop: "supportedIdentityProviders[]", rules: [{ model: "cognito-idp:CreateUserPoolClient:SupportedIdentityProviders[]" }] },
+        ],
+        unchecked: { allowedOauthFlowsUserPoolClient: FLAG, generateSecret: FLAG, userPoolId: REF },
+    },
+    "aws:cognito/userPoolDomain:UserPoolDomain": { bindings: [{ prop: "domain", rules: [{ model: "cognito-idp:CreateUserPoolDomain:Domain" }] }], unchecked: { userPoolId: REF } },
+    "aws:cognito/user:User": {
+        bindings: [
+            { prop: "username", rules: [{ model: "cognito-idp:AdminCreateUser:Username" }] },
+            { prop: "attributes{key}", rules: [{ model: "cognito-idp:AdminCreateUser:UserAttributes[].Name" }] },
+            { prop: "attributes{}", rules: [{ model: "cognito-idp:AdminCreateUser:UserAttributes[].Value" }] },
+            { prop: "desiredDeliveryMediums[]", rules: [{ model: "cognito-idp:AdminCreateUser:DesiredDeliveryMediums[]" }] },
+        ],
+        unchecked: { userPoolId: REF },
+    },
+};
+
+/** Kubernetes rules used inside AWS bindings (namespaces and service accounts named in EKS APIs). Defined in kubernetes.ts. */
+function K8S_LABEL_RULE(): RuleSource {
+    return { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Label (Namespace names: NameIsDNSLabel)", rule: { min: 1, max: 63, pattern: "[a-z0-9]([-a-z0-9]*[a-z0-9])?" } };
+}
+function K8S_SUBDOMAIN_RULE(): RuleSource {
+    return { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Subdomain (ServiceAccount names)", rule: { min: 1, max: 253, pattern: "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" } };
+}
+
+/** Every model member the bindings name (the generator reads exactly these from botocore). */
+export function modelMembers(): string[] {
+    const out = new Set<string>();
+    for (const t of Object.values(TYPE_RULES)) for (const b of t.bindings) for (const r of b.rules) if ("model" in r) out.add(r.model);
+    return [...out].sort();
+}
+
+/** Every model member whose documentation a rule quotes. */
+export function docMembers(): string[] {
+    const out = new Set<string>();
+    for (const t of Object.values(TYPE_RULES)) {
+        for (const b of t.bindings) {
+            for (const r of b.rules) {
+                if ("doc" in r) out.add(r.doc);
+                if ("model" in r && r.alsoAllowed) out.add(r.alsoAllowed.doc);
+            }
+        }
+    }
+    return [...out].sort();
+}

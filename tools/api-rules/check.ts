@@ -1,0 +1,213 @@
+/**
+ * The values the program sends, checked against the rules of the API that receives them: AWS's service
+ * models (through the generated table), the rules AWS states in its model documentation, the provider's
+ * own validation and autonaming (bindings.ts), and Kubernetes' name and label syntax (kubernetes.ts).
+ *
+ * Pure: takes what the mock engine recorded, returns findings. `npm run plan` exits 1 on any; the tests run
+ * it over every stack and long-name variants of them.
+ */
+import type { RecordedResource } from "../mock-engine";
+import { UNKNOWN_VALUE } from "../mock-engine";
+import { Constraint, RuleSource, TYPE_RULES } from "./bindings";
+import { loadTable, ModelConstraint, RulesTable } from "./generate";
+import { kubernetesValues } from "./kubernetes";
+
+export interface ApiRuleFinding {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    /** Concrete input path, e.g. `rules[0].ruleName` or `tags{key:Name}`. */
+    readonly property: string;
+    readonly value: string;
+    /** What the value breaks, e.g. "longer than 50 characters (52)". */
+    readonly rule: string;
+    /** Where the rule comes from: a model member, a documentation quote, a provider file. */
+    readonly source: string;
+}
+
+export interface ApiRuleReport {
+    readonly findings: readonly ApiRuleFinding[];
+    /** Values checked (known values only). */
+    readonly checked: number;
+    /** Values unknown until `up` (a first preview): checked there. */
+    readonly deferred: number;
+    /** Resource types the program registered that no binding covers (a finding each, too). */
+    readonly unboundTypes: readonly string[];
+}
+
+/** A value found at a concrete path. `isKey` when it is a map key (`{key}`). */
+export interface Located {
+    readonly path: string;
+    readonly value: unknown;
+}
+
+/** Every value at `pattern` in `obj` (see bindings.ts for the path syntax). */
+export function valuesAt(obj: unknown, pattern: string): Located[] {
+    const tokens = pattern.split(".").flatMap((t) => {
+        const m = /^([^[{]*)((?:\[\]|\{\}|\{key\})*)$/.exec(t);
+        if (!m) throw new Error(`bad binding path ${pattern}`);
+        return [...(m[1] ? [m[1]] : []), ...(m[2].match(/\[\]|\{\}|\{key\}/g) ?? [])];
+    });
+    let cur: Located[] = [{ path: "", value: obj }];
+    for (const tok of tokens) {
+        const next: Located[] = [];
+        for (const { path, value } of cur) {
+            if (value === undefined || value === null) continue;
+            if (tok === "[]") {
+                if (Array.isArray(value)) value.forEach((v, i) => next.push({ path: `${path}[${i}]`, value: v }));
+                else next.push({ path, value });
+            } else if (tok === "{}" || tok === "{key}") {
+                if (value && typeof value === "object" && !Array.isArray(value)) {
+                    for (const [k, v] of Object.entries(value)) next.push(tok === "{}" ? { path: `${path}.${k}`, value: v } : { path: `${path}{key:${k}}`, value: k });
+                }
+            } else if (value && typeof value === "object" && !Array.isArray(value) && tok in value) {
+                next.push({ path: path ? `${path}.${tok}` : tok, value: (value as Record<string, unknown>)[tok] });
+            }
+        }
+        cur = next;
+    }
+    return cur;
+}
+
+const regexCache = new Map<string, RegExp>();
+
+/**
+ * A model pattern (Java regex syntax, as AWS validates it) as a whole-value JavaScript RegExp: Java's
+ * `\p{all}` becomes `[\s\S]`, a quantified lookaround loses its quantifier, an inline `(?i)` / `(?s)` becomes a flag (for the whole pattern: stricter,
+ * never looser, where it applied to part of it), and escapes JavaScript's `u` mode refuses (`\_`) lose
+ * their backslash.
+ */
+export function javaPattern(pattern: string): RegExp {
+    let re = regexCache.get(pattern);
+    if (re) return re;
+    let flags = "u";
+    let src = pattern.replace(/\(\?([is]+)\)/g, (_, f: string) => { for (const c of f) if (!flags.includes(c)) flags += c; return ""; });
+    src = src.replace(/\[([^\]]*?)\\p\{all\}([^\]]*?)\]/g, "[$1\\s\\S$2]").replace(/\\p\{all\}/g, "[\\s\\S]");
+    src = src.replace(/\\([^A-Za-z0-9])/g, (m, c: string) => ("^$\\.*+?()[]{}|/-".includes(c) ? m : c));
+    // Java accepts a quantifier on a lookaround (`(?!\.)+`, EFS paths); it means the lookaround once.
+    src = src.replace(/(\(\?<?[!=][^()]*\))[+*?]/g, "$1");
+    re = new RegExp(`^(?:${src})$`, flags);
+    regexCache.set(pattern, re);
+    return re;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** Why `value` breaks `c`, or undefined. Strings are measured in characters (code points), as AWS counts them. */
+export function violation(value: unknown, c: Constraint | ModelConstraint, isList = false): string | undefined {
+    if (isList || Array.isArray(value)) {
+        const n = Array.isArray(value) ? value.length : 1;
+        if (c.min !== undefined && n < c.min) return `fewer than ${c.min} item(s) (${n})`;
+        if (c.max !== undefined && n > c.max) return `more than ${c.max} item(s) (${n})`;
+        return undefined;
+    }
+    if (typeof value === "number" || typeof value === "boolean") {
+        if (typeof value === "number") {
+            if ("enum" in c && c.enum && c.enum.some((e) => typeof e === "number") && !(c.enum as readonly (string | number)[]).includes(value)) return `not one of ${c.enum.join(", ")}`;
+            if (c.min !== undefined && value < c.min) return `below the minimum ${c.min}`;
+            if (c.max !== undefined && value > c.max) return `above the maximum ${c.max}`;
+        }
+        return undefined;
+    }
+    if (typeof value !== "string") return undefined;
+    const len = [...value].length;
+    if (c.min !== undefined && len < c.min) return `shorter than ${c.min} character(s) (${len})`;
+    if (c.max !== undefined && len > c.max) return `longer than ${c.max} characters (${len})`;
+    if (c.enum && !c.enum.map(String).includes(value)) return `not one of ${c.enum.slice(0, 12).join(", ")}${c.enum.length > 12 ? `, … (${c.enum.length} values)` : ""}`;
+    if (c.pattern && !javaPattern(c.pattern).test(value)) return `does not match the pattern ${c.pattern}`;
+    const k = c as Constraint;
+    for (const p of k.notPrefix ?? []) if (value.toLowerCase().startsWith(p.toLowerCase())) return `starts with the reserved prefix '${p}'`;
+    for (const s of k.notSuffix ?? []) if (value.endsWith(s)) return `ends with the reserved suffix '${s}'`;
+    if (k.bucketName && (IPV4.test(value) || value.includes(".."))) return "is an IP address or has adjacent periods";
+    return undefined;
+}
+
+function sourceText(r: RuleSource, table: RulesTable): string {
+    if ("model" in r) return `AWS service model ${r.model} (botocore ${table.botocore})${r.alsoAllowed ? `, plus ${r.alsoAllowed.values.join(", ")}: "${r.alsoAllowed.quote}"` : ""}`;
+    if ("doc" in r) return `AWS service model documentation of ${r.doc} (botocore ${table.botocore}): "${r.quote}"`;
+    return r.provider;
+}
+
+function constraintOf(r: RuleSource, table: RulesTable): ModelConstraint | Constraint {
+    if ("model" in r) {
+        const c = table.members[r.model];
+        if (!c) throw new Error(`aws-api-rules.json has no ${r.model}: run npm run gen:api-rules`);
+        return r.alsoAllowed && c.enum ? { ...c, enum: [...c.enum, ...r.alsoAllowed.values] } : c;
+    }
+    return r.rule;
+}
+
+/** Pulumi's autoname for a logical name: `<name>-<7 hex>` (tfbridge NewUniqueHex; random in real runs). */
+export function autonameOf(logicalName: string): string {
+    return `${logicalName}-0a1b2c3`;
+}
+
+function containsUnknown(v: unknown): boolean {
+    if (v === UNKNOWN_VALUE) return true;
+    if (Array.isArray(v)) return v.some(containsUnknown);
+    if (v && typeof v === "object") return Object.values(v).some(containsUnknown);
+    return false;
+}
+
+function parseJsonInput(type: string, inputs: Record<string, any>): Record<string, any> {
+    // The AWS provider's config arrives as JSON strings (defaultTags), as the engine hands it to the provider.
+    if (type === "pulumi:providers:aws" && typeof inputs.defaultTags === "string") {
+        try { return { ...inputs, defaultTags: JSON.parse(inputs.defaultTags) }; } catch { return inputs; }
+    }
+    return inputs;
+}
+
+/** Checks every custom resource. `table` defaults to the committed generated table. */
+export function checkApiRules(resources: readonly RecordedResource[], table: RulesTable = loadTable()): ApiRuleReport {
+    const findings: ApiRuleFinding[] = [];
+    const unbound = new Set<string>();
+    let checked = 0;
+    let deferred = 0;
+    const add = (r: RecordedResource, property: string, value: unknown, rule: string, source: string) =>
+        findings.push({ urn: r.urn, type: r.type, name: r.name, property, value: typeof value === "string" ? value : JSON.stringify(value), rule, source });
+
+    for (const r of resources) {
+        if (!r.custom) continue;
+        if (r.type.startsWith("kubernetes:")) {
+            for (const v of kubernetesValues(r)) {
+                if (containsUnknown(v.value)) { deferred++; continue; }
+                checked++;
+                const why = violation(v.value, v.rule);
+                if (why) add(r, v.path, v.value, why, v.source);
+            }
+            if (r.type !== "pulumi:providers:kubernetes") continue;
+        }
+        const rules = TYPE_RULES[r.type];
+        if (!rules) {
+            unbound.add(r.type);
+            add(r, "(type)", r.type, "no API rules are bound for this resource type: add it to tools/api-rules/bindings.ts", "tools/api-rules/bindings.ts");
+            continue;
+        }
+        const inputs = parseJsonInput(r.type, r.inputs);
+        const withAutoname = rules.autoname && inputs[rules.autoname.prop] === undefined ? { ...inputs, [rules.autoname.prop]: autonameOf(r.name) } : inputs;
+        if (rules.autoname && inputs[rules.autoname.prop] === undefined) {
+            const generated = withAutoname[rules.autoname.prop] as string;
+            checked++;
+            if (generated.length > rules.autoname.maxLength) add(r, `${rules.autoname.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${rules.autoname.maxLength}`, rules.autoname.source);
+        }
+        for (const b of rules.bindings) {
+            const isListBinding = b.rules.some((x) => "model" in x && table.members[x.model]?.type === "list");
+            for (const loc of valuesAt(withAutoname, b.prop)) {
+                if (loc.value === undefined || loc.value === null) continue;
+                if (containsUnknown(loc.value)) { deferred++; continue; }
+                checked++;
+                const autonamed = rules.autoname && b.prop === rules.autoname.prop && inputs[b.prop] === undefined;
+                for (const rule of b.rules) {
+                    const why = violation(loc.value, constraintOf(rule, table), isListBinding && !Array.isArray(loc.value) ? true : undefined);
+                    if (why) add(r, `${loc.path}${autonamed ? " (autonamed)" : ""}`, loc.value, why, sourceText(rule, table));
+                }
+            }
+        }
+    }
+    return { findings, checked, deferred, unboundTypes: [...unbound].sort() };
+}
+
+/** One line per finding, as `npm run plan` prints them. */
+export function renderFinding(f: ApiRuleFinding): string {
+    return `${f.type} ${f.name}: ${f.property} = ${JSON.stringify(f.value.length > 120 ? `${f.value.slice(0, 120)}…` : f.value)} ${f.rule}\n      source: ${f.source}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Kubernetes' rules for the names and labels the program sends: object names by kind, namespaces, label
+ * keys and values (metadata.labels, pod template labels, selectors, node selectors, Karpenter templates),
+ * annotation keys, and Helm release names. Sources: k8s.io/apimachinery pkg/util/validation/validation.go
+ * (IsDNS1123Label, IsDNS1123Subdomain, IsQualifiedName, IsValidLabelValue), pkg/api/validation
+ * (NameIsDNSLabel / NameIsDNSSubdomain / path segment names), the API server's per-kind validators, and
+ * helm pkg/chartutil/validate_name.go (ValidateReleaseName).
+ */
+import type { RecordedResource } from "../mock-engine";
+import type { Constraint } from "./bindings";
+
+export interface K8sValue {
+    readonly path: string;
+    readonly value: unknown;
+    readonly rule: Constraint;
+    readonly source: string;
+}
+
+const APIMACHINERY = "k8s.io/apimachinery pkg/util/validation/validation.go";
+const LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+export const DNS1123_LABEL: Constraint = { min: 1, max: 63, pattern: LABEL };
+export const DNS1123_SUBDOMAIN: Constraint = { min: 1, max: 253, pattern: `${LABEL}(\\.${LABEL})*` };
+const DNS1035_LABEL: Constraint = { min: 1, max: 63, pattern: "[a-z]([-a-z0-9]*[a-z0-9])?" };
+/** IsValidPathSegmentName: any name but "." and "..", without "/" or "%" (RBAC objects). */
+const PATH_SEGMENT: Constraint = { min: 1, max: 253, pattern: "(?!\\.{1,2}$)[^/%]+" };
+/** IsQualifiedName: an optional DNS subdomain prefix and "/", then a name of at most 63 characters. */
+const QUALIFIED_NAME: Constraint = { max: 253 + 1 + 63, pattern: `(${LABEL}(\\.${LABEL})*/)?(?=.{1,63}$)([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)` };
+/** IsValidLabelValue: empty, or at most 63 characters of [A-Za-z0-9_.-] starting and ending alphanumeric. */
+const LABEL_VALUE: Constraint = { max: 63, pattern: "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?" };
+
+/** How the API server validates metadata.name, by kind. */
+const NAME_RULES: Readonly<Record<string, { rule: Constraint; source: string }>> = {
+    Namespace: { rule: DNS1123_LABEL, source: "kubernetes pkg/apis/core/validation ValidateNamespaceName (NameIsDNSLabel)" },
+    Service: { rule: DNS1035_LABEL, source: "kubernetes pkg/apis/core/validation ValidateServiceName (NameIsDNS1035Label)" },
+    // The pods' controller-revision-hash label is "<name>-<10-char hash>", a label value of at most 63
+    // characters: a StatefulSet named longer than 52 creates no pods (kubernetes/kubernetes#64023).
+    StatefulSet: { rule: { ...DNS1123_LABEL, max: 52 }, source: "kubernetes pkg/apis/apps/validation ValidateStatefulSetName (NameIsDNSLabel); 52 for the controller-revision-hash label (kubernetes/kubernetes#64023)" },
+    Role: { rule: PATH_SEGMENT, source: "kubernetes pkg/apis/rbac/validation ValidateRBACName (IsValidPathSegmentName)" },
+    RoleBinding: { rule: PATH_SEGMENT, source: "kubernetes pkg/apis/rbac/validation ValidateRBACName (IsValidPathSegmentName)" },
+    ClusterRole: { rule: PATH_SEGMENT, source: "kubernetes pkg/apis/rbac/validation ValidateRBACName (IsValidPathSegmentName)" },
+    ClusterRoleBinding: { rule: PATH_SEGMENT, source: "kubernetes pkg/apis/rbac/validation ValidateRBACName (IsValidPathSegmentName)" },
+};
+const DEFAULT_NAME = { rule: DNS1123_SUBDOMAIN, source: `${APIMACHINERY} IsDNS1123Subdomain (NameIsDNSSubdomain: every other kind, custom resources included)` };
+
+/** Keys whose object value is a label map (keys qualified names, values label values). */
+const LABEL_MAPS = new Set(["labels", "matchLabels", "nodeSelector"]);
+
+/** pulumi-kubernetes' autoname: `<logical name>-<8 hex>` (provider/pkg/metadata/naming.go AssignNameIfAutonamable). */
+export function k8sAutoname(logicalName: string): string {
+    return `${logicalName}-0a1b2c3d`;
+}
+
+function walkLabels(v: unknown, path: string, out: K8sValue[]): void {
+    if (Array.isArray(v)) { v.forEach((x, i) => walkLabels(x, `${path}[${i}]`, out)); return; }
+    if (!v || typeof v !== "object") return;
+    for (const [k, x] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (LABEL_MAPS.has(k) && x && typeof x === "object" && !Array.isArray(x)) {
+            for (const [lk, lv] of Object.entries(x)) {
+                out.push({ path: `${p}{key:${lk}}`, value: lk, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (label keys)` });
+                out.push({ path: `${p}.${lk}`, value: lv, rule: LABEL_VALUE, source: `${APIMACHINERY} IsValidLabelValue` });
+            }
+        } else if (k === "annotations" && x && typeof x === "object" && !Array.isArray(x)) {
+            for (const ak of Object.keys(x)) out.push({ path: `${p}{key:${ak}}`, value: ak, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (annotation keys)` });
+        } else {
+            walkLabels(x, p, out);
+        }
+    }
+}
+
+/** The name, namespace, label and annotation values of one recorded Kubernetes resource, each with its rule. */
+export function kubernetesValues(r: RecordedResource): K8sValue[] {
+    const out: K8sValue[] = [];
+    const inputs = r.inputs;
+    if (r.type === "kubernetes:helm.sh/v3:Release" || r.type === "kubernetes:helm.sh/v4:Chart") {
+        const name = inputs.name ?? k8sAutoname(r.name);
+        out.push({ path: inputs.name === undefined ? "name (autonamed)" : "name", value: name, rule: { ...DNS1123_SUBDOMAIN, max: 53 }, source: "helm pkg/chartutil/validate_name.go ValidateReleaseName (maxReleaseNameLen 53, DNS-1123 subdomain)" });
+        if (inputs.namespace !== undefined) out.push({ path: "namespace", value: inputs.namespace, rule: DNS1123_LABEL, source: "kubernetes ValidateNamespaceName (NameIsDNSLabel)" });
+        return out;
+    }
+    if (r.type === "pulumi:providers:kubernetes") return out;
+    const kind: string = typeof inputs.kind === "string" ? inputs.kind : r.type.split(":").pop() ?? "";
+    const meta = inputs.metadata ?? {};
+    const byKind = NAME_RULES[kind] ?? DEFAULT_NAME;
+    const autonamed = meta.name === undefined;
+    out.push({ path: autonamed ? "metadata.name (autonamed)" : "metadata.name", value: autonamed ? k8sAutoname(r.name) : meta.name, rule: byKind.rule, source: byKind.source });
+    if (meta.namespace !== undefined) out.push({ path: "metadata.namespace", value: meta.namespace, rule: DNS1123_LABEL, source: "kubernetes ValidateNamespaceName (NameIsDNSLabel)" });
+    walkLabels(inputs, "", out);
+    return out;
+}
