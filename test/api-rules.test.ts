@@ -9,14 +9,18 @@
  * autonaming (provider/resources.go), and k8s.io/apimachinery's name and label validation.
  */
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseConfig, StackConfig } from "../infra/config";
 import { physicalName } from "../infra/tags";
 import { readStack } from "../tools/stacks";
 import { TYPE_RULES } from "../tools/api-rules/bindings";
 import { ApiRuleReport, checkApiRules, javaPattern, valuesAt, violation } from "../tools/api-rules/check";
 import { findBotocore, loadTable, readModel, serializeTable, TABLE_FILE } from "../tools/api-rules/generate";
+import { plan } from "../tools/plan";
 import { RecordedResource, runProgram, runStack } from "./helpers/program";
 import { ACCOUNT } from "./helpers/config";
+import { tmpFile } from "./helpers/tools";
 
 const STACKS = ["example", "city-museum", "national-heritage", "uni-archaeology"];
 const table = loadTable();
@@ -229,4 +233,28 @@ describe("api rules: long names at every limit", function () {
             }
         });
     }
+});
+
+describe("api rules: npm run plan refuses what AWS would", function () {
+    this.timeout(120_000);
+
+    it("exits 1 naming resource, property, value, rule and source for a stack whose region AWS does not have", async () => {
+        // Config validation does not know AWS's regions (it checks only that the AZ belongs to the region), and the
+        // program sets skipRegionValidation: only the API rules stand between this stack and a failing `up`.
+        const example = fs.readFileSync(path.join(__dirname, "..", "stacks", "Pulumi.example.yaml"), "utf8");
+        const file = tmpFile("Pulumi.example.yaml", example.replace("aws:region: us-east-1", "aws:region: eu-central-7").replace("availabilityZone: us-east-1a", "availabilityZone: eu-central-7a"));
+        const r = await plan({ stack: "example", stackFile: file });
+        assert.equal(r.exitCode, 1, r.output.slice(-1500));
+        assert.match(r.output, /AWS and Kubernetes API rules: \d+ value\(s\) checked .*: 1 refused/);
+        assert.match(r.output, /✘ pulumi:providers:aws archaeo-aws: region = "eu-central-7" not one of af-south-1, /);
+        assert.match(r.output, /source: AWS service model s3:CreateBucket:CreateBucketConfiguration\.LocationConstraint \(botocore [0-9.]+\)/);
+        assert.match(r.output, /FAILED: 1 value\(s\) the receiving API would refuse/);
+        assert.doesNotMatch(r.output, /OK: the stack is clean/);
+    });
+
+    it("prints how many values it checked and exits 0 for a clean stack", async () => {
+        const r = await plan({ stack: "city-museum" });
+        assert.equal(r.exitCode, 0, r.output.slice(-1500));
+        assert.match(r.output, /AWS and Kubernetes API rules: [1-9]\d+ value\(s\) checked .*: 0 refused\n {2}✔ nothing AWS or Kubernetes would refuse/);
+    });
 });

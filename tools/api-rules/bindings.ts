@@ -98,6 +98,8 @@ const S3_BUCKET: RuleSource[] = [
 ];
 const bucketRef = (): Binding => ({ prop: "bucket", rules: S3_BUCKET });
 
+/** Availability zone names: the region and a letter, or a Local Zone's (us-east-1-bos-1a); EC2 DescribeAvailabilityZones ZoneName. */
+const AZ_NAME: RuleSource = { provider: "EC2 zone names as DescribeAvailabilityZones returns them (<region><letter>, Local Zones <region>-<zone>-<n><letter>)", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]|[a-z]{2}(-gov)?-[a-z]+-[0-9]-[a-z]+-[0-9][a-z]" } };
 const ROLE_NAME: RuleSource = { model: "iam:CreateRole:RoleName" };
 const KMS_KEY_ID_SSM: RuleSource = { model: "ssm:PutParameter:KeyId" };
 const EKS_CLUSTER: RuleSource = { model: "eks:CreateCluster:name" };
@@ -282,7 +284,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     // ---- network ------------------------------------------------------------------------------------------
     "aws:ec2/vpc:Vpc": { bindings: [{ prop: "cidrBlock", rules: [{ provider: "terraform-provider-aws internal/service/ec2/vpc_.go (cidr_block: verify.ValidIPv4CIDRNetworkAddress)", rule: { pattern: "(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/(?:1[6-9]|2[0-8])" } }] }, ...tags()], unchecked: { enableDnsHostnames: FLAG, enableDnsSupport: FLAG } },
     "aws:ec2/subnet:Subnet": {
-        bindings: [{ prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] }, ...tags()],
+        bindings: [{ prop: "availabilityZone", rules: [AZ_NAME] }, ...tags()],
         unchecked: { cidrBlock: "a subnet of the VPC CIDR computed by infra (tested in the network tests)", mapPublicIpOnLaunch: FLAG, vpcId: REF },
     },
     "aws:ec2/internetGateway:InternetGateway": { bindings: tags(), unchecked: { vpcId: REF } },
@@ -325,7 +327,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "rootBlockDevice.volumeSize", rules: [{ doc: "ec2:RunInstances:BlockDeviceMappings[].Ebs.VolumeSize", quote: "gp3 : 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
             { prop: "rootBlockDevice.tags{key}", rules: TAG_KEY },
             { prop: "rootBlockDevice.tags{}", rules: TAG_VALUE },
-            { prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] },
+            { prop: "availabilityZone", rules: [AZ_NAME] },
             { prop: "iamInstanceProfile", rules: [{ model: "iam:CreateInstanceProfile:InstanceProfileName" }] },
             ...tags(),
         ],
@@ -335,7 +337,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [
             { prop: "type", rules: [{ model: "ec2:CreateVolume:VolumeType" }] },
             { prop: "size", rules: [{ doc: "ec2:CreateVolume:Size", quote: "gp3: 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
-            { prop: "availabilityZone", rules: [{ provider: "AWS availability zone names: <region><letter>", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]" } }] },
+            { prop: "availabilityZone", rules: [AZ_NAME] },
             ...tags(),
         ],
         unchecked: { encrypted: FLAG, finalSnapshot: FLAG, kmsKeyId: REF },
