@@ -146,6 +146,42 @@ describe("api rules: the checker", () => {
     });
 });
 
+describe("api rules: on the program's own resources", function () {
+    this.timeout(120_000);
+
+    it("counts a resource's tags with its provider's defaultTags against AWS's 50", async () => {
+        const run = await runStack("example");
+        const vol = find(run.resources, "aws:ebs/volume:Volume");
+        const own = Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`extra-${i}`, "x"]));
+        const withTags = (tags: Record<string, string>) => [...run.resources.filter((r) => r !== vol), { ...vol, inputs: { ...vol.inputs, tags: { ...vol.inputs.tags, ...tags } } }];
+        const over = checkApiRules(withTags(own), table).findings.filter((f) => f.name === vol.name);
+        assert.equal(over.length, 1, refusals({ findings: over } as ApiRuleReport));
+        assert.match(over[0].rule, /more than 50 tags \(5\d\)/);
+        assert.match(over[0].source, /resourcegroupstaggingapi:TagResources:Tags/);
+        // The same count without the defaultTags fits: the provider's tags are what tips it.
+        const ownCount = Object.keys({ ...vol.inputs.tags, ...own }).length;
+        assert.ok(ownCount <= 50, `${ownCount}`);
+    });
+
+    it("checks container, volume, port and env names and label maps inside Helm values (as the chart renders them)", async () => {
+        const run = await runStack("national-heritage");
+        const hub = find(run.resources, "kubernetes:helm.sh/v3:Release", "archaeo-hub-release");
+        const values = structuredClone(hub.inputs.values);
+        values.singleuser.extraContainers[0].name = "SSHD";
+        values.singleuser.extraContainers[0].ports[0].name = "ssh-port-too-long";
+        values.hub.nodeSelector = { "archaeo/pool": "system pool" };
+        values.singleuser.serviceAccountName = "Researcher-{username}";
+        const rep = checkApiRules([{ ...hub, inputs: { ...hub.inputs, values } }], table);
+        assert.deepEqual(rep.findings.map((f) => f.property).sort(), [
+            "values.hub.nodeSelector.archaeo/pool",
+            "values.singleuser.extraContainers[0].name",
+            "values.singleuser.extraContainers[0].ports[0].name",
+            "values.singleuser.serviceAccountName",
+        ]);
+        assert.equal(checkApiRules([hub], table).findings.length, 0);
+    });
+});
+
 describe("api rules: every stack passes", function () {
     this.timeout(300_000);
 

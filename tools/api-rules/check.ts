@@ -69,6 +69,9 @@ export function valuesAt(obj: unknown, pattern: string): Located[] {
     return cur;
 }
 
+/** The most tags one resource may carry (the Resource Groups Tagging API's Tags map: max 50). */
+export const TAG_COUNT_MEMBER = "resourcegroupstaggingapi:TagResources:Tags";
+
 const regexCache = new Map<string, RegExp>();
 
 /**
@@ -166,6 +169,15 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
     const add = (r: RecordedResource, property: string, value: unknown, rule: string, source: string) =>
         findings.push({ urn: r.urn, type: r.type, name: r.name, property, value: typeof value === "string" ? value : JSON.stringify(value), rule, source });
 
+    // Tags per resource: the provider's default tags merged with the resource's own, at most AWS's 50.
+    const defaultTagsOf = new Map<string, Record<string, unknown>>();
+    for (const r of resources) {
+        if (r.type !== "pulumi:providers:aws") continue;
+        const dt = parseJsonInput(r.type, r.inputs).defaultTags?.tags;
+        if (dt && typeof dt === "object") defaultTagsOf.set(`${r.urn}::${r.id}`, dt as Record<string, unknown>);
+    }
+    const tagLimit = table.members[TAG_COUNT_MEMBER];
+
     for (const r of resources) {
         if (!r.custom) continue;
         if (r.type.startsWith("kubernetes:")) {
@@ -189,6 +201,12 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
             const generated = withAutoname[rules.autoname.prop] as string;
             checked++;
             if (generated.length > rules.autoname.maxLength) add(r, `${rules.autoname.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${rules.autoname.maxLength}`, rules.autoname.source);
+        }
+        if (tagLimit && rules.bindings.some((b) => b.prop === "tags{key}")) {
+            const own = inputs.tags && typeof inputs.tags === "object" && !containsUnknown(inputs.tags) ? Object.keys(inputs.tags) : [];
+            const merged = new Set([...Object.keys(defaultTagsOf.get(r.provider) ?? {}), ...own]);
+            checked++;
+            if (tagLimit.max !== undefined && merged.size > tagLimit.max) add(r, "tags (with the provider's defaultTags)", [...merged].join(","), `more than ${tagLimit.max} tags (${merged.size})`, `AWS service model ${TAG_COUNT_MEMBER} (botocore ${table.botocore})`);
         }
         for (const b of rules.bindings) {
             const isListBinding = b.rules.some((x) => "model" in x && table.members[x.model]?.type === "list");

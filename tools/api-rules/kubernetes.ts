@@ -43,18 +43,45 @@ const NAME_RULES: Readonly<Record<string, { rule: Constraint; source: string }>>
 const DEFAULT_NAME = { rule: DNS1123_SUBDOMAIN, source: `${APIMACHINERY} IsDNS1123Subdomain (NameIsDNSSubdomain: every other kind, custom resources included)` };
 
 /** Keys whose object value is a label map (keys qualified names, values label values). */
-const LABEL_MAPS = new Set(["labels", "matchLabels", "nodeSelector"]);
+const LABEL_MAPS = new Set(["labels", "matchLabels", "nodeSelector", "extraLabels", "podLabels", "commonLabels"]);
+
+const CORE_VALIDATION = "kubernetes pkg/apis/core/validation/validation.go";
+/** IsValidPortName (IANA_SVC_NAME): 1-15 of a-z0-9 and '-', at least one letter, no leading/trailing or double '-'. */
+const PORT_NAME: Constraint = { min: 1, max: 15, pattern: "(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]*[a-z0-9])?" };
+/** IsEnvVarName (before 1.34 relaxed it): a C-like name with '-' and '.' allowed. */
+const ENV_NAME: Constraint = { min: 1, pattern: "[-._a-zA-Z][-._a-zA-Z0-9]*" };
+/** Arrays whose elements' `name` is a DNS label (containers, volumes and the mounts naming them). */
+const LABEL_NAMED = new Set(["containers", "initContainers", "extraContainers", "volumes", "extraVolumes", "volumeMounts", "extraVolumeMounts", "volumeClaimTemplates"]);
+/**
+ * KubeSpawner expands {username} (and {servername}) in names it renders; a researcher id is at most 20
+ * characters (infra/config RESEARCHER_ID), so names are checked with the longest one.
+ */
+const LONGEST_USERNAME = "r1234567890123456789";
+const expand = (v: unknown) => (typeof v === "string" ? v.replace(/\{username\}/g, LONGEST_USERNAME).replace(/\{servername\}/g, "") : v);
 
 /** pulumi-kubernetes' autoname: `<logical name>-<8 hex>` (provider/pkg/metadata/naming.go AssignNameIfAutonamable). */
 export function k8sAutoname(logicalName: string): string {
     return `${logicalName}-0a1b2c3d`;
 }
 
-function walkLabels(v: unknown, path: string, out: K8sValue[]): void {
-    if (Array.isArray(v)) { v.forEach((x, i) => walkLabels(x, `${path}[${i}]`, out)); return; }
+function walkLabels(v: unknown, path: string, out: K8sValue[], parentKey = ""): void {
+    if (Array.isArray(v)) {
+        v.forEach((x, i) => {
+            const p = `${path}[${i}]`;
+            const name = x && typeof x === "object" ? (x as Record<string, unknown>).name : undefined;
+            if (typeof name === "string") {
+                if (LABEL_NAMED.has(parentKey)) out.push({ path: `${p}.name`, value: expand(name), rule: DNS1123_LABEL, source: `${CORE_VALIDATION} (container and volume names: IsDNS1123Label)` });
+                else if (parentKey === "ports") out.push({ path: `${p}.name`, value: name, rule: PORT_NAME, source: `${APIMACHINERY} IsValidPortName (IANA_SVC_NAME)` });
+                else if (parentKey === "env") out.push({ path: `${p}.name`, value: name, rule: ENV_NAME, source: `${APIMACHINERY} IsEnvVarName` });
+            }
+            walkLabels(x, p, out);
+        });
+        return;
+    }
     if (!v || typeof v !== "object") return;
     for (const [k, x] of Object.entries(v)) {
         const p = path ? `${path}.${k}` : k;
+        if (k === "serviceAccountName" && typeof x === "string") out.push({ path: p, value: expand(x), rule: DNS1123_SUBDOMAIN, source: `${CORE_VALIDATION} (ServiceAccount names: NameIsDNSSubdomain)` });
         if (LABEL_MAPS.has(k) && x && typeof x === "object" && !Array.isArray(x)) {
             for (const [lk, lv] of Object.entries(x)) {
                 out.push({ path: `${p}{key:${lk}}`, value: lk, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (label keys)` });
@@ -63,7 +90,7 @@ function walkLabels(v: unknown, path: string, out: K8sValue[]): void {
         } else if (k === "annotations" && x && typeof x === "object" && !Array.isArray(x)) {
             for (const ak of Object.keys(x)) out.push({ path: `${p}{key:${ak}}`, value: ak, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (annotation keys)` });
         } else {
-            walkLabels(x, p, out);
+            walkLabels(x, p, out, k);
         }
     }
 }
@@ -76,6 +103,8 @@ export function kubernetesValues(r: RecordedResource): K8sValue[] {
         const name = inputs.name ?? k8sAutoname(r.name);
         out.push({ path: inputs.name === undefined ? "name (autonamed)" : "name", value: name, rule: { ...DNS1123_SUBDOMAIN, max: 53 }, source: "helm pkg/chartutil/validate_name.go ValidateReleaseName (maxReleaseNameLen 53, DNS-1123 subdomain)" });
         if (inputs.namespace !== undefined) out.push({ path: "namespace", value: inputs.namespace, rule: DNS1123_LABEL, source: "kubernetes ValidateNamespaceName (NameIsDNSLabel)" });
+        // What the chart renders from the values: label maps, container, volume, port and env names.
+        walkLabels(inputs.values, "values", out);
         return out;
     }
     if (r.type === "pulumi:providers:kubernetes") return out;
