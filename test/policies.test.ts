@@ -9,8 +9,8 @@ import { allPolicies, resourcePolicies, stackValidationPolicies } from "../polic
 import { DEFAULT_CHARTS } from "../policies/rules/helm";
 import { CHARTS } from "../infra/cluster/karpenter";
 import { compliant, set } from "./helpers/fixtures";
-import { FIXTURE_MUTATIONS } from "./helpers/mutations";
-import { check, failing, fixture, UNKNOWN } from "./helpers/policy";
+import { anyoneViaS3, FIXTURE_MUTATIONS } from "./helpers/mutations";
+import { ACCOUNT, check, failing, fixture, UNKNOWN } from "./helpers/policy";
 import { synthetic } from "../tools/bench";
 import { portForwardGuardProblem } from "../policies/lib/admission";
 import { portForwardPolicy } from "../infra/cluster/manifests";
@@ -36,6 +36,14 @@ describe("policy pack", () => {
         const r = await check(compliant());
         assert.deepEqual(r.violations, []);
         assert.equal(r.policiesRun, resourcePolicies.length + stackValidationPolicies.length);
+    });
+
+    it("no false alarm on a key policy grant to * pinned to this account (kms:CallerAccount) and to S3 (kms:ViaService)", async () => {
+        // The compliant stack's key policy is the program's (keyPolicy), which has no such statement; AWS's
+        // default key policies for AWS-managed keys do, and the pack must accept it (mutations break its pin).
+        const rs = compliant();
+        set("cmk", (p) => { const d = JSON.parse(p.policy); d.Statement.push(anyoneViaS3({ "kms:CallerAccount": ACCOUNT })); p.policy = JSON.stringify(d); })(rs);
+        assert.deepEqual((await check(rs)).violations, []);
     });
 
     it("every policy is exercised by a mutation the intended policy must catch, and by an unknown it must defer", () => {

@@ -1,10 +1,18 @@
 /**
  * A compliant fixture stack touching every rule of the pack, in the shapes infra/ produces or (for
- * the audit trail, researcher roles, JupyterHub and Cognito) the shapes the lead builds to, plus
- * small mutation helpers. One field changed per mutation (AWSGuard tests/util.ts style).
+ * JupyterHub and Cognito) the shapes the lead builds to, plus small mutation helpers. One field changed
+ * per mutation (AWSGuard tests/util.ts style).
+ *
+ * Every IAM, KMS, S3 and SQS policy document in it is the program's own: written by the pure document
+ * functions of infra/iam.ts and infra/cluster/iam.ts with this fixture's ARNs, never by hand, so a
+ * change to a statement there reaches the pack's compliant stack (and its mutations) unchanged.
  */
 import * as zlib from "zlib";
 import type { RecordedResource } from "../../tools/mock-engine";
+import {
+    assumeRolePolicy, auditBucketPolicy, denyInsecureTransportPolicy, keyPolicy, PolicyDocument, researcherInstancePolicy, researcherTrustPolicy, workstationPolicy,
+} from "../../infra/iam";
+import { interruptionQueuePolicy, podIdentityTrust } from "../../infra/cluster/iam";
 import { ACCOUNT, fixture } from "./policy";
 
 export const REGION = "us-east-1";
@@ -21,6 +29,13 @@ export const BOB_INSTANCE = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0b0b000
 export const ALICE_ROLE = `arn:aws:iam::${ACCOUNT}:role/archaeo-x-alice`;
 export const ALICE_PODS_ROLE = `arn:aws:iam::${ACCOUNT}:role/archaeo-x-pods-alice`;
 export const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/platform-admins`;
+/** Alice signs in through a shared Identity Center role; her own session name tells her apart. */
+export const ALICE_SESSION_NAME = "alice@uni.example";
+export const TRAIL_NAME = "archaeo";
+export const QUEUE_ARN = `arn:aws:sqs:${REGION}:${ACCOUNT}:x`;
+export const REPOSITORY_ARN = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda`;
+/** Alice's SSM path (her token, her status). */
+export const ALICE_SSM_PATH = "/archaeo/x/researchers/alice";
 
 /** gzip + base64, as infra/instance/userdata.ts renders `userDataBase64` (written here so the pack's decoder is tested against its own fixture). */
 export const gzipBase64 = (text: string) => zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 }).toString("base64");
@@ -49,49 +64,30 @@ export const BOB_USER_DATA = [
 const ROOT_TAGS = { institution: "x", "data-classification": "confidential" };
 
 export const doc = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });
-const tlsOnly = (bucket: string) => doc({ Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } });
-const trust = (service: string) => doc({ Sid: "TrustService", Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" });
+const json = (d: PolicyDocument) => JSON.stringify(d);
+const common = { partition: "aws", accountId: ACCOUNT, region: REGION };
+const trust = (service: string) => json(assumeRolePolicy(service));
 const podSpec = () => ({
     securityContext: { runAsNonRoot: true, runAsUser: 1000 },
     containers: [{ name: "jupyter", image: IMAGE, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } }, resources: { requests: { "nvidia.com/gpu": 1 }, limits: { "nvidia.com/gpu": 1 } } }],
     tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
 });
-const bucketParts = (prefix: string, bucket: string, key = KEY) => [
+const bucketParts = (prefix: string, bucket: string, policy: PolicyDocument, key = KEY) => [
     fixture("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${prefix}-sse`, { bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key }, bucketKeyEnabled: true }] }),
     fixture("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", `${prefix}-pab`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }),
     fixture("aws:s3/bucketVersioning:BucketVersioning", `${prefix}-ver`, { bucket, versioningConfiguration: { status: "Enabled" } }),
-    fixture("aws:s3/bucketPolicy:BucketPolicy", `${prefix}-tls`, { bucket, policy: tlsOnly(bucket) }),
+    fixture("aws:s3/bucketPolicy:BucketPolicy", `${prefix}-tls`, { bucket, policy: json(policy) }),
 ];
 
-/** The researcher's role policy as the lead builds it (issue 10 item 3). */
-export const alicePolicy = () => ({ Version: "2012-10-17", Statement: [
-    { Sid: "OwnWorkstation", Effect: "Allow", Action: ["ec2:StartInstances", "ec2:StopInstances"], Resource: ALICE_INSTANCE },
-    { Sid: "Describe", Effect: "Allow", Action: ["ec2:DescribeInstances", "ssm:DescribeSessions"], Resource: "*" },
-    {
-        Sid: "SessionsToOwnWorkstation", Effect: "Allow", Action: "ssm:StartSession",
-        Resource: [ALICE_INSTANCE, `arn:aws:ssm:${REGION}::document/AWS-StartSSHSession`, `arn:aws:ssm:${REGION}::document/AWS-StartPortForwardingSession`],
-        Condition: { BoolIfExists: { "ssm:SessionDocumentAccessCheck": "true" } },
-    },
-    { Sid: "OwnSessions", Effect: "Allow", Action: ["ssm:TerminateSession", "ssm:ResumeSession"], Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:session/\${aws:userid}-*` },
-    { Sid: "OwnToken", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
-    { Sid: "ListOwnAndDatasets", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { "s3:prefix": ["researchers/alice/*", "datasets/*"] } } },
-    { Sid: "OwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` },
-    { Sid: "ReadDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/datasets/*` },
-    { Sid: "StackKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
-    { Sid: "EbsGrants", Effect: "Allow", Action: "kms:CreateGrant", Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `ec2.${REGION}.amazonaws.com` }, Bool: { "kms:GrantIsForAWSResource": "true" } } },
-] });
+/** Alice's researcher role policy, as infra/instance (researcherInstancePolicy) writes it for her workstation. */
+export const alicePolicy = () => researcherInstancePolicy({
+    ...common, bucketArn: `arn:aws:s3:::${BUCKET}`, keyArn: KEY, researcherId: ALICE, researcherSsmPath: ALICE_SSM_PATH, instanceArn: ALICE_INSTANCE,
+});
 
-/** The policy of alice's workstation role as infra/instance/workstation.ts builds it: her data, her parameters, the image. */
-export const aliceWorkstationPolicy = () => ({ Version: "2012-10-17", Statement: [
-    { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-    { Sid: "EcrPullThisRepository", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` },
-    { Sid: "ListSharedAndOwnPrefixes", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { "s3:prefix": ["datasets/*", "researchers/alice/*"] } } },
-    { Sid: "ReadSharedDatasets", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/datasets/*` },
-    { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` },
-    { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
-    { Sid: "ReportOwnStatus", Effect: "Allow", Action: "ssm:PutParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/status/*` },
-    { Sid: "StackKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY, Condition: { StringEquals: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
-] });
+/** The policy of alice's workstation role, as infra/instance/workstation.ts (workstationPolicy) writes it: her data, her parameters, the image. */
+export const aliceWorkstationPolicy = () => workstationPolicy({
+    ...common, bucketArn: `arn:aws:s3:::${BUCKET}`, keyArn: KEY, researcherId: ALICE, researcherSsmPath: ALICE_SSM_PATH, repositoryArn: REPOSITORY_ARN,
+});
 
 /** JupyterHub (Zero to JupyterHub 4.4.0) values as the lead builds them (issue 10 item 4). */
 export const hubValues = () => ({
@@ -108,13 +104,10 @@ export const hubValues = () => ({
 /** A compliant stack touching every rule of the pack. */
 export function compliant(): RecordedResource[] {
     return [
+        // The key policy of a cluster-mode stack (every statement keyPolicy writes).
         fixture("aws:kms/key:Key", "cmk", {
             enableKeyRotation: true,
-            policy: doc(
-                { Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" },
-                { Sid: "CloudTrailEncryptsLogs", Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "kms:GenerateDataKey*", Resource: "*", Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } } },
-                { Sid: "AnyoneInAccountViaS3", Effect: "Allow", Principal: { AWS: "*" }, Action: ["kms:Decrypt"], Resource: "*", Condition: { StringEquals: { "kms:CallerAccount": ACCOUNT, "kms:ViaService": `s3.${REGION}.amazonaws.com` } } },
-            ),
+            policy: json(keyPolicy({ ...common, trailName: TRAIL_NAME, logsPrefix: "/aws/eks/x/", eventBridge: true, autoScaling: true })),
         }, { protect: true, state: { arn: KEY, keyId: "1234abcd-12ab-34cd-56ef-1234567890ab", id: "1234abcd-12ab-34cd-56ef-1234567890ab" } }),
         fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE, "archaeo-snapshot": "x-workspace" } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
         fixture("aws:dlm/lifecyclePolicy:LifecyclePolicy", "snapshots", { state: "ENABLED", executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-dlm`, policyDetails: {
@@ -138,9 +131,9 @@ export function compliant(): RecordedResource[] {
         fixture("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "in", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 2222, toPort: 2222, cidrIpv4: "203.0.113.0/24" }),
         fixture("aws:ec2/securityGroupRule:SecurityGroupRule", "rule", { securityGroupId: "sg-1", type: "ingress", protocol: "tcp", fromPort: 2222, toPort: 2222, cidrBlocks: ["198.51.100.0/24"], ipv6CidrBlocks: ["2001:db8:4d55::/48"] }),
         fixture("aws:s3/bucket:Bucket", "datasets", { bucket: BUCKET, tags: { "archaeo-purpose": "datasets" } }, { protect: true, state: { arn: `arn:aws:s3:::${BUCKET}`, id: BUCKET } }),
-        ...bucketParts("datasets", BUCKET),
+        ...bucketParts("datasets", BUCKET, denyInsecureTransportPolicy(`arn:aws:s3:::${BUCKET}`)),
         fixture("aws:s3/bucket:Bucket", "audit", { bucket: AUDIT_BUCKET, tags: { "archaeo-purpose": "audit-logs" } }, { protect: true, state: { arn: `arn:aws:s3:::${AUDIT_BUCKET}`, id: AUDIT_BUCKET } }),
-        ...bucketParts("audit", AUDIT_BUCKET),
+        ...bucketParts("audit", AUDIT_BUCKET, auditBucketPolicy({ ...common, bucketArn: `arn:aws:s3:::${AUDIT_BUCKET}`, trailName: TRAIL_NAME })),
         fixture("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "audit-retention", { bucket: AUDIT_BUCKET, rules: [{ id: "retain", status: "Enabled", filter: {}, expiration: { days: 400 }, noncurrentVersionExpiration: { noncurrentDays: 400 } }] }),
         fixture("aws:cloudtrail/trail:Trail", "trail", {
             s3BucketName: AUDIT_BUCKET, kmsKeyId: KEY, enableLogFileValidation: true, includeGlobalServiceEvents: false,
@@ -149,8 +142,8 @@ export function compliant(): RecordedResource[] {
                 { field: "resources.type", equals: ["AWS::S3::Object"] },
                 { field: "resources.ARN", startsWiths: [`arn:aws:s3:::${BUCKET}/`] },
             ] }],
-        }, { state: { arn: `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/archaeo` } }),
-        fixture("aws:ecr/repository:Repository", "repo", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE" }, { state: { repositoryUrl: REPO, arn: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` } }),
+        }, { state: { arn: `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/${TRAIL_NAME}` } }),
+        fixture("aws:ecr/repository:Repository", "repo", { encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: KEY }], imageScanningConfiguration: { scanOnPush: true }, imageTagMutability: "IMMUTABLE" }, { state: { repositoryUrl: REPO, arn: REPOSITORY_ARN } }),
         fixture("aws:ecr/lifecyclePolicy:LifecyclePolicy", "repo-lifecycle", { repository: "archaeo/x/pytorch-cuda", policy: JSON.stringify({ rules: [
             { rulePriority: 1, selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 }, action: { type: "expire" } },
             { rulePriority: 2, selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "sinceImagePushed", countUnit: "days", countNumber: 1825 }, action: { type: "expire" } },
@@ -163,25 +156,21 @@ export function compliant(): RecordedResource[] {
             vpcConfig: { endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] },
             enabledClusterLogTypes: ["api", "audit", "authenticator"],
         }, { state: { arn: `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/x` } }),
-        fixture("aws:ssm/parameter:Parameter", "token", { name: "/archaeo/x/researchers/alice/jupyter-token", type: "SecureString", keyId: KEY }),
+        fixture("aws:ssm/parameter:Parameter", "token", { name: `${ALICE_SSM_PATH}/jupyter-token`, type: "SecureString", keyId: KEY }),
         fixture("aws:cloudwatch/logGroup:LogGroup", "logs", { kmsKeyId: KEY }),
-        fixture("aws:sqs/queue:Queue", "queue", { kmsMasterKeyId: KEY }, { state: { arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:x` } }),
-        fixture("aws:sqs/queuePolicy:QueuePolicy", "queue-policy", { queueUrl: "https://sqs/x", policy: doc({ Sid: "EventBridgeDelivers", Effect: "Allow", Principal: { Service: ["events.amazonaws.com", "sqs.amazonaws.com"] }, Action: "sqs:SendMessage", Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:x` }) }),
+        fixture("aws:sqs/queue:Queue", "queue", { kmsMasterKeyId: KEY }, { state: { arn: QUEUE_ARN } }),
+        fixture("aws:sqs/queuePolicy:QueuePolicy", "queue-policy", { queueUrl: "https://sqs/x", policy: json(interruptionQueuePolicy(QUEUE_ARN, ACCOUNT)) }),
         fixture("aws:iam/role:Role", "ws-role", { name: "archaeo-x-workstation", assumeRolePolicy: trust("ec2.amazonaws.com") }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-workstation` } }),
         fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-ssm", { role: "archaeo-x-workstation", policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }),
-        fixture("aws:iam/rolePolicy:RolePolicy", "pol", { role: "archaeo-x-workstation", policy: doc(
-            { Sid: "EcrAuthToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-            { Sid: "Pull", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda` },
-            { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/archaeo/x/researchers/alice/*` },
-        ) }),
-        fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: doc({ Sid: "Alice", Effect: "Allow", Principal: { AWS: ALICE_PRINCIPAL }, Action: ["sts:AssumeRole", "sts:SetSourceIdentity"] }), tags: { researcher: ALICE } },
+        fixture("aws:iam/rolePolicy:RolePolicy", "pol", { role: "archaeo-x-workstation", policy: JSON.stringify(aliceWorkstationPolicy()) }),
+        fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: json(researcherTrustPolicy({ principalArn: ALICE_PRINCIPAL, id: ALICE, sessionName: ALICE_SESSION_NAME })), tags: { researcher: ALICE } },
             { state: { arn: ALICE_ROLE } }),
         fixture("aws:iam/rolePolicy:RolePolicy", "alice-policy", { role: "archaeo-x-alice", policy: JSON.stringify(alicePolicy()) }),
         // Roles acting for alice: her workstation's instance role and her pods' role (Pod Identity).
         fixture("aws:iam/role:Role", "alice-ws-role", { name: "archaeo-x-ws-alice", assumeRolePolicy: trust("ec2.amazonaws.com"), tags: { "archaeo-workstation-of": ALICE } },
             { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-ws-alice` } }),
         fixture("aws:iam/rolePolicy:RolePolicy", "alice-ws-policy", { role: "archaeo-x-ws-alice", policy: JSON.stringify(aliceWorkstationPolicy()) }),
-        fixture("aws:iam/role:Role", "alice-pods-role", { name: "archaeo-x-pods-alice", assumeRolePolicy: doc({ Sid: "EksPodIdentity", Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }), tags: { "archaeo-pods-of": ALICE } },
+        fixture("aws:iam/role:Role", "alice-pods-role", { name: "archaeo-x-pods-alice", assumeRolePolicy: json(podIdentityTrust()), tags: { "archaeo-pods-of": ALICE } },
             { state: { arn: ALICE_PODS_ROLE } }),
         // Cluster access: alice's access entry, an admin with an EKS access policy, Pod Identity for her server, the hub's port-forward guard.
         fixture("aws:eks/accessEntry:AccessEntry", "alice-access", { clusterName: "x", principalArn: ALICE_ROLE, type: "STANDARD", userName: "archaeo:alice" }),

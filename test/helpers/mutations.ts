@@ -159,15 +159,15 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("k8s-loadbalancer-source-ranges", "LoadBalancer without source ranges", set("ssh-lb", (p) => { delete p.spec.loadBalancerSourceRanges; })),
     m("k8s-loadbalancer-source-ranges", "LoadBalancer open to ::/1 + 8000::/1", set("ssh-lb", (p) => { p.spec.loadBalancerSourceRanges = ["::/1", "8000::/1"]; })),
     // IAM judged by what it grants.
-    m("iam-policies-scoped", "NotAction in an Allow", stmt("pol", "Pull", (s) => { delete s.Action; s.NotAction = "iam:*"; })),
-    m("iam-policies-scoped", "NotResource in an Allow", stmt("pol", "Pull", (s) => { delete s.Resource; s.NotResource = "arn:aws:s3:::secret/*"; })),
-    m("iam-policies-scoped", "Action *", stmt("pol", "Pull", (s) => { s.Action = "*"; })),
-    m("iam-policies-scoped", "wildcard action with permissions management (s3:*)", stmt("pol", "Pull", (s) => { s.Action = "s3:*"; s.Resource = `arn:aws:s3:::${BUCKET}`; })),
-    m("iam-policies-scoped", "wildcard action s3:Put* (PutBucketPolicy)", stmt("pol", "Pull", (s) => { s.Action = "s3:Put*"; s.Resource = `arn:aws:s3:::${BUCKET}`; })),
-    m("iam-policies-scoped", "resource-level action on Resource *", stmt("pol", "Pull", (s) => { s.Resource = "*"; })),
+    m("iam-policies-scoped", "NotAction in an Allow", stmt("pol", "EcrPullThisRepository", (s) => { delete s.Action; s.NotAction = "iam:*"; })),
+    m("iam-policies-scoped", "NotResource in an Allow", stmt("pol", "EcrPullThisRepository", (s) => { delete s.Resource; s.NotResource = "arn:aws:s3:::secret/*"; })),
+    m("iam-policies-scoped", "Action *", stmt("pol", "EcrPullThisRepository", (s) => { s.Action = "*"; })),
+    m("iam-policies-scoped", "wildcard action with permissions management (s3:*)", stmt("pol", "EcrPullThisRepository", (s) => { s.Action = "s3:*"; s.Resource = `arn:aws:s3:::${BUCKET}`; })),
+    m("iam-policies-scoped", "wildcard action s3:Put* (PutBucketPolicy)", stmt("pol", "EcrPullThisRepository", (s) => { s.Action = "s3:Put*"; s.Resource = `arn:aws:s3:::${BUCKET}`; })),
+    m("iam-policies-scoped", "resource-level action on Resource *", stmt("pol", "EcrPullThisRepository", (s) => { s.Resource = "*"; })),
     m("iam-policies-scoped", "every key of the account (key/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Action = "kms:Decrypt"; s.Resource = "arn:aws:kms:us-east-1:123456789012:key/*"; })),
     m("iam-policies-scoped", "every bucket (arn:aws:s3:::*/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Action = "s3:GetObject"; s.Resource = "arn:aws:s3:::*/*"; })),
-    m("iam-policies-scoped", "a misspelt action", stmt("pol", "Pull", (s) => { s.Action = "ecr:BatchGetImages"; })),
+    m("iam-policies-scoped", "a misspelt action", stmt("pol", "EcrPullThisRepository", (s) => { s.Action = "ecr:BatchGetImages"; })),
     m("iam-policies-scoped", "iam:PassRole on every role", stmt("pol", "ReadOwnParameters", (s) => { s.Action = "iam:PassRole"; s.Resource = "arn:aws:iam::123456789012:role/*"; })),
     m("iam-policies-scoped", "role inline policy with NotAction", set("ws-role", (p) => { p.inlinePolicies = [{ name: "x", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }] }) }]; })),
     m("iam-managed-policies-allowlisted", "AdministratorAccess attached", set("ws-ssm", (p) => { p.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
@@ -180,21 +180,21 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("iam-trust-policies-scoped", "researcher role trusts the account root", setDoc("alice-role", (d) => { d.Statement[0].Principal = { AWS: "arn:aws:iam::123456789012:root" }; }, "assumeRolePolicy")),
     m("iam-trust-policies-scoped", "researcher role trusts two principals", setDoc("alice-role", (d) => { d.Statement[0].Principal = { AWS: [d.Statement[0].Principal.AWS, "arn:aws:iam::123456789012:role/bob"] }; }, "assumeRolePolicy")),
     m("iam-trust-policies-scoped", "trust allows sts:*", setDoc("ws-role", (d) => { d.Statement[0].Action = "sts:*"; }, "assumeRolePolicy")),
-    m("ssm-sessions-no-shell", "StartSession without the document check", stmt("alice-policy", "SessionsToOwnWorkstation", (s) => { delete s.Condition; })),
-    m("ssm-sessions-no-shell", "StartSession with the shell document", stmt("alice-policy", "SessionsToOwnWorkstation", (s) => { s.Resource.push("arn:aws:ssm:us-east-1:123456789012:document/SSM-SessionManagerRunShell"); })),
-    m("ssm-sessions-no-shell", "StartSession on every document", stmt("alice-policy", "SessionsToOwnWorkstation", (s) => { s.Resource = [ALICE_INSTANCE, "arn:aws:ssm:us-east-1::document/*"]; })),
-    m("ssm-sessions-no-shell", "ssm:Start* grants StartSession without the check", stmt("alice-policy", "OwnSessions", (s) => { s.Action = "ssm:Start*"; })),
+    m("ssm-sessions-no-shell", "StartSession without the document check", stmt("alice-policy", "SessionsToOwnWorkstationOnly", (s) => { delete s.Condition; })),
+    m("ssm-sessions-no-shell", "StartSession with the shell document", stmt("alice-policy", "SessionsToOwnWorkstationOnly", (s) => { s.Resource.push("arn:aws:ssm:us-east-1:123456789012:document/SSM-SessionManagerRunShell"); })),
+    m("ssm-sessions-no-shell", "StartSession on every document", stmt("alice-policy", "SessionsToOwnWorkstationOnly", (s) => { s.Resource = [ALICE_INSTANCE, "arn:aws:ssm:us-east-1::document/*"]; })),
+    m("ssm-sessions-no-shell", "ssm:Start* grants StartSession without the check", stmt("alice-policy", "EndOwnSessionsOnly", (s) => { s.Action = "ssm:Start*"; })),
     // Resource policies and accounts.
-    m("resource-policies-no-public-principals", "key policy grants to * without a condition", setDoc("cmk", (d) => { delete d.Statement[2].Condition; })),
+    m("resource-policies-no-public-principals", "key policy grants to * without a condition", pushStmt("cmk", anyoneViaS3(undefined))),
     m("principals-in-stack-account", "key policy grants to another account", setDoc("cmk", (d) => { d.Statement[0].Principal.AWS = "arn:aws:iam::999999999999:root"; })),
     m("resource-policies-no-public-principals", "key policy grants to another account (provider allowedAccountIds names the account)", (rs) => {
         rs.unshift({ ...awsProvider(), rawInputs: { ...awsProvider().rawInputs, allowedAccountIds: JSON.stringify([ACCOUNT]) } });
         setDoc("cmk", (d) => { d.Statement[0].Principal.AWS = "arn:aws:iam::999999999999:root"; })(rs);
     }),
     m("resource-policies-no-public-principals", "bucket policy grants read to *", setDoc("datasets-tls", (d) => { d.Statement.push({ Sid: "Public", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }); })),
-    m("resource-policies-no-public-principals", "queue policy grants to *", setDoc("queue-policy", (d) => { d.Statement[0].Principal = "*"; })),
-    m("resource-policies-no-public-principals", "key policy * pinned to a wildcard", setDoc("cmk", (d) => { d.Statement[2].Condition.StringEquals["kms:CallerAccount"] = "*"; })),
-    m("principals-in-stack-account", "key policy pins * to another account", setDoc("cmk", (d) => { d.Statement[2].Condition.StringEquals["kms:CallerAccount"] = "999999999999"; })),
+    m("resource-policies-no-public-principals", "queue policy grants to *", setDoc("queue-policy", (d) => { d.Statement[0].Principal = "*"; delete d.Statement[0].Condition; })),
+    m("resource-policies-no-public-principals", "key policy * pinned to a wildcard", pushStmt("cmk", anyoneViaS3({ "kms:CallerAccount": "*" }))),
+    m("principals-in-stack-account", "key policy pins * to another account", pushStmt("cmk", anyoneViaS3({ "kms:CallerAccount": "999999999999" }))),
     m("principals-in-stack-account", "role policy grants on another account's bucket parameters", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:999999999999:parameter/archaeo/x/*"; })),
     // Workloads.
     m("k8s-containers-non-root", "runAsNonRoot missing", set("jupyter", (p) => { delete pod(p).securityContext.runAsNonRoot; })),
@@ -228,22 +228,22 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("jupyterhub-image-and-gpu-quota", "profile image from elsewhere", set("jupyterhub", (p) => { p.values.singleuser.profileList[0].kubespawner_override.image = `quay.io/jupyterhub/k8s-singleuser-sample@sha256:${"e".repeat(64)}`; })),
     ...hubQuotaAndLogin({ quota: "gpu-quota", users: "users", client: "hub-client" }),
     // Researchers.
-    m("researcher-roles-scoped", "researcher reaches another researcher's prefix", stmt("alice-policy", "OwnPrefix", (s) => { s.Resource = `arn:aws:s3:::${BUCKET}/researchers/bob/*`; })),
-    m("researcher-roles-scoped", "researcher writes to datasets/", stmt("alice-policy", "ReadDatasets", (s) => { s.Action = ["s3:GetObject", "s3:PutObject"]; })),
-    m("researcher-roles-scoped", "researcher reaches the whole bucket", stmt("alice-policy", "OwnPrefix", (s) => { s.Resource = `arn:aws:s3:::${BUCKET}/*`; })),
-    m("researcher-roles-scoped", "researcher lists the whole bucket", stmt("alice-policy", "ListOwnAndDatasets", (s) => { delete s.Condition; })),
-    m("researcher-roles-scoped", "researcher starts another instance", stmt("alice-policy", "OwnWorkstation", (s) => { s.Resource = ALICE_INSTANCE.replace("i-0a11ce", "i-0b0b00"); })),
-    m("researcher-roles-scoped", "researcher starts every instance", stmt("alice-policy", "OwnWorkstation", (s) => { s.Resource = "arn:aws:ec2:us-east-1:123456789012:instance/*"; })),
-    m("researcher-roles-scoped", "researcher reads another's token", stmt("alice-policy", "OwnToken", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/bob/*"; })),
-    m("researcher-roles-scoped", "researcher reaches the audit logs", stmt("alice-policy", "ReadDatasets", (s) => { s.Resource = `arn:aws:s3:::${AUDIT_BUCKET}/*`; })),
-    m("researcher-roles-scoped", "researcher uses another key", stmt("alice-policy", "StackKey", (s) => { s.Resource = KEY.replace("1234abcd", "5678abcd"); })),
+    m("researcher-roles-scoped", "researcher reaches another researcher's prefix", stmt("alice-policy", "ReadWriteOwnPrefix", (s) => { s.Resource = `arn:aws:s3:::${BUCKET}/researchers/bob/*`; })),
+    m("researcher-roles-scoped", "researcher writes to datasets/", stmt("alice-policy", "ReadSharedDatasets", (s) => { s.Action = ["s3:GetObject", "s3:PutObject"]; })),
+    m("researcher-roles-scoped", "researcher reaches the whole bucket", stmt("alice-policy", "ReadWriteOwnPrefix", (s) => { s.Resource = `arn:aws:s3:::${BUCKET}/*`; })),
+    m("researcher-roles-scoped", "researcher lists the whole bucket", stmt("alice-policy", "ListSharedAndOwnPrefixes", (s) => { delete s.Condition; })),
+    m("researcher-roles-scoped", "researcher starts another instance", stmt("alice-policy", "StartStopOwnWorkstation", (s) => { s.Resource = ALICE_INSTANCE.replace("i-0a11ce", "i-0b0b00"); })),
+    m("researcher-roles-scoped", "researcher starts every instance", stmt("alice-policy", "StartStopOwnWorkstation", (s) => { s.Resource = "arn:aws:ec2:us-east-1:123456789012:instance/*"; })),
+    m("researcher-roles-scoped", "researcher reads another's token", stmt("alice-policy", "ReadOwnTokenAndStatus", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/bob/*"; })),
+    m("researcher-roles-scoped", "researcher reaches the audit logs", stmt("alice-policy", "ReadSharedDatasets", (s) => { s.Resource = `arn:aws:s3:::${AUDIT_BUCKET}/*`; })),
+    m("researcher-roles-scoped", "researcher uses another key", stmt("alice-policy", "StackKeyThroughS3", (s) => { s.Resource = KEY.replace("1234abcd", "5678abcd"); })),
     m("researcher-roles-scoped", "two researchers trust one principal", add(fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef" }, Action: "sts:AssumeRole" }] }) }))),
     m("researcher-roles-scoped", "alice's workstation role reads bob's prefix", stmt("alice-ws-policy", "ReadWriteOwnPrefix", (st) => { st.Resource = `arn:aws:s3:::${BUCKET}/researchers/bob/*`; })),
     m("researcher-roles-scoped", "alice's workstation role reads bob's token", stmt("alice-ws-policy", "ReadOwnParameters", (st) => { st.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/bob/*"; })),
     m("researcher-roles-scoped", "alice's workstation role writes datasets/", stmt("alice-ws-policy", "ReadSharedDatasets", (st) => { st.Action = ["s3:GetObject", "s3:PutObject"]; })),
     m("researcher-roles-scoped", "alice's workstation role lists the whole bucket", stmt("alice-ws-policy", "ListSharedAndOwnPrefixes", (st) => { delete st.Condition; })),
     m("researcher-roles-scoped", "alice's pods role reaches bob's prefix", add(fixture("aws:iam/rolePolicy:RolePolicy", "alice-pods-policy", { role: "archaeo-x-pods-alice", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "Bob", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/researchers/bob/*` }] }) }))),
-    m("researcher-roles-scoped", "researcher starts bob's instance", stmt("alice-policy", "OwnWorkstation", (st) => { st.Resource = BOB_INSTANCE; })),
+    m("researcher-roles-scoped", "researcher starts bob's instance", stmt("alice-policy", "StartStopOwnWorkstation", (st) => { st.Resource = BOB_INSTANCE; })),
     m("researcher-roles-scoped", "two researchers share a role, one trust without a session pin", (rs) => {
         setDoc("alice-role", (d) => { d.Statement[0].Condition = { StringLike: { "aws:userid": "*:alice@x.example" } }; }, "assumeRolePolicy")(rs);
         add(fixture("aws:iam/role:Role", "bob-role", { name: "archaeo-x-bob", tags: { researcher: "bob" }, assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Alice_0123456789abcdef" }, Action: "sts:AssumeRole" }] }) }))(rs);
@@ -357,11 +357,11 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("researcher-roles-scoped", "researcher modifies her own instance's attributes (user data, instance role)", pushStmt("alice-policy", { Sid: "Modify", Effect: "Allow", Action: "ec2:ModifyInstanceAttribute", Resource: ALICE_INSTANCE })),
     m("researcher-roles-scoped", "researcher's IAM actions on every IAM resource pinned by aws:ResourceTag/researcher", pushStmt("alice-policy", { Sid: "Tag", Effect: "Allow", Action: ["iam:PutRolePolicy", "ec2:ModifyInstanceAttribute"], Resource: "arn:aws:iam::*:*", Condition: { StringEquals: { "aws:ResourceTag/researcher": "alice" } } })),
     m("researcher-roles-scoped", "researcher's ec2:* on every instance pinned by aws:ResourceTag/researcher", pushStmt("alice-policy", { Sid: "AllOnOwn", Effect: "Allow", Action: "ec2:*", Resource: "arn:aws:ec2:us-east-1:123456789012:instance/*", Condition: { StringEquals: { "ec2:ResourceTag/researcher": "alice" } } })),
-    m("researcher-roles-scoped", "researcher's kms:CreateGrant on the stack key without kms:GrantIsForAWSResource", stmt("alice-policy", "EbsGrants", (s) => { delete s.Condition.Bool; })),
-    m("researcher-roles-scoped", "researcher uses the stack key directly (no kms:ViaService)", stmt("alice-policy", "StackKey", (s) => { delete s.Condition; })),
-    m("researcher-roles-scoped", "researcher administers the stack key (kms:PutKeyPolicy, even through EC2)", stmt("alice-policy", "StackKey", (s) => { s.Action = ["kms:Decrypt", "kms:PutKeyPolicy"]; })),
+    m("researcher-roles-scoped", "researcher's kms:CreateGrant on the stack key without kms:GrantIsForAWSResource", stmt("alice-policy", "StartWithEncryptedVolumes", (s) => { delete s.Condition.Bool; })),
+    m("researcher-roles-scoped", "researcher uses the stack key directly (no kms:ViaService)", stmt("alice-policy", "StackKeyThroughS3", (s) => { delete s.Condition; })),
+    m("researcher-roles-scoped", "researcher administers the stack key (kms:PutKeyPolicy, even through EC2)", stmt("alice-policy", "UseKeyThroughEc2", (s) => { s.Action = [...s.Action, "kms:PutKeyPolicy"]; })),
     m("researcher-roles-scoped", "alice's workstation role uses the stack key directly (no kms:ViaService)", stmt("alice-ws-policy", "StackKeyThroughS3", (s) => { delete s.Condition; })),
-    m("researcher-roles-scoped", "researcher's action unknown to the IAM dataset on her own instance", stmt("alice-policy", "OwnWorkstation", (s) => { s.Action = ["ec2:StartInstances", "ec2:StartInstancesAndMore"]; })),
+    m("researcher-roles-scoped", "researcher's action unknown to the IAM dataset on her own instance", stmt("alice-policy", "StartStopOwnWorkstation", (s) => { s.Action = ["ec2:StartInstances", "ec2:StartInstancesAndMore"]; })),
     // P2: every attachment form of a customer-managed policy is resolved to its document, for researcher and acting-for roles.
     m("researcher-roles-scoped", "whole-bucket customer-managed policy in alice's managedPolicyArns", (rs) => { add(packIamWholeBucketPolicy())(rs); set("alice-role", (p) => { p.managedPolicyArns = [packIamPolicyArn()]; })(rs); }),
     m("researcher-roles-scoped", "whole-bucket customer-managed policy attached to alice's workstation role (RolePolicyAttachment)", (rs) => { add(packIamWholeBucketPolicy())(rs); add(fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-all", { role: "archaeo-x-ws-alice", policyArn: packIamPolicyArn() }))(rs); }),
@@ -387,7 +387,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     }),
     // P4: resource patterns judged by what they reach: session documents by glob, breadth by researchers covered.
     m("ssm-sessions-no-shell", "service role: StartSession on document ARN 'arn:aws:ssm:*:*:d*' (reaches the shell document)", pushStmt("pol", { Sid: "Shell", Effect: "Allow", Action: "ssm:StartSession", Resource: [ALICE_INSTANCE, "arn:aws:ssm:*:*:d*"], Condition: { BoolIfExists: { "ssm:SessionDocumentAccessCheck": "true" } } })),
-    m("ssm-sessions-no-shell", "researcher: StartSession on 'arn:aws:ssm:us-east-1::*/AWS-Start*' (document type and name spelled with wildcards)", stmt("alice-policy", "SessionsToOwnWorkstation", (s) => { s.Resource[1] = "arn:aws:ssm:us-east-1::*/AWS-Start*"; })),
+    m("ssm-sessions-no-shell", "researcher: StartSession on 'arn:aws:ssm:us-east-1::*/AWS-Start*' (document type and name spelled with wildcards)", stmt("alice-policy", "SessionsToOwnWorkstationOnly", (s) => { s.Resource[1] = "arn:aws:ssm:us-east-1::*/AWS-Start*"; })),
     m("iam-policies-scoped", "service role reads every researcher's token (parameter/archaeo/x/researchers/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/*"; })),
     m("iam-policies-scoped", "service role reads the whole stack's parameters (parameter/archaeo/x/*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/*"; })),
     m("iam-policies-scoped", "service role reads researchers' tokens through a wildcard id (researchers/a*)", stmt("pol", "ReadOwnParameters", (s) => { s.Resource = "arn:aws:ssm:us-east-1:123456789012:parameter/archaeo/x/researchers/a*/jupyter-token"; })),
@@ -494,7 +494,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("jupyterhub-values-secure", "a hub.extraConfig entry unknown", "values.hub.extraConfig.zz", set("jupyterhub", (p) => { p.values.hub.extraConfig = { zz: UNKNOWN }; })),
     // Account boundaries: organization pins, grants, shares, replication and copies.
     m("resource-policies-no-public-principals", "bucket policy grants GetObject to * pinned only by a foreign aws:PrincipalOrgID", setDoc("datasets-tls", (d) => { d.Statement.push({ Sid: "Org", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*`, Condition: { StringEquals: { "aws:PrincipalOrgID": "o-attacker123" } } }); })),
-    m("resource-policies-no-public-principals", "key policy's * statement pinned by aws:PrincipalOrgID instead of kms:CallerAccount", setDoc("cmk", (d) => { d.Statement[2].Condition = { StringEquals: { "aws:PrincipalOrgID": "o-abcdef1234", "kms:ViaService": "s3.us-east-1.amazonaws.com" } }; })),
+    m("resource-policies-no-public-principals", "key policy's * statement pinned by aws:PrincipalOrgID instead of kms:CallerAccount", pushStmt("cmk", anyoneViaS3({ "aws:PrincipalOrgID": "o-abcdef1234" }))),
     m("principals-in-stack-account", "KMS grant of the stack key to another account", add(fixture("aws:kms/grant:Grant", "foreign-grant", { keyId: KEY, granteePrincipal: "arn:aws:iam::999999999999:root", operations: ["Decrypt", "CreateGrant"] }))),
     m("principals-in-stack-account", "KMS grant to '*' (no account)", add(fixture("aws:kms/grant:Grant", "any-grant", { keyId: KEY, granteePrincipal: "*", operations: ["Decrypt"] }))),
     u("principals-in-stack-account", "KMS grant's grantee unknown", "Grant 'role-grant'.granteePrincipal", add(fixture("aws:kms/grant:Grant", "role-grant", { keyId: KEY, granteePrincipal: UNKNOWN, operations: ["Decrypt"] }))),
@@ -555,6 +555,17 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
+/**
+ * A key-policy statement granting kms:Decrypt to every principal through S3, pinned by `pin` (plus
+ * kms:ViaService), or by nothing when `pin` is undefined. The program's key policy has no such statement;
+ * pinned by kms:CallerAccount to this account it is compliant (policies.test's control).
+ */
+export function anyoneViaS3(pin: Record<string, string> | undefined): object {
+    return {
+        Sid: "AnyoneInAccountViaS3", Effect: "Allow", Principal: { AWS: "*" }, Action: "kms:Decrypt", Resource: "*",
+        ...(pin ? { Condition: { StringEquals: { ...pin, "kms:ViaService": "s3.us-east-1.amazonaws.com" } } } : {}),
+    };
+}
 function pushStmt(name: string, statement: object): Mutate {
     return setDoc(name, (d) => { d.Statement.push(statement); });
 }
