@@ -43,9 +43,16 @@ function programFiles(dir: string): string[] {
     });
 }
 
+/** A custom resource of the shape a provider SDK defines (CustomResource itself is abstract). */
+class Topic extends pulumi.CustomResource {
+    constructor(name: string, args: { name?: pulumi.Input<string> } = {}) {
+        super("aws:sns/topic:Topic", name, args);
+    }
+}
+
 /** A named helper, as a program would factor one out: the syntax check cannot see it called from an apply. */
 function topicFor(name: string): string {
-    new pulumi.CustomResource("aws:sns/topic:Topic", name, {});
+    new Topic(name);
     return name;
 }
 
@@ -63,12 +70,12 @@ describe("no resource is created inside apply", function () {
             pulumi.output("b").apply(async (v) => { await new Promise((r) => setTimeout(r, 1)); return topicFor(`after-await-${v}`); }),
             pulumi.all([pulumi.output("c"), "d"]).apply(([c, d]) => topicFor(`all-${c}${d}`)),
         ];
-        new pulumi.CustomResource("aws:sns/topic:Topic", "input-from-apply", { name: pulumi.output("x").apply((v) => v.toUpperCase()) });
+        new Topic("input-from-apply", { name: pulumi.output("x").apply((v) => v.toUpperCase()) });
         for (const o of done) await (o as any).promise();
         await e.settle();
         const found = takeApplyRegistrations();
         assert.deepEqual(found.map((f) => f.name), ["named-a", "all-cd", "after-await-b"]);
-        for (const f of found) assert.match(f.where[0], /^topicFor \(test\/no-apply-resources\.test\.ts:\d+:\d+\)$/, f.where.join("\n"));
+        for (const f of found) assert.ok(f.where.some((w) => /^topicFor \(test\/no-apply-resources\.test\.ts:\d+:\d+\)$/.test(w)), `names the helper: ${f.where.join(" <- ")}`);
         assert.deepEqual(e.resources.map((r) => r.name).sort(), ["after-await-b", "all-cd", "input-from-apply", "named-a"], "the check records; it does not stop the registration");
     });
 
