@@ -53,6 +53,23 @@ export function physicalName(cfg: Naming, parts: readonly string[], maxLength: n
     return `${["archaeo", ...parts].join("-").slice(0, maxLength - hash.length - 1)}-${hash}`;
 }
 
+/** Words Cognito refuses anywhere in a domain prefix ("Domain cannot contain reserved word: aws"). */
+export const COGNITO_RESERVED_WORDS = ["aws", "amazon", "cognito"] as const;
+
+/**
+ * The Cognito hosted-UI domain prefix: physicalName(cfg, [], 50), with a hyphen put inside every reserved
+ * word Cognito refuses anywhere in the prefix ("dawson" -> "daw-son", "amazonia" -> "ama-zonia"), so an
+ * institution or stack name containing one still deploys; unchanged for every name that never contained one.
+ * Cognito allows 1-63 of a-z, 0-9 and '-' here (cognito-idp CreateUserPoolDomain Domain).
+ */
+export function cognitoDomainPrefix(cfg: Naming): string {
+    const base = physicalName(cfg, [], 50);
+    let out = base;
+    for (const w of COGNITO_RESERVED_WORDS) out = out.split(w).join(`${w.slice(0, Math.ceil(w.length / 2))}-${w.slice(Math.ceil(w.length / 2))}`);
+    if (out.length <= 63) return out;
+    return `archaeo-hub-${crypto.createHash("sha256").update(base).digest("hex").slice(0, 8)}`;
+}
+
 /** Tag the daily DLM snapshot policy targets; only workspace volumes carry it. */
 export function snapshotTargetTag(cfg: Naming): Record<string, string> {
     return { "archaeo-snapshot": `${cfg.institution}-${stackSlug(cfg.stack)}-workspace` };

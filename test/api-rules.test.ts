@@ -12,10 +12,10 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parseConfig, StackConfig } from "../infra/config";
-import { physicalName } from "../infra/tags";
+import { cognitoDomainPrefix, physicalName } from "../infra/tags";
 import { readStack } from "../tools/stacks";
 import { TYPE_RULES } from "../tools/api-rules/bindings";
-import { ApiRuleReport, checkApiRules, javaPattern, valuesAt, violation } from "../tools/api-rules/check";
+import { ApiRuleReport, checkApiRules, javaPattern, uncoveredLeaves, valuesAt, violation } from "../tools/api-rules/check";
 import { findBotocore, loadTable, readModel, serializeTable, TABLE_FILE } from "../tools/api-rules/generate";
 import { plan } from "../tools/plan";
 import { RecordedResource, runProgram, runStack } from "./helpers/program";
@@ -24,6 +24,18 @@ import { tmpFile } from "./helpers/tools";
 
 const STACKS = ["example", "city-museum", "national-heritage", "uni-archaeology"];
 const table = loadTable();
+
+/** Every documentation quote a rule relies on: [model member, quote]. */
+function quotes(): [string, string][] {
+    return Object.values(TYPE_RULES).flatMap((t) => t.bindings.flatMap((b) => b.rules.flatMap((r): [string, string][] => ("doc" in r ? [[r.doc, r.quote]] : []))));
+}
+
+function compareVersions(a: string, b: string): number {
+    const pa = a.split(".").map(Number);
+    const pb = b.split(".").map(Number);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+}
 
 function refusals(rep: ApiRuleReport): string {
     return rep.findings.map((f) => `${f.type} ${f.name} ${f.property}=${JSON.stringify(f.value)}: ${f.rule} [${f.source}]`).join("\n");
@@ -85,17 +97,23 @@ describe("api rules: the generated table is AWS's model", function () {
     it("the table agrees with the installed botocore's service models (regenerate: npm run gen:api-rules)", function () {
         const found = findBotocore();
         assert.ok(found, "no Python with botocore: tools/prereqs.mjs installs Debian's python3-botocore");
-        const model = readModel(found.python, Object.keys(table.members), Object.keys(table.docs));
         if (found.version === table.botocore) {
+            const model = readModel(found.python, Object.keys(table.members), Object.keys(table.docs));
             assert.equal(serializeTable(model), serializeTable(table), `aws-api-rules.json disagrees with botocore ${found.version}: run npm run gen:api-rules`);
             return;
         }
-        // Another botocore (Debian's on a fresh machine): lengths and patterns must agree; a newer model may add enum values.
+        // Another botocore (Debian's 1.29 on a fresh machine): what both versions have must agree in length and pattern;
+        // enum values may only be added by the newer one; members the older one lacks are named, not failed.
+        const model = readModel(found.python, Object.keys(table.members), Object.keys(table.docs), true);
+        const newer = compareVersions(found.version, table.botocore) > 0;
         for (const [k, c] of Object.entries(model.members)) {
             const t = table.members[k];
             assert.deepEqual({ min: c.min, max: c.max, pattern: c.pattern, type: c.type }, { min: t.min, max: t.max, pattern: t.pattern, type: t.type }, `${k} differs between botocore ${found.version} and the table's ${table.botocore}`);
-            for (const e of c.enum ?? []) assert.ok(t.enum?.includes(e), `${k}: botocore ${found.version} allows ${e}, the table does not`);
+            const [older, newerEnum] = newer ? [t.enum ?? [], c.enum ?? []] : [c.enum ?? [], t.enum ?? []];
+            for (const e of older) assert.ok(newerEnum.includes(e), `${k}: ${e} is in botocore ${newer ? table.botocore : found.version} but not in the newer ${newer ? found.version : table.botocore}`);
         }
+        if (newer) for (const [k, quote] of quotes()) if (model.docs[k] !== undefined) assert.ok(model.docs[k].includes(quote), `botocore ${found.version} no longer documents "${quote}" for ${k}`);
+        if (model.missing?.length) console.log(`      (botocore ${found.version} lacks ${model.missing.length} member(s) the table has from ${table.botocore}: ${model.missing.join(", ")})`);
     });
 
     it("every model pattern in the table compiles to a whole-value JavaScript pattern", () => {
@@ -112,13 +130,22 @@ describe("api rules: the checker", () => {
         assert.ok(javaPattern("^(\\/|(\\/(?!\\.)+[^$#<>;`|&?{}^*/\\n]+){1,4})$").test("/researchers/alice"));
         assert.ok(!javaPattern("^(\\/|(\\/(?!\\.)+[^$#<>;`|&?{}^*/\\n]+){1,4})$").test("/.hidden"));
         assert.ok(javaPattern("^[a-zA-Z0-9\\-\\_\\.]{1,50}$").test("a_b.c-d"));
+        // (?i) applies to the rest of its group only: the budget name's "/action/" stays case-sensitive, as in Java.
+        const budget = table.members["budgets:CreateBudget:Budget.BudgetName"].pattern!;
+        assert.ok(javaPattern(budget).test("x/ACTION/y") && !javaPattern(budget).test("x/action/y") && !javaPattern(budget).test("a <ScRiPt>b</SCRIPT>"));
+        assert.ok(!javaPattern("[a-z]+(?i)x").test("ABX") && javaPattern("[a-z]+(?i)x").test("abX"));
+        // Java's \s is ASCII: a no-break space is not in a Cognito client name; Java's \S is, so [\S\s] takes anything.
+        assert.ok(!javaPattern("[\\w\\s+=,.@-]+").test("a\u00a0b") && javaPattern("[\\w\\s+=,.@-]+").test("a b"));
+        assert.ok(javaPattern("[\\S\\s]*").test("a\u00a0b\n"));
     });
 
     it("measures, enumerates and refuses reserved prefixes", () => {
         assert.match(violation("x".repeat(51), { max: 50 })!, /longer than 50 characters \(51\)/);
         assert.match(violation("FOO", { enum: ["A", "B"] })!, /not one of A, B/);
         assert.match(violation("sg-web", { notPrefix: ["sg-"] })!, /reserved prefix 'sg-'/);
-        assert.match(violation("192.168.5.4", { bucketName: true })!, /IP address/);
+        assert.match(violation("192.168.5.4", { notIpAddress: true })!, /IP address/);
+        assert.match(violation("a..b", { noAdjacentPeriods: true })!, /adjacent periods/);
+        assert.match(violation("archaeo-dawson-college", { notContaining: ["aws"] })!, /reserved word 'aws'/);
         assert.match(violation(2, { enum: [1, 3, 5] })!, /not one of 1, 3, 5/);
         assert.match(violation(["a", "b"], { max: 1 }, true)!, /more than 1 item/);
         assert.equal(violation("ok", { min: 1, max: 2, pattern: "[a-z]+" }), undefined);
@@ -139,10 +166,43 @@ describe("api rules: the checker", () => {
         assert.match(rep.findings[0].rule, /tools\/api-rules\/bindings\.ts/);
     });
 
-    it("an input left out is autonamed as Pulumi would, and the generated name is checked (event rules: 64)", () => {
+    it("an input left out is autonamed as Pulumi would, each type at its provider's own limit (pulumi-aws resources.go)", () => {
+        // One character past each type's autoname limit is refused with the provider's limit; one inside it is not.
+        for (const [type, t] of Object.entries(TYPE_RULES)) {
+            if (!t.autoname) continue;
+            const at = (n: number) => checkApiRules([{ type, name: "r".repeat(n - 8), urn: `urn:${type}`, custom: true, inputs: {} } as unknown as RecordedResource], table)
+                .findings.filter((f) => f.property === `${t.autoname!.prop} (autonamed)` && /generated name/.test(f.rule));
+            assert.equal(at(t.autoname.maxLength).length, 0, `${type}: ${t.autoname.maxLength} characters fit`);
+            assert.match(at(t.autoname.maxLength + 1)[0]?.rule ?? "", new RegExp(`longer than the provider's ${t.autoname.maxLength}$`), type);
+        }
         const rule = { type: "aws:cloudwatch/eventRule:EventRule", name: "r".repeat(60), urn: "urn:r", custom: true, inputs: { description: "d" } } as unknown as RecordedResource;
-        const rep = checkApiRules([rule], table);
-        assert.ok(rep.findings.some((f) => f.property === "name (autonamed)" && /longer than 64/.test(f.rule)), refusals(rep));
+        assert.ok(checkApiRules([rule], table).findings.some((f) => f.property === "name (autonamed)" && /longer than 64/.test(f.rule)));
+    });
+
+    it("a type that binds `name` but gives no autoname rule is checked with pulumi-aws's default (255) when the name is left out", () => {
+        const q = { type: "aws:sqs/queue:Queue", name: "q".repeat(80), urn: "urn:q", custom: true, inputs: {} } as unknown as RecordedResource;
+        const rep = checkApiRules([q], table);
+        assert.ok(rep.findings.some((f) => f.property === "name (autonamed)" && /longer than 80/.test(f.rule) && /sqs:CreateQueue:QueueName/.test(f.source)), refusals(rep));
+    });
+
+    it("regions and zones are those of botocore's partitions.json (eusc and Local Zones in, EU and made-up regions out)", () => {
+        const prov = (region: string) => ({ type: "pulumi:providers:aws", name: "p", urn: "urn:p", id: "p", custom: true, inputs: { region } }) as unknown as RecordedResource;
+        for (const ok of ["us-east-1", "eusc-de-east-1", "us-gov-west-1", "cn-north-1"]) assert.deepEqual(checkApiRules([prov(ok)], table).findings, [], ok);
+        for (const bad of ["EU", "eu-central-7", "us-east-1-global"]) assert.equal(checkApiRules([prov(bad)], table).findings.length, 1, bad);
+        const vol = (az: string) => ({ type: "aws:ebs/volume:Volume", name: "v", urn: "urn:v", custom: true, inputs: { availabilityZone: az, type: "gp3", size: 10 } }) as unknown as RecordedResource;
+        for (const ok of ["us-east-1a", "us-east-1-bos-1a", "eusc-de-east-1b"]) assert.deepEqual(checkApiRules([vol(ok)], table).findings, [], ok);
+        for (const bad of ["us-east-7a", "us-east-1"]) assert.equal(checkApiRules([vol(bad)], table).findings.length, 1, bad);
+    });
+
+    it("Kubernetes: taints, node requirements, ConfigMap keys and ResourceQuota keys by apimachinery's rules", () => {
+        const k = (kind: string, inputs: Record<string, unknown>) => ({ type: `kubernetes:x/v1:${kind}`, name: "k", urn: "urn:k", custom: true, inputs: { kind, metadata: { name: "ok" }, ...inputs } }) as unknown as RecordedResource;
+        const props = (r: RecordedResource) => checkApiRules([r], table).findings.map((f) => f.property).sort();
+        assert.deepEqual(props(k("NodePool", { spec: { template: { spec: { taints: [{ key: "bad key", value: "v", effect: "NoSchedule" }], requirements: [{ key: "k8s.io/arch", operator: "In", values: ["amd64", "not valid"] }] } } } })), [
+            "spec.template.spec.requirements[0].values[1]", "spec.template.spec.taints[0].key",
+        ]);
+        assert.deepEqual(props(k("ConfigMap", { data: { "ok.key": "", "bad/key": "" } })), ["data{key:bad/key}"]);
+        assert.deepEqual(props(k("ResourceQuota", { spec: { hard: { "requests.nvidia.com/gpu": "4", "bad key": "1" } } })), ["spec.hard{key:bad key}"]);
+        assert.deepEqual(props(k("StatefulSet", { metadata: { name: "s".repeat(53) } })), ["metadata.name"], "a StatefulSet name leaves room for the revision-hash label");
     });
 });
 
@@ -155,7 +215,7 @@ describe("api rules: on the program's own resources", function () {
         const own = Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`extra-${i}`, "x"]));
         const withTags = (tags: Record<string, string>) => [...run.resources.filter((r) => r !== vol), { ...vol, inputs: { ...vol.inputs, tags: { ...vol.inputs.tags, ...tags } } }];
         const over = checkApiRules(withTags(own), table).findings.filter((f) => f.name === vol.name);
-        assert.equal(over.length, 1, refusals({ findings: over } as ApiRuleReport));
+        assert.equal(over.length, 1, refusals({ findings: over, checked: 0, deferred: 0, unboundTypes: [] }));
         assert.match(over[0].rule, /more than 50 tags \(5\d\)/);
         assert.match(over[0].source, /resourcegroupstaggingapi:TagResources:Tags/);
         // The same count without the defaultTags fits: the provider's tags are what tips it.
@@ -197,20 +257,21 @@ describe("api rules: every stack passes", function () {
         }
     }
 
-    it("every top-level input of every registered type is bound or listed as unchecked with a reason", async () => {
+    it("every value every registered type sends (each leaf of its inputs) is bound to a rule or listed as unchecked with a reason", async () => {
         const missing = new Set<string>();
         for (const stack of STACKS) {
             for (const r of (await runStack(stack)).resources) {
                 if (!r.custom || r.type.startsWith("kubernetes:")) continue;
-                const t = TYPE_RULES[r.type];
-                assert.ok(t, `${r.type} has no entry in tools/api-rules/bindings.ts`);
-                for (const k of Object.keys(r.inputs)) {
-                    const bound = t.bindings.some((b) => b.prop === k || b.prop.startsWith(`${k}.`) || b.prop.startsWith(`${k}[`) || b.prop.startsWith(`${k}{`));
-                    if (!bound && !(t.unchecked && k in t.unchecked) && t.autoname?.prop !== k) missing.add(`${r.type}.${k}`);
-                }
+                for (const leaf of uncoveredLeaves(r, table)) missing.add(`${r.type} ${leaf}`);
             }
         }
         assert.deepEqual([...missing].sort(), []);
+    });
+
+    it("the coverage check finds a new nested value nothing explains", async () => {
+        const lt = find((await runStack("national-heritage")).resources, "aws:ec2/launchTemplate:LaunchTemplate");
+        const more = { ...lt, inputs: { ...lt.inputs, metadataOptions: { ...lt.inputs.metadataOptions, instanceMetadataTags: "enabled" } } };
+        assert.deepEqual(uncoveredLeaves(more, table), ["metadataOptions.instanceMetadataTags"]);
     });
 });
 
@@ -253,22 +314,69 @@ describe("api rules: long names at every limit", function () {
             const run = await runProgram(cfg);
             const rep = checkApiRules(run.resources, table);
             assert.equal(rep.findings.length, 0, refusals(rep));
-            // The truncation branch of physicalName ran (the names are longer than any limit) ...
-            assert.ok(physicalName(cfg, ["researcher", LONG_IDS[0]], 64) !== [`archaeo-${LONG_INSTITUTION}`, LONG_STACK, "researcher", LONG_IDS[0]].join("-"));
-            // ... and kept every physical name distinct within its type (names in an account- or region-wide namespace;
-            // an inline role policy's name is per role).
+            // Every physical name distinct within its namespace: account- or region-wide for AWS (an inline role
+            // policy's name is per role), per namespace and kind for Kubernetes objects.
             const seen = new Map<string, string>();
+            const claim = (id: string, who: string) => {
+                assert.ok(!seen.has(id), `${who} and ${seen.get(id)} share ${id}`);
+                seen.set(id, who);
+            };
             for (const r of run.resources.filter((x) => x.custom && x.type !== "aws:iam/rolePolicy:RolePolicy")) {
-                for (const key of ["name", "bucket", "roleName", "nodeGroupName", "creationToken", "username"]) {
+                if (r.type.startsWith("kubernetes:") && r.inputs.metadata?.name) claim(`${r.type} ${r.inputs.metadata.namespace ?? ""}/${r.inputs.metadata.name}`, r.name);
+                for (const key of ["name", "bucket", "roleName", "nodeGroupName", "creationToken", "username", "domain"]) {
                     const v = r.inputs[key];
-                    if (typeof v !== "string") continue;
-                    const id = `${r.type} ${key}=${v}`;
-                    assert.ok(!seen.has(id), `${r.name} and ${seen.get(id)} share ${id}`);
-                    seen.set(id, r.name);
+                    if (typeof v === "string") claim(`${r.type} ${key}=${v}`, r.name);
                 }
             }
         });
     }
+});
+
+describe("api rules: physicalName at its limits (infra/tags.ts)", () => {
+    const cfg = { institution: LONG_INSTITUTION, stack: LONG_STACK };
+    const hash = /-[0-9a-f]{8}$/;
+
+    it("the 'room' branch: the stack part is shortened, institution and parts kept, a hash keeps it unique", () => {
+        const n = physicalName(cfg, ["karpenter"], 80);
+        assert.equal(n.length <= 80, true);
+        assert.match(n, new RegExp(`^archaeo-${LONG_INSTITUTION}-prod-eu-west-.*-karpenter${hash.source}`));
+        assert.notEqual(n, physicalName({ ...cfg, stack: `${LONG_STACK.slice(0, -1)}y` }, ["karpenter"], 80), "two long stacks differing only past the cut");
+    });
+
+    it("the fallback branch: no room for the stack or institution, the parts kept whole, a hash keeps it unique", () => {
+        const names = LONG_IDS.map((id) => physicalName(cfg, ["researcher", id], 64));
+        for (const [i, n] of names.entries()) {
+            assert.ok(n.length <= 64, n);
+            assert.equal(n, `archaeo-researcher-${LONG_IDS[i]}${n.match(hash)![0]}`);
+        }
+        assert.equal(new Set(names).size, names.length, "ids that share 19 characters stay apart");
+        // Parts longer than the room left: cut, and still distinct by the hash of the whole name.
+        const cut = LONG_IDS.map((id) => physicalName(cfg, ["researcher", "workspace-snapshots", id], 40));
+        for (const n of cut) assert.ok(n.length <= 40 && hash.test(n), n);
+        assert.equal(new Set(cut).size, cut.length);
+    });
+
+    it("names that fit are left as they were (no replacement of a working resource)", () => {
+        assert.equal(physicalName({ institution: "museum", stack: "prod" }, ["homes-daily"], 50), "archaeo-museum-prod-homes-daily");
+    });
+});
+
+describe("api rules: Cognito's reserved words", function () {
+    this.timeout(120_000);
+
+    it("an institution whose name contains 'aws' (dawson-college) still gets a domain Cognito accepts; names without one are unchanged", async () => {
+        const raw = { ...readStack("national-heritage").raw, "archaeo-workbench:institution": "dawson-college" };
+        const run = await runProgram(parseConfig(raw, { stack: "national-heritage", region: "us-west-2" }));
+        const rep = checkApiRules(run.resources, table);
+        assert.equal(rep.findings.length, 0, refusals(rep));
+        const domain = find(run.resources, "aws:cognito/userPoolDomain:UserPoolDomain").inputs.domain as string;
+        assert.equal(domain, "archaeo-daw-son-college-national-heritage");
+        // The old domain, physicalName(cfg, [], 50), is what Cognito refused.
+        const rule = ruleOf("aws:cognito/userPoolDomain:UserPoolDomain", "domain", 1);
+        assert.match(violation(physicalName(run.cfg, [], 50), rule)!, /reserved word 'aws'/);
+        assert.equal(cognitoDomainPrefix({ institution: "national-heritage", stack: "national-heritage" }), physicalName({ institution: "national-heritage", stack: "national-heritage" }, [], 50));
+        assert.equal(cognitoDomainPrefix({ institution: "amazonia-cognitive", stack: "prod" }), "archaeo-ama-zonia-cognitive-prod");
+    });
 });
 
 describe("api rules: npm run plan refuses what AWS would", function () {
@@ -281,11 +389,16 @@ describe("api rules: npm run plan refuses what AWS would", function () {
         const file = tmpFile("Pulumi.example.yaml", example.replace("aws:region: us-east-1", "aws:region: eu-central-7").replace("availabilityZone: us-east-1a", "availabilityZone: eu-central-7a"));
         const r = await plan({ stack: "example", stackFile: file });
         assert.equal(r.exitCode, 1, r.output.slice(-1500));
-        assert.match(r.output, /AWS and Kubernetes API rules: \d+ value\(s\) checked .*: 1 refused/);
-        assert.match(r.output, /✘ pulumi:providers:aws archaeo-aws: region = "eu-central-7" not one of af-south-1, /);
-        assert.match(r.output, /source: AWS service model s3:CreateBucket:CreateBucketConfiguration\.LocationConstraint \(botocore [0-9.]+\)/);
-        assert.match(r.output, /FAILED: 1 value\(s\) the receiving API would refuse/);
+        assert.match(r.output, /AWS and Kubernetes API rules: \d+ value\(s\) checked .*: 4 refused/);
+        assert.match(r.output, /✘ pulumi:providers:aws archaeo-aws: region = "eu-central-7" is not a region of any AWS partition\n {6}source: botocore [0-9.]+ data\/partitions\.json/);
+        assert.match(r.output, /✘ aws:ebs\/volume:Volume archaeo-ws-alice-workspace: availabilityZone = "eu-central-7a" is not an availability zone of a region of any AWS partition/);
+        assert.match(r.output, /FAILED: 4 value\(s\) the receiving API would refuse/);
         assert.doesNotMatch(r.output, /OK: the stack is clean/);
+        // At a first preview too, and without an "OK at preview" beside the failure.
+        const p = await plan({ stack: "example", stackFile: file, preview: true });
+        assert.equal(p.exitCode, 1);
+        assert.match(p.output, /FAILED: 4 value\(s\) the receiving API would refuse/);
+        assert.doesNotMatch(p.output, /OK at preview/);
     });
 
     it("prints how many values it checked and exits 0 for a clean stack", async () => {

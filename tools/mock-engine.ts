@@ -160,7 +160,8 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
             return { id: `https://sqs.${region}.amazonaws.com/${account}/${q}`, extra: { arn: arn("sqs", q), url: `https://sqs.${region}.amazonaws.com/${account}/${q}`, name: q } };
         }
         case "aws:efs/fileSystem:FileSystem": return { id: `fs-${h(17)}`, extra: { arn: arn("elasticfilesystem", `file-system/fs-${h(17)}`) } };
-        case "aws:cloudwatch/eventRule:EventRule": return { id: `${name}-${h(6)}`, extra: { name: `${name}-${h(6)}`, arn: arn("events", `rule/${name}`) } };
+        // Pulumi autonames `<name>-<7 hex>` (tfbridge NewUniqueHex with randlen 7).
+        case "aws:cloudwatch/eventRule:EventRule": return { id: `${name}-${h(7)}`, extra: { name: `${name}-${h(7)}`, arn: arn("events", `rule/${name}`) } };
         case "aws:cloudwatch/logGroup:LogGroup": return { id: inputs.name ?? name, extra: { arn: arn("logs", `log-group:${inputs.name ?? name}`) } };
         case "aws:ebs/volume:Volume": {
             const id = `vol-${h(17)}`;

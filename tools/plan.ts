@@ -173,7 +173,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const table = loadTable();
     const api = checkApiRules(resources, table);
     out.push("");
-    out.push(`AWS and Kubernetes API rules: ${api.checked} value(s) checked against AWS's service models (botocore ${table.botocore}), the provider's validation and Kubernetes' name syntax${api.deferred ? `; ${api.deferred} unknown until \`up\`, checked there` : ""}: ${api.findings.length} refused`);
+    out.push(`AWS and Kubernetes API rules: ${api.checked} value(s) checked against AWS's service models (botocore ${table.botocore}), the provider's validation and Kubernetes' name syntax${api.deferred ? `; ${api.deferred} unknown at this preview (computed by AWS or another resource: the plan without --preview checks them with stand-ins)` : ""}: ${api.findings.length} refused`);
     for (const f of api.findings) out.push(`  ✘ ${renderFinding(f)}`);
     if (api.findings.length === 0) out.push("  ✔ nothing AWS or Kubernetes would refuse");
 
@@ -248,9 +248,11 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     if (refused) out.push(`FAILED: ${refused} value(s) the receiving API would refuse (listed under "API rules"); \`pulumi up\` would fail on them.`);
     out.push(policy.mandatory
         ? `FAILED: ${policy.mandatory} mandatory policy violation(s).`
-        : deferred.length
-            ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
-            : refused ? "The policy pack found no violation." : "OK: the stack is clean under the policy pack.");
+        : refused
+            ? `The policy pack found no violation${deferred.length ? ` among the values known now (${deferred.length} check(s) deferred to \`up\`)` : ""}.`
+            : deferred.length
+                ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
+                : "OK: the stack is clean under the policy pack.");
     return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest };
 }
 

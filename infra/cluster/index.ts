@@ -10,7 +10,7 @@ import { PORTS, RESEARCHER_USER } from "../constants";
 import { PROGRAM_DIR, PROJECT_ROOT, type Foundation, type StackContext } from "../foundation";
 import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
-import { awsProfileName, dataMountsEnv, physicalName, researcherPrefix, stackSlug, standardTags } from "../tags";
+import { awsProfileName, cognitoDomainPrefix, dataMountsEnv, physicalName, researcherPrefix, stackSlug, standardTags } from "../tags";
 import type { DeployerIdentity } from "../workbench";
 import { EksCluster } from "./eks";
 import { JupyterHub } from "./jupyterhub";
@@ -152,7 +152,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         AWS_REGION: cfg.region,
     }));
     const hub = new JupyterHub("archaeo-hub", {
-        institution: cfg.institution, stack: cfg.stack, region: cfg.region, namePrefix: physicalName(cfg, [], 50), researchers: cfg.researchers, auth: c.auth,
+        institution: cfg.institution, stack: cfg.stack, region: cfg.region, namePrefix: physicalName(cfg, [], 50), cognitoDomain: cognitoDomainPrefix(cfg), researchers: cfg.researchers, auth: c.auth,
         ...(c.auth.kind === "oidc" ? { oidcClientSecret: new pulumi.Config(cfg.project).requireSecret("oidcClientSecret") } : {}),
         publicUrl: url,
         ...(c.hub ? { exposed: { acmCertificateArn: c.hub.acmCertificateArn, sourceRanges: cfg.access.cidrs } } : {}),

@@ -14,8 +14,10 @@ export interface HubArgs {
     institution: string;
     stack: string;
     region: string;
-    /** Physical name prefix (user pool, domain). */
+    /** Physical name prefix (user pool). */
     namePrefix: string;
+    /** The Cognito hosted-UI domain prefix (cognitoDomainPrefix: no reserved word, at most 63). */
+    cognitoDomain: string;
     researchers: readonly Researcher[];
     auth: ClusterSettings["auth"];
     /** OIDC client secret (a Pulumi secret from config) when auth is oidc. */
@@ -85,7 +87,7 @@ export class JupyterHub extends pulumi.ComponentResource {
                 usernameConfiguration: { caseSensitive: false },
                 deletionProtection: "ACTIVE",
             }, { parent: this, protect: args.protect });
-            const domain = new aws.cognito.UserPoolDomain(`${name}-domain`, { domain: args.namePrefix, userPoolId: pool.id }, child);
+            const domain = new aws.cognito.UserPoolDomain(`${name}-domain`, { domain: args.cognitoDomain, userPoolId: pool.id }, child);
             const client = new aws.cognito.UserPoolClient(`${name}-client`, {
                 name: "jupyterhub",
                 userPoolId: pool.id,

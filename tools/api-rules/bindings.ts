@@ -27,17 +27,25 @@ export interface Constraint {
     /** Refused prefixes ("sg-", "aws:", "alias/aws/"). */
     readonly notPrefix?: readonly string[];
     readonly notSuffix?: readonly string[];
-    /** S3 bucket names: no IPv4 address form, no adjacent periods. */
-    readonly bucketName?: true;
+    /** Not in IPv4 address form (S3 bucket and CloudTrail names). */
+    readonly notIpAddress?: true;
+    /** No two adjacent periods (S3 bucket names). */
+    readonly noAdjacentPeriods?: true;
+    /** Refused anywhere in the value, case-insensitively (Cognito domain prefixes: aws, amazon, cognito). */
+    readonly notContaining?: readonly string[];
 }
 
 export type RuleSource =
     /** A member of AWS's service model: `<service>:<Operation>:<member path>`, constraints from the generated table. */
-    | { readonly model: string; readonly alsoAllowed?: { readonly values: readonly string[]; readonly doc: string; readonly quote: string } }
+    | { readonly model: string }
     /** A rule AWS's model states in the documentation of `doc`; `quote` must appear in it verbatim. */
     | { readonly doc: string; readonly quote: string; readonly rule: Constraint }
     /** A rule the Pulumi AWS provider (or the Terraform provider it wraps) enforces: `provider` names the file and function. */
-    | { readonly provider: string; readonly rule: Constraint };
+    | { readonly provider: string; readonly rule: Constraint }
+    /** A rule AWS (or Kubernetes) documents on a page no model carries: `page` is its address, `quote` its words. */
+    | { readonly page: string; readonly quote: string; readonly rule: Constraint }
+    /** A region ("region") or an availability zone of one ("zone"), from botocore's partitions.json (in the generated table). */
+    | { readonly partitions: "region" | "zone"; readonly rule: Constraint };
 
 export interface Binding {
     /** Pulumi input path. */
@@ -94,12 +102,21 @@ const IP_PROTOCOL: RuleSource = {
 const PORT: RuleSource = { model: "ec2:AuthorizeSecurityGroupIngress:IpPermissions[].FromPort" };
 
 const S3_BUCKET: RuleSource[] = [
-    { doc: "s3:CreateBucket:Bucket", quote: "see Bucket naming rules in the Amazon S3 User Guide", rule: { min: 3, max: 63, pattern: "[a-z0-9][a-z0-9.-]*[a-z0-9]", bucketName: true, notPrefix: ["xn--", "sthree-", "amzn-s3-demo-"], notSuffix: ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] } },
+    { doc: "s3:CreateBucket:Bucket", quote: "see Bucket naming rules in the Amazon S3 User Guide", rule: { min: 3, max: 63 } },
+    {
+        page: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+        // The page lists each rule as its own line; these are four of them, verbatim (read 2026-12-06).
+        quote: "Bucket names must begin and end with a letter or number. / Bucket names must not contain two adjacent periods. / Bucket names must not be formatted as an IP address (for example, 192.168.5.4). / Bucket names must not start with the prefix amzn-s3-demo-.",
+        rule: { min: 3, max: 63, pattern: "[a-z0-9][a-z0-9.-]*[a-z0-9]", notIpAddress: true, noAdjacentPeriods: true, notPrefix: ["xn--", "sthree-", "amzn-s3-demo-"], notSuffix: ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] },
+    },
 ];
 const bucketRef = (): Binding => ({ prop: "bucket", rules: S3_BUCKET });
 
-/** Availability zone names: the region and a letter, or a Local Zone's (us-east-1-bos-1a); EC2 DescribeAvailabilityZones ZoneName. */
-const AZ_NAME: RuleSource = { provider: "EC2 zone names as DescribeAvailabilityZones returns them (<region><letter>, Local Zones <region>-<zone>-<n><letter>)", rule: { pattern: "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]|[a-z]{2}(-gov)?-[a-z]+-[0-9]-[a-z]+-[0-9][a-z]" } };
+/**
+ * Availability zone names: a region botocore's partitions.json lists, then a letter (us-east-1a) or a Local
+ * Zone's suffix (us-east-1-bos-1a), as EC2 DescribeAvailabilityZones names them.
+ */
+const AZ_NAME: RuleSource = { partitions: "zone", rule: {} };
 const ROLE_NAME: RuleSource = { model: "iam:CreateRole:RoleName" };
 const KMS_KEY_ID_SSM: RuleSource = { model: "ssm:PutParameter:KeyId" };
 const EKS_CLUSTER: RuleSource = { model: "eks:CreateCluster:name" };
@@ -109,8 +126,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [
             { prop: "defaultTags.tags{key}", rules: DEFAULT_TAG_KEY },
             { prop: "defaultTags.tags{}", rules: DEFAULT_TAG_VALUE },
-            // The region list AWS's models enumerate: S3's location constraints, which leave out us-east-1 (the default).
-            { prop: "region", rules: [{ model: "s3:CreateBucket:CreateBucketConfiguration.LocationConstraint", alsoAllowed: { values: ["us-east-1"], doc: "s3:CreateBucket:CreateBucketConfiguration.LocationConstraint", quote: "the bucket is created in the US East (N. Virginia) Region (us-east-1) by default" } }] },
+            // Every region of every partition in botocore's partitions.json (the SDKs' endpoint data).
+            { prop: "region", rules: [{ partitions: "region", rule: {} }] },
         ],
         unchecked: { skipCredentialsValidation: FLAG, skipRegionValidation: FLAG },
     },
@@ -127,7 +144,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "description", rules: [{ model: "kms:CreateKey:Description" }] },
             { prop: "keyUsage", rules: [{ model: "kms:CreateKey:KeyUsage" }] },
             { prop: "customerMasterKeySpec", rules: [{ model: "kms:CreateKey:CustomerMasterKeySpec" }] },
-            { prop: "deletionWindowInDays", rules: [{ model: "kms:ScheduleKeyDeletion:PendingWindowInDays" }] },
+            { prop: "deletionWindowInDays", rules: [{ model: "kms:ScheduleKeyDeletion:PendingWindowInDays" }, { doc: "kms:ScheduleKeyDeletion:PendingWindowInDays", quote: "If you include a value, it must be between 7 and 30, inclusive.", rule: { min: 7, max: 30 } }] },
             ...tags(),
         ],
         unchecked: { policy: DOC, enableKeyRotation: FLAG },
@@ -155,14 +172,17 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     },
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {
         bindings: [bucketRef(), { prop: "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", rules: [{ model: "s3:PutBucketEncryption:ServerSideEncryptionConfiguration.Rules[].ApplyServerSideEncryptionByDefault.SSEAlgorithm" }] }],
-        unchecked: {},
+        unchecked: { "rules[].applyServerSideEncryptionByDefault.kmsMasterKeyId": REF, "rules[].bucketKeyEnabled": FLAG },
     },
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
         bindings: [
             bucketRef(),
             { prop: "rules[].id", rules: [{ doc: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].ID", quote: "The value cannot be longer than 255 characters.", rule: { max: 255 } }] },
             { prop: "rules[].status", rules: [{ model: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].Status" }] },
+            { prop: "rules[].expiration.days", rules: [{ model: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].Expiration.Days" }] },
+            { prop: "rules[].noncurrentVersionExpiration.noncurrentDays", rules: [{ model: "s3:PutBucketLifecycleConfiguration:LifecycleConfiguration.Rules[].NoncurrentVersionExpiration.NoncurrentDays" }] },
         ],
+        unchecked: { "rules[].filter": "an empty filter (the whole bucket)" },
     },
     "aws:s3/bucketPolicy:BucketPolicy": { bindings: [bucketRef()], unchecked: { policy: DOC } },
     "aws:cloudtrail/trail:Trail": {
@@ -172,6 +192,10 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
                     doc: "cloudtrail:CreateTrail:Name",
                     quote: "Contain only ASCII letters (a-z, A-Z), numbers (0-9), periods (.), underscores (_), or dashes (-) Start with a letter or number, and end with a letter or number Be between 3 and 128 characters Have no adjacent periods, underscores or dashes.",
                     rule: { min: 3, max: 128, pattern: "[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-]))*[A-Za-z0-9]" },
+                }, {
+                    doc: "cloudtrail:CreateTrail:Name",
+                    quote: "Not be in IP address format (for example, 192.168.5.4)",
+                    rule: { notIpAddress: true },
                 }],
             },
             { prop: "s3BucketName", rules: S3_BUCKET },
@@ -186,7 +210,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "encryptionConfigurations[].encryptionType", rules: [{ model: "ecr:CreateRepository:encryptionConfiguration.encryptionType" }] },
             ...tags(),
         ],
-        unchecked: { forceDelete: FLAG, imageScanningConfiguration: FLAG },
+        unchecked: { forceDelete: FLAG, imageScanningConfiguration: FLAG, "encryptionConfigurations[].kmsKey": REF },
     },
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": {
         bindings: [{ prop: "repository", rules: [{ model: "ecr:PutLifecyclePolicy:repositoryName" }] }, { prop: "policy", rules: [{ model: "ecr:PutLifecyclePolicy:lifecyclePolicyText" }] }],
@@ -206,12 +230,12 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "notifications[].threshold", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.Threshold" }] },
             { prop: "notifications[].subscriberEmailAddresses", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers" }] },
             { prop: "notifications[].subscriberEmailAddresses[]", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers[].Address" }] },
-            { prop: "costFilters[].name", rules: [{ provider: "terraform-provider-aws internal/service/budgets/budget.go (cost_filter name: the CostFilters keys AWS Budgets accepts)", rule: { enum: ["AZ", "BillingEntity", "CostCategory", "InstanceType", "InvoicingEntity", "LegalEntityName", "LinkedAccount", "Operation", "PurchaseType", "Region", "Service", "TagKeyValue", "UsageType", "UsageTypeGroup", "RecordType", "OperatingSystem", "TenancyType", "ScopeType", "PlatformType", "SubscriptionId", "Tenancy", "DatabaseEngine", "CacheEngine", "DeploymentOption", "ResourceId"] } }] },
+            { prop: "costFilters[].name", rules: [{ model: "budgets:CreateBudget:Budget.CostFilters{key}" }] },
         ],
     },
     "aws:sqs/queue:Queue": {
         bindings: [
-            { prop: "name", rules: [{ doc: "sqs:CreateQueue:QueueName", quote: "A queue name can have up to 80 characters. Valid values: alphanumeric characters, hyphens ( - ), and underscores ( _ ).", rule: { min: 1, max: 80, pattern: "[A-Za-z0-9_-]+(\\.fifo)?" } }] },
+            { prop: "name", rules: [{ doc: "sqs:CreateQueue:QueueName", quote: "A queue name can have up to 80 characters. Valid values: alphanumeric characters, hyphens ( - ), and underscores ( _ ).", rule: { min: 1, max: 80, pattern: "[A-Za-z0-9_-]+" } }] },
             { prop: "messageRetentionSeconds", rules: [{ doc: "sqs:CreateQueue:Attributes", quote: "An integer from 60 seconds (1 minute) to 1,209,600 seconds (14 days)", rule: { min: 60, max: 1209600 } }] },
             ...tags(),
         ],
@@ -270,7 +294,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     },
     "aws:ssm/parameter:Parameter": {
         bindings: [
-            { prop: "name", rules: [{ model: "ssm:PutParameter:Name" }, { doc: "ssm:PutParameter:Name", quote: "The maximum length for a parameter name that you specify is 1011 characters. This count of 1011 characters includes the characters in the ARN that precede the name you specify.", rule: { max: 1011 - "arn:aws-us-gov:ssm:ap-southeast-4:123456789012:parameter".length } }, { doc: "ssm:PutParameter:Name", quote: "Parameter names can include only the following symbols and letters: a-zA-Z0-9_.-", rule: { pattern: "/?[a-zA-Z0-9_.\\-/]+" } }, { doc: "ssm:PutParameter:Name", quote: "A parameter name can't be prefixed with \" aws \" or \" ssm \" (case-insensitive).", rule: { pattern: "(?!/?(?:[aA][wW][sS]|[sS][sS][mM]))[\\s\\S]*" } }] },
+            { prop: "name", rules: [{ model: "ssm:PutParameter:Name" }, { doc: "ssm:PutParameter:Name", quote: "The maximum length for a parameter name that you specify is 1011 characters. This count of 1011 characters includes the characters in the ARN that precede the name you specify.", rule: { max: 1011 - "arn:aws-us-gov:ssm:ap-southeast-4:123456789012:parameter".length } }, { doc: "ssm:PutParameter:Name", quote: "Parameter names can include only the following symbols and letters: a-zA-Z0-9_.- In addition, the slash character ( / ) is used to delineate hierarchies in parameter names.", rule: { pattern: "[a-zA-Z0-9_.\\-]+|(/[a-zA-Z0-9_.\\-]+)+" } }, { doc: "ssm:PutParameter:Name", quote: "Parameter hierarchies are limited to a maximum depth of fifteen levels.", rule: { pattern: "[^/]*(/[^/]*){0,15}" } }, { doc: "ssm:PutParameter:Name", quote: "A parameter name can't be prefixed with \" aws \" or \" ssm \" (case-insensitive).", rule: { pattern: "(?!/?(?:[aA][wW][sS]|[sS][sS][mM]))[\\s\\S]*" } }] },
             { prop: "description", rules: [{ model: "ssm:PutParameter:Description" }] },
             { prop: "type", rules: [{ model: "ssm:PutParameter:Type" }] },
             { prop: "tier", rules: [{ model: "ssm:PutParameter:Tier" }] },
@@ -282,7 +306,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     },
 
     // ---- network ------------------------------------------------------------------------------------------
-    "aws:ec2/vpc:Vpc": { bindings: [{ prop: "cidrBlock", rules: [{ provider: "terraform-provider-aws internal/service/ec2/vpc_.go (cidr_block: verify.ValidIPv4CIDRNetworkAddress)", rule: { pattern: "(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/(?:1[6-9]|2[0-8])" } }] }, ...tags()], unchecked: { enableDnsHostnames: FLAG, enableDnsSupport: FLAG } },
+    "aws:ec2/vpc:Vpc": { bindings: tags(), unchecked: { cidrBlock: "vpcCidr from the validated config (infra/config: an RFC 1918 network address, /16-/24 instance mode, /16-/20 cluster mode)", enableDnsHostnames: FLAG, enableDnsSupport: FLAG } },
     "aws:ec2/subnet:Subnet": {
         bindings: [{ prop: "availabilityZone", rules: [AZ_NAME] }, ...tags()],
         unchecked: { cidrBlock: "a subnet of the VPC CIDR computed by infra (tested in the network tests)", mapPublicIpOnLaunch: FLAG, vpcId: REF },
@@ -291,8 +315,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     "aws:ec2/routeTable:RouteTable": { bindings: tags(), unchecked: { routes: "routes to ids other resources return", vpcId: REF } },
     "aws:ec2/routeTableAssociation:RouteTableAssociation": { bindings: [], unchecked: { routeTableId: REF, subnetId: REF } },
     "aws:ec2/vpcEndpoint:VpcEndpoint": {
-        bindings: [{ prop: "vpcEndpointType", rules: [{ model: "ec2:CreateVpcEndpoint:VpcEndpointType" }] }, { prop: "serviceName", rules: [{ provider: "AWS service endpoint names: com.amazonaws.<region>.<service>", rule: { pattern: "com\\.amazonaws\\.[a-z0-9-]+\\.[a-z0-9.-]+" } }] }, ...tags()],
-        unchecked: { routeTableIds: REF, vpcId: REF },
+        bindings: [{ prop: "vpcEndpointType", rules: [{ model: "ec2:CreateVpcEndpoint:VpcEndpointType" }] }, ...tags()],
+        unchecked: { serviceName: "com.amazonaws.<region>.s3, the S3 gateway endpoint of the stack's region (checked above as the provider's region)", routeTableIds: REF, vpcId: REF },
     },
     "aws:ec2/securityGroup:SecurityGroup": {
         bindings: [
@@ -331,7 +355,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "iamInstanceProfile", rules: [{ model: "iam:CreateInstanceProfile:InstanceProfileName" }] },
             ...tags(),
         ],
-        unchecked: { ami: REF, associatePublicIpAddress: FLAG, ebsOptimized: FLAG, monitoring: FLAG, sourceDestCheck: FLAG, subnetId: REF, userData: USERDATA, userDataBase64: USERDATA, userDataReplaceOnChange: FLAG, vpcSecurityGroupIds: REF },
+        unchecked: { "rootBlockDevice.deleteOnTermination": FLAG, "rootBlockDevice.encrypted": FLAG, "rootBlockDevice.kmsKeyId": REF, ami: REF, associatePublicIpAddress: FLAG, ebsOptimized: FLAG, monitoring: FLAG, sourceDestCheck: FLAG, subnetId: REF, userData: USERDATA, userDataBase64: USERDATA, userDataReplaceOnChange: FLAG, vpcSecurityGroupIds: REF },
     },
     "aws:ebs/volume:Volume": {
         bindings: [
@@ -343,8 +367,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         unchecked: { encrypted: FLAG, finalSnapshot: FLAG, kmsKeyId: REF },
     },
     "aws:ec2/volumeAttachment:VolumeAttachment": {
-        bindings: [{ prop: "deviceName", rules: [{ provider: "EC2 device naming on Linux (/dev/sd[f-p] or /dev/xvd[b-z]; Nitro exposes them as NVMe)", rule: { pattern: "/dev/(sd[b-z]|xvd[b-z][a-z]?)" } }] }],
-        unchecked: { instanceId: REF, volumeId: REF, stopInstanceBeforeDetaching: FLAG },
+        bindings: [],
+        unchecked: { deviceName: "the constant /dev/sdf (infra/instance: the workspace device archaeo-mount finds by volume id on Nitro)", instanceId: REF, volumeId: REF, stopInstanceBeforeDetaching: FLAG },
     },
     "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
         bindings: [
@@ -362,11 +386,15 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "policyDetails.schedules[].createRule.interval", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CreateRule.Interval" }] },
             { prop: "policyDetails.schedules[].createRule.times[]", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CreateRule.Times[]" }] },
             { prop: "policyDetails.schedules[].retainRule.count", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].RetainRule.Count" }] },
+            { prop: "policyDetails.schedules[].crossRegionCopyRules[].target", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CrossRegionCopyRules[].Target" }] },
+            { prop: "policyDetails.schedules[].crossRegionCopyRules[].retainRule.interval", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CrossRegionCopyRules[].RetainRule.Interval" }] },
+            { prop: "policyDetails.schedules[].crossRegionCopyRules[].retainRule.intervalUnit", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CrossRegionCopyRules[].RetainRule.IntervalUnit" }] },
             { prop: "policyDetails.schedules[].tagsToAdd{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Key" }] },
             { prop: "policyDetails.schedules[].tagsToAdd{}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Value" }] },
             { prop: "tags{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{key}" }] },
             { prop: "tags{}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{}" }] },
         ],
+        unchecked: { "policyDetails.schedules[].copyTags": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].copyTags": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].encrypted": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].cmkArn": "the copy region's KMS key ARN from the validated config (backupCopyKmsKeyArn)" },
     },
 
     // ---- cluster mode -------------------------------------------------------------------------------------
@@ -377,11 +405,14 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "blockDeviceMappings[].ebs.volumeType", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.BlockDeviceMappings[].Ebs.VolumeType" }] },
             { prop: "metadataOptions.httpTokens", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.MetadataOptions.HttpTokens" }] },
             { prop: "metadataOptions.httpEndpoint", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.MetadataOptions.HttpEndpoint" }] },
+            { prop: "metadataOptions.httpPutResponseHopLimit", rules: [{ doc: "ec2:CreateLaunchTemplate:LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit", quote: "Possible values: Integers from 1 to 64", rule: { min: 1, max: 64 } }] },
+            { prop: "blockDeviceMappings[].ebs.volumeSize", rules: [{ doc: "ec2:CreateLaunchTemplate:LaunchTemplateData.BlockDeviceMappings[].Ebs.VolumeSize", quote: "gp3 : 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
             { prop: "tagSpecifications[].resourceType", rules: [{ model: "ec2:CreateLaunchTemplate:LaunchTemplateData.TagSpecifications[].ResourceType" }] },
             { prop: "tagSpecifications[].tags{key}", rules: TAG_KEY },
             { prop: "tagSpecifications[].tags{}", rules: TAG_VALUE },
             ...tags(),
         ],
+        unchecked: { "blockDeviceMappings[].deviceName": "the AMI's root device (/dev/xvda on AL2023)", "blockDeviceMappings[].ebs.deleteOnTermination": FLAG, "blockDeviceMappings[].ebs.encrypted": FLAG, "blockDeviceMappings[].ebs.kmsKeyId": REF },
         autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-") (aws_launch_template)` },
     },
     "aws:eks/cluster:Cluster": {
@@ -395,7 +426,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "tags{key}", rules: [{ model: "eks:CreateCluster:tags{key}" }] },
             { prop: "tags{}", rules: [{ model: "eks:CreateCluster:tags{}" }] },
         ],
-        unchecked: { bootstrapSelfManagedAddons: FLAG, roleArn: REF, vpcConfig: "subnet ids (REF) and publicAccessCidrs from the validated config (clusterApiCidrs)" },
+        unchecked: { "accessConfig.bootstrapClusterCreatorAdminPermissions": FLAG, "encryptionConfig.provider.keyArn": REF, bootstrapSelfManagedAddons: FLAG, roleArn: REF, vpcConfig: "subnet ids (REF) and publicAccessCidrs from the validated config (clusterApiCidrs)" },
     },
     "aws:eks/nodeGroup:NodeGroup": {
         bindings: [
@@ -418,19 +449,19 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     "aws:eks/addon:Addon": {
         bindings: [
             { prop: "clusterName", rules: [{ model: "eks:CreateAddon:clusterName" }] },
-            { prop: "resolveConflictsOnCreate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }] },
+            { prop: "resolveConflictsOnCreate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }, { provider: "terraform-provider-aws internal/service/eks/addon.go (resolve_conflicts_on_create: StringInSlice NONE, OVERWRITE)", rule: { enum: ["NONE", "OVERWRITE"] } }] },
             { prop: "resolveConflictsOnUpdate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }] },
-            { prop: "podIdentityAssociations[].serviceAccount", rules: [{ model: "eks:CreatePodIdentityAssociation:serviceAccount" }] },
+            { prop: "podIdentityAssociations[].serviceAccount", rules: [{ model: "eks:CreateAddon:podIdentityAssociations[].serviceAccount" }, K8S_SUBDOMAIN_RULE()] },
             { prop: "tags{key}", rules: [{ model: "eks:CreateAddon:tags{key}" }] },
             { prop: "tags{}", rules: [{ model: "eks:CreateAddon:tags{}" }] },
         ],
-        unchecked: { addonName: "an EKS add-on name from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", addonVersion: "an add-on version from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", configurationValues: "the add-on's JSON configuration (checked against each add-on's schema in the cluster tests)" },
+        unchecked: { "podIdentityAssociations[].roleArn": REF, addonName: "an EKS add-on name from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", addonVersion: "an add-on version from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", configurationValues: "the add-on's JSON configuration (checked against each add-on's schema in the cluster tests)" },
     },
     "aws:eks/accessEntry:AccessEntry": {
         bindings: [
             { prop: "clusterName", rules: [EKS_CLUSTER] },
             { prop: "type", rules: [{ doc: "eks:CreateAccessEntry:type", quote: "If the principalArn is for an IAM role that's used for self-managed Amazon EC2 nodes, specify EC2_LINUX or EC2_WINDOWS", rule: { enum: ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX"] } }] },
-            { prop: "userName", rules: [{ provider: "Kubernetes user names (EKS access entries: a Kubernetes username, not starting with system: unless EKS sets it)", rule: { min: 1, max: 256 } }] },
+            { prop: "userName", rules: [{ page: "https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html", quote: "The username can't start with system:, eks:, aws:, amazon:, or iam:.", rule: { min: 1, notPrefix: ["system:", "eks:", "aws:", "amazon:", "iam:"] } }] },
             { prop: "tags{key}", rules: [{ model: "eks:CreateAccessEntry:tags{key}" }] },
             { prop: "tags{}", rules: [{ model: "eks:CreateAccessEntry:tags{}" }] },
         ],
@@ -461,7 +492,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "tags{key}", rules: [{ model: "efs:CreateFileSystem:Tags[].Key" }] },
             { prop: "tags{}", rules: [{ model: "efs:CreateFileSystem:Tags[].Value" }] },
         ],
-        autoname: { prop: "creationToken", maxLength: 64, source: `${PULUMI_AWS}: aws_efs_file_system AutoName("creationToken", 64, "-")` },
+        autoname: { prop: "creationToken", maxLength: 255, source: `${PULUMI_AWS}: aws_efs_file_system AutoName("creationToken", 255, "-") (EFS's model then allows 64)` },
         unchecked: { encrypted: FLAG, kmsKeyId: REF },
     },
     "aws:efs/mountTarget:MountTarget": { bindings: [], unchecked: { fileSystemId: REF, securityGroups: REF, subnetId: REF } },
@@ -487,8 +518,12 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "name", rules: [{ doc: "backup:CreateBackupPlan:BackupPlan.BackupPlanName", quote: "Must contain 1 to 50 alphanumeric or '-_.' characters.", rule: { min: 1, max: 50, pattern: "[a-zA-Z0-9\\-_.]+" } }] },
             { prop: "rules[].ruleName", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].RuleName" }] },
             { prop: "rules[].targetVaultName", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].TargetBackupVaultName" }] },
+            { prop: "rules[].schedule", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].ScheduleExpression" }] },
+            { prop: "rules[].lifecycle.deleteAfter", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].Lifecycle.DeleteAfterDays" }] },
+            { prop: "rules[].copyActions[].lifecycle.deleteAfter", rules: [{ model: "backup:CreateBackupPlan:BackupPlan.Rules[].CopyActions[].Lifecycle.DeleteAfterDays" }] },
             ...tags(),
         ],
+        unchecked: { "rules[].copyActions[].destinationVaultArn": "the copy vault's ARN (AWS issues it)" },
     },
     "aws:backup/selection:Selection": {
         bindings: [{ prop: "name", rules: [{ model: "backup:CreateBackupSelection:BackupSelection.SelectionName" }, { doc: "backup:CreateBackupSelection:BackupSelection.SelectionName", quote: "Must contain 1 to 50 alphanumeric or '-_.' characters.", rule: { min: 1, max: 50 } }] }],
@@ -507,7 +542,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "tags{key}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{key}" }] },
             { prop: "tags{}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{}" }] },
         ],
-        unchecked: { adminCreateUserConfig: FLAG, softwareTokenMfaConfiguration: FLAG, usernameConfiguration: FLAG },
+        unchecked: { adminCreateUserConfig: FLAG, softwareTokenMfaConfiguration: FLAG, usernameConfiguration: FLAG, "passwordPolicy.requireLowercase": FLAG, "passwordPolicy.requireNumbers": FLAG, "passwordPolicy.requireSymbols": FLAG, "passwordPolicy.requireUppercase": FLAG },
     },
     "aws:cognito/userPoolClient:UserPoolClient": {
         bindings: [
@@ -521,7 +556,18 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         ],
         unchecked: { allowedOauthFlowsUserPoolClient: FLAG, generateSecret: FLAG, userPoolId: REF },
     },
-    "aws:cognito/userPoolDomain:UserPoolDomain": { bindings: [{ prop: "domain", rules: [{ model: "cognito-idp:CreateUserPoolDomain:Domain" }] }], unchecked: { userPoolId: REF } },
+    "aws:cognito/userPoolDomain:UserPoolDomain": {
+        bindings: [{
+            prop: "domain", rules: [
+                { model: "cognito-idp:CreateUserPoolDomain:Domain" },
+                // Refused anywhere in the prefix, not only as a word: CreateUserPoolDomain answers "Domain cannot contain
+                // reserved word: aws" for aws-content-analysis-... (aws-solutions/content-analysis-on-aws#8) and "...: cognito"
+                // for newcognito (aws-amplify/amplify-cli#3854); the three words: aws-solutions/research-service-workbench-on-aws#342.
+                { page: "https://github.com/aws-solutions/research-service-workbench-on-aws/pull/342", quote: "Cognito domain is not allowed to use words \"aws\", \"amazon\", or \"cognito\".", rule: { notContaining: ["aws", "amazon", "cognito"] } },
+            ],
+        }],
+        unchecked: { userPoolId: REF },
+    },
     "aws:cognito/user:User": {
         bindings: [
             { prop: "username", rules: [{ model: "cognito-idp:AdminCreateUser:Username" }] },
@@ -555,7 +601,6 @@ export function docMembers(): string[] {
         for (const b of t.bindings) {
             for (const r of b.rules) {
                 if ("doc" in r) out.add(r.doc);
-                if ("model" in r && r.alsoAllowed) out.add(r.alsoAllowed.doc);
             }
         }
     }

@@ -6,8 +6,11 @@ stdin: {"members": ["<service>:<Operation>:<Member path>", ...], "docs": ["<serv
 Member path: dotted structure members; "[]" after a name steps into the list's member, "{}" into a map's
 value, "{key}" into a map's key (e.g. "BackupPlan.Rules[].RuleName", "Tags{key}").
 stdout: {"botocore": "<version>", "members": {path: {"type", "min"?, "max"?, "pattern"?, "enum"?}},
-         "docs": {path: "<the member's documentation, tags stripped>"}}
-Exit 1 naming every path that does not resolve (an operation or member AWS's model doesn't have).
+         "docs": {path: "<the member's documentation, tags stripped>"},
+         "regions": ["<every region of every partition in botocore/data/partitions.json>"],
+         "missing": ["<paths this botocore does not have>"]  (only with "lenient": true in the request)}
+Exit 1 naming every path that does not resolve (an operation or member AWS's model doesn't have),
+unless the request says "lenient": true (comparing with another botocore version).
 """
 import html
 import json
@@ -15,6 +18,7 @@ import re
 import sys
 
 import botocore
+import botocore.loaders
 import botocore.session
 
 
@@ -67,6 +71,8 @@ def main():
     req = json.load(sys.stdin)
     session = botocore.session.get_session()
     out = {"botocore": botocore.__version__, "members": {}, "docs": {}}
+    partitions = botocore.loaders.Loader().load_data("partitions")["partitions"]
+    out["regions"] = sorted(r for p in partitions for r in p["regions"] if not r.endswith("-global"))
     bad = []
     for key, fn in (("members", constraints), ("docs", doc_text)):
         for path in req.get(key, []):
@@ -74,7 +80,9 @@ def main():
                 out[key][path] = fn(resolve(session, path))
             except Exception as e:  # noqa: BLE001 - every unresolvable path is reported together
                 bad.append(f"{path}: {e}")
-    if bad:
+    if bad and req.get("lenient"):
+        out["missing"] = sorted(b.split(": ", 1)[0] for b in bad)
+    elif bad:
         print("unresolvable in botocore " + botocore.__version__ + ":\n  " + "\n  ".join(bad), file=sys.stderr)
         sys.exit(1)
     json.dump(out, sys.stdout, indent=1, sort_keys=True, ensure_ascii=False)

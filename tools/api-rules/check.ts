@@ -74,21 +74,73 @@ export const TAG_COUNT_MEMBER = "resourcegroupstaggingapi:TagResources:Tags";
 
 const regexCache = new Map<string, RegExp>();
 
+/** Java's `\s` (ASCII whitespace only; JavaScript's `\s` is Unicode-wide, so a no-break space would pass). */
+const JAVA_SPACE = " \\t\\n\\x0B\\f\\r";
+/** The spaces JavaScript's `\s` matches beyond Java's: Java's `\S` matches them. */
+const JS_ONLY_SPACE = "\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff";
+
 /**
- * A model pattern (Java regex syntax, as AWS validates it) as a whole-value JavaScript RegExp: Java's
- * `\p{all}` becomes `[\s\S]`, a quantified lookaround loses its quantifier, an inline `(?i)` / `(?s)` becomes a flag (for the whole pattern: stricter,
- * never looser, where it applied to part of it), and escapes JavaScript's `u` mode refuses (`\_`) lose
- * their backslash.
+ * Java's `\s` (ASCII) and `\S` (its complement, Unicode spaces included) inside and outside classes.
+ */
+function javaSpaces(src: string): string {
+    let out = "";
+    let inClass = false;
+    for (let i = 0; i < src.length; i++) {
+        const c = src[i];
+        if (c === "\\") {
+            const n = src[i + 1] ?? "";
+            i++;
+            if (n === "s") out += inClass ? JAVA_SPACE : `[${JAVA_SPACE}]`;
+            else if (n === "S") out += inClass ? `\\S${JS_ONLY_SPACE}` : `[^${JAVA_SPACE}]`;
+            else out += c + n;
+            continue;
+        }
+        if (c === "[" && !inClass) inClass = true;
+        else if (c === "]" && inClass) inClass = false;
+        out += c;
+    }
+    return out;
+}
+
+/**
+ * `src` from `from` on with every ASCII letter outside a character class matched in either case, up to the
+ * end of the group `(?i)` stands in (Java's inline flag, which Node 20's RegExp lacks). A class after it
+ * is refused (not needed by any table pattern; the test compiling every pattern would say so).
+ */
+function caseInsensitiveFrom(src: string, from: number): string {
+    let out = src.slice(0, from);
+    let depth = 0;
+    for (let i = from; i < src.length; i++) {
+        const c = src[i];
+        if (c === "\\") { out += c + (src[i + 1] ?? ""); i++; continue; }
+        if (depth === 0 && c === ")") { out += src.slice(i); return out; }
+        if (c === "(") depth++;
+        else if (c === ")") depth--;
+        if (c === "[") throw new Error(`(?i) before a character class is not translated: ${src}`);
+        out += /[A-Za-z]/.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
+    }
+    return out;
+}
+
+/**
+ * A model pattern (Java regex syntax, as AWS validates it) as a whole-value JavaScript RegExp with the
+ * same meaning: Java's `\p{all}` becomes `[\s\S]`, its ASCII `\s`/`\S` stay ASCII, an inline `(?i)`
+ * applies to the rest of its group only, `(?s)` becomes the dotAll flag, a quantified lookaround
+ * loses its quantifier (Java reads `(?!\.)+` as the lookaround once), and escapes JavaScript's `u` mode
+ * refuses (`\_`) lose their backslash.
  */
 export function javaPattern(pattern: string): RegExp {
     let re = regexCache.get(pattern);
     if (re) return re;
     let flags = "u";
-    let src = pattern.replace(/\(\?([is]+)\)/g, (_, f: string) => { for (const c of f) if (!flags.includes(c)) flags += c; return ""; });
+    let src = pattern.replace(/\(\?s\)/g, () => { if (!flags.includes("s")) flags += "s"; return ""; });
     src = src.replace(/\[([^\]]*?)\\p\{all\}([^\]]*?)\]/g, "[$1\\s\\S$2]").replace(/\\p\{all\}/g, "[\\s\\S]");
     src = src.replace(/\\([^A-Za-z0-9])/g, (m, c: string) => ("^$\\.*+?()[]{}|/-".includes(c) ? m : c));
     // Java accepts a quantifier on a lookaround (`(?!\.)+`, EFS paths); it means the lookaround once.
     src = src.replace(/(\(\?<?[!=][^()]*\))[+*?]/g, "$1");
+    // \s and \S as Java reads them (ASCII), outside classes; "[\s\S]" (anything) is left as it is.
+    src = javaSpaces(src);
+    for (let at = src.indexOf("(?i)"); at >= 0; at = src.indexOf("(?i)")) src = caseInsensitiveFrom(src.slice(0, at) + src.slice(at + 4), at);
     re = new RegExp(`^(?:${src})$`, flags);
     regexCache.set(pattern, re);
     return re;
@@ -121,24 +173,36 @@ export function violation(value: unknown, c: Constraint | ModelConstraint, isLis
     const k = c as Constraint;
     for (const p of k.notPrefix ?? []) if (value.toLowerCase().startsWith(p.toLowerCase())) return `starts with the reserved prefix '${p}'`;
     for (const s of k.notSuffix ?? []) if (value.endsWith(s)) return `ends with the reserved suffix '${s}'`;
-    if (k.bucketName && (IPV4.test(value) || value.includes(".."))) return "is an IP address or has adjacent periods";
+    for (const w of k.notContaining ?? []) if (value.toLowerCase().includes(w)) return `contains the reserved word '${w}'`;
+    if (k.notIpAddress && IPV4.test(value)) return "is in IP address form";
+    if (k.noAdjacentPeriods && value.includes("..")) return "has two adjacent periods";
     return undefined;
 }
 
 function sourceText(r: RuleSource, table: RulesTable): string {
-    if ("model" in r) return `AWS service model ${r.model} (botocore ${table.botocore})${r.alsoAllowed ? `, plus ${r.alsoAllowed.values.join(", ")}: "${r.alsoAllowed.quote}"` : ""}`;
+    if ("model" in r) return `AWS service model ${r.model} (botocore ${table.botocore})`;
     if ("doc" in r) return `AWS service model documentation of ${r.doc} (botocore ${table.botocore}): "${r.quote}"`;
+    if ("page" in r) return `${r.page}: "${r.quote}"`;
+    if ("partitions" in r) return `botocore ${table.botocore} data/partitions.json (${table.regions.length} regions)${r.partitions === "zone" ? "; a zone is <region><letter> or a Local Zone <region>-<zone>-<n><letter> (EC2 DescribeAvailabilityZones)" : ""}`;
     return r.provider;
 }
+
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function constraintOf(r: RuleSource, table: RulesTable): ModelConstraint | Constraint {
     if ("model" in r) {
         const c = table.members[r.model];
         if (!c) throw new Error(`aws-api-rules.json has no ${r.model}: run npm run gen:api-rules`);
-        return r.alsoAllowed && c.enum ? { ...c, enum: [...c.enum, ...r.alsoAllowed.values] } : c;
+        return c;
+    }
+    if ("partitions" in r) {
+        if (r.partitions === "region") return { enum: table.regions };
+        return { pattern: `(?:${table.regions.map(escapeRe).join("|")})(?:[a-z]|-[a-z]+-[0-9][a-z])` };
     }
     return r.rule;
 }
+
+const DEFAULT_AUTONAME_SOURCE = "pulumi-aws provider/resources.go SetAutonaming(255, \"-\"): every resource's optional name";
 
 /** Pulumi's autoname for a logical name: `<name>-<7 hex>` (tfbridge NewUniqueHex; random in real runs). */
 export function autonameOf(logicalName: string): string {
@@ -196,11 +260,14 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
             continue;
         }
         const inputs = parseJsonInput(r.type, r.inputs);
-        const withAutoname = rules.autoname && inputs[rules.autoname.prop] === undefined ? { ...inputs, [rules.autoname.prop]: autonameOf(r.name) } : inputs;
-        if (rules.autoname && inputs[rules.autoname.prop] === undefined) {
-            const generated = withAutoname[rules.autoname.prop] as string;
+        // pulumi-aws autonames every resource's `name` it leaves to the program (SetAutonaming(255, "-")), unless a
+        // type says otherwise: a `name` the program drops is checked as the name Pulumi would make.
+        const autoname = rules.autoname ?? (rules.bindings.some((b) => b.prop === "name") ? { prop: "name", maxLength: 255, source: DEFAULT_AUTONAME_SOURCE } : undefined);
+        const withAutoname = autoname && inputs[autoname.prop] === undefined ? { ...inputs, [autoname.prop]: autonameOf(r.name) } : inputs;
+        if (autoname && inputs[autoname.prop] === undefined) {
+            const generated = withAutoname[autoname.prop] as string;
             checked++;
-            if (generated.length > rules.autoname.maxLength) add(r, `${rules.autoname.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${rules.autoname.maxLength}`, rules.autoname.source);
+            if (generated.length > autoname.maxLength) add(r, `${autoname.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${autoname.maxLength}`, autoname.source);
         }
         if (tagLimit && rules.bindings.some((b) => b.prop === "tags{key}")) {
             const own = inputs.tags && typeof inputs.tags === "object" && !containsUnknown(inputs.tags) ? Object.keys(inputs.tags) : [];
@@ -214,15 +281,46 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
                 if (loc.value === undefined || loc.value === null) continue;
                 if (containsUnknown(loc.value)) { deferred++; continue; }
                 checked++;
-                const autonamed = rules.autoname && b.prop === rules.autoname.prop && inputs[b.prop] === undefined;
+                const autonamed = autoname && b.prop === autoname.prop && inputs[b.prop] === undefined;
                 for (const rule of b.rules) {
-                    const why = violation(loc.value, constraintOf(rule, table), isListBinding && !Array.isArray(loc.value) ? true : undefined);
+                    let why = violation(loc.value, constraintOf(rule, table), isListBinding && !Array.isArray(loc.value) ? true : undefined);
+                    if (why && "partitions" in rule) why = rule.partitions === "region" ? "is not a region of any AWS partition" : "is not an availability zone of a region of any AWS partition";
                     if (why) add(r, `${loc.path}${autonamed ? " (autonamed)" : ""}`, loc.value, why, sourceText(rule, table));
                 }
             }
         }
     }
     return { findings, checked, deferred, unboundTypes: [...unbound].sort() };
+}
+
+/** Every scalar leaf of a value as a normalised path: list indexes as `[]`, object keys as `.key`. */
+export function leafPaths(v: unknown, path = ""): string[] {
+    if (Array.isArray(v)) return v.length ? [...new Set(v.flatMap((x) => leafPaths(x, `${path}[]`)))] : [];
+    // A key's own dots (kubernetes.io/role/elb) are shown as "·" so they don't read as nesting.
+    if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => leafPaths(x, path ? `${path}.${k.replace(/\./g, "·")}` : k.replace(/\./g, "·")));
+    return v === undefined || v === null ? [] : [path];
+}
+
+function pathRegex(pattern: string, prefix: boolean): RegExp {
+    const src = pattern.split(/(\[\]|\{\}|\{key\})/).map((part) => part === "[]" ? "\\[\\]" : part === "{}" || part === "{key}" ? "\\.[^.[]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("");
+    return new RegExp(`^${src}${prefix ? "(?:$|[.[])" : "$"}`);
+}
+
+/**
+ * The leaves of a resource's inputs that no binding checks and no `unchecked` entry explains: each name,
+ * description, identifier or enumerated value the program sends must be one or the other. A binding covers
+ * its exact path (a trailing `[]` also covers a scalar where the API has a list); an `unchecked` key covers
+ * its whole subtree.
+ */
+export function uncoveredLeaves(r: RecordedResource, table: RulesTable = loadTable()): string[] {
+    const rules = TYPE_RULES[r.type];
+    if (!rules) return [`(type ${r.type})`];
+    const inputs = parseJsonInput(r.type, r.inputs);
+    const bound = rules.bindings
+        .filter((b) => !b.rules.every((x) => "model" in x && table.members[x.model]?.type === "list"))
+        .flatMap((b) => [pathRegex(b.prop, false), ...(b.prop.endsWith("[]") ? [pathRegex(b.prop.slice(0, -2), false)] : [])]);
+    const explained = Object.keys(rules.unchecked ?? {}).map((u) => pathRegex(u, true));
+    return leafPaths(inputs).filter((l) => !bound.some((re) => re.test(l)) && !explained.some((re) => re.test(l)));
 }
 
 /** One line per finding, as `npm run plan` prints them. */

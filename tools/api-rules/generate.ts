@@ -24,6 +24,10 @@ export interface RulesTable {
     readonly botocore: string;
     readonly members: Readonly<Record<string, ModelConstraint>>;
     readonly docs: Readonly<Record<string, string>>;
+    /** Every region of every partition (botocore/data/partitions.json), "-global" pseudo-regions left out. */
+    readonly regions: readonly string[];
+    /** Members the installed botocore lacks (only when read leniently, for a comparison across versions). */
+    readonly missing?: readonly string[];
 }
 
 /** Pythons to try, in order: ARCHAEO_BOTOCORE_PYTHON, python3 on PATH, Debian's (python3-botocore). */
@@ -41,21 +45,23 @@ export function findBotocore(): { python: string; version: string } | undefined 
 }
 
 /** Reads the bound members from the installed botocore. Throws naming the members botocore doesn't have. */
-export function readModel(python: string, members = modelMembers(), docs = docMembers()): RulesTable {
-    const r = spawnSync(python, [EXTRACTOR], { input: JSON.stringify({ members, docs }), encoding: "utf8", maxBuffer: 64 << 20 });
+export function readModel(python: string, members = modelMembers(), docs = docMembers(), lenient = false): RulesTable {
+    const r = spawnSync(python, [EXTRACTOR], { input: JSON.stringify({ members, docs, lenient }), encoding: "utf8", maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`${EXTRACTOR} failed (${python}):\n${r.stderr || r.error?.message}`);
-    const out = JSON.parse(r.stdout) as { botocore: string; members: Record<string, ModelConstraint>; docs: Record<string, string> };
+    const out = JSON.parse(r.stdout) as { botocore: string; members: Record<string, ModelConstraint>; docs: Record<string, string>; regions: string[]; missing?: string[] };
     return {
-        source: "AWS service models as published in botocore (botocore/data/<service>/<version>/service-2.json); regenerate with `npm run gen:api-rules`",
+        source: "AWS service models as published in botocore (botocore/data/<service>/<version>/service-2.json, and data/partitions.json for regions); regenerate with `npm run gen:api-rules`",
         botocore: out.botocore,
         members: out.members,
         docs: out.docs,
+        regions: out.regions,
+        ...(out.missing?.length ? { missing: out.missing } : {}),
     };
 }
 
 export function serializeTable(t: RulesTable): string {
     const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
-    return `${JSON.stringify({ source: t.source, botocore: t.botocore, members: sortKeys(t.members as Record<string, unknown>), docs: sortKeys(t.docs as Record<string, unknown>) }, null, 1)}\n`;
+    return `${JSON.stringify({ source: t.source, botocore: t.botocore, regions: t.regions, members: sortKeys(t.members as Record<string, unknown>), docs: sortKeys(t.docs as Record<string, unknown>) }, null, 1)}\n`;
 }
 
 export function loadTable(): RulesTable {

@@ -43,7 +43,11 @@ const NAME_RULES: Readonly<Record<string, { rule: Constraint; source: string }>>
 const DEFAULT_NAME = { rule: DNS1123_SUBDOMAIN, source: `${APIMACHINERY} IsDNS1123Subdomain (NameIsDNSSubdomain: every other kind, custom resources included)` };
 
 /** Keys whose object value is a label map (keys qualified names, values label values). */
-const LABEL_MAPS = new Set(["labels", "matchLabels", "nodeSelector", "extraLabels", "podLabels", "commonLabels"]);
+const LABEL_MAPS = new Set(["labels", "matchLabels", "nodeSelector", "node_selector", "extraLabels", "extra_labels", "podLabels", "commonLabels"]);
+/** Keys whose object value is environment variables by name (a chart's `extraEnv`, KubeSpawner's `environment`). */
+const ENV_MAPS = new Set(["extraEnv", "extra_env", "environment"]);
+/** IsConfigMapKey: 1-253 of [-._a-zA-Z0-9] (ConfigMap and Secret data keys). */
+const CONFIGMAP_KEY: Constraint = { min: 1, max: 253, pattern: "[-._a-zA-Z0-9]+" };
 
 const CORE_VALIDATION = "kubernetes pkg/apis/core/validation/validation.go";
 /** IsValidPortName (IANA_SVC_NAME): 1-15 of a-z0-9 and '-', at least one letter, no leading/trailing or double '-'. */
@@ -69,6 +73,18 @@ function walkLabels(v: unknown, path: string, out: K8sValue[], parentKey = ""): 
         v.forEach((x, i) => {
             const p = `${path}[${i}]`;
             const name = x && typeof x === "object" ? (x as Record<string, unknown>).name : undefined;
+            const item = x && typeof x === "object" ? (x as Record<string, unknown>) : undefined;
+            // Taints and tolerations: key a qualified name, value a label value; node requirements likewise (Karpenter, affinity).
+            if (item && (parentKey === "taints" || parentKey === "tolerations" || parentKey === "startupTaints") && typeof item.key === "string") {
+                out.push({ path: `${p}.key`, value: item.key, rule: QUALIFIED_NAME, source: `${CORE_VALIDATION} validateTaints/validateTolerations (IsQualifiedName)` });
+                if (typeof item.value === "string" && item.value !== "") out.push({ path: `${p}.value`, value: item.value, rule: LABEL_VALUE, source: `${CORE_VALIDATION} validateTaints (IsValidLabelValue)` });
+            }
+            if (item && (parentKey === "requirements" || parentKey === "matchExpressions") && typeof item.key === "string") {
+                out.push({ path: `${p}.key`, value: item.key, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (node selector requirement keys)` });
+                if ((item.operator === "In" || item.operator === "NotIn") && Array.isArray(item.values)) {
+                    item.values.forEach((lv, j) => out.push({ path: `${p}.values[${j}]`, value: lv, rule: LABEL_VALUE, source: `${APIMACHINERY} IsValidLabelValue (In/NotIn values)` }));
+                }
+            }
             if (typeof name === "string") {
                 if (LABEL_NAMED.has(parentKey)) out.push({ path: `${p}.name`, value: expand(name), rule: DNS1123_LABEL, source: `${CORE_VALIDATION} (container and volume names: IsDNS1123Label)` });
                 else if (parentKey === "ports") out.push({ path: `${p}.name`, value: name, rule: PORT_NAME, source: `${APIMACHINERY} IsValidPortName (IANA_SVC_NAME)` });
@@ -87,6 +103,9 @@ function walkLabels(v: unknown, path: string, out: K8sValue[], parentKey = ""): 
                 out.push({ path: `${p}{key:${lk}}`, value: lk, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (label keys)` });
                 out.push({ path: `${p}.${lk}`, value: lv, rule: LABEL_VALUE, source: `${APIMACHINERY} IsValidLabelValue` });
             }
+        } else if (ENV_MAPS.has(k) && x && typeof x === "object" && !Array.isArray(x)) {
+            for (const ek of Object.keys(x)) out.push({ path: `${p}{key:${ek}}`, value: ek, rule: ENV_NAME, source: `${APIMACHINERY} IsEnvVarName` });
+            walkLabels(x, p, out, k);
         } else if (k === "annotations" && x && typeof x === "object" && !Array.isArray(x)) {
             for (const ak of Object.keys(x)) out.push({ path: `${p}{key:${ak}}`, value: ak, rule: QUALIFIED_NAME, source: `${APIMACHINERY} IsQualifiedName (annotation keys)` });
         } else {
@@ -115,5 +134,11 @@ export function kubernetesValues(r: RecordedResource): K8sValue[] {
     out.push({ path: autonamed ? "metadata.name (autonamed)" : "metadata.name", value: autonamed ? k8sAutoname(r.name) : meta.name, rule: byKind.rule, source: byKind.source });
     if (meta.namespace !== undefined) out.push({ path: "metadata.namespace", value: meta.namespace, rule: DNS1123_LABEL, source: "kubernetes ValidateNamespaceName (NameIsDNSLabel)" });
     walkLabels(inputs, "", out);
+    if ((kind === "ConfigMap" || kind === "Secret") && inputs.data && typeof inputs.data === "object") {
+        for (const dk of Object.keys(inputs.data)) out.push({ path: `data{key:${dk}}`, value: dk, rule: CONFIGMAP_KEY, source: `${APIMACHINERY} IsConfigMapKey` });
+    }
+    if (kind === "ResourceQuota" && inputs.spec?.hard && typeof inputs.spec.hard === "object") {
+        for (const rk of Object.keys(inputs.spec.hard)) out.push({ path: `spec.hard{key:${rk}}`, value: rk, rule: QUALIFIED_NAME, source: `${CORE_VALIDATION} ValidateResourceQuota (validateResourceName: qualified names)` });
+    }
     return out;
 }
