@@ -94,7 +94,7 @@ describe("api rules: the generated table is AWS's model", function () {
         }
     });
 
-    it("the table agrees with the installed botocore's service models (regenerate: npm run gen:api-rules)", function () {
+    it("the table is botocore's model: exactly for its own version, where they differ for a newer one (an older one is compared and reported)", function () {
         const found = findBotocore();
         assert.ok(found, "no Python with botocore: tools/prereqs.mjs installs Debian's python3-botocore");
         if (found.version === table.botocore) {
@@ -102,18 +102,27 @@ describe("api rules: the generated table is AWS's model", function () {
             assert.equal(serializeTable(model), serializeTable(table), `aws-api-rules.json disagrees with botocore ${found.version}: run npm run gen:api-rules`);
             return;
         }
-        // Another botocore (Debian's 1.29 on a fresh machine): what both versions have must agree in length and pattern;
-        // enum values may only be added by the newer one; members the older one lacks are named, not failed.
+        // Another botocore. Newer: the table is stale wherever the two differ (regenerate), and an enum value the table
+        // allows may not have gone. Older (Debian's 1.29 on a fresh machine): AWS has tightened rules since (budget names
+        // refuse "/action/" and <script>), so differences are listed, not failed; what both have is still compared.
         const model = readModel(found.python, Object.keys(table.members), Object.keys(table.docs), true);
         const newer = compareVersions(found.version, table.botocore) > 0;
+        const differences: string[] = [];
         for (const [k, c] of Object.entries(model.members)) {
             const t = table.members[k];
-            assert.deepEqual({ min: c.min, max: c.max, pattern: c.pattern, type: c.type }, { min: t.min, max: t.max, pattern: t.pattern, type: t.type }, `${k} differs between botocore ${found.version} and the table's ${table.botocore}`);
+            const a = JSON.stringify({ min: c.min, max: c.max, pattern: c.pattern, type: c.type });
+            const b = JSON.stringify({ min: t.min, max: t.max, pattern: t.pattern, type: t.type });
+            if (a !== b) differences.push(`${k}: ${a} in ${found.version}, ${b} in the table`);
             const [older, newerEnum] = newer ? [t.enum ?? [], c.enum ?? []] : [c.enum ?? [], t.enum ?? []];
-            for (const e of older) assert.ok(newerEnum.includes(e), `${k}: ${e} is in botocore ${newer ? table.botocore : found.version} but not in the newer ${newer ? found.version : table.botocore}`);
+            for (const e of older) if (!newerEnum.includes(e)) differences.push(`${k}: ${e} gone from the newer model`);
         }
-        if (newer) for (const [k, quote] of quotes()) if (model.docs[k] !== undefined) assert.ok(model.docs[k].includes(quote), `botocore ${found.version} no longer documents "${quote}" for ${k}`);
-        if (model.missing?.length) console.log(`      (botocore ${found.version} lacks ${model.missing.length} member(s) the table has from ${table.botocore}: ${model.missing.join(", ")})`);
+        if (newer) {
+            for (const [k, quote] of quotes()) if (model.docs[k] !== undefined && !model.docs[k].includes(quote)) differences.push(`${k}: no longer documents "${quote}"`);
+            assert.deepEqual(differences, [], `botocore ${found.version} is newer than the table's ${table.botocore}: run npm run gen:api-rules`);
+        } else {
+            assert.ok(Object.keys(model.members).length > Object.keys(table.members).length / 2, `botocore ${found.version} resolved only ${Object.keys(model.members).length} members`);
+            console.log(`      (botocore ${found.version} is older than the table's ${table.botocore}: compared ${Object.keys(model.members).length} members, ${differences.length} differ, ${model.missing?.length ?? 0} missing; the exact check needs botocore ${table.botocore}, e.g. ARCHAEO_BOTOCORE_PYTHON)`);
+        }
     });
 
     it("every model pattern in the table compiles to a whole-value JavaScript pattern", () => {
