@@ -22,7 +22,9 @@ function runEntrypoint(stack: string, config: string) {
     return JSON.parse(line);
 }
 
-describe("infra/index.ts, the Pulumi entry point", () => {
+describe("infra/index.ts, the Pulumi entry point", function () {
+    // Child processes that load the whole program: about 4 s each when idle.
+    this.timeout(120_000);
     it("reads engine-style config (strings, JSON lists and objects) and exports the documented outputs", () => {
         const r = runEntrypoint("uni-archaeology", engineConfig("uni-archaeology"));
         assert.equal(r.ok, true, r.error);

@@ -118,7 +118,9 @@ function runScript(h: Host, name: string, args: string[] = [], env: NodeJS.Proce
 
 const calls = (h: Host, prefix: string) => fs.readFileSync(h.log, "utf8").split("\n").filter((l) => l.startsWith(prefix));
 
-describe("host scripts (run for real against stubs)", () => {
+describe("host scripts (run for real against stubs)", function () {
+    // Real bash and python3 processes with stubs; each script run is itself capped at 60 s.
+    this.timeout(120_000);
     describe("archaeo-prepare: this boot's image, keys and token from SSM, with retries and a reported failure (issue 8 item 13)", () => {
         it("three throttled reads, then the image, the keys and the token: image.env for the units, authorized_keys for sshd, the token in tmpfs 0400, OK reported", async () => {
             const h = makeHost();

@@ -65,7 +65,9 @@ function dockerignoreMatcher(lines: string[]): (file: string) => boolean {
     };
 }
 
-describe("image: images/pytorch-cuda", () => {
+describe("image: images/pytorch-cuda", function () {
+    // Real builds and runs (pip, Debian torchvision, the entrypoint): seconds each when idle, sized for a loaded 2-core machine.
+    this.timeout(180_000);
     describe("Dockerfile", () => {
         it("parses and validates cleanly with dockerfile-utils", () => {
             const diags = validate(dockerfile);

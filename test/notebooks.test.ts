@@ -32,7 +32,8 @@ function pngCount(nb: any): number {
 }
 
 describe("starter notebooks (images/pytorch-cuda/notebooks), executed headless", function () {
-    this.timeout(180_000);
+    // Real notebook runs (nbconvert, a kernel, torch): about 15 s when idle; above the 240 s per-cell limit nbconvert is given.
+    this.timeout(300_000);
     const work = tmpDir("archaeo-nb-");
     const executed: Record<string, any> = {};
     const results: Record<string, PyResult> = {};

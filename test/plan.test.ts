@@ -30,7 +30,9 @@ function assertClean(r: PlanResult, stack: string): void {
     assert.match(r.output, v.known ? new RegExp(`FAILED: ${v.known} mandatory policy violation\\(s\\)\\.`) : /OK: the stack is clean/);
 }
 
-describe("offline plan (npm run plan)", () => {
+describe("offline plan (npm run plan)", function () {
+    // Each test starts `npm run plan` (tsx compiles and evaluates the program): about 5 s when idle.
+    this.timeout(180_000);
     it("prints tree, policies and cost for every stack, and exits 0 when clean", async () => {
         for (const stack of listStacks()) {
             const r = await plan({ stack });

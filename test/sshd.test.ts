@@ -40,7 +40,8 @@ function dockerfileEnv(): Record<string, string> {
 }
 
 describe("sshd (Debian OpenSSH through the entrypoint's sshd role, unprivileged)", function () {
-    this.timeout(60_000);
+    // Real sshd and ssh processes: about a second each when idle; sized for a loaded 2-core machine.
+    this.timeout(120_000);
     const root = process.getuid?.() === 0;
     let base = "";
     let home = "";

@@ -84,7 +84,9 @@ function readRun(dir: string): any {
 }
 
 describe("archaeo (Python package, real torch on CPU)", function () {
-    this.timeout(180_000);
+    // Real torch training (a 3-epoch ResNet-18, 2-process gloo DDP): about 30 s for the longest test on an idle
+    // 2-core machine; sized for one with other CPU-heavy work beside it.
+    this.timeout(300_000);
     const work = tmpDir("archaeo-py-");
     const data = path.join(work, "mount", "artefacts");
     const bakedHome = path.join(work, "baked-torch");

@@ -67,7 +67,7 @@ export function runPython(args: string[], opts: RunOptions): Promise<PyResult> {
         const child = spawn(PYTHON, args, { env: opts.env, cwd: opts.cwd ?? os.tmpdir() });
         let stdout = "";
         let stderr = "";
-        const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+        const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 180_000);
         child.stdout.on("data", (d) => {
             stdout += d;
             if (opts.killWhen?.(stdout)) child.kill("SIGKILL");
