@@ -99,7 +99,8 @@ try:
     obs["cell_reasons"] = until(lambda r: any(x.startswith("kernel ") for x in r)) if mode == "with" else []
     # While the cell runs silently: does last_activity move at all? (Its direction, not by how much.)
     # With the extension it moves within a few of its 0.25 s ticks; without, it never does.
-    l0 = last(); end = time.time() + (15.0 if mode == "with" else 3.0); moved = False
+    # The same window for both: the control (no extension) gets as long to move as the real case.
+    l0 = last(); end = time.time() + 10.0; moved = False
     while time.time() < end and not moved:
         time.sleep(0.25); moved = last() > l0
     obs["cell_moved"] = moved
@@ -108,13 +109,17 @@ try:
     kc.get_shell_msg(timeout=120)
     kc.stop_channels()
     if mode == "with":
-        # Idle again: the clock stops (two reads a second apart agree), however long the last messages take.
+        # Idle again: the clock stops and stays stopped (unchanged over 4 s in a row, read every second), however
+        # long the last messages take to drain: a clock bumped every 2 or 3 s while idle does not pass.
         wait_state(kid, "idle")
         obs["idle_reasons"] = until(lambda r: r == [])
         obs["idle_settled"] = False
-        for _ in range(20):
-            l1 = last(); time.sleep(1.0)
-            if last() == l1:
+        for _ in range(30):
+            l1 = last(); still = True
+            for _ in range(4):
+                time.sleep(1.0)
+                if last() != l1: still = False; break
+            if still:
                 obs["idle_settled"] = True; break
 
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])

@@ -219,7 +219,72 @@ sys.stdout.buffer.write(a)
             assert.equal(r.status, 0, r.stderr);
             const lines = r.stdout.trim().split("\n");
             assert.ok(lines.length > 10);
-            for (const l of lines) assert.match(l, /^i\/lf\s+w\/lf\s+attr\/text=auto eol=lf\s/, l);
+            // The attribute is what matters; an empty file (i/none) or a binary one (i/-text) has no line ending to keep.
+            for (const l of lines) assert.match(l, /^i\/(lf|none|-text)\s+w\/(lf|none|-text)\s+attr\/text=auto eol=lf\s/, l);
+        });
+
+        it("in a git work tree a file's exec bit is the repository's, not the file system's (Windows 0666, WSL /mnt/c 0777)", () => {
+            // The work tree's root above the context, as in this repository (a .git inside the context would be hashed).
+            const top = tmpDir("archaeo-det-git-");
+            const repo = path.join(top, "ctx");
+            fs.cpSync(path.join(PROJECT_ROOT, IMAGE_CONTEXT), repo, { recursive: true });
+            const git = (...a: string[]) => { const r = spawnSync("git", a, { cwd: top, encoding: "utf8" }); assert.equal(r.status, 0, r.stderr); };
+            git("init", "-q");
+            git("add", "-A");
+            const df = path.join(repo, "Dockerfile");
+            const want = contextDigest(repo, df);
+            assert.equal(want, contextDigest(path.join(PROJECT_ROOT, IMAGE_CONTEXT), path.join(PROJECT_ROOT, IMAGE_CONTEXT, "Dockerfile")));
+            fs.chmodSync(path.join(repo, "entrypoint.sh"), 0o644); // a file system that lost the bit git records (100755)
+            assert.equal(contextDigest(repo, df), want, "the tag still comes from git's 100755");
+            assert.deepEqual(normaliseContextModes(repo, df), ["entrypoint.sh"]);
+            assert.equal(modeOf(path.join(repo, "entrypoint.sh")), 0o755);
+            assert.equal(providerContextDigest(repo, df), want);
+        });
+
+        it("setuid, setgid and sticky bits on a file are cleared (Go's mode string hashes them: 'urwxr-xr-x'); a shared directory keeps its group bits", () => {
+            const b = copyContext();
+            const df = path.join(b, "Dockerfile");
+            const want = contextDigest(b, df);
+            fs.chmodSync(path.join(b, "entrypoint.sh"), 0o4755);
+            fs.chmodSync(path.join(b, "python"), 0o2775);
+            assert.notEqual(providerContextDigest(b, df), want, "the provider would hash the setuid bit");
+            normaliseContextModes(b, df);
+            assert.equal(fs.statSync(path.join(b, "entrypoint.sh")).mode & 0o7777, 0o755);
+            assert.equal(fs.statSync(path.join(b, "python")).mode & 0o7777, 0o2775, "directories only gain bits");
+            assert.equal(providerContextDigest(b, df), want);
+        });
+
+        it("a FIFO in the context is refused by name (fsutil would hand it to the provider)", () => {
+            const b = copyContext();
+            const r = spawnSync("mkfifo", [path.join(b, "pipe")]);
+            assert.equal(r.status, 0);
+            assert.throws(() => contextDigest(b, path.join(b, "Dockerfile")), /'pipe' is neither a file nor a directory/);
+        });
+    });
+
+    describe("line endings", () => {
+        it("a host script with CRLF (a Windows checkout from before .gitattributes) is refused with the fix, not shipped", () => {
+            const { compactScript } = require("../infra/instance/userdata") as typeof import("../infra/instance/userdata");
+            assert.throws(() => compactScript("archaeo-status", "#!/bin/bash\r\n# Status\r\nset -euo pipefail\r\necho ok\r\n"), /archaeo-status has CRLF line endings; renormalise the checkout \(git add --renormalize/);
+            assert.doesNotThrow(() => compactScript("archaeo-status", "#!/bin/bash\n# Status\nset -euo pipefail\necho ok\n"));
+        });
+    });
+
+    describe("against Node's own zlib on this Linux machine", () => {
+        it("every stack's user data is byte-identical to what zlib.gzipSync gave before (no replacement of workstations deployed from Linux)", async function () {
+            // The claim is about the machine the stacks were deployed from: Linux, Node 20's bundled zlib 1.3.1.
+            if (process.platform !== "linux" || !process.versions.zlib.startsWith("1.3.1")) this.skip();
+            const { runStack } = require("./helpers/program") as typeof import("./helpers/program");
+            let n = 0;
+            for (const stack of ["example", "city-museum", "uni-archaeology"]) {
+                for (const r of (await runStack(stack)).resources.filter((x) => x.type === "aws:ec2/instance:Instance")) {
+                    const gz = Buffer.from(r.inputs.userDataBase64 as string, "base64");
+                    const text = zlib.gunzipSync(gz);
+                    assert.ok(gz.equals(zlib.gzipSync(text, { level: 9 })), `${stack} ${r.name}: pako's bytes differ from zlib.gzipSync's`);
+                    n++;
+                }
+            }
+            assert.ok(n >= 3, `${n} workstations`);
         });
     });
 

@@ -20,6 +20,8 @@ const APT = [
     ["yamllint", () => has("yamllint")],
     ["cloud-init", () => has("cloud-init")],
     ["openssh-server", () => existsSync("/usr/sbin/sshd")],
+    // test/determinism.test.ts checks out the image context with git (checkout-index, ls-files --eol).
+    ["git", () => has("git")],
     ["openssh-client", () => has("ssh") && has("ssh-keygen")],
     ["python3-torch", () => py("import torch")],
     ["python3-torchvision", () => py("import torchvision")],

@@ -20,6 +20,7 @@
  * .gitattributes (`eol=lf`), and directory entries are read in sorted order.
  */
 import * as crypto from "crypto";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -83,7 +84,11 @@ export class ImageRegistry extends pulumi.ComponentResource {
             const shown = normalised.slice(0, 5).join(", ") + (normalised.length > 5 ? `, and ${normalised.length - 5} more` : "");
             pulumi.log.info(`${args.context}: gave ${normalised.length} paths the image build hashes git's modes (files 0644/0755, directories 0755): ${shown}`, this);
         }
-        this.imageTag = imageTag(contextDigest(contextDir, path.join(args.projectRoot, dockerfile)), args.buildArgs);
+        const digest = contextDigest(contextDir, path.join(args.projectRoot, dockerfile));
+        // What the provider will hash must be what the tag names, or a second machine rebuilds and re-pushes the tag.
+        const providerDigest = providerContextDigest(contextDir, path.join(args.projectRoot, dockerfile));
+        if (providerDigest !== digest) throw new Error(`${args.context}: the docker provider would hash this checkout as ${providerDigest}, not the repository's ${digest}; its file modes differ from git's (see normaliseContextModes)`);
+        this.imageTag = imageTag(digest, args.buildArgs);
         // Relative to where the provider runs, so another checkout path is not a change (and not a rebuild).
         const build = buildPaths(args.projectRoot, args.programDir, args.context);
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
@@ -163,10 +168,15 @@ export function isIgnored(rel: string, patterns: readonly string[]): boolean {
     return patterns.some((p) => { const re = patternRegex(p); return candidates.some((c) => re.test(c)); });
 }
 
-/** Go's fs.FileMode.String() for a regular file or a bare mode (e.g. "-rw-r--r--", "----------"). */
+/**
+ * Go's fs.FileMode.String() for a regular file or a bare mode (e.g. "-rw-r--r--", "----------"): the
+ * setuid, setgid and sticky bits (04000, 02000, 01000, which fsutil carries into Go's ModeSetuid,
+ * ModeSetgid, ModeSticky) as the leading letters "u", "g", "t" (Go's "dalTLDpSugct?" order), else "-".
+ */
 export function goModeString(mode: number): string {
     const rwx = "rwxrwxrwx";
-    let out = "-";
+    const special = `${mode & 0o4000 ? "u" : ""}${mode & 0o2000 ? "g" : ""}${mode & 0o1000 ? "t" : ""}`;
+    let out = special || "-";
     for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? rwx[i] : "-";
     return out;
 }
@@ -185,8 +195,30 @@ export interface ContextEntry {
     rel: string;
     full: string;
     isDirectory: boolean;
-    /** Permission bits on this machine (0o777 mask). */
+    /** Permission and special bits on this machine (0o7777 mask). */
     mode: number;
+}
+
+/**
+ * The modes git records for the context's tracked files (`git ls-files -s`: 100755 -> 0755, 100644 ->
+ * 0644), by slash path relative to the context; undefined where the context is not in a git work tree or
+ * git is missing. A file's executable bit then comes from the repository, not from a file system that
+ * may not keep it (Windows reports 0666, a WSL /mnt/c checkout 0777).
+ */
+export function repositoryModes(contextDir: string): Map<string, number> | undefined {
+    const r = spawnSync("git", ["ls-files", "-s", "-z", "--", "."], { cwd: contextDir, encoding: "utf8" });
+    if (r.status !== 0 || r.error) return undefined;
+    const out = new Map<string, number>();
+    for (const rec of r.stdout.split("\0")) {
+        const m = /^(\d{6}) [0-9a-f]+ \d+\t(.+)$/.exec(rec);
+        if (m && (m[1] === "100755" || m[1] === "100644")) out.set(m[2], m[1] === "100755" ? 0o755 : 0o644);
+    }
+    return out;
+}
+
+/** The mode an entry should have: git's record of it when tracked, else git's rule applied to its owner's exec bit. */
+function wantedFileMode(e: ContextEntry, tracked: Map<string, number> | undefined): number {
+    return tracked?.get(e.rel) ?? gitFileMode(e.mode);
 }
 
 /**
@@ -207,9 +239,10 @@ export function contextEntries(contextDir: string, dockerfile: string): ContextE
             if (e.isSymbolicLink()) throw new Error(`build context ${contextDir} has a symlink (${rel}); replace it with a file`);
             const full = path.join(contextDir, rel);
             if (e.isDirectory()) {
-                out.push({ rel, full, isDirectory: true, mode: fs.statSync(full).mode & 0o777 });
+                out.push({ rel, full, isDirectory: true, mode: fs.statSync(full).mode & 0o7777 });
                 walk(rel);
-            } else if (e.isFile()) out.push({ rel, full, isDirectory: false, mode: fs.statSync(full).mode & 0o777 });
+            } else if (e.isFile()) out.push({ rel, full, isDirectory: false, mode: fs.statSync(full).mode & 0o7777 });
+            else throw new Error(`build context ${contextDir}: '${rel}' is neither a file nor a directory (a FIFO, socket or device); remove it`);
         }
     };
     walk("");
@@ -217,26 +250,35 @@ export function contextEntries(contextDir: string, dockerfile: string): ContextE
 }
 
 /**
- * Gives every file of the context git's mode (gitFileMode) and every directory 0755, so what the
- * provider hashes and what the image's COPY carries are the repository's, whatever the umask of the
- * checkout. chmod is not subject to the umask. Returns the paths it changed (none in a default checkout).
+ * Gives every file of the context the mode git records for it (repositoryModes; gitFileMode for an
+ * untracked file), setuid/setgid/sticky bits cleared, so what the provider hashes and what the image's
+ * COPY carries are the repository's whatever the umask of the checkout (chmod is not subject to the
+ * umask). Directories only gain what COPY needs (0755 added, nothing taken: a group-shared 2775 checkout
+ * stays group-writable; the provider does not hash directory modes). Each change is read back: a file
+ * system that ignores chmod (Windows, WSL's /mnt/c, some CIFS mounts) is refused, because the provider
+ * would hash other modes there. Returns the paths it changed (none in a default checkout).
  */
 export function normaliseContextModes(contextDir: string, dockerfile: string): string[] {
     const changed: string[] = [];
+    const tracked = repositoryModes(contextDir);
     for (const e of contextEntries(contextDir, dockerfile)) {
-        const want = e.isDirectory ? 0o755 : gitFileMode(e.mode);
+        const want = e.isDirectory ? e.mode | 0o755 : wantedFileMode(e, tracked);
         if (e.mode === want) continue;
         try {
             fs.chmodSync(e.full, want);
         } catch (err) {
             throw new Error(`${e.full} has mode ${e.mode.toString(8)}; the image build needs ${want.toString(8)} (git's mode) so that its digest does not depend on the checkout's umask, and chmod failed: ${(err as Error).message}`);
         }
+        const now = fs.statSync(e.full).mode & 0o7777;
+        if (now !== want) {
+            throw new Error(`${e.full}: chmod to ${want.toString(8)} left ${now.toString(8)}; this file system does not keep Unix modes, so the image's digest would depend on it. Build the image from a Linux or macOS checkout (not Windows or a WSL /mnt/c path).`);
+        }
         changed.push(e.rel);
     }
     return changed;
 }
 
-function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: number) => number): string {
+function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: number, e: ContextEntry) => number): string {
     const acc = crypto.createHash("sha256");
     const add = (file: string, rel: string, m: number) => {
         acc.update(rel);
@@ -245,7 +287,7 @@ function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: 
         acc.update(Buffer.from([0]));
     };
     add(dockerfile, "Dockerfile", 0);
-    for (const f of files) if (!f.isDirectory) add(f.full, f.rel, mode(f.mode));
+    for (const f of files) if (!f.isDirectory) add(f.full, f.rel, mode(f.mode, f));
     return acc.digest("hex");
 }
 
@@ -258,7 +300,10 @@ function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: 
  * digest is a pure function of the repository.
  */
 export function contextDigest(contextDir: string, dockerfile: string): string {
-    return digestOf(dockerfile, contextEntries(contextDir, dockerfile), gitFileMode);
+    const tracked = repositoryModes(contextDir);
+    const entries = contextEntries(contextDir, dockerfile);
+    const wanted = new Map(entries.map((e) => [e, wantedFileMode(e, tracked)]));
+    return digestOf(dockerfile, entries, (_m, e) => wanted.get(e)!);
 }
 
 /** The same with the modes on this machine: exactly what the provider hashes (equal to contextDigest after normaliseContextModes). */

@@ -138,6 +138,9 @@ export function userDataProblems(p: UserDataParams): string[] {
  * kept). The full comments stay in the repository; dropping them keeps the user data small.
  */
 export function compactScript(name: string, content: string): string {
+    // A Windows checkout made before .gitattributes (eol=lf) existed keeps CRLF: other bytes would replace every
+    // workstation, and bash on the host reads "\r" as part of each command.
+    if (content.includes("\r")) throw new Error(`host script ${name} has CRLF line endings; renormalise the checkout (git add --renormalize . && git checkout -- infra/instance/files), then run again`);
     const lines = content.split("\n");
     const python = lines[0].includes("python");
     let i = 1;

@@ -130,6 +130,14 @@ describe("instance mode: uni-archaeology, three researchers", () => {
             ...run.engine.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => `${r.type} ${r.name}`),
         ];
         assert.deepEqual(inbound, []);
+        // ...and every workstation is in those groups only: one left out of vpcSecurityGroupIds gets the VPC's default
+        // group, whose AWS-made rule admits all traffic from its other members (every other researcher's workstation).
+        const checked = new Set(groups.map((g) => g.id));
+        for (const id of ids()) {
+            const sgs: string[] = one(run, "aws:ec2/instance:Instance", id).inputs.vpcSecurityGroupIds ?? [];
+            assert.ok(sgs.length > 0, `${id}'s workstation names its security groups (else the VPC's default group applies)`);
+            for (const sg of sgs) assert.ok(checked.has(sg), `${id}'s workstation is in ${sg}, a group this test did not check`);
+        }
     });
 
     it("daily snapshots of every workspace by tag, kept as configured", () => {
