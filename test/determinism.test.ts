@@ -22,21 +22,9 @@ import { checkoutFromIndex } from "./helpers/checkout";
 import { installForeignZlib, MACOS_OS_CODE } from "./helpers/foreign-zlib";
 import { engine } from "./helpers/program";
 import { PYTHON, requireTool, tmpDir } from "./helpers/tools";
+import { SAMPLE_USER_DATA_PARAMS } from "./helpers/userdata-params";
 
-const params: UserDataParams = {
-    researcherId: "alice",
-    region: "eu-west-2",
-    workspaceVolumeId: "vol-0123456789abcdef0",
-    ssmPath: "/archaeo/x/prod/researchers/alice",
-    dataBucket: "archaeo-x-123456789012-eu-west-2",
-    kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    accessMode: "ssm",
-    memoryGiB: 32,
-    vcpus: 8,
-    gpus: 1,
-    idleMinutes: 45,
-    gpuIdlePercent: 7,
-};
+const params: UserDataParams = SAMPLE_USER_DATA_PARAMS;
 
 /**
  * Golden values, computed once with this code (Node 20.20.2 on Linux x86-64) and committed: another

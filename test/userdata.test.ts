@@ -12,22 +12,10 @@ import {
 import { connectInfo } from "../infra/instance/connect";
 import { secretLikeMatches } from "../policies/lib/secret-scan";
 import { cloudInitSchema, PYTHON, requireTool, run, shellcheck, tmpDir, tmpFile } from "./helpers/tools";
+import { SAMPLE_USER_DATA_PARAMS } from "./helpers/userdata-params";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b";
-const params: UserDataParams = {
-    researcherId: "alice",
-    region: "eu-west-2",
-    workspaceVolumeId: "vol-0123456789abcdef0",
-    ssmPath: "/archaeo/x/prod/researchers/alice",
-    dataBucket: "archaeo-x-123456789012-eu-west-2",
-    kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    accessMode: "ssm",
-    memoryGiB: 32,
-    vcpus: 8,
-    gpus: 1,
-    idleMinutes: 45,
-    gpuIdlePercent: 7,
-};
+const params: UserDataParams = SAMPLE_USER_DATA_PARAMS;
 
 /** An OpenSSH RSA-4096 public key line of exactly `chars` characters (random, so gzip can't shrink it). */
 function rsa4096Line(chars: number): string {
