@@ -11,8 +11,8 @@
  * files out with 0666/0777 minus the umask. So a checkout under umask 077 (0600/0700) would give the
  * provider another contextDigest, an update, a rebuild, and a push of the same tag into the IMMUTABLE
  * repository, which ECR refuses. Hence `normaliseContextModes`: before the image is registered, every
- * file of the context the provider hashes gets git's mode (0644, or 0755 when its owner may execute
- * it) and every directory 0755, in place. In place rather than a normalised copy elsewhere: the copy's
+ * file of the context the provider hashes gets the mode git records for it (0644 or 0755) and every
+ * directory at least 0755, in place. In place rather than a normalised copy elsewhere: the copy's
  * path would be a new `build.context`, itself an input the provider diffs, so every existing stack
  * would rebuild and re-push its tag once; in place, a stack deployed from a default-umask checkout
  * sees no change at all. It also makes the image the same: COPY keeps the context's modes, and a 0600
@@ -84,9 +84,8 @@ export class ImageRegistry extends pulumi.ComponentResource {
             const shown = normalised.slice(0, 5).join(", ") + (normalised.length > 5 ? `, and ${normalised.length - 5} more` : "");
             pulumi.log.info(`${args.context}: gave ${normalised.length} paths the image build hashes git's modes (files 0644/0755, directories 0755): ${shown}`, this);
         }
-        const digest = contextDigest(contextDir, path.join(args.projectRoot, dockerfile));
         // What the provider will hash must be what the tag names, or a second machine rebuilds and re-pushes the tag.
-        const providerDigest = providerContextDigest(contextDir, path.join(args.projectRoot, dockerfile));
+        const { repository: digest, provider: providerDigest } = contextDigests(contextDir, path.join(args.projectRoot, dockerfile));
         if (providerDigest !== digest) throw new Error(`${args.context}: the docker provider would hash this checkout as ${providerDigest}, not the repository's ${digest}; its file modes differ from git's (see normaliseContextModes)`);
         this.imageTag = imageTag(digest, args.buildArgs);
         // Relative to where the provider runs, so another checkout path is not a change (and not a rebuild).
@@ -278,37 +277,41 @@ export function normaliseContextModes(contextDir: string, dockerfile: string): s
     return changed;
 }
 
-function digestOf(dockerfile: string, files: readonly ContextEntry[], mode: (m: number, e: ContextEntry) => number): string {
-    const acc = crypto.createHash("sha256");
-    const add = (file: string, rel: string, m: number) => {
-        acc.update(rel);
-        acc.update(goModeString(m));
-        acc.update(crypto.createHash("sha256").update(fs.readFileSync(file)).digest());
-        acc.update(Buffer.from([0]));
-    };
-    add(dockerfile, "Dockerfile", 0);
-    for (const f of files) if (!f.isDirectory) add(f.full, f.rel, mode(f.mode, f));
-    return acc.digest("hex");
-}
-
 /**
  * The build context digest as pulumi-docker's Image computes it (provider/provider.go hashContext +
- * contextHashAccumulator.hashPath, v4.x-v5.x) once normaliseContextModes has run: the Dockerfile first
- * under the name "Dockerfile" with mode 0, then every file fsutil.Walk yields (directory entries sorted
- * by name, .dockerignore applied): its slash path, its mode string and the sha256 of its content, then
- * a NUL; the sha256 of all that, in hex. The mode is git's (gitFileMode), never this checkout's, so the
- * digest is a pure function of the repository.
+ * contextHashAccumulator.hashPath, v4.x-v5.x): the Dockerfile first under the name "Dockerfile" with
+ * mode 0, then every file fsutil.Walk yields (directory entries sorted by name, .dockerignore applied):
+ * its slash path, its mode string and the sha256 of its content, then a NUL; the sha256 of all that, in
+ * hex. Computed twice in one walk: `repository` with the modes git records (wantedFileMode), a pure
+ * function of the repository that names the tag; `provider` with this checkout's modes, what the
+ * provider will hash (the two agree once normaliseContextModes has run).
  */
-export function contextDigest(contextDir: string, dockerfile: string): string {
+export function contextDigests(contextDir: string, dockerfile: string): { repository: string; provider: string } {
     const tracked = repositoryModes(contextDir);
-    const entries = contextEntries(contextDir, dockerfile);
-    const wanted = new Map(entries.map((e) => [e, wantedFileMode(e, tracked)]));
-    return digestOf(dockerfile, entries, (_m, e) => wanted.get(e)!);
+    const repository = crypto.createHash("sha256");
+    const provider = crypto.createHash("sha256");
+    const add = (file: string, rel: string, repoMode: number, localMode: number) => {
+        const content = crypto.createHash("sha256").update(fs.readFileSync(file)).digest();
+        for (const [acc, m] of [[repository, repoMode], [provider, localMode]] as const) {
+            acc.update(rel);
+            acc.update(goModeString(m));
+            acc.update(content);
+            acc.update(Buffer.from([0]));
+        }
+    };
+    add(dockerfile, "Dockerfile", 0, 0);
+    for (const e of contextEntries(contextDir, dockerfile)) if (!e.isDirectory) add(e.full, e.rel, wantedFileMode(e, tracked), e.mode);
+    return { repository: repository.digest("hex"), provider: provider.digest("hex") };
 }
 
-/** The same with the modes on this machine: exactly what the provider hashes (equal to contextDigest after normaliseContextModes). */
+/** The digest the tag names: a pure function of the repository (contextDigests().repository). */
+export function contextDigest(contextDir: string, dockerfile: string): string {
+    return contextDigests(contextDir, dockerfile).repository;
+}
+
+/** What the provider hashes with this checkout's modes (equal to contextDigest after normaliseContextModes). */
 export function providerContextDigest(contextDir: string, dockerfile: string): string {
-    return digestOf(dockerfile, contextEntries(contextDir, dockerfile), (m) => m);
+    return contextDigests(contextDir, dockerfile).provider;
 }
 
 /** Deterministic tag from the context digest and the build args: a new tag exactly when pulumi-docker would rebuild. */

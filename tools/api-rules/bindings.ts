@@ -18,6 +18,8 @@
  * `unchecked` with the reason; a type with no entry is a finding (test/api-rules.test.ts).
  */
 
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE } from "./kubernetes";
+
 /** A rule a model states in prose, or a provider enforces in code. Patterns are whole-value (AWS validates with Java's `matches`). */
 export interface Constraint {
     readonly min?: number;
@@ -84,6 +86,8 @@ const TAG_KEY: RuleSource[] = [
 ];
 const TAG_VALUE: RuleSource[] = [{ model: "resourcegroupstaggingapi:TagResources:Tags{}" }];
 const tags = (prop = "tags"): Binding[] => [{ prop: `${prop}{key}`, rules: TAG_KEY }, { prop: `${prop}{}`, rules: TAG_VALUE }];
+/** `tags` of a service whose model carries its own tag rules: the key and value members. */
+const modelTags = (key: string, value: string): Binding[] => [{ prop: "tags{key}", rules: [{ model: key }] }, { prop: "tags{}", rules: [{ model: value }] }];
 /** The strictest tag rules of a service the default tags reach (IAM, EFS, CloudWatch Logs, DLM): every resource gets them. */
 const DEFAULT_TAG_KEY: RuleSource[] = [...TAG_KEY, { model: "iam:CreateRole:Tags[].Key" }, { model: "efs:CreateFileSystem:Tags[].Key" }, { model: "logs:CreateLogGroup:tags{key}" }, { model: "dlm:CreateLifecyclePolicy:Tags{key}" }];
 const DEFAULT_TAG_VALUE: RuleSource[] = [...TAG_VALUE, { model: "iam:CreateRole:Tags[].Value" }, { model: "efs:CreateFileSystem:Tags[].Value" }, { model: "logs:CreateLogGroup:tags{}" }, { model: "dlm:CreateLifecyclePolicy:Tags{}" }];
@@ -117,6 +121,9 @@ const bucketRef = (): Binding => ({ prop: "bucket", rules: S3_BUCKET });
  * Zone's suffix (us-east-1-bos-1a), as EC2 DescribeAvailabilityZones names them.
  */
 const AZ_NAME: RuleSource = { partitions: "zone", rule: {} };
+/** Namespaces and service accounts named in EKS APIs: Kubernetes' own rules for them (kubernetes.ts). */
+const K8S_NAMESPACE: RuleSource = { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Label (Namespace names: NameIsDNSLabel)", rule: DNS1123_LABEL };
+const K8S_SERVICE_ACCOUNT: RuleSource = { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Subdomain (ServiceAccount names)", rule: DNS1123_SUBDOMAIN };
 const ROLE_NAME: RuleSource = { model: "iam:CreateRole:RoleName" };
 const KMS_KEY_ID_SSM: RuleSource = { model: "ssm:PutParameter:KeyId" };
 const EKS_CLUSTER: RuleSource = { model: "eks:CreateCluster:name" };
@@ -246,8 +253,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [
             { prop: "name", rules: [{ model: "logs:CreateLogGroup:logGroupName" }] },
             { prop: "retentionInDays", rules: [{ doc: "logs:PutRetentionPolicy:retentionInDays", quote: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653.", rule: { enum: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } }] },
-            { prop: "tags{key}", rules: [{ model: "logs:CreateLogGroup:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "logs:CreateLogGroup:tags{}" }] },
+            ...modelTags("logs:CreateLogGroup:tags{key}", "logs:CreateLogGroup:tags{}"),
         ],
         unchecked: { kmsKeyId: REF },
     },
@@ -273,8 +279,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "description", rules: [{ model: "iam:CreateRole:Description" }] },
             { prop: "maxSessionDuration", rules: [{ model: "iam:CreateRole:MaxSessionDuration" }] },
             { prop: "assumeRolePolicy", rules: [{ model: "iam:CreateRole:AssumeRolePolicyDocument" }] },
-            { prop: "tags{key}", rules: [{ model: "iam:CreateRole:Tags[].Key" }] },
-            { prop: "tags{}", rules: [{ model: "iam:CreateRole:Tags[].Value" }] },
+            ...modelTags("iam:CreateRole:Tags[].Key", "iam:CreateRole:Tags[].Value"),
         ],
         autoname: { prop: "name", maxLength: 64, source: `${PULUMI_AWS}: aws_iam_role AutoName("name", 64, "-")` },
     },
@@ -287,8 +292,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [
             { prop: "name", rules: [{ model: "iam:CreateInstanceProfile:InstanceProfileName" }] },
             { prop: "role", rules: [ROLE_NAME] },
-            { prop: "tags{key}", rules: [{ model: "iam:CreateInstanceProfile:Tags[].Key" }] },
-            { prop: "tags{}", rules: [{ model: "iam:CreateInstanceProfile:Tags[].Value" }] },
+            ...modelTags("iam:CreateInstanceProfile:Tags[].Key", "iam:CreateInstanceProfile:Tags[].Value"),
         ],
         autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-")` },
     },
@@ -299,8 +303,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "type", rules: [{ model: "ssm:PutParameter:Type" }] },
             { prop: "tier", rules: [{ model: "ssm:PutParameter:Tier" }] },
             { prop: "keyId", rules: [KMS_KEY_ID_SSM] },
-            { prop: "tags{key}", rules: [{ model: "ssm:PutParameter:Tags[].Key" }] },
-            { prop: "tags{}", rules: [{ model: "ssm:PutParameter:Tags[].Value" }] },
+            ...modelTags("ssm:PutParameter:Tags[].Key", "ssm:PutParameter:Tags[].Value"),
         ],
         unchecked: { value: SECRET },
     },
@@ -391,8 +394,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "policyDetails.schedules[].crossRegionCopyRules[].retainRule.intervalUnit", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].CrossRegionCopyRules[].RetainRule.IntervalUnit" }] },
             { prop: "policyDetails.schedules[].tagsToAdd{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Key" }] },
             { prop: "policyDetails.schedules[].tagsToAdd{}", rules: [{ model: "dlm:CreateLifecyclePolicy:PolicyDetails.Schedules[].TagsToAdd[].Value" }] },
-            { prop: "tags{key}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "dlm:CreateLifecyclePolicy:Tags{}" }] },
+            ...modelTags("dlm:CreateLifecyclePolicy:Tags{key}", "dlm:CreateLifecyclePolicy:Tags{}"),
         ],
         unchecked: { "policyDetails.schedules[].copyTags": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].copyTags": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].encrypted": FLAG, "policyDetails.schedules[].crossRegionCopyRules[].cmkArn": "the copy region's KMS key ARN from the validated config (backupCopyKmsKeyArn)" },
     },
@@ -423,15 +425,14 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "upgradePolicy.supportType", rules: [{ model: "eks:CreateCluster:upgradePolicy.supportType" }] },
             { prop: "enabledClusterLogTypes[]", rules: [{ model: "eks:CreateCluster:logging.clusterLogging[].types[]" }] },
             { prop: "encryptionConfig.resources[]", rules: [{ provider: "terraform-provider-aws internal/service/eks/cluster.go (encryption_config.resources: \"secrets\")", rule: { enum: ["secrets"] } }] },
-            { prop: "tags{key}", rules: [{ model: "eks:CreateCluster:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "eks:CreateCluster:tags{}" }] },
+            ...modelTags("eks:CreateCluster:tags{key}", "eks:CreateCluster:tags{}"),
         ],
         unchecked: { "accessConfig.bootstrapClusterCreatorAdminPermissions": FLAG, "encryptionConfig.provider.keyArn": REF, bootstrapSelfManagedAddons: FLAG, roleArn: REF, vpcConfig: "subnet ids (REF) and publicAccessCidrs from the validated config (clusterApiCidrs)" },
     },
     "aws:eks/nodeGroup:NodeGroup": {
         bindings: [
             // EKS puts the node group's name on every node as the label eks.amazonaws.com/nodegroup: a label value.
-            { prop: "nodeGroupName", rules: [{ provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsValidLabelValue (EKS labels each node eks.amazonaws.com/nodegroup=<name>)", rule: { min: 1, max: 63, pattern: "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?" } }] },
+            { prop: "nodeGroupName", rules: [{ provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsValidLabelValue (EKS labels each node eks.amazonaws.com/nodegroup=<name>)", rule: { ...LABEL_VALUE, min: 1 } }] },
             { prop: "clusterName", rules: [EKS_CLUSTER] },
             { prop: "amiType", rules: [{ model: "eks:CreateNodegroup:amiType" }] },
             { prop: "capacityType", rules: [{ model: "eks:CreateNodegroup:capacityType" }] },
@@ -441,8 +442,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "scalingConfig.minSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.minSize" }] },
             { prop: "scalingConfig.maxSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.maxSize" }] },
             { prop: "scalingConfig.desiredSize", rules: [{ model: "eks:CreateNodegroup:scalingConfig.desiredSize" }] },
-            { prop: "tags{key}", rules: [{ model: "eks:CreateNodegroup:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "eks:CreateNodegroup:tags{}" }] },
+            ...modelTags("eks:CreateNodegroup:tags{key}", "eks:CreateNodegroup:tags{}"),
         ],
         unchecked: { launchTemplate: REF, nodeRoleArn: REF, subnetIds: REF },
     },
@@ -451,9 +451,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "clusterName", rules: [{ model: "eks:CreateAddon:clusterName" }] },
             { prop: "resolveConflictsOnCreate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }, { provider: "terraform-provider-aws internal/service/eks/addon.go (resolve_conflicts_on_create: StringInSlice NONE, OVERWRITE)", rule: { enum: ["NONE", "OVERWRITE"] } }] },
             { prop: "resolveConflictsOnUpdate", rules: [{ model: "eks:CreateAddon:resolveConflicts" }] },
-            { prop: "podIdentityAssociations[].serviceAccount", rules: [{ model: "eks:CreateAddon:podIdentityAssociations[].serviceAccount" }, K8S_SUBDOMAIN_RULE()] },
-            { prop: "tags{key}", rules: [{ model: "eks:CreateAddon:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "eks:CreateAddon:tags{}" }] },
+            { prop: "podIdentityAssociations[].serviceAccount", rules: [{ model: "eks:CreateAddon:podIdentityAssociations[].serviceAccount" }, K8S_SERVICE_ACCOUNT] },
+            ...modelTags("eks:CreateAddon:tags{key}", "eks:CreateAddon:tags{}"),
         ],
         unchecked: { "podIdentityAssociations[].roleArn": REF, addonName: "an EKS add-on name from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", addonVersion: "an add-on version from DescribeAddonVersions (pinned in infra/cluster/eks.ts)", configurationValues: "the add-on's JSON configuration (checked against each add-on's schema in the cluster tests)" },
     },
@@ -462,22 +461,20 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "clusterName", rules: [EKS_CLUSTER] },
             { prop: "type", rules: [{ doc: "eks:CreateAccessEntry:type", quote: "If the principalArn is for an IAM role that's used for self-managed Amazon EC2 nodes, specify EC2_LINUX or EC2_WINDOWS", rule: { enum: ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX"] } }] },
             { prop: "userName", rules: [{ page: "https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html", quote: "The username can't start with system:, eks:, aws:, amazon:, or iam:.", rule: { min: 1, notPrefix: ["system:", "eks:", "aws:", "amazon:", "iam:"] } }] },
-            { prop: "tags{key}", rules: [{ model: "eks:CreateAccessEntry:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "eks:CreateAccessEntry:tags{}" }] },
+            ...modelTags("eks:CreateAccessEntry:tags{key}", "eks:CreateAccessEntry:tags{}"),
         ],
         unchecked: { principalArn: "an IAM principal ARN from the validated config or another resource" },
     },
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": {
-        bindings: [{ prop: "clusterName", rules: [EKS_CLUSTER] }, { prop: "accessScope.type", rules: [{ model: "eks:AssociateAccessPolicy:accessScope.type" }] }, { prop: "accessScope.namespaces[]", rules: [K8S_LABEL_RULE()] }],
+        bindings: [{ prop: "clusterName", rules: [EKS_CLUSTER] }, { prop: "accessScope.type", rules: [{ model: "eks:AssociateAccessPolicy:accessScope.type" }] }, { prop: "accessScope.namespaces[]", rules: [K8S_NAMESPACE] }],
         unchecked: { policyArn: "an EKS access policy ARN (AWS-defined)", principalArn: "an IAM principal ARN from the validated config or another resource" },
     },
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": {
         bindings: [
             { prop: "clusterName", rules: [EKS_CLUSTER] },
-            { prop: "namespace", rules: [K8S_LABEL_RULE()] },
-            { prop: "serviceAccount", rules: [K8S_SUBDOMAIN_RULE()] },
-            { prop: "tags{key}", rules: [{ model: "eks:CreatePodIdentityAssociation:tags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "eks:CreatePodIdentityAssociation:tags{}" }] },
+            { prop: "namespace", rules: [K8S_NAMESPACE] },
+            { prop: "serviceAccount", rules: [K8S_SERVICE_ACCOUNT] },
+            ...modelTags("eks:CreatePodIdentityAssociation:tags{key}", "eks:CreatePodIdentityAssociation:tags{}"),
         ],
         unchecked: { roleArn: REF },
     },
@@ -489,8 +486,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "lifecyclePolicies[].transitionToIa", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToIA" }] },
             { prop: "lifecyclePolicies[].transitionToPrimaryStorageClass", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToPrimaryStorageClass" }] },
             { prop: "lifecyclePolicies[].transitionToArchive", rules: [{ model: "efs:PutLifecycleConfiguration:LifecyclePolicies[].TransitionToArchive" }] },
-            { prop: "tags{key}", rules: [{ model: "efs:CreateFileSystem:Tags[].Key" }] },
-            { prop: "tags{}", rules: [{ model: "efs:CreateFileSystem:Tags[].Value" }] },
+            ...modelTags("efs:CreateFileSystem:Tags[].Key", "efs:CreateFileSystem:Tags[].Value"),
         ],
         autoname: { prop: "creationToken", maxLength: 255, source: `${PULUMI_AWS}: aws_efs_file_system AutoName("creationToken", 255, "-") (EFS's model then allows 64)` },
         unchecked: { encrypted: FLAG, kmsKeyId: REF },
@@ -504,8 +500,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "rootDirectory.creationInfo.permissions", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.Permissions" }] },
             { prop: "rootDirectory.creationInfo.ownerUid", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.OwnerUid" }] },
             { prop: "rootDirectory.creationInfo.ownerGid", rules: [{ model: "efs:CreateAccessPoint:RootDirectory.CreationInfo.OwnerGid" }] },
-            { prop: "tags{key}", rules: [{ model: "efs:CreateAccessPoint:Tags[].Key" }] },
-            { prop: "tags{}", rules: [{ model: "efs:CreateAccessPoint:Tags[].Value" }] },
+            ...modelTags("efs:CreateAccessPoint:Tags[].Key", "efs:CreateAccessPoint:Tags[].Value"),
         ],
         unchecked: { fileSystemId: REF },
     },
@@ -539,8 +534,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "accountRecoverySetting.recoveryMechanisms[].priority", rules: [{ model: "cognito-idp:CreateUserPool:AccountRecoverySetting.RecoveryMechanisms[].Priority" }] },
             { prop: "passwordPolicy.minimumLength", rules: [{ model: "cognito-idp:CreateUserPool:Policies.PasswordPolicy.MinimumLength" }] },
             { prop: "passwordPolicy.temporaryPasswordValidityDays", rules: [{ model: "cognito-idp:CreateUserPool:Policies.PasswordPolicy.TemporaryPasswordValidityDays" }] },
-            { prop: "tags{key}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{key}" }] },
-            { prop: "tags{}", rules: [{ model: "cognito-idp:CreateUserPool:UserPoolTags{}" }] },
+            ...modelTags("cognito-idp:CreateUserPool:UserPoolTags{key}", "cognito-idp:CreateUserPool:UserPoolTags{}"),
         ],
         unchecked: { adminCreateUserConfig: FLAG, softwareTokenMfaConfiguration: FLAG, usernameConfiguration: FLAG, "passwordPolicy.requireLowercase": FLAG, "passwordPolicy.requireNumbers": FLAG, "passwordPolicy.requireSymbols": FLAG, "passwordPolicy.requireUppercase": FLAG },
     },
@@ -578,14 +572,6 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         unchecked: { userPoolId: REF },
     },
 };
-
-/** Kubernetes rules used inside AWS bindings (namespaces and service accounts named in EKS APIs). Defined in kubernetes.ts. */
-function K8S_LABEL_RULE(): RuleSource {
-    return { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Label (Namespace names: NameIsDNSLabel)", rule: { min: 1, max: 63, pattern: "[a-z0-9]([-a-z0-9]*[a-z0-9])?" } };
-}
-function K8S_SUBDOMAIN_RULE(): RuleSource {
-    return { provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Subdomain (ServiceAccount names)", rule: { min: 1, max: 253, pattern: "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" } };
-}
 
 /** Every model member the bindings name (the generator reads exactly these from botocore), and the tag-count limit. */
 export function modelMembers(): string[] {

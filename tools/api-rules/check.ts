@@ -29,13 +29,13 @@ export interface ApiRuleReport {
     readonly findings: readonly ApiRuleFinding[];
     /** Values checked (known values only). */
     readonly checked: number;
-    /** Values unknown until `up` (a first preview): checked there. */
+    /** Values unknown at a first preview (computed by AWS or another resource): the plan without --preview checks them. */
     readonly deferred: number;
     /** Resource types the program registered that no binding covers (a finding each, too). */
     readonly unboundTypes: readonly string[];
 }
 
-/** A value found at a concrete path. `isKey` when it is a map key (`{key}`). */
+/** A value found at a concrete path (a map key's path reads `{key:<the key>}`). */
 export interface Located {
     readonly path: string;
     readonly value: unknown;
@@ -73,6 +73,7 @@ export function valuesAt(obj: unknown, pattern: string): Located[] {
 export const TAG_COUNT_MEMBER = "resourcegroupstaggingapi:TagResources:Tags";
 
 const regexCache = new Map<string, RegExp>();
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Java's `\s` (ASCII whitespace only; JavaScript's `\s` is Unicode-wide, so a no-break space would pass). */
 const JAVA_SPACE = " \\t\\n\\x0B\\f\\r";
@@ -138,7 +139,6 @@ export function javaPattern(pattern: string): RegExp {
     src = src.replace(/\\([^A-Za-z0-9])/g, (m, c: string) => ("^$\\.*+?()[]{}|/-".includes(c) ? m : c));
     // Java accepts a quantifier on a lookaround (`(?!\.)+`, EFS paths); it means the lookaround once.
     src = src.replace(/(\(\?<?[!=][^()]*\))[+*?]/g, "$1");
-    // \s and \S as Java reads them (ASCII), outside classes; "[\s\S]" (anything) is left as it is.
     src = javaSpaces(src);
     for (let at = src.indexOf("(?i)"); at >= 0; at = src.indexOf("(?i)")) src = caseInsensitiveFrom(src.slice(0, at) + src.slice(at + 4), at);
     re = new RegExp(`^(?:${src})$`, flags);
@@ -186,8 +186,6 @@ function sourceText(r: RuleSource, table: RulesTable): string {
     if ("partitions" in r) return `botocore ${table.botocore} data/partitions.json (${table.regions.length} regions)${r.partitions === "zone" ? "; a zone is <region><letter> or a Local Zone <region>-<zone>-<n><letter> (EC2 DescribeAvailabilityZones)" : ""}`;
     return r.provider;
 }
-
-const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function constraintOf(r: RuleSource, table: RulesTable): ModelConstraint | Constraint {
     if ("model" in r) {
@@ -251,7 +249,7 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
                 const why = violation(v.value, v.rule);
                 if (why) add(r, v.path, v.value, why, v.source);
             }
-            if (r.type !== "pulumi:providers:kubernetes") continue;
+            continue;
         }
         const rules = TYPE_RULES[r.type];
         if (!rules) {
@@ -263,11 +261,12 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
         // pulumi-aws autonames every resource's `name` it leaves to the program (SetAutonaming(255, "-")), unless a
         // type says otherwise: a `name` the program drops is checked as the name Pulumi would make.
         const autoname = rules.autoname ?? (rules.bindings.some((b) => b.prop === "name") ? { prop: "name", maxLength: 255, source: DEFAULT_AUTONAME_SOURCE } : undefined);
-        const withAutoname = autoname && inputs[autoname.prop] === undefined ? { ...inputs, [autoname.prop]: autonameOf(r.name) } : inputs;
-        if (autoname && inputs[autoname.prop] === undefined) {
-            const generated = withAutoname[autoname.prop] as string;
+        const autonamed = autoname && inputs[autoname.prop] === undefined ? autoname : undefined;
+        const withAutoname = autonamed ? { ...inputs, [autonamed.prop]: autonameOf(r.name) } : inputs;
+        if (autonamed) {
+            const generated = autonameOf(r.name);
             checked++;
-            if (generated.length > autoname.maxLength) add(r, `${autoname.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${autoname.maxLength}`, autoname.source);
+            if (generated.length > autonamed.maxLength) add(r, `${autonamed.prop} (autonamed)`, generated, `Pulumi's generated name is longer than the provider's ${autonamed.maxLength}`, autonamed.source);
         }
         if (tagLimit && rules.bindings.some((b) => b.prop === "tags{key}")) {
             const own = inputs.tags && typeof inputs.tags === "object" && !containsUnknown(inputs.tags) ? Object.keys(inputs.tags) : [];
@@ -281,11 +280,11 @@ export function checkApiRules(resources: readonly RecordedResource[], table: Rul
                 if (loc.value === undefined || loc.value === null) continue;
                 if (containsUnknown(loc.value)) { deferred++; continue; }
                 checked++;
-                const autonamed = autoname && b.prop === autoname.prop && inputs[b.prop] === undefined;
+                const suffix = autonamed?.prop === b.prop ? " (autonamed)" : "";
                 for (const rule of b.rules) {
-                    let why = violation(loc.value, constraintOf(rule, table), isListBinding && !Array.isArray(loc.value) ? true : undefined);
+                    let why = violation(loc.value, constraintOf(rule, table), isListBinding);
                     if (why && "partitions" in rule) why = rule.partitions === "region" ? "is not a region of any AWS partition" : "is not an availability zone of a region of any AWS partition";
-                    if (why) add(r, `${loc.path}${autonamed ? " (autonamed)" : ""}`, loc.value, why, sourceText(rule, table));
+                    if (why) add(r, `${loc.path}${suffix}`, loc.value, why, sourceText(rule, table));
                 }
             }
         }
@@ -302,7 +301,7 @@ export function leafPaths(v: unknown, path = ""): string[] {
 }
 
 function pathRegex(pattern: string, prefix: boolean): RegExp {
-    const src = pattern.split(/(\[\]|\{\}|\{key\})/).map((part) => part === "[]" ? "\\[\\]" : part === "{}" || part === "{key}" ? "\\.[^.[]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("");
+    const src = pattern.split(/(\[\]|\{\}|\{key\})/).map((part) => part === "[]" ? "\\[\\]" : part === "{}" || part === "{key}" ? "\\.[^.[]+" : escapeRe(part)).join("");
     return new RegExp(`^${src}${prefix ? "(?:$|[.[])" : "$"}`);
 }
 

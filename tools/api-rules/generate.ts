@@ -64,8 +64,12 @@ export function serializeTable(t: RulesTable): string {
     return `${JSON.stringify({ source: t.source, botocore: t.botocore, regions: t.regions, members: sortKeys(t.members as Record<string, unknown>), docs: sortKeys(t.docs as Record<string, unknown>) }, null, 1)}\n`;
 }
 
+let table: RulesTable | undefined;
+
+/** The committed table, read once per process. */
 export function loadTable(): RulesTable {
-    return JSON.parse(fs.readFileSync(TABLE_FILE, "utf8")) as RulesTable;
+    table ??= JSON.parse(fs.readFileSync(TABLE_FILE, "utf8")) as RulesTable;
+    return table;
 }
 
 function main(argv: string[]): number {

@@ -26,7 +26,7 @@ const PATH_SEGMENT: Constraint = { min: 1, max: 253, pattern: "(?!\\.{1,2}$)[^/%
 /** IsQualifiedName: an optional DNS subdomain prefix and "/", then a name of at most 63 characters. */
 const QUALIFIED_NAME: Constraint = { max: 253 + 1 + 63, pattern: `(${LABEL}(\\.${LABEL})*/)?(?=.{1,63}$)([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)` };
 /** IsValidLabelValue: empty, or at most 63 characters of [A-Za-z0-9_.-] starting and ending alphanumeric. */
-const LABEL_VALUE: Constraint = { max: 63, pattern: "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?" };
+export const LABEL_VALUE: Constraint = { max: 63, pattern: "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?" };
 
 /** How the API server validates metadata.name, by kind. */
 const NAME_RULES: Readonly<Record<string, { rule: Constraint; source: string }>> = {
@@ -72,8 +72,8 @@ function walkLabels(v: unknown, path: string, out: K8sValue[], parentKey = ""): 
     if (Array.isArray(v)) {
         v.forEach((x, i) => {
             const p = `${path}[${i}]`;
-            const name = x && typeof x === "object" ? (x as Record<string, unknown>).name : undefined;
             const item = x && typeof x === "object" ? (x as Record<string, unknown>) : undefined;
+            const name = item?.name;
             // Taints and tolerations: key a qualified name, value a label value; node requirements likewise (Karpenter, affinity).
             if (item && (parentKey === "taints" || parentKey === "tolerations" || parentKey === "startupTaints") && typeof item.key === "string") {
                 out.push({ path: `${p}.key`, value: item.key, rule: QUALIFIED_NAME, source: `${CORE_VALIDATION} validateTaints/validateTolerations (IsQualifiedName)` });
@@ -126,7 +126,6 @@ export function kubernetesValues(r: RecordedResource): K8sValue[] {
         walkLabels(inputs.values, "values", out);
         return out;
     }
-    if (r.type === "pulumi:providers:kubernetes") return out;
     const kind: string = typeof inputs.kind === "string" ? inputs.kind : r.type.split(":").pop() ?? "";
     const meta = inputs.metadata ?? {};
     const byKind = NAME_RULES[kind] ?? DEFAULT_NAME;
