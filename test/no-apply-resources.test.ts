@@ -4,8 +4,8 @@ import * as path from "path";
 import * as ts from "typescript";
 import * as pulumi from "@pulumi/pulumi";
 import { listStacks } from "../tools/stacks";
-import { installApplyGuard, removeApplyGuard, takeApplyRegistrations } from "./helpers/apply-guard";
-import { engine, evaluateStack } from "./helpers/program";
+import { installApplyGuard, takeApplyRegistrations } from "./helpers/apply-guard";
+import { engine, runStack } from "./helpers/program";
 
 // "No resource created inside apply": a resource registered in an apply/then callback is invisible to
 // `pulumi preview` while its inputs are unknown, so a PR's diff would not show it (Pulumi docs,
@@ -57,10 +57,9 @@ function topicFor(name: string): string {
 }
 
 describe("no resource is created inside apply", function () {
-    // Evaluates every stack's program afresh (about 2 s each on an idle machine, several times that loaded).
+    // Reads each stack's shared evaluation (runStack: once per test process), a few seconds each when it is the first.
     this.timeout(240_000);
     before(() => installApplyGuard());
-    after(() => removeApplyGuard());
 
     it("the run-time check sees a resource registered from a named function, after an await, under all(); not one whose input is an apply", async () => {
         const e = await engine();
@@ -81,10 +80,9 @@ describe("no resource is created inside apply", function () {
 
     for (const stack of listStacks()) {
         it(`${stack}: the whole program, evaluated with resolved values, registers nothing inside an apply`, async () => {
-            takeApplyRegistrations();
-            const run = await evaluateStack(stack);
+            const run = await runStack(stack);
             assert.ok(run.resources.length > 50, `${run.resources.length} resources`);
-            const found = takeApplyRegistrations();
+            const found = run.applyRegistrations;
             assert.deepEqual(found.map((f) => `${f.type} ${f.name} at ${f.where.slice(0, 3).join(" <- ")}`), []);
         });
     }

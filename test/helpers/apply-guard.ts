@@ -22,7 +22,7 @@ export interface ApplyRegistration {
 
 const inApply = new AsyncLocalStorage<true>();
 const recorded: ApplyRegistration[] = [];
-let uninstall: (() => void) | undefined;
+let installed = false;
 const ROOT = path.join(__dirname, "..", "..");
 
 function programFrames(stack: string | undefined): string[] {
@@ -32,9 +32,9 @@ function programFrames(stack: string | undefined): string[] {
         .map((l) => l.split(ROOT + path.sep).join(""));
 }
 
-/** Installs the check; until `removeApplyGuard`, every registration inside an apply is recorded. */
+/** Installs the check (once per process; runProgram calls it): from then on every registration inside an apply is recorded. */
 export function installApplyGuard(): void {
-    if (uninstall) return;
+    if (installed) return;
     const outputProto = Object.getPrototypeOf(pulumi.output(0));
     const apply = outputProto.apply;
     if (typeof apply !== "function") throw new Error("apply-guard: the SDK's Output has no prototype apply; the check cannot install");
@@ -48,17 +48,7 @@ export function installApplyGuard(): void {
         if (inApply.getStore()) recorded.push({ type: t, name, where: programFrames(new Error().stack) });
         return register.call(this, res, parent, t, name, ...rest);
     };
-    uninstall = () => {
-        outputProto.apply = apply;
-        runtimeResource.registerResource = register;
-    };
-}
-
-/** Restores the SDK's own apply and registerResource. */
-export function removeApplyGuard(): void {
-    uninstall?.();
-    uninstall = undefined;
-    recorded.length = 0;
+    installed = true;
 }
 
 /** The registrations recorded inside an apply since the last call, and clears them. */

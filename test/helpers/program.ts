@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { installMockEngine, MockEngine, RecordedResource, ResourceView } from "../../tools/mock-engine";
 import { parseConfig, StackConfig } from "../../infra/config";
 import { readStack } from "../../tools/stacks";
+import { ApplyRegistration, installApplyGuard, takeApplyRegistrations } from "./apply-guard";
 
 export type { RecordedResource };
 
@@ -27,6 +28,8 @@ export interface ProgramRun {
     resources: RecordedResource[];
     /** Resolved outputs; in a preview run, unknown outputs are undefined. */
     outputs: Record<string, unknown>;
+    /** Resources registered while an apply callback ran (helpers/apply-guard.ts): none in a sound program. */
+    applyRegistrations: ApplyRegistration[];
 }
 
 export interface RunOptions {
@@ -45,6 +48,9 @@ export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promi
     // mocha re-emits the rejections it traps to the other listeners: a Set counts each reason once.
     const onUnhandled = (reason: unknown) => { unhandled.add(reason); };
     process.on("unhandledRejection", onUnhandled);
+    // Every evaluation is watched for resources created inside an apply; no-apply-resources.test reads the result.
+    installApplyGuard();
+    takeApplyRegistrations();
     try {
         const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false });
         // Loaded after the mocks are installed, as the SDK requires.
@@ -60,7 +66,7 @@ export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promi
             throw new Error(`the program of stack ${cfg.stack} left ${unhandled.size} unhandled rejection(s), which fail \`pulumi up\`:\n- ${reasons.join("\n- ")}`);
         }
         const view = e.snapshot();
-        return { cfg, engine: view, resources: [...view.resources], outputs };
+        return { cfg, engine: view, resources: [...view.resources], outputs, applyRegistrations: takeApplyRegistrations() };
     } finally {
         process.off("unhandledRejection", onUnhandled);
     }
