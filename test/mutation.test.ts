@@ -13,7 +13,7 @@ import { listStacks, readStack } from "../tools/stacks";
 import { ConfigError, parseConfig, PROJECT } from "../infra/config";
 import { compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS, hubQuotaAndLogin, Mutation } from "./helpers/mutations";
-import { check, PACK } from "./helpers/policy";
+import { check, fixture, PACK } from "./helpers/policy";
 import { runProgram, runStack } from "./helpers/program";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -177,6 +177,21 @@ const EXAMPLE: Mutation[] = [
     m("stateful-data-backed-up", "snapshots: the DLM policy disabled", set("archaeo-snapshots-daily", (p) => { p.state = "DISABLED"; })),
     m("stateful-data-backed-up", "workspace volume: snapshot tag removed", set(`${WS}-workspace`, (p) => { delete p.tags["archaeo-snapshot"]; })),
     m("stateful-data-backed-up", "registry: tagged images expired by count", set("archaeo-registry-lifecycle", (p) => { const d = JSON.parse(p.policy); d.rules[1].selection = { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 3 }; p.policy = JSON.stringify(d); })),
+    // Retention and deletion (policies/rules/retention.ts).
+    m("stateful-data-survives-destroy", "dataset bucket: forceDestroy", set("archaeo-datasets", (p) => { p.forceDestroy = true; }, "aws:s3/bucket:Bucket")),
+    m("s3-lifecycle-keeps-data", "dataset bucket: a lifecycle rule expiring a researcher's prefix after 90 days", (rs) => {
+        const bucket = rs[by(rs, "aws:s3/bucket:Bucket", "archaeo-datasets")].rawInputs.bucket;
+        rs.push(fixture("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "archaeo-datasets-expiry", { bucket, rules: [{ id: "tmp", status: "Enabled", filter: { prefix: "researchers/alice/tmp/" }, expiration: { days: 90 } }] }));
+    }),
+    m("s3-lifecycle-keeps-data", "audit: noncurrent log versions purged after 7 days", set("archaeo-audit-logs-retention", (p) => { p.rules[0].noncurrentVersionExpiration.noncurrentDays = 7; })),
+    m("snapshot-policies-in-volume-region", "snapshots: the DLM policy on a provider of another region", (rs) => {
+        const i = by(rs, "pulumi:providers:aws");
+        const eu: RecordedResource = { ...structuredClone(rs[i]), urn: `${rs[i].urn}-eu`, name: `${rs[i].name}-eu` };
+        eu.rawInputs.region = "eu-west-1"; eu.rawState.region = "eu-west-1";
+        rs.push(eu);
+        const d = by(rs, "aws:dlm/lifecyclePolicy:LifecyclePolicy", "archaeo-snapshots-daily");
+        rs[d] = { ...rs[d], provider: `${eu.urn}::${eu.id}` };
+    }),
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -216,6 +231,9 @@ const CLUSTER: Mutation[] = [
     m("eks-endpoint-not-public", "EKS: private endpoint off", set("archaeo-eks-cluster", (p) => { p.vpcConfig.endpointPrivateAccess = false; })),
     m("eks-control-plane-logging", "EKS: audit logs off", set("archaeo-eks-cluster", (p) => { p.enabledClusterLogTypes = ["api"]; })),
     m("cloudwatch-log-groups-cmk", "log group: no KMS key", set("archaeo-eks-logs", (p) => { delete p.kmsKeyId; })),
+    m("cloudwatch-log-groups-retained", "log group: control-plane logs kept 30 days", set("archaeo-eks-logs", (p) => { p.retentionInDays = 30; })),
+    m("stateful-data-survives-destroy", "backup vault: forceDestroy", set("archaeo-storage-vault", (p) => { p.forceDestroy = true; })),
+    m("stateful-data-survives-destroy", "EFS: replication overwrite protection off", set("archaeo-storage-efs", (p) => { p.protection = { replicationOverwrite: "DISABLED" }; })),
     m("launch-template-volumes-encrypted-cmk", "system nodes: root unencrypted", set("archaeo-eks-system-lt", (p) => { p.blockDeviceMappings[0].ebs.encrypted = "false"; })),
     m("ec2-imdsv2-required", "system nodes: IMDSv1", set("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpTokens = "optional"; })),
     m("ec2-imds-hop-limit", "system nodes: hop limit 2", set("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpPutResponseHopLimit = 2; })),

@@ -355,12 +355,13 @@ export const helmPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "cognito-user-pools-mfa",
-        description: "Checks whether Cognito user pools require or offer TOTP MFA and allow no self sign-up, and app clients with a secret keep it a secret output.",
+        description: "Checks whether Cognito user pools require TOTP MFA of every user (mfaConfiguration ON; OPTIONAL lets a researcher skip it) and allow no self sign-up, and app clients with a secret keep it a secret output.",
         enforcementLevel: "mandatory",
         validateResource: [
             onType("aws:cognito/userPool:UserPool", "Cognito user pool", (p, args, report) => {
                 const problems: string[] = [];
-                if (!["ON", "OPTIONAL"].includes(p.mfaConfiguration)) problems.push(`mfaConfiguration must be "ON" (or "OPTIONAL"), found ${p.mfaConfiguration ?? "unset (OFF)"}`);
+                // Cognito UserPool MfaConfiguration: OFF | ON | OPTIONAL; OPTIONAL leaves MFA to each user, who may never set it up.
+                if (p.mfaConfiguration !== "ON") problems.push(`mfaConfiguration must be "ON" (OPTIONAL lets a researcher sign in without MFA), found ${p.mfaConfiguration ?? "unset (OFF)"}`);
                 if (p.softwareTokenMfaConfiguration?.enabled !== true) problems.push("softwareTokenMfaConfiguration.enabled must be true (TOTP authenticator apps)");
                 if (p.adminCreateUserConfig?.allowAdminCreateUserOnly !== true) problems.push("adminCreateUserConfig.allowAdminCreateUserOnly must be true: only the researchers the stack creates may sign in, no self sign-up");
                 if (problems.length) report(`Cognito user pool '${args.name}': ${problems.join("; ")}.`);

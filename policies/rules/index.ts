@@ -13,6 +13,7 @@ import { keyStackPolicies } from "./keys";
 import { kubernetesPolicies, kubernetesStackPolicies } from "./kubernetes";
 import { networkPolicies, networkStackPolicies } from "./network";
 import { researcherPolicies } from "./researchers";
+import { retentionPolicies, retentionStackPolicies } from "./retention";
 import { principalStackPolicies, resourcePolicyPolicies } from "./resource-policies";
 import { s3Policies, s3StackPolicies } from "./s3";
 import { stackPolicies } from "./stack";
@@ -21,10 +22,11 @@ export const POLICY_PACK_NAME = "archaeo-workbench-security";
 
 export const resourcePolicies: ResourceValidationPolicy[] = [
     ...ebsPolicies, ...ec2Policies, ...networkPolicies, ...s3Policies, ...ecrPolicies, ...dataPolicies, ...iamPolicies,
-    ...resourcePolicyPolicies, ...kubernetesPolicies, ...helmPolicies,
+    ...resourcePolicyPolicies, ...kubernetesPolicies, ...helmPolicies, ...retentionPolicies,
 ];
 export const stackValidationPolicies: StackValidationPolicy[] = [
     ...s3StackPolicies, ...auditPolicies, ...networkStackPolicies, ...keyStackPolicies, ...principalStackPolicies, ...iamStackPolicies,
     ...researcherPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies, ...backupStackPolicies,
+    ...retentionStackPolicies,
 ];
 export const allPolicies = [...resourcePolicies, ...stackValidationPolicies];

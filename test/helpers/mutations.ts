@@ -33,6 +33,7 @@ export function hubQuotaAndLogin(names: { quota: string; users: string; client: 
         m("jupyterhub-image-and-gpu-quota", "JupyterHub: no GPU ResourceQuota in the hub's namespace", remove(names.quota)),
         m("jupyterhub-image-and-gpu-quota", "JupyterHub: the GPU quota in another namespace", set(names.quota, (p) => { p.metadata.namespace = "default"; })),
         m("cognito-user-pools-mfa", "Cognito: MFA off", set(names.users, (p) => { p.mfaConfiguration = "OFF"; })),
+        m("cognito-user-pools-mfa", "Cognito: MFA optional (a researcher may skip it)", set(names.users, (p) => { p.mfaConfiguration = "OPTIONAL"; })),
         m("cognito-user-pools-mfa", "Cognito: no TOTP", set(names.users, (p) => { delete p.softwareTokenMfaConfiguration; })),
         m("cognito-user-pools-mfa", "Cognito: self sign-up", set(names.users, (p) => { p.adminCreateUserConfig.allowAdminCreateUserOnly = false; })),
         m("cognito-user-pools-mfa", "Cognito: client secret not marked a secret output", opt(names.client, { additionalSecretOutputs: [] })),
@@ -552,6 +553,30 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("stateful-data-backed-up", "backups of the homes from the year 2099 on", set("homes-plan", (p) => { p.rules[0].schedule = "cron(0 3 * * ? 2099)"; })),
     m("stateful-data-backed-up", "the backup selection excludes the EFS (notResources)", set("homes-selection", (p) => { p.notResources = [...p.resources]; })),
     m("stateful-data-backed-up", "the backup selection narrows by a tag the EFS lacks (conditions)", set("homes-selection", (p) => { p.conditions = [{ stringEquals: [{ key: "aws:ResourceTag/backup", value: "never" }] }]; })),
+    // Retention and deletion (policies/rules/retention.ts): what a destroy, a replace or a lifecycle rule would delete.
+    m("stateful-data-survives-destroy", "dataset bucket forceDestroy", set("datasets", (p) => { p.forceDestroy = true; }, "aws:s3/bucket:Bucket")),
+    m("stateful-data-survives-destroy", "audit-log bucket forceDestroy", set("audit", (p) => { p.forceDestroy = true; }, "aws:s3/bucket:Bucket")),
+    m("stateful-data-survives-destroy", "backup vault forceDestroy", add(fixture("aws:backup/vault:Vault", "homes-vault", { name: "x-homes", kmsKeyArn: KEY, forceDestroy: true }, { protect: true }))),
+    m("stateful-data-survives-destroy", "EFS replication overwrite protection off", set("efs", (p) => { p.protection = { replicationOverwrite: "DISABLED" }; })),
+    u("stateful-data-survives-destroy", "dataset bucket forceDestroy unknown", "S3 bucket 'datasets': forceDestroy", set("datasets", (p) => { p.forceDestroy = UNKNOWN; }, "aws:s3/bucket:Bucket")),
+    m("s3-lifecycle-keeps-data", "dataset bucket: current objects of one prefix expire after a year", add(fixture("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "datasets-lifecycle", { bucket: BUCKET, rules: [{ id: "scratch", status: "Enabled", filter: { prefix: "researchers/alice/scratch/" }, expiration: { days: 365 } }] }))),
+    m("s3-lifecycle-keeps-data", "dataset bucket: noncurrent versions deleted after 7 days", add(fixture("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "datasets-lifecycle", { bucket: BUCKET, rules: [{ id: "versions", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 7 } }] }))),
+    m("s3-lifecycle-keeps-data", "dataset bucket: inline lifecycleRules expire objects", set("datasets", (p) => { p.lifecycleRules = [{ enabled: true, expiration: { days: 90 } }]; }, "aws:s3/bucket:Bucket")),
+    m("s3-lifecycle-keeps-data", "audit logs expire on a date", set("audit-retention", (p) => { p.rules[0].expiration = { date: "2030-01-01T00:00:00Z" }; })),
+    m("s3-lifecycle-keeps-data", "audit logs expire after 200 days", set("audit-retention", (p) => { p.rules[0].expiration.days = 200; })),
+    m("s3-lifecycle-keeps-data", "a BucketV2 without versioning", add(fixture("aws:s3/bucketV2:BucketV2", "scratch", { bucket: "archaeo-x-scratch", forceDestroy: false }, { protect: true, state: { id: "archaeo-x-scratch", arn: "arn:aws:s3:::archaeo-x-scratch" } }))),
+    u("s3-lifecycle-keeps-data", "audit lifecycle rules unknown", "BucketLifecycleConfiguration 'audit-retention'.rules", set("audit-retention", (p) => { p.rules = UNKNOWN; })),
+    m("cloudwatch-log-groups-retained", "log group kept 30 days", set("logs", (p) => { p.retentionInDays = 30; })),
+    m("cloudwatch-log-groups-retained", "log group retention CloudWatch refuses (100 days)", set("logs", (p) => { p.retentionInDays = 100; })),
+    m("cloudwatch-log-groups-retained", "log group of class DELIVERY (2 days)", set("logs", (p) => { p.logGroupClass = "DELIVERY"; })),
+    u("cloudwatch-log-groups-retained", "log group retention unknown", "Log group 'logs': retentionInDays", set("logs", (p) => { p.retentionInDays = UNKNOWN; })),
+    m("snapshot-policies-in-volume-region", "snapshot policy in another region than the volume", set("snapshots", (p) => { p.region = "eu-west-1"; })),
+    m("snapshot-policies-in-volume-region", "workspace volume in another region than its snapshot policy", (rs) => {
+        rs.unshift(awsProvider(), { ...awsProvider(undefined, "eu-west-1"), urn: "urn:pulumi:test::archaeo-workbench::pulumi:providers:aws::archaeo-aws-eu", name: "archaeo-aws-eu" });
+        set("workspace", (p) => { p.availabilityZone = "eu-west-1a"; p.kmsKeyId = KEY.replace("us-east-1", "eu-west-1"); })(rs);
+        opt("workspace", { provider: "urn:pulumi:test::archaeo-workbench::pulumi:providers:aws::archaeo-aws-eu::id" })(rs);
+    }),
+    u("snapshot-policies-in-volume-region", "snapshot policy region unknown", "LifecyclePolicy 'snapshots' region", set("snapshots", (p) => { p.region = UNKNOWN; })),
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).
