@@ -77,6 +77,7 @@ const dangerous: Case[] = [
     },
     {
         id: "key-policy-gives-researcher-direct-decrypt", class: 1, stack: "example",
+        caughtBy: ["researcher-isolation"],
         title: "KMS key policy: let alice decrypt her exports locally (kms:Decrypt for her role)",
         reaches: "alice's researcher role uses the institution key directly, not through a service: any ciphertext under the key (snapshots copied out, SecureStrings read without decryption) opens",
         mutate: (rs) => editDoc(rs, "archaeo-key-cmk", (d) => d.Statement.push({
@@ -185,6 +186,7 @@ const dangerous: Case[] = [
     },
     {
         id: "hub-oauth-userinfo-points-elsewhere", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
         title: "hub: use the partner museum's SSO for login (token/userinfo endpoints)",
         reaches: "whoever runs login.partner-museum.example asserts any username, e.g. imaging-lead, and opens that researcher's server",
         mutate: (rs) => hub(rs, (v) => {
@@ -230,6 +232,7 @@ const dangerous: Case[] = [
     },
     {
         id: "queue-policy-lets-researcher-forge-interruptions", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
         title: "Karpenter queue: let imaging-lead test spot-interruption handling",
         reaches: "imaging-lead sends forged interruption events: Karpenter drains the GPU nodes running other researchers' servers and jobs",
         mutate: (rs) => editDoc(rs, "archaeo-gpu-interruptions-policy", (d) => d.Statement.push({
@@ -239,10 +242,13 @@ const dangerous: Case[] = [
     },
     {
         id: "s3-access-point-for-conservator-review", class: 1, stack: "city-museum",
-        caughtBy: ["pack-judges-every-type"],
-        title: "an S3 access point so the conservator can review the imaging team's captures",
-        reaches: "conservator's role reads everything under researchers/imaging/ through the access point's policy",
-        mutate: (rs) => add(rs, {
+        caughtBy: ["pack-judges-every-type", "researcher-isolation", "resource-policies-no-public-principals"],
+        title: "an S3 access point so the conservator can review the imaging team's captures (bucket delegates to access points)",
+        reaches: "conservator's role reads everything under researchers/imaging/ through the access point's policy (the bucket policy delegates to the account's access points, as AWS documents)",
+        mutate: (rs) => add(editDoc(rs, "archaeo-datasets-policy", (d) => d.Statement.push({
+            Sid: "DelegateToAccessPoints", Effect: "Allow", Principal: { AWS: "*" }, Action: "*", Resource: [bucketArn(rs), `${bucketArn(rs)}/*`],
+            Condition: { StringEquals: { "s3:DataAccessPointAccount": A } },
+        })), {
             type: "aws:s3/accessPoint:AccessPoint", name: "archaeo-datasets-review", parent: "archaeo-datasets",
             inputs: {
                 bucket: bucketName(rs), name: "archaeo-review",
@@ -254,6 +260,20 @@ const dangerous: Case[] = [
         }),
     },
 
+    {
+        id: "eks-view-policy-for-researcher", class: 1, stack: "national-heritage",
+        caughtBy: ["eks-access-entries-scoped"],
+        title: "EKS: give ml-engineer the AWS view policy so the console shows the cluster's workloads",
+        reaches: "AmazonEKSViewPolicy at cluster scope lists pods in jupyterhub: every server's spec with its JUPYTERHUB_API_TOKEN",
+        mutate: (rs) => add(rs, {
+            type: "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", name: "archaeo-researcher-ml-engineer-view", parent: "archaeo-researcher-ml-engineer",
+            inputs: {
+                accessScope: { type: "cluster" }, clusterName: get(rs, "archaeo-researcher-ml-engineer-access").inputs.clusterName,
+                policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                principalArn: get(rs, "archaeo-researcher-ml-engineer-access").inputs.principalArn,
+            },
+        }),
+    },
     // ------------------------------------------------------------------------------------------------
     // Class 2: recognition by exact spelling or type.
     {
@@ -452,6 +472,44 @@ const dangerous: Case[] = [
         mutate: (rs) => edit(rs, "archaeo-hub-release", (p) => { p.postrender = "./hack/kustomize-postrender.sh"; }, RELEASE),
     },
 
+    {
+        id: "docker-user-short-flag-root", class: 2, stack: "city-museum",
+        caughtBy: ["ec2-containers-unprivileged"],
+        title: "workstation: sshd needs root to read host keys (-u 0 after --user)",
+        reaches: "imaging's sshd container runs as root: docker takes the last of --user / -u",
+        mutate: (rs) => editUserData(rs, "archaeo-ws-imaging-instance", (s) => replaceOnce(s, `${SSHD_RUN}        --gpus all \\\n        --user 1000:1000 \\\n`, `${SSHD_RUN}        --gpus all \\\n        --user 1000:1000 -u 0 \\\n`)),
+    },
+    {
+        id: "docker-seccomp-colon-syntax", class: 2, stack: "uni-archaeology",
+        caughtBy: ["ec2-containers-unprivileged"],
+        title: "workstation: py-spy profiling in Jupyter (--security-opt seccomp:unconfined)",
+        reaches: "phd-sherds' Jupyter runs without a seccomp profile (the colon form docker still accepts)",
+        mutate: (rs) => editUserData(rs, "archaeo-ws-phd-sherds-instance", (s) => replaceOnce(s, JUPYTER_RUN, `${JUPYTER_RUN}        --security-opt seccomp:unconfined \\\n`)),
+    },
+    {
+        id: "docker-cap-add-all-lowercase", class: 2, stack: "uni-archaeology",
+        caughtBy: ["ec2-containers-unprivileged"],
+        title: "workstation: nsight profiling needs capabilities (--cap-add=all)",
+        reaches: "phd-tiles' Jupyter container gets every capability (docker reads 'all' as ALL)",
+        mutate: (rs) => editUserData(rs, "archaeo-ws-phd-tiles-instance", (s) => replaceOnce(s, JUPYTER_RUN, `${JUPYTER_RUN}        --cap-add=all \\\n`)),
+    },
+    {
+        id: "managed-policy-exclusive-attachment", class: 2, stack: "uni-archaeology",
+        caughtBy: ["iam-policies-scoped", "researcher-isolation", "researcher-roles-scoped"],
+        title: "IAM: a customer-managed 'lab-results' policy attached with aws.iam.PolicyAttachment",
+        reaches: "phd-tiles' workstation role reads and deletes every researcher's prefix through a managed policy attached by the exclusive attachment type",
+        mutate: (rs) => {
+            add(rs, {
+                type: "aws:iam/policy:Policy", name: "archaeo-lab-results", parent: "archaeo-ws-phd-tiles",
+                inputs: { name: "archaeo-uni-lab-results", policy: doc({ Sid: "Results", Effect: "Allow", Action: ["s3:GetObject", "s3:DeleteObject"], Resource: `${bucketArn(rs)}/researchers/*` }) },
+                outputs: { arn: `arn:aws:iam::${A}:policy/archaeo-uni-lab-results`, id: `arn:aws:iam::${A}:policy/archaeo-uni-lab-results` },
+            });
+            return add(rs, {
+                type: "aws:iam/policyAttachment:PolicyAttachment", name: "archaeo-lab-results-attachment", parent: "archaeo-ws-phd-tiles",
+                inputs: { name: "lab-results", policyArn: `arn:aws:iam::${A}:policy/archaeo-uni-lab-results`, roles: [get(rs, "archaeo-ws-phd-tiles-role").inputs.name] },
+            });
+        },
+    },
     // ------------------------------------------------------------------------------------------------
     // Class 3: IAM scoping accepted by key, not by value.
     {
@@ -563,6 +621,32 @@ const dangerous: Case[] = [
         }),
     },
 
+    {
+        id: "list-bucket-prefix-star", class: 3, stack: "uni-archaeology",
+        caughtBy: ["researcher-isolation", "researcher-roles-scoped"],
+        title: "workstation role: list with s3:prefix \"*\" (mount-s3 lists the root)",
+        reaches: "phd-sherds' workstation lists every researcher's file names (the prefix condition is present, its value is *)",
+        mutate: (rs) => editDoc(rs, "archaeo-ws-phd-sherds-policy", (d) => { sid(d, "ListSharedAndOwnPrefixes").Condition = { StringLike: { "s3:prefix": ["*"] } }; }),
+    },
+    {
+        id: "trust-userid-wildcard", class: 3, stack: "example",
+        caughtBy: ["researcher-roles-scoped"],
+        title: "researcher trust: match any session of the Identity Center role from our domain",
+        reaches: "aws:userid \"*:*@example.org\" and no session name: every user of the shared Researcher permission set assumes alice's role",
+        mutate: (rs) => editDoc(rs, "archaeo-researcher-alice-role", (d) => {
+            d.Statement[0].Condition = { StringLike: { "aws:userid": "*:*@example.org" } };
+        }, "assumeRolePolicy"),
+    },
+    {
+        id: "resource-account-condition-any-bucket", class: 3, stack: "national-heritage",
+        caughtBy: ["researcher-isolation", "researcher-roles-scoped"],
+        title: "pods role: read any bucket of our own account (aws:ResourceAccount) for shared reference sets",
+        reaches: "Resource * limited by aws:ResourceAccount = the account: archivist's pods read every researcher's prefix and the audit logs",
+        mutate: (rs) => editDoc(rs, "archaeo-researcher-archivist-pods-policy", (d) => d.Statement.push({
+            Sid: "ReferenceSets", Effect: "Allow", Action: ["s3:GetObject", "s3:ListBucket"], Resource: "*",
+            Condition: { StringEquals: { "aws:ResourceAccount": A } },
+        })),
+    },
     // ------------------------------------------------------------------------------------------------
     // Class 4: retention and deletion of data.
     {
@@ -694,6 +778,22 @@ const dangerous: Case[] = [
         reaches: "the image a training run used is gone after a week: runs cannot be reproduced",
         mutate: (rs) => editDoc(rs, "archaeo-registry-lifecycle", (d) => { d.rules[1].selection.countNumber = 7; }),
     },
+    {
+        id: "backup-vault-force-destroy", class: 4, stack: "national-heritage",
+        caughtBy: ["stateful-data-survives-destroy"],
+        title: "backup vault: forceDestroy so the staging stack can be deleted",
+        reaches: "deleting the vault deletes every recovery point of the homes",
+        mutate: (rs) => {
+            edit(rs, "archaeo-storage-vault", (p) => { p.forceDestroy = true; });
+            return options(rs, "archaeo-storage-vault", { protect: false, retainOnDelete: false });
+        },
+    },
+    {
+        id: "dlm-retain-interval-one-day", class: 4, stack: "uni-archaeology",
+        title: "snapshots: retain by age (1 day) instead of by count",
+        reaches: "snapshots older than a day are deleted: one day of history",
+        mutate: (rs) => edit(rs, "archaeo-snapshots-daily", (p) => { p.policyDetails.schedules[0].retainRule = { interval: 1, intervalUnit: "DAYS" }; }),
+    },
 ];
 
 const harmless: Case[] = [
@@ -810,21 +910,39 @@ const harmless: Case[] = [
         reaches: "more CPU and memory, same GPU",
         mutate: (rs) => edit(rs, "archaeo-ws-pi-instance", (p) => { p.instanceType = "g5.4xlarge"; }, "aws:ec2/instance:Instance"),
     },
+    {
+        id: "dataset-transition-to-glacier-ir", class: "harmless", stack: "example",
+        title: "cost: move datasets/ to Glacier Instant Retrieval after 90 days",
+        reaches: "the same objects and versions, same key, read in milliseconds; nothing expires",
+        mutate: (rs) => lifecycle(rs, "archaeo-datasets-tiering", [{ id: "tier-datasets", status: "Enabled", filter: { prefix: "datasets/" }, transitions: [{ days: 90, storageClass: "GLACIER_IR" }] }]),
+    },
+    {
+        id: "researcher-namespace-extra-label", class: "harmless", stack: "national-heritage",
+        title: "namespaces: a cost-center label on archivist's namespace",
+        reaches: "nothing",
+        mutate: (rs) => edit(rs, "archaeo-researcher-archivist-namespace", (p) => { p.metadata.labels["archaeo/cost-center"] = "archives"; }),
+    },
+    {
+        id: "researcher-reads-own-job-status", class: "harmless", stack: "national-heritage",
+        title: "RBAC: archivist reads jobs/status in their own namespace",
+        reaches: "status of archivist's own Jobs",
+        mutate: (rs) => edit(rs, "archaeo-researcher-archivist-role", (p) => { p.rules.push({ apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] }); }),
+    },
 ];
 
 export const CASES: readonly Case[] = [...dangerous, ...harmless];
 
-/** Dangerous cases the pack does not catch yet, and harmless cases it raises a false alarm on. */
+/**
+ * Dangerous cases the pack does not catch yet, and harmless cases it raises a false alarm on. The suite
+ * requires this set to be exact: when a change to the pack fixes one, remove its id here.
+ */
 export const OPEN: ReadonlySet<string> = new Set<string>([
-    "key-policy-gives-researcher-direct-decrypt",
-    "hub-oauth-userinfo-points-elsewhere",
-    "queue-policy-lets-researcher-forge-interruptions",
-    "k8s-capability-lowercase",
-    "cloud-config-base64-dropin",
-    "cloud-config-gzip-dropin",
-    "cloud-config-anchor-reuses-unit",
-    "dlm-keeps-one-snapshot",
-    "backup-rule-retention-one-day",
-    "ecr-expire-tagged-after-a-week",
-    "own-prefix-by-principal-tag",
+    "k8s-capability-lowercase", // hub sshd sidecar capabilities.add ["sys_admin"] (upper case is caught)
+    "cloud-config-base64-dropin", // write_files entry with encoding: b64 holding a privileged Jupyter drop-in
+    "cloud-config-gzip-dropin", // write_files entry with encoding: gz+b64 holding a root, host-network sshd drop-in
+    "cloud-config-anchor-reuses-unit", // runcmd item given through a YAML alias to a privileged docker run
+    "dlm-keeps-one-snapshot", // DLM retainRule.count 14 -> 1
+    "backup-rule-retention-one-day", // AWS Backup rule lifecycle.deleteAfter 14 -> 1
+    "ecr-expire-tagged-after-a-week", // ECR lifecycle expires tagged images after 7 days
+    "dlm-retain-interval-one-day", // DLM retainRule { interval: 1, intervalUnit: DAYS }
 ]);
