@@ -74,14 +74,14 @@ describe("offline plan (npm run plan)", function () {
         assert.equal(r.exitCode, 0, r.output);
         assert.match(r.output, /^Mode: first preview of a new stack/m);
         // test/preview.test.ts lists the 23 (17 policies) and why each waits.
-        assert.match(r.output, /^Policies: archaeo-workbench-security, \d+ policies run: 0 mandatory and 0 advisory violation\(s\), 24 check\(s\) deferred to `up`$/m);
+        assert.match(r.output, /^Policies: archaeo-workbench-security, \d+ policies run: 0 mandatory and 0 advisory violation\(s\), 25 check\(s\) deferred to `up`$/m);
         assert.match(r.output, /^Deferred to `pulumi up` \(unknown until resources exist; re-checked on resolved values there, where they are mandatory\):$/m);
         assert.match(r.output, /… ebs-volumes-encrypted-cmk {2}aws:ebs\/volume:Volume archaeo-ws-alice-workspace\n {6}EBS volume 'archaeo-ws-alice-workspace': kmsKeyId is unknown until the resources it depends on exist; this check is deferred to `pulumi up`/);
         assert.match(r.output, /… ec2-user-data-no-secrets {2}aws:ec2\/instance:Instance archaeo-ws-alice-instance\n {6}EC2 instance 'archaeo-ws-alice-instance': userDataBase64 is unknown/);
         assert.match(r.output, /… kms-key-references-stack-key {2}\(stack\)\n {6}this stack: .*Volume 'archaeo-ws-alice-workspace'\.kmsKeyId/);
         assert.match(r.output, /… workstation-image-from-stack-ecr {2}\(stack\)\n {6}this stack: Instance 'archaeo-ws-alice-instance'\.userDataBase64 is unknown/);
         assert.match(r.output, /kmsKeyArn: \[unknown until up\]/);
-        assert.match(r.output, /OK at preview: no violation among the values known now; 24 check\(s\) deferred to `up` \(listed above\), never passed silently\./);
+        assert.match(r.output, /OK at preview: no violation among the values known now; 25 check\(s\) deferred to `up` \(listed above\), never passed silently\./);
         const resolved = await plan({ stack: "example" });
         assert.doesNotMatch(resolved.output, /Deferred to `pulumi up`/);
         assert.match(resolved.output, /0 check\(s\) deferred to `up`/);

@@ -51,7 +51,7 @@ describe("policy pack", () => {
         const deferred = new Set(FIXTURE_MUTATIONS.filter((m) => m.expect === "deferred").map((m) => m.policy));
         assert.deepEqual(allPolicies.map((p) => p.name).filter((n) => !violated.has(n)), []);
         // Rules that read only options or booleans the program writes as literals have no unknown to defer.
-        const literalOnly = ["stateful-resources-protected", "kms-key-rotation-enabled", "s3-public-access-blocked", "ecr-scan-on-push", "ecr-immutable-tags",
+        const literalOnly = ["stateful-resources-protected", "pack-judges-every-type", "kms-key-rotation-enabled", "s3-public-access-blocked", "ecr-scan-on-push", "ecr-immutable-tags",
             "ec2-imdsv2-required", "eks-control-plane-logging", "k8s-containers-non-root", "k8s-no-privileged", "k8s-gpu-limits", "cognito-user-pools-mfa"];
         assert.deepEqual(allPolicies.map((p) => p.name).filter((n) => !deferred.has(n) && !literalOnly.includes(n)), []);
     });
@@ -90,8 +90,10 @@ describe("policy pack", () => {
         const rs = structuredClone(compliant()).map((r) => { blank(r.rawInputs); blank(r.rawState); return r; });
         const r = await check(rs);
         const reported = new Set(r.violations.map((v) => v.policyName));
-        // Only a rule that reads resource options alone can judge such a stack.
-        assert.deepEqual(allPolicies.map((p) => p.name).filter((n) => !reported.has(n)), ["stateful-resources-protected"]);
+        // Only rules that read resource options or types alone can judge such a stack, and pack-judges-every-input
+        // reads inputs the fixture's releases do not set (valueYamlFiles, postrender: absent, not unknown; its
+        // deferral when they are unknown is a mutation of helpers/mutations.ts).
+        assert.deepEqual(allPolicies.map((p) => p.name).filter((n) => !reported.has(n)), ["stateful-resources-protected", "pack-judges-every-type", "pack-judges-every-input"]);
         assert.ok(r.violations.every((v) => v.deferred || v.policyName === "k8s-pvcs-on-encrypted-storage" || v.enforcementLevel === "mandatory"));
     });
 

@@ -52,3 +52,21 @@ export function conditionEntries(s: Statement): Array<[string, string, string[]]
 export function isPinningOperator(op: string): boolean {
     return !/IfExists$/.test(op) && !/Not/.test(op) && op !== "Null" && /^(String|Arn|Bool|Numeric|IpAddress|Date|ForAnyValue:String|ForAllValues:String)/.test(op);
 }
+
+/**
+ * A statement whose resources use `${aws:PrincipalTag/<key>}` with that key resolved to the role's own
+ * tag. The role's tag is the value only when no caller can set a session tag of that key: session tags
+ * override role tags of the same key, and a caller may pass them only where the trust policy allows
+ * sts:TagSession (IAM User Guide, "Passing session tags in AWS STS": "If you pass a session tag with the
+ * same key as a role tag, the session tag overrides"; "the role trust policy must allow sts:TagSession").
+ * Otherwise, and for a key the role lacks, the variable may be anything: it becomes `*`.
+ */
+export function resolvePrincipalTags(s: Statement, tags: Record<string, unknown>, trust: Statement[] | undefined): Statement {
+    if (!s.resources.some((r) => r.includes("${aws:PrincipalTag/"))) return s;
+    const sessionTags = (trust ?? []).some((t) => t.effect === "Allow" && (t.actions.some((a) => /^(\*|sts:\*|sts:TagSession)$/i.test(a)) || !!t.notActions));
+    const resolve = (r: string) => r.replace(/\$\{aws:PrincipalTag\/([^}]+)\}/gi, (_, key: string) => {
+        const v = tags[key];
+        return !sessionTags && typeof v === "string" && v !== "" && !/[*?$]/.test(v) ? v : "*";
+    });
+    return { ...s, resources: s.resources.map(resolve) };
+}

@@ -2,6 +2,8 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { auditPolicies } from "./audit";
 import { clusterAccessPolicies } from "./cluster-access";
+import { coveragePolicies } from "./coverage";
+import { isolationPolicies } from "./isolation";
 import { dataPolicies } from "./data";
 import { ebsPolicies } from "./ebs";
 import { backupStackPolicies } from "./backups";
@@ -27,6 +29,7 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
 export const stackValidationPolicies: StackValidationPolicy[] = [
     ...s3StackPolicies, ...auditPolicies, ...networkStackPolicies, ...keyStackPolicies, ...principalStackPolicies, ...iamStackPolicies,
     ...researcherPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies, ...backupStackPolicies,
+    ...isolationPolicies, ...coveragePolicies,
     ...retentionStackPolicies,
 ];
 export const allPolicies = [...resourcePolicies, ...stackValidationPolicies];

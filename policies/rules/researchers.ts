@@ -18,7 +18,7 @@
 import { PolicyResource, ReportViolation, StackValidationPolicy } from "@pulumi/policy";
 import { parseArn, principalsOf } from "../lib/arn";
 import { allowedSessionDocuments, disallowedSessionDocuments, expandAction, isBroadResource, literalPrefix } from "../lib/iam";
-import { conditionEntries, isPinningOperator, Statement, statementsOf } from "../lib/policy-document";
+import { conditionEntries, isPinningOperator, resolvePrincipalTags, Statement, statementsOf } from "../lib/policy-document";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
@@ -155,6 +155,13 @@ function documentsOf(resources: Stack, role: PolicyResource, d: Deferrals, repor
     return out;
 }
 
+/** The documents with `${aws:PrincipalTag/<key>}` in their resources resolved for this role (lib/policy-document.ts resolvePrincipalTags). */
+function withPrincipalTags(docs: Granted[], role: PolicyResource): Granted[] {
+    const tags = effectiveTags(role);
+    const trust = statementsOf(known(() => role.props.assumeRolePolicy));
+    return docs.map((g) => ({ ...g, statements: g.statements.map((s) => resolvePrincipalTags(s, tags === UNKNOWN ? {} : tags, trust)) }));
+}
+
 /** Does the statement pin `aws:ResourceTag/<tag>` (or a service's ResourceTag) to exactly `id`? */
 function pinnedToResearcher(s: Statement, tag: string, id: string): boolean {
     return conditionEntries(s).some(([op, key, values]) => isPinningOperator(op) && new RegExp(`^[a-z0-9-]+:ResourceTag/${tag}$`, "i").test(key) && values.length > 0 && values.every((v) => v === id));
@@ -230,7 +237,7 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     if (forWhom === undefined) continue;
                     const owned = taggedArns(all, c.researcherTag, forWhom);
                     const who = `${label(role)} (acts for researcher ${forWhom})`;
-                    for (const pol of documentsOf(all, role, d, report, who, false)) {
+                    for (const pol of withPrincipalTags(documentsOf(all, role, d, report, who, false), role)) {
                         for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                             const problems = await statementProblems(s, { id: forWhom, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
                             if (problems.length) report(`${who}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
@@ -250,14 +257,19 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     // "AWS global condition context keys": aws:userid). A pinned session makes the principal distinct.
                     for (const st of allows) {
                         const session = sessionPin(st);
-                        for (const p of principalsOf(st.principal).aws) trusted.set(p, [...(trusted.get(p) ?? []), { id, session }]);
+                        for (const p of principalsOf(st.principal).aws) {
+                            trusted.set(p, [...(trusted.get(p) ?? []), { id, session }]);
+                            // A permission set is assigned to many people by design: its role is shared even when this
+                            // stack names it for one researcher only, so the trust must pin that researcher's session.
+                            if (isIdentityCenterRole(p) && session === undefined) report(`${where} trusts the IAM Identity Center permission-set role ${p} without pinning one exact caller session (Condition StringEquals/StringLike aws:userid "*:<their session name>", no wildcard in the session): everyone assigned that permission set could act as ${id}.`, role.urn);
+                        }
                     }
                     const want = c.researcherPrincipals[id];
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
                 }
                 // Every policy that reaches the role, however attached, judged statement by statement.
                 const owned = taggedArns(all, c.researcherTag, id);
-                for (const pol of documentsOf(all, role, d, report, where, true)) {
+                for (const pol of withPrincipalTags(documentsOf(all, role, d, report, where, true), role)) {
                     for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                         const problems = await statementProblems(s, { id, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
                         if (problems.length) report(`${where}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);

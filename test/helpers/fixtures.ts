@@ -160,7 +160,7 @@ export function compliant(): RecordedResource[] {
         fixture("aws:cloudwatch/logGroup:LogGroup", "logs", { kmsKeyId: KEY, retentionInDays: 90 }),
         fixture("aws:sqs/queue:Queue", "queue", { kmsMasterKeyId: KEY }, { state: { arn: QUEUE_ARN } }),
         fixture("aws:sqs/queuePolicy:QueuePolicy", "queue-policy", { queueUrl: "https://sqs/x", policy: json(interruptionQueuePolicy(QUEUE_ARN, ACCOUNT)) }),
-        fixture("aws:iam/role:Role", "ws-role", { name: "archaeo-x-workstation", assumeRolePolicy: trust("ec2.amazonaws.com") }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-workstation` } }),
+        fixture("aws:iam/role:Role", "ws-role", { name: "archaeo-x-workstation", assumeRolePolicy: trust("ec2.amazonaws.com"), tags: { "archaeo-workstation-of": ALICE } }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-workstation` } }),
         fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ws-ssm", { role: "archaeo-x-workstation", policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }),
         fixture("aws:iam/rolePolicy:RolePolicy", "pol", { role: "archaeo-x-workstation", policy: JSON.stringify(aliceWorkstationPolicy()) }),
         fixture("aws:iam/role:Role", "alice-role", { name: "archaeo-x-alice", assumeRolePolicy: json(researcherTrustPolicy({ principalArn: ALICE_PRINCIPAL, id: ALICE, sessionName: ALICE_SESSION_NAME })), tags: { researcher: ALICE } },

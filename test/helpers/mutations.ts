@@ -267,7 +267,10 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
         add(fixture("aws:iam/role:Role", "bob-pods-role", { name: "archaeo-x-pods-bob", assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }] }), tags: { "archaeo-pods-of": "bob" } }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-pods-bob" } }))(rs);
         set("alice-pods", (p) => { p.roleArn = "arn:aws:iam::123456789012:role/archaeo-x-pods-bob"; })(rs);
     }),
-    m("eks-pod-identities-match-researcher", "alice's service account gets a non-researcher role", set("alice-pods", (p) => { p.roleArn = "arn:aws:iam::123456789012:role/archaeo-x-workstation"; })),
+    m("eks-pod-identities-match-researcher", "alice's service account gets a non-researcher role", (rs) => {
+        rs.push(fixture("aws:iam/role:Role", "monitoring-role", { name: "archaeo-x-monitoring", assumeRolePolicy: doc({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }) }, { state: { arn: "arn:aws:iam::123456789012:role/archaeo-x-monitoring" } }));
+        set("alice-pods", (p) => { p.roleArn = "arn:aws:iam::123456789012:role/archaeo-x-monitoring"; })(rs);
+    }),
     m("eks-pod-identities-match-researcher", "alice's pods role on a service account outside the stack", set("alice-pods", (p) => { p.namespace = "kube-system"; p.serviceAccount = "default"; })),
     m("eks-pod-identities-match-researcher", "alice's pods role on bob's service account", (rs) => {
         add(fixture("kubernetes:core/v1:ServiceAccount", "bob-sa", { metadata: { name: "researcher-bob", namespace: "jupyterhub", labels: { "archaeo/researcher": "bob" } } }))(rs);
@@ -577,6 +580,22 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
         opt("workspace", { provider: "urn:pulumi:test::archaeo-workbench::pulumi:providers:aws::archaeo-aws-eu::id" })(rs);
     }),
     u("snapshot-policies-in-volume-region", "snapshot policy region unknown", "LifecyclePolicy 'snapshots' region", set("snapshots", (p) => { p.region = UNKNOWN; })),
+    // The ownership model (researcher-isolation): reach through grants other than a researcher role's own policies.
+    m("researcher-isolation", "bucket-policy quick fix: the whole account reads researchers/*", pushStmt("datasets-tls", { Sid: "QuickFix", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/researchers/*` })),
+    m("researcher-isolation", "alice's workspace volume attached to bob's workstation", (rs) => {
+        set("workspace", (p) => { p.id = "vol-1"; })(rs);
+        set("ws-gz", (p) => { p.id = "i-0b0b000000000000b"; })(rs);
+        rs.push(fixture("aws:ec2/volumeAttachment:VolumeAttachment", "bob-gets-alice", { volumeId: "vol-1", instanceId: "i-0b0b000000000000b", deviceName: "/dev/sdf" }));
+    }),
+    m("researcher-isolation", "an IAM user reading alice's prefix", (rs) => {
+        rs.push(fixture("aws:iam/user:User", "intern", { name: "intern" }), fixture("aws:iam/userPolicy:UserPolicy", "intern-read", { user: "intern", policy: doc({ Sid: "Read", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/researchers/alice/*` }) }));
+    }),
+    u("researcher-isolation", "a bucket policy unknown at preview", "BucketPolicy 'datasets-tls'.policy", set("datasets-tls", (p) => { p.policy = UNKNOWN; })),
+    // Default-deny on what the pack cannot read.
+    m("pack-judges-every-type", "a resource type no rule reads (an S3 directory bucket)", add(fixture("aws:s3/directoryBucket:DirectoryBucket", "express", { bucket: "archaeo-x--use1-az4--x-s3", location: { name: "use1-az4" } }))),
+    m("pack-judges-every-input", "Helm values given through a file", set("jupyterhub", (p) => { p.valueYamlFiles = [{ "4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17", path: "./hub-extra.yaml" }]; }, "kubernetes:helm.sh/v3:Release")),
+    m("pack-judges-every-input", "a Helm post-renderer", set("jupyterhub", (p) => { p.postrender = "./kustomize.sh"; }, "kubernetes:helm.sh/v3:Release")),
+    u("pack-judges-every-input", "value files unknown at preview", "valueYamlFiles", set("jupyterhub", (p) => { p.valueYamlFiles = UNKNOWN; }, "kubernetes:helm.sh/v3:Release")),
 ];
 
 // pack-iam hardening: helpers for the mutations above (function declarations, hoisted).

@@ -1,0 +1,858 @@
+/**
+ * The ownership model: from the whole stack, what every principal reaches of each researcher's data
+ * and hosts, whatever kind of grant gives it.
+ *
+ * Assets (each owned by one researcher, or the shared datasets):
+ *   S3 prefixes (researchers/<id>/ and datasets/ of the dataset bucket), EBS volumes and their
+ *   snapshots, EFS homes (access points, and the file system under them), SSM parameters, hosts
+ *   (workstations), Kubernetes namespaces (researcher-<id>) and server pods (jupyter-<id>).
+ * Principals:
+ *   IAM roles, users and groups of the stack; principals a resource policy names (another account,
+ *   the whole account, anyone, a service); workstations (the role their instance profile holds);
+ *   pods (a namespace and service account: the role Pod Identity gives them, the claims they mount);
+ *   Kubernetes users and groups (through EKS access entries) and service accounts (RBAC subjects);
+ *   every researcher's server (the hub's values choose its service account and claims).
+ * Grants feeding it: identity policies (inline, RolePolicy, UserPolicy, GroupPolicy, group
+ * membership, customer-managed policies through every attachment form), resource policies (bucket,
+ * access point), instance profiles, volume attachments, PersistentVolumes and their claims, Pod
+ * Identity associations, EKS access entries, RBAC bindings, the hub's values.
+ *
+ * Each reach says who, what, read or write, and through which grant, so the rule over it
+ * (researcher-isolation) can name the change that opened it. Conditions are judged by value: a tag,
+ * prefix or ARN pin counts only when it names literal values; a wildcard value, a pin to the whole
+ * account and ForAllValues (true when the key is absent) do not scope.
+ */
+import type { PolicyResource } from "@pulumi/policy";
+import { RESOURCE_POLICY_DOCUMENTS } from "../rules/resource-policies";
+import { parseArn, principalsOf } from "./arn";
+import { ActionInfo, expandAction, serviceActions } from "./iam";
+import { conditionEntries, resolvePrincipalTags, Statement, statementsOf } from "./policy-document";
+import { coversVerb, ruleGrants } from "./rbac";
+import { label } from "./rule";
+import { effectiveTags } from "./tags";
+import { Deferrals } from "./unknowns";
+import { asArray, get, globMatch, known, UNKNOWN } from "./util";
+
+export type AssetKind = "s3-prefix" | "ebs-volume" | "snapshot" | "efs-home" | "ssm-parameter" | "host" | "namespace" | "server" | "shared-resource";
+export const SHARED = "(shared datasets)";
+/** Owner of a stack resource every researcher's work depends on (the key, the interruption queue, the registry). */
+export const EVERYONE = "(every researcher)";
+
+export interface Asset {
+    readonly kind: AssetKind;
+    /** The researcher it belongs to, or SHARED for the datasets everyone reads. */
+    readonly owner: string;
+    readonly label: string;
+    /** ARNs (or samples of ARNs, for snapshots) an IAM statement reaches it by. */
+    readonly arns: readonly string[];
+    /** The AWS service whose actions reach it. */
+    readonly service?: string;
+    /** For S3 prefixes: the bucket and the key prefix. */
+    readonly bucket?: string;
+    readonly prefix?: string;
+}
+
+export type PrincipalKind = "iam-role" | "iam-user" | "iam-group" | "outside" | "service" | "host" | "pods" | "k8s-user" | "k8s-group" | "server";
+
+export interface Principal {
+    readonly kind: PrincipalKind;
+    readonly name: string;
+    /** The researcher it is (their role, user name) or acts for (their workstation, pods, server); undefined: nobody's. */
+    readonly actsFor?: string;
+    /** For a stack service role: the AWS service that assumes it (its stated purpose). */
+    readonly purpose?: string;
+    readonly label: string;
+    readonly urn?: string;
+    /** For an untagged role held by several researchers' workstations or pods: who holds it. */
+    readonly heldBy?: readonly string[];
+}
+
+export interface Reach {
+    readonly principal: Principal;
+    readonly asset: Asset;
+    readonly access: "read" | "write";
+    /** The grant, e.g. "RolePolicy 'x' statement 'Data'". */
+    readonly via: string;
+    readonly urn?: string;
+}
+
+/** One principal holding another's identity: a workstation its profile's role, pods their Pod Identity role, a role its Kubernetes user. */
+export interface Holds {
+    readonly holder: Principal;
+    readonly held: Principal;
+    readonly via: string;
+    readonly urn?: string;
+}
+
+export interface OwnershipModel {
+    readonly researchers: ReadonlySet<string>;
+    readonly assets: readonly Asset[];
+    readonly principals: readonly Principal[];
+    readonly reaches: readonly Reach[];
+    readonly holds: readonly Holds[];
+}
+
+export interface OwnershipConfig {
+    researcherTag: string;
+    actingForTags: string[];
+    purposeTag: string;
+    datasetsPurpose: string;
+    researcherNamespacePrefix: string;
+    hubNamespace: string;
+    serverServiceAccountPrefix: string;
+    jobServiceAccount: string;
+    researcherUserPrefix: string;
+    serverPodPrefix: string;
+    hubClaimPrefixes: string[];
+    /** Hosts (globs) of identity providers outside the stack the hub may send researchers to. */
+    trustedIdentityProviders: string[];
+}
+
+export const OWNERSHIP_DEFAULTS: OwnershipConfig = {
+    researcherTag: "researcher",
+    actingForTags: ["archaeo-workstation-of", "archaeo-pods-of"],
+    purposeTag: "archaeo-purpose",
+    datasetsPurpose: "datasets",
+    // infra/cluster/manifests.ts: researcherNamespace(id), HUB_NAMESPACE, serverServiceAccount(id), JOB_SERVICE_ACCOUNT, hubClaims(id).
+    researcherNamespacePrefix: "researcher-",
+    hubNamespace: "jupyterhub",
+    serverServiceAccountPrefix: "researcher-",
+    jobServiceAccount: "researcher",
+    researcherUserPrefix: "archaeo:",
+    serverPodPrefix: "jupyter-",
+    hubClaimPrefixes: ["home-", "mydata-", "datasets-"],
+    trustedIdentityProviders: [],
+};
+
+type Stack = readonly PolicyResource[];
+
+const ROLE = "aws:iam/role:Role";
+const USER = "aws:iam/user:User";
+const GROUP = "aws:iam/group:Group";
+
+/**
+ * Identity-policy documents, per principal type: which resources carry documents for a principal and
+ * the property naming it; attachments of managed policies likewise.
+ */
+const INLINE_FORMS: ReadonlyArray<{ type: string; target: string; principal: string }> = [
+    { type: "aws:iam/rolePolicy:RolePolicy", target: "role", principal: ROLE },
+    { type: "aws:iam/userPolicy:UserPolicy", target: "user", principal: USER },
+    { type: "aws:iam/groupPolicy:GroupPolicy", target: "group", principal: GROUP },
+];
+const ATTACHMENT_FORMS: ReadonlyArray<{ type: string; targets: string; arns: string; principal: string }> = [
+    { type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", targets: "role", arns: "policyArn", principal: ROLE },
+    { type: "aws:iam/userPolicyAttachment:UserPolicyAttachment", targets: "user", arns: "policyArn", principal: USER },
+    { type: "aws:iam/groupPolicyAttachment:GroupPolicyAttachment", targets: "group", arns: "policyArn", principal: GROUP },
+    { type: "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", targets: "roleName", arns: "policyArns", principal: ROLE },
+    { type: "aws:iam/policyAttachment:PolicyAttachment", targets: "roles", arns: "policyArn", principal: ROLE },
+    { type: "aws:iam/policyAttachment:PolicyAttachment", targets: "users", arns: "policyArn", principal: USER },
+    { type: "aws:iam/policyAttachment:PolicyAttachment", targets: "groups", arns: "policyArn", principal: GROUP },
+];
+
+/** A value made only of wildcards ("*", "?*") matches anything: it scopes nothing. */
+export function onlyWildcards(v: string): boolean {
+    return v.replace(/[*?]/g, "") === "";
+}
+
+/**
+ * Does a condition operator pin a key to its values for every request? ForAllValues is true when the
+ * key is absent (IAM User Guide, "Multivalued context keys": "ForAllValues ... returns true if the
+ * context key in the request is empty"), IfExists when it is absent, a negation or Null never pins.
+ */
+export function pins(op: string): boolean {
+    return !/IfExists$/.test(op) && !/Not/.test(op) && op !== "Null" && !/^ForAllValues:/.test(op) && /^(ForAnyValue:)?(String|Arn)/.test(op);
+}
+
+/** The values a statement pins `key` (a glob over condition keys) to, judged by value; undefined when it does not pin it. */
+export function pinnedValues(s: Statement, key: string): string[] | undefined {
+    const entries = conditionEntries(s).filter(([op, k, values]) => pins(op) && globMatch(key, k) && values.length > 0);
+    if (entries.length === 0) return undefined;
+    // Several entries on one key must all hold (AND): the narrowest is any one of them; take the first that scopes.
+    for (const [op, , values] of entries) {
+        const like = /Like$/.test(op);
+        if (like && values.some(onlyWildcards)) continue;
+        return values;
+    }
+    return undefined;
+}
+
+/** Does a glob match some string that starts with `prefix` (IAM-style `*` / `?`, case-insensitive)? */
+export function globReachesPrefix(glob: string, prefix: string): boolean {
+    const close = (states: Set<number>) => {
+        const out = new Set(states);
+        for (const i of states) for (let j = i; j < glob.length && glob[j] === "*"; j++) out.add(j + 1);
+        return out;
+    };
+    let states = close(new Set([0]));
+    for (const ch of prefix) {
+        const next = new Set<number>();
+        for (const i of states) {
+            if (i >= glob.length) continue;
+            const g = glob[i];
+            if (g === "*") next.add(i);
+            else if (g === "?" || g.toLowerCase() === ch.toLowerCase()) next.add(i + 1);
+        }
+        states = close(next);
+        if (states.size === 0) return false;
+    }
+    return states.size > 0;
+}
+
+const s3Prefix = (bucket: string, prefix: string) => `arn:aws:s3:::${bucket}/${prefix}`;
+
+interface Index {
+    all: Stack;
+    c: OwnershipConfig;
+    d: Deferrals;
+    byType: Map<string, PolicyResource[]>;
+    tags: Map<PolicyResource, Record<string, unknown> | typeof UNKNOWN>;
+}
+
+function indexOf(all: Stack, c: OwnershipConfig, d: Deferrals): Index {
+    const byType = new Map<string, PolicyResource[]>();
+    for (const r of all) {
+        const list = byType.get(r.type);
+        if (list) list.push(r); else byType.set(r.type, [r]);
+    }
+    return { all, c, d, byType, tags: new Map() };
+}
+
+const ofType = (ix: Index, type: string) => ix.byType.get(type) ?? [];
+
+function tagsOf(ix: Index, r: PolicyResource): Record<string, unknown> | typeof UNKNOWN {
+    if (!ix.tags.has(r)) ix.tags.set(r, effectiveTags(r));
+    return ix.tags.get(r)!;
+}
+
+/** The researcher a resource belongs to by its `researcher` tag (UNKNOWN deferred), undefined: nobody's. */
+function ownerByTag(ix: Index, r: PolicyResource, keys: readonly string[] = [ix.c.researcherTag]): string | undefined | typeof UNKNOWN {
+    const t = tagsOf(ix, r);
+    if (t === UNKNOWN) { ix.d.defer(`${label(r)}.tags`); return UNKNOWN; }
+    return keys.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+/** Reads a string property; defers and returns undefined when unknown. */
+function prop(ix: Index, r: PolicyResource, path: string): string | undefined {
+    const v = get(() => path.split(".").reduce((o: any, k) => (o === undefined || o === null ? undefined : o[k]), r.props));
+    if (v === UNKNOWN) { ix.d.defer(`${label(r)}.${path}`); return undefined; }
+    return str(v);
+}
+
+function researchersOf(ix: Index): Set<string> {
+    const ids = new Set<string>();
+    for (const r of ofType(ix, ROLE)) {
+        const t = tagsOf(ix, r);
+        if (t === UNKNOWN) continue;
+        for (const k of [ix.c.researcherTag, ...ix.c.actingForTags]) if (typeof t[k] === "string" && t[k] !== "") ids.add(t[k] as string);
+    }
+    for (const ns of ofType(ix, "kubernetes:core/v1:Namespace")) {
+        const name = get(() => ns.props.metadata?.name);
+        if (typeof name === "string" && name.startsWith(ix.c.researcherNamespacePrefix) && name.length > ix.c.researcherNamespacePrefix.length) ids.add(name.slice(ix.c.researcherNamespacePrefix.length));
+    }
+    return ids;
+}
+
+function assetsOf(ix: Index, researchers: ReadonlySet<string>): Asset[] {
+    const out: Asset[] = [];
+    const { c } = ix;
+    for (const b of ofType(ix, "aws:s3/bucket:Bucket")) {
+        const t = tagsOf(ix, b);
+        if (t === UNKNOWN) { ix.d.defer(`${label(b)}.tags`); continue; }
+        if (t[c.purposeTag] !== c.datasetsPurpose) continue;
+        const bucket = prop(ix, b, "bucket");
+        if (!bucket) continue;
+        out.push({ kind: "s3-prefix", owner: SHARED, label: `s3://${bucket}/datasets/`, arns: [s3Prefix(bucket, "datasets/")], service: "s3", bucket, prefix: "datasets/" });
+        for (const id of researchers) out.push({ kind: "s3-prefix", owner: id, label: `s3://${bucket}/researchers/${id}/`, arns: [s3Prefix(bucket, `researchers/${id}/`)], service: "s3", bucket, prefix: `researchers/${id}/` });
+    }
+    const tagged = (type: string, kind: AssetKind, service: string, what: string) => {
+        for (const r of ofType(ix, type)) {
+            const owner = ownerByTag(ix, r);
+            if (owner === UNKNOWN || owner === undefined) continue;
+            const arn = prop(ix, r, "arn");
+            out.push({ kind, owner, label: `${owner}'s ${what} ${label(r)}`, arns: arn ? [arn] : [], service });
+        }
+    };
+    tagged("aws:ebs/volume:Volume", "ebs-volume", "ec2", "volume");
+    tagged("aws:ssm/parameter:Parameter", "ssm-parameter", "ssm", "parameter");
+    tagged("aws:ec2/instance:Instance", "host", "ec2", "workstation");
+    // Snapshots of a researcher's volumes carry their tags (DLM copyTags): a sample ARN per region stands for them.
+    for (const v of ofType(ix, "aws:ebs/volume:Volume")) {
+        const owner = ownerByTag(ix, v);
+        if (owner === UNKNOWN || owner === undefined) continue;
+        const arn = parseArn(get(() => v.props.arn));
+        const region = arn?.region ?? "*";
+        out.push({ kind: "snapshot", owner, label: `${owner}'s snapshots of ${label(v)}`, arns: [`arn:aws:ec2:${region}::snapshot/snap-0${owner.length}`], service: "ec2" });
+    }
+    // EFS: a home is its access point and, under it, the file system (a mount without the access point reaches every home).
+    const fsArns = new Map<string, string>();
+    for (const f of ofType(ix, "aws:efs/fileSystem:FileSystem")) {
+        const id = get(() => f.props.id); const arn = get(() => f.props.arn);
+        if (typeof id === "string" && typeof arn === "string") fsArns.set(id, arn);
+    }
+    for (const ap of ofType(ix, "aws:efs/accessPoint:AccessPoint")) {
+        const owner = ownerByTag(ix, ap);
+        if (owner === UNKNOWN || owner === undefined) continue;
+        const arn = prop(ix, ap, "arn");
+        const fs = fsArns.get(String(get(() => ap.props.fileSystemId)));
+        out.push({ kind: "efs-home", owner, label: `${owner}'s EFS home ${label(ap)}`, arns: [...(arn ? [arn] : []), ...(fs ? [fs] : [])], service: "elasticfilesystem" });
+    }
+    for (const id of researchers) {
+        out.push({ kind: "namespace", owner: id, label: `${id}'s namespace ${c.researcherNamespacePrefix}${id}`, arns: [] });
+        out.push({ kind: "server", owner: id, label: `${id}'s server ${c.serverPodPrefix}${id}`, arns: [] });
+    }
+    return out;
+}
+
+// --- Principals ---------------------------------------------------------------------------------
+
+function iamPrincipal(ix: Index, r: PolicyResource, kind: PrincipalKind): Principal {
+    const t = tagsOf(ix, r);
+    const name = str(get(() => r.props.name)) ?? r.name;
+    let actsFor: string | undefined;
+    let purpose: string | undefined;
+    if (t !== UNKNOWN) actsFor = [ix.c.researcherTag, ...ix.c.actingForTags].map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
+    if (kind === "iam-role") {
+        const trust = statementsOf(known(() => r.props.assumeRolePolicy));
+        const services = (trust ?? []).filter((s) => s.effect === "Allow").flatMap((s) => principalsOf(s.principal).service);
+        if (services.length) purpose = services.join(", ");
+    }
+    return { kind, name, ...(actsFor ? { actsFor } : {}), ...(purpose ? { purpose } : {}), label: label(r), urn: r.urn };
+}
+
+/** Names a principal is referred to by (a RolePolicy's role, an attachment's user): name and id. */
+function namesOf(r: PolicyResource): string[] {
+    return [get(() => r.props.name), get(() => r.props.id)].filter((x): x is string => typeof x === "string" && x !== "");
+}
+
+interface Documents { principal: Principal; resource: PolicyResource; docs: Array<{ where: string; urn: string; statements: Statement[] }> }
+
+/** Every identity-policy document reaching each IAM role, user and group (groups' also reach their members). */
+function identityDocuments(ix: Index): Documents[] {
+    const out: Documents[] = [];
+    const policies = new Map<string, PolicyResource>();
+    for (const p of ofType(ix, "aws:iam/policy:Policy")) { const arn = get(() => p.props.arn); if (typeof arn === "string") policies.set(arn, p); }
+    const byName = new Map<string, Documents>();
+    for (const [type, kind] of [[ROLE, "iam-role"], [USER, "iam-user"], [GROUP, "iam-group"]] as const) {
+        for (const r of ofType(ix, type)) {
+            const entry: Documents = { principal: iamPrincipal(ix, r, kind), resource: r, docs: [] };
+            out.push(entry);
+            for (const n of namesOf(r)) byName.set(`${type}|${n}`, entry);
+            if (type === ROLE) {
+                const inline = known(() => r.props.inlinePolicies);
+                if (inline === UNKNOWN) ix.d.defer(`${label(r)}.inlinePolicies`);
+                else asArray(inline as any[]).forEach((x: any, i: number) => entry.docs.push({ where: `${label(r)} inlinePolicies[${i}]`, urn: r.urn, statements: statementsOf(x?.policy) ?? [] }));
+                const managed = known(() => r.props.managedPolicyArns);
+                if (managed !== UNKNOWN) for (const arn of asArray(managed as string[])) addManaged(ix, entry, policies, String(arn), r);
+            }
+        }
+    }
+    for (const f of INLINE_FORMS) {
+        for (const p of ofType(ix, f.type)) {
+            const target = prop(ix, p, f.target);
+            const entry = target && byName.get(`${f.principal}|${target}`);
+            if (!entry) continue;
+            const doc = known(() => p.props.policy);
+            if (doc === UNKNOWN) { ix.d.defer(`${label(p)}.policy`); continue; }
+            entry.docs.push({ where: label(p), urn: p.urn, statements: statementsOf(doc) ?? [] });
+        }
+    }
+    for (const f of ATTACHMENT_FORMS) {
+        for (const a of ofType(ix, f.type)) {
+            const targets = known(() => a.props[f.targets]);
+            if (targets === UNKNOWN) { ix.d.defer(`${label(a)}.${f.targets}`); continue; }
+            const arns = known(() => a.props[f.arns]);
+            if (arns === UNKNOWN) { ix.d.defer(`${label(a)}.${f.arns}`); continue; }
+            for (const t of asArray(targets as string | string[]).map(String)) {
+                const entry = byName.get(`${f.principal}|${t}`);
+                if (!entry) continue;
+                for (const arn of asArray(arns as string | string[])) addManaged(ix, entry, policies, String(arn), a);
+            }
+        }
+    }
+    // Group members get the group's documents (aws:iam/groupMembership lists users; userGroupMembership lists groups).
+    const memberships: Array<{ user: string; group: string; via: PolicyResource }> = [];
+    for (const m of ofType(ix, "aws:iam/groupMembership:GroupMembership")) {
+        const group = prop(ix, m, "group"); const users = known(() => m.props.users);
+        if (!group || users === UNKNOWN) continue;
+        for (const u of asArray(users as string[])) memberships.push({ user: String(u), group, via: m });
+    }
+    for (const m of ofType(ix, "aws:iam/userGroupMembership:UserGroupMembership")) {
+        const user = prop(ix, m, "user"); const groups = known(() => m.props.groups);
+        if (!user || groups === UNKNOWN) continue;
+        for (const g of asArray(groups as string[])) memberships.push({ user, group: String(g), via: m });
+    }
+    for (const { user, group, via } of memberships) {
+        const u = byName.get(`${USER}|${user}`); const g = byName.get(`${GROUP}|${group}`);
+        if (u && g) for (const doc of g.docs) u.docs.push({ ...doc, where: `${doc.where} (group ${group}, through ${label(via)})` });
+    }
+    return out;
+}
+
+function addManaged(ix: Index, entry: Documents, policies: Map<string, PolicyResource>, arn: string, via: PolicyResource): void {
+    const p = policies.get(arn);
+    if (!p) return; // AWS-managed or foreign: judged by iam-managed-policies-allowlisted / researcher-roles-scoped.
+    const doc = known(() => p.props.policy);
+    if (doc === UNKNOWN) { ix.d.defer(`${label(p)}.policy`); return; }
+    entry.docs.push({ where: `${label(p)} (attached by ${label(via)})`, urn: via.urn, statements: statementsOf(doc) ?? [] });
+}
+
+// --- What a statement reaches --------------------------------------------------------------------
+
+/**
+ * A statement with every policy variable left in its resources (`${aws:userid}`, `${aws:username}`...)
+ * read as `*`: the caller supplies its value, so as a pattern over this stack's researchers it may be any.
+ * Session resources pinned by `${aws:userid}` reach no researcher asset either way.
+ */
+function anyVariable(s: Statement): Statement {
+    if (!s.resources.some((r) => r.includes("${"))) return s;
+    return { ...s, resources: s.resources.map((r) => r.replace(/\$\{[^}]*\}/g, "*")) };
+}
+
+const actionCache = new Map<string, Promise<ActionInfo[]>>();
+function actionsOf(pattern: string): Promise<ActionInfo[]> {
+    if (!actionCache.has(pattern)) actionCache.set(pattern, pattern === "*" ? Promise.resolve([]) : expandAction(pattern));
+    return actionCache.get(pattern)!;
+}
+
+/** Every action of `service` an Allow statement grants (Action, NotAction, "*"). */
+async function grantedActions(s: Statement, service: string): Promise<ActionInfo[]> {
+    const all = (await serviceActions(service)) ?? [];
+    if (s.notActions) return all.filter((a) => !s.notActions!.some((p) => p === "*" || globMatch(p, a.action)));
+    if (s.actions.includes("*")) return all;
+    const out = new Map<string, ActionInfo>();
+    for (const p of s.actions) if (p.toLowerCase().startsWith(`${service}:`) || p.startsWith("*")) for (const a of await actionsOf(p)) out.set(a.action, a);
+    // A pattern with a wildcard service ("*:Get*") reaches every service's actions of that name.
+    for (const p of s.actions) if (/^[^:]*[*?][^:]*:/.test(p)) for (const a of all) if (globMatch(p, a.action)) out.set(a.action, a);
+    return [...out.values()];
+}
+
+const isRead = (a: ActionInfo) => /^(Read|List)$/.test(a.accessLevel);
+
+/** Does one resource pattern of a statement reach the asset? */
+function patternReaches(pattern: string, asset: Asset): boolean {
+    if (pattern === "*") return true;
+    if (asset.kind === "s3-prefix") {
+        // Objects under the prefix, or the bucket itself (listing; judged with s3:prefix below).
+        return asset.arns.some((a) => globReachesPrefix(pattern, a)) || globMatch(pattern, `arn:aws:s3:::${asset.bucket}`);
+    }
+    return asset.arns.some((a) => globMatch(pattern, a));
+}
+
+/**
+ * Does the statement's condition exclude the asset's owner? A tag pin on the researcher tag with
+ * literal values that do not name the owner, an s3:prefix pin that cannot reach the prefix, an
+ * access-point pin to another access point. Pins are judged by value (see pinnedValues).
+ */
+function conditionExcludes(s: Statement, asset: Asset, c: OwnershipConfig, bucketLevel: boolean): boolean {
+    const tagValues = pinnedValues(s, `*:ResourceTag/${c.researcherTag}`);
+    if (tagValues && asset.kind !== "s3-prefix" && asset.owner !== SHARED && !tagValues.some((v) => globMatch(v, asset.owner))) return true;
+    if (asset.kind === "s3-prefix" && bucketLevel) {
+        const prefixes = pinnedValues(s, "s3:prefix");
+        if (prefixes && !prefixes.some((p) => globReachesPrefix(p.endsWith("*") ? p : `${p}*`, asset.prefix!) || asset.prefix!.startsWith(p.replace(/[*?].*$/, "")) && !/[*?]/.test(p))) {
+            // Listing with prefix "" and delimiter "/" returns the top-level prefix names only.
+            return true;
+        }
+        if (prefixes && prefixes.every((p) => p === "") && (pinnedValues(s, "s3:delimiter") ?? []).every((x) => x === "/") && pinnedValues(s, "s3:delimiter")) return true;
+    }
+    if (asset.kind === "efs-home") {
+        const aps = pinnedValues(s, "elasticfilesystem:AccessPointArn");
+        if (aps && !aps.some((v) => asset.arns.some((a) => globMatch(v, a)))) return true;
+    }
+    return false;
+}
+
+/** What an Allow statement reaches of the assets: read or write, per asset. */
+export async function statementReaches(s: Statement, assets: readonly Asset[], c: OwnershipConfig): Promise<Array<{ asset: Asset; access: "read" | "write" }>> {
+    if (s.effect !== "Allow") return [];
+    const out: Array<{ asset: Asset; access: "read" | "write" }> = [];
+    const byService = new Map<string, ActionInfo[]>();
+    for (const asset of assets) {
+        if (!asset.service || asset.arns.length === 0) continue;
+        if (!byService.has(asset.service)) byService.set(asset.service, (await grantedActions(s, asset.service)).filter((a) => !a.wildcardOnly));
+        const actions = byService.get(asset.service)!;
+        if (actions.length === 0) continue;
+        const patterns = s.notResources ? ["*"] : s.resources;
+        const hit = patterns.filter((p) => patternReaches(p, asset));
+        if (hit.length === 0) continue;
+        if (s.notResources && s.notResources.some((p) => asset.arns.every((a) => globMatch(p, a)))) continue;
+        const bucketLevel = asset.kind === "s3-prefix" && hit.every((p) => p !== "*" && globMatch(p, `arn:aws:s3:::${asset.bucket}`) && !globReachesPrefix(p, asset.arns[0]));
+        if (conditionExcludes(s, asset, c, bucketLevel)) continue;
+        const relevant = bucketLevel ? actions.filter((a) => /^s3:ListBucket/i.test(a.action)) : actions;
+        if (relevant.length === 0) continue;
+        out.push({ asset, access: relevant.every(isRead) ? "read" : "write" });
+    }
+    return out;
+}
+
+// --- Kubernetes ----------------------------------------------------------------------------------
+
+/** Who a (namespace, service account) belongs to: a researcher's jobs or server, or nobody's. */
+function podsOwner(c: OwnershipConfig, researchers: ReadonlySet<string>, ns: string, sa: string): string | undefined {
+    if (ns === c.hubNamespace) {
+        const id = sa.startsWith(c.serverServiceAccountPrefix) ? sa.slice(c.serverServiceAccountPrefix.length) : "";
+        return researchers.has(id) ? id : undefined;
+    }
+    if (ns.startsWith(c.researcherNamespacePrefix)) {
+        const id = ns.slice(c.researcherNamespacePrefix.length);
+        return researchers.has(id) ? id : undefined;
+    }
+    return undefined;
+}
+
+/** Who mounts a claim: the pods of a researcher's namespace, or in the hub namespace the server whose claim it is by name. */
+function claimOwner(c: OwnershipConfig, researchers: ReadonlySet<string>, ns: string, claim: string): string | undefined {
+    if (ns === c.hubNamespace) {
+        for (const p of c.hubClaimPrefixes) if (claim.startsWith(p) && researchers.has(claim.slice(p.length))) return claim.slice(p.length);
+        return undefined;
+    }
+    if (ns.startsWith(c.researcherNamespacePrefix)) {
+        const id = ns.slice(c.researcherNamespacePrefix.length);
+        return researchers.has(id) ? id : undefined;
+    }
+    return undefined;
+}
+
+const podsPrincipal = (c: OwnershipConfig, researchers: ReadonlySet<string>, ns: string, sa: string | undefined, via: string): Principal => {
+    const owner = sa === undefined ? claimOwner(c, researchers, ns, via) : podsOwner(c, researchers, ns, sa);
+    return { kind: "pods", name: `${ns}/${sa ?? "*"}`, ...(owner ? { actsFor: owner } : {}), label: sa === undefined ? `pods of namespace ${ns} mounting claim ${via}` : `pods of namespace ${ns} running as service account ${sa}` };
+};
+
+// --- The model -----------------------------------------------------------------------------------
+
+export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig>, d: Deferrals): Promise<OwnershipModel> {
+    const c = { ...OWNERSHIP_DEFAULTS, ...config };
+    const ix = indexOf(all, c, d);
+    const researchers = researchersOf(ix);
+    const assets = assetsOf(ix, researchers);
+    const principals: Principal[] = [];
+    const reaches: Reach[] = [];
+    const holds: Holds[] = [];
+
+    // 1. Identity policies of roles, users and groups.
+    const roleByArn = new Map<string, Principal>();
+    const roleByName = new Map<string, Principal>();
+    for (const entry of identityDocuments(ix)) {
+        principals.push(entry.principal);
+        const arn = get(() => entry.resource.props.arn);
+        if (entry.principal.kind === "iam-role") {
+            if (typeof arn === "string") roleByArn.set(arn, entry.principal);
+            for (const n of namesOf(entry.resource)) roleByName.set(n, entry.principal);
+        }
+        const tags = tagsOf(ix, entry.resource);
+        const trust = entry.principal.kind === "iam-role" ? statementsOf(known(() => entry.resource.props.assumeRolePolicy)) : [];
+        for (const doc of entry.docs) for (const raw of doc.statements) {
+            const s = anyVariable(resolvePrincipalTags(raw, tags === UNKNOWN ? {} : tags, trust));
+            for (const r of await statementReaches(s, assets, c)) reaches.push({ principal: entry.principal, asset: r.asset, access: r.access, via: `${doc.where} statement '${s.sid}'`, urn: doc.urn });
+        }
+    }
+
+    // 2. Resource policies: bucket and access-point policies name principals directly.
+    const account = /^arn:aws[^:]*:iam::(\d{12}):/;
+    for (const type of ["aws:s3/bucketPolicy:BucketPolicy", "aws:s3/accessPoint:AccessPoint", "aws:s3control/accessPointPolicy:AccessPointPolicy"]) {
+        for (const p of ofType(ix, type)) {
+            const doc = known(() => p.props.policy);
+            if (doc === UNKNOWN) { d.defer(`${label(p)}.policy`); continue; }
+            for (const s of statementsOf(doc) ?? []) {
+                if (s.effect !== "Allow") continue;
+                const reached = await statementReaches(s, assets.filter((a) => a.kind === "s3-prefix"), c);
+                if (reached.length === 0) continue;
+                const ps = principalsOf(s.principal);
+                // A pin on aws:PrincipalArn to literal ARNs narrows "*" or an account to those principals.
+                const pinned = pinnedValues(s, "aws:PrincipalArn");
+                const who: Principal[] = [];
+                const named = [...ps.aws, ...(ps.anyone && pinned ? pinned : [])];
+                if (ps.anyone && !pinned) who.push({ kind: "outside", name: "*", label: "anyone (Principal \"*\")" });
+                for (const a of named) {
+                    const role = roleByArn.get(a);
+                    if (role) { who.push(role); continue; }
+                    if (/^\d{12}$/.test(a) || /:root$/.test(a)) who.push({ kind: "outside", name: a, label: `every principal of account ${account.exec(a)?.[1] ?? a} (${a})` });
+                    else who.push({ kind: "outside", name: a, label: a });
+                }
+                for (const svc of ps.service) who.push({ kind: "service", name: svc, purpose: svc, label: `the service ${svc}` });
+                for (const w of who) for (const r of reached) reaches.push({ principal: w, asset: r.asset, access: r.access, via: `${label(p)} statement '${s.sid}'`, urn: p.urn });
+            }
+        }
+    }
+
+    // 2b. Any other resource policy that names a researcher's principal: the resource is shared (the stack key,
+    // the interruption queue, the repository), so a grant there reaches every researcher's data or hosts. A
+    // researcher's grants come from their own role's policies, judged against their scope. The key through a
+    // named service (kms:ViaService) is the design's own use of it.
+    for (const [type, path] of Object.entries(RESOURCE_POLICY_DOCUMENTS)) {
+        if (/s3\/bucketPolicy|s3\/accessPoint:|accessPointPolicy/.test(type)) continue; // judged by prefix above
+        for (const r of ofType(ix, type)) {
+            const doc = known(() => path.split(".").reduce((o: any, k) => (o === undefined || o === null ? undefined : o[k]), r.props));
+            if (doc === UNKNOWN) { d.defer(`${label(r)}.${path}`); continue; }
+            if (doc === undefined) continue;
+            const shared: Asset = { kind: "shared-resource", owner: EVERYONE, label: `${label(r)}, which serves every researcher`, arns: [] };
+            for (const s of statementsOf(doc) ?? []) {
+                if (s.effect !== "Allow") continue;
+                if (/^aws:kms\//.test(type) && (pinnedValues(s, "kms:ViaService") ?? []).some((v) => !onlyWildcards(v))) continue;
+                for (const a of principalsOf(s.principal).aws) {
+                    const role = roleByArn.get(a);
+                    if (role && (role.actsFor || role.heldBy)) reaches.push({ principal: role, asset: shared, access: s.actions.every((x) => /:(Describe|Get|List)/i.test(x)) ? "read" : "write", via: `${label(r)} statement '${s.sid}' (${s.actions.join(", ") || "NotAction"})`, urn: r.urn });
+                }
+            }
+        }
+    }
+
+    // 3. Workstations: the role their instance profile holds, the volumes attached to them.
+    const profiles = new Map<string, string>();
+    for (const p of ofType(ix, "aws:iam/instanceProfile:InstanceProfile")) {
+        const role = prop(ix, p, "role");
+        for (const n of [...namesOf(p), str(get(() => p.props.arn))].filter((x): x is string => !!x)) if (role) profiles.set(n, role);
+    }
+    const hosts = new Map<string, Principal>();
+    for (const i of ofType(ix, "aws:ec2/instance:Instance")) {
+        const owner = ownerByTag(ix, i);
+        if (owner === UNKNOWN) continue;
+        const host: Principal = { kind: "host", name: i.name, ...(owner ? { actsFor: owner } : {}), label: `${owner ? `${owner}'s workstation ` : ""}${label(i)}`, urn: i.urn };
+        principals.push(host);
+        const id = get(() => i.props.id);
+        if (typeof id === "string") hosts.set(id, host);
+        const profile = prop(ix, i, "iamInstanceProfile");
+        if (!profile) continue;
+        const roleName = profiles.get(profile) ?? profiles.get(profile.replace(/^arn:[^:]+:iam::\d{12}:instance-profile\/(.*\/)?/, ""));
+        const role = roleName ? roleByName.get(roleName) : undefined;
+        if (role) holds.push({ holder: host, held: role, via: `${label(i)}.iamInstanceProfile ${profile}`, urn: i.urn });
+    }
+    const volumes = new Map<string, Asset>();
+    for (const v of ofType(ix, "aws:ebs/volume:Volume")) {
+        const id = get(() => v.props.id);
+        const a = assets.find((x) => x.kind === "ebs-volume" && x.label.endsWith(label(v)));
+        if (typeof id === "string" && a) volumes.set(id, a);
+    }
+    for (const att of ofType(ix, "aws:ec2/volumeAttachment:VolumeAttachment")) {
+        const vol = prop(ix, att, "volumeId"); const inst = prop(ix, att, "instanceId");
+        const asset = vol ? volumes.get(vol) : undefined; const host = inst ? hosts.get(inst) : undefined;
+        if (asset && host) reaches.push({ principal: host, asset, access: "write", via: `${label(att)} (attaches it to ${host.label})`, urn: att.urn });
+        else if (asset && inst) reaches.push({ principal: { kind: "outside", name: inst, label: `instance ${inst}, which is not one of this stack's workstations` }, asset, access: "write", via: label(att), urn: att.urn });
+    }
+
+    // 4. Kubernetes: Pod Identity, access entries, volumes and claims, RBAC, the hub's values.
+    for (const a of ofType(ix, "aws:eks/podIdentityAssociation:PodIdentityAssociation")) {
+        const ns = prop(ix, a, "namespace"); const sa = prop(ix, a, "serviceAccount"); const roleArn = prop(ix, a, "roleArn");
+        if (!ns || !sa || !roleArn) continue;
+        const role = roleByArn.get(roleArn);
+        if (!role) continue;
+        // A role Pod Identity hands to a controller's service account serves that controller: its purpose is the account.
+        if (role.purpose?.split(", ").includes("pods.eks.amazonaws.com") && !role.actsFor) (role as { purpose?: string }).purpose = `${role.purpose}, ${ns}/${sa}`;
+        holds.push({ holder: podsPrincipal(c, researchers, ns, sa, ""), held: role, via: label(a), urn: a.urn });
+    }
+    for (const e of ofType(ix, "aws:eks/accessEntry:AccessEntry")) {
+        const arn = prop(ix, e, "principalArn"); const user = prop(ix, e, "userName");
+        if (!arn || !user) continue;
+        const role = roleByArn.get(arn);
+        const id = user.startsWith(c.researcherUserPrefix) ? user.slice(c.researcherUserPrefix.length) : undefined;
+        const k8sUser: Principal = { kind: "k8s-user", name: user, ...(id && researchers.has(id) ? { actsFor: id } : {}), label: `Kubernetes user ${user}` };
+        holds.push({ holder: role ?? { kind: "outside", name: arn, label: arn }, held: k8sUser, via: label(e), urn: e.urn });
+    }
+    kubernetesVolumes(ix, researchers, assets, reaches);
+    kubernetesRbac(ix, researchers, assets, reaches);
+    hubValues(ix, researchers, assets, reaches, holds, roleByArn);
+
+    deriveOwners(holds);
+    return { researchers, assets, principals, reaches, holds };
+}
+
+/**
+ * An IAM role the stack did not tag for anyone acts for whoever holds it: the researcher whose
+ * workstation or pods hold it, or, when several researchers' do, all of them (so any one
+ * researcher's data it reaches is reached by the others too).
+ */
+function deriveOwners(holds: readonly Holds[]): void {
+    const holders = new Map<Principal, Set<string>>();
+    for (const h of holds) {
+        if (h.held.kind !== "iam-role" || h.held.actsFor !== undefined) continue;
+        const set = holders.get(h.held) ?? new Set<string>();
+        set.add(h.holder.actsFor ?? `(${h.holder.label})`);
+        holders.set(h.held, set);
+    }
+    for (const [role, who] of holders) {
+        const ids = [...who];
+        const researcherIds = ids.filter((x) => !x.startsWith("("));
+        if (researcherIds.length === 0) continue;
+        if (ids.length === 1) (role as { actsFor?: string }).actsFor = ids[0];
+        else (role as { heldBy?: string[] }).heldBy = ids;
+    }
+}
+
+/** PersistentVolumes: the EFS access point or S3 prefix they mount, and the claim (so the pods) that binds them. */
+function kubernetesVolumes(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[]): void {
+    const { c } = ix;
+    const claimsByVolume = new Map<string, Array<{ ns: string; name: string; r: PolicyResource }>>();
+    for (const pvc of ofType(ix, "kubernetes:core/v1:PersistentVolumeClaim")) {
+        const vol = get(() => pvc.props.spec?.volumeName); const ns = get(() => pvc.props.metadata?.namespace) ?? "default"; const name = get(() => pvc.props.metadata?.name);
+        if (typeof vol === "string" && typeof ns === "string" && typeof name === "string") claimsByVolume.set(vol, [...(claimsByVolume.get(vol) ?? []), { ns, name, r: pvc }]);
+    }
+    for (const pv of ofType(ix, "kubernetes:core/v1:PersistentVolume")) {
+        const spec = known(() => pv.props.spec) as any;
+        if (spec === UNKNOWN) { ix.d.defer(`${label(pv)}.spec`); continue; }
+        if (!spec) continue;
+        const csi = spec.csi ?? {};
+        const readOnly = asArray(spec.mountOptions).some((o: string) => o === "read-only" || o === "ro") || csi.readOnly === true || (asArray(spec.accessModes).length > 0 && asArray(spec.accessModes).every((m: string) => m === "ReadOnlyMany"));
+        let reached: Asset[] = [];
+        if (csi.driver === "efs.csi.aws.com" && typeof csi.volumeHandle === "string") {
+            const [fsId, apId] = csi.volumeHandle.split("::");
+            reached = assets.filter((a) => a.kind === "efs-home" && (apId ? a.arns.some((x) => x.endsWith(`/${apId}`)) : a.arns.some((x) => x.endsWith(`/${fsId}`))));
+            if (!apId) reached = assets.filter((a) => a.kind === "efs-home"); // the whole file system: every home
+        } else if (csi.driver === "s3.csi.aws.com") {
+            const bucket = csi.volumeAttributes?.bucketName;
+            const prefixOpt = asArray(spec.mountOptions).map(String).find((o) => /^prefix[ =]/.test(o));
+            const prefix = prefixOpt ? prefixOpt.replace(/^prefix[ =]/, "").trim() : "";
+            reached = assets.filter((a) => a.kind === "s3-prefix" && a.bucket === bucket && (a.prefix!.startsWith(prefix) || prefix.startsWith(a.prefix!)));
+        }
+        if (reached.length === 0) continue;
+        const ref = spec.claimRef;
+        const binders: Principal[] = [];
+        if (ref && typeof ref.name === "string") binders.push(podsPrincipal(c, researchers, ref.namespace ?? "default", undefined, ref.name));
+        else binders.push({ kind: "outside", name: "any claim", label: `any claim in any namespace (${label(pv)} has no claimRef, so the first matching claim binds it)` });
+        const pvName = get(() => pv.props.metadata?.name);
+        for (const cl of typeof pvName === "string" ? claimsByVolume.get(pvName) ?? [] : []) {
+            if (ref && (cl.ns !== (ref.namespace ?? "default") || cl.name !== ref.name)) continue;
+            binders.push(podsPrincipal(c, researchers, cl.ns, undefined, cl.name));
+        }
+        for (const b of binders) for (const a of reached) reaches.push({ principal: b, asset: a, access: readOnly ? "read" : "write", via: `${label(pv)}`, urn: pv.urn });
+    }
+}
+
+const RBAC = "kubernetes:rbac.authorization.k8s.io/v1";
+
+/** What RBAC gives each subject in each researcher's namespace (and on servers in the hub's). */
+function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[]): void {
+    const { c } = ix;
+    const rolesByKey = new Map<string, unknown>();
+    for (const kind of ["Role", "ClusterRole"]) for (const r of ofType(ix, `${RBAC}:${kind}`)) {
+        const name = get(() => r.props.metadata?.name); const ns = get(() => r.props.metadata?.namespace);
+        const rules = known(() => r.props.rules);
+        if (rules === UNKNOWN) { ix.d.defer(`${label(r)}.rules`); continue; }
+        if (typeof name === "string") rolesByKey.set(`${kind}|${kind === "Role" ? ns : ""}|${name}`, rules);
+    }
+    const namespaceAsset = (id: string) => assets.find((a) => a.kind === "namespace" && a.owner === id)!;
+    for (const kind of ["RoleBinding", "ClusterRoleBinding"]) for (const b of ofType(ix, `${RBAC}:${kind}`)) {
+        const binding = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects })) as any;
+        if (binding === UNKNOWN) { ix.d.defer(`${label(b)}`); continue; }
+        const ref = binding.roleRef ?? {};
+        const rules = ref.kind === "ClusterRole" ? rolesByKey.get(`ClusterRole||${ref.name}`) ?? BUILT_IN_RULES[ref.name] : rolesByKey.get(`Role|${binding.ns}|${ref.name}`);
+        if (rules === undefined) continue; // a role the stack does not define: judged by the cluster-access rules
+        const dataGrants = namespaceDataGrants(rules);
+        if (dataGrants.length === 0) continue;
+        const namespaces = kind === "ClusterRoleBinding" ? [...researchers] : [String(binding.ns ?? "")].filter((ns) => ns.startsWith(c.researcherNamespacePrefix)).map((ns) => ns.slice(c.researcherNamespacePrefix.length)).filter((id) => researchers.has(id));
+        for (const s of asArray(binding.subjects as any[])) {
+            const subject = subjectPrincipal(c, researchers, s, binding.ns);
+            for (const id of namespaces) {
+                reaches.push({ principal: subject, asset: namespaceAsset(id), access: dataGrants.some((g) => g.write) ? "write" : "read", via: `${label(b)} (${dataGrants.map((g) => g.what).join(", ")})`, urn: b.urn });
+            }
+        }
+    }
+}
+
+/** Rules of the built-in user-facing ClusterRoles, as far as they reach a namespace's data (Kubernetes "User-facing roles"). */
+const BUILT_IN_RULES: Record<string, unknown> = {
+    "cluster-admin": [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }],
+    admin: [{ apiGroups: [""], resources: ["pods", "pods/exec", "secrets", "configmaps", "persistentvolumeclaims"], verbs: ["*"] }],
+    edit: [{ apiGroups: [""], resources: ["pods", "pods/exec", "secrets", "configmaps", "persistentvolumeclaims"], verbs: ["*"] }],
+};
+
+/**
+ * What rules give on a researcher's namespace that reaches their data: reading secrets, entering pods
+ * (exec, attach, port-forward, proxy, ephemeral containers), creating or changing workloads (a pod
+ * mounts the namespace's claims and runs as its service account), changing claims or service
+ * accounts, minting their tokens, impersonating. Reading pods, events, services and the like is not
+ * data: a read-only monitoring role does not reach it.
+ */
+export function namespaceDataGrants(rules: unknown): Array<{ what: string; write: boolean }> {
+    const out: Array<{ what: string; write: boolean }> = [];
+    for (const r of asArray(rules as any[])) {
+        if (ruleGrants(r, "", "secrets", ["get", "list", "watch"])) out.push({ what: "read secrets", write: false });
+        for (const sub of ["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "pods/ephemeralcontainers"]) if (ruleGrants(r, "", sub, ["get", "create", "update", "patch"])) out.push({ what: sub, write: true });
+        for (const [g, res] of [["", "pods"], ["apps", "deployments"], ["apps", "statefulsets"], ["apps", "daemonsets"], ["apps", "replicasets"], ["batch", "jobs"], ["batch", "cronjobs"], ["", "replicationcontrollers"], ["", "persistentvolumeclaims"], ["", "serviceaccounts"], ["", "configmaps"], ["", "secrets"]]) {
+            if (ruleGrants(r, g, res, ["create", "update", "patch"])) out.push({ what: `write ${res}`, write: true });
+        }
+        if (ruleGrants(r, "", "serviceaccounts/token", ["create"])) out.push({ what: "create serviceaccounts/token", write: true });
+        if (coversVerb(r?.verbs, ["impersonate"])) out.push({ what: "impersonate", write: true });
+        for (const res of ["roles", "rolebindings"]) if (ruleGrants(r, "rbac.authorization.k8s.io", res, ["create", "update", "patch", "bind", "escalate"])) out.push({ what: `write ${res}`, write: true });
+    }
+    const seen = new Set<string>();
+    return out.filter((x) => !seen.has(x.what) && seen.add(x.what));
+}
+
+function subjectPrincipal(c: OwnershipConfig, researchers: ReadonlySet<string>, s: any, bindingNs: unknown): Principal {
+    const kind = String(s?.kind ?? "");
+    const name = String(s?.name ?? "");
+    if (kind === "User") {
+        const id = name.startsWith(c.researcherUserPrefix) ? name.slice(c.researcherUserPrefix.length) : undefined;
+        return { kind: "k8s-user", name, ...(id && researchers.has(id) ? { actsFor: id } : {}), label: `Kubernetes user ${name}` };
+    }
+    if (kind === "ServiceAccount") {
+        const ns = String(s?.namespace ?? bindingNs ?? "default");
+        return podsPrincipal(c, researchers, ns, name, "");
+    }
+    return { kind: "k8s-group", name, label: `Kubernetes group ${name}` };
+}
+
+/** The hub's values: which service account and claims each researcher's server gets. */
+function hubValues(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[], holds: Holds[], roleByArn: Map<string, Principal>): void {
+    const { c } = ix;
+    void roleByArn;
+    // The identity providers the stack runs: each Cognito domain's hosted UI (Amazon Cognito developer guide, "Using
+    // the prefix domain for the hosted UI": https://<prefix>.auth.<region>.amazoncognito.com; a custom domain is its own host).
+    const trustedHosts = new Set(c.trustedIdentityProviders.map((h) => h.toLowerCase()));
+    for (const dom of ofType(ix, "aws:cognito/userPoolDomain:UserPoolDomain")) {
+        const domain = prop(ix, dom, "domain");
+        if (!domain) continue;
+        const custom = get(() => dom.props.certificateArn);
+        const region = get(() => dom.provider?.props.region);
+        trustedHosts.add((typeof custom === "string" && custom ? domain : `${domain}.auth.${typeof region === "string" ? region : "*"}.amazoncognito.com`).toLowerCase());
+    }
+    for (const rel of ofType(ix, "kubernetes:helm.sh/v3:Release")) {
+        const chart = get(() => rel.props.chart);
+        if (typeof chart !== "string" || !/(^|\/)jupyterhub$/.test(chart)) continue;
+        // Whoever answers the hub's OAuth endpoints says who each user is: a host the stack does not run (or the pack
+        // config does not trust) logs in as any researcher and opens their server.
+        const hubConfig = known(() => rel.props.values?.hub?.config) as any;
+        if (hubConfig === UNKNOWN) ix.d.defer(`${label(rel)}.values.hub.config`);
+        else {
+            const untrusted = new Map<string, string[]>();
+            for (const [section, settings] of Object.entries((hubConfig ?? {}) as Record<string, any>)) {
+                for (const key of ["authorize_url", "token_url", "userdata_url"]) {
+                    const url = settings?.[key];
+                    if (typeof url !== "string") continue;
+                    const host = /^https?:\/\/([^/:]+)/i.exec(url)?.[1]?.toLowerCase() ?? url;
+                    if ([...trustedHosts].some((h) => globMatch(h, host))) continue;
+                    untrusted.set(host, [...(untrusted.get(host) ?? []), `${section}.${key}`]);
+                }
+            }
+            for (const [host, keys] of untrusted) {
+                const idp: Principal = { kind: "outside", name: host, label: `the identity provider at ${host}` };
+                holds.push({ holder: idp, held: { kind: "server", name: "every server", actsFor: EVERYONE, label: "every researcher's server" }, via: `${label(rel)} values.hub.config.${keys.join(", ")} (neither the stack's Cognito domain nor trustedIdentityProviders)`, urn: rel.urn });
+            }
+        }
+        const singleuser = known(() => rel.props.values?.singleuser) as any;
+        if (singleuser === UNKNOWN) { ix.d.defer(`${label(rel)}.values.singleuser`); continue; }
+        if (!singleuser) continue;
+        const settings: Array<{ where: string; sa?: unknown; volumes?: unknown }> = [{ where: "singleuser", sa: singleuser.serviceAccountName, volumes: singleuser.storage?.extraVolumes }];
+        asArray(singleuser.profileList).forEach((p: any, i: number) => {
+            const o = p?.kubespawner_override ?? {};
+            settings.push({ where: `singleuser.profileList[${i}].kubespawner_override`, sa: o.service_account, volumes: o.volumes });
+        });
+        for (const id of researchers) {
+            const server: Principal = { kind: "server", name: `${c.serverPodPrefix}${id}`, actsFor: id, label: `${id}'s server` };
+            for (const s of settings) {
+                // KubeSpawner expands {username} (and {unescaped_username}, {servername}) per server (kubespawner 7.0.0 spawner.py _expand_user_properties).
+                const expand = (v: string) => v.replace(/\{(unescaped_)?username\}/g, id).replace(/\{user_server\}/g, id);
+                if (typeof s.sa === "string") holds.push({ holder: server, held: podsPrincipal(c, researchers, c.hubNamespace, expand(s.sa), ""), via: `${label(rel)} values.${s.where}.${s.where === "singleuser" ? "serviceAccountName" : "service_account"} "${s.sa}"`, urn: rel.urn });
+                for (const v of asArray(s.volumes as any[])) {
+                    const claim = v?.persistentVolumeClaim?.claimName;
+                    if (typeof claim !== "string") continue;
+                    const owner = claimOwner(c, researchers, c.hubNamespace, expand(claim));
+                    if (owner && owner !== id) {
+                        for (const a of assets.filter((x) => x.owner === owner && (x.kind === "efs-home" || x.kind === "s3-prefix"))) reaches.push({ principal: server, asset: a, access: v.persistentVolumeClaim.readOnly ? "read" : "write", via: `${label(rel)} values.${s.where} volume claim "${claim}" (every server mounts ${expand(claim)})`, urn: rel.urn });
+                    }
+                }
+            }
+        }
+    }
+}
