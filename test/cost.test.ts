@@ -4,6 +4,7 @@ import { estimateCost, monthlyAt, SNAPSHOT_DAILY_CHANGE, CLUSTER_SHAPE, AUDIT_EV
 import prices from "../infra/data/prices.json";
 import image from "../images/pytorch-cuda/image.json";
 import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
+import { CONFIG_KEYS } from "../infra/config";
 import { clusterOverrides, parse, researcher } from "./helpers/config";
 import { runStack } from "./helpers/program";
 
@@ -71,7 +72,7 @@ describe("cost model", () => {
 
     it("property: cost grows with disk sizes, retention and researchers, and never goes negative", () => {
         fc.assert(fc.property(
-            fc.constantFrom(...Object.keys(GPU_INSTANCE_TYPES)), fc.integer({ min: 50, max: 16384 }), fc.integer({ min: 1, max: 364 }), fc.integer({ min: 1, max: 500 }),
+            fc.constantFrom(...Object.keys(GPU_INSTANCE_TYPES)), fc.integer({ min: 50, max: 16384 }), fc.integer({ min: CONFIG_KEYS.snapshotRetentionDays.min, max: CONFIG_KEYS.snapshotRetentionDays.max - 1 }), fc.integer({ min: 1, max: 500 }),
             (instanceType, ws, days, extra) => {
                 const a = estimateCost(parse({ researchers: [researcher("ann", { instanceType, workspaceSizeGiB: ws })], snapshotRetentionDays: days }));
                 const b = estimateCost(parse({ researchers: [researcher("ann", { instanceType, workspaceSizeGiB: Math.min(16384, ws + extra) })], snapshotRetentionDays: days + 1 }));

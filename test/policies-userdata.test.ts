@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as zlib from "zlib";
-import { decodeBase64UserData, dockerRunImage, dockerRuns, parseDockerRun, shellWords } from "../policies/lib/userdata";
+import { decodeBase64UserData, dockerRunImage, dockerRuns, parseDockerRun, readableUserData, shellWords } from "../policies/lib/userdata";
 import { containerProblems } from "../policies/rules/ec2";
 import { decodeUserDataBase64 } from "../infra/instance/userdata";
 import { BOB_USER_DATA, gzipBase64 } from "./helpers/fixtures";
@@ -25,6 +25,87 @@ function cloudInitText(raw: Buffer): string {
     assert.equal(r.status, 0, `cloud-init's decomp_gzip failed (install Debian package cloud-init): ${r.stderr?.toString()}`);
     return r.stdout.toString("utf8");
 }
+
+/**
+ * What cloud-init itself runs and writes for a cloud-config: its YAML loader (util.load_yaml, PyYAML
+ * safe_load: aliases resolved), bootcmd/runcmd items, and each write_files entry decoded by
+ * cc_write_files.extract_contents(canonicalize_extraction(encoding)) (Debian cloud-init 22.4.2).
+ */
+function cloudInitView(text: string): { commands: unknown[]; files: string[] } {
+    const file = tmpFile("cloud-config.yaml", text);
+    const py = [
+        "import sys, json",
+        "from cloudinit import util",
+        "from cloudinit.config import cc_write_files as w",
+        "cfg = util.load_yaml(open(sys.argv[1]).read())",
+        "cmds = list(cfg.get('bootcmd') or []) + list(cfg.get('runcmd') or [])",
+        "files = [w.extract_contents(f.get('content', ''), w.canonicalize_extraction(f.get('encoding'))) for f in cfg.get('write_files') or []]",
+        "print(json.dumps({'commands': cmds, 'files': [x.decode() if isinstance(x, bytes) else x for x in files]}))",
+    ].join("\n");
+    const r = spawnSync(PYTHON, ["-c", py, file], { encoding: "utf8" });
+    assert.equal(r.status, 0, `cloud-init's loader failed (install Debian package cloud-init): ${r.stderr}`);
+    return JSON.parse(r.stdout);
+}
+
+describe("policy pack: cloud-config read as cloud-init runs it (encoded files, aliases, unreadable forms)", () => {
+    const dropIn = "[Service]\nExecStart=\nExecStart=/usr/bin/docker run --rm --privileged -v /:/host img\n";
+    const config = [
+        "#cloud-config",
+        "x-run: &run [docker, run, -d, --privileged, -v, \"/:/host\", img, tensorboard]",
+        "runcmd:",
+        "  - *run",
+        "write_files:",
+        `  - {path: /etc/a.conf, encoding: b64, content: ${Buffer.from(dropIn).toString("base64")}}`,
+        `  - {path: /etc/b.conf, encoding: GZ+B64, content: ${zlib.gzipSync(dropIn).toString("base64")}}`,
+        `  - {path: /etc/c.conf, encoding: base64, content: ${Buffer.from("plain").toString("base64")}}`,
+        "",
+    ].join("\n");
+
+    it("decodes every write_files encoding and resolves aliases exactly as cloud-init does, so each container start is scanned", () => {
+        const ci = cloudInitView(config);
+        const got = readableUserData(config);
+        assert.ok("text" in got, JSON.stringify(got));
+        for (const f of ci.files) assert.ok(got.text.includes(f), `cloud-init writes ${JSON.stringify(f)}, and the pack reads it`);
+        assert.deepEqual(ci.commands, [["docker", "run", "-d", "--privileged", "-v", "/:/host", "img", "tensorboard"]]);
+        const runs = dockerRuns(got.text).map((l) => parseDockerRun(l, false)!);
+        assert.equal(runs.filter((r) => r.options.some((o) => o.name === "--privileged")).length, 3, "the aliased runcmd item and both encoded drop-ins");
+        // Without the reader, a line scan of the raw text sees none of them.
+        assert.equal(dockerRuns(config).filter((l) => /privileged/.test(l)).length, 0);
+    });
+
+    it("refuses what it cannot read, naming it: multi-part, #include, Jinja, invalid YAML, a downloaded or unknown-encoded file", () => {
+        const cases: Array<[string, RegExp]> = [
+            ["Content-Type: multipart/mixed; boundary=x\nMIME-Version: 1.0\n", /MIME multi-part/],
+            ["#include\nhttps://example.org/more\n", /#include/],
+            ["## template: jinja\n#cloud-config\nruncmd: ['{{ v1.local_hostname }}']\n", /template/],
+            ["#cloud-config\nruncmd: [\n", /not valid cloud-config YAML/],
+            ["#cloud-config\nwrite_files:\n  - path: /x\n    source: {uri: 'https://example.org/x'}\n", /downloads at boot/],
+            ["#cloud-config\nwrite_files:\n  - path: /x\n    encoding: bz2\n    content: QlpoOTFBWSZTWQ==\n", /encoding 'bz2'/],
+            ["#cloud-config\nwrite_files:\n  - path: /x\n    encoding: gzip\n    content: not gzip\n", /does not decode/],
+        ];
+        for (const [text, why] of cases) {
+            const r = readableUserData(text);
+            assert.ok("error" in r, text);
+            assert.match(r.error, why);
+        }
+        // Shell scripts and plain cloud-config pass through as text.
+        assert.deepEqual(readableUserData("#!/bin/sh\necho hi\n"), { text: "#!/bin/sh\necho hi\n" });
+    });
+
+    it("the program's own user data reads without error, and decoding it finds exactly the container starts a line scan finds", async () => {
+        for (const stack of ["example", "uni-archaeology", "city-museum", "national-heritage"]) {
+            for (const r of (await runStack(stack)).resources.filter((x) => x.type === "aws:ec2/instance:Instance" || x.type === "aws:ec2/launchTemplate:LaunchTemplate")) {
+                const props: any = r.inputs;
+                const raw = props.userDataBase64 ? decodeBase64UserData(props.userDataBase64) : props.userData ? (r.type.endsWith("LaunchTemplate") ? decodeBase64UserData(props.userData) : { text: props.userData }) : undefined;
+                if (!raw || !("text" in raw)) continue;
+                const got = readableUserData(raw.text);
+                assert.ok("text" in got, `${stack} ${r.name}: ${JSON.stringify(got)}`);
+                const starts = (t: string) => [...new Set(dockerRuns(t).map((l) => JSON.stringify(parseDockerRun(l, false))))].sort();
+                assert.deepEqual(starts(got.text), starts(raw.text), `${stack} ${r.name}: the same container starts, decoded or not`);
+            }
+        }
+    });
+});
 
 describe("policy pack: user data as cloud-init sees it", () => {
     it("gzip and plain base64 decode to the text cloud-init runs; anything else is an error, never a pass", () => {

@@ -118,7 +118,7 @@ describe("policy pack", () => {
 
     it("retention minimums default to the stack config's lowest accepted values and can be raised", async () => {
         assert.equal(RETENTION_DEFAULTS.minBackupRetentionDays, CONFIG_KEYS.snapshotRetentionDays.min);
-        assert.equal(RETENTION_DEFAULTS.minImageRetentionDays, 1); // imageRetentionDays: 0 keeps images forever (no rule), else 1..3650
+        assert.equal(RETENTION_DEFAULTS.minImageRetentionDays, 365); // imageRetentionDays: 0 keeps images forever (no rule), else 365..3650 (infra/config/parse.ts)
         assert.equal(CONFIG_KEYS.imageRetentionDays.min, 0);
         const rs = structuredClone(compliant());
         assert.ok(!(await failing(rs)).includes("stateful-data-backed-up"));
@@ -127,7 +127,7 @@ describe("policy pack", () => {
         // Count-based retention counts snapshots, not days: 14 taken every 12 hours keep 7 days.
         const halfDaily = structuredClone(compliant());
         set("snapshots", (p) => { p.policyDetails.schedules[0].createRule.interval = 12; })(halfDaily);
-        assert.ok(!(await failing(halfDaily, { "stateful-data-backed-up": { minBackupRetentionDays: 7 } })).includes("stateful-data-backed-up"));
+        assert.ok(!(await failing(halfDaily)).includes("stateful-data-backed-up"), "7 days, the default floor");
         assert.ok((await failing(halfDaily, { "stateful-data-backed-up": { minBackupRetentionDays: 10 } })).includes("stateful-data-backed-up"), "7 days < 10");
         // AWS cron (EventBridge): minutes hours day-of-month month day-of-week year.
         assert.deepEqual(["cron(0 3 * * ? *)", "cron(0 3 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)", "cron(0 3 * 1 ? *)", "rate(1 day)"].map(dailyCron), [true, true, false, false, false, false]);

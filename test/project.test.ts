@@ -4,6 +4,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { CONFIG_KEYS, parseConfig, projectConfigBlock } from "../infra/config";
 import { allPolicies } from "../policies/rules";
+import { renderProjectYaml } from "../tools/gen-project-config";
 import { listStacks, readStack } from "../tools/stacks";
 import { run } from "./helpers/tools";
 
@@ -24,6 +25,13 @@ describe("project files", () => {
         // sdk/go/common/workspace/project.json), so it is validated by the program instead.
         assert.equal(project.config.researchers, undefined);
         for (const [k, spec] of Object.entries(CONFIG_KEYS)) if ((spec as { declared?: boolean }).declared !== false) assert.ok(k in project.config, k);
+    });
+
+    it("npm run gen:config is idempotent: Pulumi.yaml as committed is its output, and a second run writes the same bytes (the note once)", () => {
+        const text = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
+        assert.equal(renderProjectYaml(text), text);
+        assert.equal(renderProjectYaml(renderProjectYaml(text)), text);
+        assert.equal(text.split("is not declared here").length, 2);
     });
 
     it("Pulumi.yaml's declarations satisfy Pulumi's own project schema rules", () => {

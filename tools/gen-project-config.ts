@@ -4,10 +4,17 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { projectConfigBlock } from "../infra/config";
 
-const file = path.join(__dirname, "..", "Pulumi.yaml");
-const text = fs.readFileSync(file, "utf8");
-const head = text.slice(0, text.indexOf("\nconfig:") + 1);
-const note = "# `researchers` (a list of objects) is not declared here: the project config schema has no object type.\n" +
+const NOTE = "# `researchers` (a list of objects) is not declared here: the project config schema has no object type.\n" +
     "# infra/config/parse.ts validates it; stacks/Pulumi.example.yaml documents its fields.\n";
-fs.writeFileSync(file, head + note + YAML.stringify({ config: projectConfigBlock() }, { lineWidth: 0 }));
-console.log(`wrote ${path.relative(process.cwd(), file)}`);
+
+/** Pulumi.yaml with its `config:` block regenerated; the note before it written once however often it runs. */
+export function renderProjectYaml(text: string): string {
+    const head = text.slice(0, text.indexOf("\nconfig:") + 1).split(NOTE).join("");
+    return head + NOTE + YAML.stringify({ config: projectConfigBlock() }, { lineWidth: 0 });
+}
+
+if (require.main === module) {
+    const file = path.join(__dirname, "..", "Pulumi.yaml");
+    fs.writeFileSync(file, renderProjectYaml(fs.readFileSync(file, "utf8")));
+    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+}

@@ -48,7 +48,7 @@ export const CONFIG_KEYS = {
     vpcCidr: { type: "string", modes: BOTH, default: "10.42.0.0/16", description: "IPv4 CIDR of the workbench VPC: /16 to /24 (instance mode), /16 to /20 (cluster mode)." },
     rootVolumeSizeGiB: { type: "integer", modes: INSTANCE, default: 150, min: 100, max: 2000, unit: "GiB", description: "Root volume of each workstation in GiB (holds the OS and the pulled image): 100-2000." },
     workspaceSizeGiB: { type: "integer", modes: INSTANCE, default: 500, min: 50, max: 16384, unit: "GiB", description: "Default persistent /workspace volume of each researcher in GiB: 50-16384." },
-    snapshotRetentionDays: { type: "integer", modes: BOTH, default: 14, min: 1, max: 365, unit: "days", description: "Daily backups kept: EBS workspace snapshots (instance mode) or AWS Backup recovery points of the EFS homes (cluster mode): 1-365." },
+    snapshotRetentionDays: { type: "integer", modes: BOTH, default: 14, min: 7, max: 365, unit: "days", description: "Daily backups kept: EBS workspace snapshots (instance mode) or AWS Backup recovery points of the EFS homes (cluster mode): 7-365 (at least a week of restore points)." },
     backupCopyRegion: { type: "string", modes: BOTH, description: "Copy each daily backup to this second region (disaster recovery). Needs backupCopyKmsKeyArn, a key in that region." },
     backupCopyKmsKeyArn: { type: "string", modes: BOTH, description: "Customer-managed KMS key in backupCopyRegion that encrypts the copies." },
     accessMode: { type: "string", modes: BOTH, default: "ssm", description: "ssm: no inbound port at all (SSM Session Manager / kubectl port-forward). cidr: SSH (instance) or the hub over TLS (cluster) open to accessCidrs." },

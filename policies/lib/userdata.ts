@@ -5,8 +5,9 @@
  * `convert_string` -> util.decomp_gzip). Self-contained: node's zlib, nothing from infra/.
  */
 import * as zlib from "zlib";
+import * as YAML from "yaml";
 import { Deferrals } from "./unknowns";
-import { get, UNKNOWN } from "./util";
+import { asArray, get, UNKNOWN } from "./util";
 
 /** The text, the property it came from, or why it could not be read. */
 export type UserDataText =
@@ -30,6 +31,67 @@ export function decodeBase64UserData(b64: string): { text: string } | { error: s
     return { text: raw.toString("utf8") };
 }
 
+/** A cloud-config list command (`[docker, run, -v, "/:/host"]`) as one shell line: items with spaces or quotes single-quoted. */
+function shellLine(item: unknown): string {
+    if (!Array.isArray(item)) return String(item ?? "");
+    return item.map((w) => { const t = String(w); return /[\s'"\\;&|]/.test(t) ? `'${t.replace(/'/g, "'\\''")}'` : t; }).join(" ");
+}
+
+/**
+ * The content cloud-init writes for a write_files entry, decoded as cc_write_files.py
+ * canonicalize_extraction does (encoding lower-cased and stripped: gz/gzip; gz+base64, gzip+base64,
+ * gz+b64, gzip+b64; b64/base64; text/plain or none), or why it cannot be read. A YAML !!binary
+ * value arrives as bytes.
+ */
+function writeFileContent(f: any, i: number): { text: string } | { error: string } {
+    if (f?.source !== undefined) return { error: `write_files[${i}] takes its content from source ${JSON.stringify(f.source?.uri ?? f.source)}, which cloud-init downloads at boot and the pack cannot read` };
+    const enc = String(f?.encoding ?? "").toLowerCase().trim();
+    const raw: Buffer = f?.content instanceof Uint8Array ? Buffer.from(f.content) : Buffer.from(String(f?.content ?? ""), "utf8");
+    const b64 = (b: Buffer) => Buffer.from(b.toString("utf8").replace(/\s+/g, ""), "base64");
+    try {
+        if (enc === "" || enc === "text/plain") return { text: raw.toString("utf8") };
+        if (["b64", "base64"].includes(enc)) return { text: b64(raw).toString("utf8") };
+        if (["gz", "gzip"].includes(enc)) return { text: zlib.gunzipSync(raw).toString("utf8") };
+        if (["gz+base64", "gzip+base64", "gz+b64", "gzip+b64"].includes(enc)) return { text: zlib.gunzipSync(b64(raw)).toString("utf8") };
+    } catch (e) {
+        return { error: `write_files[${i}] (encoding ${enc}) does not decode (${(e as Error).message})` };
+    }
+    return { error: `write_files[${i}] has encoding '${f.encoding}', which cloud-init writes as-is but the pack does not decode` };
+}
+
+/**
+ * User data as the pack reads it: the text itself, plus what a #cloud-config document runs or writes
+ * in forms a line scan cannot see: bootcmd and runcmd items (YAML aliases and flow lists resolved,
+ * as cloud-init's yaml.safe_load resolves them: YAML 1.1) and every write_files entry's decoded
+ * content. User data the pack cannot read is an error, never a pass: MIME multi-part, #include
+ * (parts fetched from URLs at boot), Jinja templates (rendered at boot), invalid YAML, a write_files
+ * entry fetched from a URL or in an encoding cloud-init does not define. Shell scripts and boothooks
+ * are read as text.
+ */
+export function readableUserData(text: string): { text: string } | { error: string } {
+    const first = text.replace(/^\uFEFF/, "").split("\n", 1)[0].trim();
+    if (/^(content-type:\s*multipart\/|mime-version:)/i.test(first)) return { error: "is MIME multi-part user data, which the pack does not read; give one #cloud-config document" };
+    if (/^#include/i.test(first)) return { error: "is an #include list, whose parts cloud-init fetches from URLs at boot, so the pack cannot read them" };
+    if (/^##\s*template:/i.test(first)) return { error: "is a template cloud-init renders at boot (## template: jinja), so the pack cannot read what runs" };
+    if (!/^#cloud-config\b/.test(first)) return { text };
+    let doc: any;
+    try {
+        doc = YAML.parse(text, { version: "1.1", maxAliasCount: -1 });
+    } catch (e) {
+        return { error: `is not valid cloud-config YAML (${(e as Error).message.split("\n")[0]})` };
+    }
+    const extra: string[] = [];
+    for (const key of ["bootcmd", "runcmd"]) for (const item of asArray(doc?.[key])) extra.push(shellLine(item));
+    for (const [i, f] of asArray(doc?.write_files as any[]).entries()) {
+        const c = writeFileContent(f, i);
+        if ("error" in c) return c;
+        extra.push(c.text);
+    }
+    // What the text already holds verbatim is scanned there once.
+    const unseen = extra.filter((x) => x.trim() !== "" && !text.includes(x));
+    return { text: unseen.length ? `${text}\n${unseen.join("\n")}` : text };
+}
+
 /** Which user-data properties a resource type has, and whether `userData` itself is base64 there. */
 const FORMS: Readonly<Record<string, { userData: "text" | "base64"; base64Prop?: string }>> = {
     "aws:ec2/instance:Instance": { userData: "text", base64Prop: "userDataBase64" },
@@ -49,13 +111,13 @@ function readWith(type: string, props: any, read: (path: string, fn: () => unkno
     const plain = read("userData", () => props.userData);
     if (plain === UNKNOWN) unknown = true;
     else if (typeof plain === "string" && plain !== "") {
-        if (form.userData === "text") found.push({ path: "userData", text: plain });
-        else { const r = decodeBase64UserData(plain); found.push({ path: "userData", ...r }); }
+        if (form.userData === "text") found.push({ path: "userData", ...readableUserData(plain) });
+        else { const r = decodeBase64UserData(plain); found.push({ path: "userData", ...("text" in r ? readableUserData(r.text) : r) }); }
     }
     if (form.base64Prop) {
         const b64 = read(form.base64Prop, () => props[form.base64Prop!]);
         if (b64 === UNKNOWN) unknown = true;
-        else if (typeof b64 === "string" && b64 !== "") found.push({ path: form.base64Prop, ...decodeBase64UserData(b64) });
+        else if (typeof b64 === "string" && b64 !== "") { const r = decodeBase64UserData(b64); found.push({ path: form.base64Prop, ...("text" in r ? readableUserData(r.text) : r) }); }
     }
     if (unknown) return UNKNOWN;
     return found.length ? found : undefined;

@@ -15,7 +15,11 @@ import { effectiveTags } from "../lib/tags";
 import { asArray, get, globMatch, json, known, UNKNOWN } from "../lib/util";
 
 /** Defaults equal the stack config's lowest accepted values (infra/config/schema.ts snapshotRetentionDays, imageRetentionDays 1..). */
-export const RETENTION_DEFAULTS = Object.freeze({ minBackupRetentionDays: 1, minImageRetentionDays: 1 });
+/**
+ * The lowest retention the stack config accepts (infra/config: snapshotRetentionDays 7-365; imageRetentionDays
+ * 0 = forever or 365-3650), so a change that keeps less than any valid config would is refused by default.
+ */
+export const RETENTION_DEFAULTS = Object.freeze({ minBackupRetentionDays: 7, minImageRetentionDays: 365 });
 type RetentionConfig = typeof RETENTION_DEFAULTS;
 
 const DLM = "aws:dlm/lifecyclePolicy:LifecyclePolicy";

@@ -5,6 +5,7 @@
  * The pack sees `values` only: objects a chart renders from its own defaults stay invisible to it.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
@@ -66,7 +67,7 @@ export function privilegedSettings(values: any, path = "values"): string[] {
             else if (k === "runAsNonRoot" && v === false) out.push(`${here}: false`);
             else if (["hostNetwork", "hostPID", "hostIPC"].includes(k) && v === true) out.push(`${here}: true`);
             else if (k === "hostPath" && v && typeof v === "object") out.push(`${here} (mounts a host directory)`);
-            else if (k === "add" && /capabilities$/.test(p) && asArray(v as string[]).some((c) => ["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE"].includes(String(c)))) out.push(`${here}: ${asArray(v as string[]).join(", ")}`);
+            else if (k === "add" && /capabilities$/.test(p) && addedBeyondRestricted(v).length) out.push(`${here}: ${asArray(v as string[]).join(", ")}`);
             else walk(v, here);
         }
     };

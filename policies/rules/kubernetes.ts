@@ -1,5 +1,6 @@
 /** Kubernetes workloads, storage, node classes and services the stack creates directly. */
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
@@ -111,7 +112,8 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
             if (sc.privileged === true) report(`${kind} '${res}' container '${c.name}' must not be privileged.`);
             if (sc.allowPrivilegeEscalation !== false) report(`${kind} '${res}' container '${c.name}' must set securityContext.allowPrivilegeEscalation: false.`);
             const added = asArray(sc.capabilities?.add);
-            if (added.some((cap: string) => ["ALL", "SYS_ADMIN", "NET_ADMIN"].includes(cap))) report(`${kind} '${res}' container '${c.name}' must not add capabilities ${added.join(", ")}.`);
+            const beyond = addedBeyondRestricted(added);
+            if (beyond.length) report(`${kind} '${res}' container '${c.name}' must not add capabilities ${beyond.join(", ")} (the runtime reads them case-insensitively, with or without CAP_; only NET_BIND_SERVICE may be added).`);
         }
         if (spec.hostNetwork === true || spec.hostPID === true || spec.hostIPC === true) report(`${kind} '${res}' must not share the host's network, PID or IPC namespace.`);
     }),

@@ -391,6 +391,7 @@ const dangerous: Case[] = [
     },
     {
         id: "k8s-capability-lowercase", class: 2, stack: "national-heritage",
+        caughtBy: ["helm-releases-pinned-and-unprivileged"],
         title: "hub: sshd sidecar needs sys_chroot for privilege separation",
         reaches: "the sshd container of every server adds sys_admin (containerd upper-cases names): CAP_SYS_ADMIN in each researcher's pod",
         mutate: (rs) => hub(rs, (v) => { v.singleuser.extraContainers[0].securityContext.capabilities.add = ["sys_admin", "sys_chroot"]; }),
@@ -405,6 +406,7 @@ const dangerous: Case[] = [
     },
     {
         id: "cloud-config-base64-dropin", class: 2, stack: "uni-archaeology",
+        caughtBy: ["ec2-containers-unprivileged"],
         title: "workstation: ship the Jupyter drop-in base64-encoded (it has backslashes)",
         reaches: "an encoded write_files entry replaces ExecStart with a privileged container that mounts the docker socket",
         mutate: (rs) => editUserData(rs, "archaeo-ws-pi-instance", (s) => replaceOnce(s, "write_files:\n",
@@ -412,6 +414,7 @@ const dangerous: Case[] = [
     },
     {
         id: "cloud-config-gzip-dropin", class: 2, stack: "city-museum",
+        caughtBy: ["ec2-containers-unprivileged"],
         title: "workstation: compress the sshd drop-in (user data is near 16 KB)",
         reaches: "a gzip+base64 write_files entry starts sshd as root with the host network and publishes 2222 on every address",
         mutate: (rs) => editUserData(rs, "archaeo-ws-imaging-instance", (s) => replaceOnce(s, "write_files:\n",
@@ -427,6 +430,7 @@ const dangerous: Case[] = [
     },
     {
         id: "cloud-config-anchor-reuses-unit", class: 2, stack: "uni-archaeology",
+        caughtBy: ["ec2-containers-unprivileged", "ec2-containers-publish-loopback"],
         title: "workstation: a second Jupyter for TensorBoard reusing the unit through a YAML anchor",
         reaches: "an anchored runcmd list runs `docker run --privileged -v /:/host` as root on phd-tiles' host",
         mutate: (rs) => editUserData(rs, "archaeo-ws-phd-tiles-instance", (s) => replaceOnce(s, "runcmd:\n",
@@ -705,6 +709,7 @@ const dangerous: Case[] = [
     },
     {
         id: "dlm-keeps-one-snapshot", class: 4, stack: "example",
+        caughtBy: ["stateful-data-backed-up"],
         title: "cost: keep only the latest snapshot",
         reaches: "one day of history: a mistake noticed after a day is unrecoverable",
         mutate: (rs) => edit(rs, "archaeo-snapshots-daily", (p) => { p.policyDetails.schedules[0].retainRule.count = 1; }),
@@ -718,6 +723,7 @@ const dangerous: Case[] = [
     },
     {
         id: "backup-rule-retention-one-day", class: 4, stack: "national-heritage",
+        caughtBy: ["stateful-data-backed-up"],
         title: "cost: EFS backups deleted after a day",
         reaches: "homes recoverable for one day only",
         mutate: (rs) => edit(rs, "archaeo-storage-plan", (p) => { p.rules[0].lifecycle.deleteAfter = 1; }),
@@ -774,6 +780,7 @@ const dangerous: Case[] = [
     },
     {
         id: "ecr-expire-tagged-after-a-week", class: 4, stack: "city-museum",
+        caughtBy: ["stateful-data-backed-up"],
         title: "cost: expire workbench images after a week",
         reaches: "the image a training run used is gone after a week: runs cannot be reproduced",
         mutate: (rs) => editDoc(rs, "archaeo-registry-lifecycle", (d) => { d.rules[1].selection.countNumber = 7; }),
@@ -790,6 +797,7 @@ const dangerous: Case[] = [
     },
     {
         id: "dlm-retain-interval-one-day", class: 4, stack: "uni-archaeology",
+        caughtBy: ["stateful-data-backed-up"],
         title: "snapshots: retain by age (1 day) instead of by count",
         reaches: "snapshots older than a day are deleted: one day of history",
         mutate: (rs) => edit(rs, "archaeo-snapshots-daily", (p) => { p.policyDetails.schedules[0].retainRule = { interval: 1, intervalUnit: "DAYS" }; }),
@@ -937,12 +945,4 @@ export const CASES: readonly Case[] = [...dangerous, ...harmless];
  * requires this set to be exact: when a change to the pack fixes one, remove its id here.
  */
 export const OPEN: ReadonlySet<string> = new Set<string>([
-    "k8s-capability-lowercase", // hub sshd sidecar capabilities.add ["sys_admin"] (upper case is caught)
-    "cloud-config-base64-dropin", // write_files entry with encoding: b64 holding a privileged Jupyter drop-in
-    "cloud-config-gzip-dropin", // write_files entry with encoding: gz+b64 holding a root, host-network sshd drop-in
-    "cloud-config-anchor-reuses-unit", // runcmd item given through a YAML alias to a privileged docker run
-    "dlm-keeps-one-snapshot", // DLM retainRule.count 14 -> 1
-    "backup-rule-retention-one-day", // AWS Backup rule lifecycle.deleteAfter 14 -> 1
-    "ecr-expire-tagged-after-a-week", // ECR lifecycle expires tagged images after 7 days
-    "dlm-retain-interval-one-day", // DLM retainRule { interval: 1, intervalUnit: DAYS }
 ]);

@@ -42,7 +42,7 @@ describe("config: parseConfig (stack keys)", () => {
         ["workspace too small", { workspaceSizeGiB: 10 }, "workspaceSizeGiB", /must be 50-16384 GiB, got 10/],
         ["workspace not a number", { workspaceSizeGiB: "lots" }, "workspaceSizeGiB", /must be a whole number GiB, got "lots"/],
         ["root volume too small", { rootVolumeSizeGiB: 40 }, "rootVolumeSizeGiB", /must be 100-2000 GiB, got 40/],
-        ["snapshot retention zero", { snapshotRetentionDays: 0 }, "snapshotRetentionDays", /must be 1-365 days, got 0/],
+        ["snapshot retention zero", { snapshotRetentionDays: 0 }, "snapshotRetentionDays", /must be 7-365 days, got 0/],
         ["bad access mode", { accessMode: "public" }, "accessMode", /must be one of ssm \| cidr, got 'public'/],
         ["cidr mode without CIDRs", { accessMode: "cidr", accessCidrs: [] }, "accessCidrs", /is empty but accessMode is cidr/],
         ["CIDRs in ssm mode", { accessCidrs: ["203.0.113.0/24"] }, "accessCidrs", /is only used with accessMode: cidr/],

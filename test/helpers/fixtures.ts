@@ -116,7 +116,7 @@ export function compliant(): RecordedResource[] {
         } }),
         fixture("aws:ec2/instance:Instance", "ws", {
             metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 }, rootBlockDevice: { encrypted: true, kmsKeyId: KEY, tags: ROOT_TAGS },
-            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - docker run --rm --user 1000:1000 \\\n    --gpus all ${IMAGE} smoke\n`,
+            ebsBlockDevices: [{ deviceName: "/dev/sdg", encrypted: true, kmsKeyId: KEY }], userData: `#cloud-config\nruncmd:\n  - |\n    docker run --rm --user 1000:1000 \\\n    --gpus all ${IMAGE} smoke\n`,
             tags: { researcher: ALICE },
         }, { state: { arn: ALICE_INSTANCE } }),
         fixture("aws:ec2/instance:Instance", "ws-gz", {

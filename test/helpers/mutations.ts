@@ -121,9 +121,15 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("ec2-imds-hop-limit", "node class hop limit 2", set("nodeclass", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
     m("required-tags", "node class without spec.tags (Karpenter's instances untagged)", set("nodeclass", (p) => { delete p.spec.tags; })),
     m("required-tags", "node class spec.tags without data-classification", set("nodeclass", (p) => { delete p.spec.tags["data-classification"]; })),
-    m("ec2-user-data-no-secrets", "token in instance user data", set("ws", (p) => { p.userData += "JUPYTER_TOKEN=0123456789abcdef0123456789abcdef\n"; })),
+    m("ec2-user-data-no-secrets", "token in instance user data", set("ws", (p) => { p.userData += "    JUPYTER_TOKEN=0123456789abcdef0123456789abcdef\n"; })),
     m("ec2-user-data-no-secrets", "AWS key in launch template user data", set("lt", (p) => { p.userData = Buffer.from("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP").toString("base64"); })),
     m("ec2-containers-unprivileged", "container as root", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000", "--user 0:0"); })),
+    m("ec2-containers-unprivileged", "a privileged container in a base64-encoded write_files drop-in", set("ws", (p) => {
+        const dropIn = "[Service]\nExecStart=\nExecStart=/usr/bin/docker run --privileged --user 1000:1000 img\n";
+        p.userData = `${p.userData}write_files:\n  - path: /etc/systemd/system/x.service.d/o.conf\n    encoding: b64\n    content: ${Buffer.from(dropIn).toString("base64")}\n`;
+    })),
+    m("ec2-containers-unprivileged", "a privileged container through a YAML alias", set("ws", (p) => { p.userData = p.userData.replace("runcmd:\n", "x: &r [docker, run, --privileged, --user, '1000:1000', img]\nruncmd:\n  - *r\n"); })),
+    m("ec2-user-data-no-secrets", "MIME multi-part user data the pack cannot read", set("ws", (p) => { p.userData = `Content-Type: multipart/mixed; boundary="b"\nMIME-Version: 1.0\n\n--b\n${p.userData}\n--b--\n`; })),
     m("ec2-containers-unprivileged", "container without --user", set("ws", (p) => { p.userData = p.userData.replace("--user 1000:1000 ", ""); })),
     m("ec2-containers-unprivileged", "privileged container (on a continuation line)", set("ws", (p) => { p.userData = p.userData.replace("    --gpus all", "    --privileged --gpus all"); })),
     // The same classes in userDataBase64 (gzip), as infra/instance/workstation.ts renders it.
@@ -140,8 +146,8 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("workstation-image-from-stack-ecr", "plain user data: docker run names an image by tag", set("ws", (p) => { p.userData = p.userData.replace(IMAGE, `${REPO}:v1`); })),
     m("workstation-image-from-stack-ecr", "gzip user data: ${IMAGE_REF} run but never set", bobUserData((t) => t.replace(`IMAGE_REF=${IMAGE}`, "IMAGE=elsewhere"))),
     m("ec2-imds-hop-limit", "untagged instance whose gzip userDataBase64 runs containers keeps hop limit 1", set("nat", (p) => { delete p.userData; p.userDataBase64 = gzipBase64(BOB_USER_DATA); })),
-    m("workstation-image-from-stack-ecr", "workstation image by tag", set("ws", (p) => { p.userData += `IMAGE_REF=${REPO}:latest\n`; })),
-    m("workstation-image-from-stack-ecr", "workstation image from elsewhere", set("ws", (p) => { p.userData += `IMAGE_REF=docker.io/x/y@sha256:${"e".repeat(64)}\n`; })),
+    m("workstation-image-from-stack-ecr", "workstation image by tag", set("ws", (p) => { p.userData += `    IMAGE_REF=${REPO}:latest\n`; })),
+    m("workstation-image-from-stack-ecr", "workstation image from elsewhere", set("ws", (p) => { p.userData += `    IMAGE_REF=docker.io/x/y@sha256:${"e".repeat(64)}\n`; })),
     // Network breadth, judged by coverage.
     m("security-groups-no-public-ingress", "inline ingress from 0.0.0.0/0", set("sg", (p) => { p.ingress[0].cidrBlocks = ["0.0.0.0/0"]; })),
     m("security-groups-no-public-ingress", "inline ingress from 0.0.0.0/1 + 128.0.0.0/1", set("sg", (p) => { p.ingress[0].cidrBlocks = ["0.0.0.0/1", "128.0.0.0/1"]; })),
@@ -203,6 +209,8 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("k8s-no-privileged", "privileged container", set("jupyter", (p) => { pod(p).containers[0].securityContext.privileged = true; })),
     m("k8s-no-privileged", "privilege escalation allowed", set("jupyter", (p) => { delete pod(p).containers[0].securityContext.allowPrivilegeEscalation; })),
     m("k8s-no-privileged", "host network", set("ddp", (p) => { pod(p).hostNetwork = true; })),
+    m("k8s-no-privileged", "a capability in lower case (the runtime upper-cases it)", set("jupyter", (p) => { pod(p).containers[0].securityContext.capabilities = { add: ["sys_admin"] }; })),
+    m("k8s-no-privileged", "a capability spelled with CAP_", set("jupyter", (p) => { pod(p).containers[0].securityContext.capabilities = { add: ["CAP_SYS_PTRACE"] }; })),
     m("k8s-images-pinned-by-digest", "image by tag", set("jupyter", (p) => { pod(p).containers[0].image = `${REPO}:v1`; })),
     m("k8s-images-from-stack-ecr", "image from Docker Hub", set("ddp", (p) => { pod(p).containers[0].image = `docker.io/jupyter/base@sha256:${"d".repeat(64)}`; })),
     m("k8s-gpu-limits", "GPU requested without a limit", set("jupyter", (p) => { delete pod(p).containers[0].resources.limits; })),
@@ -331,7 +339,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'alice-hub-role' rules", set("alice-hub-role", (p) => { p.rules = UNKNOWN; })),
     u("k8s-port-forward-own-server", "port-forward guard spec unknown", "ValidatingAdmissionPolicy 'pf-policy' spec", set("pf-policy", (p) => { p.spec = UNKNOWN; })),
     u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
-    u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `IMAGE_REF=${IMAGE}\n`; })(rs); }),
+    u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `    IMAGE_REF=${IMAGE}\n`; })(rs); }),
     u("security-groups-no-public-ingress", "ingress CIDR unknown", "cidrIpv4", set("in", (p) => { p.cidrIpv4 = UNKNOWN; })),
     u("eks-endpoint-not-public", "API CIDRs unknown", "vpcConfig.publicAccessCidrs", set("eks", (p) => { p.vpcConfig.publicAccessCidrs = UNKNOWN; })),
     u("iam-policies-scoped", "role policy unknown", "policy", set("pol", (p) => { p.policy = UNKNOWN; })),
