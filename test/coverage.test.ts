@@ -95,4 +95,18 @@ describe("default-deny: the pack judges every resource type and input of the sta
         assert.match(w[0].message, /postrender/);
         assert.doesNotMatch(w[0].message, /valueYamlFiles/, "an empty list of value files sets nothing");
     });
+
+    it("workload pod specs are found wherever a pod template sits, in any kind: an Argo Rollout, a Kubeflow PyTorchJob's replicas, a CronJob of another API version", async () => {
+        const privileged = { containers: [{ name: "c", image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/r@sha256:${"a".repeat(64)}`, securityContext: { privileged: true, allowPrivilegeEscalation: false, runAsNonRoot: true } }] };
+        const rs: RecordedResource[] = structuredClone(compliant());
+        rs.push(fixture("kubernetes:argoproj.io/v1alpha1:Rollout", "rollout", { spec: { template: { spec: privileged } } }));
+        rs.push(fixture("kubernetes:kubeflow.org/v1:PyTorchJob", "ddp-job", { spec: { pytorchReplicaSpecs: { Master: { template: { spec: privileged } }, Worker: { replicas: 2, template: { spec: privileged } } } } }));
+        rs.push(fixture("kubernetes:batch/v1beta1:CronJob", "nightly", { spec: { jobTemplate: { spec: { template: { spec: privileged } } } } }));
+        const v = (await check(rs)).violations.filter((x) => x.policyName === "k8s-no-privileged");
+        assert.deepEqual(v.map((x) => x.resourceName).sort(), ["ddp-job", "ddp-job", "nightly", "rollout"]);
+        assert.match(v.find((x) => x.resourceName === "ddp-job")!.message, /must not be privileged/);
+        // The kinds themselves are still refused until a rule is written for what their controllers do.
+        const types = (await check(rs)).violations.filter((x) => x.policyName === "pack-judges-every-type").map((x) => x.resourceName).sort();
+        assert.deepEqual(types, ["ddp-job", "nightly", "rollout"]);
+    });
 });

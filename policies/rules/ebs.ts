@@ -2,7 +2,7 @@
 import * as aws from "@pulumi/aws";
 import { ReportViolation, ResourceValidationPolicy } from "@pulumi/policy";
 import { keyReferenceProblem } from "../lib/keys";
-import { onResource } from "../lib/rule";
+import { anyOf, onResource } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, UNKNOWN } from "../lib/util";
 
@@ -22,7 +22,7 @@ export const ebsPolicies: ResourceValidationPolicy[] = [
         name: "ebs-volumes-encrypted-cmk",
         description: "Checks whether EBS volumes and snapshot copies are encrypted with a customer-managed KMS key.",
         enforcementLevel: "mandatory",
-        validateResource: [
+        validateResource: anyOf(
             onResource(aws.ebs.Volume, "EBS volume", (v, args, report, d) => {
                 if (v.encrypted !== true) report(`EBS volume '${args.name}' must set encrypted: true.`);
                 checkKey(d, report, "kmsKeyId", () => v.kmsKeyId, `EBS volume '${args.name}'`);
@@ -33,7 +33,7 @@ export const ebsPolicies: ResourceValidationPolicy[] = [
                 if (c.encrypted !== true) report(`EBS snapshot copy '${args.name}' must set encrypted: true.`);
                 checkKey(d, report, "kmsKeyId", () => c.kmsKeyId, `EBS snapshot copy '${args.name}'`);
             }),
-        ],
+        ),
     },
     {
         name: "ec2-instance-volumes-encrypted-cmk",

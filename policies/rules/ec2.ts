@@ -3,7 +3,7 @@ import * as path from "path";
 import * as aws from "@pulumi/aws";
 import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { secretLikeMatches } from "../lib/secret-scan";
-import { onResource, onType, onTypes } from "../lib/rule";
+import { anyOf, onResource, onType, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { DockerRun, dockerRuns, parseDockerRun, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
@@ -153,14 +153,14 @@ export const ec2Policies: ResourceValidationPolicy[] = [
         name: "ec2-imdsv2-required",
         description: "Checks whether EC2 instances and launch templates require IMDSv2 session tokens.",
         enforcementLevel: "mandatory",
-        validateResource: [
+        validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report) => {
                 if (i.metadataOptions?.httpTokens !== "required") report(`EC2 instance '${args.name}' must set metadataOptions.httpTokens: "required" (IMDSv2).`);
             }),
             onResource(aws.ec2.LaunchTemplate, "Launch template", (lt, args, report) => {
                 if (lt.metadataOptions?.httpTokens !== "required") report(`Launch template '${args.name}' must set metadataOptions.httpTokens: "required" (IMDSv2).`);
             }),
-        ],
+        ),
     },
     {
         name: "ec2-imds-hop-limit",
@@ -175,7 +175,7 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 containerHostTags: { type: "array", items: { type: "string" }, default: HOP_DEFAULTS.containerHostTags, description: "Tag keys that mark an instance as a container host (a researcher's workstation)." },
             },
         },
-        validateResource: [
+        validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
                 const c = { ...HOP_DEFAULTS, ...args.getConfig<Partial<HopConfig>>() };
                 const hop = i.metadataOptions?.httpPutResponseHopLimit;
@@ -204,13 +204,13 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 const hop = nc.spec?.metadataOptions?.httpPutResponseHopLimit;
                 if (hop !== c.nodeClassHopLimit) report(`EC2NodeClass '${args.name}' must set spec.metadataOptions.httpPutResponseHopLimit: ${c.nodeClassHopLimit} (found ${hop ?? "unset"}): pods must not reach the node role through IMDS.`);
             }),
-        ],
+        ),
     },
     {
         name: "ec2-user-data-no-secrets",
         description: "Checks whether EC2 user data (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
         enforcementLevel: "mandatory",
-        validateResource: [
+        validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
                 const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
                 if (texts === UNKNOWN) return;
@@ -221,7 +221,7 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 if (texts === UNKNOWN) return;
                 for (const m of texts.flatMap(secretLikeMatches)) report(`Launch template '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
-        ],
+        ),
     },
     {
         name: "ec2-containers-publish-loopback",

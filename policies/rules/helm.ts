@@ -7,7 +7,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
-import { label, onStack, onType } from "../lib/rule";
+import { anyOf, label, onStack, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, at, get, once, snapshot, UNKNOWN } from "../lib/util";
 import { DIGEST, stackRepositories } from "./kubernetes";
@@ -358,7 +358,7 @@ export const helmPolicies: ResourceValidationPolicy[] = [
         name: "cognito-user-pools-mfa",
         description: "Checks whether Cognito user pools require TOTP MFA of every user (mfaConfiguration ON; OPTIONAL lets a researcher skip it) and allow no self sign-up, and app clients with a secret keep it a secret output.",
         enforcementLevel: "mandatory",
-        validateResource: [
+        validateResource: anyOf(
             onType("aws:cognito/userPool:UserPool", "Cognito user pool", (p, args, report) => {
                 const problems: string[] = [];
                 // Cognito UserPool MfaConfiguration: OFF | ON | OPTIONAL; OPTIONAL leaves MFA to each user, who may never set it up.
@@ -373,7 +373,7 @@ export const helmPolicies: ResourceValidationPolicy[] = [
                 }
                 if (asArray(c.allowedOauthFlows).includes("implicit")) report(`Cognito app client '${args.name}' allows the implicit OAuth flow (tokens in the URL); use the authorization code flow.`);
             }),
-        ],
+        ),
     },
 ];
 

@@ -8,7 +8,7 @@ import { asArray, get, kindOf, known, once, snapshot, UNKNOWN } from "../lib/uti
 import { checkKey } from "./ebs";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
-/** Where the pod spec sits in each workload kind. */
+/** Where the pod spec sits in each built-in workload kind. */
 const POD_SPEC_PATHS: Record<string, string[]> = {
     "kubernetes:core/v1:Pod": ["spec"],
     "kubernetes:apps/v1:Deployment": ["spec", "template", "spec"],
@@ -19,17 +19,48 @@ const POD_SPEC_PATHS: Record<string, string[]> = {
     "kubernetes:batch/v1:CronJob": ["spec", "jobTemplate", "spec", "template", "spec"],
 };
 
-/** The pod spec of a workload as a plain object; UNKNOWN when any part of it is unknown (preview). */
+/** Kubernetes objects whose pod specs the workload rules look for: every kind but Helm releases (judged by their values). */
+const isKubernetesObject = (type: string) => type.startsWith("kubernetes:") && !type.startsWith("kubernetes:helm.sh/");
+
+/** Built-in kinds the stack creates that hold no pod template (their API schemas have none): not searched. */
+const NO_POD_TEMPLATE = new Set([
+    "core/v1:Namespace", "core/v1:ConfigMap", "core/v1:Secret", "core/v1:Service", "core/v1:ServiceAccount", "core/v1:PersistentVolume",
+    "core/v1:PersistentVolumeClaim", "core/v1:ResourceQuota", "core/v1:LimitRange", "storage.k8s.io/v1:StorageClass", "networking.k8s.io/v1:NetworkPolicy",
+    "rbac.authorization.k8s.io/v1:Role", "rbac.authorization.k8s.io/v1:RoleBinding", "rbac.authorization.k8s.io/v1:ClusterRole", "rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    "karpenter.sh/v1:NodePool", "karpenter.k8s.aws/v1:EC2NodeClass",
+].map((t) => `kubernetes:${t}`));
+
+/**
+ * Every place a pod spec sits in a Kubernetes object, wherever a pod template can sit, not by a list of
+ * kinds: the known path of a built-in workload kind, and in any other kind (a v1beta1 or v2 workload, a
+ * custom resource such as an Argo Rollout or a Kubeflow PyTorchJob's replica templates) every object
+ * under `spec` that holds a `containers` list. A part of `spec` unknown at preview is returned as a
+ * path too (a template may sit there), so the rule defers it. Paths are key lists from the props' root.
+ */
+export function podSpecPaths(type: string, props: any): string[][] {
+    const fixed = POD_SPEC_PATHS[type];
+    if (fixed) return [fixed];
+    if (!isKubernetesObject(type) || NO_POD_TEMPLATE.has(type)) return [];
+    const out: string[][] = [];
+    const walk = (node: any, path: string[]) => {
+        if (node === UNKNOWN) { out.push(path); return; }
+        if (!node || typeof node !== "object" || path.length > 10) return;
+        if (Array.isArray(node)) { node.forEach((x, i) => walk(x, [...path, String(i)])); return; }
+        if (Array.isArray(node.containers) || node.containers === UNKNOWN) { out.push(path); return; }
+        for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
+    };
+    walk(snapshot(() => props.spec), ["spec"]);
+    return out;
+}
+
+const at_ = (props: any, path: readonly string[]) => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props);
+
+/** The pod spec at `path` as a plain object; UNKNOWN when any part of it is unknown (preview). */
 export function podSpecOf(type: string, props: any): any | undefined | typeof UNKNOWN {
     const path = POD_SPEC_PATHS[type];
     if (!path) return undefined;
-    return known(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
-}
-
-/** The pod spec as a snapshot: known parts as values, unknown parts as UNKNOWN. */
-function podSnapshotOf(type: string, props: any): any {
-    const path = POD_SPEC_PATHS[type];
-    return snapshot(() => path.reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
+    return known(() => at_(props, path));
 }
 
 export function containersOf(spec: any): any[] {
@@ -46,8 +77,8 @@ const EBS_CSI = ["ebs.csi.aws.com", "kubernetes.io/aws-ebs"];
  * container, each a snapshot (unknown parts as UNKNOWN). Nothing else is touched, so a rule about
  * security contexts never reads an image digest that is unknown until the image is pushed.
  */
-function podPartsOf(type: string, props: any, deps: { pod: string[]; container: string[] }): any {
-    const spec = get(() => POD_SPEC_PATHS[type].reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), props));
+function podPartsOf(path: readonly string[], props: any, deps: { pod: string[]; container: string[] }): any {
+    const spec = get(() => at_(props, path));
     if (spec === UNKNOWN || spec === undefined || spec === null) return spec;
     const pick = (node: any, keys: string[]) => Object.fromEntries(keys.map((k) => [k, snapshot(() => node[k])]));
     const out: Record<string, unknown> = pick(spec, deps.pod);
@@ -74,22 +105,24 @@ function workload(name: string, description: string, deps: { pod: string[]; cont
         description,
         enforcementLevel: "mandatory",
         validateResource: (args: ResourceValidationArgs, report) => {
-            if (!POD_SPEC_PATHS[args.type]) return;
+            if (!isKubernetesObject(args.type)) return;
             return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
-                const base = POD_SPEC_PATHS[args.type].join(".");
-                const spec = podPartsOf(args.type, args.props, deps);
-                if (spec === UNKNOWN) { d.defer(base); return; }
-                if (spec === undefined || spec === null) return;
-                const missing: string[] = deps.pod.filter((k) => hasUnknown(spec[k])).map((k) => `${base}.${k}`);
-                for (const list of ["initContainers", "containers"]) {
-                    if (spec[list] === UNKNOWN) { missing.push(`${base}.${list}`); continue; }
-                    asArray(spec[list]).forEach((c: any, i: number) => {
-                        if (c === UNKNOWN) missing.push(`${base}.${list}[${i}]`);
-                        else for (const k of deps.container) if (hasUnknown(c[k])) missing.push(`${base}.${list}[${i}].${k}`);
-                    });
+                for (const path of podSpecPaths(args.type, args.props)) {
+                    const base = path.join(".");
+                    const spec = podPartsOf(path, args.props, deps);
+                    if (spec === UNKNOWN) { d.defer(base); continue; }
+                    if (spec === undefined || spec === null) continue;
+                    const missing: string[] = deps.pod.filter((k) => hasUnknown(spec[k])).map((k) => `${base}.${k}`);
+                    for (const list of ["initContainers", "containers"]) {
+                        if (spec[list] === UNKNOWN) { missing.push(`${base}.${list}`); continue; }
+                        asArray(spec[list]).forEach((c: any, i: number) => {
+                            if (c === UNKNOWN) missing.push(`${base}.${list}[${i}]`);
+                            else for (const k of deps.container) if (hasUnknown(c[k])) missing.push(`${base}.${list}[${i}].${k}`);
+                        });
+                    }
+                    if (missing.length) { missing.forEach((p) => d.defer(p)); continue; }
+                    check(spec, kindOf(args.type), args.name, report);
                 }
-                if (missing.length) { missing.forEach((p) => d.defer(p)); return; }
-                check(spec, kindOf(args.type), args.name, report);
             });
         },
     };
@@ -200,17 +233,18 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             const repos = once(() => stackRepositories(args.resources));
             for (const r of args.resources) {
-                if (!POD_SPEC_PATHS[r.type]) continue;
-                const spec = podSnapshotOf(r.type, r.props);
-                if (spec === UNKNOWN) { d.defer(`${label(r)} pod spec`); continue; }
-                for (const list of ["initContainers", "containers"]) {
-                    if (spec?.[list] === UNKNOWN) { d.defer(`${label(r)} ${list}`); continue; }
-                    for (const c of asArray(spec?.[list])) {
-                        if (c === UNKNOWN || c.image === UNKNOWN) { d.defer(`${label(r)} container '${c?.name ?? "?"}' image`); continue; }
-                        const rs = repos();
-                        if (rs === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
-                        if (!rs.some((u) => String(c.image).startsWith(`${u}@`))) {
-                            report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${rs.join(", ") || "none"}).`, r.urn);
+                for (const path of podSpecPaths(r.type, r.props)) {
+                    const spec = snapshot(() => at_(r.props, path));
+                    if (spec === UNKNOWN) { d.defer(`${label(r)} pod spec`); continue; }
+                    for (const list of ["initContainers", "containers"]) {
+                        if (spec?.[list] === UNKNOWN) { d.defer(`${label(r)} ${list}`); continue; }
+                        for (const c of asArray(spec?.[list])) {
+                            if (c === UNKNOWN || c.image === UNKNOWN) { d.defer(`${label(r)} container '${c?.name ?? "?"}' image`); continue; }
+                            const rs = repos();
+                            if (rs === UNKNOWN) { d.defer(`${label(r)} container '${c.name}' (this stack's ECR URL is known once the repository exists)`); continue; }
+                            if (!rs.some((u) => String(c.image).startsWith(`${u}@`))) {
+                                report(`${label(r)} container '${c.name}' image '${c.image}' is not from this stack's ECR (${rs.join(", ") || "none"}).`, r.urn);
+                            }
                         }
                     }
                 }

@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { cidrBreadthProblems, CidrLimits, DEFAULT_CIDR_LIMITS, publicAddressCoverage } from "../lib/cidr";
 import { PUBLIC_PORTS } from "../lib/ports";
-import { label, onResource, onStack } from "../lib/rule";
+import { anyOf, label, onResource, onStack } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
 import { asArray, get, UNKNOWN } from "../lib/util";
 
@@ -117,7 +117,7 @@ export const networkPolicies: ResourceValidationPolicy[] = [
         description: "Checks whether each security-group ingress rule's sources cover at most the configured public address space (IPv4 and IPv6, counted by coverage, not spelling).",
         enforcementLevel: "mandatory",
         configSchema: { properties: SCHEMA },
-        validateResource: [
+        validateResource: anyOf(
             onResource(aws.ec2.SecurityGroup, "Security group", (sg, args, report, d) =>
                 inlineIngressProblems(sg, args, report, d, "Security group", "List the institution's CIDRs or use SSM access.")),
             // The VPC's default security group takes ingress rules too (and every instance launched without a group gets it).
@@ -140,7 +140,7 @@ export const networkPolicies: ResourceValidationPolicy[] = [
                 const problems = cidrBreadthProblems(cidrs ?? [], limitsOf(c));
                 if (problems.length) report(`Security group rule '${args.name}' (ports ${r.fromPort}-${r.toPort}): ${problems.join("; ")}. List the institution's CIDRs or use SSM access.`);
             }),
-        ],
+        ),
     },
 ];
 
