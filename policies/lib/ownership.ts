@@ -50,6 +50,8 @@ export interface Asset {
     /** For S3 prefixes: the bucket and the key prefix. */
     readonly bucket?: string;
     readonly prefix?: string;
+    /** The stack resource it is, where it is one. */
+    readonly resource?: PolicyResource;
 }
 
 export type PrincipalKind = "iam-role" | "iam-user" | "iam-group" | "outside" | "service" | "host" | "pods" | "k8s-user" | "k8s-group" | "server";
@@ -271,7 +273,7 @@ function assetsOf(ix: Index, researchers: ReadonlySet<string>): Asset[] {
             const owner = ownerByTag(ix, r);
             if (owner === UNKNOWN || owner === undefined) continue;
             const arn = prop(ix, r, "arn");
-            out.push({ kind, owner, label: `${owner}'s ${what} ${label(r)}`, arns: arn ? [arn] : [], service });
+            out.push({ kind, owner, label: `${owner}'s ${what} ${label(r)}`, arns: arn ? [arn] : [], service, resource: r });
         }
     };
     tagged("aws:ebs/volume:Volume", "ebs-volume", "ec2", "volume");
@@ -296,7 +298,7 @@ function assetsOf(ix: Index, researchers: ReadonlySet<string>): Asset[] {
         if (owner === UNKNOWN || owner === undefined) continue;
         const arn = prop(ix, ap, "arn");
         const fs = fsArns.get(String(get(() => ap.props.fileSystemId)));
-        out.push({ kind: "efs-home", owner, label: `${owner}'s EFS home ${label(ap)}`, arns: [...(arn ? [arn] : []), ...(fs ? [fs] : [])], service: "elasticfilesystem" });
+        out.push({ kind: "efs-home", owner, label: `${owner}'s EFS home ${label(ap)}`, arns: [...(arn ? [arn] : []), ...(fs ? [fs] : [])], service: "elasticfilesystem", resource: ap });
     }
     for (const id of researchers) {
         out.push({ kind: "namespace", owner: id, label: `${id}'s namespace ${c.researcherNamespacePrefix}${id}`, arns: [] });
@@ -433,6 +435,11 @@ const isRead = (a: ActionInfo) => /^(Read|List)$/.test(a.accessLevel);
 /** Does one resource pattern of a statement reach the asset? */
 function patternReaches(pattern: string, asset: Asset): boolean {
     if (pattern === "*") return true;
+    // Cheap refusal first: the pattern's text before its first wildcard must agree with the ARN (either
+    // one a prefix of the other, case-insensitively) for any string it matches to reach the asset.
+    const lit = pattern.replace(/[*?].*$/s, "").toLowerCase();
+    const agrees = (arn: string) => { const a = arn.toLowerCase(); return a.startsWith(lit) || lit.startsWith(a); };
+    if (!asset.arns.some(agrees) && !(asset.kind === "s3-prefix" && agrees(`arn:aws:s3:::${asset.bucket}`))) return false;
     if (asset.kind === "s3-prefix") {
         // Objects under the prefix, or the bucket itself (listing; judged with s3:prefix below).
         return asset.arns.some((a) => globReachesPrefix(pattern, a)) || globMatch(pattern, `arn:aws:s3:::${asset.bucket}`);
@@ -464,12 +471,80 @@ function conditionExcludes(s: Statement, asset: Asset, c: OwnershipConfig, bucke
 }
 
 /** What an Allow statement reaches of the assets: read or write, per asset. */
-export async function statementReaches(s: Statement, assets: readonly Asset[], c: OwnershipConfig): Promise<Array<{ asset: Asset; access: "read" | "write" }>> {
+/**
+ * Assets by the ARNs a pattern is compared with (each ARN, and an S3 prefix's bucket ARN), sorted, so
+ * a pattern's candidates are found from the text before its first wildcard (ARNs that start with it,
+ * and ARNs it starts with) instead of by comparing it with every asset: the model stays linear in the
+ * number of researchers.
+ */
+export class AssetIndex {
+    /** Every ARN an asset is named by, sorted (lower case), for patterns with a wildcard. */
+    private readonly keys: Array<[string, Asset]> = [];
+    private readonly exact = new Map<string, Asset[]>();
+    /** Bucket ARN -> its prefixes by prefix (lower case), for patterns that name the bucket itself (listing). */
+    private readonly buckets = new Map<string, Map<string, Asset>>();
+    constructor(readonly assets: readonly Asset[]) {
+        for (const a of assets) {
+            if (!a.service || a.arns.length === 0) continue;
+            for (const k of new Set(a.arns.map((x) => x.toLowerCase()))) { this.keys.push([k, a]); this.exact.set(k, [...(this.exact.get(k) ?? []), a]); }
+            if (a.kind === "s3-prefix") {
+                const b = `arn:aws:s3:::${a.bucket}`.toLowerCase();
+                if (!this.buckets.has(b)) this.buckets.set(b, new Map());
+                this.buckets.get(b)!.set(a.prefix!.toLowerCase(), a);
+            }
+        }
+        this.keys.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    }
+
+    /**
+     * The assets a set of resource patterns may reach (a superset: each is then judged by patternReaches).
+     * `prefixPins`: the statement's s3:prefix values, which narrow what listing a bucket reaches.
+     */
+    candidates(patterns: readonly string[], prefixPins?: readonly string[]): Asset[] {
+        const out = new Set<Asset>();
+        for (const p of patterns) {
+            const wild = /[*?]/.test(p);
+            const lit = p.replace(/[*?].*$/s, "").toLowerCase();
+            if (lit === "") return this.assets.filter((a) => a.service && a.arns.length > 0);
+            if (wild) {
+                // ARNs starting with the literal text: a contiguous run of the sorted keys.
+                let lo = 0, hi = this.keys.length;
+                while (lo < hi) { const mid = (lo + hi) >> 1; if (this.keys[mid][0] < lit) lo = mid + 1; else hi = mid; }
+                for (let i = lo; i < this.keys.length && this.keys[i][0].startsWith(lit); i++) out.add(this.keys[i][1]);
+            }
+            // ARNs the literal text starts with (or equals): a prefix under which the pattern names objects.
+            for (let n = 1; n <= lit.length; n++) for (const a of this.exact.get(lit.slice(0, n)) ?? []) out.add(a);
+            // A bucket the pattern may name itself (to list it).
+            for (const [b, prefixes] of this.buckets) if (lit === b || (wild && b.startsWith(lit))) for (const a of listed(prefixes, prefixPins)) out.add(a);
+        }
+        return [...out];
+    }
+}
+
+/** The prefixes a listing reaches under s3:prefix pins: the prefix a pin spells out, else every prefix the pin's literal text may lead to. */
+function listed(prefixes: Map<string, Asset>, pins?: readonly string[]): Iterable<Asset> {
+    if (!pins) return prefixes.values();
+    const out = new Set<Asset>();
+    for (const pin of pins) {
+        const lit = pin.replace(/[*?].*$/s, "").toLowerCase();
+        let found = false;
+        for (let n = lit.indexOf("/"); n >= 0; n = lit.indexOf("/", n + 1)) { const a = prefixes.get(lit.slice(0, n + 1)); if (a) { out.add(a); found = true; } }
+        if (!found) for (const [p, a] of prefixes) if (p.startsWith(lit)) out.add(a);
+    }
+    return out;
+}
+
+export async function statementReaches(s: Statement, assets: readonly Asset[] | AssetIndex, c: OwnershipConfig): Promise<Array<{ asset: Asset; access: "read" | "write" }>> {
     if (s.effect !== "Allow") return [];
     const out: Array<{ asset: Asset; access: "read" | "write" }> = [];
     const byService = new Map<string, ActionInfo[]>();
-    for (const asset of assets) {
+    const index = assets instanceof AssetIndex ? assets : new AssetIndex(assets);
+    // A statement pinned to researchers by tag (literal values) reaches only their tagged assets (and S3, which has no tags here).
+    const tagPin = pinnedValues(s, `*:ResourceTag/${c.researcherTag}`);
+    const tagExcludes = (a: Asset) => !!tagPin && a.kind !== "s3-prefix" && a.owner !== SHARED && !tagPin.some((v) => globMatch(v, a.owner));
+    for (const asset of index.candidates(s.notResources ? ["*"] : s.resources, pinnedValues(s, "s3:prefix"))) {
         if (!asset.service || asset.arns.length === 0) continue;
+        if (tagExcludes(asset)) continue;
         if (!byService.has(asset.service)) byService.set(asset.service, (await grantedActions(s, asset.service)).filter((a) => !a.wildcardOnly));
         const actions = byService.get(asset.service)!;
         if (actions.length === 0) continue;
@@ -530,6 +605,9 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
     const reaches: Reach[] = [];
     const holds: Holds[] = [];
 
+    const index = new AssetIndex(assets);
+    const s3Index = new AssetIndex(assets.filter((a) => a.kind === "s3-prefix"));
+
     // 1. Identity policies of roles, users and groups.
     const roleByArn = new Map<string, Principal>();
     const roleByName = new Map<string, Principal>();
@@ -544,7 +622,7 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
         const trust = entry.principal.kind === "iam-role" ? statementsOf(known(() => entry.resource.props.assumeRolePolicy)) : [];
         for (const doc of entry.docs) for (const raw of doc.statements) {
             const s = anyVariable(resolvePrincipalTags(raw, tags === UNKNOWN ? {} : tags, trust));
-            for (const r of await statementReaches(s, assets, c)) reaches.push({ principal: entry.principal, asset: r.asset, access: r.access, via: `${doc.where} statement '${s.sid}'`, urn: doc.urn });
+            for (const r of await statementReaches(s, index, c)) reaches.push({ principal: entry.principal, asset: r.asset, access: r.access, via: `${doc.where} statement '${s.sid}'`, urn: doc.urn });
         }
     }
 
@@ -556,7 +634,7 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
             if (doc === UNKNOWN) { d.defer(`${label(p)}.policy`); continue; }
             for (const s of statementsOf(doc) ?? []) {
                 if (s.effect !== "Allow") continue;
-                const reached = await statementReaches(s, assets.filter((a) => a.kind === "s3-prefix"), c);
+                const reached = await statementReaches(s, s3Index, c);
                 if (reached.length === 0) continue;
                 const ps = principalsOf(s.principal);
                 // A pin on aws:PrincipalArn to literal ARNs narrows "*" or an account to those principals.
@@ -618,10 +696,11 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
         const role = roleName ? roleByName.get(roleName) : undefined;
         if (role) holds.push({ holder: host, held: role, via: `${label(i)}.iamInstanceProfile ${profile}`, urn: i.urn });
     }
+    const volumeAssets = new Map(assets.filter((x) => x.kind === "ebs-volume" && x.resource).map((x) => [x.resource!, x]));
     const volumes = new Map<string, Asset>();
     for (const v of ofType(ix, "aws:ebs/volume:Volume")) {
         const id = get(() => v.props.id);
-        const a = assets.find((x) => x.kind === "ebs-volume" && x.label.endsWith(label(v)));
+        const a = volumeAssets.get(v);
         if (typeof id === "string" && a) volumes.set(id, a);
     }
     for (const att of ofType(ix, "aws:ec2/volumeAttachment:VolumeAttachment")) {
@@ -687,6 +766,11 @@ function kubernetesVolumes(ix: Index, researchers: ReadonlySet<string>, assets: 
         const vol = get(() => pvc.props.spec?.volumeName); const ns = get(() => pvc.props.metadata?.namespace) ?? "default"; const name = get(() => pvc.props.metadata?.name);
         if (typeof vol === "string" && typeof ns === "string" && typeof name === "string") claimsByVolume.set(vol, [...(claimsByVolume.get(vol) ?? []), { ns, name, r: pvc }]);
     }
+    const homes = assets.filter((a) => a.kind === "efs-home");
+    const homeByAccessPoint = new Map<string, Asset>();
+    for (const a of homes) for (const arn of a.arns) { const m = /access-point\/(fsap-[^/]+)$/.exec(arn); if (m) homeByAccessPoint.set(m[1], a); }
+    const prefixesByBucket = new Map<string, Asset[]>();
+    for (const a of assets) if (a.kind === "s3-prefix") prefixesByBucket.set(a.bucket!, [...(prefixesByBucket.get(a.bucket!) ?? []), a]);
     for (const pv of ofType(ix, "kubernetes:core/v1:PersistentVolume")) {
         const spec = known(() => pv.props.spec) as any;
         if (spec === UNKNOWN) { ix.d.defer(`${label(pv)}.spec`); continue; }
@@ -695,14 +779,14 @@ function kubernetesVolumes(ix: Index, researchers: ReadonlySet<string>, assets: 
         const readOnly = asArray(spec.mountOptions).some((o: string) => o === "read-only" || o === "ro") || csi.readOnly === true || (asArray(spec.accessModes).length > 0 && asArray(spec.accessModes).every((m: string) => m === "ReadOnlyMany"));
         let reached: Asset[] = [];
         if (csi.driver === "efs.csi.aws.com" && typeof csi.volumeHandle === "string") {
-            const [fsId, apId] = csi.volumeHandle.split("::");
-            reached = assets.filter((a) => a.kind === "efs-home" && (apId ? a.arns.some((x) => x.endsWith(`/${apId}`)) : a.arns.some((x) => x.endsWith(`/${fsId}`))));
-            if (!apId) reached = assets.filter((a) => a.kind === "efs-home"); // the whole file system: every home
+            const apId = csi.volumeHandle.split("::")[1];
+            const home = apId ? homeByAccessPoint.get(apId) : undefined;
+            reached = apId ? (home ? [home] : []) : homes; // without an access point, the whole file system: every home
         } else if (csi.driver === "s3.csi.aws.com") {
             const bucket = csi.volumeAttributes?.bucketName;
             const prefixOpt = asArray(spec.mountOptions).map(String).find((o) => /^prefix[ =]/.test(o));
             const prefix = prefixOpt ? prefixOpt.replace(/^prefix[ =]/, "").trim() : "";
-            reached = assets.filter((a) => a.kind === "s3-prefix" && a.bucket === bucket && (a.prefix!.startsWith(prefix) || prefix.startsWith(a.prefix!)));
+            reached = (prefixesByBucket.get(bucket) ?? []).filter((a) => a.prefix!.startsWith(prefix) || prefix.startsWith(a.prefix!));
         }
         if (reached.length === 0) continue;
         const ref = spec.claimRef;

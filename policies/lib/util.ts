@@ -37,9 +37,16 @@ export function kindOf(type: string): string {
     return type.split(":").pop() ?? type;
 }
 
-/** Case-insensitive IAM-style glob (`*` any run, `?` one character). */
+const globs = new Map<string, RegExp>();
+
+/** Case-insensitive IAM-style glob (`*` any run, `?` one character). Compiled once per pattern. */
 export function globMatch(pattern: string, value: string): boolean {
-    const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+    let re = globs.get(pattern);
+    if (!re) {
+        if (globs.size > 50_000) globs.clear();
+        re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+        globs.set(pattern, re);
+    }
     return re.test(value);
 }
 
