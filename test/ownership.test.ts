@@ -39,7 +39,7 @@ const find = (rs: RecordedResource[], type: string, name: RegExp) => {
 };
 /** Applies an edit to a resource's inputs and state alike, in both the plain and the wire (raw) forms: the engine hands stack policies the raw state. */
 const edit = (r: RecordedResource, fn: (p: any) => void) => { for (const o of new Set([r.inputs, r.state, r.rawInputs, r.rawState])) fn(o); };
-const docEdit = (r: RecordedResource, fn: (d: any) => void) => edit(r, (p) => { const d = JSON.parse(p.policy); fn(d); p.policy = JSON.stringify(d); });
+const docEdit = (r: RecordedResource, fn: (d: any) => void, prop = "policy") => edit(r, (p) => { const d = JSON.parse(p[prop]); fn(d); p[prop] = JSON.stringify(d); });
 
 const crossReach = (m: OwnershipModel, pred: (r: Reach) => boolean) => m.reaches.filter((r) => pred(r) && reachProblem(r, SERVICE_PURPOSES) !== undefined);
 const crossHold = (m: OwnershipModel, pred: (h: Holds) => boolean) => m.holds.filter((h) => pred(h) && holdsProblem(h) !== undefined);
@@ -142,9 +142,14 @@ describe("the ownership model", function () {
 
         it("RBAC: a ServiceAccount of another namespace bound to exec in a researcher's namespace; a read-only cluster-wide binding reaches nothing", async () => {
             const rs = await clone("national-heritage");
-            rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "viewer", { metadata: { name: "monitoring-read" }, rules: [{ apiGroups: [""], resources: ["pods", "nodes", "services", "endpoints", "events"], verbs: ["get", "list", "watch"] }] }),
+            rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "viewer", { metadata: { name: "monitoring-read" }, rules: [{ apiGroups: [""], resources: ["nodes", "namespaces", "services", "endpoints", "events"], verbs: ["get", "list", "watch"] }] }),
                 fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "viewer-binding", { metadata: { name: "monitoring-read" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "monitoring-read" }, subjects: [{ kind: "ServiceAccount", name: "prometheus", namespace: "monitoring" }] }));
-            assert.deepEqual(problems(await modelOf(rs)), [], "read-only monitoring reaches no data");
+            assert.deepEqual(problems(await modelOf(rs)), [], "read-only monitoring of nodes and services reaches no data");
+            // Listing pods is not harmless in the hub's namespace: a server pod's spec carries its JUPYTERHUB_API_TOKEN.
+            const withPods = structuredClone(rs);
+            edit(withPods.find((r) => r.name === "viewer")!, (p) => { p.rules[0].resources.push("pods"); });
+            const servers = crossReach(await modelOf(withPods), (r) => r.asset.kind === "server" && r.principal.name === "monitoring/prometheus");
+            assert.deepEqual(servers.map((r) => r.asset.owner).sort(), ["archivist", "imaging-lead", "ml-engineer"]);
             rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "debug", { metadata: { name: "debug", namespace: "researcher-archivist" }, rules: [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }] }),
                 fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "debug-binding", { metadata: { name: "debug", namespace: "researcher-archivist" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "debug" }, subjects: [{ kind: "ServiceAccount", name: "researcher", namespace: "researcher-ml-engineer" }] }));
             const m = await modelOf(rs);
@@ -164,6 +169,67 @@ describe("the ownership model", function () {
             const m = await modelOf(rs);
             assert.ok(crossHold(m, (h) => h.holder.kind === "server" && h.holder.actsFor === "imaging-lead" && h.held.actsFor === "archivist").length === 1);
             assert.ok(crossReach(m, (r) => r.principal.kind === "server" && r.principal.actsFor === "ml-engineer" && r.asset.owner === "archivist").length > 0);
+        });
+    });
+
+    describe("what a cold review found it missed (each fails on the model before the fix)", () => {
+        it("hosts through Systems Manager and EC2 Instance Connect, snapshots through the EBS direct APIs", async () => {
+            const rs = await clone("uni-archaeology");
+            const hosts = rs.filter((r) => r.type === "aws:ec2/instance:Instance").map((r) => r.state.arn);
+            rs.push(fixture("aws:iam/user:User", "ops", { name: "ops" }), fixture("aws:iam/userPolicy:UserPolicy", "ops-run", { user: "ops", policy: JSON.stringify({ Version: "2012-10-17", Statement: [
+                { Sid: "Run", Effect: "Allow", Action: ["ssm:SendCommand", "ec2-instance-connect:SendSSHPublicKey"], Resource: hosts },
+                { Sid: "Blocks", Effect: "Allow", Action: ["ebs:GetSnapshotBlock", "ebs:ListSnapshotBlocks"], Resource: "arn:aws:ec2:*::snapshot/*" },
+            ] }) }));
+            const m = await modelOf(rs);
+            const kinds = (k: string) => crossReach(m, (r) => r.principal.kind === "iam-user" && r.asset.kind === k).map((r) => r.asset.owner).sort();
+            assert.deepEqual(kinds("host"), ["phd-sherds", "phd-tiles", "pi"]);
+            assert.deepEqual(kinds("snapshot"), ["phd-sherds", "phd-tiles", "pi"]);
+        });
+
+        it("the hub's values in every shape the chart takes: hub.config.KubeSpawner, volumes as a dict, static storage, another's SSH keys", async () => {
+            const variants: Array<[string, (v: any) => void]> = [
+                ["hub.config.KubeSpawner.service_account", (v) => { v.hub.config.KubeSpawner = { service_account: "researcher-archivist" }; }],
+                ["hub.config.KubeSpawner.volumes", (v) => { v.hub.config.KubeSpawner = { volumes: [{ name: "home", persistentVolumeClaim: { claimName: "home-archivist" } }] }; }],
+                ["extraVolumes as a dict", (v) => { v.singleuser.storage.extraVolumes = { home: { persistentVolumeClaim: { claimName: "home-archivist" } } }; }],
+                ["static storage", (v) => { v.singleuser.storage = { ...v.singleuser.storage, type: "static", static: { pvcName: "home-archivist", subPath: "" } }; }],
+                ["another's SSH keys", (v) => { for (const x of v.singleuser.storage.extraVolumes) if (x.configMap) x.configMap.name = "ssh-keys-archivist"; }],
+            ];
+            for (const [what, change] of variants) {
+                const rs = await clone("national-heritage");
+                const hub = rs.find((x) => x.type === "kubernetes:helm.sh/v3:Release" && /jupyterhub$/.test(String(x.inputs.chart)))!;
+                edit(hub, (p) => change(p.values.value ?? p.values));
+                const m = await modelOf(rs);
+                const hits = [...crossReach(m, (r) => r.asset.owner === "archivist" || r.principal.actsFor === "archivist"), ...crossHold(m, (h) => h.held.actsFor === "archivist")];
+                assert.ok(hits.length > 0, what);
+            }
+        });
+
+        it("Pod Identity through an EKS add-on, a spot request's instance profile, RBAC in the hub's namespace, a role the stack does not define", async () => {
+            const rs = await clone("national-heritage");
+            const addon = rs.find((r) => r.type === "aws:eks/addon:Addon" && Array.isArray(r.inputs.podIdentityAssociations))!;
+            const pods = rs.find((r) => r.type === "aws:iam/role:Role" && /imaging-lead-pods-role$/.test(r.name))!;
+            edit(addon, (p) => { p.podIdentityAssociations[0].roleArn = pods.state.arn; });
+            rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "hub-debug", { metadata: { name: "debug", namespace: "jupyterhub" }, rules: [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }] }),
+                fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "hub-debug-binding", { metadata: { name: "debug", namespace: "jupyterhub" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "debug" }, subjects: [{ kind: "User", name: "archaeo:ml-engineer" }] }),
+                fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "aggregate", { metadata: { name: "aggregate", namespace: "researcher-archivist" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:aggregate-to-edit" }, subjects: [{ kind: "User", name: "archaeo:imaging-lead" }] }));
+            const m = await modelOf(rs);
+            assert.equal(crossHold(m, (h) => h.held.actsFor === "imaging-lead" && h.holder.kind === "pods" && h.holder.name.startsWith("kube-system/")).length, 1, "add-on association");
+            assert.deepEqual(crossReach(m, (r) => r.principal.actsFor === "ml-engineer" && r.asset.kind === "server").map((r) => r.asset.owner).sort(), ["archivist", "imaging-lead"], "exec in the hub's namespace");
+            assert.match(reachProblem(crossReach(m, (r) => r.asset.kind === "namespace" && r.asset.owner === "archivist")[0], SERVICE_PURPOSES)!, /system:aggregate-to-edit is not defined by the stack/);
+            const inst = await clone("uni-archaeology");
+            const profile = inst.find((r) => r.type === "aws:ec2/instance:Instance" && /-pi-instance$/.test(r.name))!.inputs.iamInstanceProfile;
+            inst.push(fixture("aws:ec2/spotInstanceRequest:SpotInstanceRequest", "tiles-spot", { iamInstanceProfile: profile, tags: { researcher: "phd-tiles" } }));
+            assert.equal(crossHold(await modelOf(inst), (h) => h.holder.actsFor === "phd-tiles" && h.held.actsFor === "pi").length, 1, "spot request");
+        });
+
+        it("${aws:PrincipalTag/researcher} in a condition is the role's own tag when no session tag can override it, and anyone's when one can", async () => {
+            const rs = await clone("uni-archaeology");
+            const pol = find(rs, "aws:iam/rolePolicy:RolePolicy", /^archaeo-researcher-pi-policy$/);
+            docEdit(pol, (d) => d.Statement.push({ Sid: "Abac", Effect: "Allow", Action: "ec2:StopInstances", Resource: "arn:aws:ec2:*:*:instance/*", Condition: { StringEquals: { "ec2:ResourceTag/researcher": "${aws:PrincipalTag/researcher}" } } }));
+            assert.deepEqual(problems(await modelOf(rs)), []);
+            const role = find(rs, "aws:iam/role:Role", /^archaeo-researcher-pi-role$/);
+            docEdit(role, (d) => { d.Statement[0].Action = [].concat(d.Statement[0].Action).concat(["sts:TagSession"] as never[]); }, "assumeRolePolicy");
+            assert.deepEqual(crossReach(await modelOf(rs), (r) => r.principal.actsFor === "pi" && r.asset.kind === "host").map((r) => r.asset.owner).sort(), ["phd-sherds", "phd-tiles"]);
         });
     });
 

@@ -203,7 +203,6 @@ const UNJUDGED_AT_PREVIEW: Record<string, string> = {
     "aws:dlm/lifecyclePolicy:LifecyclePolicy executionRoleArn": "the DLM role is judged as a role",
     "aws:eks/cluster:Cluster certificateAuthority": "computed", "aws:eks/cluster:Cluster endpoint": "computed",
     "aws:eks/cluster:Cluster vpcConfig": "its subnets and computed security group; the endpoint flags and CIDRs are known and judged",
-    "aws:eks/addon:Addon podIdentityAssociations": "CSI driver roles (not judged)",
     "aws:eks/nodeGroup:NodeGroup launchTemplate": "the launch template is judged itself", "aws:eks/nodeGroup:NodeGroup nodeRoleArn": "the node role is judged as a role", "aws:eks/nodeGroup:NodeGroup subnetIds": "wiring",
     "aws:cloudwatch/eventRule:EventRule name": "computed name", "aws:cloudwatch/eventTarget:EventTarget rule": "wiring",
     "aws:sqs/queue:Queue url": "computed", "aws:sqs/queuePolicy:QueuePolicy queueUrl": "wiring (its policy is judged)",

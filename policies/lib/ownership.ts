@@ -23,15 +23,16 @@
  * account and ForAllValues (true when the key is absent) do not scope.
  */
 import type { PolicyResource } from "@pulumi/policy";
+import { podSpecPaths } from "../rules/kubernetes";
 import { RESOURCE_POLICY_DOCUMENTS } from "../rules/resource-policies";
 import { parseArn, principalsOf } from "./arn";
 import { ActionInfo, expandAction, serviceActions } from "./iam";
 import { conditionEntries, resolvePrincipalTags, Statement, statementsOf } from "./policy-document";
-import { coversVerb, ruleGrants } from "./rbac";
+import { coversVerb, crossResearcherGrants, ruleGrants } from "./rbac";
 import { label } from "./rule";
 import { effectiveTags } from "./tags";
 import { Deferrals } from "./unknowns";
-import { asArray, get, globMatch, known, UNKNOWN } from "./util";
+import { asArray, get, globMatch, known, snapshot, UNKNOWN } from "./util";
 
 export type AssetKind = "s3-prefix" | "ebs-volume" | "snapshot" | "efs-home" | "ssm-parameter" | "host" | "namespace" | "server" | "shared-resource";
 export const SHARED = "(shared datasets)";
@@ -45,8 +46,8 @@ export interface Asset {
     readonly label: string;
     /** ARNs (or samples of ARNs, for snapshots) an IAM statement reaches it by. */
     readonly arns: readonly string[];
-    /** The AWS service whose actions reach it. */
-    readonly service?: string;
+    /** The AWS services whose actions reach it (a host: EC2, Systems Manager and EC2 Instance Connect; a snapshot: EC2 and the EBS direct APIs). */
+    readonly services?: readonly string[];
     /** For S3 prefixes: the bucket and the key prefix. */
     readonly bucket?: string;
     readonly prefix?: string;
@@ -106,6 +107,8 @@ export interface OwnershipConfig {
     researcherUserPrefix: string;
     serverPodPrefix: string;
     hubClaimPrefixes: string[];
+    /** The ConfigMap holding a researcher's authorized_keys is <prefix><id> (infra/cluster/manifests.ts). */
+    sshKeysPrefix: string;
     /** Hosts (globs) of identity providers outside the stack the hub may send researchers to. */
     trustedIdentityProviders: string[];
 }
@@ -123,6 +126,7 @@ export const OWNERSHIP_DEFAULTS: OwnershipConfig = {
     researcherUserPrefix: "archaeo:",
     serverPodPrefix: "jupyter-",
     hubClaimPrefixes: ["home-", "mydata-", "datasets-"],
+    sshKeysPrefix: "ssh-keys-",
     trustedIdentityProviders: [],
 };
 
@@ -233,6 +237,11 @@ function ownerByTag(ix: Index, r: PolicyResource, keys: readonly string[] = [ix.
     return keys.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
 }
 
+/** Does a snapshot hold an unknown part anywhere? */
+function hasUnknownPart(v: unknown): boolean {
+    return v === UNKNOWN || (!!v && typeof v === "object" && Object.values(v).some(hasUnknownPart));
+}
+
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /** Reads a string property; defers and returns undefined when unknown. */
@@ -265,27 +274,40 @@ function assetsOf(ix: Index, researchers: ReadonlySet<string>): Asset[] {
         if (t[c.purposeTag] !== c.datasetsPurpose) continue;
         const bucket = prop(ix, b, "bucket");
         if (!bucket) continue;
-        out.push({ kind: "s3-prefix", owner: SHARED, label: `s3://${bucket}/datasets/`, arns: [s3Prefix(bucket, "datasets/")], service: "s3", bucket, prefix: "datasets/" });
-        for (const id of researchers) out.push({ kind: "s3-prefix", owner: id, label: `s3://${bucket}/researchers/${id}/`, arns: [s3Prefix(bucket, `researchers/${id}/`)], service: "s3", bucket, prefix: `researchers/${id}/` });
+        out.push({ kind: "s3-prefix", owner: SHARED, label: `s3://${bucket}/datasets/`, arns: [s3Prefix(bucket, "datasets/")], services: ["s3"], bucket, prefix: "datasets/" });
+        for (const id of researchers) out.push({ kind: "s3-prefix", owner: id, label: `s3://${bucket}/researchers/${id}/`, arns: [s3Prefix(bucket, `researchers/${id}/`)], services: ["s3"], bucket, prefix: `researchers/${id}/` });
     }
-    const tagged = (type: string, kind: AssetKind, service: string, what: string) => {
+    const tagged = (type: string, kind: AssetKind, services: string[], what: string) => {
         for (const r of ofType(ix, type)) {
             const owner = ownerByTag(ix, r);
             if (owner === UNKNOWN || owner === undefined) continue;
             const arn = prop(ix, r, "arn");
-            out.push({ kind, owner, label: `${owner}'s ${what} ${label(r)}`, arns: arn ? [arn] : [], service, resource: r });
+            out.push({ kind, owner, label: `${owner}'s ${what} ${label(r)}`, arns: arn ? [arn] : [], services, resource: r });
         }
     };
-    tagged("aws:ebs/volume:Volume", "ebs-volume", "ec2", "volume");
-    tagged("aws:ssm/parameter:Parameter", "ssm-parameter", "ssm", "parameter");
-    tagged("aws:ec2/instance:Instance", "host", "ec2", "workstation");
-    // Snapshots of a researcher's volumes carry their tags (DLM copyTags): a sample ARN per region stands for them.
+    tagged("aws:ebs/volume:Volume", "ebs-volume", ["ec2"], "volume");
+    tagged("aws:ssm/parameter:Parameter", "ssm-parameter", ["ssm"], "parameter");
+    // A host is reached by EC2 (start, stop, attributes), Systems Manager (sessions, commands on the instance)
+    // and EC2 Instance Connect (a key pushed for its OS user): Service Authorization Reference, resource type instance.
+    tagged("aws:ec2/instance:Instance", "host", ["ec2", "ssm", "ec2-instance-connect"], "workstation");
+    tagged("aws:ec2/spotInstanceRequest:SpotInstanceRequest", "host", ["ec2", "ssm", "ec2-instance-connect"], "workstation (spot request)");
+    // Snapshots of a researcher's volumes carry their tags (DLM copyTags): a sample ARN per region stands for them,
+    // in the volume's region and every region a snapshot policy copies them to (crossRegionCopyRules target/targetRegion).
+    const copyRegions: string[] = [];
+    for (const p of ofType(ix, "aws:dlm/lifecyclePolicy:LifecyclePolicy")) {
+        const schedules = known(() => p.props.policyDetails?.schedules);
+        if (schedules === UNKNOWN) { ix.d.defer(`${label(p)}.policyDetails.schedules`); continue; }
+        for (const sch of asArray(schedules as any[])) for (const rule of asArray(sch?.crossRegionCopyRules)) {
+            const rg = (rule as any)?.target ?? (rule as any)?.targetRegion;
+            if (typeof rg === "string" && /^[a-z]{2}(-[a-z]+)+-\d$/.test(rg)) copyRegions.push(rg);
+        }
+    }
     for (const v of ofType(ix, "aws:ebs/volume:Volume")) {
         const owner = ownerByTag(ix, v);
         if (owner === UNKNOWN || owner === undefined) continue;
         const arn = parseArn(get(() => v.props.arn));
-        const region = arn?.region ?? "*";
-        out.push({ kind: "snapshot", owner, label: `${owner}'s snapshots of ${label(v)}`, arns: [`arn:aws:ec2:${region}::snapshot/snap-0${owner.length}`], service: "ec2" });
+        const snapshotRegions = [...new Set([arn?.region ?? "*", ...copyRegions])];
+        out.push({ kind: "snapshot", owner, label: `${owner}'s snapshots of ${label(v)}`, arns: snapshotRegions.map((rg) => `arn:aws:ec2:${rg}::snapshot/snap-of-${owner}`), services: ["ec2", "ebs"] });
     }
     // EFS: a home is its access point and, under it, the file system (a mount without the access point reaches every home).
     const fsArns = new Map<string, string>();
@@ -298,7 +320,7 @@ function assetsOf(ix: Index, researchers: ReadonlySet<string>): Asset[] {
         if (owner === UNKNOWN || owner === undefined) continue;
         const arn = prop(ix, ap, "arn");
         const fs = fsArns.get(String(get(() => ap.props.fileSystemId)));
-        out.push({ kind: "efs-home", owner, label: `${owner}'s EFS home ${label(ap)}`, arns: [...(arn ? [arn] : []), ...(fs ? [fs] : [])], service: "elasticfilesystem", resource: ap });
+        out.push({ kind: "efs-home", owner, label: `${owner}'s EFS home ${label(ap)}`, arns: [...(arn ? [arn] : []), ...(fs ? [fs] : [])], services: ["elasticfilesystem"], resource: ap });
     }
     for (const id of researchers) {
         out.push({ kind: "namespace", owner: id, label: `${id}'s namespace ${c.researcherNamespacePrefix}${id}`, arns: [] });
@@ -485,7 +507,7 @@ export class AssetIndex {
     private readonly buckets = new Map<string, Map<string, Asset>>();
     constructor(readonly assets: readonly Asset[]) {
         for (const a of assets) {
-            if (!a.service || a.arns.length === 0) continue;
+            if (!a.services || a.arns.length === 0) continue;
             for (const k of new Set(a.arns.map((x) => x.toLowerCase()))) { this.keys.push([k, a]); this.exact.set(k, [...(this.exact.get(k) ?? []), a]); }
             if (a.kind === "s3-prefix") {
                 const b = `arn:aws:s3:::${a.bucket}`.toLowerCase();
@@ -505,7 +527,7 @@ export class AssetIndex {
         for (const p of patterns) {
             const wild = /[*?]/.test(p);
             const lit = p.replace(/[*?].*$/s, "").toLowerCase();
-            if (lit === "") return this.assets.filter((a) => a.service && a.arns.length > 0);
+            if (lit === "") return this.assets.filter((a) => a.services && a.arns.length > 0);
             if (wild) {
                 // ARNs starting with the literal text: a contiguous run of the sorted keys.
                 let lo = 0, hi = this.keys.length;
@@ -543,10 +565,13 @@ export async function statementReaches(s: Statement, assets: readonly Asset[] | 
     const tagPin = pinnedValues(s, `*:ResourceTag/${c.researcherTag}`);
     const tagExcludes = (a: Asset) => !!tagPin && a.kind !== "s3-prefix" && a.owner !== SHARED && !tagPin.some((v) => globMatch(v, a.owner));
     for (const asset of index.candidates(s.notResources ? ["*"] : s.resources, pinnedValues(s, "s3:prefix"))) {
-        if (!asset.service || asset.arns.length === 0) continue;
+        if (!asset.services || asset.arns.length === 0) continue;
         if (tagExcludes(asset)) continue;
-        if (!byService.has(asset.service)) byService.set(asset.service, (await grantedActions(s, asset.service)).filter((a) => !a.wildcardOnly));
-        const actions = byService.get(asset.service)!;
+        const actions: ActionInfo[] = [];
+        for (const svc of asset.services) {
+            if (!byService.has(svc)) byService.set(svc, (await grantedActions(s, svc)).filter((a) => !a.wildcardOnly));
+            actions.push(...byService.get(svc)!);
+        }
         if (actions.length === 0) continue;
         const patterns = s.notResources ? ["*"] : s.resources;
         const hit = patterns.filter((p) => patternReaches(p, asset));
@@ -683,7 +708,7 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
         for (const n of [...namesOf(p), str(get(() => p.props.arn))].filter((x): x is string => !!x)) if (role) profiles.set(n, role);
     }
     const hosts = new Map<string, Principal>();
-    for (const i of ofType(ix, "aws:ec2/instance:Instance")) {
+    for (const i of [...ofType(ix, "aws:ec2/instance:Instance"), ...ofType(ix, "aws:ec2/spotInstanceRequest:SpotInstanceRequest")]) {
         const owner = ownerByTag(ix, i);
         if (owner === UNKNOWN) continue;
         const host: Principal = { kind: "host", name: i.name, ...(owner ? { actsFor: owner } : {}), label: `${owner ? `${owner}'s workstation ` : ""}${label(i)}`, urn: i.urn };
@@ -711,14 +736,22 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
     }
 
     // 4. Kubernetes: Pod Identity, access entries, volumes and claims, RBAC, the hub's values.
-    for (const a of ofType(ix, "aws:eks/podIdentityAssociation:PodIdentityAssociation")) {
-        const ns = prop(ix, a, "namespace"); const sa = prop(ix, a, "serviceAccount"); const roleArn = prop(ix, a, "roleArn");
+    // Pod Identity: associations, and those an EKS add-on makes for its own service account in kube-system
+    // (aws.eks.Addon podIdentityAssociations: roleArn, serviceAccount; EKS user guide, "add-ons with Pod Identity").
+    const associations: Array<{ ns?: string; sa?: string; roleArn?: string; a: PolicyResource; via: string }> = ofType(ix, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        .map((a) => ({ ns: prop(ix, a, "namespace"), sa: prop(ix, a, "serviceAccount"), roleArn: prop(ix, a, "roleArn"), a, via: label(a) }));
+    for (const addon of ofType(ix, "aws:eks/addon:Addon")) {
+        const list = known(() => addon.props.podIdentityAssociations);
+        if (list === UNKNOWN) { d.defer(`${label(addon)}.podIdentityAssociations`); continue; }
+        asArray(list as any[]).forEach((x: any, i: number) => associations.push({ ns: "kube-system", sa: str(x?.serviceAccount), roleArn: str(x?.roleArn), a: addon, via: `${label(addon)}.podIdentityAssociations[${i}]` }));
+    }
+    for (const { ns, sa, roleArn, a, via } of associations) {
         if (!ns || !sa || !roleArn) continue;
         const role = roleByArn.get(roleArn);
         if (!role) continue;
         // A role Pod Identity hands to a controller's service account serves that controller: its purpose is the account.
         if (role.purpose?.split(", ").includes("pods.eks.amazonaws.com") && !role.actsFor) (role as { purpose?: string }).purpose = `${role.purpose}, ${ns}/${sa}`;
-        holds.push({ holder: podsPrincipal(c, researchers, ns, sa, ""), held: role, via: label(a), urn: a.urn });
+        holds.push({ holder: podsPrincipal(c, researchers, ns, sa, ""), held: role, via, urn: a.urn });
     }
     for (const e of ofType(ix, "aws:eks/accessEntry:AccessEntry")) {
         const arn = prop(ix, e, "principalArn"); const user = prop(ix, e, "userName");
@@ -729,6 +762,8 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
         holds.push({ holder: role ?? { kind: "outside", name: arn, label: arn }, held: k8sUser, via: label(e), urn: e.urn });
     }
     kubernetesVolumes(ix, researchers, assets, reaches);
+    kubernetesNetwork(ix, researchers, assets, reaches);
+    kubernetesWorkloads(ix, researchers, assets, reaches, holds);
     kubernetesRbac(ix, researchers, assets, reaches);
     hubValues(ix, researchers, assets, reaches, holds, roleByArn);
 
@@ -802,6 +837,85 @@ function kubernetesVolumes(ix: Index, researchers: ReadonlySet<string>, assets: 
     }
 }
 
+/**
+ * NetworkPolicies in a researcher's namespace: policies are additive (Kubernetes "Network Policies": the
+ * allowed connections are the union of every policy that selects a pod), so a policy admitting traffic
+ * from another namespace or address opens the namespace's pods to it, and one letting them reach NFS
+ * (TCP 2049) anywhere lets them mount the EFS file system without its access points, every home on it.
+ */
+function kubernetesNetwork(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[]): void {
+    const { c } = ix;
+    const homes = assets.filter((a) => a.kind === "efs-home");
+    for (const np of ofType(ix, "kubernetes:networking.k8s.io/v1:NetworkPolicy")) {
+        const ns = get(() => np.props.metadata?.namespace);
+        if (typeof ns !== "string" || !ns.startsWith(c.researcherNamespacePrefix)) continue;
+        const id = ns.slice(c.researcherNamespacePrefix.length);
+        if (!researchers.has(id)) continue;
+        const spec = known(() => np.props.spec) as any;
+        if (spec === UNKNOWN) { ix.d.defer(`${label(np)}.spec`); continue; }
+        const namespaceAsset = assets.find((a) => a.kind === "namespace" && a.owner === id)!;
+        const peerLabel = (peer: any): string | undefined => {
+            if (peer?.ipBlock) return `addresses ${peer.ipBlock.cidr}`;
+            if (peer?.namespaceSelector) {
+                const labels = peer.namespaceSelector.matchLabels ?? {};
+                const exprs = asArray(peer.namespaceSelector.matchExpressions);
+                const name = labels["kubernetes.io/metadata.name"];
+                if (Object.keys(labels).length === 1 && exprs.length === 0 && name === ns) return undefined;
+                return name && Object.keys(labels).length === 1 && exprs.length === 0 ? `pods of namespace ${name}` : "pods of other namespaces";
+            }
+            return undefined; // a podSelector alone: pods of this namespace
+        };
+        asArray(spec?.ingress).forEach((rule: any, i: number) => {
+            const from = asArray(rule?.from);
+            const peers = from.length === 0 ? ["any source"] : from.map(peerLabel).filter((x): x is string => !!x);
+            for (const peer of new Set(peers)) {
+                reaches.push({ principal: { kind: "outside", name: peer, label: peer }, asset: namespaceAsset, access: "read", via: `${label(np)} ingress[${i}] (network policies add up: this admits ${peer} to ${ns})`, urn: np.urn });
+            }
+        });
+        const pods: Principal = { kind: "pods", name: `${ns}/*`, actsFor: id, label: `pods of ${id}'s namespace ${ns}` };
+        asArray(spec?.egress).forEach((rule: any, i: number) => {
+            const ports = asArray(rule?.ports);
+            const nfs = ports.length === 0 || ports.some((p: any) => p?.port === 2049 || p?.port === "2049" || (typeof p?.endPort === "number" && typeof p?.port === "number" && p.port <= 2049 && p.endPort >= 2049));
+            if (!nfs) return;
+            const to = asArray(rule?.to);
+            const beyond = to.length === 0 || to.some((peer: any) => peer?.ipBlock || (peer?.namespaceSelector && peerLabel(peer) === "pods of other namespaces"));
+            if (!beyond) return;
+            for (const home of homes) reaches.push({ principal: pods, asset: home, access: "write", via: `${label(np)} egress[${i}] (NFS, TCP 2049, beyond the cluster: the EFS file system mounted without its access points)`, urn: np.urn });
+        });
+    }
+}
+
+/**
+ * The stack's own workloads (wherever a pod template sits, rules/kubernetes.ts podSpecPaths): the service
+ * account their pods run as, and the claims they mount, belong to the namespace's researcher (nobody's in
+ * the hub's namespace, where only KubeSpawner starts researchers' servers).
+ */
+function kubernetesWorkloads(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[], holds: Holds[]): void {
+    const { c } = ix;
+    for (const r of ix.all) {
+        const paths = podSpecPaths(r.type, r.props);
+        if (paths.length === 0) continue;
+        const ns = get(() => r.props.metadata?.namespace) ?? "default";
+        if (ns === UNKNOWN) { ix.d.defer(`${label(r)}.metadata.namespace`); continue; }
+        const owner = String(ns).startsWith(c.researcherNamespacePrefix) && researchers.has(String(ns).slice(c.researcherNamespacePrefix.length)) ? String(ns).slice(c.researcherNamespacePrefix.length) : undefined;
+        const pods: Principal = { kind: "pods", name: `${ns}/${r.name}`, ...(owner ? { actsFor: owner } : {}), label: `the pods of ${label(r)} in ${ns}` };
+        for (const path of paths) {
+            const spec = known(() => path.reduce((o: any, k) => (o === undefined || o === null ? undefined : o[k]), r.props)) as any;
+            if (spec === UNKNOWN) { ix.d.defer(`${label(r)}.${path.join(".")}`); continue; }
+            if (!spec) continue;
+            const sa = typeof spec.serviceAccountName === "string" ? spec.serviceAccountName : typeof spec.serviceAccount === "string" ? spec.serviceAccount : "default";
+            holds.push({ holder: pods, held: podsPrincipal(c, researchers, String(ns), sa, ""), via: `${label(r)}.${path.join(".")}.serviceAccountName "${sa}"`, urn: r.urn });
+            for (const v of asArray(spec.volumes)) {
+                const claim = (v as any)?.persistentVolumeClaim?.claimName;
+                if (typeof claim !== "string") continue;
+                const of = claimOwner(c, researchers, String(ns), claim);
+                if (!of || of === owner) continue;
+                for (const a of assets.filter((x) => x.owner === of && (x.kind === "efs-home" || x.kind === "s3-prefix"))) reaches.push({ principal: pods, asset: a, access: (v as any).persistentVolumeClaim.readOnly ? "read" : "write", via: `${label(r)} volume claim "${claim}"`, urn: r.urn });
+            }
+        }
+    }
+}
+
 const RBAC = "kubernetes:rbac.authorization.k8s.io/v1";
 
 /** What RBAC gives each subject in each researcher's namespace (and on servers in the hub's). */
@@ -819,15 +933,26 @@ function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: rea
         const binding = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects })) as any;
         if (binding === UNKNOWN) { ix.d.defer(`${label(b)}`); continue; }
         const ref = binding.roleRef ?? {};
-        const rules = ref.kind === "ClusterRole" ? rolesByKey.get(`ClusterRole||${ref.name}`) ?? BUILT_IN_RULES[ref.name] : rolesByKey.get(`Role|${binding.ns}|${ref.name}`);
-        if (rules === undefined) continue; // a role the stack does not define: judged by the cluster-access rules
+        const defined = ref.kind === "ClusterRole" ? rolesByKey.get(`ClusterRole||${ref.name}`) ?? BUILT_IN_RULES[ref.name] : rolesByKey.get(`Role|${binding.ns}|${ref.name}`);
+        // A role neither the stack nor Kubernetes' user-facing set defines (system:aggregate-to-edit, a chart's role):
+        // its rules cannot be read here, so it counts as reaching everything it is bound over.
+        const rules = defined ?? [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }];
+        const unread = defined === undefined ? `, ${ref.kind ?? "role"} ${ref.name} is not defined by the stack, so its rules cannot be read` : "";
         const dataGrants = namespaceDataGrants(rules);
-        if (dataGrants.length === 0) continue;
+        const inHub = kind === "ClusterRoleBinding" || binding.ns === c.hubNamespace;
         const namespaces = kind === "ClusterRoleBinding" ? [...researchers] : [String(binding.ns ?? "")].filter((ns) => ns.startsWith(c.researcherNamespacePrefix)).map((ns) => ns.slice(c.researcherNamespacePrefix.length)).filter((id) => researchers.has(id));
         for (const s of asArray(binding.subjects as any[])) {
             const subject = subjectPrincipal(c, researchers, s, binding.ns);
-            for (const id of namespaces) {
-                reaches.push({ principal: subject, asset: namespaceAsset(id), access: dataGrants.some((g) => g.write) ? "write" : "read", via: `${label(b)} (${dataGrants.map((g) => g.what).join(", ")})`, urn: b.urn });
+            if (dataGrants.length) for (const id of namespaces) {
+                reaches.push({ principal: subject, asset: namespaceAsset(id), access: dataGrants.some((g) => g.write) ? "write" : "read", via: `${label(b)} (${dataGrants.map((g) => g.what).join(", ")}${unread})`, urn: b.urn });
+            }
+            // The hub's namespace holds every server: what the rules let the subject do to a server that is not
+            // its own (lib/rbac.ts crossResearcherGrants: reads of pods and secrets, exec, proxy, workloads, tokens).
+            if (!inHub) continue;
+            const cross = crossResearcherGrants(rules, [{ kind: String(s?.kind ?? ""), name: String(s?.name ?? "") }], { researcherUserPrefix: c.researcherUserPrefix, serverPodPrefix: c.serverPodPrefix });
+            if (cross.length === 0) continue;
+            for (const server of assets.filter((a) => a.kind === "server" && a.owner !== subject.actsFor)) {
+                reaches.push({ principal: subject, asset: server, access: "write", via: `${label(b)} in ${c.hubNamespace} (${cross.join(", ")}${unread})`, urn: b.urn });
             }
         }
     }
@@ -838,6 +963,8 @@ const BUILT_IN_RULES: Record<string, unknown> = {
     "cluster-admin": [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }],
     admin: [{ apiGroups: [""], resources: ["pods", "pods/exec", "secrets", "configmaps", "persistentvolumeclaims"], verbs: ["*"] }],
     edit: [{ apiGroups: [""], resources: ["pods", "pods/exec", "secrets", "configmaps", "persistentvolumeclaims"], verbs: ["*"] }],
+    // view: read-only, no secrets, no exec ("User-facing roles": "does not allow viewing Secrets").
+    view: [{ apiGroups: ["", "apps", "batch"], resources: ["pods", "configmaps", "services", "persistentvolumeclaims", "deployments", "jobs", "events"], verbs: ["get", "list", "watch"] }],
 };
 
 /**
@@ -914,26 +1041,50 @@ function hubValues(ix: Index, researchers: ReadonlySet<string>, assets: readonly
                 holds.push({ holder: idp, held: { kind: "server", name: "every server", actsFor: EVERYONE, label: "every researcher's server" }, via: `${label(rel)} values.hub.config.${keys.join(", ")} (neither the stack's Cognito domain nor trustedIdentityProviders)`, urn: rel.urn });
             }
         }
-        const singleuser = known(() => rel.props.values?.singleuser) as any;
-        if (singleuser === UNKNOWN) { ix.d.defer(`${label(rel)}.values.singleuser`); continue; }
-        if (!singleuser) continue;
-        const settings: Array<{ where: string; sa?: unknown; volumes?: unknown }> = [{ where: "singleuser", sa: singleuser.serviceAccountName, volumes: singleuser.storage?.extraVolumes }];
-        asArray(singleuser.profileList).forEach((p: any, i: number) => {
+        // What each server runs as and mounts, from every place the chart takes it (z2jh 4.4.0 jupyterhub_config.py:
+        // singleuser.* mapped to KubeSpawner, then hub.config sections applied over them with c[section].update(cfg);
+        // each profile's kubespawner_override applied per server). Volumes as a list or, since z2jh 4.3.0, a dict
+        // keyed by name (KubeSpawner volumes: Union[List, Dict]). Parts unknown at preview are deferred by path.
+        const part = (path: string): any => {
+            const v = snapshot(() => path.split(".").reduce((o: any, k) => (o === undefined || o === null ? undefined : o[k]), rel.props.values));
+            if (v === UNKNOWN || hasUnknownPart(v)) { ix.d.defer(`${label(rel)}.values.${path}`); return undefined; }
+            return v;
+        };
+        const settings: Array<{ where: string; sa?: unknown; volumes?: unknown; claims?: string[] }> = [];
+        const storage = part("singleuser.storage") ?? {};
+        settings.push({ where: "singleuser", sa: part("singleuser.serviceAccountName"), volumes: storage.extraVolumes, claims: storage.type === "static" && typeof storage.static?.pvcName === "string" ? [storage.static.pvcName] : [] });
+        asArray(part("singleuser.profileList") as any[]).forEach((p: any, i: number) => {
             const o = p?.kubespawner_override ?? {};
             settings.push({ where: `singleuser.profileList[${i}].kubespawner_override`, sa: o.service_account, volumes: o.volumes });
+            asArray(p?.profile_options && Object.values(p.profile_options)).forEach((opt: any) => {
+                for (const ch of Object.values(opt?.choices ?? {}) as any[]) settings.push({ where: `singleuser.profileList[${i}].profile_options`, sa: ch?.kubespawner_override?.service_account, volumes: ch?.kubespawner_override?.volumes });
+            });
         });
+        const ks = part("hub.config.KubeSpawner") ?? {};
+        settings.push({ where: "hub.config.KubeSpawner", sa: ks.service_account, volumes: ks.volumes, claims: typeof ks.pvc_name_template === "string" ? [ks.pvc_name_template] : [] });
+        const volumeList = (v: unknown): any[] => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.entries(v).map(([name, x]) => ({ name, ...(x as object) })) : []);
         for (const id of researchers) {
             const server: Principal = { kind: "server", name: `${c.serverPodPrefix}${id}`, actsFor: id, label: `${id}'s server` };
             for (const s of settings) {
                 // KubeSpawner expands {username} (and {unescaped_username}, {servername}) per server (kubespawner 7.0.0 spawner.py _expand_user_properties).
                 const expand = (v: string) => v.replace(/\{(unescaped_)?username\}/g, id).replace(/\{user_server\}/g, id);
-                if (typeof s.sa === "string") holds.push({ holder: server, held: podsPrincipal(c, researchers, c.hubNamespace, expand(s.sa), ""), via: `${label(rel)} values.${s.where}.${s.where === "singleuser" ? "serviceAccountName" : "service_account"} "${s.sa}"`, urn: rel.urn });
-                for (const v of asArray(s.volumes as any[])) {
-                    const claim = v?.persistentVolumeClaim?.claimName;
-                    if (typeof claim !== "string") continue;
+                if (typeof s.sa === "string") holds.push({ holder: server, held: podsPrincipal(c, researchers, c.hubNamespace, expand(s.sa), ""), via: `${label(rel)} values.${s.where} service account "${s.sa}"`, urn: rel.urn });
+                const claims = [...(s.claims ?? []).map((x) => ({ claim: x, readOnly: false })), ...volumeList(s.volumes).filter((v) => typeof v?.persistentVolumeClaim?.claimName === "string").map((v) => ({ claim: v.persistentVolumeClaim.claimName as string, readOnly: v.persistentVolumeClaim.readOnly === true }))];
+                for (const { claim, readOnly } of claims) {
                     const owner = claimOwner(c, researchers, c.hubNamespace, expand(claim));
                     if (owner && owner !== id) {
-                        for (const a of assets.filter((x) => x.owner === owner && (x.kind === "efs-home" || x.kind === "s3-prefix"))) reaches.push({ principal: server, asset: a, access: v.persistentVolumeClaim.readOnly ? "read" : "write", via: `${label(rel)} values.${s.where} volume claim "${claim}" (every server mounts ${expand(claim)})`, urn: rel.urn });
+                        for (const a of assets.filter((x) => x.owner === owner && (x.kind === "efs-home" || x.kind === "s3-prefix"))) reaches.push({ principal: server, asset: a, access: readOnly ? "read" : "write", via: `${label(rel)} values.${s.where} volume claim "${claim}" (every server mounts ${expand(claim)})`, urn: rel.urn });
+                    }
+                }
+                // A researcher's SSH keys (the ConfigMap ssh-keys-<id> the sidecar reads as authorized_keys): another's
+                // keys in this server let them in.
+                for (const v of volumeList(s.volumes)) {
+                    const cm = v?.configMap?.name ?? v?.secret?.secretName;
+                    if (typeof cm !== "string" || !expand(cm).startsWith(c.sshKeysPrefix)) continue;
+                    const keysOf = expand(cm).slice(c.sshKeysPrefix.length);
+                    if (researchers.has(keysOf) && keysOf !== id) {
+                        const serverAsset = assets.find((a) => a.kind === "server" && a.owner === id)!;
+                        reaches.push({ principal: { kind: "k8s-user", name: `${c.researcherUserPrefix}${keysOf}`, actsFor: keysOf, label: `${keysOf}'s SSH keys` }, asset: serverAsset, access: "write", via: `${label(rel)} values.${s.where} volume "${v.name}" (ConfigMap ${cm}: ${expand(cm)} is the authorized_keys of ${id}'s server)`, urn: rel.urn });
                     }
                 }
             }

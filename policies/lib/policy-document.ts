@@ -62,11 +62,25 @@ export function isPinningOperator(op: string): boolean {
  * Otherwise, and for a key the role lacks, the variable may be anything: it becomes `*`.
  */
 export function resolvePrincipalTags(s: Statement, tags: Record<string, unknown>, trust: Statement[] | undefined): Statement {
-    if (!s.resources.some((r) => r.includes("${aws:PrincipalTag/"))) return s;
+    const VAR = /\$\{aws:PrincipalTag\/([^}]+)\}/gi;
+    const uses = (x: string) => /\$\{aws:PrincipalTag\//i.test(x);
+    const inConditions = Object.values(s.condition).some((keys) => Object.values(keys).some((vs) => vs.some(uses)));
+    if (!s.resources.some(uses) && !inConditions) return s;
     const sessionTags = (trust ?? []).some((t) => t.effect === "Allow" && (t.actions.some((a) => /^(\*|sts:\*|sts:TagSession)$/i.test(a)) || !!t.notActions));
-    const resolve = (r: string) => r.replace(/\$\{aws:PrincipalTag\/([^}]+)\}/gi, (_, key: string) => {
+    const value = (key: string): string | undefined => {
         const v = tags[key];
-        return !sessionTags && typeof v === "string" && v !== "" && !/[*?$]/.test(v) ? v : "*";
-    });
-    return { ...s, resources: s.resources.map(resolve) };
+        return !sessionTags && typeof v === "string" && v !== "" && !/[*?$]/.test(v) ? v : undefined;
+    };
+    const resolve = (r: string) => r.replace(VAR, (_, key: string) => value(key) ?? "*");
+    // In a condition, a value the caller may choose pins nothing: that condition entry is dropped (it scopes nothing).
+    const condition: Record<string, Record<string, string[]>> = {};
+    for (const [op, keys] of Object.entries(s.condition)) {
+        for (const [k, vs] of Object.entries(keys)) {
+            let open = false;
+            const out = vs.map((v) => v.replace(VAR, (_, key: string) => { const x = value(key); if (x === undefined) open = true; return x ?? "*"; }));
+            if (open) continue;
+            (condition[op] ??= {})[k] = out;
+        }
+    }
+    return { ...s, resources: s.resources.map(resolve), condition };
 }

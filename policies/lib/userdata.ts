@@ -73,7 +73,12 @@ export function readableUserData(text: string): { text: string } | { error: stri
     if (/^(content-type:\s*multipart\/|mime-version:)/i.test(first)) return { error: "is MIME multi-part user data, which the pack does not read; give one #cloud-config document" };
     if (/^#include/i.test(first)) return { error: "is an #include list, whose parts cloud-init fetches from URLs at boot, so the pack cannot read them" };
     if (/^##\s*template:/i.test(first)) return { error: "is a template cloud-init renders at boot (## template: jinja), so the pack cannot read what runs" };
-    if (!/^#cloud-config\b/.test(first)) return { text };
+    // cloud-init tells the part types apart by prefix, longest first (cloudinit/handlers: '#cloud-config-archive'
+    // and '#cloud-config-jsonp' before '#cloud-config'); an archive's or a part handler's parts are not read here.
+    if (/^#cloud-config-archive/.test(first)) return { error: "is a #cloud-config-archive, whose parts (shell scripts, configs, any content type) the pack does not read; give one #cloud-config document" };
+    if (/^#cloud-config-jsonp/.test(first)) return { error: "is a #cloud-config-jsonp patch, which the pack does not read; give one #cloud-config document" };
+    if (/^#part-handler/.test(first)) return { error: "is a #part-handler (Python cloud-init runs), which the pack cannot judge" };
+    if (!/^#cloud-config/.test(first)) return { text };
     let doc: any;
     try {
         doc = YAML.parse(text, { version: "1.1", maxAliasCount: -1 });

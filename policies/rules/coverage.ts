@@ -14,7 +14,7 @@ import { Deferrals } from "../lib/unknowns";
 import { get, UNKNOWN } from "../lib/util";
 
 /** Policies that read every resource of the stack whatever its type (tags, keys, principals, protection). */
-export const GENERIC_POLICIES = ["required-tags", "kms-key-references-stack-key", "principals-in-stack-account", "stateful-resources-protected", "researcher-isolation"] as const;
+export const GENERIC_POLICIES = ["required-tags", "kms-key-references-stack-key", "principals-in-stack-account", "stateful-resources-protected"] as const;
 
 const TAGS = "required-tags";
 const KEYREF = "kms-key-references-stack-key";
@@ -47,18 +47,18 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["s3-sse-kms-cmk", "s3-buckets-fully-configured", KEYREF],
     "aws:s3/bucketVersioning:BucketVersioning": ["s3-buckets-fully-configured"],
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": [LIFECYCLE, "s3-dataset-access-logged"],
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["s3-buckets-fully-configured"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [],
     "aws:ebs/volume:Volume": ["ebs-volumes-encrypted-cmk", "stateful-data-backed-up", PROTECTED, SNAPSHOT_REGION, ISOLATION, KEYREF, TAGS],
     "aws:ec2/volumeAttachment:VolumeAttachment": [ISOLATION],
-    "aws:dlm/lifecyclePolicy:LifecyclePolicy": ["stateful-data-backed-up", SNAPSHOT_REGION, "iam-attachments-match-roles", KEYREF, TAGS],
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy": ["stateful-data-backed-up", SNAPSHOT_REGION, KEYREF, TAGS],
     "aws:efs/fileSystem:FileSystem": ["efs-encrypted-cmk", "stateful-data-backed-up", PROTECTED, SURVIVES, KEYREF, TAGS],
     "aws:efs/accessPoint:AccessPoint": [ISOLATION, TAGS],
-    "aws:efs/mountTarget:MountTarget": ["security-groups-no-public-ingress"],
+    "aws:efs/mountTarget:MountTarget": [],
     "aws:backup/plan:Plan": ["stateful-data-backed-up", TAGS],
     "aws:backup/selection:Selection": ["stateful-data-backed-up", PRINCIPALS],
     "aws:backup/vault:Vault": [KEYREF, SURVIVES, TAGS],
     "aws:cloudwatch/logGroup:LogGroup": ["cloudwatch-log-groups-cmk", LOG_RETENTION, KEYREF, TAGS],
-    "aws:ssm/parameter:Parameter": ["ssm-secure-parameters-cmk", "ec2-user-data-no-secrets", PROTECTED, ISOLATION, KEYREF, TAGS],
+    "aws:ssm/parameter:Parameter": ["ssm-secure-parameters-cmk", PROTECTED, ISOLATION, KEYREF, TAGS],
     "aws:kms/key:Key": ["kms-key-rotation-enabled", RESOURCE_POLICY, PRINCIPALS, KEYREF, PROTECTED, ISOLATION, TAGS],
     "aws:kms/alias:Alias": [KEYREF],
     "aws:ecr/repository:Repository": ["ecr-encrypted-cmk", "ecr-scan-on-push", "ecr-immutable-tags", KEYREF, TAGS],
@@ -90,7 +90,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ["security-groups-no-public-ingress", "security-groups-ingress-union-limited", "security-groups-public-ports-limited", TAGS],
     "aws:ec2/managedPrefixList:ManagedPrefixList": ["security-groups-no-public-ingress", "security-groups-ingress-union-limited", TAGS],
     "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry": ["security-groups-no-public-ingress", "security-groups-ingress-union-limited"],
-    "aws:ec2/spotInstanceRequest:SpotInstanceRequest": ["ec2-imdsv2-required", "ec2-imds-hop-limit", "ec2-user-data-no-secrets", "ec2-containers-publish-loopback", "ec2-containers-unprivileged", KEYREF, TAGS],
+    "aws:ec2/spotInstanceRequest:SpotInstanceRequest": ["ec2-imdsv2-required", "ec2-imds-hop-limit", "ec2-user-data-no-secrets", "ec2-containers-publish-loopback", "ec2-containers-unprivileged", ISOLATION, KEYREF, TAGS],
     "aws:ebs/snapshotCopy:SnapshotCopy": ["ebs-volumes-encrypted-cmk", KEYREF, TAGS],
     "aws:secretsmanager/secret:Secret": [KEYREF, RESOURCE_POLICY, TAGS],
     "aws:secretsmanager/secretPolicy:SecretPolicy": [RESOURCE_POLICY, PRINCIPALS],
@@ -124,21 +124,21 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:cognito/user:User": [],
     // EKS.
     "aws:eks/cluster:Cluster": ["eks-secrets-encrypted", "eks-endpoint-not-public", "eks-control-plane-logging", KEYREF, TAGS],
-    "aws:eks/nodeGroup:NodeGroup": [TAGS],
-    "aws:eks/addon:Addon": [TAGS],
+    "aws:eks/nodeGroup:NodeGroup": ["pack-judges-every-input", TAGS],
+    "aws:eks/addon:Addon": [ISOLATION, TAGS],
     "aws:eks/accessEntry:AccessEntry": ["eks-access-entries-scoped", ISOLATION, TAGS],
-    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ["eks-access-entries-scoped", ISOLATION],
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ["eks-access-entries-scoped"],
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": ["eks-pod-identities-match-researcher", ISOLATION, TAGS],
     // Kubernetes.
     "kubernetes:core/v1:Namespace": [ISOLATION],
-    "kubernetes:core/v1:ServiceAccount": ["eks-pod-identities-match-researcher", ISOLATION],
+    "kubernetes:core/v1:ServiceAccount": ["eks-pod-identities-match-researcher"],
     "kubernetes:core/v1:ConfigMap": [],
     "kubernetes:core/v1:ResourceQuota": ["jupyterhub-image-and-gpu-quota"],
     "kubernetes:core/v1:PersistentVolume": ["k8s-pvcs-on-encrypted-storage", ISOLATION],
     "kubernetes:core/v1:PersistentVolumeClaim": ["k8s-pvcs-on-encrypted-storage", ISOLATION],
     "kubernetes:core/v1:Service": ["k8s-loadbalancer-source-ranges"],
     "kubernetes:storage.k8s.io/v1:StorageClass": ["k8s-storageclasses-encrypted", KEYREF],
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": [],
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": [ISOLATION],
     "kubernetes:rbac.authorization.k8s.io/v1:Role": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", ISOLATION],
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", ISOLATION],
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", ISOLATION],
@@ -164,8 +164,9 @@ export const STRUCTURAL: Readonly<Record<string, string>> = {
     "pulumi:providers:docker": "builds and pushes the image judged on its ECR repository",
     "aws:ec2/routeTableAssociation:RouteTableAssociation": "binds a subnet to a route table judged by its routes",
     "aws:cognito/userPoolDomain:UserPoolDomain": "the hosted sign-in page of a pool judged by cognito-user-pools-mfa",
-    "kubernetes:core/v1:ConfigMap": "plain configuration; secrets in it are found by the secret scan of the workloads that read it",
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "narrows traffic only (a policy can only add restrictions)",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "who owns objects written to a bucket; whether anyone outside can read them is the bucket's public access block (s3-public-access-blocked, which blocks and ignores public ACLs) and policy",
+    "aws:efs/mountTarget:MountTarget": "an NFS endpoint in the VPC's subnets: who reaches it is its security groups' rules and the namespaces' network policies (judged), what it serves the file system's access points (researcher-isolation)",
+    "kubernetes:core/v1:ConfigMap": "plain configuration. The one that holds a credential, ssh-keys-<id> (a researcher's authorized_keys), is judged where it is mounted (researcher-isolation, the hub's volumes); whose key it holds lives in the stack config (researchers[].sshPublicKeys), which the pack does not see",
     "docker:index/image:Image": "builds the workbench image and pushes it to the stack's ECR repository (judged there); what runs is judged where it runs (workstation-image-from-stack-ecr, k8s-images-from-stack-ecr)",
     "random:index/randomPassword:RandomPassword": "generates a secret; where it is put is judged there (ec2-user-data-no-secrets, ssm-secure-parameters-cmk)",
     "aws:cognito/user:User": "a sign-in identity of a pool judged by cognito-user-pools-mfa; what it may do is the hub's allowed_users (jupyterhub-values-secure)",
@@ -214,12 +215,20 @@ export const coveragePolicies: StackValidationPolicy[] = [
     },
     {
         name: "pack-judges-every-input",
-        description: "Checks whether every Helm release gives its values where the pack reads them (`values`): value files and post-renderers are refused, since what they set is never judged.",
+        description: "Checks whether every Helm release gives its values where the pack reads them (`values`): value files and post-renderers are refused, since what they set is never judged; and whether no EKS node group opens SSH to its nodes (remoteAccess), which the pack does not judge.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
             for (const r of args.resources.filter((x) => x.type === "kubernetes:helm.sh/v3:Release" || x.type === "kubernetes:helm.sh/v4:Chart")) {
                 const bad = unreadableReleaseInputs(r, d);
                 if (bad.length) report(`${label(r)} sets ${bad.join("; ")}; the pack cannot judge what these install.`, r.urn);
+            }
+            // SSH to managed nodes: "If you specify an Amazon EC2 SSH key but do not specify a source security group when you
+            // create a managed node group, then port 22 on the worker nodes is opened to the internet (0.0.0.0/0)" (EKS
+            // RemoteAccessConfig, as AWS CDK's NodegroupRemoteAccess documents it); the pack judges no node SSH at all.
+            for (const r of args.resources.filter((x) => x.type === "aws:eks/nodeGroup:NodeGroup")) {
+                const remote = get(() => r.props.remoteAccess);
+                if (remote === UNKNOWN) { d.defer(`${label(r)}.remoteAccess`); continue; }
+                if (remote && typeof remote === "object") report(`${label(r)} sets remoteAccess (SSH to every node, open to the internet unless sourceSecurityGroupIds limits it), which the pack does not judge; reach nodes through SSM instead.`, r.urn);
             }
         }),
     },

@@ -148,14 +148,39 @@ function eachContainerStart(problems: (run: DockerRun, args: ResourceValidationA
     }])));
 }
 
+const SPOT = "aws:ec2/spotInstanceRequest:SpotInstanceRequest";
+
+/** The hop limit an instance (or a spot request's instance) needs: 2 on a container host, 1 otherwise. */
+function instanceHopLimit(type: string, subject: string, i: any, args: ResourceValidationArgs, report: ReportViolation, d: Deferrals): void {
+    const c = { ...HOP_DEFAULTS, ...args.getConfig<Partial<HopConfig>>() };
+    const hop = i.metadataOptions?.httpPutResponseHopLimit;
+    const tags = d.copy("tags", () => i.tags) as Record<string, unknown> | undefined | typeof UNKNOWN;
+    if (tags === UNKNOWN) return;
+    let host = c.containerHostTags.some((t) => tags !== undefined && t in tags);
+    if (!host) {
+        // Whether it runs containers is decided by its user data (userData or userDataBase64).
+        const texts = readable(d, type, i, (m) => report(m), `${subject} '${args.name}'`);
+        if (texts === UNKNOWN) return;
+        host = texts.some((t) => dockerRuns(t).length > 0);
+    }
+    const want = host ? c.containerHostHopLimit : c.instanceHopLimit;
+    if (hop !== want) {
+        const why = host ? "it runs containers on the docker bridge, which reach IMDS one hop away" : "nothing on it needs IMDS beyond the host; a larger limit lets containers or forwarded traffic reach the role's credentials";
+        report(`${subject} '${args.name}' must set metadataOptions.httpPutResponseHopLimit: ${want} (found ${hop ?? "unset: the AMI default, 2 on AL2023"}): ${why}.`);
+    }
+}
+
 export const ec2Policies: ResourceValidationPolicy[] = [
     {
         name: "ec2-imdsv2-required",
-        description: "Checks whether EC2 instances and launch templates require IMDSv2 session tokens.",
+        description: "Checks whether EC2 instances, spot instance requests and launch templates require IMDSv2 session tokens.",
         enforcementLevel: "mandatory",
         validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report) => {
                 if (i.metadataOptions?.httpTokens !== "required") report(`EC2 instance '${args.name}' must set metadataOptions.httpTokens: "required" (IMDSv2).`);
+            }),
+            onType(SPOT, "Spot instance request", (i, args, report) => {
+                if (i.metadataOptions?.httpTokens !== "required") report(`Spot instance request '${args.name}' must set metadataOptions.httpTokens: "required" (IMDSv2).`);
             }),
             onResource(aws.ec2.LaunchTemplate, "Launch template", (lt, args, report) => {
                 if (lt.metadataOptions?.httpTokens !== "required") report(`Launch template '${args.name}' must set metadataOptions.httpTokens: "required" (IMDSv2).`);
@@ -176,24 +201,8 @@ export const ec2Policies: ResourceValidationPolicy[] = [
             },
         },
         validateResource: anyOf(
-            onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
-                const c = { ...HOP_DEFAULTS, ...args.getConfig<Partial<HopConfig>>() };
-                const hop = i.metadataOptions?.httpPutResponseHopLimit;
-                const tags = d.copy("tags", () => i.tags) as Record<string, unknown> | undefined | typeof UNKNOWN;
-                if (tags === UNKNOWN) return;
-                let host = c.containerHostTags.some((t) => tags !== undefined && t in tags);
-                if (!host) {
-                    // Whether it runs containers is decided by its user data (userData or userDataBase64).
-                    const texts = readable(d, INSTANCE, i, (m) => report(m), `EC2 instance '${args.name}'`);
-                    if (texts === UNKNOWN) return;
-                    host = texts.some((t) => dockerRuns(t).length > 0);
-                }
-                const want = host ? c.containerHostHopLimit : c.instanceHopLimit;
-                if (hop !== want) {
-                    const why = host ? "it runs containers on the docker bridge, which reach IMDS one hop away" : "nothing on it needs IMDS beyond the host; a larger limit lets containers or forwarded traffic reach the role's credentials";
-                    report(`EC2 instance '${args.name}' must set metadataOptions.httpPutResponseHopLimit: ${want} (found ${hop ?? "unset: the AMI default, 2 on AL2023"}): ${why}.`);
-                }
-            }),
+            onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => instanceHopLimit(INSTANCE, "EC2 instance", i, args, report, d)),
+            onType(SPOT, "Spot instance request", (i, args, report, d) => instanceHopLimit(SPOT, "Spot instance request", i, args, report, d)),
             onResource(aws.ec2.LaunchTemplate, "Launch template", (lt, args, report) => {
                 const c = { ...HOP_DEFAULTS, ...args.getConfig<Partial<HopConfig>>() };
                 const hop = lt.metadataOptions?.httpPutResponseHopLimit;
@@ -208,7 +217,7 @@ export const ec2Policies: ResourceValidationPolicy[] = [
     },
     {
         name: "ec2-user-data-no-secrets",
-        description: "Checks whether EC2 user data (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
+        description: "Checks whether EC2 user data of instances, launch templates and spot requests (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
         enforcementLevel: "mandatory",
         validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
@@ -220,6 +229,11 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 const texts = readable(d, LAUNCH_TEMPLATE, lt, (m) => report(m), `Launch template '${args.name}'`);
                 if (texts === UNKNOWN) return;
                 for (const m of texts.flatMap(secretLikeMatches)) report(`Launch template '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
+            }),
+            onType(SPOT, "Spot instance request", (i, args, report, d) => {
+                const texts = readable(d, SPOT, i, (m) => report(m), `Spot instance request '${args.name}'`);
+                if (texts === UNKNOWN) return;
+                for (const m of texts.flatMap(secretLikeMatches)) report(`Spot instance request '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
         ),
     },

@@ -40,6 +40,7 @@ export const RESOURCE_POLICY_DOCUMENTS: Readonly<Record<string, string>> = {
     "aws:sns/topic:Topic": "policy",
     "aws:sns/topicPolicy:TopicPolicy": "policy",
     "aws:efs/fileSystemPolicy:FileSystemPolicy": "policy",
+    "aws:secretsmanager/secret:Secret": "policy",
     "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
     "aws:backup/vaultPolicy:VaultPolicy": "policy",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
