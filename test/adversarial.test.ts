@@ -77,6 +77,8 @@ describe("adversarial pull requests through the real policy-pack host", function
         assert.ok(CASES.filter((c) => c.class !== "harmless").length >= 45);
         assert.ok(CASES.filter((c) => c.class === "harmless").length >= 12);
         for (const id of OPEN) assert.ok(ids.includes(id), `OPEN names ${id}, which is no case`);
+        const unnamed = CASES.filter((c) => c.class !== "harmless" && !OPEN.has(c.id) && !(c.caughtBy && c.caughtBy.length)).map((c) => c.id);
+        assert.deepEqual(unnamed, [], "every caught dangerous case names the policies that must catch it");
     });
 
     it("every stack's baseline raises no mandatory diagnostic", () => {
@@ -100,7 +102,7 @@ describe("adversarial pull requests through the real policy-pack host", function
             const mandatory = fresh.filter((d) => d.level === "mandatory");
             const ok = c.class === "harmless"
                 ? mandatory.length === 0
-                : mandatory.length > 0 && (!c.caughtBy || mandatory.some((d) => c.caughtBy!.includes(d.policy)));
+                : mandatory.length > 0 && (!c.caughtBy || c.caughtBy.every((p) => mandatory.some((d) => d.policy === p)));
             outcomes.push({ c, fresh: mandatory, ok, analyzed: changed.length });
             const detail = mandatory.map((d) => `  ${d.key.split("\n").join(" | ")}`).join("\n");
             if (OPEN.has(c.id)) {
@@ -109,7 +111,7 @@ describe("adversarial pull requests through the real policy-pack host", function
                 assert.ok(ok, `harmless change raised mandatory diagnostics:\n${detail}`);
             } else {
                 assert.ok(ok, c.caughtBy && mandatory.length
-                    ? `caught, but not by ${c.caughtBy.join(" / ")}:\n${detail}`
+                    ? `caught, but not by every policy of caughtBy (${c.caughtBy.join(", ")}):\n${detail}`
                     : `not caught: ${c.title} (reaches: ${c.reaches})`);
             }
         });

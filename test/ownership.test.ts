@@ -233,6 +233,30 @@ describe("the ownership model", function () {
         });
     });
 
+    describe("JupyterHub's own grants and EKS access policies reach servers through the hub and the API server", () => {
+        it("a hub service with access:servers or admin, and a researcher's role with an EKS view policy, reach other researchers' servers", async () => {
+            const rs = await clone("national-heritage");
+            const hub = rs.find((x) => x.type === "kubernetes:helm.sh/v3:Release" && /jupyterhub$/.test(String(x.inputs.chart)))!;
+            edit(hub, (p) => {
+                const v = p.values.value ?? p.values;
+                v.hub.loadRoles = { ...(v.hub.loadRoles ?? {}), report: { scopes: ["access:servers", "read:users"], services: ["usage-report"] } };
+                v.hub.services = { ...(v.hub.services ?? {}), backup: { admin: true } };
+            });
+            const role = find(rs, "aws:iam/role:Role", /ml-engineer-identity-role$/);
+            rs.push(fixture("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ml-view", { clusterName: "c", principalArn: role.state.arn, policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", accessScope: { type: "cluster" } }));
+            const m = await modelOf(rs);
+            const servers = (who: RegExp) => crossReach(m, (r) => r.asset.kind === "server" && who.test(r.principal.label)).map((r) => r.asset.owner).sort();
+            assert.deepEqual(servers(/service usage-report/), ["archivist", "imaging-lead", "ml-engineer"]);
+            assert.deepEqual(servers(/service backup/), ["archivist", "imaging-lead", "ml-engineer"]);
+            assert.deepEqual(servers(/ml-engineer-identity-role/), ["archivist", "imaging-lead"]);
+            // Reading only (read:users) is not reaching: without access:servers the role grants nothing of a server.
+            edit(hub, (p) => { const v = p.values.value ?? p.values; v.hub.loadRoles.report.scopes = ["read:users", "list:users"]; delete v.hub.services.backup; });
+            assert.deepEqual(servers.call(null, /service usage-report/), ["archivist", "imaging-lead", "ml-engineer"], "the model above is a snapshot");
+            const m2 = await modelOf(rs);
+            assert.deepEqual(crossReach(m2, (r) => /JupyterHub service/.test(r.principal.label)), []);
+        });
+    });
+
     describe("conditions are judged by value", () => {
         const st = (cond: unknown) => statementsOf({ Statement: [{ Effect: "Allow", Action: "ec2:StartInstances", Resource: "*", Condition: cond }] })![0];
         it("a literal tag pin scopes; a wildcard value, ForAllValues and IfExists do not", () => {

@@ -23,6 +23,7 @@
  * account and ForAllValues (true when the key is absent) do not scope.
  */
 import type { PolicyResource } from "@pulumi/policy";
+import { harmless } from "../rules/helm";
 import { podSpecPaths } from "../rules/kubernetes";
 import { RESOURCE_POLICY_DOCUMENTS } from "../rules/resource-policies";
 import { parseArn, principalsOf } from "./arn";
@@ -764,7 +765,7 @@ export async function ownershipModel(all: Stack, config: Partial<OwnershipConfig
     kubernetesVolumes(ix, researchers, assets, reaches);
     kubernetesNetwork(ix, researchers, assets, reaches);
     kubernetesWorkloads(ix, researchers, assets, reaches, holds);
-    kubernetesRbac(ix, researchers, assets, reaches);
+    kubernetesRbac(ix, researchers, assets, reaches, roleByArn);
     hubValues(ix, researchers, assets, reaches, holds, roleByArn);
 
     deriveOwners(holds);
@@ -916,11 +917,30 @@ function kubernetesWorkloads(ix: Index, researchers: ReadonlySet<string>, assets
     }
 }
 
+/** Services the z2jh chart defines with its own role (jupyterhub_config.py: the idle culler's), judged by jupyterhub-values-secure. */
+const HUB_CHART_SERVICES = ["jupyterhub-idle-culler"];
+
 const RBAC = "kubernetes:rbac.authorization.k8s.io/v1";
 
 /** What RBAC gives each subject in each researcher's namespace (and on servers in the hub's). */
-function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[]): void {
+function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: readonly Asset[], reaches: Reach[], roleByArn: ReadonlyMap<string, Principal>): void {
     const { c } = ix;
+    // EKS access policies a researcher's role holds, read as the user-facing ClusterRoles they match (EKS user guide,
+    // "Review access policy permissions": AmazonEKSViewPolicy ~ view, EditPolicy ~ edit, AdminPolicy ~ admin,
+    // ClusterAdminPolicy ~ cluster-admin); another policy counts as reaching everything. Whom the stack's admins are
+    // is eks-access-entries-scoped's to judge; here only a researcher's own role.
+    const EKS_POLICIES: Record<string, string> = { AmazonEKSViewPolicy: "view", AmazonEKSEditPolicy: "edit", AmazonEKSAdminPolicy: "admin", AmazonEKSClusterAdminPolicy: "cluster-admin" };
+    const synthetic: Array<{ r: PolicyResource; kind: string; ns?: string; roleRef: { kind: string; name: string }; subjects: Principal[] }> = [];
+    for (const a of ofType(ix, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")) {
+        const arn = prop(ix, a, "principalArn"); const policy = prop(ix, a, "policyArn");
+        const role = arn ? roleByArn.get(arn) : undefined;
+        if (!role?.actsFor || !policy) continue;
+        const scope = known(() => a.props.accessScope) as any;
+        if (scope === UNKNOWN) { ix.d.defer(`${label(a)}.accessScope`); continue; }
+        const name = EKS_POLICIES[policy.split("/").pop() ?? ""] ?? `(${policy})`;
+        if (scope?.type === "namespace") for (const ns of asArray(scope.namespaces as string[])) synthetic.push({ r: a, kind: "RoleBinding", ns: String(ns), roleRef: { kind: "ClusterRole", name }, subjects: [role] });
+        else synthetic.push({ r: a, kind: "ClusterRoleBinding", roleRef: { kind: "ClusterRole", name }, subjects: [role] });
+    }
     const rolesByKey = new Map<string, unknown>();
     for (const kind of ["Role", "ClusterRole"]) for (const r of ofType(ix, `${RBAC}:${kind}`)) {
         const name = get(() => r.props.metadata?.name); const ns = get(() => r.props.metadata?.namespace);
@@ -929,9 +949,14 @@ function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: rea
         if (typeof name === "string") rolesByKey.set(`${kind}|${kind === "Role" ? ns : ""}|${name}`, rules);
     }
     const namespaceAsset = (id: string) => assets.find((a) => a.kind === "namespace" && a.owner === id)!;
+    const bindings: Array<{ b: PolicyResource; kind: string; binding: any }> = [];
     for (const kind of ["RoleBinding", "ClusterRoleBinding"]) for (const b of ofType(ix, `${RBAC}:${kind}`)) {
         const binding = known(() => ({ ns: b.props.metadata?.namespace, roleRef: b.props.roleRef, subjects: b.props.subjects })) as any;
         if (binding === UNKNOWN) { ix.d.defer(`${label(b)}`); continue; }
+        bindings.push({ b, kind, binding });
+    }
+    for (const x of synthetic) bindings.push({ b: x.r, kind: x.kind, binding: { ns: x.ns, roleRef: x.roleRef, subjects: x.subjects.map((p) => ({ principal: p })) } });
+    for (const { b, kind, binding } of bindings) {
         const ref = binding.roleRef ?? {};
         const defined = ref.kind === "ClusterRole" ? rolesByKey.get(`ClusterRole||${ref.name}`) ?? BUILT_IN_RULES[ref.name] : rolesByKey.get(`Role|${binding.ns}|${ref.name}`);
         // A role neither the stack nor Kubernetes' user-facing set defines (system:aggregate-to-edit, a chart's role):
@@ -942,17 +967,19 @@ function kubernetesRbac(ix: Index, researchers: ReadonlySet<string>, assets: rea
         const inHub = kind === "ClusterRoleBinding" || binding.ns === c.hubNamespace;
         const namespaces = kind === "ClusterRoleBinding" ? [...researchers] : [String(binding.ns ?? "")].filter((ns) => ns.startsWith(c.researcherNamespacePrefix)).map((ns) => ns.slice(c.researcherNamespacePrefix.length)).filter((id) => researchers.has(id));
         for (const s of asArray(binding.subjects as any[])) {
-            const subject = subjectPrincipal(c, researchers, s, binding.ns);
+            const subject: Principal = s?.principal ?? subjectPrincipal(c, researchers, s, binding.ns);
             if (dataGrants.length) for (const id of namespaces) {
                 reaches.push({ principal: subject, asset: namespaceAsset(id), access: dataGrants.some((g) => g.write) ? "write" : "read", via: `${label(b)} (${dataGrants.map((g) => g.what).join(", ")}${unread})`, urn: b.urn });
             }
             // The hub's namespace holds every server: what the rules let the subject do to a server that is not
             // its own (lib/rbac.ts crossResearcherGrants: reads of pods and secrets, exec, proxy, workloads, tokens).
             if (!inHub) continue;
-            const cross = crossResearcherGrants(rules, [{ kind: String(s?.kind ?? ""), name: String(s?.name ?? "") }], { researcherUserPrefix: c.researcherUserPrefix, serverPodPrefix: c.serverPodPrefix });
+            const asSubject = s?.principal ? { kind: "User", name: `${c.researcherUserPrefix}${subject.actsFor}` } : { kind: String(s?.kind ?? ""), name: String(s?.name ?? "") };
+            const cross = crossResearcherGrants(rules, [asSubject], { researcherUserPrefix: c.researcherUserPrefix, serverPodPrefix: c.serverPodPrefix });
             if (cross.length === 0) continue;
+            const readOnly = cross.every((g) => /^(get|list)/.test(g));
             for (const server of assets.filter((a) => a.kind === "server" && a.owner !== subject.actsFor)) {
-                reaches.push({ principal: subject, asset: server, access: "write", via: `${label(b)} in ${c.hubNamespace} (${cross.join(", ")}${unread})`, urn: b.urn });
+                reaches.push({ principal: subject, asset: server, access: readOnly ? "read" : "write", via: `${label(b)} in ${c.hubNamespace} (${cross.join(", ")}${readOnly ? ": a server pod's spec carries its JUPYTERHUB_API_TOKEN" : ""}${unread})`, urn: b.urn });
             }
         }
     }
@@ -1041,15 +1068,38 @@ function hubValues(ix: Index, researchers: ReadonlySet<string>, assets: readonly
                 holds.push({ holder: idp, held: { kind: "server", name: "every server", actsFor: EVERYONE, label: "every researcher's server" }, via: `${label(rel)} values.hub.config.${keys.join(", ")} (neither the stack's Cognito domain nor trustedIdentityProviders)`, urn: rel.urn });
             }
         }
-        // What each server runs as and mounts, from every place the chart takes it (z2jh 4.4.0 jupyterhub_config.py:
-        // singleuser.* mapped to KubeSpawner, then hub.config sections applied over them with c[section].update(cfg);
-        // each profile's kubespawner_override applied per server). Volumes as a list or, since z2jh 4.3.0, a dict
-        // keyed by name (KubeSpawner volumes: Union[List, Dict]). Parts unknown at preview are deferred by path.
         const part = (path: string): any => {
             const v = snapshot(() => path.split(".").reduce((o: any, k) => (o === undefined || o === null ? undefined : o[k]), rel.props.values));
             if (v === UNKNOWN || hasUnknownPart(v)) { ix.d.defer(`${label(rel)}.values.${path}`); return undefined; }
             return v;
         };
+        // JupyterHub's own grants (z2jh hub.loadRoles, appended to load_roles; hub.services.<name>.admin): a user or
+        // service holding a scope beyond reading and its own (JupyterHub scopes.py; rules/helm.ts harmless) reaches
+        // every researcher's server through the hub's API (access:servers, tokens, admin:users...).
+        const loadRoles = part("hub.loadRoles");
+        for (const [key, role] of Object.entries((loadRoles ?? {}) as Record<string, any>)) {
+            const scopes = asArray(role?.scopes as string[]).map(String);
+            const wide = String(role?.name ?? key) === "admin" ? ["admin"] : scopes.filter((sc) => { const [base, filter] = sc.split("!"); return !harmless(base) && filter !== "user" && filter !== "server"; });
+            if (wide.length === 0) continue;
+            const holders: Principal[] = [
+                ...asArray(role?.services as string[]).filter((svc) => !HUB_CHART_SERVICES.includes(String(svc))).map((svc) => ({ kind: "outside" as const, name: `service ${svc}`, label: `JupyterHub service ${svc}` })),
+                ...asArray(role?.users as string[]).map((u) => ({ kind: "k8s-user" as const, name: String(u), ...(researchers.has(String(u)) ? { actsFor: String(u) } : {}), label: `JupyterHub user ${u}` })),
+                ...asArray(role?.groups as string[]).map((g) => ({ kind: "k8s-group" as const, name: String(g), label: `JupyterHub group ${g}` })),
+            ];
+            for (const who of holders) for (const server of assets.filter((a) => a.kind === "server" && a.owner !== who.actsFor)) {
+                reaches.push({ principal: who, asset: server, access: "write", via: `${label(rel)} values.hub.loadRoles.${key} (${wide.join(", ")})`, urn: rel.urn });
+            }
+        }
+        for (const [name, svc] of Object.entries((part("hub.services") ?? {}) as Record<string, any>)) {
+            if (svc?.admin !== true) continue;
+            for (const server of assets.filter((a) => a.kind === "server")) reaches.push({ principal: { kind: "outside", name: `service ${name}`, label: `JupyterHub service ${name}` }, asset: server, access: "write", via: `${label(rel)} values.hub.services.${name}.admin (the admin role: access:servers, tokens)`, urn: rel.urn });
+        }
+
+        // What each server runs as and mounts, from every place the chart takes it (z2jh 4.4.0 jupyterhub_config.py:
+        // singleuser.* mapped to KubeSpawner, then hub.config sections applied over them with c[section].update(cfg);
+        // each profile's kubespawner_override applied per server). Volumes as a list or, since z2jh 4.3.0, a dict
+        // keyed by name (KubeSpawner volumes: Union[List, Dict]). Parts unknown at preview are deferred by path.
+
         const settings: Array<{ where: string; sa?: unknown; volumes?: unknown; claims?: string[] }> = [];
         const storage = part("singleuser.storage") ?? {};
         settings.push({ where: "singleuser", sa: part("singleuser.serviceAccountName"), volumes: storage.extraVolumes, claims: storage.type === "static" && typeof storage.static?.pvcName === "string" ? [storage.static.pvcName] : [] });

@@ -157,7 +157,7 @@ const CHART_SERVICE_SCOPES: Readonly<Record<string, readonly string[]>> = {
  * access:services, admin:*, admin-ui, tokens, servers, users, groups, shares, proxy, shutdown,
  * inherit...) reaches other users unless filtered to the grantee's own.
  */
-const harmless = (base: string) => base === "self" || base === "(no_scope)" || base === "users:activity" || /^(read|list):/.test(base) || base.startsWith("custom:");
+export const harmless = (base: string) => base === "self" || base === "(no_scope)" || base === "users:activity" || /^(read|list):/.test(base) || base.startsWith("custom:");
 
 /** Problems of JupyterHub role definitions (load_roles entries), each as [path, role]. */
 function roleProblems(roles: Array<[string, any]>, d: Deferrals): string[] {

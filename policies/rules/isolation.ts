@@ -81,9 +81,18 @@ export const isolationPolicies: StackValidationPolicy[] = [
             const purposes = c.servicePurposes ?? SERVICE_PURPOSES;
             const model = await ownershipModel(args.resources, c, d);
             const seen = new Set<string>();
+            // One message per grant: the first asset it wrongly reaches, and the others the same grant reaches.
+            const byGrant = new Map<string, Array<{ r: Reach; m: string }>>();
             for (const r of model.reaches) {
                 const m = reachProblem(r, purposes);
-                if (m && !seen.has(m)) { seen.add(m); report(`${m}.`, r.urn); }
+                if (!m) continue;
+                const key = `${r.principal.label}\u0000${r.via}`;
+                byGrant.set(key, [...(byGrant.get(key) ?? []), { r, m }]);
+            }
+            for (const list of byGrant.values()) {
+                const others = [...new Set(list.slice(1).map((x) => x.r.asset.label))].filter((l) => l !== list[0].r.asset.label);
+                const m = others.length ? `${list[0].m}; the same grant also reaches ${others.join(", ")}` : list[0].m;
+                if (!seen.has(m)) { seen.add(m); report(`${m}.`, list[0].r.urn); }
             }
             for (const h of model.holds) {
                 const m = holdsProblem(h);

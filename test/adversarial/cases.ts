@@ -26,7 +26,10 @@ export interface Case {
     /** What the change actually lets someone reach, or lose. */
     reaches: string;
     mutate: (rs: RecordedResource[]) => RecordedResource[];
-    /** Policies of which at least one must raise a new mandatory diagnostic. */
+    /**
+     * The policies that must each raise a new mandatory diagnostic for it: the one whose description claims
+     * what the case breaks first, then any other that also judges it. Every dangerous case names them.
+     */
     caughtBy?: string[];
 }
 
@@ -153,7 +156,7 @@ const dangerous: Case[] = [
     },
     {
         id: "researchers-cluster-read-for-k9s", class: 1, stack: "national-heritage",
-        caughtBy: ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads"],
+        caughtBy: ["researcher-isolation", "k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads"],
         title: "RBAC: researchers may see cluster status in k9s (read-only: get/list/watch pods and nodes)",
         reaches: "each researcher lists pods in jupyterhub, whose specs carry every other server's JUPYTERHUB_API_TOKEN",
         mutate: (rs) => {
@@ -176,7 +179,7 @@ const dangerous: Case[] = [
     },
     {
         id: "hub-service-with-admin-role", class: 1, stack: "national-heritage",
-        caughtBy: ["jupyterhub-values-secure"],
+        caughtBy: ["researcher-isolation", "jupyterhub-values-secure"],
         title: "hub: register the usage-report service (admin API token)",
         reaches: "whoever holds the service's token (in the values, readable by the chart's hub) acts as a hub admin: every researcher's server and token",
         mutate: (rs) => hub(rs, (v) => {
@@ -215,7 +218,7 @@ const dangerous: Case[] = [
     },
     {
         id: "iam-group-sessions-to-all-workstations", class: 1, stack: "uni-archaeology",
-        caughtBy: ["ssm-sessions-no-shell"],
+        caughtBy: ["researcher-isolation", "ssm-sessions-no-shell"],
         title: "IAM: a 'lab-admins' group so the PI's own IAM user can help students on their workstations",
         reaches: "the PI's IAM user opens SSH and port-forwarding sessions to phd-tiles' and phd-sherds' workstations (their Jupyter, their workspace)",
         mutate: (rs) => {
@@ -262,7 +265,7 @@ const dangerous: Case[] = [
 
     {
         id: "eks-view-policy-for-researcher", class: 1, stack: "national-heritage",
-        caughtBy: ["eks-access-entries-scoped"],
+        caughtBy: ["researcher-isolation", "eks-access-entries-scoped"],
         title: "EKS: give ml-engineer the AWS view policy so the console shows the cluster's workloads",
         reaches: "AmazonEKSViewPolicy at cluster scope lists pods in jupyterhub: every server's spec with its JUPYTERHUB_API_TOKEN",
         mutate: (rs) => add(rs, {
@@ -529,7 +532,7 @@ const dangerous: Case[] = [
     },
     {
         id: "sessions-any-instance-principal-account", class: 3, stack: "city-museum",
-        caughtBy: ["researcher-roles-scoped", "ssm-sessions-no-shell"],
+        caughtBy: ["researcher-isolation", "researcher-roles-scoped", "ssm-sessions-no-shell"],
         title: "researcher role: sessions scoped to our account (instance ids change on replace)",
         reaches: "conservator opens SSH sessions to the imaging workstation: aws:PrincipalAccount is always the account",
         mutate: (rs) => editDoc(rs, "archaeo-researcher-conservator-policy", (d) => {
@@ -801,6 +804,77 @@ const dangerous: Case[] = [
         title: "snapshots: retain by age (1 day) instead of by count",
         reaches: "snapshots older than a day are deleted: one day of history",
         mutate: (rs) => edit(rs, "archaeo-snapshots-daily", (p) => { p.policyDetails.schedules[0].retainRule = { interval: 1, intervalUnit: "DAYS" }; }),
+    },
+    // ------------------------------------------------------------------------------------------------
+    // Found by a cold review of the pack after the suite above passed (each missed then).
+    {
+        id: "ops-user-runs-commands-on-workstations", class: 1, stack: "uni-archaeology",
+        caughtBy: ["researcher-isolation"],
+        title: "ops: an IAM user that can run a patch command on every workstation",
+        reaches: "ssm:SendCommand and EC2 Instance Connect on every researcher's workstation: root on each host, their data with it",
+        mutate: (rs) => {
+            const hosts = rs.filter((r) => r.type === "aws:ec2/instance:Instance" && /^archaeo-ws-/.test(r.name)).map((r) => r.state.arn);
+            add(rs, { type: "aws:iam/user:User", name: "archaeo-ops-user", inputs: { name: "archaeo-ops" }, outputs: { arn: `arn:aws:iam::${A}:user/archaeo-ops`, id: "archaeo-ops" } });
+            return add(rs, { type: "aws:iam/userPolicy:UserPolicy", name: "archaeo-ops-user-policy", inputs: { user: "archaeo-ops", policy: doc({ Sid: "Patch", Effect: "Allow", Action: ["ssm:SendCommand", "ec2-instance-connect:SendSSHPublicKey"], Resource: hosts }) } });
+        },
+    },
+    {
+        id: "hub-config-kubespawner-service-account", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
+        title: "hub: set the spawner's service account in hub.config (z2jh applies it over singleuser)",
+        reaches: "every server runs as researcher-archivist: archivist's pods role, and their data, in everyone's server",
+        mutate: (rs) => hub(rs, (v) => { v.hub.config.KubeSpawner = { service_account: "researcher-archivist" }; }),
+    },
+    {
+        id: "hub-extra-volumes-as-dict", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
+        title: "hub: extraVolumes as a dict (z2jh 4.3+ style), home claim copied from a test value",
+        reaches: "every server mounts home-archivist: archivist's EFS home read-write in everyone's server",
+        mutate: (rs) => hub(rs, (v) => {
+            const vols = v.singleuser.storage.extraVolumes as any[];
+            v.singleuser.storage.extraVolumes = Object.fromEntries(vols.map((x) => [x.name, { ...x, name: undefined, ...(x.persistentVolumeClaim?.claimName === "home-{username}" ? { persistentVolumeClaim: { claimName: "home-archivist" } } : {}) }]));
+        }),
+    },
+    {
+        id: "efs-csi-addon-gets-researcher-pods-role", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
+        title: "EFS CSI add-on: reuse an existing role while the driver's role is rebuilt",
+        reaches: "the EFS CSI controller (kube-system) runs with imaging-lead's pods role: whatever runs there acts as imaging-lead",
+        mutate: (rs) => edit(rs, "archaeo-eks-aws-efs-csi-driver", (p) => { p.podIdentityAssociations[0].roleArn = arnOf(rs, "archaeo-researcher-imaging-lead-pods-role"); }),
+    },
+    {
+        id: "networkpolicy-admits-every-namespace", class: 1, stack: "national-heritage",
+        caughtBy: ["researcher-isolation"],
+        title: "monitoring: let Prometheus scrape researcher pods (allow from all namespaces)",
+        reaches: "network policies add up: every pod of the cluster may connect to archivist's pods (jobs, their open ports)",
+        mutate: (rs) => add(rs, {
+            type: "kubernetes:networking.k8s.io/v1:NetworkPolicy", name: "archaeo-researcher-archivist-np-scrape", parent: "archaeo-hub",
+            inputs: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "scrape", namespace: "researcher-archivist", labels: lbl("researcher") }, spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] } },
+        }),
+    },
+    {
+        id: "cloud-config-archive-shell-part", class: 2, stack: "example",
+        caughtBy: ["ec2-containers-unprivileged"],
+        title: "workstation: split user data into a cloud-config-archive (config + a boot script)",
+        reaches: "the archive's shell part starts a privileged container with the host's / and pid namespace",
+        mutate: (rs) => editUserData(rs, "archaeo-ws-alice-instance", (t) => `#cloud-config-archive\n- type: text/cloud-config\n  content: |\n${t.split("\n").map((l) => `    ${l}`).join("\n")}\n- type: text/x-shellscript\n  content: !!binary |\n    ${b64("#!/bin/sh\ndocker run -d --privileged --pid=host -v /:/host img\n")}\n`),
+    },
+    {
+        id: "spot-request-imds-optional", class: 2, stack: "uni-archaeology",
+        caughtBy: ["ec2-imdsv2-required"],
+        title: "cost: a spot request for phd-tiles' long training runs (copied from an old example)",
+        reaches: "IMDSv1 on the spot instance: any SSRF in a notebook reads the instance role's credentials",
+        mutate: (rs) => add(rs, {
+            type: "aws:ec2/spotInstanceRequest:SpotInstanceRequest", name: "archaeo-ws-phd-tiles-spot", parent: "archaeo-ws-phd-tiles",
+            inputs: { ami: "ami-0123456789abcdef0", instanceType: "g5.xlarge", iamInstanceProfile: "archaeo-uni-archaeology-uni-archaeology-ws-phd-tiles", metadataOptions: { httpTokens: "optional", httpPutResponseHopLimit: 1 }, tags: { researcher: "phd-tiles" } },
+        }),
+    },
+    {
+        id: "nodegroup-ssh-remote-access", class: 2, stack: "national-heritage",
+        caughtBy: ["pack-judges-every-input"],
+        title: "system nodes: enable SSH for debugging (remoteAccess with the ops key)",
+        reaches: "without source security groups EKS opens port 22 on every node to 0.0.0.0/0",
+        mutate: (rs) => edit(rs, "archaeo-eks-system", (p) => { p.remoteAccess = { ec2SshKey: "ops" }; }, "aws:eks/nodeGroup:NodeGroup"),
     },
 ];
 
