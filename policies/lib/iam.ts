@@ -83,13 +83,11 @@ export function arnPatternMatches(pattern: string, arn: string): boolean {
 const startsWithPolicyVariable = (s: string) => /^\$\{[^}]+\}/.test(s);
 
 /**
- * Can a glob produce a string whose first path segment after `prefix` (matched from the start) is
- * not fixed, i.e. does it reach `<prefix><any id>/...` for more than one id? Walks the glob as an
- * automaton: after reading `prefix`, a wildcard reachable before the next literal "/" means the
- * segment can be any id. False when the glob cannot produce `prefix` at all.
+ * The positions in a glob (`*` any run, `?` one character, case-insensitive) reachable after reading
+ * `prefix` from its start: the glob as an automaton, `*` consuming any character or none. Empty when
+ * no string the glob matches starts with `prefix`.
  */
-export function globVariesSegmentAfter(glob: string, prefix: string): boolean {
-    // States are positions in the glob; `*` may consume any character or nothing.
+export function globStatesAfter(glob: string, prefix: string): Set<number> {
     const close = (states: Set<number>) => {
         const out = new Set(states);
         for (const i of states) for (let j = i; j < glob.length && glob[j] === "*"; j++) out.add(j + 1);
@@ -105,8 +103,20 @@ export function globVariesSegmentAfter(glob: string, prefix: string): boolean {
             else if (g === "?" || g.toLowerCase() === ch.toLowerCase()) next.add(i + 1);
         }
         states = close(next);
-        if (states.size === 0) return false;
+        if (states.size === 0) return states;
     }
+    return states;
+}
+
+/**
+ * Can a glob produce a string whose first path segment after `prefix` (matched from the start) is
+ * not fixed, i.e. does it reach `<prefix><any id>/...` for more than one id? Walks the glob as an
+ * automaton: after reading `prefix`, a wildcard reachable before the next literal "/" means the
+ * segment can be any id. False when the glob cannot produce `prefix` at all.
+ */
+export function globVariesSegmentAfter(glob: string, prefix: string): boolean {
+    const states = globStatesAfter(glob, prefix);
+    if (states.size === 0) return false;
     // The id segment: literal characters up to "/" keep it fixed; a wildcard before that varies it.
     for (const start of states) {
         for (let i = start; i <= glob.length; i++) {

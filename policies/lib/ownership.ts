@@ -27,7 +27,7 @@ import { harmless } from "../rules/helm";
 import { podSpecPaths } from "../rules/kubernetes";
 import { RESOURCE_POLICY_DOCUMENTS } from "../rules/resource-policies";
 import { parseArn, principalsOf } from "./arn";
-import { ActionInfo, expandAction, serviceActions } from "./iam";
+import { ActionInfo, expandAction, globStatesAfter, serviceActions } from "./iam";
 import { conditionEntries, resolvePrincipalTags, Statement, statementsOf } from "./policy-document";
 import { coversVerb, crossResearcherGrants, ruleGrants } from "./rbac";
 import { label } from "./rule";
@@ -185,24 +185,7 @@ export function pinnedValues(s: Statement, key: string): string[] | undefined {
 
 /** Does a glob match some string that starts with `prefix` (IAM-style `*` / `?`, case-insensitive)? */
 export function globReachesPrefix(glob: string, prefix: string): boolean {
-    const close = (states: Set<number>) => {
-        const out = new Set(states);
-        for (const i of states) for (let j = i; j < glob.length && glob[j] === "*"; j++) out.add(j + 1);
-        return out;
-    };
-    let states = close(new Set([0]));
-    for (const ch of prefix) {
-        const next = new Set<number>();
-        for (const i of states) {
-            if (i >= glob.length) continue;
-            const g = glob[i];
-            if (g === "*") next.add(i);
-            else if (g === "?" || g.toLowerCase() === ch.toLowerCase()) next.add(i + 1);
-        }
-        states = close(next);
-        if (states.size === 0) return false;
-    }
-    return states.size > 0;
+    return globStatesAfter(glob, prefix).size > 0;
 }
 
 const s3Prefix = (bucket: string, prefix: string) => `arn:aws:s3:::${bucket}/${prefix}`;
