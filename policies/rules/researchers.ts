@@ -58,9 +58,80 @@ const DEFAULTS: ResearcherConfig = {
 type Stack = readonly PolicyResource[];
 
 /**
- * ARNs of the stack's resources whose tag `tag` is `value`, UNKNOWN inside for each one whose ARN is
- * not known yet and for each resource whose tags are not (it may be one of them).
+ * What the rule looks up for every role, read once per stack (the rule stays linear in the number of
+ * researchers): each resource's effective tags, resources by type, who each RolePolicy and attachment
+ * names, the stack's customer-managed policies by ARN.
  */
+class StackIndex {
+    private readonly tags = new Map<PolicyResource, Record<string, unknown> | typeof UNKNOWN>();
+    private readonly types = new Map<string, PolicyResource[]>();
+    private readonly owned = new Map<string, Map<string, unknown[]>>();
+    private attachmentsCache?: Array<{ r: PolicyResource; roles: string; targets: string[] | typeof UNKNOWN; arns: () => unknown }>;
+    private policiesCache?: Array<{ p: PolicyResource; arn: unknown }>;
+    constructor(readonly all: Stack) {
+        for (const r of all) { const l = this.types.get(r.type); if (l) l.push(r); else this.types.set(r.type, [r]); }
+    }
+    ofType(type: string): PolicyResource[] { return this.types.get(type) ?? []; }
+    tagsOf(r: PolicyResource): Record<string, unknown> | typeof UNKNOWN {
+        if (!this.tags.has(r)) this.tags.set(r, effectiveTags(r));
+        return this.tags.get(r)!;
+    }
+    /**
+     * ARNs of the stack's resources whose tag `tag` is `value`, UNKNOWN inside for each one whose ARN is
+     * not known yet and for each resource whose tags are not (it may be one of them).
+     */
+    taggedArns(tag: string, value: string): unknown[] {
+        let byValue = this.owned.get(tag);
+        if (!byValue) {
+            byValue = new Map();
+            const unknownTags: unknown[] = [];
+            for (const r of this.all) {
+                const t = this.tagsOf(r);
+                if (t === UNKNOWN) { unknownTags.push(UNKNOWN); continue; }
+                const v = t[tag];
+                if (typeof v !== "string") continue;
+                const arn = get(() => r.props.arn);
+                if (arn !== undefined) byValue.set(v, [...(byValue.get(v) ?? []), arn]);
+            }
+            byValue.set("\u0000unknown", unknownTags);
+            this.owned.set(tag, byValue);
+        }
+        return [...(byValue.get(value) ?? []), ...(byValue.get("\u0000unknown") ?? [])];
+    }
+    /** Every attachment resource with the roles it names (read once). */
+    attachments(): Array<{ r: PolicyResource; roles: string; targets: string[] | typeof UNKNOWN; arns: () => unknown }> {
+        if (!this.attachmentsCache) {
+            this.attachmentsCache = [];
+            for (const [type, form] of Object.entries(ATTACHMENT_FORMS)) for (const r of this.ofType(type)) {
+                const targets = known(() => r.props[form.roles]);
+                let arns: unknown;
+                this.attachmentsCache.push({ r, roles: form.roles, targets: targets === UNKNOWN ? UNKNOWN : asArray(targets as string | string[]).map(String), arns: () => (arns ??= known(() => r.props[form.arns])) });
+            }
+        }
+        return this.attachmentsCache;
+    }
+    private rolePoliciesCache?: { byTarget: Map<string, PolicyResource[]>; unknown: PolicyResource[]; named: PolicyResource[] };
+    /** RolePolicy resources by the role they name; those whose role is unknown yet. */
+    rolePolicies(): { byTarget: Map<string, PolicyResource[]>; unknown: PolicyResource[]; named: PolicyResource[] } {
+        if (!this.rolePoliciesCache) {
+            const byTarget = new Map<string, PolicyResource[]>(); const unknown: PolicyResource[] = []; const named: PolicyResource[] = [];
+            for (const p of this.ofType("aws:iam/rolePolicy:RolePolicy")) {
+                const target = get(() => p.props.role);
+                if (target === UNKNOWN) { unknown.push(p); continue; }
+                if (target === undefined) continue;
+                named.push(p);
+                byTarget.set(String(target), [...(byTarget.get(String(target)) ?? []), p]);
+            }
+            this.rolePoliciesCache = { byTarget, unknown, named };
+        }
+        return this.rolePoliciesCache;
+    }
+    policies(): Array<{ p: PolicyResource; arn: unknown }> {
+        return (this.policiesCache ??= this.ofType("aws:iam/policy:Policy").map((p) => ({ p, arn: get(() => p.props.arn) })));
+    }
+}
+
+/** ARNs of the resources tagged `tag: value` in a stack (see StackIndex.taggedArns). */
 function taggedArns(resources: Stack, tag: string, value: string, read: (r: PolicyResource) => unknown = (r) => r.props.arn): unknown[] {
     return resources.flatMap((r) => {
         const t = effectiveTags(r);
@@ -77,13 +148,13 @@ function roleNames(role: PolicyResource): string[] {
 interface Granted { where: string; statements: Statement[] }
 
 /** Inline policy documents of a role: its RolePolicy resources and inlinePolicies (UNKNOWN if not matched yet). */
-function policiesOf(resources: Stack, role: PolicyResource, d: Deferrals): Granted[] {
+function policiesOf(ix: StackIndex, role: PolicyResource, d: Deferrals): Granted[] {
     const names = roleNames(role);
     const out: Granted[] = [];
-    for (const p of resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")) {
-        const target = get(() => p.props.role);
-        if (target === UNKNOWN || (names.length === 0 && target !== undefined)) { d.defer(`${label(p)}.role`); continue; }
-        if (!names.includes(target)) continue;
+    const { byTarget, unknown, named } = ix.rolePolicies();
+    for (const p of unknown) d.defer(`${label(p)}.role`);
+    if (names.length === 0) for (const p of named) d.defer(`${label(p)}.role`);
+    for (const p of [...new Set(names.flatMap((n) => byTarget.get(n) ?? []))]) {
         const doc = known(() => p.props.policy);
         if (doc === UNKNOWN) { d.defer(`${label(p)}.policy`); continue; }
         out.push({ where: label(p), statements: statementsOf(doc) ?? [] });
@@ -113,28 +184,24 @@ const ATTACHMENT_FORMS: Readonly<Record<string, { roles: string; arns: string }>
  * cannot be seen). AWS-managed policies on a researcher's role are reported here; on a role acting
  * for them they are judged by iam-managed-policies-allowlisted / iam-attachments-match-roles.
  */
-function documentsOf(resources: Stack, role: PolicyResource, d: Deferrals, report: ReportViolation, who: string, researcherRole: boolean): Granted[] {
-    const out = policiesOf(resources, role, d);
+function documentsOf(ix: StackIndex, role: PolicyResource, d: Deferrals, report: ReportViolation, who: string, researcherRole: boolean): Granted[] {
+    const out = policiesOf(ix, role, d);
     const names = roleNames(role);
     const attached: Array<{ via: PolicyResource; arn: string }> = [];
     const own = known(() => role.props.managedPolicyArns);
     if (own === UNKNOWN) d.defer(`${label(role)}.managedPolicyArns`);
     else for (const arn of asArray(own as string[])) attached.push({ via: role, arn: String(arn) });
-    for (const r of resources) {
-        const form = ATTACHMENT_FORMS[r.type];
-        if (!form) continue;
-        const targets = known(() => r.props[form.roles]);
-        if (targets === UNKNOWN) { d.defer(`${label(r)}.${form.roles}`); continue; }
-        const list = asArray(targets as string | string[]).map(String);
-        if (list.length === 0) continue;
-        if (names.length === 0) { d.defer(`${label(r)}.${form.roles} (the name of ${label(role)} is unknown)`); continue; }
-        if (!list.some((t) => names.includes(t))) continue;
-        const arns = known(() => r.props[form.arns]);
-        if (arns === UNKNOWN) { d.defer(`${label(r)}.${form.arns}`); continue; }
+    for (const { r, roles, targets, arns: readArns } of ix.attachments()) {
+        if (targets === UNKNOWN) { d.defer(`${label(r)}.${roles}`); continue; }
+        if (targets.length === 0) continue;
+        if (names.length === 0) { d.defer(`${label(r)}.${roles} (the name of ${label(role)} is unknown)`); continue; }
+        if (!targets.some((t) => names.includes(t))) continue;
+        const arns = readArns();
+        if (arns === UNKNOWN) { d.defer(`${label(r)}.${ATTACHMENT_FORMS[r.type].arns}`); continue; }
         for (const arn of asArray(arns as string | string[])) attached.push({ via: r, arn: String(arn) });
     }
     if (attached.length === 0) return out;
-    const policies = resources.filter((r) => r.type === "aws:iam/policy:Policy").map((p) => ({ p, arn: get(() => p.props.arn) }));
+    const policies = ix.policies();
     for (const { via, arn } of attached) {
         const managed = awsManagedPolicyName(arn);
         if (managed !== undefined) {
@@ -222,22 +289,23 @@ export const researcherPolicies: StackValidationPolicy[] = [
         validateStack: onStack(async (args, report, d) => {
             const c = { ...DEFAULTS, ...args.getConfig<Partial<ResearcherConfig>>() };
             const all = args.resources;
-            const researcherOf = (r: PolicyResource) => { const t = effectiveTags(r); return t === UNKNOWN ? UNKNOWN : (t[c.researcherTag] as string | undefined); };
-            const roles = all.filter((r) => r.type === "aws:iam/role:Role");
+            const ix = new StackIndex(all);
+            const researcherOf = (r: PolicyResource) => { const t = ix.tagsOf(r); return t === UNKNOWN ? UNKNOWN : (t[c.researcherTag] as string | undefined); };
+            const roles = ix.ofType("aws:iam/role:Role");
             const trusted = new Map<string, Array<{ id: string; session?: string }>>();
-            const datasetBuckets = taggedArns(all.filter((r) => r.type === "aws:s3/bucket:Bucket"), c.purposeTag, c.datasetsPurpose, (b) => b.props.bucket);
-            const keys = all.filter((r) => r.type === "aws:kms/key:Key").map((k) => get(() => k.props.arn));
+            const datasetBuckets = taggedArns(ix.ofType("aws:s3/bucket:Bucket"), c.purposeTag, c.datasetsPurpose, (b) => b.props.bucket);
+            const keys = ix.ofType("aws:kms/key:Key").map((k) => get(() => k.props.arn));
             for (const role of roles) {
                 const id = researcherOf(role);
                 if (id === UNKNOWN) { d.defer(`${label(role)}.tags`); continue; }
                 if (id === undefined) {
                     // A service role acting for a researcher: their data scope, nothing of anyone else's.
-                    const t = effectiveTags(role) as Record<string, unknown>;
+                    const t = ix.tagsOf(role) as Record<string, unknown>;
                     const forWhom = c.actingForTags.map((k) => t[k]).find((v): v is string => typeof v === "string" && v !== "");
                     if (forWhom === undefined) continue;
-                    const owned = taggedArns(all, c.researcherTag, forWhom);
+                    const owned = ix.taggedArns(c.researcherTag, forWhom);
                     const who = `${label(role)} (acts for researcher ${forWhom})`;
-                    for (const pol of withPrincipalTags(documentsOf(all, role, d, report, who, false), role)) {
+                    for (const pol of withPrincipalTags(documentsOf(ix, role, d, report, who, false), role)) {
                         for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                             const problems = await statementProblems(s, { id: forWhom, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
                             if (problems.length) report(`${who}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
@@ -268,8 +336,8 @@ export const researcherPolicies: StackValidationPolicy[] = [
                     if (want !== undefined && (principals.length !== 1 || principals[0] !== want)) report(`${where} must trust exactly ${want} (researcherPrincipals), found ${principals.join(", ") || "none"}.`, role.urn);
                 }
                 // Every policy that reaches the role, however attached, judged statement by statement.
-                const owned = taggedArns(all, c.researcherTag, id);
-                for (const pol of withPrincipalTags(documentsOf(all, role, d, report, where, true), role)) {
+                const owned = ix.taggedArns(c.researcherTag, id);
+                for (const pol of withPrincipalTags(documentsOf(ix, role, d, report, where, true), role)) {
                     for (const s of pol.statements.filter((x) => x.effect === "Allow")) {
                         const problems = await statementProblems(s, { id, owned, datasetBuckets, keys, c }, d, `${pol.where} statement '${s.sid}'`);
                         if (problems.length) report(`${where}: ${pol.where} statement '${s.sid}' ${problems.join("; ")}.`, role.urn);
