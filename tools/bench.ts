@@ -2,6 +2,8 @@
  * npm run bench: prints numbers, asserts nothing.
  *  - offline plan wall time per stack (a fresh process each, as a user runs it), median of N runs;
  *  - bare SDK import time in the same run (tsx importing the SDKs the program uses), and the ratio;
+ *  - real stacks of 10, 50 and 200 researchers in both modes (tools/scale.ts): program and pack CPU per
+ *    researcher and per resource, and memory, so a superlinear step shows up;
  *  - policy-pack throughput over a synthetic stack of 2,000 resources.
  * Targets on 2 cores: plan <= 5 s and <= 3x the bare import; 2,000 resources through the pack <= 2 s.
  */
@@ -11,6 +13,7 @@ import * as path from "path";
 import type { RecordedResource } from "./mock-engine";
 import { runPolicies } from "./policy-runner";
 import { resourcePolicies, stackValidationPolicies } from "../policies/rules";
+import type { ScaleSample } from "./scale";
 import { listStacks, ROOT } from "./stacks";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -67,6 +70,23 @@ async function main() {
         const ms = median(Array.from({ length: RUNS }, () => timeProcess(["tools/plan.ts", "--stack", stack])));
         const ratio = ms / bare;
         console.log(`plan ${stack.padEnd(18)} ${(ms / 1000).toFixed(2)} s   ${ratio.toFixed(2)}x bare import   target <= 5 s and <= 3x: ${ms <= 5000 && ratio <= 3 ? "met" : "MISSED"}`);
+    }
+    // Real stacks of 10, 50 and 200 researchers in both modes, each in a fresh process: CPU and memory per
+    // researcher, so a step that grows faster than the number of researchers shows up.
+    const SCALE = (process.env.BENCH_SCALE ?? "10,50,200").split(",").map(Number);
+    for (const mode of ["instance", "cluster"] as const) {
+        const samples: ScaleSample[] = [];
+        for (const n of SCALE) {
+            const r = spawnSync(TSX, ["tools/scale.ts", mode, String(n)], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24 });
+            if (r.status !== 0) throw new Error(`tools/scale.ts ${mode} ${n} exited ${r.status}: ${r.stderr}`);
+            samples.push(JSON.parse(r.stdout.trim().split("\n").pop()!));
+        }
+        for (const s of samples) {
+            console.log(`scale ${mode.padEnd(8)} ${String(s.researchers).padStart(3)} researchers ${String(s.resources).padStart(5)} resources: program ${(s.programCpuMs / 1000).toFixed(1)} s CPU (${(s.programCpuMs / s.researchers).toFixed(0)} ms/researcher), pack ${(s.packCpuMs / 1000).toFixed(1)} s CPU (${(s.packCpuMs / s.resources).toFixed(2)} ms/resource), heap ${s.heapMiB.toFixed(0)} MiB (${(s.heapMiB / s.researchers).toFixed(1)} MiB/researcher), rss ${s.rssMiB.toFixed(0)} MiB`);
+        }
+        const [first, last] = [samples[0], samples[samples.length - 1]];
+        const growth = (last.packCpuMs / last.resources) / (first.packCpuMs / first.resources);
+        console.log(`scale ${mode.padEnd(8)} pack CPU per resource at ${last.researchers} researchers = ${growth.toFixed(2)}x that at ${first.researchers}   target <= 1.5x: ${growth <= 1.5 ? "met" : "MISSED"}`);
     }
     const resources = synthetic(2000);
     const pack = { resource: resourcePolicies, stack: stackValidationPolicies };

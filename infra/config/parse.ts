@@ -23,6 +23,11 @@ export interface ConfigContext {
     /** aws:region of the stack. */
     readonly region?: string;
     readonly project?: string;
+    /**
+     * How many researchers a stack may have (MAX_RESEARCHERS). Only the scale bench and its test raise it, to
+     * measure growth beyond what a stack may deploy; stack config cannot.
+     */
+    readonly maxResearchers?: number;
 }
 
 const SLUG = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
@@ -209,11 +214,11 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     let cfg: StackConfig;
     if (mode === "cluster") {
         const cluster = clusterSection(r, { region, instanceType, gpu, access: access.mode });
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0 }, clusterAuth: cluster.auth.kind });
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0 }, clusterAuth: cluster.auth.kind, max: ctx.maxResearchers });
         cfg = { ...base, mode, researchers, cluster } satisfies ClusterStackConfig;
     } else {
         const workspaceSizeGiB = r.int("workspaceSizeGiB", spec("workspaceSizeGiB"), dflt("workspaceSizeGiB"));
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB } }) as InstanceResearcher[];
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB }, max: ctx.maxResearchers }) as InstanceResearcher[];
         const amiId = r.str("amiId");
         if (amiId && !AMI.test(amiId)) r.fail("amiId", `'${amiId}' is not an AMI id (ami- followed by 8 or 17 hex digits)`);
         const ssmParameter = r.str("amiSsmParameter") ?? dflt<string>("amiSsmParameter");
@@ -384,6 +389,7 @@ interface ResearcherContext {
     problems: ConfigProblem[];
     defaults: { instanceType: string; workspaceSizeGiB: number };
     clusterAuth?: "cognito" | "oidc";
+    max?: number;
 }
 
 /** researchers: unique ids and principals, well-formed keys and ARNs, per-researcher overrides of this mode. */
@@ -395,7 +401,8 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
     if (list === undefined) return [];
     if (!Array.isArray(list)) { top.fail("researchers", `must be a list of researchers, e.g. ${example}`); return []; }
     if (list.length === 0) top.fail("researchers", `needs at least one researcher, e.g. ${example}`);
-    if (list.length > MAX_RESEARCHERS) top.fail("researchers", `has ${list.length} entries; at most ${MAX_RESEARCHERS} per stack (split the institution into several stacks)`);
+    const max = c.max ?? MAX_RESEARCHERS;
+    if (list.length > max) top.fail("researchers", `has ${list.length} entries; at most ${max} per stack (split the institution into several stacks)`);
 
     const out: Array<Researcher | InstanceResearcher> = [];
     const ids = new Map<string, number>();

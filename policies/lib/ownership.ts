@@ -548,8 +548,17 @@ export async function statementReaches(s: Statement, assets: readonly Asset[] | 
     // A statement pinned to researchers by tag (literal values) reaches only their tagged assets (and S3, which has no tags here).
     const tagPin = pinnedValues(s, `*:ResourceTag/${c.researcherTag}`);
     const tagExcludes = (a: Asset) => !!tagPin && a.kind !== "s3-prefix" && a.owner !== SHARED && !tagPin.some((v) => globMatch(v, a.owner));
-    for (const asset of index.candidates(s.notResources ? ["*"] : s.resources, pinnedValues(s, "s3:prefix"))) {
+    // Listing the top level with delimiter "/" returns prefix names only (conditionExcludes): no prefix is a candidate.
+    const prefixPins = pinnedValues(s, "s3:prefix");
+    const delimiters = pinnedValues(s, "s3:delimiter");
+    const namesOnly = !!prefixPins && prefixPins.every((p) => p === "") && !!delimiters && delimiters.every((x) => x === "/");
+    // The services the statement's actions can touch ("*" or NotAction: any), so other assets are not looked at.
+    const touches = (svc: string) => !!s.notActions || s.actions.some((p) => p === "*" || p.split(":")[0] === "*" || globMatch(p.split(":")[0], svc));
+    // Listing a bucket needs s3:ListBucket (or ListBucketVersions...): without it the bucket's ARN reaches no prefix.
+    const lists = !!s.notActions || s.actions.some((p) => globMatch(p, "s3:ListBucket") || globMatch(p, "s3:ListBucketVersions") || globMatch(p, "s3:ListBucketMultipartUploads"));
+    for (const asset of index.candidates(s.notResources ? ["*"] : s.resources, namesOnly || !lists ? [] : prefixPins)) {
         if (!asset.services || asset.arns.length === 0) continue;
+        if (!asset.services.some(touches)) continue;
         if (tagExcludes(asset)) continue;
         const actions: ActionInfo[] = [];
         for (const svc of asset.services) {

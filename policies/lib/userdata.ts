@@ -17,7 +17,18 @@ export type UserDataText =
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Decodes base64 user data, inflating gzip; an error string when it is not base64 or not valid gzip. */
+const decodeCache = new Map<string, { text: string } | { error: string }>();
+
 export function decodeBase64UserData(b64: string): { text: string } | { error: string } {
+    const hit = decodeCache.get(b64);
+    if (hit) return hit;
+    const r = decodeUncached(b64);
+    if (decodeCache.size >= 256) decodeCache.delete(decodeCache.keys().next().value as string);
+    decodeCache.set(b64, r);
+    return r;
+}
+
+function decodeUncached(b64: string): { text: string } | { error: string } {
     const compact = b64.replace(/\s+/g, "");
     if (compact.length % 4 !== 0 || !BASE64.test(compact)) return { error: "is not valid base64" };
     const raw = Buffer.from(compact, "base64");
@@ -68,7 +79,19 @@ function writeFileContent(f: any, i: number): { text: string } | { error: string
  * entry fetched from a URL or in an encoding cloud-init does not define. Shell scripts and boothooks
  * are read as text.
  */
+const readCache = new Map<string, { text: string } | { error: string }>();
+
 export function readableUserData(text: string): { text: string } | { error: string } {
+    // Several rules read the same instance's user data: decode each text once (a small cache, oldest dropped first).
+    const hit = readCache.get(text);
+    if (hit) return hit;
+    const r = readUncached(text);
+    if (readCache.size >= 256) readCache.delete(readCache.keys().next().value as string);
+    readCache.set(text, r);
+    return r;
+}
+
+function readUncached(text: string): { text: string } | { error: string } {
     const first = text.replace(/^\uFEFF/, "").split("\n", 1)[0].trim();
     if (/^(content-type:\s*multipart\/|mime-version:)/i.test(first)) return { error: "is MIME multi-part user data, which the pack does not read; give one #cloud-config document" };
     if (/^#include/i.test(first)) return { error: "is an #include list, whose parts cloud-init fetches from URLs at boot, so the pack cannot read them" };
@@ -281,7 +304,18 @@ export function shellCommands(line: string): string[] {
  * same with podman or nerdctl), one command each: continuation lines joined, lines split at control
  * operators, and the commands inside a quoted `sh -c "..."` argument searched too.
  */
+const runsCache = new Map<string, readonly string[]>();
+
 export function dockerRuns(text: string): string[] {
+    const hit = runsCache.get(text);
+    if (hit) return [...hit];
+    const r = dockerRunsUncached(text);
+    if (runsCache.size >= 256) runsCache.delete(runsCache.keys().next().value as string);
+    runsCache.set(text, r);
+    return [...r];
+}
+
+function dockerRunsUncached(text: string): string[] {
     const commands = (line: string): string[] => shellCommands(line).flatMap((cmd) => {
         const words = shellWords(cmd);
         const inner = words.filter((w) => /\s/.test(w) && CONTAINER_CLI.test(w)).flatMap(commands);
