@@ -32,6 +32,8 @@ export interface ScaleSample {
     programCpuMs: number;
     /** CPU of the whole pack over the stack (Analyze per resource, then AnalyzeStack), ms. */
     packCpuMs: number;
+    /** CPU of each policy's own functions over the stack, ms (wall time inside them: the pack is single-threaded). */
+    perPolicyMs: Record<string, number>;
     /** Heap in use after both, MiB. */
     heapMiB: number;
     rssMiB: number;
@@ -50,11 +52,21 @@ export async function measure(mode: ScaleMode, n: number): Promise<ScaleSample> 
     await engine.settle();
     const t1 = cpu();
     const resources = [...engine.resources];
-    const r = await runPolicies(resources, { resource: resourcePolicies, stack: stackValidationPolicies });
+    const perPolicyMs: Record<string, number> = {};
+    const timed = <F extends (...a: any[]) => any>(name: string, f: F): F => {
+        const w: any = async (...a: any[]) => { const t = process.hrtime.bigint(); try { return await f(...a); } finally { perPolicyMs[name] = (perPolicyMs[name] ?? 0) + Number(process.hrtime.bigint() - t) / 1e6; } };
+        if ((f as any).__pulumiType) w.__pulumiType = (f as any).__pulumiType;
+        return w;
+    };
+    const pack = {
+        resource: resourcePolicies.map((p) => ({ ...p, validateResource: Array.isArray(p.validateResource) ? p.validateResource.map((f) => timed(p.name, f)) : timed(p.name, p.validateResource!) })),
+        stack: stackValidationPolicies.map((p) => ({ ...p, validateStack: timed(p.name, p.validateStack) })),
+    };
+    const r = await runPolicies(resources, pack);
     const t2 = cpu();
     if (r.mandatory) throw new Error(`${mode} stack of ${n} researchers: ${r.mandatory} mandatory violation(s): ${r.violations.filter((v) => v.enforcementLevel === "mandatory").slice(0, 2).map((v) => v.rawMessage).join(" | ")}`);
     const m = process.memoryUsage();
-    return { mode, researchers: n, resources: resources.length, programCpuMs: t1 - t0, packCpuMs: t2 - t1, heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20 };
+    return { mode, researchers: n, resources: resources.length, programCpuMs: t1 - t0, packCpuMs: t2 - t1, perPolicyMs, heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20 };
 }
 
 // `tsx tools/scale.ts <mode> <n>`: one sample as JSON on stdout (the bench runs each in a fresh process).

@@ -1,0 +1,41 @@
+/**
+ * The pack stays linear in researchers: each policy's time per resource over a real instance-mode stack
+ * of 200 researchers is at most 1.5x its time per resource at 10 (issue 22). Each stack is evaluated and
+ * judged in a fresh process (tools/scale.ts, as `npm run bench` runs it for both modes at 10, 50 and
+ * 200), so the two measurements share no warm caches. A policy that rescans the stack for every
+ * researcher (what researcher-roles-scoped and researcher-isolation once did: 0.29 -> 2.07 ms per
+ * resource) fails it; policies too cheap to time reliably (under 100 ms at 200) are left out.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import type { ScaleSample } from "../tools/scale";
+
+const ROOT = path.join(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+function sample(n: number): ScaleSample {
+    const r = spawnSync(TSX, ["tools/scale.ts", "instance", String(n)], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 24 });
+    assert.equal(r.status, 0, `tools/scale.ts instance ${n}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+describe("the pack scales linearly with researchers (instance mode, 10 -> 200)", function () {
+    this.timeout(480_000);
+
+    it("no policy's time per resource at 200 researchers exceeds 1.5x its time per resource at 10", () => {
+        const small = sample(10);
+        const large = sample(200);
+        assert.equal(large.researchers, 200);
+        assert.ok(large.resources > 10 * small.resources, `${large.resources} resources at 200 researchers, ${small.resources} at 10`);
+        const worse: string[] = [];
+        for (const [policy, ms] of Object.entries(large.perPolicyMs)) {
+            if (ms < 100) continue;
+            const ratio = (ms / large.resources) / ((small.perPolicyMs[policy] ?? 0) / small.resources);
+            if (ratio > 1.5) worse.push(`${policy}: ${(ms / large.resources).toFixed(3)} ms/resource at 200, ${((small.perPolicyMs[policy] ?? 0) / small.resources).toFixed(3)} at 10 (${ratio.toFixed(2)}x)`);
+        }
+        assert.deepEqual(worse, []);
+        const total = (large.packCpuMs / large.resources) / (small.packCpuMs / small.resources);
+        assert.ok(total <= 1.5, `the whole pack: ${total.toFixed(2)}x per resource`);
+    });
+});
