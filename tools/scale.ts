@@ -32,7 +32,7 @@ export interface ScaleSample {
     programCpuMs: number;
     /** CPU of the whole pack over the stack (Analyze per resource, then AnalyzeStack), ms. */
     packCpuMs: number;
-    /** CPU of each policy's own functions over the stack, ms (wall time inside them: the pack is single-threaded). */
+    /** CPU of each policy's own functions over the stack, ms. */
     perPolicyMs: Record<string, number>;
     /** Heap in use after both, MiB. */
     heapMiB: number;
@@ -54,7 +54,9 @@ export async function measure(mode: ScaleMode, n: number): Promise<ScaleSample> 
     const resources = [...engine.resources];
     const perPolicyMs: Record<string, number> = {};
     const timed = <F extends (...a: any[]) => any>(name: string, f: F): F => {
-        const w: any = async (...a: any[]) => { const t = process.hrtime.bigint(); try { return await f(...a); } finally { perPolicyMs[name] = (perPolicyMs[name] ?? 0) + Number(process.hrtime.bigint() - t) / 1e6; } };
+        // CPU of this process, not wall time: the analyzer runs one validation at a time, so the CPU spent between a
+        // validation's start and end is its own, and another process on the machine does not inflate it.
+        const w: any = async (...a: any[]) => { const t = cpu(); try { return await f(...a); } finally { perPolicyMs[name] = (perPolicyMs[name] ?? 0) + (cpu() - t); } };
         if ((f as any).__pulumiType) w.__pulumiType = (f as any).__pulumiType;
         return w;
     };

@@ -66,6 +66,11 @@ export const stackPolicies: StackValidationPolicy[] = [
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
             const repos = once(() => stackRepositories(args.resources));
+            // The stack's SSM parameters and their names, read once (not once per instance).
+            const parameterNames = once(() => {
+                const all = args.resources.filter((x) => x.type === "aws:ssm/parameter:Parameter").map((x) => ({ x, name: get(() => x.props.name) }));
+                return { byName: new Map(all.filter((n) => typeof n.name === "string").map((n) => [n.name as string, n])), unknown: all.filter((n) => n.name === UNKNOWN) };
+            });
             for (const r of args.resources) {
                 if (r.type !== "aws:ec2/instance:Instance") continue;
                 const { value, unknownPaths } = userDataOfResource(r);
@@ -81,16 +86,15 @@ export const stackPolicies: StackValidationPolicy[] = [
                     const parameter = /^\s*IMAGE_PARAMETER=["']?([^\s"']+)["']?\s*$/m.exec(t.text)?.[1];
                     let fromParameter = false;
                     if (parameter && !imageRef) {
-                        const params = args.resources.filter((x) => x.type === "aws:ssm/parameter:Parameter");
-                        const names = params.map((x) => ({ x, name: get(() => x.props.name) }));
-                        const match = names.find((n) => n.name === parameter);
+                        const names = parameterNames();
+                        const match = names.byName.get(parameter);
                         if (match) {
                             const value = get(() => match.x.props.value);
                             if (value === UNKNOWN) { d.defer(`${label(match.x)}.value (the image ${label(r)} runs)`); }
                             else refs.push({ what: `IMAGE_REF from ${parameter}`, ref: String(value) });
                             fromParameter = true;
-                        } else if (names.some((n) => n.name === UNKNOWN)) {
-                            names.filter((n) => n.name === UNKNOWN).forEach((n) => d.defer(`${label(n.x)}.name`));
+                        } else if (names.unknown.length) {
+                            names.unknown.forEach((n) => d.defer(`${label(n.x)}.name`));
                             fromParameter = true;
                         } else {
                             report(`Instance '${r.name}' reads IMAGE_REF at boot from SSM parameter '${parameter}', which this stack does not define; define it (aws.ssm.Parameter) with this stack's repository@sha256:<digest>.`, r.urn);
