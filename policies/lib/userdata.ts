@@ -16,17 +16,23 @@ export type UserDataText =
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Decodes base64 user data, inflating gzip; an error string when it is not base64 or not valid gzip. */
-const decodeCache = new Map<string, { text: string } | { error: string }>();
-
-export function decodeBase64UserData(b64: string): { text: string } | { error: string } {
-    const hit = decodeCache.get(b64);
-    if (hit) return hit;
-    const r = decodeUncached(b64);
-    if (decodeCache.size >= 256) decodeCache.delete(decodeCache.keys().next().value as string);
-    decodeCache.set(b64, r);
-    return r;
+/**
+ * A function of one text, computed once per text (several rules read the same instance's user data):
+ * the last 256 texts are kept, the oldest dropped first. Results are shared: callers only read them.
+ */
+function memoByText<T>(fn: (text: string) => T): (text: string) => T {
+    const cache = new Map<string, T>();
+    return (text) => {
+        if (cache.has(text)) return cache.get(text)!;
+        const r = fn(text);
+        if (cache.size >= 256) cache.delete(cache.keys().next().value as string);
+        cache.set(text, r);
+        return r;
+    };
 }
+
+/** Decodes base64 user data, inflating gzip; an error string when it is not base64 or not valid gzip. */
+export const decodeBase64UserData: (b64: string) => { text: string } | { error: string } = memoByText((b64) => decodeUncached(b64));
 
 function decodeUncached(b64: string): { text: string } | { error: string } {
     const compact = b64.replace(/\s+/g, "");
@@ -79,17 +85,7 @@ function writeFileContent(f: any, i: number): { text: string } | { error: string
  * entry fetched from a URL or in an encoding cloud-init does not define. Shell scripts and boothooks
  * are read as text.
  */
-const readCache = new Map<string, { text: string } | { error: string }>();
-
-export function readableUserData(text: string): { text: string } | { error: string } {
-    // Several rules read the same instance's user data: decode each text once (a small cache, oldest dropped first).
-    const hit = readCache.get(text);
-    if (hit) return hit;
-    const r = readUncached(text);
-    if (readCache.size >= 256) readCache.delete(readCache.keys().next().value as string);
-    readCache.set(text, r);
-    return r;
-}
+export const readableUserData: (text: string) => { text: string } | { error: string } = memoByText((text) => readUncached(text));
 
 function readUncached(text: string): { text: string } | { error: string } {
     const first = text.replace(/^\uFEFF/, "").split("\n", 1)[0].trim();
@@ -304,15 +300,10 @@ export function shellCommands(line: string): string[] {
  * same with podman or nerdctl), one command each: continuation lines joined, lines split at control
  * operators, and the commands inside a quoted `sh -c "..."` argument searched too.
  */
-const runsCache = new Map<string, readonly string[]>();
+const dockerRunsOnce = memoByText((text) => dockerRunsUncached(text));
 
 export function dockerRuns(text: string): string[] {
-    const hit = runsCache.get(text);
-    if (hit) return [...hit];
-    const r = dockerRunsUncached(text);
-    if (runsCache.size >= 256) runsCache.delete(runsCache.keys().next().value as string);
-    runsCache.set(text, r);
-    return [...r];
+    return [...dockerRunsOnce(text)];
 }
 
 function dockerRunsUncached(text: string): string[] {
