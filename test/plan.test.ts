@@ -53,6 +53,11 @@ describe("offline plan (npm run plan)", function () {
             }
             assert.match(r.output, /^Policies: archaeo-workbench-security, \d+ policies run: \d+ mandatory and 0 advisory violation\(s\), 0 check\(s\) deferred to `up`$/m);
             assert.match(r.output, /total: \$\d+\.\d{3}\/hour with every researcher's (workstation|server) running, \$\d+\.\d{2}\/month with all stopped/);
+            // The quota table (tools/quotas.ts): the binding ones with their codes, whatever the mode.
+            assert.match(r.output, /^AWS quotas this stack needs/m);
+            for (const code of ["L-DB2E81BA", "L-7A658B76", "L-FE177D64", "L-F678F1CE"]) assert.match(r.output, new RegExp(`\\[(ec2|ebs|iam|vpc) ${code}\\]`), `${stack}: ${code}`);
+            assert.match(r.output, /IPv4 addresses of the subnet\(s\), per subnet: needs [\d,]+ of [\d,]+ addresses/);
+            if (/cluster mode/.test(r.output)) assert.match(r.output, /Access entries per cluster.*\n.*\n?.*Pod Identity associations per cluster/);
         }
     });
 

@@ -25,6 +25,7 @@ import { PackConfig, runPolicies } from "./policy-runner";
 import { listStacks, readStack } from "./stacks";
 import { checkApiRules, renderFinding } from "./api-rules/check";
 import { loadTable } from "./api-rules/generate";
+import { QuotaLine, quotaNeeds, renderQuotaTable } from "./quotas";
 
 export interface PlanOptions {
     stack: string;
@@ -41,6 +42,8 @@ export interface PlanResult {
     exitCode: 0 | 1 | 2;
     output: string;
     manifest?: Manifest;
+    /** What the stack needs of each AWS quota (tools/quotas.ts), for `preflight --quotas`. */
+    quotaLines?: QuotaLine[];
 }
 
 function usage(msg: string): PlanResult {
@@ -191,6 +194,13 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push(`  total: ${money(c.runningPerHour, 3)}/hour with every researcher's ${cfg.mode === "instance" ? "workstation" : "server"} running, ${money(c.stoppedPerMonth)}/month with all stopped`);
     for (const n of c.notes) out.push(`  note: ${n}`);
 
+    const quotaLines = quotaNeeds(cfg, resources);
+    const quotas = renderQuotaTable(quotaLines);
+    out.push("");
+    out.push(`AWS quotas this stack needs (✔ under 80% of the limit, ! near it, ✘ over it, ? check your account's value (a new account's is low); defaults of a new account, per region unless said; \`npx tsx tools/preflight.ts --stack ${opts.stack} --quotas\` reads your account's values):`);
+    out.push(...quotas.table);
+    for (const w of quotas.warnings) out.push(`  → ${w}`);
+
     if (engine.warnings.length) {
         out.push("");
         out.push("Warnings:");
@@ -253,7 +263,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
             : deferred.length
                 ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
                 : "OK: the stack is clean under the policy pack.");
-    return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest };
+    return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest, quotaLines };
 }
 
 async function main() {

@@ -6,16 +6,24 @@
  *
  *   npx tsx tools/preflight.ts --stack <name> [--endpoint https://....eks.amazonaws.com]
  *   npx tsx tools/preflight.ts --stack <name> --cluster-name      (prints the EKS cluster's name)
+ *   npx tsx tools/preflight.ts --stack <name> --quotas            (the account's quota values against the plan's needs)
  *
  * The runner's egress address comes from RUNNER_EGRESS_IP or https://checkip.amazonaws.com; its own
  * addresses from its interfaces. With --endpoint (an existing cluster) the API port is probed too.
  * Exit 0: reachable (or instance mode), 1: not reachable (message says what to change), 2: usage.
+ *
+ * --quotas: evaluates the stack offline as `npm run plan` does, then reads each quota's value in this
+ * account with the AWS CLI and the deployer's credentials (Service Quotas GetServiceQuota, or the default
+ * where none is applied) and prints the plan's quota table against them. Exit 1 when a need exceeds the
+ * account's value, 0 otherwise (a value it could not read is reported, not assumed).
  */
 import * as net from "net";
 import * as os from "os";
 import { clusterNames } from "../infra/cluster";
 import { parseCidr, parseConfig } from "../infra/config";
 import { readStack } from "./stacks";
+import { execFile } from "child_process";
+import { AwsCli, readAppliedQuotas, renderQuotaTable, QuotaLine, quotaStatus } from "./quotas";
 
 export interface AccessFacts {
     /** Public endpoint CIDRs (empty: the endpoint is private only). */
@@ -87,12 +95,41 @@ async function egressIp(): Promise<string | undefined> {
     } catch { return undefined; }
 }
 
+/** The AWS CLI on PATH, with the caller's environment (AWS_PROFILE, SSO cache). */
+const awsCli: AwsCli = (args) => new Promise((resolve) => {
+    execFile("aws", [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 127) : 0;
+        resolve({ code, stdout: String(stdout), stderr: (err && (err as any).code === "ENOENT") ? "the AWS CLI (aws) is not installed: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html" : String(stderr) });
+    });
+});
+
+/** The quota table against the account's values; ok false when a need exceeds a value read. Pure but for `cli`. */
+export async function quotaPreflight(stack: string, lines: readonly QuotaLine[], region: string, cli: AwsCli): Promise<{ ok: boolean; output: string }> {
+    const applied = await readAppliedQuotas(lines, region, cli);
+    const values = new Map(applied.filter((a) => a.value !== undefined).map((a) => [a.code, a.value!]));
+    const { table, warnings } = renderQuotaTable(lines, values);
+    const over = lines.filter((l) => l.quota.code && values.has(l.quota.code) && quotaStatus(l.need, values.get(l.quota.code)!) === "over");
+    const out = [`preflight: ${stack}: AWS quotas in ${region} (this account's values where read):`, ...table];
+    for (const a of applied) out.push(`  ${a.code}: ${a.value !== undefined ? `${a.value}` : "not read"} (${a.note})`);
+    for (const w of warnings) out.push(`  → ${w}`);
+    out.push(over.length ? `::error title=AWS quota too low::${stack}: ${over.map((l) => `${l.quota.name} needs ${l.need}, the account has ${values.get(l.quota.code!)}`).join("; ")}` : `preflight: ${stack}: every quota read holds what the stack needs`);
+    return { ok: over.length === 0, output: out.join("\n") };
+}
+
 async function main(argv: string[]): Promise<number> {
     const stack = argv[argv.indexOf("--stack") + 1];
     const endpoint = argv.includes("--endpoint") ? argv[argv.indexOf("--endpoint") + 1] : undefined;
-    if (!argv.includes("--stack") || !stack) { console.error("usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL]"); return 2; }
+    if (!argv.includes("--stack") || !stack) { console.error("usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas]"); return 2; }
     const f = readStack(stack);
     const cfg = parseConfig(f.raw, { stack, region: f.region });
+    if (argv.includes("--quotas")) {
+        const { plan } = require("./plan") as typeof import("./plan");
+        const planned = await plan({ stack });
+        if (!planned.quotaLines) { process.stdout.write(planned.output); return 2; }
+        const r = await quotaPreflight(stack, planned.quotaLines, cfg.region, awsCli);
+        console.log(r.output);
+        return r.ok ? 0 : 1;
+    }
     if (argv.includes("--cluster-name")) { if (cfg.mode === "cluster") console.log(clusterNames(cfg).clusterName); return 0; }
     if (cfg.mode !== "cluster") { console.log(`preflight: ${stack} is an instance-mode stack; no Kubernetes API to reach`); return 0; }
     const localIps = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4" && !i.internal).map((i) => i!.address);

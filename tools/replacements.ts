@@ -12,6 +12,8 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
     "aws:ec2/instance:Instance": ["ami", "associatePublicIpAddress", "availabilityZone", "subnetId", "rootBlockDevice.encrypted", "rootBlockDevice.kmsKeyId", "tenancy"],
     "aws:ebs/volume:Volume": ["availabilityZone", "encrypted", "kmsKeyId", "snapshotId"],
     "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "volumeId"],
+    // terraform-provider-aws internal/service/ec2/ec2_instance_state.go: instance_id is ForceNew; state and force update in place.
+    "aws:ec2transitgateway/instanceState:InstanceState": ["instanceId"],
     "aws:s3/bucket:Bucket": ["bucket"],
     "aws:kms/key:Key": ["customerMasterKeySpec", "keyUsage", "multiRegion"],
     "aws:kms/alias:Alias": ["name"],

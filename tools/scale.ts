@@ -8,6 +8,7 @@ import { parseConfig, StackConfig } from "../infra/config";
 import { installMockEngine } from "./mock-engine";
 import { runPolicies } from "./policy-runner";
 import { readStack } from "./stacks";
+import { quotaNeeds } from "./quotas";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy r@heritage.example";
 
@@ -37,6 +38,8 @@ export interface ScaleSample {
     /** Heap in use after both, MiB. */
     heapMiB: number;
     rssMiB: number;
+    /** What the stack needs of each AWS quota (tools/quotas.ts), as the plan prints it. */
+    quotas: Array<{ id: string; need: number; limit: number; peak?: number }>;
 }
 
 /** Evaluates the program of `n` researchers and runs the pack over it, in this process (run it in a fresh one). */
@@ -68,7 +71,8 @@ export async function measure(mode: ScaleMode, n: number): Promise<ScaleSample> 
     const t2 = cpu();
     if (r.mandatory) throw new Error(`${mode} stack of ${n} researchers: ${r.mandatory} mandatory violation(s): ${r.violations.filter((v) => v.enforcementLevel === "mandatory").slice(0, 2).map((v) => v.rawMessage).join(" | ")}`);
     const m = process.memoryUsage();
-    return { mode, researchers: n, resources: resources.length, programCpuMs: t1 - t0, packCpuMs: t2 - t1, perPolicyMs, heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20 };
+    const quotas = quotaNeeds(cfg, resources).map((l) => ({ id: l.quota.id, need: l.need, limit: l.limit, ...(l.peak !== undefined ? { peak: l.peak } : {}) }));
+    return { mode, researchers: n, resources: resources.length, programCpuMs: t1 - t0, packCpuMs: t2 - t1, perPolicyMs, heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20, quotas };
 }
 
 // `tsx tools/scale.ts <mode> <n>`: one sample as JSON on stdout (the bench runs each in a fresh process).

@@ -7,6 +7,7 @@
  * and they are thrown together once, before any resource is registered.
  */
 import { SSH_KEY_LIMITS } from "../constants";
+import { workstationSubnetPrefix } from "../sizing";
 import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
 import prices from "../data/prices.json";
 // The same pure CIDR arithmetic the policy pack judges ingress with: config and pack agree.
@@ -43,7 +44,8 @@ const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{
 const HOSTNAME = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 /** Role session names (sts:AssumeRole RoleSessionName): 2-64 of [\w+=,.@-]. */
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
-export const MAX_RESEARCHERS = 50;
+/** Researchers per stack: the size the plan, the pack (test/scale.test.ts) and the quota table are proven at. */
+export const MAX_RESEARCHERS = 200;
 /** AWS Budgets' most subscribers per notification (botocore budgets CreateBudget NotificationsWithSubscribers[].Subscribers max 11). */
 export const MAX_BUDGET_SUBSCRIBERS = 11;
 
@@ -179,9 +181,12 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     const vpcCidr = r.str("vpcCidr") ?? dflt<string>("vpcCidr");
     const vpc = parseCidr(vpcCidr);
-    const maxVpcPrefix = mode === "cluster" ? 20 : 24;
+    const count = Array.isArray(raw.researchers) ? raw.researchers.length : 0;
+    const maxVpcPrefix = mode === "cluster" ? 20 : workstationSubnetPrefix(count);
     if (!vpc || vpc.version !== 4 || vpc.prefix < 16 || vpc.prefix > maxVpcPrefix) {
-        r.fail("vpcCidr", `'${vpcCidr}' must be an IPv4 CIDR from /16 to /${maxVpcPrefix}${mode === "cluster" ? " in cluster mode (pods take VPC addresses)" : ""}, e.g. 10.42.0.0/16`);
+        const why = mode === "cluster" ? " in cluster mode (pods take VPC addresses)"
+            : maxVpcPrefix < 24 ? ` for ${count} researchers (their workstation subnet is a /${maxVpcPrefix}: two addresses each, for a workstation and its replacement, plus AWS's 5)` : "";
+        r.fail("vpcCidr", `'${vpcCidr}' must be an IPv4 CIDR from /16 to /${maxVpcPrefix}${why}, e.g. 10.42.0.0/16`);
     } else if (vpc.hostBitsSet) r.fail("vpcCidr", `'${vpcCidr}' has host bits set; did you mean ${vpc.network}?`);
 
     const backup = backupSection(r, region);
@@ -226,6 +231,7 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
         cfg = {
             ...base, mode, researchers,
             rootVolumeSizeGiB: r.int("rootVolumeSizeGiB", spec("rootVolumeSizeGiB"), dflt("rootVolumeSizeGiB")),
+            launchBatchSize: r.int("launchBatchSize", spec("launchBatchSize"), dflt("launchBatchSize")),
             ami: { ...(amiId ? { id: amiId } : {}), ssmParameter },
         } satisfies InstanceStackConfig;
     }
@@ -402,7 +408,9 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
     if (!Array.isArray(list)) { top.fail("researchers", `must be a list of researchers, e.g. ${example}`); return []; }
     if (list.length === 0) top.fail("researchers", `needs at least one researcher, e.g. ${example}`);
     const max = c.max ?? MAX_RESEARCHERS;
-    if (list.length > max) top.fail("researchers", `has ${list.length} entries; at most ${max} per stack (split the institution into several stacks)`);
+    if (list.length > max) top.fail("researchers", `has ${list.length} entries; at most ${max} per stack, the size the plan and the policy pack are proven at. ` +
+        "Put the others in a second stack, in another AWS account or region: quotas (running G/VT vCPUs, gp3 TiB, VPCs per region, IAM roles) are per account and region, " +
+        "so a second stack in the same account and region shares them; `npm run plan` prints each quota this stack needs, with its code to request an increase");
 
     const out: Array<Researcher | InstanceResearcher> = [];
     const ids = new Map<string, number>();

@@ -58,6 +58,8 @@ export interface InstanceStackConfig extends BaseConfig {
     readonly mode: "instance";
     readonly researchers: readonly InstanceResearcher[];
     readonly rootVolumeSizeGiB: number;
+    /** Workstations a `pulumi up` launches at once (each is stopped once created); 0: all at once. */
+    readonly launchBatchSize: number;
     readonly ami: { readonly id?: string; readonly ssmParameter: string };
 }
 

@@ -7,6 +7,7 @@ import type { InstanceStackConfig } from "../config";
 import type { Foundation, StackContext } from "../foundation";
 import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
 import { researcherInstancePolicy } from "../iam";
+import { workstationSubnetPrefix } from "../sizing";
 import { physicalName, researcherSsmPath, snapshotTargetTag, stackSlug, standardTags } from "../tags";
 import { connectInfo, ResearcherConnect } from "./connect";
 import { Network } from "./network";
@@ -31,7 +32,7 @@ export interface InstanceOutputs {
 export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: StackContext): InstanceOutputs {
     const opts = { providers: { aws: ctx.provider } };
     const network = new Network("archaeo-network", {
-        vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
+        vpcCidr: cfg.vpcCidr, subnetPrefix: workstationSubnetPrefix(cfg.researchers.length), availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
     }, opts);
     const snapshotTag = snapshotTargetTag(cfg);
     new WorkspaceSnapshots("archaeo-snapshots", {
@@ -43,7 +44,9 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
 
     const researchers: Record<string, InstanceResearcherOutputs> = {};
     const tokens: Record<string, pulumi.Output<string>> = {};
-    for (const r of cfg.researchers) {
+    // Launch batches: the k-th workstation waits until the (k - launchBatchSize)-th has been created and stopped.
+    const launched: pulumi.Resource[] = [];
+    for (const [k, r] of cfg.researchers.entries()) {
         // Named by the researcher's id, never their position: reordering `researchers` replaces nothing.
         const ssmPath = researcherSsmPath(cfg, r.id);
         const ws = new ResearcherWorkstation(`archaeo-ws-${r.id}`, {
@@ -57,7 +60,9 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
             rootVolumeSizeGiB: cfg.rootVolumeSizeGiB, ssmPath, accessMode: cfg.access.mode,
             idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
             standardTags: standardTags(cfg), snapshotTag, protect: cfg.protectData,
+            launchAfter: cfg.launchBatchSize > 0 && k >= cfg.launchBatchSize ? [launched[k - cfg.launchBatchSize]] : [],
         }, opts);
+        launched.push(ws.launched);
         const role = new ResearcherRole(`archaeo-researcher-${r.id}`, {
             researcher: r,
             roleName: physicalName(cfg, ["researcher", r.id], 64),

@@ -5,8 +5,10 @@ import type { AccessMode } from "../config";
 import { PORTS } from "../constants";
 
 export interface NetworkArgs {
-    /** IPv4 CIDR of the VPC, /16 to /24. */
+    /** IPv4 CIDR of the VPC, /16 to /24 (config checks it holds the subnet). */
     vpcCidr: string;
+    /** Prefix length of the workstation subnet (sizing.ts workstationSubnetPrefix of the researcher count). */
+    subnetPrefix: number;
     /** The one AZ the workstations and their workspace volumes live in. */
     availabilityZone: string;
     region: string;
@@ -36,7 +38,7 @@ export class Network extends pulumi.ComponentResource {
         const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: `${name}-igw` } }, child);
         const subnet = new aws.ec2.Subnet(`${name}-public`, {
             vpcId: vpc.id,
-            cidrBlock: firstSubnet(args.vpcCidr),
+            cidrBlock: firstSubnet(args.vpcCidr, args.subnetPrefix),
             availabilityZone: args.availabilityZone,
             mapPublicIpOnLaunch: false,
             tags: { Name: `${name}-public-${args.availabilityZone}` },
@@ -74,8 +76,8 @@ export class Network extends pulumi.ComponentResource {
     }
 }
 
-/** The first /24 (or the whole range when smaller) of the VPC CIDR, for the single public subnet. */
-export function firstSubnet(vpcCidr: string): string {
+/** The first /`subnetPrefix` of the VPC CIDR (or the whole range when smaller), for the single public subnet. */
+export function firstSubnet(vpcCidr: string, subnetPrefix: number): string {
     const [addr, prefix] = vpcCidr.split("/");
-    return `${addr}/${Math.max(Number(prefix), 24)}`;
+    return `${addr}/${Math.max(Number(prefix), subnetPrefix)}`;
 }

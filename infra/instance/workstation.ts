@@ -41,6 +41,8 @@ export interface ResearcherWorkstationArgs extends StackData {
     snapshotTag: Record<string, string>;
     /** Protect and retain the workspace volume. */
     protect: boolean;
+    /** The instance is launched only after these (earlier researchers' `launched`): launches in batches. */
+    launchAfter?: pulumi.Resource[];
 }
 
 /**
@@ -55,6 +57,8 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
     public readonly instanceRoleArn: pulumi.Output<string>;
     public readonly workspaceVolumeId: pulumi.Output<string>;
     public readonly jupyterToken: pulumi.Output<string>;
+    /** Done when the new workstation has been created and stopped again: the next launch batch waits on it. */
+    public readonly launched: pulumi.Resource;
 
     constructor(name: string, args: ResearcherWorkstationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:instance:ResearcherWorkstation", name, {}, opts);
@@ -173,7 +177,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             tags: { Name: `${args.namePrefix}-workstation`, ...tags },
         }, {
             parent: this,
-            dependsOn: [policy, ssmCore, tokenParam, imageParam, keysParam],
+            dependsOn: [policy, ssmCore, tokenParam, imageParam, keysParam, ...(args.launchAfter ?? [])],
             // The AMI resolved from SSM moves with every DLAMI release; hold it until the engineer pins
             // amiId or replaces the instance on purpose (the workspace lives on its own volume).
             ignoreChanges: args.amiId ? [] : ["ami"],
@@ -185,6 +189,17 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             volumeId: workspace.id,
             stopInstanceBeforeDetaching: true,
         }, { parent: this, deleteBeforeReplace: true });
+
+        // A new (or replaced) workstation is stopped as soon as it exists: it costs nothing until its researcher
+        // starts it (connect), and a deploy holds the running G/VT vCPU quota only for a launch batch at a time.
+        // Safe mid-boot: user data only writes files and enables units (write_files and runcmd are idempotent
+        // and cloud-init reruns a stage whose semaphore it did not write); the real work (mount, pull, start)
+        // runs as systemd units at every boot. `state` is ignored after creation, so an `up` (even with
+        // --refresh) never stops a workstation a researcher is using. instanceId forces a new one with the instance.
+        this.launched = new aws.ec2transitgateway.InstanceState(`${name}-stopped`, {
+            instanceId: instance.id,
+            state: "stopped",
+        }, { parent: this, ignoreChanges: ["state"] });
 
         this.instanceId = instance.id;
         this.instanceArn = instance.arn;

@@ -5,6 +5,7 @@
 export const NON_TAGGABLE_AWS_TYPES: ReadonlySet<string> = new Set([
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ec2/volumeAttachment:VolumeAttachment",
+    "aws:ec2transitgateway/instanceState:InstanceState",
     "aws:ec2/route:Route",
     "aws:ec2/securityGroupRule:SecurityGroupRule",
     "aws:iam/rolePolicy:RolePolicy",

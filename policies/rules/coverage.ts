@@ -155,6 +155,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:helm.sh/v3:Release": ["helm-releases-pinned-and-unprivileged", "jupyterhub-values-secure", "helm-release-images-allowed", "jupyterhub-image-and-gpu-quota", "pack-judges-every-input"],
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", KEYREF, TAGS],
     "kubernetes:karpenter.sh/v1:NodePool": [],
+    "aws:ec2transitgateway/instanceState:InstanceState": [],
 };
 
 /** Why each type with no policy of its own needs none. */
@@ -170,6 +171,7 @@ export const STRUCTURAL: Readonly<Record<string, string>> = {
     "docker:index/image:Image": "builds the workbench image and pushes it to the stack's ECR repository (judged there); what runs is judged where it runs (workstation-image-from-stack-ecr, k8s-images-from-stack-ecr)",
     "random:index/randomPassword:RandomPassword": "generates a secret; where it is put is judged there (ec2-user-data-no-secrets, ssm-secure-parameters-cmk)",
     "aws:cognito/user:User": "a sign-in identity of a pool judged by cognito-user-pools-mfa; what it may do is the hub's allowed_users (jupyterhub-values-secure)",
+    "aws:ec2transitgateway/instanceState:InstanceState": "sets the power state (running or stopped) of an instance judged as a host (researcher-isolation, the workstation policies); it grants, exposes and deletes nothing",
     "kubernetes:karpenter.sh/v1:NodePool": "schedules nodes of an EC2NodeClass judged by karpenter-nodeclass-secure; the GPU quota is jupyterhub-image-and-gpu-quota's",
 };
 

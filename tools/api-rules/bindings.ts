@@ -373,6 +373,12 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [],
         unchecked: { deviceName: "the constant /dev/sdf (infra/instance: the workspace device archaeo-mount finds by volume id on Nitro)", instanceId: REF, volumeId: REF, stopInstanceBeforeDetaching: FLAG },
     },
+    "aws:ec2transitgateway/instanceState:InstanceState": {
+        bindings: [
+            { prop: "state", rules: [{ provider: "terraform-provider-aws internal/service/ec2/ec2_instance_state.go (state: StringInSlice running, stopped; @pulumi/aws ec2transitgateway/instanceState.d.ts: \"Valid values are `stopped`, `running`\")", rule: { enum: ["running", "stopped"] } }] },
+        ],
+        unchecked: { instanceId: REF, force: FLAG },
+    },
     "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
         bindings: [
             { prop: "description", rules: [{ model: "dlm:CreateLifecyclePolicy:Description" }] },
