@@ -195,7 +195,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     for (const n of c.notes) out.push(`  note: ${n}`);
 
     const quotaLines = quotaNeeds(cfg, resources);
-    const quotas = renderQuotaTable(quotaLines);
+    const quotas = renderQuotaTable(quotaLines, undefined, { stack: opts.stack, region: cfg.region });
     out.push("");
     out.push(`AWS quotas this stack needs (✔ under 80% of the limit, ! near it, ✘ over it, ? check your account's value (a new account's is low); defaults of a new account, per region unless said; \`npx tsx tools/preflight.ts --stack ${opts.stack} --quotas\` reads your account's values):`);
     out.push(...quotas.table);

@@ -107,7 +107,7 @@ const awsCli: AwsCli = (args) => new Promise((resolve) => {
 export async function quotaPreflight(stack: string, lines: readonly QuotaLine[], region: string, cli: AwsCli): Promise<{ ok: boolean; output: string }> {
     const applied = await readAppliedQuotas(lines, region, cli);
     const values = new Map(applied.filter((a) => a.value !== undefined).map((a) => [a.code, a.value!]));
-    const { table, warnings } = renderQuotaTable(lines, values);
+    const { table, warnings } = renderQuotaTable(lines, values, { stack, region });
     const over = lines.filter((l) => l.quota.code && values.has(l.quota.code) && quotaStatus(l.need, values.get(l.quota.code)!) === "over");
     const out = [`preflight: ${stack}: AWS quotas in ${region} (this account's values where read):`, ...table];
     for (const a of applied) out.push(`  ${a.code}: ${a.value !== undefined ? `${a.value}` : "not read"} (${a.note})`);

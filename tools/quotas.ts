@@ -221,7 +221,7 @@ export function quotaStatus(need: number, limit: number, checkOnly = false): Quo
 }
 
 /** The table the plan prints, and the advice for each line near or over its limit. `applied`: quota code -> the account's value (preflight). */
-export function renderQuotaTable(lines: readonly QuotaLine[], applied?: ReadonlyMap<string, number>): { table: string[]; warnings: string[] } {
+export function renderQuotaTable(lines: readonly QuotaLine[], applied?: ReadonlyMap<string, number>, where: { stack?: string; region?: string } = {}): { table: string[]; warnings: string[] } {
     const table: string[] = [];
     const warnings: string[] = [];
     const sources = new Map<string, string>();
@@ -237,10 +237,10 @@ export function renderQuotaTable(lines: readonly QuotaLine[], applied?: Readonly
         sources.set(q.name, q.source);
         if (status === "ok") continue;
         const how = q.code
-            ? `aws service-quotas request-service-quota-increase --service-code ${q.service} --quota-code ${q.code} --desired-value ${Math.ceil(Math.max(l.need, l.peak ?? 0))} --region <region>`
+            ? `aws service-quotas request-service-quota-increase --service-code ${q.service} --quota-code ${q.code} --desired-value ${Math.ceil(Math.max(l.need, l.peak ?? 0))} --region ${q.scope === "account" ? "us-east-1" : where.region ?? "<region>"}`
             : q.adjustable ? "ask AWS Support for an increase" : "not adjustable: split the need across stacks";
         if (status === "check") {
-            warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}${l.peak !== undefined && l.peak > l.need ? ` to deploy and ${fmt(l.peak)} for everyone to work at once` : ""}; a new account's value is ${fmt(limit)}. Read yours with \`npx tsx tools/preflight.ts --stack <name> --quotas\`, and if it is lower: ${how}`);
+            warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}${l.peak !== undefined && l.peak > l.need ? ` to deploy and ${fmt(l.peak)} for everyone to work at once` : ""}; a new account's value is ${fmt(limit)}. Read yours with \`npx tsx tools/preflight.ts --stack ${where.stack ?? "<name>"} --quotas\`, and if it is lower: ${how}`);
             continue;
         }
         warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}, ${status === "over" ? "more than" : "near"} the ${real !== undefined ? "account's" : "default"} ${fmt(limit)}${q.scope === "region" || q.scope === "account" ? ` (per ${q.scope}: other stacks and workloads there share it)` : ""}. ${q.id === QUOTAS.subnetAddresses.id ? "Use a larger vpcCidr." : `Raise it: ${how}`}`);
