@@ -422,7 +422,10 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
             return;
         }
         const e = entry as Raw;
-        const r = new Reader(e, at, c.problems);
+        // The key path stays the one `pulumi config set --path` takes (researchers[0]...); the reason names the person.
+        const named = typeof e.id === "string" && e.id.trim() ? e.id.trim() : undefined;
+        const problems: ConfigProblem[] = [];
+        const r = new Reader(e, at, problems);
         for (const f of Object.keys(e)) {
             if (!(f in RESEARCHER_FIELDS)) {
                 const hint = closest(f, Object.keys(RESEARCHER_FIELDS));
@@ -472,13 +475,16 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
         } else {
             out.push(common);
         }
+        for (const p of problems) c.problems.push(named && !p.propertyPath.endsWith(".id") ? { ...p, reason: `researcher '${named}': ${p.reason}` } : p);
     });
     for (const [p, at] of principals) {
         if (at.length > 1) {
             const [arn] = p.split("#");
+            const name = (i: number) => { const v = (list[i] as Raw).id; return typeof v === "string" && v ? v : undefined; };
             c.problems.push({
                 propertyPath: c.key(`researchers[${at[1]}].iamPrincipalArn`),
-                reason: `${arn} also acts as researchers[${at[0]}]; give each researcher their own principal, or a distinct sessionName when they share a role`,
+                reason: `${name(at[1]) ? `researcher '${name(at[1])}': ` : ""}${arn} also acts as researchers[${at[0]}]${name(at[0]) ? ` (${name(at[0])})` : ""}; ` +
+                    "give each researcher their own principal, or a distinct sessionName when they share a role",
             });
         }
     }
@@ -502,7 +508,7 @@ export function accountProblems(cfg: StackConfig, accountId: string): ConfigProb
     }
     cfg.researchers.forEach((r, i) => {
         const a = IAM_PRINCIPAL.exec(r.iamPrincipalArn)?.[1];
-        if (a && a !== accountId) out.push({ propertyPath: key(`researchers[${i}].iamPrincipalArn`), reason: `is in account ${a} but the stack deploys to ${accountId}; name a role or user of ${accountId}` });
+        if (a && a !== accountId) out.push({ propertyPath: key(`researchers[${i}].iamPrincipalArn`), reason: `researcher '${r.id}': is in account ${a} but the stack deploys to ${accountId}; name a role or user of ${accountId}` });
     });
     if (cfg.mode === "cluster") {
         cfg.cluster.adminArns.forEach((arn, i) => {

@@ -138,7 +138,7 @@ describe("config: helpers", () => {
     it("checkSshPublicKey accepts real keys and names what is wrong with others", () => {
         assert.equal(checkSshPublicKey(ED25519), undefined);
         assert.match(checkSshPublicKey("ssh-ed25519")!, /is not an OpenSSH public key line/);
-        assert.match(checkSshPublicKey("ssh-ed25519 AAAA")!, /truncated|encodes/);
+        assert.match(checkSshPublicKey("ssh-ed25519 AAAA")!, /is cut short/);
         assert.match(checkSshPublicKey(`ssh-rsa ${"A".repeat(4000)}`)!, /is 4008 characters; at most 800/);
         assert.match(checkSshPublicKey(ED25519.replace("ssh-ed25519", "ecdsa-sha2-nistp256"))!, /says 'ecdsa-sha2-nistp256' but its body encodes 'ssh-ed25519'/);
     });

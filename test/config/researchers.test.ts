@@ -68,6 +68,15 @@ describe("config: researchers", () => {
         ]);
     });
 
+    it("names each researcher by id in their problems, keeping the key path `pulumi config set --path` takes", () => {
+        const found = problems({ researchers: [researcher("alice"), researcher("bob", { email: "bob", sshPublicKeys: ["ssh-ed25519 AAAA"] }), researcher("carol", { iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:user/bob` })] });
+        assert.deepEqual(found, {
+            "archaeo-workbench:researchers[1].email": "researcher 'bob': 'bob' is not an e-mail address",
+            "archaeo-workbench:researchers[1].sshPublicKeys[0]": "researcher 'bob': is cut short (OpenSSH: incomplete message); was the key broken across lines, or copied in part? Paste the whole line of the .pub file",
+            "archaeo-workbench:researchers[2].iamPrincipalArn": `researcher 'carol': arn:aws:iam::${ACCOUNT}:user/bob also acts as researchers[1] (bob); give each researcher their own principal, or a distinct sessionName when they share a role`,
+        });
+    });
+
     it("cluster mode: SSH keys optional, an e-mail required for the Cognito invitation, no per-researcher instance type", () => {
         const ok = parse(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice`, email: "a@b.org" }] }));
         assert.equal(ok.researchers[0].sshPublicKeys.length, 0);
