@@ -118,6 +118,45 @@ describe("offline plan (npm run plan)", function () {
         assert.doesNotMatch(r.output, /Resources:/);
     });
 
+    it("plans the institution's real account: the mock account is the one the stack's ARNs name, and resources carry it", async () => {
+        // Every ARN of the example in an institution's own account. (Not with kmsKeyArn set: the pack's
+        // researcher-roles-scoped does not yet take an existing key as the stack's, in any account; see the issue 19 report.)
+        const real = variant((s) => s.replaceAll("123456789012", "210987654321"));
+        assert.match(fs.readFileSync(real, "utf8"), /iamPrincipalArn: arn:aws:iam::210987654321:role\//m);
+        const r = await plan({ stack: "example", stackFile: real });
+        assertClean(r, "example (account 210987654321)");
+        assert.equal(r.exitCode, 0, r.output.slice(-3000));
+        const text = JSON.stringify(r.manifest);
+        assert.match(text, /arn:aws:iam::210987654321:role\//, "roles the program creates are in the stack's account");
+        assert.doesNotMatch(text, /123456789012/, "nothing left in the mock account");
+        // --account agreeing with the ARNs is the same plan.
+        const given = await plan({ stack: "example", stackFile: real, account: "210987654321" });
+        assert.equal(given.exitCode, 0);
+        assert.equal(JSON.stringify(given.manifest), text);
+    });
+
+    it("exits 2 with one config error naming every ARN of another account (by researcher id), no stack trace", async () => {
+        const real = (s: string) => s.replaceAll("123456789012", "210987654321");
+        const bob = "    - id: bob\n      iamPrincipalArn: arn:aws:iam::333344445555:user/bob\n      sshPublicKeys:\n        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP0jueYI/Il8QADw9oe2ZYKhw6YinCpUzeykdgdbmWQK b@c\n";
+        const mixed = variant((s) => real(s).replace("\n  # Default GPU type", `\n${bob}\n  # Default GPU type`).replace("workspaceSizeGiB: 500", "workspaceSizeGiB: 5"));
+        const r = await plan({ stack: "example", stackFile: mixed });
+        assert.equal(r.exitCode, 2, r.output);
+        assert.match(r.output, /^Stack 'example': Invalid stack config \(2 problems\):$/m, "the account conflict comes with every other problem");
+        assert.match(r.output, /- archaeo-workbench:workspaceSizeGiB: must be 50-16384 GiB, got 5/);
+        assert.match(r.output, /- archaeo-workbench:researchers\[1\]\.iamPrincipalArn: researcher 'bob': is in account 333344445555, but researchers\[0\]\.iamPrincipalArn is in 210987654321; a stack deploys to one account: use an ARN of 210987654321 here \(or, if 333344445555 is the account you deploy to, run the plan with --account 333344445555/);
+        assert.doesNotMatch(r.output, /^\s+at /m, "no stack trace");
+        // --account names the deploying account: every ARN of another is named, by researcher id.
+        const other = await plan({ stack: "example", stackFile: mixed, account: "333344445555" });
+        assert.equal(other.exitCode, 2);
+        assert.match(other.output, /- archaeo-workbench:researchers\[0\]\.iamPrincipalArn: researcher 'alice': is in account 210987654321 but the stack deploys to 333344445555/);
+        assert.doesNotMatch(other.output, /researchers\[1\]\.iamPrincipalArn/);
+        // From the shell: exit 2, the message on stdout, nothing on stderr but progress.
+        const cli = spawnSync("npx", ["tsx", "tools/plan.ts", "--stack", "example", "--stack-file", mixed], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+        assert.equal(cli.status, 2, cli.stderr);
+        assert.match(cli.stdout, /researcher 'bob': is in account 333344445555/);
+        assert.doesNotMatch(cli.stderr, /\bat .*\.ts:\d+/, "no stack trace");
+    });
+
     it("exits 2 with usage for an unknown stack or argument", async () => {
         const r = await plan({ stack: "nowhere" });
         assert.equal(r.exitCode, 2);
@@ -126,6 +165,9 @@ describe("offline plan (npm run plan)", function () {
         assert.equal(parseArgs(["--bogus"]), "unknown argument '--bogus'");
         assert.deepEqual(parseArgs(["--stack", "x", "--json", "m.json"]), { stack: "x", json: "m.json" });
         assert.deepEqual(parseArgs(["--stack", "x", "--preview"]), { stack: "x", preview: true });
+        assert.deepEqual(parseArgs(["--stack", "x", "--account", "210987654321"]), { stack: "x", account: "210987654321" });
+        assert.equal(parseArgs(["--stack", "x", "--account", "2109876"]), "--account must be a 12-digit AWS account id, got '2109876'");
+        assert.equal(parseArgs(["--stack", "x", "--help"]), "help");
     });
 
     it("writes a canonical manifest that is byte-identical across runs, with secrets redacted", async () => {

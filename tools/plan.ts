@@ -1,10 +1,14 @@
 /**
- * Offline plan: `npm run plan -- --stack <name> [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]`
+ * Offline plan: `npm run plan -- --stack <name> [--account ID] [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]`
  *
  * Evaluates the Pulumi program with stacks/Pulumi.<name>.yaml under an in-process mock engine (no
  * cloud, no Pulumi CLI, no credentials), prints the resource tree, runs the whole CrossGuard pack
  * over what was registered, prints the cost estimate, and optionally writes a canonical manifest and
  * a property-level diff against a base manifest.
+ *
+ * The mock account is the stack's own: the account its ARNs name (existing key, researchers, admins,
+ * certificate), which must agree, or `--account ID`, against which every ARN is checked; the region is
+ * `aws:region`. Account problems are config problems: all reported at once, exit 2.
  *
  * Default: values resolved, as `pulumi up` checks them. `--preview`: a first `pulumi preview` of a new
  * stack, where computed values are unknown; checks that need them are listed as deferred to `up`.
@@ -13,19 +17,39 @@
  * It also checks every name, description, identifier and enumerated value against the rules of the API
  * that receives it (tools/api-rules: AWS's service models, the provider's validation, Kubernetes' syntax).
  *
+ * Progress (each stage as it starts, with the time so far) goes to stderr; the plan itself to stdout.
+ * `--help` prints usage without loading the Pulumi SDKs: they are required inside plan(), after the
+ * arguments are read.
+ *
  * Exit codes: 0 clean, 1 mandatory policy violations or a value the API would refuse, 2 invalid config or usage.
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseConfig, StackConfig } from "../infra/config";
-import { installMockEngine, RecordedResource } from "./mock-engine";
-import { canonical, diffManifests, Manifest, manifestResources, renderDiff, serializeManifest } from "./manifest";
-import { PackConfig, runPolicies } from "./policy-runner";
+import type { StackConfig } from "../infra/config";
+import type { RecordedResource } from "./mock-engine";
+import type { Manifest } from "./manifest";
+import type { PackConfig } from "./policy-runner";
+import type { QuotaLine } from "./quotas";
 import { listStacks, readStack } from "./stacks";
-import { checkApiRules, renderFinding } from "./api-rules/check";
-import { loadTable } from "./api-rules/generate";
-import { QuotaLine, quotaNeeds, renderQuotaTable } from "./quotas";
+
+export const USAGE = `usage: npm run plan -- --stack <name> [--account <12 digits>] [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]
+
+The offline plan: evaluates the stack's Pulumi program under a mock engine (no cloud, no Pulumi CLI, no
+credentials), then prints the resource tree, the policy pack's verdict, AWS API rule checks, the cost
+estimate and the AWS quotas the stack needs.
+
+  --stack, -s NAME      stacks/Pulumi.NAME.yaml
+  --stack-file FILE     read this stack file instead (the stack name still names resources)
+  --account ID          the AWS account the stack deploys to; every ARN in the config is checked against it.
+                        Default: the account the stack's ARNs name (they must agree)
+  --preview             as a first \`pulumi preview\` of a new stack: computed values unknown, their checks deferred
+  --json FILE           write the canonical manifest (diffable, secrets redacted)
+  --diff BASE.json      the property-level diff against a manifest written earlier
+  --policy-config FILE  policy enforcement levels, in the CLI's --policy-pack-config format
+  --help, -h            this text
+
+Progress goes to stderr, the plan to stdout. Exit: 0 clean, 1 mandatory violations or a value AWS would
+refuse, 2 invalid config or usage.`;
 
 export interface PlanOptions {
     stack: string;
@@ -36,6 +60,10 @@ export interface PlanOptions {
     preview?: boolean;
     /** Read this stack file instead of stacks/Pulumi.<stack>.yaml. */
     stackFile?: string;
+    /** The AWS account the stack deploys to (12 digits); default: the one its ARNs name. */
+    account?: string;
+    /** Called as each stage starts (the CLI writes it to stderr). */
+    progress?: (stage: string) => void;
 }
 
 export interface PlanResult {
@@ -49,11 +77,13 @@ export interface PlanResult {
 function usage(msg: string): PlanResult {
     return {
         exitCode: 2,
-        output: `${msg}\nusage: npm run plan -- --stack <name> [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]\nstacks: ${listStacks().join(", ")}\n`,
+        output: `${msg}\n${USAGE.split("\n")[0]}\nstacks: ${listStacks().join(", ")} (--help for every option)\n`,
     };
 }
 
-export function parseArgs(argv: string[]): PlanOptions | string {
+/** The options, "help", or what is wrong with the arguments. */
+export function parseArgs(argv: string[]): PlanOptions | "help" | string {
+    if (argv.includes("--help") || argv.includes("-h")) return "help";
     const o: Partial<PlanOptions> = {};
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -69,7 +99,11 @@ export function parseArgs(argv: string[]): PlanOptions | string {
             else if (a === "--diff") o.diff = next();
             else if (a === "--policy-config") o.policyConfig = next();
             else if (a === "--stack-file") o.stackFile = next();
-            else if (a === "--preview") o.preview = true;
+            else if (a === "--account" || a.startsWith("--account=")) {
+                const v = a === "--account" ? next() : a.slice(10);
+                if (!/^\d{12}$/.test(v)) return `--account must be a 12-digit AWS account id, got '${v}'`;
+                o.account = v;
+            } else if (a === "--preview") o.preview = true;
             else return `unknown argument '${a}'`;
         } catch (e) {
             return (e as Error).message;
@@ -103,6 +137,8 @@ const money = (x: number, digits = 2) => `$${x.toFixed(digits)}`;
 
 export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const out: string[] = [];
+    const started = Date.now();
+    const progress = (stage: string) => opts.progress?.(`plan: ${stage} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     let file;
     try {
         file = readStack(opts.stack, opts.stackFile);
@@ -110,9 +146,12 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         return usage((e as Error).message);
     }
 
+    progress(`reading stack '${opts.stack}'`);
+    const { ConfigError, parseConfig, stackAccount } = require("../infra/config") as typeof import("../infra/config");
     let cfg: StackConfig;
     try {
-        cfg = parseConfig(file.raw, { stack: opts.stack, region: file.region });
+        // Account problems (ARNs of several accounts, or of another than --account) come with every other problem.
+        cfg = parseConfig(file.raw, { stack: opts.stack, region: file.region, ...(opts.account ? { accountId: opts.account } : { inferAccount: true }) });
     } catch (e) {
         if (e instanceof ConfigError) return { exitCode: 2, output: `Stack '${opts.stack}': ${e.message}\n` };
         throw e;
@@ -123,11 +162,24 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         try { packConfig = JSON.parse(fs.readFileSync(opts.policyConfig, "utf8")); } catch (e) { return usage(`cannot read --policy-config: ${(e as Error).message}`); }
     }
 
-    const engine = await installMockEngine({ project: cfg.project, stack: opts.stack, region: cfg.region, preview: opts.preview ?? false });
+    progress("loading the Pulumi SDKs and the program");
+    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+    const { installMockEngine, MOCK_ACCOUNT_ID } = require("./mock-engine") as typeof import("./mock-engine");
+    const accountId = opts.account ?? stackAccount(cfg) ?? MOCK_ACCOUNT_ID;
+    const engine = await installMockEngine({ project: cfg.project, stack: opts.stack, region: cfg.region, accountId, preview: opts.preview ?? false });
     // Loaded after the mocks, as the Pulumi SDK requires.
     const { program } = require("../infra/workbench") as typeof import("../infra/workbench");
     const { resourcePolicies, stackValidationPolicies, POLICY_PACK_NAME } = require("../policies/rules") as typeof import("../policies/rules");
-    const { workbench: wb, outputs: stackOutputs } = await program(cfg);
+    progress(`evaluating the program (${cfg.mode} mode, ${cfg.researchers.length} researcher(s), account ${accountId}, ${cfg.region})`);
+    let evaluated;
+    try {
+        evaluated = await program(cfg);
+    } catch (e) {
+        // The program's own account check (the same rules as parseConfig's): a config problem, not a crash.
+        if (e instanceof ConfigError) return { exitCode: 2, output: `Stack '${opts.stack}': ${e.message}\n` };
+        throw e;
+    }
+    const { workbench: wb, outputs: stackOutputs } = evaluated;
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(stackOutputs)) {
         const o = pulumi.output(v) as any;
@@ -137,6 +189,11 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     }
     await engine.settle();
     const resources = [...engine.resources];
+    const { canonical, diffManifests, manifestResources, renderDiff, serializeManifest } = require("./manifest") as typeof import("./manifest");
+    const { runPolicies } = require("./policy-runner") as typeof import("./policy-runner");
+    const { checkApiRules, renderFinding } = require("./api-rules/check") as typeof import("./api-rules/check");
+    const { loadTable } = require("./api-rules/generate") as typeof import("./api-rules/generate");
+    const { quotaNeeds, renderQuotaTable } = require("./quotas") as typeof import("./quotas");
 
     const customs = resources.filter((r) => r.custom);
     out.push(`archaeo-workbench offline plan: stack '${opts.stack}' (${cfg.region}, ${cfg.mode} mode, ${cfg.researchers.length} researcher(s): ${cfg.researchers.map((r) => r.id).join(", ")}; access ${cfg.access.mode})`);
@@ -153,6 +210,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push("By type:");
     for (const [t, n] of [...counts].sort()) out.push(`  ${String(n).padStart(3)}  ${t}`);
 
+    progress(`running ${resourcePolicies.length + stackValidationPolicies.length} policies over ${resources.length} resources`);
     const policy = await runPolicies(resources, { resource: resourcePolicies, stack: stackValidationPolicies }, packConfig, { packName: POLICY_PACK_NAME });
     const findings = policy.violations.filter((v) => !v.deferred);
     const deferred = policy.violations.filter((v) => v.deferred);
@@ -173,6 +231,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     }
 
     // Every name, description, identifier and enumerated value against the rules of the API that receives it.
+    progress("checking values against the AWS and Kubernetes API rules");
     const table = loadTable();
     const api = checkApiRules(resources, table);
     out.push("");
@@ -180,6 +239,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     for (const f of api.findings) out.push(`  ✘ ${renderFinding(f)}`);
     if (api.findings.length === 0) out.push("  ✔ nothing AWS or Kubernetes would refuse");
 
+    progress("cost estimate and quotas");
     const c = wb.cost;
     out.push("");
     out.push(`Cost estimate (${c.currency}, list prices of ${c.priceDate}; excludes ${c.excludes}):`);
@@ -268,7 +328,11 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
 
 async function main() {
     const parsed = parseArgs(process.argv.slice(2));
-    const result = typeof parsed === "string" ? usage(parsed) : await plan(parsed);
+    if (parsed === "help") {
+        process.stdout.write(`${USAGE}\nstacks: ${listStacks().join(", ")}\n`);
+        return;
+    }
+    const result = typeof parsed === "string" ? usage(parsed) : await plan({ ...parsed, progress: (s) => process.stderr.write(`${s}\n`) });
     process.stdout.write(result.output);
     process.exitCode = result.exitCode;
 }
@@ -279,4 +343,3 @@ if (require.main === module) {
         process.exitCode = 2;
     });
 }
-

@@ -29,6 +29,14 @@ export interface ConfigContext {
      * measure growth beyond what a stack may deploy; stack config cannot.
      */
     readonly maxResearchers?: number;
+    /**
+     * The account the stack deploys to, when known before the program runs (the offline plan's --account):
+     * every ARN is checked against it (accountProblems) with the other problems. The program itself learns
+     * it from aws.getCallerIdentity and checks it there (infra/workbench.ts checkAccount).
+     */
+    readonly accountId?: string;
+    /** No account given (the offline plan without --account): the ARNs' accounts must agree, and name it (stackAccount). */
+    readonly inferAccount?: boolean;
 }
 
 const SLUG = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
@@ -235,6 +243,9 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
             ami: { ...(amiId ? { id: amiId } : {}), ssmParameter },
         } satisfies InstanceStackConfig;
     }
+
+    if (ctx.accountId !== undefined) problems.push(...accountProblems(cfg, ctx.accountId));
+    else if (ctx.inferAccount) problems.push(...accountConflicts(cfg));
 
     if (problems.length) throw new ConfigError(problems);
     return deepFreeze(cfg);
@@ -515,8 +526,51 @@ export function accountProblems(cfg: StackConfig, accountId: string): ConfigProb
             const a = IAM_PRINCIPAL.exec(arn)?.[1];
             if (a && a !== accountId) out.push({ propertyPath: key(`clusterAdminArns[${i}]`), reason: `is in account ${a} but the stack deploys to ${accountId}` });
         });
+        const cert = cfg.cluster.hub ? /^arn:aws[a-z-]*:acm:[a-z0-9-]+:(\d{12}):/.exec(cfg.cluster.hub.acmCertificateArn)?.[1] : undefined;
+        if (cert && cert !== accountId) out.push({ propertyPath: key("acmCertificateArn"), reason: `the certificate is in account ${cert} but the stack deploys to ${accountId}; a load balancer uses certificates of its own account (import or request it in ${accountId})` });
     }
     return out;
+}
+
+/** Every ARN of the config that names an account, with its key (and researcher), in key order. */
+export function namedAccounts(cfg: StackConfig): Array<{ propertyPath: string; account: string; researcher?: string }> {
+    const key = (k: string) => `${cfg.project}:${k}`;
+    const out: Array<{ propertyPath: string; account: string; researcher?: string }> = [];
+    const add = (k: string, account: string | undefined, researcher?: string) => { if (account) out.push({ propertyPath: key(k), account, ...(researcher ? { researcher } : {}) }); };
+    add("kmsKeyArn", cfg.kmsKeyArn ? KMS_ARN.exec(cfg.kmsKeyArn)?.[2] : undefined);
+    add("backupCopyKmsKeyArn", cfg.backup.copy ? KMS_ARN.exec(cfg.backup.copy.kmsKeyArn)?.[2] : undefined);
+    if (cfg.mode === "cluster") {
+        cfg.cluster.adminArns.forEach((arn, i) => add(`clusterAdminArns[${i}]`, IAM_PRINCIPAL.exec(arn)?.[1]));
+        if (cfg.cluster.hub) add("acmCertificateArn", /^arn:aws[a-z-]*:acm:[a-z0-9-]+:(\d{12}):/.exec(cfg.cluster.hub.acmCertificateArn)?.[1]);
+    }
+    cfg.researchers.forEach((r, i) => add(`researchers[${i}].iamPrincipalArn`, IAM_PRINCIPAL.exec(r.iamPrincipalArn)?.[1], r.id));
+    return out;
+}
+
+/**
+ * The account the stack's ARNs name (its existing key, researchers, admins, certificate): the one most of them
+ * name, the key's on a tie (the provider refuses any account but the key's). Undefined when no ARN names one.
+ */
+export function stackAccount(cfg: StackConfig): string | undefined {
+    const named = namedAccounts(cfg);
+    const count = new Map<string, number>();
+    for (const n of named) count.set(n.account, (count.get(n.account) ?? 0) + 1);
+    let best: string | undefined;
+    for (const n of named) if (best === undefined || count.get(n.account)! > count.get(best)!) best = n.account;
+    return best;
+}
+
+/** With no account given, the ARNs must agree on one: each that names another is a problem naming the account the rest agree on. */
+function accountConflicts(cfg: StackConfig): ConfigProblem[] {
+    const account = stackAccount(cfg);
+    const named = namedAccounts(cfg);
+    const agreeing = named.filter((n) => n.account === account).map((n) => n.propertyPath.slice(cfg.project.length + 1));
+    const list = agreeing.length > 3 ? `${agreeing.slice(0, 3).join(", ")} and ${agreeing.length - 3} more` : agreeing.join(", ");
+    return named.filter((n) => n.account !== account).map((n) => ({
+        propertyPath: n.propertyPath,
+        reason: `${n.researcher ? `researcher '${n.researcher}': ` : ""}is in account ${n.account}, but ${list} ${agreeing.length === 1 ? "is" : "are"} in ${account}; ` +
+            `a stack deploys to one account: use an ARN of ${account} here (or, if ${n.account} is the account you deploy to, run the plan with --account ${n.account} to see every ARN to change)`,
+    }));
 }
 
 function isUnsetOrDefault(v: unknown, def: unknown): boolean {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { accountProblems, MAX_RESEARCHERS } from "../../infra/config";
-import { ACCOUNT, clusterOverrides, ED25519, ED25519_B, parse, problems, refuses, researcher } from "../helpers/config";
+import { accountProblems, ConfigError, MAX_RESEARCHERS, namedAccounts, parseConfig, stackAccount } from "../../infra/config";
+import { ACCOUNT, clusterOverrides, ED25519, ED25519_B, parse, problems, raw, refuses, researcher } from "../helpers/config";
 
 const SSO = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Researcher_0123456789abcdef`;
 const three = [researcher("alice"), researcher("bob", { instanceType: "g4dn.xlarge", workspaceSizeGiB: 100 }), researcher("carol", { sshPublicKeys: [ED25519_B] })];
@@ -103,5 +103,41 @@ describe("config: the deploying account (checked after aws.getCallerIdentity, be
         assert.match(found["archaeo-workbench:kmsKeyArn"], /the key is in account 999999999999 but the stack deploys to 123456789012/);
         const cluster = parse(clusterOverrides({ clusterAdminArns: ["arn:aws:iam::999999999999:role/admins"] }));
         assert.match(accountProblems(cluster, ACCOUNT)[0].reason, /is in account 999999999999/);
+    });
+    it("offline, with no account given, the stack's ARNs must agree: the account is the one they name", () => {
+        const raw0 = raw({ kmsKeyArn: keyIn("210987654321"), researchers: [researcher("alice", { iamPrincipalArn: "arn:aws:iam::210987654321:user/alice" })] });
+        const cfg = parseConfig(raw0, { stack: "example", region: "us-east-1", inferAccount: true });
+        assert.equal(stackAccount(cfg), "210987654321");
+        assert.deepEqual(namedAccounts(cfg).map((n) => n.propertyPath), ["archaeo-workbench:kmsKeyArn", "archaeo-workbench:researchers[0].iamPrincipalArn"]);
+        // A tie goes to the existing key's account (the provider refuses any other).
+        const tie = parseConfig(raw({ kmsKeyArn: keyIn("210987654321") }), { stack: "example", region: "us-east-1" });
+        assert.equal(stackAccount(tie), "210987654321");
+    });
+
+    it("offline, ARNs of two accounts are one ConfigError with the other problems, naming each dissenting key and researcher", () => {
+        const r = raw({
+            kmsKeyArn: keyIn("210987654321"), institution: "Bad Name",
+            researchers: [researcher("alice", { iamPrincipalArn: "arn:aws:iam::210987654321:user/alice" }), researcher("bob", { iamPrincipalArn: "arn:aws:iam::999988887777:user/bob" })],
+        });
+        assert.throws(() => parseConfig(r, { stack: "example", region: "us-east-1", inferAccount: true }), (e: unknown) => {
+            assert.ok(e instanceof ConfigError);
+            assert.deepEqual(e.errors.map((p) => p.propertyPath), ["archaeo-workbench:institution", "archaeo-workbench:researchers[1].iamPrincipalArn"]);
+            assert.match(e.errors[1].reason, /^researcher 'bob': is in account 999988887777, but kmsKeyArn, researchers\[0\]\.iamPrincipalArn are in 210987654321; a stack deploys to one account/);
+            return true;
+        });
+        // Given the account (--account), each ARN of another is named against it.
+        assert.throws(() => parseConfig(r, { stack: "example", region: "us-east-1", accountId: "999988887777" }), (e: unknown) => {
+            assert.ok(e instanceof ConfigError);
+            assert.deepEqual(e.errors.map((p) => p.propertyPath), ["archaeo-workbench:institution", "archaeo-workbench:kmsKeyArn", "archaeo-workbench:researchers[0].iamPrincipalArn"]);
+            assert.match(e.errors[2].reason, /^researcher 'alice': is in account 210987654321 but the stack deploys to 999988887777/);
+            return true;
+        });
+        // The pure program path (no account known before getCallerIdentity) is unchanged: no account problems at parse.
+        assert.deepEqual(problems({ researchers: [researcher("alice"), researcher("bob", { iamPrincipalArn: "arn:aws:iam::999988887777:user/bob" })] }), {});
+    });
+
+    it("refuses a hub certificate of another account", () => {
+        const cfg = parse(clusterOverrides({ accessMode: "cidr", accessCidrs: ["203.0.113.0/24"], hubHostname: "hub.example.org", acmCertificateArn: `arn:aws:acm:us-east-1:999999999999:certificate/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}` }));
+        assert.deepEqual(accountProblems(cfg, ACCOUNT).map((p) => p.propertyPath), ["archaeo-workbench:acmCertificateArn"]);
     });
 });
