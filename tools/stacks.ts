@@ -2,7 +2,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PROJECT } from "../infra/config";
 
 export const ROOT = path.join(__dirname, "..");
 export const STACKS_DIR = path.join(ROOT, "stacks");
@@ -10,7 +9,10 @@ export const STACKS_DIR = path.join(ROOT, "stacks");
 export interface StackFile {
     readonly stack: string;
     readonly region?: string;
-    /** This project's keys (prefixed), as typed YAML values. */
+    /**
+     * Every key of the stack's config (prefixed), as typed YAML values, as the CLI hands them to the program:
+     * parseConfig reads this project's and reports a near miss of its prefix (archeo-workbench:researchers).
+     */
     readonly raw: Record<string, unknown>;
 }
 
@@ -26,7 +28,7 @@ export function readStack(stack: string, file = path.join(STACKS_DIR, `Pulumi.${
     const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
     const config: Record<string, unknown> = doc.config ?? {};
     const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(config)) if (k.startsWith(`${PROJECT}:`)) raw[k] = v;
+    for (const [k, v] of Object.entries(config)) if (k !== "aws:region") raw[k] = v;
     const region = typeof config["aws:region"] === "string" ? (config["aws:region"] as string) : undefined;
     return { stack, region, raw };
 }

@@ -7,7 +7,6 @@
  * and they are thrown together once, before any resource is registered.
  */
 import { SSH_KEY_LIMITS } from "../constants";
-import { workstationSubnetPrefix } from "../sizing";
 import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
 import prices from "../data/prices.json";
 // The same pure CIDR arithmetic the policy pack judges ingress with: config and pack agree.
@@ -144,7 +143,17 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     const raw: Raw = {};
     for (const [k, v] of Object.entries(rawIn)) {
-        if (k.includes(":") && !k.startsWith(`${project}:`)) continue; // other namespaces (aws:region, ...)
+        if (k.includes(":") && !k.startsWith(`${project}:`)) {
+            // Other namespaces (aws:region, a provider's keys) are not ours, but a misspelt project prefix would drop
+            // the key silently: Pulumi passes it to the program under that namespace, where nothing reads it.
+            const [ns, ...rest] = k.split(":");
+            const name = rest.join(":");
+            if (nearMissNamespace(ns, project)) {
+                const right = name in CONFIG_KEYS || name in MOVED_KEYS ? name : closest(name, Object.keys(CONFIG_KEYS)) ?? name;
+                problems.push({ propertyPath: k, reason: `'${ns}' is not this project's name; did you mean '${project}:${right}'? (as written, the key is ignored)` });
+            }
+            continue;
+        }
         const short = k.startsWith(`${project}:`) ? k.slice(project.length + 1) : k;
         if (short in MOVED_KEYS) { problems.push({ propertyPath: key(short), reason: `is no longer a key: ${MOVED_KEYS[short]}` }); continue; }
         if (!(short in CONFIG_KEYS)) {
@@ -189,12 +198,9 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     const vpcCidr = r.str("vpcCidr") ?? dflt<string>("vpcCidr");
     const vpc = parseCidr(vpcCidr);
-    const count = Array.isArray(raw.researchers) ? raw.researchers.length : 0;
-    const maxVpcPrefix = mode === "cluster" ? 20 : workstationSubnetPrefix(count);
+    const maxVpcPrefix = mode === "cluster" ? 20 : 24;
     if (!vpc || vpc.version !== 4 || vpc.prefix < 16 || vpc.prefix > maxVpcPrefix) {
-        const why = mode === "cluster" ? " in cluster mode (pods take VPC addresses)"
-            : maxVpcPrefix < 24 ? ` for ${count} researchers (their workstation subnet is a /${maxVpcPrefix}: two addresses each, for a workstation and its replacement, plus AWS's 5)` : "";
-        r.fail("vpcCidr", `'${vpcCidr}' must be an IPv4 CIDR from /16 to /${maxVpcPrefix}${why}, e.g. 10.42.0.0/16`);
+        r.fail("vpcCidr", `'${vpcCidr}' must be an IPv4 CIDR from /16 to /${maxVpcPrefix}${mode === "cluster" ? " in cluster mode (pods take VPC addresses)" : ""}, e.g. 10.42.0.0/16`);
     } else if (vpc.hostBitsSet) r.fail("vpcCidr", `'${vpcCidr}' has host bits set; did you mean ${vpc.network}?`);
 
     const backup = backupSection(r, region);
@@ -420,8 +426,8 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
     if (list.length === 0) top.fail("researchers", `needs at least one researcher, e.g. ${example}`);
     const max = c.max ?? MAX_RESEARCHERS;
     if (list.length > max) top.fail("researchers", `has ${list.length} entries; at most ${max} per stack, the size the plan and the policy pack are proven at. ` +
-        "Put the others in a second stack, in another AWS account or region: quotas (running G/VT vCPUs, gp3 TiB, VPCs per region, IAM roles) are per account and region, " +
-        "so a second stack in the same account and region shares them; `npm run plan` prints each quota this stack needs, with its code to request an increase");
+        "Put the others in a second stack. It shares this account's quotas: IAM roles and instance profiles per account (every region), running G/VT vCPUs, gp3 TiB and VPCs " +
+        "per account and region; another region relieves the regional ones, only another account the IAM ones. `npm run plan` prints each quota this stack needs, with its code to request an increase");
 
     const out: Array<Researcher | InstanceResearcher> = [];
     const ids = new Map<string, number>();
@@ -590,6 +596,13 @@ function closest(k: string, candidates: readonly string[]): string | undefined {
         if (!best || d < best.d) best = { key: candidate, d };
     }
     return best && best.d <= Math.max(2, Math.floor(k.length / 3)) ? best.key : undefined;
+}
+
+/** A config namespace that is this project's name misspelt (archeo-workbench, archaeo_workbench, Archaeo-Workbench), not another package's. */
+function nearMissNamespace(ns: string, project: string): boolean {
+    const a = ns.toLowerCase().replace(/[-_.\s]/g, "");
+    const b = project.toLowerCase().replace(/[-_.\s]/g, "");
+    return ns !== project && (a === b || editDistance(ns.toLowerCase(), project.toLowerCase()) <= Math.max(2, Math.floor(project.length / 5)));
 }
 
 function editDistance(a: string, b: string): number {

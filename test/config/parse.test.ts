@@ -1,6 +1,10 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { CONFIG_KEYS, ConfigError, parseCidr, checkSshPublicKey, publicAddressCoverage } from "../../infra/config";
+import * as fs from "fs";
+import * as path from "path";
+import { CONFIG_KEYS, ConfigError, parseCidr, parseConfig, checkSshPublicKey, publicAddressCoverage } from "../../infra/config";
+import { readStack } from "../../tools/stacks";
+import { tmpFile } from "../helpers/tools";
 import { GPU_INSTANCE_TYPES } from "../../infra/data/gpus";
 import { ED25519, parse, problems, refuses } from "../helpers/config";
 
@@ -77,6 +81,29 @@ describe("config: parseConfig (stack keys)", () => {
     it("refuses a missing or malformed aws:region", () => {
         assert.match(problems({}, "")["aws:region"], /is not set; run 'pulumi config set aws:region/);
         assert.match(problems({}, "mars-1")["aws:region"], /is not an AWS region name/);
+    });
+
+    it("reports a misspelt project prefix as a near miss naming the right key, and leaves other namespaces alone", () => {
+        const { researchers, institution } = { researchers: readStack("example").raw["archaeo-workbench:researchers"], institution: "example-lab" };
+        const base = Object.fromEntries(Object.entries(readStack("example").raw).filter(([k]) => k !== "archaeo-workbench:researchers" && k !== "archaeo-workbench:institution"));
+        const found = (extra: Record<string, unknown>) => {
+            try { parseConfig({ ...base, ...extra }, { stack: "example", region: "us-east-1" }); return {}; } catch (e) {
+                assert.ok(e instanceof ConfigError);
+                return Object.fromEntries(e.errors.map((p) => [p.propertyPath, p.reason]));
+            }
+        };
+        const f = found({ "archeo-workbench:researchers": researchers, "Archaeo_Workbench:institution": institution, "aws:profile": "lab", "kubernetes:context": "x" });
+        assert.equal(f["archeo-workbench:researchers"], "'archeo-workbench' is not this project's name; did you mean 'archaeo-workbench:researchers'? (as written, the key is ignored)");
+        assert.match(f["Archaeo_Workbench:institution"], /did you mean 'archaeo-workbench:institution'\?/);
+        // The key it stands for is then missing, and said so too; other namespaces pass unremarked.
+        assert.deepEqual(Object.keys(f).sort(), ["Archaeo_Workbench:institution", "archaeo-workbench:institution", "archaeo-workbench:researchers", "archeo-workbench:researchers"]);
+        // A misspelt key under a misspelt prefix: both corrected.
+        assert.match(found({ "archaeo-workbnch:researcher": researchers })["archaeo-workbnch:researcher"], /did you mean 'archaeo-workbench:researchers'\?/);
+        // The stack file as the CLI reads it keeps such keys for parseConfig to see (tools/stacks.ts readStack).
+        const file = tmpFile("Pulumi.misspelt.yaml", fs.readFileSync(path.join(__dirname, "..", "..", "stacks", "Pulumi.example.yaml"), "utf8").replace("archaeo-workbench:researchers:", "archeo-workbench:researchers:"));
+        const s = readStack("misspelt", file);
+        assert.ok("archeo-workbench:researchers" in s.raw, Object.keys(s.raw).join(", "));
+        assert.ok(!("aws:region" in s.raw) && s.region === "us-east-1");
     });
 
     it("accessCidrMaxAddresses raises the ceiling on purpose", () => {
