@@ -15,7 +15,7 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSche
 export const BATCH_TAINT = { key: "archaeo/batch", value: "true", effect: "NoSchedule" } as const;
 
 /** Cluster mode's fixed parts, as infra/cluster builds them and infra/cost.ts prices them: the arm64 system node, the NAT instance, GPU node root size. */
-export const CLUSTER_SHAPE = { systemInstanceType: "t4g.large", systemRootGiB: 20, natInstanceType: "t4g.nano", natRootGiB: 8, gpuNodeRootGiB: 150 } as const;
+export const CLUSTER_SHAPE = { systemInstanceType: "t4g.large", systemRootGiB: 20, natInstanceType: "t4g.nano", natRootGiB: 8, gpuNodeRootGiB: 150, cpuNodeRootGiB: 100 } as const;
 
 /** Karpenter NodePool names and the node label they set. */
 export const POOLS = { gpu: "gpu", batchSpot: "gpu-batch-spot", system: "system", label: "archaeo/pool" } as const;

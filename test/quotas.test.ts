@@ -8,11 +8,13 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { ENI_LIMITS, maxPods } from "../infra/data/eni";
 import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
-import { usableAddresses, workstationSubnetPrefix } from "../infra/sizing";
+import { usableAddresses } from "../infra/sizing";
+import { MAX_RESEARCHERS } from "../infra/config";
 import { firstSubnet } from "../infra/instance/network";
 import { AwsCli, CountedResource, QUOTAS, QuotaSpec, quotaNeeds, quotaStatus, readAppliedQuotas, renderQuotaTable } from "../tools/quotas";
 import { quotaPreflight } from "../tools/preflight";
 import { findBotocore } from "../tools/api-rules/generate";
+import { stopsRunningWorkstations } from "../tools/plan";
 import { parse, problems, researcher } from "./helpers/config";
 import { runProgram } from "./helpers/program";
 import type { InstanceStackConfig } from "../infra/config";
@@ -27,22 +29,15 @@ describe("quotas: ENI data, subnet sizing and status", () => {
         for (const [t, pods] of Object.entries(fromCni)) assert.equal(maxPods(ENI_LIMITS[t]), pods, t);
     });
 
-    it("the workstation subnet holds two addresses per researcher plus AWS's five: a /24 up to 125, a /23 from 126 (a fixed /24 fails here)", () => {
-        for (let n = 1; n <= 200; n++) {
-            const p = workstationSubnetPrefix(n);
-            assert.ok(usableAddresses(p) >= 2 * n, `${n} researchers in a /${p}`);
-            assert.ok(p === 24 || usableAddresses(p + 1) < 2 * n, `${n} researchers: /${p} is larger than needed`);
-        }
-        assert.equal(workstationSubnetPrefix(125), 24);
-        assert.equal(workstationSubnetPrefix(126), 23);
-        assert.equal(firstSubnet("10.42.0.0/16", workstationSubnetPrefix(126)), "10.42.0.0/23");
-        assert.equal(firstSubnet("10.42.0.0/24", workstationSubnetPrefix(3)), "10.42.0.0/24");
-    });
-
-    it("config refuses a vpcCidr too small for the researchers' subnet, naming the key and the size; the cap's advice is true", () => {
-        assert.match(problems({ researchers: people(126), vpcCidr: "10.42.0.0/24" })["archaeo-workbench:vpcCidr"], /from \/16 to \/23 for 126 researchers/);
-        assert.equal(parse({ researchers: people(126), vpcCidr: "10.42.0.0/23" }).vpcCidr, "10.42.0.0/23");
-        assert.equal(parse({ researchers: people(125), vpcCidr: "10.42.0.0/24" }).vpcCidr, "10.42.0.0/24");
+    it("the workstation subnet is the VPC's first /24 whatever the researcher count: the cap's 200 workstations fit its 251 addresses", () => {
+        // A subnet sized from the count would change CIDR when researchers are added, which replaces the subnet
+        // and every workstation (and a larger CIDR overlapping the live one cannot be created first).
+        assert.ok(usableAddresses(24) >= MAX_RESEARCHERS, `${usableAddresses(24)} addresses for ${MAX_RESEARCHERS} workstations`);
+        assert.equal(usableAddresses(24), 251);
+        assert.equal(firstSubnet("10.42.0.0/16"), "10.42.0.0/24");
+        assert.equal(firstSubnet("10.42.0.0/24"), "10.42.0.0/24");
+        assert.equal(parse({ researchers: people(200), vpcCidr: "10.42.0.0/24" }).vpcCidr, "10.42.0.0/24");
+        assert.match(problems({ vpcCidr: "10.42.0.0/25" })["archaeo-workbench:vpcCidr"], /from \/16 to \/24/);
         assert.equal((parse({ researchers: people(200) }) as InstanceStackConfig).launchBatchSize, 8);
     });
 
@@ -77,7 +72,8 @@ describe("quotas: what a stack needs", () => {
         assert.equal(by("gvtOnDemand").peak, 2 * 16 + 18 * 4);
         assert.equal(by("gp3Storage").need, (20 * 650) / 1024);
         assert.equal(by("iamRoles").need, 40);
-        assert.deepEqual([by("subnetAddresses").need, by("subnetAddresses").limit], [40, 251]);
+        assert.deepEqual([by("subnetAddresses").need, by("subnetAddresses").limit], [20, 251]);
+        assert.match(by("subnetAddresses").detail, /40 while one `up` replaces them all/);
         assert.equal(by("snapshots").need, 20 * cfg.backup.retentionDays);
         const all = quotaNeeds(parse({ researchers: people(20), launchBatchSize: 0 }), resources);
         assert.equal(all.find((l) => l.quota.id === "gvtOnDemand")!.need, 2 * 16 + 18 * 4, "launchBatchSize 0 launches everyone at once");
@@ -133,6 +129,15 @@ describe("quotas: preflight --quotas reads the account's values with the AWS CLI
         ]);
         const fine = await quotaPreflight("example", lines, "eu-west-2", cli({ "L-DB2E81BA": 64, "L-7A658B76": 50, "L-FE177D64": 1000 }));
         assert.equal(fine.ok, true, fine.output);
+        assert.doesNotMatch(fine.output, /::warning/);
+        // The deploy fits one launch batch (32) but everyone working at once needs 64: a warning naming both.
+        const tight = await quotaPreflight("example", lines, "eu-west-2", cli({ "L-DB2E81BA": 40, "L-7A658B76": 50, "L-FE177D64": 1000 }));
+        assert.equal(tight.ok, true);
+        assert.match(tight.output, /::warning title=AWS quota below everyone working at once::example: Running On-Demand G and VT instances: the deploy fits \(32\), but all workstations running at once need 64 and the account has 40/);
+        // IAM is global: asked in its partition's home region.
+        calls.length = 0;
+        await quotaPreflight("gov", lines, "us-gov-east-1", cli({ "L-DB2E81BA": 64, "L-7A658B76": 50, "L-FE177D64": 1000 }));
+        assert.equal(calls.find((c) => c.includes("L-FE177D64"))![calls[0].indexOf("--region") + 1], "us-gov-west-1");
     });
 
     it("a value it cannot read is reported with the permission to grant, never assumed", async () => {
@@ -184,7 +189,27 @@ describe("quotas: launch batches (instance mode)", function () {
         assert.deepEqual(waitsOn("r2"), [urnOf("r0")]);
         assert.deepEqual(waitsOn("r3"), [urnOf("r1")]);
         assert.deepEqual(waitsOn("r4"), [urnOf("r2")]);
+        // The stop waits for the workspace attachment (EC2 attaches only to a running or stopped instance).
+        for (const id of ["r0", "r4"]) {
+            const state = states.find((s) => s.name === `archaeo-ws-${id}-stopped`)!;
+            assert.ok(state.dependencies.some((d) => d.endsWith(`archaeo-ws-${id}-workspace-attachment`)), id);
+        }
         const all = await runProgram(parse({ researchers: people(3), launchBatchSize: 0 }));
         assert.ok(all.resources.filter((r) => r.type === "aws:ec2/instance:Instance").every((r) => !r.dependencies.some((d) => d.includes("InstanceState"))));
+    });
+});
+
+describe("quotas: upgrading a deployed stack to launch batches", () => {
+    it("the plan's --diff warns for each existing workstation its first `up` would stop, and only for those", () => {
+        const r = (type: string, name: string) => ({ urn: `urn:${name}`, type, name, parent: "", provider: "", custom: true, options: {}, inputs: {} });
+        const base = { resources: [r("aws:ec2/instance:Instance", "archaeo-ws-alice-instance")] } as any;
+        const next = { resources: [
+            r("aws:ec2/instance:Instance", "archaeo-ws-alice-instance"), r("aws:ec2transitgateway/instanceState:InstanceState", "archaeo-ws-alice-stopped"),
+            r("aws:ec2/instance:Instance", "archaeo-ws-bob-instance"), r("aws:ec2transitgateway/instanceState:InstanceState", "archaeo-ws-bob-stopped"),
+        ] } as any;
+        const warnings = stopsRunningWorkstations(base, next);
+        assert.equal(warnings.length, 1, warnings.join("\n"));
+        assert.match(warnings[0], /^archaeo-ws-alice: this `up` stops the existing workstation/);
+        assert.deepEqual(stopsRunningWorkstations(next, next), []);
     });
 });

@@ -41,14 +41,14 @@ describe("the pack scales linearly with researchers (instance mode, 10 -> 200)",
         assert.ok(total <= 1.5, `the whole pack: ${total.toFixed(2)}x per resource`);
     });
 
-    it("the quotas a 200-researcher stack needs (tools/quotas.ts over what it registers): G/VT vCPUs per launch batch and for everyone, gp3, IAM roles, the /23 subnet", () => {
+    it("the quotas a 200-researcher stack needs (tools/quotas.ts over what it registers): G/VT vCPUs per launch batch and for everyone, gp3, IAM roles, the /24 subnet", () => {
         const s = large;
         const q = (id: string) => s.quotas.find((l) => l.id === id)!;
         // The example stack: g5.xlarge (4 vCPUs), launchBatchSize 8, 500 GiB workspace + 150 GiB root, 14 daily snapshots.
         assert.deepEqual([q("gvtOnDemand").need, q("gvtOnDemand").peak], [8 * 4, 200 * 4]);
         assert.equal(q("gp3Storage").need, (200 * (500 + 150)) / 1024);
         assert.ok(q("gp3Storage").need > q("gp3Storage").limit, "200 researchers need more than the 50 TiB default");
-        assert.deepEqual([q("subnetAddresses").need, q("subnetAddresses").limit], [400, 507]);
+        assert.deepEqual([q("subnetAddresses").need, q("subnetAddresses").limit], [200, 251]);
         assert.equal(q("snapshots").need, 200 * 14);
         // Per researcher: their role and their workstation's role; the rest is the stack's own.
         const stackRoles = q("iamRoles").need - 2 * 200;

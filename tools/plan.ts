@@ -312,6 +312,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         out.push("");
         out.push(`Diff against ${opts.diff}:`);
         out.push(renderDiff(diffManifests(base, manifest)));
+        for (const w of stopsRunningWorkstations(base, manifest)) out.push(`  ! ${w}`);
     }
     out.push("");
     const refused = api.findings.length;
@@ -324,6 +325,20 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
                 ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
                 : "OK: the stack is clean under the policy pack.");
     return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest, quotaLines };
+}
+
+/**
+ * Workstations that exist in `base` without their stop-once-created resource (aws_ec2_instance_state), which
+ * this plan adds: creating it stops the instance (terraform-provider-aws ec2_instance_state.go: create sets
+ * the state), so the first `up` after upgrading to launch batches stops a workstation in use.
+ */
+export function stopsRunningWorkstations(base: Manifest, next: Manifest): string[] {
+    const STATE = "aws:ec2transitgateway/instanceState:InstanceState";
+    const had = new Set(base.resources.map((r) => r.name));
+    return next.resources
+        .filter((r) => r.type === STATE && !had.has(r.name) && had.has(r.name.replace(/-stopped$/, "-instance")))
+        .map((r) => `${r.name.replace(/-stopped$/, "")}: this \`up\` stops the existing workstation (its new ${r.name} marks it stopped once created, ` +
+            "then is never applied again): run it when nobody is working on it, or tell its researcher to save and restart it afterwards");
 }
 
 async function main() {

@@ -19,7 +19,6 @@
  */
 import * as net from "net";
 import * as os from "os";
-import { clusterNames } from "../infra/cluster";
 import { parseCidr, parseConfig } from "../infra/config";
 import { readStack } from "./stacks";
 import { execFile } from "child_process";
@@ -112,14 +111,32 @@ export async function quotaPreflight(stack: string, lines: readonly QuotaLine[],
     const out = [`preflight: ${stack}: AWS quotas in ${region} (this account's values where read):`, ...table];
     for (const a of applied) out.push(`  ${a.code}: ${a.value !== undefined ? `${a.value}` : "not read"} (${a.note})`);
     for (const w of warnings) out.push(`  → ${w}`);
+    // Deploying needs one launch batch; researchers working at once need the peak: a warning, not a failure.
+    for (const l of lines.filter((x) => x.peak !== undefined && x.quota.code && values.has(x.quota.code) && x.peak! > values.get(x.quota.code)!)) {
+        out.push(`::warning title=AWS quota below everyone working at once::${stack}: ${l.quota.name}: the deploy fits (${l.need}), but all workstations running at once need ${l.peak} and the account has ${values.get(l.quota.code!)}; request ${l.peak} (--quota-code ${l.quota.code})`);
+    }
     out.push(over.length ? `::error title=AWS quota too low::${stack}: ${over.map((l) => `${l.quota.name} needs ${l.need}, the account has ${values.get(l.quota.code!)}`).join("; ")}` : `preflight: ${stack}: every quota read holds what the stack needs`);
     return { ok: over.length === 0, output: out.join("\n") };
 }
 
+export const USAGE = `usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas]
+
+Checks, before \`pulumi up\`, what the offline plan cannot: whether this machine reaches the stack's EKS API
+(cluster stacks), and with --quotas whether this account's AWS quotas hold what the stack needs.
+
+  --stack NAME     stacks/Pulumi.NAME.yaml
+  --endpoint URL   an existing cluster's API endpoint: also probe its port
+  --cluster-name   print the stack's EKS cluster name and exit
+  --quotas         read this account's quota values with the AWS CLI and compare them with the plan's needs
+  --help, -h       this text
+
+Exit: 0 reachable / quotas hold (or an instance-mode stack), 1 not, 2 usage.`;
+
 async function main(argv: string[]): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) { console.log(USAGE); return 0; }
     const stack = argv[argv.indexOf("--stack") + 1];
     const endpoint = argv.includes("--endpoint") ? argv[argv.indexOf("--endpoint") + 1] : undefined;
-    if (!argv.includes("--stack") || !stack) { console.error("usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas]"); return 2; }
+    if (!argv.includes("--stack") || !stack) { console.error(USAGE.split("\n")[0]); return 2; }
     const f = readStack(stack);
     const cfg = parseConfig(f.raw, { stack, region: f.region });
     if (argv.includes("--quotas")) {
@@ -130,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
         console.log(r.output);
         return r.ok ? 0 : 1;
     }
+    // The cluster module loads the Pulumi SDKs: only when needed, so --help and instance stacks start at once.
+    const { clusterNames } = require("../infra/cluster") as typeof import("../infra/cluster");
     if (argv.includes("--cluster-name")) { if (cfg.mode === "cluster") console.log(clusterNames(cfg).clusterName); return 0; }
     if (cfg.mode !== "cluster") { console.log(`preflight: ${stack} is an instance-mode stack; no Kubernetes API to reach`); return 0; }
     const localIps = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4" && !i.internal).map((i) => i!.address);

@@ -161,10 +161,15 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
     const roots = ofType("aws:ec2/instance:Instance").filter((r) => (r.inputs.rootBlockDevice?.volumeType ?? "gp3") === "gp3");
     if (roots.length) { const s = roots.reduce((a, r) => a + Number(r.inputs.rootBlockDevice?.volumeSize ?? 8), 0); gib += s; parts.push(`${roots.length} root volume(s) ${fmt(s)} GiB`); }
     if (cfg.mode === "cluster") {
-        const gpuNodes = lines.filter((l) => l.quota.id !== QUOTAS.standardOnDemand.id).reduce((a, l) => a + l.need, 0) / cfg.gpu.vcpus;
-        const s = gpuNodes * CLUSTER_SHAPE.gpuNodeRootGiB;
+        // Karpenter's nodes at their pools' limits: one GPU node per GPU at most, CPU nodes of 2 vCPUs at most
+        // (the smallest of the CPU families), the system node group at its maximum.
+        const pools = ofType("kubernetes:karpenter.sh/v1:NodePool").map((r) => r.inputs);
+        const gpuNodes = pools.reduce((a, p) => a + Number(p?.spec?.limits?.["nvidia.com/gpu"] ?? 0), 0);
+        const cpuNodes = Math.ceil(pools.reduce((a, p) => a + Number(p?.spec?.limits?.cpu ?? 0), 0) / 2);
+        const systemNodes = ofType("aws:eks/nodeGroup:NodeGroup").reduce((a, g) => a + Number(g.inputs.scalingConfig?.maxSize ?? 0), 0);
+        const s = gpuNodes * CLUSTER_SHAPE.gpuNodeRootGiB + cpuNodes * CLUSTER_SHAPE.cpuNodeRootGiB + systemNodes * CLUSTER_SHAPE.systemRootGiB;
         gib += s;
-        parts.push(`at most ${fmt(gpuNodes)} GPU node root(s) ${fmt(s)} GiB`);
+        parts.push(`Karpenter and system nodes at their limits (${gpuNodes} GPU x ${CLUSTER_SHAPE.gpuNodeRootGiB} GiB, ${cpuNodes} CPU x ${CLUSTER_SHAPE.cpuNodeRootGiB} GiB, ${systemNodes} system x ${CLUSTER_SHAPE.systemRootGiB} GiB) ${fmt(s)} GiB`);
     }
     add(QUOTAS.gp3Storage, gib / 1024, parts.join(" + ") || "none");
 
@@ -180,7 +185,10 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
     if (cfg.mode === "instance") {
         const cidr = String(subnets[0]?.inputs.cidrBlock ?? cfg.vpcCidr);
         const ws = count("aws:ec2/instance:Instance");
-        add(QUOTAS.subnetAddresses, 2 * ws, `${ws} workstation(s) and, while \`up\` replaces them, their successors, in ${cidr}`, usableAddresses(prefixOf(cidr)));
+        const limit = usableAddresses(prefixOf(cidr));
+        add(QUOTAS.subnetAddresses, ws, `${ws} workstation(s) in ${cidr}` + (2 * ws > limit
+            ? `; a change that replaces every workstation in one \`up\` (AMI pin, user data) creates the new ones before deleting the old and needs ${2 * ws}: above ${Math.floor(limit / 2)} researchers it takes a second \`pulumi up\`, after the first has deleted the replaced ones`
+            : `; ${2 * ws} while one \`up\` replaces them all`), limit);
     } else {
         const priv = subnets.filter((s) => String(s.inputs.tags?.Name ?? "").includes("-private-"));
         const limit = priv.reduce((a, s) => a + usableAddresses(prefixOf(String(s.inputs.cidrBlock))), 0);
@@ -205,6 +213,13 @@ function standardVcpus(type: string | undefined): number {
     if (!type) return 0;
     const size = type.split(".")[1];
     return ({ nano: 2, micro: 2, small: 2, medium: 2, large: 2, xlarge: 4, "2xlarge": 8 } as Record<string, number>)[size] ?? 0;
+}
+
+/** Where a partition's global services (IAM) answer Service Quotas: us-east-1, or the partition's own. */
+export function globalRegion(region: string): string {
+    if (region.startsWith("us-gov-")) return "us-gov-west-1";
+    if (region.startsWith("cn-")) return "cn-north-1";
+    return "us-east-1";
 }
 
 export type QuotaStatus = "ok" | "near" | "over" | "check";
@@ -237,13 +252,14 @@ export function renderQuotaTable(lines: readonly QuotaLine[], applied?: Readonly
         sources.set(q.name, q.source);
         if (status === "ok") continue;
         const how = q.code
-            ? `aws service-quotas request-service-quota-increase --service-code ${q.service} --quota-code ${q.code} --desired-value ${Math.ceil(Math.max(l.need, l.peak ?? 0))} --region ${q.scope === "account" ? "us-east-1" : where.region ?? "<region>"}`
-            : q.adjustable ? "ask AWS Support for an increase" : "not adjustable: split the need across stacks";
+            ? `aws service-quotas request-service-quota-increase --service-code ${q.service} --quota-code ${q.code} --desired-value ${Math.ceil(Math.max(l.need, l.peak ?? 0))} --region ${q.scope === "account" ? globalRegion(where.region ?? "us-east-1") : where.region ?? "<region>"}`
+            : q.id === QUOTAS.ssmParameters.id ? "not adjustable: use the advanced tier (100,000 per region) for more"
+                : q.adjustable ? "ask AWS Support for an increase" : "not adjustable: split the need across stacks";
         if (status === "check") {
             warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}${l.peak !== undefined && l.peak > l.need ? ` to deploy and ${fmt(l.peak)} for everyone to work at once` : ""}; a new account's value is ${fmt(limit)}. Read yours with \`npx tsx tools/preflight.ts --stack ${where.stack ?? "<name>"} --quotas\`, and if it is lower: ${how}`);
             continue;
         }
-        warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}, ${status === "over" ? "more than" : "near"} the ${real !== undefined ? "account's" : "default"} ${fmt(limit)}${q.scope === "region" || q.scope === "account" ? ` (per ${q.scope}: other stacks and workloads there share it)` : ""}. ${q.id === QUOTAS.subnetAddresses.id ? "Use a larger vpcCidr." : `Raise it: ${how}`}`);
+        warnings.push(`${q.name}: the stack needs ${fmt(l.need)} ${q.unit}, ${status === "over" ? "more than" : "near"} the ${real !== undefined ? "account's" : "default"} ${fmt(limit)}${q.scope === "region" || q.scope === "account" ? ` (per ${q.scope}: other stacks and workloads there share it)` : ""}. ${q.id === QUOTAS.subnetAddresses.id ? "The workstation subnet is always a /24 (infra/instance/network.ts): split the researchers across stacks." : `Raise it: ${how}`}`);
     }
     table.push("  sources:");
     for (const [name, source] of sources) table.push(`    ${name}: ${source}`);
@@ -272,7 +288,7 @@ export async function readAppliedQuotas(lines: readonly QuotaLine[], region: str
     for (const { quota: q } of lines) {
         if (!q.code || !q.service || seen.has(q.code)) continue;
         seen.add(q.code);
-        const where = q.scope === "account" ? "us-east-1" : region;
+        const where = q.scope === "account" ? globalRegion(region) : region;
         const ask = (op: string) => cli(["service-quotas", op, "--service-code", q.service!, "--quota-code", q.code!, "--region", where, "--output", "json"]);
         const value = (stdout: string) => { const v = Number(JSON.parse(stdout)?.Quota?.Value); return Number.isFinite(v) ? v : undefined; };
         let r = await ask("get-service-quota");

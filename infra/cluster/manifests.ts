@@ -499,7 +499,7 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
     if (p.spotForBatch) {
         pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }));
     }
-    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", 100)], pools };
+    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
 }
 
 /**

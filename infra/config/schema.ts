@@ -45,7 +45,7 @@ export const CONFIG_KEYS = {
     },
     instanceType: { type: "string", modes: BOTH, default: "g5.xlarge", description: "Instance mode: default GPU instance type of a researcher's workstation. Cluster mode: the reference GPU node for the cost estimate (in gpuFamilies)." },
     availabilityZone: { type: "string", modes: BOTH, description: "AZ of the workstations and their workspace volumes (instance mode) or the first of the two cluster AZs. Defaults to <region>a." },
-    vpcCidr: { type: "string", modes: BOTH, default: "10.42.0.0/16", description: "IPv4 CIDR of the workbench VPC: /16 to /24 (instance mode; /23 or larger above 125 researchers, whose workstation subnet is a /23), /16 to /20 (cluster mode)." },
+    vpcCidr: { type: "string", modes: BOTH, default: "10.42.0.0/16", description: "IPv4 CIDR of the workbench VPC: /16 to /24 (instance mode), /16 to /20 (cluster mode)." },
     launchBatchSize: { type: "integer", modes: INSTANCE, default: 8, min: 0, max: 200, unit: "workstations", description: "Workstations a `pulumi up` launches at once; each is stopped once created (it starts on connect), so a deploy uses at most this many workstations' G/VT vCPUs. 0: all at once." },
     rootVolumeSizeGiB: { type: "integer", modes: INSTANCE, default: 150, min: 100, max: 2000, unit: "GiB", description: "Root volume of each workstation in GiB (holds the OS and the pulled image): 100-2000." },
     workspaceSizeGiB: { type: "integer", modes: INSTANCE, default: 500, min: 50, max: 16384, unit: "GiB", description: "Default persistent /workspace volume of each researcher in GiB: 50-16384." },

@@ -7,7 +7,6 @@ import type { InstanceStackConfig } from "../config";
 import type { Foundation, StackContext } from "../foundation";
 import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
 import { researcherInstancePolicy } from "../iam";
-import { workstationSubnetPrefix } from "../sizing";
 import { physicalName, researcherSsmPath, snapshotTargetTag, stackSlug, standardTags } from "../tags";
 import { connectInfo, ResearcherConnect } from "./connect";
 import { Network } from "./network";
@@ -32,7 +31,7 @@ export interface InstanceOutputs {
 export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: StackContext): InstanceOutputs {
     const opts = { providers: { aws: ctx.provider } };
     const network = new Network("archaeo-network", {
-        vpcCidr: cfg.vpcCidr, subnetPrefix: workstationSubnetPrefix(cfg.researchers.length), availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
+        vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
     }, opts);
     const snapshotTag = snapshotTargetTag(cfg);
     new WorkspaceSnapshots("archaeo-snapshots", {

@@ -5,10 +5,8 @@ import type { AccessMode } from "../config";
 import { PORTS } from "../constants";
 
 export interface NetworkArgs {
-    /** IPv4 CIDR of the VPC, /16 to /24 (config checks it holds the subnet). */
+    /** IPv4 CIDR of the VPC, /16 to /24. */
     vpcCidr: string;
-    /** Prefix length of the workstation subnet (sizing.ts workstationSubnetPrefix of the researcher count). */
-    subnetPrefix: number;
     /** The one AZ the workstations and their workspace volumes live in. */
     availabilityZone: string;
     region: string;
@@ -38,7 +36,7 @@ export class Network extends pulumi.ComponentResource {
         const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: `${name}-igw` } }, child);
         const subnet = new aws.ec2.Subnet(`${name}-public`, {
             vpcId: vpc.id,
-            cidrBlock: firstSubnet(args.vpcCidr, args.subnetPrefix),
+            cidrBlock: firstSubnet(args.vpcCidr),
             availabilityZone: args.availabilityZone,
             mapPublicIpOnLaunch: false,
             tags: { Name: `${name}-public-${args.availabilityZone}` },
@@ -76,8 +74,15 @@ export class Network extends pulumi.ComponentResource {
     }
 }
 
-/** The first /`subnetPrefix` of the VPC CIDR (or the whole range when smaller), for the single public subnet. */
-export function firstSubnet(vpcCidr: string, subnetPrefix: number): string {
+/**
+ * The first /24 of the VPC CIDR (the whole range when it is a /24), for the single public subnet: 251 usable
+ * addresses (AWS keeps 5), so the 200 workstations a stack may have (MAX_RESEARCHERS) always fit and the
+ * subnet never has to change with the researcher count (a new CIDR would replace the subnet and with it every
+ * workstation; a larger one overlapping the old cannot even be created before the old is deleted). What does
+ * not fit above 125 researchers is a change replacing every workstation in one `up` (new ones are created
+ * before the old are deleted): the plan's quota table says so.
+ */
+export function firstSubnet(vpcCidr: string): string {
     const [addr, prefix] = vpcCidr.split("/");
-    return `${addr}/${Math.max(Number(prefix), subnetPrefix)}`;
+    return `${addr}/${Math.max(Number(prefix), 24)}`;
 }

@@ -183,7 +183,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             ignoreChanges: args.amiId ? [] : ["ami"],
         });
 
-        new aws.ec2.VolumeAttachment(`${name}-workspace-attachment`, {
+        const attachment = new aws.ec2.VolumeAttachment(`${name}-workspace-attachment`, {
             deviceName: "/dev/sdf",
             instanceId: instance.id,
             volumeId: workspace.id,
@@ -199,7 +199,12 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
         this.launched = new aws.ec2transitgateway.InstanceState(`${name}-stopped`, {
             instanceId: instance.id,
             state: "stopped",
-        }, { parent: this, ignoreChanges: ["state"] });
+        }, {
+            parent: this, ignoreChanges: ["state"],
+            // After the workspace is attached: EC2 attaches a volume only to a running or stopped instance,
+            // so a stop racing the attachment (the instance caught "stopping") would fail the `up`.
+            dependsOn: [attachment],
+        });
 
         this.instanceId = instance.id;
         this.instanceArn = instance.arn;

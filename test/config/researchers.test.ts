@@ -51,7 +51,7 @@ describe("config: researchers", () => {
     it(`refuses more than ${MAX_RESEARCHERS} researchers`, () => {
         const many = Array.from({ length: MAX_RESEARCHERS + 1 }, (_, i) => researcher(`r${i}`));
         // The advice must be true: quotas are per account and region, so a second stack goes to another of either.
-        refuses({ researchers: many }, "researchers", new RegExp(`at most ${MAX_RESEARCHERS} per stack.*another AWS account or region.*per account and region`));
+        refuses({ researchers: many }, "researchers", new RegExp(`at most ${MAX_RESEARCHERS} per stack.*IAM roles and instance profiles per account \\(every region\\).*only another account the IAM ones`));
     });
 
     it("a shared SSO role works with one session name per person", () => {
