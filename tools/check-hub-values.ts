@@ -8,9 +8,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import Ajv from "ajv";
+import type AjvType from "ajv";
 import * as YAML from "yaml";
-import { jupyterhubValues } from "../infra/cluster/manifests";
 
 /** Helm's coalescing of user values over chart defaults. */
 export function helmMerge(defaults: unknown, values: unknown): unknown {
@@ -25,6 +24,8 @@ export function helmMerge(defaults: unknown, values: unknown): unknown {
 
 /** Values for every shape the stack renders: Cognito, OIDC, port-forward access and a TLS load balancer, culling on and off. */
 export function sampleValues() {
+    // Required here, not imported: the cluster module loads the Pulumi SDKs, which --help must not wait for.
+    const { jupyterhubValues } = require("../infra/cluster/manifests") as typeof import("../infra/cluster/manifests");
     const base = {
         image: { name: "123456789012.dkr.ecr.us-west-2.amazonaws.com/archaeo/x/y/pytorch-cuda", tag: `ctx-0123456789abcdef@sha256:${"a".repeat(64)}` },
         researcherIds: ["alice", "bob"],
@@ -42,6 +43,7 @@ export function sampleValues() {
 export function checkAgainstChart(chartDir: string): string[] {
     const schema = YAML.parse(fs.readFileSync(path.join(chartDir, "values.schema.yaml"), "utf8"));
     const defaults = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
+    const Ajv = (require("ajv") as { default: typeof AjvType }).default;
     const ajv = new Ajv({ strict: false, allErrors: true });
     const validate = ajv.compile(schema);
     const errors: string[] = [];
@@ -62,9 +64,23 @@ export function hubTunnelBase(): string {
     return lines[0].trim().split(/\s+/)[1];
 }
 
+export const USAGE = `usage: npx tsx tools/check-hub-values.ts <chart dir>
+
+Validates the JupyterHub values this stack renders (every shape: Cognito, OIDC, port-forward and TLS load
+balancer, culling on and off) against the Zero to JupyterHub chart's values.schema.yaml, merged over the
+chart's values.yaml as Helm merges them, and checks the hub tunnel image is the chart's proxy image.
+<chart dir> holds values.yaml and values.schema.yaml, e.g. a checkout of jupyterhub/zero-to-jupyterhub-k8s
+at the pinned tag, directory jupyterhub/.
+
+  --help, -h   this text
+
+Exit: 0 valid, 1 errors (listed), 2 usage.`;
+
 if (require.main === module) {
     const dir = process.argv[2];
-    if (!dir) { console.error("usage: npx tsx tools/check-hub-values.ts <chart dir>"); process.exit(2); }
+    if (dir === "--help" || dir === "-h") { console.log(USAGE); process.exit(0); }
+    if (!dir) { console.error(USAGE.split("\n")[0]); process.exit(2); }
+    if (!fs.existsSync(path.join(dir, "values.schema.yaml"))) { console.error(`check-hub-values: ${dir} has no values.schema.yaml\n${USAGE.split("\n")[0]}`); process.exit(2); }
     const errors = checkAgainstChart(dir);
     for (const e of errors) console.log(e);
     console.log(errors.length ? `FAILED: ${errors.length} error(s)` : "OK: the values validate against the chart's values.schema.yaml, and the hub tunnel runs the chart's proxy image");

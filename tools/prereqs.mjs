@@ -11,6 +11,32 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+const USAGE = `usage: npm run prereqs   (also the first step of npm test)
+
+Installs what the test suite runs for real, when missing: Debian packages (shellcheck, yamllint,
+cloud-init, OpenSSH, git, PyTorch/torchvision CPU, matplotlib, a CJK font, nbconvert, ipykernel, jupyter-server,
+terminado, pip, setuptools, systemd, botocore) with apt-get as root or through sudo, one at a time with
+its progress; and the policy pack's production dependencies (npm ci --prefix policies). Without root or
+sudo it prints the one command to run. It also checks the kernel allows the unprivileged user and mount
+namespace the smoke test runs in.
+
+  --check      only report what is missing (exit 1 if anything is), install nothing
+  --help, -h   this text
+
+Env: ARCHAEO_PYTHON (default /usr/bin/python3) names the Python whose packages are checked.`;
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    process.exit(0);
+}
+const unknown = args.filter((a) => a !== "--check");
+if (unknown.length) {
+    console.error(`prereqs: unknown argument ${unknown.join(" ")}\n${USAGE.split("\n")[0]}`);
+    process.exit(2);
+}
+const checkOnly = args.includes("--check");
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
 
@@ -26,6 +52,8 @@ const APT = [
     ["python3-torch", () => py("import torch")],
     ["python3-torchvision", () => py("import torchvision")],
     ["python3-matplotlib", () => py("import matplotlib")],
+    // test/train-messy.test.ts draws Chinese class names: the CJK font the image installs too (Dockerfile).
+    ["fonts-wqy-microhei", () => existsSync("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")],
     ["python3-nbconvert", () => py("import nbconvert")],
     ["python3-ipykernel", () => py("import ipykernel")],
     ["python3-jupyter-server", () => py("import jupyter_server")],
@@ -46,6 +74,10 @@ function py(code) {
 }
 
 const missing = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+if (checkOnly) {
+    console.log(missing.length ? `prereqs: missing ${missing.join(", ")} (npm run prereqs installs them)` : "prereqs: every Debian package the tests run is present");
+    process.exit(missing.length ? 1 : 0);
+}
 if (missing.length) {
     const isRoot = process.getuid?.() === 0;
     const sudo = !isRoot && has("sudo") ? ["sudo"] : [];
@@ -54,13 +86,24 @@ if (missing.length) {
         console.error(`prereqs: missing ${missing.join(", ")}; the tests run them for real. Install them with:\n  ${command}`);
         process.exit(1);
     }
-    console.log(`prereqs: installing ${missing.join(" ")} (Debian packages the tests run for real) ...`);
+    console.log(`prereqs: installing ${missing.length} Debian package(s) the tests run for real, one at a time: ${missing.join(" ")}`);
+    console.log("prereqs: (a fresh machine takes 15-20 minutes, most of it python3-torch and its dependencies)");
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    const aptGet = (...args) => execFileSync(sudo[0] ?? "apt-get", [...(sudo.length ? ["apt-get"] : []), ...args], { stdio: ["ignore", "ignore", "inherit"], env });
+    const aptGet = (...a) => execFileSync(sudo[0] ?? "apt-get", [...(sudo.length ? ["apt-get"] : []), ...a], { stdio: ["ignore", "ignore", "inherit"], env });
+    const t0 = Date.now();
+    const since = (t) => `${Math.round((Date.now() - t) / 1000)} s`;
     try {
+        process.stdout.write("prereqs: apt-get update ... ");
         aptGet("update", "-qq");
-        aptGet("install", "-y", "-qq", "--no-install-recommends", ...missing);
+        console.log(`done (${since(t0)})`);
+        missing.forEach((pkg, i) => {
+            const t = Date.now();
+            process.stdout.write(`prereqs: [${i + 1}/${missing.length}] ${pkg} ... `);
+            aptGet("install", "-y", "-qq", "--no-install-recommends", pkg);
+            console.log(`installed (${since(t)}; ${since(t0)} in all)`);
+        });
     } catch (e) {
+        console.log("failed");
         console.error(`prereqs: apt-get failed (${e.message.split("\n")[0]}). On Ubuntu the Python packages are in universe `
             + `(sudo add-apt-repository universe). Install them, then run npm test again:\n  ${command}`);
         process.exit(1);

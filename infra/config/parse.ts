@@ -8,6 +8,7 @@
  */
 import { SSH_KEY_LIMITS } from "../constants";
 import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
+import { AWS_REGIONS, gpuFamilyOffered, regionsOffering } from "../data/regions";
 import prices from "../data/prices.json";
 // The same pure CIDR arithmetic the policy pack judges ingress with: config and pack agree.
 import { parseCidr, publicAddressCoverage } from "../../policies/lib/cidr";
@@ -171,6 +172,7 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     const region = (ctx.region ?? "").trim();
     if (!region) problems.push({ propertyPath: "aws:region", reason: "is not set; run 'pulumi config set aws:region us-east-1' (or your region)" });
     else if (!REGION.test(region)) problems.push({ propertyPath: "aws:region", reason: `'${region}' is not an AWS region name like us-east-1` });
+    else if (!AWS_REGIONS.includes(region)) problems.push({ propertyPath: "aws:region", reason: unknownRegion(region) });
 
     const institution = r.str("institution") ?? "";
     if (!institution) r.fail("institution", "is required; run 'pulumi config set institution <slug>' (e.g. 'bristol-archaeology')");
@@ -189,6 +191,7 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     const instanceType = r.str("instanceType") ?? dflt<string>("instanceType");
     const gpu = checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason));
+    if (gpu && region && gpuFamilyOffered(gpu.family, region) === false) r.fail("instanceType", notOffered(gpu.family, region));
 
     let availabilityZone = r.str("availabilityZone") ?? (region ? `${region}a` : "");
     if (region && !new RegExp(`^${region}[a-z]$`).test(availabilityZone)) {
@@ -257,6 +260,17 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     return deepFreeze(cfg);
 }
 
+/** A region name that botocore's partitions.json does not list, with the nearest that it does. */
+function unknownRegion(region: string): string {
+    const hint = closest(region, AWS_REGIONS);
+    return `'${region}' is not an AWS region (botocore's partitions.json, infra/data/regions.json)${hint ? `; did you mean '${hint}'?` : ""}`;
+}
+
+function notOffered(family: string, region: string): string {
+    return `${family} instances are not offered in ${region} (recorded describe-instance-type-offerings, infra/data/regions.json); ` +
+        `regions that offer them: ${regionsOffering(family).join(", ")}. Choose another family or region, or refresh the table with npm run gen:regions -- --from-aws`;
+}
+
 function checkInstanceType(instanceType: string, fail: (reason: string) => void): GpuInstanceSpec | undefined {
     const gpu = gpuSpec(instanceType);
     if (!gpu) fail(`${instanceType} is not a supported GPU instance type (it has no GPU or is not in infra/data/gpus.ts); use one of ${Object.keys(GPU_INSTANCE_TYPES).join(", ")}`);
@@ -271,6 +285,7 @@ function backupSection(r: Reader, region: string): BackupConfig {
     const copyKey = r.str("backupCopyKmsKeyArn");
     if (!copyRegion && !copyKey) return { retentionDays };
     if (copyRegion && !REGION.test(copyRegion)) r.fail("backupCopyRegion", `'${copyRegion}' is not an AWS region name like eu-west-1`);
+    else if (copyRegion && !AWS_REGIONS.includes(copyRegion)) r.fail("backupCopyRegion", unknownRegion(copyRegion));
     else if (copyRegion && copyRegion === region) r.fail("backupCopyRegion", `is the stack's own region (${region}); name a second region for disaster recovery, or remove it`);
     if (copyRegion && !copyKey) r.fail("backupCopyKmsKeyArn", `is required with backupCopyRegion: a customer-managed key in ${copyRegion} that encrypts the copies`);
     if (copyKey && !copyRegion) r.fail("backupCopyRegion", "is required with backupCopyKmsKeyArn: the region the key is in");
@@ -340,7 +355,10 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
     const families = [...new Set(Object.values(GPU_INSTANCE_TYPES).map((g) => g.family))];
     const gpuFamilies = r.has("gpuFamilies") ? r.list("gpuFamilies") : [...K.gpuFamilies.default];
     if (gpuFamilies.length === 0) r.fail("gpuFamilies", `needs at least one GPU family: ${families.join(", ")}`);
-    gpuFamilies.forEach((f, i) => { if (!families.includes(f)) r.fail(`gpuFamilies[${i}]`, `'${f}' is not a supported GPU family; use ${families.join(", ")}`); });
+    gpuFamilies.forEach((f, i) => {
+        if (!families.includes(f)) r.fail(`gpuFamilies[${i}]`, `'${f}' is not a supported GPU family; use ${families.join(", ")}`);
+        else if (c.region && gpuFamilyOffered(f, c.region) === false) r.fail(`gpuFamilies[${i}]`, notOffered(f, c.region));
+    });
     if (c.gpu && !gpuFamilies.includes(c.gpu.family)) r.fail("instanceType", `${c.instanceType} (the reference GPU node for cost) is not in gpuFamilies ${gpuFamilies.join(", ")}`);
 
     const gpuLimit = r.int("gpuLimit", K.gpuLimit, K.gpuLimit.default);

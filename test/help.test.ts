@@ -1,0 +1,112 @@
+/**
+ * `--help` on every npm script and every tool with a main: usage at once, exit 0, nothing else done, and
+ * no Pulumi SDK loaded (test/helpers/sdk-probe.cjs, preloaded with NODE_OPTIONS, reports any @pulumi module
+ * in require.cache at exit). Wall time is measured through `npm run` as a user types it, best of three runs:
+ * under 2 s (measured on this idle 2-core machine: 0.4-1.2 s, most of it npm's and tsx's own start; a bare
+ * `tsx -e 1` is 0.7 s). When the machine is busy (the suite runs two mocha workers) the limit becomes 3x a
+ * bare `tsx -e 1` measured just before, so it still catches an SDK load (plan --help used to take 35 s).
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..");
+const PROBE = path.join(__dirname, "helpers", "sdk-probe.cjs");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+function run(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string; ms: number } {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: `--require ${PROBE}` }, timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Number(process.hrtime.bigint() - t) / 1e6 };
+}
+
+/** [what, command, args, usage text expected, extra check] */
+const OURS: Array<[string, string, string[], RegExp]> = [
+    ["npm run plan", "npm", ["run", "-s", "plan", "--", "--help"], /^usage: npm run plan -- --stack <name> \[--account <12 digits>\][\s\S]*--preview[\s\S]*Progress goes to stderr[\s\S]*stacks: .*example/],
+    ["plan -h", TSX, ["tools/plan.ts", "-h"], /^usage: npm run plan/],
+    ["npm run bench", "npm", ["run", "-s", "bench", "--", "--help"], /^usage: npm run bench[\s\S]*asserts nothing/],
+    ["npm run gen:config", "npm", ["run", "-s", "gen:config", "--", "--help"], /^usage: npm run gen:config[\s\S]*Idempotent/],
+    ["npm run gen:api-rules", "npm", ["run", "-s", "gen:api-rules", "--", "--help"], /^usage: npm run gen:api-rules/],
+    ["npm run gen:regions", "npm", ["run", "-s", "gen:regions", "--", "--help"], /^usage: npm run gen:regions[\s\S]*describe-instance-type-offerings/],
+    ["npm run prereqs", "npm", ["run", "-s", "prereqs", "--", "--help"], /^usage: npm run prereqs[\s\S]*one at a time/],
+    ["preflight", TSX, ["tools/preflight.ts", "--help"], /^usage: npx tsx tools\/preflight.ts --stack <name>[\s\S]*--quotas/],
+    ["check-hub-values", TSX, ["tools/check-hub-values.ts", "--help"], /^usage: npx tsx tools\/check-hub-values.ts <chart dir>[\s\S]*values.schema.yaml/],
+    ["npm run help", "npm", ["run", "-s", "help"], /^archaeo-workbench commands[\s\S]*npm run plan[\s\S]*npm test/],
+];
+/** Scripts that are other tools' own CLIs: their --help is theirs (tsc, eslint, mocha). */
+const THEIRS: Array<[string, string[], RegExp]> = [
+    ["npm run typecheck", ["run", "-s", "typecheck", "--", "--help"], /tsc: The TypeScript Compiler/],
+    ["npm run lint", ["run", "-s", "lint", "--", "--help"], /eslint \[options\]/],
+    ["npm run test:unit", ["run", "-s", "test:unit", "--", "--help"], /^Usage: mocha \[spec\.\.\]/],
+];
+
+describe("--help on every command (issue 19)", function () {
+    this.timeout(300_000);
+
+    it("the probe sees an SDK when one is loaded (control)", () => {
+        const r = run(TSX, ["-e", "require('@pulumi/pulumi')"]);
+        assert.match(r.stderr, /SDK-PROBE: loaded \d+ @pulumi module/);
+    });
+
+    it("every package.json script and tool with a main is covered here", () => {
+        const scripts = Object.keys(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts).sort();
+        const covered = [...OURS.map(([w]) => w), ...THEIRS.map(([w]) => w)].filter((w) => w.startsWith("npm run ")).map((w) => w.slice(8));
+        // npm test: prereqs, typecheck and lint, then mocha with the arguments: `npm run help` says so.
+        assert.deepEqual(scripts.filter((s) => s !== "test" && !covered.includes(s)), []);
+        const mains = fs.readdirSync(path.join(ROOT, "tools"), { recursive: true }).map(String)
+            .filter((f) => /\.(ts|mjs)$/.test(f) && !/^zz-/.test(path.basename(f)))
+            .filter((f) => /require\.main === module|import\.meta\.url/.test(fs.readFileSync(path.join(ROOT, "tools", f), "utf8")));
+        const byTool: Record<string, string> = {
+            "plan.ts": "npm run plan", "bench.ts": "npm run bench", "gen-project-config.ts": "npm run gen:config", "api-rules/generate.ts": "npm run gen:api-rules",
+            "gen-regions.ts": "npm run gen:regions", "prereqs.mjs": "npm run prereqs", "preflight.ts": "preflight", "check-hub-values.ts": "check-hub-values",
+            // The bench's worker (one sample per fresh process), not a user command.
+            "scale.ts": "(bench worker)",
+        };
+        assert.deepEqual(mains.filter((f) => !(f in byTool)), [], "a tool with a main needs --help and a row here");
+    });
+
+    for (const [what, cmd, args, usage] of OURS) {
+        it(`${what} --help: usage at once, exit 0, no SDK loaded, nothing else done`, () => {
+            const before = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+            const runs = [run(cmd, args), run(cmd, args), run(cmd, args)];
+            const r = runs[0];
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stdout, usage);
+            assert.doesNotMatch(r.stderr, /SDK-PROBE: loaded/, "--help must not load the Pulumi SDKs");
+            assert.doesNotMatch(r.stderr, /^plan: /m, "no plan stage started");
+            assert.doesNotMatch(r.stdout, /^(Resources:|archaeo-workbench bench:|wrote |prereqs: (installing|ok))/m, "it did nothing else");
+            assert.equal(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"), before);
+            const best = Math.min(...runs.map((x) => x.ms));
+            const bare = Math.min(...[0, 1, 2].map(() => run(TSX, ["-e", "1"]).ms));
+            const limit = Math.max(2000, 3 * bare);
+            assert.ok(best < limit, `${what} --help took ${best.toFixed(0)} ms (best of 3), limit ${limit.toFixed(0)} (bare tsx start ${bare.toFixed(0)} ms)`);
+        });
+    }
+
+    it("npm run prereqs installs one package at a time, printing each as it goes (a stand-in apt-get on PATH)", function () {
+        if (process.getuid?.() !== 0) this.skip(); // as a non-root user it prints the sudo command instead
+        const bin = fs.mkdtempSync(path.join(require("os").tmpdir(), "archaeo-apt-"));
+        const log = path.join(bin, "calls.log");
+        fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\necho "$@" >> ${log}\n`, { mode: 0o755 });
+        // A Python that does not exist: every python3-* package counts as missing.
+        const r = spawnSync("node", ["tools/prereqs.mjs"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ARCHAEO_PYTHON: "/nonexistent/python3" } });
+        assert.equal(r.status, 1, "the stand-in installs nothing, so they are still missing");
+        assert.match(r.stdout, /^prereqs: installing \d+ Debian package\(s\) the tests run for real, one at a time: .*python3-torch/m);
+        assert.match(r.stdout, /^prereqs: apt-get update \.\.\. done \(\d+ s\)$/m);
+        assert.match(r.stdout, /^prereqs: \[1\/\d+\] python3-torch \.\.\. installed \(\d+ s; \d+ s in all\)$/m);
+        const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+        assert.equal(calls[0], "update -qq");
+        assert.ok(calls.slice(1).every((c) => /^install -y -qq --no-install-recommends \S+$/.test(c)), calls.join("\n"));
+        assert.ok(calls.length > 2, "one apt-get install per package");
+        fs.rmSync(bin, { recursive: true, force: true });
+    });
+
+    for (const [what, args, usage] of THEIRS) {
+        it(`${what} --help is the tool's own, exit 0`, () => {
+            const r = run("npm", args);
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stdout, usage);
+        });
+    }
+});
