@@ -531,9 +531,9 @@ describe("archaeo (Python package, real torch on CPU)", function () {
 
     describe("packaging: the install the Dockerfile runs", () => {
         const scripts = ["archaeo-train", "archaeo-evaluate", "archaeo-predict", "archaeo-example-data", "archaeo-fetch-weights",
-            "archaeo-selftest"];
+            "archaeo-selftest", "archaeo-cite"];
 
-        it("pip install --no-deps --no-build-isolation installs the six console scripts, and each runs", async () => {
+        it("pip install --no-deps --no-build-isolation installs the seven console scripts (pyproject's [project.scripts]), and each runs", async () => {
             ok(await jobs.pip, "pip install");
             const installEnv = { ...env, PYTHONPATH: out("site") };
             const helps = await Promise.all(scripts.map((s) => runPython([path.join(out("site"), "bin", s), "--help"], { env: installEnv })));

@@ -58,6 +58,8 @@ export interface RunOptions {
     timeoutMs?: number;
     /** Called with each chunk of stdout; return true to SIGKILL the process (a simulated crash). */
     killWhen?: (stdoutSoFar: string) => boolean;
+    /** Called with each chunk of stdout and the process: to send it a signal or change its files mid-run. */
+    onStdout?: (stdoutSoFar: string, child: import("child_process").ChildProcess) => void;
 }
 
 /** Runs PYTHON with `args` asynchronously (so several runs can share the two cores). */
@@ -71,6 +73,7 @@ export function runPython(args: string[], opts: RunOptions): Promise<PyResult> {
         child.stdout.on("data", (d) => {
             stdout += d;
             if (opts.killWhen?.(stdout)) child.kill("SIGKILL");
+            opts.onStdout?.(stdout, child);
         });
         child.stderr.on("data", (d) => { stderr += d; });
         child.on("error", (e) => { clearTimeout(timer); reject(new Error(`${PYTHON} could not start: ${e.message}`)); });

@@ -12,15 +12,25 @@ from typing import Any, Optional
 import torch
 
 
-def autocast(device_type: str, enabled: bool):
-    """Mixed-precision context for the forward pass: float16 autocast on CUDA, a no-op otherwise.
+def autocast(device_type: str, enabled: bool, dtype: Optional[Any] = None):
+    """Mixed-precision context for the forward pass: autocast on CUDA in `dtype` (float16 unless given), a
+    no-op otherwise.
 
     torch.autocast(device_type=..., dtype=...) exists from torch 1.10 and is torch.amp.autocast in 2.x;
     the torch.cuda.amp.autocast spelling is deprecated in 2.4+, so it is never used here.
     """
     if not enabled:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device_type, dtype=torch.float16)
+    return torch.autocast(device_type=device_type, dtype=dtype or torch.float16)
+
+
+def amp_dtype(device) -> Optional[Any]:
+    """The mixed-precision type for this device: bfloat16 where the GPU supports it (Ampere and later: no
+    loss scaling needed), float16 on older GPUs (T4), None on CPU."""
+    if getattr(device, "type", device) != "cuda":
+        return None
+    supported = getattr(torch.cuda, "is_bf16_supported", None)
+    return torch.bfloat16 if supported is not None and supported() else torch.float16
 
 
 def grad_scaler() -> Any:

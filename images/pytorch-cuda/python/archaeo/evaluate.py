@@ -73,15 +73,15 @@ def evaluate(checkpoint: str, data_dir: str, output_dir: Optional[str] = None, b
     from torch.utils.data import DataLoader
 
     from .checkpoint import load_classifier, probabilities
-    from .data import ImageListDataset, build_transforms, scan_image_folder
+    from .data import ImageListDataset, build_transforms, printable, scan_image_folder
     from .provenance import sha256_and_size, write_json_atomic
     from .viz import confusion_matrix as confusion_figure
 
     model, meta, dev = load_classifier(checkpoint, device)
     names = list(meta["class_names"])
-    scan = scan_image_folder(data_dir)
+    scan = scan_image_folder(data_dir, skipped=[])  # empty class folders are not classes of anything
     unknown = [c for c in scan.classes if c not in names]
-    if unknown:
+    if unknown and split != "val":  # a run's validation files are named one by one: other folders do not matter
         raise ArchaeoError(
             f"--data-dir {data_dir}: class folder(s) {', '.join(unknown)} are not classes of this model "
             f"({', '.join(names)}); evaluate on folders named after the model's classes"
@@ -89,7 +89,7 @@ def evaluate(checkpoint: str, data_dir: str, output_dir: Optional[str] = None, b
     samples = list(scan.samples)
     if split == "val":
         wanted = set(validation_files(checkpoint))
-        samples = [(rel, label) for rel, label in samples if rel.replace(os.sep, "/") in wanted]
+        samples = [(rel, label) for rel, label in samples if printable(rel).replace(os.sep, "/") in wanted and scan.classes[label] in names]
         if len(samples) != len(wanted):
             raise ArchaeoError(f"--split val: {len(wanted) - len(samples)} of the run's {len(wanted)} validation images "
                                f"are missing from --data-dir {data_dir}; pass the --data-dir the model was trained on")

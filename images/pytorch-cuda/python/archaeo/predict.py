@@ -51,7 +51,7 @@ def predict(checkpoint: str, input_path: str, top_k: int = 3, batch_size: int = 
     from torch.utils.data import DataLoader
 
     from .checkpoint import load_classifier, probabilities
-    from .data import build_transforms
+    from .data import build_transforms, printable
 
     if top_k < 1:
         raise ArchaeoError(f"--top-k {top_k}: must be at least 1")
@@ -66,7 +66,7 @@ def predict(checkpoint: str, input_path: str, top_k: int = 3, batch_size: int = 
         top = probabilities(model, images, dev).topk(k, dim=1)
         for j, index in enumerate(indices.tolist()):
             rows.append({
-                "path": os.path.relpath(paths[index], root),
+                "path": printable(os.path.relpath(paths[index], root)),  # a non-UTF-8 name as \\xNN: printable, CSV-safe
                 "predictions": [] if errors[j] else [(names[c], p) for c, p in
                                                      zip(top.indices[j].tolist(), top.values[j].tolist())],
                 "error": errors[j],

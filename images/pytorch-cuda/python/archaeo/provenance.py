@@ -84,14 +84,20 @@ def sha256_and_size(path: str) -> Tuple[str, int]:
 
 
 def build_manifest(root: str, rel_paths: Sequence[str], labels: Sequence[str], splits: Sequence[str],
-                   mounts: Sequence[Tuple[str, str]], threads: int = 8) -> List[dict]:
+                   mounts: Sequence[Tuple[str, str]], threads: int = 8,
+                   hashed: Optional[Sequence[Tuple[str, int]]] = None) -> List[dict]:
     """One entry per file, in the given order: {path, class, split, sha256, bytes, s3_uri}. Hashing runs
-    on a thread pool (file reads release the GIL; an S3 mount answers many reads at once)."""
+    on a thread pool (file reads release the GIL; an S3 mount answers many reads at once), unless `hashed`
+    gives each file's (sha256, bytes) already (archaeo.collection.vet read them). Paths that are not UTF-8
+    are written with \\xNN escapes (archaeo.data.printable)."""
+    from .data import printable
+
     absolute = [os.path.join(root, rel) for rel in rel_paths]
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        hashed = list(pool.map(sha256_and_size, absolute))
+    if hashed is None:
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            hashed = list(pool.map(sha256_and_size, absolute))
     return [
-        {"path": rel.replace(os.sep, "/"), "class": label, "split": split, "sha256": digest, "bytes": size,
+        {"path": printable(rel).replace(os.sep, "/"), "class": printable(label), "split": split, "sha256": digest, "bytes": size,
          "s3_uri": s3_uri_for(path, mounts)}
         for rel, label, split, (digest, size), path in zip(rel_paths, labels, splits, hashed, absolute)
     ]
@@ -214,6 +220,13 @@ def write_atomic(path: str, write: Callable[[str], None]) -> None:
     never sees half a file."""
     tmp = f"{path}.tmp-{os.getpid()}"
     write(tmp)
+    # The bytes reach the disk before the name does: after a power cut or a stopped instance the file is
+    # the old one or the new one, never an empty new name (ext4/xfs delayed allocation).
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 

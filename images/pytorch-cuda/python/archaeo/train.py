@@ -4,8 +4,14 @@ Writes to --output-dir: last.pt (every epoch), best.pt (best validation accuracy
 line per epoch) and run.json (provenance); TensorBoard events to <log dir>/<run name> where tensorboard
 is installed. The library entry point is fit(TrainConfig(...)), which the notebooks call.
 
-Randomness: the model starts from --seed; each epoch's shuffling and augmentation are seeded from
-(--seed, epoch, rank), so a run resumed from last.pt draws exactly what an uninterrupted run would.
+Randomness: the model starts from --seed; each epoch's shuffling is seeded from (--seed, epoch) and each
+image's augmentation from (--seed, epoch, index), so neither depends on the number of DataLoader workers
+nor on an interruption: a run resumed from last.pt, even one stopped mid-epoch by SIGTERM, ends with the
+weights an uninterrupted run ends with.
+
+The collection is read once before training (archaeo.collection.vet): unreadable, truncated, empty,
+oversized and non-image files are excluded with the reason (listed, and in run.json), duplicates kept out
+of validation, and training goes on; --strict stops instead.
 """
 
 import argparse
@@ -13,6 +19,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -40,7 +47,7 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.05
     freeze_backbone: bool = False
-    amp: bool = False
+    amp: Optional[bool] = None  # None: on for CUDA (bfloat16 where supported), off on CPU
     resume: bool = False
     val_fraction: float = 0.2
     seed: int = 42
@@ -53,6 +60,13 @@ class TrainConfig:
     run_name: Optional[str] = None  # None: the output folder's name
     s3_versions: bool = False
     device: str = "auto"
+    strict: bool = False  # stop when any file is excluded, instead of training without it
+    exclude_class: Optional[List[str]] = None
+    min_images: int = 2  # classes with fewer usable images are left out
+    max_megapixels: float = 89.5  # Pillow's own decompression-bomb limit
+    compile: bool = False
+    sync_bn: bool = False
+    checkpoint_every: int = 1  # epochs between last.pt saves (the final epoch and a SIGTERM always save)
 
 
 def validate(config: TrainConfig) -> List[str]:
@@ -76,6 +90,12 @@ def validate(config: TrainConfig) -> List[str]:
         errors.append(f"--patience {config.patience}: must be >= 0 (0 turns early stopping off)")
     if config.monitor not in MONITORS:
         errors.append(f"--monitor {config.monitor}: choose one of {', '.join(MONITORS)}")
+    if config.checkpoint_every < 1:
+        errors.append(f"--checkpoint-every {config.checkpoint_every}: must be at least 1 (epochs between saves of last.pt)")
+    if config.min_images < 2:
+        errors.append(f"--min-images {config.min_images}: must be at least 2 (a class needs an image for training and one for validation)")
+    if not config.max_megapixels > 0:
+        errors.append(f"--max-megapixels {config.max_megapixels}: must be > 0 (Pillow's default limit is 89.5)")
     if config.device not in DEVICE_CHOICES:
         errors.append(f"--device {config.device}: choose auto, cpu or cuda")
     errors.extend(validate_model_args(config.model, config.image_size, config.pretrained))
@@ -100,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate, cosine-decayed (default {d.lr})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"AdamW weight decay (default {d.weight_decay})")
     p.add_argument("--freeze-backbone", action="store_true", help="train only the new classification head")
-    p.add_argument("--amp", action="store_true", help="mixed precision (float16) on CUDA GPUs; ignored on CPU")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision: on by default on CUDA GPUs (bfloat16 where supported, else float16); --no-amp trains in float32")
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last.pt")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help=f"share of each class held out for validation (default {d.val_fraction})")
@@ -117,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--s3-versions", action="store_true",
                    help="record S3 object version ids of files on S3 mounts in run.json (needs boto3 and credentials)")
     p.add_argument("--device", default=d.device, choices=DEVICE_CHOICES, help="default: cuda when available")
+    p.add_argument("--gpu", dest="device", action="store_const", const="cuda", help="the same as --device cuda")
+    p.add_argument("--strict", action="store_true",
+                   help="stop when any file must be excluded (unreadable, truncated, too large, ...) instead of training without it")
+    p.add_argument("--exclude-class", action="append", default=None, metavar="NAME",
+                   help="leave this class folder out (repeatable): for folders on a read-only /data")
+    p.add_argument("--min-images", type=int, default=d.min_images,
+                   help=f"leave out classes with fewer usable images than this (default {d.min_images})")
+    p.add_argument("--max-megapixels", type=float, default=d.max_megapixels,
+                   help=f"exclude images larger than this (default {d.max_megapixels}, Pillow's limit); tile orthomosaics first")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N",
+                   help="save last.pt every N epochs (default 1); the last epoch and a SIGTERM always save. Large models save seconds per epoch")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (faster epochs after a slower first one)")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="under DDP, synchronise BatchNorm statistics across GPUs (advised when the per-GPU batch is small)")
     return p
 
 
@@ -205,6 +240,132 @@ class _TensorBoard:
             self._writer.close()
 
 
+# Set by SIGTERM (what auto-stop, eviction and a spot reclaim send): training stops at the next batch boundary.
+_STOP = False
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    global _STOP
+    _STOP = True
+
+
+def _install_stop_handler():
+    """SIGTERM sets _STOP instead of killing the process; returns the previous handler (only the main
+    thread may set one: elsewhere, e.g. a notebook's worker thread, nothing is installed)."""
+    global _STOP
+    _STOP = False
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        return signal.getsignal(signal.SIGTERM)
+
+
+def _restore_handler(handler) -> None:
+    try:
+        signal.signal(signal.SIGTERM, handler if handler is not None else signal.SIG_DFL)
+    except (ValueError, TypeError):
+        pass
+
+
+def package_digest() -> str:
+    """sha256 over this package's own source files (name and bytes, sorted): the code that trained a model,
+    which a methods section can cite even outside the image (where run.json's image digest says it all)."""
+    import hashlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for name in sorted(n for n in os.listdir(here) if n.endswith(".py")):
+        with open(os.path.join(here, name), "rb") as handle:
+            digest.update(name.encode() + b"\0" + handle.read() + b"\0")
+    return digest.hexdigest()
+
+
+def _worker_init(_worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM and SIGINT to the training process, which stops them after saving."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _failures(path: str) -> List[dict]:
+    """Files that became unreadable during the run (written by the DataLoader's processes), once each."""
+    seen, out = set(), []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("path") not in seen:
+                    seen.add(entry.get("path"))
+                    out.append(entry)
+    except OSError:
+        pass
+    return out
+
+
+def _read_json(path: str) -> Optional[dict]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _clean_stale_temporaries(folder: str) -> List[str]:
+    """Removes `<file>.tmp-<pid>` left by a process that no longer exists (a SIGKILL during a save leaves
+    up to a checkpoint's size behind); returns what it removed."""
+    import re
+
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        m = re.search(r"\.tmp-(\d+)$", name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+            continue  # still running (another process writing): leave it
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _previous_split(manifest: List[dict], scan, hashes, data_dir: str):
+    """The split a resumed run used (from its run.json manifest), for the files still usable. A file that
+    is new, or whose content changed, refuses the resume (the model would be trained on data run.json does
+    not describe); a file gone since (deleted, now unreadable) just drops out."""
+    from .data import printable
+
+    before = {e["path"]: e for e in manifest}
+    train_idx, val_idx, changed = [], [], []
+    for i, (rel, _label) in enumerate(scan.samples):
+        key = printable(rel).replace(os.sep, "/")
+        entry = before.get(key)
+        if entry is None or entry.get("sha256") != hashes[rel][0]:
+            changed.append(key)
+            continue
+        (val_idx if entry.get("split") == "val" else train_idx).append(i)
+    if changed:
+        raise ArchaeoError(
+            f"--resume: {len(changed)} image(s) in --data-dir {data_dir} are new or changed since this run started "
+            f"({', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}); start a new run in another --output-dir so "
+            "that run.json describes the data each model was trained on (files that disappeared are fine: they are left out)"
+        )
+    return train_idx, val_idx
+
+
 def _read_metrics(path: str, up_to_epoch: int) -> List[dict]:
     if not os.path.exists(path):
         return []
@@ -261,7 +422,7 @@ def fit(config: TrainConfig, argv: Optional[List[str]] = None, env: Optional[Map
 
     device = pick_device(config.device, denv.local_rank)
     say = log if denv.is_main else (lambda _msg: None)
-    amp = config.amp and device.type == "cuda"
+    amp = config.amp is not False and device.type == "cuda"
     if config.amp and not amp:
         say("archaeo-train: --amp ignored: mixed precision needs a CUDA GPU (training in float32 on CPU)")
     backend = ddp.init(denv, device.type) if denv.distributed else None
@@ -278,8 +439,10 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
 
     from . import checkpoint as ckpt
     from . import distributed as ddp
-    from .compat import autocast, grad_scaler
-    from .data import ImageListDataset, build_transforms, scan_image_folder, stratified_split
+    from .collection import vet
+    from .compat import amp_dtype, autocast, grad_scaler
+    from .data import (ClassSelection, EpochTaggedSampler, ImageListDataset, ImageFolderScan, build_transforms, printable,
+                       scan_image_folder, stratified_split)
     from .models import build_model, freeze_backbone, keep_backbone_norm_frozen
     from .provenance import (add_s3_versions, build_manifest, container_info, git_info, hardware_info,
                              manifest_digest, s3_prefix_for_dir, script_path, software_info, write_json_atomic)
@@ -290,15 +453,75 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     out = config.output_dir
     paths = {k: os.path.join(out, f) for k, f in
              (("last", "last.pt"), ("best", "best.pt"), ("metrics", "metrics.jsonl"), ("run", "run.json"))}
-    scan = scan_image_folder(config.data_dir)
-    train_idx, val_idx = stratified_split(scan.labels, config.val_fraction, config.seed)
+    _clean_stale_temporaries(out)
+    resume_state = None
+    if config.resume and os.path.exists(paths["last"]):
+        resume_state = ckpt.load(paths["last"], flag="--resume")
+    previous_run = _read_json(paths["run"]) if resume_state is not None else None
+
+    # The collection, read once: every file decoded and hashed (cached), what cannot be used excluded with why.
+    excluded: List[dict] = []
+    scan = scan_image_folder(config.data_dir, selection=ClassSelection(tuple(config.exclude_class or ()), config.min_images), skipped=excluded)
+    if denv.is_main:
+        say(f"archaeo-train: reading {len(scan.samples)} image(s) in {len(scan.classes)} class folder(s) of {scan.root} once ...")
+    vetted = vet(scan.root, [rel for rel, _ in scan.samples], config.max_megapixels,
+                 progress=(lambda done, total: say(f"archaeo-train: checked {done}/{total} new or changed image(s)")) if denv.is_main else None)
+    hashes = {}
+    usable = []
+    for (rel, label), verdict in zip(scan.samples, vetted.verdicts):
+        if verdict.ok:
+            usable.append((rel, label))
+            hashes[rel] = (verdict.sha256, verdict.bytes)
+        else:
+            excluded.append({"path": printable(rel), "reason": verdict.reason})
+    # Classes with too few usable images are left out (a class needs images on both sides of the split).
+    per_class = {}
+    for rel, label in usable:
+        per_class[label] = per_class.get(label, 0) + 1
+    thin = [i for i in range(len(scan.classes)) if per_class.get(i, 0) < config.min_images]
+    for i in thin:
+        excluded.append({"path": printable(scan.classes[i]) + "/", "reason": f"{per_class.get(i, 0)} usable image(s), fewer than --min-images {config.min_images}: class left out"})
+    kept = [i for i in range(len(scan.classes)) if i not in thin]
+    if len(kept) < 2:
+        raise ArchaeoError(f"--data-dir {config.data_dir}: only {len(kept)} class(es) have at least --min-images {config.min_images} usable images; "
+                           "a classifier needs 2. Excluded:\n  " + "\n  ".join(f"{e['path']}: {e['reason']}" for e in excluded))
+    remap = {old: new for new, old in enumerate(kept)}
+    scan = ImageFolderScan(root=scan.root, classes=tuple(scan.classes[i] for i in kept),
+                           samples=tuple((rel, remap[label]) for rel, label in usable if label in remap))
+    if excluded and denv.is_main:
+        say(f"archaeo-train: {len(excluded)} file(s) or folder(s) left out (listed in run.json; --strict stops instead):")
+        for e in excluded:
+            say(f"  excluded {e['path']}: {e['reason']}")
+    if excluded and config.strict:
+        raise ArchaeoError(f"--strict: {len(excluded)} file(s) or folder(s) cannot be used:\n  " + "\n  ".join(f"{e['path']}: {e['reason']}" for e in excluded))
+    duplicates = [g for g in vetted.duplicates if all(p in {printable(r) for r, _ in scan.samples} for p in g)]
+    thin_warn = {c: n for c, n in scan.counts().items() if n < 10}
+    if thin_warn and denv.is_main:
+        say("archaeo-train: warning: few images in " + ", ".join(f"{printable(c)} ({n})" for c, n in thin_warn.items())
+            + "; their validation accuracy rests on one or two images")
+
+    labels = scan.labels
+    if previous_run is not None and (previous_run.get("data") or {}).get("manifest"):
+        # A resumed run keeps its split: files now excluded (deleted, unreadable) drop out, nothing moves.
+        train_idx, val_idx = _previous_split(previous_run["data"]["manifest"], scan, hashes, config.data_dir)
+    else:
+        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        # The same image twice (same sha256) must not be in validation while a copy trains: all copies train.
+        index_of = {printable(rel): i for i, (rel, _) in enumerate(scan.samples)}
+        dup_idx = {index_of[p] for g in duplicates for p in g}
+        moved = sorted(set(val_idx) & dup_idx)
+        val_idx = sorted(set(val_idx) - dup_idx)
+        train_idx = sorted(set(train_idx) | set(moved))
+    if duplicates and denv.is_main:
+        say(f"archaeo-train: {len(duplicates)} group(s) of identical images (same sha256), kept out of validation:")
+        for g in duplicates:
+            classes = sorted({g_path.split('/')[0] for g_path in g})
+            say(f"  duplicate: {', '.join(g)}" + (f"  (in different classes: {', '.join(classes)})" if len(classes) > 1 else ""))
     split_of = {i: "train" for i in train_idx}
     split_of.update({i: "val" for i in val_idx})
     counts = {"train": scan.counts(train_idx), "val": scan.counts(val_idx), "total": scan.counts()}
 
-    resume_state = None
-    if config.resume and os.path.exists(paths["last"]):
-        resume_state = ckpt.load(paths["last"], flag="--resume")
+    if resume_state is not None:
         mismatched = [f"--{k.replace('_', '-')} {getattr(config, k)} (the run used {resume_state['config'].get(k)})"
                       for k in RESUME_MUST_MATCH if resume_state["config"].get(k) != getattr(config, k)]
         if list(resume_state["class_names"]) != list(scan.classes):
@@ -333,13 +556,14 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
         os.makedirs(out, exist_ok=True)
         manifest = build_manifest(scan.root, [rel for rel, _ in scan.samples],
                                   [scan.classes[label] for _, label in scan.samples],
-                                  [split_of[i] for i in range(len(scan.samples))], mounts)
+                                  [split_of[i] for i in range(len(scan.samples))], mounts,
+                                  hashed=[hashes[rel] for rel, _ in scan.samples])
         digest = manifest_digest(manifest)
-        if resume_state is not None and resume_state.get("data_digest") != digest:
+        if resume_state is not None and resume_state.get("data_digest") != digest and previous_run is None:
             raise ArchaeoError(
                 f"--resume: the images in --data-dir {config.data_dir} changed since this run started (manifest "
-                f"sha256 {digest[:12]}... vs {str(resume_state.get('data_digest'))[:12]}...); start a new run in "
-                "another --output-dir so that run.json describes the data each model was trained on"
+                f"sha256 {digest[:12]}... vs {str(resume_state.get('data_digest'))[:12]}...) and run.json, which "
+                "would tell what changed, is missing; start a new run in another --output-dir"
             )
         warning = add_s3_versions(manifest) if config.s3_versions else None
         if warning:
@@ -352,14 +576,27 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     model, weights_record = built
     if config.freeze_backbone:
         freeze_backbone(model, config.model)
+    if denv.distributed and config.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif denv.distributed and config.batch_size < 16 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        say(f"archaeo-train: warning: {config.batch_size} images per GPU: each GPU's BatchNorm sees only its own small batch, "
+            "which usually costs accuracy against one process with the same global batch; add --sync-bn, or a larger --batch-size")
+    # Channels-last memory format: the fast layout for convolutions on tensor cores (CNNs on CUDA only).
+    channels_last = device.type == "cuda" and not config.model.startswith("vit")
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     net = model
     if denv.distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[denv.local_rank] if device.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.epochs))
-    scaler = grad_scaler() if amp else None
+    precision = amp_dtype(device) if amp else None
+    # bfloat16 keeps float32's exponent range: no loss scaling. float16 needs the gradient scaler.
+    scaler = grad_scaler() if amp and precision == torch.float16 else None
     criterion = nn.CrossEntropyLoss()
 
     start_epoch, best_acc, best_epoch = 0, -1.0, 0
@@ -392,17 +629,25 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     # shuffling is the same function of (seed, epoch)); validation split round-robin over ranks.
     workers = config.workers if config.workers is not None else min(8, max(1, (os.cpu_count() or 1) // denv.local_world_size))
     label_of = scan.labels
-    train_set = ImageListDataset(scan.paths(train_idx), [label_of[i] for i in train_idx],
-                                 build_transforms(config.image_size, train=True), config.image_size)
+    failures = os.path.join(out, "unreadable-during-run.jsonl")
+    train_transform = build_transforms(config.image_size, train=True)
+    eval_transform = build_transforms(config.image_size, train=False)
+    train_set = ImageListDataset(scan.paths(train_idx), [label_of[i] for i in train_idx], train_transform, config.image_size,
+                                 seed=config.seed, failures=failures)
     mine = val_idx[denv.rank::denv.world_size]
-    val_set = ImageListDataset(scan.paths(mine), [label_of[i] for i in mine],
-                               build_transforms(config.image_size, train=False), config.image_size)
-    sampler = DistributedSampler(train_set, num_replicas=denv.world_size, rank=denv.rank, shuffle=True, seed=config.seed)
-    loader_args = dict(num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    val_set = ImageListDataset(scan.paths(mine), [label_of[i] for i in mine], eval_transform, config.image_size, failures=failures)
+    partial = (resume_state or {}).get("partial")
+    base_sampler = DistributedSampler(train_set, num_replicas=denv.world_size, rank=denv.rank, shuffle=True, seed=config.seed)
+    sampler = EpochTaggedSampler(base_sampler, skip=int(partial["batches"]) * config.batch_size if partial else 0)
+    # Own generators: creating a DataLoader iterator draws its base seed from the loader's generator, which
+    # would otherwise be the process's global one (and shift dropout draws between a resumed and an
+    # uninterrupted run, whose persistent workers' iterator is created once).
+    loader_args = dict(num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                       worker_init_fn=_worker_init if workers > 0 else None)
     # A last batch of one image breaks BatchNorm in training mode; drop it when it would occur.
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler,
-                              drop_last=len(sampler) % config.batch_size == 1 and len(sampler) > 1, **loader_args)
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, **loader_args)
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, generator=torch.Generator(),
+                              drop_last=len(base_sampler) % config.batch_size == 1 and len(base_sampler) > 1, **loader_args)
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, generator=torch.Generator(), **loader_args)
 
     run = {} if not denv.is_main else {
         "format": "archaeo-run/1",
@@ -411,7 +656,19 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
         **container_info(env),
         "software": software_info(),
         "hardware": hardware_info(device.type),
-        "mixed_precision": "float16" if amp else None,
+        "mixed_precision": str(precision).replace("torch.", "") if precision is not None else None,
+        "code": {"archaeo": __version__, "package_sha256": package_digest()},
+        "training": {
+            "train_transforms": repr(train_transform), "eval_transforms": repr(eval_transform),
+            "optimizer": {"name": type(optimizer).__name__, **{k: v for k, v in optimizer.defaults.items() if isinstance(v, (int, float, bool, str, tuple)) or v is None}},
+            "schedule": f"cosine: lr x 0.5 (1 + cos(pi e / {config.epochs})) after epoch e, stepped per epoch (LambdaLR)",
+            "loss": type(criterion).__name__,
+            "channels_last": channels_last, "compiled": config.compile, "sync_batchnorm": bool(denv.distributed and config.sync_bn),
+            "determinism": {"seed": config.seed, "model_init": "torch.manual_seed(seed)",
+                            "shuffle": "DistributedSampler(seed + epoch)", "augmentation": "per image: torch.manual_seed(f(seed, epoch, index))",
+                            "cudnn_benchmark": device.type == "cuda", "note": "bit-identical on CPU whatever --workers; on CUDA cuDNN's kernel choice may differ run to run"},
+        },
+        "data_loading": {"workers": workers, "workers_flag": config.workers, "batch_size": config.batch_size},
         "distributed": {"world_size": denv.world_size, "backend": backend, "batch_size_per_process": config.batch_size,
                         "global_batch_size": config.batch_size * denv.world_size},
         "git": git_info(script_path(), os.getcwd()),
@@ -429,6 +686,11 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
             "manifest_sha256": digest,
             "s3_versions_warning": s3_warning,
             "manifest": manifest,
+            "excluded": excluded,
+            "duplicates": duplicates,
+            "read_once": {"files": len(vetted.verdicts), "decoded_now": len(vetted.verdicts) - vetted.cache_hits,
+                          "from_cache": vetted.cache_hits, "seconds": round(vetted.seconds, 3), "cache": vetted.cache_file,
+                          "max_megapixels": config.max_megapixels},
         },
         "started_at": _utcnow(),
         "finished_at": None,
@@ -447,8 +709,13 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                 previous = json.load(handle)
             run["started_at"] = previous.get("started_at", run["started_at"])
             run["pretrained"] = previous.get("pretrained")
+            still = {e["path"] for e in manifest or []}
+            gone = [e["path"] for e in (previous.get("data") or {}).get("manifest") or [] if e["path"] not in still]
             run["resumed"] = previous.get("resumed", []) + [{"at": _utcnow(), "from_epoch": start_epoch,
-                                                              "argv": run["command"]["argv"]}]
+                                                              "from_batch": int(partial["batches"]) if partial else 0,
+                                                              "argv": run["command"]["argv"], "files_gone": gone}]
+            if gone:
+                say(f"archaeo-train: {len(gone)} file(s) of this run are gone or unreadable now and are left out: {', '.join(gone[:5])}")
         write_json_atomic(paths["run"], run)
         _write_metrics(paths["metrics"], history)
         n_train, n_val = len(train_idx), len(val_idx)
@@ -467,16 +734,23 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     if start_epoch >= config.epochs:
         say(f"archaeo-train: the run in {out} already finished at epoch {start_epoch}; pass a larger --epochs to train more")
 
-    def run_epoch(loader, train: bool):
-        stats = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, images
+    def run_epoch(loader, train: bool, start=None):
+        """(stats, batches done, interrupted): stats are loss sum, correct, images. A training epoch stops at the
+        next batch boundary after SIGTERM (single process; under DDP at the epoch's end, where all ranks agree)."""
+        stats = torch.tensor(start["stats"] if start else [0.0, 0.0, 0.0], dtype=torch.float64, device=device)
+        batches = int(start["batches"]) if start else 0
         net.train(train)  # the DDP wrapper and the model it holds
         if train and config.freeze_backbone:
             keep_backbone_norm_frozen(model, config.model)
         with torch.set_grad_enabled(train):
             for images, labels in loader:
+                if train and _STOP and not denv.distributed:
+                    return stats.tolist(), batches, True
                 images = images.to(device, non_blocking=True)
+                if channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
                 labels = labels.to(device, non_blocking=True)
-                with autocast(device.type, amp):
+                with autocast(device.type, amp, precision):
                     logits = net(images)
                     loss = criterion(logits, labels)
                 if train:
@@ -491,7 +765,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                 n = labels.shape[0]
                 stats += torch.stack([loss.detach().double() * n, (logits.argmax(1) == labels).sum().double(),
                                       torch.tensor(float(n), dtype=torch.float64, device=device)])
-        return stats.tolist()
+                batches += 1
+        return stats.tolist(), batches, False
 
     def checkpoint_payload(epoch: int, kind: str) -> dict:
         payload = {
@@ -508,16 +783,30 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                            scaler=scaler.state_dict() if scaler is not None else None)
         return payload
 
+    interrupted = None
+    previous_handler = _install_stop_handler()
     try:
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            seed = _epoch_seed(config.seed, epoch, denv.rank)
-            _seed_everything(seed)
+            start = partial if partial and int(partial["epoch"]) == epoch else None
+            if start is not None:
+                torch.set_rng_state(start["rng"])  # where the interrupted epoch's random stream stood
+                say(f"archaeo-train: continuing epoch {epoch} after batch {start['batches']}")
+            else:
+                _seed_everything(_epoch_seed(config.seed, epoch, denv.rank))
             sampler.set_epoch(epoch)
             lr = optimizer.param_groups[0]["lr"]
             t0 = time.perf_counter()
-            tr_loss, tr_correct, tr_n = ddp.sum_across(denv, run_epoch(train_loader, True), device)
+            stats, batches, stopped = run_epoch(train_loader, True, start)
+            if stopped:
+                interrupted = {"epoch": epoch, "batches": batches}
+                if denv.is_main:
+                    payload = checkpoint_payload(epoch - 1, "last")
+                    payload["partial"] = {"epoch": epoch, "batches": batches, "stats": stats, "rng": torch.get_rng_state()}
+                    ckpt.save(payload, paths["last"])
+                break
+            tr_loss, tr_correct, tr_n = ddp.sum_across(denv, stats, device)
             train_seconds = time.perf_counter() - t0
-            va_loss, va_correct, va_n = ddp.sum_across(denv, run_epoch(val_loader, False), device)
+            va_loss, va_correct, va_n = ddp.sum_across(denv, run_epoch(val_loader, False)[0], device)
             seconds = time.perf_counter() - t0
             scheduler.step()
             row = {
@@ -543,7 +832,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                 if is_best:
                     ckpt.save(checkpoint_payload(epoch, "best"), paths["best"])
                 _write_metrics(paths["metrics"], history)
-                ckpt.save(checkpoint_payload(epoch, "last"), paths["last"])
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs or stopped_early or _STOP:
+                    ckpt.save(checkpoint_payload(epoch, "last"), paths["last"])
                 tensorboard.scalars(epoch, {"loss/train": row["train_loss"], "loss/val": row["val_loss"],
                                             "accuracy/train": row["train_acc"], "accuracy/val": row["val_acc"],
                                             "lr": lr, "throughput/images_per_s": row["images_per_s"]})
@@ -551,6 +841,9 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                     f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.3f}  lr {lr:.2e}  {seconds:.1f}s  "
                     f"{row['images_per_s']:.0f} img/s" + ("  *best" if is_best else ""))
             ddp.barrier(denv, device.type)
+            if denv.distributed and not ddp.all_ok(denv, not _STOP, device):
+                interrupted = {"epoch": epoch + 1, "batches": 0}  # every rank stops together, after this epoch's save
+                break
             if stopped_early:
                 say(f"archaeo-train: early stop: {config.monitor} has not improved for {bad_epochs} epochs "
                     f"(--patience {config.patience})")
@@ -559,11 +852,15 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
         if denv.is_main:
             run.update(status="failed", finished_at=_utcnow(), error=f"{type(exc).__name__}: {exc}",
                        epochs_completed=history[-1]["epoch"] if history else start_epoch)
+            run["data"]["excluded"] = excluded + _failures(failures)
             write_json_atomic(paths["run"], run)
         raise
     finally:
+        _restore_handler(previous_handler)
         if tensorboard:
             tensorboard.close()
+    if denv.is_main:
+        run["data"]["excluded"] = excluded + _failures(failures)
 
     final = history[-1] if history else None
     completed = final["epoch"] if final else start_epoch
@@ -573,6 +870,14 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
         "best_checkpoint": paths["best"], "last_checkpoint": paths["last"], "run_json": paths["run"],
         "tensorboard": tensorboard.logdir if tensorboard else None,
     }
+    if interrupted is not None:
+        summary["interrupted"] = interrupted
+        if denv.is_main:
+            run.update(status="interrupted", finished_at=_utcnow(), epochs_completed=completed, interrupted=interrupted)
+            write_json_atomic(paths["run"], run)
+            say(f"archaeo-train: stopped by SIGTERM in epoch {interrupted['epoch']} after batch {interrupted['batches']}: "
+                f"last.pt holds that point; continue with the same command and --resume")
+        return summary
     if denv.is_main:
         run.update(status="stopped_early" if stopped_early else "completed", finished_at=_utcnow(),
                    epochs_completed=completed, stopped_early=stopped_early, final_metrics=final,
@@ -587,8 +892,9 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
 
 def _main(argv: Optional[List[str]]) -> int:
     args = build_parser().parse_args(argv)
-    fit(config_from_args(args), argv=list(sys.argv if argv is None else ["archaeo-train", *argv]))
-    return 0
+    summary = fit(config_from_args(args), argv=list(sys.argv if argv is None else ["archaeo-train", *argv]))
+    # 128 + SIGTERM: what a shell reports for a command ended by SIGTERM (the checkpoint is saved).
+    return 143 if summary.get("interrupted") else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:

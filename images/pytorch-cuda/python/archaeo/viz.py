@@ -11,10 +11,28 @@ import random
 from typing import Dict, List, Optional, Sequence, Union
 
 
+# Fonts with CJK glyphs, in order of preference (the image installs fonts-wqy-microhei; Noto CJK where present).
+# Matplotlib >= 3.6 falls back glyph by glyph along font.family's list, so Latin text stays in DejaVu Sans
+# and a class named 陶器 or 瓦当 renders instead of empty boxes.
+CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Source Han Sans", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+
+
+def use_fonts() -> List[str]:
+    """Puts the installed CJK fonts behind DejaVu Sans in matplotlib's font.family; returns the families set."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    family = ["DejaVu Sans", *[name for name in CJK_FONTS if name in installed]]
+    matplotlib.rcParams["font.family"] = family
+    return family
+
+
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    use_fonts()
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig
@@ -25,7 +43,7 @@ def grid(data_dir: str, per_class: int = 6, classes: Optional[Sequence[str]] = N
     """A grid of example images: one row per class, `per_class` random images each (seeded)."""
     from .data import load_rgb, scan_image_folder
 
-    scan = scan_image_folder(data_dir, flag="data_dir")
+    scan = scan_image_folder(data_dir, flag="data_dir", skipped=[])
     chosen = list(classes) if classes else list(scan.classes)
     rng = random.Random(seed)
     fig = _figure(cell * per_class, cell * len(chosen) + 0.3)
@@ -41,7 +59,10 @@ def grid(data_dir: str, per_class: int = 6, classes: Optional[Sequence[str]] = N
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if col < len(picks):
-                ax.imshow(load_rgb(picks[col]))
+                try:
+                    ax.imshow(load_rgb(picks[col]))
+                except (OSError, ValueError):  # a broken file shows as such; the grid goes on
+                    ax.text(0.5, 0.5, "unreadable:\n" + os.path.basename(picks[col])[:18], ha="center", va="center", fontsize=7, transform=ax.transAxes)
             if col == 0:
                 ax.set_ylabel(name, fontsize=10)
     fig.suptitle(f"Examples from {scan.root}", fontsize=10)
