@@ -1,7 +1,7 @@
 /**
  * `--help` on every npm script and every tool with a main: usage at once, exit 0, nothing else done, and
  * no Pulumi SDK loaded (test/helpers/sdk-probe.cjs, preloaded with NODE_OPTIONS, reports any @pulumi module
- * in require.cache at exit). Wall time is measured through `npm run` as a user types it, best of three runs:
+ * in require.cache at exit). Wall time is measured through `npm run` as a user types it (retried up to three times when over):
  * under 2 s (measured on this idle 2-core machine: 0.4-1.2 s, most of it npm's and tsx's own start; a bare
  * `tsx -e 1` is 0.7 s). When the machine is busy (the suite runs two mocha workers) the limit becomes 3x a
  * bare `tsx -e 1` measured just before, so it still catches an SDK load (plan --help used to take 35 s).
@@ -69,7 +69,7 @@ describe("--help on every command (issue 19)", function () {
     for (const [what, cmd, args, usage] of OURS) {
         it(`${what} --help: usage at once, exit 0, no SDK loaded, nothing else done`, () => {
             const before = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
-            const runs = [run(cmd, args), run(cmd, args), run(cmd, args)];
+            const runs = [run(cmd, args)];
             const r = runs[0];
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stdout, usage);
@@ -77,10 +77,16 @@ describe("--help on every command (issue 19)", function () {
             assert.doesNotMatch(r.stderr, /^plan: /m, "no plan stage started");
             assert.doesNotMatch(r.stdout, /^(Resources:|archaeo-workbench bench:|wrote |prereqs: (installing|ok))/m, "it did nothing else");
             assert.equal(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"), before);
-            const best = Math.min(...runs.map((x) => x.ms));
-            const bare = Math.min(...[0, 1, 2].map(() => run(TSX, ["-e", "1"]).ms));
-            const limit = Math.max(2000, 3 * bare);
-            assert.ok(best < limit, `${what} --help took ${best.toFixed(0)} ms (best of 3), limit ${limit.toFixed(0)} (bare tsx start ${bare.toFixed(0)} ms)`);
+            // Timed once; only a run over 2 s is retried (up to 3 in all) against 3x a bare tsx start measured then,
+            // so an idle machine spends one start per command and a busy one cannot fail it on load alone.
+            let best = r.ms;
+            let limit = 2000;
+            for (let tries = 1; best >= limit && tries < 3; tries++) {
+                const bare = run(TSX, ["-e", "1"]).ms;
+                limit = Math.max(2000, 3 * bare);
+                best = Math.min(best, run(cmd, args).ms);
+            }
+            assert.ok(best < limit, `${what} --help took ${best.toFixed(0)} ms (best of ${runs.length}+), limit ${limit.toFixed(0)}`);
         });
     }
 

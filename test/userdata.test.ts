@@ -17,9 +17,19 @@ import { SAMPLE_USER_DATA_PARAMS } from "./helpers/userdata-params";
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b";
 const params: UserDataParams = SAMPLE_USER_DATA_PARAMS;
 
-/** An OpenSSH RSA-4096 public key line of exactly `chars` characters (random, so gzip can't shrink it). */
+/** An OpenSSH string (RFC 4251 §5): uint32 length, then the bytes. */
+const sshString = (b: Buffer) => Buffer.concat([Buffer.from([b.length >>> 24, (b.length >>> 16) & 255, (b.length >>> 8) & 255, b.length & 255]), b]);
+
+/**
+ * An OpenSSH RSA-4096 public key line of exactly `chars` characters (random, so gzip can't shrink it): a blob
+ * OpenSSH parses (sshkey.c: string "ssh-rsa", mpint e = 65537, mpint n of 4096 bits, nothing after), since the
+ * config reads keys as OpenSSH does (infra/config/ssh.ts). 4096 bits: 512 bytes with the top bit set, so the
+ * mpint carries a leading zero byte.
+ */
 function rsa4096Line(chars: number): string {
-    const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), crypto.randomBytes(528)]);
+    const n = crypto.randomBytes(512);
+    n[0] |= 0x80;
+    const blob = Buffer.concat([sshString(Buffer.from("ssh-rsa")), sshString(Buffer.from([0x01, 0x00, 0x01])), sshString(Buffer.concat([Buffer.from([0]), n]))]);
     const line = `ssh-rsa ${blob.toString("base64")} `;
     return line + crypto.randomBytes(chars).toString("base64").replace(/[^A-Za-z0-9]/g, "x").slice(0, chars - line.length);
 }
