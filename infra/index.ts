@@ -4,13 +4,15 @@
  * composes the workbench and returns the documented stack outputs (README "Outputs").
  */
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, PROJECT } from "./config";
+import { parseConfig } from "./config";
 import { program } from "./workbench";
 
 export = async (): Promise<Record<string, unknown>> => {
     const all = pulumi.runtime.allConfig();
+    // Every key but aws:region (as tools/stacks.ts reads a stack file): parseConfig reads this project's keys and
+    // reports a namespace that is the project's name misspelt (archeo-workbench:researchers) instead of dropping it.
     const cfg = parseConfig(
-        Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith(`${PROJECT}:`))),
+        Object.fromEntries(Object.entries(all).filter(([k]) => k !== "aws:region")),
         { stack: pulumi.getStack(), project: pulumi.getProject(), region: all["aws:region"] },
     );
     return (await program(cfg)).outputs;

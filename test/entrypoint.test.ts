@@ -49,6 +49,18 @@ describe("infra/index.ts, the Pulumi entry point", function () {
         for (const k of ["instanceType", "accessCidrs", "autoStopIdleMinutes"]) assert.match(r.error, new RegExp(`archaeo-workbench:${k}`));
     });
 
+    it("a misspelt project prefix in the engine's config is reported, not dropped (the program passes every namespace to the config check)", () => {
+        // Mutation: infra/index.ts filtering to `archaeo-workbench:` keys again loses the key silently and plans.
+        const r = runEntrypoint("example", engineConfig("example", (c) => {
+            c["archeo-workbench:autoStopIdleMinutes"] = "30";
+            c["aws:profile"] = "museum"; // another package's namespace stays someone else's
+        }));
+        assert.equal(r.ok, false);
+        assert.equal(r.resources, 0, "nothing may be registered");
+        assert.match(r.error, /archeo-workbench:autoStopIdleMinutes.*archaeo-workbench:autoStopIdleMinutes/);
+        assert.doesNotMatch(r.error, /aws:profile/);
+    });
+
     it("a key or researcher of another account fails after the caller identity and before any cloud resource", () => {
         const r = runEntrypoint("example", engineConfig("example", (c) => {
             c["archaeo-workbench:kmsKeyArn"] = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab";

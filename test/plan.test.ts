@@ -119,9 +119,11 @@ describe("offline plan (npm run plan)", function () {
     });
 
     it("plans the institution's real account: the mock account is the one the stack's ARNs name, and resources carry it", async () => {
-        // Every ARN of the example in an institution's own account. (Not with kmsKeyArn set: the pack's
-        // researcher-roles-scoped does not yet take an existing key as the stack's, in any account; see the issue 19 report.)
-        const real = variant((s) => s.replaceAll("123456789012", "210987654321"));
+        // Every ARN of the example in an institution's own account, its existing key (kmsKeyArn) included: the pack takes
+        // the one key every reference names as the stack's when the stack defines none (policies/lib/keys.ts stackKeyArns;
+        // before, researcher-roles-scoped refused the researchers' own grants on it, in any account).
+        const real = variant((s) => s.replaceAll("123456789012", "210987654321").replace("# archaeo-workbench:kmsKeyArn:", "archaeo-workbench:kmsKeyArn:"));
+        assert.match(fs.readFileSync(real, "utf8"), /^ {2}archaeo-workbench:kmsKeyArn: arn:aws:kms:us-east-1:210987654321:key\//m);
         assert.match(fs.readFileSync(real, "utf8"), /iamPrincipalArn: arn:aws:iam::210987654321:role\//m);
         const r = await plan({ stack: "example", stackFile: real });
         assertClean(r, "example (account 210987654321)");

@@ -1,5 +1,8 @@
 /** KMS key references: where each resource type names its key, and what makes a reference acceptable. */
+import type { PolicyResource } from "@pulumi/policy";
 import { parseArn } from "./arn";
+import { get, UNKNOWN } from "./util";
+import { valuesAt } from "./walk";
 
 /**
  * Property paths holding a KMS key reference, per resource type. `sameKey: false` marks keys that are
@@ -50,4 +53,26 @@ export function keyReferenceProblem(v: unknown): string | undefined {
 export function keyAccount(ref: string): string | undefined {
     const a = parseArn(ref);
     return a?.service === "kms" && /^\d{12}$/.test(a.account) ? a.account : undefined;
+}
+
+/**
+ * The stack's own key ARNs: the keys it defines (aws:kms/key:Key), or, when it defines none (an existing key
+ * given as kmsKeyArn), the one key every same-key reference names (`kms-keys-are-the-stack-key` reports a stack
+ * whose references name several). UNKNOWN among them while a defined key's ARN, or a reference, is not known yet.
+ */
+export function stackKeyArns(resources: readonly PolicyResource[]): unknown[] {
+    const defined = resources.filter((r) => r.type === "aws:kms/key:Key").map((k) => get(() => k.props.arn));
+    if (defined.length) return defined;
+    const named = new Set<unknown>();
+    for (const r of resources) {
+        for (const spec of KEY_REFERENCES[r.type] ?? []) {
+            if (spec.sameKey === false) continue;
+            for (const f of valuesAt(r.props, spec.path)) {
+                if (f.value === UNKNOWN) named.add(UNKNOWN);
+                else if (typeof f.value === "string" && parseArn(f.value)?.service === "kms") named.add(f.value);
+            }
+        }
+    }
+    const arns = [...named].filter((v) => v !== UNKNOWN);
+    return arns.length === 1 ? [...arns, ...(named.has(UNKNOWN) ? [UNKNOWN] : [])] : named.has(UNKNOWN) ? [UNKNOWN] : [];
 }

@@ -17,6 +17,7 @@
  */
 import { PolicyResource, ReportViolation, StackValidationPolicy } from "@pulumi/policy";
 import { parseArn, principalsOf } from "../lib/arn";
+import { stackKeyArns } from "../lib/keys";
 import { allowedSessionDocuments, disallowedSessionDocuments, expandAction, isBroadResource, literalPrefix } from "../lib/iam";
 import { conditionEntries, isPinningOperator, resolvePrincipalTags, Statement, statementsOf } from "../lib/policy-document";
 import { label, onStack } from "../lib/rule";
@@ -294,7 +295,8 @@ export const researcherPolicies: StackValidationPolicy[] = [
             const roles = ix.ofType("aws:iam/role:Role");
             const trusted = new Map<string, Array<{ id: string; session?: string }>>();
             const datasetBuckets = taggedArns(ix.ofType("aws:s3/bucket:Bucket"), c.purposeTag, c.datasetsPurpose, (b) => b.props.bucket);
-            const keys = ix.ofType("aws:kms/key:Key").map((k) => get(() => k.props.arn));
+            // The key the stack defines, or the existing one (kmsKeyArn) that every key reference names.
+            const keys = stackKeyArns(all);
             for (const role of roles) {
                 const id = researcherOf(role);
                 if (id === UNKNOWN) { d.defer(`${label(role)}.tags`); continue; }

@@ -29,9 +29,20 @@ export function awsProvider(tags: Record<string, string> = { institution: "x", "
     return { ...p, urn: PROVIDER_URN, provider: "" };
 }
 
-export function check(resources: RecordedResource[], config: PackConfig = {}): Promise<PolicyRunResult> {
+export function check(resources: RecordedResource[], config: PackConfig = {}, only?: string): Promise<PolicyRunResult> {
     const hasProvider = resources.some((r) => r.type === "pulumi:providers:aws");
-    return runPolicies(hasProvider ? resources : [awsProvider(), ...resources], PACK, config);
+    return runPolicies(hasProvider ? resources : [awsProvider(), ...resources], only ? packOf(only) : PACK, config);
+}
+
+/**
+ * The pack narrowed to one policy. Each policy of the pack validates on its own (the host runs them one by one,
+ * none reads another's result), so its findings over a stack are the same alone as beside the others: the
+ * mutation test asks only whether the intended policy reports, and runs only that one.
+ */
+export function packOf(name: string): typeof PACK {
+    const narrowed = { resource: PACK.resource.filter((p) => p.name === name), stack: PACK.stack.filter((p) => p.name === name) };
+    if (narrowed.resource.length + narrowed.stack.length !== 1) throw new Error(`no policy named ${name} in the pack`);
+    return narrowed;
 }
 
 /** Names of the policies with mandatory violations. */
