@@ -66,11 +66,27 @@ const APT = [
     ["python3-botocore", () => [process.env.ARCHAEO_BOTOCORE_PYTHON, "python3", PYTHON].some((p) => p && spawnSync(p, ["-c", "import botocore"], { stdio: "ignore" }).status === 0)],
 ];
 
+/** The import statements the table checks with py(): probed together. */
+// setuptools first: its distutils shim asserts when another import (torch) has loaded the standard distutils.
+const APT_PY = ["import setuptools", "import pip", "import torch", "import torchvision", "import matplotlib", "import nbconvert", "import ipykernel", "import jupyter_server", "import terminado"];
+
 function has(cmd) {
     return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
+/**
+ * The modules PYTHON imports, found in one process (each `import torch` start costs about a second): the
+ * statements the APT table asks about, tried one by one, those that work printed.
+ */
+let importable;
 function py(code) {
-    return existsSync(PYTHON) && spawnSync(PYTHON, ["-c", code], { stdio: "ignore" }).status === 0;
+    if (!existsSync(PYTHON)) return false;
+    if (!importable) {
+        const wanted = APT_PY.map((c) => JSON.stringify(c)).join(", ");
+        const probe = `import sys\nfor c in [${wanted}]:\n    try:\n        exec(c)\n        print(c)\n    except Exception:\n        pass`;
+        const r = spawnSync(PYTHON, ["-c", probe], { encoding: "utf8" });
+        importable = new Set(r.status === 0 ? r.stdout.split("\n").filter(Boolean) : []);
+    }
+    return importable.has(code);
 }
 
 const missing = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
