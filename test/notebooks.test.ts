@@ -1,7 +1,8 @@
 /**
  * The starter notebooks run top to bottom, headless, with Debian's nbconvert and a kernel on Debian's
  * torch Python, exactly as committed: defaults only (the generated example set, no pretrained weights,
- * no network), each in a fresh HOME.
+ * no network), in a fresh HOME. Here 01 falls back to the example set; both run on a messy real-world
+ * collection in test/train-messy.test.ts, where 02 trains, evaluates and predicts.
  *
  * Upstream behaviour relied on (read in Debian's installed sources, nbclient 0.7.2, jupyter_core 4.12.0,
  * jupyter_client 7.4.9): nbconvert --execute runs every cell through nbclient and fails on the first cell
@@ -48,7 +49,8 @@ describe("starter notebooks (images/pytorch-cuda/notebooks), executed headless",
             argv: [PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name: "archaeo test", language: "python",
         }));
-        await Promise.all(NOTEBOOKS.map(async (name) => {
+        // 02 runs on the messy collection in test/train-messy.test.ts (one training notebook run for the suite).
+        await Promise.all(NOTEBOOKS.filter((n) => n.startsWith("01")).map(async (name) => {
             const home = path.join(work, `home-${name.slice(0, 2)}`);
             fs.mkdirSync(home);
             homes[name] = home;
@@ -88,23 +90,5 @@ describe("starter notebooks (images/pytorch-cuda/notebooks), executed headless",
         assert.match(text, /72 images in 3 classes/);
         assert.match(text, /width: {2}smallest \d+, median \d+, largest \d+ pixels/);
         assert.equal(pngCount(nb), 3, "class counts, example grid, size distribution");
-    });
-
-    it("02-fine-tune-and-evaluate: trains, evaluates well above chance, plots, and writes predictions and run.json", () => {
-        const name = "02-fine-tune-and-evaluate.ipynb";
-        const nb = executed[name];
-        const text = streamText(nb);
-        assert.match(text, /Pretrained weights: not on this machine; training from scratch/);
-        const acc = Number(/Validation accuracy: ([0-9.]+) on 15 images/.exec(text)?.[1]);
-        assert.ok(acc >= 0.6, `validation accuracy ${acc} (chance is 0.33)\n${text}`);
-        assert.equal(pngCount(nb), 3, "training curves, confusion matrix, misclassified images");
-        const runs = fs.readdirSync(path.join(homes[name], "models"));
-        assert.equal(runs.length, 1);
-        const dir = path.join(homes[name], "models", runs[0]);
-        const run = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8"));
-        assert.equal(run.command.entry, "archaeo.train.fit");
-        assert.equal(run.data.n_files, 72);
-        const csv = fs.readFileSync(path.join(dir, "predictions.csv"), "utf8").trim().split("\r\n");
-        assert.equal(csv.length, 73, "header + one row per image");
     });
 });
