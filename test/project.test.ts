@@ -81,6 +81,13 @@ describe("project files", () => {
         for (const p of allPolicies.filter((x) => x.enforcementLevel === "mandatory")) assert.ok(named.has(p.name), `${p.name} is mandatory but the README's security model does not name it`);
     });
 
+    it(".mocharc.json lists every test file exactly once (the heaviest first, so the two workers finish together; a file listed twice would run twice in parallel mode)", () => {
+        const spec: string[] = JSON.parse(fs.readFileSync(path.join(root, ".mocharc.json"), "utf8")).spec;
+        const files = (fs.readdirSync(path.join(root, "test"), { recursive: true }) as string[]).map((f) => `test/${String(f).split(path.sep).join("/")}`).filter((f) => f.endsWith(".test.ts")).sort();
+        assert.deepEqual([...spec].sort(), files);
+        assert.equal(new Set(spec).size, spec.length, "no file twice");
+    });
+
     it("YAML files pass yamllint", () => {
         const files = ["Pulumi.yaml", ...listStacks().map((s) => `stacks/Pulumi.${s}.yaml`)];
         const r = run("yamllint", ["-d", "{extends: default, rules: {line-length: {max: 200}, document-start: disable, truthy: {check-keys: false}}}", ...files.map((f) => path.join(root, f))]);
