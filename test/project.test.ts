@@ -66,7 +66,7 @@ describe("project files", () => {
         const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8").split("\n").filter((l) => /^npm /.test(l));
         assert.deepEqual(ci.map((l) => l.replace(/ --no-audit --no-fund/, "")), ["npm ci", "npm test"]);
         const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-        assert.match(pkg.scripts.test, /^node tools\/prereqs\.mjs && /, "npm test installs what it runs for real");
+        assert.match(pkg.scripts.test, /^node tools\/prereqs\.mjs (--skip-pack )?&& node tools\/checks\.mjs && /, "npm test installs what it runs for real (the pack's own dependencies in tools/checks.mjs)");
     });
 
     it("every policy the README's security model names exists, and every mandatory policy of the pack is named there", () => {

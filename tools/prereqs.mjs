@@ -21,6 +21,7 @@ sudo it prints the one command to run. It also checks the kernel allows the unpr
 namespace the smoke test runs in.
 
   --check      only report what is missing (exit 1 if anything is), install nothing
+  --skip-pack  leave the policy pack's dependencies to tools/checks.mjs (npm test installs them beside the typecheck)
   --help, -h   this text
 
 Env: ARCHAEO_PYTHON (default /usr/bin/python3) names the Python whose packages are checked.`;
@@ -30,7 +31,7 @@ if (args.includes("--help") || args.includes("-h")) {
     console.log(USAGE);
     process.exit(0);
 }
-const unknown = args.filter((a) => a !== "--check");
+const unknown = args.filter((a) => a !== "--check" && a !== "--skip-pack");
 if (unknown.length) {
     console.error(`prereqs: unknown argument ${unknown.join(" ")}\n${USAGE.split("\n")[0]}`);
     process.exit(2);
@@ -144,7 +145,7 @@ if (userns.status !== 0) {
 
 // The policy pack as `pulumi preview --policy-pack policies` runs it: its own production install.
 const packDeps = Object.keys(JSON.parse(readFileSync(join(root, "policies", "package.json"), "utf8")).dependencies);
-if (packDeps.some((d) => !existsSync(join(root, "policies", "node_modules", d, "package.json")))) {
+if (!args.includes("--skip-pack") && packDeps.some((d) => !existsSync(join(root, "policies", "node_modules", d, "package.json")))) {
     console.log("prereqs: installing the policy pack's dependencies (npm ci --omit=dev --prefix policies) ...");
     execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", join(root, "policies")], { stdio: "inherit" });
 }
