@@ -98,9 +98,10 @@ describe("archaeo (Python package, real torch on CPU)", function () {
         ARCHAEO_IMAGE: IMAGE,
         ARCHAEO_RESEARCHER: "ada",
     });
-    // The reference run; the crashed-and-resumed run and the refusals use exactly the same arguments.
+    // The reference run; the crashed-and-resumed run and the refusals use exactly the same arguments. The default
+    // --workers (2 DataLoader processes on a 2-core runner): a SIGKILLed run resumes exactly with them too (issue 18).
     const trainArgs = (dir: string) => ["--data-dir", data, "--model", "resnet18", "--epochs", "3", "--batch-size", "8",
-        "--lr", "1e-3", "--no-pretrained", "--image-size", "48", "--workers", "0", "--seed", "42", "--output-dir", dir];
+        "--lr", "1e-3", "--no-pretrained", "--image-size", "48", "--seed", "42", "--output-dir", dir];
     const train = (args: string[], extra: Partial<Parameters<typeof runArchaeo>[2]> = {}) =>
         runArchaeo("train", args, { env, ...extra });
 
