@@ -60,7 +60,7 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
         requirePython();
         const gen = ok(await runPython([FIXTURE, shared, "--per-class", "16", "--size", "32"], { env }), "messy_collection.py");
         planted = JSON.parse(gen.stdout).planted;
-        ok(await runArchaeo("example_data", ["--output", example, "--per-class", "6", "--size", "32", "--seed", "0"], { env }), "example data");
+        ok(await runArchaeo("example_data", ["--output", example, "--per-class", "10", "--size", "32", "--seed", "0"], { env }), "example data");
         const run = pool(3);
         jobs.messy = run(() => runArchaeo("train", messyArgs(out("messy")), { env }));
         jobs.strict = later([jobs.messy], () => run(() => runArchaeo("train", [...messyArgs(out("strict")), "--strict"], { env })));
@@ -110,6 +110,8 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
             "瓦当/IMG_2000.HEIC": /\.HEIC photos cannot be decoded by Pillow; convert them/,
             "陶器/loop": /symlink loop/,
             "陶器/2023/again.jpg": /the same file as 陶器\/IMG_0002\.jpg \(reached twice through links\)/,
+            "瓦当/bronzes-2019": /a link into class 青铜器's folder: not followed/,
+            "瓦当/IMG_linked.jpg": /a link to an image of class 青铜器: counted there/,
             "待分类/": /class folder holds no images/,
             "铁器/": /1 usable image\(s\), fewer than --min-images 2: class left out/,
         };
@@ -128,7 +130,9 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
         await jobs.messy;
         const manifest: Array<{ path: string; split: string; sha256: string; class: string }> = readRun(out("messy")).data.manifest;
         const paths = manifest.map((e) => e.path);
-        for (const p of ["陶器/scan-16bit.png", "青铜器/cutout.PNG", "瓦当/tuile-\\x82t\\xe9.jpg", "陶器/IMG_0000.JPG"]) assert.ok(paths.includes(p), p);
+        for (const p of ["陶器/scan-16bit.png", "青铜器/cutout.PNG", "瓦当/tuile-\\x82t\\xe9.jpg", "陶器/IMG_0000.JPG", "青铜器/IMG_1003.JPG", "青铜器/2019/dig-0.jpg"]) assert.ok(paths.includes(p), p);
+        // Linked from 瓦当 (sorted before 青铜器), the bronzes keep their own class.
+        assert.ok(manifest.filter((e) => e.path.startsWith("青铜器/")).length >= 16 && manifest.every((e) => e.path.split("/")[0] === e.class), "each image under its own class");
         const check = await runPython(["-c", [
             "import sys, numpy as np", "from PIL import Image", "from archaeo.data import load_rgb",
             "a = np.asarray(load_rgb(sys.argv[1]), dtype=np.int16)",
@@ -165,7 +169,7 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
     it("--strict stops instead, listing the same files, and --gpu means --device cuda", async () => {
         const strict = await jobs.strict;
         assert.equal(strict.status, 2);
-        assert.match(strict.stderr, /--strict: 9 file\(s\) or folder\(s\) cannot be used:[\s\S]*陶器\/truncated\.jpg: truncated/);
+        assert.match(strict.stderr, /--strict: 11 file\(s\) or folder\(s\) cannot be used:[\s\S]*陶器\/truncated\.jpg: truncated/);
         assert.ok(!fs.existsSync(path.join(out("strict"), "last.pt")));
         assert.equal(ok(await jobs.gpu, "--gpu").stdout.trim(), "cuda");
     });
@@ -173,7 +177,7 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
     it("a run stopped by SIGTERM mid-epoch (default workers) saves, says so, and resumes to bit-identical weights", async () => {
         const stopped = await jobs.stopped;
         assert.equal(stopped.status, 143, stopped.stdout + stopped.stderr);
-        // Sent 0.3 s into epoch 2 (of 2, with 6 batches of 2 images): some batches in, wherever the machine's load puts it.
+        // Sent 0.3 s into epoch 2 (of 2, with 12 batches of 2 images): some batches in, wherever the machine's load puts it.
         const at = /stopped by SIGTERM in epoch (2) after batch (\d+): last\.pt holds that point/.exec(stopped.stdout);
         assert.ok(at, stopped.stdout);
         const resumed = ok(await jobs.resumed, "archaeo-train --resume after SIGTERM");
@@ -213,7 +217,7 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
         assert.ok(methods.includes(run.image), "image digest");
         for (const t of ["RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "ColorJitter", "Resize", "CenterCrop", "Normalize"]) assert.ok(methods.includes(t), t);
         assert.match(methods, /AdamW \(lr 0\.0003, .*weight_decay 0\.05/);
-        assert.match(methods, /9 file\(s\) or folder\(s\) were excluded before training \(/);
+        assert.match(methods, /11 file\(s\) or folder\(s\) were excluded before training \(/);
         const cff = YAML.parse(fs.readFileSync(path.join(out("messy"), "CITATION.cff"), "utf8"));
         // Citation File Format 1.2.0's required keys (schema.json "required": cff-version, message, title, authors).
         assert.equal(cff["cff-version"], "1.2.0");
@@ -301,7 +305,7 @@ describe("archaeo-train on a messy real-world collection (issue 18)", function (
             const run = readRun(dir);
             assert.equal(run.command.entry, "archaeo.train.fit");
             // The same as archaeo-train left out, but the 12-megapixel orthomosaic: the notebook keeps the default --max-megapixels (89.5).
-            assert.equal(run.data.excluded.length, 8, JSON.stringify(run.data.excluded));
+            assert.equal(run.data.excluded.length, 10, JSON.stringify(run.data.excluded));
             assert.ok(run.data.manifest.some((e: any) => e.path === "瓦当/orthomosaic.png"));
             const csv = fs.readFileSync(path.join(dir, "predictions.csv"), "utf8").trim().split("\r\n");
             assert.ok(csv.some((row) => row.includes("truncated.jpg") && /truncated|cannot identify|broken/i.test(row)), "the unreadable files have a row with their error");

@@ -121,7 +121,7 @@ def citation_cff(run: dict, paragraph: str, author: Optional[str]) -> str:
         *[f"  - {q(k)}" for k in ("archaeology", "image classification", "cultural heritage")],
         "identifiers:",
         "  - type: other",
-        f"    value: {q('sha256:' + str(data.get('manifest_sha256')))}",
+        f"    value: {q('sha256:' + str(data.get('manifest_sha256') or 'unrecorded'))}",
         f"    description: {q('data manifest (every training and validation file with its sha256)')}",
         "  - type: other",
         f"    value: {q('sha256:' + str(code.get('package_sha256')))}",
@@ -142,7 +142,8 @@ def ro_crate(run: dict, paragraph: str, files: List[str]) -> dict:
     graph = [
         {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"}, "about": {"@id": "./"}},
         {"@id": "./", "@type": "Dataset", "name": f"archaeo-train run {run.get('run_name')}", "description": paragraph,
-         "datePublished": (run.get("finished_at") or run.get("started_at") or "")[:10] or None,
+         # RO-Crate 1.1 requires datePublished on the root: the run's end (or start) date, else today's.
+         "datePublished": (run.get("finished_at") or run.get("started_at") or __import__("datetime").date.today().isoformat())[:10],
          "hasPart": [{"@id": f} for f in files]},
         *[{"@id": f, "@type": "File", "name": f} for f in files],
         {"@id": "#archaeo", "@type": "SoftwareApplication", "name": "archaeo", "version": code.get("archaeo"),

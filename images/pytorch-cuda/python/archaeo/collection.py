@@ -70,18 +70,27 @@ def _judge(path: str, max_pixels: int) -> Verdict:
     """Reads, hashes and fully decodes one file (draft mode for large JPEGs: every block is still read)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    import stat
+
     st = os.stat(path)
     v = Verdict(path=path, bytes=st.st_size, mtime_ns=st.st_mtime_ns)
+    if not stat.S_ISREG(st.st_mode):
+        v.reason = "not a regular file (a pipe, device or socket named like an image)"
+        return v
     if st.st_size == 0:
         v.reason = "empty file (0 bytes)"
         return v
+    # Hashed by streaming (a multi-gigabyte TIFF is never held whole), then decoded from the file.
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        raw = handle.read()
-    v.sha256 = hashlib.sha256(raw).hexdigest()
-    import io
+        head = handle.read(64)
+        digest.update(head)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    v.sha256 = digest.hexdigest()
 
     try:
-        with Image.open(io.BytesIO(raw)) as img:
+        with Image.open(path) as img:
             v.width, v.height, v.mode = img.width, img.height, img.mode
             if img.width * img.height > max_pixels:
                 v.reason = (f"too large: {img.width}x{img.height} = {img.width * img.height / 1e6:.0f} megapixels, over "
@@ -93,7 +102,7 @@ def _judge(path: str, max_pixels: int) -> Verdict:
             rgb = to_rgb(ImageOps.exif_transpose(img))
             rgb.getpixel((0, 0))
     except UnidentifiedImageError:
-        head = raw[:64].lstrip().lower()
+        head = head.lstrip().lower()
         what = "a web page (HTML)" if head.startswith((b"<!doctype html", b"<html")) else "not an image Pillow recognises"
         v.reason = f"{what}, although named {os.path.splitext(path)[1] or 'without an extension'}"
     except Image.DecompressionBombError as exc:
@@ -105,6 +114,8 @@ def _judge(path: str, max_pixels: int) -> Verdict:
         lowered = text.lower()
         v.reason = ("truncated or corrupt: " + text) if any(w in lowered for w in ("truncated", "broken", "corrupt")) \
             else f"cannot be decoded: {type(exc).__name__}: {text}"
+    except Exception as exc:  # noqa: BLE001 - a Pillow plugin's own error type: one file, never the run
+        v.reason = f"cannot be decoded: {type(exc).__name__}: {exc}"
     return v
 
 
@@ -147,6 +158,12 @@ def vet(root: str, rel_paths: Sequence[str], max_megapixels: float = DEFAULT_MAX
 
     t0 = time.perf_counter()
     max_pixels = int(max_megapixels * 1e6)
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS when it opens them (Image._decompression_bomb_check): the
+    # limit follows --max-megapixels here and in the DataLoader workers forked after this (the header check above
+    # excludes what is over it with the reason).
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
     cache_path = _cache_file(root) if use_cache else None
     cache = _load_cache(cache_path, max_pixels) if cache_path else {}
     hits = 0

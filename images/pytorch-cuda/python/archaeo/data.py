@@ -67,13 +67,24 @@ def _class_dirs(root: str) -> List[str]:
 
 def images_under(folder: str, skipped: Optional[List[dict]] = None, root: Optional[str] = None,
                  seen_files: Optional[Dict[Tuple[int, int], str]] = None,
-                 seen_dirs: Optional[set] = None) -> List[str]:
+                 seen_dirs: Optional[set] = None, other_classes: Optional[Dict[str, str]] = None) -> List[str]:
     """Image files under `folder` (recursively, following links), sorted, hidden files and folders skipped.
     A link to a folder already walked, or to one of `seen_dirs` (the data folder and every class folder:
     a loop, or a link into another class), is not followed, and a file reached a second time through links
     is listed once; both, and photo formats Pillow cannot read, go to `skipped` as {path, reason} (paths
-    relative to `root`)."""
+    relative to `root`). A link whose target lies under another class's folder (`other_classes`: real path ->
+    class name) is not followed: its images are that class's, counted there.
+
+    """
     rel = (lambda p: printable(os.path.relpath(p, root or folder)))
+    others = other_classes or {}
+
+    def other_class(p: str) -> Optional[str]:
+        if not others or not os.path.islink(p):
+            return None
+        real = os.path.realpath(p)
+        return next((name for r, name in others.items() if real == r or real.startswith(r + os.sep)), None)
+
     found = []
     seen_dirs = set() if seen_dirs is None else seen_dirs
     seen_files = {} if seen_files is None else seen_files
@@ -94,6 +105,11 @@ def images_under(folder: str, skipped: Optional[List[dict]] = None, root: Option
                 if skipped is not None:
                     skipped.append({"path": rel(os.path.join(dirpath, d)), "reason": f"folder not readable ({exc.strerror})"})
                 continue
+            owner = other_class(os.path.join(dirpath, d))
+            if owner is not None:
+                if skipped is not None:
+                    skipped.append({"path": rel(os.path.join(dirpath, d)), "reason": f"a link into class {printable(owner)}'s folder: not followed (its images count in {printable(owner)})"})
+                continue
             if (ds.st_dev, ds.st_ino) in seen_dirs:
                 if skipped is not None:
                     skipped.append({"path": rel(os.path.join(dirpath, d)), "reason": "a link to a folder read already, the data folder or another class (a symlink loop): not followed"})
@@ -108,6 +124,11 @@ def images_under(folder: str, skipped: Optional[List[dict]] = None, root: Option
                 except OSError as exc:
                     if skipped is not None:
                         skipped.append({"path": rel(path), "reason": f"cannot be read ({exc.strerror})"})
+                    continue
+                owner = other_class(path)
+                if owner is not None:
+                    if skipped is not None:
+                        skipped.append({"path": rel(path), "reason": f"a link to an image of class {printable(owner)}: counted there, not twice under two labels"})
                     continue
                 key = (fs.st_dev, fs.st_ino)
                 if key in seen_files:
@@ -159,7 +180,8 @@ def scan_image_folder(data_dir: str, flag: str = "--data-dir", selection: Option
             if skipped is not None:
                 skipped.append({"path": printable(name) + "/", "reason": "class left out with --exclude-class"})
             continue
-        files = images_under(os.path.join(root, name), skipped, root, seen_files, seen_dirs)
+        others = {os.path.realpath(os.path.join(root, c)): c for c in all_classes if c != name}
+        files = images_under(os.path.join(root, name), skipped, root, seen_files, seen_dirs, others)
         if not files:
             empty.append(name)
             if skipped is not None:
@@ -345,7 +367,8 @@ class ImageListDataset:
         import torch
 
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(sample_seed(self.seed, epoch, index))
+            # The CPU generator only (torch.manual_seed would reseed every GPU's too, which fork_rng(devices=[]) does not restore).
+            torch.default_generator.manual_seed(sample_seed(self.seed, epoch, index))
             return self.transform(img), self.labels[i]
 
 

@@ -107,6 +107,11 @@ def all_ok(denv: DistEnv, ok: bool, device) -> bool:
     return sum_across(denv, [0.0 if ok else 1.0], device)[0] == 0.0
 
 
+def any_flag(denv: DistEnv, flag: bool, device) -> bool:
+    """True on every rank when `flag` is set on any (a SIGTERM seen by one rank stops all at the same batch)."""
+    return not all_ok(denv, not flag, device)
+
+
 def shutdown(denv: DistEnv) -> None:
     if not denv.distributed:
         return

@@ -327,8 +327,14 @@ def _clean_stale_temporaries(folder: str) -> List[str]:
         if not m:
             continue
         pid = int(m.group(1))
+        path = os.path.join(folder, name)
         try:
-            os.kill(pid, 0)
+            # A save takes seconds: a file untouched for 10 minutes is left over, whatever its pid means here (a
+            # writer in another container sharing /workspace has its own pid namespace).
+            if time.time() - os.stat(path).st_mtime < 600:
+                os.kill(pid, 0)
+            else:
+                raise ProcessLookupError
             continue  # still running (another process writing): leave it
         except ProcessLookupError:
             pass
@@ -342,17 +348,21 @@ def _clean_stale_temporaries(folder: str) -> List[str]:
     return removed
 
 
-def _previous_split(manifest: List[dict], scan, hashes, data_dir: str):
-    """The split a resumed run used (from its run.json manifest), for the files still usable. A file that
-    is new, or whose content changed, refuses the resume (the model would be trained on data run.json does
-    not describe); a file gone since (deleted, now unreadable) just drops out."""
+def _previous_split(manifest: List[dict], scan, hashes, data_dir: str, excluded_before=frozenset()):
+    """The split a resumed run used (from its run.json manifest), for the files still usable: (train, val,
+    indices to leave out). A file the run excluded stays out (repaired since, it would still be data the run
+    did not start with); a file gone since (deleted, now unreadable) just drops out; a file that is new, or
+    whose content changed, refuses the resume (the model would be trained on data run.json does not describe)."""
     from .data import printable
 
     before = {e["path"]: e for e in manifest}
-    train_idx, val_idx, changed = [], [], []
+    train_idx, val_idx, changed, still_out = [], [], [], []
     for i, (rel, _label) in enumerate(scan.samples):
         key = printable(rel).replace(os.sep, "/")
         entry = before.get(key)
+        if entry is None and key in excluded_before:
+            still_out.append(i)
+            continue
         if entry is None or entry.get("sha256") != hashes[rel][0]:
             changed.append(key)
             continue
@@ -361,9 +371,10 @@ def _previous_split(manifest: List[dict], scan, hashes, data_dir: str):
         raise ArchaeoError(
             f"--resume: {len(changed)} image(s) in --data-dir {data_dir} are new or changed since this run started "
             f"({', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}); start a new run in another --output-dir so "
-            "that run.json describes the data each model was trained on (files that disappeared are fine: they are left out)"
+            "that run.json describes the data each model was trained on (files that disappeared are fine: they are left out). "
+            "If you changed --max-megapixels, --exclude-class or --min-images, use the run's values"
         )
-    return train_idx, val_idx
+    return train_idx, val_idx, still_out
 
 
 def _read_metrics(path: str, up_to_epoch: int) -> List[dict]:
@@ -426,9 +437,12 @@ def fit(config: TrainConfig, argv: Optional[List[str]] = None, env: Optional[Map
     if config.amp and not amp:
         say("archaeo-train: --amp ignored: mixed precision needs a CUDA GPU (training in float32 on CPU)")
     backend = ddp.init(denv, device.type) if denv.distributed else None
+    # SIGTERM from the start (a stop while the collection is read is not lost either) until fit returns or fails.
+    previous_handler = _install_stop_handler()
     try:
         return _fit(config, denv, device, backend, amp, mounts, argv, env, say)
     finally:
+        _restore_handler(previous_handler)
         ddp.shutdown(denv)
 
 
@@ -494,7 +508,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
             say(f"  excluded {e['path']}: {e['reason']}")
     if excluded and config.strict:
         raise ArchaeoError(f"--strict: {len(excluded)} file(s) or folder(s) cannot be used:\n  " + "\n  ".join(f"{e['path']}: {e['reason']}" for e in excluded))
-    duplicates = [g for g in vetted.duplicates if all(p in {printable(r) for r, _ in scan.samples} for p in g)]
+    kept_paths = {printable(r) for r, _ in scan.samples}
+    duplicates = [g for g in ([p for p in group if p in kept_paths] for group in vetted.duplicates) if len(g) > 1]
     thin_warn = {c: n for c, n in scan.counts().items() if n < 10}
     if thin_warn and denv.is_main:
         say("archaeo-train: warning: few images in " + ", ".join(f"{printable(c)} ({n})" for c, n in thin_warn.items())
@@ -503,7 +518,16 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     labels = scan.labels
     if previous_run is not None and (previous_run.get("data") or {}).get("manifest"):
         # A resumed run keeps its split: files now excluded (deleted, unreadable) drop out, nothing moves.
-        train_idx, val_idx = _previous_split(previous_run["data"]["manifest"], scan, hashes, config.data_dir)
+        before_out = frozenset(e.get("path") for e in (previous_run["data"].get("excluded") or []))
+        train_idx, val_idx, still_out = _previous_split(previous_run["data"]["manifest"], scan, hashes, config.data_dir, before_out)
+        if still_out:
+            # Files the run excluded and that read fine now: left out again (renumbered, the split kept).
+            keep = [i for i in range(len(scan.samples)) if i not in set(still_out)]
+            renumber = {old: new for new, old in enumerate(keep)}
+            scan = ImageFolderScan(root=scan.root, classes=scan.classes, samples=tuple(scan.samples[i] for i in keep))
+            train_idx = [renumber[i] for i in train_idx]
+            val_idx = [renumber[i] for i in val_idx]
+            labels = scan.labels
     else:
         train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
         # The same image twice (same sha256) must not be in validation while a copy trains: all copies train.
@@ -524,6 +548,9 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     if resume_state is not None:
         mismatched = [f"--{k.replace('_', '-')} {getattr(config, k)} (the run used {resume_state['config'].get(k)})"
                       for k in RESUME_MUST_MATCH if resume_state["config"].get(k) != getattr(config, k)]
+        if resume_state.get("partial") and resume_state["config"].get("batch_size") != config.batch_size:
+            mismatched.append(f"--batch-size {config.batch_size} (the run stopped mid-epoch with {resume_state['config'].get('batch_size')}: "
+                              "the batches already done are counted in its batches)")
         if list(resume_state["class_names"]) != list(scan.classes):
             mismatched.append(f"classes {list(scan.classes)} (the run used {resume_state['class_names']})")
         if mismatched:
@@ -744,7 +771,9 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
             keep_backbone_norm_frozen(model, config.model)
         with torch.set_grad_enabled(train):
             for images, labels in loader:
-                if train and _STOP and not denv.distributed:
+                # Under DDP the ranks agree at every batch (one tiny all_reduce beside the gradients'), so all stop at
+                # the same batch: torchrun forwards SIGTERM and kills 30 s later (torch.distributed.elastic).
+                if train and (ddp.any_flag(denv, _STOP, device) if denv.distributed else _STOP):
                     return stats.tolist(), batches, True
                 images = images.to(device, non_blocking=True)
                 if channels_last:
@@ -784,7 +813,6 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
         return payload
 
     interrupted = None
-    previous_handler = _install_stop_handler()
     try:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             start = partial if partial and int(partial["epoch"]) == epoch else None
@@ -832,7 +860,8 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
                 if is_best:
                     ckpt.save(checkpoint_payload(epoch, "best"), paths["best"])
                 _write_metrics(paths["metrics"], history)
-                if epoch % config.checkpoint_every == 0 or epoch == config.epochs or stopped_early or _STOP:
+                # Also in an epoch with a new best: a resume from last.pt must know the best it would otherwise forget.
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs or stopped_early or _STOP or is_best:
                     ckpt.save(checkpoint_payload(epoch, "last"), paths["last"])
                 tensorboard.scalars(epoch, {"loss/train": row["train_loss"], "loss/val": row["val_loss"],
                                             "accuracy/train": row["train_acc"], "accuracy/val": row["val_acc"],
@@ -856,7 +885,6 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
             write_json_atomic(paths["run"], run)
         raise
     finally:
-        _restore_handler(previous_handler)
         if tensorboard:
             tensorboard.close()
     if denv.is_main:
