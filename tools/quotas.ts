@@ -137,19 +137,13 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
         const atDeploy = [...gpuVcpus].sort((a, b) => b - a).slice(0, batch).reduce((a, b) => a + b, 0);
         const n = gpuVcpus.length;
         add(QUOTAS.gvtOnDemand, atDeploy, `a deploy launches ${Math.min(batch, n)} of ${n} workstation(s) at once (launchBatchSize ${cfg.launchBatchSize}; each is stopped once created): ${fmt(atDeploy)} vCPUs; all ${n} running at once: ${fmt(all)} vCPUs`, QUOTAS.gvtOnDemand.default, all);
-    } else {
-        const perGpu = cfg.gpu.vcpus / cfg.gpu.gpus;
-        const pools = ofType("kubernetes:karpenter.sh/v1:NodePool").map((r) => r.inputs);
-        const gpuPool = (capacity: string) => pools.filter((p) => p?.spec?.limits?.["nvidia.com/gpu"] !== undefined &&
-            (p.spec.template?.spec?.requirements ?? []).some((q: any) => q.key === "karpenter.sh/capacity-type" && (q.values ?? []).includes(capacity)))
-            .reduce((a, p) => a + Number(p.spec.limits["nvidia.com/gpu"]), 0);
-        const onDemand = gpuPool("on-demand");
-        const spot = gpuPool("spot");
+    }
+    const k = cfg.mode === "cluster" ? clusterCapacity(ofType) : undefined;
+    const perGpu = cfg.gpu.vcpus / cfg.gpu.gpus;
+    if (k) {
+        const { onDemand, spot, cpuPool, system, nat } = k;
         add(QUOTAS.gvtOnDemand, onDemand * perGpu, `${onDemand} GPU(s) (the on-demand GPU NodePool's limit) on ${cfg.instanceType} nodes, ${perGpu} vCPUs per GPU; Karpenter picks the cheapest type that fits, larger pods take more`);
         if (spot) add(QUOTAS.gvtSpot, spot * perGpu, `${spot} GPU(s) (the spot batch NodePool's limit) on ${cfg.instanceType} nodes`);
-        const cpuPool = pools.filter((p) => p?.spec?.limits?.cpu !== undefined).reduce((a, p) => a + Number(p.spec.limits.cpu), 0);
-        const system = ofType("aws:eks/nodeGroup:NodeGroup").reduce((a, g) => a + (g.inputs.scalingConfig?.maxSize ?? 0) * standardVcpus(g.inputs.instanceTypes?.[0]), 0);
-        const nat = ofType("aws:ec2/instance:Instance").reduce((a, r) => a + standardVcpus(String(r.inputs.instanceType)), 0);
         add(QUOTAS.standardOnDemand, cpuPool + system + nat, `the CPU NodePool's limit (${cpuPool}) + the system node group at its maximum (${system}) + the NAT instance (${nat})`);
     }
 
@@ -160,13 +154,12 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
     if (vols.length) { const s = vols.reduce((a, v) => a + Number(v.inputs.size ?? 0), 0); gib += s; parts.push(`${vols.length} workspace volume(s) ${fmt(s)} GiB`); }
     const roots = ofType("aws:ec2/instance:Instance").filter((r) => (r.inputs.rootBlockDevice?.volumeType ?? "gp3") === "gp3");
     if (roots.length) { const s = roots.reduce((a, r) => a + Number(r.inputs.rootBlockDevice?.volumeSize ?? 8), 0); gib += s; parts.push(`${roots.length} root volume(s) ${fmt(s)} GiB`); }
-    if (cfg.mode === "cluster") {
+    if (k) {
         // Karpenter's nodes at their pools' limits: one GPU node per GPU at most, CPU nodes of 2 vCPUs at most
         // (the smallest of the CPU families), the system node group at its maximum.
-        const pools = ofType("kubernetes:karpenter.sh/v1:NodePool").map((r) => r.inputs);
-        const gpuNodes = pools.reduce((a, p) => a + Number(p?.spec?.limits?.["nvidia.com/gpu"] ?? 0), 0);
-        const cpuNodes = Math.ceil(pools.reduce((a, p) => a + Number(p?.spec?.limits?.cpu ?? 0), 0) / 2);
-        const systemNodes = ofType("aws:eks/nodeGroup:NodeGroup").reduce((a, g) => a + Number(g.inputs.scalingConfig?.maxSize ?? 0), 0);
+        const gpuNodes = k.onDemand + k.spot;
+        const cpuNodes = Math.ceil(k.cpuPool / 2);
+        const systemNodes = k.systemNodes;
         const s = gpuNodes * CLUSTER_SHAPE.gpuNodeRootGiB + cpuNodes * CLUSTER_SHAPE.cpuNodeRootGiB + systemNodes * CLUSTER_SHAPE.systemRootGiB;
         gib += s;
         parts.push(`Karpenter and system nodes at their limits (${gpuNodes} GPU x ${CLUSTER_SHAPE.gpuNodeRootGiB} GiB, ${cpuNodes} CPU x ${CLUSTER_SHAPE.cpuNodeRootGiB} GiB, ${systemNodes} system x ${CLUSTER_SHAPE.systemRootGiB} GiB) ${fmt(s)} GiB`);
@@ -189,12 +182,12 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
         add(QUOTAS.subnetAddresses, ws, `${ws} workstation(s) in ${cidr}` + (2 * ws > limit
             ? `; a change that replaces every workstation in one \`up\` (AMI pin, user data) creates the new ones before deleting the old and needs ${2 * ws}: above ${Math.floor(limit / 2)} researchers it takes a second \`pulumi up\`, after the first has deleted the replaced ones`
             : `; ${2 * ws} while one \`up\` replaces them all`), limit);
-    } else {
+    } else if (k) {
         const priv = subnets.filter((s) => String(s.inputs.tags?.Name ?? "").includes("-private-"));
         const limit = priv.reduce((a, s) => a + usableAddresses(prefixOf(String(s.inputs.cidrBlock))), 0);
         const perGpuNode = addressesHeld(ENI_LIMITS[cfg.instanceType] ?? { enis: 2, ipv4PerEni: 50 });
-        const gpuNodes = lines.filter((l) => l.quota.id === QUOTAS.gvtOnDemand.id || l.quota.id === QUOTAS.gvtSpot.id).reduce((a, l) => a + l.need, 0) / cfg.gpu.vcpus;
-        const cpuNodes = Math.ceil((lines.find((l) => l.quota.id === QUOTAS.standardOnDemand.id)?.need ?? 0) / 2);
+        const gpuNodes = ((k.onDemand + k.spot) * perGpu) / cfg.gpu.vcpus;
+        const cpuNodes = Math.ceil((k.cpuPool + k.system + k.nat) / 2);
         const perCpuNode = addressesHeld(ENI_LIMITS["m7i.large"]);
         const need = gpuNodes * perGpuNode + cpuNodes * perCpuNode;
         add(QUOTAS.subnetAddresses, need, `${fmt(gpuNodes)} GPU node(s) x ${perGpuNode} + up to ${cpuNodes} 2-vCPU node(s) x ${perCpuNode} addresses each (the VPC CNI's default WARM_ENI_TARGET=1 holds a spare ENI's addresses), in the private subnets ${priv.map((s) => s.inputs.cidrBlock).join(", ")}`, limit);
@@ -206,6 +199,26 @@ export function quotaNeeds(cfg: StackConfig, resources: readonly CountedResource
     const params = count("aws:ssm/parameter:Parameter");
     if (params) add(QUOTAS.ssmParameters, params, "parameters this stack creates (the account's others in the region count too)");
     return lines;
+}
+
+/**
+ * What a cluster stack may run at once, read once from what it registers: the GPU NodePools' GPU limits by
+ * capacity type, the CPU NodePool's vCPU limit, the system node group at its maximum (nodes and vCPUs), the NAT instance's vCPUs.
+ */
+function clusterCapacity(ofType: (t: string) => CountedResource[]) {
+    const pools = ofType("kubernetes:karpenter.sh/v1:NodePool").map((r) => r.inputs);
+    const gpuPool = (capacity: string) => pools.filter((p) => p?.spec?.limits?.["nvidia.com/gpu"] !== undefined &&
+        (p.spec.template?.spec?.requirements ?? []).some((q: any) => q.key === "karpenter.sh/capacity-type" && (q.values ?? []).includes(capacity)))
+        .reduce((a, p) => a + Number(p.spec.limits["nvidia.com/gpu"]), 0);
+    const groups = ofType("aws:eks/nodeGroup:NodeGroup");
+    return {
+        onDemand: gpuPool("on-demand"),
+        spot: gpuPool("spot"),
+        cpuPool: pools.filter((p) => p?.spec?.limits?.cpu !== undefined).reduce((a, p) => a + Number(p.spec.limits.cpu), 0),
+        systemNodes: groups.reduce((a, g) => a + Number(g.inputs.scalingConfig?.maxSize ?? 0), 0),
+        system: groups.reduce((a, g) => a + (g.inputs.scalingConfig?.maxSize ?? 0) * standardVcpus(g.inputs.instanceTypes?.[0]), 0),
+        nat: ofType("aws:ec2/instance:Instance").reduce((a, r) => a + standardVcpus(String(r.inputs.instanceType)), 0),
+    };
 }
 
 /** vCPUs of the non-GPU types this project launches (t4g, m7i/c7i/r7i .large): from the instance type documentation. */
