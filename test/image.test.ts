@@ -117,9 +117,9 @@ describe("image: images/pytorch-cuda", function () {
                 `io.archaeo.torch="${image.torch}"`, `io.archaeo.cuda="${image.cuda}"`, `io.archaeo.min-nvidia-driver="${image.minNvidiaDriver}"`]) assert.ok(dockerfile.includes(l), l);
         });
 
-        it("installs what researchers use: tmux, git, curl, less, nano, sshd, tini", () => {
+        it("installs what researchers use: tmux, git, curl, less, nano, rsync (archaeo ssh-config's `rsync` needs it at both ends), sshd, tini", () => {
             const apt = /apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(finalStage)![1].split(/\s+/);
-            for (const p of ["openssh-server", "tini", "tmux", "git", "curl", "less", "nano"]) assert.ok(apt.includes(p), p);
+            for (const p of ["openssh-server", "tini", "tmux", "git", "curl", "less", "nano", "rsync"]) assert.ok(apt.includes(p), p);
         });
 
         it("builder: --prefix held to the base's freeze by --constraint, duplicate dist-info fails the build, byte-compiled for /opt/conda", () => {

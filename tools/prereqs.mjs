@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 const USAGE = `usage: npm run prereqs   (also the first step of npm test)
 
 Installs what the test suite runs for real, when missing: Debian packages (shellcheck, yamllint,
-cloud-init, OpenSSH, git, PyTorch/torchvision CPU, matplotlib, a CJK font, nbconvert, ipykernel, jupyter-server,
+cloud-init, OpenSSH, rsync, git, PyTorch/torchvision CPU, matplotlib, a CJK font, nbconvert, ipykernel, jupyter-server,
 terminado, pip, setuptools, systemd, botocore) with apt-get as root or through sudo, one at a time with
 its progress; and the policy pack's production dependencies (npm ci --prefix policies). Without root or
 sudo it prints the one command to run. It also checks the kernel allows the unprivileged user and mount
@@ -50,6 +50,10 @@ const APT = [
     // test/determinism.test.ts checks out the image context with git (checkout-index, ls-files --eol).
     ["git", () => has("git")],
     ["openssh-client", () => has("ssh") && has("ssh-keygen")],
+    // test/idle.test.ts: a detached tmux server waiting in an SSH session is not work (the image installs tmux too).
+    ["tmux", () => has("tmux")],
+    // test/cli.test.ts copies files with rsync through the ssh config `archaeo ssh-config` writes (rsync runs at both ends).
+    ["rsync", () => has("rsync")],
     ["python3-torch", () => py("import torch")],
     ["python3-torchvision", () => py("import torchvision")],
     ["python3-matplotlib", () => py("import matplotlib")],

@@ -14,6 +14,7 @@
  *   aws.unmatched();    // calls no rule answered (they exit 255 with "fake aws: no recorded response for: ...")
  *   checkRecording(rules) / checkCalls(aws.calls());   // shapes and flags against AWS's service models
  *   aws.cleanup();
+ * A `session-manager-plugin` stub sits beside it (tools check it is installed), unless `plugin: false`.
  *
  * Matching: the first rule whose service, operation, and every `args` entry match (a string equals the flag's
  * value, its tokens joined by one space; `true`: present; `false`: absent), and `profile`/`region` when given.
@@ -33,6 +34,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { PYTHON } from "./tools";
 
 export type AwsResponse =
     | { output: unknown }
@@ -78,6 +80,8 @@ export interface FakeAwsOptions {
     booleanFlags?: string[];
     /** What `aws --version` prints. */
     version?: string;
+    /** Also put a `session-manager-plugin` on PATH (it only answers --version, as `aws ssm start-session` asks it). Default true. */
+    plugin?: boolean;
 }
 
 export interface FakeAws {
@@ -89,12 +93,12 @@ export interface FakeAws {
     env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
     calls(): AwsCall[];
     unmatched(): AwsCall[];
-    /** Replaces the recording (counters restart). */
-    setRules(rules: AwsRule[]): void;
+    /** Replaces the recording (counters restart), and the ports when given. */
+    setRules(rules: AwsRule[], ports?: Record<number, number>): void;
     cleanup(): void;
 }
 
-const SHIM = path.join(__dirname, "fake-aws-shim.cjs");
+const SHIM = path.join(__dirname, "fake-aws-shim.py");
 
 /** Boolean flags of the commands the project's tools and guides use (AWS CLI v2 help pages). */
 const BOOLEAN_FLAGS = [
@@ -107,12 +111,21 @@ export function fakeAws(opts: FakeAwsOptions): FakeAws {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "archaeo-fake-aws-"));
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
-    // Launched with the node running the tests; FAKE_AWS_DIR tells it where its recording is.
-    fs.writeFileSync(path.join(bin, "aws"), `#!/bin/sh\nFAKE_AWS_DIR=${JSON.stringify(dir)} exec ${JSON.stringify(process.execPath)} ${JSON.stringify(SHIM)} "$@"\n`, { mode: 0o755 });
-    const write = (rules: AwsRule[]) => {
+    // Debian's Python without site (-S: standard library only), started directly by the kernel (one exec a call, ~50 ms of
+    // CPU); the launcher tells the shim where its recording is.
+    fs.writeFileSync(path.join(bin, "aws"), [
+        `#!${PYTHON} -S`,
+        `import os, sys; os.environ["FAKE_AWS_DIR"] = ${JSON.stringify(dir)}; sys.argv[0] = "aws"`,
+        `exec(compile(open(${JSON.stringify(SHIM)}, encoding="utf-8").read(), ${JSON.stringify(SHIM)}, "exec"))`,
+        "",
+    ].join("\n"), { mode: 0o755 });
+    if (opts.plugin !== false) fs.writeFileSync(path.join(bin, "session-manager-plugin"), "#!/bin/sh\necho 1.2.764.0\n", { mode: 0o755 });
+    let ports = opts.ports ?? {};
+    const write = (rules: AwsRule[], newPorts?: Record<number, number>) => {
+        if (newPorts) ports = newPorts;
         for (const f of fs.readdirSync(dir)) if (f.startsWith("count-")) fs.rmSync(path.join(dir, f));
         fs.writeFileSync(path.join(dir, "recording.json"), JSON.stringify({
-            rules, ports: opts.ports ?? {}, booleanFlags: [...BOOLEAN_FLAGS, ...(opts.booleanFlags ?? [])],
+            rules, ports, booleanFlags: [...BOOLEAN_FLAGS, ...(opts.booleanFlags ?? [])],
             version: opts.version ?? "aws-cli/2.34.0 Python/3.13.11 Linux/6.1.0 exe/x86_64.debian.12",
         }));
     };
