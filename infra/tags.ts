@@ -70,6 +70,16 @@ export function cognitoDomainPrefix(cfg: Naming): string {
     return `archaeo-hub-${crypto.createHash("sha256").update(base).digest("hex").slice(0, 8)}`;
 }
 
+/** A short, stable hash of account and region, so bucket names are globally unique yet deterministic. */
+export function accountRegionHash(accountId: string, region: string): string {
+    return crypto.createHash("sha256").update(`${accountId}/${region}`).digest("hex").slice(0, 8);
+}
+
+/** The stack's S3 bucket for `purpose` ("data": the datasets and researchers' areas; "audit": the audit trail). */
+export function bucketName(cfg: Naming & { region: string }, purpose: "data" | "audit", accountId: string): string {
+    return physicalName(cfg, [purpose, accountRegionHash(accountId, cfg.region)], 63);
+}
+
 /** Tag the daily DLM snapshot policy targets; only workspace volumes carry it. */
 export function snapshotTargetTag(cfg: Naming): Record<string, string> {
     return { "archaeo-snapshot": `${cfg.institution}-${stackSlug(cfg.stack)}-workspace` };

@@ -62,6 +62,8 @@ const OTHER_KEY = (key: string) => key.replace(/key\/[0-9a-f]{8}/, "key/00000000
 // ---------------------------------------------------------------------------------------------------
 // Instance mode, one researcher (stacks/Pulumi.example.yaml: alice).
 const WS = "archaeo-ws-alice";
+/** Alice's workspace as restoreFromSnapshot makes it (a snapshotId), then edited. */
+const restored = (fn: (p: any) => void): Mutate => set(`${WS}-workspace`, (p) => { p.snapshotId = "snap-0a1b2c3d4e5f60789"; fn(p); });
 const EXAMPLE: Mutation[] = [
     // Encryption at rest with the stack key.
     m("ebs-volumes-encrypted-cmk", "workspace volume: encrypted=false", set(`${WS}-workspace`, (p) => { p.encrypted = false; })),
@@ -164,6 +166,13 @@ const EXAMPLE: Mutation[] = [
     m("stateful-resources-protected", "protect: dataset bucket", opt("archaeo-datasets", { protect: false }, "aws:s3/bucket:Bucket")),
     m("stateful-resources-protected", "protect: audit-log bucket", opt("archaeo-audit-logs", { protect: false }, "aws:s3/bucket:Bucket")),
     m("stateful-resources-protected", "protect: KMS key", opt("archaeo-key-cmk", { protect: false })),
+    // A restored workspace (restoreFromSnapshot, the volume's snapshotId: docs/runbooks.md) is judged as any volume is: its key named
+    // (EC2 CreateVolume from a snapshot without KmsKeyId picks one itself), the stack's, protected again and in the daily snapshots.
+    m("ebs-volumes-encrypted-cmk", "restored workspace volume: kmsKeyId removed", restored((p) => { delete p.kmsKeyId; })),
+    m("ebs-volumes-encrypted-cmk", "restored workspace volume: encrypted=false", restored((p) => { p.encrypted = false; })),
+    m("kms-key-references-stack-key", "restored workspace volume: another key of this account", restored((p) => { p.kmsKeyId = OTHER_KEY(p.kmsKeyId); })),
+    m("stateful-resources-protected", "restored workspace volume: left unprotected after the restore", (rs) => { restored(() => undefined)(rs); opt(`${WS}-workspace`, { protect: false })(rs); }),
+    m("stateful-data-backed-up", "restored workspace volume: out of the daily snapshots", restored((p) => { delete p.tags["archaeo-snapshot"]; })),
     m("required-tags", "root volume: tags removed", set(`${WS}-instance`, (p) => { delete p.rootBlockDevice.tags; })),
     m("required-tags", "tags: provider default tag institution removed", providerTags((t) => { delete t.institution; })),
     m("required-tags", "tags: provider default tag data-classification removed", providerTags((t) => { delete t["data-classification"]; })),
@@ -360,6 +369,7 @@ const CONFIG: ConfigMutation[] = [
     { key: "kmsKeyArn", what: "an existing key given by alias", stack: "example", edit: (r) => { r[k("kmsKeyArn")] = "arn:aws:kms:us-east-1:123456789012:alias/archaeo"; } },
     { key: "kmsKeyArn", what: "an existing key in another region", stack: "example", edit: (r) => { r[k("kmsKeyArn")] = FOREIGN_KEY.replace("999999999999", "123456789012").replace("us-east-1", "eu-west-1"); } },
     { key: "backupCopyKmsKeyArn", what: "the backup-copy key of another account", stack: "city-museum", edit: (r) => { r[k("backupCopyKmsKeyArn")] = String(r[k("backupCopyKmsKeyArn")]).replace("123456789012", "999999999999"); } },
+    { key: "researchers[0].restoreFromSnapshot", what: "a workspace restored from another account's snapshot, by ARN", stack: "example", edit: (r) => { (r[k("researchers")] as any[])[0].restoreFromSnapshot = "arn:aws:ec2:us-east-1:999999999999:snapshot/snap-0123456789abcdef0"; } },
     { key: "researchers[0].iamPrincipalArn", what: "a researcher's principal in another account", stack: "example", edit: (r) => { (r[k("researchers")] as any[])[0].iamPrincipalArn = "arn:aws:iam::999999999999:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Researcher_0123456789abcdef"; } },
 ];
 

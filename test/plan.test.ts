@@ -239,3 +239,35 @@ describe("offline plan (npm run plan)", function () {
         assert.match(r.stdout, expected ? /FAILED: \d+ mandatory policy violation/ : /OK: the stack is clean/);
     });
 });
+
+describe("runbooks: the offline plans of docs/runbooks.md, run in order with the section's other offline steps", function () {
+    this.timeout(180_000);
+    // test/runbooks.test.ts runs and checks everything else in the runbooks; the plans need the SDKs this file loads anyway.
+    const { rehearse, runbookSections } = require("./helpers/runbooks") as typeof import("./helpers/runbooks");
+    const { tmpDir } = require("./helpers/tools") as typeof import("./helpers/tools");
+    const planner = async (args: string[], stackFile: string, cwd: string) => {
+        const opts = parseArgs(args);
+        assert.ok(typeof opts === "object", `npm run plan -- ${args.join(" ")}: ${opts}`);
+        const at = (f?: string) => (f ? path.resolve(cwd, f) : undefined);
+        const r = await plan({ ...opts, stackFile, json: at(opts.json), diff: at(opts.diff) });
+        return { code: r.exitCode, output: r.output };
+    };
+
+    for (const section of runbookSections().filter((s) => s.commands.some((c) => c.argv[2] === "plan"))) {
+        it(`${section.title}: each plan exits 0${section.text.length ? ", and the diff shows what the runbook says" : ""}`, async () => {
+            const done = await rehearse(section, tmpDir("archaeo-runbook-plan-"), planner);
+            const plans = done.filter((d) => d.kind === "plan");
+            assert.ok(plans.length > 0);
+            for (const d of done) assert.equal(d.code, 0, `${d.command.line}\n${d.output.slice(-3000)}`);
+            for (const block of section.text) {
+                const out = plans.at(-1)!.output.split("\n").map((l) => l.trim());
+                for (const line of block) assert.ok(out.some((o) => o.includes(line)), `${section.title}: the runbook shows\n  ${line}\nbut the plan printed\n${plans.at(-1)!.output.split("\nDiff against")[1]}`);
+            }
+            if (section.title.startsWith("Restore a workspace")) {
+                // Nothing of anyone's but alice's volume, its attachment and her workstation, and no other change.
+                const diff = plans.at(-1)!.output.split(/\nDiff against [^\n]*\n/)[1];
+                assert.match(diff, /0 to create, 0 to delete, 0 to update, 3 to replace, \d+ unchanged/);
+            }
+        });
+    }
+});

@@ -45,7 +45,7 @@ describe("project files", () => {
     it("the example stack sets or comments every key and every researcher field", () => {
         const text = fs.readFileSync(path.join(root, "stacks", "Pulumi.example.yaml"), "utf8");
         for (const k of Object.keys(CONFIG_KEYS)) assert.ok(text.includes(`archaeo-workbench:${k}:`), k);
-        for (const f of ["id:", "iamPrincipalArn:", "sessionName:", "email:", "sshPublicKeys:", "instanceType,", "workspaceSizeGiB"]) assert.ok(text.includes(f), f);
+        for (const f of ["id:", "iamPrincipalArn:", "sessionName:", "email:", "sshPublicKeys:", "instanceType,", "workspaceSizeGiB", "restoreFromSnapshot:"]) assert.ok(text.includes(f), f);
     });
 
     it("every stack parses, and the institution stacks cover both modes, both access modes and several researchers", () => {

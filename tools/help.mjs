@@ -12,5 +12,7 @@ console.log(`archaeo-workbench commands (each takes --help for its options):
   npm run gen:config               regenerate Pulumi.yaml's config: block from infra/config/schema.ts
   npm run gen:api-rules            regenerate the AWS API rules table from botocore
   npm run gen:regions              refresh infra/data/regions.json (-- --from-aws asks AWS for GPU offerings)
+  npm run restore -- workspace|home|prefix --stack <name> --researcher <id>
+                                   restore a workspace (EBS snapshot), a home (AWS Backup) or an S3 area (versions): docs/runbooks.md
   npx tsx tools/preflight.ts       before pulumi up: EKS API reachability, --quotas against this account
   npx tsx tools/check-hub-values.ts <chart dir>   the hub's values against the z2jh chart schema`);

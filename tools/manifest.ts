@@ -71,7 +71,7 @@ export interface PropertyChange { path: string; before: unknown; after: unknown 
 export interface ResourceDiff {
     added: ManifestResource[];
     removed: ManifestResource[];
-    changed: Array<{ urn: string; type: string; name: string; changes: PropertyChange[]; replaceBecause: string[]; protect: boolean }>;
+    changed: Array<{ urn: string; type: string; name: string; changes: PropertyChange[]; replaceBecause: string[]; protect: boolean; retainOnDelete: boolean }>;
     unchanged: number;
 }
 
@@ -107,7 +107,7 @@ export function diffManifests(before: Manifest, after: Manifest): ResourceDiff {
         }
         if (changes.length) {
             const replaceBecause = replacementCauses(r.type, changes.map((c) => c.path), r.inputs);
-            diff.changed.push({ urn, type: r.type, name: r.name, changes, replaceBecause, protect: r.options.protect });
+            diff.changed.push({ urn, type: r.type, name: r.name, changes, replaceBecause, protect: r.options.protect, retainOnDelete: r.options.retainOnDelete });
         }
         else diff.unchanged++;
     }
@@ -136,7 +136,13 @@ export function renderDiff(d: ResourceDiff): string {
     for (const c of d.changed) {
         const replace = c.replaceBecause.length > 0;
         lines.push(`  ${replace ? "+-" : "~"} ${c.type}  ${c.name}${replace ? `  (replace: ${c.replaceBecause.join(", ")})` : ""}`);
-        if (replace && c.protect) lines.push(`      ! ${c.name} is protected: Pulumi will refuse this replacement; it would destroy data. Revert the change or migrate the data first.`);
+        const restore = c.changes.find((ch) => ch.path === "snapshotId" && typeof ch.after === "string");
+        if (replace && c.protect && restore && c.retainOnDelete) {
+            // A restore (restoreFromSnapshot): the engine refuses to replace what is protected in state and in the program
+            // (pulumi/pulumi pkg/resource/deploy/step_generator.go: `new.Protect && old.Protect`), so the runbook unprotects it once.
+            lines.push(`      ! ${c.name} is protected: Pulumi will refuse this replacement until \`pulumi state unprotect '${c.urn}'\`. ` +
+                `A restore: the new volume comes from ${restore.after}; the old one stays in AWS with its data (retainOnDelete). See docs/runbooks.md.`);
+        } else if (replace && c.protect) lines.push(`      ! ${c.name} is protected: Pulumi will refuse this replacement; it would destroy data. Revert the change or migrate the data first.`);
         for (const ch0 of c.changes) {
             const ch = readable(ch0);
             if (typeof ch.before === "string" && typeof ch.after === "string" && (ch.before.includes("\n") || ch.after.includes("\n"))) {

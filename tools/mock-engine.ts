@@ -164,7 +164,10 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
         case "aws:cloudwatch/eventRule:EventRule": return { id: `${name}-${h(7)}`, extra: { name: `${name}-${h(7)}`, arn: arn("events", `rule/${name}`) } };
         case "aws:cloudwatch/logGroup:LogGroup": return { id: inputs.name ?? name, extra: { arn: arn("logs", `log-group:${inputs.name ?? name}`) } };
         case "aws:ebs/volume:Volume": {
-            const id = `vol-${h(17)}`;
+            // A volume restored from a snapshot is a new volume (snapshotId forces replacement): a new id, so what reads
+            // it (the attachment, the workstation's user data) changes in a --diff as it would in `pulumi preview`.
+            // Volumes without one keep the id of type + name.
+            const id = `vol-${inputs.snapshotId ? hex(`${type}/${name}@${inputs.snapshotId}`, 17) : h(17)}`;
             return { id, extra: { arn: arn("ec2", `volume/${id}`) } };
         }
         case "aws:kms/key:Key": {

@@ -45,6 +45,8 @@ const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const AMI = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
+/** EC2 snapshot ids: snap- and 8 (older) or 17 hex digits, as DescribeSnapshots returns them. */
+export const SNAPSHOT_ID = /^snap-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** IAM role or user ARN (paths allowed: Identity Center roles live under aws-reserved/sso.amazonaws.com/). */
 export const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\/([\w+=,.@/-]+)$/;
@@ -506,7 +508,12 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
             const instanceType = r.str("instanceType") ?? c.defaults.instanceType;
             const gpu = r.has("instanceType") ? checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason)) : gpuSpec(instanceType);
             const workspaceSizeGiB = r.int("workspaceSizeGiB", CONFIG_KEYS.workspaceSizeGiB, c.defaults.workspaceSizeGiB);
-            out.push({ ...common, instanceType, gpu: gpu!, workspaceSizeGiB });
+            const restoreFromSnapshot = r.str("restoreFromSnapshot");
+            if (restoreFromSnapshot !== undefined && !SNAPSHOT_ID.test(restoreFromSnapshot)) {
+                r.fail("restoreFromSnapshot", `'${restoreFromSnapshot}' is not an EBS snapshot id (snap- and 8 or 17 hex digits); ` +
+                    `list this researcher's snapshots with \`npm run restore -- workspace --stack <stack> --researcher ${named ?? "<id>"}\``);
+            }
+            out.push({ ...common, instanceType, gpu: gpu!, workspaceSizeGiB, ...(restoreFromSnapshot && SNAPSHOT_ID.test(restoreFromSnapshot) ? { restoreFromSnapshot } : {}) });
         } else {
             out.push(common);
         }

@@ -41,7 +41,7 @@ export const CONFIG_KEYS = {
     mode: { type: "string", modes: BOTH, default: "instance", description: "instance (a GPU EC2 workstation per researcher) or cluster (EKS, GPU nodes scaling to zero, JupyterHub)." },
     researchers: {
         type: "array", modes: BOTH, declared: false,
-        description: "The researchers: a list of { id, iamPrincipalArn, sessionName?, email?, sshPublicKeys, instanceType?, workspaceSizeGiB? }. Each gets their own server, storage, token, identity and cost line.",
+        description: "The researchers: a list of { id, iamPrincipalArn, sessionName?, email?, sshPublicKeys, instanceType?, workspaceSizeGiB?, restoreFromSnapshot? }. Each gets their own server, storage, token, identity and cost line.",
     },
     instanceType: { type: "string", modes: BOTH, default: "g5.xlarge", description: "Instance mode: default GPU instance type of a researcher's workstation. Cluster mode: the reference GPU node for the cost estimate (in gpuFamilies)." },
     availabilityZone: { type: "string", modes: BOTH, description: "AZ of the workstations and their workspace volumes (instance mode) or the first of the two cluster AZs. Defaults to <region>a." },
@@ -123,4 +123,9 @@ export const RESEARCHER_FIELDS = {
     sshPublicKeys: { modes: BOTH, description: "OpenSSH public keys of this researcher only" },
     instanceType: { modes: INSTANCE, description: "GPU instance type of this researcher's workstation (defaults to instanceType)" },
     workspaceSizeGiB: { modes: INSTANCE, description: "size of this researcher's /workspace volume in GiB (defaults to workspaceSizeGiB)" },
+    restoreFromSnapshot: {
+        modes: INSTANCE,
+        description: "EBS snapshot (snap-...) this researcher's /workspace volume is restored from: a new volume from it, in their workstation's zone and under the stack key, " +
+            "replaces the current one, which is kept in AWS (docs/runbooks.md; `npm run restore -- workspace` checks the snapshot and sets it). Leave it set afterwards",
+    },
 } as const satisfies Record<string, { modes: readonly Mode[]; description: string }>;

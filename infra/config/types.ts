@@ -23,6 +23,8 @@ export interface InstanceResearcher extends Researcher {
     readonly instanceType: string;
     readonly gpu: GpuInstanceSpec;
     readonly workspaceSizeGiB: number;
+    /** EBS snapshot the workspace volume is created from (a restore); absent: a new, empty volume. */
+    readonly restoreFromSnapshot?: string;
 }
 
 export interface BackupConfig {

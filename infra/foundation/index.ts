@@ -2,13 +2,12 @@
  * What both modes share: the institution's KMS key, the dataset bucket and its audit trail, the ECR
  * image, and the budget. Built once, before the mode's own parts.
  */
-import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config";
 import { denyInsecureTransportPolicy } from "../iam";
-import { COST_TAG, physicalName, resourcePrefix, stackSlug } from "../tags";
+import { accountRegionHash, bucketName as stackBucketName, COST_TAG, physicalName, resourcePrefix, stackSlug } from "../tags";
 import image from "../../images/pytorch-cuda/image.json";
 import { AuditTrail } from "./audit";
 import { Budget } from "./budget";
@@ -57,10 +56,7 @@ export interface Foundation {
     auditTrailArn: pulumi.Output<string>;
 }
 
-/** A short, stable hash of account and region, so bucket names are globally unique yet deterministic. */
-export function accountRegionHash(accountId: string, region: string): string {
-    return crypto.createHash("sha256").update(`${accountId}/${region}`).digest("hex").slice(0, 8);
-}
+export { accountRegionHash };
 
 /** Build args of the image: the pinned base (by digest when configured). */
 export function imageBuildArgs(cfg: Pick<StackConfig, "baseImageDigest">): Record<string, string> {
@@ -85,7 +81,7 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         protect: cfg.protectData,
     }, opts);
 
-    const bucketName = (purpose: string) => ctx.accountId.apply((a) => physicalName(cfg, [purpose, accountRegionHash(a, cfg.region)], 63));
+    const bucketName = (purpose: "data" | "audit") => ctx.accountId.apply((a) => stackBucketName(cfg, purpose, a));
     const datasets = new EncryptedBucket("archaeo-datasets", {
         bucketName: bucketName("data"),
         keyArn: key.keyArn,

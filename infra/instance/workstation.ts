@@ -116,9 +116,13 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             tags,
         }, child);
 
+        // restoreFromSnapshot (docs/runbooks.md): a new volume from the researcher's snapshot replaces this one
+        // (snapshotId forces a new volume: terraform-provider-aws ebs_volume.go, ForceNew). kmsKeyId stays explicit:
+        // without it EC2 CreateVolume picks the key itself (the snapshot's, or the account's default EBS key).
         const workspace = new aws.ebs.Volume(`${name}-workspace`, {
             availabilityZone: args.availabilityZone,
             size: r.workspaceSizeGiB,
+            ...(r.restoreFromSnapshot ? { snapshotId: r.restoreFromSnapshot } : {}),
             type: "gp3",
             encrypted: true,
             kmsKeyId: args.keyArn,

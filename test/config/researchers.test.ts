@@ -40,6 +40,11 @@ describe("config: researchers", () => {
         ["bad per-researcher instance type", [researcher("alice", { instanceType: "m5.large" })], "researchers[0].instanceType", /m5.large is not a supported GPU instance type/],
         ["per-researcher workspace out of range", [researcher("alice", { workspaceSizeGiB: 20 })], "researchers[0].workspaceSizeGiB", /must be 50-16384 GiB, got 20/],
         ["unknown field with a hint", [researcher("alice", { sshPublicKey: [ED25519] })], "researchers[0].sshPublicKey", /is not a researcher field; did you mean 'sshPublicKeys'\?/],
+        // The workspace restore (docs/runbooks.md): a volume id or an ARN pasted instead of the snapshot's id.
+        ["a restore from a volume id", [researcher("alice", { restoreFromSnapshot: "vol-0123456789abcdef0" })], "researchers[0].restoreFromSnapshot",
+            /^researcher 'alice': 'vol-0123456789abcdef0' is not an EBS snapshot id \(snap- and 8 or 17 hex digits\); list this researcher's snapshots with `npm run restore -- workspace --stack <stack> --researcher alice`$/],
+        ["a restore from a snapshot ARN", [researcher("alice", { restoreFromSnapshot: "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0" })], "researchers[0].restoreFromSnapshot", /is not an EBS snapshot id/],
+        ["a restore snapshot that is not a string", [researcher("alice", { restoreFromSnapshot: 7 })], "researchers[0].restoreFromSnapshot", /must be a string, got 7/],
     ];
     for (const [title, researchers, key, reason] of rules) {
         it(`refuses: ${title}`, () => {
@@ -82,6 +87,14 @@ describe("config: researchers", () => {
         assert.equal(ok.researchers[0].sshPublicKeys.length, 0);
         refuses(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice` }] }), "researchers[0].email", /is required with clusterAuth: cognito/);
         refuses(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice`, email: "a@b.org", instanceType: "g5.xlarge" }] }), "researchers[0].instanceType", /is only used in instance mode/);
+    });
+
+    it("restoreFromSnapshot: an instance-mode researcher's workspace source, old (8) and new (17 hex digit) ids; refused in cluster mode (homes restore from AWS Backup)", () => {
+        const cfg = parse({ researchers: [researcher("alice", { restoreFromSnapshot: "snap-0123456789abcdef0" }), researcher("bob", { restoreFromSnapshot: "snap-0a1b2c3d" }), researcher("carol")] });
+        assert.ok(cfg.mode === "instance");
+        assert.deepEqual(cfg.researchers.map((r) => r.restoreFromSnapshot), ["snap-0123456789abcdef0", "snap-0a1b2c3d", undefined]);
+        refuses(clusterOverrides({ researchers: [{ id: "alice", iamPrincipalArn: `arn:aws:iam::${ACCOUNT}:role/alice`, email: "a@b.org", restoreFromSnapshot: "snap-0123456789abcdef0" }] }),
+            "researchers[0].restoreFromSnapshot", /is only used in instance mode; remove it/);
     });
 });
 

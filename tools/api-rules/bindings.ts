@@ -367,7 +367,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "availabilityZone", rules: [AZ_NAME] },
             ...tags(),
         ],
-        unchecked: { encrypted: FLAG, finalSnapshot: FLAG, kmsKeyId: REF },
+        unchecked: { encrypted: FLAG, finalSnapshot: FLAG, kmsKeyId: REF, snapshotId: `${REF}: restoreFromSnapshot, snap- and 8 or 17 hex digits (infra/config SNAPSHOT_ID)` },
     },
     "aws:ec2/volumeAttachment:VolumeAttachment": {
         bindings: [],

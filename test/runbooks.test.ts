@@ -1,0 +1,250 @@
+/**
+ * Every command in docs/runbooks.md is executed or checked: the restore commands run against recorded AWS
+ * responses (test/restore.test.ts checks those against botocore), `pulumi config set` is applied to a copy of
+ * the stack file and the result must pass the stack config, the offline plans run in test/plan.test.ts, every
+ * `aws` command's operation and parameters are checked against AWS's service models (botocore), and the
+ * `pulumi`, `kubectl` and `docker` commands against the flags their reference documents list, with every
+ * URN one the program registers and every name, tag and value the one the stack uses.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { checkSshPublicKey, ConfigError, parseConfig } from "../infra/config";
+import { bucketName, COST_TAG, researcherTags, resourcePrefix } from "../infra/tags";
+import { parseArgs as planArgs } from "../tools/plan";
+import { homeNames, jupyterTokenUrn, workspaceVolumeUrn } from "../tools/restore";
+import { readStack, ROOT } from "../tools/stacks";
+import { checkAwsCommands, CommandCheck, loadRecorded } from "./helpers/recorded-aws";
+import { applyConfigSet, npmScript, rehearse, RunbookCommand, runbookSections, shellWords } from "./helpers/runbooks";
+import { tmpDir } from "./helpers/tools";
+
+const sections = runbookSections();
+const commands = sections.flatMap((s) => s.commands);
+const MOCK_ACCOUNT = "123456789012";
+const cfgOf = (stack: string) => { const f = readStack(stack); return parseConfig(f.raw, { stack, region: f.region }); };
+
+/**
+ * The flags each Pulumi CLI command documents (pulumi.com/docs/iac/cli/commands/pulumi_<command>/: "Options",
+ * and the inherited -s/--stack where a parent command has it), with whether each takes a value.
+ */
+const PULUMI: Record<string, { flags: Record<string, boolean>; args: [number, number] }> = {
+    // pulumi_state_unprotect: --all, -s/--stack, -y/--yes; [resource-urn]...
+    "state unprotect": { flags: { "--all": false, "--stack": true, "-s": true, "--yes": false, "-y": false }, args: [1, 99] },
+    // pulumi_stack: -o/--output, -i/--show-ids, --show-name, --show-secrets, -u/--show-urns, -s/--stack
+    "stack": { flags: { "--output": true, "-o": true, "--show-ids": false, "-i": false, "--show-name": false, "--show-secrets": false, "--show-urns": false, "-u": false, "--stack": true, "-s": true }, args: [0, 0] },
+    // pulumi_stack_output: -j/--json, --shell, --show-secrets, -s/--stack; [property-name]
+    "stack output": { flags: { "--json": false, "-j": false, "--shell": false, "--show-secrets": false, "--stack": true, "-s": true }, args: [0, 1] },
+    // pulumi_config_set: --path, --plaintext, --secret, --type; -s/--stack from pulumi config; <key> [value]
+    "config set": { flags: { "--path": false, "--plaintext": false, "--secret": false, "--type": true, "--stack": true, "-s": true }, args: [1, 2] },
+    // pulumi_preview / pulumi_up: --diff, --policy-pack, --policy-pack-config, --replace, --target, --refresh, --expect-no-changes, -s/--stack; up: -y/--yes, -f/--skip-preview
+    "preview": { flags: { "--diff": false, "--policy-pack": true, "--policy-pack-config": true, "--replace": true, "--target": true, "--refresh": false, "--expect-no-changes": false, "--stack": true, "-s": true }, args: [0, 0] },
+    "up": { flags: { "--diff": false, "--policy-pack": true, "--policy-pack-config": true, "--replace": true, "--target": true, "--refresh": false, "--expect-no-changes": false, "--stack": true, "-s": true, "--yes": false, "-y": false, "--skip-preview": false, "-f": false }, args: [0, 0] },
+};
+/** kubectl's (kubernetes.io/docs/reference/kubectl/generated/kubectl_<verb>/): the flags these runbooks use. */
+const KUBECTL: Record<string, { flags: Record<string, boolean>; args: [number, number] }> = {
+    apply: { flags: { "-f": true, "--filename": true, "-n": true, "--namespace": true }, args: [0, 0] },
+    delete: { flags: { "-f": true, "--filename": true, "-n": true, "--namespace": true }, args: [0, 1] },
+    wait: { flags: { "--for": true, "--timeout": true, "-n": true, "--namespace": true }, args: [1, 1] },
+    logs: { flags: { "-n": true, "--namespace": true, "-f": false, "--follow": false }, args: [1, 1] },
+};
+
+/** Splits `--flag=value` and checks flags and positional counts against a table; returns the positional arguments. */
+function checkFlags(what: string, words: readonly string[], spec: { flags: Record<string, boolean>; args: [number, number] }): { positional: string[]; values: Map<string, string> } {
+    const positional: string[] = [];
+    const values = new Map<string, string>();
+    for (let i = 0; i < words.length; i++) {
+        const [flag, inline] = words[i].startsWith("-") ? words[i].split(/=(.*)/s, 2) : [words[i], undefined];
+        if (!words[i].startsWith("-")) { positional.push(words[i]); continue; }
+        assert.ok(flag in spec.flags, `${what}: ${flag} is not a documented flag (${Object.keys(spec.flags).join(", ")})`);
+        if (spec.flags[flag]) values.set(flag, inline ?? words[++i]);
+        else assert.equal(inline, undefined, `${what}: ${flag} takes no value`);
+    }
+    assert.ok(positional.length >= spec.args[0] && positional.length <= spec.args[1], `${what}: ${positional.length} argument(s), expected ${spec.args.join("-")}`);
+    return { positional, values };
+}
+
+describe("runbooks (docs/runbooks.md): every command run or checked", function () {
+    this.timeout(120_000);
+
+    it("has the sections issue 19 and issue 17 ask for, each with commands, and README's operations section links it", () => {
+        assert.deepEqual(sections.map((s) => s.title), [
+            "Restore a workspace from a snapshot", "Restore a home from AWS Backup", "Restore a researcher's S3 area", "Rotate a Jupyter token", "Rotate an SSH key",
+            "Upgrade PyTorch and CUDA", "A researcher leaves: unprotect and delete their data", "Actual spend per researcher",
+        ]);
+        for (const s of sections) assert.ok(s.commands.length > 0, s.title);
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        assert.match(readme, /\(docs\/runbooks\.md\)/);
+    });
+
+    it("every command is one of the kinds this test runs or checks", () => {
+        const known = (c: RunbookCommand) => {
+            const npm = npmScript(c.argv);
+            if (npm) return ["restore", "plan"].includes(npm[0]);
+            return ["aws", "pulumi", "kubectl", "docker", "npx"].includes(c.argv[0]) && c.pipedTo.length === 0;
+        };
+        assert.deepEqual(commands.filter((c) => !known(c)).map((c) => c.line), []);
+        assert.throws(() => shellWords("npm run restore -- --image \"$(pulumi stack output imageUri)\""), /spell values out/);
+    });
+
+    it("the restore commands run against the recorded AWS responses, each exit 0, and the kubectl steps name the Job and file the tool wrote", async () => {
+        let ran = 0;
+        for (const s of sections) {
+            if (!s.commands.some((c) => npmScript(c.argv)?.[0] === "restore")) continue;
+            const cwd = tmpDir("archaeo-runbook-");
+            const done = await rehearse(s, cwd);
+            for (const r of done.filter((x) => x.kind === "restore")) {
+                assert.equal(r.code, 0, `${r.command.line}\n${r.output}`);
+                ran++;
+            }
+            for (const k of s.commands.filter((c) => c.argv[0] === "kubectl")) {
+                const file = k.argv[k.argv.indexOf("-f") + 1];
+                if (k.argv.includes("-f")) assert.ok(fs.existsSync(path.join(cwd, file)), `${k.line}: the restore wrote no ${file}`);
+                const job = k.argv.find((a) => a.startsWith("job/"));
+                if (job) {
+                    const written = fs.readdirSync(cwd).filter((f) => f.startsWith("restore-home-")).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(cwd, f), "utf8")).map((d) => d.toJS()));
+                    assert.ok(written.some((o) => o.kind === "Job" && `job/${o.metadata.name}` === job && o.metadata.namespace === k.argv[k.argv.indexOf("-n") + 1]), `${k.line}: no such Job in the manifest`);
+                }
+            }
+        }
+        assert.equal(ran, 6, "workspace (list, restore), home (list, restore), prefix (dry run, run)");
+    });
+
+    it("`pulumi config set` commands give a stack config the config accepts, at a path that exists", () => {
+        const sets = commands.filter((c) => c.argv[0] === "pulumi" && c.argv[1] === "config");
+        assert.equal(sets.length, 2);
+        for (const c of sets) {
+            const stack = c.argv[c.argv.indexOf("--stack") + 1];
+            const r = applyConfigSet(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8"), c.argv);
+            if (c.argv.includes("--path")) assert.notEqual(r.previous, undefined, `${c.line}: ${r.path.join(".")} is not set in the stack now`);
+            const raw = (YAML.parse(r.text).config ?? {}) as Record<string, unknown>;
+            const region = raw["aws:region"] as string;
+            delete raw["aws:region"];
+            try { parseConfig(raw, { stack, region }); } catch (e) { assert.fail(`${c.line}: ${e instanceof ConfigError ? e.message : e}`); }
+            if (r.path.includes("sshPublicKeys")) assert.equal(checkSshPublicKey(c.argv.at(-3)!), undefined);
+        }
+    });
+
+    it("`npm run plan` commands are plan's own options (test/plan.test.ts runs them)", () => {
+        const plans = commands.filter((c) => npmScript(c.argv)?.[0] === "plan");
+        assert.ok(plans.length >= 3);
+        for (const c of plans) assert.equal(typeof planArgs(npmScript(c.argv)![1]), "object", c.line);
+    });
+
+    /**
+     * One botocore process for every AWS CLI call the runbooks and the restore tool make: the runbooks' `aws` commands,
+     * the recorded calls and responses the restore tool is rehearsed against (test/restore.test.ts), and three controls.
+     */
+    let models: ReturnType<typeof checkAwsCommands>;
+    let byId: Map<string, CommandCheck>;
+    const aws = commands.filter((c) => c.argv[0] === "aws");
+    const recorded = loadRecorded().flatMap((c, i) => (c.responses ?? [c]).map((r, j) => ({
+        id: `recorded ${i}.${j}: aws ${c.argv.slice(0, 2).join(" ")}`, argv: c.argv, stdout: r.stdout === undefined ? undefined : JSON.stringify(r.stdout),
+    })));
+    before(() => {
+        // delete-objects reads delete.json, which list-object-versions --query wrote: evaluated on a recorded listing.
+        const writer = aws.find((c) => c.redirect === "delete.json")!;
+        const listing = loadRecorded().find((r) => r.argv[1] === "list-object-versions")!.stdout;
+        models = checkAwsCommands([
+            ...aws.map((c, i) => ({
+                id: `runbook ${i}`, argv: c.argv.slice(1),
+                ...(c.argv.includes("file://delete.json") ? { feed: { expression: writer.argv[writer.argv.indexOf("--query") + 1], data: listing } } : {}),
+            })),
+            ...recorded,
+            // Controls: a parameter the operation lacks, a wrong type in a response, a missing required member, an enum value AWS lacks.
+            { id: "control-param", argv: ["ec2", "describe-snapshots", "--snapshot-id", "snap-0a1b2c3d4e5f60789"] },
+            { id: "control-output", argv: ["ec2", "describe-snapshots", "--snapshot-ids", "snap-0a1b2c3d4e5f60789"], stdout: JSON.stringify({ Snapshots: [{ SnapshotId: "snap-0a1b2c3d4e5f60789", VolumeSize: "500" }] }) },
+            { id: "control-required", argv: ["efs", "describe-file-systems"], stdout: JSON.stringify({ FileSystems: [{ FileSystemId: "fs-1" }] }) },
+            { id: "control-enum", argv: ["ce", "get-cost-and-usage", "--time-period", "Start=2026-11-01,End=2026-12-01", "--granularity", "MONTH", "--metrics", "UnblendedCost", "--group-by", "Type=TAGS,Key=researcher"] },
+        ]);
+        byId = new Map(models.results.map((r) => [r.id, r]));
+    });
+
+    it("the checker against botocore catches a parameter AWS lacks, a wrong type or a missing member in a response, and a value outside an enum (controls)", () => {
+        assert.match(byId.get("control-param")!.problems.join("\n"), /--snapshot-id is not a parameter of DescribeSnapshots/);
+        assert.match(byId.get("control-output")!.problems.join("\n"), /output: .*VolumeSize/s);
+        assert.match(byId.get("control-required")!.problems.join("\n"), /output: .*Missing required parameter.*OwnerId/s);
+        assert.deepEqual(byId.get("control-enum")!.problems, ["Granularity: 'MONTH' is not one of DAILY, MONTHLY, HOURLY", "GroupBy[0].Type: 'TAGS' is not one of DIMENSION, TAG, COST_CATEGORY"]);
+    });
+
+    it("the restore tool's recorded calls are operations with parameters AWS takes, and each response has its operation's output shape", () => {
+        for (const c of recorded) assert.deepEqual(byId.get(c.id)!.problems, [], `${c.id} (botocore ${models.botocore}, ${models.data})`);
+        assert.deepEqual([...new Set(recorded.map((c) => `${byId.get(c.id)!.service}:${byId.get(c.id)!.operation}`))].sort(), [
+            "backup:DescribeRestoreJob", "backup:ListRecoveryPointsByBackupVault", "backup:StartRestoreJob", "ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeVolumes",
+            "efs:DescribeFileSystems", "s3:CopyObject", "s3:DeleteObject", "s3:GetBucketEncryption", "s3:ListObjectVersions", "sts:GetCallerIdentity",
+        ]);
+    });
+
+    it("every `aws` command is an operation with parameters AWS's service models have (botocore), and what one writes the next reads", () => {
+        assert.ok(aws.length >= 14, `${aws.length}`);
+        aws.forEach((c, i) => assert.deepEqual(byId.get(`runbook ${i}`)!.problems, [], `${c.line} (botocore ${models.botocore})`));
+        const ops = aws.map((_, i) => `${byId.get(`runbook ${i}`)!.service}:${byId.get(`runbook ${i}`)!.operation}`);
+        for (const op of ["ec2:DeleteVolume", "ec2:DeleteSnapshot", "s3:DeleteObjects", "ce:GetCostAndUsage", "ce:UpdateCostAllocationTagsStatus", "cognito-idp:AdminResetUserPassword"]) assert.ok(ops.includes(op), op);
+        const del = byId.get(`runbook ${aws.findIndex((c) => c.argv.includes("file://delete.json"))}`)!;
+        assert.ok(((del.params as any).Delete.Objects as unknown[]).length >= 10, "the --query output is DeleteObjects' Delete: every version and delete marker");
+    });
+
+    it("the names, tags and values in the `aws` commands are the stack's own (tags.ts, the bucket and vault names)", () => {
+        const example = cfgOf("example");
+        const tagKey = Object.keys(researcherTags("x"))[0];
+        const spend = commands.find((c) => c.argv[2] === "get-cost-and-usage")!;
+        assert.equal(spend.argv[spend.argv.indexOf("--group-by") + 1], `Type=TAG,Key=${tagKey}`);
+        assert.deepEqual(JSON.parse(spend.argv[spend.argv.indexOf("--filter") + 1]), { Tags: { Key: COST_TAG, Values: [resourcePrefix(example)] } });
+        const activate = commands.find((c) => c.argv[2] === "update-cost-allocation-tags-status")!;
+        assert.deepEqual(activate.argv.slice(4, 6), [`TagKey=${tagKey},Status=Active`, `TagKey=${COST_TAG},Status=Active`]);
+        for (const c of commands.filter((x) => x.argv[0] === "aws")) {
+            for (const f of c.argv.filter((a) => a.startsWith("Name=tag:"))) {
+                const [key, value] = /^Name=tag:([^,]+),Values=(.+)$/.exec(f)!.slice(1);
+                if (key === COST_TAG) assert.equal(value, resourcePrefix(example), c.line);
+                else if (key === tagKey) assert.equal(value, "alice", c.line);
+                else assert.equal(key, "Name", c.line);
+            }
+            const b = c.argv.indexOf("--bucket");
+            if (b >= 0) assert.equal(c.argv[b + 1], bucketName(example, "data", MOCK_ACCOUNT), c.line);
+        }
+        assert.equal(homeNames(cfgOf("national-heritage")).vault, "archaeo-national-heritage-natio-aaf7350a-homes");
+    });
+
+    it("every `pulumi` command uses documented flags, and every URN is one the program registers for that stack and researcher", () => {
+        const protectedUrns: Record<string, string[]> = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "protected-urns.json"), "utf8"));
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const pulumi = commands.filter((c) => c.argv[0] === "pulumi");
+        assert.ok(pulumi.length >= 12);
+        for (const c of pulumi) {
+            const name = c.argv[1] === "stack" && c.argv[2] === "output" ? "stack output" : ["state", "config"].includes(c.argv[1]) ? `${c.argv[1]} ${c.argv[2]}` : c.argv[1];
+            const spec = PULUMI[name];
+            assert.ok(spec, `${c.line}: pulumi ${name} is not in the table`);
+            const { positional, values } = checkFlags(c.line, c.argv.slice(1 + name.split(" ").length), spec);
+            const stack = values.get("--stack") ?? values.get("-s");
+            assert.ok(stack && readStack(stack), `${c.line}: names no stack of stacks/`);
+            if (values.get("--policy-pack")) assert.equal(values.get("--policy-pack"), "policies");
+            const cfg = cfgOf(stack!);
+            for (const urn of [...positional, values.get("--replace")].filter((u): u is string => !!u && u.startsWith("urn:"))) {
+                const ids = cfg.researchers.map((r) => r.id);
+                assert.ok(ids.some((id) => urn === workspaceVolumeUrn(stack!, id) || urn === jupyterTokenUrn(stack!, id)), `${c.line}: not a URN of ${stack}`);
+                if (urn.includes("aws:ebs/volume:Volume")) assert.ok(protectedUrns[stack!].includes(urn), `${urn} is not a protected URN the program registers`);
+            }
+            if (name === "stack output") assert.match(readme, new RegExp(`\`${positional[0]}\``), `${c.line}: README's outputs table has no ${positional[0]}`);
+        }
+    });
+
+    it("the `kubectl`, `docker` and `npx` commands: documented flags, the image the Dockerfile pins, a test file the suite runs", () => {
+        for (const c of commands.filter((x) => x.argv[0] === "kubectl")) {
+            // -n/--namespace may come before the verb (a global flag).
+            const words = c.argv.slice(1);
+            const lead = words[0] === "-n" || words[0] === "--namespace" ? 2 : 0;
+            const verb = words[lead];
+            checkFlags(c.line, [...words.slice(0, lead), ...words.slice(lead + 1)], KUBECTL[verb] ?? assert.fail(`${c.line}: kubectl ${verb} is not in the table`));
+        }
+        const image = JSON.parse(fs.readFileSync(path.join(ROOT, "images", "pytorch-cuda", "image.json"), "utf8"));
+        const docker = commands.filter((c) => c.argv[0] === "docker");
+        assert.deepEqual(docker.map((c) => c.argv.slice(0, 4).concat(c.argv.slice(5))), [["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Manifest.Digest}}"]]);
+        assert.equal(docker[0].argv[4], `${image.baseImage}:${image.baseTag}`, "the runbook pins the base the Dockerfile builds FROM");
+        const mocharc = JSON.parse(fs.readFileSync(path.join(ROOT, ".mocharc.json"), "utf8"));
+        for (const c of commands.filter((x) => x.argv[0] === "npx")) {
+            assert.deepEqual(c.argv.slice(0, 2), ["npx", "mocha"]);
+            const file = c.argv.at(-1)!;
+            assert.ok(fs.existsSync(path.join(ROOT, file)) && mocharc.spec.includes(file), `${c.line}: ${file} is not a test of the suite`);
+        }
+    });
+});
