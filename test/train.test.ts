@@ -552,4 +552,44 @@ describe("archaeo (Python package, real torch on CPU)", function () {
             assert.equal(r.stdout.trim(), path.join(PACKAGE_DIR, "archaeo", "__init__.py"));
         });
     });
+
+    // runPython sends -m archaeo.* and -c runs to a pre-warmed interpreter (test/helpers/pyzygote.py): the runs above
+    // are only as real as that stand-in is faithful to `python -c` / `python -m`.
+    describe("the pre-warmed interpreter the tests run Python in behaves as a fresh `python3`", () => {
+        const probe = "import os, sys, torch; print(os.getcwd(), sys.argv, os.environ['ARCHAEO_PROBE'], torch.get_num_threads()); sys.exit(int(sys.argv[1]))";
+        const fresh = (args: string[], input: string) => spawnSync(PYTHON, args, { env: { ...env, ARCHAEO_PROBE: "é" }, cwd: work, input, encoding: "utf8" });
+
+        it("the same argv, working directory, environment, thread count, output and exit status as a fresh interpreter", async () => {
+            const expected = fresh(["-c", probe, "7", "x y"], "");
+            assert.equal(expected.status, 7);
+            const r = await runPython(["-c", probe, "7", "x y"], { env: { ...env, ARCHAEO_PROBE: "é" }, cwd: work });
+            assert.deepEqual([r.status, r.stdout], [7, expected.stdout]);
+            const m = await runArchaeo("example_data", ["--bogus"], { env, cwd: work });
+            const mFresh = fresh(["-m", "archaeo.example_data", "--bogus"], "");
+            assert.deepEqual([m.status, m.stderr], [mFresh.status, mFresh.stderr], "-m: argparse's usage names the module as python -m does");
+            const uncaught = await runPython(["-c", "raise ValueError('boom')"], { env });
+            assert.equal(uncaught.status, 1);
+            assert.match(uncaught.stderr, /Traceback[\s\S]*ValueError: boom/);
+        });
+
+        it("a signal sent to the run is the run's (SIGTERM forwarded; death by a signal reported as that signal)", async () => {
+            const handled = await runPython(["-c", "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); print('up', flush=True); time.sleep(60)"], {
+                env, onStdout: (s, child) => { if (s.includes("up")) child.kill("SIGTERM"); },
+            });
+            assert.equal(handled.status, 143, handled.stderr);
+            const died = await runPython(["-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"], { env });
+            assert.deepEqual([died.status, died.signal], [null, "SIGTERM"]);
+        });
+
+        it("SIGKILL of the run's process (a simulated crash) leaves no run behind", async () => {
+            let pid = 0;
+            const r = await runPython(["-c", "import os, time; print(os.getpid(), flush=True); time.sleep(60)"], {
+                env, killWhen: (s) => { pid = Number(s.trim().split("\n")[0]); return pid > 0; },
+            });
+            assert.equal(r.signal, "SIGKILL");
+            const gone = () => { try { process.kill(pid, 0); return false; } catch { return true; } };
+            for (let i = 0; i < 50 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+            assert.ok(gone(), `process ${pid} outlived its killed stand-in`);
+        });
+    });
 });

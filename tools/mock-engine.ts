@@ -20,6 +20,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { cheapSdkStackTraces } from "./sdk-stacks";
 
 export interface RecordedResource {
     readonly type: string;
@@ -392,6 +393,7 @@ let logPatched = false;
  * so a run never inherits an earlier run's settings.
  */
 export async function installMockEngine(opts: MockEngineOptions = {}): Promise<MockEngine> {
+    cheapSdkStackTraces();
     installed ??= new MockEngine(opts);
     await installed.configure(opts);
     if (!logPatched) {
