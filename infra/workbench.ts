@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { ConfigError, KMS_ARN, StackConfig, accountProblems } from "./config";
+import { ConfigError, InstanceStackConfig, KMS_ARN, StackConfig, ZoneOfferings, accountProblems, offeringsByType, zoneOfferingProblems } from "./config";
 import { estimateCost, CostEstimate } from "./cost";
 import { buildCluster, ClusterOutputs, clusterNames } from "./cluster";
 import { createFoundation, Foundation, StackContext } from "./foundation";
@@ -57,6 +57,7 @@ export async function program(cfg: StackConfig): Promise<{ workbench: WorkbenchO
     const provider = createProvider(cfg);
     const identity = await deployerIdentity(provider);
     checkAccount(cfg, identity);
+    if (cfg.mode === "instance") checkZones(cfg, await zoneOfferings(cfg, provider));
     const workbench = createWorkbench(cfg, provider, identity);
     return { workbench, outputs: stackOutputs(workbench) };
 }
@@ -64,6 +65,24 @@ export async function program(cfg: StackConfig): Promise<{ workbench: WorkbenchO
 /** Throws a ConfigError when the config names keys or principals outside the deploying account. */
 export function checkAccount(cfg: StackConfig, identity: DeployerIdentity): void {
     const problems = accountProblems(cfg, identity.accountId);
+    if (problems.length) throw new ConfigError(problems);
+}
+
+/**
+ * Which of the region's zones offer each workstation's instance type, in the deploying account: EC2
+ * DescribeInstanceTypeOfferings with location type availability-zone (an invoke: answered at preview too, and by
+ * the mock engine offline). Zone names are the account's own (us-east-1a is not the same place in every account),
+ * which is why this is asked at deploy time rather than read from a table.
+ */
+export async function zoneOfferings(cfg: InstanceStackConfig, provider: aws.Provider): Promise<ZoneOfferings> {
+    const types = [...new Set(cfg.researchers.map((r) => r.instanceType))].sort();
+    const answer = await aws.ec2.getInstanceTypeOfferings({ locationType: "availability-zone", filters: [{ name: "instance-type", values: types }] }, { provider });
+    return offeringsByType(answer);
+}
+
+/** Throws a ConfigError naming availabilityZone or researchers[i].zone when a workstation's zone lacks its instance type. */
+export function checkZones(cfg: InstanceStackConfig, offered: ZoneOfferings): void {
+    const problems = zoneOfferingProblems(cfg, offered);
     if (problems.length) throw new ConfigError(problems);
 }
 

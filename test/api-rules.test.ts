@@ -404,7 +404,8 @@ describe("api rules: npm run plan refuses what AWS would", function () {
         // A config that slipped past the region check (built with a real region, then moved): what the program registers.
         const s = readStack("example");
         const good = parseConfig(s.raw, { stack: "example", region: s.region });
-        const cfg = { ...good, region: "eu-central-7", availabilityZone: "eu-central-7a" } as StackConfig;
+        // Each researcher's zone moves with availabilityZone, as parseConfig sets it (researchers[].zone defaults to it).
+        const cfg = { ...good, region: "eu-central-7", availabilityZone: "eu-central-7a", researchers: good.researchers.map((r) => ({ ...r, zone: "eu-central-7a" })) } as StackConfig;
         const run = await runProgram(cfg);
         const report = checkApiRules(run.resources, loadTable());
         const lines = report.findings.map((f) => `${f.type} ${f.name}: ${f.property} = ${JSON.stringify(f.value)}`);

@@ -35,7 +35,8 @@ describe("offline plan (npm run plan)", function () {
     this.timeout(180_000);
     it("prints tree, policies and cost for every stack, and exits 0 when clean", async () => {
         for (const stack of listStacks()) {
-            const r = await plan({ stack });
+            // A fixed date (the plan judges EKS support windows on it): 54 days before 1.35 leaves standard support.
+            const r = await plan({ stack, today: "2027-02-01" });
             assertClean(r, stack);
             assert.match(r.output, /^Resources: \d+ \(\d+ components, \d+ cloud\/provider resources\)$/m);
             if (/cluster mode/.test(r.output)) {
@@ -58,6 +59,11 @@ describe("offline plan (npm run plan)", function () {
             for (const code of ["L-DB2E81BA", "L-7A658B76", "L-FE177D64", "L-F678F1CE"]) assert.match(r.output, new RegExp(`\\[(ec2|ebs|iam|vpc) ${code}\\]`), `${stack}: ${code}`);
             assert.match(r.output, /IPv4 addresses of the subnet\(s\), per subnet: needs [\d,]+ of [\d,]+ addresses/);
             if (/cluster mode/.test(r.output)) assert.match(r.output, /Access entries per cluster.*\n.*\n?.*Pod Identity associations per cluster/);
+            // Issue 17: the support-window warning 60 days ahead, and the Spot service-linked role a spot stack needs.
+            if (stack === "national-heritage") {
+                assert.match(r.output, /^ {2}- archaeo-workbench:kubernetesVersion: Kubernetes 1\.35 leaves EKS standard support on 2027-03-27, in 54 day\(s\)/m);
+                assert.match(r.output, /^ {2}- AWSServiceRoleForEC2Spot must exist in the account .*preflight\.ts --stack national-heritage --service-linked-roles/m);
+            }
         }
     });
 

@@ -371,6 +371,16 @@ export class MockEngine extends ResourceView {
                         return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${accountId}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: region };
                     case "aws:eks/getAddonVersion:getAddonVersion":
                         return { addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, version: `v1.0.0-k${args.inputs.kubernetesVersion}-eksbuild.1`, id: args.inputs.addonName };
+                    case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+                        // A stand-in for the account's answer: zones a, b and c of the region offer every type asked for. What a
+                        // real account's zones offer is known only at deploy time (infra/workbench.ts zoneOfferings).
+                        const types: string[] = (args.inputs.filters ?? []).filter((f: any) => f.name === "instance-type").flatMap((f: any) => f.values ?? []);
+                        const pairs = types.flatMap((t) => ["a", "b", "c"].map((z) => [t, `${region}${z}`]));
+                        return {
+                            filters: args.inputs.filters, locationType: args.inputs.locationType, id: region,
+                            instanceTypes: pairs.map((p) => p[0]), locations: pairs.map((p) => p[1]), locationTypes: pairs.map(() => args.inputs.locationType),
+                        };
+                    }
                     case "aws:ssm/getParameter:getParameter": {
                         const name = String(args.inputs.name);
                         if (!name.startsWith("/aws/service/")) throw new Error(`mock: no SSM parameter ${name}`);

@@ -46,6 +46,7 @@ estimate and the AWS quotas the stack needs.
   --json FILE           write the canonical manifest (diffable, secrets redacted)
   --diff BASE.json      the property-level diff against a manifest written earlier
   --policy-config FILE  policy enforcement levels, in the CLI's --policy-pack-config format
+  --today YYYY-MM-DD    the date dated facts are judged on (EKS support windows). Default: ARCHAEO_TODAY, or today (UTC)
   --help, -h            this text
 
 Progress goes to stderr, the plan to stdout. Exit: 0 clean, 1 mandatory violations or a value AWS would
@@ -64,6 +65,11 @@ export interface PlanOptions {
     account?: string;
     /** Called as each stage starts (the CLI writes it to stderr). */
     progress?: (stage: string) => void;
+    /**
+     * The date (YYYY-MM-DD, UTC) dated facts are judged on: a Kubernetes version near or past its end of EKS standard
+     * support. Default: ARCHAEO_TODAY, else the system clock's date.
+     */
+    today?: string;
 }
 
 export interface PlanResult {
@@ -99,6 +105,11 @@ export function parseArgs(argv: string[]): PlanOptions | "help" | string {
             else if (a === "--diff") o.diff = next();
             else if (a === "--policy-config") o.policyConfig = next();
             else if (a === "--stack-file") o.stackFile = next();
+            else if (a === "--today" || a.startsWith("--today=")) {
+                const v = a === "--today" ? next() : a.slice(8);
+                if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(v))) return `--today must be a date like 2026-12-07, got '${v}'`;
+                o.today = v;
+            }
             else if (a === "--account" || a.startsWith("--account=")) {
                 const v = a === "--account" ? next() : a.slice(10);
                 if (!/^\d{12}$/.test(v)) return `--account must be a 12-digit AWS account id, got '${v}'`;
@@ -147,11 +158,14 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     }
 
     progress(`reading stack '${opts.stack}'`);
-    const { ConfigError, parseConfig, stackAccount } = require("../infra/config") as typeof import("../infra/config");
+    const { ConfigError, lifecycleWarnings, parseConfig, stackAccount } = require("../infra/config") as typeof import("../infra/config");
+    const { utcDate } = require("../infra/data/eks") as typeof import("../infra/data/eks");
+    const today = opts.today ?? process.env.ARCHAEO_TODAY ?? utcDate();
     let cfg: StackConfig;
     try {
-        // Account problems (ARNs of several accounts, or of another than --account) come with every other problem.
-        cfg = parseConfig(file.raw, { stack: opts.stack, region: file.region, ...(opts.account ? { accountId: opts.account } : { inferAccount: true }) });
+        // Account problems (ARNs of several accounts, or of another than --account) come with every other problem;
+        // a Kubernetes version past its end of EKS standard support on `today` too.
+        cfg = parseConfig(file.raw, { stack: opts.stack, region: file.region, today, ...(opts.account ? { accountId: opts.account } : { inferAccount: true }) });
     } catch (e) {
         if (e instanceof ConfigError) return { exitCode: 2, output: `Stack '${opts.stack}': ${e.message}\n` };
         throw e;
@@ -261,10 +275,17 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push(...quotas.table);
     for (const w of quotas.warnings) out.push(`  → ${w}`);
 
-    if (engine.warnings.length) {
+    const { neededServiceLinkedRoles } = require("./preflight") as typeof import("./preflight");
+    const warnings = [
+        ...lifecycleWarnings(cfg, today),
+        ...neededServiceLinkedRoles(cfg).map((r) => `${r.roleName} must exist in the account (${r.why}); the stack does not create it (it is the account's, shared with every Spot user): ` +
+            `npx tsx tools/preflight.ts --stack ${opts.stack} --service-linked-roles [--create]`),
+        ...engine.warnings,
+    ];
+    if (warnings.length) {
         out.push("");
         out.push("Warnings:");
-        for (const w of engine.warnings) out.push(`  - ${w}`);
+        for (const w of warnings) out.push(`  - ${w}`);
     }
 
     out.push("");

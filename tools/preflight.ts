@@ -16,13 +16,19 @@
  * account with the AWS CLI and the deployer's credentials (Service Quotas GetServiceQuota, or the default
  * where none is applied) and prints the plan's quota table against them. Exit 1 when a need exceeds the
  * account's value, 0 otherwise (a value it could not read is reported, not assumed).
+ *
+ * --service-linked-roles [--create]: the account-wide service-linked roles the stack needs but cannot create itself:
+ * AWSServiceRoleForEC2Spot for a cluster stack with spotForBatch (without it Karpenter's spot launches fail with
+ * AuthFailure.ServiceLinkedRoleCreationNotPermitted and batch jobs wait forever). Read with `aws iam get-role`;
+ * --create runs `aws iam create-service-linked-role` for a missing one. Exit 1 when one is missing (and not created).
  */
 import * as net from "net";
 import * as os from "os";
 import { parseCidr, parseConfig } from "../infra/config";
 import { readStack } from "./stacks";
 import { execFile } from "child_process";
-import { AwsCli, readAppliedQuotas, renderQuotaTable, QuotaLine, quotaStatus } from "./quotas";
+import { AwsCli, globalRegion, readAppliedQuotas, renderQuotaTable, QuotaLine, quotaStatus } from "./quotas";
+import type { StackConfig } from "../infra/config";
 
 export interface AccessFacts {
     /** Public endpoint CIDRs (empty: the endpoint is private only). */
@@ -119,7 +125,64 @@ export async function quotaPreflight(stack: string, lines: readonly QuotaLine[],
     return { ok: over.length === 0, output: out.join("\n") };
 }
 
-export const USAGE = `usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas]
+/** An account-wide service-linked role a stack needs, and why. */
+export interface ServiceLinkedRole {
+    readonly roleName: string;
+    /** The service principal CreateServiceLinkedRole takes (AWSServiceName). */
+    readonly service: string;
+    readonly why: string;
+}
+
+/**
+ * The service-linked roles a stack needs but does not create. Spot: EC2 creates AWSServiceRoleForEC2Spot only when
+ * the caller may (Karpenter's controller may not: aws/karpenter-provider-aws v1.11 troubleshooting.md, 'Missing
+ * Service Linked Role'). The stack does not declare it as an aws.iam.ServiceLinkedRole: CreateServiceLinkedRole
+ * refuses a role that exists (InvalidInput, 'has been taken in this account'), so `up` would fail in every account
+ * that ever used Spot, and the role is the account's, shared with every other Spot user there: a `destroy` must
+ * not delete it. An administrator creates it once (preflight --service-linked-roles --create).
+ */
+export function neededServiceLinkedRoles(cfg: StackConfig): ServiceLinkedRole[] {
+    if (cfg.mode !== "cluster" || !cfg.cluster.spotForBatch) return [];
+    return [{
+        roleName: "AWSServiceRoleForEC2Spot", service: "spot.amazonaws.com",
+        why: "spotForBatch: Karpenter launches spot GPU nodes for batch jobs; without this role EC2 refuses every spot launch (AuthFailure.ServiceLinkedRoleCreationNotPermitted) and batch jobs never start",
+    }];
+}
+
+/**
+ * Checks each role with `aws iam get-role` (botocore iam GetRole: NoSuchEntity when absent) and, with `create`,
+ * creates a missing one with `aws iam create-service-linked-role --aws-service-name` (InvalidInput 'has been taken'
+ * means another caller created it meanwhile: present). IAM is global: asked in the partition's home region.
+ */
+export async function serviceLinkedRolePreflight(stack: string, roles: readonly ServiceLinkedRole[], region: string, cli: AwsCli, create = false): Promise<{ ok: boolean; output: string }> {
+    if (!roles.length) return { ok: true, output: `preflight: ${stack}: needs no service-linked role beyond what AWS creates itself` };
+    const where = globalRegion(region);
+    const out: string[] = [];
+    let ok = true;
+    for (const role of roles) {
+        const create_ = `aws iam create-service-linked-role --aws-service-name ${role.service}`;
+        const got = await cli(["iam", "get-role", "--role-name", role.roleName, "--region", where, "--output", "json"]);
+        if (got.code === 0) { out.push(`preflight: ${stack}: ${role.roleName} exists`); continue; }
+        if (!/\(NoSuchEntity\)/.test(got.stderr)) {
+            ok = false;
+            const why = /AccessDenied/.test(got.stderr) ? "access denied: grant iam:GetRole on it, or ask an administrator" : (got.stderr.trim().split("\n").pop() ?? `exit ${got.code}`);
+            out.push(`::error title=Service-linked role not checked::${stack}: ${role.roleName} could not be read (${why}). It is needed because ${role.why}. An administrator creates it once: ${create_}`);
+            continue;
+        }
+        if (create) {
+            const made = await cli(["iam", "create-service-linked-role", "--aws-service-name", role.service, "--region", where, "--output", "json"]);
+            if (made.code === 0 || /\(InvalidInput\).*has been taken/.test(made.stderr)) { out.push(`preflight: ${stack}: ${role.roleName} created (${create_})`); continue; }
+            ok = false;
+            out.push(`::error title=Service-linked role missing::${stack}: ${role.roleName} does not exist and could not be created (${made.stderr.trim().split("\n").pop()}); it needs iam:CreateServiceLinkedRole for ${role.service}`);
+            continue;
+        }
+        ok = false;
+        out.push(`::error title=Service-linked role missing::${stack}: ${role.roleName} does not exist in this account; ${role.why}. Create it once (an account administrator): ${create_} (or rerun with --create)`);
+    }
+    return { ok, output: out.join("\n") };
+}
+
+export const USAGE = `usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas | --service-linked-roles [--create]]
 
 Checks, before \`pulumi up\`, what the offline plan cannot: whether this machine reaches the stack's EKS API
 (cluster stacks), and with --quotas whether this account's AWS quotas hold what the stack needs.
@@ -128,9 +191,12 @@ Checks, before \`pulumi up\`, what the offline plan cannot: whether this machine
   --endpoint URL   an existing cluster's API endpoint: also probe its port
   --cluster-name   print the stack's EKS cluster name and exit
   --quotas         read this account's quota values with the AWS CLI and compare them with the plan's needs
+  --service-linked-roles
+                   check the account-wide service-linked roles the stack needs (spotForBatch: AWSServiceRoleForEC2Spot)
+  --create         with --service-linked-roles: create a missing one (aws iam create-service-linked-role)
   --help, -h       this text
 
-Exit: 0 reachable / quotas hold (or an instance-mode stack), 1 not, 2 usage.`;
+Exit: 0 reachable / quotas hold / roles exist (or an instance-mode stack), 1 not, 2 usage.`;
 
 async function main(argv: string[]): Promise<number> {
     if (argv.includes("--help") || argv.includes("-h")) { console.log(USAGE); return 0; }
@@ -139,6 +205,11 @@ async function main(argv: string[]): Promise<number> {
     if (!argv.includes("--stack") || !stack) { console.error(USAGE.split("\n")[0]); return 2; }
     const f = readStack(stack);
     const cfg = parseConfig(f.raw, { stack, region: f.region });
+    if (argv.includes("--service-linked-roles")) {
+        const r = await serviceLinkedRolePreflight(stack, neededServiceLinkedRoles(cfg), cfg.region, awsCli, argv.includes("--create"));
+        console.log(r.output);
+        return r.ok ? 0 : 1;
+    }
     if (argv.includes("--quotas")) {
         const { plan } = require("./plan") as typeof import("./plan");
         const planned = await plan({ stack });

@@ -6,6 +6,9 @@ import { CLUSTER_SHAPE, POOLS } from "../constants";
 import { assumeRolePolicy } from "../iam";
 import { keyUsePolicy, podIdentityTrust } from "./iam";
 import { awsManagedPolicyArn } from "../arn";
+import { CORE_ADDONS, CoreAddon, EKS_SUPPORT_TYPE, pinnedAddonVersion } from "../data/eks";
+
+export { CORE_ADDONS };
 
 export interface EksClusterArgs {
     clusterName: string;
@@ -27,8 +30,6 @@ export interface EksClusterArgs {
     tags: Record<string, string>;
 }
 
-/** Core add-ons, each pinned to the default version EKS publishes for the cluster's Kubernetes version. */
-export const CORE_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "aws-efs-csi-driver", "aws-mountpoint-s3-csi-driver"] as const;
 export const CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
 
 /** A stable, value-derived suffix for a resource named after an ARN (reordering a list replaces nothing). */
@@ -89,7 +90,7 @@ export class EksCluster extends pulumi.ComponentResource {
             accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
             // STANDARD: at the end of standard support EKS upgrades the cluster instead of moving it to
             // extended support at $0.60/h (AWS EKS API UpgradePolicyRequest.supportType).
-            upgradePolicy: { supportType: "STANDARD" },
+            upgradePolicy: { supportType: EKS_SUPPORT_TYPE },
             bootstrapSelfManagedAddons: false,
             encryptionConfig: { resources: ["secrets"], provider: { keyArn: args.keyArn } },
             enabledClusterLogTypes: CONTROL_PLANE_LOGS,
@@ -161,8 +162,12 @@ export class EksCluster extends pulumi.ComponentResource {
         };
         const config: Record<string, object | undefined> = { "vpc-cni": { enableNetworkPolicy: "true" } };
 
-        const addon = (addonName: string, after: pulumi.Resource[]) => {
-            const version = aws.eks.getAddonVersionOutput({ addonName, kubernetesVersion: args.kubernetesVersion, mostRecent: false }, { parent: this }).version;
+        // Add-on versions: pinned per Kubernetes version (infra/data/eks.json), never AWS's moving default, so an `up`
+        // with no change rolls no DaemonSet. An add-on with no recorded pin is created at the version EKS marks default
+        // and then held there (ignoreChanges) until its row is recorded; a Kubernetes upgrade moves the pinned ones.
+        const addon = (addonName: CoreAddon, after: pulumi.Resource[]) => {
+            const pinned = pinnedAddonVersion(args.kubernetesVersion, addonName);
+            const version = pinned ?? aws.eks.getAddonVersionOutput({ addonName, kubernetesVersion: args.kubernetesVersion, mostRecent: false }, { parent: this }).version;
             const id = identity[addonName];
             return new aws.eks.Addon(`${name}-${addonName}`, {
                 clusterName: cluster.name,
@@ -172,13 +177,13 @@ export class EksCluster extends pulumi.ComponentResource {
                 resolveConflictsOnUpdate: "PRESERVE",
                 ...(id ? { podIdentityAssociations: [{ roleArn: id.role.arn, serviceAccount: id.serviceAccount }] } : {}),
                 ...(config[addonName] ? { configurationValues: JSON.stringify(config[addonName]) } : {}),
-            }, { parent: this, dependsOn: after });
+            }, { parent: this, dependsOn: after, ...(pinned ? {} : { ignoreChanges: ["addonVersion"] }) });
         };
         // The pod identity agent and the CNI first; CoreDNS and the CSI controllers need a node.
         const podIdentity = addon("eks-pod-identity-agent", []);
         const cni = addon("vpc-cni", [podIdentity]);
         const proxy = addon("kube-proxy", []);
-        const rest = CORE_ADDONS.filter((a) => !["eks-pod-identity-agent", "vpc-cni", "kube-proxy"].includes(a)).map((a) => addon(a, [systemNodes, cni, podIdentity]));
+        const rest = CORE_ADDONS.filter((a) => !(["eks-pod-identity-agent", "vpc-cni", "kube-proxy"] as const).some((x) => x === a)).map((a) => addon(a, [systemNodes, cni, podIdentity]));
 
         this.clusterName = cluster.name;
         this.clusterArn = cluster.arn;

@@ -116,7 +116,8 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         // `${clusterName}-karpenter` as before wherever that fitted SQS's 80 characters.
         interruptionQueueName: physicalName(cfg, ["karpenter"], 80),
         clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, keyArn: f.keyArn,
-        gpuFamilies: c.gpuFamilies, gpuLimit: c.gpuLimit, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch, tags,
+        gpuFamilies: c.gpuFamilies, gpuLimits: c.gpuLimits, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch,
+        nodeAmiVersion: c.nodeAmiVersion, upgradeWindow: c.upgradeWindow, tags,
         k8sProvider, dependsOn: eks.ready,
     }, opts);
 

@@ -35,9 +35,14 @@ export interface GpuCapacityArgs {
     accountId: pulumi.Input<string>;
     keyArn: pulumi.Input<string>;
     gpuFamilies: readonly string[];
-    gpuLimit: number;
+    /** gpuLimit split per GPU NodePool: on-demand + spot = the config's gpuLimit. */
+    gpuLimits: { onDemand: number; spot: number };
     consolidateAfterMinutes: number;
     spotForBatch: boolean;
+    /** EKS AL2023 AMI release of every node (alias al2023@<release>). */
+    nodeAmiVersion: string;
+    /** Weekly UTC window in which drifted nodes may be replaced. */
+    upgradeWindow: { day: number; startMinute: number; minutes: number };
     /** The stack's standard tags, for every instance and volume Karpenter launches. */
     tags: Record<string, string>;
     k8sProvider: k8s.Provider;
@@ -48,8 +53,9 @@ export interface GpuCapacityArgs {
 /**
  * Karpenter (Pod Identity role scoped like Karpenter's published policy, interruption queue encrypted
  * with the stack key and fed by EventBridge, chart on the system node), EC2NodeClasses and NodePools
- * (on-demand GPU for servers, optional spot GPU for batch, CPU for data preparation) with a GPU limit
- * and consolidation of empty nodes; the NVIDIA device plugin on every GPU node of every pool.
+ * (on-demand GPU for servers, optional spot GPU for batch, CPU for data preparation) whose GPU limits add up
+ * to gpuLimit, a pinned AMI release, drift only in the upgrade window and consolidation of empty nodes; the
+ * NVIDIA device plugin on every GPU node of every pool.
  */
 export class GpuCapacity extends pulumi.ComponentResource {
     public readonly nodeRoleArn: pulumi.Output<string>;
@@ -115,7 +121,9 @@ export class GpuCapacity extends pulumi.ComponentResource {
             clusterName: args.clusterNameValue,
             nodeRoleName,
             gpuFamilies: args.gpuFamilies,
-            gpuLimit: args.gpuLimit,
+            gpuLimits: args.gpuLimits,
+            nodeAmiVersion: args.nodeAmiVersion,
+            upgradeWindow: args.upgradeWindow,
             consolidateAfterMinutes: args.consolidateAfterMinutes,
             spotForBatch: args.spotForBatch,
             tags: args.tags,

@@ -430,11 +430,43 @@ export interface KarpenterParams<Id = string> {
     nodeRoleName: string;
     keyArn: Id;
     gpuFamilies: readonly string[];
-    gpuLimit: number;
+    /** gpuLimit split per GPU NodePool (Karpenter's limits are per pool): on-demand + spot add up to the config's gpuLimit. */
+    gpuLimits: { onDemand: number; spot: number };
     consolidateAfterMinutes: number;
     spotForBatch: boolean;
+    /** EKS AL2023 AMI release every node boots (nodeAmiVersion, e.g. v20260714): the alias al2023@<release>. */
+    nodeAmiVersion: string;
+    /** Weekly UTC window in which drifted nodes may be replaced (nodeUpgradeWindow). */
+    upgradeWindow: { day: number; startMinute: number; minutes: number };
     /** The stack's standard tags: Karpenter puts them on every instance, volume and ENI it launches (the budget sees them). */
     tags: Record<string, string>;
+}
+
+/**
+ * The annotation that keeps Karpenter from voluntarily disrupting a pod's node (consolidation, drift) while the pod
+ * runs (aws/karpenter-provider-aws v1.11.1 website/content/en/v1.11/concepts/disruption.md, 'Pod-Level Controls').
+ * Every notebook server carries it: a new AMI or Kubernetes version never evicts a running kernel.
+ */
+export const DO_NOT_DISRUPT = { "karpenter.sh/do-not-disrupt": "true" } as const;
+
+/**
+ * NodePool disruption budgets for an upgrade window (Karpenter v1.11 disruption.md, 'NodePool Disruption Budgets'):
+ * Karpenter's default rate (10% of a pool's nodes at a time) always, and no drift at all outside the window: a budget
+ * of 0 nodes for reason Drifted, active from the window's end (cron schedule, UTC) for the rest of the week. Drift
+ * (a new nodeAmiVersion, kubernetesVersion or NodePool template) then replaces nodes only inside the window, and never a
+ * node running a server (do-not-disrupt). Emptiness is not blocked: empty GPU nodes still go after consolidateAfter.
+ */
+export function disruptionBudgets(w: { day: number; startMinute: number; minutes: number }) {
+    const WEEK = 7 * 1440;
+    const end = w.day * 1440 + w.startMinute + w.minutes;
+    const endDay = Math.floor(end / 1440) % 7;
+    const endMinute = end % 1440;
+    const blocked = WEEK - w.minutes;
+    const duration = `${Math.floor(blocked / 60)}h${blocked % 60 ? `${blocked % 60}m` : ""}`;
+    return [
+        { nodes: "10%" },
+        { nodes: "0", reasons: ["Drifted"], schedule: `${endMinute % 60} ${Math.floor(endMinute / 60)} * * ${endDay}`, duration },
+    ];
 }
 
 /** Instance families of the CPU pool (CPU-only servers for data preparation; amd64 like the image). */
@@ -458,7 +490,9 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
         metadata: { name },
         spec: {
             // AL2023: Karpenter picks the NVIDIA variant of the EKS AMI for GPU instance types.
-            amiSelectorTerms: [{ alias: "al2023@latest" }],
+            // Pinned, never @latest: 'latest' drifts every node whenever AWS releases an AMI (the CRD's own
+            // description: "not recommended for production environments").
+            amiSelectorTerms: [{ alias: `al2023@${p.nodeAmiVersion}` }],
             role: p.nodeRoleName,
             subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": p.clusterName } }],
             securityGroupSelectorTerms: [{ id: p.securityGroupId }],
@@ -488,16 +522,16 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
                 },
             },
             limits: o.limits,
-            disruption: { consolidationPolicy: "WhenEmpty", consolidateAfter: `${p.consolidateAfterMinutes}m` },
+            disruption: { consolidationPolicy: "WhenEmpty", consolidateAfter: `${p.consolidateAfterMinutes}m`, budgets: disruptionBudgets(p.upgradeWindow) },
         },
     });
-    const gpuLimits = { "nvidia.com/gpu": String(p.gpuLimit) };
+    const gpus = (n: number) => ({ "nvidia.com/gpu": String(n) });
     const pools = [
-        pool(POOLS.gpu, "gpu", { families: p.gpuFamilies, capacity: "on-demand", taints: [{ ...GPU_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }),
+        pool(POOLS.gpu, "gpu", { families: p.gpuFamilies, capacity: "on-demand", taints: [{ ...GPU_TAINT }], limits: gpus(p.gpuLimits.onDemand), labels: { ...GPU_NODE_LABELS } }),
         pool("cpu", "cpu", { families: CPU_FAMILIES, capacity: "on-demand", taints: [], limits: { cpu: String(CPU_POOL_VCPUS) }, labels: {} }),
     ];
     if (p.spotForBatch) {
-        pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpuLimits, labels: { ...GPU_NODE_LABELS } }));
+        pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpus(p.gpuLimits.spot), labels: { ...GPU_NODE_LABELS } }));
     }
     return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
 }
@@ -727,6 +761,9 @@ export function jupyterhubValues(p: HubParams) {
             defaultUrl: "/lab",
             // A GPU node may have to start and pull the image first.
             startTimeout: 1200,
+            // KubeSpawner.extra_annotations (z2jh 4.4.0 values.schema.yaml singleuser.extraAnnotations): Karpenter never
+            // consolidates or drifts a node away under a running server.
+            extraAnnotations: { ...DO_NOT_DISRUPT },
             extraEnv: env,
             storage: {
                 type: "none",

@@ -110,7 +110,12 @@ export class ClusterResearcher extends pulumi.ComponentResource {
             const specs = live.apply((s) => researcherVolumes(s, set.namespace, set.claims).map((v) => v.pv.spec));
             shape.forEach((v, i) => {
                 const tag = `${set.namespace === HUB_NAMESPACE ? "server" : "jobs"}-${v.pvc.metadata.name.replace(`-${r.id}`, "")}`;
-                const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${tag}`, { metadata: v.pv.metadata, spec: specs[i] }, { ...k8sOpts, retainOnDelete: true });
+                // Deleted with the researcher, not retained: the PV is only a pointer (reclaim policy Retain; the data is
+                // their EFS directory and S3 prefix, kept and backed up). A retained PV stays Released holding the
+                // deleted claim's uid in claimRef, so a re-added researcher's new claim never binds it (and, since
+                // pulumi-kubernetes 4.29 creates with a plain create, re-creating the PV fails AlreadyExists). Created
+                // again, it is pre-bound by claimRef name/namespace only and binds the new claim to the same data.
+                const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${tag}`, { metadata: v.pv.metadata, spec: specs[i] }, k8sOpts);
                 new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc-${tag}`, v.pvc, { ...k8sOpts, dependsOn: [...(set.deps as pulumi.Resource[]), pv] });
             });
         }

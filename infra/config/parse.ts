@@ -10,10 +10,14 @@ import { SSH_KEY_LIMITS } from "../constants";
 import { GPU_INSTANCE_TYPES, GpuInstanceSpec, gpuSpec } from "../data/gpus";
 import { AWS_REGIONS, gpuFamilyOffered, regionsOffering } from "../data/regions";
 import prices from "../data/prices.json";
+import { compareVersions } from "../data/amis";
+import { ADDON_KUBERNETES_VERSIONS, daysUntil, EKS_SUPPORT_TYPE, NODE_AMI_RELEASES, SUPPORT_WARNING_DAYS, SUPPORT_WINDOWS } from "../data/eks";
+import image from "../../images/pytorch-cuda/image.json";
 // The same pure CIDR arithmetic the policy pack judges ingress with: config and pack agree.
 import { parseCidr, publicAddressCoverage } from "../../policies/lib/cidr";
 import { CONFIG_KEYS, ConfigKey, KeySpec, Mode, MOVED_KEYS, PROJECT, RESEARCHER_FIELDS } from "./schema";
 import { checkSshPublicKey } from "./ssh";
+import { zoneSubnetProblems } from "./zones";
 import {
     AccessMode, BackupConfig, ClusterSettings, ClusterStackConfig, ConfigError, ConfigProblem, DataClassification, InstanceResearcher,
     InstanceStackConfig, Researcher, StackConfig,
@@ -37,6 +41,11 @@ export interface ConfigContext {
     readonly accountId?: string;
     /** No account given (the offline plan without --account): the ARNs' accounts must agree, and name it (stackAccount). */
     readonly inferAccount?: boolean;
+    /**
+     * Today (YYYY-MM-DD, UTC), from the caller's clock: judges dated facts (a Kubernetes version past its end of EKS
+     * standard support is refused). Absent: nothing dated is judged (tests without a clock stay deterministic).
+     */
+    readonly today?: string;
 }
 
 const SLUG = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
@@ -60,11 +69,17 @@ export const MAX_RESEARCHERS = 200;
 export const MAX_BUDGET_SUBSCRIBERS = 11;
 
 /**
- * EKS versions accepted, all in EKS standard support (1.34 until 2026-12-02, 1.35 until 2027-03-27;
- * extended support costs $0.60/h per cluster instead of $0.10, and the cluster is pinned to STANDARD)
- * and supported by the pinned Karpenter.
+ * EKS versions accepted: those with a row of pinned add-ons and support dates in infra/data/eks.json, within the
+ * pinned Karpenter's range (1.29-1.35). Whether one is still in EKS standard support is judged against a clock
+ * (ConfigContext.today): the cluster is pinned to STANDARD (extended support costs $0.60/h per cluster instead of
+ * $0.10), so EKS upgrades it on its own once standard support ends.
  */
-export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
+export const KUBERNETES_VERSIONS: readonly string[] = ADDON_KUBERNETES_VERSIONS.filter((v) => v in SUPPORT_WINDOWS && compareVersions(v, "1.29") >= 0 && compareVersions(v, "1.35") <= 0);
+
+/** A weekly UTC window: day 0-6 (Sunday first, as cron), start minute of that day, length in minutes. */
+const WINDOW = /^(sun|mon|tue|wed|thu|fri|sat) ([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/;
+const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
+const NODE_AMI_VERSION = /^v\d{8}$/;
 
 type Raw = Record<string, unknown>;
 
@@ -141,6 +156,7 @@ class Reader {
  */
 export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     const project = ctx.project ?? PROJECT;
+    if (ctx.today !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(ctx.today)) throw new Error(`parseConfig: today must be YYYY-MM-DD, got '${ctx.today}'`);
     const problems: ConfigProblem[] = [];
     const key = (k: string) => `${project}:${k}`;
 
@@ -237,12 +253,13 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
 
     let cfg: StackConfig;
     if (mode === "cluster") {
-        const cluster = clusterSection(r, { region, instanceType, gpu, access: access.mode });
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0 }, clusterAuth: cluster.auth.kind, max: ctx.maxResearchers });
+        const cluster = clusterSection(r, { region, instanceType, gpu, access: access.mode, today: ctx.today });
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0, zone: "" }, clusterAuth: cluster.auth.kind, max: ctx.maxResearchers });
         cfg = { ...base, mode, researchers, cluster } satisfies ClusterStackConfig;
     } else {
         const workspaceSizeGiB = r.int("workspaceSizeGiB", spec("workspaceSizeGiB"), dflt("workspaceSizeGiB"));
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB }, max: ctx.maxResearchers }) as InstanceResearcher[];
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB, zone: availabilityZone }, region, max: ctx.maxResearchers }) as InstanceResearcher[];
+        problems.push(...zoneSubnetProblems(researchers, { availabilityZone, vpcCidr, key }));
         const amiId = r.str("amiId");
         if (amiId && !AMI.test(amiId)) r.fail("amiId", `'${amiId}' is not an AMI id (ami- followed by 8 or 17 hex digits)`);
         const ssmParameter = r.str("amiSsmParameter") ?? dflt<string>("amiSsmParameter");
@@ -345,9 +362,23 @@ function budgetSection(r: Reader): StackConfig["budget"] {
     return { monthlyUsd, alertEmails };
 }
 
-function clusterSection(r: Reader, c: { region: string; instanceType: string; gpu?: GpuInstanceSpec; access: AccessMode }): ClusterSettings {
+function clusterSection(r: Reader, c: { region: string; instanceType: string; gpu?: GpuInstanceSpec; access: AccessMode; today?: string }): ClusterSettings {
     const K = CONFIG_KEYS;
     const kubernetesVersion = r.oneOf("kubernetesVersion", KUBERNETES_VERSIONS, K.kubernetesVersion.default);
+    if (c.today) supportProblem(kubernetesVersion, c.today, (reason) => r.fail("kubernetesVersion", reason));
+    const nodeAmiVersion = r.str("nodeAmiVersion") ?? K.nodeAmiVersion.default;
+    if (!NODE_AMI_VERSION.test(nodeAmiVersion)) {
+        r.fail("nodeAmiVersion", `'${nodeAmiVersion}' must be an EKS AMI release like ${K.nodeAmiVersion.default} (github.com/awslabs/amazon-eks-ami/releases)` +
+            `${nodeAmiVersion === "latest" ? ": 'latest' moves with every AWS release, and each move replaces every node and evicts running servers" : ""}`);
+    } else {
+        const release = NODE_AMI_RELEASES[nodeAmiVersion];
+        if (release && !release.kubernetes.includes(kubernetesVersion)) {
+            r.fail("nodeAmiVersion", `release ${nodeAmiVersion} has no AL2023 AMI for Kubernetes ${kubernetesVersion} (it has ${release.kubernetes.join(", ")}); choose a release for ${kubernetesVersion}`);
+        } else if (release && compareVersions(release.nvidiaDriver, image.minNvidiaDriver) < 0) {
+            r.fail("nodeAmiVersion", `release ${nodeAmiVersion} ships NVIDIA driver ${release.nvidiaDriver}; the image's CUDA ${image.cuda} needs ${image.minNvidiaDriver} or newer`);
+        }
+    }
+    const upgradeWindow = windowSection(r, r.str("nodeUpgradeWindow") ?? K.nodeUpgradeWindow.default);
     const adminArns = r.list("clusterAdminArns");
     if (adminArns.length === 0) r.fail("clusterAdminArns", "needs at least one IAM role or user ARN to administer the cluster (EKS access entries)");
     adminArns.forEach((a, i) => { if (!IAM_PRINCIPAL.test(a)) r.fail(`clusterAdminArns[${i}]`, `'${a}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`); });
@@ -368,6 +399,8 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
     if (gpusPerResearcher > gpuLimit) r.fail("gpusPerResearcher", `is ${gpusPerResearcher} but gpuLimit (all GPUs) is ${gpuLimit}; lower it or raise gpuLimit`);
     const ddp = { nodes: r.int("ddpNodes", K.ddpNodes, K.ddpNodes.default), gpusPerNode: r.int("ddpGpusPerNode", K.ddpGpusPerNode, K.ddpGpusPerNode.default) };
     if (ddp.nodes * ddp.gpusPerNode > gpusPerResearcher) r.fail("ddpNodes", `the DDP template asks for ${ddp.nodes} x ${ddp.gpusPerNode} GPUs, more than gpusPerResearcher (${gpusPerResearcher}); its pods would wait forever`);
+    const spotForBatch = r.bool("spotForBatch", K.spotForBatch.default);
+    const gpuLimits = gpuBudget(r, { gpuLimit, spotForBatch, ddpGpus: ddp.nodes * ddp.gpusPerNode });
 
     const authKind = r.oneOf("clusterAuth", ["cognito", "oidc"] as const, K.clusterAuth.default);
     let auth: ClusterSettings["auth"] = { kind: "cognito" };
@@ -417,8 +450,11 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
         apiCidrs,
         gpuFamilies,
         gpuLimit,
+        gpuLimits,
         gpusPerResearcher,
-        spotForBatch: r.bool("spotForBatch", K.spotForBatch.default),
+        spotForBatch,
+        nodeAmiVersion,
+        upgradeWindow,
         consolidateAfterMinutes: r.int("consolidateAfterMinutes", K.consolidateAfterMinutes, K.consolidateAfterMinutes.default),
         auth,
         ...(c.access === "cidr" && hostname && acmCertificateArn ? { hub: { hostname, acmCertificateArn } } : {}),
@@ -426,11 +462,85 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
     };
 }
 
+/**
+ * A Kubernetes version already out of EKS standard support on `today` (AWS's release calendar, infra/data/eks.json).
+ * The cluster's upgradePolicy is STANDARD (never billed extended support): from that day EKS upgrades the control plane
+ * on its own, and an `up` that still asks for the old version would try to move it back.
+ */
+function supportProblem(version: string, today: string, fail: (reason: string) => void): void {
+    const w = SUPPORT_WINDOWS[version];
+    if (!w || daysUntil(w.standardSupportEnd, today) > 0) return;
+    const next = KUBERNETES_VERSIONS.find((v) => compareVersions(v, version) > 0 && daysUntil(SUPPORT_WINDOWS[v].standardSupportEnd, today) > 0);
+    fail(`Kubernetes ${version} left EKS standard support on ${w.standardSupportEnd} (AWS's EKS release calendar, infra/data/eks.json); ` +
+        `the cluster's upgradePolicy is ${EKS_SUPPORT_TYPE}, so EKS now upgrades it on its own. ` +
+        (next ? `Set the next version: pulumi config set kubernetesVersion ${next} (one minor version per up: README 'Day two')`
+            : "No newer version is pinned here yet: add its row to infra/data/eks.json (support dates and add-on versions)"));
+}
+
+/** nodeUpgradeWindow: '<day> HH:MM-HH:MM' UTC, 1-24 hours; an end at or before the start is the next day. */
+function windowSection(r: Reader, text: string): ClusterSettings["upgradeWindow"] {
+    const m = WINDOW.exec(text.trim().toLowerCase());
+    const fallback = { text: "sun 02:00-06:00", day: 0, startMinute: 120, minutes: 240 };
+    if (!m) { r.fail("nodeUpgradeWindow", `'${text}' must look like 'sun 02:00-06:00' (a weekday, then a UTC start and end time)`); return fallback; }
+    const start = Number(m[2]) * 60 + Number(m[3]);
+    const end = Number(m[4]) * 60 + Number(m[5]);
+    const minutes = end > start ? end - start : end + 1440 - start;
+    if (minutes < 60) { r.fail("nodeUpgradeWindow", `'${text}' is ${minutes} minutes; give Karpenter at least an hour to replace nodes`); return fallback; }
+    return { text: text.trim().toLowerCase(), day: DAYS.indexOf(m[1] as typeof DAYS[number]), startMinute: start, minutes };
+}
+
+/**
+ * How gpuLimit is split between the GPU NodePools: Karpenter's limits are per NodePool, so with a spot batch pool the
+ * two limits must add up to gpuLimit (spotGpuLimit for spot, the rest on demand), never gpuLimit each.
+ */
+function gpuBudget(r: Reader, c: { gpuLimit: number; spotForBatch: boolean; ddpGpus: number }): ClusterSettings["gpuLimits"] {
+    if (!c.spotForBatch) {
+        if (r.has("spotGpuLimit")) r.fail("spotGpuLimit", "is only used with spotForBatch: true; remove it, or turn the spot batch pool on");
+        return { onDemand: c.gpuLimit, spot: 0 };
+    }
+    if (c.gpuLimit < 2) {
+        r.fail("spotForBatch", `needs gpuLimit of at least 2: the spot pool's GPUs come out of gpuLimit (${c.gpuLimit}) and the on-demand pool keeps at least one for notebook servers`);
+        return { onDemand: c.gpuLimit, spot: 0 };
+    }
+    const fallback = Math.floor(c.gpuLimit / 2);
+    const spot = r.int("spotGpuLimit", CONFIG_KEYS.spotGpuLimit, fallback);
+    if (spot > c.gpuLimit - 1) {
+        r.fail("spotGpuLimit", `is ${spot} but gpuLimit is ${c.gpuLimit}: the spot pool takes its GPUs out of gpuLimit and the on-demand pool (servers) needs at least one; use 1-${c.gpuLimit - 1}`);
+        return { onDemand: c.gpuLimit - fallback, spot: fallback };
+    }
+    if (c.ddpGpus > spot) r.fail("ddpNodes", `the DDP template runs on the spot pool and asks for ${c.ddpGpus} GPUs, more than spotGpuLimit (${spot}); its pods would wait forever`);
+    return { onDemand: c.gpuLimit - spot, spot };
+}
+
+/**
+ * What the plan (and `pulumi up`) warns about on `today`, without refusing: a Kubernetes version within
+ * SUPPORT_WARNING_DAYS of its end of EKS standard support, a node AMI release the table does not record. Pure.
+ */
+export function lifecycleWarnings(cfg: StackConfig, today: string): string[] {
+    if (cfg.mode !== "cluster") return [];
+    const out: string[] = [];
+    const v = cfg.cluster.kubernetesVersion;
+    const w = SUPPORT_WINDOWS[v];
+    const days = w ? daysUntil(w.standardSupportEnd, today) : undefined;
+    if (w && days !== undefined && days > 0 && days <= SUPPORT_WARNING_DAYS) {
+        const next = KUBERNETES_VERSIONS.find((x) => compareVersions(x, v) > 0);
+        out.push(`${cfg.project}:kubernetesVersion: Kubernetes ${v} leaves EKS standard support on ${w.standardSupportEnd}, in ${days} day(s) ` +
+            `(AWS's EKS release calendar, infra/data/eks.json); then EKS upgrades the cluster on its own (upgradePolicy ${EKS_SUPPORT_TYPE}). ` +
+            (next ? `Upgrade first, in a quiet hour: pulumi config set kubernetesVersion ${next}` : "Record the next version's row in infra/data/eks.json and upgrade first"));
+    }
+    if (!(cfg.cluster.nodeAmiVersion in NODE_AMI_RELEASES)) {
+        out.push(`${cfg.project}:nodeAmiVersion: release ${cfg.cluster.nodeAmiVersion} is not in infra/data/eks.json: whether it has AMIs for Kubernetes ${v} and a new enough NVIDIA driver (${image.minNvidiaDriver}) is not checked; add its row from the amazon-eks-ami release notes`);
+    }
+    return out;
+}
+
 interface ResearcherContext {
     mode: Mode;
     key: (k: string) => string;
     problems: ConfigProblem[];
-    defaults: { instanceType: string; workspaceSizeGiB: number };
+    defaults: { instanceType: string; workspaceSizeGiB: number; zone: string };
+    /** aws:region (instance mode: each researcher's zone must be one of its zones). */
+    region?: string;
     clusterAuth?: "cognito" | "oidc";
     max?: number;
 }
@@ -508,12 +618,16 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
             const instanceType = r.str("instanceType") ?? c.defaults.instanceType;
             const gpu = r.has("instanceType") ? checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason)) : gpuSpec(instanceType);
             const workspaceSizeGiB = r.int("workspaceSizeGiB", CONFIG_KEYS.workspaceSizeGiB, c.defaults.workspaceSizeGiB);
+            const zone = r.str("zone") ?? c.defaults.zone;
+            if (c.region && zone !== c.defaults.zone && !new RegExp(`^${c.region}[a-z]$`).test(zone)) {
+                r.fail("zone", `'${zone}' is not an availability zone of ${c.region}, the stack's region (a workspace moves between zones of one region only), e.g. ${c.region}b`);
+            }
             const restoreFromSnapshot = r.str("restoreFromSnapshot");
             if (restoreFromSnapshot !== undefined && !SNAPSHOT_ID.test(restoreFromSnapshot)) {
                 r.fail("restoreFromSnapshot", `'${restoreFromSnapshot}' is not an EBS snapshot id (snap- and 8 or 17 hex digits); ` +
                     `list this researcher's snapshots with \`npm run restore -- workspace --stack <stack> --researcher ${named ?? "<id>"}\``);
             }
-            out.push({ ...common, instanceType, gpu: gpu!, workspaceSizeGiB, ...(restoreFromSnapshot && SNAPSHOT_ID.test(restoreFromSnapshot) ? { restoreFromSnapshot } : {}) });
+            out.push({ ...common, instanceType, gpu: gpu!, workspaceSizeGiB, zone, ...(restoreFromSnapshot && SNAPSHOT_ID.test(restoreFromSnapshot) ? { restoreFromSnapshot } : {}) });
         } else {
             out.push(common);
         }

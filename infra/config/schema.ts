@@ -4,6 +4,7 @@
  * and the example stack all derive from it; tests keep them identical.
  */
 import { DEFAULT_AMI_SSM_PARAMETER } from "../data/amis";
+import { DEFAULT_NODE_AMI_VERSION } from "../data/eks";
 
 export const PROJECT = "archaeo-workbench";
 
@@ -66,13 +67,16 @@ export const CONFIG_KEYS = {
     amiId: { type: "string", modes: INSTANCE, description: "Pin the workstation AMI (ami-...). Defaults to the one amiSsmParameter resolves to." },
     amiSsmParameter: { type: "string", modes: INSTANCE, default: DEFAULT_AMI_SSM_PARAMETER, description: "Public SSM parameter resolving the AWS Deep Learning Base OSS NVIDIA driver AMI." },
     baseImageDigest: { type: "string", modes: BOTH, description: "sha256 digest of the PyTorch base image tag (docker buildx imagetools inspect). Without it the build uses the tag." },
-    kubernetesVersion: { type: "string", modes: CLUSTER, default: "1.35", description: "Cluster mode: pinned EKS Kubernetes version (1.34 or 1.35; both in EKS standard support)." },
+    kubernetesVersion: { type: "string", modes: CLUSTER, default: "1.35", description: "Cluster mode: pinned EKS Kubernetes version: 1.34 or 1.35 (those with pinned add-ons, infra/data/eks.json). Warned 60 days before its end of standard support, refused after." },
     clusterAdminArns: { type: "array", modes: CLUSTER, default: [], description: "Cluster mode: IAM role/user ARNs given cluster-admin through EKS access entries (at least one; the deployer gets one too)." },
     clusterApiCidrs: { type: "array", modes: CLUSTER, default: [], description: "Cluster mode: CIDRs allowed to the public EKS API endpoint; empty turns the public endpoint off (private only)." },
     gpuFamilies: { type: "array", modes: CLUSTER, default: ["g5", "g6"], description: "Cluster mode: GPU instance families Karpenter may launch (g4dn, g5, g6, g6e)." },
     gpuLimit: { type: "integer", modes: CLUSTER, default: 4, min: 1, max: 64, unit: "GPUs", description: "Cluster mode: most GPUs running at once across GPU nodes (Karpenter limit and the hub namespace quota): 1-64." },
     gpusPerResearcher: { type: "integer", modes: CLUSTER, default: 2, min: 1, max: 64, unit: "GPUs", description: "Cluster mode: most GPUs one researcher's batch jobs may request at once (their namespace's quota): 1-64." },
-    spotForBatch: { type: "boolean", modes: CLUSTER, default: false, description: "Cluster mode: add a spot-only GPU NodePool for checkpointed batch jobs (never for notebooks)." },
+    spotForBatch: { type: "boolean", modes: CLUSTER, default: false, description: "Cluster mode: add a spot-only GPU NodePool for checkpointed batch jobs (never notebooks); its GPUs come out of gpuLimit (spotGpuLimit)." },
+    spotGpuLimit: { type: "integer", modes: CLUSTER, min: 1, max: 63, unit: "GPUs", description: "Cluster mode, spotForBatch: GPUs of gpuLimit the spot pool may run; the on-demand pool gets the rest, so both never exceed gpuLimit. Defaults to half of gpuLimit, rounded down." },
+    nodeAmiVersion: { type: "string", modes: CLUSTER, default: DEFAULT_NODE_AMI_VERSION, description: "Cluster mode: EKS AL2023 AMI release of every Karpenter node (alias al2023@<release>), e.g. v20260714. Pinned so a new AWS AMI replaces no node; 'latest' is refused." },
+    nodeUpgradeWindow: { type: "string", modes: CLUSTER, default: "sun 02:00-06:00", description: "Cluster mode: weekly UTC window in which Karpenter may replace drifted nodes: '<sun|mon|..|sat> HH:MM-HH:MM', 1-24 h. Nodes running a notebook server are never replaced." },
     consolidateAfterMinutes: { type: "integer", modes: CLUSTER, default: 10, min: 1, max: 1440, unit: "minutes", description: "Cluster mode: minutes an empty GPU node lives before it is removed: 1-1440." },
     clusterAuth: { type: "string", modes: CLUSTER, default: "cognito", description: "Cluster mode: how researchers log in to JupyterHub: cognito (a user pool the stack creates, MFA required) or oidc (the institution's identity provider)." },
     oidcAuthorizeUrl: { type: "string", modes: CLUSTER, description: "Cluster mode, clusterAuth oidc: the provider's authorization endpoint (https://..., from its .well-known/openid-configuration)." },
@@ -123,6 +127,7 @@ export const RESEARCHER_FIELDS = {
     sshPublicKeys: { modes: BOTH, description: "OpenSSH public keys of this researcher only" },
     instanceType: { modes: INSTANCE, description: "GPU instance type of this researcher's workstation (defaults to instanceType)" },
     workspaceSizeGiB: { modes: INSTANCE, description: "size of this researcher's /workspace volume in GiB (defaults to workspaceSizeGiB)" },
+    zone: { modes: INSTANCE, description: "availability zone of this researcher's workstation and workspace volume (defaults to availabilityZone); another zone of the stack's region, to move them where their instance type has capacity (README 'Moving a workstation to another zone')" },
     restoreFromSnapshot: {
         modes: INSTANCE,
         description: "EBS snapshot (snap-...) this researcher's /workspace volume is restored from: a new volume from it, in their workstation's zone and under the stack key, " +

@@ -23,6 +23,8 @@ export interface InstanceResearcher extends Researcher {
     readonly instanceType: string;
     readonly gpu: GpuInstanceSpec;
     readonly workspaceSizeGiB: number;
+    /** Availability zone of their workstation and workspace volume (availabilityZone unless they were moved). */
+    readonly zone: string;
     /** EBS snapshot the workspace volume is created from (a restore); absent: a new, empty volume. */
     readonly restoreFromSnapshot?: string;
 }
@@ -74,6 +76,12 @@ export interface ClusterSettings {
     readonly gpuFamilies: readonly string[];
     /** Most GPUs Karpenter may run at once; also the hub namespace's GPU quota. */
     readonly gpuLimit: number;
+    /** gpuLimit split between the GPU NodePools (Karpenter limits are per pool): onDemand + spot = gpuLimit; spot 0 without spotForBatch. */
+    readonly gpuLimits: { readonly onDemand: number; readonly spot: number };
+    /** EKS AL2023 AMI release of every Karpenter node (alias al2023@<release>). */
+    readonly nodeAmiVersion: string;
+    /** Weekly UTC window in which drifted nodes may be replaced: day 0-6 (Sunday first), start minute, length. */
+    readonly upgradeWindow: { readonly text: string; readonly day: number; readonly startMinute: number; readonly minutes: number };
     /** Most GPUs one researcher's jobs may request at once (their namespace's quota). */
     readonly gpusPerResearcher: number;
     readonly spotForBatch: boolean;

@@ -31,7 +31,8 @@ export interface InstanceOutputs {
 export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: StackContext): InstanceOutputs {
     const opts = { providers: { aws: ctx.provider } };
     const network = new Network("archaeo-network", {
-        vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, region: cfg.region, accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
+        vpcCidr: cfg.vpcCidr, availabilityZone: cfg.availabilityZone, otherZones: cfg.researchers.map((r) => r.zone), region: cfg.region,
+        accessMode: cfg.access.mode, accessCidrs: cfg.access.cidrs,
     }, opts);
     const snapshotTag = snapshotTargetTag(cfg);
     new WorkspaceSnapshots("archaeo-snapshots", {
@@ -52,9 +53,10 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
             researcher: r,
             roleName: physicalName(cfg, ["ws", r.id], 64),
             namePrefix: physicalName(cfg, [r.id], 200),
-            region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, availabilityZone: cfg.availabilityZone,
+            // Their own zone (availabilityZone unless moved: README 'Moving a workstation to another zone').
+            region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, availabilityZone: r.zone,
             amiId: cfg.ami.id, amiSsmParameter: cfg.ami.ssmParameter,
-            subnetId: network.subnetId, securityGroupId: network.securityGroupId,
+            subnetId: network.subnetIds[r.zone], securityGroupId: network.securityGroupId,
             keyArn: f.keyArn, bucketName: f.bucketName, bucketArn: f.bucketArn, repositoryArn: f.repositoryArn, imageRef: f.imageRef,
             rootVolumeSizeGiB: cfg.rootVolumeSizeGiB, ssmPath, accessMode: cfg.access.mode,
             idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent,

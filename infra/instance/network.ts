@@ -2,13 +2,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { AccessMode } from "../config";
+import { zoneSubnet, zoneSubnetIndex } from "../config";
 import { PORTS } from "../constants";
 
 export interface NetworkArgs {
     /** IPv4 CIDR of the VPC, /16 to /24. */
     vpcCidr: string;
-    /** The one AZ the workstations and their workspace volumes live in. */
+    /** The stack's AZ (availabilityZone): its subnet is the VPC's first /24, as it always was. */
     availabilityZone: string;
+    /** Other zones researchers were moved to (researchers[].zone): a subnet each, at zoneSubnetIndex. */
+    otherZones?: readonly string[];
     region: string;
     /** "ssm" creates no ingress rule at all; "cidr" opens SSH (key-only) to `accessCidrs`, nothing else. */
     accessMode: AccessMode;
@@ -26,6 +29,8 @@ export interface NetworkArgs {
 export class Network extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
     public readonly subnetId: pulumi.Output<string>;
+    /** The workstation subnet of each zone: availabilityZone's and each of otherZones'. */
+    public readonly subnetIds: Readonly<Record<string, pulumi.Output<string>>>;
     public readonly securityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -43,6 +48,20 @@ export class Network extends pulumi.ComponentResource {
         }, child);
         const routes = new aws.ec2.RouteTable(`${name}-public-rt`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public-rt` } }, child);
         new aws.ec2.RouteTableAssociation(`${name}-public-rta`, { subnetId: subnet.id, routeTableId: routes.id }, child);
+        // A moved researcher's zone gets its own public subnet, named by the zone (never by position), at a /24 fixed by
+        // the zone's letter: adding or leaving a zone never moves another subnet or the workstations in it.
+        const subnetIds: Record<string, pulumi.Output<string>> = { [args.availabilityZone]: subnet.id };
+        for (const zone of [...new Set(args.otherZones ?? [])].filter((z) => z !== args.availabilityZone).sort()) {
+            const extra = new aws.ec2.Subnet(`${name}-public-${zone}`, {
+                vpcId: vpc.id,
+                cidrBlock: zoneSubnet(args.vpcCidr, zoneSubnetIndex(zone, args.availabilityZone)),
+                availabilityZone: zone,
+                mapPublicIpOnLaunch: false,
+                tags: { Name: `${name}-public-${zone}` },
+            }, child);
+            new aws.ec2.RouteTableAssociation(`${name}-public-rta-${zone}`, { subnetId: extra.id, routeTableId: routes.id }, child);
+            subnetIds[zone] = extra.id;
+        }
         new aws.ec2.VpcEndpoint(`${name}-s3`, {
             vpcId: vpc.id, serviceName: `com.amazonaws.${args.region}.s3`, vpcEndpointType: "Gateway", routeTableIds: [routes.id], tags: { Name: `${name}-s3` },
         }, child);
@@ -69,6 +88,7 @@ export class Network extends pulumi.ComponentResource {
 
         this.vpcId = vpc.id;
         this.subnetId = subnet.id;
+        this.subnetIds = subnetIds;
         this.securityGroupId = sg.id;
         this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, securityGroupId: this.securityGroupId });
     }

@@ -211,7 +211,8 @@ describe("cluster manifests", () => {
         });
 
         it("values use only paths checked against z2jh 4.4.0's values.schema.yaml (tools/check-hub-values.ts)", () => {
-            // Checked on 2026-11-25 with `npx tsx tools/check-hub-values.ts <z2jh 4.4.0 jupyterhub/>`: OK. A value
+            // Checked on 2026-11-25 with `npx tsx tools/check-hub-values.ts <z2jh 4.4.0 jupyterhub/>`: OK (again on 2026-12-07 with
+            // singleuser.extraAnnotations, schema line 2298, KubeSpawner.extra_annotations). A value
             // path not in this list must be checked the same way before it is added here.
             const CHECKED = [
                 "cull.enabled", "cull.every", "cull.maxAge", "cull.removeNamedServers", "cull.timeout", "cull.users",
@@ -222,12 +223,12 @@ describe("cluster manifests", () => {
                 "hub.nodeSelector", "prePuller.continuous.enabled", "prePuller.hook.enabled", "proxy.chp.nodeSelector", "proxy.https.enabled", "proxy.https.type",
                 "proxy.service.annotations", "proxy.service.loadBalancerSourceRanges", "proxy.service.type", "scheduling.podPriority.enabled",
                 "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cloudMetadata.blockWithIptables", "singleuser.cmd",
-                "singleuser.defaultUrl", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
+                "singleuser.defaultUrl", "singleuser.extraAnnotations", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
                 "singleuser.networkPolicy.egressAllowRules.cloudMetadataServer", "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
                 "singleuser.storage.extraVolumeMounts", "singleuser.storage.extraVolumes", "singleuser.storage.type", "singleuser.uid",
             ];
             const leaves = (o: unknown, prefix: string, out: Set<string>): Set<string> => {
-                const free = ["annotations", "nodeSelector", "extraEnv", "scope", "allowed_users", "admin_users", "profileList", "extraContainers", "extraVolumes", "extraVolumeMounts", "loadBalancerSourceRanges"];
+                const free = ["annotations", "extraAnnotations", "nodeSelector", "extraEnv", "scope", "allowed_users", "admin_users", "profileList", "extraContainers", "extraVolumes", "extraVolumeMounts", "loadBalancerSourceRanges"];
                 if (o && typeof o === "object" && !Array.isArray(o) && !free.some((f) => prefix.endsWith(f))) for (const [k, v] of Object.entries(o)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
                 else out.add(prefix);
                 return out;

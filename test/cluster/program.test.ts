@@ -7,6 +7,7 @@ import { GPU_NODE_LABELS } from "../../infra/cluster/manifests";
 import { readStack } from "../../tools/stacks";
 import { asObject, models, validate } from "../helpers/k8s";
 import { doc, runProgram, runStack, ProgramRun } from "../helpers/program";
+import { removeAndReAdd } from "../helpers/pv-binding";
 
 /**
  * The NVIDIA device plugin chart's default node affinity (NVIDIA/k8s-device-plugin
@@ -84,13 +85,16 @@ describe("cluster mode: national-heritage", () => {
         assert.throws(() => adminPrincipals([], "arn:aws:iam::1:root"), /root user/);
     });
 
-    it("add-ons pinned to EKS's default version, Mountpoint for S3 among them, Pod Identity where the driver itself calls AWS", () => {
+    it("add-ons pinned per Kubernetes version (infra/data/eks.json) or held at creation, Mountpoint for S3 among them, Pod Identity where the driver itself calls AWS", () => {
         // Spelled out, not infra's CORE_ADDONS: the program registers one add-on per entry of that list.
         const expected = ["aws-ebs-csi-driver", "aws-efs-csi-driver", "aws-mountpoint-s3-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"];
         const addons = run.engine.byType("aws:eks/addon:Addon");
         assert.deepEqual(addons.map((a) => a.inputs.addonName).sort(), expected);
+        // Pinned ones need no lookup; the others are looked up once (EKS's default at creation) and then held (ignoreChanges).
         const lookups = run.engine.invokes.filter((i) => i.token === "aws:eks/getAddonVersion:getAddonVersion");
-        assert.ok(lookups.length === expected.length && lookups.every((i) => i.args.mostRecent === false && i.args.kubernetesVersion === "1.35"));
+        const held = addons.filter((a) => a.ignoreChanges.includes("addonVersion")).map((a) => a.inputs.addonName).sort();
+        assert.deepEqual(lookups.map((i) => i.args.addonName).sort(), held);
+        assert.ok(lookups.every((i) => i.args.mostRecent === false && i.args.kubernetesVersion === "1.35"));
         assert.deepEqual(addons.filter((a) => a.inputs.podIdentityAssociations).map((a) => a.inputs.addonName).sort(), ["aws-ebs-csi-driver", "aws-efs-csi-driver", "vpc-cni"]);
     });
 
@@ -149,6 +153,41 @@ describe("cluster mode: national-heritage", () => {
         assert.deepEqual(one("aws:backup/selection:Selection").inputs.resources, [efs.state.arn]);
     });
 
+    // Issue 17: a researcher removed and re-added got claims stuck Pending (retained PVs stay Released with the old
+    // claim's uid). Their recorded PVs and claims, run through Kubernetes' binding rules (test/helpers/pv-binding.ts).
+    it("a researcher removed and re-added gets every claim bound again, to the same access point path and prefixes", () => {
+        const pvs = run.engine.byType("kubernetes:core/v1:PersistentVolume");
+        const pvcs = run.engine.byType("kubernetes:core/v1:PersistentVolumeClaim");
+        for (const id of ["imaging-lead", "ml-engineer", "archivist"]) {
+            const mine = pvs.filter((p) => p.inputs.metadata.labels["archaeo/researcher"] === id);
+            const outcome = removeAndReAdd(mine, pvcs);
+            assert.equal(Object.keys(outcome.claims).length, 6);
+            for (const [pv, phase] of Object.entries(outcome.claims)) assert.equal(phase, "Bound", `${id}: ${pv} after remove + re-add`);
+        }
+        // The data outlives the pointers: the file system (and so /researchers/<id>) is protected and retained.
+        const efs = one("aws:efs/fileSystem:FileSystem");
+        assert.deepEqual([efs.protect, efs.retainOnDelete], [true, true]);
+    });
+
+    // Issue 17: with spot batch on, each GPU NodePool had the whole gpuLimit (16 GPUs where 8 were promised).
+    it("the GPU NodePools' limits add up to gpuLimit: on demand and spot split it", () => {
+        const pools = run.engine.byType("kubernetes:karpenter.sh/v1:NodePool");
+        const gpus = pools.map((p) => Number(p.inputs.spec.limits["nvidia.com/gpu"] ?? 0));
+        assert.equal(gpus.reduce((a, b) => a + b, 0), cluster().gpuLimit);
+        const spot = pools.find((p) => p.inputs.metadata.name === "gpu-batch-spot")!;
+        assert.equal(spot.inputs.spec.limits["nvidia.com/gpu"], String(cluster().gpuLimits.spot));
+    });
+
+    // Issue 17: every running server was evicted whenever AWS shipped a node AMI (al2023@latest drifts every node).
+    it("nodes boot a pinned AMI release, drift only in the upgrade window, and servers carry karpenter.sh/do-not-disrupt", () => {
+        for (const nc of run.engine.byType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")) assert.deepEqual(nc.inputs.spec.amiSelectorTerms, [{ alias: `al2023@${cluster().nodeAmiVersion}` }]);
+        assert.match(cluster().nodeAmiVersion, /^v\d{8}$/);
+        for (const p of run.engine.byType("kubernetes:karpenter.sh/v1:NodePool")) {
+            assert.deepEqual(p.inputs.spec.disruption.budgets, [{ nodes: "10%" }, { nodes: "0", reasons: ["Drifted"], schedule: "0 6 * * 0", duration: "164h" }], p.name);
+        }
+        assert.deepEqual(releases("jupyterhub").inputs.values.singleuser.extraAnnotations, { "karpenter.sh/do-not-disrupt": "true" });
+    });
+
     it("each researcher's PVs point at their own access point and S3 prefix, with the pod's identity", () => {
         const pvs = run.engine.byType("kubernetes:core/v1:PersistentVolume");
         const aps = run.engine.byType("aws:efs/accessPoint:AccessPoint");
@@ -162,7 +201,9 @@ describe("cluster mode: national-heritage", () => {
                 const prefix = pv.inputs.spec.mountOptions.find((o: string) => o.startsWith("prefix "));
                 assert.ok(prefix === `prefix researchers/${id}/` || (prefix === "prefix datasets/" && pv.inputs.spec.mountOptions.includes("read-only")), `${pv.name}: ${prefix}`);
             }
-            assert.ok(pvs.every((p) => p.retainOnDelete), "PVs are retained when the stack is removed");
+            // Pointers, not data: deleted with their claims (a retained PV stays Released with the old claim's uid and a
+            // re-added researcher's claims never bind: test/day-two.test.ts); Retain keeps the EFS/S3 data either way.
+            assert.ok(pvs.every((p) => !p.retainOnDelete && p.inputs.spec.persistentVolumeReclaimPolicy === "Retain" && p.inputs.spec.claimRef.uid === undefined), "PVs deleted with their researcher, reclaim Retain, pre-bound by name");
         }
         const handles = pvs.map((p) => p.inputs.spec.csi.volumeHandle).filter((h: string) => !h.includes("::"));
         assert.equal(new Set(handles).size, handles.length, "S3 volume handles are unique in the cluster");

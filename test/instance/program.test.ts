@@ -234,6 +234,29 @@ describe("instance mode: names from values", () => {
         assert.deepEqual(run.engine.one("pulumi:providers:aws").inputs.allowedAccountIds, JSON.stringify([ACCOUNT]));
     });
 
+    // Issue 17: the workstation's zone was <region>a whatever it offered, with no way out of a zone without capacity but
+    // hand work. A researcher moved to another zone (researchers[].zone) gets a subnet there at the zone's own /24;
+    // nobody else's subnet, workstation or volume moves; a zone not offering the type is refused before anything exists.
+    it("a researcher's own zone: their workstation and volume there, in a subnet of that zone; the others untouched", async () => {
+        const s = readStack("example");
+        const moved = await runProgram(parseConfig({ ...s.raw, "archaeo-workbench:researchers": [researcher("alice"), researcher("bob", { zone: "us-east-1b" })] }, { stack: "example", region: s.region }));
+        const offerings = moved.engine.invokes.filter((i) => i.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
+        assert.deepEqual(offerings.map((i) => [i.args.locationType, i.args.filters]), [["availability-zone", [{ name: "instance-type", values: ["g5.xlarge"] }]]]);
+        const subnet = moved.engine.one("aws:ec2/subnet:Subnet", "archaeo-network-public-us-east-1b");
+        assert.deepEqual([subnet.inputs.cidrBlock, subnet.inputs.availabilityZone], ["10.42.2.0/24", "us-east-1b"]);
+        assert.equal(one(moved, "aws:ec2/instance:Instance", "bob").inputs.subnetId, subnet.id);
+        assert.deepEqual([one(moved, "aws:ec2/instance:Instance", "bob").inputs.availabilityZone, one(moved, "aws:ebs/volume:Volume", "bob").inputs.availabilityZone], ["us-east-1b", "us-east-1b"]);
+        // Alice and the stack's own subnet stay as they were: the VPC's first /24 in availabilityZone.
+        const own = moved.engine.one("aws:ec2/subnet:Subnet", "archaeo-network-public");
+        assert.deepEqual([own.inputs.cidrBlock, own.inputs.availabilityZone], ["10.42.0.0/24", "us-east-1a"]);
+        assert.deepEqual([one(moved, "aws:ec2/instance:Instance", "alice").inputs.subnetId, one(moved, "aws:ebs/volume:Volume", "alice").inputs.availabilityZone], [own.id, "us-east-1a"]);
+        assert.equal(moved.engine.byType("aws:ec2/routeTableAssociation:RouteTableAssociation").length, 2, "the new subnet routes like the first");
+        await assert.rejects(
+            runProgram(parseConfig({ ...s.raw, "archaeo-workbench:researchers": [researcher("alice"), researcher("bob", { zone: "us-east-1d" })] }, { stack: "example", region: s.region })),
+            /researchers\[1\]\.zone: researcher 'bob': us-east-1d does not offer g5\.xlarge in this account; zones of us-east-1 offering it: us-east-1a, us-east-1b, us-east-1c/,
+        );
+    });
+
     it("a key in another account fails before any cloud resource is registered, naming the key", async () => {
         const s = readStack("example");
         const foreign = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab";
