@@ -33,7 +33,7 @@ const params: UserDataParams = SAMPLE_USER_DATA_PARAMS;
  * a host script changes on purpose: then render it again and update it in the same commit.
  */
 const GOLDEN_SAMPLE_GZIP_SHA256 = "402c317c017d478fb9add9512d9c658b6af6c93a466f97696a5679cc217266fa";
-const GOLDEN_USER_DATA_SHA256 = "0c6b47d32e29f58017e70444db9e796ccdf31493bd4fc303a9d5ce594d05e921";
+const GOLDEN_USER_DATA_SHA256 = "0eed45a2de1657daeb035559b11ed989b039e58e0a129a659e6f1eebf083786c";
 
 /** A fixed 24 KiB document with long and short repeats and literal runs (a linear congruential generator). */
 function sampleDocument(): Buffer {

@@ -5,118 +5,13 @@
  * decoded back), compacted as cloud-init writes them, with the modes user data gives them.
  */
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import * as YAML from "yaml";
-import { decodeUserDataBase64, renderUserDataBase64, SCRIPT_NAMES, UserDataParams, workbenchEnv } from "../infra/instance/userdata";
-import { PYTHON, stubDir, tmpDir } from "./helpers/tools";
-
-const TOKEN = "t".repeat(48);
-const IMAGE = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x/pytorch-cuda@sha256:" + "b".repeat(64);
-const KEYS = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXGaKRpRrSjE+CE3c7Xrij0WQHqtf6/5mjNpauIw/Gy a@b\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk7Kw0 c@d";
-const params: UserDataParams = {
-    researcherId: "alice", region: "eu-west-2",
-    workspaceVolumeId: "vol-0123456789abcdef0", ssmPath: "/archaeo/x/prod/researchers/alice",
-    dataBucket: "archaeo-x-123456789012-eu-west-2", kmsKeyArn: "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    accessMode: "ssm",
-    memoryGiB: 16, vcpus: 4, gpus: 1, idleMinutes: 45, gpuIdlePercent: 5,
-};
-
-/** The host scripts as the instance gets them: name -> content and mode, from the user data EC2 receives. */
-const installed = new Map<string, Record<string, { content: string; mode: number }>>();
-function installedScripts(p: UserDataParams): Record<string, { content: string; mode: number }> {
-    const key = JSON.stringify(p);
-    if (!installed.has(key)) installed.set(key, readInstalledScripts(p));
-    return installed.get(key)!;
-}
-function readInstalledScripts(p: UserDataParams): Record<string, { content: string; mode: number }> {
-    const files: Array<{ path: string; content: string; permissions: string }> = YAML.parse(decodeUserDataBase64(renderUserDataBase64(p))).write_files;
-    const out: Record<string, { content: string; mode: number }> = {};
-    for (const name of SCRIPT_NAMES) {
-        const f = files.find((x) => x.path === `/usr/local/sbin/${name}`);
-        assert.ok(f, `user data installs /usr/local/sbin/${name}`);
-        out[name] = { content: f.content, mode: parseInt(f.permissions, 8) };
-    }
-    return out;
-}
-
-/** Stubs read their behaviour from files in $STUB_STATE and append every call to $STUB_LOG. */
-const STUBS: Record<string, string> = {
-    aws: `printf 'aws %s\n' "$(printf '%s ' "$@" | tr '\n' '|' | sed 's/ $//')" >> "$STUB_LOG"
-if [ "$1 $2" = "ssm get-parameter" ]; then
-  name=""; prev=""; for a in "$@"; do [ "$prev" = --name ] && name="$a"; prev="$a"; done
-  leaf="\${name##*/}"
-  n="$(cat "$STUB_STATE/aws-failures" 2>/dev/null || echo 0)"
-  if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STUB_STATE/aws-failures"; echo "An error occurred (ThrottlingException) when calling the GetParameter operation" >&2; exit 255; fi
-  if [ -f "$STUB_STATE/fail-$leaf" ]; then echo "An error occurred (AccessDeniedException) when calling the GetParameter operation" >&2; exit 254; fi
-  if [ -f "$STUB_STATE/value-$leaf" ]; then cat "$STUB_STATE/value-$leaf"; exit 0; fi
-  case "$leaf" in
-    image) echo "${IMAGE}" ;;
-    ssh-keys) printf '%s\n' "${KEYS}" ;;
-    *) echo "${TOKEN}" ;;
-  esac
-fi`,
-    docker: `echo "docker $*" >> "$STUB_LOG"
-case "$1" in
-  image) exit 0 ;;
-  images) cat "$STUB_STATE/images" 2>/dev/null || true ;;
-  rmi) [ -f "$STUB_STATE/rmi-refuse" ] && exit 1; exit 0 ;;
-  inspect) f="$STUB_STATE/$4.$(case "$3" in *Running*) echo running ;; *) echo pid ;; esac)"; [ -f "$f" ] || exit 1; cat "$f" ;;
-  stats) cat "$STUB_STATE/\${*: -1}.cpu" 2>/dev/null || echo "0.04%" ;;
-esac`,
-    nsenter: `echo "nsenter $*" >> "$STUB_LOG"; cat "$STUB_STATE/ss" 2>/dev/null || true`,
-    "nvidia-smi": `cat "$STUB_STATE/gpu" 2>/dev/null || printf '0, 0\\n'`,
-    systemctl: `echo "systemctl $*" >> "$STUB_LOG"`,
-    sleep: `echo "sleep $*" >> "$STUB_LOG"`,
-    "mount-s3": `if [ "$1" = --version ]; then echo "mount-s3 $(cat "$STUB_STATE/mount-s3-version" 2>/dev/null || echo 1.23.0)"; exit 0; fi
-echo "mount-s3 $*" >> "$STUB_LOG"; exit "$(cat "$STUB_STATE/mount-s3-rc" 2>/dev/null || echo 0)"`,
-    curl: `echo "curl $*" >> "$STUB_LOG"; while [ "$#" -gt 0 ]; do if [ "$1" = -o ]; then echo "payload of $3" > "$2"; fi; shift; done`,
-    gpg: `echo "gpg $*" >> "$STUB_LOG"; case "$*" in *--verify*) cat "$STUB_STATE/gpg-status" 2>/dev/null ;; esac; exit 0`,
-    "apt-get": `echo "apt-get $*" >> "$STUB_LOG"; case "$*" in *install*) cat "$STUB_STATE/after-install-version" > "$STUB_STATE/mount-s3-version" ;; esac`,
-};
-
-interface Host { dir: string; state: string; stub: string; log: string; env: NodeJS.ProcessEnv }
-
-function makeHost(p: UserDataParams = params): Host {
-    const dir = tmpDir("archaeo-host-");
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(bin);
-    stubDir(STUBS, bin);
-    for (const [name, { content, mode }] of Object.entries(installedScripts(p))) {
-        fs.writeFileSync(path.join(bin, name), content);
-        fs.chmodSync(path.join(bin, name), mode);
-    }
-    const state = path.join(dir, "run");
-    const stub = path.join(dir, "stub");
-    fs.mkdirSync(state);
-    fs.mkdirSync(stub);
-    fs.writeFileSync(path.join(dir, "workbench.env"), workbenchEnv(p));
-    const log = path.join(dir, "calls.log");
-    fs.writeFileSync(log, "");
-    return {
-        dir, state, stub, log,
-        env: {
-            PATH: `${bin}:${process.env.PATH}`, HOME: dir, ARCHAEO_ENV_FILE: path.join(dir, "workbench.env"), ARCHAEO_STATE_DIR: state,
-            ARCHAEO_CONSOLE: "/dev/null", STUB_LOG: log, STUB_STATE: stub, ARCHAEO_ROOT: dir,
-        },
-    };
-}
-
-function runScript(h: Host, name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-        // Python scripts run with the system interpreter, as on the host (a pyenv shim would reorder PATH).
-        const file = path.join(h.dir, "bin", name);
-        const python = fs.readFileSync(file, "utf8").startsWith("#!/usr/bin/env python3");
-        execFile(python ? PYTHON : file, python ? [file, ...args] : args, { env: { ...h.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout + stderr });
-        });
-    });
-}
-
-const calls = (h: Host, prefix: string) => fs.readFileSync(h.log, "utf8").split("\n").filter((l) => l.startsWith(prefix));
+import { spawnSync } from "child_process";
+import { calls, Host, IMAGE, installedScripts, KEYS, makeHost, params, runScript, TOKEN } from "./helpers/host";
+import { PYTHON, tmpDir } from "./helpers/tools";
 
 describe("host scripts (run for real against stubs)", function () {
     // Real bash and python3 processes with stubs; each script run is itself capped at 60 s.
@@ -205,7 +100,7 @@ describe("host scripts (run for real against stubs)", function () {
 
     describe("archaeo-autostop: never stops while the researcher's work runs (issue 8 item 11)", () => {
         // A stub Jupyter REST API; every request is recorded so the test can check no_track_activity.
-        const jupyterState = { down: false, kernels: [] as object[], lastActivity: "", activity: { active: false, reasons: [] as string[] } };
+        const jupyterState = { down: false, kernels: [] as object[], lastActivity: "", activity: { active: false, reasons: [] as string[] } as { active: boolean; reasons: string[] } | undefined };
         const requests: Array<{ url: string; auth: string }> = [];
         let server: http.Server;
         let url = "";
@@ -255,8 +150,9 @@ describe("host scripts (run for real against stubs)", function () {
             assert.ok(Math.abs(Number(fs.readFileSync(path.join(r.h.state, "idle-since"), "utf8")) - Date.now() / 1000) < 30, "idle clock restarted");
         });
 
+        const sshConnection = (h: Host) => fs.writeFileSync(path.join(h.stub, "ss"), "ESTAB 0 0 172.17.0.2:2222 172.17.0.1:51234\n");
         const busyCases: Array<[string, (h: Host) => void, RegExp]> = [
-            ["an open SSH session", (h) => fs.writeFileSync(path.join(h.stub, "ss"), "ESTAB 0 0 172.17.0.2:2222 172.17.0.1:51234\n"), /1 ssh session/],
+            ["an open SSH connection with an image whose Jupyter lacks the activity extension (the TCP check, as before)", (h) => { sshConnection(h); jupyterState.activity = undefined; }, /1 ssh session/],
             ["a GPU at 80%", (h) => fs.writeFileSync(path.join(h.stub, "gpu"), "0, 80\n"), /gpu 0 at 80%/],
             ["`nohup python train.py &` over SSH burning CPU", (h) => fs.writeFileSync(path.join(h.stub, "archaeo-sshd.cpu"), "151.20%\n"), /archaeo-sshd at 151% CPU/],
             ["a terminal running a command (seen by the image's activity extension)", () => { jupyterState.activity = { active: true, reasons: ["terminal 1 runs python"] }; }, /jupyter: terminal 1 runs python/],
@@ -278,6 +174,77 @@ describe("host scripts (run for real against stubs)", function () {
             assert.match(first.out, /idle for 0 of 45 minutes/);
             const dead = await autostop((h) => { jupyterState.down = true; fs.writeFileSync(path.join(h.stub, "archaeo-jupyter.running"), "false"); });
             assert.ok(dead.stopped, dead.out);
+        });
+
+        describe("maximum session (maxSessionHours): stops at boot + hours + recorded extensions, even while work runs", () => {
+            const ACTIVITY = path.join(__dirname, "..", "images", "pytorch-cuda", "activity");
+            /** btime of this machine (proc(5)), what the script and the image's extension both count from. */
+            const btime = () => Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))![1]);
+            /** A maximum session (hours, fractional) whose end is `fromNowMinutes` away. */
+            const hoursEndingIn = (fromNowMinutes: number) => (Date.now() / 1000 - btime() + fromNowMinutes * 60) / 3600;
+            const withMax = (hours: number) => (h: Host) => {
+                fs.appendFileSync(h.env.ARCHAEO_ENV_FILE!, `MAX_SESSION_HOURS=${hours}\n`);
+                jupyterState.kernels = [{ id: "k1", execution_state: "busy" }];
+            };
+            const sessionStatus = (h: Host) => calls(h, "aws ssm put-parameter").filter((c) => c.includes(`--name ${params.ssmPath}/status/session`));
+            /** The image's own archaeo-extend (archaeo_activity.session), as the researcher runs it in a terminal. */
+            const extend = (h: Host, hours: number, ...args: string[]) => spawnSync(PYTHON, ["-m", "archaeo_activity.session", "extend", ...args], {
+                encoding: "utf8",
+                env: { PATH: process.env.PATH, PYTHONPATH: ACTIVITY, PYTHONDONTWRITEBYTECODE: "1", USER: "alice", ARCHAEO_SESSION_DIR: h.env.ARCHAEO_SESSION_DIR, ARCHAEO_MAX_SESSION_HOURS: String(hours), ARCHAEO_SESSION_LIMIT_BY: "host" },
+            });
+
+            it("warned an hour ahead once; archaeo-extend (the image's command) moves the stop and is reported once with who and why; records of another boot and a records file that is a link are not read; then stopped although a kernel is busy", async () => {
+                // The session ended 90 minutes ago; the researcher's 2 h extension moves its end to 30 minutes from now.
+                const hours = hoursEndingIn(-90);
+                const r = await autostop((h) => {
+                    withMax(hours)(h);
+                    const ext = extend(h, hours, "2h", "epoch", "40", "of", "60");
+                    assert.equal(ext.status, 0, ext.stderr);
+                    assert.match(ext.stdout, /extended by 2 h 00 min, recorded\. The workstation now stops at \d{4}-/);
+                    fs.appendFileSync(path.join(h.env.ARCHAEO_SESSION_DIR!, "session-extensions.jsonl"), JSON.stringify({ boot_id: "another-boot", seconds: 86400, by: "x" }) + "\n");
+                });
+                assert.ok(!r.stopped, r.out);
+                const reports = sessionStatus(r.h);
+                assert.equal(reports.length, 2, r.out);
+                assert.match(reports[0], /session extended by 2 h by alice \(no terminal\): epoch 40 of 60; the workstation now stops at/);
+                assert.match(reports[1], /warned: the workstation stops at .*maximum session \([\d.]+ h \+ 2 h extended\); archaeo-extend moves it/);
+                const again = await runScript(r.h, "archaeo-autostop", [], { JUPYTER_URL: url });
+                assert.ok(!/warned:|extended by/.test(again.out), again.out);
+                assert.equal(sessionStatus(r.h).length, 2, "each extension and each stop time's warning reported once");
+                // The records file is the researcher's: a link there is not followed by the root script, so no extension counts.
+                const records = path.join(r.h.env.ARCHAEO_SESSION_DIR!, "session-extensions.jsonl");
+                fs.renameSync(records, path.join(r.h.dir, "elsewhere.jsonl"));
+                fs.symlinkSync(path.join(r.h.dir, "elsewhere.jsonl"), records);
+                const linked = await runScript(r.h, "archaeo-autostop", [], { JUPYTER_URL: url });
+                assert.match(linked.out, /stopping the workstation: its maximum session \([\d.]+ h\) ended at \d{4}-\d\d-\d\dT/);
+                assert.ok(calls(r.h, "systemctl").includes("systemctl poweroff"), "stopped although a kernel is busy");
+                assert.ok(!/busy: kernel/.test(linked.out), "the limit is judged before activity");
+                assert.equal(sessionStatus(r.h).length, 3);
+            });
+
+            it("archaeo-extend takes 15m-24h as 2h, 90m or 1h30m; without a maximum, or under the hub's, it records nothing", () => {
+                const dir = tmpDir("archaeo-session-");
+                // One process for every case (each Python start costs a tenth of a second).
+                const r = spawnSync(PYTHON, ["-c", `import contextlib, io, os
+from archaeo_activity.session import extend_main, parse_duration
+for d in ["2h", "90m", "1h30m", "24h", "5m", "25h", "3d", "2"]:
+    try: print(d, parse_duration(d))
+    except ValueError as e: print(d, "refused:", e)
+for hours, by in [("0", "host"), ("12", "hub")]:
+    os.environ.update(ARCHAEO_MAX_SESSION_HOURS=hours, ARCHAEO_SESSION_LIMIT_BY=by)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = extend_main(["2h"])
+    print(code, out.getvalue().strip())
+print(os.listdir(os.environ["ARCHAEO_SESSION_DIR"]))`], { encoding: "utf8", env: { PATH: process.env.PATH, PYTHONPATH: ACTIVITY, PYTHONDONTWRITEBYTECODE: "1", ARCHAEO_SESSION_DIR: dir } });
+                const lines = r.stdout.trim().split("\n");
+                assert.deepEqual(lines.slice(0, 8), ["2h 7200", "90m 5400", "1h30m 5400", "24h 86400", "5m refused: '5m' is outside 15m-24h; extend again later for more",
+                    "25h refused: '25h' is outside 15m-24h; extend again later for more", "3d refused: '3d' is not a duration; write it like 2h, 90m or 1h30m",
+                    "2 refused: '2' is not a duration; write it like 2h, 90m or 1h30m"], r.stderr);
+                assert.equal(lines[8], "0 archaeo-extend: this workbench has no maximum session (maxSessionHours is 0): nothing to extend.");
+                assert.match(lines[9], /^1 archaeo-extend: JupyterHub stops this server 12 h after it started \(maxSessionHours\) and cannot be asked to wait/);
+                assert.equal(lines[10], "[]", "nothing recorded");
+            });
         });
 
         it("every Jupyter read carried ?no_track_activity=1 and the token (reads are not activity)", () => {

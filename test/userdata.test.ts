@@ -220,6 +220,7 @@ describe("workstation user data", () => {
             assert.match(env, /^STATUS_PARAMETER_PREFIX=\/archaeo\/x\/prod\/researchers\/alice\/status$/m);
             assert.match(env, /^SHM_SIZE=8g$/m);
             assert.match(env, /^IDLE_MINUTES=45$/m);
+            assert.match(env, /^MAX_SESSION_HOURS=0$/m);
             assert.match(env, /^GPU_IDLE_PERCENT=7$/m);
             assert.match(env, /^MOUNT_S3_VERSION=1\.23\.0$/m);
             assert.equal(f["/etc/archaeo/authorized_keys"], undefined);
@@ -233,7 +234,7 @@ describe("workstation user data", () => {
                 "ARCHAEO_RESEARCHER=alice",
                 "ARCHAEO_DATA_MOUNTS=/data=s3://archaeo-x-123456789012-eu-west-2/datasets/;/mydata=s3://archaeo-x-123456789012-eu-west-2/researchers/alice/",
                 "AWS_REGION=eu-west-2", "AWS_DEFAULT_REGION=eu-west-2", "SHELL=/bin/bash", "HOME=/home/researcher",
-                "ARCHAEO_GPU_IDLE_PERCENT=7", "ARCHAEO_SSH_PORT=2222", "",
+                "ARCHAEO_GPU_IDLE_PERCENT=7", "ARCHAEO_SSH_PORT=2222", "ARCHAEO_MAX_SESSION_HOURS=0", "ARCHAEO_SESSION_LIMIT_BY=host", "",
             ].join("\n"));
             for (const unit of [jupyter, sshd, smoke]) {
                 for (const flag of containerFlags(params)) assert.ok(unit.includes(flag), flag);
@@ -299,11 +300,21 @@ describe("workstation user data", () => {
             assert.match(env, /^DATA_BUCKET=archaeo-x-123456789012-eu-west-2$/m);
         });
 
-        it("auto-stop: a 5-minute timer; none at idleMinutes 0", () => {
+        it("auto-stop: a 5-minute timer; none at idleMinutes 0 without a maximum session, one with it", () => {
             const units = systemdUnits(params);
             assert.match(units["archaeo-autostop.timer"], /OnUnitActiveSec=5min/);
             assert.equal(systemdUnits({ ...params, idleMinutes: 0 })["archaeo-autostop.timer"], undefined);
             assert.ok(!renderUserData({ ...params, idleMinutes: 0 }).includes("archaeo-autostop.timer"));
+            assert.match(systemdUnits({ ...params, idleMinutes: 0, maxSessionHours: 8 })["archaeo-autostop.timer"], /OnUnitActiveSec=5min/);
+            const ud = renderUserData({ ...params, maxSessionHours: 12 });
+            assert.match(ud, /MAX_SESSION_HOURS=12\n/);
+            assert.match(ud, /ARCHAEO_MAX_SESSION_HOURS=12\n/, "the image's extension warns from the same number");
+        });
+
+        it("maxSessionHours: 0 or 2-720 whole hours, named in the error", () => {
+            for (const bad of [1, 721, 2.5, -1]) {
+                assert.throws(() => renderUserData({ ...params, maxSessionHours: bad }), new RegExp(`maxSessionHours ${bad} must be 0 \\(no maximum\\) or a whole number of hours from 2 to 720`));
+            }
         });
     });
 });

@@ -158,7 +158,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         publicUrl: url,
         ...(c.hub ? { exposed: { acmCertificateArn: c.hub.acmCertificateArn, sourceRanges: cfg.access.cidrs } } : {}),
         ...(tunnel ? { tunnelImage: tunnel.imageDigestRef } : {}),
-        image: f.imageRef, imageTag: f.imageTag, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes,
+        image: f.imageRef, imageTag: f.imageTag, gpuLimit: c.gpuLimit, gpusPerResearcher: c.gpusPerResearcher, cullMinutes: cfg.autoStop.idleMinutes, maxSessionHours: cfg.autoStop.maxSessionHours,
         memoryGiB: cfg.gpu.memoryGiB, vcpus: cfg.gpu.vcpus, env, protect: cfg.protectData, k8sProvider, dependsOn: [...eks.ready, ...storage.ready],
     }, opts);
 

@@ -33,6 +33,8 @@ export interface HubArgs {
     gpuLimit: number;
     gpusPerResearcher: number;
     cullMinutes: number;
+    /** Hours after a server starts at which the hub stops it, active or not; 0 or absent: none. */
+    maxSessionHours?: number;
     memoryGiB: number;
     vcpus: number;
     env: pulumi.Input<Record<string, string>>;
@@ -123,7 +125,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         const values = pulumi.all([args.image, auth, args.env, clientSecret]).apply(([image, a, env, secret]) => {
             const v = jupyterhubValues({
                 image: hubImage(image, args.imageTag), researcherIds: args.researchers.map((r) => r.id), auth: a, publicUrl: args.publicUrl, exposed: args.exposed,
-                cullMinutes: args.cullMinutes, gpusPerResearcher: args.gpusPerResearcher, memoryGiB: args.memoryGiB, vcpus: args.vcpus, env,
+                cullMinutes: args.cullMinutes, maxSessionHours: args.maxSessionHours ?? 0, gpusPerResearcher: args.gpusPerResearcher, memoryGiB: args.memoryGiB, vcpus: args.vcpus, env,
             });
             return { ...v, hub: { ...v.hub, config: { ...v.hub.config, GenericOAuthenticator: { ...v.hub.config.GenericOAuthenticator, client_secret: secret } } } };
         });

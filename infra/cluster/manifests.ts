@@ -670,6 +670,8 @@ export interface HubParams {
     /** cidr mode: TLS at an NLB with the ACM certificate, reachable only from these CIDRs. */
     exposed?: { acmCertificateArn: string; sourceRanges: readonly string[] };
     cullMinutes: number;
+    /** Hours after a server starts at which the hub stops it, active or not (cull.maxAge); 0 or absent: none. */
+    maxSessionHours?: number;
     gpusPerResearcher: number;
     /** Host memory of the reference GPU node (sizes /dev/shm and the memory limit). */
     memoryGiB: number;
@@ -705,6 +707,23 @@ export function profileList(p: Pick<HubParams, "gpusPerResearcher" | "memoryGiB"
 }
 
 /**
+ * The hub's culler (jupyterhub-idle-culler, z2jh `cull`): a server idle for `timeout` seconds is stopped, and with
+ * maxSessionHours one `maxAge` seconds after it started even while active (idle-culler `--max-age`: age is judged on
+ * the hub's `started` and checked only when the server is not already idle-culled). Without idle culling the idle
+ * timeout is the maximum age: a server idle that long is that old anyway.
+ */
+export function cullValues(p: Pick<HubParams, "cullMinutes" | "maxSessionHours">) {
+    const maxAge = (p.maxSessionHours ?? 0) * 3600;
+    if (p.cullMinutes <= 0 && maxAge <= 0) return { enabled: false };
+    return { enabled: true, timeout: p.cullMinutes > 0 ? p.cullMinutes * 60 : maxAge, every: 300, users: false, removeNamedServers: false, maxAge };
+}
+
+/** What the image's activity extension needs to warn an hour before the hub's maximum age (archaeo_activity/session.py). */
+export function sessionEnv(p: Pick<HubParams, "maxSessionHours">): Record<string, string> {
+    return p.maxSessionHours ? { ARCHAEO_MAX_SESSION_HOURS: String(p.maxSessionHours), ARCHAEO_SESSION_LIMIT_BY: "hub" } : {};
+}
+
+/**
  * Values of the Zero to JupyterHub chart (4.4.0, checked against its values.schema.yaml with
  * tools/check-hub-values.ts): per-person OAuth login, only `researchers` allowed, one server per
  * researcher from the stack image by digest, non-root, their own service account and volumes (KubeSpawner
@@ -714,7 +733,7 @@ export function profileList(p: Pick<HubParams, "gpusPerResearcher" | "memoryGiB"
  */
 export function jupyterhubValues(p: HubParams) {
     const system = { [POOLS.label]: POOLS.system };
-    const env = researcherEnv(p.env, "{username}");
+    const env = { ...researcherEnv(p.env, "{username}"), ...sessionEnv(p) };
     return {
         hub: {
             nodeSelector: system,
@@ -796,8 +815,6 @@ export function jupyterhubValues(p: HubParams) {
             cloudMetadata: { blockWithIptables: false },
             networkPolicy: { enabled: true, egressAllowRules: { cloudMetadataServer: false } },
         },
-        cull: p.cullMinutes > 0
-            ? { enabled: true, timeout: p.cullMinutes * 60, every: 300, users: false, removeNamedServers: false, maxAge: 0 }
-            : { enabled: false },
+        cull: cullValues(p),
     };
 }

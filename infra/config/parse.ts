@@ -229,8 +229,10 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     const autoStop = {
         idleMinutes: r.int("autoStopIdleMinutes", spec("autoStopIdleMinutes"), dflt("autoStopIdleMinutes")),
         gpuUtilPercent: r.int("autoStopGpuUtilPercent", spec("autoStopGpuUtilPercent"), dflt("autoStopGpuUtilPercent")),
+        maxSessionHours: r.int("maxSessionHours", spec("maxSessionHours"), dflt("maxSessionHours")),
     };
     if (autoStop.idleMinutes > 0 && autoStop.idleMinutes < 15) r.fail("autoStopIdleMinutes", `must be 0 (disabled) or 15-1440 minutes, got ${autoStop.idleMinutes}`);
+    if (autoStop.maxSessionHours === 1) r.fail("maxSessionHours", "must be 0 (no maximum) or 2-720 hours, got 1: the warning comes an hour before the stop, so a 1-hour session would be warned as it starts");
     const budget = budgetSection(r);
     const protectData = r.bool("protectData", dflt("protectData"));
 

@@ -49,7 +49,8 @@ interface BaseConfig {
     readonly vpcCidr: string;
     readonly backup: BackupConfig;
     readonly access: { readonly mode: AccessMode; readonly cidrs: readonly string[]; readonly maxAddresses: number };
-    readonly autoStop: { readonly idleMinutes: number; readonly gpuUtilPercent: number };
+    /** maxSessionHours: the stop regardless of activity, hours after a start (0: none). */
+    readonly autoStop: { readonly idleMinutes: number; readonly gpuUtilPercent: number; readonly maxSessionHours: number };
     readonly budget: { readonly monthlyUsd: number; readonly alertEmails: readonly string[] };
     readonly protectData: boolean;
     readonly kmsKeyArn?: string;

@@ -59,7 +59,7 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
             subnetId: network.subnetIds[r.zone], securityGroupId: network.securityGroupId,
             keyArn: f.keyArn, bucketName: f.bucketName, bucketArn: f.bucketArn, repositoryArn: f.repositoryArn, imageRef: f.imageRef,
             rootVolumeSizeGiB: cfg.rootVolumeSizeGiB, ssmPath, accessMode: cfg.access.mode,
-            idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent,
+            idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent, maxSessionHours: cfg.autoStop.maxSessionHours,
             standardTags: standardTags(cfg), snapshotTag, protect: cfg.protectData,
             launchAfter: cfg.launchBatchSize > 0 && k >= cfg.launchBatchSize ? [launched[k - cfg.launchBatchSize]] : [],
         }, opts);

@@ -53,6 +53,9 @@ export interface UserDataParams {
     idleMinutes: number;
     /** GPU utilisation (%) at or above which the GPU counts as busy. */
     gpuIdlePercent: number;
+    /** Hours after each boot at which the workstation stops, active or not, unless the researcher
+     *  extends it (`archaeo-extend`); warned an hour ahead. 0 or absent: no maximum. */
+    maxSessionHours?: number;
     /** ssm: SSH on 127.0.0.1 (reached through SSM); cidr: SSH (key-only) on the instance's address.
      *  Jupyter and TensorBoard listen on 127.0.0.1 in both modes (`ssh -L 8888:127.0.0.1:8888`). */
     accessMode: AccessMode;
@@ -129,6 +132,10 @@ export function userDataProblems(p: UserDataParams): string[] {
     if (!(Number.isInteger(p.gpus) && p.gpus >= 0)) out.push(`gpus ${p.gpus} must be a non-negative integer`);
     if (!(Number.isInteger(p.idleMinutes) && p.idleMinutes >= 0)) out.push(`idleMinutes ${p.idleMinutes} must be a non-negative integer`);
     if (!(p.gpuIdlePercent >= 0 && p.gpuIdlePercent <= 100)) out.push(`gpuIdlePercent ${p.gpuIdlePercent} must be 0-100`);
+    const maxSession = p.maxSessionHours ?? 0;
+    if (!(Number.isInteger(maxSession) && (maxSession === 0 || (maxSession >= 2 && maxSession <= 720)))) {
+        out.push(`maxSessionHours ${maxSession} must be 0 (no maximum) or a whole number of hours from 2 to 720`);
+    }
     return out;
 }
 
@@ -188,7 +195,7 @@ function execLines(cmd: string[]): string {
 }
 
 /** The systemd units, by file name. */
-export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "researcherId" | "dataBucket">): Record<string, string> {
+export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "researcherId" | "dataBucket" | "maxSessionHours">): Record<string, string> {
     const env = "EnvironmentFile=/etc/archaeo/workbench.env";
     // Written by archaeo-prepare at each boot from <ssmPath>/image (IMAGE_REF, REGISTRY).
     const imageEnv = "EnvironmentFile=/run/archaeo/image.env";
@@ -309,9 +316,9 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
             Install: ["WantedBy=multi-user.target"],
         }),
     };
-    if (p.idleMinutes > 0) {
+    if (p.idleMinutes > 0 || (p.maxSessionHours ?? 0) > 0) {
         units["archaeo-autostop.service"] = unit({
-            Unit: ["Description=Archaeo: stop the workstation when nothing the researcher started is running"],
+            Unit: ["Description=Archaeo: stop the workstation when nothing the researcher started is running, or its maximum session ends"],
             Service: ["Type=oneshot", "ExecStart=/usr/local/sbin/archaeo-autostop"],
         });
         units["archaeo-autostop.timer"] = unit({
@@ -344,6 +351,7 @@ export function workbenchEnv(p: UserDataParams): string {
         CONTAINER_CPUS: limits.cpus,
         IDLE_MINUTES: p.idleMinutes,
         GPU_IDLE_PERCENT: p.gpuIdlePercent,
+        MAX_SESSION_HOURS: p.maxSessionHours ?? 0,
         CPU_BUSY_PERCENT: 10,
         RESEARCHER_UID,
         DATA_BUCKET: p.dataBucket,
@@ -366,6 +374,10 @@ export function containerEnv(p: UserDataParams): string {
         HOME: MOUNTS.home,
         ARCHAEO_GPU_IDLE_PERCENT: p.gpuIdlePercent,
         ARCHAEO_SSH_PORT: WORKBENCH_PORTS.ssh,
+        // The image's activity extension warns an hour before the host's auto-stop ends the session
+        // (archaeo_activity/session.py); archaeo-extend records extensions the auto-stop reads.
+        ARCHAEO_MAX_SESSION_HOURS: p.maxSessionHours ?? 0,
+        ARCHAEO_SESSION_LIMIT_BY: "host",
     });
 }
 

@@ -35,6 +35,8 @@ export interface ResearcherWorkstationArgs extends StackData {
     idleMinutes: number;
     /** GPU utilisation (%) under which the GPU counts as idle. */
     gpuIdlePercent: number;
+    /** Hours after each boot at which the workstation stops, active or not (extendable by the researcher); 0: no maximum. */
+    maxSessionHours?: number;
     /** Tags (the stack's standard tags) for the root volume: provider default tags do not reach it. */
     standardTags: Record<string, string>;
     /** Tag the stack's daily snapshot policy targets. */
@@ -146,6 +148,7 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
                 gpus: r.gpu.gpus,
                 idleMinutes: args.idleMinutes,
                 gpuIdlePercent: args.gpuIdlePercent,
+                maxSessionHours: args.maxSessionHours ?? 0,
             }));
 
         const instance = new aws.ec2.Instance(`${name}-instance`, {

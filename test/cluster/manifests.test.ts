@@ -7,7 +7,7 @@ import { KUBERNETES_VERSIONS } from "../../infra/config";
 import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
-import { ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, portForwardPolicy, profileList, researcherNamespaceObjects, researcherServicesPolicy } from "../../infra/cluster/manifests";
+import { cullValues, ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy, profileList, researcherNamespaceObjects, researcherServicesPolicy, sessionEnv } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
 import { hubTunnelBase, sampleValues } from "../../tools/check-hub-values";
 import { cloudInitSchema, tmpFile } from "../helpers/tools";
@@ -243,6 +243,27 @@ describe("cluster manifests", () => {
             assert.match(`${v.singleuser.image.name}:${v.singleuser.image.tag}`, /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/\S+:ctx-[0-9a-f]{16}@sha256:[0-9a-f]{64}$/);
             assert.deepEqual(hubImage("repo.example/x@sha256:abc", "ctx-1"), { name: "repo.example/x", tag: "ctx-1@sha256:abc" });
             assert.equal(v.singleuser.extraContainers[0].image, `${v.singleuser.image.name}:${v.singleuser.image.tag}`, "the SSH sidecar runs the same image");
+        });
+
+        // jupyterhub-idle-culler handle_server: a server idle for `timeout` is culled; with `--max-age` (z2jh cull.maxAge)
+        // one whose age since the hub's `started` reached it is culled even while active.
+        it("maxSessionHours is the culler's maxAge, and the image's extension learns it to warn an hour ahead (server and SSH sidecar)", () => {
+            assert.deepEqual(cullValues({ cullMinutes: 45, maxSessionHours: 0 }), { enabled: true, timeout: 2700, every: 300, users: false, removeNamedServers: false, maxAge: 0 });
+            assert.deepEqual(cullValues({ cullMinutes: 45, maxSessionHours: 12 }), { enabled: true, timeout: 2700, every: 300, users: false, removeNamedServers: false, maxAge: 43200 });
+            assert.deepEqual(cullValues({ cullMinutes: 0, maxSessionHours: 12 }), { enabled: true, timeout: 43200, every: 300, users: false, removeNamedServers: false, maxAge: 43200 }, "idle culling off: only the age");
+            assert.deepEqual(cullValues({ cullMinutes: 0, maxSessionHours: 0 }), { enabled: false });
+            assert.deepEqual(sessionEnv({ maxSessionHours: 0 }), {}, "nothing changes for a stack without a maximum");
+            const v = sampleValues()[0];
+            const values = jupyterhubValues({
+                image: v.singleuser.image, researcherIds: ["alice"], publicUrl: "http://localhost:8000", cullMinutes: 60, maxSessionHours: 12, gpusPerResearcher: 1, memoryGiB: 16, vcpus: 4,
+                auth: { authorizeUrl: "https://x/authorize", tokenUrl: "https://x/token", userdataUrl: "https://x/userInfo", usernameClaim: "username", clientId: "abc", loginService: "x" },
+                env: { ARCHAEO_IMAGE: "x", AWS_REGION: "us-west-2" },
+            }) as any;
+            assert.equal(values.cull.maxAge, 43200);
+            assert.equal(values.singleuser.extraEnv.ARCHAEO_MAX_SESSION_HOURS, "12");
+            assert.equal(values.singleuser.extraEnv.ARCHAEO_SESSION_LIMIT_BY, "hub");
+            assert.ok(values.singleuser.extraContainers[0].env.some((e: any) => e.name === "ARCHAEO_MAX_SESSION_HOURS" && e.value === "12"), "the sidecar's sessions run archaeo-extend");
+            assert.equal(v.singleuser.extraEnv.ARCHAEO_MAX_SESSION_HOURS, undefined);
         });
     });
 

@@ -24,6 +24,7 @@ describe("config: parseConfig (stack keys)", () => {
         assert.equal(cfg.instanceType, CONFIG_KEYS.instanceType.default);
         assert.equal(cfg.mode === "instance" && cfg.researchers[0].workspaceSizeGiB, CONFIG_KEYS.workspaceSizeGiB.default);
         assert.equal(cfg.autoStop.idleMinutes, 60);
+        assert.equal(cfg.autoStop.maxSessionHours, 0, "no maximum session unless set");
         assert.equal(cfg.access.mode, "ssm");
         assert.equal(cfg.protectData, true);
         assert.equal(cfg.availabilityZone, "us-east-1a");
@@ -58,6 +59,8 @@ describe("config: parseConfig (stack keys)", () => {
         ["CIDR host bits", { accessMode: "cidr", accessCidrs: ["203.0.113.7/24"] }, "accessCidrs[0]", /has host bits set; did you mean 203.0.113.0\/24\?/],
         ["auto-stop too short", { autoStopIdleMinutes: 5 }, "autoStopIdleMinutes", /must be 0 \(disabled\) or 15-1440 minutes, got 5/],
         ["gpu idle percent over 100", { autoStopGpuUtilPercent: 150 }, "autoStopGpuUtilPercent", /must be 0-100 %, got 150/],
+        ["a one-hour maximum session (the warning comes an hour ahead)", { maxSessionHours: 1 }, "maxSessionHours", /must be 0 \(no maximum\) or 2-720 hours, got 1: the warning comes an hour before the stop/],
+        ["a maximum session over 30 days", { maxSessionHours: 721 }, "maxSessionHours", /must be 0-720 hours, got 721/],
         ["budget zero", { budgetMonthlyUsd: 0 }, "budgetMonthlyUsd", /must be 1-1000000 USD, got 0/],
         ["no budget e-mails", { budgetAlertEmails: [] }, "budgetAlertEmails", /needs at least one e-mail address/],
         ["bad e-mail", { budgetAlertEmails: ["rc-team"] }, "budgetAlertEmails[0]", /'rc-team' is not an e-mail address/],

@@ -8,29 +8,38 @@ JupyterHub's singleuser extension sends to the hub every `JUPYTERHUB_ACTIVITY_IN
 the instance's auto-stop read. Left alone it misses silent work: a cell sleeping or training for
 150 s without output sends no message, a `nohup python train.py &` over SSH or a GPU job sends
 nothing at all. Every `ARCHAEO_ACTIVITY_INTERVAL` seconds (60) this extension samples busy kernels,
-terminals with a running command, CPU-busy processes, open SSH sessions and GPU utilisation
-(`archaeo_activity.probe`) and, when any is found, stamps `last_activity_times["archaeo_activity"]`.
+terminals with a running command, CPU-busy processes, processes running in or left behind by SSH
+sessions, and GPU utilisation (`archaeo_activity.probe`) and, when any is found, stamps
+`last_activity_times["archaeo_activity"]` with the time of the sample. It stamps
+`last_activity_times["archaeo_input"]` with the researcher's last keystroke on an SSH (or tmux)
+terminal - the terminal's atime, as `w` reads it - so an SSH session counts while its researcher types
+or while something runs in it, and an open but idle one does not. The stamps only ever move forward.
+
+It also warns of the maximum session (`archaeo_activity.session`, ARCHAEO_MAX_SESSION_HOURS): an hour
+before the stop, every terminal (SSH, Jupyter's, tmux panes) gets a message once per stop time.
 
 Polling is never activity: `GET /api/archaeo/activity` (this extension's verdict, for the host's
 auto-stop) sets `_track_activity = False`, and callers read other APIs with `?no_track_activity=1`
 (jupyter_server base/handlers.py `APIHandler.update_api_activity`).
 
 Settings (environment): ARCHAEO_ACTIVITY_INTERVAL (s, 60), ARCHAEO_CPU_BUSY_PERCENT (of one core, 10),
-ARCHAEO_GPU_IDLE_PERCENT (5), ARCHAEO_SSH_PORT (2222), ARCHAEO_ACTIVITY_ROOT_PID (1: whole container).
+ARCHAEO_GPU_IDLE_PERCENT (5), ARCHAEO_ACTIVITY_ROOT_PID (1: whole container), ARCHAEO_MAX_SESSION_HOURS
+(0: none), ARCHAEO_SESSION_LIMIT_BY (host | hub), ARCHAEO_SESSION_DIR (/workspace/.archaeo).
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 from typing import Any, Dict, List, Optional
 
-from tornado import ioloop, web
-
+# Tornado and jupyter_server are imported where the server uses them, so that `archaeo-extend` and
+# `python -m archaeo_activity.session` (this package's __init__ runs first) start in a tenth of the time.
 from .probe import ActivityProbe
+from .session import SessionWarner
 
 KEY = "archaeo_activity"
+INPUT_KEY = "archaeo_input"
 
 
 def _env_float(name: str, default: float) -> float:
@@ -57,19 +66,24 @@ class ActivityTracker:
         self.settings: Dict[str, Any] = serverapp.web_app.settings
         self.interval = interval if interval is not None else max(_env_float("ARCHAEO_ACTIVITY_INTERVAL", 60), 0.2)
         self.probe = probe or ActivityProbe(
-            ssh_port=int(_env_float("ARCHAEO_SSH_PORT", 2222)),
             cpu_busy_percent=_env_float("ARCHAEO_CPU_BUSY_PERCENT", 10),
             gpu_idle_percent=_env_float("ARCHAEO_GPU_IDLE_PERCENT", 5),
             root_pid=int(_env_float("ARCHAEO_ACTIVITY_ROOT_PID", 1)),
+            server_pid=os.getpid(),
             ignore_pids=[os.getpid()],
         )
+        self.warner = SessionWarner(self.probe)
         self.reasons: List[str] = []
+        self.sessions: List[Dict[str, Any]] = []
         self.last_check: Optional[dt.datetime] = None
         self.last_active: Optional[dt.datetime] = None
+        self.last_input: Optional[dt.datetime] = None
         self._busy = False
-        self._callback: Optional[ioloop.PeriodicCallback] = None
+        self._callback: Any = None
 
     def start(self) -> None:
+        from tornado import ioloop
+
         # Same pattern as jupyter_server's own periodic tasks: started during initialize(), they run
         # once the server's loop does.
         self._callback = ioloop.PeriodicCallback(self.tick, self.interval * 1000)
@@ -104,14 +118,25 @@ class ActivityTracker:
         try:
             reasons = self.busy_kernels()
             terminals = self.terminal_pids()
+            import asyncio
+
             loop = asyncio.get_running_loop()
-            reasons += await loop.run_in_executor(None, self.probe.sample, terminals)
+            sample = await loop.run_in_executor(None, self.probe.observe, terminals)
+            reasons += sample.reasons
             now = _utcnow()
-            self.reasons, self.last_check = reasons, now
+            self.reasons, self.sessions, self.last_check = reasons, sample.sessions, now
+            times = self.settings.setdefault("last_activity_times", {})
             if reasons:
                 self.last_active = now
-                self.settings.setdefault("last_activity_times", {})[KEY] = now
+                times[KEY] = now
                 self.serverapp.log.debug("archaeo_activity: active (%s)", "; ".join(reasons))
+            if sample.last_input is not None:
+                typed = dt.datetime.fromtimestamp(sample.last_input, dt.timezone.utc)
+                if self.last_input is None or typed > self.last_input:
+                    self.last_input = times[INPUT_KEY] = typed
+            reached = await loop.run_in_executor(None, self.warner.tick)
+            if reached:
+                self.serverapp.log.warning("archaeo_activity: warned %s of the maximum session's end", ", ".join(r.split("@")[0] for r in reached))
         except Exception:  # never take the server down over a probe
             self.serverapp.log.exception("archaeo_activity: sample failed")
         finally:
@@ -123,24 +148,27 @@ class ActivityTracker:
             "reasons": self.reasons,
             "checked": _iso(self.last_check),
             "last_active": _iso(self.last_active),
+            "last_input": _iso(self.last_input),
+            "ssh_sessions": self.sessions,
+            "session_limit": self.warner.model(),
             "interval_seconds": self.interval,
         }
 
 
-def _api_handler_base() -> Any:
+def _activity_handler() -> Any:
     from jupyter_server.base.handlers import APIHandler
+    from tornado import web
 
-    return APIHandler
+    class ActivityHandler(APIHandler):  # type: ignore[misc]
+        """GET /api/archaeo/activity: the extension's latest verdict. Reading it is never activity."""
 
+        _track_activity = False
 
-class ActivityHandler(_api_handler_base()):  # type: ignore[misc]
-    """GET /api/archaeo/activity: the extension's latest verdict. Reading it is never activity."""
+        @web.authenticated
+        def get(self) -> None:
+            self.finish(json.dumps(self.settings[KEY].model()))
 
-    _track_activity = False
-
-    @web.authenticated
-    def get(self) -> None:
-        self.finish(json.dumps(self.settings[KEY].model()))
+    return ActivityHandler
 
 
 def _jupyter_server_extension_points() -> List[Dict[str, str]]:
@@ -153,9 +181,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     tracker = ActivityTracker(serverapp)
     web_app = serverapp.web_app
     web_app.settings[KEY] = tracker
-    web_app.add_handlers(".*$", [(url_path_join(web_app.settings["base_url"], "/api/archaeo/activity"), ActivityHandler)])
+    web_app.add_handlers(".*$", [(url_path_join(web_app.settings["base_url"], "/api/archaeo/activity"), _activity_handler())])
     tracker.start()
-    serverapp.log.info("archaeo_activity: sampling every %ss (kernels, terminals, CPU, SSH, GPU)", tracker.interval)
+    serverapp.log.info("archaeo_activity: sampling every %ss (kernels, terminals, CPU, SSH work and input, GPU)", tracker.interval)
 
 
 # The pre-2.0 name, still looked up by jupyter_server 1.x.
