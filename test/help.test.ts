@@ -28,6 +28,7 @@ const OURS: Array<[string, string, string[], RegExp]> = [
     ["npm run bench", "npm", ["run", "-s", "bench", "--", "--help"], /^usage: npm run bench[\s\S]*asserts nothing/],
     ["npm run gen:config", "npm", ["run", "-s", "gen:config", "--", "--help"], /^usage: npm run gen:config[\s\S]*Idempotent/],
     ["npm run gen:api-rules", "npm", ["run", "-s", "gen:api-rules", "--", "--help"], /^usage: npm run gen:api-rules/],
+    ["npm run gen:replace-rules", "npm", ["run", "-s", "gen:replace-rules", "--", "--help"], /^usage: npm run gen:replace-rules[\s\S]*--check/],
     ["npm run gen:regions", "npm", ["run", "-s", "gen:regions", "--", "--help"], /^usage: npm run gen:regions[\s\S]*describe-instance-type-offerings/],
     ["npm run prereqs", "npm", ["run", "-s", "prereqs", "--", "--help"], /^usage: npm run prereqs[\s\S]*one at a time/],
     ["preflight", TSX, ["tools/preflight.ts", "--help"], /^usage: npx tsx tools\/preflight.ts --stack <name>[\s\S]*--quotas/],
@@ -61,7 +62,7 @@ describe("--help on every command (issue 19)", function () {
         const byTool: Record<string, string> = {
             "plan.ts": "npm run plan", "bench.ts": "npm run bench", "gen-project-config.ts": "npm run gen:config", "api-rules/generate.ts": "npm run gen:api-rules",
             "gen-regions.ts": "npm run gen:regions", "prereqs.mjs": "npm run prereqs", "preflight.ts": "preflight", "check-hub-values.ts": "check-hub-values",
-            "restore.ts": "npm run restore",
+            "restore.ts": "npm run restore", "replace-rules/generate.ts": "npm run gen:replace-rules",
             // The bench's worker (one sample per fresh process), not a user command.
             "scale.ts": "(bench worker)",
         };

@@ -188,6 +188,9 @@ const EXAMPLE: Mutation[] = [
     m("stateful-data-backed-up", "registry: tagged images expired by count", set("archaeo-registry-lifecycle", (p) => { const d = JSON.parse(p.policy); d.rules[1].selection = { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 3 }; p.policy = JSON.stringify(d); })),
     // Retention and deletion (policies/rules/retention.ts).
     m("stateful-data-survives-destroy", "dataset bucket: forceDestroy", set("archaeo-datasets", (p) => { p.forceDestroy = true; }, "aws:s3/bucket:Bucket")),
+    // What a teardown (protectData: false) sets, on this protected stack: each must be caught (tools/lifecycle.ts, issue 17).
+    m("stateful-data-survives-destroy", "audit bucket: forceDestroy", set("archaeo-audit-logs", (p) => { p.forceDestroy = true; }, "aws:s3/bucket:Bucket")),
+    m("stateful-data-survives-destroy", "image repository: forceDelete", set("archaeo-registry-repo", (p) => { p.forceDelete = true; })),
     m("s3-lifecycle-keeps-data", "dataset bucket: a lifecycle rule expiring a researcher's prefix after 90 days", (rs) => {
         const bucket = rs[by(rs, "aws:s3/bucket:Bucket", "archaeo-datasets")].rawInputs.bucket;
         rs.push(fixture("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "archaeo-datasets-expiry", { bucket, rules: [{ id: "tmp", status: "Enabled", filter: { prefix: "researchers/alice/tmp/" }, expiration: { days: 90 } }] }));
@@ -242,6 +245,8 @@ const CLUSTER: Mutation[] = [
     m("cloudwatch-log-groups-cmk", "log group: no KMS key", set("archaeo-eks-logs", (p) => { delete p.kmsKeyId; })),
     m("cloudwatch-log-groups-retained", "log group: control-plane logs kept 30 days", set("archaeo-eks-logs", (p) => { p.retentionInDays = 30; })),
     m("stateful-data-survives-destroy", "backup vault: forceDestroy", set("archaeo-storage-vault", (p) => { p.forceDestroy = true; })),
+    m("stateful-data-survives-destroy", "Cognito user pool: deletion protection INACTIVE", set("archaeo-hub-users", (p) => { p.deletionProtection = "INACTIVE"; }, "aws:cognito/userPool:UserPool")),
+    m("stateful-data-survives-destroy", "hub-tunnel image repository: forceDelete", set("archaeo-hub-tunnel-repo", (p) => { p.forceDelete = true; })),
     m("stateful-data-survives-destroy", "EFS: replication overwrite protection off", set("archaeo-storage-efs", (p) => { p.protection = { replicationOverwrite: "DISABLED" }; })),
     m("launch-template-volumes-encrypted-cmk", "system nodes: root unencrypted", set("archaeo-eks-system-lt", (p) => { p.blockDeviceMappings[0].ebs.encrypted = "false"; })),
     m("ec2-imdsv2-required", "system nodes: IMDSv1", set("archaeo-eks-system-lt", (p) => { p.metadataOptions.httpTokens = "optional"; })),

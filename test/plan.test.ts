@@ -72,12 +72,14 @@ describe("offline plan (npm run plan)", function () {
         assert.equal(r.exitCode, 1);
         assert.match(r.output, /✘ mandatory {2}stateful-resources-protected {2}aws:ebs\/volume:Volume archaeo-ws-alice-workspace/);
         assert.match(r.output, /must be protected \(protectData: true sets protect and retainOnDelete\)/);
-        // The workspace, both buckets and the key; nothing else is unprotected.
+        // The workspace, both buckets and the key; nothing else is unprotected. And what a teardown sets so that
+        // `pulumi destroy` completes (buckets emptied, images deleted: tools/lifecycle.ts), refused without allowTeardown.
         assert.deepEqual(verdict(r).others.map((x) => x.split(":")[0]).sort(), [
+            "stateful-data-survives-destroy archaeo-audit-logs", "stateful-data-survives-destroy archaeo-datasets", "stateful-data-survives-destroy archaeo-registry-repo",
             "stateful-resources-protected archaeo-audit-logs", "stateful-resources-protected archaeo-datasets",
             "stateful-resources-protected archaeo-key-cmk", "stateful-resources-protected archaeo-ws-alice-workspace",
         ]);
-        assert.match(r.output, new RegExp(`FAILED: ${4 + verdict(r).known} mandatory policy violation\\(s\\)\\.`));
+        assert.match(r.output, new RegExp(`FAILED: ${7 + verdict(r).known} mandatory policy violation\\(s\\)\\.`));
     });
 
     it("--preview shows, for a first preview, every check deferred to `up` and what it waits for, and exits 0", async () => {
@@ -104,9 +106,9 @@ describe("offline plan (npm run plan)", function () {
         assert.match(r.output, /✘ mandatory {2}stateful-resources-protected {2}aws:ebs\/volume:Volume archaeo-ws-alice-workspace/);
     });
 
-    it("--policy-config takes the CLI's --policy-pack-config format (one policy advisory)", async () => {
+    it("--policy-config takes the CLI's --policy-pack-config format (one policy advisory, one configured: README's teardown)", async () => {
         const unprotected = variant((s) => s.replace("protectData: true", "protectData: false"));
-        const cfg = tmpFile("policy-config.json", JSON.stringify({ "stateful-resources-protected": "advisory" }));
+        const cfg = tmpFile("policy-config.json", JSON.stringify({ "stateful-resources-protected": "advisory", "stateful-data-survives-destroy": { allowTeardown: true } }));
         const r = await plan({ stack: "example", policyConfig: cfg, stackFile: unprotected });
         assertClean(r, "example");
         assert.match(r.output, /! advisory +stateful-resources-protected {2}aws:ebs\/volume:Volume archaeo-ws-alice-workspace/);

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "assert";
 import type { RecordedResource } from "../tools/mock-engine";
-import { runPolicies } from "../tools/policy-runner";
+import { runPolicies, type PackConfig } from "../tools/policy-runner";
 import { listStacks } from "../tools/stacks";
 import { retentionPolicies, retentionStackPolicies, azRegion, LIFECYCLE_DEFAULTS, LOG_GROUP_DEFAULTS, LOG_RETENTION_VALUES } from "../policies/rules/retention";
 import { BUCKET, compliant, KEY, Mutate, opt, set } from "./helpers/fixtures";
@@ -52,6 +52,27 @@ describe("retention and deletion of stateful resources", () => {
             assert.match(await fails(P, vault({ forceDestroy: true })), /Backup vault 'homes-vault' sets forceDestroy/);
             await passes(P, vault({ forceDestroy: false }));
             await passes(P, vault({}));
+        });
+        it("refuses ECR forceDelete and a Cognito pool without ACTIVE deletion protection (unset is AWS's INACTIVE)", async () => {
+            assert.match(await fails(P, set("repo", (p) => { p.forceDelete = true; })), /ECR repository 'repo' sets forceDelete: true/);
+            await passes(P, set("repo", (p) => { p.forceDelete = false; }));
+            assert.match(await fails(P, set("users", (p) => { p.deletionProtection = "INACTIVE"; }, "aws:cognito/userPool:UserPool")), /Cognito user pool 'users' has deletionProtection 'INACTIVE'/);
+            assert.match(await fails(P, set("users", (p) => { delete p.deletionProtection; }, "aws:cognito/userPool:UserPool")), /unset \(AWS's default is INACTIVE\)/);
+        });
+        it("allowTeardown lets a teardown's settings through only on unprotected resources (protectData: false)", async () => {
+            const teardown = { [P]: { allowTeardown: true } };
+            const hits = async (config: PackConfig, ...mutate: Mutate[]) => {
+                const rs: RecordedResource[] = structuredClone(compliant());
+                for (const m of mutate) m(rs);
+                return (await check(rs, config)).violations.filter((v) => v.policyName === P && v.enforcementLevel === "mandatory").map((v) => v.resourceName).sort();
+            };
+            const destroyable = [set("datasets", (p) => { p.forceDestroy = true; }, BUCKET_TYPE), set("repo", (p) => { p.forceDelete = true; }), set("users", (p) => { p.deletionProtection = "INACTIVE"; }, "aws:cognito/userPool:UserPool")];
+            // On the protected stack (the datasets bucket is protected) allowTeardown changes nothing for it.
+            assert.deepEqual(await hits(teardown, ...destroyable), ["datasets"]);
+            assert.deepEqual(await hits({}, ...destroyable), ["datasets", "repo", "users"]);
+            // Unprotected, as protectData: false registers them: through with allowTeardown, refused without.
+            assert.deepEqual(await hits(teardown, ...destroyable, opt("datasets", { protect: false }, BUCKET_TYPE)), []);
+            assert.deepEqual(await hits({}, ...destroyable, opt("datasets", { protect: false }, BUCKET_TYPE)), ["datasets", "repo", "users"]);
         });
         it("refuses EFS replication overwrite protection DISABLED, passes ENABLED, unset, and lifecycle policies", async () => {
             await fails(P, set("efs", (p) => { p.protection = { replicationOverwrite: "DISABLED" }; }));

@@ -11,6 +11,7 @@ console.log(`archaeo-workbench commands (each takes --help for its options):
   npm run bench                    timings of the plan, the pack and 10/50/200-researcher stacks
   npm run gen:config               regenerate Pulumi.yaml's config: block from infra/config/schema.ts
   npm run gen:api-rules            regenerate the AWS API rules table from botocore
+  npm run gen:replace-rules        regenerate the providers' replace-on-change table from their source (git mirrors)
   npm run gen:regions              refresh infra/data/regions.json (-- --from-aws asks AWS for GPU offerings)
   npm run restore -- workspace|home|prefix --stack <name> --researcher <id>
                                    restore a workspace (EBS snapshot), a home (AWS Backup) or an S3 area (versions): docs/runbooks.md

@@ -5,7 +5,7 @@
  */
 import type { RecordedResource } from "./mock-engine";
 import type { Violation } from "./policy-runner";
-import { replacementCauses } from "./replacements";
+import { replacementDecision } from "./replacements";
 import { decodeBase64UserData } from "../policies/lib/userdata";
 
 export const REDACTED = "[secret]";
@@ -106,7 +106,9 @@ export function diffManifests(before: Manifest, after: Manifest): ResourceDiff {
             if (JSON.stringify(a.get(p)) !== JSON.stringify(b.get(p))) changes.push({ path: p.replace(/^inputs\./, ""), before: a.get(p), after: b.get(p) });
         }
         if (changes.length) {
-            const replaceBecause = replacementCauses(r.type, changes.map((c) => c.path), r.inputs);
+            // Conditional rules (ForceNewIf...) see each change's before and after; one with no evaluator counts as a replacement.
+            const decision = replacementDecision(r.type, changes, r.inputs, o.inputs);
+            const replaceBecause = [...new Set([...decision.replace, ...decision.undecided.map((u) => u.path)])];
             diff.changed.push({ urn, type: r.type, name: r.name, changes, replaceBecause, protect: r.options.protect, retainOnDelete: r.options.retainOnDelete });
         }
         else diff.unchanged++;

@@ -65,6 +65,16 @@ export interface MockEngineOptions {
     region?: string;
     /** Reproduce a first `pulumi preview`: dry run, computed outputs unknown. */
     preview?: boolean;
+    /** What AWS answers that is not the program's: a new AMI release, a moved add-on default (tools/lifecycle.ts events). */
+    world?: MockWorld;
+}
+
+/** Provider-side facts that change without a config change, for the lifecycle rehearsal. */
+export interface MockWorld {
+    /** Values of public SSM parameters (AMI ids AWS publishes) other than the stand-ins: a new AMI release. */
+    readonly ssmParameters?: Readonly<Record<string, string>>;
+    /** EKS add-on default versions by `<addonName>@<kubernetesVersion>` other than the stand-ins: AWS moved a default. */
+    readonly addonVersions?: Readonly<Record<string, string>>;
 }
 
 export const MOCK_ACCOUNT_ID = "123456789012";
@@ -247,6 +257,7 @@ export class MockEngine extends ResourceView {
             accountId: opts.accountId ?? MOCK_ACCOUNT_ID,
             region: opts.region ?? "us-east-1",
             preview: opts.preview ?? false,
+            world: opts.world ?? {},
         };
     }
 
@@ -370,7 +381,10 @@ export class MockEngine extends ResourceView {
                     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
                         return { userName: "AWS", password: "mock-ecr-password", proxyEndpoint: `https://${accountId}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "bW9jaw==", expiresAt: "2099-01-01T00:00:00Z", id: region };
                     case "aws:eks/getAddonVersion:getAddonVersion":
-                        return { addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, version: `v1.0.0-k${args.inputs.kubernetesVersion}-eksbuild.1`, id: args.inputs.addonName };
+                        return {
+                            addonName: args.inputs.addonName, kubernetesVersion: args.inputs.kubernetesVersion, id: args.inputs.addonName,
+                            version: this.settings.world.addonVersions?.[`${args.inputs.addonName}@${args.inputs.kubernetesVersion}`] ?? `v1.0.0-k${args.inputs.kubernetesVersion}-eksbuild.1`,
+                        };
                     case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
                         // A stand-in for the account's answer: zones a, b and c of the region offer every type asked for. What a
                         // real account's zones offer is known only at deploy time (infra/workbench.ts zoneOfferings).
@@ -384,7 +398,8 @@ export class MockEngine extends ResourceView {
                     case "aws:ssm/getParameter:getParameter": {
                         const name = String(args.inputs.name);
                         if (!name.startsWith("/aws/service/")) throw new Error(`mock: no SSM parameter ${name}`);
-                        return { name, value: `ami-${hex(name, 17)}`, type: "String", arn: `arn:aws:ssm:${region}::parameter${name}`, id: name, version: 1 };
+                        const released = this.settings.world.ssmParameters?.[name];
+                        return { name, value: released ?? `ami-${hex(name, 17)}`, type: "String", arn: `arn:aws:ssm:${region}::parameter${name}`, id: name, version: released ? 2 : 1 };
                     }
                     default:
                         throw new Error(`mock engine: unexpected invoke ${args.token}; add it to tools/mock-engine.ts deliberately`);

@@ -32,7 +32,7 @@ import type { PackConfig } from "./policy-runner";
 import type { QuotaLine } from "./quotas";
 import { listStacks, readStack } from "./stacks";
 
-export const USAGE = `usage: npm run plan -- --stack <name> [--account <12 digits>] [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE]
+export const USAGE = `usage: npm run plan -- --stack <name> [--account <12 digits>] [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE] [--destroy]
 
 The offline plan: evaluates the stack's Pulumi program under a mock engine (no cloud, no Pulumi CLI, no
 credentials), then prints the resource tree, the policy pack's verdict, AWS API rule checks, the cost
@@ -46,11 +46,13 @@ estimate and the AWS quotas the stack needs.
   --json FILE           write the canonical manifest (diffable, secrets redacted)
   --diff BASE.json      the property-level diff against a manifest written earlier
   --policy-config FILE  policy enforcement levels, in the CLI's --policy-pack-config format
+  --destroy             also rehearse \`pulumi destroy\` of what this plan deploys: what it keeps (protected), what would
+                        fail to delete (a bucket or repository not emptied, deletion protection on), what it leaves
   --today YYYY-MM-DD    the date dated facts are judged on (EKS support windows). Default: ARCHAEO_TODAY, or today (UTC)
   --help, -h            this text
 
 Progress goes to stderr, the plan to stdout. Exit: 0 clean, 1 mandatory violations or a value AWS would
-refuse, 2 invalid config or usage.`;
+refuse (or, with --destroy, a destroy that would not complete), 2 invalid config or usage.`;
 
 export interface PlanOptions {
     stack: string;
@@ -63,6 +65,8 @@ export interface PlanOptions {
     stackFile?: string;
     /** The AWS account the stack deploys to (12 digits); default: the one its ARNs name. */
     account?: string;
+    /** Also rehearse `pulumi destroy` of what this plan deploys (tools/lifecycle.ts planDestroy). */
+    destroy?: boolean;
     /** Called as each stage starts (the CLI writes it to stderr). */
     progress?: (stage: string) => void;
     /**
@@ -115,6 +119,7 @@ export function parseArgs(argv: string[]): PlanOptions | "help" | string {
                 if (!/^\d{12}$/.test(v)) return `--account must be a 12-digit AWS account id, got '${v}'`;
                 o.account = v;
             } else if (a === "--preview") o.preview = true;
+            else if (a === "--destroy") o.destroy = true;
             else return `unknown argument '${a}'`;
         } catch (e) {
             return (e as Error).message;
@@ -335,6 +340,21 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         out.push(renderDiff(diffManifests(base, manifest)));
         for (const w of stopsRunningWorkstations(base, manifest)) out.push(`  ! ${w}`);
     }
+    let destroyFails = false;
+    if (opts.destroy) {
+        // The state this plan's `up` leaves, then `pulumi destroy` of it, with the engine's and the providers' rules.
+        const { EMPTY_STATE, planDestroy, planUp } = require("./lifecycle") as typeof import("./lifecycle");
+        const d = planDestroy(planUp(EMPTY_STATE, resources).state);
+        destroyFails = !d.ok;
+        out.push("");
+        out.push(`pulumi destroy, rehearsed (tools/lifecycle.ts): ${d.deleted.length} deleted, ${d.retained.length} retained, ${d.refused.length} protected, ${d.failures.length} would fail`);
+        if (d.refused.length) out.push(`  Refused: protected (protectData: true keeps them; a teardown sets protectData: false and \`pulumi up\` first, README 'Tearing a stack down'):`);
+        for (const r of d.refused) out.push(`    ✘ ${r.name}`);
+        for (const f of d.failures) out.push(`  ✘ ${f.name}: ${f.reason} (${f.source})`);
+        for (const r of d.retained) out.push(`  kept in AWS (retainOnDelete): ${r}`);
+        for (const l of d.leftBehind) out.push(`  left behind: ${l.name}: ${l.what}`);
+        out.push(d.ok ? "  ✔ the destroy completes" : "  the destroy would not complete");
+    }
     out.push("");
     const refused = api.findings.length;
     if (refused) out.push(`FAILED: ${refused} value(s) the receiving API would refuse (listed under "API rules"); \`pulumi up\` would fail on them.`);
@@ -345,7 +365,8 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
             : deferred.length
                 ? `OK at preview: no violation among the values known now; ${deferred.length} check(s) deferred to \`up\` (listed above), never passed silently.`
                 : "OK: the stack is clean under the policy pack.");
-    return { exitCode: policy.mandatory || refused ? 1 : 0, output: out.join("\n") + "\n", manifest, quotaLines };
+    if (destroyFails) out.push("FAILED: `pulumi destroy` would not complete (listed under \"pulumi destroy, rehearsed\").");
+    return { exitCode: policy.mandatory || refused || destroyFails ? 1 : 0, output: out.join("\n") + "\n", manifest, quotaLines };
 }
 
 /**

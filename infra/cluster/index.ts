@@ -144,6 +144,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         platform: "linux/arm64",
         buildArgs: {},
         retentionDays: cfg.imageRetentionDays,
+        protect: cfg.protectData,
     }, opts);
 
     const url = hubUrl(cfg);

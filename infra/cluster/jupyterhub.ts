@@ -87,7 +87,8 @@ export class JupyterHub extends pulumi.ComponentResource {
                 accountRecoverySetting: { recoveryMechanisms: [{ name: "verified_email", priority: 1 }] },
                 passwordPolicy: { minimumLength: 12, requireLowercase: true, requireUppercase: true, requireNumbers: true, requireSymbols: false, temporaryPasswordValidityDays: 7 },
                 usernameConfiguration: { caseSensitive: false },
-                deletionProtection: "ACTIVE",
+                // Cognito refuses DeleteUserPool while deletion protection is ACTIVE: off only in a teardown (protectData: false).
+                deletionProtection: args.protect ? "ACTIVE" : "INACTIVE",
             }, { parent: this, protect: args.protect });
             const domain = new aws.cognito.UserPoolDomain(`${name}-domain`, { domain: args.cognitoDomain, userPoolId: pool.id }, child);
             const client = new aws.cognito.UserPoolClient(`${name}-client`, {

@@ -79,9 +79,12 @@ export class ClusterStorage extends pulumi.ComponentResource {
         });
 
         // AWS Backup: daily recovery points of the homes, in a vault encrypted with the stack key.
-        const vault = new aws.backup.Vault(`${name}-vault`, { name: args.backupNames.vault, kmsKeyArn: args.keyArn }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+        // AWS Backup refuses to delete a vault that holds recovery points; forceDestroy (@pulumi/aws 7.48.0
+        // backup/vault.d.ts: "all recovery points stored in the vault are deleted so that the vault can be destroyed
+        // without error") only in a teardown (protectData: false): with protectData the vaults are protected and retained.
+        const vault = new aws.backup.Vault(`${name}-vault`, { name: args.backupNames.vault, kmsKeyArn: args.keyArn, forceDestroy: !args.protect }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
         const copyVault = args.backup.copy
-            ? new aws.backup.Vault(`${name}-vault-copy`, { name: args.backupNames.copyVault, kmsKeyArn: args.backup.copy.kmsKeyArn }, {
+            ? new aws.backup.Vault(`${name}-vault-copy`, { name: args.backupNames.copyVault, kmsKeyArn: args.backup.copy.kmsKeyArn, forceDestroy: !args.protect }, {
                 parent: this, provider: args.copyProvider, protect: args.protect, retainOnDelete: args.protect,
             })
             : undefined;

@@ -33,7 +33,10 @@ export class EncryptedBucket extends pulumi.ComponentResource {
         const child = { parent: this };
         this.bucket = new aws.s3.Bucket(`${name}`, {
             bucket: args.bucketName,
-            forceDestroy: false,
+            // A teardown (protectData: false) must empty the bucket for `pulumi destroy` to complete: CloudTrail
+            // writes audit logs into it until the trail goes, and S3 refuses to delete a bucket that holds objects
+            // (BucketNotEmpty). With protectData the bucket is protected and retained, and never emptied.
+            forceDestroy: !args.protect,
             tags: { "archaeo-purpose": args.purpose },
         }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
         const sse = new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-sse`, {

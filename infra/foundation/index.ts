@@ -112,6 +112,7 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         platform: "linux/amd64",
         buildArgs: imageBuildArgs(cfg),
         retentionDays: cfg.imageRetentionDays,
+        protect: cfg.protectData,
     }, opts);
 
     new Budget("archaeo-budget", {

@@ -49,6 +49,12 @@ export interface ImageRegistryArgs {
     buildArgs: Record<string, string>;
     /** Keep every pushed image this many days (0: forever). Untagged layers expire after 14 days. */
     retentionDays: number;
+    /**
+     * protectData: protect and retain the repository (the images a run may reference); false: a teardown, where
+     * `pulumi destroy` deletes it with the images `up` pushed (ECR refuses to delete a repository that holds images).
+     * Defaults to true.
+     */
+    protect?: boolean;
 }
 
 /**
@@ -73,8 +79,8 @@ export class ImageRegistry extends pulumi.ComponentResource {
             imageTagMutability: "IMMUTABLE",
             imageScanningConfiguration: { scanOnPush: true },
             encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: args.keyArn }],
-            forceDelete: false,
-        }, child);
+            forceDelete: args.protect === false,
+        }, { parent: this, protect: args.protect !== false, retainOnDelete: args.protect !== false });
         new aws.ecr.LifecyclePolicy(`${name}-lifecycle`, { repository: repo.name, policy: JSON.stringify(ecrLifecyclePolicy(args.retentionDays)) }, child);
 
         const dockerfile = `${args.context}/Dockerfile`;

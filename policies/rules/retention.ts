@@ -19,7 +19,12 @@
  *   Bucket.lifecycleRules{enabled, expiration{...}, noncurrentVersionExpiration{days}}.
  * - S3 `forceDestroy` (@pulumi/aws s3.Bucket): "all objects (including any locked objects) should be
  *   deleted from the bucket when the bucket is destroyed"; backup.Vault `forceDestroy`: deletes every
- *   recovery point with the vault.
+ *   recovery point with the vault; ecr.Repository `forceDelete`: "the repository will be deleted even if it
+ *   contains images"; cognito.UserPool `deletionProtection` ("ACTIVE" | "INACTIVE"; AWS's default is
+ *   INACTIVE): Cognito refuses DeleteUserPool while ACTIVE.
+ * - A teardown (protectData: false, then `pulumi destroy`) needs exactly these off; the engineer says so with
+ *   this policy's `allowTeardown` (the CLI's --policy-pack-config), which lets them through only on a resource
+ *   that is not protected: on a protected one they can only ever delete data by a replacement.
  * - CloudWatch Logs `retentionInDays` (botocore 1.43.11 logs PutRetentionPolicy, also in
  *   tools/api-rules/aws-api-rules.json "logs:PutRetentionPolicy:retentionInDays"): 1, 3, 5, 7, 14, 30,
  *   60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653; no retention
@@ -32,7 +37,7 @@
  * - EFS `protection.replicationOverwrite` (EFS API FileSystemProtectionDescription): DISABLED lets the
  *   file system become a replication destination, whose contents a replication overwrites.
  */
-import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { label, onStack, onType, onTypes } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { asArray, at, get, known, once, snapshot, UNKNOWN } from "../lib/util";
@@ -132,22 +137,42 @@ const snapshotsDaily = (s: any): boolean => {
     return cr.cronExpression ? dailyCron(cr.cronExpression) : (cr.intervalUnit ?? "HOURS") === "HOURS" && typeof cr.interval === "number" && cr.interval <= 24;
 };
 
+export const TEARDOWN_DEFAULTS = Object.freeze({ allowTeardown: false });
+
+/** Whether a teardown setting is let through: the engineer allowed a teardown and the resource is not protected. */
+const teardown = (args: ResourceValidationArgs) =>
+    ({ ...TEARDOWN_DEFAULTS, ...args.getConfig<Partial<typeof TEARDOWN_DEFAULTS>>() }).allowTeardown && args.opts?.protect !== true;
+const TEARDOWN_HINT = "(a teardown: protectData: false and this policy's allowTeardown, on an unprotected resource)";
+
 export const retentionPolicies: ResourceValidationPolicy[] = [
     {
         name: "stateful-data-survives-destroy",
-        description: "Checks whether no S3 bucket (Bucket, BucketV2) or AWS Backup vault sets forceDestroy (a destroy or replace would delete every object or recovery point with it), and no EFS file system turns replication overwrite protection off.",
+        description: "Checks whether no S3 bucket (Bucket, BucketV2) or AWS Backup vault sets forceDestroy, no ECR repository sets forceDelete and no Cognito user pool turns deletion protection off (a destroy or replace would delete every object, recovery point, image or account with it), unless allowTeardown and the resource is not protected; and no EFS file system turns replication overwrite protection off.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: { allowTeardown: { type: "boolean", default: TEARDOWN_DEFAULTS.allowTeardown, description: "A teardown: let forceDestroy, forceDelete and deletionProtection INACTIVE through on resources that are not protected (protectData: false)." } } },
         validateResource: onTypes({
             ...Object.fromEntries(BUCKET_TYPES.map((t) => [t, {
                 subject: "S3 bucket",
                 body: (b: any, args: any, report: any) => {
-                    if (b.forceDestroy === true) report(`S3 bucket '${args.name}' sets forceDestroy: true: a \`pulumi destroy\` or a replacement would delete every object and version in it (the datasets, researchers' data or the audit logs); remove it.`);
+                    if (b.forceDestroy === true && !teardown(args)) report(`S3 bucket '${args.name}' sets forceDestroy: true: a \`pulumi destroy\` or a replacement would delete every object and version in it (the datasets, researchers' data or the audit logs); remove it ${TEARDOWN_HINT}.`);
                 },
             }])),
             "aws:backup/vault:Vault": {
                 subject: "Backup vault",
                 body: (v, args, report) => {
-                    if (v.forceDestroy === true) report(`Backup vault '${args.name}' sets forceDestroy: true: deleting or replacing it would delete every recovery point of the homes; remove it.`);
+                    if (v.forceDestroy === true && !teardown(args)) report(`Backup vault '${args.name}' sets forceDestroy: true: deleting or replacing it would delete every recovery point of the homes; remove it ${TEARDOWN_HINT}.`);
+                },
+            },
+            "aws:ecr/repository:Repository": {
+                subject: "ECR repository",
+                body: (r, args, report) => {
+                    if (r.forceDelete === true && !teardown(args)) report(`ECR repository '${args.name}' sets forceDelete: true: deleting or replacing it would delete every image a run may reference; remove it ${TEARDOWN_HINT}.`);
+                },
+            },
+            "aws:cognito/userPool:UserPool": {
+                subject: "Cognito user pool",
+                body: (p, args, report) => {
+                    if (p.deletionProtection !== "ACTIVE" && !teardown(args)) report(`Cognito user pool '${args.name}' has deletionProtection ${p.deletionProtection === undefined ? "unset (AWS's default is INACTIVE)" : `'${String(p.deletionProtection)}'`}: a destroy or replacement would delete every researcher's account; set deletionProtection: "ACTIVE" ${TEARDOWN_HINT}.`);
                 },
             },
             "aws:efs/fileSystem:FileSystem": {

@@ -198,7 +198,7 @@ export function compliant(): RecordedResource[] {
         fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "pf-binding", { metadata: { name: "archaeo-researcher-port-forward" }, spec: {
             policyName: "archaeo-researcher-port-forward", validationActions: ["Deny"], matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "jupyterhub" } } },
         } }),
-        fixture("aws:cognito/userPool:UserPool", "users", { mfaConfiguration: "ON", softwareTokenMfaConfiguration: { enabled: true }, adminCreateUserConfig: { allowAdminCreateUserOnly: true } }),
+        fixture("aws:cognito/userPool:UserPool", "users", { mfaConfiguration: "ON", softwareTokenMfaConfiguration: { enabled: true }, adminCreateUserConfig: { allowAdminCreateUserOnly: true }, deletionProtection: "ACTIVE" }),
         fixture("aws:cognito/userPoolClient:UserPoolClient", "hub-client", { generateSecret: true, allowedOauthFlows: ["code"] }, { additionalSecretOutputs: ["clientSecret"] }),
         fixture("kubernetes:helm.sh/v3:Release", "jupyterhub", { chart: "jupyterhub", version: "4.4.0", repositoryOpts: { repo: "https://hub.jupyter.org/helm-chart/" }, namespace: "jupyterhub", values: hubValues() }),
         fixture("kubernetes:core/v1:ResourceQuota", "gpu-quota", { metadata: { name: "gpus", namespace: "jupyterhub" }, spec: { hard: { "requests.nvidia.com/gpu": "4" } } }),

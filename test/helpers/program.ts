@@ -4,7 +4,7 @@
  * own stack, region and mode (resolved values like `pulumi up`, or a first `pulumi preview`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMockEngine, MockEngine, RecordedResource, ResourceView } from "../../tools/mock-engine";
+import { installMockEngine, MockEngine, MockWorld, RecordedResource, ResourceView } from "../../tools/mock-engine";
 import { parseConfig, StackConfig } from "../../infra/config";
 import { readStack } from "../../tools/stacks";
 import { ApplyRegistration, installApplyGuard, takeApplyRegistrations } from "./apply-guard";
@@ -35,6 +35,8 @@ export interface ProgramRun {
 export interface RunOptions {
     /** Evaluate as a first `pulumi preview` of a new stack: computed outputs unknown. */
     preview?: boolean;
+    /** Provider-side facts other than the mock's stand-ins (a new AMI, a moved add-on default): tools/lifecycle.ts. */
+    world?: MockWorld;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function runProgram(cfg: StackConfig, opts: RunOptions = {}): Promi
     installApplyGuard();
     takeApplyRegistrations();
     try {
-        const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false });
+        const e = await installMockEngine({ project: cfg.project, stack: cfg.stack, region: cfg.region, preview: opts.preview ?? false, world: opts.world });
         // Loaded after the mocks are installed, as the SDK requires.
         const { program } = require("../../infra/workbench") as typeof import("../../infra/workbench");
         const { outputs: stackOutputs } = await program(cfg);
