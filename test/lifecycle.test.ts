@@ -311,12 +311,12 @@ describe("lifecycle rehearsal: a cluster stack's life (national-heritage: imagin
         assert.ok(release.includes("values.cull.timeout") && release.includes("values.singleuser.image.tag"), release.join(", "));
     });
 
-    it("Kubernetes upgraded one minor version (1.34 -> 1.35): control plane, pinned add-ons and system nodes updated in place; servers not evicted (system nodes: FAILS today)", () => {
+    it("Kubernetes upgraded one minor version (1.34 -> 1.35): control plane, pinned add-ons and system nodes updated in place; servers not evicted", () => {
         assert.ok(upgrade.ok);
         assert.deepEqual(upgrade.replaced, []);
         assert.deepEqual(changed(upgrade, "Cluster:archaeo-eks-cluster").paths, ["version"]);
-        // The system node group must follow the control plane (aws_eks_node_group `version`, updated in place): FAILS today,
-        // it sets no version and stays on 1.34's kubelet.
+        // The system node group follows the control plane (aws_eks_node_group `version`, updated in place; unset, as
+        // before this rehearsal, it stayed on 1.34's kubelet through the upgrade).
         assert.deepEqual(upgrade.updated, ["Addon:archaeo-eks-coredns", "Addon:archaeo-eks-kube-proxy", "Cluster:archaeo-eks-cluster", "NodeGroup:archaeo-eks-system"]);
         const k = karpenterDisruption(upgrade.state, "kubernetes-upgrade");
         assert.deepEqual(sorted(k.drifting.map((d) => d.nodeClass)), ["cpu", "gpu"], "every Karpenter node drifts to the new version's AMI");

@@ -326,22 +326,22 @@ export const DELETE_PRECONDITIONS: Readonly<Record<string, { holds: string; fail
     "aws:s3/bucket:Bucket": {
         holds: "objects and their versions (datasets, researchers' prefixes; CloudTrail writes audit logs until the trail goes)",
         fails: (i) => (i.forceDestroy === true ? undefined : "BucketNotEmpty: the bucket still holds objects (forceDestroy is off)"),
-        source: "terraform-provider-aws resourceBucketDelete: on BucketNotEmpty with force_destroy it empties the bucket (every version) and retries; without it the delete fails",
+        source: "terraform-provider-aws v6.58.0 resourceBucketDelete: on BucketNotEmpty, with force_destroy it empties the bucket (emptyBucket, every version) and retries; without, the error stands",
     },
     "aws:ecr/repository:Repository": {
         holds: "the images `pulumi up` pushed (a docker Image delete does not delete the pushed image)",
         fails: (i) => (i.forceDelete === true ? undefined : "RepositoryNotEmptyException: the repository still holds images (forceDelete is off)"),
-        source: "terraform-provider-aws resourceRepositoryDelete: DeleteRepository with Force = force_delete; ECR refuses a repository with images unless forced",
+        source: "terraform-provider-aws v6.58.0 resourceRepositoryDelete: DeleteRepository with Force = force_delete; otherwise 'ECR Repository (...) not empty, consider using force_delete'",
     },
     "aws:cognito/userPool:UserPool": {
         holds: "researchers' accounts",
         fails: (i) => (i.deletionProtection === "ACTIVE" ? "InvalidParameterException: the user pool has deletion protection ACTIVE" : undefined),
-        source: "Cognito DeleteUserPool refuses a pool whose DeletionProtection is ACTIVE (UpdateUserPool to INACTIVE first)",
+        source: "AWS's cognito-idp model (botocore 1.43.11, CreateUserPool DeletionProtection): 'When you try to delete a protected user pool in a DeleteUserPool API request, Amazon Cognito returns an InvalidParameterException error'",
     },
     "aws:backup/vault:Vault": {
         holds: "recovery points of the daily EFS backups",
         fails: (i) => (i.forceDestroy === true ? undefined : "InvalidRequestException: the backup vault still holds recovery points (forceDestroy is off)"),
-        source: "terraform-provider-aws resourceVaultDelete: with force_destroy it deletes every recovery point first; AWS Backup refuses to delete a vault that holds recovery points",
+        source: "terraform-provider-aws v6.58.0 resourceVaultDelete: with force_destroy it deletes every recovery point first (ListRecoveryPointsByBackupVault, DeleteRecoveryPoint); AWS Backup refuses to delete a vault that holds recovery points",
     },
 };
 

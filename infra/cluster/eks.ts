@@ -137,6 +137,10 @@ export class EksCluster extends pulumi.ComponentResource {
             // hub would stay Pending. GPU and CPU nodes (Karpenter) still use both AZs.
             subnetIds: [args.privateSubnetIds[0]],
             amiType: "AL2023_ARM_64_STANDARD",
+            // The control plane's version: a Kubernetes upgrade moves the system node with it in the same `up`
+            // (aws_eks_node_group `version`, updated in place by a rolling node update). Unset, the node group would
+            // keep the version it was created with through every upgrade (tools/lifecycle.ts found it).
+            version: cluster.version,
             capacityType: "ON_DEMAND",
             instanceTypes: [CLUSTER_SHAPE.systemInstanceType],
             scalingConfig: { minSize: 1, desiredSize: 1, maxSize: 2 },

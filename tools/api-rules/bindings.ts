@@ -441,6 +441,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "nodeGroupName", rules: [{ provider: "k8s.io/apimachinery pkg/util/validation/validation.go IsValidLabelValue (EKS labels each node eks.amazonaws.com/nodegroup=<name>)", rule: { ...LABEL_VALUE, min: 1 } }] },
             { prop: "clusterName", rules: [EKS_CLUSTER] },
             { prop: "amiType", rules: [{ model: "eks:CreateNodegroup:amiType" }] },
+            { prop: "version", rules: [{ model: "eks:CreateNodegroup:version" }] },
             { prop: "capacityType", rules: [{ model: "eks:CreateNodegroup:capacityType" }] },
             { prop: "instanceTypes[]", rules: [{ model: "ec2:RunInstances:InstanceType" }] },
             { prop: "labels{key}", rules: [{ model: "eks:CreateNodegroup:labels{key}" }] },
