@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterStackConfig } from "../config";
 import { PORTS, RESEARCHER_USER } from "../constants";
+import { clusterCliFacts, setupCommand } from "../cli";
 import { PROGRAM_DIR, PROJECT_ROOT, type Foundation, type StackContext } from "../foundation";
 import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
@@ -46,6 +47,8 @@ export interface ClusterResearcherOutputs {
     roleArn: pulumi.Output<string>;
     awsProfile: pulumi.Output<string>;
     connect: pulumi.Output<ClusterResearcherConnect>;
+    /** `archaeo setup <code>`: the researcher CLI's facts (infra/cli.ts) in one line. */
+    cliSetup: pulumi.Output<string>;
     /** A DDP training job in their namespace (JSON documents separated by ---): kubectl apply -f. */
     ddpJobTemplate: pulumi.Output<string>;
 }
@@ -178,6 +181,10 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             roleArn: who.roleArn,
             awsProfile: who.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
             connect: f.bucketName.apply((bucketName) => clusterConnect({ id: r.id, clusterName, region: cfg.region, hubUrl: url, exposed: !!c.hub, bucketName })),
+            cliSetup: pulumi.all([who.roleArn, f.bucketName]).apply(([roleArn, bucket]) => setupCommand(clusterCliFacts({
+                id: r.id, region: cfg.region, roleArn, bucket, clusterName, hubUrl: url, hubNamespace: HUB_NAMESPACE, serverPod: serverPodName(r.id),
+                ...(c.hub ? {} : { hubTunnel: { pod: HUB_TUNNEL.pod, port: HUB_TUNNEL.port } }),
+            }))),
             ddpJobTemplate: pulumi.all([f.imageRef, jobEnv]).apply(([image, e]) => {
                 const d = ddpJob({ institution: cfg.institution, stack: cfg.stack, id: r.id, image, nodes: c.ddp.nodes, gpusPerNode: c.ddp.gpusPerNode, memoryGiB: cfg.gpu.memoryGiB, spot: c.spotForBatch, env: e });
                 return [d.service, d.job].map((o) => JSON.stringify(o, null, 2)).join("\n---\n");

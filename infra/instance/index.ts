@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { InstanceStackConfig } from "../config";
+import { instanceCliFacts, setupCommand } from "../cli";
 import type { Foundation, StackContext } from "../foundation";
 import { awsProfileSnippet, ResearcherRole } from "../foundation/researcher";
 import { researcherInstancePolicy } from "../iam";
@@ -19,6 +20,8 @@ export interface InstanceResearcherOutputs {
     roleArn: pulumi.Output<string>;
     awsProfile: pulumi.Output<string>;
     connect: pulumi.Output<ResearcherConnect>;
+    /** `archaeo setup <code>`: the researcher CLI's facts (infra/cli.ts) in one line. */
+    cliSetup: pulumi.Output<string>;
 }
 
 export interface InstanceOutputs {
@@ -77,6 +80,8 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
             awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
             connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
                 connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
+            cliSetup: pulumi.all([ws.instanceId, role.roleArn, f.bucketName]).apply(([instanceId, roleArn, bucket]) =>
+                setupCommand(instanceCliFacts({ id: r.id, region: cfg.region, roleArn, bucket, instanceId, ssmPath }))),
         };
         tokens[r.id] = ws.jupyterToken;
     }

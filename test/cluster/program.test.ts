@@ -323,6 +323,11 @@ describe("cluster mode: national-heritage", () => {
         assert.equal(r.connect.tensorboardUrl, "http://localhost:8000/user/ml-engineer/tensorboard/");
         assert.match(r.awsProfile, /role_session_name = ml-engineer/);
         assert.match(r.ddpJobTemplate, /"namespace": "researcher-ml-engineer"/);
+        // The researcher CLI's setup line (`archaeo setup`, infra/cli.ts): `archaeo open` runs connect.kubeconfig and connect.hubTunnel from it.
+        const facts = JSON.parse(Buffer.from(/^archaeo setup archaeo1\.([A-Za-z0-9_-]+)$/.exec(r.cliSetup)![1], "base64url").toString("utf8"));
+        assert.equal(r.connect.kubeconfig, `aws eks update-kubeconfig --profile ${facts.profile} --region ${facts.region} --name ${facts.clusterName} --alias ${facts.profile}`);
+        assert.equal(r.connect.hubTunnel, `kubectl --context ${facts.profile} -n ${facts.hubNamespace} port-forward pod/${facts.hubTunnel.pod} ${facts.hubTunnel.localPort}:${facts.hubTunnel.port}`);
+        assert.deepEqual([facts.mode, facts.roleArn, facts.hubUrl, facts.serverPod], ["cluster", r.roleArn, out.hubUrl, "jupyter-ml-engineer"]);
     });
 });
 

@@ -167,6 +167,11 @@ describe("instance mode: uni-archaeology, three researchers", () => {
         assert.match(pi.connect.ssh, /^ssh -p 2222 -o ProxyCommand="aws --profile archaeo-pi --region us-east-1 ssm start-session --target %h --document-name AWS-StartSSHSession/);
         assert.match(pi.connect.start, new RegExp(`ec2 start-instances --instance-ids ${pi.instanceId}$`));
         assert.match(pi.connect.upload, /s3 sync \.\/my-images s3:\/\/archaeo-uni-archaeology-uni-archaeology-data-[0-9a-f]{8}\/researchers\/pi\/my-images\//);
+        // The researcher CLI's setup line (`archaeo setup`, infra/cli.ts) carries the facts these commands are made of.
+        const facts = JSON.parse(Buffer.from(/^archaeo setup archaeo1\.([A-Za-z0-9_-]+)$/.exec(pi.cliSetup)![1], "base64url").toString("utf8"));
+        assert.deepEqual([facts.mode, facts.id, facts.instanceId, facts.roleArn, facts.profile, facts.region], ["instance", "pi", pi.instanceId, pi.roleArn, "archaeo-pi", "us-east-1"]);
+        assert.ok(pi.connect.token.includes(`--name ${facts.ssmPath}/jupyter-token `), facts.ssmPath);
+        assert.ok(pi.connect.upload.includes(` s3://${facts.bucket}/${facts.dataPrefix}my-images/`), `${facts.bucket} ${facts.dataPrefix}`);
         assert.deepEqual(Object.keys(out.jupyterTokens).sort(), [...ids()].sort());
     });
 });
