@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { parseConfig } from "../infra/config";
+import { karpenterObjects } from "../infra/cluster/manifests";
 import { readStack, STACKS_DIR } from "../tools/stacks";
 import {
     awsCliOnPath, HOME_RESTORE_SCRIPT, homeRestoreManifests, jupyterTokenUrn, parseTime, prefixPlan, restore, RESTORE_NAMESPACE, setRestoreSnapshot, stamp, workspaceVolumeUrn,
@@ -185,6 +186,33 @@ describe("restore home (cluster mode, AWS Backup)", function () {
         const chosen = run(efs, { TARGET: "restored-b", RESTORE_DIR: "aws-backup-restore_2026-11-22T09-00-00" });
         assert.equal(chosen.status, 0, chosen.stderr);
         assert.ok(fs.existsSync(path.join(efs, "researchers/imaging-lead/restored-b/third.txt")));
+    });
+
+    it("the Job runs on an amd64 node the cluster has: its nodeSelector matches only Karpenter's CPU pool, never the arm64 system nodes", () => {
+        // The workbench image is built for linux/amd64 only (infra/foundation/index.ts) and the system node group is
+        // AL2023_ARM_64_STANDARD (infra/cluster/eks.ts): a pod there fails with `exec format error`. A pod goes only to
+        // a node whose labels match every nodeSelector entry and whose NoSchedule taints it tolerates (kubernetes.io
+        // docs, "Assigning Pods to Nodes" and "Taints and Tolerations"); Karpenter launches a node for it only from a
+        // NodePool whose template labels or single-valued `In` requirements satisfy it (karpenter.sh docs, "Scheduling").
+        assert.match(fs.readFileSync(path.join(__dirname, "..", "infra", "foundation", "index.ts"), "utf8"), /context: IMAGE_CONTEXT,\s+platform: "linux\/amd64",/);
+        assert.match(fs.readFileSync(path.join(__dirname, "..", "infra", "cluster", "eks.ts"), "utf8"), /amiType: "AL2023_ARM_64_STANDARD"/);
+        const f = readStack("national-heritage");
+        const cfg = parseConfig(f.raw, { stack: "national-heritage", region: f.region });
+        const pod = (homeRestoreManifests({ institution: "x", stack: "s", researcher: "imaging-lead", fileSystemId: "fs-1", image: IMAGE, target: "restored-x" })[3] as any).spec.template.spec;
+        const selector: Record<string, string> = pod.nodeSelector ?? {};
+        const tolerated = (t: { key: string; value?: string; effect: string }) => (pod.tolerations ?? []).some((o: any) => o.key === t.key && (o.operator === "Exists" || o.value === t.value) && (!o.effect || o.effect === t.effect));
+        const nodeLabels = (labels: Record<string, string>, req: Array<{ key: string; operator: string; values: string[] }>) =>
+            (k: string, v: string) => labels[k] === v || req.some((r) => r.key === k && r.operator === "In" && r.values.includes(v));
+        const system = { "archaeo/pool": "system", "kubernetes.io/arch": "arm64" };
+        assert.ok(!Object.entries(selector).every(([k, v]) => system[k as keyof typeof system] === v), `the Job's nodeSelector ${JSON.stringify(selector)} lets it onto the arm64 system node`);
+        if (cfg.mode !== "cluster") assert.fail("national-heritage is a cluster stack");
+        const pools = karpenterObjects({ ...cfg.cluster, clusterName: "c", nodeRoleName: "r", keyArn: "k", securityGroupId: "sg", tags: {} }).pools;
+        const fits = pools.filter((p) => {
+            const has = nodeLabels(p.spec.template.metadata.labels, p.spec.template.spec.requirements);
+            return Object.entries(selector).every(([k, v]) => has(k, v)) && p.spec.template.spec.taints.every(tolerated);
+        });
+        assert.deepEqual(fits.map((p) => p.metadata.name), ["cpu"], "only the CPU pool, not a GPU node");
+        for (const p of fits) assert.deepEqual(p.spec.template.spec.requirements.find((r) => r.key === "kubernetes.io/arch")?.values, ["amd64"]);
     });
 
     it("homeRestoreManifests names a Job under Kubernetes' 63 characters for the longest researcher id", () => {

@@ -27,6 +27,7 @@ import * as YAML from "yaml";
 import { ConfigError, PROJECT, SNAPSHOT_ID, StackConfig, parseConfig } from "../infra/config";
 import { bucketName, COST_TAG, physicalName, researcherPrefix, resourcePrefix } from "../infra/tags";
 import { standardLabels } from "../infra/cluster/manifests";
+import { POOLS } from "../infra/constants";
 import { readStack, STACKS_DIR } from "./stacks";
 import type { AwsCli } from "./quotas";
 
@@ -99,6 +100,9 @@ export function homeNames(cfg: StackConfig): { fileSystemName: string; vault: st
     const namePrefix = physicalName(cfg, [], 40);
     return { fileSystemName: `${namePrefix}-homes`, vault: `${namePrefix}-homes`, backupRole: `${namePrefix}-backup` };
 }
+
+/** Karpenter's CPU NodePool (infra/cluster/manifests.ts karpenterObjects: `archaeo/pool: cpu`, amd64, no taints). */
+export const CPU_POOL = "cpu";
 
 /** The namespace the home restore Job runs in: the admins', never a researcher's (no researcher may mount the file system's root). */
 export const RESTORE_NAMESPACE = "archaeo-restore";
@@ -190,6 +194,11 @@ export function homeRestoreManifests(p: HomeJobParams): Record<string, unknown>[
                         restartPolicy: "Never",
                         automountServiceAccountToken: false,
                         securityContext: { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: "RuntimeDefault" } },
+                        // The workbench image is linux/amd64 only (infra/foundation: platform) and the system node
+                        // group is arm64 (AL2023_ARM_64_STANDARD): unpinned, the scheduler may put the Job there and
+                        // it fails with `exec format error`. Karpenter's CPU NodePool (amd64, untainted) launches a
+                        // node for it and consolidates it away once empty.
+                        nodeSelector: { [POOLS.label]: CPU_POOL, "kubernetes.io/arch": "amd64" },
                         containers: [{
                             name: "move",
                             image: p.image,
