@@ -9,6 +9,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { spawnSync } from "child_process";
 import * as YAML from "yaml";
 import { checkSshPublicKey, ConfigError, parseConfig } from "../infra/config";
 import { bucketName, COST_TAG, researcherTags, resourcePrefix } from "../infra/tags";
@@ -16,6 +17,7 @@ import { parseArgs as planArgs } from "../tools/plan";
 import { homeNames, jupyterTokenUrn, workspaceVolumeUrn } from "../tools/restore";
 import { readStack, ROOT } from "../tools/stacks";
 import { checkAwsCommands, CommandCheck, loadRecorded } from "./helpers/recorded-aws";
+import { checkRecording, fakeAws } from "./helpers/fake-aws";
 import { applyConfigSet, npmScript, rehearse, RunbookCommand, runbookSections, shellWords } from "./helpers/runbooks";
 import { tmpDir } from "./helpers/tools";
 
@@ -108,6 +110,67 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
             }
         }
         assert.equal(ran, 6, "workspace (list, restore), home (list, restore), prefix (dry run, run)");
+    });
+
+    it("a leaver's delete loop, run as written against a bucket of 2,275 versions and delete markers: every DeleteObjects call at most 1,000 keys, and it ends empty", function () {
+        // DeleteObjects takes at most 1,000 keys a request (Amazon S3 API Reference, DeleteObjects: "up to 1,000
+        // keys"); botocore's ParamValidator does not check it, so this test does. `--max-items` is botocore's
+        // PageIterator.build_full_result: it counts and truncates only the first result key (paginators-1.json
+        // ListObjectVersions result_key [Versions, DeleteMarkers, CommonPrefixes]; paginate.py _truncate_response),
+        // so the delete markers of every page read come on top; S3's pages hold MaxKeys (1,000) of both together.
+        const section = sections.find((s) => /leaves/.test(s.title))!;
+        const list = section.commands.find((c) => c.argv[2] === "list-object-versions")!;
+        const del = section.commands.find((c) => c.argv[2] === "delete-objects")!;
+        type Entry = { Key: string; VersionId: string; marker: boolean };
+        // In key order, as S3 lists them: 1,300 keys, each with one version, every other one a second, every fourth a delete marker on top.
+        let bucket: Entry[] = [];
+        for (let i = 0; i < 1300; i++) {
+            const Key = `researchers/alice/runs/${String(i).padStart(4, "0")}.pt`;
+            if (i % 4 === 0) bucket.push({ Key, VersionId: `dm${i}`, marker: true });
+            if (i % 2 === 0) bucket.push({ Key, VersionId: `v2-${i}`, marker: false });
+            bucket.push({ Key, VersionId: `v1-${i}`, marker: false });
+        }
+        const total = bucket.length;
+        const listed = (maxItems: number) => {
+            const Versions: object[] = [];
+            const DeleteMarkers: object[] = [];
+            for (let page = 0; page < bucket.length && Versions.length < maxItems; page += 1000) {
+                for (const e of bucket.slice(page, page + 1000)) {
+                    const common = { Key: e.Key, VersionId: e.VersionId, IsLatest: false, LastModified: "2026-11-19T03:05:12.000Z" };
+                    if (e.marker) DeleteMarkers.push(common); else Versions.push({ ...common, ETag: "\"9b2cf535f27731c974343645a3985328\"", Size: 1024, StorageClass: "STANDARD" });
+                }
+            }
+            return { ...(Versions.length ? { Versions: Versions.slice(0, maxItems) } : {}), ...(DeleteMarkers.length ? { DeleteMarkers } : {}) };
+        };
+        const maxItems = Number(list.argv[list.argv.indexOf("--max-items") + 1]);
+        const first = { service: "s3api", operation: "list-object-versions", responses: [{ output: listed(maxItems) }] };
+        assert.deepEqual(checkRecording([{ ...first, service: "s3" }]), [], "a ListObjectVersions output (botocore's s3 model; the CLI's s3api)");
+        const versions = (first.responses[0].output as any).Versions.length;
+        const markers = (first.responses[0].output as any).DeleteMarkers.length;
+        assert.ok(versions + markers > 1000, `the first listing is over DeleteObjects' limit (${versions} versions, ${markers} delete markers)`);
+        const aws = fakeAws({ rules: [first] });
+        const cwd = tmpDir("archaeo-leaver-");
+        const sizes: number[] = [];
+        try {
+            for (let round = 0; round < 10; round++) {
+                aws.setRules([{ service: "s3api", operation: "list-object-versions", responses: [{ output: listed(maxItems) }] }, { service: "s3api", operation: "delete-objects", responses: [{ output: {} }] }]);
+                const l = spawnSync("bash", ["-c", list.line], { cwd, env: aws.env(), encoding: "utf8" });
+                assert.equal(l.status, 0, l.stderr);
+                const batch = JSON.parse(fs.readFileSync(path.join(cwd, "delete.json"), "utf8")) as { Objects: Array<{ Key: string; VersionId: string }> };
+                if (batch.Objects.length === 0) break;
+                sizes.push(batch.Objects.length);
+                assert.ok(batch.Objects.length <= 1000, `DeleteObjects call ${round + 1}: ${batch.Objects.length} keys (at most 1,000)`);
+                const d = spawnSync("bash", ["-c", del.line], { cwd, env: aws.env(), encoding: "utf8" });
+                assert.equal(d.status, 0, d.stderr);
+                const gone = new Set(batch.Objects.map((o) => `${o.Key} ${o.VersionId}`));
+                bucket = bucket.filter((e) => !gone.has(`${e.Key} ${e.VersionId}`));
+            }
+            assert.deepEqual(aws.unmatched(), []);
+            assert.equal(bucket.length, 0, "the loop ends with every version and delete marker deleted");
+            assert.equal(sizes.reduce((a, b) => a + b, 0), total);
+        } finally {
+            aws.cleanup();
+        }
     });
 
     it("`pulumi config set` commands give a stack config the config accepts, at a path that exists", () => {

@@ -116,10 +116,14 @@ def text(v):
 def emit(output):
     out = output
     if glob.get("query"):
-        if not re.match(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*|\[\d+\])*$", glob["query"]):
-            sys.stderr.write("fake aws: --query %s is beyond the fake's subset (Field.Field[0])\n" % glob["query"])
-            sys.exit(255)
-        out = query(out, glob["query"])
+        if re.match(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*|\[\d+\])*$", glob["query"]):
+            out = query(out, glob["query"])
+        else:
+            # Anything else through jmespath, the library the AWS CLI evaluates --query with
+            # (its --query argument is a compiled jmespath expression), as Debian's python3-jmespath installs it beside python3-botocore.
+            sys.path.append(os.environ.get("ARCHAEO_DIST_PACKAGES", "/usr/lib/python3/dist-packages"))
+            import jmespath
+            out = jmespath.search(glob["query"], out)
     if glob.get("output") == "text":
         # The CLI's text output: a scalar as is (null as None), a list tab-separated.
         sys.stdout.write(text(out) + "\n")

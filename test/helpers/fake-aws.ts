@@ -18,8 +18,8 @@
  *
  * Matching: the first rule whose service, operation, and every `args` entry match (a string equals the flag's
  * value, its tokens joined by one space; `true`: present; `false`: absent), and `profile`/`region` when given.
- * Responses: `output` (a botocore output shape, printed as the CLI prints JSON; `--query Field.Field[0]` and
- * `--output text` in that subset), `stdout` (printed as is), `error` (a service error: `aws: [ERROR]: An error
+ * Responses: `output` (a botocore output shape, printed as the CLI prints JSON; `--query` through Debian's
+ * python3-jmespath, as the CLI evaluates it, with `Field.Field[0]` done in the shim; `--output text` for that subset), `stdout` (printed as is), `error` (a service error: `aws: [ERROR]: An error
  * occurred (Code) when calling the Op operation: message`, exit 254), `fail` (stderr and exit code as given:
  * expired SSO, missing plugin), `session` (`ssm start-session`: AWS-StartSSHSession relays stdin/stdout to
  * `ports[portNumber]`; AWS-StartPortForwardingSession listens on localhost:localPortNumber and forwards each
