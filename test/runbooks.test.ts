@@ -18,6 +18,7 @@ import { homeNames, jupyterTokenUrn, workspaceVolumeUrn } from "../tools/restore
 import { readStack, ROOT } from "../tools/stacks";
 import { checkAwsCommands, CommandCheck, loadRecorded } from "./helpers/recorded-aws";
 import { checkRecording, fakeAws } from "./helpers/fake-aws";
+import { HUB_NAMESPACE, karpenterObjects, researcherNamespace } from "../infra/cluster/manifests";
 import { applyConfigSet, npmScript, rehearse, RunbookCommand, runbookSections, shellWords } from "./helpers/runbooks";
 import { tmpDir } from "./helpers/tools";
 
@@ -171,6 +172,26 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
         } finally {
             aws.cleanup();
         }
+    });
+
+    it("spend per researcher says what it can and cannot show: tags activated only from the payer account, and cluster nodes never carry a researcher's tag", () => {
+        const md = fs.readFileSync(path.join(ROOT, "docs", "runbooks.md"), "utf8");
+        const spend = md.slice(md.indexOf("## Actual spend per researcher"));
+        const prose = spend.replace(/```[\s\S]*?```/g, "").replace(/\s+/g, " ");
+        // AWS Billing user guide, "Activating user-defined cost allocation tags": only the management account (or a
+        // standalone account) can activate them; UpdateCostAllocationTagsStatus is that action.
+        assert.ok(commands.some((c) => c.argv[2] === "update-cost-allocation-tags-status"));
+        assert.match(prose, /update-cost-allocation-tags-status`?\)? works only from the management \(payer\) account/);
+        // Karpenter launches every cluster node with the EC2NodeClass's tags: the stack's, never a researcher's.
+        const cfg = cfgOf("national-heritage");
+        if (cfg.mode !== "cluster") assert.fail("national-heritage is a cluster stack");
+        const tagKey = Object.keys(researcherTags("x"))[0];
+        const { nodeClasses } = karpenterObjects({ ...cfg.cluster, clusterName: "c", nodeRoleName: "r", keyArn: "k", securityGroupId: "sg", tags: { [COST_TAG]: resourcePrefix(cfg) } });
+        for (const nc of nodeClasses) assert.ok(!(tagKey in nc.spec.tags), `${nc.metadata.name} nodes carry ${tagKey}`);
+        assert.match(prose, /Cluster mode: .*Karpenter's, launched with the stack's tags only.* lands in `researcher\$`/);
+        // AWS Data Exports user guide, "Split cost allocation data" and "Using Kubernetes labels for cost allocation in EKS".
+        assert.match(prose, /split cost allocation data for Amazon EKS/);
+        assert.match(prose, new RegExp(`batch jobs run in \`${researcherNamespace("<id>")}\`, every server in \`${HUB_NAMESPACE}\``));
     });
 
     it("`pulumi config set` commands give a stack config the config accepts, at a path that exists", () => {
