@@ -12,7 +12,7 @@ import { runPolicies, PolicyRunResult } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
 import { ConfigError, parseConfig, PROJECT } from "../infra/config";
 import { compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
-import { FIXTURE_MUTATIONS, hubQuotaAndLogin, Mutation } from "./helpers/mutations";
+import { FIXTURE_MUTATIONS, hubQuotaAndLogin, imageCacheMutations, Mutation } from "./helpers/mutations";
 import { check, fixture, PACK, packOf } from "./helpers/policy";
 import { runProgram, runStack } from "./helpers/program";
 
@@ -263,6 +263,8 @@ const CLUSTER: Mutation[] = [
     m("ec2-imds-hop-limit", "GPU nodes: hop limit 2", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
     m("ec2-imds-hop-limit", "CPU nodes: hop limit unset", set("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.metadataOptions.httpPutResponseHopLimit; })),
     m("kms-key-references-stack-key", "GPU nodes: a key of another account", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.kmsKeyID = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
+    // Issue 20: the image cache (national-heritage sets imageCacheSnapshotId).
+    ...imageCacheMutations("archaeo-gpu-nodeclass-gpu", FOREIGN_KEY.replace("us-east-1", "us-west-2")),
     m("required-tags", "GPU nodes: spec.tags removed (Karpenter's instances untagged)", set("archaeo-gpu-nodeclass-gpu", (p) => { delete p.spec.tags; })),
     m("required-tags", "CPU nodes: spec.tags without institution", set("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.tags.institution; })),
     // Storage: the gp3 class and the static PersistentVolumes (EFS homes, Mountpoint for S3).

@@ -59,6 +59,24 @@ describe("offline plan (npm run plan)", function () {
             for (const code of ["L-DB2E81BA", "L-7A658B76", "L-FE177D64", "L-F678F1CE"]) assert.match(r.output, new RegExp(`\\[(ec2|ebs|iam|vpc) ${code}\\]`), `${stack}: ${code}`);
             assert.match(r.output, /IPv4 addresses of the subnet\(s\), per subnet: needs [\d,]+ of [\d,]+ addresses/);
             if (/cluster mode/.test(r.output)) assert.match(r.output, /Access entries per cluster.*\n.*\n?.*Pod Identity associations per cluster/);
+            // Issue 20: the time-to-notebook model for the stack's mode (tools/ttn.ts), with its sources; in cluster mode the
+            // image cache and, when the image changed since the snapshot, its rebuild.
+            assert.match(r.output, /^Time to notebook \(model: tools\/ttn\.ts; P50 \/ P90; (instance|cluster) mode, [a-z0-9]+\.[a-z0-9]+, image [\d.]+ GiB compressed\):$/m);
+            assert.match(r.output, /^ {4}\{coldboot\} brevdev\/ec2-coldboot-research/m);
+            if (/cluster mode/.test(r.output)) {
+                assert.match(r.output, /^ {2}[▶ ] Cluster server on a new GPU node, no image cache: P50 [\d.]+ min, P90 [\d.]+ min/m);
+                assert.match(r.output, /^Image cache: /m);
+            } else {
+                assert.match(r.output, /^ {2}▶ Workstation restart \(stopped, image on its root volume\): P50 \d+ s, P90 [\d.]+ (s|min) {2}\(this stack\)$/m);
+                assert.doesNotMatch(r.output, /^Image cache: /m);
+            }
+            if (stack === "national-heritage") {
+                const p50 = Number(/^ {2}▶ Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\): P50 ([\d.]+) min/m.exec(r.output)?.[1]);
+                assert.ok(p50 <= 2.5, `cold GPU node with the cache: P50 ${p50} min`);
+                assert.match(r.output, /^Image cache: GPU node class data volume \/dev\/xvdb from snap-0a1b2c3d4e5f60718 \(gp3 60 GiB, initialization 300 MiB\/s\), encrypted under the stack key, mounted at \/var\/lib\/containerd: holds ctx-0000000000000000, but this stack deploys ctx-[0-9a-f]{16}: STALE, new nodes pull the changed layers\. Rebuild:$/m);
+                assert.match(r.output, /^ {2}3\. aws ec2 create-snapshot --region us-west-2 /m);
+                assert.match(r.output, /^ {2}4\. pulumi config set --stack national-heritage imageCacheSnapshotId snap-\.\.\.; pulumi config set --stack national-heritage imageCacheImageTag ctx-[0-9a-f]{16}; pulumi up/m);
+            }
             // Issue 17: the support-window warning 60 days ahead, and the Spot service-linked role a spot stack needs.
             if (stack === "national-heritage") {
                 assert.match(r.output, /^ {2}- archaeo-workbench:kubernetesVersion: Kubernetes 1\.35 leaves EKS standard support on 2027-03-27, in 54 day\(s\)/m);

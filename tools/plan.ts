@@ -280,6 +280,26 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push(...quotas.table);
     for (const w of quotas.warnings) out.push(`  → ${w}`);
 
+    // Issue 20: how long a researcher waits for a notebook on each path (tools/ttn.ts), and the cluster's image cache.
+    const { renderTtn, ttnModel } = require("./ttn") as typeof import("./ttn");
+    out.push("");
+    out.push(...renderTtn(ttnModel(cfg)));
+    if (cfg.mode === "cluster") {
+        const { imageCacheRebuild, imageCacheStatus, IMAGE_CACHE_VOLUME } = require("../infra/cluster/image-cache") as typeof import("../infra/cluster/image-cache");
+        const tag = wb.foundation.imageTag;
+        const cache = cfg.cluster.imageCache;
+        out.push("");
+        if (!cache) {
+            out.push(`Image cache: none (imageCacheSnapshotId unset): every new GPU node pulls the workbench image ${tag} from ECR. To build one:`);
+        } else {
+            const st = imageCacheStatus(cache.snapshotId, cache.imageTag, tag);
+            out.push(`Image cache: GPU node class data volume ${IMAGE_CACHE_VOLUME.deviceName} from ${st.snapshotId} (gp3 ${IMAGE_CACHE_VOLUME.sizeGiB} GiB, ` +
+                `initialization ${IMAGE_CACHE_VOLUME.initializationRateMiBps} MiB/s), encrypted under the stack key, mounted at ${IMAGE_CACHE_VOLUME.mountPoint}: ` +
+                (st.current ? `holds the image this stack deploys (${tag}).` : `holds ${st.holdsTag ?? "an unrecorded tag (imageCacheImageTag unset)"}, but this stack deploys ${tag}: STALE, new nodes pull the changed layers. Rebuild:`));
+        }
+        if (!cache || cache.imageTag !== tag) for (const l of imageCacheRebuild({ stack: opts.stack, region: cfg.region, imageTag: tag, nodeAmiVersion: cfg.cluster.nodeAmiVersion })) out.push(`  ${l}`);
+    }
+
     const { neededServiceLinkedRoles } = require("./preflight") as typeof import("./preflight");
     const warnings = [
         ...lifecycleWarnings(cfg, today),

@@ -121,6 +121,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         clusterSecurityGroupId: eks.clusterSecurityGroupId, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId, keyArn: f.keyArn,
         gpuFamilies: c.gpuFamilies, gpuLimits: c.gpuLimits, consolidateAfterMinutes: c.consolidateAfterMinutes, spotForBatch: c.spotForBatch,
         nodeAmiVersion: c.nodeAmiVersion, upgradeWindow: c.upgradeWindow, tags,
+        ...(c.imageCache ? { imageCacheSnapshotId: c.imageCache.snapshotId } : {}),
         k8sProvider, dependsOn: eks.ready,
     }, opts);
 

@@ -45,6 +45,8 @@ export interface GpuCapacityArgs {
     upgradeWindow: { day: number; startMinute: number; minutes: number };
     /** The stack's standard tags, for every instance and volume Karpenter launches. */
     tags: Record<string, string>;
+    /** The GPU nodes' image-cache snapshot (imageCacheSnapshotId), if any. */
+    imageCacheSnapshotId?: string;
     k8sProvider: k8s.Provider;
     /** Add-ons, the system node group and the deployer's access: Karpenter runs on the system node. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
@@ -127,6 +129,7 @@ export class GpuCapacity extends pulumi.ComponentResource {
             consolidateAfterMinutes: args.consolidateAfterMinutes,
             spotForBatch: args.spotForBatch,
             tags: args.tags,
+            ...(args.imageCacheSnapshotId ? { imageCacheSnapshotId: args.imageCacheSnapshotId } : {}),
         };
         const objects = karpenterObjects({ ...params, keyArn: args.keyArn, securityGroupId: args.clusterSecurityGroupId });
         const nodeClasses = objects.nodeClasses.map((nc) => new k8s.apiextensions.CustomResource(`${name}-nodeclass-${nc.metadata.name}`, {

@@ -7,6 +7,7 @@ import type * as kin from "@pulumi/kubernetes/types/input";
 import { BATCH_TAINT, CLUSTER_SHAPE, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER_UID } from "../constants";
 import { shmSizeGiB } from "../sizing";
 import { DATASETS_PREFIX, researcherPrefix } from "../tags";
+import { IMAGE_CACHE_USER_DATA, imageCacheDevice } from "./image-cache";
 
 /** The namespace of the hub, the proxy and every researcher's server. */
 export const HUB_NAMESPACE = "jupyterhub";
@@ -440,6 +441,8 @@ export interface KarpenterParams<Id = string> {
     upgradeWindow: { day: number; startMinute: number; minutes: number };
     /** The stack's standard tags: Karpenter puts them on every instance, volume and ENI it launches (the budget sees them). */
     tags: Record<string, string>;
+    /** The GPU nodes' image-cache snapshot (imageCacheSnapshotId): a data volume from it, under the stack key (image-cache.ts). */
+    imageCacheSnapshotId?: string;
 }
 
 /**
@@ -484,7 +487,7 @@ export const GPU_NODE_LABELS = { "nvidia.com/gpu.present": "true" } as const;
 
 /** EC2NodeClasses (AL2023, encrypted root with the stack key, IMDSv2 hop 1, the stack's tags) and NodePools that scale to zero. */
 export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
-    const nodeClass = (name: string, rootGi: number) => ({
+    const nodeClass = (name: string, rootGi: number, data: Array<ReturnType<typeof imageCacheDevice<Id>>> = [], userData?: string) => ({
         apiVersion: "karpenter.k8s.aws/v1" as const,
         kind: "EC2NodeClass" as const,
         metadata: { name },
@@ -497,8 +500,12 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
             subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": p.clusterName } }],
             securityGroupSelectorTerms: [{ id: p.securityGroupId }],
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, httpProtocolIPv6: "disabled" },
-            blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: `${rootGi}Gi`, volumeType: "gp3", encrypted: true, kmsKeyID: p.keyArn, deleteOnTermination: true } }],
+            blockDeviceMappings: [
+                { deviceName: "/dev/xvda", ebs: { volumeSize: `${rootGi}Gi`, volumeType: "gp3", encrypted: true, kmsKeyID: p.keyArn, deleteOnTermination: true } },
+                ...data,
+            ],
             tags: { ...p.tags, Name: `${p.clusterName}-${name}` },
+            ...(userData ? { userData } : {}),
         },
     });
     const pool = (name: string, nodeClassName: string, o: {
@@ -533,7 +540,8 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
     if (p.spotForBatch) {
         pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpus(p.gpuLimits.spot), labels: { ...GPU_NODE_LABELS } }));
     }
-    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
+    const cache = p.imageCacheSnapshotId ? [imageCacheDevice(p.imageCacheSnapshotId, p.keyArn)] : [];
+    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB, cache, cache.length ? IMAGE_CACHE_USER_DATA : undefined), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
 }
 
 /**
@@ -780,6 +788,11 @@ export function jupyterhubValues(p: HubParams) {
             defaultUrl: "/lab",
             // A GPU node may have to start and pull the image first.
             startTimeout: 1200,
+            // KubeSpawner.events_enabled (z2jh 4.4.0 values.schema.yaml singleuser.events, passed through in
+            // files/hub/jupyterhub_config.py; the hub's Role may get/watch/list events, templates/hub/rbac.yaml): the spawn
+            // page shows the pod's events (Karpenter's "Nominated", "Scheduled", "Pulling image", "Started") while a new GPU
+            // node starts, not a bare spinner. The chart's default is true; set here so a values change can't drop it.
+            events: true,
             // KubeSpawner.extra_annotations (z2jh 4.4.0 values.schema.yaml singleuser.extraAnnotations): Karpenter never
             // consolidates or drifts a node away under a running server.
             extraAnnotations: { ...DO_NOT_DISRUPT },

@@ -401,6 +401,12 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
     if (gpusPerResearcher > gpuLimit) r.fail("gpusPerResearcher", `is ${gpusPerResearcher} but gpuLimit (all GPUs) is ${gpuLimit}; lower it or raise gpuLimit`);
     const ddp = { nodes: r.int("ddpNodes", K.ddpNodes, K.ddpNodes.default), gpusPerNode: r.int("ddpGpusPerNode", K.ddpGpusPerNode, K.ddpGpusPerNode.default) };
     if (ddp.nodes * ddp.gpusPerNode > gpusPerResearcher) r.fail("ddpNodes", `the DDP template asks for ${ddp.nodes} x ${ddp.gpusPerNode} GPUs, more than gpusPerResearcher (${gpusPerResearcher}); its pods would wait forever`);
+    const cacheSnapshot = r.str("imageCacheSnapshotId");
+    const cacheTag = r.str("imageCacheImageTag");
+    if (cacheSnapshot !== undefined && !SNAPSHOT_ID.test(cacheSnapshot)) r.fail("imageCacheSnapshotId", `'${cacheSnapshot}' is not an EBS snapshot id (snap- and 8 or 17 hex digits); build one as README 'Image cache' says, or remove the key`);
+    if (cacheTag !== undefined && !/^ctx-[0-9a-f]{16}$/.test(cacheTag)) r.fail("imageCacheImageTag", `'${cacheTag}' is not a workbench image tag (ctx- and 16 hex digits, as the plan's image-cache line prints)`);
+    if (cacheTag !== undefined && cacheSnapshot === undefined) r.fail("imageCacheImageTag", "is set without imageCacheSnapshotId; set the snapshot that holds this tag, or remove it");
+    const imageCache = cacheSnapshot !== undefined && SNAPSHOT_ID.test(cacheSnapshot) ? { snapshotId: cacheSnapshot, ...(cacheTag ? { imageTag: cacheTag } : {}) } : undefined;
     const spotForBatch = r.bool("spotForBatch", K.spotForBatch.default);
     const gpuLimits = gpuBudget(r, { gpuLimit, spotForBatch, ddpGpus: ddp.nodes * ddp.gpusPerNode });
 
@@ -461,6 +467,7 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
         auth,
         ...(c.access === "cidr" && hostname && acmCertificateArn ? { hub: { hostname, acmCertificateArn } } : {}),
         ddp,
+        ...(imageCache ? { imageCache } : {}),
     };
 }
 

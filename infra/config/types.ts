@@ -98,6 +98,8 @@ export interface ClusterSettings {
     /** accessMode cidr: the hub's DNS name and its ACM certificate. */
     readonly hub?: { readonly hostname: string; readonly acmCertificateArn: string };
     readonly ddp: { readonly nodes: number; readonly gpusPerNode: number };
+    /** The GPU nodes' image cache: an EBS snapshot holding the workbench image (imageCacheSnapshotId), and the image tag it holds. */
+    readonly imageCache?: { readonly snapshotId: string; readonly imageTag?: string };
 }
 
 export interface ClusterStackConfig extends BaseConfig {

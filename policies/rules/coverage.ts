@@ -153,7 +153,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:batch/v1:Job": WORKLOAD,
     "kubernetes:batch/v1:CronJob": WORKLOAD,
     "kubernetes:helm.sh/v3:Release": ["helm-releases-pinned-and-unprivileged", "jupyterhub-values-secure", "helm-release-images-allowed", "jupyterhub-image-and-gpu-quota", "pack-judges-every-input"],
-    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", KEYREF, TAGS],
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", "ec2-user-data-no-secrets", KEYREF, TAGS],
     "kubernetes:karpenter.sh/v1:NodePool": [],
     "aws:ec2transitgateway/instanceState:InstanceState": [],
 };

@@ -5,7 +5,7 @@ import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceVa
 import { secretLikeMatches } from "../lib/secret-scan";
 import { anyOf, onResource, onType, onTypes } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
-import { DockerRun, dockerRuns, parseDockerRun, userDataOf, UserDataText } from "../lib/userdata";
+import { DockerRun, dockerRuns, parseDockerRun, readableUserData, userDataOf, UserDataText } from "../lib/userdata";
 import { UNKNOWN } from "../lib/util";
 import { PUBLIC_PORTS } from "../lib/ports";
 import { parseCidr } from "../lib/cidr";
@@ -217,7 +217,7 @@ export const ec2Policies: ResourceValidationPolicy[] = [
     },
     {
         name: "ec2-user-data-no-secrets",
-        description: "Checks whether EC2 user data of instances, launch templates and spot requests (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
+        description: "Checks whether EC2 user data of instances, launch templates, spot requests and Karpenter EC2NodeClasses (userData, or userDataBase64 inflated when gzip) is free of secret-looking strings (tokens, passwords, keys).",
         enforcementLevel: "mandatory",
         validateResource: anyOf(
             onResource(aws.ec2.Instance, "EC2 instance", (i, args, report, d) => {
@@ -234,6 +234,15 @@ export const ec2Policies: ResourceValidationPolicy[] = [
                 const texts = readable(d, SPOT, i, (m) => report(m), `Spot instance request '${args.name}'`);
                 if (texts === UNKNOWN) return;
                 for (const m of texts.flatMap(secretLikeMatches)) report(`Spot instance request '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
+            }),
+            // Karpenter's node user data (spec.userData, plain text: Karpenter v1.11 makes it a MIME part after its NodeConfig),
+            // e.g. the image-cache mount (infra/cluster/image-cache.ts): every GPU node boots with it.
+            onType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "EC2NodeClass", (nc, args, report, d) => {
+                const ud = d.read("spec.userData", () => nc.spec?.userData);
+                if (ud === UNKNOWN || typeof ud !== "string" || ud === "") return;
+                const r = readableUserData(ud);
+                if ("error" in r) report(`EC2NodeClass '${args.name}' spec.userData ${r.error}, so the pack cannot check it; give a shell script or cloud-init text.`);
+                else for (const m of secretLikeMatches(r.text)) report(`EC2NodeClass '${args.name}' user data contains a ${m.kind} ('${m.excerpt}'); read secrets at boot from SSM SecureString instead.`);
             }),
         ),
     },

@@ -183,7 +183,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "karpenter-nodeclass-secure",
-        description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes with a customer-managed KMS key and require IMDSv2.",
+        description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes (root, and data volumes such as the image cache created from a snapshot) with a customer-managed KMS key and require IMDSv2.",
         enforcementLevel: "mandatory",
         validateResource: (args, report) => {
             if (args.type !== "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") return;
@@ -192,7 +192,14 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
                 const devices = asArray(spec.blockDeviceMappings).filter((x: any) => x.ebs);
                 if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
                 devices.forEach((x: any, i: number) => {
-                    if (x.ebs.encrypted !== true) report(`EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
+                    // A volume created from a snapshot keeps the snapshot's encryption state and key unless the mapping sets
+                    // Encrypted and KmsKeyId (EC2 RunInstances EbsBlockDevice.Encrypted: "whether the encryption state of an EBS
+                    // volume is changed while being restored from a backing snapshot"): the image cache must name the stack key.
+                    if (x.ebs.encrypted !== true) {
+                        report(x.ebs.snapshotID !== undefined
+                            ? `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] (${x.deviceName ?? "a data volume"} from snapshot ${String(x.ebs.snapshotID)}) must set ebs.encrypted: true and the stack's kmsKeyID: restored as it is, it keeps the snapshot's encryption, or none.`
+                            : `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
+                    }
                     checkKey(d, report, `spec.blockDeviceMappings[${i}].ebs.kmsKeyID`, () => x.ebs.kmsKeyID, `EC2NodeClass '${args.name}' blockDeviceMappings[${i}]`);
                 });
                 if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);

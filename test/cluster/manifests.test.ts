@@ -212,7 +212,8 @@ describe("cluster manifests", () => {
 
         it("values use only paths checked against z2jh 4.4.0's values.schema.yaml (tools/check-hub-values.ts)", () => {
             // Checked on 2026-11-25 with `npx tsx tools/check-hub-values.ts <z2jh 4.4.0 jupyterhub/>`: OK (again on 2026-12-07 with
-            // singleuser.extraAnnotations, schema line 2298, KubeSpawner.extra_annotations). A value
+            // singleuser.extraAnnotations, schema line 2298, KubeSpawner.extra_annotations; and with singleuser.events,
+            // schema line 2293, KubeSpawner.events_enabled, issue 20). A value
             // path not in this list must be checked the same way before it is added here.
             const CHECKED = [
                 "cull.enabled", "cull.every", "cull.maxAge", "cull.removeNamedServers", "cull.timeout", "cull.users",
@@ -223,7 +224,7 @@ describe("cluster manifests", () => {
                 "hub.nodeSelector", "prePuller.continuous.enabled", "prePuller.hook.enabled", "proxy.chp.nodeSelector", "proxy.https.enabled", "proxy.https.type",
                 "proxy.service.annotations", "proxy.service.loadBalancerSourceRanges", "proxy.service.type", "scheduling.podPriority.enabled",
                 "scheduling.userPlaceholder.enabled", "scheduling.userScheduler.enabled", "singleuser.allowPrivilegeEscalation", "singleuser.cloudMetadata.blockWithIptables", "singleuser.cmd",
-                "singleuser.defaultUrl", "singleuser.extraAnnotations", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
+                "singleuser.defaultUrl", "singleuser.events", "singleuser.extraAnnotations", "singleuser.extraContainers", "singleuser.extraEnv", "singleuser.extraPodConfig.shareProcessNamespace", "singleuser.fsGid", "singleuser.image.name", "singleuser.image.tag",
                 "singleuser.networkPolicy.egressAllowRules.cloudMetadataServer", "singleuser.networkPolicy.enabled", "singleuser.profileList", "singleuser.serviceAccountName", "singleuser.startTimeout",
                 "singleuser.storage.extraVolumeMounts", "singleuser.storage.extraVolumes", "singleuser.storage.type", "singleuser.uid",
             ];

@@ -41,6 +41,22 @@ export function hubQuotaAndLogin(names: { quota: string; users: string; client: 
     ];
 }
 
+/**
+ * Issue 20: the GPU node class's image-cache volume (the mapping with a snapshotID, from imageCacheSnapshotId) stays
+ * encrypted under the stack key: unencrypted, left to the snapshot's state, on the AWS-managed key, or under another
+ * account's key, each is caught by the intended policy.
+ */
+export function imageCacheMutations(nodeClass: string, foreignKey: string): Mutation[] {
+    const dev = (p: any) => p.spec.blockDeviceMappings.find((x: any) => x.ebs?.snapshotID !== undefined);
+    return [
+        m("karpenter-nodeclass-secure", "GPU nodes: image-cache volume unencrypted", set(nodeClass, (p) => { dev(p).ebs.encrypted = false; })),
+        m("karpenter-nodeclass-secure", "GPU nodes: image-cache volume left to the snapshot's encryption", set(nodeClass, (p) => { delete dev(p).ebs.encrypted; })),
+        m("karpenter-nodeclass-secure", "GPU nodes: image-cache volume on the AWS-managed key", set(nodeClass, (p) => { delete dev(p).ebs.kmsKeyID; })),
+        m("kms-key-references-stack-key", "GPU nodes: image-cache volume under another account's key", set(nodeClass, (p) => { dev(p).ebs.kmsKeyID = foreignKey; })),
+        m("ec2-user-data-no-secrets", "GPU nodes: the cache mount's user data carries a secret", set(nodeClass, (p) => { p.spec.userData += "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"; })),
+    ];
+}
+
 export const FIXTURE_MUTATIONS: Mutation[] = [
     // Encryption at rest with the stack key.
     m("ebs-volumes-encrypted-cmk", "volume unencrypted", set("workspace", (p) => { p.encrypted = false; })),
@@ -67,6 +83,9 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("karpenter-nodeclass-secure", "node volumes unencrypted", set("nodeclass", (p) => { p.spec.blockDeviceMappings[0].ebs.encrypted = false; })),
     m("karpenter-nodeclass-secure", "node volumes on the AWS-managed key", set("nodeclass", (p) => { delete p.spec.blockDeviceMappings[0].ebs.kmsKeyID; })),
     m("karpenter-nodeclass-secure", "IMDSv1 on GPU nodes", set("nodeclass", (p) => { p.spec.metadataOptions.httpTokens = "optional"; })),
+    m("karpenter-nodeclass-secure", "node class data volume from a snapshot, encryption left to the snapshot", set("nodeclass", (p) => {
+        p.spec.blockDeviceMappings.push({ deviceName: "/dev/xvdb", ebs: { snapshotID: "snap-0a1b2c3d4e5f60718", volumeSize: "60Gi", volumeType: "gp3" } });
+    })),
     m("k8s-pvcs-on-encrypted-storage", "PVC on the cluster default class", set("scratch", (p) => { delete p.spec.storageClassName; })),
     m("k8s-pvcs-on-encrypted-storage", "PVC on an unencrypted EFS", set("efs", (p) => { p.encrypted = false; })),
     m("k8s-pvcs-on-encrypted-storage", "PVC on an EFS outside the stack", set("efs-sc", (p) => { p.parameters.fileSystemId = "fs-other"; })),
