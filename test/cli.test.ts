@@ -250,6 +250,16 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
             assert.ok(GUIDE.includes(`archaeo-alice:${TRAIN_LOG.replace(/\/train\.log$/, "/")}`) || GUIDE.includes(`> ${TRAIN_LOG} 2>&1`), "the background run writes where archaeo logs reads");
         });
 
+        it("commands a Windows laptop runs too give no native program a `~` path: PowerShell does not expand it (PowerShell/Win32-OpenSSH#2206)", () => {
+            // PowerShell expands `~` only for its own provider cmdlets, never in an argument to a native executable, so
+            // `ssh-keygen -f ~/.ssh/id_ed25519` writes to a directory named `~` (or fails). archaeo expands it itself
+            // (os.path.expanduser, which reads USERPROFILE on Windows).
+            const windows = guideBlocks().filter((b) => b.tag === "laptop" || (b.tag === "install" && b.lang === "sh" && !/^# (macOS|Linux)/.test(b.body)));
+            const tilde = windows.flatMap((b) => commands(b.body)).filter((c) => c.split(/\s+/).slice(1).some((w) => w.startsWith("~")) && c.split(/\s+/)[0] !== "archaeo");
+            assert.deepEqual(tilde, []);
+            assert.ok(guideBlocks().some((b) => commands(b.body).includes("ssh-keygen -t ed25519")), "ssh-keygen's default path is ~/.ssh/id_ed25519 on every OS");
+        });
+
         it("1. laptop: the tools answer; archaeo setup stores the workstation and writes the stack's awsProfile with the researcher's sign-in profile", () => {
             const cmds = laptopCommands("1.");
             assert.deepEqual(cmds.map((c) => c.split(" ").slice(0, 2).join(" ")), ["aws --version", "session-manager-plugin --version", "archaeo --version", `archaeo setup`]);
