@@ -18,6 +18,7 @@ import {
 } from "../tools/restore";
 import { loadRecorded, recordedAws, runRestore } from "./helpers/recorded-aws";
 import { shellcheck, tmpDir, tmpFile } from "./helpers/tools";
+import { JOB_STATES, runWithFakeKubectl } from "./helpers/fake-kubectl";
 
 const EXAMPLE_TEXT = fs.readFileSync(path.join(STACKS_DIR, "Pulumi.example.yaml"), "utf8");
 
@@ -138,7 +139,23 @@ describe("restore home (cluster mode, AWS Backup)", function () {
         assert.deepEqual(pod.containers[0].env, [{ name: "RESEARCHER", value: "imaging-lead" }, { name: "TARGET", value: "restored-2026-11-19T0305Z" }]);
         assert.deepEqual(pod.containers[0].securityContext.capabilities, { drop: ["ALL"], add: ["CHOWN", "DAC_OVERRIDE", "FOWNER"] });
         assert.equal(pod.automountServiceAccountToken, false);
-        assert.match(r.out, /kubectl -n archaeo-restore wait --for=condition=complete job\/restore-imaging-lead-2026-11-19t0305z --timeout=30m/);
+        assert.match(r.out, /^ {2}kubectl apply -f restore-home-imaging-lead-2026-11-19T0305Z\.yaml$/m);
+    });
+
+    it("the printed wait step ends when the Job fails as when it completes (a fake kubectl answering as kubectl does)", async () => {
+        // `kubectl wait --for=condition=complete` waits out its whole --timeout on a failed Job: kubectl waits for one
+        // condition (kubernetes/kubernetes#100248) and refuses a jsonpath of two expressions (kubectl wait/json.go,
+        // "given jsonpath expression matches more than one list").
+        const r = await runRestore([...ARGS, "--at", "2026-11-19T12:00:00Z", "--image", IMAGE]);
+        const lines = r.out.split("\n").map((l) => l.trim());
+        const apply = lines.findIndex((l) => l.startsWith("kubectl apply -f"));
+        const wait = lines[apply + 1];
+        assert.match(wait, /job\/restore-imaging-lead-2026-11-19t0305z/);
+        for (const [end, word] of [["failed", "Failed"], ["complete", "Complete"]] as const) {
+            const w = runWithFakeKubectl(wait, [JOB_STATES.running, JOB_STATES.running, JOB_STATES[end]]);
+            assert.equal(w.status, 0, `${wait}\n${w.stdout}${w.stderr}`);
+            assert.match(w.stdout, new RegExp(`\\b${word}\\b`), `a ${end} Job: the step says so`);
+        }
     });
 
     it("needs --image to restore, refuses a time before every recovery point, and reports a failed job without writing a Job", async () => {
@@ -183,6 +200,10 @@ describe("restore home (cluster mode, AWS Backup)", function () {
         const two = run(efs, { TARGET: "restored-b" });
         assert.equal(two.status, 1);
         assert.match(two.stderr, /expected one restored copy .*found: aws-backup-restore_2026-11-21T09-00-00\/researchers\/imaging-lead aws-backup-restore_2026-11-22T09-00-00/);
+        // A Job's spec.template is immutable once created (Kubernetes API, batch/v1 Job: "field is immutable";
+        // ValidateJobSpecUpdate), so `kubectl set env job/...` cannot choose: the hint is to edit, delete and re-apply.
+        assert.doesNotMatch(two.stderr, /set env/);
+        assert.match(two.stderr, /add RESTORE_DIR .* to the Job's env in the manifest, then kubectl delete -f and kubectl apply -f it again/);
         const chosen = run(efs, { TARGET: "restored-b", RESTORE_DIR: "aws-backup-restore_2026-11-22T09-00-00" });
         assert.equal(chosen.status, 0, chosen.stderr);
         assert.ok(fs.existsSync(path.join(efs, "researchers/imaging-lead/restored-b/third.txt")));

@@ -18,6 +18,7 @@ import { homeNames, jupyterTokenUrn, workspaceVolumeUrn } from "../tools/restore
 import { readStack, ROOT } from "../tools/stacks";
 import { checkAwsCommands, CommandCheck, loadRecorded } from "./helpers/recorded-aws";
 import { checkRecording, fakeAws } from "./helpers/fake-aws";
+import { JOB_STATES, runWithFakeKubectl } from "./helpers/fake-kubectl";
 import { HUB_NAMESPACE, karpenterObjects, researcherNamespace } from "../infra/cluster/manifests";
 import { applyConfigSet, npmScript, rehearse, RunbookCommand, runbookSections, shellWords } from "./helpers/runbooks";
 import { tmpDir } from "./helpers/tools";
@@ -50,7 +51,17 @@ const KUBECTL: Record<string, { flags: Record<string, boolean>; args: [number, n
     delete: { flags: { "-f": true, "--filename": true, "-n": true, "--namespace": true }, args: [0, 1] },
     wait: { flags: { "--for": true, "--timeout": true, "-n": true, "--namespace": true }, args: [1, 1] },
     logs: { flags: { "-n": true, "--namespace": true, "-f": false, "--follow": false }, args: [1, 1] },
+    get: { flags: { "-n": true, "--namespace": true, "-o": true, "--output": true }, args: [1, 2] },
 };
+
+/**
+ * The restore Job's wait step, `until kubectl ... | grep -E 'A|B'; do sleep N; done`: its kubectl argv, or undefined
+ * for any other shape. (kubectl waits for one condition only: kubernetes/kubernetes#100248.)
+ */
+function untilKubectl(c: RunbookCommand): string[] | undefined {
+    const m = /^until (kubectl .+) \| grep -E '([A-Za-z|]+)'; do sleep \d+; done$/.exec(c.line);
+    return m && c.argv[1] === "kubectl" ? c.argv.slice(1) : undefined;
+}
 
 /** Splits `--flag=value` and checks flags and positional counts against a table; returns the positional arguments. */
 function checkFlags(what: string, words: readonly string[], spec: { flags: Record<string, boolean>; args: [number, number] }): { positional: string[]; values: Map<string, string> } {
@@ -84,6 +95,7 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
         const known = (c: RunbookCommand) => {
             const npm = npmScript(c.argv);
             if (npm) return ["restore", "plan"].includes(npm[0]);
+            if (c.argv[0] === "until") return untilKubectl(c) !== undefined;
             return ["aws", "pulumi", "kubectl", "docker", "npx"].includes(c.argv[0]) && c.pipedTo.length === 0;
         };
         assert.deepEqual(commands.filter((c) => !known(c)).map((c) => c.line), []);
@@ -100,7 +112,7 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
                 assert.equal(r.code, 0, `${r.command.line}\n${r.output}`);
                 ran++;
             }
-            for (const k of s.commands.filter((c) => c.argv[0] === "kubectl")) {
+            for (const k of s.commands.filter((c) => c.argv[0] === "kubectl" || untilKubectl(c)).map((c) => ({ ...c, argv: untilKubectl(c) ?? c.argv }))) {
                 const file = k.argv[k.argv.indexOf("-f") + 1];
                 if (k.argv.includes("-f")) assert.ok(fs.existsSync(path.join(cwd, file)), `${k.line}: the restore wrote no ${file}`);
                 const job = k.argv.find((a) => a.startsWith("job/"));
@@ -192,6 +204,21 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
         // AWS Data Exports user guide, "Split cost allocation data" and "Using Kubernetes labels for cost allocation in EKS".
         assert.match(prose, /split cost allocation data for Amazon EKS/);
         assert.match(prose, new RegExp(`batch jobs run in \`${researcherNamespace("<id>")}\`, every server in \`${HUB_NAMESPACE}\``));
+    });
+
+    it("the home restore's wait step ends when the Job fails as when it completes, and the Job is chosen again by delete and apply, never `set env`", () => {
+        const section = sections.find((s) => s.commands.some((c) => untilKubectl(c)))
+            ?? assert.fail("no step waits for the restore Job to complete or fail (`kubectl wait --for=condition=complete` sits out its timeout on a failed Job)");
+        const wait = section.commands.find((c) => untilKubectl(c))!;
+        for (const [end, word] of [["failed", "Failed"], ["complete", "Complete"]] as const) {
+            const w = runWithFakeKubectl(wait.line, [JOB_STATES.running, JOB_STATES[end]]);
+            assert.equal(w.status, 0, `${wait.line}\n${w.stdout}${w.stderr}`);
+            assert.match(w.stdout, new RegExp(`\\b${word}\\b`));
+        }
+        // A Job's spec.template is immutable (Kubernetes API: batch/v1 Job validation, "field is immutable").
+        const md = fs.readFileSync(path.join(ROOT, "docs", "runbooks.md"), "utf8");
+        assert.doesNotMatch(md.replace(/`kubectl set env` is refused/, ""), /set env/);
+        assert.match(md.replace(/\s+/g, " "), /add `RESTORE_DIR` .* to the Job's `env` in the manifest, then `kubectl delete -f` and `kubectl apply -f` the file again/);
     });
 
     it("`pulumi config set` commands give a stack config the config accepts, at a path that exists", () => {
@@ -313,9 +340,9 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
     });
 
     it("the `kubectl`, `docker` and `npx` commands: documented flags, the image the Dockerfile pins, a test file the suite runs", () => {
-        for (const c of commands.filter((x) => x.argv[0] === "kubectl")) {
+        for (const c of commands.filter((x) => x.argv[0] === "kubectl" || untilKubectl(x))) {
             // -n/--namespace may come before the verb (a global flag).
-            const words = c.argv.slice(1);
+            const words = (untilKubectl(c) ?? c.argv).slice(1);
             const lead = words[0] === "-n" || words[0] === "--namespace" ? 2 : 0;
             const verb = words[lead];
             checkFlags(c.line, [...words.slice(0, lead), ...words.slice(lead + 1)], KUBECTL[verb] ?? assert.fail(`${c.line}: kubectl ${verb} is not in the table`));

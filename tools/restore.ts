@@ -101,6 +101,17 @@ export function homeNames(cfg: StackConfig): { fileSystemName: string; vault: st
     return { fileSystemName: `${namePrefix}-homes`, vault: `${namePrefix}-homes`, backupRole: `${namePrefix}-backup` };
 }
 
+/**
+ * Waits until the Job has finished either way, printing its final condition(s): `Complete` or `Failed` (with
+ * `SuccessCriteriaMet` / `FailureTarget` before them from Kubernetes 1.31). `kubectl wait --for=condition=complete`
+ * would wait out its whole timeout on a failed Job: kubectl waits for one condition only (kubernetes/kubernetes#100248,
+ * closed unimplemented), and a jsonpath of two expressions is refused ("given jsonpath expression matches more than
+ * one list", kubectl's wait/json.go).
+ */
+export function jobWaitCommand(job: string): string {
+    return `until kubectl -n ${RESTORE_NAMESPACE} get job/${job} -o jsonpath='{.status.conditions[?(@.status=="True")].type}' | grep -E 'Complete|Failed'; do sleep 10; done`;
+}
+
 /** Karpenter's CPU NodePool (infra/cluster/manifests.ts karpenterObjects: `archaeo/pool: cpu`, amd64, no taints). */
 export const CPU_POOL = "cpu";
 
@@ -134,7 +145,7 @@ else
   set -- aws-backup-restore_*/researchers/"\${RESEARCHER}"
   if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then
     echo "expected one restored copy of researchers/\${RESEARCHER} under aws-backup-restore_*/, found: $*" >&2
-    echo "set RESTORE_DIR to the one to move (kubectl -n ${RESTORE_NAMESPACE} set env job/...), or remove the others" >&2
+    echo "choose one: add RESTORE_DIR (its aws-backup-restore_... directory) to the Job's env in the manifest, then kubectl delete -f and kubectl apply -f it again (a Job's pod template cannot be changed once created); or remove the others" >&2
     exit 1
   fi
   src="$1"
@@ -437,7 +448,7 @@ async function home(c: Context): Promise<number> {
     io.out(`restore job ${jobId} COMPLETED: the copy is in aws-backup-restore_<time>/researchers/${id} at the root of ${efs.FileSystemId}.`);
     io.out(`Move it into ${id}'s home as ~/${target} (cluster admin; ${RESTORE_NAMESPACE} is the admins' namespace, never a researcher's):`);
     io.out(`  kubectl apply -f ${path.relative(io.cwd, out)}`);
-    io.out(`  kubectl -n ${RESTORE_NAMESPACE} wait --for=condition=complete job/${job0} --timeout=30m`);
+    io.out(`  ${jobWaitCommand(job0)}`);
     io.out(`  kubectl -n ${RESTORE_NAMESPACE} logs job/${job0}`);
     io.out(`  kubectl delete -f ${path.relative(io.cwd, out)}`);
     return 0;
