@@ -307,3 +307,81 @@ export function auditBucketPolicy(a: { bucketArn: string; partition: string; reg
         },
     );
 }
+
+/** The AWS-owned automation runbook a Budgets RUN_SSM_DOCUMENTS STOP_EC2_INSTANCES action runs. */
+export const BUDGET_STOP_RUNBOOK = "AWS-StopEC2Instance";
+
+/**
+ * Trust policy of a researcher's budget-action role: only AWS Budgets, only for their own budget in this account
+ * (aws:SourceAccount and aws:SourceArn, the confused-deputy keys; a budget's ARN is arn:<partition>:budgets::<account>:budget/<name>).
+ */
+export function budgetActionTrustPolicy(a: { partition: string; accountId: string; budgetName: string }): PolicyDocument {
+    return policyDocument({
+        Sid: "OnlyTheirBudget",
+        Effect: "Allow",
+        Principal: { Service: "budgets.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: {
+            StringEquals: { "aws:SourceAccount": a.accountId },
+            ArnEquals: { "aws:SourceArn": `arn:${a.partition}:budgets::${a.accountId}:budget/${a.budgetName}` },
+        },
+    });
+}
+
+export interface BudgetActionPolicyArgs {
+    partition: string;
+    region: string;
+    accountId: string;
+    /** The researcher's own role (their AWS CLI profile's): the deny policy is attached to it and detached again. */
+    researcherRoleArn: string;
+    /** The stack's deny policy for this researcher (budgetDenyPolicy): the only policy the role may attach. */
+    denyPolicyArn: string;
+    /** Instance mode: their workstation, stopped through Systems Manager Automation. */
+    instanceArn?: string;
+}
+
+/**
+ * What a researcher's budget action may do, and nothing else: attach (and, when an admin or the next month
+ * resets the action, detach) their deny policy to their own role only (iam:PolicyARN pins the policy), and in
+ * instance mode stop their own workstation through the AWS-StopEC2Instance runbook. AWS's managed
+ * AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM grants the same SSM and EC2 actions on every
+ * instance of the account (AWS Cost Management user guide, "AWS managed policies", budget-managedIAM-SSM):
+ * here the runbook's EC2 calls (aws:CalledVia ssm.amazonaws.com) reach their workstation only.
+ */
+export function budgetActionPolicy(a: BudgetActionPolicyArgs): PolicyDocument {
+    const statements: PolicyStatement[] = [{
+        Sid: "DenyPolicyOnTheirRoleOnly",
+        Effect: "Allow",
+        Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+        Resource: a.researcherRoleArn,
+        Condition: { ArnEquals: { "iam:PolicyARN": a.denyPolicyArn } },
+    }];
+    if (a.instanceArn) {
+        const ssm = `arn:${a.partition}:ssm:${a.region}`;
+        statements.push(
+            {
+                Sid: "RunTheStopRunbook",
+                Effect: "Allow",
+                Action: "ssm:StartAutomationExecution",
+                // As the managed policy names them: the AWS-owned document, its automation definition, the execution.
+                Resource: [`${ssm}::document/${BUDGET_STOP_RUNBOOK}`, `${ssm}:${a.accountId}:automation-definition/${BUDGET_STOP_RUNBOOK}:*`, `${ssm}:${a.accountId}:automation-execution/*`],
+            },
+            { Sid: "StopTheirWorkstationThroughSsm", Effect: "Allow", Action: "ec2:StopInstances", Resource: a.instanceArn, Condition: { "ForAnyValue:StringEquals": { "aws:CalledVia": "ssm.amazonaws.com" } } },
+            { Sid: "SeeInstanceStatusThroughSsm", Effect: "Allow", Action: "ec2:DescribeInstanceStatus", Resource: "*", Condition: { "ForAnyValue:StringEquals": { "aws:CalledVia": "ssm.amazonaws.com" } } },
+        );
+    }
+    return policyDocument(...statements);
+}
+
+/**
+ * The policy a researcher's budget action attaches to their role at 100% of their budget. Instance mode: they can
+ * no longer start their workstation (the action's SSM half stops it). Cluster mode: their role can do nothing in
+ * AWS (no kubeconfig, no uploads): Budgets cannot act inside Kubernetes, and kubectl's EKS token is a presigned
+ * sts:GetCallerIdentity, which "no permissions are required to perform" even under an explicit deny (botocore sts
+ * GetCallerIdentity documentation), so their running server ends at the hub's cull or by an admin (README 'Budgets per researcher').
+ */
+export function budgetDenyPolicy(a: { instanceArn?: string }): PolicyDocument {
+    return a.instanceArn
+        ? policyDocument({ Sid: "BudgetSpentNoStart", Effect: "Deny", Action: "ec2:StartInstances", Resource: a.instanceArn })
+        : policyDocument({ Sid: "BudgetSpentNoAwsAccess", Effect: "Deny", Action: "*", Resource: "*" });
+}

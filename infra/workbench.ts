@@ -9,6 +9,7 @@ import { estimateCost, CostEstimate } from "./cost";
 import { buildCluster, ClusterOutputs, clusterNames } from "./cluster";
 import { createFoundation, Foundation, StackContext } from "./foundation";
 import { buildInstance, InstanceOutputs } from "./instance";
+import { researcherBudget } from "./foundation/researcher-budget";
 import { standardTags } from "./tags";
 import image from "../images/pytorch-cuda/image.json";
 
@@ -25,6 +26,8 @@ export type WorkbenchOutputs = (InstanceOutputs | ClusterOutputs) & {
     foundation: Foundation;
     cost: CostEstimate;
     region: string;
+    /** Per researcher with a budget (budgetMonthlyUsd > 0): its name and the admin's command that lifts its action. */
+    researcherBudgets: Record<string, { budgetName: pulumi.Output<string>; liftCommand: pulumi.Output<string> }>;
 };
 
 /** The one AWS provider of the stack: region, the standard tags on everything, and (with an existing key) the key's account only. */
@@ -99,16 +102,42 @@ export function createWorkbench(cfg: StackConfig, provider: aws.Provider, identi
 
     const foundation = createFoundation(cfg, { ...ctx, ...(cfg.mode === "cluster" ? { clusterName: clusterNames(cfg).clusterName } : {}) });
     const common = { foundation, cost: estimateCost(cfg), region: cfg.region };
+    let built: InstanceOutputs | ClusterOutputs;
     switch (cfg.mode) {
         case "instance":
-            return { ...buildInstance(cfg, foundation, ctx), ...common };
+            built = buildInstance(cfg, foundation, ctx);
+            break;
         case "cluster":
-            return { ...buildCluster(cfg, foundation, { ...ctx, deployer: identity }), ...common };
+            built = buildCluster(cfg, foundation, { ...ctx, deployer: identity });
+            break;
         default: {
             const never: never = cfg;
             throw new Error(`unknown mode ${(never as StackConfig).mode}`);
         }
     }
+    return { ...built, ...common, researcherBudgets: researcherBudgets(cfg, built, ctx) };
+}
+
+/**
+ * Each researcher's budget (infra/foundation/researcher-budget.ts), on what their mode built: their role (its
+ * name is the last part of its ARN: the stack's roles have no path) and, in instance mode, their workstation.
+ */
+function researcherBudgets(cfg: StackConfig, built: InstanceOutputs | ClusterOutputs, ctx: StackContext): WorkbenchOutputs["researcherBudgets"] {
+    const out: WorkbenchOutputs["researcherBudgets"] = {};
+    const opts = { providers: { aws: ctx.provider } };
+    for (const r of cfg.researchers) {
+        const who = built.researchers[r.id];
+        const instanceId = built.mode === "instance" ? built.researchers[r.id].instanceId as pulumi.Output<string> | undefined : undefined;
+        const b = researcherBudget(cfg, r, {
+            partition: ctx.partition, accountId: ctx.accountId,
+            researcherRoleArn: who.roleArn, researcherRoleName: who.roleArn.apply((arn) => arn.slice(arn.lastIndexOf("/") + 1)),
+            ...(instanceId ? {
+                workstation: { instanceId, instanceArn: pulumi.interpolate`arn:${ctx.partition}:ec2:${cfg.region}:${ctx.accountId}:instance/${instanceId}` },
+            } : {}),
+        }, opts);
+        if (b) out[r.id] = { budgetName: b.budgetName, liftCommand: b.liftCommand };
+    }
+    return out;
 }
 
 /** The stack outputs, from what createWorkbench returned. */
@@ -123,6 +152,7 @@ export function stackOutputs(wb: WorkbenchOutputs): Record<string, unknown> {
         imageUri: f.imageRef,
         auditBucketName: f.auditBucketName,
         auditTrailArn: f.auditTrailArn,
+        ...(Object.keys(wb.researcherBudgets).length ? { researcherBudgets: wb.researcherBudgets } : {}),
         estimatedCost: {
             runningPerHourUsd: wb.cost.runningPerHour,
             stoppedPerMonthUsd: wb.cost.stoppedPerMonth,

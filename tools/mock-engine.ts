@@ -197,6 +197,14 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
             };
         }
         case "aws:iam/role:Role": return { id: inputs.name ?? name, extra: { arn: `arn:aws:iam::${account}:role/${inputs.name ?? name}`, name: inputs.name ?? name } };
+        case "aws:iam/policy:Policy": return { id: `arn:aws:iam::${account}:policy/${inputs.name ?? name}`, extra: { arn: `arn:aws:iam::${account}:policy/${inputs.name ?? name}`, policyId: `ANPA${h(17).toUpperCase()}` } };
+        case "aws:budgets/budget:Budget": return { id: `${account}:${inputs.name ?? name}`, extra: { arn: `arn:aws:budgets::${account}:budget/${inputs.name ?? name}` } };
+        case "aws:budgets/budgetAction:BudgetAction": {
+            // ActionId: a UUID (botocore budgets ExecuteBudgetAction ActionId, fixed length 36).
+            const u = h(32);
+            const actionId = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20, 32)}`;
+            return { id: `${account}:${actionId}:${inputs.budgetName}`, extra: { actionId, arn: `arn:aws:budgets::${account}:budget/${inputs.budgetName}/action/${actionId}`, status: "STANDBY" } };
+        }
         case "aws:iam/instanceProfile:InstanceProfile": return { id: inputs.name ?? name, extra: { arn: `arn:aws:iam::${account}:instance-profile/${inputs.name ?? name}`, name: inputs.name ?? name } };
         case "aws:ssm/parameter:Parameter": return { id: inputs.name, extra: { arn: arn("ssm", `parameter${inputs.name}`) } };
         case "aws:kms/alias:Alias": return { id: inputs.name, extra: { arn: arn("kms", inputs.name) } };

@@ -234,6 +234,7 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     if (autoStop.idleMinutes > 0 && autoStop.idleMinutes < 15) r.fail("autoStopIdleMinutes", `must be 0 (disabled) or 15-1440 minutes, got ${autoStop.idleMinutes}`);
     if (autoStop.maxSessionHours === 1) r.fail("maxSessionHours", "must be 0 (no maximum) or 2-720 hours, got 1: the warning comes an hour before the stop, so a 1-hour session would be warned as it starts");
     const budget = budgetSection(r);
+    const researcherDefaults = { budgetMonthlyUsd: budget.researcherMonthlyUsd, adminEmails: budget.alertEmails.length };
     const protectData = r.bool("protectData", dflt("protectData"));
 
     const kmsKeyArn = r.str("kmsKeyArn");
@@ -256,11 +257,11 @@ export function parseConfig(rawIn: Raw, ctx: ConfigContext): StackConfig {
     let cfg: StackConfig;
     if (mode === "cluster") {
         const cluster = clusterSection(r, { region, instanceType, gpu, access: access.mode, today: ctx.today });
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0, zone: "" }, clusterAuth: cluster.auth.kind, max: ctx.maxResearchers });
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB: 0, zone: "", ...researcherDefaults }, clusterAuth: cluster.auth.kind, max: ctx.maxResearchers });
         cfg = { ...base, mode, researchers, cluster } satisfies ClusterStackConfig;
     } else {
         const workspaceSizeGiB = r.int("workspaceSizeGiB", spec("workspaceSizeGiB"), dflt("workspaceSizeGiB"));
-        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB, zone: availabilityZone }, region, max: ctx.maxResearchers }) as InstanceResearcher[];
+        const researchers = researchersSection(raw.researchers, { mode, key, problems, defaults: { instanceType, workspaceSizeGiB, zone: availabilityZone, ...researcherDefaults }, region, max: ctx.maxResearchers }) as InstanceResearcher[];
         problems.push(...zoneSubnetProblems(researchers, { availabilityZone, vpcCidr, key }));
         const amiId = r.str("amiId");
         if (amiId && !AMI.test(amiId)) r.fail("amiId", `'${amiId}' is not an AMI id (ami- followed by 8 or 17 hex digits)`);
@@ -361,7 +362,8 @@ function budgetSection(r: Reader): StackConfig["budget"] {
     alertEmails.forEach((e, i) => { if (!EMAIL.test(e)) r.fail(`budgetAlertEmails[${i}]`, `'${e}' is not an e-mail address`); });
     // AWS Budgets: 1-11 subscribers per notification (its model's NotificationsWithSubscribers[].Subscribers; tools/api-rules checks it too).
     if (alertEmails.length > MAX_BUDGET_SUBSCRIBERS) r.fail("budgetAlertEmails", `has ${alertEmails.length} addresses; AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification (use a mailing list address)`);
-    return { monthlyUsd, alertEmails };
+    const researcherMonthlyUsd = r.int("researcherBudgetMonthlyUsd", CONFIG_KEYS.researcherBudgetMonthlyUsd, CONFIG_KEYS.researcherBudgetMonthlyUsd.default);
+    return { monthlyUsd, alertEmails, researcherMonthlyUsd };
 }
 
 function clusterSection(r: Reader, c: { region: string; instanceType: string; gpu?: GpuInstanceSpec; access: AccessMode; today?: string }): ClusterSettings {
@@ -547,7 +549,8 @@ interface ResearcherContext {
     mode: Mode;
     key: (k: string) => string;
     problems: ConfigProblem[];
-    defaults: { instanceType: string; workspaceSizeGiB: number; zone: string };
+    /** budgetMonthlyUsd: researcherBudgetMonthlyUsd; adminEmails: how many budgetAlertEmails each researcher's alerts also go to. */
+    defaults: { instanceType: string; workspaceSizeGiB: number; zone: string; budgetMonthlyUsd?: number; adminEmails?: number };
     /** aws:region (instance mode: each researcher's zone must be one of its zones). */
     region?: string;
     clusterAuth?: "cognito" | "oidc";
@@ -622,7 +625,12 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
         if (sshPublicKeys.length > SSH_KEY_LIMITS.perResearcher) r.fail("sshPublicKeys", `has ${sshPublicKeys.length} keys; at most ${SSH_KEY_LIMITS.perResearcher} per researcher (they must fit one 8 KB SSM parameter)`);
         sshPublicKeys.forEach((k, j) => { const problem = checkSshPublicKey(k); if (problem) r.fail(`sshPublicKeys[${j}]`, problem); });
 
-        const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys };
+        const budgetMonthlyUsd = r.int("budgetMonthlyUsd", CONFIG_KEYS.researcherBudgetMonthlyUsd, c.defaults.budgetMonthlyUsd ?? 0);
+        // AWS Budgets: 1-11 subscribers per notification (botocore budgets CreateBudget NotificationsWithSubscribers[].Subscribers, CreateBudgetAction Subscribers).
+        if (budgetMonthlyUsd > 0 && email && (c.defaults.adminEmails ?? 0) + 1 > MAX_BUDGET_SUBSCRIBERS) {
+            r.fail("budgetMonthlyUsd", `their budget alerts go to budgetAlertEmails and ${email}: ${(c.defaults.adminEmails ?? 0) + 1} addresses, but AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification; list at most ${MAX_BUDGET_SUBSCRIBERS - 1} budgetAlertEmails (a mailing list address)`);
+        }
+        const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys, budgetMonthlyUsd };
         if (c.mode === "instance") {
             const instanceType = r.str("instanceType") ?? c.defaults.instanceType;
             const gpu = r.has("instanceType") ? checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason)) : gpuSpec(instanceType);

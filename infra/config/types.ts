@@ -16,6 +16,8 @@ export interface Researcher {
     readonly sessionName?: string;
     readonly email?: string;
     readonly sshPublicKeys: readonly string[];
+    /** Their monthly budget in USD (researcherBudgetMonthlyUsd unless overridden); 0: none. */
+    readonly budgetMonthlyUsd: number;
 }
 
 /** Instance mode: each researcher's own workstation. */
@@ -51,7 +53,8 @@ interface BaseConfig {
     readonly access: { readonly mode: AccessMode; readonly cidrs: readonly string[]; readonly maxAddresses: number };
     /** maxSessionHours: the stop regardless of activity, hours after a start (0: none). */
     readonly autoStop: { readonly idleMinutes: number; readonly gpuUtilPercent: number; readonly maxSessionHours: number };
-    readonly budget: { readonly monthlyUsd: number; readonly alertEmails: readonly string[] };
+    /** researcherMonthlyUsd: researcherBudgetMonthlyUsd, the default of each researcher's budgetMonthlyUsd (0: none). */
+    readonly budget: { readonly monthlyUsd: number; readonly alertEmails: readonly string[]; readonly researcherMonthlyUsd: number };
     readonly protectData: boolean;
     readonly kmsKeyArn?: string;
     readonly baseImageDigest?: string;

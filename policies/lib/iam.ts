@@ -259,6 +259,18 @@ function scoped(s: Statement, keys: readonly string[]): boolean {
  * What is wrong with the Allow statements of an identity policy (inline, customer-managed, user or
  * group), each message naming the statement and what it grants. Empty when it is least-privilege.
  */
+/**
+ * SSM Automation names that a policy cannot spell out yet stand for one thing: an execution's id is made by
+ * StartAutomationExecution itself (automation-execution/*), and a runbook's versions are one runbook
+ * (automation-definition/<name>:* with a literal name). AWS's own policies write them so: AWS Systems Manager user
+ * guide, "Setting up identity based policies examples" (automation-execution/*), and AWS Cost Management's
+ * AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM (automation-definition/AWS-StopEC2Instance:*).
+ */
+function generatedOrVersioned(resource: string): boolean {
+    return /^arn:[a-z-]+:ssm:[a-z0-9-]+:\d{12}:automation-execution\/\*$/.test(resource) ||
+        /^arn:[a-z-]+:ssm:[a-z0-9-]+:\d{12}:automation-definition\/[A-Za-z0-9_.-]+:\*$/.test(resource);
+}
+
 export async function identityPolicyFindings(statements: readonly Statement[], opts: IdentityPolicyOptions): Promise<string[]> {
     const out: string[] = [];
     const version = await datasetVersion();
@@ -284,7 +296,7 @@ export async function identityPolicyFindings(statements: readonly Statement[], o
             }
             for (const a of expanded) concrete.set(a.action, a);
         }
-        const broad = s.resources.filter(isBroadResource);
+        const broad = s.resources.filter((r) => isBroadResource(r) && !generatedOrVersioned(r));
         if (broad.length === 0 || scoped(s, opts.scopingConditionKeys)) continue;
         const allowed = (a: string) => opts.wildcardResourceActions.some((w) => globMatch(w, a));
         const offenders = [...concrete.values()].filter((a) =>

@@ -116,7 +116,8 @@ export interface OwnershipConfig {
 
 export const OWNERSHIP_DEFAULTS: OwnershipConfig = {
     researcherTag: "researcher",
-    actingForTags: ["archaeo-workstation-of", "archaeo-pods-of"],
+    // archaeo-budget-of: the role AWS Budgets assumes for one researcher's budget (policies/rules/budgets.ts) acts on them only.
+    actingForTags: ["archaeo-workstation-of", "archaeo-pods-of", "archaeo-budget-of"],
     purposeTag: "archaeo-purpose",
     datasetsPurpose: "datasets",
     // infra/cluster/manifests.ts: researcherNamespace(id), HUB_NAMESPACE, serverServiceAccount(id), JOB_SERVICE_ACCOUNT, hubClaims(id).

@@ -67,6 +67,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:sqs/queuePolicy:QueuePolicy": [RESOURCE_POLICY, PRINCIPALS, ISOLATION],
     "aws:cloudtrail/trail:Trail": ["s3-dataset-access-logged", KEYREF, TAGS],
     "aws:budgets/budget:Budget": [TAGS],
+    "aws:budgets/budgetAction:BudgetAction": ["budget-actions-scoped", TAGS],
     "aws:cloudwatch/eventRule:EventRule": [TAGS],
     "aws:cloudwatch/eventTarget:EventTarget": [PRINCIPALS],
     // Compute.
@@ -112,10 +113,10 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": ["iam-managed-policies-allowlisted", ISOLATION],
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ["iam-managed-policies-allowlisted", ISOLATION],
     // Identity.
-    "aws:iam/role:Role": [...IAM, "iam-trust-policies-scoped", "eks-pod-identities-match-researcher", PRINCIPALS, TAGS],
-    "aws:iam/rolePolicy:RolePolicy": IAM,
+    "aws:iam/role:Role": [...IAM, "budget-actions-scoped", "iam-trust-policies-scoped", "eks-pod-identities-match-researcher", PRINCIPALS, TAGS],
+    "aws:iam/rolePolicy:RolePolicy": [...IAM, "budget-actions-scoped"],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": IAM,
-    "aws:iam/policy:Policy": [...IAM, TAGS],
+    "aws:iam/policy:Policy": [...IAM, "budget-actions-scoped", TAGS],
     "aws:iam/policyAttachment:PolicyAttachment": IAM,
     "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": IAM,
     "aws:cognito/userPool:UserPool": ["cognito-user-pools-mfa", SURVIVES, TAGS],

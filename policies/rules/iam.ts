@@ -64,7 +64,7 @@ function onIdentityDocuments(body: (statements: Statement[], path: string, args:
 
 interface TrustConfig { allowedServicePrincipals: string[]; trustedPrincipalArns: string[]; researcherTag: string; allowedTrustActions: string[] }
 const TRUST_DEFAULTS: TrustConfig = {
-    allowedServicePrincipals: ["ec2.amazonaws.com", "eks.amazonaws.com", "pods.eks.amazonaws.com", "dlm.amazonaws.com", "backup.amazonaws.com"],
+    allowedServicePrincipals: ["ec2.amazonaws.com", "eks.amazonaws.com", "pods.eks.amazonaws.com", "dlm.amazonaws.com", "backup.amazonaws.com", "budgets.amazonaws.com"],
     trustedPrincipalArns: [],
     researcherTag: "researcher",
     allowedTrustActions: ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],

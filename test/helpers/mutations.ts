@@ -3,6 +3,7 @@
  * policy, not any policy. "deferred" mutations make a value unknown (as at a first preview): the
  * intended policy must then report an advisory naming the property, never pass silently.
  */
+import type { RecordedResource } from "../../tools/mock-engine";
 import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
     add, ALICE_INSTANCE, ALICE_PRINCIPAL, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, doc, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
@@ -358,6 +359,9 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'alice-hub-role' rules", set("alice-hub-role", (p) => { p.rules = UNKNOWN; })),
     u("k8s-port-forward-own-server", "port-forward guard spec unknown", "ValidatingAdmissionPolicy 'pf-policy' spec", set("pf-policy", (p) => { p.spec = UNKNOWN; })),
     u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
+    // Per-researcher budget actions (policies/rules/budgets.ts; the program's own in test/budgets.test.ts).
+    m("budget-actions-scoped", "alice's budget action role stops bob's workstation", (rs) => { rs.push(fixtureBudgetRole(), fixtureBudgetPolicy(doc({ Sid: "Stop", Effect: "Allow", Action: "ec2:StopInstances", Resource: BOB_INSTANCE }))); }),
+    u("budget-actions-scoped", "alice's budget action role policy unknown", "RolePolicy 'alice-budget-policy'.policy", (rs) => { rs.push(fixtureBudgetRole(), fixtureBudgetPolicy(UNKNOWN)); }),
     u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `    IMAGE_REF=${IMAGE}\n`; })(rs); }),
     u("security-groups-no-public-ingress", "ingress CIDR unknown", "cidrIpv4", set("in", (p) => { p.cidrIpv4 = UNKNOWN; })),
     u("eks-endpoint-not-public", "API CIDRs unknown", "vpcConfig.publicAccessCidrs", set("eks", (p) => { p.vpcConfig.publicAccessCidrs = UNKNOWN; })),
@@ -637,6 +641,16 @@ export function anyoneViaS3(pin: Record<string, string> | undefined): object {
         ...(pin ? { Condition: { StringEquals: { ...pin, "kms:ViaService": "s3.us-east-1.amazonaws.com" } } } : {}),
     };
 }
+/** Alice's budget-action role (trusted by AWS Budgets of this account) and its inline policy. */
+function fixtureBudgetRole() {
+    return fixture("aws:iam/role:Role", "alice-budget-role", {
+        name: "archaeo-x-budget-alice", tags: { "archaeo-budget-of": "alice" },
+        assumeRolePolicy: doc({ Sid: "Budgets", Effect: "Allow", Principal: { Service: "budgets.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } } }),
+    }, { state: { arn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-budget-alice` } });
+}
+function fixtureBudgetPolicy(policy: unknown) {
+    return fixture("aws:iam/rolePolicy:RolePolicy", "alice-budget-policy", { role: "archaeo-x-budget-alice", policy });
+}
 function pushStmt(name: string, statement: object): Mutate {
     return setDoc(name, (d) => { d.Statement.push(statement); });
 }
@@ -655,3 +669,41 @@ function packIamBobRole(principal: string, condition: object) {
 function packIamPrefixList(entries: Array<{ cidr: string }>, addressFamily = "IPv4") {
     return fixture("aws:ec2/managedPrefixList:ManagedPrefixList", "world", { name: "world", addressFamily, maxEntries: 5, entries }, { state: { id: "pl-1", arn: "arn:aws:ec2:us-east-1:123456789012:prefix-list/pl-1" } });
 }
+
+// ---- per-researcher budgets (issue 21; test/budgets.test.ts runs these on a two-researcher instance stack) ----
+const arnIn = (rs: RecordedResource[], type: string, name: string): string => {
+    const r = rs.find((x) => x.type === type && x.name === name);
+    if (!r) throw new Error(`no ${type} ${name}`);
+    return r.rawState.arn as string;
+};
+const bobInstanceArn = (rs: RecordedResource[]) => arnIn(rs, "aws:ec2/instance:Instance", "archaeo-ws-bob-instance");
+const bobRoleArn = (rs: RecordedResource[]) => arnIn(rs, "aws:iam/role:Role", "archaeo-researcher-bob-role");
+/** Edits one statement of alice's budget role policy; fn gets the resources too (bob's ARNs). */
+const aliceBudget = (sid: string, fn: (s: any, rs: RecordedResource[]) => void): Mutate => (rs) =>
+    setDoc("archaeo-budget-alice-policy", (d) => fn(d.Statement.find((s: any) => s.Sid === sid), rs))(rs);
+const aliceAction = (which: "deny" | "stop", fn: (p: any, rs: RecordedResource[]) => void): Mutate => (rs) =>
+    set(`archaeo-budget-alice-${which}-action`, (p) => fn(p, rs), "aws:budgets/budgetAction:BudgetAction")(rs);
+const B = "budget-actions-scoped";
+export const BUDGET_MUTATIONS: Mutation[] = [
+    m(B, "alice's budget role stops bob's workstation", aliceBudget("StopTheirWorkstationThroughSsm", (s, rs) => { s.Resource = bobInstanceArn(rs); })),
+    m("researcher-isolation", "alice's budget role stops bob's workstation (the ownership model: it acts for alice)", aliceBudget("StopTheirWorkstationThroughSsm", (s, rs) => { s.Resource = [s.Resource, bobInstanceArn(rs)]; })),
+    m(B, "alice's budget role stops every instance (Resource \"*\")", aliceBudget("StopTheirWorkstationThroughSsm", (s) => { s.Resource = "*"; })),
+    m(B, "alice's budget role attaches policies to bob's role", aliceBudget("DenyPolicyOnTheirRoleOnly", (s, rs) => { s.Resource = bobRoleArn(rs); })),
+    m(B, "alice's budget role attaches policies to every role (Resource \"*\")", aliceBudget("DenyPolicyOnTheirRoleOnly", (s) => { s.Resource = "*"; })),
+    m(B, "alice's budget role attaches any policy (no iam:PolicyARN)", aliceBudget("DenyPolicyOnTheirRoleOnly", (s) => { delete s.Condition; })),
+    m(B, "alice's budget role attaches AdministratorAccess", aliceBudget("DenyPolicyOnTheirRoleOnly", (s) => { s.Condition = { ArnEquals: { "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess" } }; })),
+    m(B, "alice's budget role may also terminate", aliceBudget("StopTheirWorkstationThroughSsm", (s) => { s.Action = ["ec2:StopInstances", "ec2:TerminateInstances"]; })),
+    m(B, "alice's budget role starts any runbook", aliceBudget("RunTheStopRunbook", (s) => { s.Resource = ["arn:aws:ssm:us-east-1::document/*", ...s.Resource.slice(1)]; })),
+    m(B, "alice's budget role gets Action \"*\"", aliceBudget("SeeInstanceStatusThroughSsm", (s) => { s.Action = "*"; })),
+    m(B, "alice's budget role trusts EC2 as well", (rs) => setDoc("archaeo-budget-alice-role", (d) => { d.Statement[0].Principal.Service = ["budgets.amazonaws.com", "ec2.amazonaws.com"]; }, "assumeRolePolicy")(rs)),
+    m(B, "alice's budget role trusts Budgets of any account (no aws:SourceAccount)", (rs) => setDoc("archaeo-budget-alice-role", (d) => { delete d.Statement[0].Condition.StringEquals; }, "assumeRolePolicy")(rs)),
+    m(B, "alice's budget role gets an AWS-managed policy attached", add(fixture("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "alice-budget-managed", {
+        role: "archaeo-example-lab-example-budget-alice", policyArn: "arn:aws:iam::aws:policy/AWSBudgetsActions_RolePolicyForResourceAdministrationWithSSM",
+    }))),
+    m(B, "alice's deny policy allows instead of denying", setDoc("archaeo-budget-alice-deny", (d) => { d.Statement[0].Effect = "Allow"; })),
+    m(B, "alice's budget action applies its policy to bob's role", aliceAction("deny", (p, rs) => { p.definition.iamActionDefinition.roles = [bobRoleArn(rs).split("/").pop()]; })),
+    m(B, "alice's budget action applies AdministratorAccess", aliceAction("deny", (p) => { p.definition.iamActionDefinition.policyArn = "arn:aws:iam::aws:policy/AdministratorAccess"; })),
+    m(B, "alice's budget action stops bob's workstation", aliceAction("stop", (p, rs) => { p.definition.ssmActionDefinition.instanceIds = [bobInstanceArn(rs).split("/").pop()]; })),
+    m(B, "alice's budget action runs as her workstation's role", aliceAction("stop", (p, rs) => { p.executionRoleArn = arnIn(rs, "aws:iam/role:Role", "archaeo-ws-alice-role"); })),
+    m(B, "a budget action applies a service control policy", aliceAction("deny", (p) => { p.actionType = "APPLY_SCP_POLICY"; })),
+];

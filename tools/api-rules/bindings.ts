@@ -238,6 +238,34 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "notifications[].subscriberEmailAddresses", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers" }] },
             { prop: "notifications[].subscriberEmailAddresses[]", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers[].Address" }] },
             { prop: "costFilters[].name", rules: [{ model: "budgets:CreateBudget:Budget.CostFilters{key}" }] },
+            // A researcher's budget: the AND of two tag filters (infra/foundation/researcher-budget.ts).
+            { prop: "filterExpression.ands[].tags.key", rules: [{ model: "budgets:CreateBudget:Budget.FilterExpression.And[].Tags.Key" }] },
+            { prop: "filterExpression.ands[].tags.values", rules: [{ model: "budgets:CreateBudget:Budget.FilterExpression.And[].Tags.Values" }] },
+            { prop: "filterExpression.ands[].tags.values[]", rules: [{ model: "budgets:CreateBudget:Budget.FilterExpression.And[].Tags.Values[]" }] },
+            { prop: "filterExpression.ands[].tags.matchOptions[]", rules: [{ model: "budgets:CreateBudget:Budget.FilterExpression.And[].Tags.MatchOptions[]" }] },
+            ...modelTags("budgets:CreateBudget:ResourceTags[].Key", "budgets:CreateBudget:ResourceTags[].Value"),
+        ],
+    },
+    "aws:budgets/budgetAction:BudgetAction": {
+        bindings: [
+            { prop: "budgetName", rules: [{ model: "budgets:CreateBudgetAction:BudgetName" }] },
+            { prop: "notificationType", rules: [{ model: "budgets:CreateBudgetAction:NotificationType" }] },
+            { prop: "actionType", rules: [{ model: "budgets:CreateBudgetAction:ActionType" }] },
+            { prop: "approvalModel", rules: [{ model: "budgets:CreateBudgetAction:ApprovalModel" }] },
+            { prop: "actionThreshold.actionThresholdType", rules: [{ model: "budgets:CreateBudgetAction:ActionThreshold.ActionThresholdType" }] },
+            { prop: "actionThreshold.actionThresholdValue", rules: [{ model: "budgets:CreateBudgetAction:ActionThreshold.ActionThresholdValue" }] },
+            { prop: "definition.iamActionDefinition.policyArn", rules: [{ model: "budgets:CreateBudgetAction:Definition.IamActionDefinition.PolicyArn" }] },
+            { prop: "definition.iamActionDefinition.roles", rules: [{ model: "budgets:CreateBudgetAction:Definition.IamActionDefinition.Roles" }] },
+            { prop: "definition.iamActionDefinition.roles[]", rules: [{ model: "budgets:CreateBudgetAction:Definition.IamActionDefinition.Roles[]" }, ROLE_NAME] },
+            { prop: "definition.ssmActionDefinition.actionSubType", rules: [{ model: "budgets:CreateBudgetAction:Definition.SsmActionDefinition.ActionSubType" }] },
+            { prop: "definition.ssmActionDefinition.region", rules: [{ model: "budgets:CreateBudgetAction:Definition.SsmActionDefinition.Region" }] },
+            { prop: "definition.ssmActionDefinition.instanceIds", rules: [{ model: "budgets:CreateBudgetAction:Definition.SsmActionDefinition.InstanceIds" }] },
+            { prop: "definition.ssmActionDefinition.instanceIds[]", rules: [{ model: "budgets:CreateBudgetAction:Definition.SsmActionDefinition.InstanceIds[]" }] },
+            { prop: "executionRoleArn", rules: [{ model: "budgets:CreateBudgetAction:ExecutionRoleArn" }] },
+            { prop: "subscribers", rules: [{ model: "budgets:CreateBudgetAction:Subscribers" }] },
+            { prop: "subscribers[].subscriptionType", rules: [{ model: "budgets:CreateBudgetAction:Subscribers[].SubscriptionType" }] },
+            { prop: "subscribers[].address", rules: [{ model: "budgets:CreateBudgetAction:Subscribers[].Address" }] },
+            ...modelTags("budgets:CreateBudgetAction:ResourceTags[].Key", "budgets:CreateBudgetAction:ResourceTags[].Value"),
         ],
     },
     "aws:sqs/queue:Queue": {
@@ -286,6 +314,14 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     "aws:iam/rolePolicy:RolePolicy": {
         bindings: [{ prop: "name", rules: [{ model: "iam:PutRolePolicy:PolicyName" }] }, { prop: "role", rules: [ROLE_NAME] }, { prop: "policy", rules: [{ model: "iam:PutRolePolicy:PolicyDocument" }] }],
         autoname: { prop: "name", maxLength: 255, source: `${PULUMI_AWS}: SetAutonaming(255, "-") (no override for aws_iam_role_policy)` },
+    },
+    "aws:iam/policy:Policy": {
+        bindings: [
+            { prop: "name", rules: [{ model: "iam:CreatePolicy:PolicyName" }] },
+            { prop: "description", rules: [{ model: "iam:CreatePolicy:Description" }] },
+            { prop: "policy", rules: [{ model: "iam:CreatePolicy:PolicyDocument" }] },
+            ...modelTags("iam:CreatePolicy:Tags[].Key", "iam:CreatePolicy:Tags[].Value"),
+        ],
     },
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": { bindings: [{ prop: "role", rules: [ROLE_NAME] }, { prop: "policyArn", rules: [{ model: "iam:AttachRolePolicy:PolicyArn" }] }] },
     "aws:iam/instanceProfile:InstanceProfile": {
