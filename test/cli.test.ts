@@ -19,7 +19,7 @@ import { PORTS, RESEARCHER_USER } from "../infra/constants";
 import { awsProfileSnippet } from "../infra/foundation/profile";
 import { researcherInstancePolicy, SESSION_DOCUMENTS } from "../infra/iam";
 import { connectInfo } from "../infra/instance/connect";
-import { physicalName, researcherSsmPath } from "../infra/tags";
+import { COST_TAG, physicalName, researcherSsmPath, researcherTags, resourcePrefix } from "../infra/tags";
 import { AwsCall, AwsRule, checkCalls, checkRecording, fakeAws, FakeAws, modelOperation } from "./helpers/fake-aws";
 import { ImageSshd, startImageSshd } from "./helpers/image-sshd";
 import { freePort, PYTHON, requireTool, tmpDir } from "./helpers/tools";
@@ -464,6 +464,71 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
             assert.match(failed.err, /^archaeo: the workstation could not prepare the workbench: FAIL: cannot pull/);
             assert.match(failed.err, /archaeo status/);
             assert.deepEqual(aws.unmatched(), [], "no tunnel was tried on the earlier boot's OK");
+        });
+
+        it("a replaced workstation (restore, zone move, auto-stop change: a new instance id) is found by its tags, stored, and the ssh entry follows it", () => {
+            // EC2 answers a describe of an id that no longer exists with InvalidInstanceID.NotFound (EC2 API reference,
+            // "Error codes"), and of a recently terminated one with State terminated. The researcher's role may describe
+            // any instance (infra/iam.ts SeeWorkstations, Resource *); the workstation carries researcher=<id> (tags.ts
+            // researcherTags) and the stack's workbench=<resourcePrefix> (standardTags, the provider's default tags).
+            const NEW = "i-0a11ce000000000ff";
+            const replacement = { output: { Reservations: [{ ReservationId: "r-0fedcba9876543210", OwnerId: ACCOUNT, Instances: [{ InstanceId: NEW, InstanceType: "g5.xlarge", State: { Code: 80, Name: "stopped" }, LaunchTime: "2026-12-07T12:00:00+00:00" }] }] } };
+            const sshConfig = path.join(home, ".ssh", "config");
+            const sshBefore = fs.readFileSync(sshConfig, "utf8");
+            const factsFile = path.join(home, "archaeo", "alice.json");
+            const factsBefore = fs.readFileSync(factsFile, "utf8");
+            const filters = [`Name=tag:${Object.keys(researcherTags("alice"))[0]},Values=alice`, `Name=tag:${COST_TAG},Values=${resourcePrefix(STACK)}`, "Name=instance-state-name,Values=pending,running,stopping,stopped"].join(" ");
+            try {
+                for (const gone of [{ error: { code: "InvalidInstanceID.NotFound", message: `The instance ID '${INSTANCE}' does not exist` } }, instance("terminated", 48)]) {
+                    fs.writeFileSync(factsFile, factsBefore);
+                    fs.writeFileSync(sshConfig, sshBefore);
+                    const rules = [describeRule(gone), rule("ec2", "describe-instances", { "--filters": filters }, replacement),
+                        rule("ec2", "describe-instances", { "--instance-ids": NEW }, replacement), rule("ssm", "get-parameter", {}, notFound)];
+                    assert.deepEqual(checkRecording(rules), []);
+                    aws.setRules(rules);
+                    const r = archaeo(["status"], env);
+                    assert.equal(r.status, 0, r.err);
+                    assert.match(r.out, new RegExp(`replaced .*: ${INSTANCE} is now ${NEW}`));
+                    assert.match(r.out, new RegExp(`Workstation ${NEW} \\(g5.xlarge\\): stopped`));
+                    assert.equal(JSON.parse(fs.readFileSync(factsFile, "utf8")).instanceId, NEW, "stored for the next command");
+                    const g = spawnSync("/usr/bin/ssh", ["-G", "-F", sshConfig, "archaeo-alice"], { encoding: "utf8" });
+                    assert.match(g.stdout, new RegExp(`^hostname ${NEW}$`, "m"), "the ssh entry's HostName (the ProxyCommand's %h) follows");
+                    assert.equal(fs.readFileSync(sshConfig, "utf8").replace(NEW, INSTANCE), sshBefore, "nothing else in the ssh config changed");
+                    // The next command uses the stored new id at once.
+                    const mark = aws.calls().length;
+                    assert.equal(archaeo(["status"], env).status, 0);
+                    const calls = aws.calls().slice(mark);
+                    assert.deepEqual(aws.unmatched(), []);
+                    assert.deepEqual(checkCalls(aws.calls().slice(-12)), []);
+                    for (const c of aws.calls().slice(-12)) assert.equal(roleRefuses(c), undefined, c.argv.join(" "));
+                    assert.equal(calls[0].flags["--instance-ids"], NEW);
+                    assert.ok(!calls.some((c) => c.flags["--filters"]), "no search when the stored one is there");
+                }
+                // Nothing of theirs left: say so, change nothing.
+                fs.writeFileSync(factsFile, factsBefore);
+                aws.setRules([describeRule(instance("terminated", 48)), rule("ec2", "describe-instances", { "--filters": filters }, { output: { Reservations: [] } })]);
+                const none = archaeo(["status"], env);
+                assert.equal(none.status, 1);
+                assert.match(none.err, new RegExp(`workstation ${INSTANCE} is terminated, and no other workstation of yours \\(tags researcher=alice, workbench=${resourcePrefix(STACK)}\\)`));
+                assert.equal(fs.readFileSync(factsFile, "utf8"), factsBefore);
+            } finally {
+                fs.writeFileSync(factsFile, factsBefore);
+                fs.writeFileSync(sshConfig, sshBefore);
+            }
+        });
+
+        it("open after a token rotation: the token changed after the workstation started, so Jupyter still has the old one: stop, then open", () => {
+            // The workstation reads its token at boot (archaeo-prepare); SSM's LastModifiedDate says when it changed, and
+            // EC2's LaunchTime when the workstation last started (DescribeInstances).
+            const rotated = parameter(`${alice.ssmPath}/jupyter-token`, "9".repeat(48), "2026-12-07T10:30:00+00:00", "SecureString");
+            aws.setRules([describeRule(instance("running", 16, LAUNCHED)), rule("ssm", "get-parameter", { "--name": status("prepare") }, prepared("2026-12-07T09:11:41.093000+00:00")),
+                rule("ssm", "get-parameter", { "--name": `${alice.ssmPath}/jupyter-token`, "--with-decryption": true }, rotated)]);
+            const before = aws.calls().length;
+            const r = archaeo(["open", "--no-browser"], env);
+            assert.equal(r.status, 1, r.out);
+            assert.match(r.err, /your Jupyter token was changed \(2026-12-07 10:30 UTC\) after the workstation started \(2026-12-07 09:00 UTC\): the running Jupyter still has the old one\. Run {2}archaeo stop --wait {2}and then {2}archaeo open/);
+            assert.ok(!aws.calls().slice(before).some((c) => c.operation === "start-session"), "no tunnel to a Jupyter that would refuse the token");
+            assert.deepEqual(aws.unmatched(), []);
         });
 
         it("logs before ssh-config says to run ssh-config", () => {

@@ -221,6 +221,18 @@ describe("runbooks (docs/runbooks.md): every command run or checked", function (
         assert.match(md.replace(/\s+/g, " "), /add `RESTORE_DIR` .* to the Job's `env` in the manifest, then `kubectl delete -f` and `kubectl apply -f` the file again/);
     });
 
+    it("after a replacement or a token rotation the researcher is told what archaeo does and runs; the old volume's fate follows protectData", () => {
+        const md = fs.readFileSync(path.join(ROOT, "docs", "runbooks.md"), "utf8").replace(/\s+/g, " ");
+        // test/cli.test.ts runs both: archaeo finds a replaced workstation by its tags, and open refuses a token newer than the boot.
+        assert.match(md, /`archaeo` finds it by its tags \(`researcher`, `workbench`\) the next time they run `archaeo status` or `archaeo open`/);
+        assert.match(md, /they run `archaeo ssh-config` again/);
+        assert.match(md, /the researcher runs `archaeo stop --wait` and then `archaeo open`/);
+        // infra/instance/workstation.ts: the workspace volume is retainOnDelete only when protected, and finalSnapshot always.
+        const ws = fs.readFileSync(path.join(ROOT, "infra", "instance", "workstation.ts"), "utf8");
+        assert.match(ws, /finalSnapshot: true,[\s\S]{0,200}retainOnDelete: args\.protect/);
+        assert.match(md, /with `protectData: false` it is deleted, after a final snapshot of it/);
+    });
+
     it("`pulumi config set` commands give a stack config the config accepts, at a path that exists", () => {
         const sets = commands.filter((c) => c.argv[0] === "pulumi" && c.argv[1] === "config");
         assert.equal(sets.length, 2);

@@ -122,6 +122,21 @@ def ssh_block(facts, aws_exe, identity_file=None, platform=None):
     return lines
 
 
+def retarget_ssh_block(text, researcher_id, instance_id):
+    """`text` with the HostName in archaeo's ssh-config block for this researcher set to instance_id (the ProxyCommand
+    targets %h); None when there is no such block."""
+    lines, inside, found = text.splitlines(True), False, False
+    for i, line in enumerate(lines):
+        if _begin_re("ssh-config", researcher_id).match(line.rstrip("\r\n")):
+            inside, found = True, True
+        elif inside and line.strip() == _markers("ssh-config", researcher_id)[1]:
+            inside = False
+        elif inside and re.match(r"^\s*HostName\s", line):
+            ending = line[len(line.rstrip("\r\n")):]
+            lines[i] = "    HostName %s%s" % (instance_id, ending)
+    return "".join(lines) if found else None
+
+
 def foreign_hosts(text, researcher_id):
     """Line numbers of `Host archaeo-<id>` entries outside archaeo's block (they would be shadowed)."""
     alias = host_alias(researcher_id)

@@ -55,6 +55,12 @@ def parse_time(text):
     return base.replace(tzinfo=datetime.timezone(offset))
 
 
+def _utc(when):
+    import datetime
+
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
 def minutes(seconds):
     seconds = int(seconds)
     return "%dm %02ds" % (seconds // 60, seconds % 60) if seconds >= 60 else "%ds" % seconds
@@ -84,12 +90,67 @@ class Waiter:
 
 # ---- instance mode ----
 
+# States of a workstation that is still yours to start or stop (EC2 InstanceStateName; not shutting-down/terminated).
+LIVE_STATES = ("pending", "running", "stopping", "stopped")
+
+
+def workbench_tag(f):
+    """The stack's `workbench` tag (infra/tags.ts resourcePrefix, archaeo-<institution>-<stack>), read off the SSM
+    path the setup code carries (tags.ts ssmPath: /archaeo/<institution>/<stack>/researchers/<id>)."""
+    m = re.match(r"^/archaeo/([^/]+)/([^/]+)/researchers/[^/]+$", f.get("ssmPath") or "")
+    return "archaeo-%s-%s" % (m.group(1), m.group(2)) if m else None
+
+
+def find_by_tags(aws, f):
+    """The researcher's live workstation by its tags (researcher=<id>, workbench=<stack>): the one a restore, a zone
+    move or an auto-stop change put in place of the stored one. The newest if several. DescribeInstances is allowed
+    on * for the researcher's role (infra/iam.ts SeeWorkstations)."""
+    wb = workbench_tag(f)
+    if not wb:
+        return None
+    out = aws.call("ec2", "describe-instances", "--filters", "Name=tag:researcher,Values=%s" % f["id"], "Name=tag:workbench,Values=%s" % wb,
+                   "Name=instance-state-name,Values=%s" % ",".join(LIVE_STATES))
+    found = [i for r in out.get("Reservations") or [] for i in r.get("Instances") or [] if (i.get("State") or {}).get("Name") in LIVE_STATES]
+    if not found:
+        return None
+    return max(found, key=lambda i: i.get("LaunchTime") or "")
+
+
+def adopt(f, inst):
+    """Stores the new instance id, and points archaeo's ssh config entry (if any) at it."""
+    old, new = f["instanceId"], inst["InstanceId"]
+    f["instanceId"] = new
+    factstore.save(dict((k, v) for k, v in f.items() if k != "local"), f.get("local") or {})
+    say("Your workstation was replaced (a restore, a zone move or a settings change): %s is now %s. archaeo uses the new one from now on." % (old, new))
+    path = blocks.default_ssh_config()
+    text = blocks.read_file(path)
+    updated = blocks.retarget_ssh_block(text, f["id"], new)
+    if updated is not None and updated != text:
+        blocks.write_file(path, updated)
+        say("Updated Host %s in %s (ssh, scp, rsync, VS Code). If you wrote it elsewhere with --config, run  archaeo ssh-config  again." % (blocks.host_alias(f["id"]), path))
+
+
 def describe(aws, f):
-    out = aws.call("ec2", "describe-instances", "--instance-ids", f["instanceId"])
+    """The stored workstation; when it is gone (InvalidInstanceID.NotFound, or terminated), the one with its tags."""
+    inst, gone = None, None
     try:
-        return out["Reservations"][0]["Instances"][0]
-    except (KeyError, IndexError):
-        raise UserError("workstation %s was not found in %s: ask your engineer for a fresh setup line" % (f["instanceId"], f["region"]))
+        out = aws.call("ec2", "describe-instances", "--instance-ids", f["instanceId"])
+        inst = ((out.get("Reservations") or [{}])[0].get("Instances") or [None])[0]
+        gone = None if inst else "not found"
+    except AwsError as e:
+        if e.code != "InvalidInstanceID.NotFound":
+            raise
+        gone = "not found"
+    if inst is not None and inst["State"]["Name"] in ("terminated", "shutting-down"):
+        gone = inst["State"]["Name"]
+    if gone is None:
+        return inst
+    new = find_by_tags(aws, f)
+    if new is None:
+        raise UserError("workstation %s is %s, and no other workstation of yours (tags researcher=%s, workbench=%s) is in %s: it was removed; ask your engineer"
+                        % (f["instanceId"], gone, f["id"], workbench_tag(f) or "?", f["region"]))
+    adopt(f, new)
+    return new
 
 
 def status_parameter(aws, f, name, decrypt=False):
@@ -239,14 +300,20 @@ def open_instance(args, f):
     inst = describe(aws, f)
     say("Workstation %s (%s) is %s." % (f["instanceId"], inst.get("InstanceType", "?"), inst["State"]["Name"]))
     inst = wait_running(aws, f, inst, timeout)
-    wait_prepared(aws, f, parse_time(inst.get("LaunchTime")), timeout)
+    launched = parse_time(inst.get("LaunchTime"))
+    wait_prepared(aws, f, launched, timeout)
+    token, changed = status_parameter(aws, f, "jupyter-token", decrypt=True)
+    if not token:
+        raise UserError("your Jupyter token %s/jupyter-token is missing: ask your engineer" % f["ssmPath"])
+    if changed is not None and launched is not None and changed > launched:
+        # The workstation reads the token at boot (archaeo-prepare): a token changed since (a rotation) is not the
+        # one the running Jupyter checks. LaunchTime is the last start's (EC2 DescribeInstances).
+        raise UserError("your Jupyter token was changed (%s UTC) after the workstation started (%s UTC): the running Jupyter still has the old one. "
+                        "Run  archaeo stop --wait  and then  archaeo open  (your files stay)" % (_utc(changed), _utc(launched)))
     say("Opening the tunnel: localhost:%d -> the workstation's Jupyter (port %d)..." % (local, f["ports"]["jupyter"]))
     tunnel = open_tunnel(aws, f, local, timeout)
     try:
         wait_jupyter(local, tunnel, timeout)
-        token, _ = status_parameter(aws, f, "jupyter-token", decrypt=True)
-        if not token:
-            raise UserError("your Jupyter token %s/jupyter-token is missing: ask your engineer" % f["ssmPath"])
         url = "http://localhost:%d/lab?token=%s" % (local, token)
         say("")
         say("Jupyter:     %s" % url)
@@ -295,6 +362,7 @@ def status_instance(f):
 
 def stop_instance(args, f):
     aws = Aws(f)
+    describe(aws, f)
     out = aws.call("ec2", "stop-instances", "--instance-ids", f["instanceId"])
     change = (out.get("StoppingInstances") or [{}])[0]
     before = (change.get("PreviousState") or {}).get("Name", "?")
