@@ -95,19 +95,43 @@ function archaeo(args: string[], env: NodeJS.ProcessEnv) {
     return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** Which part of a call the researcher's role does not allow (undefined: all allowed). Conditions are test/foundation/iam-isolation.test.ts's. */
-function roleRefuses(c: AwsCall): string | undefined {
-    const policy = researcherInstancePolicy({ partition: PARTITION, accountId: ACCOUNT, region: REGION, instanceArn: alice.instanceArn, bucketArn, keyArn, researcherId: "alice", researcherSsmPath: alice.ssmPath });
-    const s3 = c.service === "s3";
-    const action = s3 ? "s3:PutObject" : `${c.service}:${modelOperation(c.service, c.operation)}`;
-    const resources = c.service === "ec2" ? [alice.instanceArn]
-        : s3 ? [`arn:${PARTITION}:s3:::${c.args[1].replace(/^s3:\/\//, "")}x.jpg`]
-        : c.operation === "get-parameter" ? [`arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:parameter${c.flags["--name"]}`]
-        : [alice.instanceArn, `arn:${PARTITION}:ssm:${REGION}::document/${c.flags["--document-name"]}`];
+/**
+ * Which part of a call the researcher's role does not allow (undefined: all allowed): every action the call needs,
+ * each on its resource with the request context IAM evaluates its conditions against (StringEquals, StringLike,
+ * Bool; a key the context lacks fails its condition, except with ...IfExists: IAM user guide, "IAM JSON policy
+ * elements: Condition operators"). What a call needs, per the Service Authorization Reference
+ * and the services' guides: GetParameter --with-decryption also kms:Decrypt on the parameter's key through SSM, with
+ * the parameter's ARN as encryption context (Systems Manager user guide, "How AWS Systems Manager Parameter Store
+ * uses AWS KMS"); `s3 sync` lists the destination first (ListObjectsV2: s3:ListBucket with s3:prefix; aws-cli
+ * s3/subcommands.py SyncCommand) and each upload to a bucket whose default encryption is SSE-KMS needs
+ * kms:GenerateDataKey through S3 (S3 user guide, "Using server-side encryption with AWS KMS keys").
+ */
+function roleRefuses(c: AwsCall, policy = researcherInstancePolicy({ partition: PARTITION, accountId: ACCOUNT, region: REGION, instanceArn: alice.instanceArn, bucketArn, keyArn, researcherId: "alice", researcherSsmPath: alice.ssmPath })): string | undefined {
+    type Need = { action: string; resource: string; context?: Record<string, string> };
+    const needs: Need[] = [];
+    if (c.service === "ec2") needs.push({ action: `ec2:${modelOperation(c.service, c.operation)}`, resource: alice.instanceArn });
+    else if (c.service === "s3") {
+        const [, bucket, prefix] = /^s3:\/\/([^/]+)\/(.*)$/.exec(c.args[1])!;
+        needs.push({ action: "s3:ListBucket", resource: `arn:${PARTITION}:s3:::${bucket}`, context: { "s3:prefix": prefix } },
+            { action: "s3:PutObject", resource: `arn:${PARTITION}:s3:::${bucket}/${prefix}x.jpg` },
+            { action: "kms:GenerateDataKey", resource: keyArn, context: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } });
+    } else if (c.operation === "get-parameter") {
+        const parameterArn = `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:parameter${c.flags["--name"]}`;
+        needs.push({ action: "ssm:GetParameter", resource: parameterArn });
+        if (c.flags["--with-decryption"]) needs.push({ action: "kms:Decrypt", resource: keyArn, context: { "kms:ViaService": `ssm.${REGION}.amazonaws.com`, "kms:EncryptionContext:PARAMETER_ARN": parameterArn } });
+    } else {
+        for (const resource of [alice.instanceArn, `arn:${PARTITION}:ssm:${REGION}::document/${c.flags["--document-name"]}`]) needs.push({ action: `${c.service}:${modelOperation(c.service, c.operation)}`, resource });
+    }
     const glob = (pattern: string, s: string) => new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.?+^$()[\]{}|\\]/g, "\\$&")).join(".*")}$`).test(s);
-    for (const resource of resources) {
-        const ok = policy.Statement.some((st) => st.Effect === "Allow" && [st.Action].flat().includes(action) && [st.Resource].flat().some((r) => glob(String(r), resource)));
-        if (!ok) return `${action} on ${resource}`;
+    const holds = (condition: Record<string, Record<string, string | string[]>> | undefined, context: Record<string, string>) => Object.entries(condition ?? {}).every(([op, keys]) =>
+        Object.entries(keys).every(([key, values]) => {
+            const base = op.replace(/IfExists$/, "");
+            if (!(key in context)) return base !== op; // ...IfExists: true when the request lacks the key
+            return [values].flat().some((v) => base === "StringLike" ? glob(v, context[key]) : base === "StringEquals" || base === "Bool" ? v === context[key] : false);
+        }));
+    for (const n of needs) {
+        const ok = policy.Statement.some((st) => st.Effect === "Allow" && [st.Action].flat().includes(n.action) && [st.Resource ?? []].flat().some((r) => glob(String(r), n.resource)) && holds(st.Condition, n.context ?? {}));
+        if (!ok) return `${n.action} on ${n.resource}${n.context ? ` (${JSON.stringify(n.context)})` : ""}`;
     }
     return undefined;
 }
@@ -396,6 +420,14 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
             assert.deepEqual(aws.unmatched(), []);
             assert.deepEqual(checkCalls(guideCalls), []);
             for (const c of guideCalls) assert.equal(roleRefuses(c), undefined, `the researcher's role allows aws ${c.argv.join(" ")} (status reads each report with GetParameter: no GetParametersByPath)`);
+            // Controls: the token's decryption and the sync's listing are checked, not assumed.
+            const full = researcherInstancePolicy({ partition: PARTITION, accountId: ACCOUNT, region: REGION, instanceArn: alice.instanceArn, bucketArn, keyArn, researcherId: "alice", researcherSsmPath: alice.ssmPath });
+            const without = (sid: string) => ({ ...full, Statement: full.Statement.filter((st) => st.Sid !== sid) });
+            const tokenCall = guideCalls.find((c) => c.flags["--with-decryption"])!;
+            const syncCall = guideCalls.find((c) => c.service === "s3" && c.operation === "sync")!;
+            assert.match(roleRefuses(tokenCall, without("DecryptOwnToken")) ?? "", /^kms:Decrypt on .*PARAMETER_ARN/);
+            assert.match(roleRefuses(syncCall, without("ListSharedAndOwnPrefixes")) ?? "", /^s3:ListBucket on arn:aws:s3:::archaeo-uni-archaeology-prod-data-0a1b2c3d \(\{"s3:prefix":"researchers\/alice\/sherd-photos\/"\}\)/);
+            assert.match(roleRefuses(syncCall, without("StackKeyThroughS3")) ?? "", /^kms:GenerateDataKey/);
             assert.deepEqual(checkRecording(GUIDE_RULES), []);
             // Control: a made-up state and member are caught.
             assert.equal(checkRecording([describeRule({ output: { Reservations: [{ Instances: [{ State: { Name: "asleep" }, Colour: "red" }] }] } })]).length, 2);
@@ -420,15 +452,52 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
                 const expired = spawnSync("archaeo", ["status"], { env, encoding: "utf8" });
                 assert.equal(expired.status, 1);
                 assert.equal(expired.stderr.trim(), "archaeo: your AWS sign-in has expired: run  aws sso login --profile uni-sso  and then this again");
+                // The Session Manager plugin missing when the tunnel starts, as the AWS CLI says it: aws-cli
+                // awscli/customizations/sessionmanager.py ERROR_MESSAGE, raised as a ValueError and printed alone, exit 255.
+                const pluginMissing = "SessionManagerPlugin is not found. Please refer to SessionManager Documentation here: http://docs.aws.amazon.com/console/systems-manager/session-manager-plugin-not-found";
+                aws.setRules([describeRule(instance("running", 16, LAUNCHED)), rule("ssm", "get-parameter", { "--name": status("prepare") }, prepared("2026-12-07T09:11:41.093000+00:00")),
+                    rule("ssm", "get-parameter", { "--name": `${alice.ssmPath}/jupyter-token`, "--with-decryption": true }, token),
+                    rule("ssm", "start-session", {}, { fail: { stderr: `\n${pluginMissing}\n`, rc: 255 } })], { [PORTS.ssh]: sshd.port });
+                const plugin = spawnSync("archaeo", ["open", "--no-browser"], { env, encoding: "utf8" });
+                assert.equal(plugin.status, 1, plugin.stdout);
+                assert.match(plugin.stderr, /^archaeo: the Session Manager plugin is not installed, or not on PATH: install it \(https:/);
+                // The profile gone from the AWS config: botocore's ProfileNotFound ("The config profile ({profile}) could not be found",
+                // botocore/exceptions.py), printed alone, exit 255.
+                const profileText = /fmt = '(The config profile \(\{profile\}\) could not be found)'/.exec(fs.readFileSync("/usr/lib/python3/dist-packages/botocore/exceptions.py", "utf8"))![1].replace("{profile}", "archaeo-alice");
+                aws.setRules([describeRule({ fail: { stderr: `\n${profileText}\n`, rc: 255 } })]);
+                const profile = spawnSync("archaeo", ["status"], { env, encoding: "utf8" });
+                assert.equal(profile.status, 1);
+                assert.equal(profile.stderr.trim(), "archaeo: The config profile (archaeo-alice) could not be found (profile archaeo-alice is not in your AWS config: run archaeo setup again)");
+                // A key the workstation does not know, through the written ssh config and a working session: OpenSSH's own words.
+                aws.setRules([rule("ssm", "start-session", { "--target": INSTANCE }, { session: true })], { [PORTS.ssh]: sshd.port });
+                const keyFile = path.join(home, ".ssh", "id_ed25519");
+                const ours = fs.readFileSync(keyFile);
+                let denied = "";
+                try {
+                    fs.rmSync(keyFile);
+                    assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile], { encoding: "utf8" }).status, 0);
+                    denied = spawnSync("ssh", ["archaeo-alice", "true"], { env, encoding: "utf8" }).stderr;
+                } finally {
+                    fs.writeFileSync(keyFile, ours, { mode: 0o600 });
+                    fs.rmSync(`${keyFile}.pub`, { force: true });
+                }
+                assert.match(denied, /Permission denied \(publickey\)/);
+                const said = (text: string, quote: string) => assert.ok(text.includes(quote.replace(/…$/, "")), `the tools print: ${quote}\n${text}`);
+                said(down, "An error occurred (TargetNotConnected) when calling the StartSession operation: i-…".replace("i-…", INSTANCE));
+                said(plugin.stderr + pluginMissing, "SessionManagerPlugin is not found");
+                said(profileText, "The config profile (archaeo-alice) could not be found");
+                said(denied, "Permission denied (publickey)");
                 const quoted = [
                     `An error occurred (TargetNotConnected) when calling the StartSession operation: i-… is not connected.`,
                     "kex_exchange_identification: Connection closed by remote host", "Connection closed by UNKNOWN port 65535",
                     expired.stderr.trim(), "Error when retrieving token from sso: Token has expired and refresh failed",
-                    // awscli/customizations/sessionmanager.py ERROR_MESSAGE; botocore ProfileNotFound ("The config profile ({profile}) could not be found").
-                    "SessionManagerPlugin is not found", "The config profile (archaeo-alice) could not be found",
+                    "SessionManagerPlugin is not found", profileText, "Permission denied (publickey)",
                     "archaeo: the workstation could not prepare the workbench: FAIL: …",
                 ];
                 for (const q of quoted) assert.ok(table.includes(`\`${q}\``), `the table quotes: ${q}`);
+                // What the table says to do is what archaeo said: install the plugin; run archaeo setup again.
+                assert.match(table, /`SessionManagerPlugin is not found` \| [^|]+ \| install it/);
+                assert.match(table, /`The config profile \(archaeo-alice\) could not be found` \| [^|]+ \| run `archaeo setup`/);
             }
         });
     });
