@@ -54,6 +54,7 @@ const parameter = (name: string, value: string, modified: string, type = "String
 const notFound = { error: { code: "ParameterNotFound", message: "" } };
 const status = (name: string) => `${alice.ssmPath}/status/${name}`;
 const prepared = (when: string) => parameter(status("prepare"), `OK: image 123456789012.dkr.ecr.eu-west-2.amazonaws.com/archaeo/x@sha256:${"c".repeat(64)} present, SSH keys and Jupyter token in place (${when.slice(0, 19)}Z)`, when);
+const stageReport = (text: string, when: string) => parameter(status("prepare"), `${text} (${when.slice(0, 19)}Z)`, when);
 const token = parameter(`${alice.ssmPath}/jupyter-token`, TOKEN, "2026-11-02T10:00:00+00:00", "SecureString");
 // What AWS CLI v2 prints when the Identity Center token has expired: botocore TokenRetrievalError ("Error when retrieving
 // token from {provider}: {error_msg}", awscli/botocore/tokens.py "Token has expired and refresh failed"), exit 255.
@@ -72,7 +73,12 @@ const describeRule = (...responses: AwsRule["responses"]) => rule("ec2", "descri
 const GUIDE_RULES: AwsRule[] = [
     describeRule(instance("stopped", 80), instance("pending", 0, LAUNCHED), instance("running", 16, LAUNCHED)),
     rule("ec2", "start-instances", { "--instance-ids": INSTANCE }, { output: { StartingInstances: [{ InstanceId: INSTANCE, CurrentState: { Code: 0, Name: "pending" }, PreviousState: { Code: 80, Name: "stopped" } }] } }),
-    rule("ssm", "get-parameter", { "--name": status("prepare") }, notFound, prepared("2026-12-07T09:11:41.093000+00:00")),
+    // Issue 20: archaeo-prepare's stages of this boot (infra/instance/files/archaeo-prepare), then its OK.
+    rule("ssm", "get-parameter", { "--name": status("prepare") }, notFound,
+        stageReport("STAGE 1/3: reading this boot's image reference and SSH keys", "2026-12-07T09:01:30.120000+00:00"),
+        stageReport("STAGE 2/3: downloading the workbench image (the first start, or a new image: a few minutes)", "2026-12-07T09:01:32.410000+00:00"),
+        stageReport("STAGE 3/3: reading your Jupyter token", "2026-12-07T09:04:02.877000+00:00"),
+        prepared("2026-12-07T09:11:41.093000+00:00")),
     rule("ssm", "start-session", { "--target": INSTANCE, "--document-name": "AWS-StartPortForwardingSession" },
         { error: { code: "TargetNotConnected", message: `${INSTANCE} is not connected.` } }, { session: true }),
     rule("ssm", "start-session", { "--target": INSTANCE, "--document-name": "AWS-StartSSHSession", "--parameters": `portNumber=${PORTS.ssh}` }, { session: true }),
@@ -315,7 +321,8 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
             assert.equal(run.code, 0, run.err);
             const url = `http://localhost:${port}/lab?token=${TOKEN}`;
             const lines = run.out.split("\n");
-            const order = ["is stopped", "Starting it", "instance is pending", "running", "Preparing: pulling the workbench image and fetching your token (the first start: about 10 minutes).", "Image ready",
+            const order = ["is stopped", "Starting it", "instance is pending", "running", "Preparing: pulling the workbench image and fetching your token (the first start: 2-4 minutes).",
+                "STAGE 1/3: reading this boot's image reference and SSH keys", "STAGE 2/3: downloading the workbench image", "STAGE 3/3: reading your Jupyter token", "Image ready",
                 "Opening the tunnel", "not connected yet; retrying", `Jupyter:     ${url}`, `TensorBoard: http://localhost:${port}/tensorboard/`, "Closing the tunnel"];
             let at = -1;
             for (const step of order) {

@@ -11,6 +11,7 @@ import { AddressInfo } from "net";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { calls, Host, IMAGE, installedScripts, KEYS, makeHost, params, runScript, TOKEN } from "./helpers/host";
+import { containerFlags, systemdUnits } from "../infra/instance/userdata";
 import { PYTHON, tmpDir } from "./helpers/tools";
 
 describe("host scripts (run for real against stubs)", function () {
@@ -44,8 +45,9 @@ describe("host scripts (run for real against stubs)", function () {
             assert.equal(calls(h, "aws ssm get-parameter").length, 8);
             assert.deepEqual(calls(h, "sleep").map((c) => Number(c.split(" ")[1])), [5, 10, 20, 40, 60, 60, 60]);
             const report = calls(h, "aws ssm put-parameter");
-            assert.equal(report.length, 1, r.out);
-            assert.ok(report[0].includes(`--name ${params.ssmPath}/status/prepare`) && report[0].includes("--value FAIL: cannot read the image reference"), report[0]);
+            assert.equal(report.length, 2, r.out);
+            assert.ok(report[0].includes("--value STAGE 1/3: reading this boot's image reference and SSH keys"), report[0]);
+            assert.ok(report[1].includes(`--name ${params.ssmPath}/status/prepare`) && report[1].includes("--value FAIL: cannot read the image reference"), report[1]);
             for (const f of ["image.env", "authorized_keys", "jupyter-token"]) assert.ok(!fs.existsSync(path.join(h.state, f)), f);
         });
 
@@ -55,7 +57,7 @@ describe("host scripts (run for real against stubs)", function () {
             const r = await runScript(h, "archaeo-prepare");
             assert.equal(r.code, 1, r.out);
             const report = calls(h, "aws ssm put-parameter");
-            assert.ok(report[0].includes("--value FAIL: cannot read the Jupyter token") && report[0].includes("ssm:GetParameter, kms:Decrypt"), report[0]);
+            assert.ok(report.at(-1)!.includes("--value FAIL: cannot read the Jupyter token") && report.at(-1)!.includes("ssm:GetParameter, kms:Decrypt"), report.join("\n"));
             assert.ok(fs.existsSync(path.join(h.state, "image.env")) && !fs.existsSync(path.join(h.state, "jupyter-token")));
         });
 
@@ -71,6 +73,45 @@ describe("host scripts (run for real against stubs)", function () {
             fs.writeFileSync(path.join(h.stub, "rmi-refuse"), "");
             fs.writeFileSync(h.log, "");
             assert.equal((await runScript(h, "archaeo-prepare")).code, 0, "an image in use is left alone, and preparing still succeeds");
+        });
+
+        // Issue 20, item 3: the stages `archaeo open` shows, and a restart that never waits on the network for the image.
+        const prepareReports = (h: Host) => calls(h, "aws ssm put-parameter").map((c) => /--value (.*?) \(\d{4}-/.exec(c)?.[1] ?? c);
+        it("a restart: the image is on the root volume, so no ECR login and no pull; stages 1-3 reported in order, OK last", async () => {
+            const h = makeHost();
+            const r = await runScript(h, "archaeo-prepare");
+            assert.equal(r.code, 0, r.out);
+            assert.deepEqual(prepareReports(h), [
+                "STAGE 1/3: reading this boot's image reference and SSH keys",
+                "STAGE 2/3: the workbench image is already on this workstation: no download",
+                "STAGE 3/3: reading your Jupyter token",
+                `OK: image ${IMAGE} present, SSH keys and Jupyter token in place`,
+            ]);
+            assert.deepEqual(calls(h, "aws ecr"), [], "no ECR login");
+            assert.deepEqual(calls(h, "docker").filter((c) => /^docker (login|pull)/.test(c)), [], "no docker login or pull");
+            // Only the three SSM reads touch the network; the reports go in the background.
+            assert.deepEqual(calls(h, "aws ssm get-parameter").map((c) => /--name \S+\/(\S+)/.exec(c)![1]), ["image", "ssh-keys", "jupyter-token"]);
+        });
+
+        it("a first start: stage 2 says the image is downloading, then ECR login and the pull by digest, then OK", async () => {
+            const h = makeHost();
+            fs.writeFileSync(path.join(h.stub, "no-image"), "");
+            const r = await runScript(h, "archaeo-prepare");
+            assert.equal(r.code, 0, r.out);
+            assert.deepEqual(prepareReports(h).slice(1, 2), ["STAGE 2/3: downloading the workbench image (the first start, or a new image: a few minutes)"]);
+            assert.equal(prepareReports(h).at(-1), `OK: image ${IMAGE} present, SSH keys and Jupyter token in place`);
+            assert.deepEqual(calls(h, "aws ecr"), ["aws ecr get-login-password --region eu-west-2"]);
+            assert.ok(calls(h, "docker").some((c) => c === `docker pull ${IMAGE}`), calls(h, "docker").join("\n"));
+            assert.match(r.out, new RegExp(`archaeo-prepare: pulled ${IMAGE.replace(/[.]/g, "\\.")} in \\d+ s`));
+        });
+
+        it("Jupyter starts once prepare is done, not after the S3 mounts (they appear inside through the rslave binds)", () => {
+            const units = systemdUnits({ idleMinutes: 60, gpus: 1, researcherId: "alice", dataBucket: "b", maxSessionHours: 0 });
+            const jupyter = units["archaeo-jupyter.service"];
+            const after = /^After=(.*)$/m.exec(jupyter)![1].split(" ");
+            assert.deepEqual(after, ["archaeo-workspace.service", "archaeo-prepare.service", "docker.service"]);
+            assert.match(jupyter, /^Wants=archaeo-data\.service archaeo-mydata\.service$/m, "the mounts are still started with it");
+            assert.ok(containerFlags({ gpus: 1 }).includes("-v /data:/data:ro,rslave") && containerFlags({ gpus: 1 }).includes("-v /mydata:/mydata:rslave"));
         });
 
         it("an image parameter that is not pinned by digest is refused, never pulled", async () => {

@@ -287,7 +287,7 @@ describe("workstation user data", () => {
             assert.ok(jupyter.includes("-e JUPYTER_TOKEN_FILE=/run/secrets/jupyter-token") && jupyter.includes("/run/archaeo/jupyter-token:/run/secrets/jupyter-token:ro"));
         });
 
-        it("S3 mounts: forking mount-s3 units, retried forever, ordered before Jupyter (which still starts if they fail)", () => {
+        it("S3 mounts: forking mount-s3 units, retried forever, started with Jupyter but not waited for (issue 20: a restart does not wait on S3; the rslave binds show the mounts when they come)", () => {
             for (const [what, mnt] of [["data", "/data"], ["mydata", "/mydata"]]) {
                 const u = f[`/etc/systemd/system/archaeo-${what}.service`];
                 for (const line of ["Type=forking", `ExecStart=/usr/local/sbin/archaeo-mount ${what}`, "Restart=on-failure", "StartLimitIntervalSec=0", `ExecStartPre=-/bin/umount -l ${mnt}`]) {
@@ -295,7 +295,7 @@ describe("workstation user data", () => {
                 }
             }
             assert.match(jupyter, /^Wants=archaeo-data\.service archaeo-mydata\.service$/m);
-            assert.match(jupyter, /^After=.*archaeo-data\.service archaeo-mydata\.service$/m);
+            assert.match(jupyter, /^After=archaeo-workspace\.service archaeo-prepare\.service docker\.service$/m);
             assert.match(env, /^KMS_KEY_ARN=arn:aws:kms:eu-west-2:123456789012:key\/1234abcd-12ab-34cd-56ef-1234567890ab$/m);
             assert.match(env, /^DATA_BUCKET=archaeo-x-123456789012-eu-west-2$/m);
         });

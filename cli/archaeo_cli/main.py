@@ -179,7 +179,7 @@ def wait_running(aws, f, inst, timeout):
             state = describe(aws, f)["State"]["Name"]
     if state == "stopped":
         aws.call("ec2", "start-instances", "--instance-ids", f["instanceId"])
-        say("Starting it: 1-2 minutes to boot, then the workbench image is pulled on the very first start (about 10 minutes) and Jupyter starts.")
+        say("Starting it: 1-2 minutes to boot, then the workbench image is pulled on the very first start (2-4 minutes more) and Jupyter starts.")
     w = Waiter("waiting for the workstation to run", timeout)
     while True:
         inst = describe(aws, f)
@@ -194,21 +194,30 @@ def wait_running(aws, f, inst, timeout):
 
 
 def wait_prepared(aws, f, launched, timeout):
-    """Waits for this boot's <ssmPath>/status/prepare: the image is present and the token in place."""
+    """Waits for this boot's <ssmPath>/status/prepare: the image is present and the token in place.
+
+    While it works, archaeo-prepare reports "STAGE n/3: ..." there (this boot's image and keys, the image:
+    already here or downloading, the token): each new stage is printed as it comes, with the time so far.
+    """
     w = Waiter("waiting for the workstation to prepare the image", timeout, every=60.0)
     first = True
+    stage = None
     while True:
         value, when = status_parameter(aws, f, "status/prepare")
         this_boot = value is not None and (launched is None or (when is not None and when >= launched))
         if this_boot and value.startswith("FAIL"):
             raise UserError("the workstation could not prepare the workbench: %s\nRun `archaeo status` for every report; your engineer can read `journalctl -u archaeo-prepare` on the host" % value)
-        if this_boot:
-            say("Image ready: %s" % value.split(" (")[0])
+        if this_boot and not value.startswith("STAGE"):
+            say("Image ready: %s (%s)" % (value.split(" (")[0], minutes(w.elapsed())))
             return
         if first:
-            say("Preparing: pulling the workbench image and fetching your token%s." % (" (the first start: about 10 minutes)" if value is None else ""))
+            say("Preparing: pulling the workbench image and fetching your token%s." % (" (the first start: 2-4 minutes)" if value is None else ""))
             first = False
-        w.tick("still preparing (image pull / token)")
+        now = value.split(" (")[0] if this_boot else None
+        if now and now != stage:
+            say("  %s (%s)" % (now, minutes(w.elapsed())))
+            stage = now
+        w.tick(("still at " + now.split(":")[0].lower()) if now else "still preparing (image pull / token)")
 
 
 def free_port(preferred, explicit):

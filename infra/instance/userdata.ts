@@ -238,12 +238,15 @@ export function systemdUnits(p: Pick<UserDataParams, "idleMinutes" | "gpus" | "r
         "archaeo-mydata.service": mountUnit("mydata", "/mydata", `s3://${p.dataBucket}/researchers/${p.researcherId}/ read-write at /mydata`),
         // Jupyter owns the network and PID namespaces the SSH container joins (like a pod): `ssh -L
         // 8888:127.0.0.1:8888` reaches Jupyter, and Jupyter's activity extension sees SSH jobs.
+        // Not ordered after the S3 mounts (issue 20): a restart starts Jupyter from the image on the root volume as soon as
+        // prepare is done, without waiting on mount-s3 reaching S3; /data and /mydata are bound rslave (containerFlags),
+        // so the mounts appear inside the running container when they come up, as a remount already does.
         "archaeo-jupyter.service": unit({
             Unit: [
                 "Description=Archaeo: JupyterLab, TensorBoard behind it at /tensorboard/",
                 "Requires=archaeo-workspace.service archaeo-prepare.service docker.service",
                 "Wants=archaeo-data.service archaeo-mydata.service",
-                "After=archaeo-workspace.service archaeo-prepare.service docker.service archaeo-data.service archaeo-mydata.service",
+                "After=archaeo-workspace.service archaeo-prepare.service docker.service",
                 "Upholds=archaeo-sshd.service",
             ],
             Service: [

@@ -59,7 +59,7 @@ if [ "$1 $2" = "ssm get-parameter" ]; then
 fi`,
     docker: `echo "docker $*" >> "$STUB_LOG"
 case "$1" in
-  image) exit 0 ;;
+  image) [ -f "$STUB_STATE/no-image" ] && exit 1; exit 0 ;;
   images) cat "$STUB_STATE/images" 2>/dev/null || true ;;
   rmi) [ -f "$STUB_STATE/rmi-refuse" ] && exit 1; exit 0 ;;
   inspect) f="$STUB_STATE/$4.$(case "$3" in *Running*) echo running ;; *) echo pid ;; esac)"; [ -f "$f" ] || exit 1; cat "$f" ;;
