@@ -33,6 +33,7 @@ const OURS: Array<[string, string, string[], RegExp]> = [
     ["npm run prereqs", "npm", ["run", "-s", "prereqs", "--", "--help"], /^usage: npm run prereqs[\s\S]*one at a time/],
     ["preflight", TSX, ["tools/preflight.ts", "--help"], /^usage: npx tsx tools\/preflight.ts --stack <name>[\s\S]*--quotas/],
     ["check-hub-values", TSX, ["tools/check-hub-values.ts", "--help"], /^usage: npx tsx tools\/check-hub-values.ts <chart dir>[\s\S]*values.schema.yaml/],
+    ["ttn", TSX, ["tools/ttn.ts", "--help"], /^usage: npx tsx tools\/ttn.ts \[--readme\][\s\S]*time-to-notebook model/],
     ["npm run restore", "npm", ["run", "-s", "restore", "--", "--help"], /^usage: npm run restore -- <workspace\|home\|prefix> --stack <name> --researcher <id>[\s\S]*--snapshot snap-ID[\s\S]*--recovery-point ARN[\s\S]*--delete-newer/],
     ["npm run help", "npm", ["run", "-s", "help"], /^archaeo-workbench commands[\s\S]*npm run plan[\s\S]*npm test/],
 ];
@@ -62,7 +63,7 @@ describe("--help on every command (issue 19)", function () {
         const byTool: Record<string, string> = {
             "plan.ts": "npm run plan", "bench.ts": "npm run bench", "gen-project-config.ts": "npm run gen:config", "api-rules/generate.ts": "npm run gen:api-rules",
             "gen-regions.ts": "npm run gen:regions", "prereqs.mjs": "npm run prereqs", "preflight.ts": "preflight", "check-hub-values.ts": "check-hub-values",
-            "restore.ts": "npm run restore", "replace-rules/generate.ts": "npm run gen:replace-rules",
+            "restore.ts": "npm run restore", "replace-rules/generate.ts": "npm run gen:replace-rules", "ttn.ts": "ttn",
             // The bench's worker (one sample per fresh process), not a user command.
             "scale.ts": "(bench worker)",
         };

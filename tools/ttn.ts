@@ -257,8 +257,16 @@ export function readmeTtnSection(): string {
     return `${README_BEGIN}\n${renderReadmeTable(readmeModels())}\n${README_END}`;
 }
 
+export const USAGE = `usage: npx tsx tools/ttn.ts [--readme]
+
+The time-to-notebook model (tools/ttn.ts) for the stacks README's table shows (${README_STACKS.join(", ")}): each path's
+steps with sizes, P50/P90 seconds and sources. --readme rewrites README.md's table between its ttn markers
+(test/ttn.test.ts checks it). \`npm run plan -- --stack <name>\` prints the same section for any stack.`;
+
 if (require.main === module) {
-    if (process.argv.includes("--readme")) {
+    if (process.argv.includes("--help") || process.argv.includes("-h")) {
+        process.stdout.write(`${USAGE}\n`);
+    } else if (process.argv.includes("--readme")) {
         const file = path.join(__dirname, "..", "README.md");
         const text = fs.readFileSync(file, "utf8");
         const a = text.indexOf(README_BEGIN), b = text.indexOf(README_END);
