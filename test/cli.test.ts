@@ -548,42 +548,44 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
             // any instance (infra/iam.ts SeeWorkstations, Resource *); the workstation carries researcher=<id> (tags.ts
             // researcherTags) and the stack's workbench=<resourcePrefix> (standardTags, the provider's default tags).
             const NEW = "i-0a11ce000000000ff";
-            const replacement = { output: { Reservations: [{ ReservationId: "r-0fedcba9876543210", OwnerId: ACCOUNT, Instances: [{ InstanceId: NEW, InstanceType: "g5.xlarge", State: { Code: 80, Name: "stopped" }, LaunchTime: "2026-12-07T12:00:00+00:00" }] }] } };
+            const replacement = { output: { Reservations: [{ ReservationId: "r-0fedcba9876543210", OwnerId: ACCOUNT, Instances: [{ InstanceId: NEW, InstanceType: "g5.xlarge", State: { Code: 16, Name: "running" }, LaunchTime: "2026-12-07T12:00:00+00:00" }] }] } };
+            const stopped = { output: { StoppingInstances: [{ InstanceId: NEW, CurrentState: { Code: 64, Name: "stopping" }, PreviousState: { Code: 16, Name: "running" } }] } };
             const sshConfig = path.join(home, ".ssh", "config");
             const sshBefore = fs.readFileSync(sshConfig, "utf8");
             const factsFile = path.join(home, "archaeo", "alice.json");
             const factsBefore = fs.readFileSync(factsFile, "utf8");
             const filters = [`Name=tag:${Object.keys(researcherTags("alice"))[0]},Values=alice`, `Name=tag:${COST_TAG},Values=${resourcePrefix(STACK)}`, "Name=instance-state-name,Values=pending,running,stopping,stopped"].join(" ");
+            const byTags = (...responses: AwsRule["responses"]) => rule("ec2", "describe-instances", { "--filters": filters }, ...responses);
             try {
-                for (const gone of [{ error: { code: "InvalidInstanceID.NotFound", message: `The instance ID '${INSTANCE}' does not exist` } }, instance("terminated", 48)]) {
+                for (const [n, gone] of [{ error: { code: "InvalidInstanceID.NotFound", message: `The instance ID '${INSTANCE}' does not exist` } }, instance("terminated", 48)].entries()) {
                     fs.writeFileSync(factsFile, factsBefore);
                     fs.writeFileSync(sshConfig, sshBefore);
-                    const rules = [describeRule(gone), rule("ec2", "describe-instances", { "--filters": filters }, replacement),
-                        rule("ec2", "describe-instances", { "--instance-ids": NEW }, replacement), rule("ssm", "get-parameter", {}, notFound)];
-                    assert.deepEqual(checkRecording(rules), []);
+                    const rules = [describeRule(gone), byTags(replacement), rule("ec2", "describe-instances", { "--instance-ids": NEW }, replacement), rule("ec2", "stop-instances", { "--instance-ids": NEW }, stopped)];
+                    if (n === 0) assert.deepEqual(checkRecording(rules), []);
                     aws.setRules(rules);
-                    const r = archaeo(["status"], env);
+                    const r = archaeo(["stop"], env);
                     assert.equal(r.status, 0, r.err);
                     assert.match(r.out, new RegExp(`replaced .*: ${INSTANCE} is now ${NEW}`));
-                    assert.match(r.out, new RegExp(`Workstation ${NEW} \\(g5.xlarge\\): stopped`));
+                    assert.match(r.out, new RegExp(`Workstation ${NEW}: running -> stopping`));
                     assert.equal(JSON.parse(fs.readFileSync(factsFile, "utf8")).instanceId, NEW, "stored for the next command");
+                    assert.equal(fs.readFileSync(sshConfig, "utf8"), sshBefore.replace(`HostName ${INSTANCE}`, `HostName ${NEW}`), "the ssh entry's HostName (the ProxyCommand's %h), nothing else");
+                    if (n > 0) continue;
                     const g = spawnSync("/usr/bin/ssh", ["-G", "-F", sshConfig, "archaeo-alice"], { encoding: "utf8" });
-                    assert.match(g.stdout, new RegExp(`^hostname ${NEW}$`, "m"), "the ssh entry's HostName (the ProxyCommand's %h) follows");
-                    assert.equal(fs.readFileSync(sshConfig, "utf8").replace(NEW, INSTANCE), sshBefore, "nothing else in the ssh config changed");
+                    assert.match(g.stdout, new RegExp(`^hostname ${NEW}$`, "m"));
                     // The next command uses the stored new id at once.
                     const mark = aws.calls().length;
-                    assert.equal(archaeo(["status"], env).status, 0);
+                    assert.equal(archaeo(["stop"], env).status, 0);
                     const calls = aws.calls().slice(mark);
-                    assert.deepEqual(aws.unmatched(), []);
-                    assert.deepEqual(checkCalls(aws.calls().slice(-12)), []);
-                    for (const c of aws.calls().slice(-12)) assert.equal(roleRefuses(c), undefined, c.argv.join(" "));
                     assert.equal(calls[0].flags["--instance-ids"], NEW);
                     assert.ok(!calls.some((c) => c.flags["--filters"]), "no search when the stored one is there");
+                    assert.deepEqual(aws.unmatched(), []);
+                    assert.deepEqual(checkCalls(aws.calls().slice(mark - 3)), []);
+                    for (const c of aws.calls().slice(mark - 3)) assert.equal(roleRefuses(c), undefined, c.argv.join(" "));
                 }
                 // Nothing of theirs left: say so, change nothing.
                 fs.writeFileSync(factsFile, factsBefore);
-                aws.setRules([describeRule(instance("terminated", 48)), rule("ec2", "describe-instances", { "--filters": filters }, { output: { Reservations: [] } })]);
-                const none = archaeo(["status"], env);
+                aws.setRules([describeRule(instance("terminated", 48)), byTags({ output: { Reservations: [] } })]);
+                const none = archaeo(["stop"], env);
                 assert.equal(none.status, 1);
                 assert.match(none.err, new RegExp(`workstation ${INSTANCE} is terminated, and no other workstation of yours \\(tags researcher=alice, workbench=${resourcePrefix(STACK)}\\)`));
                 assert.equal(fs.readFileSync(factsFile, "utf8"), factsBefore);
