@@ -24,3 +24,16 @@ export const POOLS = { gpu: "gpu", batchSpot: "gpu-batch-spot", system: "system"
  *  so they fit one Advanced SSM parameter (8 KB) that the workstation reads at boot (<ssmPath>/ssh-keys), and the
  *  cluster's ssh-keys ConfigMap. */
 export const SSH_KEY_LIMITS = { perResearcher: 6, chars: 800 } as const;
+
+/** Cold HDD's smallest size (botocore ec2 ModifyVolume Size: "st1 and sc1: 125 - 16,384 GiB"). */
+export const SC1_MIN_GIB = 125;
+
+/**
+ * The EBS type of a workspace: gp3 while its researcher works; parked, Cold HDD (sc1, in place through ModifyVolume:
+ * type is not a replace-on-change input of aws_ebs_volume, tools/replace-rules) when the volume is at least sc1's
+ * minimum size, since a volume never shrinks back (ModifyVolume: "The target volume size must be greater than or
+ * equal to the existing size"); a smaller one stays gp3.
+ */
+export function workspaceVolumeType(r: { parked: boolean; workspaceSizeGiB: number }): "gp3" | "sc1" {
+    return r.parked && r.workspaceSizeGiB >= SC1_MIN_GIB ? "sc1" : "gp3";
+}

@@ -3,8 +3,8 @@
  * travel with every estimate). Only what this stack creates is counted, per researcher and shared;
  * dataset bytes in S3 / EFS and data transfer depend on use and are left out (and said so).
  */
-import type { StackConfig } from "./config";
-import { CLUSTER_SHAPE } from "./constants";
+import type { InstanceResearcher, StackConfig } from "./config";
+import { CLUSTER_SHAPE, SC1_MIN_GIB } from "./constants";
 import prices from "./data/prices.json";
 import image from "../images/pytorch-cuda/image.json";
 
@@ -30,8 +30,10 @@ export interface ResearcherCost {
     readonly lines: readonly CostLine[];
     /** USD per hour while their workstation / server runs (their at-rest cost spread over the hours included). */
     readonly runningPerHour: number;
-    /** USD per month with it stopped all month. */
+    /** USD per month with it stopped all month (parked: what their kept data costs). */
     readonly stoppedPerMonth: number;
+    /** Parked (researchers[].parked): stoppedPerMonth is the parked price; this is what they cost stopped once unparked. */
+    readonly parked?: { readonly unparkedStoppedPerMonth: number };
 }
 
 export interface CostEstimate {
@@ -100,34 +102,58 @@ function summarise(cfg: StackConfig, shared: CostLine[], perResearcher: Record<s
     };
 }
 
+/**
+ * A parked researcher (instance mode): no workstation, root volume or address; their workspace volume kept, on Cold
+ * HDD when it is at least sc1's minimum size (infra/instance/workstation.ts workspaceVolumeType), and its daily
+ * snapshots, which change nothing while it is detached: about one full copy (copied too with backupCopyRegion).
+ */
+function parkedWorkspaceLines(r: InstanceResearcher, cfg: Extract<StackConfig, { mode: "instance" }>, table: PriceTable): CostLine[] {
+    const sc1 = r.workspaceSizeGiB >= SC1_MIN_GIB;
+    const lines: CostLine[] = [
+        { item: `parked: EBS ${sc1 ? "sc1 (Cold HDD)" : "gp3"} workspace ${r.workspaceSizeGiB} GiB, detached`, monthly: r.workspaceSizeGiB * (sc1 ? table.ebsSc1PerGiBMonth : table.ebsGp3PerGiBMonth), hourly: 0 },
+        { item: "parked: EBS snapshots (daily, unchanged while parked: ~one full copy)", monthly: r.workspaceSizeGiB * table.ebsSnapshotPerGiBMonth, hourly: 0 },
+    ];
+    if (cfg.backup.copy) lines.push({ item: `parked: snapshot copies in ${cfg.backup.copy.region}`, monthly: r.workspaceSizeGiB * table.ebsSnapshotPerGiBMonth, hourly: 0 });
+    return lines;
+}
+
 function estimateInstanceCost(cfg: Extract<StackConfig, { mode: "instance" }>, table: PriceTable): CostEstimate {
     const perResearcher: Record<string, ResearcherCost> = {};
-    const copy = cfg.backup.copy;
     for (const r of cfg.researchers) {
-        const snapshotGiB = r.workspaceSizeGiB * (1 + SNAPSHOT_DAILY_CHANGE * cfg.backup.retentionDays);
-        const lines: CostLine[] = [
-            { item: `EC2 ${r.instanceType} (on-demand, while running)`, monthly: 0, hourly: price(table, r.instanceType) },
-            { item: "public IPv4 address (released when stopped)", monthly: 0, hourly: table.publicIpv4PerHour },
-            { item: `EBS gp3 root ${cfg.rootVolumeSizeGiB} GiB`, monthly: cfg.rootVolumeSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-            { item: `EBS gp3 workspace ${r.workspaceSizeGiB} GiB`, monthly: r.workspaceSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
-            {
-                item: `EBS snapshots (${cfg.backup.retentionDays} daily, ~${Math.round(SNAPSHOT_DAILY_CHANGE * 100)}%/day change)`,
-                monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth,
-                hourly: 0,
-            },
-        ];
-        if (copy) {
-            lines.push({
-                item: `snapshot copies in ${copy.region} (storage + inter-region transfer of daily changes)`,
-                monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth + r.workspaceSizeGiB * SNAPSHOT_DAILY_CHANGE * 30 * table.interRegionTransferPerGiB,
-                hourly: 0,
-            });
-        }
-        perResearcher[r.id] = researcherCost(lines, table);
+        const working = workingLines(r, cfg, table);
+        perResearcher[r.id] = r.parked
+            ? { ...researcherCost(parkedWorkspaceLines(r, cfg, table), table), parked: { unparkedStoppedPerMonth: researcherCost(working, table).stoppedPerMonth } }
+            : researcherCost(working, table);
     }
     return summarise(cfg, sharedLines(cfg, table), perResearcher, table, "dataset bytes in S3, data transfer, and taxes", [
         "each researcher's line is what their workstation costs; a stopped workstation costs its disks and snapshots only",
+        ...(cfg.researchers.some((r) => r.parked) ? ["a parked researcher's line is their kept workspace (Cold HDD from 125 GiB) and its snapshots: no workstation, root volume or address"] : []),
     ]);
+}
+
+/** A working researcher's lines: their workstation while it runs, its disks and snapshots. */
+function workingLines(r: InstanceResearcher, cfg: Extract<StackConfig, { mode: "instance" }>, table: PriceTable): CostLine[] {
+    const copy = cfg.backup.copy;
+    const snapshotGiB = r.workspaceSizeGiB * (1 + SNAPSHOT_DAILY_CHANGE * cfg.backup.retentionDays);
+    const lines: CostLine[] = [
+        { item: `EC2 ${r.instanceType} (on-demand, while running)`, monthly: 0, hourly: price(table, r.instanceType) },
+        { item: "public IPv4 address (released when stopped)", monthly: 0, hourly: table.publicIpv4PerHour },
+        { item: `EBS gp3 root ${cfg.rootVolumeSizeGiB} GiB`, monthly: cfg.rootVolumeSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+        { item: `EBS gp3 workspace ${r.workspaceSizeGiB} GiB`, monthly: r.workspaceSizeGiB * table.ebsGp3PerGiBMonth, hourly: 0 },
+        {
+            item: `EBS snapshots (${cfg.backup.retentionDays} daily, ~${Math.round(SNAPSHOT_DAILY_CHANGE * 100)}%/day change)`,
+            monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth,
+            hourly: 0,
+        },
+    ];
+    if (copy) {
+        lines.push({
+            item: `snapshot copies in ${copy.region} (storage + inter-region transfer of daily changes)`,
+            monthly: snapshotGiB * table.ebsSnapshotPerGiBMonth + r.workspaceSizeGiB * SNAPSHOT_DAILY_CHANGE * 30 * table.interRegionTransferPerGiB,
+            hourly: 0,
+        });
+    }
+    return lines;
 }
 
 /**
@@ -149,10 +175,15 @@ export function estimateClusterCost(cfg: Extract<StackConfig, { mode: "cluster" 
     ];
     const perResearcher: Record<string, ResearcherCost> = {};
     for (const r of cfg.researchers) {
-        perResearcher[r.id] = researcherCost([
+        // Parked: no server or jobs (not in the hub, a zero quota); their home stays on EFS (Infrequent Access after 30 days).
+        const working = researcherCost([
             { item: `GPU node ${cfg.instanceType} (on-demand, while their 1-GPU server runs)`, monthly: 0, hourly: gpu },
             { item: `GPU node root ${s.gpuNodeRootGiB} GiB gp3 (while it exists)`, monthly: 0, hourly: (s.gpuNodeRootGiB * table.ebsGp3PerGiBMonth) / h },
         ], table);
+        // Parked: no server or jobs (not among the hub's users, a zero GPU quota); their home stays on EFS (Infrequent Access after 30 days).
+        perResearcher[r.id] = r.parked
+            ? { ...researcherCost([{ item: "parked: no server or jobs; home kept on EFS (Infrequent Access after 30 days; bytes not counted)", monthly: 0, hourly: 0 }], table), parked: { unparkedStoppedPerMonth: working.stoppedPerMonth } }
+            : working;
     }
     return summarise(cfg, shared, perResearcher, table, "EFS home bytes ($" + table.efsStandardPerGiBMonth + "/GiB-month) and their AWS Backup copies, S3 dataset bytes, data transfer, control-plane log volume, batch jobs, and taxes", [
         `EKS upgradePolicy STANDARD: the cluster never bills extended support ($${table.eksExtendedSupportPerHour}/h instead of $${table.eksControlPlanePerHour}/h); EKS upgrades it at the end of standard support, so bump kubernetesVersion before then`,

@@ -136,7 +136,8 @@ export function workstationPolicy(a: WorkstationPolicyArgs): PolicyDocument {
 }
 
 export interface ResearcherPolicyArgs extends OwnParametersArgs {
-    instanceArn: string;
+    /** Their workstation; absent while they are parked (researchers[].parked): then their data only. */
+    instanceArn?: string;
 }
 
 /** The only documents a researcher may open sessions with: SSH and port forwarding, never a shell. */
@@ -152,6 +153,7 @@ export const SESSION_DOCUMENTS = ["AWS-StartSSHSession", "AWS-StartPortForwardin
  */
 export function researcherInstancePolicy(a: ResearcherPolicyArgs): PolicyDocument {
     const params = ownParametersArn(a);
+    if (!a.instanceArn) return policyDocument(...datasetAccessStatements(a));
     return policyDocument(
         { Sid: "StartStopOwnWorkstation", Effect: "Allow", Action: ["ec2:StartInstances", "ec2:StopInstances"], Resource: a.instanceArn },
         { Sid: "SeeWorkstations", Effect: "Allow", Action: ["ec2:DescribeInstanceStatus", "ec2:DescribeInstances"], Resource: "*" },

@@ -127,7 +127,8 @@ function researcherBudgets(cfg: StackConfig, built: InstanceOutputs | ClusterOut
     const opts = { providers: { aws: ctx.provider } };
     for (const r of cfg.researchers) {
         const who = built.researchers[r.id];
-        const instanceId = built.mode === "instance" ? built.researchers[r.id].instanceId as pulumi.Output<string> | undefined : undefined;
+        const mine = built.mode === "instance" ? built.researchers[r.id] : undefined;
+        const instanceId = mine && "instanceId" in mine ? mine.instanceId : undefined;
         const b = researcherBudget(cfg, r, {
             partition: ctx.partition, accountId: ctx.accountId,
             researcherRoleArn: who.roleArn, researcherRoleName: who.roleArn.apply((arn) => arn.slice(arn.lastIndexOf("/") + 1)),

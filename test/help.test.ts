@@ -35,6 +35,7 @@ const OURS: Array<[string, string, string[], RegExp]> = [
     ["check-hub-values", TSX, ["tools/check-hub-values.ts", "--help"], /^usage: npx tsx tools\/check-hub-values.ts <chart dir>[\s\S]*values.schema.yaml/],
     ["ttn", TSX, ["tools/ttn.ts", "--help"], /^usage: npx tsx tools\/ttn.ts \[--readme\][\s\S]*time-to-notebook model/],
     ["npm run restore", "npm", ["run", "-s", "restore", "--", "--help"], /^usage: npm run restore -- <workspace\|home\|prefix> --stack <name> --researcher <id>[\s\S]*--snapshot snap-ID[\s\S]*--recovery-point ARN[\s\S]*--delete-newer/],
+    ["npm run report", "npm", ["run", "-s", "report", "--", "--help"], /^usage: npm run report -- --stack <name> \[--stopped-days N\][\s\S]*month-to-date spend per researcher/],
     ["npm run help", "npm", ["run", "-s", "help"], /^archaeo-workbench commands[\s\S]*npm run plan[\s\S]*npm test/],
 ];
 /** Scripts that are other tools' own CLIs: their --help is theirs (tsc, eslint, mocha). */
@@ -63,7 +64,7 @@ describe("--help on every command (issue 19)", function () {
         const byTool: Record<string, string> = {
             "plan.ts": "npm run plan", "bench.ts": "npm run bench", "gen-project-config.ts": "npm run gen:config", "api-rules/generate.ts": "npm run gen:api-rules",
             "gen-regions.ts": "npm run gen:regions", "prereqs.mjs": "npm run prereqs", "preflight.ts": "preflight", "check-hub-values.ts": "check-hub-values",
-            "restore.ts": "npm run restore", "replace-rules/generate.ts": "npm run gen:replace-rules", "ttn.ts": "ttn",
+            "restore.ts": "npm run restore", "report.ts": "npm run report", "replace-rules/generate.ts": "npm run gen:replace-rules", "ttn.ts": "ttn",
             // The bench's worker (one sample per fresh process), not a user command.
             "scale.ts": "(bench worker)",
         };

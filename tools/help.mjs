@@ -15,6 +15,7 @@ console.log(`archaeo-workbench commands (each takes --help for its options):
   npm run gen:regions              refresh infra/data/regions.json (-- --from-aws asks AWS for GPU offerings)
   npm run restore -- workspace|home|prefix --stack <name> --researcher <id>
                                    restore a workspace (EBS snapshot), a home (AWS Backup) or an S3 area (versions): docs/runbooks.md
+  npm run report -- --stack <name>  stopped workstations, parked researchers, month-to-date spend per researcher (AWS CLI)
   npx tsx tools/preflight.ts       before pulumi up: EKS API reachability, --quotas against this account
   npx tsx tools/check-hub-values.ts <chart dir>   the hub's values against the z2jh chart schema
   npx tsx tools/ttn.ts [--readme]  the time-to-notebook model (README's table; the plan prints it per stack)`);

@@ -267,7 +267,9 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push("  shared:");
     for (const l of c.lines) line(l, "    ");
     for (const [id, r] of Object.entries(c.perResearcher)) {
-        out.push(`  researcher ${id}: ${money(r.runningPerHour, 3)}/hour running, ${money(r.stoppedPerMonth)}/month stopped`);
+        out.push(r.parked
+            ? `  researcher ${id} (parked): ${money(r.stoppedPerMonth)}/month parked (${money(r.parked.unparkedStoppedPerMonth)}/month stopped once unparked)`
+            : `  researcher ${id}: ${money(r.runningPerHour, 3)}/hour running, ${money(r.stoppedPerMonth)}/month stopped`);
         for (const l of r.lines) line(l, "    ");
     }
     out.push(`  total: ${money(c.runningPerHour, 3)}/hour with every researcher's ${cfg.mode === "instance" ? "workstation" : "server"} running, ${money(c.stoppedPerMonth)}/month with all stopped`);

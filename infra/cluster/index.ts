@@ -173,7 +173,9 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             researcher: r, institution: cfg.institution, stack: cfg.stack, region: cfg.region,
             roleName: physicalName(cfg, ["researcher", r.id], 64), podsRoleName: physicalName(cfg, ["pods", r.id], 64),
             clusterName: eks.clusterName, clusterArn: eks.clusterArn, bucketName: f.bucketName, bucketArn: f.bucketArn, keyArn: f.keyArn,
-            fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id], gpusPerResearcher: c.gpusPerResearcher, hubTunnel: !c.hub,
+            fileSystemId: storage.fileSystemId, accessPointId: storage.accessPointIds[r.id],
+            // Parked: not among the hub's users (no server) and no GPU for their jobs; their home stays on EFS.
+            gpusPerResearcher: r.parked ? 0 : c.gpusPerResearcher, hubTunnel: !c.hub,
             k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
         }, opts);
         const jobEnv = env.apply((e) => researcherEnv(e, r.id));

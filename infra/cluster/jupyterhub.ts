@@ -125,7 +125,7 @@ export class JupyterHub extends pulumi.ComponentResource {
 
         const values = pulumi.all([args.image, auth, args.env, clientSecret]).apply(([image, a, env, secret]) => {
             const v = jupyterhubValues({
-                image: hubImage(image, args.imageTag), researcherIds: args.researchers.map((r) => r.id), auth: a, publicUrl: args.publicUrl, exposed: args.exposed,
+                image: hubImage(image, args.imageTag), researcherIds: args.researchers.filter((r) => !r.parked).map((r) => r.id), auth: a, publicUrl: args.publicUrl, exposed: args.exposed,
                 cullMinutes: args.cullMinutes, maxSessionHours: args.maxSessionHours ?? 0, gpusPerResearcher: args.gpusPerResearcher, memoryGiB: args.memoryGiB, vcpus: args.vcpus, env,
             });
             return { ...v, hub: { ...v.hub, config: { ...v.hub.config, GenericOAuthenticator: { ...v.hub.config.GenericOAuthenticator, client_secret: secret } } } };

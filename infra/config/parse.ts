@@ -630,7 +630,8 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
         if (budgetMonthlyUsd > 0 && email && (c.defaults.adminEmails ?? 0) + 1 > MAX_BUDGET_SUBSCRIBERS) {
             r.fail("budgetMonthlyUsd", `their budget alerts go to budgetAlertEmails and ${email}: ${(c.defaults.adminEmails ?? 0) + 1} addresses, but AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification; list at most ${MAX_BUDGET_SUBSCRIBERS - 1} budgetAlertEmails (a mailing list address)`);
         }
-        const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys, budgetMonthlyUsd };
+        const parked = r.bool("parked", false);
+        const common: Researcher = { id, iamPrincipalArn, ...(sessionName ? { sessionName } : {}), ...(email ? { email } : {}), sshPublicKeys, budgetMonthlyUsd, parked };
         if (c.mode === "instance") {
             const instanceType = r.str("instanceType") ?? c.defaults.instanceType;
             const gpu = r.has("instanceType") ? checkInstanceType(instanceType, (reason) => r.fail("instanceType", reason)) : gpuSpec(instanceType);

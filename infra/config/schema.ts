@@ -42,7 +42,7 @@ export const CONFIG_KEYS = {
     mode: { type: "string", modes: BOTH, default: "instance", description: "instance (a GPU EC2 workstation per researcher) or cluster (EKS, GPU nodes scaling to zero, JupyterHub)." },
     researchers: {
         type: "array", modes: BOTH, declared: false,
-        description: "The researchers: a list of { id, iamPrincipalArn, sessionName?, email?, sshPublicKeys, budgetMonthlyUsd?, instanceType?, workspaceSizeGiB?, restoreFromSnapshot? }. Each gets their own server, storage, token, identity and cost line.",
+        description: "The researchers: a list of { id, iamPrincipalArn, sessionName?, email?, sshPublicKeys, budgetMonthlyUsd?, parked?, instanceType?, workspaceSizeGiB?, restoreFromSnapshot? }. Each gets their own server, storage, token, identity and cost line.",
     },
     instanceType: { type: "string", modes: BOTH, default: "g5.xlarge", description: "Instance mode: default GPU instance type of a researcher's workstation. Cluster mode: the reference GPU node for the cost estimate (in gpuFamilies)." },
     availabilityZone: { type: "string", modes: BOTH, description: "AZ of the workstations and their workspace volumes (instance mode) or the first of the two cluster AZs. Defaults to <region>a." },
@@ -129,6 +129,7 @@ export const RESEARCHER_FIELDS = {
     sessionName: { modes: BOTH, description: "role session name (e.g. the Identity Center user name) required when iamPrincipalArn is a role several people share" },
     email: { modes: BOTH, description: "e-mail address (cluster mode with Cognito: where the invitation goes)" },
     sshPublicKeys: { modes: BOTH, description: "OpenSSH public keys of this researcher only" },
+    parked: { modes: BOTH, description: "true: no compute for this researcher, their data kept at the cheapest safe tier (README 'Parked researchers'); false or absent: working" },
     budgetMonthlyUsd: { modes: BOTH, description: "monthly budget of this researcher in USD (defaults to researcherBudgetMonthlyUsd; 0: none): 0-1000000, alerts at 80% and 100%, acts at 100%" },
     instanceType: { modes: INSTANCE, description: "GPU instance type of this researcher's workstation (defaults to instanceType)" },
     workspaceSizeGiB: { modes: INSTANCE, description: "size of this researcher's /workspace volume in GiB (defaults to workspaceSizeGiB)" },

@@ -18,6 +18,11 @@ export interface Researcher {
     readonly sshPublicKeys: readonly string[];
     /** Their monthly budget in USD (researcherBudgetMonthlyUsd unless overridden); 0: none. */
     readonly budgetMonthlyUsd: number;
+    /**
+     * Parked: no compute of theirs (instance mode: no workstation, their workspace volume kept, moved in place to
+     * Cold HDD; cluster mode: no server or jobs, their home kept on EFS, moving to Infrequent Access). Role and data stay.
+     */
+    readonly parked: boolean;
 }
 
 /** Instance mode: each researcher's own workstation. */

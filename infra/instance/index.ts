@@ -14,7 +14,9 @@ import { Network } from "./network";
 import { WorkspaceSnapshots } from "./snapshots";
 import { ResearcherWorkstation } from "./workstation";
 
-export interface InstanceResearcherOutputs {
+export type InstanceResearcherOutputs = WorkingResearcherOutputs | ParkedResearcherOutputs;
+
+export interface WorkingResearcherOutputs {
     instanceType: string;
     instanceId: pulumi.Output<string>;
     roleArn: pulumi.Output<string>;
@@ -22,6 +24,14 @@ export interface InstanceResearcherOutputs {
     connect: pulumi.Output<ResearcherConnect>;
     /** `archaeo setup <code>`: the researcher CLI's facts (infra/cli.ts) in one line. */
     cliSetup: pulumi.Output<string>;
+}
+
+/** A parked researcher (researchers[].parked): no workstation; their role (their data) and their kept workspace volume. */
+export interface ParkedResearcherOutputs {
+    parked: true;
+    roleArn: pulumi.Output<string>;
+    awsProfile: pulumi.Output<string>;
+    workspaceVolumeId: pulumi.Output<string>;
 }
 
 export interface InstanceOutputs {
@@ -49,7 +59,7 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
     const tokens: Record<string, pulumi.Output<string>> = {};
     // Launch batches: the k-th workstation waits until the (k - launchBatchSize)-th has been created and stopped.
     const launched: pulumi.Resource[] = [];
-    for (const [k, r] of cfg.researchers.entries()) {
+    for (const r of cfg.researchers) {
         // Named by the researcher's id, never their position: reordering `researchers` replaces nothing.
         const ssmPath = researcherSsmPath(cfg, r.id);
         const ws = new ResearcherWorkstation(`archaeo-ws-${r.id}`, {
@@ -64,24 +74,32 @@ export function buildInstance(cfg: InstanceStackConfig, f: Foundation, ctx: Stac
             rootVolumeSizeGiB: cfg.rootVolumeSizeGiB, ssmPath, accessMode: cfg.access.mode,
             idleMinutes: cfg.autoStop.idleMinutes, gpuIdlePercent: cfg.autoStop.gpuUtilPercent, maxSessionHours: cfg.autoStop.maxSessionHours,
             standardTags: standardTags(cfg), snapshotTag, protect: cfg.protectData,
-            launchAfter: cfg.launchBatchSize > 0 && k >= cfg.launchBatchSize ? [launched[k - cfg.launchBatchSize]] : [],
+            // Parked researchers launch nothing: the k-th workstation is counted among those launched.
+            launchAfter: cfg.launchBatchSize > 0 && launched.length >= cfg.launchBatchSize ? [launched[launched.length - cfg.launchBatchSize]] : [],
         }, opts);
-        launched.push(ws.launched);
+        if (ws.launched) launched.push(ws.launched);
+        const ownPolicy = (instanceArn?: pulumi.Input<string>) => pulumi.all([ctx.partition, ctx.accountId, instanceArn, f.bucketArn, f.keyArn]).apply(([partition, accountId, arn, bucketArn, keyArn]) =>
+            JSON.stringify(researcherInstancePolicy({ partition, accountId, region: cfg.region, instanceArn: arn, bucketArn, keyArn, researcherId: r.id, researcherSsmPath: ssmPath })));
         const role = new ResearcherRole(`archaeo-researcher-${r.id}`, {
             researcher: r,
             roleName: physicalName(cfg, ["researcher", r.id], 64),
-            policy: pulumi.all([ctx.partition, ctx.accountId, ws.instanceArn, f.bucketArn, f.keyArn]).apply(([partition, accountId, instanceArn, bucketArn, keyArn]) =>
-                JSON.stringify(researcherInstancePolicy({ partition, accountId, region: cfg.region, instanceArn, bucketArn, keyArn, researcherId: r.id, researcherSsmPath: ssmPath }))),
+            policy: ownPolicy(ws.instanceArn),
         }, opts);
+        const awsProfile = role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region }));
+        if (!ws.instanceId || !ws.jupyterToken) {
+            researchers[r.id] = { parked: true, roleArn: role.roleArn, awsProfile, workspaceVolumeId: ws.workspaceVolumeId };
+            continue;
+        }
+        const instanceId = ws.instanceId;
         researchers[r.id] = {
             instanceType: r.instanceType,
-            instanceId: ws.instanceId,
+            instanceId,
             roleArn: role.roleArn,
-            awsProfile: role.roleArn.apply((roleArn) => awsProfileSnippet({ id: r.id, roleArn, region: cfg.region })),
-            connect: pulumi.all([ws.instanceId, f.bucketName]).apply(([instanceId, bucketName]) =>
-                connectInfo({ id: r.id, instanceId, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
-            cliSetup: pulumi.all([ws.instanceId, role.roleArn, f.bucketName]).apply(([instanceId, roleArn, bucket]) =>
-                setupCommand(instanceCliFacts({ id: r.id, region: cfg.region, roleArn, bucket, instanceId, ssmPath }))),
+            awsProfile,
+            connect: pulumi.all([instanceId, f.bucketName]).apply(([id, bucketName]) =>
+                connectInfo({ id: r.id, instanceId: id, region: cfg.region, accessMode: cfg.access.mode, ssmPath, bucketName, gpus: r.gpu.gpus })),
+            cliSetup: pulumi.all([instanceId, role.roleArn, f.bucketName]).apply(([id, roleArn, bucket]) =>
+                setupCommand(instanceCliFacts({ id: r.id, region: cfg.region, roleArn, bucket, instanceId: id, ssmPath }))),
         };
         tokens[r.id] = ws.jupyterToken;
     }

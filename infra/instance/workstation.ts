@@ -8,6 +8,7 @@ import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { BOOT_PARAMETERS, renderUserDataBase64, sshKeysParameterValue } from "./userdata";
 import { awsManagedPolicyArn } from "../arn";
+import { workspaceVolumeType } from "../constants";
 
 export interface ResearcherWorkstationArgs extends StackData {
     researcher: InstanceResearcher;
@@ -54,19 +55,41 @@ export interface ResearcherWorkstationArgs extends StackData {
  * auto-stop when idle, shutdown behaviour "stop". Nothing here is shared with another researcher.
  */
 export class ResearcherWorkstation extends pulumi.ComponentResource {
-    public readonly instanceId: pulumi.Output<string>;
-    public readonly instanceArn: pulumi.Output<string>;
-    public readonly instanceRoleArn: pulumi.Output<string>;
+    /** Absent while the researcher is parked (no compute: only their workspace volume). */
+    public readonly instanceId?: pulumi.Output<string>;
+    public readonly instanceArn?: pulumi.Output<string>;
+    public readonly instanceRoleArn?: pulumi.Output<string>;
     public readonly workspaceVolumeId: pulumi.Output<string>;
-    public readonly jupyterToken: pulumi.Output<string>;
+    public readonly jupyterToken?: pulumi.Output<string>;
     /** Done when the new workstation has been created and stopped again: the next launch batch waits on it. */
-    public readonly launched: pulumi.Resource;
+    public readonly launched?: pulumi.Resource;
 
     constructor(name: string, args: ResearcherWorkstationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:instance:ResearcherWorkstation", name, {}, opts);
         const child = { parent: this };
         const r = args.researcher;
         const tags = researcherTags(r.id);
+        // The workspace: the same resource (same URN) parked or not, so parking and unparking only change its type in place.
+        // restoreFromSnapshot (docs/runbooks.md): a new volume from the researcher's snapshot replaces this one
+        // (snapshotId forces a new volume: terraform-provider-aws ebs_volume.go, ForceNew). kmsKeyId stays explicit:
+        // without it EC2 CreateVolume picks the key itself (the snapshot's, or the account's default EBS key).
+        const workspace = new aws.ebs.Volume(`${name}-workspace`, {
+            availabilityZone: args.availabilityZone,
+            size: r.workspaceSizeGiB,
+            ...(r.restoreFromSnapshot ? { snapshotId: r.restoreFromSnapshot } : {}),
+            type: workspaceVolumeType(r),
+            encrypted: true,
+            kmsKeyId: args.keyArn,
+            finalSnapshot: true,
+            tags: { Name: `${args.namePrefix}-workspace`, ...tags, ...args.snapshotTag },
+        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+        this.workspaceVolumeId = workspace.id;
+        if (r.parked) {
+            // Parked: no instance, instance role, token or boot parameters (a new token at unpark); the volume stays,
+            // protected, in the daily snapshot policy (its tag), detached (the attachment goes with the instance).
+            this.registerOutputs({ workspaceVolumeId: this.workspaceVolumeId });
+            return;
+        }
 
         const role = new aws.iam.Role(`${name}-role`, {
             name: args.roleName,
@@ -117,20 +140,6 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
             tier: "Intelligent-Tiering",
             tags,
         }, child);
-
-        // restoreFromSnapshot (docs/runbooks.md): a new volume from the researcher's snapshot replaces this one
-        // (snapshotId forces a new volume: terraform-provider-aws ebs_volume.go, ForceNew). kmsKeyId stays explicit:
-        // without it EC2 CreateVolume picks the key itself (the snapshot's, or the account's default EBS key).
-        const workspace = new aws.ebs.Volume(`${name}-workspace`, {
-            availabilityZone: args.availabilityZone,
-            size: r.workspaceSizeGiB,
-            ...(r.restoreFromSnapshot ? { snapshotId: r.restoreFromSnapshot } : {}),
-            type: "gp3",
-            encrypted: true,
-            kmsKeyId: args.keyArn,
-            finalSnapshot: true,
-            tags: { Name: `${args.namePrefix}-workspace`, ...tags, ...args.snapshotTag },
-        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
 
         const ami = args.amiId ? pulumi.output(args.amiId) : aws.ssm.getParameterOutput({ name: args.amiSsmParameter }, { parent: this }).value;
         // gzip + base64: far under EC2's 16 KiB user-data limit whatever the config (cloud-init inflates it).
@@ -216,7 +225,6 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
         this.instanceId = instance.id;
         this.instanceArn = instance.arn;
         this.instanceRoleArn = role.arn;
-        this.workspaceVolumeId = workspace.id;
         this.jupyterToken = pulumi.secret(token.result);
         this.registerOutputs({ instanceId: this.instanceId, workspaceVolumeId: this.workspaceVolumeId });
     }
