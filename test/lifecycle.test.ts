@@ -91,7 +91,7 @@ const BASE_DIGEST = `sha256:${"ab".repeat(32)}`;
 
 describe("lifecycle rehearsal: an instance stack's life (city-museum: conservator, imaging)", () => {
     let base: ProgramRun;
-    let created: StepPlan, noChange: StepPlan, join: StepPlan, leave: StepPlan, leaveUnprotected: StepPlan, returnRestored: StepPlan;
+    let created: StepPlan, noChange: StepPlan, join: StepPlan, leave: StepPlan, leaveUnprotected: StepPlan, returnRestored: StepPlan, park: StepPlan, unpark: StepPlan;
     let rotate: StepPlan, rebuild: StepPlan, autostop: StepPlan, teardownUp: StepPlan;
     let autostopRun: ProgramRun, laterRun: ProgramRun, rotateRun: ProgramRun;
     let snapshotOfKept = "";
@@ -106,6 +106,10 @@ describe("lifecycle rehearsal: an instance stack's life (city-museum: conservato
         const withRegistrar = await runProgram(config("city-museum", (raw) => { researchers(raw).push(REGISTRAR); }));
         join = planUp(created.state, withRegistrar.resources);
         leave = planUp(join.state, base.resources);
+        // Leaving, keeping their data (issue 21's parked): their compute goes, their workspace stays where it is.
+        const parkedRun = await runProgram(config("city-museum", (raw) => { researchers(raw).push({ ...REGISTRAR, parked: true }); }));
+        park = planUp(join.state, parkedRun.resources);
+        unpark = planUp(park.state, withRegistrar.resources);
         // README's procedure today: unprotect their volume, then `up` (it stays in AWS: retainOnDelete) ...
         const volume = find(join.state, "Volume:archaeo-ws-registrar-workspace");
         leaveUnprotected = planUp(join.state, base.resources, { unprotected: [volume.urn] });
@@ -140,17 +144,31 @@ describe("lifecycle rehearsal: an instance stack's life (city-museum: conservato
         assert.deepEqual(only(join), { ...NONE, created: WORKSTATION("registrar") });
     });
 
-    it("a researcher leaves: their compute is deleted in one up; their workspace stays, protected and retained (issue 17: FAILS today)", () => {
-        // Intended (issue 17): the `up` completes, their compute goes, and their data stays protected.
-        // Today the program drops their workspace volume with them, and the engine refuses to delete it
-        // (DeleteStep.Apply: `s.old.Protect`): the whole `up` stops at its preview, naming the volume.
-        assert.deepEqual(leave.refused.map((r) => r.name), [], "the up completes (today: refused, the protected workspace volume is deleted with the researcher)");
-        assert.deepEqual(leave.deleted, WORKSTATION("registrar").filter((l) => !l.startsWith("Volume:")));
-        const volume = find(leave.state, "Volume:archaeo-ws-registrar-workspace");
+    it("a researcher leaves (parked: true): their compute is deleted in one up; their workspace stays, the same volume, protected and retained", () => {
+        assert.deepEqual(park.refused, [], "the up completes");
+        // Their instance and what holds it go; their own role stays (it reaches only their S3 area while parked).
+        const compute = WORKSTATION("registrar").filter((l) => !/^(Volume|Role|RolePolicy):archaeo-(ws-registrar-workspace|researcher-registrar-)/.test(l));
+        assert.deepEqual(only(park), { ...NONE, deleted: compute, updated: ["RolePolicy:archaeo-researcher-registrar-policy", "Volume:archaeo-ws-registrar-workspace"] });
+        assert.deepEqual(changed(park, "Volume:archaeo-ws-registrar-workspace").paths, ["type"], "moved to Cold HDD in place, never replaced");
+        const volume = find(park.state, "Volume:archaeo-ws-registrar-workspace");
         assert.ok(volume.protect && volume.retainOnDelete, "their workspace volume is protected and retained");
+        // Removed outright instead, the engine refuses: a line deleted from the config never deletes a workspace.
+        assert.deepEqual(leave.refused.map((r) => r.name), ["Volume:archaeo-ws-registrar-workspace"]);
     });
 
-    it("README's procedure today: unprotect, up (the volume stays in AWS, still snapshotted); on return, restore it from its snapshot", () => {
+    it("they return (parked: false): the same volume (same id, generation 0) attached to a new workstation; nobody else touched", () => {
+        assert.ok(unpark.ok);
+        assert.deepEqual(unpark.replaced, []);
+        assert.deepEqual(unpark.deleted, []);
+        assert.ok(unpark.created.every((l) => l.includes("-registrar-")), unpark.created.join(", "));
+        assert.ok(unpark.created.includes("VolumeAttachment:archaeo-ws-registrar-workspace-attachment"));
+        const volume = find(unpark.state, "Volume:archaeo-ws-registrar-workspace");
+        assert.equal(volume.generation, 0, "the workspace they left, not a copy");
+        assert.equal(volume.inputs.type, "gp3");
+        assert.equal(find(unpark.state, "VolumeAttachment:archaeo-ws-registrar-workspace-attachment").inputs.volumeId, volume.tokens[0]);
+    });
+
+    it("an entry removed outright: unprotect, up (the volume stays in AWS, still snapshotted); on return, restore it from its snapshot", () => {
         assert.ok(!leave.ok && leave.refused.length === 1 && leave.refused[0].name === "Volume:archaeo-ws-registrar-workspace", "the first up stops, naming only the volume");
         assert.ok(leaveUnprotected.ok);
         assert.deepEqual(only(leaveUnprotected), { ...NONE, deleted: WORKSTATION("registrar").filter((l) => !l.startsWith("Volume:")), retained: ["Volume:archaeo-ws-registrar-workspace"] });
