@@ -27,6 +27,7 @@ import { estimateCost } from "../infra/cost";
 import { checkApiRules, renderFinding } from "../tools/api-rules/check";
 import { runPolicies } from "../tools/policy-runner";
 import { EMPTY_STATE, planUp } from "../tools/lifecycle";
+import { researcherCostHeading } from "../tools/plan";
 import { report } from "../tools/report";
 import { STACKS_DIR } from "../tools/stacks";
 
@@ -101,6 +102,9 @@ describe("parked researchers: instance mode, alice parked, bob working", () => {
         assert.deepEqual(c.perResearcher.alice.parked, { unparkedStoppedPerMonth: c.perResearcher.bob.stoppedPerMonth });
         assert.equal(c.perResearcher.bob.stoppedPerMonth, 84, "stopped: root 150 GiB + workspace 500 GiB gp3 + snapshots");
         assert.equal(c.perResearcher.alice.lines.reduce((s, l) => s + l.hourly, 0), 0, "no compute");
+        // As `npm run plan` prints them.
+        assert.equal(researcherCostHeading("alice", c.perResearcher.alice), "  researcher alice (parked): $32.50/month parked ($84.00/month stopped once unparked)");
+        assert.equal(researcherCostHeading("bob", c.perResearcher.bob), "  researcher bob: $1.126/hour running, $84.00/month stopped");
     });
 });
 

@@ -30,6 +30,7 @@ import type { RecordedResource } from "./mock-engine";
 import type { Manifest } from "./manifest";
 import type { PackConfig } from "./policy-runner";
 import type { QuotaLine } from "./quotas";
+import type { ResearcherCost } from "../infra/cost";
 import { listStacks, readStack } from "./stacks";
 
 export const USAGE = `usage: npm run plan -- --stack <name> [--account <12 digits>] [--preview] [--json FILE] [--diff BASE.json] [--policy-config FILE] [--destroy]
@@ -151,6 +152,13 @@ function tree(resources: readonly RecordedResource[]): string[] {
 
 const money = (x: number, digits = 2) => `$${x.toFixed(digits)}`;
 
+/** A researcher's cost heading in the plan: running and stopped, or (parked) the parked price beside the stopped one. */
+export function researcherCostHeading(id: string, r: ResearcherCost): string {
+    return r.parked
+        ? `  researcher ${id} (parked): ${money(r.stoppedPerMonth)}/month parked (${money(r.parked.unparkedStoppedPerMonth)}/month stopped once unparked)`
+        : `  researcher ${id}: ${money(r.runningPerHour, 3)}/hour running, ${money(r.stoppedPerMonth)}/month stopped`;
+}
+
 export async function plan(opts: PlanOptions): Promise<PlanResult> {
     const out: string[] = [];
     const started = Date.now();
@@ -267,9 +275,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     out.push("  shared:");
     for (const l of c.lines) line(l, "    ");
     for (const [id, r] of Object.entries(c.perResearcher)) {
-        out.push(r.parked
-            ? `  researcher ${id} (parked): ${money(r.stoppedPerMonth)}/month parked (${money(r.parked.unparkedStoppedPerMonth)}/month stopped once unparked)`
-            : `  researcher ${id}: ${money(r.runningPerHour, 3)}/hour running, ${money(r.stoppedPerMonth)}/month stopped`);
+        out.push(researcherCostHeading(id, r));
         for (const l of r.lines) line(l, "    ");
     }
     out.push(`  total: ${money(c.runningPerHour, 3)}/hour with every researcher's ${cfg.mode === "instance" ? "workstation" : "server"} running, ${money(c.stoppedPerMonth)}/month with all stopped`);
