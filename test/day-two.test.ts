@@ -60,11 +60,21 @@ describe("day two: EKS support windows on an injected date (issue 17 item 2)", (
     it("refuses a version already out of standard support, naming the key and the fix (1.34 on 2026-12-07)", () => {
         const found = problemsOf(() => heritageWith({ kubernetesVersion: "1.34" }, "2026-12-07"));
         assert.deepEqual(Object.keys(found), ["archaeo-workbench:kubernetesVersion"]);
-        assert.match(found["archaeo-workbench:kubernetesVersion"], /^Kubernetes 1\.34 left EKS standard support on 2026-12-02 .*upgradePolicy is STANDARD.*pulumi config set kubernetesVersion 1\.35/);
+        assert.match(found["archaeo-workbench:kubernetesVersion"], /^Kubernetes 1\.34 left EKS standard support after 2026-12-02 .*upgradePolicy is STANDARD.*pulumi config set kubernetesVersion 1\.35/);
         // The day before the end it is still accepted, with a warning; without a clock nothing dated is judged.
         const before = heritageWith({ kubernetesVersion: "1.34" }, "2026-12-01");
         assert.match(lifecycleWarnings(before, "2026-12-01").join("\n"), /Kubernetes 1\.34 leaves EKS standard support on 2026-12-02, in 1 day\(s\).*kubernetesVersion 1\.35/);
         assert.doesNotThrow(() => heritageWith({ kubernetesVersion: "1.34" }));
+    });
+
+    it("the calendar's date is the LAST day of standard support: accepted (with a warning) on it, refused from the day after", () => {
+        // kubernetes-versions.adoc: "Once a version is past the end of standard support date, it enters extended support for the
+        // next 12 months" -- on the date itself the version is still in standard support (review of issue 17, defect 5).
+        const onEnd = heritageWith({ kubernetesVersion: "1.34" }, "2026-12-02");
+        assert.match(lifecycleWarnings(onEnd, "2026-12-02").join("\n"), /Kubernetes 1\.34 leaves EKS standard support on 2026-12-02, in 0 day\(s\) \(2026-12-02 is its last day of standard support: today; refused from the day after\)/);
+        const dayAfter = problemsOf(() => heritageWith({ kubernetesVersion: "1.34" }, "2026-12-03"));
+        assert.match(dayAfter["archaeo-workbench:kubernetesVersion"], /^Kubernetes 1\.34 left EKS standard support after 2026-12-02 \(its last day/);
+        assert.equal(lifecycleWarnings(heritageWith({ kubernetesVersion: "1.34" }, "2026-12-01"), "2026-12-03").filter((w) => /kubernetesVersion/.test(w)).length, 0);
     });
 
     it("warns from 60 days before the end, not earlier", () => {
@@ -79,7 +89,7 @@ describe("day two: EKS support windows on an injected date (issue 17 item 2)", (
         const text = fs.readFileSync(path.join(__dirname, "..", "stacks", "Pulumi.national-heritage.yaml"), "utf8").replace('kubernetesVersion: "1.35"', 'kubernetesVersion: "1.34"');
         const r = await plan({ stack: "national-heritage", stackFile: tmpFile("Pulumi.national-heritage.yaml", text), today: "2026-12-07" });
         assert.equal(r.exitCode, 2, r.output);
-        assert.match(r.output, /archaeo-workbench:kubernetesVersion: Kubernetes 1\.34 left EKS standard support on 2026-12-02/);
+        assert.match(r.output, /archaeo-workbench:kubernetesVersion: Kubernetes 1\.34 left EKS standard support after 2026-12-02/);
     });
 });
 

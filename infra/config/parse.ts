@@ -475,14 +475,17 @@ function clusterSection(r: Reader, c: { region: string; instanceType: string; gp
 
 /**
  * A Kubernetes version already out of EKS standard support on `today` (AWS's release calendar, infra/data/eks.json).
- * The cluster's upgradePolicy is STANDARD (never billed extended support): from that day EKS upgrades the control plane
+ * The calendar's "End of Standard Support" date is the last day of standard support ("Once a version is past the end of
+ * standard support date, it enters extended support": awsdocs/amazon-eks-user-guide kubernetes-versions.adoc), so the
+ * version is refused from the day after it, never on it (that day only warns: lifecycleWarnings).
+ * The cluster's upgradePolicy is STANDARD (never billed extended support): from then EKS upgrades the control plane
  * on its own, and an `up` that still asks for the old version would try to move it back.
  */
 function supportProblem(version: string, today: string, fail: (reason: string) => void): void {
     const w = SUPPORT_WINDOWS[version];
-    if (!w || daysUntil(w.standardSupportEnd, today) > 0) return;
-    const next = KUBERNETES_VERSIONS.find((v) => compareVersions(v, version) > 0 && daysUntil(SUPPORT_WINDOWS[v].standardSupportEnd, today) > 0);
-    fail(`Kubernetes ${version} left EKS standard support on ${w.standardSupportEnd} (AWS's EKS release calendar, infra/data/eks.json); ` +
+    if (!w || daysUntil(w.standardSupportEnd, today) >= 0) return;
+    const next = KUBERNETES_VERSIONS.find((v) => compareVersions(v, version) > 0 && daysUntil(SUPPORT_WINDOWS[v].standardSupportEnd, today) >= 0);
+    fail(`Kubernetes ${version} left EKS standard support after ${w.standardSupportEnd} (its last day; AWS's EKS release calendar, infra/data/eks.json); ` +
         `the cluster's upgradePolicy is ${EKS_SUPPORT_TYPE}, so EKS now upgrades it on its own. ` +
         (next ? `Set the next version: pulumi config set kubernetesVersion ${next} (one minor version per up: README 'Day two')`
             : "No newer version is pinned here yet: add its row to infra/data/eks.json (support dates and add-on versions)"));
@@ -533,9 +536,10 @@ export function lifecycleWarnings(cfg: StackConfig, today: string): string[] {
     const v = cfg.cluster.kubernetesVersion;
     const w = SUPPORT_WINDOWS[v];
     const days = w ? daysUntil(w.standardSupportEnd, today) : undefined;
-    if (w && days !== undefined && days > 0 && days <= SUPPORT_WARNING_DAYS) {
+    if (w && days !== undefined && days >= 0 && days <= SUPPORT_WARNING_DAYS) {
         const next = KUBERNETES_VERSIONS.find((x) => compareVersions(x, v) > 0);
         out.push(`${cfg.project}:kubernetesVersion: Kubernetes ${v} leaves EKS standard support on ${w.standardSupportEnd}, in ${days} day(s) ` +
+            `(${w.standardSupportEnd} is its last day of standard support${days === 0 ? ": today" : ""}; refused from the day after) ` +
             `(AWS's EKS release calendar, infra/data/eks.json); then EKS upgrades the cluster on its own (upgradePolicy ${EKS_SUPPORT_TYPE}). ` +
             (next ? `Upgrade first, in a quiet hour: pulumi config set kubernetesVersion ${next}` : "Record the next version's row in infra/data/eks.json and upgrade first"));
     }

@@ -9,7 +9,7 @@ import table from "./eks.json";
 export const EKS_SUPPORT_TYPE = "STANDARD" as const;
 
 export interface SupportWindow {
-    /** First day (UTC) the version is no longer in standard support: extended support, or with STANDARD an automatic upgrade. */
+    /** Last day (UTC) of standard support, as AWS's calendar names it; from the day after: extended support, or with STANDARD an automatic upgrade. */
     readonly standardSupportEnd: string;
     readonly extendedSupportEnd: string;
 }
