@@ -17,6 +17,7 @@ import { strings } from "@bufbuild/cel/ext";
 import { ConfigError, KUBERNETES_VERSIONS, lifecycleWarnings, parseConfig, zoneOfferingProblems, ZoneOfferings, zoneSubnet, InstanceStackConfig } from "../infra/config";
 import { CORE_ADDONS, daysUntil, NODE_AMI_RELEASES, pinnedAddonVersion, SUPPORT_WINDOWS } from "../infra/data/eks";
 import { DO_NOT_DISRUPT, disruptionBudgets, karpenterObjects } from "../infra/cluster/manifests";
+import { POOLS } from "../infra/constants";
 import { neededServiceLinkedRoles, serviceLinkedRolePreflight } from "../tools/preflight";
 import type { AwsCli } from "../tools/quotas";
 import { findBotocore } from "../tools/api-rules/generate";
@@ -165,6 +166,27 @@ describe("day two: nodes pinned, drift only in the upgrade window, servers never
             }
         }
         assert.match(problemsOf(() => heritageWith({ nodeUpgradeWindow: "sunday 2am" }))["archaeo-workbench:nodeUpgradeWindow"], /must look like 'sun 02:00-06:00'/);
+    });
+
+    it("no NodePool expires its nodes: expireAfter is Never, which the CRD accepts (do-not-disrupt servers, no terminationGracePeriod)", async () => {
+        // aws/karpenter-provider-aws v1.11.1 website/content/en/v1.11/concepts/disruption.md, "Expiration": "a forceful
+        // disruption method"; "NodePool Disruption Budgets do not prevent Karpenter from terminating expired nodes"; "it is
+        // not recommended to set expireAfter without also setting terminationGracePeriod if your cluster has pods with the
+        // karpenter.sh/do-not-disrupt annotation ... partially drained nodes stuck in the cluster". Its default is 720h, so
+        // leaving the field out is no fix. pkg/apis/crds/karpenter.sh_nodepools.yaml: expireAfter pattern below.
+        const EXPIRE_AFTER = /^(([0-9]+(s|m|h))+|Never)$/;
+        const M = await models();
+        for (const c of [cfg, heritageWith({ spotForBatch: true })]) {
+            if (c.mode !== "cluster") throw new Error("cluster");
+            const pools = karpenterObjects({ ...c.cluster, clusterName: "c", nodeRoleName: "r", keyArn: "k", securityGroupId: "sg", tags: {} }).pools;
+            for (const p of pools) {
+                assert.equal(p.spec.template.spec.expireAfter, "Never", p.metadata.name);
+                assert.match(p.spec.template.spec.expireAfter, EXPIRE_AFTER);
+                assert.equal((p.spec.template.spec as Record<string, unknown>).terminationGracePeriod, undefined, p.metadata.name);
+                validate(M, p);
+            }
+            assert.ok(pools.some((p) => p.metadata.name === POOLS.batchSpot) === c.cluster.spotForBatch);
+        }
     });
 
     it("every server pod carries karpenter.sh/do-not-disrupt (z2jh singleuser.extraAnnotations -> KubeSpawner.extra_annotations)", () => {

@@ -525,7 +525,16 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
                         { key: "kubernetes.io/arch", operator: "In", values: ["amd64"] },
                     ],
                     taints: o.taints,
-                    expireAfter: "720h",
+                    // Never expire (the CRD's pattern ^(([0-9]+(s|m|h))+|Never)$). Expiration is forceful: budgets do not
+                    // prevent it and do-not-disrupt does not exclude a node from it, and without terminationGracePeriod
+                    // (which we leave unset, else drift ignores do-not-disrupt) an expired node under a running server
+                    // stays tainted and draining, counting against the pool's GPU limit, while its other pods (spot batch)
+                    // are evicted outside the upgrade window. Karpenter v1.11 concepts/disruption.md "Expiration": "it is
+                    // not recommended to set expireAfter without also setting terminationGracePeriod if your cluster has
+                    // pods with the karpenter.sh/do-not-disrupt annotation". Every pool hosts such servers (the GPU
+                    // profiles, the cpu profile) or batch pods; nodes are kept patched by drift inside nodeUpgradeWindow
+                    // (a new nodeAmiVersion or Kubernetes version), and empty nodes go after consolidateAfter.
+                    expireAfter: "Never",
                 },
             },
             limits: o.limits,
