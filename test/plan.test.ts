@@ -71,9 +71,11 @@ describe("offline plan (npm run plan)", function () {
                 assert.doesNotMatch(r.output, /^Image cache: /m);
             }
             if (stack === "national-heritage") {
-                const p50 = Number(/^ {2}▶ Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\): P50 ([\d.]+) min/m.exec(r.output)?.[1]);
-                assert.ok(p50 <= 2.5, `cold GPU node with the cache: P50 ${p50} min`);
-                assert.match(r.output, /^Image cache: GPU node class data volume \/dev\/xvdb from snap-0a1b2c3d4e5f60718 \(gp3 60 GiB, initialization 300 MiB\/s\), encrypted under the stack key, mounted at \/var\/lib\/containerd: holds ctx-0000000000000000, but this stack deploys ctx-[0-9a-f]{16}: STALE, new nodes pull the changed layers\. Rebuild:$/m);
+                // Its cache holds ctx-0000000000000000, not the deployed tag: STALE, so its new nodes take the pull (issue 20
+                // review, defect 1); the <= 2.5 min done-when is asserted on a current cache in test/ttn.test.ts.
+                assert.match(r.output, /^ {2}▶ Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\) STALE \(holds another image tag\): P50 [\d.]+ min/m);
+                assert.match(r.output, /^ {4}Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\): P50 [\d.]+ min, P90 [\d.]+ min {2}— not this stack's: its cache is STALE/m);
+                assert.match(r.output, /^Image cache: GPU node class data volume \/dev\/xvdb from snap-0a1b2c3d4e5f60718 \(gp3 60 GiB, initialization 300 MiB\/s\), encrypted under the stack key, mounted at \/var\/lib\/containerd: holds ctx-0000000000000000, but this stack deploys ctx-[0-9a-f]{16}: STALE, new nodes pull the whole image \(no layer reuse assumed: tools\/ttn\.ts cl-cold-stale\)\. Rebuild:$/m);
                 assert.match(r.output, /^ {2}3\. aws ec2 create-snapshot --region us-west-2 /m);
                 assert.match(r.output, /^ {2}4\. pulumi config set --stack national-heritage imageCacheSnapshotId snap-\.\.\.; pulumi config set --stack national-heritage imageCacheImageTag ctx-[0-9a-f]{16}; pulumi up/m);
             }

@@ -291,7 +291,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
     // Issue 20: how long a researcher waits for a notebook on each path (tools/ttn.ts), and the cluster's image cache.
     const { renderTtn, ttnModel } = require("./ttn") as typeof import("./ttn");
     out.push("");
-    out.push(...renderTtn(ttnModel(cfg)));
+    out.push(...renderTtn(ttnModel(cfg, undefined, wb.foundation.imageTag)));
     if (cfg.mode === "cluster") {
         const { imageCacheRebuild, imageCacheStatus, IMAGE_CACHE_VOLUME } = require("../infra/cluster/image-cache") as typeof import("../infra/cluster/image-cache");
         const tag = wb.foundation.imageTag;
@@ -303,7 +303,7 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
             const st = imageCacheStatus(cache.snapshotId, cache.imageTag, tag);
             out.push(`Image cache: GPU node class data volume ${IMAGE_CACHE_VOLUME.deviceName} from ${st.snapshotId} (gp3 ${IMAGE_CACHE_VOLUME.sizeGiB} GiB, ` +
                 `initialization ${IMAGE_CACHE_VOLUME.initializationRateMiBps} MiB/s), encrypted under the stack key, mounted at ${IMAGE_CACHE_VOLUME.mountPoint}: ` +
-                (st.current ? `holds the image this stack deploys (${tag}).` : `holds ${st.holdsTag ?? "an unrecorded tag (imageCacheImageTag unset)"}, but this stack deploys ${tag}: STALE, new nodes pull the changed layers. Rebuild:`));
+                (st.current ? `holds the image this stack deploys (${tag}).` : `holds ${st.holdsTag ?? "an unrecorded tag (imageCacheImageTag unset)"}, but this stack deploys ${tag}: STALE, new nodes pull the whole image (no layer reuse assumed: tools/ttn.ts cl-cold-stale). Rebuild:`));
         }
         if (!cache || cache.imageTag !== tag) for (const l of imageCacheRebuild({ stack: opts.stack, region: cfg.region, imageTag: tag, nodeAmiVersion: cfg.cluster.nodeAmiVersion })) out.push(`  ${l}`);
     }

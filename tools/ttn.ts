@@ -159,7 +159,32 @@ export function lazyReadStep(initMiBps: number): Step {
     };
 }
 
-export function ttnModel(cfg: StackConfig, imageGiB = imageCompressedGiB()): TtnModel {
+/**
+ * The image tag this stack deploys (infra/foundation/registry.ts imageTag: the image context's digest and the build
+ * args), computed as the program does. Loaded lazily: it brings in Pulumi.
+ */
+export function deployedImageTag(cfg: StackConfig): string {
+    const { contextDigest, imageTag } = require("../infra/foundation/registry") as typeof import("../infra/foundation/registry");
+    const { imageBuildArgs, IMAGE_CONTEXT } = require("../infra/foundation") as typeof import("../infra/foundation");
+    const dir = path.join(__dirname, "..", IMAGE_CONTEXT);
+    return imageTag(contextDigest(dir, path.join(dir, "Dockerfile")), imageBuildArgs(cfg));
+}
+
+/**
+ * Whether the stack's image cache holds the image it deploys: configured, and its recorded image tag equal to
+ * `imageTag` (the deployed one). A cache that is configured but not current is stale.
+ */
+export function cacheState(cfg: StackConfig, imageTag: string | undefined): "none" | "current" | "stale" {
+    if (cfg.mode !== "cluster" || cfg.cluster.imageCache === undefined) return "none";
+    const c = cfg.cluster.imageCache;
+    return c.imageTag !== undefined && c.imageTag === imageTag ? "current" : "stale";
+}
+
+/**
+ * The model. `imageTag` is the tag the stack deploys (the plan passes the program's; left out, it is computed as the
+ * program does): a cache that holds another tag is STALE and its nodes take the stale path, which pulls.
+ */
+export function ttnModel(cfg: StackConfig, imageGiB = imageCompressedGiB(), imageTag?: string): TtnModel {
     const jupyter: Step = { what: "container start and Jupyter server ready (Python imports, extensions)", p50: 8, p90: 15, sources: ["union", "estimate"] };
     const paths: TtnPath[] = [];
     const rootThroughput = 125; // the workstation's root gp3 sets no throughput: the baseline
@@ -189,6 +214,7 @@ export function ttnModel(cfg: StackConfig, imageGiB = imageCompressedGiB()): Ttn
     ];
     const cache = "image cache (imageCacheSnapshotId)";
     const hasCache = cfg.mode === "cluster" && cfg.cluster.imageCache !== undefined;
+    const state = hasCache ? cacheState(cfg, imageTag ?? deployedImageTag(cfg)) : "none";
     paths.push(mkPath("cl-cold", "Cluster server on a new GPU node, no image cache", "cluster", [...node, pullStep(imageGiB, NODE_ROOT_VOLUME.throughputMiBps), jupyter],
         cfg.mode === "cluster" && !hasCache));
     // SOCI parallel pull (the AL2023 AMI's FastImagePull gate): compared, not chosen (infra/cluster/image-cache.ts says why).
@@ -203,7 +229,18 @@ export function ttnModel(cfg: StackConfig, imageGiB = imageCompressedGiB()): Ttn
         { what: "image found in containerd's store on the snapshot data volume: no pull", size: `${imageGiB} GiB compressed, already unpacked`, p50: 1, p90: 3, sources: ["bottlerocketblog", "prefetch"] },
         lazyReadStep(IMAGE_CACHE_VOLUME.initializationRateMiBps),
         jupyter,
-    ], hasCache, hasCache ? undefined : "set imageCacheSnapshotId to take this path (README 'Image cache')"));
+    ], state === "current", state === "current" ? undefined : state === "stale"
+        ? "not this stack's: its cache is STALE (it holds another image tag than the one deployed); rebuild it (the plan's Image cache steps)"
+        : "set imageCacheSnapshotId to take this path (README 'Image cache')"));
+    // A stale cache: the deployed tag is not in the store, so containerd pulls it onto the cache volume. The whole image
+    // is counted: containerd reuses a layer only when its digest is already in the store, and nothing here shows the
+    // image's layer digests are reproducible between builds (a rebuild of the same Dockerfile can give new digests), so
+    // no layer of the old image is assumed reusable.
+    paths.push(mkPath("cl-cold-stale", `Cluster server on a new GPU node, ${cache} STALE (holds another image tag)`, "cluster", [
+        ...node,
+        { ...pullStep(imageGiB, IMAGE_CACHE_VOLUME.throughputMiBps), what: "pull and unpack the deployed image onto the cache volume (the cache holds another tag; no layer reuse assumed)" },
+        jupyter,
+    ], state === "stale", state === "stale" ? "rebuild the cache (the plan's Image cache steps) to take the cached path" : "only when the cache holds another image tag than the one deployed"));
     return { stack: cfg.stack, mode: cfg.mode, instanceType: cfg.instanceType, imageGiB, paths };
 }
 

@@ -27,8 +27,9 @@
  * wait for a pull to finish before snapshotting): `imageCacheSnapshotId` records the snapshot and
  * `imageCacheImageTag` the image tag it holds. The image tag is a pure function of the repository (registry.ts), so
  * the plan knows at once when the image changed and the cache is stale: it says so and prints the rebuild steps
- * (imageCacheRebuild). A stale cache is still attached: the torch + CUDA layer (90% of the image) rarely changes, so
- * containerd pulls only the layers that did.
+ * (imageCacheRebuild). A stale cache is still attached, but the model (tools/ttn.ts cl-cold-stale) counts a pull of
+ * the whole image: containerd skips only layers whose digests are already in its store, and nothing shows this image's
+ * layer digests are reproducible between builds, so no reuse is claimed.
  */
 
 /** The GPU node's root volume: gp3 at its baseline throughput (the node class sets none). */
