@@ -83,10 +83,15 @@ export async function zoneOfferings(cfg: InstanceStackConfig, provider: aws.Prov
     return offeringsByType(answer);
 }
 
-/** Throws a ConfigError naming availabilityZone or researchers[i].zone when a workstation's zone lacks its instance type. */
-export function checkZones(cfg: InstanceStackConfig, offered: ZoneOfferings): void {
-    const problems = zoneOfferingProblems(cfg, offered);
-    if (problems.length) throw new ConfigError(problems);
+/**
+ * Warns (pulumi.log.warn, shown at preview) naming availabilityZone or researchers[i].zone, the researchers and the
+ * relocation steps when a workstation's zone lacks its instance type; returns the warnings. Never refuses the `up`:
+ * an existing workstation there is unaffected, and a new one is refused by RunInstances itself (zoneOfferingProblems).
+ */
+export function checkZones(cfg: InstanceStackConfig, offered: ZoneOfferings): string[] {
+    const warnings = zoneOfferingProblems(cfg, offered).map((p) => `${p.propertyPath}: ${p.reason}`);
+    for (const w of warnings) pulumi.log.warn(w);
+    return warnings;
 }
 
 export function createWorkbench(cfg: StackConfig, provider: aws.Provider, identity: DeployerIdentity): WorkbenchOutputs {

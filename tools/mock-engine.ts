@@ -223,7 +223,7 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
 
 /** Read-only queries over a set of recorded resources. */
 export class ResourceView {
-    constructor(readonly resources: readonly RecordedResource[], readonly invokes: readonly InvokeRecord[] = []) {}
+    constructor(readonly resources: readonly RecordedResource[], readonly invokes: readonly InvokeRecord[] = [], readonly warnings: readonly string[] = []) {}
 
     byType(type: string): RecordedResource[] {
         return this.resources.filter((r) => r.type === type);
@@ -237,7 +237,7 @@ export class ResourceView {
 
     /** A frozen copy: later programs evaluated by the same engine do not change it. */
     snapshot(): ResourceView {
-        return new ResourceView([...this.resources], [...this.invokes]);
+        return new ResourceView([...this.resources], [...this.invokes], [...this.warnings]);
     }
 }
 
@@ -247,7 +247,7 @@ export class MockEngine extends ResourceView {
     declare readonly resources: RecordedResource[];
     declare readonly invokes: InvokeRecord[];
     /** Warnings the program logged (pulumi.log.warn), instead of printing them. */
-    readonly warnings: string[] = [];
+    declare readonly warnings: string[];
     private readonly pending = new Map<string, Pending>();
     /** Region of each AWS provider registered in this run, by URN. */
     private readonly providerRegions = new Map<string, string>();

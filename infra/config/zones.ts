@@ -49,10 +49,29 @@ export function zoneSubnetProblems(researchers: readonly InstanceResearcher[], c
 /** Instance type -> the zones of the region that offer it, in the deploying account. */
 export type ZoneOfferings = Readonly<Record<string, readonly string[]>>;
 
+/** The README's relocation steps for researcher index i, with the zones that offer their type. */
+function relocation(cfg: InstanceStackConfig, r: InstanceResearcher, i: number, zones: readonly string[]): string {
+    const to = zones.find((z) => z !== r.zone) ?? "<zone>";
+    return `To move '${r.id}' (README 'Moving a workstation to another zone'): npm run restore -- workspace --stack ${cfg.stack} --researcher ${r.id} (pick a snapshot), ` +
+        `pulumi config set --path 'researchers[${i}].zone' ${to}, pulumi config set --path 'researchers[${i}].restoreFromSnapshot' snap-..., ` +
+        `pulumi state unprotect '<urn of their workspace volume>', npm run plan -- --stack ${cfg.stack} --diff base.json, pulumi up`;
+}
+
 /**
- * Every workstation's zone must offer its instance type (an instance type not offered in a zone fails RunInstances
- * with "Unsupported", which no retry fixes). Each problem names the key to change (availabilityZone for researchers
- * left in the stack's zone, researchers[i].zone for one moved) and the zones that do offer the type.
+ * Zones that do not offer a workstation's instance type (EC2 DescribeInstanceTypeOfferings in the deploying account).
+ * Parked researchers have no workstation and are skipped. Each problem names the key (availabilityZone for researchers
+ * left in the stack's zone, researchers[i].zone for one moved), the researchers, the zones that do offer the type and
+ * the relocation steps.
+ *
+ * These are WARNINGS at deploy time (infra/workbench.ts checkZones), never a refusal of the whole `up`: offline the
+ * program cannot tell a workstation that already exists from a new one, and the two need different answers.
+ * - An existing workstation is unaffected: EC2 does not remove instances when a zone stops offering their type; only a
+ *   replacement there would fail. Refusing would block every `up` of the stack (and everyone else's changes) until
+ *   the researcher is moved, which itself needs an `up`.
+ * - A new workstation is still refused, by AWS itself and for that workstation alone: RunInstances in a zone not
+ *   offering the type fails ("Unsupported"), and the warning printed at preview, before `pulumi up` asks to go on,
+ *   says why and where it would run.
+ * A refusal only for "the default zone of a new stack" would need the stack's state, which the program does not read.
  */
 export function zoneOfferingProblems(cfg: InstanceStackConfig, offered: ZoneOfferings): ConfigProblem[] {
     const key = (k: string) => `${cfg.project}:${k}`;
@@ -62,23 +81,30 @@ export function zoneOfferingProblems(cfg: InstanceStackConfig, offered: ZoneOffe
         const zones = zonesFor(type);
         return zones.length ? `zones of ${cfg.region} offering it: ${zones.join(", ")}` : `no zone of ${cfg.region} offers it in this account: choose another instanceType or region`;
     };
-    // The stack's zone: one problem listing every type it lacks.
-    const atDefault = cfg.researchers.filter((r) => r.zone === cfg.availabilityZone && !zonesFor(r.instanceType).includes(r.zone));
-    const types = [...new Set(atDefault.map((r) => r.instanceType))];
+    const existing = "A workstation already there keeps running (EC2 does not remove it) but cannot be replaced there; a new one fails RunInstances (Unsupported).";
+    const active = cfg.researchers.map((r, i) => ({ r, i })).filter(({ r }) => !r.parked);
+    // The stack's zone: one problem listing every type it lacks and whose workstations those are.
+    const atDefault = active.filter(({ r }) => r.zone === cfg.availabilityZone && !zonesFor(r.instanceType).includes(r.zone));
+    const types = [...new Set(atDefault.map(({ r }) => r.instanceType))];
     if (types.length) {
-        const both = [...new Set(cfg.researchers.filter((r) => r.zone === cfg.availabilityZone).map((r) => r.instanceType))]
+        const both = [...new Set(active.filter(({ r }) => r.zone === cfg.availabilityZone).map(({ r }) => r.instanceType))]
             .reduce<string[] | undefined>((acc, t) => (acc ? acc.filter((z) => zonesFor(t).includes(z)) : zonesFor(t)), undefined) ?? [];
         out.push({
             propertyPath: key("availabilityZone"),
-            reason: `${cfg.availabilityZone} does not offer ${types.join(", ")} in this account (EC2 DescribeInstanceTypeOfferings, location type availability-zone): ` +
-                `${types.map((t) => `${t}: ${fix(t)}`).join("; ")}. ` +
-                (both.length ? `Set availabilityZone to one offering every workstation's type: ${both.join(", ")} (a new stack; an existing one moves researchers with researchers[].zone)` : "No zone offers all of them: give researchers a zone of their own (researchers[].zone)"),
+            reason: `${cfg.availabilityZone} does not offer ${types.join(", ")} in this account (EC2 DescribeInstanceTypeOfferings, location type availability-zone), ` +
+                `the type of researcher(s) ${atDefault.map(({ r }) => `'${r.id}'`).join(", ")}: ` +
+                `${types.map((t) => `${t}: ${fix(t)}`).join("; ")}. ${existing} ` +
+                (both.length ? `A new stack: set availabilityZone to one offering every workstation's type: ${both.join(", ")}. An existing one moves researchers with researchers[].zone. ` : "No zone offers all of them: give researchers a zone of their own (researchers[].zone). ") +
+                atDefault.map(({ r, i }) => relocation(cfg, r, i, zonesFor(r.instanceType))).join(". "),
         });
     }
-    cfg.researchers.forEach((r, i) => {
-        if (r.zone === cfg.availabilityZone || zonesFor(r.instanceType).includes(r.zone)) return;
-        out.push({ propertyPath: key(`researchers[${i}].zone`), reason: `researcher '${r.id}': ${r.zone} does not offer ${r.instanceType} in this account; ${fix(r.instanceType)}` });
-    });
+    for (const { r, i } of active) {
+        if (r.zone === cfg.availabilityZone || zonesFor(r.instanceType).includes(r.zone)) continue;
+        out.push({
+            propertyPath: key(`researchers[${i}].zone`),
+            reason: `researcher '${r.id}': ${r.zone} does not offer ${r.instanceType} in this account; ${fix(r.instanceType)}. ${existing} ${relocation(cfg, r, i, zonesFor(r.instanceType))}`,
+        });
+    }
     return out;
 }
 
