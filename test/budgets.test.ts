@@ -7,7 +7,8 @@
  *
  * Upstream facts each assertion relies on:
  * - botocore budgets 2016-10-20 service-2.json: CreateBudgetAction ActionType APPLY_IAM_POLICY | APPLY_SCP_POLICY |
- *   RUN_SSM_DOCUMENTS, SsmActionDefinition ActionSubType STOP_EC2_INSTANCES | STOP_RDS_INSTANCES, Subscribers 1-11,
+ *   RUN_SSM_DOCUMENTS, SsmActionDefinition ActionSubType STOP_EC2_INSTANCES | STOP_RDS_INSTANCES, Subscribers 1-11 of which at most 10 e-mail
+ *   (NotificationWithSubscribers),
  *   IamActionDefinition PolicyArn arn:aws:iam::(\d{12}|aws):policy/...; ExecuteBudgetAction ExecutionType
  *   REVERSE_BUDGET_ACTION (the lift); Expression.Tags {Key, Values, MatchOptions EQUALS...} (tools/api-rules binds them).
  * - @pulumi/aws 7.48.0 budgets/budget.d.ts ("AND filter" example: filterExpression.ands[].tags { key, values }, keys
@@ -23,6 +24,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 import { ACCOUNT, clusterOverrides, ED25519, parse, problems, researcher } from "./helpers/config";
+import { serviceModel } from "./helpers/fake-aws";
 import { BUDGET_MUTATIONS } from "./helpers/mutations";
 import { PACK, packOf } from "./helpers/policy";
 import { runProgram, ProgramRun, RecordedResource } from "./helpers/program";
@@ -67,10 +69,18 @@ describe("per-researcher budgets: config", () => {
         assert.deepEqual(problems({ researcherBudgetMonthlyUsd: -5, researchers: [researcher("alice")] }), { "archaeo-workbench:researcherBudgetMonthlyUsd": "must be 0-1000000 USD, got -5" });
         assert.deepEqual(problems({ researchers: [researcher("alice", { budgetMonthlyUsd: "lots" })] }), { "archaeo-workbench:researchers[0].budgetMonthlyUsd": "researcher 'alice': must be a whole number USD, got \"lots\"" });
     });
-    it("refuses more than 11 subscribers (admins + the researcher): AWS Budgets' limit per notification and action", () => {
-        const admins = Array.from({ length: 11 }, (_, i) => `admin${i}@example.org`);
-        const found = problems(two({ budgetAlertEmails: admins }));
-        assert.match(found["archaeo-workbench:researchers[0].budgetMonthlyUsd"], /researcher 'alice': their budget alerts go to budgetAlertEmails and alice@example\.org: 12 addresses, but AWS Budgets alerts at most 11 per notification; list at most 10 budgetAlertEmails/);
+    // botocore budgets NotificationWithSubscribers: "A notification can have one SNS subscriber and up to 10 email
+    // subscribers, for a total of 11 subscribers": the Subscribers list's max of 11 is not the e-mail limit.
+    it("refuses more than 10 e-mail subscribers (admins + the researcher): AWS Budgets' e-mail limit per notification", () => {
+        const tenAdmins = Array.from({ length: 10 }, (_, i) => `admin${i}@example.org`);
+        const found = problems(two({ budgetAlertEmails: tenAdmins }));
+        assert.match(found["archaeo-workbench:researchers[0].budgetMonthlyUsd"], /researcher 'alice': their budget alerts go to budgetAlertEmails and alice@example\.org: 11 addresses, but AWS Budgets alerts at most 10 per notification; list at most 9 budgetAlertEmails/);
+        assert.equal(found["archaeo-workbench:budgetAlertEmails"], undefined, "10 admins alone fit the stack's own budget");
+        assert.match(String(serviceModel("budgets").shapes.NotificationWithSubscribers.documentation), /one SNS subscriber and up to 10 email subscribers/);
+    });
+    it("refuses 11 budgetAlertEmails for the stack's own budget too", () => {
+        const elevenAdmins = Array.from({ length: 11 }, (_, i) => `admin${i}@example.org`);
+        assert.match(problems({ budgetAlertEmails: elevenAdmins, researchers: [researcher("alice", { budgetMonthlyUsd: 0 })] })["archaeo-workbench:budgetAlertEmails"], /has 11 addresses; AWS Budgets alerts at most 10 per notification/);
     });
 });
 

@@ -65,8 +65,12 @@ const HOSTNAME = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 /** Researchers per stack: the size the plan, the pack (test/scale.test.ts) and the quota table are proven at. */
 export const MAX_RESEARCHERS = 200;
-/** AWS Budgets' most subscribers per notification (botocore budgets CreateBudget NotificationsWithSubscribers[].Subscribers max 11). */
-export const MAX_BUDGET_SUBSCRIBERS = 11;
+/**
+ * AWS Budgets' most e-mail subscribers per notification: the Subscribers list takes 11, but "a notification can
+ * have one SNS subscriber and up to 10 email subscribers, for a total of 11 subscribers" (botocore budgets
+ * NotificationWithSubscribers): 11 e-mail addresses are refused by CreateBudget.
+ */
+export const MAX_BUDGET_SUBSCRIBERS = 10;
 
 /**
  * EKS versions accepted: those with a row of pinned add-ons and support dates in infra/data/eks.json, within the
@@ -360,7 +364,7 @@ function budgetSection(r: Reader): StackConfig["budget"] {
     const alertEmails = r.list("budgetAlertEmails");
     if (alertEmails.length === 0) r.fail("budgetAlertEmails", "needs at least one e-mail address to alert about spend");
     alertEmails.forEach((e, i) => { if (!EMAIL.test(e)) r.fail(`budgetAlertEmails[${i}]`, `'${e}' is not an e-mail address`); });
-    // AWS Budgets: 1-11 subscribers per notification (its model's NotificationsWithSubscribers[].Subscribers; tools/api-rules checks it too).
+    // AWS Budgets: 1-10 e-mail subscribers per notification (botocore budgets NotificationWithSubscribers: one SNS and up to 10 e-mail).
     if (alertEmails.length > MAX_BUDGET_SUBSCRIBERS) r.fail("budgetAlertEmails", `has ${alertEmails.length} addresses; AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification (use a mailing list address)`);
     const researcherMonthlyUsd = r.int("researcherBudgetMonthlyUsd", CONFIG_KEYS.researcherBudgetMonthlyUsd, CONFIG_KEYS.researcherBudgetMonthlyUsd.default);
     return { monthlyUsd, alertEmails, researcherMonthlyUsd };
@@ -630,7 +634,8 @@ export function researchersSection(value: unknown, c: ResearcherContext): Array<
         sshPublicKeys.forEach((k, j) => { const problem = checkSshPublicKey(k); if (problem) r.fail(`sshPublicKeys[${j}]`, problem); });
 
         const budgetMonthlyUsd = r.int("budgetMonthlyUsd", CONFIG_KEYS.researcherBudgetMonthlyUsd, c.defaults.budgetMonthlyUsd ?? 0);
-        // AWS Budgets: 1-11 subscribers per notification (botocore budgets CreateBudget NotificationsWithSubscribers[].Subscribers, CreateBudgetAction Subscribers).
+        // AWS Budgets: at most 10 e-mail subscribers per notification (botocore budgets NotificationWithSubscribers:
+        // one SNS and up to 10 e-mail, 11 in all), and their budget's notifications go to the admins and them.
         if (budgetMonthlyUsd > 0 && email && (c.defaults.adminEmails ?? 0) + 1 > MAX_BUDGET_SUBSCRIBERS) {
             r.fail("budgetMonthlyUsd", `their budget alerts go to budgetAlertEmails and ${email}: ${(c.defaults.adminEmails ?? 0) + 1} addresses, but AWS Budgets alerts at most ${MAX_BUDGET_SUBSCRIBERS} per notification; list at most ${MAX_BUDGET_SUBSCRIBERS - 1} budgetAlertEmails (a mailing list address)`);
         }
