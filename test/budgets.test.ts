@@ -76,7 +76,7 @@ describe("per-researcher budgets: config", () => {
         const found = problems(two({ budgetAlertEmails: tenAdmins }));
         assert.match(found["archaeo-workbench:researchers[0].budgetMonthlyUsd"], /researcher 'alice': their budget alerts go to budgetAlertEmails and alice@example\.org: 11 addresses, but AWS Budgets alerts at most 10 per notification; list at most 9 budgetAlertEmails/);
         assert.equal(found["archaeo-workbench:budgetAlertEmails"], undefined, "10 admins alone fit the stack's own budget");
-        assert.match(String(serviceModel("budgets").shapes.NotificationWithSubscribers.documentation), /one SNS subscriber and up to 10 email subscribers/);
+        assert.match(String((serviceModel("budgets").shapes.NotificationWithSubscribers as { documentation?: string }).documentation), /one SNS subscriber and up to 10 email subscribers/);
     });
     it("refuses 11 budgetAlertEmails for the stack's own budget too", () => {
         const elevenAdmins = Array.from({ length: 11 }, (_, i) => `admin${i}@example.org`);
