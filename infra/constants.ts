@@ -37,3 +37,14 @@ export const SC1_MIN_GIB = 125;
 export function workspaceVolumeType(r: { parked: boolean; workspaceSizeGiB: number }): "gp3" | "sc1" {
     return r.parked && r.workspaceSizeGiB >= SC1_MIN_GIB ? "sc1" : "gp3";
 }
+
+/**
+ * gp3's baseline, set explicitly on a gp3 workspace (and left out on sc1, which takes neither). Unparking changes
+ * sc1 to gp3, and on a type change to gp3 terraform-provider-aws's aws_ebs_volume update sends
+ * ModifyVolume Iops = the iops it holds (ebs_volume.go: "if you change the volume type to io1, io2, or gp3" ...
+ * input.Iops = d.Get("iops")), which for an sc1 volume is what EC2 reports: nothing (botocore ec2 Volume.Iops is
+ * defined for gp3, io1, io2 and gp2 only), so 0, below gp3's 3,000 - 80,000 (ModifyVolume Iops): the unpark would be
+ * refused. Explicit values are also what a gp3 volume created without them has (CreateVolume defaults), so a
+ * working workspace's plan does not change.
+ */
+export const GP3_BASELINE = { iops: 3000, throughputMiBps: 125 } as const;

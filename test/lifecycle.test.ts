@@ -149,7 +149,7 @@ describe("lifecycle rehearsal: an instance stack's life (city-museum: conservato
         // Their instance and what holds it go; their own role stays (it reaches only their S3 area while parked).
         const compute = WORKSTATION("registrar").filter((l) => !/^(Volume|Role|RolePolicy):archaeo-(ws-registrar-workspace|researcher-registrar-)/.test(l));
         assert.deepEqual(only(park), { ...NONE, deleted: compute, updated: ["RolePolicy:archaeo-researcher-registrar-policy", "Volume:archaeo-ws-registrar-workspace"] });
-        assert.deepEqual(changed(park, "Volume:archaeo-ws-registrar-workspace").paths, ["type"], "moved to Cold HDD in place, never replaced");
+        assert.deepEqual(changed(park, "Volume:archaeo-ws-registrar-workspace").paths, ["iops", "throughput", "type"], "moved to Cold HDD in place (gp3's IOPS and throughput dropped: sc1 takes neither), never replaced");
         const volume = find(park.state, "Volume:archaeo-ws-registrar-workspace");
         assert.ok(volume.protect && volume.retainOnDelete, "their workspace volume is protected and retained");
         // Removed outright instead, the engine refuses: a line deleted from the config never deletes a workspace.

@@ -8,7 +8,7 @@ import { assumeRolePolicy, workstationPolicy } from "../iam";
 import { researcherTags } from "../tags";
 import { BOOT_PARAMETERS, renderUserDataBase64, sshKeysParameterValue } from "./userdata";
 import { awsManagedPolicyArn } from "../arn";
-import { workspaceVolumeType } from "../constants";
+import { GP3_BASELINE, workspaceVolumeType } from "../constants";
 
 export interface ResearcherWorkstationArgs extends StackData {
     researcher: InstanceResearcher;
@@ -73,11 +73,14 @@ export class ResearcherWorkstation extends pulumi.ComponentResource {
         // restoreFromSnapshot (docs/runbooks.md): a new volume from the researcher's snapshot replaces this one
         // (snapshotId forces a new volume: terraform-provider-aws ebs_volume.go, ForceNew). kmsKeyId stays explicit:
         // without it EC2 CreateVolume picks the key itself (the snapshot's, or the account's default EBS key).
+        const workspaceType = workspaceVolumeType(r);
         const workspace = new aws.ebs.Volume(`${name}-workspace`, {
             availabilityZone: args.availabilityZone,
             size: r.workspaceSizeGiB,
             ...(r.restoreFromSnapshot ? { snapshotId: r.restoreFromSnapshot } : {}),
-            type: workspaceVolumeType(r),
+            type: workspaceType,
+            // gp3: its baseline, explicit, so an unpark (sc1 -> gp3) sends 3,000 IOPS, not sc1's none (GP3_BASELINE).
+            ...(workspaceType === "gp3" ? { iops: GP3_BASELINE.iops, throughput: GP3_BASELINE.throughputMiBps } : {}),
             encrypted: true,
             kmsKeyId: args.keyArn,
             finalSnapshot: true,

@@ -400,6 +400,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         bindings: [
             { prop: "type", rules: [{ model: "ec2:CreateVolume:VolumeType" }] },
             { prop: "size", rules: [{ doc: "ec2:CreateVolume:Size", quote: "gp3: 1 - 65,536 GiB", rule: { min: 1, max: 65536 } }] },
+            { prop: "iops", rules: [{ doc: "ec2:CreateVolume:Iops", quote: "gp3: 3,000 ( default ) - 80,000 IOPS", rule: { min: 3000, max: 80000 } }] },
+            { prop: "throughput", rules: [{ doc: "ec2:CreateVolume:Throughput", quote: "Valid Range: 125 - 2000 MiB/s", rule: { min: 125, max: 2000 } }] },
             { prop: "availabilityZone", rules: [AZ_NAME] },
             ...tags(),
         ],
