@@ -76,8 +76,12 @@ describe("offline plan (npm run plan)", function () {
                 assert.match(r.output, /^ {2}▶ Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\) STALE \(holds another image tag\): P50 [\d.]+ min/m);
                 assert.match(r.output, /^ {4}Cluster server on a new GPU node, image cache \(imageCacheSnapshotId\): P50 [\d.]+ min, P90 [\d.]+ min {2}— not this stack's: its cache is STALE/m);
                 assert.match(r.output, /^Image cache: GPU node class data volume \/dev\/xvdb from snap-0a1b2c3d4e5f60718 \(gp3 60 GiB, initialization 300 MiB\/s\), encrypted under the stack key, mounted at \/var\/lib\/containerd: holds ctx-0000000000000000, but this stack deploys ctx-[0-9a-f]{16}: STALE, new nodes pull the whole image \(no layer reuse assumed: tools\/ttn\.ts cl-cold-stale\)\. Rebuild:$/m);
+                // Issue 20 review, defect 2: the plan reminds to check the snapshot in the account and flags the example's placeholder.
+                assert.match(r.output, /^ {2}Before pulumi up: npx tsx tools\/preflight\.ts --stack national-heritage --image-cache \(the snapshot is this account's, completed, encrypted under the stack key, tagged ctx-0000000000000000\)/m);
+                assert.match(r.output, /^ {2}PLACEHOLDER: snap-0a1b2c3d4e5f60718 \/ ctx-0000000000000000 is the example's stand-in/m);
+                assert.match(r.output, /^ {2}- .*imageCacheSnapshotId snap-0a1b2c3d4e5f60718: a PLACEHOLDER .*run npx tsx tools\/preflight\.ts --stack national-heritage --image-cache before up$/m);
                 assert.match(r.output, /^ {2}3\. aws ec2 create-snapshot --region us-west-2 /m);
-                assert.match(r.output, /^ {2}4\. pulumi config set --stack national-heritage imageCacheSnapshotId snap-\.\.\.; pulumi config set --stack national-heritage imageCacheImageTag ctx-[0-9a-f]{16}; pulumi up/m);
+                assert.match(r.output, /^ {2}4\. pulumi config set --stack national-heritage imageCacheSnapshotId snap-\.\.\.; pulumi config set --stack national-heritage imageCacheImageTag ctx-[0-9a-f]{16}; npx tsx tools\/preflight\.ts --stack national-heritage --image-cache \(.*\); pulumi up/m);
             }
             // Issue 17: the support-window warning 60 days ahead, and the Spot service-linked role a spot stack needs.
             if (stack === "national-heritage") {

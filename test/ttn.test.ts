@@ -16,6 +16,8 @@ import { models, validate } from "./helpers/k8s";
 import { cacheState, deployedImageTag, imageCompressedGiB, pullStep, readmeTtnSection, README_BEGIN, README_END, renderTtn, SOURCES, ttnModel } from "../tools/ttn";
 import { readStack } from "../tools/stacks";
 import { parseConfig } from "../infra/config";
+import { imageCachePreflight, stackKeyAlias } from "../tools/preflight";
+import { checkAwsCommands, recordedAws, RecordedCall } from "./helpers/recorded-aws";
 
 const stackCfg = (stack: string, edit: (raw: Record<string, unknown>) => void = () => undefined) => {
     const f = readStack(stack);
@@ -197,5 +199,60 @@ describe("time to notebook (tools/ttn.ts) and the cluster image cache", () => {
         assert.match(steps[0], /al2023@v20260714 .* encrypted under the stack key/);
         assert.match(steps[2], /aws ec2 create-snapshot --region us-west-2 .*Value=ctx-b/);
         assert.match(steps[3], /imageCacheImageTag ctx-b/);
+    });
+
+    // Issue 20 review, defect 2: the snapshot is checked in the account before up (preflight --image-cache).
+    describe("preflight --image-cache: DescribeSnapshots against this account, the stack key and the recorded tag", () => {
+        const ACCOUNT = "123456789012";
+        const cfg = stackCfg("national-heritage", (r) => { r["archaeo-workbench:imageCacheImageTag"] = "ctx-0123456789abcdef"; });
+        assert.ok(cfg.mode === "cluster" && cfg.cluster.imageCache);
+        const snapId = cfg.mode === "cluster" ? cfg.cluster.imageCache!.snapshotId : "";
+        const region = cfg.region;
+        const keyArn = `arn:aws:kms:${region}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+        const good = { SnapshotId: snapId, OwnerId: ACCOUNT, State: "completed", Encrypted: true, KmsKeyId: keyArn, VolumeId: "vol-0123456789abcdef0", VolumeSize: 60,
+            StartTime: "2026-12-01T10:00:00.000Z", Progress: "100%", Description: "archaeo image cache", Tags: [{ Key: "archaeo-image-tag", Value: "ctx-0123456789abcdef" }] };
+        const calls = (snap: Record<string, unknown> | undefined, stderr?: string): RecordedCall[] => [
+            { argv: ["sts", "get-caller-identity", "--region", region, "--output", "json"], stdout: { UserId: "AIDAEXAMPLE", Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/admin` } },
+            { argv: ["kms", "describe-key", "--key-id", stackKeyAlias(cfg), "--region", region, "--output", "json"],
+                stdout: { KeyMetadata: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab", Arn: keyArn, AWSAccountId: ACCOUNT, Enabled: true, KeyState: "Enabled", KeyManager: "CUSTOMER" } } },
+            snap ? { argv: ["ec2", "describe-snapshots", "--snapshot-ids", snapId, "--region", region, "--output", "json"], stdout: { Snapshots: [snap] } }
+                : { argv: ["ec2", "describe-snapshots", "--snapshot-ids", snapId, "--region", region, "--output", "json"], code: 254, stderr: stderr ?? "" },
+        ];
+        const run = async (c: RecordedCall[]) => imageCachePreflight("national-heritage", cfg, recordedAws(c).aws);
+
+        it("the recorded calls and answers are botocore's (sts GetCallerIdentity, kms DescribeKey, ec2 DescribeSnapshots)", () => {
+            const c = calls(good);
+            const { results } = checkAwsCommands(c.map((x, i) => ({ id: String(i), argv: x.argv, stdout: JSON.stringify(x.stdout) })));
+            assert.deepEqual(results.filter((r) => r.problems.length).map((r) => `${r.service} ${r.operation}: ${r.problems.join("; ")}`), []);
+            assert.deepEqual(results.map((r) => `${r.service}:${r.operation}`), ["sts:GetCallerIdentity", "kms:DescribeKey", "ec2:DescribeSnapshots"]);
+        });
+
+        it("passes a snapshot of this account, completed, encrypted under the stack key, tagged with imageCacheImageTag", async () => {
+            const r = await run(calls(good));
+            assert.equal(r.ok, true, r.output);
+            assert.match(r.output, /holds ctx-0123456789abcdef$/);
+        });
+
+        it("fails each defect, naming it; a missing snapshot (the placeholder) fails too", async () => {
+            const bad: Array<[Record<string, unknown>, RegExp]> = [
+                [{ ...good, OwnerId: "999988887777" }, /owned by 999988887777, not this account 123456789012/],
+                [{ ...good, State: "pending" }, /State pending, not completed/],
+                [{ ...good, Encrypted: false, KmsKeyId: undefined }, /not encrypted/],
+                [{ ...good, KmsKeyId: keyArn.replace("1234abcd", "5678abcd") }, /encrypted under arn:aws:kms:.*5678abcd.*, not the stack key/],
+                [{ ...good, Tags: [] }, /no archaeo-image-tag tag/],
+                [{ ...good, Tags: [{ Key: "archaeo-image-tag", Value: "ctx-ffffffffffffffff" }] }, /its archaeo-image-tag tag is ctx-ffffffffffffffff, but imageCacheImageTag is ctx-0123456789abcdef/],
+            ];
+            for (const [snap, why] of bad) {
+                const r = await run(calls(snap));
+                assert.equal(r.ok, false, JSON.stringify(snap));
+                assert.match(r.output, /^::error title=Image cache not usable::national-heritage: imageCacheSnapshotId snap-/);
+                assert.match(r.output, why);
+            }
+            const nf = await run(calls(undefined, `\nAn error occurred (InvalidSnapshot.NotFound) when calling the DescribeSnapshots operation: The snapshot '${snapId}' does not exist.\n`));
+            assert.equal(nf.ok, false);
+            assert.match(nf.output, /no such snapshot in us-west-2 \(InvalidSnapshot\.NotFound\): a placeholder/);
+            const none = await imageCachePreflight("example", stackCfg("example"), recordedAws([]).aws);
+            assert.equal(none.ok, true);
+        });
     });
 });

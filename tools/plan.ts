@@ -23,6 +23,7 @@
  *
  * Exit codes: 0 clean, 1 mandatory policy violations or a value the API would refuse, 2 invalid config or usage.
  */
+import { imageCachePlaceholder as isCachePlaceholder } from "../infra/cluster/image-cache";
 import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../infra/config";
@@ -305,6 +306,10 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
                 `initialization ${IMAGE_CACHE_VOLUME.initializationRateMiBps} MiB/s), encrypted under the stack key, mounted at ${IMAGE_CACHE_VOLUME.mountPoint}: ` +
                 (st.current ? `holds the image this stack deploys (${tag}).` : `holds ${st.holdsTag ?? "an unrecorded tag (imageCacheImageTag unset)"}, but this stack deploys ${tag}: STALE, new nodes pull the whole image (no layer reuse assumed: tools/ttn.ts cl-cold-stale). Rebuild:`));
         }
+        if (cache) {
+            out.push(`  Before pulumi up: npx tsx tools/preflight.ts --stack ${opts.stack} --image-cache (the snapshot is this account's, completed, encrypted under the stack key, tagged ${cache.imageTag ?? "with its image tag"}): a missing or foreign snapshot stops every GPU node launching, and the offline plan cannot see it.`);
+            if (isCachePlaceholder(cache)) out.push(`  PLACEHOLDER: ${cache.snapshotId} / ${cache.imageTag} is the example's stand-in, not a built snapshot: build one (the steps below) or remove imageCacheSnapshotId before a real up.`);
+        }
         if (!cache || cache.imageTag !== tag) for (const l of imageCacheRebuild({ stack: opts.stack, region: cfg.region, imageTag: tag, nodeAmiVersion: cfg.cluster.nodeAmiVersion })) out.push(`  ${l}`);
     }
 
@@ -314,6 +319,9 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         ...neededServiceLinkedRoles(cfg).map((r) => `${r.roleName} must exist in the account (${r.why}); the stack does not create it (it is the account's, shared with every Spot user): ` +
             `npx tsx tools/preflight.ts --stack ${opts.stack} --service-linked-roles [--create]`),
         ...engine.warnings,
+        ...(cfg.mode === "cluster" && cfg.cluster.imageCache ? [`imageCacheSnapshotId ${cfg.cluster.imageCache.snapshotId}: ` +
+            (isCachePlaceholder(cfg.cluster.imageCache) ? "a PLACEHOLDER (imageCacheImageTag all zeros): a real up would launch every GPU node from a snapshot that does not exist; build the cache or remove the key. " : "") +
+            `run npx tsx tools/preflight.ts --stack ${opts.stack} --image-cache before up`] : []),
     ];
     if (warnings.length) {
         out.push("");

@@ -21,6 +21,13 @@
  * AWSServiceRoleForEC2Spot for a cluster stack with spotForBatch (without it Karpenter's spot launches fail with
  * AuthFailure.ServiceLinkedRoleCreationNotPermitted and batch jobs wait forever). Read with `aws iam get-role`;
  * --create runs `aws iam create-service-linked-role` for a missing one. Exit 1 when one is missing (and not created).
+ *
+ * --image-cache: a cluster stack's imageCacheSnapshotId is checked in this account before `up` (issue 20 review,
+ * defect 2): a snapshot every GPU node's launch template names can stop every GPU node launching when it is missing,
+ * foreign, unfinished or under another key. DescribeSnapshots (botocore ec2 Snapshot: OwnerId, State, Encrypted,
+ * KmsKeyId, Tags) must show this account as owner (STS GetCallerIdentity), State completed, Encrypted, KmsKeyId the
+ * stack key (KMS DescribeKey on the stack's alias) and the tag archaeo-image-tag equal to imageCacheImageTag.
+ * Exit 1 when one fails, 0 when all hold or the stack has no cache.
  */
 import * as net from "net";
 import * as os from "os";
@@ -29,6 +36,8 @@ import { readStack } from "./stacks";
 import { execFile } from "child_process";
 import { AwsCli, globalRegion, readAppliedQuotas, renderQuotaTable, QuotaLine, quotaStatus } from "./quotas";
 import type { StackConfig } from "../infra/config";
+import { stackSlug } from "../infra/tags";
+import { IMAGE_CACHE_TAG_KEY } from "../infra/cluster/image-cache";
 
 export interface AccessFacts {
     /** Public endpoint CIDRs (empty: the endpoint is private only). */
@@ -182,7 +191,49 @@ export async function serviceLinkedRolePreflight(stack: string, roles: readonly 
     return { ok, output: out.join("\n") };
 }
 
-export const USAGE = `usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas | --service-linked-roles [--create]]
+/** The stack key's alias (infra/foundation/index.ts: archaeo/<institution>/<stack slug>). */
+export function stackKeyAlias(cfg: Pick<StackConfig, "institution" | "stack">): string {
+    return `alias/archaeo/${cfg.institution}/${stackSlug(cfg.stack)}`;
+}
+
+const lastLine = (s: string, code: number) => s.trim().split("\n").pop() || `exit ${code}`;
+
+/**
+ * The image-cache snapshot against this account, the stack key and the recorded image tag (see the header). Pure but
+ * for `cli` (the AWS CLI, injectable: tests answer it from recordings checked against botocore's models).
+ */
+export async function imageCachePreflight(stack: string, cfg: StackConfig, cli: AwsCli): Promise<{ ok: boolean; output: string }> {
+    const cache = cfg.mode === "cluster" ? cfg.cluster.imageCache : undefined;
+    if (!cache) return { ok: true, output: `preflight: ${stack}: no image cache (imageCacheSnapshotId unset): nothing to check` };
+    const region = cfg.region;
+    const fail = (why: string) => ({ ok: false, output: `::error title=Image cache not usable::${stack}: imageCacheSnapshotId ${cache.snapshotId}: ${why}. ` +
+        "Until it is fixed every new GPU node would be launched with it (its launch can fail); rebuild it (npm run plan: Image cache) or remove imageCacheSnapshotId" });
+    const who = await cli(["sts", "get-caller-identity", "--region", region, "--output", "json"]);
+    if (who.code !== 0) return fail(`this account could not be read (${lastLine(who.stderr, who.code)})`);
+    const account = (JSON.parse(who.stdout) as { Account: string }).Account;
+    const key = await cli(["kms", "describe-key", "--key-id", stackKeyAlias(cfg), "--region", region, "--output", "json"]);
+    if (key.code !== 0) return fail(`the stack key ${stackKeyAlias(cfg)} could not be read (${lastLine(key.stderr, key.code)})`);
+    const keyArn = (JSON.parse(key.stdout) as { KeyMetadata: { Arn: string } }).KeyMetadata.Arn;
+    const got = await cli(["ec2", "describe-snapshots", "--snapshot-ids", cache.snapshotId, "--region", region, "--output", "json"]);
+    if (got.code !== 0) {
+        return fail(/InvalidSnapshot\.NotFound/.test(got.stderr) ? `no such snapshot in ${region} (InvalidSnapshot.NotFound): a placeholder, deleted, or in another region/account`
+            : `DescribeSnapshots failed (${lastLine(got.stderr, got.code)})`);
+    }
+    const snap = (JSON.parse(got.stdout) as { Snapshots: Array<{ OwnerId?: string; State?: string; Encrypted?: boolean; KmsKeyId?: string; Tags?: Array<{ Key: string; Value: string }> }> }).Snapshots[0];
+    if (!snap) return fail(`DescribeSnapshots returned no snapshot`);
+    const problems: string[] = [];
+    if (snap.OwnerId !== account) problems.push(`owned by ${snap.OwnerId ?? "an unknown account"}, not this account ${account} (the node role may launch from this account's snapshots only)`);
+    if (snap.State !== "completed") problems.push(`State ${snap.State ?? "unknown"}, not completed`);
+    if (snap.Encrypted !== true) problems.push("not encrypted");
+    else if (snap.KmsKeyId !== keyArn) problems.push(`encrypted under ${snap.KmsKeyId ?? "an unknown key"}, not the stack key ${keyArn}`);
+    const tag = snap.Tags?.find((t) => t.Key === IMAGE_CACHE_TAG_KEY)?.Value;
+    if (tag === undefined) problems.push(`no ${IMAGE_CACHE_TAG_KEY} tag (the image tag it holds is unknown)`);
+    else if (tag !== cache.imageTag) problems.push(`its ${IMAGE_CACHE_TAG_KEY} tag is ${tag}, but imageCacheImageTag is ${cache.imageTag ?? "unset"}`);
+    if (problems.length) return fail(problems.join("; "));
+    return { ok: true, output: `preflight: ${stack}: image cache ${cache.snapshotId}: this account's (${account}), completed, encrypted under the stack key, holds ${tag}` };
+}
+
+export const USAGE = `usage: npx tsx tools/preflight.ts --stack <name> [--endpoint URL | --cluster-name | --quotas | --service-linked-roles [--create] | --image-cache]
 
 Checks, before \`pulumi up\`, what the offline plan cannot: whether this machine reaches the stack's EKS API
 (cluster stacks), and with --quotas whether this account's AWS quotas hold what the stack needs.
@@ -194,9 +245,10 @@ Checks, before \`pulumi up\`, what the offline plan cannot: whether this machine
   --service-linked-roles
                    check the account-wide service-linked roles the stack needs (spotForBatch: AWSServiceRoleForEC2Spot)
   --create         with --service-linked-roles: create a missing one (aws iam create-service-linked-role)
+  --image-cache    check imageCacheSnapshotId in this account: owner, completed, encrypted under the stack key, its image tag
   --help, -h       this text
 
-Exit: 0 reachable / quotas hold / roles exist (or an instance-mode stack), 1 not, 2 usage.`;
+Exit: 0 reachable / quotas hold / roles exist / the cache checks out (or an instance-mode stack), 1 not, 2 usage.`;
 
 async function main(argv: string[]): Promise<number> {
     if (argv.includes("--help") || argv.includes("-h")) { console.log(USAGE); return 0; }
@@ -207,6 +259,11 @@ async function main(argv: string[]): Promise<number> {
     const cfg = parseConfig(f.raw, { stack, region: f.region });
     if (argv.includes("--service-linked-roles")) {
         const r = await serviceLinkedRolePreflight(stack, neededServiceLinkedRoles(cfg), cfg.region, awsCli, argv.includes("--create"));
+        console.log(r.output);
+        return r.ok ? 0 : 1;
+    }
+    if (argv.includes("--image-cache")) {
+        const r = await imageCachePreflight(stack, cfg, awsCli);
         console.log(r.output);
         return r.ok ? 0 : 1;
     }

@@ -32,6 +32,9 @@
  * layer digests are reproducible between builds, so no reuse is claimed.
  */
 
+/** The snapshot tag naming the workbench image tag the cache holds (the rebuild steps set it; preflight --image-cache reads it). */
+export const IMAGE_CACHE_TAG_KEY = "archaeo-image-tag";
+
 /** The GPU node's root volume: gp3 at its baseline throughput (the node class sets none). */
 export const NODE_ROOT_VOLUME = { throughputMiBps: 125 } as const;
 
@@ -96,6 +99,14 @@ export interface ImageCacheStatus {
     readonly current: boolean;
 }
 
+/**
+ * The example's stand-in cache (stacks/Pulumi.national-heritage.yaml): an image tag of all zeros is no image's
+ * (registry.ts imageTag is a SHA-256 prefix), so the snapshot beside it was never built. The plan flags it.
+ */
+export function imageCachePlaceholder(c: { readonly imageTag?: string }): boolean {
+    return c.imageTag === "ctx-0000000000000000";
+}
+
 /** Whether the cache holds the image this stack deploys. */
 export function imageCacheStatus(snapshotId: string, holdsTag: string | undefined, imageTag: string): ImageCacheStatus {
     return { snapshotId, ...(holdsTag ? { holdsTag } : {}), imageTag, current: holdsTag === imageTag };
@@ -107,7 +118,7 @@ export function imageCacheRebuild(o: { stack: string; region: string; imageTag: 
     return [
         `1. launch a builder from the node AMI al2023@${o.nodeAmiVersion} (the GPU node class's) with a ${IMAGE_CACHE_VOLUME.sizeGiB} GiB gp3 ${dev} encrypted under the stack key (kmsKeyArn output); before containerd starts, mkfs.xfs it, copy the AMI's ${IMAGE_CACHE_VOLUME.mountPoint} onto it (the cached sandbox image) and mount it there`,
         `2. on it (SSM Run Command): ctr -n k8s.io images pull --user "AWS:$(aws ecr get-login-password --region ${o.region})" <imageUri output, tag ${o.imageTag}>; then systemctl stop containerd`,
-        `3. aws ec2 create-snapshot --region ${o.region} --volume-id <the ${dev} volume> --tag-specifications 'ResourceType=snapshot,Tags=[{Key=archaeo-image-tag,Value=${o.imageTag}}]'; terminate the builder`,
-        `4. pulumi config set --stack ${o.stack} imageCacheSnapshotId snap-...; pulumi config set --stack ${o.stack} imageCacheImageTag ${o.imageTag}; pulumi up (new GPU nodes take it; running ones keep theirs)`,
+        `3. aws ec2 create-snapshot --region ${o.region} --volume-id <the ${dev} volume> --tag-specifications 'ResourceType=snapshot,Tags=[{Key=${IMAGE_CACHE_TAG_KEY},Value=${o.imageTag}}]'; terminate the builder`,
+        `4. pulumi config set --stack ${o.stack} imageCacheSnapshotId snap-...; pulumi config set --stack ${o.stack} imageCacheImageTag ${o.imageTag}; npx tsx tools/preflight.ts --stack ${o.stack} --image-cache (this account's, completed, under the stack key, the tag); pulumi up (new GPU nodes take it; running ones keep theirs)`,
     ];
 }
