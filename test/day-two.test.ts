@@ -15,7 +15,8 @@ import { spawnSync } from "child_process";
 import { run as cel } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import { ConfigError, KUBERNETES_VERSIONS, lifecycleWarnings, parseConfig, zoneOfferingProblems, ZoneOfferings, zoneSubnet, InstanceStackConfig } from "../infra/config";
-import { CORE_ADDONS, daysUntil, NODE_AMI_RELEASES, pinnedAddonVersion, SUPPORT_WINDOWS } from "../infra/data/eks";
+import { CORE_ADDONS, daysUntil, NODE_AMI_RELEASES, pinnedAddonVersion, publishedAddonVersion, SUPPORT_WINDOWS } from "../infra/data/eks";
+import { dayTwoWarnings, heldAddonWarnings, serverStopWarnings } from "../tools/day-two";
 import { DO_NOT_DISRUPT, disruptionBudgets, karpenterObjects } from "../infra/cluster/manifests";
 import { POOLS } from "../infra/constants";
 import { neededServiceLinkedRoles, serviceLinkedRolePreflight } from "../tools/preflight";
@@ -341,5 +342,56 @@ describe("day two: config keys of the cluster overrides helper still parse", () 
         const c = parseConfig(raw(clusterOverrides()), { stack: "example", region: "us-east-1", today: "2026-12-07" });
         assert.ok(c.mode === "cluster");
         assert.deepEqual([c.cluster.nodeAmiVersion, c.cluster.upgradeWindow.text, c.cluster.gpuLimits], ["v20260714", "sun 02:00-06:00", { onDemand: 4, spot: 0 }]);
+    });
+});
+
+describe("day two: what `plan --diff` warns about that no resource diff shows (issue 17 review, defects 2 and 3)", () => {
+    const cluster = (researchers: Array<{ id: string; parked?: boolean }>, kubernetesVersion = "1.35") => ({ mode: "cluster", researchers, cluster: { kubernetesVersion } });
+
+    it("a Kubernetes upgrade names every add-on held at its creation version (no pin for the new version), with the commands to check it", () => {
+        const w = heldAddonWarnings("1.34", "1.35");
+        const held = CORE_ADDONS.filter((a) => pinnedAddonVersion("1.35", a) === undefined);
+        // eks.json pins coredns and kube-proxy per version (AWS's tables); the other five are held.
+        assert.deepEqual(held, ["vpc-cni", "eks-pod-identity-agent", "aws-ebs-csi-driver", "aws-efs-csi-driver", "aws-mountpoint-s3-csi-driver"]);
+        assert.deepEqual(w.map((l) => /add-on (\S+) has no version pinned/.exec(l)?.[1]), held);
+        for (const [i, a] of held.entries()) {
+            assert.ok(w[i].includes(`aws eks describe-addon-versions --kubernetes-version 1.35 --addon-name ${a}`), w[i]);
+            assert.ok(w[i].includes(`aws eks describe-addon --cluster-name <cluster> --addon-name ${a}`), w[i]);
+        }
+        // Where AWS publishes a per-version table for a held add-on (the VPC CNI's 'Amazon VPC CNI versions'), the warning quotes it.
+        assert.equal(publishedAddonVersion("1.34", "vpc-cni"), "v1.20.4-eksbuild.1");
+        assert.match(heldAddonWarnings("1.33", "1.34")[0], /add-on vpc-cni .*\(AWS's table lists v1\.20\.4-eksbuild\.1 as the latest for 1\.34\)/);
+        assert.deepEqual(heldAddonWarnings("1.35", "1.35"), [], "no upgrade, no warning");
+        assert.match(heldAddonWarnings("1.35", "1.99")[0], /no add-on row for 1\.99 in infra\/data\/eks\.json; every add-on must be checked/);
+    });
+
+    it("a cluster researcher removed or parked while their server may run: the command that stops it first; instance stacks and parked-before are quiet", () => {
+        const base = cluster([{ id: "alice" }, { id: "bob" }, { id: "carol", parked: true }]);
+        const w = serverStopWarnings(base, cluster([{ id: "alice", parked: true }, { id: "carol" }]));
+        assert.equal(w.length, 2, w.join("\n"));
+        assert.match(w[0], /^researcher 'alice' is parked: leaving the hub's allow-list does not stop a server already running .*Stop it first: kubectl -n \S+ delete pod jupyter-alice --wait/);
+        assert.match(w[1], /^researcher 'bob' is removed: .*pvc-protection keeps them Terminating .*Stop the server first: kubectl -n \S+ delete pod jupyter-bob --wait \(or curl -X DELETE .*\/hub\/api\/users\/bob\/server\)/);
+        assert.deepEqual(serverStopWarnings(base, base), []);
+        assert.deepEqual(serverStopWarnings({ ...base, mode: "instance" }, { mode: "instance", researchers: [] }), []);
+        // Both kinds together, in one list (what plan --diff prints).
+        assert.deepEqual(dayTwoWarnings(cluster([{ id: "alice" }], "1.34"), cluster([], "1.35")).length, 5 + 1);
+    });
+
+    it("npm run plan --diff prints them: a researcher removed from national-heritage", async () => {
+        const base = tmpFile("nh-base.json", "");
+        await plan({ stack: "national-heritage", json: base });
+        const text = fs.readFileSync(path.join(__dirname, "..", "stacks", "Pulumi.national-heritage.yaml"), "utf8");
+        const ids = (heritage.raw["archaeo-workbench:researchers"] as Array<{ id: string }>).map((r) => r.id);
+        const gone = ids.at(-1)!;
+        // Drop the last researcher's entry (a list item "- id: <gone>" up to the next key at the list's level or the next item).
+        const lines = text.split("\n");
+        const start = lines.findIndex((l) => new RegExp(`^\\s*- id: ${gone}\\s*$`).test(l));
+        assert.ok(start > 0, `found ${gone}'s entry`);
+        const indent = /^(\s*)-/.exec(lines[start])![1].length;
+        let end = start + 1;
+        while (end < lines.length && (lines[end].trim() === "" || /^\s*/.exec(lines[end])![0].length > indent)) end++;
+        const edited = [...lines.slice(0, start), ...lines.slice(end)].join("\n");
+        const r = await plan({ stack: "national-heritage", stackFile: tmpFile("Pulumi.national-heritage.yaml", edited), diff: base });
+        assert.match(r.output, new RegExp(`^ {2}! researcher '${gone}' is removed: .*delete pod jupyter-${gone} --wait`, "m"), r.output.slice(-3000));
     });
 });

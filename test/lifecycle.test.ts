@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as crypto from "crypto";
 import { parseConfig, StackConfig } from "../infra/config";
-import { EMPTY_STATE, karpenterDisruption, label, pendingClaims, planDestroy, planUp, StackState, StateResource, StepPlan } from "../tools/lifecycle";
+import { claimsHeldByServers, EMPTY_STATE, karpenterDisruption, label, pendingClaims, planDestroy, planUp, StackState, StateResource, StepPlan } from "../tools/lifecycle";
 import { REPLACE_RULES } from "../tools/replacements";
 import { renderDiff, diffManifests, manifestResources, Manifest } from "../tools/manifest";
 import type { ReplaceRulesTable } from "../tools/replace-rules/generate";
@@ -304,7 +304,14 @@ describe("lifecycle rehearsal: a cluster stack's life (national-heritage: imagin
             assert.ok(r.protect && r.retainOnDelete, `${l} protected and retained`);
         }
         // AWS Backup still covers the file system that holds their home.
-        assert.ok(!leave.steps.has("Selection:archaeo-storage-backup") || leave.steps.get("Selection:archaeo-storage-backup")!.action === "update");
+        assert.ok(!leave.steps.has("Selection:archaeo-storage-backup") || leave.steps.get("Selection:archaeo-storage-backup")!.action === "update");        // Their claims go with them: while their server runs, pvc-protection keeps each Terminating and the up waits out
+        // pulumi-kubernetes' delete timeout (issue 17 review, defect 3). The rehearsal names each claim and the command.
+        const held = claimsHeldByServers(join.state, leave, ["archivist"]);
+        assert.deepEqual(sorted(held.map((h) => h.claim)), SERVER_SIDE("archivist").filter((l) => l.startsWith("PersistentVolumeClaim:") && l.includes("-pvc-server-")), "the server's claims (the jobs' claims are in their own namespace)");
+        assert.ok(held.length > 0 && held.every((h) => h.researcher === "archivist" && /pvc-protection .*kubectl -n \S+ delete pod jupyter-archivist --wait/.test(h.why)), held.map((h) => h.why).join("\n"));
+        // Nobody else's server holds them, and with no server running nothing is held.
+        assert.deepEqual(claimsHeldByServers(join.state, leave, ["imaging-lead", "ml-engineer"]), []);
+        assert.deepEqual(claimsHeldByServers(join.state, leave, []), []);
     });
 
     it("a researcher returns: the same home (access point path), claims bound to fresh volumes", () => {

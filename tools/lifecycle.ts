@@ -455,3 +455,44 @@ export function pendingClaims(plan: StepPlan): Array<{ pv: string; why: string }
     return plan.meetsRetained.filter((m) => m.kept.type === "kubernetes:core/v1:PersistentVolume")
         .map((m) => ({ pv: m.name, why: `PersistentVolume ${String(getPath(m.kept.inputs, "metadata.name"))} was retained when its claim was deleted: Released, claimRef.uid of the old claim; the new claim stays Pending` }));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A claim mounted by a running server (pvc-protection)
+
+/** The command that stops researcher `id`'s server (KubeSpawner's pod jupyter-<id> in the hub namespace, infra/cluster/manifests.ts serverPodName). */
+export function stopServerCommand(hubNamespace: string, podName: string): string {
+    return `kubectl -n ${hubNamespace} delete pod ${podName} --wait`;
+}
+
+/**
+ * Claims this `up` deletes while a running server mounts them. The PVC protection admission plugin and controller
+ * (Kubernetes docs, concepts/storage/persistent-volumes.md "Storage Object in Use Protection": "If a user deletes a
+ * PVC in active use by a Pod, the PVC is not removed immediately. PVC removal is postponed until the PVC is no longer
+ * actively used by any Pods") keep the claim Terminating, and pulumi-kubernetes waits for the object to be gone
+ * (provider/pkg/await/await.go Deletion: "will block until ... the Kubernetes resource is reported to be deleted" or
+ * its timeout, 10 minutes by default), so the `up` fails. A server's claims are the hub release's
+ * singleuser.storage.extraVolumes with {username} expanded (KubeSpawner expands it per server), as `prev` recorded
+ * them (the running server was spawned with those). `running`: researcher ids whose server runs during the `up`.
+ */
+export function claimsHeldByServers(prev: StackState, plan: StepPlan, running: readonly string[]): Array<{ claim: string; researcher: string; why: string }> {
+    const hub = [...prev.resources.values()].find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.chart === "jupyterhub");
+    if (!hub) return [];
+    const ns = String(hub.inputs.namespace ?? "");
+    const volumes = (getPath((hub.inputs.values ?? {}) as Record<string, unknown>, "singleuser.storage.extraVolumes") ?? []) as Array<Record<string, unknown>>;
+    const templates = volumes.map((v) => getPath(v, "persistentVolumeClaim.claimName")).filter((c): c is string => typeof c === "string");
+    const out: Array<{ claim: string; researcher: string; why: string }> = [];
+    for (const step of plan.steps.values()) {
+        if (step.type !== "kubernetes:core/v1:PersistentVolumeClaim" || (step.action !== "delete" && step.action !== "replace")) continue;
+        const old = prev.resources.get(step.urn);
+        if (!old || String(getPath(old.inputs, "metadata.namespace")) !== ns) continue;
+        const claim = String(getPath(old.inputs, "metadata.name"));
+        const researcher = running.find((id) => templates.some((t) => t.replace(/\{username\}/g, id) === claim));
+        if (researcher === undefined) continue;
+        out.push({
+            claim: step.name, researcher,
+            why: `claim ${ns}/${claim} is mounted by ${researcher}'s running server (pod jupyter-${researcher}): pvc-protection keeps it Terminating and ` +
+                `pulumi-kubernetes waits until its timeout; stop the server first: ${stopServerCommand(ns, `jupyter-${researcher}`)}`,
+        });
+    }
+    return out;
+}

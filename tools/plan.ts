@@ -375,6 +375,8 @@ export async function plan(opts: PlanOptions): Promise<PlanResult> {
         out.push(`Diff against ${opts.diff}:`);
         out.push(renderDiff(diffManifests(base, manifest)));
         for (const w of stopsRunningWorkstations(base, manifest)) out.push(`  ! ${w}`);
+        const { dayTwoWarnings } = require("./day-two") as typeof import("./day-two");
+        for (const w of dayTwoWarnings(base.config as never, manifest.config as never)) out.push(`  ! ${w}`);
     }
     let destroyFails = false;
     if (opts.destroy) {

@@ -36,6 +36,16 @@ export function pinnedAddonVersion(kubernetesVersion: string, addon: CoreAddon):
     return row[addon] ?? undefined;
 }
 
+/**
+ * Versions AWS publishes per Kubernetes version for an add-on held here (eks.json addonsPublished, with its source):
+ * today the VPC CNI's table ('Amazon VPC CNI versions'). Shown by the plan's upgrade warning; never pinned (see the source).
+ */
+export const PUBLISHED_ADDON_VERSIONS: Readonly<Partial<Record<CoreAddon, Readonly<Record<string, string>>>>> = table.addonsPublished;
+
+export function publishedAddonVersion(kubernetesVersion: string, addon: CoreAddon): string | undefined {
+    return PUBLISHED_ADDON_VERSIONS[addon]?.[kubernetesVersion];
+}
+
 export interface NodeAmiRelease {
     readonly kubernetes: readonly string[];
     readonly nvidiaDriver: string;
