@@ -34,7 +34,7 @@ export function requirePython(): void {
  */
 export function pythonEnv(work: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    const drop = /^(ARCHAEO_|TORCH_HOME$|TENSORBOARD_LOGDIR$|RANK$|LOCAL_RANK$|WORLD_SIZE$|LOCAL_WORLD_SIZE$|MASTER_|JUPYTER_|PYTHON|MALLOC_|https?_proxy$|HTTPS?_PROXY$|no_proxy$|NO_PROXY$|OMP_NUM_THREADS$)/;
+    const drop = /^(ARCHAEO_|TORCH_HOME$|TENSORBOARD_LOGDIR$|RANK$|LOCAL_RANK$|WORLD_SIZE$|LOCAL_WORLD_SIZE$|MASTER_|JUPYTER_|PYTHON|MALLOC_|GLIBC_TUNABLES$|https?_proxy$|HTTPS?_PROXY$|no_proxy$|NO_PROXY$|OMP_NUM_THREADS$)/;
     for (const [k, v] of Object.entries(process.env)) if (!drop.test(k)) env[k] = v;
     return {
         ...env,
@@ -47,6 +47,12 @@ export function pythonEnv(work: string, extra: Record<string, string> = {}): Nod
         // 60% and its CPU time by about a quarter (mallopt(3): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).
         MALLOC_MMAP_THRESHOLD_: String(1 << 30),
         MALLOC_TRIM_THRESHOLD_: String(2 ** 31),
+        // ... and with the heap held, glibc's malloc asks for transparent huge pages on it (madvise MADV_HUGEPAGE on
+        // its sbrk and mmap extents; the kernel's THP mode is usually 'madvise', where nothing else asks): one fault
+        // per 2 MiB instead of per 4 KiB. train-messy.test's Python: 1.39 M page faults -> 0.71 M, about a fifth
+        // less CPU. glibc >= 2.35 (NEWS: "a new tunable, glibc.malloc.hugetlb, can be used to make malloc issue
+        // madvise plus MADV_HUGEPAGE on mmap and sbrk calls"); older glibc or THP 'never' ignore it.
+        GLIBC_TUNABLES: "glibc.malloc.hugetlb=1",
         MPLCONFIGDIR: path.join(work, ".mpl"),
         TORCH_HOME: path.join(work, "torch-home-empty"),
         ARCHAEO_BAKED_TORCH_HOME: path.join(work, "no-baked-weights"),
@@ -70,7 +76,7 @@ export interface RunOptions {
 const ZYGOTE = path.join(__dirname, "pyzygote.py");
 /** The interpreter settings a pre-warmed server must share with a run (read when Python starts). */
 const interpreterKey = (env: NodeJS.ProcessEnv) =>
-    JSON.stringify(Object.keys(env).filter((k) => /^(PYTHON|OMP_|MKL_|LD_|MALLOC_)/.test(k)).sort().map((k) => [k, env[k]]));
+    JSON.stringify(Object.keys(env).filter((k) => /^(PYTHON|OMP_|MKL_|LD_|MALLOC_|GLIBC_)/.test(k)).sort().map((k) => [k, env[k]]));
 const zygotes = new Map<string, Promise<string | undefined>>();
 
 /**
