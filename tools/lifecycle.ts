@@ -25,6 +25,7 @@
 import type { RecordedResource } from "./mock-engine";
 import type { ReplaceRulesTable } from "./replace-rules/generate";
 import { REPLACE_RULES, replacementDecision, under, unindexed } from "./replacements";
+import { stopServerCommands } from "./day-two";
 
 export interface StateResource {
     readonly urn: string;
@@ -459,11 +460,6 @@ export function pendingClaims(plan: StepPlan): Array<{ pv: string; why: string }
 // ---------------------------------------------------------------------------------------------------
 // A claim mounted by a running server (pvc-protection)
 
-/** The command that stops researcher `id`'s server (KubeSpawner's pod jupyter-<id> in the hub namespace, infra/cluster/manifests.ts serverPodName). */
-export function stopServerCommand(hubNamespace: string, podName: string): string {
-    return `kubectl -n ${hubNamespace} delete pod ${podName} --wait`;
-}
-
 /**
  * Claims this `up` deletes while a running server mounts them. The PVC protection admission plugin and controller
  * (Kubernetes docs, concepts/storage/persistent-volumes.md "Storage Object in Use Protection": "If a user deletes a
@@ -491,7 +487,7 @@ export function claimsHeldByServers(prev: StackState, plan: StepPlan, running: r
         out.push({
             claim: step.name, researcher,
             why: `claim ${ns}/${claim} is mounted by ${researcher}'s running server (pod jupyter-${researcher}): pvc-protection keeps it Terminating and ` +
-                `pulumi-kubernetes waits until its timeout; stop the server first: ${stopServerCommand(ns, `jupyter-${researcher}`)}`,
+                `pulumi-kubernetes waits until its timeout; stop the server first: ${stopServerCommands(researcher).kubectl}`,
         });
     }
     return out;
