@@ -119,7 +119,7 @@ describe("sshd (Debian OpenSSH through the entrypoint's sshd role, unprivileged)
         fs.writeFileSync(path.join(etc, "sshd_config"), config);
 
         // The container's environment: the Dockerfile's ENV (HOME moved into the scratch dir, the
-        // base's /opt/conda/bin standing in as the stub dir), the contract's variables, Pod Identity,
+        // image's /opt/python/bin standing in as the stub dir), the contract's variables, Pod Identity,
         // and secrets that must never reach a session.
         imagePath = `${home}/.local/bin:${stubBin}:${SYSTEM_PATH}`;
         const env: NodeJS.ProcessEnv = {};
@@ -226,7 +226,7 @@ describe("sshd (Debian OpenSSH through the entrypoint's sshd role, unprivileged)
         const pick = (k: string) => new RegExp(`^${k}=(.*?)\\r?$`, "m").exec(r.out)?.[1];
         const p = pick("P") ?? "";
         assert.ok(!p.includes(stubBin), `Debian's /etc/profile reset PATH first: ${p}`);
-        assert.ok(p.split(":").includes("/opt/conda/bin"), p);
+        assert.ok(p.split(":").includes("/opt/python/bin"), p);
         assert.ok(p.split(":").includes(`${home}/.local/bin`), p);
         assert.equal(pick("H"), `${home}/.bash_history`);
         assert.equal(pick("T"), `${home}/.cache/torch`);

@@ -1,6 +1,6 @@
 """Fails when a site-packages directory holds two installed versions of one project.
 
-`pip install --prefix` over the base image installs next to the base's own packages, never over them:
+`pip install --prefix` over the torch stage installs next to its own packages, never over them:
 a requirement that moved a base package to another version leaves both `<name>-A.dist-info` and
 `<name>-B.dist-info` (and a mix of both versions' files) behind once the layers are copied together.
 The build runs this over the base's site-packages and the one it installed into. Project names are compared
@@ -10,7 +10,7 @@ as warnings (the base image ships them; nothing we install can fix that), and an
 involves a directory we installed into fails. Exit 0: one version per project; 1: duplicates, each
 listed; 2: usage.
 
-    python check_dist_info.py --base /opt/conda/lib/python3.11/site-packages /install/lib/python3.11/site-packages
+    python check_dist_info.py --base /opt/python/lib/python3.11/site-packages /install/lib/python3.11/site-packages
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ export const CONFIG_KEYS = {
     auditLogRetentionDays: { type: "integer", modes: BOTH, default: 400, min: 90, max: 3650, unit: "days", description: "Days the dataset-access audit trail (CloudTrail S3 data events) is kept: 90-3650." },
     amiId: { type: "string", modes: INSTANCE, description: "Pin the workstation AMI (ami-...). Defaults to the one amiSsmParameter resolves to." },
     amiSsmParameter: { type: "string", modes: INSTANCE, default: DEFAULT_AMI_SSM_PARAMETER, description: "Public SSM parameter resolving the AWS Deep Learning Base OSS NVIDIA driver AMI." },
-    baseImageDigest: { type: "string", modes: BOTH, description: "sha256 digest of the PyTorch base image tag (docker buildx imagetools inspect). Without it the build uses the tag." },
+    baseImageDigest: { type: "string", modes: BOTH, description: "sha256 digest of the image's base (ubuntu:22.04; docker buildx imagetools inspect). Without it the build uses the tag." },
     kubernetesVersion: { type: "string", modes: CLUSTER, default: "1.35", description: "Cluster mode: pinned EKS Kubernetes version: 1.34 or 1.35 (those with pinned add-ons, infra/data/eks.json). Warned 60 days before its end of standard support, refused after." },
     clusterAdminArns: { type: "array", modes: CLUSTER, default: [], description: "Cluster mode: IAM role/user ARNs given cluster-admin through EKS access entries (at least one; the deployer gets one too)." },
     clusterApiCidrs: { type: "array", modes: CLUSTER, default: [], description: "Cluster mode: CIDRs allowed to the public EKS API endpoint; empty turns the public endpoint off (private only)." },

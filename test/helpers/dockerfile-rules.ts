@@ -37,6 +37,12 @@ export function dockerfileRuleViolations(content: string, ctx: RuleContext): str
         if (!stages.has(img) && !img.startsWith("${") && !/[:@]/.test(img)) out.push(`${line(i)}: FROM ${img} is untagged`);
         if (as?.toUpperCase() === "AS" && stage) stages.add(stage);
     }
+    // COPY --from=<image> (not a stage) pulls that image at build time: pinned by digest, as a base
+    // digest pins the FROM (a tag alone can be moved to other content).
+    for (const i of ins) if (i.getKeyword() === "COPY") {
+        const from = /--from=(\S+)/.exec(i.getTextContent())?.[1];
+        if (from && !stages.has(from) && !/^\d+$/.test(from) && !/@sha256:[0-9a-f]{64}$/.test(from)) out.push(`${line(i)}: COPY --from=${from} must pin the image by @sha256 digest`);
+    }
 
     // No secrets baked into ENV / ARG (a *_FILE or *_DIR path naming where a secret is mounted is fine).
     for (const i of ins) {
@@ -72,7 +78,7 @@ export function dockerfileRuleViolations(content: string, ctx: RuleContext): str
         if (/^(0|root)(:|$)/.test(lastUser.getArgumentsContent() ?? "")) out.push(`${line(lastUser)}: the last USER must not be root`);
         if (lastRun && lastRun.getRange().start.line > lastUser.getRange().start.line) out.push(`${line(lastRun)}: RUN after the last USER runs as a non-root user or hides a USER root`);
     }
-    for (const i of finalIns) if (i.getKeyword() === "RUN" && /(pip install|build-essential|\bgcc\b|\bg\+\+)/.test(i.getTextContent())) {
+    for (const i of finalIns) if (i.getKeyword() === "RUN" && /(pip install|build-essential|\bgcc\b|\bg\+\+|\bclang\b)/.test(i.getTextContent())) {
         out.push(`${line(i)}: no pip installs or compilers in the final stage; build in the builder stage`);
     }
     if (!finalIns.some((i) => i.getKeyword() === "HEALTHCHECK")) out.push("the final stage needs a HEALTHCHECK");

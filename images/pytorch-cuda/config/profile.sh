@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # Login shells (SSH logins, Jupyter terminals, tmux windows) keep the image's environment even where
-# /etc/profile resets PATH: conda's Python, the researcher's ~/.local/bin (pip install --user), the
-# torch cache and shell history on the persistent home. Idempotent: sourcing it twice adds nothing.
-for d in /opt/conda/bin "${PYTHONUSERBASE:-$HOME/.local}/bin"; do
+# /etc/profile resets PATH: the image's Python (/opt/python), the researcher's ~/.local/bin (pip
+# install --user), the torch cache and shell history on the persistent home. Idempotent: sourcing it
+# twice adds nothing.
+for d in /opt/python/bin "${PYTHONUSERBASE:-$HOME/.local}/bin"; do
   case ":${PATH}:" in
     *":${d}:"*) ;;
     *) PATH="${d}:${PATH}" ;;

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -34,6 +35,22 @@ MONITORS = ("val_loss", "val_acc")
 # A resumed run must keep these (the split, model shape and optimiser depend on them).
 RESUME_MUST_MATCH = ("model", "image_size", "seed", "val_fraction", "freeze_backbone", "lr", "weight_decay")
 
+
+# torch.compile builds code with the system's compilers: Triton its launcher with a C compiler
+# (triton/runtime/build.py: $CC, else gcc or clang on PATH), Inductor's CPU kernels with a C++ one.
+# The workbench image ships none (images/pytorch-cuda/check_lean.py), so there --compile trains in
+# eager mode with a warning instead of failing at the first batch.
+COMPILERS = ("cc", "gcc", "clang", "c++", "g++", "clang++")
+
+
+def compile_unavailable(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Why torch.compile cannot work here (no compiler on PATH), or None when it can."""
+    env = os.environ if environ is None else environ
+    path = env.get("PATH", "")
+    cc = env.get("CC")
+    if (cc and shutil.which(cc, path=path)) or any(shutil.which(c, path=path) for c in COMPILERS):
+        return None
+    return "no C/C++ compiler on PATH (torch.compile's Triton and Inductor backends build code with one)"
 
 @dataclass
 class TrainConfig:
@@ -149,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"exclude images larger than this (default {d.max_megapixels}, Pillow's limit); tile orthomosaics first")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N",
                    help="save last.pt every N epochs (default 1); the last epoch and a SIGTERM always save. Large models save seconds per epoch")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (faster epochs after a slower first one)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (faster epochs after a slower first one); needs a C compiler, which the workbench image does not ship: ignored there")
     p.add_argument("--sync-bn", action="store_true",
                    help="under DDP, synchronise BatchNorm statistics across GPUs (advised when the per-GPU batch is small)")
     return p
@@ -616,8 +633,14 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
     net = model
     if denv.distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[denv.local_rank] if device.type == "cuda" else None)
+    compiled = False
     if config.compile:
-        net = torch.compile(net)
+        why_not = compile_unavailable()
+        if why_not:
+            say(f"archaeo-train: warning: --compile ignored: {why_not}; training in eager mode")
+        else:
+            net = torch.compile(net)
+            compiled = True
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(config.epochs))
@@ -690,7 +713,7 @@ def _fit(config, denv, device, backend, amp, mounts, argv, env, say) -> dict:
             "optimizer": {"name": type(optimizer).__name__, **{k: v for k, v in optimizer.defaults.items() if isinstance(v, (int, float, bool, str, tuple)) or v is None}},
             "schedule": f"cosine: lr x 0.5 (1 + cos(pi e / {config.epochs})) after epoch e, stepped per epoch (LambdaLR)",
             "loss": type(criterion).__name__,
-            "channels_last": channels_last, "compiled": config.compile, "sync_batchnorm": bool(denv.distributed and config.sync_bn),
+            "channels_last": channels_last, "compiled": compiled, "sync_batchnorm": bool(denv.distributed and config.sync_bn),
             "determinism": {"seed": config.seed, "model_init": "torch.manual_seed(seed)",
                             "shuffle": "DistributedSampler(seed + epoch)", "augmentation": "per image: torch.manual_seed(f(seed, epoch, index))",
                             "cudnn_benchmark": device.type == "cuda", "note": "bit-identical on CPU whatever --workers; on CUDA cuDNN's kernel choice may differ run to run"},
