@@ -220,6 +220,8 @@ export interface KeyPolicyArgs {
     eventBridge?: boolean;
     /** Cluster mode: the EC2 Auto Scaling service-linked role launches system nodes with encrypted roots. */
     autoScaling?: boolean;
+    /** Cluster mode with researcher budgets: AWS Budgets publishes to the key-encrypted budget-stop topics. */
+    budgetTopics?: boolean;
 }
 
 /**
@@ -270,6 +272,19 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
             { Sid: "AutoScalingUsesKey", Effect: "Allow", Principal: { AWS: slr }, Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"], Resource: "*" },
             { Sid: "AutoScalingGrants", Effect: "Allow", Principal: { AWS: slr }, Action: "kms:CreateGrant", Resource: "*", Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } },
         );
+    }
+    if (a.budgetTopics) {
+        // A service publishing to a topic encrypted with a customer managed key needs kms:GenerateDataKey* and
+        // kms:Decrypt on it (Amazon SNS developer guide, "Key management": "Enable compatibility between event sources
+        // from AWS services and encrypted topics"), pinned here to this account as the topic policy is.
+        statements.push({
+            Sid: "BudgetsPublishesToEncryptedTopics",
+            Effect: "Allow",
+            Principal: { Service: "budgets.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:SourceAccount": a.accountId } },
+        });
     }
     return policyDocument(...statements);
 }
@@ -380,10 +395,51 @@ export function budgetActionPolicy(a: BudgetActionPolicyArgs): PolicyDocument {
  * no longer start their workstation (the action's SSM half stops it). Cluster mode: their role can do nothing in
  * AWS (no kubeconfig, no uploads): Budgets cannot act inside Kubernetes, and kubectl's EKS token is a presigned
  * sts:GetCallerIdentity, which "no permissions are required to perform" even under an explicit deny (botocore sts
- * GetCallerIdentity documentation), so their running server ends at the hub's cull or by an admin (README 'Budgets per researcher').
+ * GetCallerIdentity documentation), so their running server is stopped by the budget enforcer (budgetEnforcerPolicy; infra/cluster/budget-enforcer.ts).
  */
 export function budgetDenyPolicy(a: { instanceArn?: string }): PolicyDocument {
     return a.instanceArn
         ? policyDocument({ Sid: "BudgetSpentNoStart", Effect: "Deny", Action: "ec2:StartInstances", Resource: a.instanceArn })
         : policyDocument({ Sid: "BudgetSpentNoAwsAccess", Effect: "Deny", Action: "*", Resource: "*" });
+}
+
+/**
+ * Policy of a researcher's budget-stop topic (cluster mode): only AWS Budgets may publish, for this account, as the
+ * AWS Cost Management user guide's "Creating an Amazon SNS topic for budget notifications" gives it (sns:Publish,
+ * aws:SourceAccount, aws:SourceArn ArnLike arn:<partition>:budgets::<account>:*: the guide pins no budget name, and
+ * the ARN a notification carries is not documented further, so a narrower pin could drop the notification silently;
+ * which budget publishes to the topic is the stack's own choice, judged by the pack's budget-stop-topics-scoped).
+ */
+export function budgetTopicPolicy(a: { partition: string; accountId: string; topicArn: string }): PolicyDocument {
+    return policyDocument({
+        Sid: "OnlyBudgetsOfThisAccountPublish",
+        Effect: "Allow",
+        Principal: { Service: "budgets.amazonaws.com" },
+        Action: "sns:Publish",
+        Resource: a.topicArn,
+        Condition: { StringEquals: { "aws:SourceAccount": a.accountId }, ArnLike: { "aws:SourceArn": `arn:${a.partition}:budgets::${a.accountId}:*` } },
+    });
+}
+
+/**
+ * The budget enforcer's own AWS rights, and nothing else: its log group (Lambda LoggingConfig), and the VPC network
+ * interfaces Lambda creates with the function's role in the stack's VPC (AWS Lambda developer guide, "Giving Lambda
+ * functions access to resources in an Amazon VPC", Required IAM permissions: ec2:CreateNetworkInterface,
+ * DescribeNetworkInterfaces and DescribeSubnets, which "only work if allowed on all resources", DeleteNetworkInterface,
+ * Assign/UnassignPrivateIpAddresses). The interface actions are pinned to the VPC by ec2:Vpc (IAM service
+ * authorization reference, Amazon EC2: the network-interface, subnet and security-group resources of these actions
+ * take it). Its Kubernetes rights are RBAC's (infra/cluster/budget-stop.ts); its EKS token needs no IAM permission.
+ */
+export function budgetEnforcerPolicy(a: { partition: string; region: string; accountId: string; logGroupArn: string; vpcId: string }): PolicyDocument {
+    return policyDocument(
+        { Sid: "OwnLogGroup", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${a.logGroupArn}:log-stream:*` },
+        { Sid: "DescribeNetwork", Effect: "Allow", Action: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], Resource: "*" },
+        {
+            Sid: "InterfacesInTheStackVpc",
+            Effect: "Allow",
+            Action: ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            Resource: "*",
+            Condition: { ArnEquals: { "ec2:Vpc": `arn:${a.partition}:ec2:${a.region}:${a.accountId}:vpc/${a.vpcId}` } },
+        },
+    );
 }

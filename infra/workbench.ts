@@ -10,6 +10,7 @@ import { buildCluster, ClusterOutputs, clusterNames } from "./cluster";
 import { createFoundation, Foundation, StackContext } from "./foundation";
 import { buildInstance, InstanceOutputs } from "./instance";
 import { researcherBudget } from "./foundation/researcher-budget";
+import { liftBudgetStopCommand } from "./cluster/budget-stop";
 import { standardTags } from "./tags";
 import image from "../images/pytorch-cuda/image.json";
 
@@ -134,8 +135,10 @@ function researcherBudgets(cfg: StackConfig, built: InstanceOutputs | ClusterOut
         const who = built.researchers[r.id];
         const mine = built.mode === "instance" ? built.researchers[r.id] : undefined;
         const instanceId = mine && "instanceId" in mine ? mine.instanceId : undefined;
+        const stopTopicArn = built.mode === "cluster" ? built.budgetStopTopics[r.id] : undefined;
         const b = researcherBudget(cfg, r, {
             partition: ctx.partition, accountId: ctx.accountId,
+            ...(stopTopicArn ? { stopTopicArn, liftAlso: liftBudgetStopCommand(r.id) } : {}),
             researcherRoleArn: who.roleArn, researcherRoleName: who.roleArn.apply((arn) => arn.slice(arn.lastIndexOf("/") + 1)),
             ...(instanceId ? {
                 workstation: { instanceId, instanceArn: pulumi.interpolate`arn:${ctx.partition}:ec2:${cfg.region}:${ctx.accountId}:instance/${instanceId}` },

@@ -69,6 +69,20 @@ const SERVER_SIDE = (id: string) => sorted([
     `ServiceAccount:archaeo-researcher-${id}-jobs-sa`, `ServiceAccount:archaeo-researcher-${id}-server-sa`, `User:archaeo-hub-user-${id}`,
 ]);
 
+/**
+ * A cluster researcher's budget (national-heritage sets researcherBudgetMonthlyUsd): the budget, its action, role and
+ * deny policy, and their part of the budget enforcer (topic, its policy and subscription, the invoke permission, the
+ * enforcer's Role and RoleBinding in their namespace, the admission binding reading their stop quota).
+ */
+const BUDGET_SIDE = (id: string) => sorted([
+    `Budget:archaeo-budget-${id}-budget`, `BudgetAction:archaeo-budget-${id}-deny-action`, `Policy:archaeo-budget-${id}-deny`, `Role:archaeo-budget-${id}-role`, `RolePolicy:archaeo-budget-${id}-policy`,
+    `Permission:archaeo-budget-enforcer-invoke-${id}`, `Role:archaeo-budget-enforcer-role-${id}`, `RoleBinding:archaeo-budget-enforcer-binding-${id}`,
+    `Topic:archaeo-budget-enforcer-topic-${id}`, `TopicPolicy:archaeo-budget-enforcer-topic-${id}-policy`, `TopicSubscription:archaeo-budget-enforcer-topic-${id}-subscription`,
+    `ValidatingAdmissionPolicyBinding:archaeo-budget-enforcer-admission-${id}`,
+]);
+/** What a cluster researcher joining or leaving updates besides the hub's allow-list: the enforcer's topic map and its hub Role's server names. */
+const ENFORCER_UPDATED = ["Function:archaeo-budget-enforcer-function", "Release:archaeo-hub-release", "Role:archaeo-budget-enforcer-hub-role"];
+
 /** A rule table with one resource type's rules edited: to prove an assertion reads the rule it claims to. */
 function flipped(type: string, edit: (r: { forceNew: string[]; conditional: any[] }) => void): ReplaceRulesTable {
     const t = structuredClone(REPLACE_RULES) as any;
@@ -291,14 +305,14 @@ describe("lifecycle rehearsal: a cluster stack's life (national-heritage: imagin
 
     it("a researcher joins: only their resources are created, and the hub's allow-list gains them (no server touched)", () => {
         assert.ok(join.ok);
-        assert.deepEqual(only(join), { ...NONE, created: SERVER_SIDE("archivist"), updated: ["Release:archaeo-hub-release"] });
+        assert.deepEqual(only(join), { ...NONE, created: sorted([...SERVER_SIDE("archivist"), ...BUDGET_SIDE("archivist")]), updated: ENFORCER_UPDATED });
         // The hub's values change only in its login allow-list: no singleuser (server) setting moves.
         assert.deepEqual(changed(join, "Release:archaeo-hub-release").paths.map((p) => p.replace(/\[\d+\]/g, "[]")), ["values.hub.config.Authenticator.allowed_users[]"]);
     });
 
     it("a researcher leaves: their compute and identity are deleted; their home (EFS) and prefix (S3) stay protected", () => {
         assert.ok(leave.ok);
-        assert.deepEqual(only(leave), { ...NONE, deleted: SERVER_SIDE("archivist"), updated: ["Release:archaeo-hub-release"] });
+        assert.deepEqual(only(leave), { ...NONE, deleted: sorted([...SERVER_SIDE("archivist"), ...BUDGET_SIDE("archivist")]), updated: ENFORCER_UPDATED });
         for (const l of ["FileSystem:archaeo-storage-efs", "Bucket:archaeo-datasets", "Vault:archaeo-storage-vault"]) {
             const r = find(leave.state, l);
             assert.ok(r.protect && r.retainOnDelete, `${l} protected and retained`);
@@ -316,7 +330,7 @@ describe("lifecycle rehearsal: a cluster stack's life (national-heritage: imagin
 
     it("a researcher returns: the same home (access point path), claims bound to fresh volumes", () => {
         assert.ok(back.ok);
-        assert.deepEqual(only(back), { ...NONE, created: SERVER_SIDE("archivist"), updated: ["Release:archaeo-hub-release"] });
+        assert.deepEqual(only(back), { ...NONE, created: sorted([...SERVER_SIDE("archivist"), ...BUDGET_SIDE("archivist")]), updated: ENFORCER_UPDATED });
         const home = (s: StackState) => (find(s, "AccessPoint:archaeo-storage-home-archivist").inputs as any).rootDirectory.path;
         assert.equal(home(back.state), home(join.state), "their home directory is the same path on the same file system");
         // No PersistentVolume is re-created over one left Released with the old claim's uid (issue 17's Pending claims).

@@ -133,9 +133,15 @@ const instanceMode = (stack: string): Record<string, string[]> => ({
  */
 const clusterMode = (stack: string): Record<string, string[]> => {
     const roles = each(stack, (id) => [`archaeo-researcher-${id}-identity-policy`, `archaeo-researcher-${id}-pods-policy`]);
-    const clusterPolicies = [...roles, "archaeo-eks-cluster-kms", "archaeo-eks-ebs-csi-kms", "archaeo-gpu-controller-policy"].sort();
+    // national-heritage sets researcherBudgetMonthlyUsd: each budget's role policy (the researcher's role and deny-policy
+    // ARNs), and the budget enforcer's role policy, log group key, topics and wiring (infra/cluster/budget-enforcer.ts).
+    const budgets = [...each(stack, (id) => [`archaeo-budget-${id}-policy`]), "archaeo-budget-enforcer-policy"];
+    const clusterPolicies = [...roles, ...budgets, "archaeo-eks-cluster-kms", "archaeo-eks-ebs-csi-kms", "archaeo-gpu-controller-policy"].sort();
     return {
-        "cloudwatch-log-groups-cmk": ["archaeo-eks-logs"],
+        "budget-actions-scoped": ["(stack)"],
+        "budget-stop-topics-scoped": ["(stack)"],
+        "lambda-functions-scoped": ["(stack)"],
+        "cloudwatch-log-groups-cmk": ["archaeo-budget-enforcer-logs", "archaeo-eks-logs"],
         "ec2-instance-volumes-encrypted-cmk": ["archaeo-cluster-network-nat"],
         "ecr-encrypted-cmk": ["archaeo-hub-tunnel-repo", "archaeo-registry-repo"],
         "efs-encrypted-cmk": ["archaeo-storage-efs"],
@@ -157,7 +163,9 @@ const clusterMode = (stack: string): Record<string, string[]> => {
         "principals-in-stack-account": ["(stack)"],
         "researcher-isolation": ["(stack)"],
         "researcher-roles-scoped": ["(stack)"],
-        "resource-policies-no-public-principals": ["archaeo-audit-logs-policy", "archaeo-datasets-policy", "archaeo-gpu-interruptions-policy"],
+        "resource-policies-no-public-principals": [
+            "archaeo-audit-logs-policy", ...each(stack, (id) => [`archaeo-budget-enforcer-topic-${id}-policy`]), "archaeo-datasets-policy", "archaeo-gpu-interruptions-policy",
+        ].sort(),
         "s3-buckets-fully-configured": ["(stack)"],
         "s3-dataset-access-logged": ["(stack)"],
         "s3-lifecycle-keeps-data": ["(stack)"],
@@ -201,8 +209,9 @@ const UNJUDGED_AT_PREVIEW: Record<string, string> = {
     "aws:efs/mountTarget:MountTarget securityGroups": "wiring", "aws:efs/mountTarget:MountTarget subnetId": "wiring",
     "aws:backup/selection:Selection iamRoleArn": "the backup role is judged as a role",
     "aws:dlm/lifecyclePolicy:LifecyclePolicy executionRoleArn": "the DLM role is judged as a role",
-    "aws:eks/cluster:Cluster certificateAuthority": "computed", "aws:eks/cluster:Cluster endpoint": "computed",
-    "aws:eks/cluster:Cluster vpcConfig": "its subnets and computed security group; the endpoint flags and CIDRs are known and judged",
+    // The cluster's endpoint and vpcConfig are no longer listed: the test matches properties by name, and
+    // lambda-functions-scoped reads a subscription's `endpoint` and a function's `vpcConfig` (their values unknown too).
+    "aws:eks/cluster:Cluster certificateAuthority": "computed",
     "aws:eks/nodeGroup:NodeGroup launchTemplate": "the launch template is judged itself", "aws:eks/nodeGroup:NodeGroup nodeRoleArn": "the node role is judged as a role", "aws:eks/nodeGroup:NodeGroup subnetIds": "wiring",
     "aws:cloudwatch/eventRule:EventRule name": "computed name", "aws:cloudwatch/eventTarget:EventTarget rule": "wiring",
     "aws:sqs/queue:Queue url": "computed", "aws:sqs/queuePolicy:QueuePolicy queueUrl": "wiring (its policy is judged)",
@@ -214,6 +223,13 @@ const UNJUDGED_AT_PREVIEW: Record<string, string> = {
     "aws:ecr/repository:Repository registryId": "computed account", "aws:ecr/repository:Repository repositoryUrl": "read only when an image must be compared with it",
     "docker:index/image:Image imageName": "build", "docker:index/image:Image registry": "build credentials", "docker:index/image:Image repoDigest": "the digest, judged where it is used",
     "aws:kms/alias:Alias targetKeyId": "names the stack key",
+    // Per-researcher budgets and the budget enforcer (cluster mode).
+    "aws:budgets/budgetAction:BudgetAction actionId": "computed id", "aws:budgets/budgetAction:BudgetAction status": "computed state",
+    "aws:budgets/budgetAction:BudgetAction definition": "judged by budget-actions-scoped once the researcher's role and deny-policy ARNs it compares with are known (it defers on those)",
+    "aws:iam/policy:Policy policyId": "computed id",
+    "aws:lambda/function:Function invokeArn": "computed; only API Gateway uses it",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule referencedSecurityGroupId": "egress is not judged",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule referencedSecurityGroupId": "a security group as the source, never a public CIDR (the ingress rules judge CIDRs and prefix lists)",
 };
 
 describe("the whole pack over a first preview of every stack", () => {

@@ -212,6 +212,8 @@ function computed(type: string, name: string, inputs: Record<string, any>, accou
         case "aws:cognito/userPool:UserPool": return { id: `${region}_${h(9)}`, extra: { arn: arn("cognito-idp", `userpool/${region}_${h(9)}`) } };
         case "aws:cognito/userPoolClient:UserPoolClient": return { id: h(26), extra: { clientSecret: `mock-secret-${h(40)}` } };
         case "aws:efs/accessPoint:AccessPoint": return { id: `fsap-${h(17)}`, extra: { arn: arn("elasticfilesystem", `access-point/fsap-${h(17)}`) } };
+        case "aws:sns/topic:Topic": return { id: arn("sns", inputs.name ?? name), extra: { arn: arn("sns", inputs.name ?? name) } };
+        case "aws:lambda/function:Function": return { id: inputs.name ?? name, extra: { arn: arn("lambda", `function:${inputs.name ?? name}`), invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${inputs.name ?? name}`)}/invocations` } };
         case "aws:cloudtrail/trail:Trail": return { id: inputs.name ?? name, extra: { arn: arn("cloudtrail", `trail/${inputs.name ?? name}`) } };
         case "docker:index/image:Image": {
             const repo = String(inputs.imageName ?? name).replace(/:[^:/]+$/, "");

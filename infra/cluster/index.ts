@@ -13,6 +13,7 @@ import { ImageRegistry } from "../foundation/registry";
 import { awsProfileSnippet } from "../foundation/researcher";
 import { awsProfileName, cognitoDomainPrefix, dataMountsEnv, physicalName, researcherPrefix, stackSlug, standardTags } from "../tags";
 import type { DeployerIdentity } from "../workbench";
+import { BudgetEnforcer } from "./budget-enforcer";
 import { EksCluster } from "./eks";
 import { JupyterHub } from "./jupyterhub";
 import { GpuCapacity } from "./karpenter";
@@ -59,6 +60,8 @@ export interface ClusterOutputs {
     hubUrl: string;
     kubeconfigCommand: string;
     researchers: Record<string, ClusterResearcherOutputs>;
+    /** Researchers with a budget: the topic their budget's ACTUAL 100% notification publishes to (the budget enforcer's). */
+    budgetStopTopics: Record<string, pulumi.Output<string>>;
 }
 
 /** Names derived from the config. Pure. */
@@ -168,6 +171,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
     }, opts);
 
     const researchers: Record<string, ClusterResearcherOutputs> = {};
+    const researcherComponents: pulumi.Resource[] = [];
     for (const r of cfg.researchers) {
         const who = new ClusterResearcher(`archaeo-researcher-${r.id}`, {
             researcher: r, institution: cfg.institution, stack: cfg.stack, region: cfg.region,
@@ -178,6 +182,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             gpusPerResearcher: r.parked ? 0 : c.gpusPerResearcher, hubTunnel: !c.hub,
             k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
         }, opts);
+        researcherComponents.push(who);
         const jobEnv = env.apply((e) => researcherEnv(e, r.id));
         researchers[r.id] = {
             namespace: who.namespace,
@@ -195,8 +200,21 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         };
     }
 
+    // At 100% of a researcher's budget: their GPU quota to 0 and their server stopped (README 'Budgets per researcher').
+    const budgeted = cfg.researchers.filter((r) => r.budgetMonthlyUsd > 0);
+    const enforcer = budgeted.length === 0 ? undefined : new BudgetEnforcer("archaeo-budget-enforcer", {
+        institution: cfg.institution, stack: cfg.stack, region: cfg.region, partition: ctx.partition, accountId: ctx.accountId,
+        functionName: physicalName(cfg, ["budget-enforcer"], 64), roleName: physicalName(cfg, ["budget-enforcer"], 64), securityGroupName: physicalName(cfg, ["budget-enforcer"], 255),
+        logGroupName: `/aws/eks/${clusterName}/budget-enforcer`,
+        researchers: budgeted.map((r) => ({ id: r.id, topicName: physicalName(cfg, ["budget-stop", r.id], 256) })),
+        clusterName: eks.clusterName, clusterEndpoint: eks.endpoint, clusterCertificateAuthority: eks.certificateAuthority, clusterSecurityGroupId: eks.clusterSecurityGroupId,
+        vpcId: network.vpcId, privateSubnetIds: network.privateSubnetIds, keyArn: f.keyArn,
+        k8sProvider, dependsOn: [hub.namespace, ...researcherComponents],
+    }, opts);
+
     return {
         mode: "cluster",
+        budgetStopTopics: enforcer?.topicArns ?? {},
         clusterName: eks.clusterName,
         hubUrl: url,
         kubeconfigCommand: `aws eks update-kubeconfig --region ${cfg.region} --name ${clusterName}`,

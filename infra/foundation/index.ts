@@ -76,6 +76,8 @@ export function createFoundation(cfg: StackConfig, ctx: FoundationContext): Foun
         services: {
             trailName,
             ...(ctx.clusterName ? { logsPrefix: `/aws/eks/${ctx.clusterName}/`, eventBridge: true, autoScaling: true } : {}),
+            // The budget enforcer's topics (infra/cluster/budget-enforcer.ts): cluster mode, researchers with a budget.
+            ...(ctx.clusterName && cfg.researchers.some((r) => r.budgetMonthlyUsd > 0) ? { budgetTopics: true } : {}),
         },
         existingKeyArn: cfg.kmsKeyArn,
         protect: cfg.protectData,

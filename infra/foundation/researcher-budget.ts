@@ -32,6 +32,13 @@ export interface ResearcherBudgetArgs {
     /** The researcher's own role: the deny policy is attached to it. */
     researcherRoleName: pulumi.Input<string>;
     researcherRoleArn: pulumi.Input<string>;
+    /**
+     * Cluster mode: the budget enforcer's topic for them (infra/cluster/budget-enforcer.ts): the ACTUAL 100%
+     * notification publishes to it (a notification has at most one SNS subscriber: botocore budgets NotificationWithSubscribers).
+     */
+    stopTopicArn?: pulumi.Input<string>;
+    /** Cluster mode: the command that lifts the enforcer's stop, appended to liftCommand. */
+    liftAlso?: string;
     /** Instance mode: their workstation, stopped at 100% (RUN_SSM_DOCUMENTS STOP_EC2_INSTANCES) and denied a start. */
     workstation?: { instanceId: pulumi.Input<string>; instanceArn: pulumi.Input<string> };
 }
@@ -42,6 +49,8 @@ export interface ResearcherBudgetArgs {
  *   workstation; cluster mode: every AWS action, since Budgets cannot act inside Kubernetes);
  * - instance mode, RUN_SSM_DOCUMENTS STOP_EC2_INSTANCES on their workstation (the only EC2 subtype besides
  *   STOP_RDS_INSTANCES: botocore budgets SsmActionDefinition ActionSubType).
+ * - cluster mode, the same notification published to their budget-stop topic: the budget enforcer sets their GPU
+ *   quota to 0 and stops their server (infra/cluster/budget-enforcer.ts).
  * An admin lifts it with `aws budgets execute-budget-action ... --execution-type REVERSE_BUDGET_ACTION` (the
  * `liftCommand` output; botocore budgets ExecuteBudgetAction ExecutionType).
  */
@@ -56,8 +65,9 @@ export class ResearcherBudget extends pulumi.ComponentResource {
         const child = { parent: this };
         const id = args.researcherId;
         const subscribers = [...new Set(args.emails)];
-        const notify = (notificationType: "ACTUAL" | "FORECASTED", threshold: number) => ({
+        const notify = (notificationType: "ACTUAL" | "FORECASTED", threshold: number, topicArn?: pulumi.Input<string>) => ({
             notificationType, comparisonOperator: "GREATER_THAN", threshold, thresholdType: "PERCENTAGE", subscriberEmailAddresses: subscribers,
+            ...(topicArn ? { subscriberSnsTopicArns: [topicArn] } : {}),
         });
         const budget = new aws.budgets.Budget(`${name}-budget`, {
             name: args.budgetName,
@@ -74,7 +84,7 @@ export class ResearcherBudget extends pulumi.ComponentResource {
                     { tags: { key: args.researcherTag.key, values: [args.researcherTag.value], matchOptions: ["EQUALS"] } },
                 ],
             },
-            notifications: [notify("ACTUAL", 80), notify("ACTUAL", 100), notify("FORECASTED", 100)],
+            notifications: [notify("ACTUAL", 80), notify("ACTUAL", 100, args.stopTopicArn), notify("FORECASTED", 100)],
             tags: { [BUDGET_OF_TAG]: id },
         }, child);
 
@@ -123,7 +133,8 @@ export class ResearcherBudget extends pulumi.ComponentResource {
         this.budgetName = budget.name.apply((n) => n ?? args.budgetName);
         this.roleArn = role.arn;
         this.liftCommand = pulumi.all([args.accountId, denyAction.actionId]).apply(([accountId, actionId]) =>
-            `aws budgets execute-budget-action --account-id ${accountId} --budget-name ${args.budgetName} --action-id ${actionId ?? "<actionId>"} --execution-type REVERSE_BUDGET_ACTION`);
+            `aws budgets execute-budget-action --account-id ${accountId} --budget-name ${args.budgetName} --action-id ${actionId ?? "<actionId>"} --execution-type REVERSE_BUDGET_ACTION`
+            + (args.liftAlso ? ` && ${args.liftAlso}` : ""));
         this.registerOutputs({ budgetName: this.budgetName, roleArn: this.roleArn, liftCommand: this.liftCommand });
     }
 }
@@ -135,7 +146,7 @@ export class ResearcherBudget extends pulumi.ComponentResource {
 export function researcherBudget(
     cfg: Pick<StackConfig, "institution" | "stack" | "region" | "budget">,
     r: Pick<Researcher, "id" | "email" | "budgetMonthlyUsd">,
-    a: { partition: pulumi.Input<string>; accountId: pulumi.Input<string>; researcherRoleName: pulumi.Input<string>; researcherRoleArn: pulumi.Input<string>; workstation?: ResearcherBudgetArgs["workstation"] },
+    a: Pick<ResearcherBudgetArgs, "partition" | "accountId" | "researcherRoleName" | "researcherRoleArn" | "workstation" | "stopTopicArn" | "liftAlso">,
     opts: pulumi.ComponentResourceOptions,
 ): ResearcherBudget | undefined {
     if (r.budgetMonthlyUsd <= 0) return undefined;

@@ -249,6 +249,9 @@ export const DEFAULT_SCOPING_CONDITION_KEYS = [
     "aws:ResourceTag/*", "aws:RequestTag/*", "*:ResourceTag/*", "aws:ResourceAccount", "aws:ResourceOrgID",
     "kms:ViaService", "kms:CallerAccount", "iam:PassedToService", "ec2:CreateAction", "s3:prefix",
     "aws:SourceArn", "aws:SourceAccount", "ssm:resourceTag/*",
+    // The VPC a network interface, subnet or security group is in (IAM service authorization reference, Amazon EC2:
+    // ec2:Vpc on those resources of CreateNetworkInterface, DeleteNetworkInterface and the private-IP actions).
+    "ec2:Vpc",
 ];
 
 function scoped(s: Statement, keys: readonly string[]): boolean {

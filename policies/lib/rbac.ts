@@ -129,3 +129,20 @@ export const BUILT_IN_CROSS_GRANTS: Readonly<Record<string, string[]>> = {
 export function grantsPortForward(rules: unknown): boolean {
     return asArray(rules as any[]).some((r: any) => ruleGrants(r, "", "pods/portforward", ["create", "get"]));
 }
+
+/**
+ * Do the rules only stop things in a namespace, never read, enter or run anything there? Rules on resourcequotas
+ * (any verb: a quota limits what may run, it holds no data) and `delete`/`deletecollection` of pods, nothing else.
+ * A subject bound only to such rules (the budget enforcer, infra/cluster/budget-stop.ts) owns nothing in the
+ * namespace and reaches no one's server or token there, so it does not make the namespace shared.
+ */
+export function stopOnly(rules: unknown): boolean {
+    const rs = asArray(rules as any[]);
+    return rs.length > 0 && rs.every((r: any) => {
+        const groups = asArray(r?.apiGroups as string[]);
+        const resources = asArray(r?.resources as string[]);
+        const verbs = asArray(r?.verbs as string[]);
+        if (groups.length === 0 || groups.some((g) => g !== "") || resources.length === 0 || verbs.length === 0) return false;
+        return resources.every((res) => res === "resourcequotas" || (res === "pods" && verbs.every((v) => v === "delete" || v === "deletecollection")));
+    });
+}

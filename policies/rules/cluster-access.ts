@@ -6,7 +6,7 @@
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { portForwardGuardProblem } from "../lib/admission";
-import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, Subject } from "../lib/rbac";
+import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, stopOnly, Subject } from "../lib/rbac";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
@@ -321,11 +321,12 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
         const { ns, roleRef, subjects } = v as any;
         const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
         const subs = asArray(subjects as Subject[]).filter((x) => x?.kind === "User" || x?.kind === "Group");
-        const p = present.get(where) ?? { users: new Set<string>(), groups: new Set<string>() };
-        for (const sub of subs) (sub.kind === "User" ? p.users : p.groups).add(sub.name);
-        present.set(where, p);
         const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
         const role = roles.get(key);
+        const p = present.get(where) ?? { users: new Set<string>(), groups: new Set<string>() };
+        // A binding to a stop-only role (lib/rbac.ts stopOnly: quotas, deleting pods) puts no one there who owns or reads anything.
+        if (!(role?.rules !== undefined && !role.fixed && stopOnly(role.rules))) for (const sub of subs) (sub.kind === "User" ? p.users : p.groups).add(sub.name);
+        present.set(where, p);
         if (!role || subs.length === 0) continue;
         const what = role.fixed ?? grants(role.rules, subs);
         if (what.length === 0) continue;

@@ -63,6 +63,9 @@ function onIdentityDocuments(body: (statements: Statement[], path: string, args:
 }
 
 interface TrustConfig { allowedServicePrincipals: string[]; trustedPrincipalArns: string[]; researcherTag: string; allowedTrustActions: string[] }
+/** Tag naming the Lambda function a role is the execution role of (infra/cluster/budget-enforcer.ts; judged by lambda-functions-scoped). */
+export const FUNCTION_ROLE_TAG = "archaeo-function-of";
+
 const TRUST_DEFAULTS: TrustConfig = {
     allowedServicePrincipals: ["ec2.amazonaws.com", "eks.amazonaws.com", "pods.eks.amazonaws.com", "dlm.amazonaws.com", "backup.amazonaws.com", "budgets.amazonaws.com"],
     trustedPrincipalArns: [],
@@ -204,6 +207,9 @@ export const iamPolicies: ResourceValidationPolicy[] = [
                 if (p.federated.length || p.canonicalUser.length) report(`${where} trusts ${few([...p.federated, ...p.canonicalUser])}; federated principals are not part of the design.`);
                 for (const svc of p.service) {
                     if (researcher !== undefined) report(`${where} trusts the service ${svc}; a researcher's role is assumed only by the researcher.`);
+                    // A function's role (tagged archaeo-function-of: <function>) is Lambda's to assume: lambda-functions-scoped
+                    // proves that function runs as it and that Lambda alone is trusted; any other role trusting Lambda is refused.
+                    else if (svc === "lambda.amazonaws.com" && typeof tags?.[FUNCTION_ROLE_TAG] === "string" && tags[FUNCTION_ROLE_TAG] !== "") continue;
                     else if (!c.allowedServicePrincipals.some((x) => globMatch(x, svc))) report(`${where} trusts the service ${svc}, which is not in allowedServicePrincipals (${c.allowedServicePrincipals.join(", ")}).`);
                 }
                 awsPrincipals.push(...p.aws);
@@ -258,7 +264,9 @@ export const iamStackPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             const allowed = args.getConfig<Partial<ManagedConfig>>().allowedManagedPolicies ?? DEFAULT_MANAGED_POLICIES;
             const roles = args.resources.filter((r) => r.type === "aws:iam/role:Role");
-            const stackPolicies = args.resources.filter((r) => r.type === "aws:iam/policy:Policy").map((p) => get(() => p.props.arn));
+            // Read only when an attachment names a customer-managed policy: an unknown ARN no verdict needs is not a deferral.
+            let policyArns: unknown[] | undefined;
+            const stackPolicies = () => (policyArns ??= args.resources.filter((r) => r.type === "aws:iam/policy:Policy").map((p) => get(() => p.props.arn)));
             for (const r of args.resources) {
                 const where = ATTACHMENTS[r.type];
                 if (!where) continue;
@@ -273,8 +281,8 @@ export const iamStackPolicies: StackValidationPolicy[] = [
                 for (const arn of asArray(arns as string | string[]).map(String)) {
                     const managed = awsManagedPolicyName(arn);
                     if (managed === undefined) {
-                        if (stackPolicies.includes(UNKNOWN)) d.defer(`${label(r)}.${where.policies} (policy ARNs of this stack unknown)`);
-                        else if (!stackPolicies.includes(arn)) report(`${label(r)} attaches ${arn}, a customer-managed policy this stack does not define, so the pack cannot judge what it grants.`, r.urn);
+                        if (stackPolicies().includes(UNKNOWN)) d.defer(`${label(r)}.${where.policies} (policy ARNs of this stack unknown)`);
+                        else if (!stackPolicies().includes(arn)) report(`${label(r)} attaches ${arn}, a customer-managed policy this stack does not define, so the pack cannot judge what it grants.`, r.urn);
                         continue;
                     }
                     if (!(managed in allowed)) continue; // iam-managed-policies-allowlisted reports it

@@ -1,6 +1,7 @@
 /** Every rule of the pack, as plain arrays: tests and the offline plan import this, never ../index.ts. */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { auditPolicies } from "./audit";
+import { budgetEnforcerPolicies } from "./budget-enforcer";
 import { budgetPolicies } from "./budgets";
 import { clusterAccessPolicies } from "./cluster-access";
 import { coveragePolicies } from "./coverage";
@@ -29,7 +30,7 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
 ];
 export const stackValidationPolicies: StackValidationPolicy[] = [
     ...s3StackPolicies, ...auditPolicies, ...networkStackPolicies, ...keyStackPolicies, ...principalStackPolicies, ...iamStackPolicies,
-    ...researcherPolicies, ...budgetPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies, ...backupStackPolicies,
+    ...researcherPolicies, ...budgetPolicies, ...budgetEnforcerPolicies, ...clusterAccessPolicies, ...kubernetesStackPolicies, ...helmStackPolicies, ...stackPolicies, ...backupStackPolicies,
     ...isolationPolicies, ...coveragePolicies,
     ...retentionStackPolicies,
 ];

@@ -60,6 +60,8 @@ const readPath = (props: any, path: string) => path.split(".").reduce((o, k) => 
 const DEFAULT_SERVICES = [
     "logs.*.amazonaws.com", "events.amazonaws.com", "sqs.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com",
     "backup.amazonaws.com", "ec2.amazonaws.com", "eks.amazonaws.com", "pods.eks.amazonaws.com", "dlm.amazonaws.com",
+    // AWS Budgets publishes to the budget-stop topics (with the stack key); SNS invokes the budget enforcer.
+    "budgets.amazonaws.com", "sns.amazonaws.com",
 ];
 
 interface PrincipalsConfig { accountId?: string; trustedAccountIds: string[]; allowedServicePrincipals: string[]; allowedOrgIds: string[] }

@@ -10,7 +10,7 @@
 import * as zlib from "zlib";
 import type { RecordedResource } from "../../tools/mock-engine";
 import {
-    assumeRolePolicy, auditBucketPolicy, denyInsecureTransportPolicy, keyPolicy, PolicyDocument, researcherInstancePolicy, researcherTrustPolicy, workstationPolicy,
+    assumeRolePolicy, auditBucketPolicy, budgetTopicPolicy, denyInsecureTransportPolicy, keyPolicy, PolicyDocument, researcherInstancePolicy, researcherTrustPolicy, workstationPolicy,
 } from "../../infra/iam";
 import { interruptionQueuePolicy, podIdentityTrust } from "../../infra/cluster/iam";
 import { ACCOUNT, fixture } from "./policy";
@@ -33,6 +33,9 @@ export const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/platform-admins`;
 export const ALICE_SESSION_NAME = "alice@uni.example";
 export const TRAIL_NAME = "archaeo";
 export const QUEUE_ARN = `arn:aws:sqs:${REGION}:${ACCOUNT}:x`;
+export const ENFORCER_ROLE = `arn:aws:iam::${ACCOUNT}:role/archaeo-x-budget-enforcer`;
+export const ENFORCER_FUNCTION = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:archaeo-x-budget-enforcer`;
+export const ALICE_STOP_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:archaeo-x-budget-stop-alice`;
 export const REPOSITORY_ARN = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/archaeo/x/pytorch-cuda`;
 /** Alice's SSM path (her token, her status). */
 export const ALICE_SSM_PATH = "/archaeo/x/researchers/alice";
@@ -107,7 +110,7 @@ export function compliant(): RecordedResource[] {
         // The key policy of a cluster-mode stack (every statement keyPolicy writes).
         fixture("aws:kms/key:Key", "cmk", {
             enableKeyRotation: true,
-            policy: json(keyPolicy({ ...common, trailName: TRAIL_NAME, logsPrefix: "/aws/eks/x/", eventBridge: true, autoScaling: true })),
+            policy: json(keyPolicy({ ...common, trailName: TRAIL_NAME, logsPrefix: "/aws/eks/x/", eventBridge: true, autoScaling: true, budgetTopics: true })),
         }, { protect: true, state: { arn: KEY, keyId: "1234abcd-12ab-34cd-56ef-1234567890ab", id: "1234abcd-12ab-34cd-56ef-1234567890ab" } }),
         fixture("aws:ebs/volume:Volume", "workspace", { encrypted: true, kmsKeyId: KEY, type: "gp3", size: 100, availabilityZone: "us-east-1a", tags: { researcher: ALICE, "archaeo-snapshot": "x-workspace" } }, { protect: true, state: { arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-1` } }),
         fixture("aws:dlm/lifecyclePolicy:LifecyclePolicy", "snapshots", { state: "ENABLED", executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/archaeo-x-dlm`, policyDetails: {
@@ -216,6 +219,18 @@ export function compliant(): RecordedResource[] {
         fixture("kubernetes:storage.k8s.io/v1:StorageClass", "efs-sc", { metadata: { name: "efs" }, provisioner: "efs.csi.aws.com", parameters: { fileSystemId: "fs-1" } }),
         fixture("kubernetes:core/v1:PersistentVolumeClaim", "scratch", { spec: { storageClassName: "gp3-encrypted" } }),
         fixture("kubernetes:core/v1:PersistentVolumeClaim", "workspace-pvc", { spec: { storageClassName: "efs" } }),
+        // The budget enforcer of a cluster-mode stack (infra/cluster/budget-enforcer.ts): alice's topic, the function, its wiring.
+        fixture("aws:ec2/subnet:Subnet", "private-a", { vpcId: "vpc-1", cidrBlock: "10.0.1.0/24" }, { state: { id: "subnet-1" } }),
+        fixture("aws:cloudwatch/logGroup:LogGroup", "enforcer-logs", { name: "/aws/eks/x/budget-enforcer", kmsKeyId: KEY, retentionInDays: 365 }),
+        fixture("aws:iam/role:Role", "enforcer-role", { name: "archaeo-x-budget-enforcer", assumeRolePolicy: trust("lambda.amazonaws.com"), tags: { "archaeo-function-of": "archaeo-x-budget-enforcer" } }, { state: { arn: ENFORCER_ROLE } }),
+        fixture("aws:sns/topic:Topic", "alice-stop", { name: "archaeo-x-budget-stop-alice", kmsMasterKeyId: KEY, tags: { "archaeo-budget-of": ALICE } }, { state: { arn: ALICE_STOP_TOPIC } }),
+        fixture("aws:sns/topicPolicy:TopicPolicy", "alice-stop-policy", { arn: ALICE_STOP_TOPIC, policy: json(budgetTopicPolicy({ partition: "aws", accountId: ACCOUNT, topicArn: ALICE_STOP_TOPIC })) }),
+        fixture("aws:lambda/function:Function", "enforcer", {
+            name: "archaeo-x-budget-enforcer", role: ENFORCER_ROLE, vpcConfig: { subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] },
+            loggingConfig: { logFormat: "Text", logGroup: "/aws/eks/x/budget-enforcer" }, environment: { variables: { ARCHAEO_HUB_NAMESPACE: "jupyterhub" } },
+        }, { state: { arn: ENFORCER_FUNCTION } }),
+        fixture("aws:lambda/permission:Permission", "enforcer-invoke-alice", { action: "lambda:InvokeFunction", function: "archaeo-x-budget-enforcer", principal: "sns.amazonaws.com", sourceArn: ALICE_STOP_TOPIC }),
+        fixture("aws:sns/topicSubscription:TopicSubscription", "alice-stop-subscription", { topic: ALICE_STOP_TOPIC, protocol: "lambda", endpoint: ENFORCER_FUNCTION }),
     ];
 }
 

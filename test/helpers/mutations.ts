@@ -361,6 +361,11 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
     // Per-researcher budget actions (policies/rules/budgets.ts; the program's own in test/budgets.test.ts).
     m("budget-actions-scoped", "alice's budget action role stops bob's workstation", (rs) => { rs.push(fixtureBudgetRole(), fixtureBudgetPolicy(doc({ Sid: "Stop", Effect: "Allow", Action: "ec2:StopInstances", Resource: BOB_INSTANCE }))); }),
+    // The budget enforcer (policies/rules/budget-enforcer.ts; the program's own in test/cluster/budget-enforcer.test.ts).
+    m("lambda-functions-scoped", "the budget enforcer leaves the VPC", set("enforcer", (p) => { delete p.vpcConfig; })),
+    u("lambda-functions-scoped", "the budget enforcer's role unknown", "Function 'enforcer'.role", set("enforcer", (p) => { p.role = UNKNOWN; })),
+    m("budget-stop-topics-scoped", "alice's budget-stop topic unencrypted", set("alice-stop", (p) => { delete p.kmsMasterKeyId; })),
+    u("budget-stop-topics-scoped", "alice's budget-stop topic policy unknown", "TopicPolicy 'alice-stop-policy'.policy", set("alice-stop-policy", (p) => { p.policy = UNKNOWN; })),
     u("budget-actions-scoped", "alice's budget action role policy unknown", "RolePolicy 'alice-budget-policy'.policy", (rs) => { rs.push(fixtureBudgetRole(), fixtureBudgetPolicy(UNKNOWN)); }),
     u("workstation-image-from-stack-ecr", "repository URL unknown", "IMAGE_REF", (rs) => { set("repo", (p) => { p.repositoryUrl = UNKNOWN; })(rs); set("ws", (p) => { p.userData += `    IMAGE_REF=${IMAGE}\n`; })(rs); }),
     u("security-groups-no-public-ingress", "ingress CIDR unknown", "cidrIpv4", set("in", (p) => { p.cidrIpv4 = UNKNOWN; })),
@@ -706,4 +711,52 @@ export const BUDGET_MUTATIONS: Mutation[] = [
     m(B, "alice's budget action stops bob's workstation", aliceAction("stop", (p, rs) => { p.definition.ssmActionDefinition.instanceIds = [bobInstanceArn(rs).split("/").pop()]; })),
     m(B, "alice's budget action runs as her workstation's role", aliceAction("stop", (p, rs) => { p.executionRoleArn = arnIn(rs, "aws:iam/role:Role", "archaeo-ws-alice-role"); })),
     m(B, "a budget action applies a service control policy", aliceAction("deny", (p) => { p.actionType = "APPLY_SCP_POLICY"; })),
+];
+
+// ---- the budget enforcer (cluster mode; test/cluster/budget-enforcer.test.ts runs these on alice and bob) ----
+const E = "archaeo-budget-enforcer";
+const L = "lambda-functions-scoped";
+const T = "budget-stop-topics-scoped";
+const topicArn = (rs: RecordedResource[], id: string) => arnIn(rs, "aws:sns/topic:Topic", `${E}-topic-${id}`);
+const fn = (f: (p: any, rs: RecordedResource[]) => void): Mutate => (rs) => set(`${E}-function`, (p) => f(p, rs), "aws:lambda/function:Function")(rs);
+const topicStmt = (f: (s: any) => void): Mutate => setDoc(`${E}-topic-alice-policy`, (d) => f(d.Statement[0]));
+const enforcerStmt = (sid: string, f: (s: any) => void): Mutate => setDoc(`${E}-policy`, (d) => f(d.Statement.find((s: any) => s.Sid === sid)));
+export const ENFORCER_MUTATIONS: Mutation[] = [
+    // The function.
+    m(L, "the enforcer runs as a researcher's role", fn((p, rs) => { p.role = arnIn(rs, "aws:iam/role:Role", "archaeo-researcher-alice-identity-role"); })),
+    m(L, "the enforcer's role is also trusted by EC2", (rs) => setDoc(`${E}-role`, (d) => { d.Statement[0].Principal.Service = ["lambda.amazonaws.com", "ec2.amazonaws.com"]; }, "assumeRolePolicy")(rs)),
+    m(L, "alice's pods role tagged as a function's role, so Lambda may be trusted (no such function)", set("archaeo-researcher-alice-pods-role", (p) => {
+        p.tags = { ...p.tags, "archaeo-function-of": "archaeo-collector" };
+        p.assumeRolePolicy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+    }, "aws:iam/role:Role")),
+    m("iam-trust-policies-scoped", "alice's pods role trusts Lambda (not a function's role)", (rs) => setDoc("archaeo-researcher-alice-pods-role", (d) => { d.Statement[0].Principal = { Service: "lambda.amazonaws.com" }; }, "assumeRolePolicy")(rs)),
+    m(L, "the enforcer leaves the VPC (no vpcConfig)", fn((p) => { delete p.vpcConfig; })),
+    m(L, "the enforcer in a subnet outside the stack", fn((p) => { p.vpcConfig.subnetIds = ["subnet-0123456789abcdef0"]; })),
+    m(L, "the enforcer logs to Lambda's default log group", fn((p) => { delete p.loggingConfig.logGroup; })),
+    m(L, "the enforcer's environment carries a secret", fn((p) => { p.environment.variables.HUB_API_TOKEN = "token=9f8e7d6c5b4a39281706f5e4d3c2b1a0"; })),
+    m(L, "anyone's topic may invoke the enforcer (no sourceArn)", set(`${E}-invoke-alice`, (p) => { delete p.sourceArn; }, "aws:lambda/permission:Permission")),
+    m(L, "S3 may invoke the enforcer", set(`${E}-invoke-alice`, (p) => { p.principal = "s3.amazonaws.com"; }, "aws:lambda/permission:Permission")),
+    m(L, "another account's topic may invoke the enforcer", set(`${E}-invoke-alice`, (p) => { p.sourceArn = "arn:aws:sns:us-east-1:999999999999:stop-everyone"; }, "aws:lambda/permission:Permission")),
+    m(L, "the permission grants more than invoking", set(`${E}-invoke-alice`, (p) => { p.action = "lambda:*"; }, "aws:lambda/permission:Permission")),
+    m(L, "alice's topic delivered by e-mail to someone outside", set(`${E}-topic-alice-subscription`, (p) => { p.protocol = "email"; p.endpoint = "someone@example.com"; }, "aws:sns/topicSubscription:TopicSubscription")),
+    m(L, "alice's topic delivered to a function outside the stack", set(`${E}-topic-alice-subscription`, (p) => { p.endpoint = "arn:aws:lambda:us-east-1:999999999999:function:collector"; }, "aws:sns/topicSubscription:TopicSubscription")),
+    // The topics and who publishes.
+    m(T, "alice's topic unencrypted", set(`${E}-topic-alice`, (p) => { delete p.kmsMasterKeyId; }, "aws:sns/topic:Topic")),
+    m(T, "anyone may publish to alice's topic (a stop on demand)", topicStmt((s) => { s.Principal = { AWS: "*" }; })),
+    m(T, "Budgets of any account may publish (no aws:SourceAccount)", topicStmt((s) => { delete s.Condition.StringEquals; })),
+    m(T, "the topic policy lets Budgets subscribe others too", topicStmt((s) => { s.Action = ["sns:Publish", "sns:Subscribe"]; })),
+    m(T, "alice's budget publishes to bob's topic (her spending stops him)", (rs) => set("archaeo-budget-alice-budget", (p) => { p.notifications[1].subscriberSnsTopicArns = [topicArn(rs, "bob")]; }, "aws:budgets/budget:Budget")(rs)),
+    m(T, "alice's budget publishes to a topic outside the stack", set("archaeo-budget-alice-budget", (p) => { p.notifications[1].subscriberSnsTopicArns = ["arn:aws:sns:us-east-1:999999999999:x"]; }, "aws:budgets/budget:Budget")),
+    m("resource-policies-no-public-principals", "the stack key lets a service outside the list use it", setDoc("archaeo-key-cmk", (d) => { d.Statement.find((s: any) => s.Sid === "BudgetsPublishesToEncryptedTopics").Principal.Service = "sms-voice.amazonaws.com"; })),
+    // Its AWS rights.
+    m("iam-policies-scoped", "the enforcer's network interfaces anywhere (no ec2:Vpc)", enforcerStmt("InterfacesInTheStackVpc", (s) => { delete s.Condition; })),
+    m("iam-policies-scoped", "the enforcer writes every log group", enforcerStmt("OwnLogGroup", (s) => { s.Resource = "*"; })),
+    m("iam-trust-policies-scoped", "the enforcer's role trusted by a service outside the list", (rs) => setDoc(`${E}-role`, (d) => { d.Statement[0].Principal.Service = "states.amazonaws.com"; }, "assumeRolePolicy")(rs)),
+    // Its Kubernetes rights: anything beyond a stop makes alice's namespace shared, and the researcher's own reads there count.
+    m("k8s-shared-namespace-no-pod-reads", "the enforcer may also read alice's pods", set(`${E}-role-alice`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "the enforcer may read the hub's pods (server tokens)", set(`${E}-hub-role`, (p) => { p.rules[0].verbs = ["delete", "get"]; delete p.rules[0].resourceNames; })),
+    m("k8s-port-forward-own-server", "the enforcer may port-forward into alice's namespace", set(`${E}-role-alice`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/portforward"], verbs: ["create"] }); })),
+    m("eks-access-entries-scoped", "the enforcer joins system:masters", set(`${E}-access`, (p) => { p.kubernetesGroups = ["system:masters"]; }, "aws:eks/accessEntry:AccessEntry")),
+    // Default-deny: its types stay judged.
+    m("pack-judges-every-type", "a Lambda layer the pack does not judge", add(fixture("aws:lambda/layerVersion:LayerVersion", "enforcer-layer", { layerName: "x" }))),
 ];

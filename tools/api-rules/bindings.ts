@@ -237,6 +237,8 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "notifications[].threshold", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Notification.Threshold" }] },
             { prop: "notifications[].subscriberEmailAddresses", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers" }] },
             { prop: "notifications[].subscriberEmailAddresses[]", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers[].Address" }] },
+            // Cluster mode: the budget enforcer's topic, sent as a Subscriber of type SNS (its Address is the topic ARN).
+            { prop: "notifications[].subscriberSnsTopicArns[]", rules: [{ model: "budgets:CreateBudget:NotificationsWithSubscribers[].Subscribers[].Address" }] },
             { prop: "costFilters[].name", rules: [{ model: "budgets:CreateBudget:Budget.CostFilters{key}" }] },
             // A researcher's budget: the AND of two tag filters (infra/foundation/researcher-budget.ts).
             { prop: "filterExpression.ands[].tags.key", rules: [{ model: "budgets:CreateBudget:Budget.FilterExpression.And[].Tags.Key" }] },
@@ -277,6 +279,45 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
         unchecked: { kmsMasterKeyId: REF },
     },
     "aws:sqs/queuePolicy:QueuePolicy": { bindings: [], unchecked: { policy: DOC, queueUrl: REF } },
+    // ---- the budget enforcer (cluster mode; infra/cluster/budget-enforcer.ts) ----------------------------------
+    "aws:sns/topic:Topic": {
+        bindings: [
+            { prop: "name", rules: [{ doc: "sns:CreateTopic:Name", quote: "Topic names must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.", rule: { min: 1, max: 256, pattern: "[A-Za-z0-9_-]+" } }] },
+            { prop: "tags{key}", rules: [...TAG_KEY, { model: "sns:CreateTopic:Tags[].Key" }] },
+            { prop: "tags{}", rules: [...TAG_VALUE, { model: "sns:CreateTopic:Tags[].Value" }] },
+        ],
+        unchecked: { kmsMasterKeyId: REF },
+    },
+    "aws:sns/topicPolicy:TopicPolicy": { bindings: [], unchecked: { arn: REF, policy: DOC } },
+    "aws:sns/topicSubscription:TopicSubscription": {
+        bindings: [{ prop: "protocol", rules: [{ doc: "sns:Subscribe:Protocol", quote: "lambda – delivery of JSON-encoded message to an Lambda function", rule: { enum: ["http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"] } }] }],
+        unchecked: { topic: REF, endpoint: REF },
+    },
+    "aws:lambda/function:Function": {
+        bindings: [
+            { prop: "name", rules: [{ model: "lambda:CreateFunction:FunctionName" }, { doc: "lambda:CreateFunction:FunctionName", quote: "If you specify only the function name, it is limited to 64 characters in length.", rule: { min: 1, max: 64 } }] },
+            { prop: "description", rules: [{ model: "lambda:CreateFunction:Description" }] },
+            { prop: "runtime", rules: [{ model: "lambda:CreateFunction:Runtime" }] },
+            { prop: "handler", rules: [{ model: "lambda:CreateFunction:Handler" }] },
+            { prop: "timeout", rules: [{ model: "lambda:CreateFunction:Timeout" }] },
+            { prop: "memorySize", rules: [{ model: "lambda:CreateFunction:MemorySize" }] },
+            { prop: "loggingConfig.logFormat", rules: [{ model: "lambda:CreateFunction:LoggingConfig.LogFormat" }] },
+            { prop: "loggingConfig.logGroup", rules: [{ model: "lambda:CreateFunction:LoggingConfig.LogGroup" }, { model: "logs:CreateLogGroup:logGroupName" }] },
+            { prop: "environment.variables{key}", rules: [{ model: "lambda:CreateFunction:Environment.Variables{key}" }] },
+            { prop: "vpcConfig.subnetIds", rules: [{ model: "lambda:CreateFunction:VpcConfig.SubnetIds" }] },
+            { prop: "vpcConfig.securityGroupIds", rules: [{ model: "lambda:CreateFunction:VpcConfig.SecurityGroupIds" }] },
+            ...tags(),
+        ],
+        unchecked: { role: REF, "vpcConfig.subnetIds[]": REF, "vpcConfig.securityGroupIds[]": REF, code: "the handler's archive (infra/cluster/files/budget_enforcer.py, tested with python3)", "environment.variables{}": "the cluster's endpoint and CA and the topic map: values AWS returned" },
+    },
+    "aws:lambda/permission:Permission": {
+        bindings: [
+            { prop: "action", rules: [{ model: "lambda:AddPermission:Action" }] },
+            { prop: "principal", rules: [{ model: "lambda:AddPermission:Principal" }] },
+            { prop: "function", rules: [{ model: "lambda:AddPermission:FunctionName" }] },
+        ],
+        unchecked: { sourceArn: REF },
+    },
     "aws:cloudwatch/logGroup:LogGroup": {
         bindings: [
             { prop: "name", rules: [{ model: "logs:CreateLogGroup:logGroupName" }] },
@@ -370,11 +411,11 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
     },
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
         bindings: [{ prop: "description", rules: [SG_RULE_DESCRIPTION] }, { prop: "ipProtocol", rules: [IP_PROTOCOL] }, { prop: "fromPort", rules: [PORT] }, { prop: "toPort", rules: [PORT] }, ...tags()],
-        unchecked: { cidrIpv4: "a CIDR from the validated config (infra/config: accessCidrs)", securityGroupId: REF },
+        unchecked: { cidrIpv4: "a CIDR from the validated config (infra/config: accessCidrs)", securityGroupId: REF, referencedSecurityGroupId: REF },
     },
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {
         bindings: [{ prop: "description", rules: [SG_RULE_DESCRIPTION] }, { prop: "ipProtocol", rules: [IP_PROTOCOL] }, { prop: "fromPort", rules: [PORT] }, { prop: "toPort", rules: [PORT] }, ...tags()],
-        unchecked: { cidrIpv4: "a CIDR of the program (0.0.0.0/0 egress)", securityGroupId: REF },
+        unchecked: { cidrIpv4: "a CIDR of the program (0.0.0.0/0 egress)", securityGroupId: REF, referencedSecurityGroupId: REF },
     },
 
     // ---- instance mode ------------------------------------------------------------------------------------
@@ -508,7 +549,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "userName", rules: [{ page: "https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html", quote: "The username can't start with system:, eks:, aws:, amazon:, or iam:.", rule: { min: 1, notPrefix: ["system:", "eks:", "aws:", "amazon:", "iam:"] } }] },
             ...modelTags("eks:CreateAccessEntry:tags{key}", "eks:CreateAccessEntry:tags{}"),
         ],
-        unchecked: { principalArn: "an IAM principal ARN from the validated config or another resource" },
+        unchecked: { principalArn: "an IAM principal ARN from the validated config or another resource", "kubernetesGroups[]": "the budget enforcer's Kubernetes group (infra/cluster/budget-stop.ts ENFORCER), checked as an RBAC subject by kubernetes-models" },
     },
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": {
         bindings: [{ prop: "clusterName", rules: [EKS_CLUSTER] }, { prop: "accessScope.type", rules: [{ model: "eks:AssociateAccessPolicy:accessScope.type" }] }, { prop: "accessScope.namespaces[]", rules: [K8S_NAMESPACE] }],

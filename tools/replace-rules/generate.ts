@@ -34,6 +34,7 @@ export const AWS_TYPES: Readonly<Record<string, string>> = {
     "aws:backup/selection:Selection": "aws_backup_selection",
     "aws:backup/vault:Vault": "aws_backup_vault",
     "aws:budgets/budget:Budget": "aws_budgets_budget",
+    "aws:budgets/budgetAction:BudgetAction": "aws_budgets_budget_action",
     "aws:cloudtrail/trail:Trail": "aws_cloudtrail",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
     "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
@@ -67,11 +68,14 @@ export const AWS_TYPES: Readonly<Record<string, string>> = {
     "aws:eks/nodeGroup:NodeGroup": "aws_eks_node_group",
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": "aws_eks_pod_identity_association",
     "aws:iam/instanceProfile:InstanceProfile": "aws_iam_instance_profile",
+    "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",
     "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
     "aws:kms/alias:Alias": "aws_kms_alias",
     "aws:kms/key:Key": "aws_kms_key",
+    "aws:lambda/function:Function": "aws_lambda_function",
+    "aws:lambda/permission:Permission": "aws_lambda_permission",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "aws_s3_bucket_lifecycle_configuration",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "aws_s3_bucket_ownership_controls",
@@ -79,6 +83,9 @@ export const AWS_TYPES: Readonly<Record<string, string>> = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "aws_s3_bucket_public_access_block",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "aws_s3_bucket_server_side_encryption_configuration",
     "aws:s3/bucketVersioning:BucketVersioning": "aws_s3_bucket_versioning",
+    "aws:sns/topic:Topic": "aws_sns_topic",
+    "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
+    "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
     "aws:sqs/queue:Queue": "aws_sqs_queue",
     "aws:sqs/queuePolicy:QueuePolicy": "aws_sqs_queue_policy",
     "aws:ssm/parameter:Parameter": "aws_ssm_parameter",
@@ -598,8 +605,20 @@ function plural(s: string): string[] {
     return [`${s}s`];
 }
 
+/**
+ * Top-level fields pulumi-aws renames instead of camel-casing (provider/resources.go, the resources' `Fields`
+ * overrides), each still checked against the SDK's declaration: a function's and a permission's function_name,
+ * a subscription's topic_arn.
+ */
+const BRIDGE_RENAMES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+    aws_lambda_function: { function_name: "name" },
+    aws_lambda_permission: { function_name: "function" },
+    aws_sns_topic_subscription: { topic_arn: "topic" },
+};
+
 /** The Pulumi name of a Terraform attribute in a shape (bridge naming, checked against the SDK). */
-function pulumiName(a: Attr, shape: InputShape): string | undefined {
+function pulumiName(a: Attr, shape: InputShape, renamed?: string): string | undefined {
+    if (renamed !== undefined) return shape.props.has(renamed) ? renamed : undefined;
     const base = camel(a.name);
     const many = (a.container === "list" || a.container === "set") && !a.maxOne;
     const cands = many ? [...plural(base), base] : [base, ...plural(base)];
@@ -608,10 +627,10 @@ function pulumiName(a: Attr, shape: InputShape): string | undefined {
 
 interface Mapped { forceNew: string[]; conditional: ConditionalRule[]; unmapped: string[] }
 
-function mapAttrs(pkg: string, attrs: Attr[], shape: InputShape | undefined, prefix: string, tfPrefix: string, out: Mapped, extra: Map<string, Array<{ kind: string; condition: string }>>): void {
+function mapAttrs(pkg: string, attrs: Attr[], shape: InputShape | undefined, prefix: string, tfPrefix: string, out: Mapped, extra: Map<string, Array<{ kind: string; condition: string }>>, renames: Readonly<Record<string, string>> = {}): void {
     for (const a of attrs) {
         const tfPath = tfPrefix ? `${tfPrefix}.${a.name}` : a.name;
-        const name = shape ? pulumiName(a, shape) : undefined;
+        const name = shape ? pulumiName(a, shape, tfPrefix === "" ? renames[a.name] : undefined) : undefined;
         const conds = [...a.conditional, ...(extra.get(tfPath) ?? [])];
         const matters = a.forceNew || conds.length > 0 || a.children.length > 0;
         if (!name) {
@@ -647,7 +666,7 @@ function awsRules(src: TfIndexSource, token: string, tfType: string): ResourceRu
     }
     const out: Mapped = { forceNew: [], conditional: [], unmapped: [] };
     // Plugin-framework `timeouts` blocks have no Pulumi input (Pulumi's customTimeouts resource option instead).
-    mapAttrs(token.split(":")[0], attrs.filter((a) => a.name !== "timeouts"), shape, "", "", out, extraByPath);
+    mapAttrs(token.split(":")[0], attrs.filter((a) => a.name !== "timeouts"), shape, "", "", out, extraByPath, BRIDGE_RENAMES[tfType]);
     const seen = new Set<string>();
     out.conditional = out.conditional.filter((c) => { const k = JSON.stringify(c); if (seen.has(k)) return false; seen.add(k); return true; });
     const rules: ResourceRules = {
