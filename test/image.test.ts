@@ -11,6 +11,7 @@ import { GPU_INSTANCE_TYPES } from "../infra/data/gpus";
 import { CONFIG_KEYS } from "../infra/config";
 import { IMAGE_CONTEXT, PROJECT_ROOT } from "../infra/foundation";
 import { dockerfileRuleViolations } from "./helpers/dockerfile-rules";
+import { ok, pythonEnv, requirePython, runArchaeo } from "./helpers/python";
 import { PYTHON, run, shellcheck, stubDir, tmpDir, tmpFile } from "./helpers/tools";
 
 const dir = path.join(__dirname, "..", "images", "pytorch-cuda");
@@ -114,6 +115,8 @@ describe("image: images/pytorch-cuda", function () {
             const at = order.map((s) => finalStage.indexOf(s));
             assert.ok(at.every((x) => x >= 0), JSON.stringify(at));
             assert.deepEqual([...at].sort((a, b) => a - b), at);
+            // A rebuilt torch stage has new file timestamps, so its layer a new digest: the reuse needs the builder's cache.
+            assert.match(read("README.md"), /That holds where the build finds the python\s+and torch stages in the builder's cache/);
         });
 
         it("carries OCI labels for source, version, base, torch and CUDA", () => {
@@ -227,7 +230,47 @@ describe("image: images/pytorch-cuda", function () {
             assert.ok(py.includes(`uv python install ${image.python} `) && py.includes(`mv /tmp/uv-python/cpython-${image.python}-linux-*-gnu /opt/python`), py);
             assert.match(image.python, /^3\.11\.\d+$/, "every pin in requirements.txt supports CPython 3.11");
             assert.ok(py.includes("/opt/python/lib/python3.11/EXTERNALLY-MANAGED"), "uv's PEP 668 marker removed: researchers' pip install --user must work");
+            // uv 0.9.16 writes its install directory into _sysconfigdata (crates/uv-python/src/sysconfig/mod.rs update_sysconfig):
+            // after the move it must name /opt/python, not the /tmp directory the build deleted.
+            assert.ok(py.includes("grep -rlF --include='_sysconfigdata_*.py' /tmp/uv-python/ /opt/python/lib/python3.11")
+                && py.includes("xargs -r sed -i 's|/tmp/uv-python/cpython-[A-Za-z0-9._+-]*|/opt/python|g'"), py);
+            assert.ok(py.indexOf("sed -i") > py.indexOf("mv /tmp/uv-python/") && py.indexOf("sed -i") < py.indexOf("rm -rf /tmp/uv-python"), "rewritten after the move");
             assert.ok(dockerfile.includes(`io.archaeo.python="${image.python}"`));
+        });
+
+        it("the python stage's _sysconfigdata rewrite, run on a file as uv 0.9.16 leaves it: valid Python naming /opt/python, the .pyc untouched", () => {
+            const py = stage("python").text.replace(/\\\n/g, " ");
+            const m = /(grep -rlF --include='_sysconfigdata_\*\.py' \/tmp\/uv-python\/ )\/opt\/python\/lib\/python3\.11(\s*\|\s*xargs -r sed -i '[^']+')/.exec(py);
+            assert.ok(m, py);
+            const root = tmpDir("archaeo-sysconfig-");
+            const uvDir = `/tmp/uv-python/cpython-${image.python}-linux-x86_64-gnu`;
+            const data = path.join(root, "_sysconfigdata__linux_x86_64-linux-gnu.py");
+            // uv's update_sysconfig writes the absolute install root over PBS's /install, one key per line (to_string_pretty).
+            fs.writeFileSync(data, `build_time_vars = {'BINDIR': '${uvDir}/bin',\n 'CC': 'cc -pthread',\n 'LDFLAGS': '-L${uvDir}/lib -Wl,-rpath,${uvDir}/lib',\n 'LIBDIR': '${uvDir}/lib',\n 'prefix': '${uvDir}'}\n`);
+            fs.mkdirSync(path.join(root, "__pycache__"));
+            const pyc = path.join(root, "__pycache__", "_sysconfigdata__linux_x86_64-linux-gnu.cpython-311.pyc");
+            fs.writeFileSync(pyc, `\0binary ${uvDir}\0`);
+            const r = run("bash", ["-c", `${m[1]}${root}${m[2]}`]);
+            assert.equal(r.status, 0, r.output);
+            const vars = spawnSync(PYTHON, ["-c", "import json, runpy, sys; print(json.dumps(runpy.run_path(sys.argv[1])['build_time_vars']))", data], { encoding: "utf8" });
+            assert.equal(vars.status, 0, vars.stderr);
+            assert.deepEqual(JSON.parse(vars.stdout), { BINDIR: "/opt/python/bin", CC: "cc -pthread", LDFLAGS: "-L/opt/python/lib -Wl,-rpath,/opt/python/lib", LIBDIR: "/opt/python/lib", prefix: "/opt/python" });
+            assert.equal(fs.readFileSync(pyc, "utf8"), `\0binary ${uvDir}\0`, "byte-code is not edited (the torch stage recompiles it)");
+            assert.equal(run("bash", ["-c", `${m[1]}${tmpDir("archaeo-sysconfig-none-")}${m[2]} && echo next`]).output.trim(), "next", "nothing to rewrite: the && chain goes on");
+        });
+
+        it("the stages that download with Python's own ssl (weights: torch.hub's urllib) have the system CA store python-build-standalone's OpenSSL reads", () => {
+            // PBS builds OpenSSL --openssldir=/etc/ssl (cpython-unix/build-openssl-3.5.sh); ubuntu:22.04 has no CA certificates
+            // there until the ca-certificates package is installed. pip (certifi) and uv (webpki-roots) bring their own.
+            const chain = (name: string): string[] => { const st = stage(name); return st.from && stages.some((x) => x.name === st.from) ? [...chain(st.from), name] : [name]; };
+            assert.deepEqual(chain("weights"), ["base", "python", "torch", "weights"]);
+            const py = stage("python").instructions.map((i) => i.getTextContent());
+            const apt = py.findIndex((t) => /apt-get install -y --no-install-recommends ca-certificates/.test(t));
+            assert.ok(apt >= 0, "the python stage installs ca-certificates");
+            assert.ok(apt < py.findIndex((t) => t.includes("uv python install")), "before anything in the chain downloads");
+            assert.match(stage("weights").text, /bake_weights\.py/);
+            assert.doesNotMatch(stage("final").text, /COPY --from=(python|torch) \/etc/, "the final stage takes only /opt/python from these stages");
+            assert.match(stage("final").text, /apt-get install[^\n]*ca-certificates/, "and installs its own CA store");
         });
 
         it("torch stage: torch-requirements.txt from the cu128 index, no pip cache, tests removed, byte-compiled hash-based; one layer copied first", () => {
@@ -244,14 +287,31 @@ describe("image: images/pytorch-cuda", function () {
             assert.equal(copies.filter((c) => /--from=torch\b/.test(c ?? "")).length, 1, "one layer");
         });
 
-        it("GPU-driver check: the base stage sets the NVIDIA container toolkit's environment, NVIDIA_REQUIRE_CUDA = the wheels' CUDA, no forward-compat alternatives", () => {
+        it("GPU-driver check: the base stage sets the NVIDIA container toolkit's environment, NVIDIA_REQUIRE_CUDA = the wheels' CUDA, no forward-compat alternatives, no NVIDIA_VISIBLE_DEVICES default", () => {
             const env = stage("base").instructions.filter((i) => i.getKeyword() === "ENV").map((i) => i.getArgumentsContent()).join(" ");
             assert.equal(image.nvidiaRequireCuda, `cuda>=${image.cuda}`);
             assert.ok(env.includes(`NVIDIA_REQUIRE_CUDA="${image.nvidiaRequireCuda}"`), env);
             assert.doesNotMatch(env, /brand=/, "no cuda-compat libraries ship, so no brand/driver alternatives");
-            assert.ok(env.includes("NVIDIA_VISIBLE_DEVICES=all") && env.includes("NVIDIA_DRIVER_CAPABILITIES=compute,utility"), env);
+            assert.ok(env.includes("NVIDIA_DRIVER_CAPABILITIES=compute,utility"), env);
+            // Not NVIDIA_VISIBLE_DEVICES=all: `docker run --gpus` sets it (moby daemon/nvidia_linux.go setNvidiaGPUs) and the device
+            // plugin sets a pod's GPUs; an image default gives every GPU of a node to a pod that requested none (NVIDIA/k8s-device-plugin#61).
+            assert.doesNotMatch(dockerfile, /^\s*(ENV\s+)?NVIDIA_VISIBLE_DEVICES[= ]/m, "no image default for the GPUs a container sees");
+            assert.match(image.nvidiaVisibleDevices, /^not set in the image .*setNvidiaGPUs.*k8s-device-plugin#61/);
             assert.ok(env.includes("PATH=/opt/python/bin:${PATH}"), "the image's Python first on PATH");
             assert.ok(dockerfile.includes(`io.archaeo.min-nvidia-driver="${image.minNvidiaDriver}"`));
+        });
+
+        it("the driver check's reach is stated as the toolkit implements it: the hook (docker --gpus) checks NVIDIA_REQUIRE_*, jit-cdi (the cluster's runtime) does not", () => {
+            // nvidia-container-toolkit: the hook passes NVIDIA_REQUIRE_* as --require; the nvidia runtime's auto mode is
+            // jit-cdi from v1.18.0, which evaluates none (NVIDIA/nvidia-container-toolkit#1470, open).
+            const checkedBy = image.nvidiaRequireCudaCheckedBy;
+            assert.match(checkedBy.workstation, /^checked: `docker run --gpus all` runs nvidia-container-runtime-hook/);
+            assert.match(checkedBy.cluster, /^not checked: .*jit-cdi.*#1470/);
+            const readme = read("README.md");
+            for (const s of ["`docker run --gpus all`", "`jit-cdi`", "NVIDIA/nvidia-container-toolkit#1470"]) assert.ok(readme.includes(s), s);
+            assert.doesNotMatch(readme, /toolkit checks the image's `NVIDIA_REQUIRE_CUDA[^`]*`\s+against the host driver and refuses/, "no unconditional claim");
+            assert.match(stage("base").instructions.map((i) => i.getTextContent()).join("\n") + dockerfile, /NVIDIA\/nvidia-container-toolkit#1470/);
+            assert.doesNotMatch(image.baseChoice.why, /Every host this stack runs on/, "the AMI test covers the workstation AMIs only");
         });
 
         it("no /opt/conda left in the image's files", () => {
@@ -341,6 +401,25 @@ describe("image: images/pytorch-cuda", function () {
             const train = read("python/archaeo/train.py");
             assert.match(train, /why_not = compile_unavailable\(\)\n\s+if why_not:\n\s+say\(f"archaeo-train: warning: --compile ignored: \{why_not\}; training in eager mode"\)\n\s+else:\n\s+net = torch\.compile\(net\)/);
             assert.match(train, /"compiled": compiled,/, "run.json records whether it really compiled");
+        });
+        it("run for real on a PATH without a compiler: warns, trains one epoch eagerly, run.json records compiled: false", async () => {
+            // Debian's torch 1.13 has no torch.compile: had the fallback not taken the eager path, the run would
+            // fail with AttributeError instead of exiting 0.
+            requirePython();
+            const work = tmpDir("archaeo-compile-");
+            const env = pythonEnv(work, { PATH: stubDir({ nothing: "true" }) });
+            delete env.CC;
+            const data = path.join(work, "data");
+            ok(await runArchaeo("example_data", ["--output", data, "--per-class", "5", "--size", "32", "--seed", "0"], { env }), "archaeo-example-data");
+            const out = path.join(work, "out");
+            const r = ok(await runArchaeo("train", ["--data-dir", data, "--model", "resnet18", "--epochs", "1", "--batch-size", "8", "--no-pretrained",
+                "--image-size", "32", "--workers", "0", "--compile", "--output-dir", out], { env }), "archaeo-train --compile");
+            assert.match(r.stdout + r.stderr, /archaeo-train: warning: --compile ignored: no C\/C\+\+ compiler on PATH .*; training in eager mode/);
+            const runJson = JSON.parse(fs.readFileSync(path.join(out, "run.json"), "utf8"));
+            assert.equal(runJson.status, "completed");
+            assert.equal(runJson.training.compiled, false);
+            assert.ok(runJson.command.argv.includes("--compile"), "the request is still recorded in argv");
+            fs.rmSync(work, { recursive: true, force: true });
         });
         it("finds gcc, clang or $CC when there is one", () => {
             assert.equal(probe(stubDir({ gcc: "true" })), null);
