@@ -25,13 +25,38 @@ const DEFAULTS: BudgetConfig = {
 
 type Stack = readonly PolicyResource[];
 
-function tagged(all: Stack, type: string, tag: string, id: string, d: Deferrals): PolicyResource[] {
-    return all.filter((r) => {
-        if (r.type !== type) return false;
-        const t = effectiveTags(r);
-        if (t === UNKNOWN) { d.defer(`${label(r)}.tags`); return false; }
-        return t[tag] === id;
-    });
+/**
+ * The stack read once (issue 22: no per-researcher rescans of every resource): resources by type, and for a type and
+ * tag, the resources by the tag's value. A resource whose tags are unknown is deferred once, when its type is indexed.
+ */
+class StackIndex {
+    private readonly byType = new Map<string, PolicyResource[]>();
+    private readonly byTag = new Map<string, Map<string, PolicyResource[]>>();
+    constructor(all: Stack, private readonly d: Deferrals) {
+        for (const r of all) {
+            const list = this.byType.get(r.type);
+            if (list) list.push(r); else this.byType.set(r.type, [r]);
+        }
+    }
+    ofType(type: string): readonly PolicyResource[] { return this.byType.get(type) ?? []; }
+    matching(re: RegExp): PolicyResource[] { return [...this.byType.entries()].filter(([t]) => re.test(t)).flatMap(([, rs]) => rs); }
+    tagged(type: string, tag: string, id: string): PolicyResource[] {
+        const key = `${type}\0${tag}`;
+        let index = this.byTag.get(key);
+        if (!index) {
+            index = new Map();
+            for (const r of this.ofType(type)) {
+                const t = effectiveTags(r);
+                if (t === UNKNOWN) { this.d.defer(`${label(r)}.tags`); continue; }
+                const v = t[tag];
+                if (typeof v !== "string") continue;
+                const list = index.get(v);
+                if (list) list.push(r); else index.set(v, [r]);
+            }
+            this.byTag.set(key, index);
+        }
+        return index.get(id) ?? [];
+    }
 }
 
 function strs(rs: PolicyResource[], prop: string, d: Deferrals): string[] | typeof UNKNOWN {
@@ -99,13 +124,13 @@ export const budgetPolicies: StackValidationPolicy[] = [
         },
         validateStack: onStack(async (args, report, d) => {
             const c = { ...DEFAULTS, ...args.getConfig<Partial<BudgetConfig>>() };
-            const all = args.resources;
+            const ix = new StackIndex(args.resources, d);
             const scopes = new Map<string, Scope | typeof UNKNOWN>();
             const scopeOf = (id: string): Scope | typeof UNKNOWN => {
                 if (!scopes.has(id)) {
-                    const roles = strs(tagged(all, "aws:iam/role:Role", c.researcherTag, id, d), "arn", d);
-                    const instances = strs(tagged(all, "aws:ec2/instance:Instance", c.researcherTag, id, d), "arn", d);
-                    const denyRs = tagged(all, "aws:iam/policy:Policy", c.budgetTag, id, d);
+                    const roles = strs(ix.tagged("aws:iam/role:Role", c.researcherTag, id), "arn", d);
+                    const instances = strs(ix.tagged("aws:ec2/instance:Instance", c.researcherTag, id), "arn", d);
+                    const denyRs = ix.tagged("aws:iam/policy:Policy", c.budgetTag, id);
                     for (const p of denyRs) {
                         const doc = known(() => p.props.policy);
                         if (doc === UNKNOWN) { d.defer(`${label(p)}.policy`); continue; }
@@ -118,7 +143,25 @@ export const budgetPolicies: StackValidationPolicy[] = [
                 return scopes.get(id)!;
             };
             const budgetRoles = new Map<string, string>(); // role ARN -> researcher
-            for (const role of all.filter((r) => r.type === "aws:iam/role:Role")) {
+            // Attachments and inline policies by the role name they name, read once (on the first budget role).
+            let byRole: { attachments: Map<string, PolicyResource[]>; inline: Map<string, PolicyResource[]> } | undefined;
+            const byRoleName = () => {
+                if (byRole) return byRole;
+                const add = (m: Map<string, PolicyResource[]>, k: string, r: PolicyResource) => { const l = m.get(k); if (l) l.push(r); else m.set(k, [r]); };
+                byRole = { attachments: new Map(), inline: new Map() };
+                for (const att of ix.matching(/^aws:iam\/(rolePolicyAttachment|policyAttachment|rolePolicyAttachmentsExclusive):/)) {
+                    const target = known(() => att.props.role ?? att.props.roles ?? att.props.roleName);
+                    if (target === UNKNOWN) { d.defer(`${label(att)}.role`); continue; }
+                    for (const x of new Set(asArray(target as string | string[]).map(String))) add(byRole.attachments, x, att);
+                }
+                for (const rp of ix.ofType("aws:iam/rolePolicy:RolePolicy")) {
+                    const target = known(() => rp.props.role);
+                    if (target === UNKNOWN) { d.defer(`${label(rp)}.role`); continue; }
+                    add(byRole.inline, String(target), rp);
+                }
+                return byRole;
+            };
+            for (const role of ix.ofType("aws:iam/role:Role")) {
                 const t = effectiveTags(role);
                 if (t === UNKNOWN) { d.defer(`${label(role)}.tags`); continue; }
                 const id = t[c.budgetTag];
@@ -136,19 +179,15 @@ export const budgetPolicies: StackValidationPolicy[] = [
                     if (!pinned(s, "aws:SourceAccount")) report(`${who} trust statement '${s.sid}' lacks Condition StringEquals aws:SourceAccount (the confused-deputy guard): AWS Budgets acting for another account could assume it.`, role.urn);
                 }
                 // Only inline grants (RolePolicy), judged statement by statement; attached managed policies are refused.
-                const names = [get(() => role.props.name), get(() => role.props.id)].filter((x): x is string => typeof x === "string");
-                for (const att of all.filter((r) => /^aws:iam\/(rolePolicyAttachment|policyAttachment|rolePolicyAttachmentsExclusive):/.test(r.type))) {
-                    const target = known(() => att.props.role ?? att.props.roles ?? att.props.roleName);
-                    if (target === UNKNOWN) { d.defer(`${label(att)}.role`); continue; }
-                    if (asArray(target as string | string[]).some((x) => names.includes(String(x)))) report(`${who} has ${label(att)} attaching a managed policy; a budget action role gets only its inline policy, scoped to ${id}.`, att.urn);
+                const names = [...new Set([get(() => role.props.name), get(() => role.props.id)].filter((x): x is string => typeof x === "string"))];
+                const { attachments, inline } = byRoleName();
+                for (const att of new Set(names.flatMap((n) => attachments.get(n) ?? []))) {
+                    report(`${who} has ${label(att)} attaching a managed policy; a budget action role gets only its inline policy, scoped to ${id}.`, att.urn);
                 }
                 const managed = known(() => role.props.managedPolicyArns);
                 if (managed !== UNKNOWN && asArray(managed as string[]).length) report(`${who} has managedPolicyArns; a budget action role gets only its inline policy, scoped to ${id}.`, role.urn);
                 const sc = scopeOf(id);
-                for (const rp of all.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")) {
-                    const target = known(() => rp.props.role);
-                    if (target === UNKNOWN) { d.defer(`${label(rp)}.role`); continue; }
-                    if (!names.includes(String(target))) continue;
+                for (const rp of new Set(names.flatMap((n) => inline.get(n) ?? []))) {
                     const doc = known(() => rp.props.policy);
                     if (doc === UNKNOWN) { d.defer(`${label(rp)}.policy`); continue; }
                     if (sc === UNKNOWN) { d.defer(`${label(rp)} (the ARNs of ${id}'s role, workstation and deny policy)`); continue; }
@@ -159,7 +198,7 @@ export const budgetPolicies: StackValidationPolicy[] = [
                 }
             }
             // Each budget action: a budget role, and that researcher's role, deny policy and workstation only.
-            for (const a of all.filter((r) => r.type === "aws:budgets/budgetAction:BudgetAction")) {
+            for (const a of ix.ofType("aws:budgets/budgetAction:BudgetAction")) {
                 const exec = get(() => a.props.executionRoleArn);
                 if (exec === UNKNOWN) { d.defer(`${label(a)}.executionRoleArn`); continue; }
                 const id = budgetRoles.get(String(exec));
