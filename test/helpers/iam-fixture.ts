@@ -1,6 +1,6 @@
 /** Every IAM/KMS document the stack writes, built from realistic ARNs of one stack with two researchers (alice, bob). */
 import {
-    assumeRolePolicy, auditBucketPolicy, datasetAccessStatements, denyInsecureTransportPolicy, keyPolicy, PolicyDocument, researcherClusterPolicy,
+    assumeRolePolicy, auditBucketPolicy, budgetEnforcerPolicy, budgetTopicPolicy, datasetAccessStatements, denyInsecureTransportPolicy, keyPolicy, PolicyDocument, researcherClusterPolicy,
     researcherInstancePolicy, researcherPodPolicy, researcherTrustPolicy, workstationPolicy,
 } from "../../infra/iam";
 import { interruptionQueuePolicy, karpenterControllerPolicy, keyUsePolicy, podIdentityTrust } from "../../infra/cluster/iam";
@@ -106,6 +106,12 @@ export function allDocuments(): NamedDocument[] {
         ...perResearcher,
         { name: "keyPolicy(instance)", kind: "key", doc: docs.key(false) },
         { name: "keyPolicy(cluster)", kind: "key", doc: docs.key(true) },
+        { name: "keyPolicy(cluster, budget topics)", kind: "key", doc: keyPolicy({ ...common, region: REGION, trailName, logsPrefix: `/aws/eks/${clusterName}/`, budgetTopics: true }) },
+        { name: "budgetTopicPolicy", kind: "resource", doc: budgetTopicPolicy({ ...common, topicArn: arn("sns", `${clusterName}-budget-stop-alice`) }) },
+        {
+            name: "budgetEnforcerPolicy", kind: "identity",
+            doc: budgetEnforcerPolicy({ ...common, region: REGION, logGroupArn: arn("logs", `log-group:/aws/eks/${clusterName}/budget-enforcer`), vpcId: "vpc-0a1b2c3d4e5f60718" }),
+        },
         { name: "denyInsecureTransportPolicy", kind: "resource", doc: docs.datasetBucket() },
         { name: "auditBucketPolicy", kind: "resource", doc: auditBucketPolicy({ ...common, bucketArn: auditBucketArn, region: REGION, trailName }) },
         ...["ec2.amazonaws.com", "dlm.amazonaws.com", "backup.amazonaws.com"].map((s): NamedDocument => ({ name: `assumeRolePolicy(${s})`, kind: "trust", doc: assumeRolePolicy(s) })),
