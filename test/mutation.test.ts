@@ -263,6 +263,17 @@ const CLUSTER: Mutation[] = [
     m("ec2-imds-hop-limit", "GPU nodes: hop limit 2", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.metadataOptions.httpPutResponseHopLimit = 2; })),
     m("ec2-imds-hop-limit", "CPU nodes: hop limit unset", set("archaeo-gpu-nodeclass-cpu", (p) => { delete p.spec.metadataOptions.httpPutResponseHopLimit; })),
     m("kms-key-references-stack-key", "GPU nodes: a key of another account", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.blockDeviceMappings[0].ebs.kmsKeyID = FOREIGN_KEY.replace("us-east-1", "us-west-2"); })),
+    // GPU isolation: the device plugin passes GPUs as mounts, and GPU nodes' toolkit ignores NVIDIA_VISIBLE_DEVICES from unprivileged pods.
+    m("gpu-nodes-isolate-devices", "device plugin: deviceListStrategy removed (the chart's envvar)", set("archaeo-gpu-nvidia-device-plugin", (p) => { delete p.values.deviceListStrategy; })),
+    m("gpu-nodes-isolate-devices", "device plugin: deviceListStrategy envvar", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.deviceListStrategy = "envvar"; })),
+    m("gpu-nodes-isolate-devices", "device plugin: volume-mounts and envvar", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.deviceListStrategy = ["volume-mounts", "envvar"]; })),
+    m("gpu-nodes-isolate-devices", "device plugin: strategy from a config map the pack cannot read", set("archaeo-gpu-nvidia-device-plugin", (p) => { p.values.config = { name: "plugin-config" }; })),
+    m("gpu-nodes-isolate-devices", "GPU nodes: the toolkit still accepts NVIDIA_VISIBLE_DEVICES from unprivileged pods", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.userData = p.spec.userData.replace("envvar-when-unprivileged=false \\", "envvar-when-unprivileged=true \\"); })),
+    m("gpu-nodes-isolate-devices", "GPU nodes: the volume-mounts flag dropped", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.userData = p.spec.userData.replace(/ *--set accept-nvidia-visible-devices-as-volume-mounts=true \\\n/, ""); })),
+    m("gpu-nodes-isolate-devices", "GPU nodes: the nvidia-ctk command commented out", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.userData = p.spec.userData.replace("if nvidia-ctk", "# nvidia-ctk"); })),
+    m("gpu-nodes-isolate-devices", "GPU nodes: no userData", set("archaeo-gpu-nodeclass-gpu", (p) => { delete p.spec.userData; })),
+    m("gpu-nodes-isolate-devices", "GPU pool on the CPU node class (no toolkit flags)", set("archaeo-gpu-pool-gpu", (p) => { p.spec.template.spec.nodeClassRef.name = "cpu"; })),
+    m("gpu-nodes-isolate-devices", "spot GPU pool on a node class the stack does not define", set("archaeo-gpu-pool-gpu-batch-spot", (p) => { p.spec.template.spec.nodeClassRef.name = "elsewhere"; })),
     // Issue 20: the image cache (national-heritage sets imageCacheSnapshotId).
     ...imageCacheMutations("archaeo-gpu-nodeclass-gpu", FOREIGN_KEY.replace("us-east-1", "us-west-2")),
     m("required-tags", "GPU nodes: spec.tags removed (Karpenter's instances untagged)", set("archaeo-gpu-nodeclass-gpu", (p) => { delete p.spec.tags; })),

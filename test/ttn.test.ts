@@ -9,6 +9,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as os from "os";
 import { IMAGE_CACHE_USER_DATA, IMAGE_CACHE_VOLUME, imageCacheDevice, imageCacheRebuild, imageCacheStatus } from "../infra/cluster/image-cache";
+import { gpuNodeUserData } from "../infra/cluster/gpu-isolation";
 import { sampleValues } from "../tools/check-hub-values";
 import { karpenterObjects } from "../infra/cluster/manifests";
 import { clusterOverrides, parse, refuses } from "./helpers/config";
@@ -160,15 +161,15 @@ describe("time to notebook (tools/ttn.ts) and the cluster image cache", () => {
             assert.ok("snapshotID" in e || "volumeSize" in e);
             assert.ok(!("volumeInitializationRate" in e) || (typeof e.snapshotID === "string" && e.snapshotID !== ""));
         }
-        // The mount runs before containerd (nodeadm-run.service After=cloud-final.service) and is the only user data.
-        assert.equal(gpu.spec.userData, IMAGE_CACHE_USER_DATA);
+        // The mount runs before containerd (nodeadm-run.service After=cloud-final.service), after the toolkit flags (gpu-isolation.ts).
+        assert.equal(gpu.spec.userData, gpuNodeUserData(IMAGE_CACHE_USER_DATA));
         assert.match(IMAGE_CACHE_USER_DATA, /^#!\/bin\/bash\n/);
         assert.match(IMAGE_CACHE_USER_DATA, /mount -o noatime "\$dev" \/var\/lib\/containerd; then/);
         assert.equal("userData" in cpu.spec, false);
         const none = karpenterObjects({ clusterName: "c", securityGroupId: "sg-1", nodeRoleName: "r", keyArn: KEY, gpuFamilies: ["g6"], gpuLimits: { onDemand: 4, spot: 0 },
             consolidateAfterMinutes: 10, spotForBatch: false, nodeAmiVersion: "v20260714", upgradeWindow: { day: 0, startMinute: 120, minutes: 240 }, tags: {} });
         assert.equal(none.nodeClasses[0].spec.blockDeviceMappings.length, 1, "no cache: the root volume only");
-        assert.equal("userData" in none.nodeClasses[0].spec, false);
+        assert.equal(none.nodeClasses[0].spec.userData, gpuNodeUserData(), "no cache: the toolkit flags only");
     });
 
     it("the cache mount script passes shellcheck and fails safe (no device: containerd keeps the root volume)", () => {

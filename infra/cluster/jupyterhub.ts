@@ -8,7 +8,8 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterSettings, Researcher } from "../config";
 import { CHARTS } from "./karpenter";
-import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy, researcherServicesPolicy } from "./manifests";
+import { gpuEnvPolicy } from "./gpu-isolation";
+import { HubAuth, HubParams, HUB_NAMESPACE, hubImage, hubNamespaceObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy, researcherNamespace, researcherServicesPolicy, standardLabels } from "./manifests";
 
 export interface HubArgs {
     institution: string;
@@ -74,6 +75,10 @@ export class JupyterHub extends pulumi.ComponentResource {
         const services = researcherServicesPolicy({ institution: args.institution, stack: args.stack });
         const servicesPolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-services-policy`, services.policy, k8sOpts);
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-services-binding`, services.binding, { ...k8sOpts, dependsOn: [servicesPolicy] });
+        // No pod in the hub or a researcher namespace sets an NVIDIA_* variable (defence in depth; the fix is the GPU nodes' toolkit flags).
+        const gpuEnv = gpuEnvPolicy({ labels: standardLabels(args.institution, args.stack, "gpu-isolation"), hubNamespace: HUB_NAMESPACE, researcherNamespacePrefix: researcherNamespace("") });
+        const gpuEnvVap = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-gpu-env-policy`, gpuEnv.policy, k8sOpts);
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-gpu-env-binding`, gpuEnv.binding, { ...k8sOpts, dependsOn: [gpuEnvVap] });
 
         let auth: pulumi.Output<HubAuth>;
         let clientSecret: pulumi.Output<string>;

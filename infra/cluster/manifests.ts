@@ -8,6 +8,7 @@ import { BATCH_TAINT, CLUSTER_SHAPE, GPU_TAINT, MOUNTS, POOLS, PORTS, RESEARCHER
 import { shmSizeGiB } from "../sizing";
 import { DATASETS_PREFIX, researcherPrefix } from "../tags";
 import { IMAGE_CACHE_USER_DATA, imageCacheDevice } from "./image-cache";
+import { DEVICE_LIST_STRATEGY, gpuNodeUserData } from "./gpu-isolation";
 
 /** The namespace of the hub, the proxy and every researcher's server. */
 export const HUB_NAMESPACE = "jupyterhub";
@@ -550,16 +551,18 @@ export function karpenterObjects<Id = string>(p: KarpenterParams<Id>) {
         pools.push(pool(POOLS.batchSpot, "gpu", { families: p.gpuFamilies, capacity: "spot", taints: [{ ...GPU_TAINT }, { ...BATCH_TAINT }], limits: gpus(p.gpuLimits.spot), labels: { ...GPU_NODE_LABELS } }));
     }
     const cache = p.imageCacheSnapshotId ? [imageCacheDevice(p.imageCacheSnapshotId, p.keyArn)] : [];
-    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB, cache, cache.length ? IMAGE_CACHE_USER_DATA : undefined), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
+    // Every GPU node sets the NVIDIA toolkit's flags before kubelet starts (gpu-isolation.ts), then mounts the image cache.
+    return { nodeClasses: [nodeClass("gpu", CLUSTER_SHAPE.gpuNodeRootGiB, cache, gpuNodeUserData(cache.length ? IMAGE_CACHE_USER_DATA : undefined)), nodeClass("cpu", CLUSTER_SHAPE.cpuNodeRootGiB)], pools };
 }
 
 /**
  * Values of the NVIDIA device plugin chart: tolerate every taint a GPU pool sets (the chart's default
  * tolerations name only nvidia.com/gpu; a Helm list value replaces the default list). Its default
- * affinity is kept: GPU_NODE_LABELS satisfy it.
+ * affinity is kept: GPU_NODE_LABELS satisfy it. Allocated GPUs are passed as volume mounts, which the
+ * GPU nodes' toolkit is set to read instead of NVIDIA_VISIBLE_DEVICES (gpu-isolation.ts).
  */
 export function devicePluginValues(spotForBatch: boolean) {
-    return { tolerations: [gpuToleration, ...(spotForBatch ? [batchToleration] : [])] };
+    return { deviceListStrategy: DEVICE_LIST_STRATEGY, tolerations: [gpuToleration, ...(spotForBatch ? [batchToleration] : [])] };
 }
 
 // ---------------------------------------------------------------- batch training

@@ -157,9 +157,9 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:apps/v1:ReplicaSet": WORKLOAD,
     "kubernetes:batch/v1:Job": WORKLOAD,
     "kubernetes:batch/v1:CronJob": WORKLOAD,
-    "kubernetes:helm.sh/v3:Release": ["helm-releases-pinned-and-unprivileged", "jupyterhub-values-secure", "helm-release-images-allowed", "jupyterhub-image-and-gpu-quota", "pack-judges-every-input"],
-    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", "ec2-user-data-no-secrets", KEYREF, TAGS],
-    "kubernetes:karpenter.sh/v1:NodePool": [],
+    "kubernetes:helm.sh/v3:Release": ["helm-releases-pinned-and-unprivileged", "jupyterhub-values-secure", "helm-release-images-allowed", "jupyterhub-image-and-gpu-quota", "gpu-nodes-isolate-devices", "pack-judges-every-input"],
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", "ec2-user-data-no-secrets", "gpu-nodes-isolate-devices", KEYREF, TAGS],
+    "kubernetes:karpenter.sh/v1:NodePool": ["gpu-nodes-isolate-devices"],
     "aws:ec2transitgateway/instanceState:InstanceState": [],
 };
 
@@ -177,7 +177,6 @@ export const STRUCTURAL: Readonly<Record<string, string>> = {
     "random:index/randomPassword:RandomPassword": "generates a secret; where it is put is judged there (ec2-user-data-no-secrets, ssm-secure-parameters-cmk)",
     "aws:cognito/user:User": "a sign-in identity of a pool judged by cognito-user-pools-mfa; what it may do is the hub's allowed_users (jupyterhub-values-secure)",
     "aws:ec2transitgateway/instanceState:InstanceState": "sets the power state (running or stopped) of an instance judged as a host (researcher-isolation, the workstation policies); it grants, exposes and deletes nothing",
-    "kubernetes:karpenter.sh/v1:NodePool": "schedules nodes of an EC2NodeClass judged by karpenter-nodeclass-secure; the GPU quota is jupyterhub-image-and-gpu-quota's",
 };
 
 /** Components of this project: they register no cloud resource themselves; their children are judged. */

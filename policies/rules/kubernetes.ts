@@ -4,6 +4,7 @@ import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
 import { label, onStack } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
+import { readableUserData } from "../lib/userdata";
 import { asArray, get, kindOf, known, once, snapshot, UNKNOWN } from "../lib/util";
 import { checkKey } from "./ebs";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
@@ -232,7 +233,75 @@ export function stackRepositories(resources: ReadonlyArray<{ type: string; props
     return urls.includes(UNKNOWN) ? UNKNOWN : urls.filter((u): u is string => typeof u === "string");
 }
 
+/**
+ * The NVIDIA container toolkit flags that keep a pod's GPUs to the device plugin's allocation (nvidia-container-toolkit
+ * api/config/v1/config.go: accept-nvidia-visible-devices-envvar-when-unprivileged defaults to true, so any unprivileged
+ * container's NVIDIA_VISIBLE_DEVICES=all selects every GPU of its node; internal/config/image/cuda_image.go VisibleDevices).
+ */
+export const GPU_TOOLKIT_FLAGS: ReadonlyArray<readonly [string, string]> = [
+    ["accept-nvidia-visible-devices-envvar-when-unprivileged", "false"],
+    ["accept-nvidia-visible-devices-as-volume-mounts", "true"],
+];
+
+/** The toolkit flags a node's user data does not set with `nvidia-ctk config ... --set <flag>=<value>` on an uncommented line. */
+export function missingToolkitFlags(text: string): string[] {
+    const lines = text.split("\n").filter((l) => !/^\s*#/.test(l));
+    // One command, continued with backslashes: joined as the shell joins it.
+    const commands = lines.join("\n").replace(/\\\n/g, " ").split("\n");
+    const ctk = commands.filter((c) => /(^|[\s;&|(])nvidia-ctk\s(.*\s)?config\s/.test(c));
+    return GPU_TOOLKIT_FLAGS.filter(([k, v]) => !ctk.some((c) => new RegExp(`\\s--set[= ]${k}=${v}(\\s|$)`).test(c))).map(([k, v]) => `${k}=${v}`);
+}
+
+const NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool";
+const NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
+const HELM_RELEASE = "kubernetes:helm.sh/v3:Release";
+
 export const kubernetesStackPolicies: StackValidationPolicy[] = [
+    {
+        name: "gpu-nodes-isolate-devices",
+        description: "Checks whether a pod reaches only the GPUs the NVIDIA device plugin allocated to it: the device plugin chart passes them as volume mounts (values.deviceListStrategy volume-mounts, no config map the pack cannot read), and the EC2NodeClass of every GPU NodePool (taint or limit nvidia.com/gpu) sets the container toolkit in its userData, with nvidia-ctk config --set, to accept-nvidia-visible-devices-envvar-when-unprivileged=false and accept-nvidia-visible-devices-as-volume-mounts=true: otherwise any pod on a GPU node that sets NVIDIA_VISIBLE_DEVICES=all (in its spec or its image) gets every GPU there, past the quota.",
+        enforcementLevel: "mandatory",
+        validateStack: onStack((args, report, d) => {
+            for (const r of args.resources) {
+                if (r.type !== HELM_RELEASE) continue;
+                const chart = get(() => r.props.chart);
+                if (chart === UNKNOWN) { d.defer(`${label(r)}.chart`); continue; }
+                if (chart !== "nvidia-device-plugin") continue;
+                const values = snapshot(() => r.props.values);
+                if (values === UNKNOWN) { d.defer(`${label(r)}.values`); continue; }
+                if (values?.config?.map !== undefined || values?.config?.name !== undefined) {
+                    report(`${label(r)} sets values.config (a config map the pack cannot read, whose flags may set deviceListStrategy); set values.deviceListStrategy: volume-mounts instead.`, r.urn);
+                    continue;
+                }
+                const s = values?.deviceListStrategy;
+                if (s === UNKNOWN) { d.defer(`${label(r)}.values.deviceListStrategy`); continue; }
+                const list = Array.isArray(s) ? s : typeof s === "string" ? s.split(",") : [];
+                if (list.length !== 1 || list[0] !== "volume-mounts") {
+                    report(`${label(r)} must set values.deviceListStrategy: volume-mounts (it is ${JSON.stringify(s ?? "unset: envvar")}): with NVIDIA_VISIBLE_DEVICES, which any pod can set itself, the toolkit cannot tell the plugin's allocation from a pod's own request.`, r.urn);
+                }
+            }
+            const classes = new Map(args.resources.filter((r) => r.type === NODECLASS).map((r) => [get(() => r.props.metadata?.name), r] as const));
+            for (const p of args.resources) {
+                if (p.type !== NODEPOOL) continue;
+                const tmpl = snapshot(() => p.props.spec?.template?.spec);
+                const limits = snapshot(() => p.props.spec?.limits);
+                if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
+                const gpu = asArray(tmpl?.taints).some((t: any) => t?.key === "nvidia.com/gpu") || (limits && typeof limits === "object" && "nvidia.com/gpu" in limits);
+                if (!gpu) continue;
+                const ref = tmpl?.nodeClassRef?.name;
+                const nc = classes.get(ref);
+                if (!nc) { report(`${label(p)} is a GPU pool on EC2NodeClass '${String(ref)}', which is not one of this stack's: the pack cannot check that its nodes' NVIDIA toolkit ignores NVIDIA_VISIBLE_DEVICES from unprivileged pods.`, p.urn); continue; }
+                const ud = get(() => nc.props.spec?.userData);
+                if (ud === UNKNOWN) { d.defer(`${label(nc)}.spec.userData`); continue; }
+                const read = typeof ud === "string" ? readableUserData(ud) : { text: "" };
+                if ("error" in read) { report(`${label(nc)} spec.userData ${read.error}, so the pack cannot check the GPU nodes' NVIDIA toolkit flags.`, nc.urn); continue; }
+                const missing = missingToolkitFlags(read.text);
+                if (missing.length) {
+                    report(`${label(nc)} (GPU NodePool '${String(get(() => p.props.metadata?.name))}') must set the NVIDIA container toolkit's ${missing.join(" and ")} in spec.userData (nvidia-ctk config --in-place --set ..., before kubelet starts): otherwise a pod there that sets NVIDIA_VISIBLE_DEVICES=all gets every GPU of the node.`, nc.urn);
+                }
+            }
+        }),
+    },
     {
         name: "k8s-images-from-stack-ecr",
         description: "Checks whether every container image comes from one of this stack's ECR repositories.",

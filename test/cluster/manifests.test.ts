@@ -7,10 +7,16 @@ import { KUBERNETES_VERSIONS } from "../../infra/config";
 import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
-import { cullValues, ddpJob, hubImage, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, jupyterhubValues, portForwardPolicy, profileList, researcherNamespaceObjects, researcherServicesPolicy, sessionEnv } from "../../infra/cluster/manifests";
+import { DEVICE_LIST_STRATEGY, gpuEnvPolicy, gpuNodeUserData, TOOLKIT_CONFIG, TOOLKIT_FLAGS, TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
+import { IMAGE_CACHE_USER_DATA } from "../../infra/cluster/image-cache";
+import { cullValues, ddpJob, devicePluginValues, hubImage, HUB_NAMESPACE, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, jupyterhubValues, karpenterObjects, portForwardPolicy, profileList, researcherNamespace, researcherNamespaceObjects, researcherServicesPolicy, sessionEnv } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
 import { hubTunnelBase, sampleValues } from "../../tools/check-hub-values";
+import { models, validate } from "../helpers/k8s";
 import { cloudInitSchema, tmpFile } from "../helpers/tools";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
 
 describe("cluster manifests", () => {
     describe("port-forwarding in the hub namespace (ValidatingAdmissionPolicy, evaluated by a real CEL engine)", () => {
@@ -265,6 +271,141 @@ describe("cluster manifests", () => {
             assert.equal(values.singleuser.extraEnv.ARCHAEO_SESSION_LIMIT_BY, "hub");
             assert.ok(values.singleuser.extraContainers[0].env.some((e: any) => e.name === "ARCHAEO_MAX_SESSION_HOURS" && e.value === "12"), "the sidecar's sessions run archaeo-extend");
             assert.equal(v.singleuser.extraEnv.ARCHAEO_MAX_SESSION_HOURS, undefined);
+        });
+    });
+
+    describe("GPU isolation: a pod gets only the GPUs the device plugin gave it", () => {
+        // NVIDIA/k8s-device-plugin v0.19.0 api/config/v1/consts.go: the strategies the plugin accepts (strategy.go
+        // NewDeviceListStrategies refuses any other). Quoted so a typo or a strategy the chart lacks fails here.
+        const PLUGIN_STRATEGIES = ["envvar", "volume-mounts", "cdi-annotations", "cdi-cri"];
+        const nodes = (cache?: string) => karpenterObjects({ clusterName: "c", securityGroupId: "sg-1", nodeRoleName: "r", keyArn: "arn:aws:kms:us-west-2:123456789012:key/k", gpuFamilies: ["g6"],
+            gpuLimits: { onDemand: 4, spot: 0 }, consolidateAfterMinutes: 10, spotForBatch: false, nodeAmiVersion: "v20260714", upgradeWindow: { day: 0, startMinute: 120, minutes: 240 }, tags: {},
+            ...(cache ? { imageCacheSnapshotId: cache } : {}) }).nodeClasses;
+
+        it("the device plugin passes allocated GPUs as volume mounts (not NVIDIA_VISIBLE_DEVICES, which any pod can set)", () => {
+            for (const spot of [true, false]) {
+                const v = devicePluginValues(spot);
+                assert.equal(v.deviceListStrategy, "volume-mounts", "the toolkit flags below only isolate GPUs with volume-mounts");
+                assert.ok(PLUGIN_STRATEGIES.includes(v.deviceListStrategy), "a strategy the v0.19.0 plugin accepts");
+            }
+            assert.equal(DEVICE_LIST_STRATEGY, "volume-mounts");
+        });
+
+        it("every GPU node class sets the toolkit's flags in its userData (with and without the image cache); CPU nodes have none", () => {
+            for (const [gpu, cpu] of [nodes(), nodes("snap-0123456789abcdef0")]) {
+                const ud = String(gpu.spec.userData);
+                assert.ok(ud.startsWith(TOOLKIT_USER_DATA), "the flags are set first, before anything else on the node");
+                assert.match(ud, /--set accept-nvidia-visible-devices-envvar-when-unprivileged=false \\\n/);
+                assert.match(ud, /--set accept-nvidia-visible-devices-as-volume-mounts=true \\\n/);
+                assert.equal("userData" in cpu.spec, false);
+            }
+            const cached = String(nodes("snap-0123456789abcdef0")[0].spec.userData);
+            assert.equal(cached, gpuNodeUserData(IMAGE_CACHE_USER_DATA));
+            assert.equal(cached.match(/^#!/gm)?.length, 1, "one script: the cache mount's body follows the flags");
+            assert.ok(cached.includes(IMAGE_CACHE_USER_DATA.replace(/^#!\/bin\/bash\n/, "")));
+            assert.deepEqual(TOOLKIT_FLAGS, { "accept-nvidia-visible-devices-envvar-when-unprivileged": false, "accept-nvidia-visible-devices-as-volume-mounts": true });
+        });
+
+        describe("the node script, run with a stand-in nvidia-ctk and systemctl", () => {
+            // The stand-ins record their arguments; nvidia-ctk writes what the real one would (key = value at the top
+            // level: cmd/nvidia-ctk/config/config.go saves the toml), or fails, or writes a wrong value.
+            const runScript = (script: string, ctk: string) => {
+                const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-ud-"));
+                const cfg = path.join(dir, "config.toml");
+                fs.writeFileSync(cfg, "#accept-nvidia-visible-devices-as-volume-mounts = false\n[nvidia-container-runtime]\nmode = \"auto\"\n");
+                fs.writeFileSync(path.join(dir, "nvidia-ctk"), `#!/bin/bash\necho "$@" >> ${dir}/ctk.log\n${ctk}\n`, { mode: 0o755 });
+                fs.writeFileSync(path.join(dir, "systemctl"), `#!/bin/bash\necho "$@" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
+                fs.writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+                const f = path.join(dir, "ud.sh");
+                fs.writeFileSync(f, script.split(TOOLKIT_CONFIG).join(cfg).split("/dev/xvdb").join(`${dir}/none`));
+                const r = spawnSync("bash", [f], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+                const read = (n: string) => fs.existsSync(path.join(dir, n)) ? fs.readFileSync(path.join(dir, n), "utf8") : "";
+                return { ...r, ctk: read("ctk.log"), systemctl: read("systemctl.log"), cfg };
+            };
+            const writes = (a: string, b: string) => [
+                "[ \"$4\" = --in-place ] || exit 9",
+                "f=\"${3#--config-file=}\"",
+                `{ printf 'accept-nvidia-visible-devices-envvar-when-unprivileged = %s\\naccept-nvidia-visible-devices-as-volume-mounts = %s\\n' ${a} ${b}; cat "$f"; } > "$f.new" && mv "$f.new" "$f"`,
+            ].join("\n");
+
+            it("passes shellcheck, alone and with the cache mount", () => {
+                for (const s of [gpuNodeUserData(), gpuNodeUserData(IMAGE_CACHE_USER_DATA)]) {
+                    const f = tmpFile("gpu-ud.sh", s);
+                    const sc = spawnSync("shellcheck", ["-s", "bash", f], { encoding: "utf8" });
+                    assert.equal(sc.status, 0, sc.stdout + sc.stderr);
+                }
+            });
+
+            it("sets both flags with nvidia-ctk --set in place, and the node joins", () => {
+                const r = runScript(gpuNodeUserData(IMAGE_CACHE_USER_DATA), writes("false", "true"));
+                assert.equal(r.status, 0, r.stderr);
+                assert.match(r.ctk, /^--quiet config --config-file=\S+config\.toml --in-place --set accept-nvidia-visible-devices-envvar-when-unprivileged=false --set accept-nvidia-visible-devices-as-volume-mounts=true\n$/);
+                assert.equal(r.systemctl, "", "kubelet left alone");
+                assert.match(r.stdout, /takes GPUs from the device plugin's mounts only/);
+                assert.match(r.stderr, /image cache .*none not mounted/, "the cache part still runs after the flags");
+            });
+
+            it("fails closed: nvidia-ctk failing, or the file still accepting the variable, masks kubelet for this boot", () => {
+                for (const ctk of ["exit 1", writes("true", "true"), writes("false", "false"), "true"]) {
+                    const r = runScript(gpuNodeUserData(), ctk);
+                    assert.equal(r.systemctl, "mask --runtime kubelet.service\n", ctk);
+                    assert.match(r.stderr, /flags not set .*kubelet masked, this node will not join/);
+                }
+            });
+        });
+
+        describe("admission: no NVIDIA_* variable in hub or researcher pods (ValidatingAdmissionPolicy, evaluated by a real CEL engine)", () => {
+            const { policy, binding } = gpuEnvPolicy({ labels: { a: "b" }, hubNamespace: HUB_NAMESPACE, researcherNamespacePrefix: researcherNamespace("") });
+            const toMap = (v: unknown): unknown => Array.isArray(v) ? v.map(toMap) : v && typeof v === "object" ? new Map(Object.entries(v).map(([k, x]) => [k, toMap(x)])) : v;
+            const vars = (namespace: string, pod: Record<string, unknown>) => ({ request: toMap({ namespace, userInfo: { username: "system:serviceaccount:kube-system:job-controller" } }), object: toMap(pod) }) as never;
+            const applies = (ns: string) => cel(policy.spec.matchConditions[0].expression, vars(ns, {}), { funcs: strings }) === true;
+            const failing = (pod: Record<string, unknown>) => policy.spec.validations.filter((v) => cel(v.expression, vars("researcher-alice", pod), { funcs: strings }) !== true).map((v) => v.message);
+            const allowed = (pod: Record<string, unknown>) => failing(pod).length === 0;
+            const pod = (c: Record<string, unknown>, list = "containers", meta: Record<string, unknown> = {}) => ({ metadata: { name: "p", ...meta }, spec: { containers: [{ name: "main", image: "i" }], ...(list === "containers" ? { containers: [{ name: "main", image: "i", ...c }] } : { [list]: [{ name: "x", image: "i", ...c }] }) } });
+
+            it("denies NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES and any NVIDIA_* in containers, initContainers and ephemeralContainers", () => {
+                for (const list of ["containers", "initContainers", "ephemeralContainers"]) {
+                    for (const name of ["NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "NVIDIA_IMEX_CHANNELS", "NVIDIA_GDS", "NVIDIA_REQUIRE_CUDA"]) {
+                        assert.ok(!allowed(pod({ env: [{ name: "A", value: "1" }, { name, value: "all" }] }, list)), `${list} ${name}`);
+                    }
+                    assert.ok(allowed(pod({ env: [{ name: "CUDA_VISIBLE_DEVICES", value: "0" }, { name: "ARCHAEO_RESEARCHER", value: "alice" }] }, list)), `${list}: other variables pass`);
+                }
+                assert.deepEqual(failing(pod({ env: [{ name: "NVIDIA_VISIBLE_DEVICES", value: "all" }] })), [policy.spec.validations[0].message]);
+            });
+
+            it("denies envFrom that could form an NVIDIA_* name (no prefix, N, NVIDIA_X_) and admits a safe prefix", () => {
+                const from = (prefix?: string) => pod({ envFrom: [{ configMapRef: { name: "cm" }, ...(prefix === undefined ? {} : { prefix }) }] });
+                for (const p of [undefined, "", "N", "NVIDIA", "NVIDIA_", "NVIDIA_X_"]) assert.ok(!allowed(from(p)), `prefix ${JSON.stringify(p)}`);
+                for (const p of ["APP_", "X"]) assert.ok(allowed(from(p)), `prefix ${p}`);
+            });
+
+            it("denies CDI device annotations; admits others", () => {
+                assert.ok(!allowed(pod({}, "containers", { annotations: { "cdi.k8s.io/x": "nvidia.com/gpu=all" } })));
+                assert.ok(allowed(pod({}, "containers", { annotations: { "karpenter.sh/do-not-disrupt": "true" } })));
+            });
+
+            it("admits the program's own pods: the DDP job, the hub tunnel, every server shape's env", () => {
+                const job = ddpJob({ institution: "x", stack: "s", id: "alice", image: "i@sha256:1", nodes: 2, gpusPerNode: 1, memoryGiB: 16, spot: true, env: { AWS_REGION: "us-west-2" } }).job;
+                assert.ok(allowed(job.spec.template as never), String(failing(job.spec.template as never)));
+                const tunnel = hubTunnelObjects({ institution: "x", stack: "s", image: "repo/hub-tunnel@sha256:1" }).statefulSet;
+                assert.ok(allowed(tunnel.spec.template as never));
+                for (const v of sampleValues()) {
+                    const env = Object.entries((v as any).singleuser.extraEnv as Record<string, string>).map(([name, value]) => ({ name, value }));
+                    assert.ok(allowed({ metadata: { name: "jupyter-alice", annotations: (v as any).singleuser.extraAnnotations }, spec: { containers: [{ name: "notebook", image: "i", env }, ...(v as any).singleuser.extraContainers] } }));
+                }
+            });
+
+            it("covers the hub and researcher namespaces for every requester, pods and ephemeral containers, fails closed, denies", async () => {
+                assert.ok(applies("jupyterhub") && applies("researcher-alice"));
+                assert.ok(!applies("kube-system"), "the device plugin itself sets NVIDIA_VISIBLE_DEVICES=all (privileged to the toolkit by CAP_SYS_ADMIN)");
+                assert.ok(!applies("karpenter"));
+                assert.deepEqual(policy.spec.matchConstraints.resourceRules[0], { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods", "pods/ephemeralcontainers"] });
+                assert.deepEqual([policy.spec.failurePolicy, binding.spec.validationActions, binding.spec.policyName], ["Fail", ["Deny"], policy.metadata.name]);
+                assert.equal("matchResources" in binding.spec, false, "bound in every namespace; the match condition picks them");
+                const M = await models();
+                validate(M, policy);
+                validate(M, binding);
+            });
         });
     });
 

@@ -116,6 +116,12 @@ describe("cluster mode: national-heritage", () => {
         assert.deepEqual(gpuPools.map((p) => p.inputs.metadata.name).sort(), ["gpu", "gpu-batch-spot"]);
         const plugin = releases("nvidia-device-plugin").inputs.values;
         assert.equal(plugin.affinity, undefined, "the chart's own affinity is kept");
+        assert.equal(plugin.deviceListStrategy, "volume-mounts", "GPUs passed as mounts: the nodes' toolkit ignores NVIDIA_VISIBLE_DEVICES from unprivileged pods");
+        const gpuClass = run.engine.byType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass").find((nc) => nc.inputs.metadata.name === "gpu")!;
+        assert.match(String(gpuClass.inputs.spec.userData), /--set accept-nvidia-visible-devices-envvar-when-unprivileged=false/);
+        const vap = run.engine.byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy").find((r) => r.inputs.metadata.name === "archaeo-no-toolkit-env");
+        assert.ok(vap, "the NVIDIA_* admission policy is deployed");
+        assert.ok(run.engine.byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding").some((r) => r.inputs.spec.policyName === "archaeo-no-toolkit-env"));
         for (const p of gpuPools) {
             const labels = p.inputs.spec.template.metadata.labels;
             assert.ok(DEVICE_PLUGIN_DEFAULT_AFFINITY_TERMS.some((t) => t.values.includes(labels[t.key])), `${p.name}: no default-affinity term matches ${JSON.stringify(labels)}`);

@@ -14,6 +14,7 @@ import {
 } from "../../infra/iam";
 import { interruptionQueuePolicy, podIdentityTrust } from "../../infra/cluster/iam";
 import { ACCOUNT, fixture } from "./policy";
+import { TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
 
 export const REGION = "us-east-1";
 export const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
@@ -208,7 +209,10 @@ export function compliant(): RecordedResource[] {
         fixture("kubernetes:helm.sh/v3:Release", "karpenter", { chart: "oci://public.ecr.aws/karpenter/karpenter", version: "1.11.1", namespace: "kube-system", values: { replicas: 1, controller: { image: { repository: "public.ecr.aws/karpenter/controller", tag: "1.11.1", digest: `sha256:${"d".repeat(64)}` } } } }),
         fixture("kubernetes:apps/v1:Deployment", "jupyter", { spec: { template: { spec: podSpec() } } }),
         fixture("kubernetes:batch/v1:Job", "ddp", { spec: { template: { spec: podSpec() } } }),
-        fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodeclass", { spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }], tags: { ...ROOT_TAGS } } }),
+        fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodeclass", { metadata: { name: "gpu" }, spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }], tags: { ...ROOT_TAGS }, userData: TOOLKIT_USER_DATA } }),
+        // GPU isolation: the device plugin passes GPUs as mounts; the GPU pool's node class sets the toolkit's flags (userData above).
+        fixture("kubernetes:helm.sh/v3:Release", "device-plugin", { chart: "nvidia-device-plugin", version: "0.19.0", repositoryOpts: { repo: "https://nvidia.github.io/k8s-device-plugin" }, namespace: "kube-system", values: { deviceListStrategy: "volume-mounts" } }),
+        fixture("kubernetes:karpenter.sh/v1:NodePool", "gpu-pool", { metadata: { name: "gpu" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "gpu" }, taints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }] } }, limits: { "nvidia.com/gpu": "4" } } }),
         fixture("kubernetes:apps/v1:Deployment", "sshd", { spec: { template: { spec: {
             securityContext: { runAsNonRoot: true }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists" }],
             affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "jupyter" } }, topologyKey: "kubernetes.io/hostname" }] } },
