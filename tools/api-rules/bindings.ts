@@ -308,7 +308,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRules>> = {
             { prop: "vpcConfig.securityGroupIds", rules: [{ model: "lambda:CreateFunction:VpcConfig.SecurityGroupIds" }] },
             ...tags(),
         ],
-        unchecked: { role: REF, "vpcConfig.subnetIds[]": REF, "vpcConfig.securityGroupIds[]": REF, code: "the handler's archive (infra/cluster/files/budget_enforcer.py, tested with python3)", "environment.variables{}": "the cluster's endpoint and CA and the topic map: values AWS returned" },
+        unchecked: { role: REF, "vpcConfig.subnetIds[]": REF, "vpcConfig.securityGroupIds[]": REF, code: "the handler's archive (infra/cluster/files/budget_enforcer.py, tested with python3)", "environment.variables{}": "the cluster's endpoint and CA and the topic ARN prefix: values AWS returned" },
     },
     "aws:lambda/permission:Permission": {
         bindings: [

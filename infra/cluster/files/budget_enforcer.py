@@ -1,8 +1,10 @@
 """Budget enforcer (cluster mode): stops a researcher's GPU spending when AWS Budgets says their month is spent.
 
 Runs as an AWS Lambda function (Python runtime: botocore is built in) subscribed to one SNS topic per researcher;
-their budget's ACTUAL 100% notification publishes to it. The topic ARN names the researcher (environment
-ARCHAEO_TOPICS: topic ARN -> researcher id), so the free-text budget message is never parsed. For that researcher:
+their budget's ACTUAL 100% notification publishes to it. The topic ARN names the researcher (this account's and
+region's topics, ARCHAEO_TOPIC_ARN_PREFIX, and topics.json beside this file: topic name -> researcher id; in the package,
+not the environment, whose 4 KB the cluster CA mostly takes), so the free-text budget message is never parsed. For that
+researcher:
 
 1. a ResourceQuota ``archaeo-budget-stop`` (``requests.nvidia.com/gpu: 0``) in their namespace: a second quota there
    makes the tighter one bind (Kubernetes "Resource Quotas"), so no new GPU pod of theirs is admitted; the hub's
@@ -34,7 +36,10 @@ URL_TIMEOUT = 60
 def eks_token(cluster_name, region, session=None):
     """A bearer token for the EKS API: a presigned GetCallerIdentity URL with the cluster's name signed in."""
     session = session or botocore.session.get_session()
-    sts = session.create_client("sts", region_name=region, endpoint_url=f"https://sts.{region}.amazonaws.com")
+    # The regional endpoint of the region's own partition (sts.<region>.amazonaws.com, .amazonaws.com.cn in China), as
+    # botocore resolves it; older runtimes' botocore defaulted some regions to the global endpoint, so ask for regional.
+    session.set_config_variable("sts_regional_endpoints", "regional")
+    sts = session.create_client("sts", region_name=region)
 
     def retrieve(params, context, **_):
         if K8S_AWS_ID_HEADER in params:
@@ -101,21 +106,27 @@ def stop(kube, researcher, hub_namespace, namespace_prefix):
     return done
 
 
-def researchers_of(event, topics):
-    """The researchers whose topics published the event's records; a topic not in the map is refused."""
+def load_topics():
+    """topic name -> researcher id, shipped beside this file."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "topics.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def researchers_of(event, prefix, topics):
+    """The researchers whose topics published the event's records; a topic of another account, region or name is refused."""
     out = []
     for record in event.get("Records", []):
         arn = record.get("Sns", {}).get("TopicArn", "")
-        if arn not in topics:
+        name = arn[len(prefix):] if arn.startswith(prefix) else None
+        if name not in topics:
             raise ValueError(f"notification from {arn!r}, which is no researcher's budget topic")
-        out.append(topics[arn])
+        out.append(topics[name])
     return out
 
 
 def handler(event, _context=None):
     env = os.environ
-    topics = json.loads(env["ARCHAEO_TOPICS"])
-    who = researchers_of(event, topics)
+    who = researchers_of(event, env["ARCHAEO_TOPIC_ARN_PREFIX"], load_topics())
     token = eks_token(env["ARCHAEO_CLUSTER_NAME"], env["AWS_REGION"])
     kube = Kube(env["ARCHAEO_CLUSTER_ENDPOINT"], base64.b64decode(env["ARCHAEO_CLUSTER_CA"]).decode("ascii"), token)
     result = {r: stop(kube, r, env["ARCHAEO_HUB_NAMESPACE"], env["ARCHAEO_NAMESPACE_PREFIX"]) for r in who}
