@@ -433,7 +433,10 @@ export function budgetTopicPolicy(a: { partition: string; accountId: string; top
  * aws:RequestTag, aws:TagKeys, ec2:NetworkInterfaceID, no ec2:Vpc; subnet and security-group: ec2:Vpc). An ec2:Vpc
  * condition on the new interface is therefore never true and denies every create: the new interface is allowed by
  * its resource type alone, and the subnet and security groups it goes into are pinned to the stack VPC, so the
- * interface still lands only there. Delete and the private-IP actions carry ec2:Vpc on the interface itself.
+ * interface still lands only there. DeleteNetworkInterface and the private-IP actions are on every interface ID of
+ * the account and region with no condition: the Lambda guide warns that a DeleteNetworkInterface not on all interface
+ * IDs may cost the function its VPC access ("Either specify a unique resource ID, or include all resource IDs"), and
+ * Lambda's create-time check runs before any interface exists, where an ec2:Vpc condition has nothing to read.
  * Describe* have no resource type (List; only ec2:Region) and are allowed on "*". Its Kubernetes rights are RBAC's
  * (infra/cluster/budget-stop.ts); its EKS token needs no IAM permission.
  */
@@ -445,12 +448,8 @@ export function budgetEnforcerPolicy(a: { partition: string; region: string; acc
         { Sid: "DescribeNetwork", Effect: "Allow", Action: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], Resource: "*" },
         { Sid: "NewInterface", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: ec2("network-interface") },
         { Sid: "NewInterfaceInTheStackVpc", Effect: "Allow", Action: "ec2:CreateNetworkInterface", Resource: [ec2("subnet"), ec2("security-group")], Condition: inStackVpc },
-        {
-            Sid: "InterfacesInTheStackVpc",
-            Effect: "Allow",
-            Action: ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            Resource: ec2("network-interface"),
-            Condition: inStackVpc,
-        },
+        // Every interface ID of this account and region, unconditioned: Lambda checks these with the role at
+        // CreateFunction, before any interface exists, so a condition on the interface (ec2:Vpc) has nothing to read.
+        { Sid: "FunctionInterfaces", Effect: "Allow", Action: ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], Resource: ec2("network-interface") },
     );
 }

@@ -18,7 +18,11 @@ import { asArray, few, get, globMatch, known, UNKNOWN } from "../lib/util";
  * its instance profiles (Karpenter v1 KarpenterControllerPolicy); the instances and templates they
  * create are pinned by request-tag conditions in other statements.
  */
-const DEFAULT_WILDCARD_RESOURCE_ACTIONS = ["ec2:RunInstances", "ec2:CreateFleet", "iam:GetInstanceProfile"];
+// ec2:DeleteNetworkInterface and Assign/UnassignPrivateIpAddresses: a VPC Lambda's role needs them on every interface
+// ID (AWS Lambda developer guide, "Giving Lambda functions access to resources in an Amazon VPC": DeleteNetworkInterface
+// "Either specify a unique resource ID, or include all resource IDs"); Lambda checks them at CreateFunction, before any
+// interface exists, so no condition on the interface can pin them (infra/iam.ts budgetEnforcerPolicy).
+const DEFAULT_WILDCARD_RESOURCE_ACTIONS = ["ec2:RunInstances", "ec2:CreateFleet", "iam:GetInstanceProfile", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"];
 
 interface ScopedConfig { wildcardResourceActions: string[]; scopingConditionKeys: string[] }
 

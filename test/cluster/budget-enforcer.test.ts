@@ -393,11 +393,13 @@ describe("budget enforcer: its role in the IAM simulator reaches only its logs a
         assert.notEqual(other[1], "Allowed", "a subnet of another VPC");
         assert.notEqual(other[2], "Allowed", "a security group of another VPC");
     });
-    it("deletes and re-addresses only interfaces in the stack's VPC; describes on * (Describe* have no resource type)", async () => {
+    it("deletes and re-addresses interfaces of this account and region, also where no interface exists yet (Lambda's create-time check: no ec2:Vpc to read); describes on * (Describe* have no resource type)", async () => {
         for (const action of ["DeleteNetworkInterface", "AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"]) {
             const eni = arn("network-interface", "eni-0123456789abcdef0");
             assert.equal(await decide(`ec2:${action}`, eni, await ec2Context(action, "network-interface", STACK_VPC)), "Allowed", action);
-            assert.notEqual(await decide(`ec2:${action}`, eni, await ec2Context(action, "network-interface", OTHER_VPC)), "Allowed", `${action} in another VPC`);
+            assert.equal(await decide(`ec2:${action}`, eni), "Allowed", `${action}, nothing known of the interface`);
+            assert.notEqual(await decide(`ec2:${action}`, eni.replace(`:${ACCOUNT}:`, ":999999999999:")), "Allowed", `${action} in another account`);
+            assert.notEqual(await decide(`ec2:${action}`, eni.replace(`:${REGION}:`, ":eu-central-1:")), "Allowed", `${action} in another region`);
         }
         for (const action of ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]) assert.equal(await decide(action, "*"), "Allowed", action);
     });

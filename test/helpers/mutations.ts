@@ -758,7 +758,7 @@ export const ENFORCER_MUTATIONS: Mutation[] = [
     m(T, "alice's budget publishes to a topic outside the stack", set("archaeo-budget-alice-budget", (p) => { p.notifications[1].subscriberSnsTopicArns = ["arn:aws:sns:us-east-1:999999999999:x"]; }, "aws:budgets/budget:Budget")),
     m("resource-policies-no-public-principals", "the stack key lets a service outside the list use it", setDoc("archaeo-key-cmk", (d) => { d.Statement.find((s: any) => s.Sid === "BudgetsPublishesToEncryptedTopics").Principal.Service = "sms-voice.amazonaws.com"; })),
     // Its AWS rights.
-    m("iam-policies-scoped", "the enforcer's network interfaces anywhere (no ec2:Vpc)", enforcerStmt("InterfacesInTheStackVpc", (s) => { delete s.Condition; })),
+    m("iam-policies-scoped", "the enforcer may also terminate any instance (beside its interfaces)", enforcerStmt("FunctionInterfaces", (s) => { s.Action.push("ec2:TerminateInstances"); s.Resource = "*"; })),
     m("iam-policies-scoped", "the enforcer's new interfaces in any subnet (no ec2:Vpc on the subnet and security group)", enforcerStmt("NewInterfaceInTheStackVpc", (s) => { delete s.Condition; })),
     m("iam-policies-scoped", "the enforcer's interfaces pinned by a key the subnet does not carry (ec2:CreateAction)", enforcerStmt("NewInterfaceInTheStackVpc", (s) => { s.Condition = { StringEquals: { "ec2:CreateAction": "CreateNetworkInterface" } }; })),
     m("iam-policies-scoped", "the enforcer writes every log group", enforcerStmt("OwnLogGroup", (s) => { s.Resource = "*"; })),
