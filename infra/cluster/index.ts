@@ -171,7 +171,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
     }, opts);
 
     const researchers: Record<string, ClusterResearcherOutputs> = {};
-    const researcherComponents: pulumi.Resource[] = [];
+    const researcherNamespaces: Record<string, pulumi.Resource> = {};
     for (const r of cfg.researchers) {
         const who = new ClusterResearcher(`archaeo-researcher-${r.id}`, {
             researcher: r, institution: cfg.institution, stack: cfg.stack, region: cfg.region,
@@ -182,7 +182,7 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
             gpusPerResearcher: r.parked ? 0 : c.gpusPerResearcher, hubTunnel: !c.hub,
             k8sProvider, dependsOn: [hub.namespace, ...storage.ready],
         }, opts);
-        researcherComponents.push(who);
+        researcherNamespaces[r.id] = who.namespaceObject;
         const jobEnv = env.apply((e) => researcherEnv(e, r.id));
         researchers[r.id] = {
             namespace: who.namespace,
@@ -209,7 +209,8 @@ export function buildCluster(cfg: ClusterStackConfig, f: Foundation, ctx: Cluste
         researchers: budgeted.map((r) => ({ id: r.id, topicName: physicalName(cfg, ["budget-stop", r.id], 256) })),
         clusterName: eks.clusterName, clusterEndpoint: eks.endpoint, clusterCertificateAuthority: eks.certificateAuthority, clusterSecurityGroupId: eks.clusterSecurityGroupId,
         vpcId: network.vpcId, privateSubnetIds: network.privateSubnetIds, keyArn: f.keyArn,
-        k8sProvider, dependsOn: [hub.namespace, ...researcherComponents],
+        k8sProvider, hubNamespace: hub.namespace,
+        researcherNamespaces,
     }, opts);
 
     return {

@@ -43,6 +43,8 @@ export interface ClusterResearcherArgs extends StackData {
 export class ClusterResearcher extends pulumi.ComponentResource {
     public readonly roleArn: pulumi.Output<string>;
     public readonly namespace: string;
+    /** Their namespace object: what depends on the namespace depends on it, not on this whole component. */
+    public readonly namespaceObject: k8s.core.v1.Namespace;
 
     constructor(name: string, args: ClusterResearcherArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archaeo:cluster:Researcher", name, {}, opts);
@@ -84,6 +86,7 @@ export class ClusterResearcher extends pulumi.ComponentResource {
         const access = { institution: args.institution, stack: args.stack, id: r.id, gpus: args.gpusPerResearcher, sshPublicKeys: r.sshPublicKeys, hubTunnel: args.hubTunnel };
         const own = researcherNamespaceObjects(access);
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, own.namespace, k8sOpts);
+        this.namespaceObject = namespace;
         const inNs = { ...k8sOpts, dependsOn: [namespace] };
         new k8s.core.v1.ResourceQuota(`${name}-quota`, own.quota, inNs);
         new k8s.core.v1.ServiceAccount(`${name}-jobs-sa`, own.serviceAccount, inNs);
