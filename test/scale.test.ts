@@ -55,3 +55,23 @@ describe("the pack scales linearly with researchers (instance mode, 10 -> 200)",
         assert.ok(stackRoles >= 0 && stackRoles < 5, `${q("iamRoles").need} roles`);
     });
 });
+
+describe("the cluster program's dependency edges grow linearly with researchers", function () {
+    this.timeout(120_000);
+    // A dependsOn that names a ComponentResource is expanded by the SDK into every child of it for each resource
+    // naming it (@pulumi/pulumi runtime/dependsOn.js): per-researcher objects depending on every researcher's
+    // component made the program quadratic (78822db's budget enforcer: 494 ms of program CPU per researcher at 200,
+    // 231 at 50). The edges the engine records show it without timing: the growth per researcher from 6 to 12 must
+    // be what it is from 3 to 6.
+    it("dependencies registered per added researcher are the same from 3 to 6 as from 6 to 12", async () => {
+        // Loaded here, not at the top: the instance test above measures in fresh processes and loads no SDK.
+        const { runProgram } = require("./helpers/program") as typeof import("./helpers/program");
+        const { scaledConfig } = require("../tools/scale") as typeof import("../tools/scale");
+        const edges = async (n: number) => (await runProgram(scaledConfig("cluster", n))).resources.reduce((sum, r) => sum + r.dependencies.length, 0);
+        const [e3, e6, e12] = [await edges(3), await edges(6), await edges(12)];
+        const early = (e6 - e3) / 3;
+        const late = (e12 - e6) / 6;
+        assert.ok(early > 0, `${e3} -> ${e6} edges`);
+        assert.ok(late <= 1.1 * early, `dependency edges per added researcher: ${early.toFixed(1)} from 3 to 6, ${late.toFixed(1)} from 6 to 12 (${e3}, ${e6}, ${e12})`);
+    });
+});
