@@ -1,10 +1,12 @@
 /**
  * The pack stays linear in researchers: each policy's time per resource over a real instance-mode stack
- * of 200 researchers is at most 1.5x its time per resource at 10 (issue 22). Each stack is evaluated and
+ * of 100 researchers is at most 1.5x its time per resource at 10 (issue 22; `npm run bench` measures 10, 50
+ * and 200 in both modes and prints the same ratio at 200: the test's span is 10x to keep the suite within
+ * five minutes, which still shows a rescan per researcher as a 10x growth per resource). Each stack is evaluated and
  * judged in a fresh process (tools/scale.ts, as `npm run bench` runs it for both modes at 10, 50 and
  * 200), so the two measurements share no warm caches. A policy that rescans the stack for every
  * researcher (what researcher-roles-scoped and researcher-isolation once did: 0.29 -> 2.07 ms per
- * resource, 28 s over the stack) fails it; policies too cheap to time reliably (under 300 ms of CPU at 200
+ * resource, 28 s over the stack) fails it; policies too cheap to time reliably (under 150 ms of CPU at 100
  * researchers, where a few milliseconds at 10 make the ratio noise) are left out.
  */
 import { strict as assert } from "assert";
@@ -21,37 +23,37 @@ function sample(n: number): ScaleSample {
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-describe("the pack scales linearly with researchers (instance mode, 10 -> 200)", function () {
+describe("the pack scales linearly with researchers (instance mode, 10 -> 100)", function () {
     this.timeout(480_000);
     let small: ScaleSample;
     let large: ScaleSample;
-    before(() => { small = sample(10); large = sample(200); });
+    before(() => { small = sample(10); large = sample(100); });
 
-    it("no policy's time per resource at 200 researchers exceeds 1.5x its time per resource at 10", () => {
-        assert.equal(large.researchers, 200);
-        assert.ok(large.resources > 10 * small.resources, `${large.resources} resources at 200 researchers, ${small.resources} at 10`);
+    it("no policy's time per resource at 100 researchers exceeds 1.5x its time per resource at 10", () => {
+        assert.equal(large.researchers, 100);
+        assert.ok(large.resources > 7 * small.resources, `${large.resources} resources at 100 researchers, ${small.resources} at 10`);
         const worse: string[] = [];
         for (const [policy, ms] of Object.entries(large.perPolicyMs)) {
-            if (ms < 300) continue;
+            if (ms < 150) continue;
             const ratio = (ms / large.resources) / ((small.perPolicyMs[policy] ?? 0) / small.resources);
-            if (ratio > 1.5) worse.push(`${policy}: ${(ms / large.resources).toFixed(3)} ms/resource at 200, ${((small.perPolicyMs[policy] ?? 0) / small.resources).toFixed(3)} at 10 (${ratio.toFixed(2)}x)`);
+            if (ratio > 1.5) worse.push(`${policy}: ${(ms / large.resources).toFixed(3)} ms/resource at 100, ${((small.perPolicyMs[policy] ?? 0) / small.resources).toFixed(3)} at 10 (${ratio.toFixed(2)}x)`);
         }
         assert.deepEqual(worse, []);
         const total = (large.packCpuMs / large.resources) / (small.packCpuMs / small.resources);
         assert.ok(total <= 1.5, `the whole pack: ${total.toFixed(2)}x per resource`);
     });
 
-    it("the quotas a 200-researcher stack needs (tools/quotas.ts over what it registers): G/VT vCPUs per launch batch and for everyone, gp3, IAM roles, the /24 subnet", () => {
+    it("the quotas a 100-researcher stack needs (tools/quotas.ts over what it registers): G/VT vCPUs per launch batch and for everyone, gp3, IAM roles, the /24 subnet", () => {
         const s = large;
         const q = (id: string) => s.quotas.find((l) => l.id === id)!;
         // The example stack: g5.xlarge (4 vCPUs), launchBatchSize 8, 500 GiB workspace + 150 GiB root, 14 daily snapshots.
-        assert.deepEqual([q("gvtOnDemand").need, q("gvtOnDemand").peak], [8 * 4, 200 * 4]);
-        assert.equal(q("gp3Storage").need, (200 * (500 + 150)) / 1024);
-        assert.ok(q("gp3Storage").need > q("gp3Storage").limit, "200 researchers need more than the 50 TiB default");
-        assert.deepEqual([q("subnetAddresses").need, q("subnetAddresses").limit], [200, 251]);
-        assert.equal(q("snapshots").need, 200 * 14);
+        assert.deepEqual([q("gvtOnDemand").need, q("gvtOnDemand").peak], [8 * 4, 100 * 4]);
+        assert.equal(q("gp3Storage").need, (100 * (500 + 150)) / 1024);
+        assert.ok(q("gp3Storage").need > q("gp3Storage").limit, "100 researchers need more than the 50 TiB default");
+        assert.deepEqual([q("subnetAddresses").need, q("subnetAddresses").limit], [100, 251]);
+        assert.equal(q("snapshots").need, 100 * 14);
         // Per researcher: their role and their workstation's role; the rest is the stack's own.
-        const stackRoles = q("iamRoles").need - 2 * 200;
+        const stackRoles = q("iamRoles").need - 2 * 100;
         assert.ok(stackRoles >= 0 && stackRoles < 5, `${q("iamRoles").need} roles`);
     });
 });
