@@ -256,16 +256,10 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
             Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${a.partition}:logs:${a.region}:${a.accountId}:log-group:${a.logsPrefix}*` } },
         });
     }
-    if (a.eventBridge) {
-        statements.push({
-            Sid: "EventBridgeWritesInterruptionQueue",
-            Effect: "Allow",
-            Principal: { Service: "events.amazonaws.com" },
-            Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-            Resource: "*",
-            Condition: { StringEquals: { "aws:SourceAccount": a.accountId } },
-        });
-    }
+    // An AWS service writing to a queue or topic encrypted with this key, for this account only (confused deputy).
+    const serviceOfThisAccount = (Sid: string, service: string, Action: string[]): PolicyStatement =>
+        ({ Sid, Effect: "Allow", Principal: { Service: service }, Action, Resource: "*", Condition: { StringEquals: { "aws:SourceAccount": a.accountId } } });
+    if (a.eventBridge) statements.push(serviceOfThisAccount("EventBridgeWritesInterruptionQueue", "events.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey"]));
     if (a.autoScaling) {
         const slr = `arn:${a.partition}:iam::${a.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
         statements.push(
@@ -277,14 +271,7 @@ export function keyPolicy(a: KeyPolicyArgs): PolicyDocument {
         // A service publishing to a topic encrypted with a customer managed key needs kms:GenerateDataKey* and
         // kms:Decrypt on it (Amazon SNS developer guide, "Key management": "Enable compatibility between event sources
         // from AWS services and encrypted topics"), pinned here to this account as the topic policy is.
-        statements.push({
-            Sid: "BudgetsPublishesToEncryptedTopics",
-            Effect: "Allow",
-            Principal: { Service: "budgets.amazonaws.com" },
-            Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
-            Resource: "*",
-            Condition: { StringEquals: { "aws:SourceAccount": a.accountId } },
-        });
+        statements.push(serviceOfThisAccount("BudgetsPublishesToEncryptedTopics", "budgets.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey*"]));
     }
     return policyDocument(...statements);
 }
