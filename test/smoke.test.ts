@@ -8,12 +8,12 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { shmSize } from "../infra/instance/userdata";
-import { PACKAGE_DIR } from "./helpers/python";
+import { FAST_TORCH_CPU_ENV, PACKAGE_DIR } from "./helpers/python";
 import { PYTHON, requireTool, tmpDir } from "./helpers/tools";
 
 const SMOKE = path.join(__dirname, "..", "images", "pytorch-cuda", "smoke.py");
 // Checks 3 and 4 are archaeo.selftest's: the package comes from the source tree, as it is installed in the image.
-const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PYTHONDONTWRITEBYTECODE: "1", PYTHONPATH: PACKAGE_DIR, OMP_NUM_THREADS: "1", MALLOC_MMAP_THRESHOLD_: String(1 << 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 31), GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" };
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PYTHONDONTWRITEBYTECODE: "1", PYTHONPATH: PACKAGE_DIR, ...FAST_TORCH_CPU_ENV };
 
 function smoke(extraEnv: Record<string, string> = {}) {
     const r = spawnSync(PYTHON, [SMOKE], { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 120_000 });

@@ -16,6 +16,25 @@ const APT_PACKAGES = "python3-torch python3-torchvision python3-matplotlib pytho
 
 export interface PyResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; seconds: number }
 
+/**
+ * How the tests run torch on CPU cheaply, whatever the test: one intra-op thread (two mocha workers share the cores),
+ * and glibc's allocator tuned. Allocator and thread settings only: what a program computes does not change.
+ */
+export const FAST_TORCH_CPU_ENV = {
+    OMP_NUM_THREADS: "1",
+    // glibc hands every freed block over 128 KiB back to the kernel, so each training step's
+    // temporaries page-fault afresh: keeping them in the heap cuts a CPU run's page faults by about
+    // 60% and its CPU time by about a quarter (mallopt(3): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).
+    MALLOC_MMAP_THRESHOLD_: String(1 << 30),
+    MALLOC_TRIM_THRESHOLD_: String(2 ** 31),
+    // ... and with the heap held, glibc's malloc asks for transparent huge pages on it (madvise MADV_HUGEPAGE on
+    // its sbrk and mmap extents; the kernel's THP mode is usually 'madvise', where nothing else asks): one fault
+    // per 2 MiB instead of per 4 KiB. train-messy.test's Python: 1.39 M page faults -> 0.71 M, about a fifth
+    // less CPU. glibc >= 2.35 (NEWS: "a new tunable, glibc.malloc.hugetlb, can be used to make malloc issue
+    // madvise plus MADV_HUGEPAGE on mmap and sbrk calls"); older glibc or THP 'never' ignore it.
+    GLIBC_TUNABLES: "glibc.malloc.hugetlb=1",
+} as const;
+
 /** Fails with the apt packages to install when the Python cannot import what archaeo and the tests need. */
 export function requirePython(): void {
     const probe = spawnSync(PYTHON, ["-c", "import torch, torchvision, matplotlib, nbconvert, ipykernel"], { encoding: "utf8" });
@@ -41,18 +60,7 @@ export function pythonEnv(work: string, extra: Record<string, string> = {}): Nod
         PYTHONPATH: PACKAGE_DIR,
         PYTHONDONTWRITEBYTECODE: "1",
         PYTHONUNBUFFERED: "1",
-        OMP_NUM_THREADS: "1",
-        // glibc hands every freed block over 128 KiB back to the kernel, so each training step's
-        // temporaries page-fault afresh: keeping them in the heap cuts a CPU run's page faults by about
-        // 60% and its CPU time by about a quarter (mallopt(3): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).
-        MALLOC_MMAP_THRESHOLD_: String(1 << 30),
-        MALLOC_TRIM_THRESHOLD_: String(2 ** 31),
-        // ... and with the heap held, glibc's malloc asks for transparent huge pages on it (madvise MADV_HUGEPAGE on
-        // its sbrk and mmap extents; the kernel's THP mode is usually 'madvise', where nothing else asks): one fault
-        // per 2 MiB instead of per 4 KiB. train-messy.test's Python: 1.39 M page faults -> 0.71 M, about a fifth
-        // less CPU. glibc >= 2.35 (NEWS: "a new tunable, glibc.malloc.hugetlb, can be used to make malloc issue
-        // madvise plus MADV_HUGEPAGE on mmap and sbrk calls"); older glibc or THP 'never' ignore it.
-        GLIBC_TUNABLES: "glibc.malloc.hugetlb=1",
+        ...FAST_TORCH_CPU_ENV,
         MPLCONFIGDIR: path.join(work, ".mpl"),
         TORCH_HOME: path.join(work, "torch-home-empty"),
         ARCHAEO_BAKED_TORCH_HOME: path.join(work, "no-baked-weights"),
