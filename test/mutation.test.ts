@@ -442,6 +442,30 @@ describe("mutation test: intended policy must catch each mutation (score must be
         assert.deepEqual(await score(() => structuredClone(base), CLUSTER, stack, pack), []);
     });
 
+    it("the runner's shortcut changes no finding: each mutation's policy alone, with and without every request sent", async () => {
+        // tools/policy-runner.ts reportersFor: no Analyze request for a type no policy of the run can report on.
+        // Every 3rd example mutation, every 8th cluster one, every cluster-preview one: the same findings as the engine's every call.
+        const sets: Array<[string, RecordedResource[], readonly Mutation[]]> = [
+            ["example", (await runStack("example")).resources, EXAMPLE.filter((_, i) => i % 3 === 0)],
+            [cluster(), (await runStack(cluster())).resources, CLUSTER.filter((_, i) => i % 8 === 0)],
+            [`${cluster()}, preview`, (await runStack(cluster(), { preview: true })).resources, PREVIEW_CLUSTER],
+        ];
+        const findings = (r: PolicyRunResult) => r.violations.map((v) => `${v.policyName} ${v.enforcementLevel} ${v.urn} ${v.rawMessage}`).sort();
+        let compared = 0;
+        let found = 0;
+        for (const [label, base, list] of sets) {
+            for (const mu of list) {
+                const rs = structuredClone(base);
+                mu.mutate(rs);
+                const quick = findings(await runPolicies(rs, packOf(mu.policy)));
+                assert.deepEqual(quick, findings(await runPolicies(rs, packOf(mu.policy), {}, { exhaustive: true })), `${label}: ${mu.what}`);
+                compared += 1;
+                found += quick.length;
+            }
+        }
+        assert.ok(compared > 50 && found >= compared, `${compared} mutated stacks compared, ${found} findings`);
+    });
+
     it("first previews (instance and cluster): known violations next to unknowns", async () => {
         for (const [stack, list] of [["example", PREVIEW], [cluster(), PREVIEW_CLUSTER]] as const) {
             const base = (await runStack(stack, { preview: true })).resources;

@@ -20,6 +20,7 @@ import * as path from "path";
 import { createRequire } from "module";
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import type { RecordedResource } from "./mock-engine";
+import { READS } from "../policies/lib/rule";
 
 const POLICIES_DIR = path.join(__dirname, "..", "policies");
 /** Resolves modules exactly as the pack's own files do. */
@@ -60,6 +61,8 @@ export interface PolicyRunResult {
 }
 
 export interface RunOptions {
+    /** Send Analyze for every resource and AnalyzeStack even where no policy of the run can report (see `reportersFor`). */
+    exhaustive?: boolean;
     packName?: string;
     packVersion?: string;
     /** The pack's enforcement level (policies/index.ts: mandatory). */
@@ -187,6 +190,39 @@ const call = (fn: (c: { request: unknown }, cb: (err: unknown, resp: any) => voi
 
 const DEFERRED = /^can't run policy '[^']+' from policy pack '[^']+' during preview: /;
 
+/** Which types a resource validation can report on (a predicate), or undefined for any type. */
+function readsOf(v: unknown): ((type: string) => boolean) | undefined {
+    if (Array.isArray(v)) {
+        const each = v.map(readsOf);
+        return each.every((f) => f) ? (t) => each.some((f) => f!(t)) : undefined;
+    }
+    const f = v as { __pulumiType?: unknown; [READS]?: unknown } | undefined;
+    if (typeof f?.__pulumiType === "string") return (t) => t === f.__pulumiType;
+    if (typeof f?.[READS] === "function") return f[READS] as (type: string) => boolean;
+    return undefined;
+}
+
+/**
+ * Which resource types an Analyze call can get a finding for from these policies. @pulumi/policy's server
+ * (makeAnalyzeRpcFun, server.js) skips a policy whose validateResource carries a Pulumi type
+ * (validateResourceOfType: `__pulumiType`) for a resource of another type without reading its properties,
+ * and answers no diagnostic where no policy is left; the pack's other validations say which types they report
+ * on (policies/lib/rule.ts READS: onTypes, anyOf, the Kubernetes rules) and return at once for any other. A request that
+ * cannot produce a finding is not built: the mutation test runs one policy at a time over whole stacks,
+ * where building every request was most of its time. With no resource policy, no Analyze; with no stack
+ * policy, no AnalyzeStack (makeAnalyzeStackRpcFun loops over none). test/mutation.test.ts compares the
+ * findings with `exhaustive: true` (every request sent) for every policy of the pack.
+ */
+export function reportersFor(policies: readonly ResourceValidationPolicy[]): (type: string) => boolean {
+    const reads: Array<(type: string) => boolean> = [];
+    for (const p of policies) {
+        const f = readsOf(p.validateResource);
+        if (!f) return () => true;
+        reads.push(f);
+    }
+    return (type) => reads.some((f) => f(type));
+}
+
 /**
  * Analyzes every resource (Analyze, on inputs) and then the whole stack (AnalyzeStack, on outputs),
  * as the engine does at the end of a preview or update.
@@ -230,8 +266,9 @@ export async function runPolicies(
         }
     };
 
-    for (const r of resources) collect(await call(analyze, analyzeRequest(r, byUrn)), r);
-    collect(await call(analyzeStack, analyzeStackRequest(resources)));
+    const reaches = opts.exhaustive ? () => true : reportersFor(policies.resource);
+    for (const r of resources) if (reaches(r.type)) collect(await call(analyze, analyzeRequest(r, byUrn)), r);
+    if (opts.exhaustive || policies.stack.length) collect(await call(analyzeStack, analyzeStackRequest(resources)));
 
     const run = [...reconciled.values()].filter((c) => c.level !== "disabled").length;
     return {

@@ -46,11 +46,26 @@ export function label(r: { type: string; name: string }): string {
  * stack cost more than the rules themselves; the CLI prints violations only.
  */
 export function onTypes(bodies: Record<string, { subject: string; body: Body<any> }>): ResourceValidation {
-    return (args, report) => {
+    return readsOnly(Object.keys(bodies), (args, report) => {
         const b = bodies[args.type];
         if (!b) return;
         return deferring(`${b.subject} '${args.name}'`, (d) => b.body(args.props, args, report, d));
-    };
+    });
+}
+
+/**
+ * Which resource types a validation can report on: it returns at once, its props unread, for any other type (onTypes,
+ * anyOf, and a rule that checks `args.type` first). Not read by the engine, whose own fast path knows one type per
+ * function (`__pulumiType`, validateResourceOfType); the offline runner (tools/policy-runner.ts reportersFor) reads it
+ * to skip building requests that cannot produce a finding.
+ */
+export const READS = "__archaeoReads";
+
+/** Marks `v` as reporting only on the types `reads` lists or accepts (see READS). */
+export function readsOnly(reads: readonly string[] | ((type: string) => boolean), v: ResourceValidation): ResourceValidation {
+    const set = typeof reads === "function" ? undefined : new Set(reads);
+    Object.defineProperty(v, READS, { value: set ? (t: string) => set.has(t) : reads, enumerable: false });
+    return v;
 }
 
 /**
@@ -67,9 +82,9 @@ export function anyOf(...validations: ResourceValidation[]): ResourceValidation 
         if (!type) throw new Error("anyOf takes typed validations (onResource / onType)");
         byType.set(type, [...(byType.get(type) ?? []), v]);
     }
-    return async (args, report) => {
+    return readsOnly([...byType.keys()], async (args, report) => {
         const mine = byType.get(args.type);
         if (!mine) return;
         for (const v of mine) await v(args, report);
-    };
+    });
 }

@@ -2,7 +2,7 @@
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
-import { label, onStack } from "../lib/rule";
+import { label, onStack, readsOnly } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
 import { readableUserData } from "../lib/userdata";
 import { asArray, get, kindOf, known, once, snapshot, UNKNOWN } from "../lib/util";
@@ -105,7 +105,7 @@ function workload(name: string, description: string, deps: { pod: string[]; cont
         name,
         description,
         enforcementLevel: "mandatory",
-        validateResource: (args: ResourceValidationArgs, report) => {
+        validateResource: readsOnly(isKubernetesObject, (args: ResourceValidationArgs, report) => {
             if (!isKubernetesObject(args.type)) return;
             return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
                 for (const path of podSpecPaths(args.type, args.props)) {
@@ -125,7 +125,7 @@ function workload(name: string, description: string, deps: { pod: string[]; cont
                     check(spec, kindOf(args.type), args.name, report);
                 }
             });
-        },
+        }),
     };
 }
 
@@ -172,7 +172,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         name: "k8s-storageclasses-encrypted",
         description: "Checks whether EBS StorageClasses encrypt volumes with a customer-managed KMS key.",
         enforcementLevel: "mandatory",
-        validateResource: (args, report) => {
+        validateResource: readsOnly(["kubernetes:storage.k8s.io/v1:StorageClass"], (args, report) => {
             if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass") return;
             return deferring(`StorageClass '${args.name}'`, (d) => {
                 if (!EBS_CSI.includes(args.props.provisioner)) return;
@@ -180,13 +180,13 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
                 if (String(p.encrypted) !== "true") report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
                 checkKey(d, report, "parameters.kmsKeyId", () => p.kmsKeyId, `StorageClass '${args.name}'`);
             });
-        },
+        }),
     },
     {
         name: "karpenter-nodeclass-secure",
         description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes (root, and data volumes such as the image cache created from a snapshot) with a customer-managed KMS key and require IMDSv2.",
         enforcementLevel: "mandatory",
-        validateResource: (args, report) => {
+        validateResource: readsOnly(["kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"], (args, report) => {
             if (args.type !== "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") return;
             return deferring(`EC2NodeClass '${args.name}'`, (d) => {
                 const spec = args.props.spec ?? {};
@@ -205,14 +205,14 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
                 });
                 if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
             });
-        },
+        }),
     },
     {
         name: "k8s-loadbalancer-source-ranges",
         description: "Checks whether Services of type LoadBalancer restrict loadBalancerSourceRanges to at most the configured public address space.",
         enforcementLevel: "mandatory",
         configSchema: { properties: BREADTH_SCHEMA },
-        validateResource: (args, report) => {
+        validateResource: readsOnly(["kubernetes:core/v1:Service"], (args, report) => {
             if (args.type !== "kubernetes:core/v1:Service") return;
             return deferring(`Service '${args.name}'`, (d) => {
                 const type = d.read("spec.type", () => args.props.spec?.type);
@@ -223,7 +223,7 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
                 const problems = cidrBreadthProblems(asArray(ranges), limitsOf(args.getConfig<Partial<BreadthConfig>>()));
                 if (problems.length) report(`Service '${args.name}' loadBalancerSourceRanges: ${problems.join("; ")}.`);
             });
-        },
+        }),
     },
 ];
 
