@@ -42,8 +42,8 @@ export function enforcerResearcherObjects(p: { institution: string; stack: strin
             kind: "Role" as const,
             metadata,
             rules: [
+                // Create only (a second stop finds it there: 409, success); an admin lifts it (liftCommand), not the enforcer.
                 { apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] },
-                { apiGroups: [""], resources: ["resourcequotas"], resourceNames: [BUDGET_STOP_QUOTA], verbs: ["get", "delete"] },
                 // Their job pods, all at once and unread (a Job re-creates them; past the zero quota, none that asks for a GPU).
                 { apiGroups: [""], resources: ["pods"], verbs: ["deletecollection"] },
             ],

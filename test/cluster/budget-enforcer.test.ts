@@ -152,6 +152,30 @@ describe("budget enforcer: the handler against a fake Kubernetes API (python3, b
         assert.deepEqual(out.first, { alice: ["quota researcher-alice/archaeo-budget-stop: created", "server jupyterhub/jupyter-alice: deleted", "pods in researcher-alice: 1 deleted"] });
     });
 
+    it("every call it makes is one its Kubernetes Roles allow, and the Roles allow nothing it does not call", () => {
+        // The request's verb as the API server names it (k8s.io/apiserver pkg/endpoints/request/requestinfo.go: POST is
+        // create; DELETE of a named object is delete, of a collection deletecollection; GET get or list), and RBAC's match
+        // (k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac/rbac.go RuleAllows: verb, group, resource, and resourceNames
+        // only where the request names an object; a create names none, so a rule with resourceNames never allows it).
+        const roles: Record<string, Array<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }>> = {
+            "researcher-alice": enforcerResearcherObjects({ institution: "nh", stack: "prod", id: "alice" }).role.rules,
+            jupyterhub: enforcerHubObjects({ institution: "nh", stack: "prod", ids: ["alice", "bob"] }).role.rules,
+        };
+        const used = new Set<string>();
+        for (const c of out.calls) {
+            const m = /^\/api\/v1\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(c.path);
+            assert.ok(m, c.path);
+            const [, ns, resource, name] = m!;
+            const verb = ({ POST: "create", DELETE: name ? "delete" : "deletecollection", GET: name ? "get" : "list" } as Record<string, string>)[c.method];
+            const i = (roles[ns] ?? []).findIndex((r) => r.apiGroups.includes("") && r.resources.includes(resource) && r.verbs.includes(verb)
+                && (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))));
+            assert.ok(i >= 0, `${c.method} ${c.path} (${verb} ${resource}${name ? ` ${name}` : ""} in ${ns}) is not allowed by the enforcer's Role there`);
+            used.add(`${ns} ${i} ${verb}`);
+        }
+        const granted = Object.entries(roles).flatMap(([ns, rules]) => rules.flatMap((r, i) => r.verbs.map((v) => `${ns} ${i} ${v}`)));
+        assert.deepEqual(granted.filter((g) => !used.has(g)), [], "rights the handler never uses");
+    });
+
     it("is idempotent: the quota already there (409) and the server gone (404) are success", () => {
         assert.equal(out.calls.length, 6 + 0, "two runs, three calls each; the foreign topic and the wrong CA make none that reach the API");
         assert.deepEqual(out.second, { alice: ["quota researcher-alice/archaeo-budget-stop: already there", "server jupyterhub/jupyter-alice: not running", "pods in researcher-alice: 1 deleted"] });
@@ -313,7 +337,7 @@ describe("budget enforcer: its Kubernetes rights stop alice's things, read and r
     const p = { institution: "nh", stack: "prod" };
     const alice = enforcerResearcherObjects({ ...p, id: "alice" });
     const hub = enforcerHubObjects({ ...p, ids: ["alice", "bob"] });
-    it("in a researcher's namespace: create quotas, get/delete only archaeo-budget-stop, deletecollection pods; no read, exec, workload or secret", () => {
+    it("in a researcher's namespace: create quotas, deletecollection pods; no read, exec, workload or secret", () => {
         assert.deepEqual(alice.role.metadata.namespace, "researcher-alice");
         assert.equal(stopOnly(alice.role.rules), true);
         assert.deepEqual(namespaceDataGrants(alice.role.rules), [], "nothing the ownership model counts as reaching alice's data");
