@@ -113,6 +113,20 @@ describe("--help on every command (issue 19)", function () {
         fs.rmSync(bin, { recursive: true, force: true });
     });
 
+    it("npm test's prereqs step finds the Python packages without importing them (torch's import was 3 s of every run)", () => {
+        const site = fs.mkdtempSync(path.join(require("os").tmpdir(), "archaeo-site-"));
+        const marker = path.join(site, "imported");
+        // Every package the step asks about, as one that records being imported.
+        for (const m of ["setuptools", "pip", "torch", "torchvision", "matplotlib", "nbconvert", "ipykernel", "jupyter_server", "terminado"]) {
+            fs.mkdirSync(path.join(site, m));
+            fs.writeFileSync(path.join(site, m, "__init__.py"), `open(${JSON.stringify(marker)}, "a").write("${m}\\n")\n`);
+        }
+        const r = spawnSync("node", ["tools/prereqs.mjs", "--check"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ARCHAEO_PYTHON: "/usr/bin/python3", PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: "1" } });
+        assert.doesNotMatch(r.stdout, /missing python3-(torch|pip|setuptools|nbconvert)/, r.stdout);
+        assert.equal(fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") : "", "", "imported by the check");
+        fs.rmSync(site, { recursive: true, force: true });
+    });
+
     for (const [what, args, usage] of THEIRS) {
         it(`${what} --help is the tool's own, exit 0`, () => {
             const r = run("npm", args);
