@@ -29,7 +29,7 @@ const binding = (metadata: { name: string; namespace: string; labels: Record<str
 
 /**
  * The enforcer's rights in one researcher's namespace: create its stop quota (RBAC cannot limit create by name:
- * Kubernetes "Using RBAC Authorization", Referring to resources), get and delete only that quota, and delete their
+ * Kubernetes "Using RBAC Authorization", Referring to resources; a second stop finds it there, 409), and delete their
  * pods as a collection (deletecollection: no get or list, so no pod spec is read). Nothing it may do reads or runs
  * anything there: it can stop their namespace, not use it (lib/rbac.ts stopOnly; the pack's shared-namespace rules).
  */

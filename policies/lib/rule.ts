@@ -47,25 +47,24 @@ export function label(r: { type: string; name: string }): string {
  */
 export function onTypes(bodies: Record<string, { subject: string; body: Body<any> }>): ResourceValidation {
     return readsOnly(Object.keys(bodies), (args, report) => {
-        const b = bodies[args.type];
-        if (!b) return;
+        const b = bodies[args.type]!;
         return deferring(`${b.subject} '${args.name}'`, (d) => b.body(args.props, args, report, d));
     });
 }
 
 /**
- * Which resource types a validation can report on: it returns at once, its props unread, for any other type (onTypes,
- * anyOf, and a rule that checks `args.type` first). Not read by the engine, whose own fast path knows one type per
+ * Which resource types a validation can report on. Not read by the engine, whose own fast path knows one type per
  * function (`__pulumiType`, validateResourceOfType); the offline runner (tools/policy-runner.ts reportersFor) reads it
  * to skip building requests that cannot produce a finding.
  */
 export const READS = "__archaeoReads";
 
-/** Marks `v` as reporting only on the types `reads` lists or accepts (see READS). */
+/** `v` for the types `reads` lists or accepts, nothing for any other (so the READS it carries holds by construction). */
 export function readsOnly(reads: readonly string[] | ((type: string) => boolean), v: ResourceValidation): ResourceValidation {
-    const set = typeof reads === "function" ? undefined : new Set(reads);
-    Object.defineProperty(v, READS, { value: set ? (t: string) => set.has(t) : reads, enumerable: false });
-    return v;
+    const accepts = typeof reads === "function" ? reads : ((set: ReadonlySet<string>) => (t: string) => set.has(t))(new Set(reads));
+    const only: ResourceValidation = (args, report) => (accepts(args.type) ? v(args, report) : undefined);
+    Object.defineProperty(only, READS, { value: accepts, enumerable: false });
+    return only;
 }
 
 /**
@@ -83,8 +82,6 @@ export function anyOf(...validations: ResourceValidation[]): ResourceValidation 
         byType.set(type, [...(byType.get(type) ?? []), v]);
     }
     return readsOnly([...byType.keys()], async (args, report) => {
-        const mine = byType.get(args.type);
-        if (!mine) return;
-        for (const v of mine) await v(args, report);
+        for (const v of byType.get(args.type)!) await v(args, report);
     });
 }

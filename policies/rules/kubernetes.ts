@@ -2,7 +2,7 @@
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
-import { label, onStack, readsOnly } from "../lib/rule";
+import { label, onStack, onType, readsOnly } from "../lib/rule";
 import { Deferrals, deferring } from "../lib/unknowns";
 import { readableUserData } from "../lib/userdata";
 import { asArray, get, kindOf, known, once, snapshot, UNKNOWN } from "../lib/util";
@@ -106,7 +106,6 @@ function workload(name: string, description: string, deps: { pod: string[]; cont
         description,
         enforcementLevel: "mandatory",
         validateResource: readsOnly(isKubernetesObject, (args: ResourceValidationArgs, report) => {
-            if (!isKubernetesObject(args.type)) return;
             return deferring(`${kindOf(args.type)} '${args.name}'`, (d: Deferrals) => {
                 for (const path of podSpecPaths(args.type, args.props)) {
                     const base = path.join(".");
@@ -172,39 +171,33 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         name: "k8s-storageclasses-encrypted",
         description: "Checks whether EBS StorageClasses encrypt volumes with a customer-managed KMS key.",
         enforcementLevel: "mandatory",
-        validateResource: readsOnly(["kubernetes:storage.k8s.io/v1:StorageClass"], (args, report) => {
-            if (args.type !== "kubernetes:storage.k8s.io/v1:StorageClass") return;
-            return deferring(`StorageClass '${args.name}'`, (d) => {
-                if (!EBS_CSI.includes(args.props.provisioner)) return;
-                const p = args.props.parameters ?? {};
-                if (String(p.encrypted) !== "true") report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
-                checkKey(d, report, "parameters.kmsKeyId", () => p.kmsKeyId, `StorageClass '${args.name}'`);
-            });
+        validateResource: onType("kubernetes:storage.k8s.io/v1:StorageClass", "StorageClass", (props, args, report, d) => {
+            if (!EBS_CSI.includes(props.provisioner)) return;
+            const p = props.parameters ?? {};
+            if (String(p.encrypted) !== "true") report(`StorageClass '${args.name}' must set parameters encrypted: "true" and kmsKeyId to the stack's key.`);
+            checkKey(d, report, "parameters.kmsKeyId", () => p.kmsKeyId, `StorageClass '${args.name}'`);
         }),
     },
     {
         name: "karpenter-nodeclass-secure",
         description: "Checks whether Karpenter EC2NodeClasses encrypt node volumes (root, and data volumes such as the image cache created from a snapshot) with a customer-managed KMS key and require IMDSv2.",
         enforcementLevel: "mandatory",
-        validateResource: readsOnly(["kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"], (args, report) => {
-            if (args.type !== "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") return;
-            return deferring(`EC2NodeClass '${args.name}'`, (d) => {
-                const spec = args.props.spec ?? {};
-                const devices = asArray(spec.blockDeviceMappings).filter((x: any) => x.ebs);
-                if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
-                devices.forEach((x: any, i: number) => {
-                    // A volume created from a snapshot keeps the snapshot's encryption state and key unless the mapping sets
-                    // Encrypted and KmsKeyId (EC2 RunInstances EbsBlockDevice.Encrypted: "whether the encryption state of an EBS
-                    // volume is changed while being restored from a backing snapshot"): the image cache must name the stack key.
-                    if (x.ebs.encrypted !== true) {
-                        report(x.ebs.snapshotID !== undefined
-                            ? `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] (${x.deviceName ?? "a data volume"} from snapshot ${String(x.ebs.snapshotID)}) must set ebs.encrypted: true and the stack's kmsKeyID: restored as it is, it keeps the snapshot's encryption, or none.`
-                            : `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
-                    }
-                    checkKey(d, report, `spec.blockDeviceMappings[${i}].ebs.kmsKeyID`, () => x.ebs.kmsKeyID, `EC2NodeClass '${args.name}' blockDeviceMappings[${i}]`);
-                });
-                if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
+        validateResource: onType("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "EC2NodeClass", (_props, args, report, d) => {
+            const spec = args.props.spec ?? {};
+            const devices = asArray(spec.blockDeviceMappings).filter((x: any) => x.ebs);
+            if (devices.length === 0) report(`EC2NodeClass '${args.name}' must declare blockDeviceMappings with ebs.encrypted: true and kmsKeyID (the AMI default may be unencrypted).`);
+            devices.forEach((x: any, i: number) => {
+                // A volume created from a snapshot keeps the snapshot's encryption state and key unless the mapping sets
+                // Encrypted and KmsKeyId (EC2 RunInstances EbsBlockDevice.Encrypted: "whether the encryption state of an EBS
+                // volume is changed while being restored from a backing snapshot"): the image cache must name the stack key.
+                if (x.ebs.encrypted !== true) {
+                    report(x.ebs.snapshotID !== undefined
+                        ? `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] (${x.deviceName ?? "a data volume"} from snapshot ${String(x.ebs.snapshotID)}) must set ebs.encrypted: true and the stack's kmsKeyID: restored as it is, it keeps the snapshot's encryption, or none.`
+                        : `EC2NodeClass '${args.name}' blockDeviceMappings[${i}] must set ebs.encrypted: true and the stack's kmsKeyID.`);
+                }
+                checkKey(d, report, `spec.blockDeviceMappings[${i}].ebs.kmsKeyID`, () => x.ebs.kmsKeyID, `EC2NodeClass '${args.name}' blockDeviceMappings[${i}]`);
             });
+            if (spec.metadataOptions?.httpTokens !== "required") report(`EC2NodeClass '${args.name}' must set metadataOptions.httpTokens: required (IMDSv2).`);
         }),
     },
     {
@@ -212,17 +205,14 @@ export const kubernetesPolicies: ResourceValidationPolicy[] = [
         description: "Checks whether Services of type LoadBalancer restrict loadBalancerSourceRanges to at most the configured public address space.",
         enforcementLevel: "mandatory",
         configSchema: { properties: BREADTH_SCHEMA },
-        validateResource: readsOnly(["kubernetes:core/v1:Service"], (args, report) => {
-            if (args.type !== "kubernetes:core/v1:Service") return;
-            return deferring(`Service '${args.name}'`, (d) => {
-                const type = d.read("spec.type", () => args.props.spec?.type);
-                if (type === UNKNOWN || type !== "LoadBalancer") return;
-                const ranges = d.copy("spec.loadBalancerSourceRanges", () => args.props.spec?.loadBalancerSourceRanges) as string[] | undefined | typeof UNKNOWN;
-                if (ranges === UNKNOWN) return;
-                if (asArray(ranges).length === 0) { report(`Service '${args.name}' of type LoadBalancer must set loadBalancerSourceRanges to the institution's CIDRs (none means the whole internet).`); return; }
-                const problems = cidrBreadthProblems(asArray(ranges), limitsOf(args.getConfig<Partial<BreadthConfig>>()));
-                if (problems.length) report(`Service '${args.name}' loadBalancerSourceRanges: ${problems.join("; ")}.`);
-            });
+        validateResource: onType("kubernetes:core/v1:Service", "Service", (_props, args, report, d) => {
+            const type = d.read("spec.type", () => args.props.spec?.type);
+            if (type === UNKNOWN || type !== "LoadBalancer") return;
+            const ranges = d.copy("spec.loadBalancerSourceRanges", () => args.props.spec?.loadBalancerSourceRanges) as string[] | undefined | typeof UNKNOWN;
+            if (ranges === UNKNOWN) return;
+            if (asArray(ranges).length === 0) { report(`Service '${args.name}' of type LoadBalancer must set loadBalancerSourceRanges to the institution's CIDRs (none means the whole internet).`); return; }
+            const problems = cidrBreadthProblems(asArray(ranges), limitsOf(args.getConfig<Partial<BreadthConfig>>()));
+            if (problems.length) report(`Service '${args.name}' loadBalancerSourceRanges: ${problems.join("; ")}.`);
         }),
     },
 ];
