@@ -239,8 +239,13 @@ export function missingToolkitFlags(text: string): string[] {
     // One command, continued with backslashes: joined as the shell joins it.
     const commands = lines.join("\n").replace(/\\\n/g, " ").split("\n");
     const ctk = commands.filter((c) => /(^|[\s;&|(])nvidia-ctk\s(.*\s)?config\s/.test(c));
-    return GPU_TOOLKIT_FLAGS.filter(([k, v]) => !ctk.some((c) => new RegExp(`\\s--set[= ]${k}=${v}(\\s|$)`).test(c))).map(([k, v]) => `${k}=${v}`);
+    // The last --set of a flag is what the config file holds: a later `--set <flag>=true` undoes an earlier `=false`.
+    const last = (k: string) => ctk.flatMap((c) => [...c.matchAll(new RegExp(`\\s--set[= ]${k}=(\\S*)`, "g"))].map((m) => m[1])).at(-1);
+    return GPU_TOOLKIT_FLAGS.filter(([k, v]) => last(k) !== v).map(([k, v]) => `${k}=${v}`);
 }
+
+/** The NVIDIA device plugin chart, however it is named: by repository name, a repo/ prefix or an oci:// URL. */
+const isDevicePluginChart = (chart: unknown) => typeof chart === "string" && /(^|\/)nvidia-device-plugin$/.test(chart);
 
 const NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool";
 const NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
@@ -256,9 +261,10 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 if (r.type !== HELM_RELEASE) continue;
                 const chart = get(() => r.props.chart);
                 if (chart === UNKNOWN) { d.defer(`${label(r)}.chart`); continue; }
-                if (chart !== "nvidia-device-plugin") continue;
+                if (!isDevicePluginChart(chart)) continue;
                 const values = snapshot(() => r.props.values);
                 if (values === UNKNOWN) { d.defer(`${label(r)}.values`); continue; }
+                if (values?.config === UNKNOWN) { d.defer(`${label(r)}.values.config`); continue; }
                 if (values?.config?.map !== undefined || values?.config?.name !== undefined) {
                     report(`${label(r)} sets values.config (a config map the pack cannot read, whose flags may set deviceListStrategy); set values.deviceListStrategy: volume-mounts instead.`, r.urn);
                     continue;
@@ -276,10 +282,14 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 const tmpl = snapshot(() => p.props.spec?.template?.spec);
                 const limits = snapshot(() => p.props.spec?.limits);
                 if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
-                const gpu = asArray(tmpl?.taints).some((t: any) => t?.key === "nvidia.com/gpu") || (limits && typeof limits === "object" && "nvidia.com/gpu" in limits);
-                if (!gpu) continue;
+                const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
+                const gpuLimit = !!limits && typeof limits === "object" && "nvidia.com/gpu" in limits;
+                if (!gpuLimit && (taints === UNKNOWN || taints.some((t: any) => t === UNKNOWN || t?.key === UNKNOWN))) { d.defer(`${label(p)}.spec.template.spec.taints`); continue; }
+                if (!gpuLimit && !(taints as any[]).some((t: any) => t?.key === "nvidia.com/gpu")) continue;
                 const ref = tmpl?.nodeClassRef?.name;
+                if (ref === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.nodeClassRef.name`); continue; }
                 const nc = classes.get(ref);
+                if (!nc && classes.has(UNKNOWN)) { d.defer(`${label(classes.get(UNKNOWN)!)}.metadata.name`); continue; }
                 if (!nc) { report(`${label(p)} is a GPU pool on EC2NodeClass '${String(ref)}', which is not one of this stack's: the pack cannot check that its nodes' NVIDIA toolkit ignores NVIDIA_VISIBLE_DEVICES from unprivileged pods.`, p.urn); continue; }
                 const ud = get(() => nc.props.spec?.userData);
                 if (ud === UNKNOWN) { d.defer(`${label(nc)}.spec.userData`); continue; }
