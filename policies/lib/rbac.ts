@@ -131,8 +131,9 @@ export function grantsPortForward(rules: unknown): boolean {
 }
 
 /**
- * Do the rules only stop things in a namespace, never read, enter or run anything there? Rules on resourcequotas
- * (any verb: a quota limits what may run, it holds no data) and `delete`/`deletecollection` of pods, nothing else.
+ * Do the rules only stop things in a namespace, never read, enter or run anything there? `create` of resourcequotas
+ * (a quota limits what may run, it holds no data; changing or deleting one could lift a stop) and `delete`/`deletecollection`
+ * of pods, nothing else.
  * A subject bound only to such rules (the budget enforcer, infra/cluster/budget-stop.ts) owns nothing in the
  * namespace and reaches no one's server or token there, so it does not make the namespace shared.
  */
@@ -143,6 +144,6 @@ export function stopOnly(rules: unknown): boolean {
         const resources = asArray(r?.resources as string[]);
         const verbs = asArray(r?.verbs as string[]);
         if (groups.length === 0 || groups.some((g) => g !== "") || resources.length === 0 || verbs.length === 0) return false;
-        return resources.every((res) => res === "resourcequotas" || (res === "pods" && verbs.every((v) => v === "delete" || v === "deletecollection")));
+        return resources.every((res) => (res === "resourcequotas" && verbs.every((v) => v === "create")) || (res === "pods" && verbs.every((v) => v === "delete" || v === "deletecollection")));
     });
 }

@@ -170,9 +170,10 @@ describe("budget enforcer: the handler against a fake Kubernetes API (python3, b
             const i = (roles[ns] ?? []).findIndex((r) => r.apiGroups.includes("") && r.resources.includes(resource) && r.verbs.includes(verb)
                 && (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))));
             assert.ok(i >= 0, `${c.method} ${c.path} (${verb} ${resource}${name ? ` ${name}` : ""} in ${ns}) is not allowed by the enforcer's Role there`);
-            used.add(`${ns} ${i} ${verb}`);
+            used.add(`${ns} ${i} ${""} ${resource} ${verb}`); // /api/v1: the core group
         }
-        const granted = Object.entries(roles).flatMap(([ns, rules]) => rules.flatMap((r, i) => r.verbs.map((v) => `${ns} ${i} ${v}`)));
+        // Every (group, resource, verb) each rule grants, so an extra resource or group in a rule that is used shows too.
+        const granted = Object.entries(roles).flatMap(([ns, rules]) => rules.flatMap((r, i) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${ns} ${i} ${g} ${res} ${v}`)))));
         assert.deepEqual(granted.filter((g) => !used.has(g)), [], "rights the handler never uses");
     });
 
@@ -348,11 +349,14 @@ describe("budget enforcer: its Kubernetes rights stop alice's things, read and r
         assert.deepEqual(crossResearcherGrants(hub.role.rules, [{ kind: "Group", name: ENFORCER.group }], { researcherUserPrefix: "archaeo:", serverPodPrefix: "jupyter-" }), []);
         assert.equal(stopOnly(hub.role.rules), true);
     });
-    it("stopOnly refuses any read, run or write beyond quotas and pod deletion", () => {
+    it("stopOnly refuses any read, run or write beyond creating quotas and deleting pods", () => {
         for (const extra of [
             { apiGroups: [""], resources: ["pods"], verbs: ["get"] }, { apiGroups: [""], resources: ["pods"], verbs: ["list"] }, { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
             { apiGroups: [""], resources: ["secrets"], verbs: ["delete"] }, { apiGroups: ["batch"], resources: ["jobs"], verbs: ["delete"] }, { apiGroups: ["*"], resources: ["resourcequotas"], verbs: ["create"] },
             { apiGroups: [""], resources: ["pods"], verbs: ["*"] },
+            // A quota changed or deleted lifts a stop (or raises a GPU limit): only create is a stop.
+            { apiGroups: [""], resources: ["resourcequotas"], verbs: ["delete"] }, { apiGroups: [""], resources: ["resourcequotas"], verbs: ["patch"] },
+            { apiGroups: [""], resources: ["resourcequotas"], verbs: ["*"] },
         ]) assert.equal(stopOnly([...alice.role.rules, extra]), false, JSON.stringify(extra));
     });
     it("the admission policy refuses only the stopped researcher's server, with the quota as its parameter", () => {
