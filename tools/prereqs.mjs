@@ -41,7 +41,7 @@ const checkOnly = args.includes("--check");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
 
-/** [apt package, how to tell it is there] */
+/** [apt package, how to tell it is there: a check, or the Python module it provides (probed with py())] */
 const APT = [
     ["shellcheck", () => has("shellcheck")],
     ["yamllint", () => has("yamllint")],
@@ -54,26 +54,25 @@ const APT = [
     ["tmux", () => has("tmux")],
     // test/cli.test.ts copies files with rsync through the ssh config `archaeo ssh-config` writes (rsync runs at both ends).
     ["rsync", () => has("rsync")],
-    ["python3-torch", () => py("torch")],
-    ["python3-torchvision", () => py("torchvision")],
-    ["python3-matplotlib", () => py("matplotlib")],
+    ["python3-torch", "torch"],
+    ["python3-torchvision", "torchvision"],
+    ["python3-matplotlib", "matplotlib"],
     // test/train-messy.test.ts draws Chinese class names: the CJK font the image installs too (Dockerfile).
     ["fonts-wqy-microhei", () => existsSync("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")],
-    ["python3-nbconvert", () => py("nbconvert")],
-    ["python3-ipykernel", () => py("ipykernel")],
-    ["python3-jupyter-server", () => py("jupyter_server")],
-    ["python3-terminado", () => py("terminado")],
+    ["python3-nbconvert", "nbconvert"],
+    ["python3-ipykernel", "ipykernel"],
+    ["python3-jupyter-server", "jupyter_server"],
+    ["python3-terminado", "terminado"],
     // image.test builds the activity extension with `python3 -m pip install --no-build-isolation` (setuptools).
-    ["python3-pip", () => py("pip")],
-    ["python3-setuptools", () => py("setuptools")],
+    ["python3-pip", "pip"],
+    ["python3-setuptools", "setuptools"],
     ["systemd", () => has("systemd-analyze")],
     // test/api-rules.test.ts compares tools/api-rules/aws-api-rules.json with AWS's service models (botocore's).
     ["python3-botocore", () => [process.env.ARCHAEO_BOTOCORE_PYTHON, "python3", PYTHON].some((p) => p && spawnSync(p, ["-c", "import botocore"], { stdio: "ignore" }).status === 0)],
 ];
 
-/** The import statements the table checks with py(): probed together. */
-// setuptools first: its distutils shim asserts when another import (torch) has loaded the standard distutils.
-const APT_PY = ["setuptools", "pip", "torch", "torchvision", "matplotlib", "nbconvert", "ipykernel", "jupyter_server", "terminado"];
+/** The Python modules the table names: probed together. */
+const APT_PY = APT.map(([, check]) => check).filter((check) => typeof check === "string");
 
 function has(cmd) {
     return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -94,7 +93,7 @@ function py(name) {
     return importable.has(name);
 }
 
-const missing = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+const missing = APT.filter(([, check]) => !(typeof check === "string" ? py(check) : check())).map(([pkg]) => pkg);
 if (checkOnly) {
     console.log(missing.length ? `prereqs: missing ${missing.join(", ")} (npm run prereqs installs them)` : "prereqs: every Debian package the tests run is present");
     process.exit(missing.length ? 1 : 0);
