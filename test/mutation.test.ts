@@ -13,7 +13,7 @@ import { listStacks, readStack } from "../tools/stacks";
 import { ConfigError, parseConfig, PROJECT } from "../infra/config";
 import { compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS, hubQuotaAndLogin, imageCacheMutations, Mutation } from "./helpers/mutations";
-import { check, fixture, PACK, packOf } from "./helpers/policy";
+import { awsProvider, check, fixture, PACK, packOf } from "./helpers/policy";
 import { runProgram, runStack } from "./helpers/program";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -444,8 +444,11 @@ describe("mutation test: intended policy must catch each mutation (score must be
 
     it("the runner's shortcut changes no finding: each mutation's policy alone, with and without every request sent", async () => {
         // tools/policy-runner.ts reportersFor: no Analyze request for a type no policy of the run can report on.
-        // Every 3rd example mutation, every 8th cluster one, every cluster-preview one: the same findings as the engine's every call.
+        // Every 3rd example mutation, every 8th cluster one, every cluster-preview one, and on the fixture stack the first
+        // mutation of each policy there (every policy of the pack that one targets): the same findings as the engine's every call.
+        const firstOfEach = FIXTURE_MUTATIONS.filter((mu, i) => FIXTURE_MUTATIONS.findIndex((x) => x.policy === mu.policy) === i);
         const sets: Array<[string, RecordedResource[], readonly Mutation[]]> = [
+            ["fixtures", [awsProvider(), ...compliant()], firstOfEach],
             ["example", (await runStack("example")).resources, EXAMPLE.filter((_, i) => i % 3 === 0)],
             [cluster(), (await runStack(cluster())).resources, CLUSTER.filter((_, i) => i % 8 === 0)],
             [`${cluster()}, preview`, (await runStack(cluster(), { preview: true })).resources, PREVIEW_CLUSTER],

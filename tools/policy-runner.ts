@@ -211,7 +211,8 @@ function readsOf(v: unknown): ((type: string) => boolean) | undefined {
  * cannot produce a finding is not built: the mutation test runs one policy at a time over whole stacks,
  * where building every request was most of its time. With no resource policy, no Analyze; with no stack
  * policy, no AnalyzeStack (makeAnalyzeStackRpcFun loops over none). test/mutation.test.ts compares the
- * findings with `exhaustive: true` (every request sent) for every policy of the pack.
+ * findings with `exhaustive: true` (every request sent) over a sample of mutations, one at least for each policy
+ * the fixture mutations target.
  */
 export function reportersFor(policies: readonly ResourceValidationPolicy[]): (type: string) => boolean {
     const reads: Array<(type: string) => boolean> = [];
