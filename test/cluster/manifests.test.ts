@@ -8,6 +8,7 @@ import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
 import { DEVICE_LIST_STRATEGY, gpuEnvPolicy, gpuNodeUserData, TOOLKIT_CONFIG, TOOLKIT_FLAGS, TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
+import { GPU_TOOLKIT_FLAGS, missingToolkitFlags } from "../../policies/rules/kubernetes";
 import { IMAGE_CACHE_USER_DATA } from "../../infra/cluster/image-cache";
 import { cullValues, ddpJob, devicePluginValues, hubImage, HUB_NAMESPACE, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, jupyterhubValues, karpenterObjects, portForwardPolicy, profileList, researcherNamespace, researcherNamespaceObjects, researcherServicesPolicy, sessionEnv } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
@@ -304,6 +305,9 @@ describe("cluster manifests", () => {
             assert.equal(cached.match(/^#!/gm)?.length, 1, "one script: the cache mount's body follows the flags");
             assert.ok(cached.includes(IMAGE_CACHE_USER_DATA.replace(/^#!\/bin\/bash\n/, "")));
             assert.deepEqual(TOOLKIT_FLAGS, { "accept-nvidia-visible-devices-envvar-when-unprivileged": false, "accept-nvidia-visible-devices-as-volume-mounts": true });
+            // The pack keeps its own copy (it loads nothing from infra/): the same flags and values.
+            assert.deepEqual(Object.fromEntries(GPU_TOOLKIT_FLAGS), Object.fromEntries(Object.entries(TOOLKIT_FLAGS).map(([k, v]) => [k, String(v)])));
+            assert.deepEqual(missingToolkitFlags(TOOLKIT_USER_DATA), [], "the pack reads the program's script as setting every flag");
         });
 
         describe("the node script, run with a stand-in nvidia-ctk and systemctl", () => {
