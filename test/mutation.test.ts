@@ -304,6 +304,8 @@ const CLUSTER: Mutation[] = [
     m("k8s-port-forward-own-server", "port-forward guard: warns only", set("archaeo-hub-port-forward-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
     m("k8s-port-forward-own-server", "port-forward guard: fails open", set("archaeo-hub-port-forward-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
     m("k8s-port-forward-own-server", "port-forward guard: unbound", remove("archaeo-hub-port-forward-binding")),
+    m("k8s-resource-quotas-held", "researcher's own Role: deletes the quotas of their namespace (their budget stop)", set(`${IL}-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["resourcequotas"], verbs: ["delete"] }); })),
+    m("k8s-resource-quotas-held", "budget enforcer: may also delete the stop it creates", set("archaeo-budget-enforcer-role-imaging-lead", (p) => { p.rules[0].verbs = ["create", "delete"]; })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers list the hub's pods (server API tokens in their env)", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers read the hub's secrets", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: get on any pod (resourceNames dropped)", set(`${IL}-hub-role`, (p) => { delete p.rules[0].resourceNames; })),

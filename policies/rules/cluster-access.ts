@@ -6,7 +6,7 @@
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { portForwardGuardProblem } from "../lib/admission";
-import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, stopOnly, Subject } from "../lib/rbac";
+import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject } from "../lib/rbac";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
@@ -36,6 +36,7 @@ const NAMESPACE_SCHEMA = {
     researcherNamespacePrefix: { type: "string", default: "researcher-", description: "A researcher's own namespace is <prefix><id>." },
 } as const;
 /** How researchers and their servers are named in the cluster (infra/cluster/manifests.ts kubernetesUser, serverPodName). */
+const QUOTA_WRITES = ["update", "patch", "delete", "deletecollection"];
 const CROSS_DEFAULTS: CrossResearcherOptions = { researcherUserPrefix: "archaeo:", serverPodPrefix: "jupyter-" };
 const CROSS_SCHEMA = {
     researcherUserPrefix: { type: "string", default: CROSS_DEFAULTS.researcherUserPrefix, description: "Kubernetes user names of researchers are <prefix><id>." },
@@ -282,6 +283,21 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 if (!s.shared) continue;
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
                 report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may reach other researchers' servers there (${[...s.via].join("; ")}). In a namespace that holds several researchers' servers, a pod's env holds its JUPYTERHUB_API_TOKEN; exec, attach and debug containers enter any server; a pod or Job they create can run as another researcher's service account and mount their home; ssh-keys-<id> holds a researcher's authorized_keys; a service-account token is that researcher's Pod Identity. Grant get and port-forward on their own server by resourceNames, or nothing.`);
+            }
+        }),
+    },
+    {
+        name: "k8s-resource-quotas-held",
+        description: "Checks whether no one the stack's RBAC binds may update, patch or delete ResourceQuotas (cluster administrators hold that through their EKS access policy): whoever could would lift a researcher's budget stop (the quota archaeo-budget-stop, which the budget enforcer only creates) or raise a namespace's GPU quota.",
+        enforcementLevel: "mandatory",
+        // Verbs as RBAC names them for resourcequotas (k8s.io/apiserver requestinfo.go): update (PUT), patch, delete,
+        // deletecollection; `*` covers them all (lib/rbac.ts coversVerb). The built-in admin and edit ClusterRoles grant
+        // resourcequotas get/list/watch only (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go); cluster-admin everything.
+        validateStack: onStack((args, report, d) => {
+            const changesQuotas = (rules: unknown) => asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", QUOTA_WRITES)) ? ["update, patch or delete resourcequotas"] : [];
+            for (const [ns, s] of sharedGrants(args.resources, d, changesQuotas, { "cluster-admin": ["every verb on every resource"] })) {
+                const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
+                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may change or delete ResourceQuotas there (${[...s.via].join("; ")}), so could lift a budget stop or raise a GPU quota. Leave quota changes to the cluster's administrators.`);
             }
         }),
     },

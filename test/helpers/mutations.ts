@@ -374,6 +374,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("eks-pod-identities-match-researcher", "pods role ARN unknown", "PodIdentityAssociation 'alice-pods'.roleArn", set("alice-pods", (p) => { p.roleArn = UNKNOWN; })),
     u("k8s-shared-namespace-no-pod-reads", "hub Role rules unknown", "Role 'alice-hub-role' rules", set("alice-hub-role", (p) => { p.rules = UNKNOWN; })),
     u("k8s-port-forward-own-server", "port-forward guard spec unknown", "ValidatingAdmissionPolicy 'pf-policy' spec", set("pf-policy", (p) => { p.spec = UNKNOWN; })),
+    u("k8s-resource-quotas-held", "hub Role rules unknown", "Role 'alice-hub-role' rules", set("alice-hub-role", (p) => { p.rules = UNKNOWN; })),
     u("researcher-roles-scoped", "workstation role policy unknown", "RolePolicy 'alice-ws-policy'.policy", set("alice-ws-policy", (p) => { p.policy = UNKNOWN; })),
     // Per-researcher budget actions (policies/rules/budgets.ts; the program's own in test/budgets.test.ts).
     m("budget-actions-scoped", "alice's budget action role stops bob's workstation", (rs) => { rs.push(fixtureBudgetRole(), fixtureBudgetPolicy(doc({ Sid: "Stop", Effect: "Allow", Action: "ec2:StopInstances", Resource: BOB_INSTANCE }))); }),
@@ -500,6 +501,10 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("eks-access-entries-scoped", "the admin's cluster-admin policy narrowed to the hub namespace (no longer an admin, still reads its pods)", set("admin-policy", (p) => { p.accessScope = { type: "namespace", namespaces: ["jupyterhub"] }; })),
     u("eks-access-entries-scoped", "an access policy's scope unknown", "AccessPolicyAssociation 'admin-policy'.accessScope", set("admin-policy", (p) => { p.accessScope = UNKNOWN; })),
     // The hub's namespace holds every server: no exec/attach/debug, no workloads, no configmap or secret writes, no tokens, no RBAC writes.
+    // Budget stops (infra/cluster/budget-stop.ts): a quota changed or deleted lifts one.
+    m("k8s-resource-quotas-held", "alice may delete quotas (lifting her own budget stop)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["resourcequotas"], verbs: ["delete"] }); })),
+    m("k8s-resource-quotas-held", "alice may patch quotas (raising her GPU quota)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["*"], resources: ["resourcequotas"], verbs: ["patch"] }); })),
+    m("k8s-resource-quotas-held", "alice may do anything to any resource there", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "alice may attach to any hub pod with get only (a websocket attach)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/attach"], verbs: ["get"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "alice may add debug containers to bob's server (pods/ephemeralcontainers by name)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/ephemeralcontainers"], resourceNames: ["jupyter-bob"], verbs: ["patch"] }); })),
