@@ -214,7 +214,7 @@ function readsOf(v: unknown): ((type: string) => boolean) | undefined {
  * findings with `exhaustive: true` (every request sent) over a sample of mutations, one at least for each policy
  * the fixture mutations target.
  */
-export function reportersFor(policies: readonly ResourceValidationPolicy[]): (type: string) => boolean {
+function reportersFor(policies: readonly ResourceValidationPolicy[]): (type: string) => boolean {
     const reads: Array<(type: string) => boolean> = [];
     for (const p of policies) {
         const f = readsOf(p.validateResource);
