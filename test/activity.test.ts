@@ -146,7 +146,8 @@ try:
         async def term():
             ws = await websocket_connect(f"ws://127.0.0.1:{port}/terminals/websocket/{name}?token={TOK}")
             await ws.write_message(json.dumps(["stdin", "sleep 600\r"]))
-            obs["terminal_reasons"] = await asyncio.to_thread(until, lambda r: any(x.startswith("terminal ") for x in r))
+            # The state asserted, not the first terminal reason: between the shell's fork and the exec of sleep, the child is still "sh".
+            obs["terminal_reasons"] = await asyncio.to_thread(until, lambda r: any(x.startswith("terminal ") and x.endswith(" runs sleep") for x in r))
             await ws.write_message(json.dumps(["stdin", "\x03"]))
             obs["terminal_idle_reasons"] = await asyncio.to_thread(until, lambda r: r == [])
             ws.close()
