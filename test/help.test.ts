@@ -103,6 +103,7 @@ describe("--help on every command (issue 19)", function () {
         // A Python that does not exist: every python3-* package counts as missing.
         const r = spawnSync("node", ["tools/prereqs.mjs"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ARCHAEO_PYTHON: "/nonexistent/python3" } });
         assert.equal(r.status, 1, "the stand-in installs nothing, so they are still missing");
+        assert.match(r.stderr, /^prereqs: python3-torch, .* still missing after apt-get install \(checked with \/nonexistent\/python3; ARCHAEO_PYTHON/m, r.stderr);
         assert.match(r.stdout, /^prereqs: installing \d+ Debian package\(s\) the tests run for real, one at a time: .*python3-torch/m);
         assert.match(r.stdout, /^prereqs: apt-get update \.\.\. done \(\d+ s\)$/m);
         assert.match(r.stdout, /^prereqs: \[1\/\d+\] python3-torch \.\.\. installed \(\d+ s; \d+ s in all\)$/m);
@@ -111,6 +112,28 @@ describe("--help on every command (issue 19)", function () {
         assert.ok(calls.slice(1).every((c) => /^install -y -qq --no-install-recommends \S+$/.test(c)), calls.join("\n"));
         assert.ok(calls.length > 2, "one apt-get install per package");
         fs.rmSync(bin, { recursive: true, force: true });
+    });
+
+    it("npm run prereqs looks again after installing: what apt-get installed counts as present (a stand-in apt-get that installs Python packages)", function () {
+        if (process.getuid?.() !== 0) this.skip(); // as a non-root user it prints the sudo command instead
+        const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "archaeo-apt-"));
+        const [bin, site] = [path.join(dir, "bin"), path.join(dir, "site")];
+        fs.mkdirSync(bin);
+        fs.mkdirSync(site);
+        // A Python that sees no distribution packages (-S: no dist-packages), only PYTHONPATH.
+        const python = path.join(bin, "python3-bare");
+        fs.writeFileSync(python, `#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n`, { mode: 0o755 });
+        // apt-get install python3-<name> puts module <name> (dashes as underscores) where that Python looks.
+        fs.writeFileSync(path.join(bin, "apt-get"), [
+            "#!/bin/sh",
+            `for a in "$@"; do case "$a" in python3-*) m=$(echo "\${a#python3-}" | tr - _); mkdir -p "${site}/$m"; : > "${site}/$m/__init__.py";; esac; done`,
+        ].join("\n") + "\n", { mode: 0o755 });
+        const r = spawnSync("node", ["tools/prereqs.mjs", "--skip-pack"], { cwd: ROOT, encoding: "utf8",
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ARCHAEO_PYTHON: python, PYTHONPATH: site, PYTHONDONTWRITEBYTECODE: "1" } });
+        fs.rmSync(dir, { recursive: true, force: true });
+        assert.match(r.stdout, /^prereqs: \[1\/\d+\] python3-torch \.\.\. installed/m, "torch was missing before");
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^prereqs: ok$/m);
     });
 
     it("npm test's prereqs step finds the Python packages without importing them (torch's import was 3 s of every run)", () => {

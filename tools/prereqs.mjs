@@ -93,7 +93,12 @@ function py(name) {
     return importable.has(name);
 }
 
-const missing = APT.filter(([, check]) => !(typeof check === "string" ? py(check) : check())).map(([pkg]) => pkg);
+/** The table's packages not present now (after an install, the modules are looked up again). */
+function absent() {
+    return APT.filter(([, check]) => !(typeof check === "string" ? py(check) : check())).map(([pkg]) => pkg);
+}
+
+const missing = absent();
 if (checkOnly) {
     console.log(missing.length ? `prereqs: missing ${missing.join(", ")} (npm run prereqs installs them)` : "prereqs: every Debian package the tests run is present");
     process.exit(missing.length ? 1 : 0);
@@ -128,7 +133,8 @@ if (missing.length) {
             + `(sudo add-apt-repository universe). Install them, then run npm test again:\n  ${command}`);
         process.exit(1);
     }
-    const still = APT.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+    importable = undefined;
+    const still = absent();
     if (still.length) {
         console.error(`prereqs: ${still.join(", ")} still missing after apt-get install`
             + (still.some((p) => p.startsWith("python3-")) ? ` (checked with ${PYTHON}; ARCHAEO_PYTHON must name a Python that has them, e.g. /usr/bin/python3)` : ""));
