@@ -20,7 +20,7 @@ import { awsProfileSnippet } from "../infra/foundation/profile";
 import { researcherInstancePolicy, SESSION_DOCUMENTS } from "../infra/iam";
 import { connectInfo } from "../infra/instance/connect";
 import { COST_TAG, physicalName, researcherSsmPath, researcherTags, resourcePrefix } from "../infra/tags";
-import { AwsCall, AwsRule, checkCalls, checkRecording, fakeAws, FakeAws, modelOperation } from "./helpers/fake-aws";
+import { AwsCall, AwsRule, botocoreDataDir, checkCalls, checkRecording, fakeAws, FakeAws, modelOperation } from "./helpers/fake-aws";
 import { ImageSshd, startImageSshd } from "./helpers/image-sshd";
 import { freePort, PYTHON, requireTool, tmpDir } from "./helpers/tools";
 
@@ -470,7 +470,7 @@ describe("the researcher's guide (docs/researcher-guide.md), every laptop comman
                 assert.match(plugin.stderr, /^archaeo: the Session Manager plugin is not installed, or not on PATH: install it \(https:/);
                 // The profile gone from the AWS config: botocore's ProfileNotFound ("The config profile ({profile}) could not be found",
                 // botocore/exceptions.py), printed alone, exit 255.
-                const profileText = /fmt = '(The config profile \(\{profile\}\) could not be found)'/.exec(fs.readFileSync("/usr/lib/python3/dist-packages/botocore/exceptions.py", "utf8"))![1].replace("{profile}", "archaeo-alice");
+                const profileText = /fmt = '(The config profile \(\{profile\}\) could not be found)'/.exec(fs.readFileSync(path.join(botocoreDataDir(), "..", "exceptions.py"), "utf8"))![1].replace("{profile}", "archaeo-alice");
                 aws.setRules([describeRule({ fail: { stderr: `\n${profileText}\n`, rc: 255 } })]);
                 const profile = spawnSync("archaeo", ["status"], { env, encoding: "utf8" });
                 assert.equal(profile.status, 1);

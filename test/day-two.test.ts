@@ -28,6 +28,7 @@ import { listStacks, readStack } from "../tools/stacks";
 import { sampleValues } from "../tools/check-hub-values";
 import { clusterOverrides, raw, researcher } from "./helpers/config";
 import { tmpFile } from "./helpers/tools";
+import { newestModelFile, readModelText } from "./helpers/fake-aws";
 import { models, validate } from "./helpers/k8s";
 
 const heritage = readStack("national-heritage");
@@ -237,9 +238,8 @@ function iamModel(): any {
         if (!found) return undefined;
         root = spawnSync(found.python, ["-c", "import botocore, os; print(os.path.dirname(botocore.__file__))"], { encoding: "utf8" }).stdout.trim();
     }
-    const dir = path.join(root, "data", "iam");
-    const version = fs.existsSync(dir) ? fs.readdirSync(dir).sort().at(-1) : undefined;
-    return version ? JSON.parse(fs.readFileSync(path.join(dir, version, "service-2.json"), "utf8")) : undefined;
+    const file = newestModelFile(path.join(root, "data", "iam"));
+    return file ? JSON.parse(readModelText(file)) : undefined;
 }
 
 describe("day two: the Spot service-linked role (issue 17 item 3)", () => {

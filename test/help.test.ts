@@ -136,6 +136,12 @@ describe("--help on every command (issue 19)", function () {
         assert.match(r.stdout, /^prereqs: ok$/m);
     });
 
+    it("npm run prereqs wants the AWS models where the tests read them, not a botocore some Python imports (pyenv's pip botocore ships .json.gz)", () => {
+        const r = spawnSync("node", ["tools/prereqs.mjs", "--check"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ARCHAEO_BOTOCORE_DATA: "/nonexistent/botocore/data", ARCHAEO_DIST_PACKAGES: "/nonexistent" } });
+        assert.equal(r.status, 1, r.stdout);
+        assert.match(r.stdout, /^prereqs: missing (.*, )?python3-botocore, python3-jmespath \(npm run prereqs installs them\)$/m);
+    });
+
     it("npm test's prereqs step finds the Python packages without importing them (torch's import was 3 s of every run)", () => {
         const site = fs.mkdtempSync(path.join(require("os").tmpdir(), "archaeo-site-"));
         const marker = path.join(site, "imported");

@@ -219,11 +219,21 @@ describe("host scripts (run for real against stubs)", function () {
 
         describe("maximum session (maxSessionHours): stops at boot + hours + recorded extensions, even while work runs", () => {
             const ACTIVITY = path.join(__dirname, "..", "images", "pytorch-cuda", "activity");
-            /** btime of this machine (proc(5)), what the script and the image's extension both count from. */
-            const btime = () => Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))![1]);
+            // A boot ten hours ago, whatever this machine's uptime (a CI machine booted an hour ago made the session's
+            // end lie before its boot): a proc(5) root (ARCHAEO_PROC) with that btime and this boot's id, read by the
+            // script and the image's extension alike.
+            const BTIME = Math.floor(Date.now() / 1000) - 10 * 3600;
+            const bootedLongAgo = (h: Host) => {
+                const proc = path.join(h.dir, "proc");
+                fs.mkdirSync(path.join(proc, "sys", "kernel", "random"), { recursive: true });
+                fs.writeFileSync(path.join(proc, "stat"), fs.readFileSync("/proc/stat", "utf8").replace(/^btime \d+$/m, `btime ${BTIME}`));
+                fs.copyFileSync("/proc/sys/kernel/random/boot_id", path.join(proc, "sys", "kernel", "random", "boot_id"));
+                h.env.ARCHAEO_PROC = proc;
+            };
             /** A maximum session (hours, fractional) whose end is `fromNowMinutes` away. */
-            const hoursEndingIn = (fromNowMinutes: number) => (Date.now() / 1000 - btime() + fromNowMinutes * 60) / 3600;
+            const hoursEndingIn = (fromNowMinutes: number) => (Date.now() / 1000 - BTIME + fromNowMinutes * 60) / 3600;
             const withMax = (hours: number) => (h: Host) => {
+                bootedLongAgo(h);
                 fs.appendFileSync(h.env.ARCHAEO_ENV_FILE!, `MAX_SESSION_HOURS=${hours}\n`);
                 jupyterState.kernels = [{ id: "k1", execution_state: "busy" }];
             };
@@ -231,7 +241,7 @@ describe("host scripts (run for real against stubs)", function () {
             /** The image's own archaeo-extend (archaeo_activity.session), as the researcher runs it in a terminal. */
             const extend = (h: Host, hours: number, ...args: string[]) => spawnSync(PYTHON, ["-m", "archaeo_activity.session", "extend", ...args], {
                 encoding: "utf8",
-                env: { PATH: process.env.PATH, PYTHONPATH: ACTIVITY, PYTHONDONTWRITEBYTECODE: "1", USER: "alice", ARCHAEO_SESSION_DIR: h.env.ARCHAEO_SESSION_DIR, ARCHAEO_MAX_SESSION_HOURS: String(hours), ARCHAEO_SESSION_LIMIT_BY: "host" },
+                env: { PATH: process.env.PATH, PYTHONPATH: ACTIVITY, PYTHONDONTWRITEBYTECODE: "1", USER: "alice", ARCHAEO_SESSION_DIR: h.env.ARCHAEO_SESSION_DIR, ARCHAEO_PROC: h.env.ARCHAEO_PROC, ARCHAEO_MAX_SESSION_HOURS: String(hours), ARCHAEO_SESSION_LIMIT_BY: "host" },
             });
 
             it("warned an hour ahead once; archaeo-extend (the image's command) moves the stop and is reported once with who and why; records of another boot and a records file that is a link are not read; then stopped although a kernel is busy", async () => {

@@ -15,7 +15,7 @@ const USAGE = `usage: npm run prereqs   (also the first step of npm test)
 
 Installs what the test suite runs for real, when missing: Debian packages (shellcheck, yamllint,
 cloud-init, OpenSSH, rsync, git, PyTorch/torchvision CPU, matplotlib, a CJK font, nbconvert, ipykernel, jupyter-server,
-terminado, pip, setuptools, systemd, botocore) with apt-get as root or through sudo, one at a time with
+terminado, pip, setuptools, systemd, botocore, jmespath) with apt-get as root or through sudo, one at a time with
 its progress; and the policy pack's production dependencies (npm ci --prefix policies). Without root or
 sudo it prints the one command to run. It also checks the kernel allows the unprivileged user and mount
 namespace the smoke test runs in.
@@ -24,7 +24,9 @@ namespace the smoke test runs in.
   --skip-pack  leave the policy pack's dependencies to tools/checks.mjs (npm test installs them beside the typecheck)
   --help, -h   this text
 
-Env: ARCHAEO_PYTHON (default /usr/bin/python3) names the Python whose packages are checked.`;
+Env: ARCHAEO_PYTHON (default /usr/bin/python3) names the Python whose packages are checked;
+ARCHAEO_BOTOCORE_DATA (default Debian's /usr/lib/python3/dist-packages/botocore/data) the AWS service
+models the tests read; ARCHAEO_DIST_PACKAGES where the fake aws finds jmespath.`;
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
@@ -40,6 +42,8 @@ const checkOnly = args.includes("--check");
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = process.env.ARCHAEO_PYTHON ?? "/usr/bin/python3";
+const DIST_PACKAGES = process.env.ARCHAEO_DIST_PACKAGES ?? "/usr/lib/python3/dist-packages";
+const BOTOCORE_DATA = process.env.ARCHAEO_BOTOCORE_DATA ?? "/usr/lib/python3/dist-packages/botocore/data";
 
 /** [apt package, how to tell it is there: a check, or the Python module it provides (probed with py())] */
 const APT = [
@@ -67,8 +71,13 @@ const APT = [
     ["python3-pip", "pip"],
     ["python3-setuptools", "setuptools"],
     ["systemd", () => has("systemd-analyze")],
-    // test/api-rules.test.ts compares tools/api-rules/aws-api-rules.json with AWS's service models (botocore's).
-    ["python3-botocore", () => [process.env.ARCHAEO_BOTOCORE_PYTHON, "python3", PYTHON].some((p) => p && spawnSync(p, ["-c", "import botocore"], { stdio: "ignore" }).status === 0)],
+    // AWS's service models as Debian installs them (botocore/data/<service>/<version>/service-2.json, uncompressed; pip's
+    // botocore ships service-2.json.gz): test/helpers/fake-aws.ts and the runbook, guide and restore checks read them there
+    // (ARCHAEO_BOTOCORE_DATA names another copy). A botocore some Python imports is not enough: a fresh machine with
+    // pyenv's botocore and no Debian package failed 13 tests.
+    ["python3-botocore", () => existsSync(BOTOCORE_DATA)],
+    // The fake `aws` (test/helpers/fake-aws-shim.py) evaluates --query with Debian's jmespath (ARCHAEO_DIST_PACKAGES).
+    ["python3-jmespath", () => existsSync(join(DIST_PACKAGES, "jmespath", "__init__.py"))],
 ];
 
 /** The Python modules the table names: probed together. */

@@ -52,7 +52,8 @@ def service_files(service):
     """{"service": model, "paginators": {...}, "waiters": {...}} of the newest API version, or None."""
     if service not in _cache:
         base = os.path.join(DATA, service)
-        versions = sorted(v for v in os.listdir(base) if os.path.exists(os.path.join(base, v, "service-2.json"))) if os.path.isdir(base) else []
+        # Debian's botocore has service-2.json, pip's service-2.json.gz (read() takes either).
+        versions = sorted(v for v in os.listdir(base) if any(os.path.exists(os.path.join(base, v, f)) for f in ("service-2.json", "service-2.json.gz"))) if os.path.isdir(base) else []
         if not versions:
             _cache[service] = None
         else:

@@ -34,6 +34,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as zlib from "zlib";
 import { PYTHON } from "./tools";
 
 export type AwsResponse =
@@ -174,16 +175,26 @@ export function botocoreDataDir(): string {
     return d;
 }
 
+/** The service-2.json of a service's newest API version under `base` (Debian's, or pip's service-2.json.gz), or undefined. */
+export function newestModelFile(base: string): string | undefined {
+    if (!fs.existsSync(base)) return undefined;
+    const version = fs.readdirSync(base).filter((v) => MODEL_NAMES.some((f) => fs.existsSync(path.join(base, v, f)))).sort().pop();
+    return version ? MODEL_NAMES.map((f) => path.join(base, version, f)).find((f) => fs.existsSync(f)) : undefined;
+}
+const MODEL_NAMES = ["service-2.json", "service-2.json.gz"];
+export function readModelText(file: string): string {
+    return file.endsWith(".gz") ? zlib.gunzipSync(fs.readFileSync(file)).toString("utf8") : fs.readFileSync(file, "utf8");
+}
+
 const models = new Map<string, ServiceModel & { file: string }>();
 /** The newest API version of a service's model, as botocore loads it. */
 export function serviceModel(service: string): ServiceModel & { file: string } {
     const cached = models.get(service);
     if (cached) return cached;
     const base = path.join(botocoreDataDir(), service);
-    const version = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, "service-2.json"))).sort().pop();
-    if (!version) throw new Error(`no service-2.json under ${base}`);
-    const file = path.join(base, version, "service-2.json");
-    const m = { ...(JSON.parse(fs.readFileSync(file, "utf8")) as ServiceModel), file };
+    const file = newestModelFile(base);
+    if (!file) throw new Error(`no service-2.json under ${base}`);
+    const m = { ...(JSON.parse(readModelText(file)) as ServiceModel), file };
     models.set(service, m);
     return m;
 }

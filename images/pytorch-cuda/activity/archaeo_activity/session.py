@@ -219,7 +219,9 @@ def extend_main(argv: Optional[List[str]] = None) -> int:
         print(f"archaeo-extend: {e}", file=sys.stderr)
         return 2
     directory = session_dir()
-    record = {"boot_id": boot_id(), "at": iso(time.time()), "seconds": seconds, "by": _who(), "note": " ".join(args.note)[:200]}
+    # ARCHAEO_PROC: another proc(5) root, as the host's archaeo-autostop takes one (tests: a boot of a known age).
+    proc = os.environ.get("ARCHAEO_PROC", "/proc")
+    record = {"boot_id": boot_id(proc), "at": iso(time.time()), "seconds": seconds, "by": _who(), "note": " ".join(args.note)[:200]}
     try:
         os.makedirs(directory, exist_ok=True)
         fd = os.open(os.path.join(directory, EXTENSIONS_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -228,7 +230,7 @@ def extend_main(argv: Optional[List[str]] = None) -> int:
     except OSError as e:
         print(f"archaeo-extend: cannot record the extension in {directory}: {e}", file=sys.stderr)
         return 1
-    d = deadline()
+    d = deadline(proc=proc)
     stop = f" The workstation now stops at {iso(d[0])}." if d else ""
     print(f"archaeo-extend: extended by {seconds // 3600} h {seconds % 3600 // 60:02d} min, recorded.{stop}")
     return 0
