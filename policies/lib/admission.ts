@@ -60,6 +60,30 @@ export function portForwardRequest(username: string, pod: string, namespace: str
     };
 }
 
+/**
+ * The admission request of creating pod `pod` in `namespace` (the hub's KubeSpawner creating a server pod), with
+ * `params` the binding's parameter object (ValidatingAdmissionPolicy paramKind): for CREATE, `object` is the pod and
+ * `oldObject` null.
+ */
+export function podCreateRequest(pod: string, namespace: string, params: unknown): Record<string, unknown> {
+    const gvr = { group: "", version: "v1", resource: "pods" };
+    const gvk = { group: "", version: "v1", kind: "Pod" };
+    const username = `system:serviceaccount:${namespace}:hub`;
+    return {
+        request: {
+            uid: "00000000-0000-0000-0000-000000000000", kind: gvk, resource: gvr, subResource: "",
+            requestKind: gvk, requestResource: gvr, requestSubResource: "",
+            name: pod, namespace, operation: "CREATE",
+            userInfo: { username, uid: `uid-${username}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], extra: {} },
+            dryRun: false, options: { apiVersion: "meta.k8s.io/v1", kind: "CreateOptions" },
+        },
+        object: { apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace, labels: { component: "singleuser-server" } }, spec: { containers: [{ name: "notebook", image: "jupyter" }] } },
+        oldObject: null,
+        params,
+        namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { "kubernetes.io/metadata.name": namespace } } },
+    };
+}
+
 export type Decision = { allowed: boolean; why: string };
 
 /**

@@ -5,7 +5,7 @@
  * their own server by a ValidatingAdmissionPolicy that denies, and cannot read the pods there.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { portForwardGuardProblem } from "../lib/admission";
+import { decide, podCreateRequest, portForwardGuardProblem } from "../lib/admission";
 import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject } from "../lib/rbac";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
@@ -35,6 +35,14 @@ const NAMESPACE_SCHEMA = {
     hubNamespace: { type: "string", default: "jupyterhub", description: "The namespace of the hub and every researcher's server." },
     researcherNamespacePrefix: { type: "string", default: "researcher-", description: "A researcher's own namespace is <prefix><id>." },
 } as const;
+/** The budget stop (infra/cluster/budget-stop.ts BUDGET_STOP_QUOTA) and the hub's server pods (manifests.ts serverPodName). */
+interface StopConfig { hubNamespace: string; researcherNamespacePrefix: string; budgetStopQuota: string; serverPodPrefix: string }
+const STOP_DEFAULTS: StopConfig = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", budgetStopQuota: "archaeo-budget-stop", serverPodPrefix: "jupyter-" };
+const STOP_SCHEMA = {
+    budgetStopQuota: { type: "string", default: STOP_DEFAULTS.budgetStopQuota, description: "The ResourceQuota the budget enforcer creates in a researcher's namespace when their budget is spent." },
+    serverPodPrefix: { type: "string", default: STOP_DEFAULTS.serverPodPrefix, description: "A researcher's server pod is <prefix><id> (KubeSpawner pod_name_template 'jupyter-{user_server}')." },
+} as const;
+const NAMESPACE = "kubernetes:core/v1:Namespace";
 /** How researchers and their servers are named in the cluster (infra/cluster/manifests.ts kubernetesUser, serverPodName). */
 const QUOTA_WRITES = ["update", "patch", "delete", "deletecollection"];
 const CROSS_DEFAULTS: CrossResearcherOptions = { researcherUserPrefix: "archaeo:", serverPodPrefix: "jupyter-" };
@@ -301,6 +309,60 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             }
         }),
     },
+    {
+        name: "k8s-budget-stop-holds-server",
+        description: "Checks whether a budget stop also keeps the researcher's server from starting: for every researcher namespace where the stack lets someone create ResourceQuotas (the budget enforcer's stop, archaeo-budget-stop), a ValidatingAdmissionPolicy on CREATE pods with failurePolicy Fail and paramKind v1 ResourceQuota is bound in the hub namespace with validationActions [Deny] and paramRef {name: the stop, namespace: theirs}, and its CEL (evaluated here with the stop as its parameter) refuses their server and admits another researcher's.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { ...NAMESPACE_SCHEMA, ...STOP_SCHEMA } },
+        // admissionregistration.k8s.io/v1 (Kubernetes API reference, ValidatingAdmissionPolicy, ParamKind and ParamRef;
+        // kubernetes-models 5.1.0): with paramKind set, a binding's paramRef picks the parameter object by name and namespace
+        // ("selector" picks by labels, which this pack does not follow: refused); "params" in CEL is that object; with
+        // parameterNotFoundAction Allow, no such object means nothing is checked, so the policy binds only while the stop exists.
+        validateStack: onStack((args, report, d) => {
+            const c = { ...STOP_DEFAULTS, ...args.getConfig<Partial<StopConfig>>() };
+            const all = args.resources;
+            const createsQuotas = (rules: unknown) => (asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas"] : []);
+            const stoppable = new Map<string, string>();
+            for (const [ns, s] of sharedGrants(all, d, createsQuotas)) {
+                const via = [...s.via].join("; ");
+                if (ns !== "*") { if (ns.startsWith(c.researcherNamespacePrefix)) stoppable.set(ns.slice(c.researcherNamespacePrefix.length), via); continue; }
+                // Granted in every namespace: every researcher namespace the stack makes.
+                for (const n of all.filter((r) => r.type === NAMESPACE)) {
+                    const name = known(() => n.props.metadata?.name);
+                    if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); continue; }
+                    if (typeof name === "string" && name.startsWith(c.researcherNamespacePrefix)) stoppable.set(name.slice(c.researcherNamespacePrefix.length), via);
+                }
+            }
+            if (stoppable.size === 0) return;
+            const guards = guardsOf(all, d, coversPodCreate);
+            if (guards === UNKNOWN) return;
+            const withQuota = guards.filter((g) => g.spec?.paramKind?.kind === "ResourceQuota" && g.spec?.paramKind?.apiVersion === "v1");
+            for (const [id, via] of [...stoppable].sort(([a], [b]) => a.localeCompare(b))) {
+                const ns = `${c.researcherNamespacePrefix}${id}`;
+                const server = `${c.serverPodPrefix}${id}`;
+                const stop = { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: c.budgetStopQuota, namespace: ns }, spec: { hard: { "requests.nvidia.com/gpu": "0" } } };
+                // Another researcher's server, named with this id as a prefix (a startsWith comparison would refuse it).
+                const other = `${server}x`;
+                const problems: string[] = [];
+                let holds = false;
+                for (const g of withQuota) {
+                    const ref = g.binding?.paramRef;
+                    if (g.covers(c.hubNamespace) === false || !ref) continue;
+                    if (ref.selector !== undefined && ref.name === undefined) { problems.push(`${g.label} picks its parameter by a label selector, which this pack cannot follow; name it (paramRef.name ${c.budgetStopQuota}, namespace ${ns})`); continue; }
+                    if (ref.name !== c.budgetStopQuota || ref.namespace !== ns) continue;
+                    if (g.covers(c.hubNamespace) === "unjudgeable") { problems.push(`${g.label} selects namespaces with matchExpressions, which this pack cannot evaluate; select ${c.hubNamespace} with matchLabels kubernetes.io/metadata.name`); continue; }
+                    const own = decide(g.spec, podCreateRequest(server, c.hubNamespace, stop));
+                    if (own.allowed) { problems.push(`${g.label} admits ${server} while the stop exists (${own.why})`); continue; }
+                    const theirs = decide(g.spec, podCreateRequest(other, c.hubNamespace, stop));
+                    if (!theirs.allowed) { problems.push(`${g.label} also refuses ${other}, another researcher's server (${theirs.why}): one researcher's stop would stop others`); continue; }
+                    holds = true;
+                    break;
+                }
+                if (holds) continue;
+                report(`Researcher ${id}: the stack may place a budget stop in ${ns} (${via}), but nothing keeps their server ${server} from starting in ${c.hubNamespace} while it exists${problems.length ? `: ${problems.join("; ")}` : ": no ValidatingAdmissionPolicy on CREATE pods with failurePolicy Fail and paramKind v1 ResourceQuota is bound there with validationActions [Deny] and paramRef {name: " + c.budgetStopQuota + ", namespace: " + ns + "}"}. Bind the stop's admission policy for them as infra/cluster/budget-stop.ts budgetStopAdmission does.`);
+            }
+        }),
+    },
 ];
 
 interface Grantees {
@@ -361,12 +423,13 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
     return granted;
 }
 
-/** Does an admission rule list cover CONNECT of pods/portforward (resourceNames: only the named pods)? */
-function coversPortForward(rules: unknown): "all" | "some" | false {
+type Covers = (rules: unknown) => "all" | "some" | false;
+/** Does an admission rule list cover `operation` on core v1 `resource` (resourceNames: only the named objects)? */
+const coversRequest = (operation: string, resource: string): Covers => (rules) => {
     let out: "all" | "some" | false = false;
     for (const r of asArray(rules as any[])) {
-        const hit = asArray(r?.operations).some((op: string) => op === "CONNECT" || op === "*")
-            && coversResource(r?.resources, "pods/portforward")
+        const hit = asArray(r?.operations).some((op: string) => op === operation || op === "*")
+            && coversResource(r?.resources, resource)
             && asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")
             && (r?.apiVersions === undefined || asArray(r?.apiVersions).some((v: string) => v === "v1" || v === "*"))
             && (r?.scope === undefined || r?.scope === "*" || r?.scope === "Namespaced");
@@ -375,7 +438,11 @@ function coversPortForward(rules: unknown): "all" | "some" | false {
         out = "some";
     }
     return out;
-}
+};
+/** CONNECT of pods/portforward (kubectl port-forward). */
+const coversPortForward = coversRequest("CONNECT", "pods/portforward");
+/** CREATE of pods (KubeSpawner starting a server). */
+const coversPodCreate = coversRequest("CREATE", "pods");
 
 const emptySelector = (sel: any) => !sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && asArray(sel.matchExpressions).length === 0);
 
@@ -383,18 +450,20 @@ interface Guard {
     label: string;
     /** The policy's spec, for evaluating its CEL. */
     spec: any;
+    /** The binding's spec (its paramRef). */
+    binding: any;
     /** Whether it applies in a namespace ("*": every namespace). */
     covers: (ns: string) => boolean | "unjudgeable";
 }
 
 /**
- * Every bound port-forward policy that could deny (a policy on CONNECT pods/portforward, failurePolicy
- * Fail, with validations, bound with Deny, excluding no port-forward and selecting no object: a
- * CONNECT's object, PodPortForwardOptions, has no labels, so an objectSelector never matches it),
- * with the namespaces it covers. Whether its CEL holds researchers to their own server is judged by
- * the caller.
+ * Every bound admission policy on the requests `covers` matches (port-forwards unless told) that could
+ * deny: the policy covers all of them, has failurePolicy Fail and validations, and is bound with Deny,
+ * excluding none and selecting no object (a CONNECT's object, PodPortForwardOptions, has no labels, so an
+ * objectSelector never matches it; a pod's labels are its creator's to choose). Each comes with the
+ * namespaces it covers and its binding; whether its CEL holds is judged by the caller.
  */
-function guardsOf(all: Stack, d: Deferrals): Guard[] | typeof UNKNOWN {
+function guardsOf(all: Stack, d: Deferrals, covers: Covers = coversPortForward): Guard[] | typeof UNKNOWN {
     const policies = new Map<string, { label: string; spec: any }>();
     let unknown = false;
     for (const p of all.filter((r) => r.type === VAP)) {
@@ -402,7 +471,7 @@ function guardsOf(all: Stack, d: Deferrals): Guard[] | typeof UNKNOWN {
         if (v === UNKNOWN) { d.defer(`${label(p)} spec`); unknown = true; continue; }
         const spec = (v as any).spec ?? {};
         const mc = spec.matchConstraints ?? {};
-        if (coversPortForward(mc.resourceRules) === "all" && !coversPortForward(mc.excludeResourceRules) && emptySelector(mc.objectSelector)
+        if (covers(mc.resourceRules) === "all" && !covers(mc.excludeResourceRules) && emptySelector(mc.objectSelector)
             && (spec.failurePolicy ?? "Fail") === "Fail" && asArray(spec.validations).length > 0) policies.set((v as any).name, { label: label(p), spec });
     }
     const out: Guard[] = [];
@@ -413,12 +482,13 @@ function guardsOf(all: Stack, d: Deferrals): Guard[] | typeof UNKNOWN {
         const policy = policies.get(spec.policyName);
         if (!policy || !asArray(spec.validationActions).includes("Deny")) continue;
         const mr = spec.matchResources ?? {};
-        if (coversPortForward(mr.excludeResourceRules) || !emptySelector(mr.objectSelector)) continue;
-        if (asArray(mr.resourceRules).length && coversPortForward(mr.resourceRules) !== "all") continue;
+        if (covers(mr.excludeResourceRules) || !emptySelector(mr.objectSelector)) continue;
+        if (asArray(mr.resourceRules).length && covers(mr.resourceRules) !== "all") continue;
         const pol = policy.spec.matchConstraints ?? {};
         out.push({
             label: `${policy.label} (bound by ${label(b)})`,
             spec: policy.spec,
+            binding: spec,
             covers: (ns) => {
                 if (ns === "*") return emptySelector(mr.namespaceSelector) && emptySelector(pol.namespaceSelector);
                 const a = selectsNamespace(pol.namespaceSelector, ns);

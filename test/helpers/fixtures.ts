@@ -15,6 +15,7 @@ import {
 import { interruptionQueuePolicy, podIdentityTrust } from "../../infra/cluster/iam";
 import { ACCOUNT, fixture } from "./policy";
 import { TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
+import { budgetStopAdmission, enforcerResearcherObjects } from "../../infra/cluster/budget-stop";
 
 export const REGION = "us-east-1";
 export const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
@@ -235,6 +236,18 @@ export function compliant(): RecordedResource[] {
         }, { state: { arn: ENFORCER_FUNCTION } }),
         fixture("aws:lambda/permission:Permission", "enforcer-invoke-alice", { action: "lambda:InvokeFunction", function: "archaeo-x-budget-enforcer", principal: "sns.amazonaws.com", sourceArn: ALICE_STOP_TOPIC }),
         fixture("aws:sns/topicSubscription:TopicSubscription", "alice-stop-subscription", { topic: ALICE_STOP_TOPIC, protocol: "lambda", endpoint: ENFORCER_FUNCTION }),
+        // Its Kubernetes half (infra/cluster/budget-stop.ts): the right to place alice's stop, and the admission policy that
+        // keeps her server from starting while the stop exists.
+        ...(() => {
+            const enforcer = enforcerResearcherObjects({ institution: "x", stack: "x", id: "alice" });
+            const admission = budgetStopAdmission({ institution: "x", stack: "x", ids: ["alice"] });
+            return [
+                fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "enforcer-alice-role", enforcer.role),
+                fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "enforcer-alice-binding", enforcer.roleBinding),
+                fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "budget-stop-policy", admission.policy),
+                fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "budget-stop-alice", admission.bindings[0]),
+            ];
+        })(),
     ];
 }
 
