@@ -101,8 +101,11 @@ export function decide(spec: any, bindings: Record<string, unknown>): Decision {
     }
     const ctx = { ...bindings, variables };
     let matchError: string | undefined;
+    // Variables are not available in matchConditions (ValidatingAdmissionPolicySpec.variables: "available under `variables`
+    // in other expressions of the policy except MatchConditions because MatchConditions are evaluated before the rest of
+    // the policy"): there `variables` is undeclared, an error.
     for (const m of asArray(spec?.matchConditions)) {
-        const r = evalCel(String(m?.expression ?? ""), ctx);
+        const r = evalCel(String(m?.expression ?? ""), bindings);
         if (r === false) return { allowed: true, why: `matchCondition '${m?.name}' is false, so the policy does not apply` };
         if (r instanceof Error || typeof r !== "boolean") matchError ??= `matchCondition '${m?.name}' ${r instanceof Error ? `errs (${r.message})` : "is not a boolean"}`;
     }

@@ -311,7 +311,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "k8s-budget-stop-holds-server",
-        description: "Checks whether a budget stop also keeps the researcher's server from starting: for every researcher namespace where the stack lets someone create ResourceQuotas (the budget enforcer's stop, archaeo-budget-stop), a ValidatingAdmissionPolicy on CREATE pods with failurePolicy Fail and paramKind v1 ResourceQuota is bound in the hub namespace with validationActions [Deny] and paramRef {name: the stop, namespace: theirs}, and its CEL (evaluated here with the stop as its parameter) refuses their server and admits another researcher's.",
+        description: "Checks whether a budget stop also keeps the researcher's server from starting: for every researcher namespace where the stack lets someone create ResourceQuotas (the budget enforcer's stop, archaeo-budget-stop), a ValidatingAdmissionPolicy on CREATE pods with failurePolicy Fail and paramKind v1 ResourceQuota is bound in the hub namespace with validationActions including Deny and paramRef {name: the stop, namespace: theirs, parameterNotFoundAction: Allow}, with no matchConditions or variables and validations that read only the pod's name and the stop's, and its CEL (evaluated here with the stop as its parameter) refuses their server and named servers and admits another researcher's.",
         enforcementLevel: "mandatory",
         configSchema: { properties: { ...NAMESPACE_SCHEMA, ...STOP_SCHEMA } },
         // admissionregistration.k8s.io/v1 (Kubernetes API reference, ValidatingAdmissionPolicy, ParamKind and ParamRef;
@@ -322,16 +322,19 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             const c = { ...STOP_DEFAULTS, ...args.getConfig<Partial<StopConfig>>() };
             const all = args.resources;
             const createsQuotas = (rules: unknown) => (asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas"] : []);
+            // Whoever may create quotas there places a stop: users, groups and service accounts, through the stack's roles or cluster-admin.
             const stoppable = new Map<string, string>();
-            for (const [ns, s] of sharedGrants(all, d, createsQuotas)) {
+            for (const [ns, s] of sharedGrants(all, d, createsQuotas, { "cluster-admin": ["every verb on every resource"] }, true)) {
                 const via = [...s.via].join("; ");
                 if (ns !== "*") { if (ns.startsWith(c.researcherNamespacePrefix)) stoppable.set(ns.slice(c.researcherNamespacePrefix.length), via); continue; }
-                // Granted in every namespace: every researcher namespace the stack makes.
+                // Granted in every namespace: every researcher namespace the stack makes, and none to judge is a finding.
+                let found = false;
                 for (const n of all.filter((r) => r.type === NAMESPACE)) {
                     const name = known(() => n.props.metadata?.name);
-                    if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); continue; }
-                    if (typeof name === "string" && name.startsWith(c.researcherNamespacePrefix)) stoppable.set(name.slice(c.researcherNamespacePrefix.length), via);
+                    if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); found = true; continue; }
+                    if (typeof name === "string" && name.startsWith(c.researcherNamespacePrefix)) { stoppable.set(name.slice(c.researcherNamespacePrefix.length), via); found = true; }
                 }
+                if (!found) report(`ResourceQuotas may be created in every namespace (${via}), and the stack defines no ${c.researcherNamespacePrefix}<id> Namespace to hold each stop against: grant the budget enforcer create on resourcequotas per researcher namespace (infra/cluster/budget-stop.ts enforcerResearcherObjects).`);
             }
             if (stoppable.size === 0) return;
             const guards = guardsOf(all, d, coversPodCreate);
@@ -341,7 +344,9 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 const ns = `${c.researcherNamespacePrefix}${id}`;
                 const server = `${c.serverPodPrefix}${id}`;
                 const stop = { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: c.budgetStopQuota, namespace: ns }, spec: { hard: { "requests.nvidia.com/gpu": "0" } } };
-                // Another researcher's server, named with this id as a prefix (a startsWith comparison would refuse it).
+                // Their named server (KubeSpawner 'jupyter-{username}--{servername}') too, and another researcher's server
+                // named with this id as a prefix admitted (a startsWith comparison would refuse it).
+                const refused = [server, `${server}--gpu`];
                 const other = `${server}x`;
                 const problems: string[] = [];
                 let holds = false;
@@ -351,15 +356,21 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                     if (ref.selector !== undefined && ref.name === undefined) { problems.push(`${g.label} picks its parameter by a label selector, which this pack cannot follow; name it (paramRef.name ${c.budgetStopQuota}, namespace ${ns})`); continue; }
                     if (ref.name !== c.budgetStopQuota || ref.namespace !== ns) continue;
                     if (g.covers(c.hubNamespace) === "unjudgeable") { problems.push(`${g.label} selects namespaces with matchExpressions, which this pack cannot evaluate; select ${c.hubNamespace} with matchLabels kubernetes.io/metadata.name`); continue; }
-                    const own = decide(g.spec, podCreateRequest(server, c.hubNamespace, stop));
-                    if (own.allowed) { problems.push(`${g.label} admits ${server} while the stop exists (${own.why})`); continue; }
+                    // The request below is a bare pod: what the CEL reads of it must be all that decides. A matchCondition or a
+                    // variable could skip real server pods (their service account, sidecar, labels) that this pack does not model.
+                    if (asArray(g.spec.matchConditions).length || asArray(g.spec.variables).length) { problems.push(`${g.label} has matchConditions or variables, which could skip real server pods; the stop's policy needs neither`); continue; }
+                    const unread = asArray(g.spec.validations).map((v: any) => String(v?.expression ?? "")).filter((e: string) => !readsOnlyNames(e));
+                    if (unread.length) { problems.push(`${g.label} decides on more than the pod's name and the stop's name and namespace (${unread.map((e: string) => `'${e}'`).join(", ")}), which this pack cannot judge for real server pods; compare object.metadata.name with the researcher's server names only`); continue; }
+                    if (ref.parameterNotFoundAction !== "Allow") { problems.push(`${g.label} has paramRef.parameterNotFoundAction ${ref.parameterNotFoundAction ?? "unset"}: without a stop in ${ns} it would refuse every pod it matches (the hub, every server); set Allow`); continue; }
+                    const admitted = refused.map((pod) => ({ pod, r: decide(g.spec, podCreateRequest(pod, c.hubNamespace, stop)) })).filter((x) => x.r.allowed);
+                    if (admitted.length) { problems.push(`${g.label} admits ${admitted.map((x) => `${x.pod} (${x.r.why})`).join(", ")} while the stop exists`); continue; }
                     const theirs = decide(g.spec, podCreateRequest(other, c.hubNamespace, stop));
                     if (!theirs.allowed) { problems.push(`${g.label} also refuses ${other}, another researcher's server (${theirs.why}): one researcher's stop would stop others`); continue; }
                     holds = true;
                     break;
                 }
                 if (holds) continue;
-                report(`Researcher ${id}: the stack may place a budget stop in ${ns} (${via}), but nothing keeps their server ${server} from starting in ${c.hubNamespace} while it exists${problems.length ? `: ${problems.join("; ")}` : ": no ValidatingAdmissionPolicy on CREATE pods with failurePolicy Fail and paramKind v1 ResourceQuota is bound there with validationActions [Deny] and paramRef {name: " + c.budgetStopQuota + ", namespace: " + ns + "}"}. Bind the stop's admission policy for them as infra/cluster/budget-stop.ts budgetStopAdmission does.`);
+                report(`Researcher ${id}: the stack may place a budget stop in ${ns} (${via}), but nothing keeps their server ${server} from starting in ${c.hubNamespace} while it exists${problems.length ? `: ${problems.join("; ")}` : `: no ValidatingAdmissionPolicy this pack can read (covering every pod CREATE, failurePolicy Fail, paramKind v1 ResourceQuota, no objectSelector or excludeResourceRules) is bound there with validationActions including Deny and paramRef {name: ${c.budgetStopQuota}, namespace: ${ns}}`}. Bind the stop's admission policy for them as infra/cluster/budget-stop.ts budgetStopAdmission does.`);
             }
         }),
     },
@@ -380,9 +391,10 @@ interface Grantees {
  * bindings that do it, and whether the namespace is shared (bindings of any role there reach two or
  * more users, or a group): one researcher's broad grant in the namespace that holds everyone's
  * servers is as bad as everyone's. `builtIns` are ClusterRoles the cluster defines (admin, edit,
- * view) with what they grant. Unknown roles or bindings are deferred.
+ * view) with what they grant. Unknown roles or bindings are deferred. ServiceAccount subjects count (as the
+ * user system:serviceaccount:<ns>:<name>) only where `serviceAccounts` says so.
  */
-function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subjects: Subject[]) => string[], builtIns: Readonly<Record<string, string[]>> = {}): Map<string, Grantees> {
+function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subjects: Subject[]) => string[], builtIns: Readonly<Record<string, string[]>> = {}, serviceAccounts = false): Map<string, Grantees> {
     const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
     const roles = new Map<string, { label: string; rules?: unknown; fixed?: string[] }>(Object.entries(builtIns).map(([n, g]) => [`ClusterRole/${n}`, { label: `built-in ClusterRole '${n}'`, fixed: g }]));
     for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
@@ -398,7 +410,9 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
         if (v === UNKNOWN) { d.defer(`${label(b)} roleRef and subjects`); continue; }
         const { ns, roleRef, subjects } = v as any;
         const where = b.type.endsWith(":ClusterRoleBinding") ? "*" : (ns ?? "default");
-        const subs = asArray(subjects as Subject[]).filter((x) => x?.kind === "User" || x?.kind === "Group");
+        // A ServiceAccount subject, where asked for, counts as the user the API server sees it as.
+        const subs = asArray(subjects as Array<Subject & { namespace?: string }>).flatMap((x): Subject[] => x?.kind === "User" || x?.kind === "Group" ? [x]
+            : serviceAccounts && x?.kind === "ServiceAccount" ? [{ kind: "User", name: `system:serviceaccount:${x.namespace ?? ns ?? "default"}:${x.name}` }] : []);
         const key = roleRef?.kind === "ClusterRole" ? `ClusterRole/${roleRef?.name}` : `Role/${ns ?? "default"}/${roleRef?.name}`;
         const role = roles.get(key);
         const p = present.get(where) ?? { users: new Set<string>(), groups: new Set<string>() };
@@ -423,13 +437,33 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
     return granted;
 }
 
+/** What a budget stop's CEL may read: the pod's name and the stop's own name and namespace (and the request's). */
+const NAME_PATHS = new Set(["object.metadata.name", "request.name", "request.namespace", "params.metadata.name", "params.metadata.namespace"]);
+/**
+ * Whether a CEL expression reads nothing of the request but NAME_PATHS: every use of a variable the API server binds
+ * (object, oldObject, params, request, namespaceObject, authorizer, variables) must be one of those paths, not indexed
+ * further. String literals are left out first; triple-quoted strings are not read (refused).
+ */
+export function readsOnlyNames(expression: string): boolean {
+    if (/'''|"""/.test(expression)) return false;
+    const code = expression.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+    const use = /(^|[^.\w])(object|oldObject|params|request|namespaceObject|authorizer|variables)\b((?:\s*\.\s*[A-Za-z_]\w*)*)\s*([[(])?/g;
+    for (const m of code.matchAll(use)) {
+        const segments = m[3].replace(/\s+/g, "").split(".").filter(Boolean);
+        // A path followed by "(" ends in a method called on the value before it (name.startsWith(...)).
+        if (m[4] === "(") segments.pop();
+        if (m[4] === "[" || !NAME_PATHS.has([m[2], ...segments].join("."))) return false;
+    }
+    return true;
+}
+
 type Covers = (rules: unknown) => "all" | "some" | false;
 /** Does an admission rule list cover `operation` on core v1 `resource` (resourceNames: only the named objects)? */
 const coversRequest = (operation: string, resource: string): Covers => (rules) => {
     let out: "all" | "some" | false = false;
     for (const r of asArray(rules as any[])) {
         const hit = asArray(r?.operations).some((op: string) => op === operation || op === "*")
-            && coversResource(r?.resources, resource)
+            && (coversResource(r?.resources, resource) || asArray(r?.resources).includes("*/*"))
             && asArray(r?.apiGroups).some((g: string) => g === "" || g === "*")
             && (r?.apiVersions === undefined || asArray(r?.apiVersions).some((v: string) => v === "v1" || v === "*"))
             && (r?.scope === undefined || r?.scope === "*" || r?.scope === "Namespaced");

@@ -523,6 +523,27 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
             fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "quota-creator", { metadata: { name: "quota-creator" }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] }] }),
             fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "quota-creator", { metadata: { name: "quota-creator" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "quota-creator" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "archaeo-budget-enforcer" }] }));
     }),
+    m("k8s-budget-stop-holds-server", "a matchCondition skips pods that name a service account (every real server pod)", set("budget-stop-policy", (p) => { p.spec.matchConditions = [{ name: "bare-pods", expression: "!has(object.spec.serviceAccountName)" }]; })),
+    m("k8s-budget-stop-holds-server", "the CEL lets labelled pods through (KubeSpawner labels every server)", set("budget-stop-policy", (p) => { p.spec.validations[0].expression = `has(object.metadata.labels) || (${p.spec.validations[0].expression})`; })),
+    m("k8s-budget-stop-holds-server", "the CEL lets pods with a sidecar through (real servers have two containers)", set("budget-stop-policy", (p) => { p.spec.validations[0].expression = `size(object.spec.containers) > 1 || (${p.spec.validations[0].expression})`; })),
+    m("k8s-budget-stop-holds-server", "alice's binding refuses every hub pod while she has no stop (parameterNotFoundAction Deny)", set("budget-stop-alice", (p) => { p.spec.paramRef.parameterNotFoundAction = "Deny"; })),
+    m("k8s-budget-stop-holds-server", "the CEL no longer refuses named servers (jupyter-alice--gpu)", set("budget-stop-policy", (p) => {
+        const e: string = p.spec.validations[0].expression;
+        const at = e.indexOf(" && !object.metadata.name.startsWith(");
+        if (at >= 0) p.spec.validations[0].expression = `${e.slice(0, at)})`; // (inputs and outputs may share the spec)
+    })),
+    m("k8s-budget-stop-holds-server", "the enforcer is a service account, and alice's binding is gone", (rs) => {
+        set("enforcer-alice-binding", (p) => { p.subjects = [{ kind: "ServiceAccount", name: "budget-enforcer", namespace: "kube-system" }]; })(rs);
+        remove("budget-stop-alice")(rs);
+    }),
+    m("k8s-budget-stop-holds-server", "the enforcer holds cluster-admin in alice's namespace, and alice's binding is gone", (rs) => {
+        set("enforcer-alice-binding", (p) => { p.roleRef = { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" }; })(rs);
+        remove("budget-stop-alice")(rs);
+    }),
+    m("k8s-budget-stop-holds-server", "quotas created cluster-wide where the stack names no researcher namespace", (rs) => {
+        rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "quota-creator", { metadata: { name: "quota-creator" }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] }] }),
+            fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "quota-creator", { metadata: { name: "quota-creator" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "quota-creator" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "archaeo-budget-enforcer" }] }));
+    }),
     u("k8s-budget-stop-holds-server", "the stop's admission policy spec unknown", "ValidatingAdmissionPolicy 'budget-stop-policy' spec", set("budget-stop-policy", (p) => { p.spec = UNKNOWN; })),
     u("k8s-budget-stop-holds-server", "the enforcer's Role rules unknown", "Role 'enforcer-alice-role' rules", set("enforcer-alice-role", (p) => { p.rules = UNKNOWN; })),
     m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
