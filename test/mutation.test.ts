@@ -326,6 +326,7 @@ const CLUSTER: Mutation[] = [
     m("jupyterhub-values-secure", "JupyterHub: dummy authenticator", hub((v) => { v.hub.config.JupyterHub.authenticator_class = "dummy"; })),
     m("jupyterhub-values-secure", "JupyterHub: authenticator unset (the chart's default dummy)", hub((v) => { delete v.hub.config.JupyterHub; })),
     m("jupyterhub-values-secure", "JupyterHub: allow_all", hub((v) => { v.hub.config.GenericOAuthenticator.allow_all = true; })),
+    m("jupyterhub-values-secure", "JupyterHub: servers renamed (imaging-lead's budget stop and Role name jupyter-imaging-lead)", hub((v) => { v.singleuser.podNameTemplate = "lab-{username}"; })),
     m("jupyterhub-values-secure", "JupyterHub: single-user servers as uid 0", hub((v) => { v.singleuser.uid = 0; })),
     m("jupyterhub-values-secure", "JupyterHub: privilege escalation allowed", hub((v) => { v.singleuser.allowPrivilegeEscalation = true; })),
     m("jupyterhub-values-secure", "JupyterHub: servers' NetworkPolicy off", hub((v) => { v.singleuser.networkPolicy.enabled = false; })),

@@ -9,7 +9,7 @@ import { addedBeyondRestricted } from "../lib/capabilities";
 import { cidrBreadthProblems } from "../lib/cidr";
 import { anyOf, label, onStack, onType } from "../lib/rule";
 import { Deferrals } from "../lib/unknowns";
-import { asArray, at, get, once, snapshot, UNKNOWN } from "../lib/util";
+import { asArray, at, get, known, once, snapshot, UNKNOWN } from "../lib/util";
 import { DIGEST, stackRepositories } from "./kubernetes";
 import { BREADTH_SCHEMA, BreadthConfig, limitsOf } from "./network";
 
@@ -145,6 +145,8 @@ const nonEmpty = (v: unknown) => (Array.isArray(v) ? v.length > 0 : v !== undefi
 
 /** The hub's configuration directory (z2jh 4.4.0: jupyterhub_config.py, and jupyterhub_config.d/*.py it executes). */
 const HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub";
+/** KubeSpawner's default pod_name_template (infra/cluster/manifests.ts serverPodName). */
+const SERVER_POD_TEMPLATE = "jupyter-{user_server}";
 
 /** The roles the chart itself defines (z2jh 4.4.0 jupyterhub_config.py: the idle culler's, for service jupyterhub-idle-culler). */
 const CHART_SERVICE_SCOPES: Readonly<Record<string, readonly string[]>> = {
@@ -234,7 +236,7 @@ export const helmPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "jupyterhub-values-secure",
-        description: "Checks whether a JupyterHub release authenticates each researcher with an allow-listed per-person login (generic-oauth; no dummy, null, PAM or shared-password authenticator, no allow_all), makes no one an admin and grants no role that reaches other users' servers or tokens (admin_users, admin_groups, loadRoles), runs no configuration the pack cannot read (hub.extraConfig, hub.args, config files), runs single-user servers as non-root without privilege escalation behind their NetworkPolicy (no metadata service), pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
+        description: "Checks whether a JupyterHub release authenticates each researcher with an allow-listed per-person login (generic-oauth; no dummy, null, PAM or shared-password authenticator, no allow_all), makes no one an admin and grants no role that reaches other users' servers or tokens (admin_users, admin_groups, loadRoles), runs no configuration the pack cannot read (hub.extraConfig, hub.args, config files), runs single-user servers as non-root without privilege escalation behind their NetworkPolicy (no metadata service), named jupyter-<id> in the hub's namespace (the name and place the cluster's guards hold), pins their images by digest, and keeps the proxy off the internet unless source ranges restrict it.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
@@ -337,6 +339,44 @@ export const helmPolicies: ResourceValidationPolicy[] = [
                 if (o === UNKNOWN) { d.defer(`values.singleuser.profileList[${i}]`); return; }
                 if (o?.uid === 0 || o?.uid === "0") problems.push(`singleuser.profileList[${i}].kubespawner_override.uid is 0 (root)`);
                 if (o?.allow_privilege_escalation === true || o?.privileged === true) problems.push(`singleuser.profileList[${i}].kubespawner_override escalates privileges`);
+            });
+            // Where each server runs and what it is called. The cluster's guards name a researcher's server jupyter-<id> in the
+            // hub's namespace: their hub Role (get and port-forward by resourceNames), the port-forward and budget-stop admission
+            // policies (k8s-port-forward-own-server, k8s-budget-stop-holds-server). KubeSpawner's pod_name_template defaults to
+            // 'jupyter-{user_server}', and z2jh 4.4.0 sets KubeSpawner.namespace to the hub's own (files/hub/jupyterhub_config.py;
+            // singleuser.podNameTemplate passes through to pod_name_template). A server named otherwise starts through a budget
+            // stop; one in a namespace of its own (enable_user_namespaces) is outside every guard bound to the hub's.
+            const hubNamespace = known(() => r.namespace);
+            const placement = (path: string, o: any) => {
+                if (!o || typeof o !== "object") return;
+                for (const k of ["pod_name_template", "namespace", "enable_user_namespaces"]) {
+                    const x = o[k];
+                    if (x === UNKNOWN) { d.defer(`values.${path}.${k}`); continue; }
+                    if (x === undefined || x === null) continue;
+                    if (k === "pod_name_template" && x !== SERVER_POD_TEMPLATE) problems.push(`${path}.pod_name_template is '${x}': the cluster's guards know a researcher's server as ${SERVER_POD_TEMPLATE.replace("{user_server}", "<id>")} (a server named otherwise starts through a budget stop); leave KubeSpawner's default`);
+                    if (k === "namespace" && hubNamespace !== UNKNOWN && x !== (hubNamespace ?? "default")) problems.push(`${path}.namespace is '${x}': servers would run outside the hub's namespace, where the port-forward and budget-stop admission policies are bound`);
+                    if (k === "enable_user_namespaces" && x === true) problems.push(`${path}.enable_user_namespaces is true: each server would run in a namespace of its own, outside the guards bound to the hub's`);
+                }
+            };
+            const podName = need("singleuser.podNameTemplate");
+            if (podName !== UNKNOWN) placement("singleuser", { pod_name_template: podName });
+            if (config && config !== UNKNOWN && typeof config === "object") {
+                // Any section: traitlets applies a section to every class whose MRO names it (Spawner as well as KubeSpawner).
+                for (const [section, settings] of Object.entries(config as Record<string, any>)) if (settings !== UNKNOWN) placement(`hub.config.${section}`, settings);
+            }
+            if (profiles !== UNKNOWN) asArray(profiles).forEach((p: any, i: number) => {
+                if (p === UNKNOWN || !p || typeof p !== "object") return;
+                placement(`singleuser.profileList[${i}].kubespawner_override`, p.kubespawner_override);
+                const options = p.profile_options;
+                if (options === UNKNOWN) { d.defer(`values.singleuser.profileList[${i}].profile_options`); return; }
+                for (const [on, opt] of Object.entries((options ?? {}) as Record<string, any>)) {
+                    const choices = opt === UNKNOWN ? UNKNOWN : opt?.choices;
+                    if (choices === UNKNOWN) { d.defer(`values.singleuser.profileList[${i}].profile_options.${on}.choices`); continue; }
+                    for (const [cn, choice] of Object.entries((choices ?? {}) as Record<string, any>)) {
+                        if (choice === UNKNOWN) { d.defer(`values.singleuser.profileList[${i}].profile_options.${on}.choices.${cn}`); continue; }
+                        placement(`singleuser.profileList[${i}].profile_options.${on}.choices.${cn}.kubespawner_override`, choice?.kubespawner_override);
+                    }
+                }
             });
             for (const img of singleuserImages(v)) {
                 if (img.ref === UNKNOWN) { d.defer(img.path); continue; }
