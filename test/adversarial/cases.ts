@@ -11,6 +11,8 @@
  */
 import type { RecordedResource } from "../../tools/mock-engine";
 import { MOCK_ACCOUNT_ID } from "../../tools/mock-engine";
+import { BUDGET_CASES } from "./cases-budget";
+import { GPU_CASES } from "./cases-gpu";
 import { add, arnOf, ASSET_SIG, b64, doc, edit, editDoc, editUserData, get, gzb64, idOf, k8sLabels, options, regionOf, replaceOnce, Rs, sid } from "./edit";
 
 export type Stack = "example" | "uni-archaeology" | "city-museum" | "national-heritage";
@@ -1012,7 +1014,7 @@ const harmless: Case[] = [
     },
 ];
 
-export const CASES: readonly Case[] = [...dangerous, ...harmless];
+export const CASES: readonly Case[] = [...dangerous, ...harmless, ...BUDGET_CASES, ...GPU_CASES];
 
 /**
  * Dangerous cases the pack does not catch yet, and harmless cases it raises a false alarm on. The suite
