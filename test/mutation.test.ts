@@ -11,7 +11,7 @@ import type { RecordedResource } from "../tools/mock-engine";
 import { runPolicies, PolicyRunResult } from "../tools/policy-runner";
 import { listStacks, readStack } from "../tools/stacks";
 import { ConfigError, parseConfig, PROJECT } from "../infra/config";
-import { compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
+import { add, compliant, FOREIGN_KEY, Mutate, opt, remove, set } from "./helpers/fixtures";
 import { FIXTURE_MUTATIONS, hubQuotaAndLogin, imageCacheMutations, Mutation } from "./helpers/mutations";
 import { awsProvider, check, fixture, PACK, packOf } from "./helpers/policy";
 import { runProgram, runStack } from "./helpers/program";
@@ -309,6 +309,32 @@ const CLUSTER: Mutation[] = [
     m("k8s-budget-stop-holds-server", "budget stop: imaging-lead's binding reads ml-engineer's stop (a pairing swapped)", set("archaeo-budget-enforcer-admission-imaging-lead", (p) => { p.spec.paramRef.namespace = "researcher-ml-engineer"; })),
     m("k8s-budget-stop-holds-server", "budget stop: imaging-lead's binding gone", remove("archaeo-budget-enforcer-admission-imaging-lead")),
     m("k8s-budget-stop-holds-server", "budget stop: the admission policy fails open", set("archaeo-budget-enforcer-admission", (p) => { p.spec.failurePolicy = "Ignore"; })),
+    // GPU isolation's other layers, and the budget stop's reach (found by an outsider's adversarial round, test/adversarial/cases-*.ts).
+    m("k8s-namespaces-pod-security", "imaging-lead's namespace: Pod Security baseline", set(`${IL}-namespace`, (p) => { p.metadata.labels["pod-security.kubernetes.io/enforce"] = "baseline"; })),
+    m("k8s-namespaces-pod-security", "the hub's namespace: no Pod Security label", set("archaeo-hub-namespace", (p) => { delete p.metadata.labels["pod-security.kubernetes.io/enforce"]; })),
+    m("gpu-pods-no-toolkit-env", "NVIDIA_* policy: fails open", set("archaeo-hub-gpu-env-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
+    m("gpu-pods-no-toolkit-env", "NVIDIA_* policy: warns only", set("archaeo-hub-gpu-env-binding", (p) => { p.spec.validationActions = ["Warn"]; })),
+    m("gpu-pods-no-toolkit-env", "NVIDIA_* policy: envFrom check dropped", set("archaeo-hub-gpu-env-policy", (p) => { p.spec.validations.splice(1, 1); })),
+    m("gpu-pods-no-toolkit-env", "NVIDIA_* policy: init containers left out", set("archaeo-hub-gpu-env-policy", (p) => { for (const v of p.spec.validations) v.expression = v.expression.replace("object.spec.initContainers.all(c, ", "object.spec.initContainers.all(c, true || "); })),
+    m("gpu-pools-capped", "spot GPU pool capped in vCPUs", set("archaeo-gpu-pool-gpu-batch-spot", (p) => { p.spec.limits = { cpu: "64" }; })),
+    m("jupyterhub-image-and-gpu-quota", "ml-engineer's quota counts limits.nvidia.com/gpu", set(`${ML}-quota`, (p) => { p.spec.hard = { "limits.nvidia.com/gpu": p.spec.hard["requests.nvidia.com/gpu"] }; })),
+    m("jupyterhub-image-and-gpu-quota", "ml-engineer's quota gone", remove(`${ML}-quota`)),
+    m("gpu-nodes-isolate-devices", "GPU node script: the flags written to another file", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.userData = p.spec.userData.replace("cfg=/etc/nvidia-container-runtime/config.toml", "cfg=/usr/local/nvidia/toolkit/config.toml"); })),
+    m("gpu-nodes-isolate-devices", "GPU node script: kubelet unmasked after the block", set("archaeo-gpu-nodeclass-gpu", (p) => { p.spec.userData += "systemctl unmask --runtime kubelet.service\n"; })),
+    m("budget-stop-topics-scoped", "stop topics: aws:SourceAccount matched by a pattern", (rs) => {
+        for (const r of rs.filter((x) => x.type === "aws:sns/topicPolicy:TopicPolicy")) set(r.name, (p) => {
+            const d = JSON.parse(p.policy);
+            for (const st of d.Statement) st.Condition = { StringLike: { "aws:SourceAccount": "*" } };
+            p.policy = JSON.stringify(d);
+        }, r.type)(rs);
+    }),
+    m("lambda-functions-scoped", "budget enforcer: a service-account token (a JWT) under a harmless name", set("archaeo-budget-enforcer-function", (p) => { p.environment.variables.ARCHAEO_CLUSTER_BEARER = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.${"c".repeat(40)}`; })),
+    m("k8s-resource-quotas-held", "imaging-lead may create quotas cluster-wide (stopping the others)", (rs) => {
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "quota-creator", { metadata: { name: "quota-creator" }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "quota-creator", { metadata: { name: "quota-creator" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "quota-creator" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "archaeo:imaging-lead" }] }))(rs);
+    }),
+    m("k8s-shared-namespace-no-pod-reads", "budget enforcer: deletes any pod in the hub's namespace (resourceNames dropped)", set("archaeo-budget-enforcer-hub-role", (p) => { delete p.rules[0].resourceNames; })),
+    m("k8s-shared-namespace-no-pod-reads", "budget enforcer: deletes researchers' home claims", set("archaeo-budget-enforcer-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["delete"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers list the hub's pods (server API tokens in their env)", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: researchers read the hub's secrets", set(`${IL}-hub-role`, (p) => { p.rules.push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }); })),
     m("k8s-shared-namespace-no-pod-reads", "hub Role: get on any pod (resourceNames dropped)", set(`${IL}-hub-role`, (p) => { delete p.rules[0].resourceNames; })),

@@ -65,7 +65,7 @@ export function portForwardRequest(username: string, pod: string, namespace: str
  * `params` the binding's parameter object (ValidatingAdmissionPolicy paramKind): for CREATE, `object` is the pod and
  * `oldObject` null.
  */
-export function podCreateRequest(pod: string, namespace: string, params: unknown): Record<string, unknown> {
+export function podCreateRequest(pod: string, namespace: string, params: unknown, shape: { containers?: unknown[]; initContainers?: unknown[]; annotations?: Record<string, string> } = {}): Record<string, unknown> {
     const gvr = { group: "", version: "v1", resource: "pods" };
     const gvk = { group: "", version: "v1", kind: "Pod" };
     const username = `system:serviceaccount:${namespace}:hub`;
@@ -77,7 +77,11 @@ export function podCreateRequest(pod: string, namespace: string, params: unknown
             userInfo: { username, uid: `uid-${username}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], extra: {} },
             dryRun: false, options: { apiVersion: "meta.k8s.io/v1", kind: "CreateOptions" },
         },
-        object: { apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace, labels: { component: "singleuser-server" } }, spec: { containers: [{ name: "notebook", image: "jupyter" }] } },
+        object: {
+            apiVersion: "v1", kind: "Pod",
+            metadata: { name: pod, namespace, labels: { component: "singleuser-server" }, ...(shape.annotations ? { annotations: shape.annotations } : {}) },
+            spec: { containers: shape.containers ?? [{ name: "notebook", image: "jupyter" }], ...(shape.initContainers ? { initContainers: shape.initContainers } : {}) },
+        },
         oldObject: null,
         params,
         namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { "kubernetes.io/metadata.name": namespace } } },

@@ -89,6 +89,15 @@ export function crossResearcherGrants(rules: unknown, subjects: readonly Subject
         for (const sub of ["pods/exec", "pods/attach", "pods/ephemeralcontainers"]) {
             if (ruleGrants(r, "", sub, ["get", "create", "update", "patch"])) out.push(`${verbs.join("/")} ${sub}`);
         }
+        // Stopping: deleting pods by name stops those servers (the budget enforcer's right, by each server's name); without
+        // names, or as a collection, it stops every pod there, the hub and the proxy too. A researcher deletes only their own.
+        if (ruleGrants(r, "", "pods", ["delete", "deletecollection"])) {
+            if (names.length === 0 || coversVerb(verbs, ["deletecollection"])) out.push("delete any pod (every server, the hub, the proxy)");
+            else if (subjects.some((x) => x.name.startsWith(o.researcherUserPrefix))) for (const n of othersServers(names, subjects, o)) out.push(`delete pods ${n} (another researcher's server)`);
+        }
+        // Data: a researcher's home and mydata claims (home-<id>, mydata-<id>) and the volumes under them; deleting one
+        // releases the volume from its owner's server (README: a stop leaves data, home and token untouched).
+        for (const res of ["persistentvolumeclaims", "persistentvolumes"]) if (ruleGrants(r, "", res, ["delete", "deletecollection"])) out.push(`delete ${res}${names.length ? ` ${names.join(", ")}` : ""}`);
         // Workloads: a pod (or a Job, Deployment...) they create may run as researcher-<other> and mount
         // home-<other>; patching a pod changes the image that runs with its env and mounts.
         for (const [g, res] of WORKLOADS) if (ruleGrants(r, g, res, WRITE)) out.push(`${verbs.filter((v) => v === "*" || WRITE.includes(v)).join("/")} ${res}${g ? ` (${g})` : ""}`);

@@ -4,6 +4,12 @@ const PATTERNS: Array<[string, RegExp]> = [
     ["private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/g],
     ["secret assignment", /\b[A-Za-z_]*(password|passwd|secret|token|api[_-]?key)[A-Za-z_]*\s*[=:]\s*["']?(?![/$])[A-Za-z0-9+/_\-.]{16,}/gi],
     ["Jupyter token in a URL", /[?&]token=[A-Za-z0-9]{16,}/g],
+    // By shape, whatever the name it is under: a JSON Web Token (a Kubernetes service-account or OIDC bearer token:
+    // base64url header and payload, both JSON objects, so both start "eyJ"), a GitHub token (ghp_/gho_/ghu_/ghs_/ghr_ and
+    // 36 characters), a Slack token.
+    ["JSON Web Token", /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
+    ["GitHub token", /\bgh[pousr]_[A-Za-z0-9]{36}\b/g],
+    ["Slack token", /\bxox[abprs]-[A-Za-z0-9-]{10,}/g],
 ];
 
 export interface SecretMatch { kind: string; excerpt: string }

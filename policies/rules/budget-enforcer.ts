@@ -160,8 +160,11 @@ export const budgetEnforcerPolicies: StackValidationPolicy[] = [
                     const problems: string[] = [];
                     if (who.length) problems.push(`lets ${few(who)} in; only budgets.amazonaws.com`);
                     if (s.notActions || s.actions.some((a) => a.toLowerCase() !== "sns:publish")) problems.push(`allows ${few(s.notActions ? ["NotAction"] : s.actions.filter((a) => a.toLowerCase() !== "sns:publish"))}; only sns:Publish`);
-                    const pinned = conditionEntries(s).some(([op, key, vals]) => isPinningOperator(op) && key.toLowerCase() === "aws:sourceaccount" && vals.length > 0);
-                    if (!pinned) problems.push("lacks Condition StringEquals aws:SourceAccount (AWS Budgets acting for another account could publish)");
+                    // Pinned to accounts by value: a wildcard (StringLike '*', '1234*') keeps the key and matches anyone's Budgets
+                    // (principals-in-stack-account judges which account a literal names).
+                    const accountPins = conditionEntries(s).filter(([op, key, vals]) => isPinningOperator(op) && key.toLowerCase() === "aws:sourceaccount" && vals.length > 0);
+                    if (accountPins.length === 0) problems.push("lacks Condition StringEquals aws:SourceAccount (AWS Budgets acting for another account could publish)");
+                    else if (!accountPins.some(([, , vals]) => vals.every((v) => /^\d{12}$/.test(String(v))))) problems.push(`pins aws:SourceAccount to ${few(accountPins.flatMap(([, , vals]) => vals.map(String)))}, not to an account id (a pattern matches AWS Budgets of other accounts)`);
                     if (problems.length) report(`${label(p)} statement '${s.sid}' ${problems.join("; ")}.`, p.urn);
                 }
             }

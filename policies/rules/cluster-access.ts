@@ -81,10 +81,21 @@ function roleOwner(all: Stack, tags: readonly string[]): (principal: string) => 
 /** Does a label selector (matchLabels only; absent or empty = everything) select namespace `ns`? */
 function selectsNamespace(selector: any, ns: string): boolean | "unjudgeable" {
     if (!selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && asArray(selector.matchExpressions).length === 0)) return true;
-    if (asArray(selector.matchExpressions).length) return "unjudgeable";
-    // kubernetes.io/metadata.name is set on every namespace to its name (Kubernetes well-known labels).
-    const labels = selector.matchLabels as Record<string, string>;
-    return Object.entries(labels).every(([k, v]) => k === "kubernetes.io/metadata.name" && v === ns);
+    // kubernetes.io/metadata.name is set on every namespace to its name (Kubernetes well-known labels); other labels
+    // are not known here. A LabelSelector ANDs its matchLabels and matchExpressions (operators In, NotIn, Exists,
+    // DoesNotExist: apimachinery LabelSelectorRequirement).
+    const NAME = "kubernetes.io/metadata.name";
+    const labels = (selector.matchLabels ?? {}) as Record<string, string>;
+    if (!Object.entries(labels).every(([k, v]) => k === NAME && v === ns)) return false;
+    let out: boolean | "unjudgeable" = true;
+    for (const e of asArray(selector.matchExpressions as any[])) {
+        if (e?.key !== NAME) { out = "unjudgeable"; continue; }
+        const values = asArray(e?.values as string[]);
+        const hit = e.operator === "In" ? values.includes(ns) : e.operator === "NotIn" ? !values.includes(ns) : e.operator === "Exists" ? true : e.operator === "DoesNotExist" ? false : undefined;
+        if (hit === undefined) out = "unjudgeable";
+        else if (!hit) return false;
+    }
+    return out;
 }
 
 /**
@@ -296,16 +307,62 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "k8s-resource-quotas-held",
-        description: "Checks whether no one the stack's RBAC binds may update, patch or delete ResourceQuotas (cluster administrators hold that through their EKS access policy): whoever could would lift a researcher's budget stop (the quota archaeo-budget-stop, which the budget enforcer only creates) or raise a namespace's GPU quota.",
+        description: "Checks whether no one the stack's RBAC binds (users, groups or service accounts) may update, patch or delete ResourceQuotas, and no researcher or service account may create one (cluster administrators hold that through their EKS access policy): whoever could would lift a researcher's budget stop (the quota archaeo-budget-stop, which the budget enforcer only creates), raise a namespace's GPU quota, or place a stop on another researcher.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: { researcherUserPrefix: CROSS_SCHEMA.researcherUserPrefix } },
         // Verbs as RBAC names them for resourcequotas (k8s.io/apiserver requestinfo.go): update (PUT), patch, delete,
         // deletecollection; `*` covers them all (lib/rbac.ts coversVerb). The built-in admin and edit ClusterRoles grant
         // resourcequotas get/list/watch only (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go); cluster-admin everything.
         validateStack: onStack((args, report, d) => {
-            const changesQuotas = (rules: unknown) => asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", QUOTA_WRITES)) ? ["update, patch or delete resourcequotas"] : [];
-            for (const [ns, s] of sharedGrants(args.resources, d, changesQuotas, { "cluster-admin": ["every verb on every resource"] })) {
+            const o = { ...CROSS_DEFAULTS, ...args.getConfig<Partial<CrossResearcherOptions>>() };
+            // Creating one is placing a stop: the budget enforcer's right, not a researcher's (in another's namespace it stops
+            // them) nor their pods' (any service account: a pod's code acts with it).
+            const researcherOrPod = (subjects: Subject[]) => subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:"));
+            const changesQuotas = (rules: unknown, subjects: Subject[]) => asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", QUOTA_WRITES)) ? ["update, patch or delete resourcequotas"]
+                : researcherOrPod(subjects) && asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas (a researcher or a pod placing a stop)"] : [];
+            for (const [ns, s] of sharedGrants(args.resources, d, changesQuotas, { "cluster-admin": ["every verb on every resource"] }, true)) {
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
-                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may change or delete ResourceQuotas there (${[...s.via].join("; ")}), so could lift a budget stop or raise a GPU quota. Leave quota changes to the cluster's administrators.`);
+                report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may change or delete ResourceQuotas there (${[...s.via].join("; ")}), so could lift a budget stop, raise a GPU quota, or stop another researcher. Leave quotas to the cluster's administrators and the budget enforcer (create only).`);
+            }
+        }),
+    },
+    {
+        name: "gpu-pods-no-toolkit-env",
+        description: "Checks whether a ValidatingAdmissionPolicy (failurePolicy Fail, bound with Deny) in the hub's namespace and every researcher namespace refuses a pod that sets an NVIDIA_* variable, takes envFrom without a prefix, or carries a cdi.k8s.io/ annotation, evaluating its CEL on such pods here: the second line of GPU isolation, should a node's toolkit still honour NVIDIA_VISIBLE_DEVICES.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { ...NAMESPACE_SCHEMA } },
+        // What the toolkit reads from a container (nvidia-container-toolkit internal/config/image/envvars.go NVIDIA_*;
+        // cuda_image.go cdiDeviceRequestsFromAnnotations: cdi.k8s.io/ annotations); envFrom's keys are not visible at admission.
+        validateStack: onStack((args, report, d) => {
+            const c = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", ...args.getConfig<{ hubNamespace?: string; researcherNamespacePrefix?: string }>() };
+            const all = args.resources;
+            const namespaces = new Set<string>();
+            for (const n of all.filter((r) => r.type === NAMESPACE)) {
+                const name = known(() => n.props.metadata?.name);
+                if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); continue; }
+                if (name === c.hubNamespace || (typeof name === "string" && name.startsWith(c.researcherNamespacePrefix))) namespaces.add(name as string);
+            }
+            if (namespaces.size === 0) return;
+            const guards = guardsOf(all, d, coversPodCreate);
+            if (guards === UNKNOWN) return;
+            const image = "registry.example/archaeo@sha256:" + "0".repeat(64);
+            const everyGpu = [{ name: "NVIDIA_VISIBLE_DEVICES", value: "all" }];
+            const probes: Array<[string, Parameters<typeof podCreateRequest>[3]]> = [
+                ["a container that sets NVIDIA_VISIBLE_DEVICES=all", { containers: [{ name: "job", image, env: everyGpu }] }],
+                ["an init container that sets NVIDIA_VISIBLE_DEVICES=all", { containers: [{ name: "job", image }], initContainers: [{ name: "init", image, env: everyGpu }] }],
+                ["envFrom without a prefix (a ConfigMap key NVIDIA_VISIBLE_DEVICES)", { containers: [{ name: "job", image, envFrom: [{ configMapRef: { name: "gpus" } }] }] }],
+                ["a cdi.k8s.io/ annotation", { containers: [{ name: "job", image }], annotations: { "cdi.k8s.io/gpu": "nvidia.com/gpu=all" } }],
+            ];
+            for (const ns of [...namespaces].sort()) {
+                const missed: string[] = [];
+                for (const [what, shape] of probes) {
+                    const request = podCreateRequest("job-0", ns, null, shape);
+                    const refused = guards.some((g) => g.covers(ns) === true && !g.spec?.paramKind && !decide(g.spec, request).allowed);
+                    if (!refused) missed.push(what);
+                }
+                if (!missed.length) continue;
+                const unjudgeable = guards.some((g) => g.covers(ns) === "unjudgeable");
+                report(`Namespace ${ns}: no ValidatingAdmissionPolicy bound there with Deny and failurePolicy Fail refuses a pod with ${missed.join("; ")}${unjudgeable ? " (one selects namespaces with matchExpressions this pack cannot evaluate)" : ""}. Bind infra/cluster/gpu-isolation.ts gpuEnvPolicy: should a GPU node's toolkit still honour NVIDIA_VISIBLE_DEVICES, such a pod gets every GPU of the node.`);
             }
         }),
     },

@@ -135,7 +135,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ["eks-access-entries-scoped"],
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": ["eks-pod-identities-match-researcher", ISOLATION, TAGS],
     // Kubernetes.
-    "kubernetes:core/v1:Namespace": ["k8s-budget-stop-holds-server", ISOLATION],
+    "kubernetes:core/v1:Namespace": ["k8s-budget-stop-holds-server", "jupyterhub-image-and-gpu-quota", "k8s-namespaces-pod-security", "gpu-pods-no-toolkit-env", ISOLATION],
     "kubernetes:core/v1:ServiceAccount": ["eks-pod-identities-match-researcher"],
     "kubernetes:core/v1:ConfigMap": [],
     "kubernetes:core/v1:ResourceQuota": ["jupyterhub-image-and-gpu-quota"],
@@ -148,8 +148,8 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", "k8s-resource-quotas-held", "k8s-budget-stop-holds-server", ISOLATION],
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", "k8s-resource-quotas-held", "k8s-budget-stop-holds-server", ISOLATION],
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": ["k8s-port-forward-own-server", "k8s-shared-namespace-no-pod-reads", "k8s-resource-quotas-held", "k8s-budget-stop-holds-server", ISOLATION],
-    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": ["k8s-port-forward-own-server", "k8s-budget-stop-holds-server"],
-    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": ["k8s-port-forward-own-server", "k8s-budget-stop-holds-server"],
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": ["k8s-port-forward-own-server", "k8s-budget-stop-holds-server", "gpu-pods-no-toolkit-env"],
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": ["k8s-port-forward-own-server", "k8s-budget-stop-holds-server", "gpu-pods-no-toolkit-env"],
     "kubernetes:core/v1:Pod": WORKLOAD,
     "kubernetes:apps/v1:Deployment": WORKLOAD,
     "kubernetes:apps/v1:StatefulSet": WORKLOAD,
@@ -159,7 +159,7 @@ export const JUDGED_TYPES: Readonly<Record<string, readonly string[]>> = {
     "kubernetes:batch/v1:CronJob": WORKLOAD,
     "kubernetes:helm.sh/v3:Release": ["helm-releases-pinned-and-unprivileged", "jupyterhub-values-secure", "helm-release-images-allowed", "jupyterhub-image-and-gpu-quota", "gpu-nodes-isolate-devices", "pack-judges-every-input"],
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ["karpenter-nodeclass-secure", "ec2-user-data-no-secrets", "gpu-nodes-isolate-devices", KEYREF, TAGS],
-    "kubernetes:karpenter.sh/v1:NodePool": ["gpu-nodes-isolate-devices"],
+    "kubernetes:karpenter.sh/v1:NodePool": ["gpu-nodes-isolate-devices", "gpu-pools-capped"],
     "aws:ec2transitgateway/instanceState:InstanceState": [],
 };
 

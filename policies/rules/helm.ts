@@ -461,8 +461,9 @@ export const helmStackPolicies: StackValidationPolicy[] = [
     },
     {
         name: "jupyterhub-image-and-gpu-quota",
-        description: "Checks whether a JupyterHub release's single-user images are this stack's ECR image, and its namespace has a ResourceQuota on requests.nvidia.com/gpu.",
+        description: "Checks whether a JupyterHub release's single-user images are this stack's ECR image, and its namespace and every researcher's namespace have a ResourceQuota on requests.nvidia.com/gpu (none on limits.nvidia.com/gpu, which Kubernetes does not count).",
         enforcementLevel: "mandatory",
+        configSchema: { properties: { researcherNamespacePrefix: { type: "string", default: "researcher-", description: "A researcher's own namespace is <prefix><id>." } } },
         validateStack: onStack((args, report, d) => {
             const repos = once(() => stackRepositories(args.resources));
             const quotas = args.resources.filter((x) => x.type === "kubernetes:core/v1:ResourceQuota").map((q) => ({
@@ -486,6 +487,22 @@ export const helmStackPolicies: StackValidationPolicy[] = [
                 if (!quotas.some((x) => x.ns === ns && x.gpu !== undefined && x.gpu !== null)) {
                     report(`${label(r)} runs in namespace '${ns}', which has no ResourceQuota with spec.hard["requests.nvidia.com/gpu"]; one researcher could take every GPU.`, r.urn);
                 }
+            }
+            // A researcher's own namespace (their GPU Jobs) has its quota too. Kubernetes counts an extended resource only as
+            // requests.<name> (same page: "for extended resources, only quota items with prefix requests. are allowed"),
+            // so a quota on limits.nvidia.com/gpu holds nothing back.
+            const prefix = args.getConfig<{ researcherNamespacePrefix?: string }>().researcherNamespacePrefix ?? "researcher-";
+            for (const x of quotas) {
+                const lim = get(() => x.q.props.spec?.hard?.["limits.nvidia.com/gpu"]);
+                if (lim === UNKNOWN) d.defer(`${label(x.q)}.spec.hard`);
+                else if (lim !== undefined && lim !== null) report(`${label(x.q)} sets spec.hard["limits.nvidia.com/gpu"], which Kubernetes does not count (an extended resource takes quota only as requests.<name>); set requests.nvidia.com/gpu.`, x.q.urn);
+            }
+            for (const n of args.resources.filter((x) => x.type === "kubernetes:core/v1:Namespace")) {
+                const name = get(() => n.props.metadata?.name);
+                if (name === UNKNOWN) { d.defer(`${label(n)}.metadata.name`); continue; }
+                if (typeof name !== "string" || !name.startsWith(prefix)) continue;
+                if (quotas.some((x) => x.ns === UNKNOWN || x.gpu === UNKNOWN)) { d.defer(`${label(n)} quota`); continue; }
+                if (!quotas.some((x) => x.ns === name && x.gpu !== undefined && x.gpu !== null)) report(`${label(n)} is a researcher's namespace with no ResourceQuota on spec.hard["requests.nvidia.com/gpu"]: their Jobs could take every GPU the pools allow.`, n.urn);
             }
         }),
     },

@@ -244,14 +244,102 @@ export function missingToolkitFlags(text: string): string[] {
     return GPU_TOOLKIT_FLAGS.filter(([k, v]) => last(k) !== v).map(([k, v]) => `${k}=${v}`);
 }
 
+/**
+ * The toolkit block a GPU node's userData must hold line for line, as the pack reviewed it (infra/cluster/gpu-isolation.ts
+ * TOOLKIT_USER_DATA without its shebang and comments; test/cluster/manifests.test.ts holds the two equal). It sets the
+ * flags in the file the AMI's runtime reads (/etc/nvidia-container-runtime/config.toml: toolkit api/config/v1/config.go
+ * GetConfigFilePath), checks them there, and masks kubelet when they are not set, so the node never joins. A shell
+ * script is not something the pack can judge in general: another path, or a failure that lets kubelet start, reads
+ * the same to a line matcher. A change to the block is reviewed by changing this copy in the same pull request.
+ */
+export const GPU_TOOLKIT_SCRIPT = [
+    "cfg=/etc/nvidia-container-runtime/config.toml",
+    "if nvidia-ctk --quiet config --config-file=\"$cfg\" --in-place \\",
+    "    --set accept-nvidia-visible-devices-envvar-when-unprivileged=false \\",
+    "    --set accept-nvidia-visible-devices-as-volume-mounts=true \\",
+    "  && grep -Eq '^[[:space:]]*accept-nvidia-visible-devices-envvar-when-unprivileged[[:space:]]*=[[:space:]]*false[[:space:]]*$' \"$cfg\" \\",
+    "  && grep -Eq '^[[:space:]]*accept-nvidia-visible-devices-as-volume-mounts[[:space:]]*=[[:space:]]*true[[:space:]]*$' \"$cfg\"; then",
+    "  echo \"archaeo: NVIDIA toolkit takes GPUs from the device plugin's mounts only ($cfg)\"",
+    "else",
+    "  echo \"archaeo: NVIDIA toolkit flags not set in $cfg; kubelet masked, this node will not join\" >&2",
+    "  systemctl mask --runtime kubelet.service",
+    "fi",
+];
+
+/**
+ * Why a GPU node's user data does not hold GPU_TOOLKIT_SCRIPT as reviewed (undefined when it does): the block must
+ * appear once, line for line, and no other uncommented line may touch the toolkit's configuration, nvidia-ctk or kubelet
+ * (a later line could undo the block: an unmask, another --set, an edit of the file).
+ */
+export function toolkitScriptProblem(text: string): string | undefined {
+    const lines = text.split("\n");
+    const n = GPU_TOOLKIT_SCRIPT.length;
+    const at = lines.findIndex((_, i) => GPU_TOOLKIT_SCRIPT.every((l, j) => lines[i + j] === l));
+    if (at < 0) return "does not hold the reviewed NVIDIA toolkit block line for line (set the flags in /etc/nvidia-container-runtime/config.toml, check them there, and mask kubelet when they are not set; policies/rules/kubernetes.ts GPU_TOOLKIT_SCRIPT)";
+    const outside = [...lines.slice(0, at), ...lines.slice(at + n)].filter((l) => !/^\s*#/.test(l) && /nvidia-ctk|nvidia-container-runtime|nvidia-container-toolkit|kubelet/.test(l));
+    if (outside.length) return `touches the NVIDIA toolkit or kubelet outside the reviewed block (${outside.map((l) => `'${l.trim().slice(0, 80)}'`).join(", ")}), which could undo it`;
+    return undefined;
+}
+
 /** The NVIDIA device plugin chart, however it is named: by repository name, a repo/ prefix or an oci:// URL. */
 const isDevicePluginChart = (chart: unknown) => typeof chart === "string" && /(^|\/)nvidia-device-plugin$/.test(chart);
 
 const NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool";
+/** EC2 instance families with GPUs (g: graphics and inference, p: training): g4dn, g5, g6, g6e, p4d, p5... */
+const GPU_FAMILY = /^[gp]\d/i;
 const NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
 const HELM_RELEASE = "kubernetes:helm.sh/v3:Release";
 
 export const kubernetesStackPolicies: StackValidationPolicy[] = [
+    {
+        name: "k8s-namespaces-pod-security",
+        description: "Checks whether the namespaces researchers' code runs in enforce Pod Security: every researcher namespace 'restricted', the hub's namespace (every server) at least 'baseline' (pod-security.kubernetes.io/enforce). Without it a pod there may run privileged or mount a hostPath, such as a file at /var/run/nvidia-container-devices/all, which the NVIDIA toolkit reads as the device plugin's allocation: every GPU of the node.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { hubNamespace: { type: "string", default: "jupyterhub" }, researcherNamespacePrefix: { type: "string", default: "researcher-" } } },
+        // Kubernetes "Pod Security Admission": the label pod-security.kubernetes.io/enforce takes privileged, baseline or
+        // restricted; unset, the cluster's default applies (privileged unless an AdmissionConfiguration says otherwise).
+        // Baseline already refuses privileged containers, host namespaces and hostPath volumes.
+        validateStack: onStack((args, report, d) => {
+            const c = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", ...args.getConfig<{ hubNamespace?: string; researcherNamespacePrefix?: string }>() };
+            for (const n of args.resources.filter((x) => x.type === "kubernetes:core/v1:Namespace")) {
+                const name = get(() => n.props.metadata?.name);
+                if (name === UNKNOWN) { d.defer(`${label(n)}.metadata.name`); continue; }
+                const researcher = typeof name === "string" && name.startsWith(c.researcherNamespacePrefix);
+                if (name !== c.hubNamespace && !researcher) continue;
+                const level = get(() => n.props.metadata?.labels?.["pod-security.kubernetes.io/enforce"]);
+                if (level === UNKNOWN) { d.defer(`${label(n)}.metadata.labels`); continue; }
+                const allowed = researcher ? ["restricted"] : ["restricted", "baseline"];
+                if (!allowed.includes(String(level))) report(`${label(n)} (${researcher ? "a researcher's namespace" : "the hub's namespace"}) enforces Pod Security ${level === undefined ? "not at all (the cluster default, privileged)" : `'${String(level)}'`}; set pod-security.kubernetes.io/enforce: ${allowed[0]}: otherwise a pod there may run privileged or mount host paths (a file at /var/run/nvidia-container-devices/all selects every GPU of the node).`, n.urn);
+            }
+        }),
+    },
+    {
+        name: "gpu-pools-capped",
+        description: "Checks whether every Karpenter NodePool that can launch GPU instances (an nvidia.com/gpu taint or limit, a g or p instance family, or an instance-gpu requirement) caps them with limits nvidia.com/gpu: a pool capped by vCPUs or memory alone launches GPUs past the stack's gpuLimit, and past what the researchers' quotas were sized against.",
+        enforcementLevel: "mandatory",
+        // Karpenter v1 NodePool spec.limits: "Limits define a set of bounds for provisioning capacity", any resource
+        // name the nodes report (nvidia.com/gpu from the device plugin); instance families and gpu keys are Karpenter's
+        // well-known labels (karpenter.k8s.aws/instance-family, instance-gpu-count, -name, -manufacturer, -memory).
+        validateStack: onStack((args, report, d) => {
+            for (const p of args.resources) {
+                if (p.type !== NODEPOOL) continue;
+                const tmpl = snapshot(() => p.props.spec?.template?.spec);
+                const limits = snapshot(() => p.props.spec?.limits);
+                if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
+                if (limits && typeof limits === "object" && "nvidia.com/gpu" in limits) continue;
+                const reqs = tmpl?.requirements === UNKNOWN ? UNKNOWN : asArray(tmpl?.requirements);
+                const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
+                if (reqs === UNKNOWN || taints === UNKNOWN || [...reqs, ...taints].some((x: any) => x === UNKNOWN || x?.key === UNKNOWN || x?.values === UNKNOWN)) { d.defer(`${label(p)}.spec.template.spec requirements and taints`); continue; }
+                const why = [
+                    ...(taints as any[]).filter((t) => t?.key === "nvidia.com/gpu").map(() => "its nvidia.com/gpu taint"),
+                    ...(reqs as any[]).filter((r) => r?.key === "karpenter.k8s.aws/instance-family" && r?.operator === "In" && asArray(r?.values).some((v: string) => GPU_FAMILY.test(String(v))))
+                        .map((r) => `GPU instance families (${asArray(r.values).filter((v: string) => GPU_FAMILY.test(String(v))).join(", ")})`),
+                    ...(reqs as any[]).filter((r) => typeof r?.key === "string" && r.key.startsWith("karpenter.k8s.aws/instance-gpu-") && r?.operator !== "DoesNotExist").map((r) => `a ${r.key} requirement`),
+                ];
+                if (why.length) report(`${label(p)} can launch GPU instances (${[...new Set(why)].join("; ")}) but sets no limits nvidia.com/gpu (${limits && typeof limits === "object" ? `limits ${Object.keys(limits).join(", ") || "empty"}` : "no limits"}): it would add GPUs past the stack's gpuLimit. Cap it in GPUs.`, p.urn);
+            }
+        }),
+    },
     {
         name: "gpu-nodes-isolate-devices",
         description: "Checks whether a pod reaches only the GPUs the NVIDIA device plugin allocated to it: the device plugin chart passes them as volume mounts (values.deviceListStrategy volume-mounts, no config map the pack cannot read), and the EC2NodeClass of every GPU NodePool (taint or limit nvidia.com/gpu) sets the container toolkit in its userData, with nvidia-ctk config --set, to accept-nvidia-visible-devices-envvar-when-unprivileged=false and accept-nvidia-visible-devices-as-volume-mounts=true: otherwise any pod on a GPU node that sets NVIDIA_VISIBLE_DEVICES=all (in its spec or its image) gets every GPU there, past the quota.",
@@ -298,7 +386,10 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 const missing = missingToolkitFlags(read.text);
                 if (missing.length) {
                     report(`${label(nc)} (GPU NodePool '${String(get(() => p.props.metadata?.name))}') must set the NVIDIA container toolkit's ${missing.join(" and ")} in spec.userData (nvidia-ctk config --in-place --set ..., before kubelet starts): otherwise a pod there that sets NVIDIA_VISIBLE_DEVICES=all gets every GPU of the node.`, nc.urn);
+                    continue;
                 }
+                const script = toolkitScriptProblem(read.text);
+                if (script) report(`${label(nc)} (GPU NodePool '${String(get(() => p.props.metadata?.name))}') spec.userData ${script}: a GPU node whose toolkit still honours NVIDIA_VISIBLE_DEVICES gives any pod there every GPU of the node.`, nc.urn);
             }
         }),
     },

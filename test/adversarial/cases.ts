@@ -1021,4 +1021,6 @@ export const CASES: readonly Case[] = [...dangerous, ...harmless, ...BUDGET_CASE
  * requires this set to be exact: when a change to the pack fixes one, remove its id here.
  */
 export const OPEN: ReadonlySet<string> = new Set<string>([
+    // The enforcer's topic -> researcher map travels inside its code archive (topics.json), which the pack does not read.
+    "budget-topic-map-sorted-by-id",
 ]);

@@ -8,7 +8,7 @@ import { compareVersions } from "../../infra/data/amis";
 import { clusterAzs } from "../../infra/cluster";
 import { CHARTS } from "../../infra/cluster/karpenter";
 import { DEVICE_LIST_STRATEGY, gpuEnvPolicy, gpuNodeUserData, TOOLKIT_CONFIG, TOOLKIT_FLAGS, TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
-import { GPU_TOOLKIT_FLAGS, missingToolkitFlags } from "../../policies/rules/kubernetes";
+import { GPU_TOOLKIT_FLAGS, GPU_TOOLKIT_SCRIPT, missingToolkitFlags, toolkitScriptProblem } from "../../policies/rules/kubernetes";
 import { IMAGE_CACHE_USER_DATA } from "../../infra/cluster/image-cache";
 import { cullValues, ddpJob, devicePluginValues, hubImage, HUB_NAMESPACE, hubNamespaceObjects, hubResearcherObjects, hubTunnelObjects, jupyterhubValues, karpenterObjects, portForwardPolicy, profileList, researcherNamespace, researcherNamespaceObjects, researcherServicesPolicy, sessionEnv } from "../../infra/cluster/manifests";
 import { carveSubnets, natUserData } from "../../infra/cluster/network";
@@ -308,6 +308,10 @@ describe("cluster manifests", () => {
             // The pack keeps its own copy (it loads nothing from infra/): the same flags and values.
             assert.deepEqual(Object.fromEntries(GPU_TOOLKIT_FLAGS), Object.fromEntries(Object.entries(TOOLKIT_FLAGS).map(([k, v]) => [k, String(v)])));
             assert.deepEqual(missingToolkitFlags(TOOLKIT_USER_DATA), [], "the pack reads the program's script as setting every flag");
+            // ... and the reviewed toolkit block line for line, with and without the image cache's script after it.
+            assert.ok(TOOLKIT_USER_DATA.includes(`\n${GPU_TOOLKIT_SCRIPT.join("\n")}\n`), "the pack's GPU_TOOLKIT_SCRIPT is the program's block");
+            assert.equal(toolkitScriptProblem(TOOLKIT_USER_DATA), undefined);
+            assert.equal(toolkitScriptProblem(cached), undefined);
         });
 
         describe("the node script, run with a stand-in nvidia-ctk and systemctl", () => {

@@ -14,7 +14,7 @@ import {
 } from "../../infra/iam";
 import { interruptionQueuePolicy, podIdentityTrust } from "../../infra/cluster/iam";
 import { ACCOUNT, fixture } from "./policy";
-import { TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
+import { gpuEnvPolicy, TOOLKIT_USER_DATA } from "../../infra/cluster/gpu-isolation";
 import { budgetStopAdmission, enforcerResearcherObjects } from "../../infra/cluster/budget-stop";
 
 export const REGION = "us-east-1";
@@ -236,6 +236,18 @@ export function compliant(): RecordedResource[] {
         }, { state: { arn: ENFORCER_FUNCTION } }),
         fixture("aws:lambda/permission:Permission", "enforcer-invoke-alice", { action: "lambda:InvokeFunction", function: "archaeo-x-budget-enforcer", principal: "sns.amazonaws.com", sourceArn: ALICE_STOP_TOPIC }),
         fixture("aws:sns/topicSubscription:TopicSubscription", "alice-stop-subscription", { topic: ALICE_STOP_TOPIC, protocol: "lambda", endpoint: ENFORCER_FUNCTION }),
+        // The namespaces researchers' code runs in (Pod Security, a GPU quota each) and the NVIDIA_* admission policy
+        // (infra/cluster/manifests.ts, gpu-isolation.ts gpuEnvPolicy).
+        fixture("kubernetes:core/v1:Namespace", "hub-ns", { metadata: { name: "jupyterhub", labels: { "pod-security.kubernetes.io/enforce": "baseline" } } }),
+        fixture("kubernetes:core/v1:Namespace", "alice-ns", { metadata: { name: "researcher-alice", labels: { "pod-security.kubernetes.io/enforce": "restricted" } } }),
+        fixture("kubernetes:core/v1:ResourceQuota", "alice-quota", { metadata: { name: "gpus", namespace: "researcher-alice" }, spec: { hard: { "requests.nvidia.com/gpu": "2" } } }),
+        ...(() => {
+            const env = gpuEnvPolicy({ labels: {}, hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-" });
+            return [
+                fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "gpu-env-policy", env.policy),
+                fixture("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "gpu-env-binding", env.binding),
+            ];
+        })(),
         // Its Kubernetes half (infra/cluster/budget-stop.ts): the right to place alice's stop, and the admission policy that
         // keeps her server from starting while the stop exists.
         ...(() => {

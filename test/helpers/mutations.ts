@@ -549,9 +549,24 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
         remove("budget-stop-alice")(rs);
     }),
     m("k8s-budget-stop-holds-server", "quotas created cluster-wide where the stack names no researcher namespace", (rs) => {
+        remove("alice-ns")(rs);
         rs.push(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "quota-creator", { metadata: { name: "quota-creator" }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] }] }),
             fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "quota-creator", { metadata: { name: "quota-creator" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "quota-creator" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "archaeo-budget-enforcer" }] }));
     }),
+    // The other layers of GPU isolation, and the GPUs pools and quotas count.
+    m("k8s-namespaces-pod-security", "alice's namespace privileged (hostPath /var/run/nvidia-container-devices/all)", set("alice-ns", (p) => { p.metadata.labels["pod-security.kubernetes.io/enforce"] = "privileged"; })),
+    m("k8s-namespaces-pod-security", "the hub's namespace without an enforce label", set("hub-ns", (p) => { p.metadata.labels = {}; })),
+    u("k8s-namespaces-pod-security", "alice's namespace labels unknown", "Namespace 'alice-ns'.metadata.labels", set("alice-ns", (p) => { p.metadata.labels = UNKNOWN; })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy fails open", set("gpu-env-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy unbound", remove("gpu-env-binding")),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy's namespace condition misses researcher namespaces", set("gpu-env-policy", (p) => { p.spec.matchConditions[0].expression = p.spec.matchConditions[0].expression.replace("'researcher-'", "'researchers-'"); })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy lets annotations through", set("gpu-env-policy", (p) => { p.spec.validations.pop(); })),
+    u("gpu-pods-no-toolkit-env", "the NVIDIA_* policy spec unknown", "ValidatingAdmissionPolicy 'gpu-env-policy' spec", set("gpu-env-policy", (p) => { p.spec = UNKNOWN; })),
+    m("gpu-pools-capped", "the GPU pool capped in vCPUs", set("gpu-pool", (p) => { p.spec.limits = { cpu: "64" }; })),
+    m("gpu-pools-capped", "a pool of g5 instances without a taint or a GPU limit", add(fixture("kubernetes:karpenter.sh/v1:NodePool", "g5-pool", { metadata: { name: "g5" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "gpu" }, requirements: [{ key: "karpenter.k8s.aws/instance-family", operator: "In", values: ["g5"] }] } }, limits: { memory: "512Gi" } } }))),
+    u("gpu-pools-capped", "GPU pool spec unknown", "NodePool 'gpu-pool'.spec", set("gpu-pool", (p) => { p.spec = UNKNOWN; })),
+    m("jupyterhub-image-and-gpu-quota", "alice's quota counts limits.nvidia.com/gpu (Kubernetes counts nothing)", set("alice-quota", (p) => { p.spec.hard = { "limits.nvidia.com/gpu": "2" }; })),
+    m("jupyterhub-image-and-gpu-quota", "alice's namespace without a GPU quota", remove("alice-quota")),
     u("k8s-budget-stop-holds-server", "the stop's admission policy spec unknown", "ValidatingAdmissionPolicy 'budget-stop-policy' spec", set("budget-stop-policy", (p) => { p.spec = UNKNOWN; })),
     u("k8s-budget-stop-holds-server", "the enforcer's Role rules unknown", "Role 'enforcer-alice-role' rules", set("enforcer-alice-role", (p) => { p.rules = UNKNOWN; })),
     m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
