@@ -155,7 +155,7 @@ describe("archaeo (Python package, real torch on CPU)", function () {
             "--s3-versions", "--output-dir", out("out-early")], { env: { ...env, ARCHAEO_BAKED_TORCH_HOME: bakedHome } }));
         jobs.resumed = later([jobs.killed], () => run(() => train([...trainArgs(out("out-resume")), "--resume"])));
         jobs.offline = run(() => train(["--data-dir", data, "--output-dir", out("out-offline"), "--epochs", "1", "--image-size", "48"]));
-        jobs.fetchCheck = run(() => runArchaeo("models", ["resnet18", "--check", "--torch-home", out("empty-home")], { env }));
+        jobs.fetchCheck = run(() => runArchaeo("models", ["resnet18", "mobilenet_v3_small", "--check", "--torch-home", out("empty-home")], { env }));
         jobs.onMount = run(() => train(trainArgs(path.join(work, "mount", "models", "x"))));
         jobs.invalid = run(() => train([...trainArgs(out("out-invalid")), "--val-fraction", "1.5", "--epochs", "0"]));
         jobs.reuse = later([jobs.main], () => run(() => train(trainArgs(out("out-main")))));
@@ -389,6 +389,8 @@ describe("archaeo (Python package, real torch on CPU)", function () {
         it("archaeo-fetch-weights --check reports a missing file with exit 1 (no download)", () => {
             assert.equal(fetchCheck.status, 1, fetchCheck.stderr);
             assert.match(fetchCheck.stdout, /resnet18: missing .*resnet18-f37072fd\.pth/);
+            // The smallest backbone's file name is torchvision's own (MobileNet_V3_Small_Weights.DEFAULT.url).
+            assert.match(fetchCheck.stdout, /mobilenet_v3_small: missing .*mobilenet_v3_small-047dcff4\.pth/);
         });
     });
 

@@ -22,7 +22,7 @@ def plan(names: list[str]) -> list[tuple[str, str, str]]:
     for name in names:
         if name not in known:
             raise ValueError(f"unknown torchvision model '{name}' in BAKE_WEIGHTS; e.g. resnet18, resnet50, "
-                             "efficientnet_b0, convnext_tiny, vit_b_16")
+                             "mobilenet_v3_small, efficientnet_b0, convnext_tiny, vit_b_16")
         url = get_model_weights(name).DEFAULT.url
         out.append((name, url, os.path.basename(url)))
     return out

@@ -24,10 +24,12 @@ class ModelSpec:
     head: str  # attribute holding the classifier; its last nn.Linear is replaced
 
 
-# The builders and head layouts below are torchvision's (models/resnet.py: fc; efficientnet.py and
+# The builders and head layouts below are torchvision's (models/resnet.py: fc; mobilenetv3.py, efficientnet.py and
 # convnext.py: classifier = Sequential(..., Linear); vision_transformer.py: heads = Sequential(head=Linear)),
 # the same in torchvision 0.14 and 0.24.
 MODELS = {
+    # The smallest: 1.5 M parameters (ResNet-18 has 11.7 M), for a first look at a small collection or a CPU.
+    "mobilenet_v3_small": ModelSpec("MobileNet_V3_Small_Weights", "classifier"),
     "resnet18": ModelSpec("ResNet18_Weights", "fc"),
     "resnet50": ModelSpec("ResNet50_Weights", "fc"),
     "efficientnet_b0": ModelSpec("EfficientNet_B0_Weights", "classifier"),
