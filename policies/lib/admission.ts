@@ -65,30 +65,37 @@ export function portForwardRequest(username: string, pod: string, namespace: str
  * `params` the binding's parameter object (ValidatingAdmissionPolicy paramKind): for CREATE, `object` is the pod and
  * `oldObject` null.
  */
-export function podCreateRequest(pod: string, namespace: string, params: unknown, shape: { containers?: unknown[]; initContainers?: unknown[]; annotations?: Record<string, string> } = {}): Record<string, unknown> {
+export interface PodShape { containers?: unknown[]; initContainers?: unknown[]; ephemeralContainers?: unknown[]; annotations?: Record<string, string>; username?: string; subResource?: "ephemeralcontainers" }
+export function podCreateRequest(pod: string, namespace: string, params: unknown, shape: PodShape = {}): Record<string, unknown> {
     const gvr = { group: "", version: "v1", resource: "pods" };
     const gvk = { group: "", version: "v1", kind: "Pod" };
-    const username = `system:serviceaccount:${namespace}:hub`;
+    const username = shape.username ?? `system:serviceaccount:${namespace}:hub`;
+    const sub = shape.subResource ?? "";
     return {
         request: {
-            uid: "00000000-0000-0000-0000-000000000000", kind: gvk, resource: gvr, subResource: "",
-            requestKind: gvk, requestResource: gvr, requestSubResource: "",
-            name: pod, namespace, operation: "CREATE",
+            uid: "00000000-0000-0000-0000-000000000000", kind: gvk, resource: gvr, subResource: sub,
+            requestKind: gvk, requestResource: gvr, requestSubResource: sub,
+            name: pod, namespace, operation: sub ? "UPDATE" : "CREATE",
             userInfo: { username, uid: `uid-${username}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], extra: {} },
             dryRun: false, options: { apiVersion: "meta.k8s.io/v1", kind: "CreateOptions" },
         },
         object: {
             apiVersion: "v1", kind: "Pod",
             metadata: { name: pod, namespace, labels: { component: "singleuser-server" }, ...(shape.annotations ? { annotations: shape.annotations } : {}) },
-            spec: { containers: shape.containers ?? [{ name: "notebook", image: "jupyter" }], ...(shape.initContainers ? { initContainers: shape.initContainers } : {}) },
+            spec: {
+                containers: shape.containers ?? [{ name: "notebook", image: "jupyter" }],
+                ...(shape.initContainers ? { initContainers: shape.initContainers } : {}),
+                ...(shape.ephemeralContainers ? { ephemeralContainers: shape.ephemeralContainers } : {}),
+            },
         },
-        oldObject: null,
+        oldObject: sub ? { apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace }, spec: { containers: shape.containers ?? [] } } : null,
         params,
         namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { "kubernetes.io/metadata.name": namespace } } },
     };
 }
 
-export type Decision = { allowed: boolean; why: string };
+/** How a policy decided: skipped (a matchCondition false), passed (every validation true), false (a validation false), error (failurePolicy applied). */
+export type Decision = { allowed: boolean; why: string; via: "skipped" | "passed" | "false" | "error" };
 
 /**
  * Whether a policy spec admits a request: a matchCondition that is false skips the policy (admit);
@@ -110,17 +117,17 @@ export function decide(spec: any, bindings: Record<string, unknown>): Decision {
     // the policy"): there `variables` is undeclared, an error.
     for (const m of asArray(spec?.matchConditions)) {
         const r = evalCel(String(m?.expression ?? ""), bindings);
-        if (r === false) return { allowed: true, why: `matchCondition '${m?.name}' is false, so the policy does not apply` };
+        if (r === false) return { allowed: true, why: `matchCondition '${m?.name}' is false, so the policy does not apply`, via: "skipped" };
         if (r instanceof Error || typeof r !== "boolean") matchError ??= `matchCondition '${m?.name}' ${r instanceof Error ? `errs (${r.message})` : "is not a boolean"}`;
     }
-    if (matchError) return { allowed: failOpen, why: `${matchError}, failurePolicy ${failOpen ? "Ignore" : "Fail"}` };
+    if (matchError) return { allowed: failOpen, why: `${matchError}, failurePolicy ${failOpen ? "Ignore" : "Fail"}`, via: "error" };
     for (const v of asArray(spec?.validations)) {
         const r = evalCel(String(v?.expression ?? ""), ctx);
         if (r === true) continue;
-        if (r === false) return { allowed: false, why: `validation '${v?.expression}' is false` };
-        return { allowed: failOpen, why: `validation '${v?.expression}' ${r instanceof Error ? `errs (${r.message})` : "is not a boolean"}, failurePolicy ${failOpen ? "Ignore" : "Fail"}` };
+        if (r === false) return { allowed: false, why: `validation '${v?.expression}' is false`, via: "false" };
+        return { allowed: failOpen, why: `validation '${v?.expression}' ${r instanceof Error ? `errs (${r.message})` : "is not a boolean"}, failurePolicy ${failOpen ? "Ignore" : "Fail"}`, via: "error" };
     }
-    return { allowed: true, why: "every validation is true" };
+    return { allowed: true, why: "every validation is true", via: "passed" };
 }
 
 /**

@@ -91,10 +91,16 @@ export function crossResearcherGrants(rules: unknown, subjects: readonly Subject
         }
         // Stopping: deleting pods by name stops those servers (the budget enforcer's right, by each server's name); without
         // names, or as a collection, it stops every pod there, the hub and the proxy too. A researcher deletes only their own.
-        if (ruleGrants(r, "", "pods", ["delete", "deletecollection"])) {
-            if (names.length === 0 || coversVerb(verbs, ["deletecollection"])) out.push("delete any pod (every server, the hub, the proxy)");
-            else if (subjects.some((x) => x.name.startsWith(o.researcherUserPrefix))) for (const n of othersServers(names, subjects, o)) out.push(`delete pods ${n} (another researcher's server)`);
+        // An eviction (create pods/eviction) stops a pod as a delete does.
+        const stops = ruleGrants(r, "", "pods", ["delete", "deletecollection"]) || ruleGrants(r, "", "pods/eviction", ["create"]);
+        if (stops) {
+            // Researchers, and Kubernetes' own groups that reach them (system:authenticated, system:serviceaccounts...).
+            const reachesResearchers = subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || (x.kind === "Group" && x.name.startsWith("system:")));
+            if (names.length === 0 || coversVerb(verbs, ["deletecollection"])) out.push("delete or evict any pod (every server, the hub, the proxy)");
+            else if (reachesResearchers) for (const n of othersServers(names, subjects, o)) out.push(`delete pods ${n} (another researcher's server)`);
         }
+        // Deleting a workload stops what it runs (the hub's Deployment, the tunnel's StatefulSet).
+        for (const [g, res] of WORKLOADS) if (res !== "pods" && ruleGrants(r, g, res, ["delete", "deletecollection"])) out.push(`delete ${res}${g ? ` (${g})` : ""}`);
         // Data: a researcher's home and mydata claims (home-<id>, mydata-<id>) and the volumes under them; deleting one
         // releases the volume from its owner's server (README: a stop leaves data, home and token untouched).
         for (const res of ["persistentvolumeclaims", "persistentvolumes"]) if (ruleGrants(r, "", res, ["delete", "deletecollection"])) out.push(`delete ${res}${names.length ? ` ${names.join(", ")}` : ""}`);

@@ -8,8 +8,9 @@ const PATTERNS: Array<[string, RegExp]> = [
     // base64url header and payload, both JSON objects, so both start "eyJ"), a GitHub token (ghp_/gho_/ghu_/ghs_/ghr_ and
     // 36 characters), a Slack token.
     ["JSON Web Token", /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
-    ["GitHub token", /\bgh[pousr]_[A-Za-z0-9]{36}\b/g],
-    ["Slack token", /\bxox[abprs]-[A-Za-z0-9-]{10,}/g],
+    ["GitHub token", /\b(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})\b/g],
+    ["Slack token", /\bxox[abeprs]-[A-Za-z0-9-]{10,}/g],
+    ["Slack webhook URL", /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/]{20,}/g],
 ];
 
 export interface SecretMatch { kind: string; excerpt: string }

@@ -162,7 +162,8 @@ export const budgetEnforcerPolicies: StackValidationPolicy[] = [
                     if (s.notActions || s.actions.some((a) => a.toLowerCase() !== "sns:publish")) problems.push(`allows ${few(s.notActions ? ["NotAction"] : s.actions.filter((a) => a.toLowerCase() !== "sns:publish"))}; only sns:Publish`);
                     // Pinned to accounts by value: a wildcard (StringLike '*', '1234*') keeps the key and matches anyone's Budgets
                     // (principals-in-stack-account judges which account a literal names).
-                    const accountPins = conditionEntries(s).filter(([op, key, vals]) => isPinningOperator(op) && key.toLowerCase() === "aws:sourceaccount" && vals.length > 0);
+                    // String operators only: a Numeric* or Date* operator on this string key is no equality.
+                    const accountPins = conditionEntries(s).filter(([op, key, vals]) => isPinningOperator(op) && /^String(Equals|EqualsIgnoreCase|Like)$/.test(op.replace(/IfExists$/, "")) && key.toLowerCase() === "aws:sourceaccount" && vals.length > 0);
                     if (accountPins.length === 0) problems.push("lacks Condition StringEquals aws:SourceAccount (AWS Budgets acting for another account could publish)");
                     else if (!accountPins.some(([, , vals]) => vals.every((v) => /^\d{12}$/.test(String(v))))) problems.push(`pins aws:SourceAccount to ${few(accountPins.flatMap(([, , vals]) => vals.map(String)))}, not to an account id (a pattern matches AWS Budgets of other accounts)`);
                     if (problems.length) report(`${label(p)} statement '${s.sid}' ${problems.join("; ")}.`, p.urn);

@@ -5,7 +5,7 @@
  * their own server by a ValidatingAdmissionPolicy that denies, and cannot read the pods there.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { decide, podCreateRequest, portForwardGuardProblem } from "../lib/admission";
+import { decide, podCreateRequest, PodShape, portForwardGuardProblem } from "../lib/admission";
 import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject } from "../lib/rbac";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
@@ -317,7 +317,9 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             const o = { ...CROSS_DEFAULTS, ...args.getConfig<Partial<CrossResearcherOptions>>() };
             // Creating one is placing a stop: the budget enforcer's right, not a researcher's (in another's namespace it stops
             // them) nor their pods' (any service account: a pod's code acts with it).
-            const researcherOrPod = (subjects: Subject[]) => subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:"));
+            // Kubernetes' own groups count too: system:authenticated (everyone), system:serviceaccounts[:<ns>] (every pod there).
+            const researcherOrPod = (subjects: Subject[]) => subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:")
+                || (x.kind === "Group" && (x.name === "system:authenticated" || x.name === "system:unauthenticated" || x.name === "system:serviceaccounts" || x.name.startsWith("system:serviceaccounts:"))));
             const changesQuotas = (rules: unknown, subjects: Subject[]) => asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", QUOTA_WRITES)) ? ["update, patch or delete resourcequotas"]
                 : researcherOrPod(subjects) && asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas (a researcher or a pod placing a stop)"] : [];
             for (const [ns, s] of sharedGrants(args.resources, d, changesQuotas, { "cluster-admin": ["every verb on every resource"] }, true)) {
@@ -328,7 +330,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
     },
     {
         name: "gpu-pods-no-toolkit-env",
-        description: "Checks whether a ValidatingAdmissionPolicy (failurePolicy Fail, bound with Deny) in the hub's namespace and every researcher namespace refuses a pod that sets an NVIDIA_* variable, takes envFrom without a prefix, or carries a cdi.k8s.io/ annotation, evaluating its CEL on such pods here: the second line of GPU isolation, should a node's toolkit still honour NVIDIA_VISIBLE_DEVICES.",
+        description: "Checks whether a ValidatingAdmissionPolicy (failurePolicy Fail, bound with Deny; matchConditions on the namespace only) in the hub's namespace and every researcher namespace admits a plain pod and refuses, by a validation that is false, every pod that sets an NVIDIA_* variable (any name, any value, in any container, init or ephemeral), takes envFrom with a prefix that could form one, or carries a cdi.k8s.io/ annotation, created by the hub, the Job controller or a researcher, evaluating its CEL on such pods here: the second line of GPU isolation, should a node's toolkit still honour NVIDIA_VISIBLE_DEVICES.",
         enforcementLevel: "mandatory",
         configSchema: { properties: { ...NAMESPACE_SCHEMA } },
         // What the toolkit reads from a container (nvidia-container-toolkit internal/config/image/envvars.go NVIDIA_*;
@@ -346,23 +348,45 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             const guards = guardsOf(all, d, coversPodCreate);
             if (guards === UNKNOWN) return;
             const image = "registry.example/archaeo@sha256:" + "0".repeat(64);
-            const everyGpu = [{ name: "NVIDIA_VISIBLE_DEVICES", value: "all" }];
-            const probes: Array<[string, Parameters<typeof podCreateRequest>[3]]> = [
-                ["a container that sets NVIDIA_VISIBLE_DEVICES=all", { containers: [{ name: "job", image, env: everyGpu }] }],
-                ["an init container that sets NVIDIA_VISIBLE_DEVICES=all", { containers: [{ name: "job", image }], initContainers: [{ name: "init", image, env: everyGpu }] }],
-                ["envFrom without a prefix (a ConfigMap key NVIDIA_VISIBLE_DEVICES)", { containers: [{ name: "job", image, envFrom: [{ configMapRef: { name: "gpus" } }] }] }],
-                ["a cdi.k8s.io/ annotation", { containers: [{ name: "job", image }], annotations: { "cdi.k8s.io/gpu": "nvidia.com/gpu=all" } }],
+            const env = (name: string, value: string) => [{ name, value }];
+            const plain = { name: "job", image };
+            // The offending pods: every NVIDIA_* variable (the toolkit reads several: envvars.go), any value; an envFrom
+            // whose prefix could form one (its keys are not visible at admission); a CDI annotation; and an ephemeral
+            // container added later (UPDATE of pods/ephemeralcontainers, which the guard must cover too).
+            const probes: Array<[string, PodShape]> = [
+                ["a container with NVIDIA_VISIBLE_DEVICES=all", { containers: [{ ...plain, env: env("NVIDIA_VISIBLE_DEVICES", "all") }] }],
+                ["a container with NVIDIA_VISIBLE_DEVICES=0", { containers: [{ ...plain, env: env("NVIDIA_VISIBLE_DEVICES", "0") }] }],
+                ["a container with NVIDIA_IMEX_CHANNELS=0", { containers: [{ ...plain, env: env("NVIDIA_IMEX_CHANNELS", "0") }] }],
+                ["an init container with NVIDIA_VISIBLE_DEVICES=all", { containers: [plain], initContainers: [{ name: "init", image, env: env("NVIDIA_VISIBLE_DEVICES", "all") }] }],
+                ["envFrom without a prefix", { containers: [{ ...plain, envFrom: [{ configMapRef: { name: "gpus" } }] }] }],
+                ["envFrom with prefix NVIDIA_", { containers: [{ ...plain, envFrom: [{ prefix: "NVIDIA_", configMapRef: { name: "gpus" } }] }] }],
+                ["envFrom with prefix N", { containers: [{ ...plain, envFrom: [{ prefix: "N", configMapRef: { name: "gpus" } }] }] }],
+                ["a cdi.k8s.io/ annotation", { containers: [plain], annotations: { "cdi.k8s.io/gpu": "nvidia.com/gpu=all" } }],
+                ["an ephemeral container with NVIDIA_VISIBLE_DEVICES=all", { containers: [plain], ephemeralContainers: [{ name: "debug", image, env: env("NVIDIA_VISIBLE_DEVICES", "all") }], subResource: "ephemeralcontainers" }],
             ];
+            // Who creates pods there: the hub (servers), the Job controller (researchers' Jobs), a researcher.
+            const requesters = (ns: string) => [`system:serviceaccount:${ns}:hub`, "system:serviceaccount:kube-system:job-controller", "archaeo:alice"];
             for (const ns of [...namespaces].sort()) {
-                const missed: string[] = [];
-                for (const [what, shape] of probes) {
-                    const request = podCreateRequest("job-0", ns, null, shape);
-                    const refused = guards.some((g) => g.covers(ns) === true && !g.spec?.paramKind && !decide(g.spec, request).allowed);
-                    if (!refused) missed.push(what);
-                }
+                const problems: string[] = [];
+                const holding = guards.filter((g) => g.covers(ns) === true && !g.spec?.paramKind);
+                // The decision must come from the pod itself: a matchCondition may read only the namespace (the program's
+                // names the hub's and the researcher prefix); one on the requester or labels could skip real Job pods.
+                const readable = holding.filter((g) => asArray(g.spec?.matchConditions).every((m: any) => readsOnly(String(m?.expression ?? ""), NAMESPACE_PATHS)));
+                const judged = readable.filter((g) => {
+                    // A pod with nothing of the above passes every validation: a guard that errs on every pod refuses the
+                    // probes for the wrong reason (a CEL library this engine lacks), and proves nothing.
+                    const benign = requesters(ns).every((u) => decide(g.spec, podCreateRequest("job-0", ns, null, { containers: [{ ...plain, env: env("ARCHAEO_RUN", "1") }], username: u })).via === "passed");
+                    return benign;
+                });
+                const missed = probes.filter(([, shape]) => {
+                    const covered = (g: Guard) => shape.subResource ? coversRequest("UPDATE", "pods/ephemeralcontainers")(g.spec?.matchConstraints?.resourceRules) === "all" : true;
+                    return !requesters(ns).every((u) => judged.some((g) => covered(g) && decide(g.spec, podCreateRequest("job-0", ns, null, { ...shape, username: u })).via === "false"));
+                }).map(([what]) => what);
                 if (!missed.length) continue;
-                const unjudgeable = guards.some((g) => g.covers(ns) === "unjudgeable");
-                report(`Namespace ${ns}: no ValidatingAdmissionPolicy bound there with Deny and failurePolicy Fail refuses a pod with ${missed.join("; ")}${unjudgeable ? " (one selects namespaces with matchExpressions this pack cannot evaluate)" : ""}. Bind infra/cluster/gpu-isolation.ts gpuEnvPolicy: should a GPU node's toolkit still honour NVIDIA_VISIBLE_DEVICES, such a pod gets every GPU of the node.`);
+                if (holding.length > readable.length) problems.push("a policy bound there has matchConditions on more than the namespace, which could skip real pods");
+                if (readable.length > judged.length) problems.push("a policy bound there does not admit a plain pod (its CEL errs or refuses everything), so its refusals prove nothing");
+                if (guards.some((g) => g.covers(ns) === "unjudgeable")) problems.push("a policy selects namespaces with matchExpressions this pack cannot evaluate");
+                report(`Namespace ${ns}: no ValidatingAdmissionPolicy bound there with Deny and failurePolicy Fail refuses, by a validation that is false, a pod with ${missed.join("; ")}${problems.length ? ` (${problems.join("; ")})` : ""}. Bind infra/cluster/gpu-isolation.ts gpuEnvPolicy: should a GPU node's toolkit still honour NVIDIA_VISIBLE_DEVICES, such a pod gets every GPU of the node.`);
             }
         }),
     },
@@ -454,11 +478,26 @@ interface Grantees {
 function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subjects: Subject[]) => string[], builtIns: Readonly<Record<string, string[]>> = {}, serviceAccounts = false): Map<string, Grantees> {
     const rolesOf = (type: string) => all.filter((r) => r.type === `${RBAC}:${type}`);
     const roles = new Map<string, { label: string; rules?: unknown; fixed?: string[] }>(Object.entries(builtIns).map(([n, g]) => [`ClusterRole/${n}`, { label: `built-in ClusterRole '${n}'`, fixed: g }]));
+    // ClusterRole aggregation (Kubernetes "Using RBAC Authorization", Aggregated ClusterRoles): a ClusterRole labelled
+    // rbac.authorization.k8s.io/aggregate-to-<view|edit|admin>: "true" adds its rules to that built-in role (and view's to
+    // edit and admin, edit's to admin); a ClusterRole with an aggregationRule gets rules this pack cannot list: everything.
+    const aggregated: Record<string, unknown[]> = { view: [], edit: [], admin: [] };
+    const into: Record<string, string[]> = { view: ["view", "edit", "admin"], edit: ["edit", "admin"], admin: ["admin"] };
     for (const r of [...rolesOf("Role"), ...rolesOf("ClusterRole")]) {
-        const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules }));
+        const v = known(() => ({ ns: r.props.metadata?.namespace, name: r.props.metadata?.name, rules: r.props.rules, labels: r.props.metadata?.labels, aggregationRule: r.props.aggregationRule }));
         if (v === UNKNOWN) { d.defer(`${label(r)} rules`); continue; }
-        const { ns, name, rules } = v as any;
-        roles.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, { label: label(r), rules });
+        const { ns, name, labels, aggregationRule } = v as any;
+        const rules = aggregationRule ? [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }] : (v as any).rules;
+        roles.set(r.type.endsWith(":Role") ? `Role/${ns ?? "default"}/${name}` : `ClusterRole/${name}`, { label: `${label(r)}${aggregationRule ? " (aggregated: its rules cannot be listed here)" : ""}`, rules });
+        if (r.type.endsWith(":ClusterRole")) {
+            for (const target of ["view", "edit", "admin"]) if (labels?.[`rbac.authorization.k8s.io/aggregate-to-${target}`] === "true") for (const t of into[target]) aggregated[t].push(...asArray(rules as any[]));
+        }
+    }
+    for (const [target, rules] of Object.entries(aggregated)) {
+        if (!rules.length) continue;
+        const key = `ClusterRole/${target}`;
+        const had = roles.get(key);
+        roles.set(key, { label: `built-in ClusterRole '${target}' with the stack's aggregated rules`, fixed: had?.fixed, rules });
     }
     const granted = new Map<string, Grantees>();
     const present = new Map<string, { users: Set<string>; groups: Set<string> }>();
@@ -477,7 +516,7 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
         if (!(role?.rules !== undefined && !role.fixed && stopOnly(role.rules))) for (const sub of subs) (sub.kind === "User" ? p.users : p.groups).add(sub.name);
         present.set(where, p);
         if (!role || subs.length === 0) continue;
-        const what = role.fixed ?? grants(role.rules, subs);
+        const what = [...(role.fixed ?? []), ...(role.rules !== undefined ? grants(role.rules, subs) : [])];
         if (what.length === 0) continue;
         const s = granted.get(where) ?? { users: new Set<string>(), groups: new Set<string>(), via: new Set<string>(), shared: false };
         for (const sub of subs) (sub.kind === "User" ? s.users : s.groups).add(sub.name);
@@ -502,6 +541,12 @@ const NAME_PATHS = new Set(["object.metadata.name", "request.name", "request.nam
  * further. String literals are left out first; triple-quoted strings are not read (refused).
  */
 export function readsOnlyNames(expression: string): boolean {
+    return readsOnly(expression, NAME_PATHS);
+}
+/** The namespace of the request: what the NVIDIA_* policy's matchConditions may read (gpu-pods-no-toolkit-env). */
+const NAMESPACE_PATHS = new Set(["request.namespace", "namespaceObject.metadata.name"]);
+/** Whether a CEL expression reads nothing of the request but `paths` (see readsOnlyNames). */
+function readsOnly(expression: string, paths: ReadonlySet<string>): boolean {
     if (/'''|"""/.test(expression)) return false;
     const code = expression.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
     const use = /(^|[^.\w])(object|oldObject|params|request|namespaceObject|authorizer|variables)\b((?:\s*\.\s*[A-Za-z_]\w*)*)\s*([[(])?/g;
@@ -509,7 +554,7 @@ export function readsOnlyNames(expression: string): boolean {
         const segments = m[3].replace(/\s+/g, "").split(".").filter(Boolean);
         // A path followed by "(" ends in a method called on the value before it (name.startsWith(...)).
         if (m[4] === "(") segments.pop();
-        if (m[4] === "[" || !NAME_PATHS.has([m[2], ...segments].join("."))) return false;
+        if (m[4] === "[" || !paths.has([m[2], ...segments].join("."))) return false;
     }
     return true;
 }

@@ -489,13 +489,14 @@ export const helmStackPolicies: StackValidationPolicy[] = [
                 }
             }
             // A researcher's own namespace (their GPU Jobs) has its quota too. Kubernetes counts an extended resource only as
-            // requests.<name> (same page: "for extended resources, only quota items with prefix requests. are allowed"),
+            // requests.<name> (same page: "only quota items with prefix `requests.` is allowed for now"; the quota evaluator's
+            // isExtendedResourceNameForQuota matches requests.* only),
             // so a quota on limits.nvidia.com/gpu holds nothing back.
             const prefix = args.getConfig<{ researcherNamespacePrefix?: string }>().researcherNamespacePrefix ?? "researcher-";
             for (const x of quotas) {
                 const lim = get(() => x.q.props.spec?.hard?.["limits.nvidia.com/gpu"]);
                 if (lim === UNKNOWN) d.defer(`${label(x.q)}.spec.hard`);
-                else if (lim !== undefined && lim !== null) report(`${label(x.q)} sets spec.hard["limits.nvidia.com/gpu"], which Kubernetes does not count (an extended resource takes quota only as requests.<name>); set requests.nvidia.com/gpu.`, x.q.urn);
+                else if (lim !== undefined && lim !== null && (x.gpu === undefined || x.gpu === null)) report(`${label(x.q)} sets spec.hard["limits.nvidia.com/gpu"], which Kubernetes does not count (an extended resource takes quota only as requests.<name>); set requests.nvidia.com/gpu.`, x.q.urn);
             }
             for (const n of args.resources.filter((x) => x.type === "kubernetes:core/v1:Namespace")) {
                 const name = get(() => n.props.metadata?.name);

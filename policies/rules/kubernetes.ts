@@ -267,17 +267,21 @@ export const GPU_TOOLKIT_SCRIPT = [
 ];
 
 /**
- * Why a GPU node's user data does not hold GPU_TOOLKIT_SCRIPT as reviewed (undefined when it does): the block must
- * appear once, line for line, and no other uncommented line may touch the toolkit's configuration, nvidia-ctk or kubelet
- * (a later line could undo the block: an unmask, another --set, an edit of the file).
+ * Why a GPU node's user data does not hold GPU_TOOLKIT_SCRIPT as reviewed (undefined when it does). The block comes first
+ * (only the shebang, comments and blank lines before it: nothing can skip it, wrap it in a here-document or a function,
+ * or exit first), line for line, and no later line may touch what it set: the toolkit (nvidia-*), its config file ($cfg,
+ * or the paths the toolkit takes instead: XDG_CONFIG_HOME, NVIDIA_CTK_CONFIG_FILE_PATH: api/config/v1/config.go
+ * GetConfigFilePath; a deleted file means the defaults, toml.go), or kubelet (an unmask).
  */
 export function toolkitScriptProblem(text: string): string | undefined {
     const lines = text.split("\n");
     const n = GPU_TOOLKIT_SCRIPT.length;
     const at = lines.findIndex((_, i) => GPU_TOOLKIT_SCRIPT.every((l, j) => lines[i + j] === l));
     if (at < 0) return "does not hold the reviewed NVIDIA toolkit block line for line (set the flags in /etc/nvidia-container-runtime/config.toml, check them there, and mask kubelet when they are not set; policies/rules/kubernetes.ts GPU_TOOLKIT_SCRIPT)";
-    const outside = [...lines.slice(0, at), ...lines.slice(at + n)].filter((l) => !/^\s*#/.test(l) && /nvidia-ctk|nvidia-container-runtime|nvidia-container-toolkit|kubelet/.test(l));
-    if (outside.length) return `touches the NVIDIA toolkit or kubelet outside the reviewed block (${outside.map((l) => `'${l.trim().slice(0, 80)}'`).join(", ")}), which could undo it`;
+    const before = lines.slice(0, at).filter((l, i) => !(i === 0 && l.startsWith("#!")) && !/^\s*(#.*)?$/.test(l));
+    if (before.length) return `runs ${before.map((l) => `'${l.trim().slice(0, 80)}'`).join(", ")} before the reviewed NVIDIA toolkit block, which could skip it; the block comes first`;
+    const after = lines.slice(at + n).filter((l) => !/^\s*#/.test(l) && /nvidia-|kubelet|\$\{?cfg\b|XDG_CONFIG_HOME|NVIDIA_CTK/.test(l));
+    if (after.length) return `touches the NVIDIA toolkit, its config file or kubelet after the reviewed block (${after.map((l) => `'${l.trim().slice(0, 80)}'`).join(", ")}), which could undo it`;
     return undefined;
 }
 
@@ -285,8 +289,46 @@ export function toolkitScriptProblem(text: string): string | undefined {
 const isDevicePluginChart = (chart: unknown) => typeof chart === "string" && /(^|\/)nvidia-device-plugin$/.test(chart);
 
 const NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool";
-/** EC2 instance families with GPUs (g: graphics and inference, p: training): g4dn, g5, g6, g6e, p4d, p5... */
-const GPU_FAMILY = /^[gp]\d/i;
+/** EC2 instance families with GPUs: g (graphics and inference: g4dn, g5, g5g, g6, g6e), gr6, p (training: p4d, p5). */
+const GPU_FAMILY = /^(g|gr|p)\d/i;
+/**
+ * Why a Karpenter NodePool template can launch GPU instances (a reason), undefined when its requirements rule them out,
+ * UNKNOWN when a requirement is unknown. Karpenter v1 nodepools.md: "If a requirement is not defined for a well known
+ * label, any value available to the cloud provider may be chosen", so a pool is GPU-capable unless instance-family,
+ * instance-category, node.kubernetes.io/instance-type (In, every value without GPUs) or instance-gpu-count (DoesNotExist,
+ * Lt 1, In 0) excludes them.
+ */
+export function gpuCapable(tmpl: any): string | undefined | typeof UNKNOWN {
+    const reqs = tmpl?.requirements === UNKNOWN ? UNKNOWN : asArray(tmpl?.requirements);
+    if (reqs === UNKNOWN) return UNKNOWN;
+    const reasons: string[] = [];
+    let excluded = false;
+    for (const r of reqs as any[]) {
+        if (r === UNKNOWN || r?.key === UNKNOWN || r?.operator === UNKNOWN || r?.values === UNKNOWN || asArray(r?.values).some((v: unknown) => v === UNKNOWN)) return UNKNOWN;
+        const values = asArray(r?.values).map(String);
+        const inList = r?.operator === "In";
+        const familyOf = (type: string) => type.split(".")[0];
+        if (r?.key === "karpenter.k8s.aws/instance-family" && inList) {
+            const gpu = values.filter((v) => GPU_FAMILY.test(v));
+            if (gpu.length) reasons.push(`GPU instance families (${gpu.join(", ")})`); else excluded = true;
+        } else if (r?.key === "karpenter.k8s.aws/instance-category" && inList) {
+            const gpu = values.filter((v) => v === "g" || v === "p");
+            if (gpu.length) reasons.push(`GPU instance categories (${gpu.join(", ")})`); else excluded = true;
+        } else if (r?.key === "node.kubernetes.io/instance-type" && inList) {
+            const gpu = values.filter((v) => GPU_FAMILY.test(familyOf(v)));
+            if (gpu.length) reasons.push(`GPU instance types (${gpu.join(", ")})`); else excluded = true;
+        } else if (r?.key === "karpenter.k8s.aws/instance-gpu-count") {
+            if (r.operator === "DoesNotExist" || (r.operator === "Lt" && Number(values[0]) <= 1) || (inList && values.every((v) => v === "0"))) excluded = true;
+            else reasons.push(`an instance-gpu-count requirement (${r.operator} ${values.join(", ")})`);
+        } else if (typeof r?.key === "string" && r.key.startsWith("karpenter.k8s.aws/instance-gpu-") && r.operator !== "DoesNotExist") {
+            reasons.push(`a ${r.key} requirement`);
+        }
+    }
+    if (excluded) return undefined;
+    return reasons.length ? reasons.join("; ") : "no requirement rules GPU instances out";
+}
+
+
 const NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
 const HELM_RELEASE = "kubernetes:helm.sh/v3:Release";
 
@@ -315,7 +357,7 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
     },
     {
         name: "gpu-pools-capped",
-        description: "Checks whether every Karpenter NodePool that can launch GPU instances (an nvidia.com/gpu taint or limit, a g or p instance family, or an instance-gpu requirement) caps them with limits nvidia.com/gpu: a pool capped by vCPUs or memory alone launches GPUs past the stack's gpuLimit, and past what the researchers' quotas were sized against.",
+        description: "Checks whether every Karpenter NodePool that can launch GPU instances (an nvidia.com/gpu taint, or requirements that do not rule GPU families, categories or types out) caps them with limits nvidia.com/gpu: a pool capped by vCPUs or memory alone launches GPUs past what the researchers' quotas were sized against.",
         enforcementLevel: "mandatory",
         // Karpenter v1 NodePool spec.limits: "Limits define a set of bounds for provisioning capacity", any resource
         // name the nodes report (nvidia.com/gpu from the device plugin); instance families and gpu keys are Karpenter's
@@ -327,22 +369,17 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 const limits = snapshot(() => p.props.spec?.limits);
                 if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
                 if (limits && typeof limits === "object" && "nvidia.com/gpu" in limits) continue;
-                const reqs = tmpl?.requirements === UNKNOWN ? UNKNOWN : asArray(tmpl?.requirements);
                 const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
-                if (reqs === UNKNOWN || taints === UNKNOWN || [...reqs, ...taints].some((x: any) => x === UNKNOWN || x?.key === UNKNOWN || x?.values === UNKNOWN)) { d.defer(`${label(p)}.spec.template.spec requirements and taints`); continue; }
-                const why = [
-                    ...(taints as any[]).filter((t) => t?.key === "nvidia.com/gpu").map(() => "its nvidia.com/gpu taint"),
-                    ...(reqs as any[]).filter((r) => r?.key === "karpenter.k8s.aws/instance-family" && r?.operator === "In" && asArray(r?.values).some((v: string) => GPU_FAMILY.test(String(v))))
-                        .map((r) => `GPU instance families (${asArray(r.values).filter((v: string) => GPU_FAMILY.test(String(v))).join(", ")})`),
-                    ...(reqs as any[]).filter((r) => typeof r?.key === "string" && r.key.startsWith("karpenter.k8s.aws/instance-gpu-") && r?.operator !== "DoesNotExist").map((r) => `a ${r.key} requirement`),
-                ];
-                if (why.length) report(`${label(p)} can launch GPU instances (${[...new Set(why)].join("; ")}) but sets no limits nvidia.com/gpu (${limits && typeof limits === "object" ? `limits ${Object.keys(limits).join(", ") || "empty"}` : "no limits"}): it would add GPUs past the stack's gpuLimit. Cap it in GPUs.`, p.urn);
+                const capable = gpuCapable(tmpl);
+                if (capable === UNKNOWN || taints === UNKNOWN || (taints as any[]).some((t) => t === UNKNOWN || t?.key === UNKNOWN)) { d.defer(`${label(p)}.spec.template.spec requirements and taints`); continue; }
+                const why = [...((taints as any[]).some((t) => t?.key === "nvidia.com/gpu") ? ["its nvidia.com/gpu taint"] : []), ...(capable ? [capable] : [])];
+                if (why.length) report(`${label(p)} can launch GPU instances (${why.join("; ")}) but sets no limits nvidia.com/gpu (${limits && typeof limits === "object" ? `limits ${Object.keys(limits).join(", ") || "empty"}` : "no limits"}): it would add GPUs past the stack's gpuLimit. Cap it in GPUs, or rule GPU instances out (instance-family, instance-category or instance-type In non-GPU values).`, p.urn);
             }
         }),
     },
     {
         name: "gpu-nodes-isolate-devices",
-        description: "Checks whether a pod reaches only the GPUs the NVIDIA device plugin allocated to it: the device plugin chart passes them as volume mounts (values.deviceListStrategy volume-mounts, no config map the pack cannot read), and the EC2NodeClass of every GPU NodePool (taint or limit nvidia.com/gpu) sets the container toolkit in its userData, with nvidia-ctk config --set, to accept-nvidia-visible-devices-envvar-when-unprivileged=false and accept-nvidia-visible-devices-as-volume-mounts=true: otherwise any pod on a GPU node that sets NVIDIA_VISIBLE_DEVICES=all (in its spec or its image) gets every GPU there, past the quota.",
+        description: "Checks whether a pod reaches only the GPUs the NVIDIA device plugin allocated to it: the device plugin chart passes them as volume mounts (values.deviceListStrategy volume-mounts, no config map the pack cannot read), and the EC2NodeClass of every GPU NodePool (taint or limit nvidia.com/gpu, or requirements that do not rule GPU instances out) runs the reviewed toolkit block first, which sets the container toolkit in its userData, with nvidia-ctk config --set, to accept-nvidia-visible-devices-envvar-when-unprivileged=false and accept-nvidia-visible-devices-as-volume-mounts=true: otherwise any pod on a GPU node that sets NVIDIA_VISIBLE_DEVICES=all (in its spec or its image) gets every GPU there, past the quota.",
         enforcementLevel: "mandatory",
         validateStack: onStack((args, report, d) => {
             for (const r of args.resources) {
@@ -373,7 +410,10 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
                 const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
                 const gpuLimit = !!limits && typeof limits === "object" && "nvidia.com/gpu" in limits;
                 if (!gpuLimit && (taints === UNKNOWN || taints.some((t: any) => t === UNKNOWN || t?.key === UNKNOWN))) { d.defer(`${label(p)}.spec.template.spec.taints`); continue; }
-                if (!gpuLimit && !(taints as any[]).some((t: any) => t?.key === "nvidia.com/gpu")) continue;
+                // A GPU pool: tainted or capped in GPUs, or able to launch GPU instances at all (gpuCapable).
+                const capable = gpuLimit || (taints as any[]).some((t: any) => t?.key === "nvidia.com/gpu") ? true : gpuCapable(tmpl);
+                if (capable === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.requirements`); continue; }
+                if (!capable) continue;
                 const ref = tmpl?.nodeClassRef?.name;
                 if (ref === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.nodeClassRef.name`); continue; }
                 const nc = classes.get(ref);

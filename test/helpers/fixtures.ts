@@ -66,7 +66,7 @@ export const BOB_USER_DATA = [
     "        ${IMAGE_REF} jupyter",
     "",
 ].join("\n");
-const ROOT_TAGS = { institution: "x", "data-classification": "confidential" };
+export const ROOT_TAGS = { institution: "x", "data-classification": "confidential" };
 
 export const doc = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });
 const json = (d: PolicyDocument) => JSON.stringify(d);

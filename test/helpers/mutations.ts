@@ -6,7 +6,7 @@
 import type { RecordedResource } from "../../tools/mock-engine";
 import { ACCOUNT, awsProvider, fixture, UNKNOWN } from "./policy";
 import {
-    add, ALICE_INSTANCE, ALICE_PRINCIPAL, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, doc, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, set, setDoc,
+    add, ALICE_INSTANCE, ALICE_PRINCIPAL, ALICE_ROLE, AUDIT_BUCKET, BOB_INSTANCE, BOB_USER_DATA, BUCKET, doc, FOREIGN_KEY, gzipBase64, IMAGE, KEY, Mutate, opt, pod, REPO, remove, ROOT_TAGS, set, setDoc,
 } from "./fixtures";
 
 export interface Mutation {
@@ -567,6 +567,34 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     u("gpu-pools-capped", "GPU pool spec unknown", "NodePool 'gpu-pool'.spec", set("gpu-pool", (p) => { p.spec = UNKNOWN; })),
     m("jupyterhub-image-and-gpu-quota", "alice's quota counts limits.nvidia.com/gpu (Kubernetes counts nothing)", set("alice-quota", (p) => { p.spec.hard = { "limits.nvidia.com/gpu": "2" }; })),
     m("jupyterhub-image-and-gpu-quota", "alice's namespace without a GPU quota", remove("alice-quota")),
+    // After a cold review of the above: GPU pools by category, type or nothing; the toolkit block skipped or undone; the
+    // NVIDIA_* policy's judgement (errors, requesters, every variable); Kubernetes' own groups; aggregated roles; evictions.
+    m("gpu-pools-capped", "a pool by instance category g, capped in vCPUs", add(fixture("kubernetes:karpenter.sh/v1:NodePool", "category-pool", { metadata: { name: "cat" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "gpu" }, taints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }], requirements: [{ key: "karpenter.k8s.aws/instance-category", operator: "In", values: ["g"] }] } }, limits: { cpu: "64" } } }))),
+    m("gpu-pools-capped", "a pool with no instance requirement at all (any type, GPUs too)", add(fixture("kubernetes:karpenter.sh/v1:NodePool", "any-pool", { metadata: { name: "any" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "gpu" }, requirements: [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }] } }, limits: { cpu: "64" } } }))),
+    u("gpu-pools-capped", "a pool's instance family unknown", "NodePool 'g5-pool'.spec.template.spec requirements and taints", add(fixture("kubernetes:karpenter.sh/v1:NodePool", "g5-pool", { metadata: { name: "g5" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "gpu" }, requirements: [{ key: "karpenter.k8s.aws/instance-family", operator: "In", values: [UNKNOWN] }] } }, limits: { cpu: "64" } } }))),
+    m("gpu-nodes-isolate-devices", "a GPU-capable pool (instance type g5.12xlarge, no taint or GPU limit) on a node class without the toolkit block", (rs) => {
+        add(fixture("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "plain-class", { metadata: { name: "plain" }, spec: { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: true, kmsKeyID: KEY } }], tags: { ...ROOT_TAGS } } }))(rs);
+        add(fixture("kubernetes:karpenter.sh/v1:NodePool", "type-pool", { metadata: { name: "types" }, spec: { template: { spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "plain" }, requirements: [{ key: "node.kubernetes.io/instance-type", operator: "In", values: ["g5.12xlarge"] }] } }, limits: { "nvidia.com/gpu": "4" } } }))(rs);
+    }),
+    m("gpu-nodes-isolate-devices", "the toolkit block skipped: exit 0 before it", set("nodeclass", (p) => { p.spec.userData = p.spec.userData.replace("#!/bin/bash\n", "#!/bin/bash\nexit 0\n"); })),
+    m("gpu-nodes-isolate-devices", "the toolkit block undone: its config file removed after it (the defaults apply)", set("nodeclass", (p) => { p.spec.userData += 'rm -f "$cfg"\n'; })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy skips pods the hub does not create (a matchCondition on the requester)", set("gpu-env-policy", (p) => { p.spec.matchConditions.push({ name: "hub-only", expression: "request.userInfo.username.endsWith(':hub')" }); })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy errs on every pod (a CEL library this engine lacks: it refuses nothing in Kubernetes)", set("gpu-env-policy", (p) => { p.spec.validations = [{ expression: "[1, 2].sum() == 3", message: "x" }]; })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy checks NVIDIA_VISIBLE_DEVICES only", set("gpu-env-policy", (p) => { p.spec.validations[0].expression = p.spec.validations[0].expression.replaceAll("!e.name.startsWith('NVIDIA_')", "e.name != 'NVIDIA_VISIBLE_DEVICES'"); })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy takes any non-empty envFrom prefix", set("gpu-env-policy", (p) => { p.spec.validations[1].expression = p.spec.validations[1].expression.replaceAll("f.prefix != '' && !f.prefix.startsWith('NVIDIA_') && !'NVIDIA_'.startsWith(f.prefix)", "f.prefix != ''"); })),
+    m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy no longer sees ephemeral containers added later", set("gpu-env-policy", (p) => { p.spec.matchConstraints.resourceRules[0].resources = ["pods"]; })),
+    m("k8s-resource-quotas-held", "every pod of alice's namespace may create quotas in bob's (group system:serviceaccounts:researcher-alice)", (rs) => {
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "bob-quota-role", { metadata: { name: "quotas", namespace: "researcher-bob" }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["create"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "bob-quota-binding", { metadata: { name: "quotas", namespace: "researcher-bob" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "quotas" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:serviceaccounts:researcher-alice" }] }))(rs);
+    }),
+    m("k8s-resource-quotas-held", "a ClusterRole aggregated into admin deletes quotas, and alice is admin of her namespace", (rs) => {
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "quota-admin", { metadata: { name: "quota-admin", labels: { "rbac.authorization.k8s.io/aggregate-to-admin": "true" } }, rules: [{ apiGroups: [""], resources: ["resourcequotas"], verbs: ["delete"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "alice-admin", { metadata: { name: "alice-admin", namespace: "researcher-alice" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "admin" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "archaeo:alice" }] }))(rs);
+    }),
+    m("k8s-shared-namespace-no-pod-reads", "alice may evict any hub pod (pods/eviction)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] }); })),
+    m("k8s-shared-namespace-no-pod-reads", "alice may delete the hub's Deployments", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["delete"] }); })),
+    m("budget-stop-topics-scoped", "alice's stop topic pins aws:SourceAccount with a numeric operator", setDoc("alice-stop-policy", (d) => { for (const st of d.Statement) st.Condition = { NumericGreaterThan: { "aws:SourceAccount": "100000000000" } }; })),
+    m("lambda-functions-scoped", "the enforcer's environment holds a fine-grained GitHub token", set("enforcer", (p) => { p.environment.variables.ARCHAEO_REPO_AUTH = `github_pat_${"A".repeat(22)}_${"b".repeat(59)}`; })),
     u("k8s-budget-stop-holds-server", "the stop's admission policy spec unknown", "ValidatingAdmissionPolicy 'budget-stop-policy' spec", set("budget-stop-policy", (p) => { p.spec = UNKNOWN; })),
     u("k8s-budget-stop-holds-server", "the enforcer's Role rules unknown", "Role 'enforcer-alice-role' rules", set("enforcer-alice-role", (p) => { p.rules = UNKNOWN; })),
     m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
