@@ -32,7 +32,7 @@ const WRITE = ["create", "update", "patch"];
  * Workloads: whoever may create or change one in a namespace chooses its pod template, so its
  * service account and volumes (any claim there), and the image that runs in an existing pod.
  */
-const WORKLOADS: ReadonlyArray<[string, string]> = [
+export const WORKLOADS: ReadonlyArray<[string, string]> = [
     ["", "pods"], ["", "replicationcontrollers"], ["apps", "deployments"], ["apps", "replicasets"], ["apps", "statefulsets"],
     ["apps", "daemonsets"], ["batch", "jobs"], ["batch", "cronjobs"],
 ];

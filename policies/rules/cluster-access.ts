@@ -6,7 +6,8 @@
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { decide, podCreateRequest, PodShape, portForwardGuardProblem } from "../lib/admission";
-import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject } from "../lib/rbac";
+import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject, WORKLOADS } from "../lib/rbac";
+import { isJupyterHub } from "./helm";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
 import { Deferrals } from "../lib/unknowns";
@@ -329,6 +330,28 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
         }),
     },
     {
+        name: "k8s-namespaces-pod-security",
+        description: "Checks whether the namespaces researchers' code runs in enforce Pod Security: every researcher namespace 'restricted', the hub's (every server) and any other where researchers or pods may create workloads at least 'baseline' (pod-security.kubernetes.io/enforce), each defined by the stack so its labels can be read (not created by a Helm release). Without it a pod there may run privileged or mount a hostPath, such as a file at /var/run/nvidia-container-devices/all, which the NVIDIA toolkit reads as the device plugin's allocation: every GPU of the node.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { ...NAMESPACE_SCHEMA, researcherUserPrefix: CROSS_SCHEMA.researcherUserPrefix } },
+        // Kubernetes "Pod Security Admission": the label pod-security.kubernetes.io/enforce takes privileged, baseline or
+        // restricted; unset, the cluster's default applies ("enforce: privileged"). Baseline already refuses privileged
+        // containers, host namespaces and hostPath volumes (Pod Security Standards).
+        validateStack: onStack((args, report, d) => {
+            const c = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", researcherUserPrefix: "archaeo:", ...args.getConfig<{ hubNamespace?: string; researcherNamespacePrefix?: string; researcherUserPrefix?: string }>() };
+            for (const [ns, o] of podNamespaces(args.resources, d, c)) {
+                const researcher = ns.startsWith(c.researcherNamespacePrefix);
+                const allowed = researcher ? ["restricted"] : ["restricted", "baseline"];
+                if (o.createdBy) { report(`Namespace ${ns} (${o.why}) is created by ${o.createdBy} (createNamespace), with no Pod Security label: define it as a Namespace with pod-security.kubernetes.io/enforce: ${allowed[0]}.`); continue; }
+                if (!o.defined) { report(`Namespace ${ns} (${o.why}) is not a Namespace this stack defines, so its Pod Security cannot be read: define it with pod-security.kubernetes.io/enforce: ${allowed[0]}.`); continue; }
+                const n = o.defined;
+                const level = get(() => n.props.metadata?.labels?.["pod-security.kubernetes.io/enforce"]);
+                if (level === UNKNOWN) { d.defer(`${label(n)}.metadata.labels`); continue; }
+                if (!allowed.includes(String(level))) report(`${label(n)} (${o.why}) enforces Pod Security ${level === undefined ? "not at all (the cluster default, privileged)" : `'${String(level)}'`}; set pod-security.kubernetes.io/enforce: ${allowed[0]}: otherwise a pod there may run privileged or mount host paths (a file at /var/run/nvidia-container-devices/all selects every GPU of the node).`, n.urn);
+            }
+        }),
+    },
+    {
         name: "gpu-pods-no-toolkit-env",
         description: "Checks whether a ValidatingAdmissionPolicy (failurePolicy Fail, bound with Deny; matchConditions on the namespace only) in the hub's namespace and every researcher namespace admits a plain pod and refuses, by a validation that is false, every pod that sets an NVIDIA_* variable (any name, any value, in any container, init or ephemeral), takes envFrom with a prefix that could form one, or carries a cdi.k8s.io/ annotation, created by the hub, the Job controller or a researcher, evaluating its CEL on such pods here: the second line of GPU isolation, should a node's toolkit still honour NVIDIA_VISIBLE_DEVICES.",
         enforcementLevel: "mandatory",
@@ -338,12 +361,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             const c = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", ...args.getConfig<{ hubNamespace?: string; researcherNamespacePrefix?: string }>() };
             const all = args.resources;
-            const namespaces = new Set<string>();
-            for (const n of all.filter((r) => r.type === NAMESPACE)) {
-                const name = known(() => n.props.metadata?.name);
-                if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); continue; }
-                if (name === c.hubNamespace || (typeof name === "string" && name.startsWith(c.researcherNamespacePrefix))) namespaces.add(name as string);
-            }
+            const namespaces = new Set(podNamespaces(all, d, { researcherUserPrefix: "archaeo:", ...c }).keys());
             if (namespaces.size === 0) return;
             const guards = guardsOf(all, d, coversPodCreate);
             if (guards === UNKNOWN) return;
@@ -557,6 +575,39 @@ function readsOnly(expression: string, paths: ReadonlySet<string>): boolean {
         if (m[4] === "[" || !paths.has([m[2], ...segments].join("."))) return false;
     }
     return true;
+}
+
+/**
+ * The namespaces researchers' code runs in, each with why: the hub's and every <researcher prefix><id> Namespace the
+ * stack defines, the namespace of every JupyterHub release (its servers), and every namespace where the stack's RBAC
+ * lets a researcher, a service account or Kubernetes' own groups create pods or workloads. `defined` says whether the
+ * stack defines it as a Namespace (whose labels can be read); `createNamespace` whether a release creates it itself.
+ */
+function podNamespaces(all: Stack, d: Deferrals, c: { hubNamespace: string; researcherNamespacePrefix: string; researcherUserPrefix: string }) {
+    const out = new Map<string, { why: string; defined?: PolicyResource; createdBy?: string }>();
+    const add = (ns: string, why: string) => { if (!out.has(ns)) out.set(ns, { why }); };
+    const defined = new Map<string, PolicyResource>();
+    for (const n of all.filter((r) => r.type === NAMESPACE)) {
+        const name = known(() => n.props.metadata?.name);
+        if (name === UNKNOWN) { d.defer(`${label(n)} metadata.name`); continue; }
+        if (typeof name !== "string") continue;
+        defined.set(name, n);
+        if (name === c.hubNamespace) add(name, "the hub's namespace");
+        else if (name.startsWith(c.researcherNamespacePrefix)) add(name, "a researcher's namespace");
+    }
+    for (const r of all.filter((x) => x.type === "kubernetes:helm.sh/v3:Release")) {
+        const v = known(() => ({ chart: r.props.chart, ns: r.props.namespace, create: r.props.createNamespace }));
+        if (v === UNKNOWN) { d.defer(`${label(r)} chart and namespace`); continue; }
+        const { chart, ns, create } = v as any;
+        if (!isJupyterHub(chart)) continue;
+        add(ns ?? "default", `the namespace of ${label(r)}, which runs every researcher's server`);
+        if (create === true) out.get(ns ?? "default")!.createdBy = label(r);
+    }
+    const runs = (rules: unknown, subjects: Subject[]) => subjects.some((x) => x.name.startsWith(c.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:") || (x.kind === "Group" && x.name.startsWith("system:")))
+        && asArray(rules as any[]).some((r) => WORKLOADS.some(([g, res]) => ruleGrants(r, g, res, ["create"]))) ? ["create pods or workloads"] : [];
+    for (const [ns, s] of sharedGrants(all, d, runs, {}, true)) if (ns !== "*") add(ns, `researchers or pods may create workloads there (${[...s.via].join("; ")})`);
+    for (const [ns, o] of out) o.defined = defined.get(ns);
+    return out;
 }
 
 type Covers = (rules: unknown) => "all" | "some" | false;

@@ -80,7 +80,7 @@ function fromAllowed(ref: string, registries: string[], repos: string[]): boolea
     return registries.some((r) => ref.startsWith(`${r.replace(/\/+$/, "")}/`)) || repos.some((u) => ref.startsWith(`${u}@`) || ref.startsWith(`${u}:`));
 }
 
-const isJupyterHub = (chart: unknown) => typeof chart === "string" && (chart === "jupyterhub" || /\/jupyterhub$/.test(chart));
+export const isJupyterHub = (chart: unknown) => typeof chart === "string" && (chart === "jupyterhub" || /\/jupyterhub$/.test(chart));
 
 /** The single-user image and the profile overrides' images of a JupyterHub release. */
 export function singleuserImages(v: any): Array<{ path: string; ref: string | typeof UNKNOWN | undefined }> {

@@ -334,28 +334,6 @@ const HELM_RELEASE = "kubernetes:helm.sh/v3:Release";
 
 export const kubernetesStackPolicies: StackValidationPolicy[] = [
     {
-        name: "k8s-namespaces-pod-security",
-        description: "Checks whether the namespaces researchers' code runs in enforce Pod Security: every researcher namespace 'restricted', the hub's namespace (every server) at least 'baseline' (pod-security.kubernetes.io/enforce). Without it a pod there may run privileged or mount a hostPath, such as a file at /var/run/nvidia-container-devices/all, which the NVIDIA toolkit reads as the device plugin's allocation: every GPU of the node.",
-        enforcementLevel: "mandatory",
-        configSchema: { properties: { hubNamespace: { type: "string", default: "jupyterhub" }, researcherNamespacePrefix: { type: "string", default: "researcher-" } } },
-        // Kubernetes "Pod Security Admission": the label pod-security.kubernetes.io/enforce takes privileged, baseline or
-        // restricted; unset, the cluster's default applies (privileged unless an AdmissionConfiguration says otherwise).
-        // Baseline already refuses privileged containers, host namespaces and hostPath volumes.
-        validateStack: onStack((args, report, d) => {
-            const c = { hubNamespace: "jupyterhub", researcherNamespacePrefix: "researcher-", ...args.getConfig<{ hubNamespace?: string; researcherNamespacePrefix?: string }>() };
-            for (const n of args.resources.filter((x) => x.type === "kubernetes:core/v1:Namespace")) {
-                const name = get(() => n.props.metadata?.name);
-                if (name === UNKNOWN) { d.defer(`${label(n)}.metadata.name`); continue; }
-                const researcher = typeof name === "string" && name.startsWith(c.researcherNamespacePrefix);
-                if (name !== c.hubNamespace && !researcher) continue;
-                const level = get(() => n.props.metadata?.labels?.["pod-security.kubernetes.io/enforce"]);
-                if (level === UNKNOWN) { d.defer(`${label(n)}.metadata.labels`); continue; }
-                const allowed = researcher ? ["restricted"] : ["restricted", "baseline"];
-                if (!allowed.includes(String(level))) report(`${label(n)} (${researcher ? "a researcher's namespace" : "the hub's namespace"}) enforces Pod Security ${level === undefined ? "not at all (the cluster default, privileged)" : `'${String(level)}'`}; set pod-security.kubernetes.io/enforce: ${allowed[0]}: otherwise a pod there may run privileged or mount host paths (a file at /var/run/nvidia-container-devices/all selects every GPU of the node).`, n.urn);
-            }
-        }),
-    },
-    {
         name: "gpu-pools-capped",
         description: "Checks whether every Karpenter NodePool that can launch GPU instances (an nvidia.com/gpu taint, or requirements that do not rule GPU families, categories or types out) caps them with limits nvidia.com/gpu: a pool capped by vCPUs or memory alone launches GPUs past what the researchers' quotas were sized against.",
         enforcementLevel: "mandatory",

@@ -595,6 +595,16 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     m("k8s-shared-namespace-no-pod-reads", "alice may delete the hub's Deployments", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: ["apps"], resources: ["deployments"], verbs: ["delete"] }); })),
     m("budget-stop-topics-scoped", "alice's stop topic pins aws:SourceAccount with a numeric operator", setDoc("alice-stop-policy", (d) => { for (const st of d.Statement) st.Condition = { NumericGreaterThan: { "aws:SourceAccount": "100000000000" } }; })),
     m("lambda-functions-scoped", "the enforcer's environment holds a fine-grained GitHub token", set("enforcer", (p) => { p.environment.variables.ARCHAEO_REPO_AUTH = `github_pat_${"A".repeat(22)}_${"b".repeat(59)}`; })),
+    m("k8s-namespaces-pod-security", "the hub's Namespace dropped; the JupyterHub release creates it (createNamespace)", (rs) => { remove("hub-ns")(rs); set("jupyterhub", (p) => { p.createNamespace = true; })(rs); }),
+    m("k8s-namespaces-pod-security", "alice may run Jobs in a scratch namespace the stack does not define", (rs) => {
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "scratch-role", { metadata: { name: "jobs", namespace: "scratch-alice" }, rules: [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "scratch-binding", { metadata: { name: "jobs", namespace: "scratch-alice" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "jobs" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "archaeo:alice" }] }))(rs);
+    }),
+    m("gpu-pods-no-toolkit-env", "alice may run Jobs in a namespace the NVIDIA_* policy's condition does not name", (rs) => {
+        add(fixture("kubernetes:core/v1:Namespace", "scratch-ns", { metadata: { name: "scratch-alice", labels: { "pod-security.kubernetes.io/enforce": "restricted" } } }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:Role", "scratch-role", { metadata: { name: "jobs", namespace: "scratch-alice" }, rules: [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }] }))(rs);
+        add(fixture("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "scratch-binding", { metadata: { name: "jobs", namespace: "scratch-alice" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "jobs" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "archaeo:alice" }] }))(rs);
+    }),
     u("k8s-budget-stop-holds-server", "the stop's admission policy spec unknown", "ValidatingAdmissionPolicy 'budget-stop-policy' spec", set("budget-stop-policy", (p) => { p.spec = UNKNOWN; })),
     u("k8s-budget-stop-holds-server", "the enforcer's Role rules unknown", "Role 'enforcer-alice-role' rules", set("enforcer-alice-role", (p) => { p.rules = UNKNOWN; })),
     m("k8s-shared-namespace-no-pod-reads", "alice may exec into any hub pod (pods/exec)", set("alice-hub-role", (p) => { p.rules.push({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }); })),
