@@ -226,6 +226,12 @@ describe("workstation user data", () => {
             assert.equal(f["/etc/archaeo/authorized_keys"], undefined);
             assert.deepEqual(secretLikeMatches(ud), []);
             assert.equal(secretLikeMatches(ud.replace("RESEARCHER_UID=1000", "JUPYTER_TOKEN=abcdefghijklmnopqrstuvwxyz012345")).length, 1, "the scan is live");
+            // A finding is printed in the preview and the PR's checks: it names the variable, never the secret's characters.
+            const [hit] = secretLikeMatches(ud.replace("RESEARCHER_UID=1000", "JUPYTER_TOKEN=abcdefghijklmnopqrstuvwxyz012345"));
+            assert.equal(hit.excerpt, "JUPYTER_TOKEN=… (46 characters)");
+            const [gh] = secretLikeMatches(`echo ghp_${"Q".repeat(36)} > /root/.token`);
+            assert.equal(gh.kind, "GitHub token");
+            assert.equal(gh.excerpt, "ghp_… (40 characters)");
             assert.doesNotMatch(ud, /JUPYTER_TOKEN=/);
         });
 

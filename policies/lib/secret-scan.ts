@@ -19,8 +19,18 @@ export function secretLikeMatches(text: string): SecretMatch[] {
     const out: SecretMatch[] = [];
     for (const [kind, re] of PATTERNS) {
         for (const m of text.matchAll(re)) {
-            out.push({ kind, excerpt: m[0].slice(0, 24) + (m[0].length > 24 ? "…" : "") });
+            out.push({ kind, excerpt: redact(m[0]) });
         }
     }
     return out;
+}
+
+/**
+ * Where a match is, without the secret: a finding is printed in the preview's output and the PR's checks, so it shows a
+ * variable's name up to its `=` or `:` (or a token's first 4 characters, its public prefix), then only the length.
+ */
+function redact(match: string): string {
+    const sep = match.slice(0, 48).search(/[=:]/);
+    const shown = sep >= 0 ? match.slice(0, sep + 1) : match.slice(0, 4);
+    return `${shown}… (${match.length} characters)`;
 }
