@@ -7,6 +7,7 @@ import { strict as assert } from "assert";
 import type { RecordedResource } from "../tools/mock-engine";
 import { allPolicies, resourcePolicies, stackValidationPolicies } from "../policies/rules";
 import { DEFAULT_CHARTS } from "../policies/rules/helm";
+import { gpuCapable } from "../policies/rules/kubernetes";
 import { CHARTS } from "../infra/cluster/karpenter";
 import { compliant, set } from "./helpers/fixtures";
 import { anyoneViaS3, FIXTURE_MUTATIONS } from "./helpers/mutations";
@@ -54,6 +55,22 @@ describe("policy pack", () => {
         const literalOnly = ["stateful-resources-protected", "pack-judges-every-type", "kms-key-rotation-enabled", "s3-public-access-blocked", "ecr-scan-on-push", "ecr-immutable-tags",
             "ec2-imdsv2-required", "eks-control-plane-logging", "k8s-containers-non-root", "k8s-no-privileged", "k8s-gpu-limits", "cognito-user-pools-mfa"];
         assert.deepEqual(allPolicies.map((p) => p.name).filter((n) => !deferred.has(n) && !literalOnly.includes(n)), []);
+    });
+
+    it("a NodePool can launch GPU instances unless its requirements rule them out (gpuCapable; Karpenter: an undefined well-known label takes any value)", () => {
+        const req = (key: string, operator: string, values?: string[]) => ({ requirements: [{ key, operator, ...(values ? { values } : {}) }] });
+        assert.ok(gpuCapable({}), "no requirement: any instance type");
+        assert.ok(gpuCapable(req("karpenter.k8s.aws/instance-family", "In", ["c6i", "g5"])));
+        assert.ok(gpuCapable(req("karpenter.k8s.aws/instance-family", "In", ["gr6"])), "gr6: NVIDIA L4");
+        assert.ok(gpuCapable(req("karpenter.k8s.aws/instance-category", "In", ["p"])));
+        assert.ok(gpuCapable(req("node.kubernetes.io/instance-type", "In", ["g6e.xlarge"])));
+        assert.ok(gpuCapable(req("karpenter.k8s.aws/instance-family", "NotIn", ["t3"])), "NotIn rules nothing in");
+        assert.equal(gpuCapable(req("karpenter.k8s.aws/instance-family", "In", ["c6i", "m6i", "c7g"])), undefined, "Graviton families end in g: no GPU");
+        assert.equal(gpuCapable(req("karpenter.k8s.aws/instance-family", "In", ["g4ad"])), undefined, "g4ad's GPUs are AMD's");
+        assert.equal(gpuCapable(req("karpenter.k8s.aws/instance-category", "In", ["c", "m"])), undefined);
+        assert.equal(gpuCapable(req("node.kubernetes.io/instance-type", "In", ["m6i.large"])), undefined);
+        assert.equal(gpuCapable(req("karpenter.k8s.aws/instance-gpu-count", "DoesNotExist")), undefined);
+        assert.equal(gpuCapable(req("karpenter.k8s.aws/instance-gpu-count", "Lt", ["1"])), undefined);
     });
 
     it("messages name the resource and the fix", async () => {

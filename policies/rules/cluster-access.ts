@@ -347,7 +347,12 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 const n = o.defined;
                 const level = get(() => n.props.metadata?.labels?.["pod-security.kubernetes.io/enforce"]);
                 if (level === UNKNOWN) { d.defer(`${label(n)}.metadata.labels`); continue; }
-                if (!allowed.includes(String(level))) report(`${label(n)} (${o.why}) enforces Pod Security ${level === undefined ? "not at all (the cluster default, privileged)" : `'${String(level)}'`}; set pod-security.kubernetes.io/enforce: ${allowed[0]}: otherwise a pod there may run privileged or mount host paths (a file at /var/run/nvidia-container-devices/all selects every GPU of the node).`, n.urn);
+                if (!allowed.includes(String(level))) { report(`${label(n)} (${o.why}) enforces Pod Security ${level === undefined ? "not at all (the cluster default, privileged)" : `'${String(level)}'`}; set pod-security.kubernetes.io/enforce: ${allowed[0]}: otherwise a pod there may run privileged or mount host paths (a file at /var/run/nvidia-container-devices/all selects every GPU of the node).`, n.urn); continue; }
+                // A pinned version enforces that release's checks only (restricted's capability check starts at v1.22:
+                // pod-security-admission policy/check_capabilities_restricted.go MinimumVersion); unset means latest.
+                const version = get(() => n.props.metadata?.labels?.["pod-security.kubernetes.io/enforce-version"]);
+                if (version === UNKNOWN) { d.defer(`${label(n)}.metadata.labels`); continue; }
+                if (level === "restricted" && version !== undefined && version !== "latest") report(`${label(n)} (${o.why}) pins Pod Security to ${String(version)}: an older version enforces fewer of restricted's checks; set pod-security.kubernetes.io/enforce-version: latest, or leave it unset.`, n.urn);
             }
         }),
     },

@@ -289,8 +289,11 @@ export function toolkitScriptProblem(text: string): string | undefined {
 const isDevicePluginChart = (chart: unknown) => typeof chart === "string" && /(^|\/)nvidia-device-plugin$/.test(chart);
 
 const NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool";
-/** EC2 instance families with GPUs: g (graphics and inference: g4dn, g5, g5g, g6, g6e), gr6, p (training: p4d, p5). */
-const GPU_FAMILY = /^(g|gr|p)\d/i;
+/**
+ * EC2 instance families with NVIDIA GPUs: g (graphics and inference: g4dn, g5, g5g, g6, g6e), gr6, p (training: p4d,
+ * p5); not g4ad, whose GPUs are AMD's (no NVIDIA toolkit, no nvidia.com/gpu).
+ */
+const GPU_FAMILY = /^(?!g4ad)(g|gr|p)\d/i;
 /**
  * Why a Karpenter NodePool template can launch GPU instances (a reason), undefined when its requirements rule them out,
  * UNKNOWN when a requirement is unknown. Karpenter v1 nodepools.md: "If a requirement is not defined for a well known

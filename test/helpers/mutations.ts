@@ -556,6 +556,7 @@ export const FIXTURE_MUTATIONS: Mutation[] = [
     // The other layers of GPU isolation, and the GPUs pools and quotas count.
     m("k8s-namespaces-pod-security", "alice's namespace privileged (hostPath /var/run/nvidia-container-devices/all)", set("alice-ns", (p) => { p.metadata.labels["pod-security.kubernetes.io/enforce"] = "privileged"; })),
     m("k8s-namespaces-pod-security", "the hub's namespace without an enforce label", set("hub-ns", (p) => { p.metadata.labels = {}; })),
+    m("k8s-namespaces-pod-security", "alice's namespace pins restricted to v1.21 (before its capability checks)", set("alice-ns", (p) => { p.metadata.labels["pod-security.kubernetes.io/enforce-version"] = "v1.21"; })),
     u("k8s-namespaces-pod-security", "alice's namespace labels unknown", "Namespace 'alice-ns'.metadata.labels", set("alice-ns", (p) => { p.metadata.labels = UNKNOWN; })),
     m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy fails open", set("gpu-env-policy", (p) => { p.spec.failurePolicy = "Ignore"; })),
     m("gpu-pods-no-toolkit-env", "the NVIDIA_* policy unbound", remove("gpu-env-binding")),
