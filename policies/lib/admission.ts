@@ -148,3 +148,22 @@ export function portForwardGuardProblem(spec: any, namespace: string, ids: reado
     }
     return undefined;
 }
+
+/**
+ * Whether a CEL expression reads nothing of the request but `paths` ("object.metadata.name"...): every use of a variable
+ * the API server binds (object, oldObject, params, request, namespaceObject, authorizer, variables) must be one of those
+ * paths, not indexed further (a method called on one is fine: name.startsWith(...)). String literals are left out first;
+ * triple-quoted strings are not read (refused).
+ */
+export function celReadsOnly(expression: string, paths: ReadonlySet<string>): boolean {
+    if (/'''|"""/.test(expression)) return false;
+    const code = expression.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+    const use = /(^|[^.\w])(object|oldObject|params|request|namespaceObject|authorizer|variables)\b((?:\s*\.\s*[A-Za-z_]\w*)*)\s*([[(])?/g;
+    for (const m of code.matchAll(use)) {
+        const segments = m[3].replace(/\s+/g, "").split(".").filter(Boolean);
+        // A path followed by "(" ends in a method called on the value before it (name.startsWith(...)).
+        if (m[4] === "(") segments.pop();
+        if (m[4] === "[" || !paths.has([m[2], ...segments].join("."))) return false;
+    }
+    return true;
+}

@@ -37,6 +37,15 @@ export const WORKLOADS: ReadonlyArray<[string, string]> = [
     ["apps", "daemonsets"], ["batch", "jobs"], ["batch", "cronjobs"],
 ];
 
+/**
+ * Do RBAC subjects include a researcher, a pod's identity, or Kubernetes' own groups that hold them: a researcher user
+ * (<prefix><id>), a service account (as the user system:serviceaccount:<ns>:<name>), or a system: group
+ * (system:authenticated: everyone; system:serviceaccounts[:<ns>]: every pod there)?
+ */
+export function reachesResearchersOrPods(subjects: readonly Subject[], researcherUserPrefix: string): boolean {
+    return subjects.some((x) => x.name.startsWith(researcherUserPrefix) || x.name.startsWith("system:serviceaccount:") || (x.kind === "Group" && x.name.startsWith("system:")));
+}
+
 export interface CrossResearcherOptions {
     /** Kubernetes user names of researchers are <prefix><id>. */
     researcherUserPrefix: string;
@@ -94,10 +103,8 @@ export function crossResearcherGrants(rules: unknown, subjects: readonly Subject
         // An eviction (create pods/eviction) stops a pod as a delete does.
         const stops = ruleGrants(r, "", "pods", ["delete", "deletecollection"]) || ruleGrants(r, "", "pods/eviction", ["create"]);
         if (stops) {
-            // Researchers, and Kubernetes' own groups that reach them (system:authenticated, system:serviceaccounts...).
-            const reachesResearchers = subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || (x.kind === "Group" && x.name.startsWith("system:")));
             if (names.length === 0 || coversVerb(verbs, ["deletecollection"])) out.push("delete or evict any pod (every server, the hub, the proxy)");
-            else if (reachesResearchers) for (const n of othersServers(names, subjects, o)) out.push(`delete pods ${n} (another researcher's server)`);
+            else if (reachesResearchersOrPods(subjects, o.researcherUserPrefix)) for (const n of othersServers(names, subjects, o)) out.push(`delete pods ${n} (another researcher's server)`);
         }
         // Deleting a workload stops what it runs (the hub's Deployment, the tunnel's StatefulSet).
         for (const [g, res] of WORKLOADS) if (res !== "pods" && ruleGrants(r, g, res, ["delete", "deletecollection"])) out.push(`delete ${res}${g ? ` (${g})` : ""}`);

@@ -5,8 +5,8 @@
  * their own server by a ValidatingAdmissionPolicy that denies, and cannot read the pods there.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { Decision, decide, podCreateRequest, PodShape, portForwardGuardProblem } from "../lib/admission";
-import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, ruleGrants, stopOnly, Subject, WORKLOADS } from "../lib/rbac";
+import { celReadsOnly, Decision, decide, podCreateRequest, PodShape, portForwardGuardProblem } from "../lib/admission";
+import { BUILT_IN_CROSS_GRANTS, coversResource, crossResearcherGrants, CrossResearcherOptions, grantsPortForward, reachesResearchersOrPods, ruleGrants, stopOnly, Subject, WORKLOADS } from "../lib/rbac";
 import { isJupyterHub } from "./helm";
 import { label, onStack } from "../lib/rule";
 import { effectiveTags } from "../lib/tags";
@@ -318,11 +318,8 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
             const o = { ...CROSS_DEFAULTS, ...args.getConfig<Partial<CrossResearcherOptions>>() };
             // Creating one is placing a stop: the budget enforcer's right, not a researcher's (in another's namespace it stops
             // them) nor their pods' (any service account: a pod's code acts with it).
-            // Kubernetes' own groups count too: system:authenticated (everyone), system:serviceaccounts[:<ns>] (every pod there).
-            const researcherOrPod = (subjects: Subject[]) => subjects.some((x) => x.name.startsWith(o.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:")
-                || (x.kind === "Group" && (x.name === "system:authenticated" || x.name === "system:unauthenticated" || x.name === "system:serviceaccounts" || x.name.startsWith("system:serviceaccounts:"))));
             const changesQuotas = (rules: unknown, subjects: Subject[]) => asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", QUOTA_WRITES)) ? ["update, patch or delete resourcequotas"]
-                : researcherOrPod(subjects) && asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas (a researcher or a pod placing a stop)"] : [];
+                : reachesResearchersOrPods(subjects, o.researcherUserPrefix) && asArray(rules as any[]).some((r) => ruleGrants(r, "", "resourcequotas", ["create"])) ? ["create resourcequotas (a researcher or a pod placing a stop)"] : [];
             for (const [ns, s] of sharedGrants(args.resources, d, changesQuotas, { "cluster-admin": ["every verb on every resource"] }, true)) {
                 const who = [...[...s.users].map((u) => `user ${u}`), ...[...s.groups].map((g) => `group ${g}`)];
                 report(`Namespace ${ns === "*" ? "(every namespace)" : ns}: ${who.join(", ")} may change or delete ResourceQuotas there (${[...s.via].join("; ")}), so could lift a budget stop, raise a GPU quota, or stop another researcher. Leave quotas to the cluster's administrators and the budget enforcer (create only).`);
@@ -412,7 +409,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                 const holding = guards.filter((g) => g.covers(ns) === true && !g.spec?.paramKind);
                 // The decision must come from the pod itself: a matchCondition may read only the namespace (the program's
                 // names the hub's and the researcher prefix); one on the requester or labels could skip real Job pods.
-                const readable = holding.filter((g) => asArray(g.spec?.matchConditions).every((m: any) => readsOnly(String(m?.expression ?? ""), NAMESPACE_PATHS)));
+                const readable = holding.filter((g) => asArray(g.spec?.matchConditions).every((m: any) => celReadsOnly(String(m?.expression ?? ""), NAMESPACE_PATHS)));
                 const judged = readable.filter((g) => {
                     // A pod with nothing of the above passes every validation: a guard that errs on every pod refuses the
                     // probes for the wrong reason (a CEL library this engine lacks), and proves nothing.
@@ -480,7 +477,7 @@ export const clusterAccessPolicies: StackValidationPolicy[] = [
                     // The request below is a bare pod: what the CEL reads of it must be all that decides. A matchCondition or a
                     // variable could skip real server pods (their service account, sidecar, labels) that this pack does not model.
                     if (asArray(g.spec.matchConditions).length || asArray(g.spec.variables).length) { problems.push(`${g.label} has matchConditions or variables, which could skip real server pods; the stop's policy needs neither`); continue; }
-                    const unread = asArray(g.spec.validations).map((v: any) => String(v?.expression ?? "")).filter((e: string) => !readsOnlyNames(e));
+                    const unread = asArray(g.spec.validations).map((v: any) => String(v?.expression ?? "")).filter((e: string) => !celReadsOnly(e, NAME_PATHS));
                     if (unread.length) { problems.push(`${g.label} decides on more than the pod's name and the stop's name and namespace (${unread.map((e: string) => `'${e}'`).join(", ")}), which this pack cannot judge for real server pods; compare object.metadata.name with the researcher's server names only`); continue; }
                     if (ref.parameterNotFoundAction !== "Allow") { problems.push(`${g.label} has paramRef.parameterNotFoundAction ${ref.parameterNotFoundAction ?? "unset"}: without a stop in ${ns} it would refuse every pod it matches (the hub, every server); set Allow`); continue; }
                     const admitted = refused.map((pod) => ({ pod, r: decide(g.spec, podCreateRequest(pod, c.hubNamespace, stop)) })).filter((x) => x.r.allowed);
@@ -575,29 +572,8 @@ function sharedGrants(all: Stack, d: Deferrals, grants: (rules: unknown, subject
 
 /** What a budget stop's CEL may read: the pod's name and the stop's own name and namespace (and the request's). */
 const NAME_PATHS = new Set(["object.metadata.name", "request.name", "request.namespace", "params.metadata.name", "params.metadata.namespace"]);
-/**
- * Whether a CEL expression reads nothing of the request but NAME_PATHS: every use of a variable the API server binds
- * (object, oldObject, params, request, namespaceObject, authorizer, variables) must be one of those paths, not indexed
- * further. String literals are left out first; triple-quoted strings are not read (refused).
- */
-export function readsOnlyNames(expression: string): boolean {
-    return readsOnly(expression, NAME_PATHS);
-}
 /** The namespace of the request: what the NVIDIA_* policy's matchConditions may read (gpu-pods-no-toolkit-env). */
 const NAMESPACE_PATHS = new Set(["request.namespace", "namespaceObject.metadata.name"]);
-/** Whether a CEL expression reads nothing of the request but `paths` (see readsOnlyNames). */
-function readsOnly(expression: string, paths: ReadonlySet<string>): boolean {
-    if (/'''|"""/.test(expression)) return false;
-    const code = expression.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
-    const use = /(^|[^.\w])(object|oldObject|params|request|namespaceObject|authorizer|variables)\b((?:\s*\.\s*[A-Za-z_]\w*)*)\s*([[(])?/g;
-    for (const m of code.matchAll(use)) {
-        const segments = m[3].replace(/\s+/g, "").split(".").filter(Boolean);
-        // A path followed by "(" ends in a method called on the value before it (name.startsWith(...)).
-        if (m[4] === "(") segments.pop();
-        if (m[4] === "[" || !paths.has([m[2], ...segments].join("."))) return false;
-    }
-    return true;
-}
 
 /**
  * The namespaces researchers' code runs in, each with why: the hub's and every <researcher prefix><id> Namespace the
@@ -625,7 +601,7 @@ function podNamespaces(all: Stack, d: Deferrals, c: { hubNamespace: string; rese
         add(ns ?? "default", `the namespace of ${label(r)}, which runs every researcher's server`);
         if (create === true) out.get(ns ?? "default")!.createdBy = label(r);
     }
-    const runs = (rules: unknown, subjects: Subject[]) => subjects.some((x) => x.name.startsWith(c.researcherUserPrefix) || x.name.startsWith("system:serviceaccount:") || (x.kind === "Group" && x.name.startsWith("system:")))
+    const runs = (rules: unknown, subjects: Subject[]) => reachesResearchersOrPods(subjects, c.researcherUserPrefix)
         && asArray(rules as any[]).some((r) => WORKLOADS.some(([g, res]) => ruleGrants(r, g, res, ["create"]))) ? ["create pods or workloads"] : [];
     for (const [ns, s] of sharedGrants(all, d, runs, {}, true)) if (ns !== "*") add(ns, `researchers or pods may create workloads there (${[...s.via].join("; ")})`);
     for (const [ns, o] of out) o.defined = defined.get(ns);

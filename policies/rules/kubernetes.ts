@@ -332,6 +332,23 @@ export function gpuCapable(tmpl: any): string | undefined | typeof UNKNOWN {
 }
 
 
+/**
+ * A NodePool that can run GPU nodes, with why (its nvidia.com/gpu limit or taint, or requirements that do not rule GPU
+ * instances out: gpuCapable); undefined when it cannot; UNKNOWN, deferred, when that is not known at preview.
+ */
+function gpuPool(p: PolicyResource, d: Deferrals): { tmpl: any; limits: any; gpuLimit: boolean; why: string[] } | undefined | typeof UNKNOWN {
+    const tmpl = snapshot(() => p.props.spec?.template?.spec);
+    const limits = snapshot(() => p.props.spec?.limits);
+    if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); return UNKNOWN; }
+    if (limits && typeof limits === "object" && "nvidia.com/gpu" in limits) return { tmpl, limits, gpuLimit: true, why: ["its nvidia.com/gpu limit"] };
+    const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
+    if (taints === UNKNOWN || taints.some((t: any) => t === UNKNOWN || t?.key === UNKNOWN)) { d.defer(`${label(p)}.spec.template.spec.taints`); return UNKNOWN; }
+    const capable = gpuCapable(tmpl);
+    if (capable === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.requirements`); return UNKNOWN; }
+    const why = [...(taints.some((t: any) => t?.key === "nvidia.com/gpu") ? ["its nvidia.com/gpu taint"] : []), ...(capable ? [capable] : [])];
+    return why.length ? { tmpl, limits, gpuLimit: false, why } : undefined;
+}
+
 const NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass";
 const HELM_RELEASE = "kubernetes:helm.sh/v3:Release";
 
@@ -346,15 +363,10 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
         validateStack: onStack((args, report, d) => {
             for (const p of args.resources) {
                 if (p.type !== NODEPOOL) continue;
-                const tmpl = snapshot(() => p.props.spec?.template?.spec);
-                const limits = snapshot(() => p.props.spec?.limits);
-                if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
-                if (limits && typeof limits === "object" && "nvidia.com/gpu" in limits) continue;
-                const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
-                const capable = gpuCapable(tmpl);
-                if (capable === UNKNOWN || taints === UNKNOWN || (taints as any[]).some((t) => t === UNKNOWN || t?.key === UNKNOWN)) { d.defer(`${label(p)}.spec.template.spec requirements and taints`); continue; }
-                const why = [...((taints as any[]).some((t) => t?.key === "nvidia.com/gpu") ? ["its nvidia.com/gpu taint"] : []), ...(capable ? [capable] : [])];
-                if (why.length) report(`${label(p)} can launch GPU instances (${why.join("; ")}) but sets no limits nvidia.com/gpu (${limits && typeof limits === "object" ? `limits ${Object.keys(limits).join(", ") || "empty"}` : "no limits"}): it would add GPUs past the stack's gpuLimit. Cap it in GPUs, or rule GPU instances out (instance-family, instance-category or instance-type In non-GPU values).`, p.urn);
+                const pool = gpuPool(p, d);
+                if (!pool || pool === UNKNOWN || pool.gpuLimit) continue;
+                const { limits } = pool;
+                report(`${label(p)} can launch GPU instances (${pool.why.join("; ")}) but sets no limits nvidia.com/gpu (${limits && typeof limits === "object" ? `limits ${Object.keys(limits).join(", ") || "empty"}` : "no limits"}): it would add GPUs past the stack's gpuLimit. Cap it in GPUs, or rule GPU instances out (instance-family, instance-category or instance-type In non-GPU values).`, p.urn);
             }
         }),
     },
@@ -385,17 +397,9 @@ export const kubernetesStackPolicies: StackValidationPolicy[] = [
             const classes = new Map(args.resources.filter((r) => r.type === NODECLASS).map((r) => [get(() => r.props.metadata?.name), r] as const));
             for (const p of args.resources) {
                 if (p.type !== NODEPOOL) continue;
-                const tmpl = snapshot(() => p.props.spec?.template?.spec);
-                const limits = snapshot(() => p.props.spec?.limits);
-                if (tmpl === UNKNOWN || limits === UNKNOWN) { d.defer(`${label(p)}.spec`); continue; }
-                const taints = tmpl?.taints === UNKNOWN ? UNKNOWN : asArray(tmpl?.taints);
-                const gpuLimit = !!limits && typeof limits === "object" && "nvidia.com/gpu" in limits;
-                if (!gpuLimit && (taints === UNKNOWN || taints.some((t: any) => t === UNKNOWN || t?.key === UNKNOWN))) { d.defer(`${label(p)}.spec.template.spec.taints`); continue; }
-                // A GPU pool: tainted or capped in GPUs, or able to launch GPU instances at all (gpuCapable).
-                const capable = gpuLimit || (taints as any[]).some((t: any) => t?.key === "nvidia.com/gpu") ? true : gpuCapable(tmpl);
-                if (capable === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.requirements`); continue; }
-                if (!capable) continue;
-                const ref = tmpl?.nodeClassRef?.name;
+                const pool = gpuPool(p, d);
+                if (!pool || pool === UNKNOWN) continue;
+                const ref = pool.tmpl?.nodeClassRef?.name;
                 if (ref === UNKNOWN) { d.defer(`${label(p)}.spec.template.spec.nodeClassRef.name`); continue; }
                 const nc = classes.get(ref);
                 if (!nc && classes.has(UNKNOWN)) { d.defer(`${label(classes.get(UNKNOWN)!)}.metadata.name`); continue; }
